@@ -1,0 +1,64 @@
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { ConfigError } from './config/errors.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config/load.ts';
+import { stringify } from 'yaml';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+/** Subcommand groups of other subsystems; each adds its commands to the program. */
+type Register = (program: Command) => void;
+const extensions: Array<() => Promise<{ register: Register }>> = [];
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('gance')
+    .description('Rig daemon: audio-reactive StyleGAN2 video and GPU cooling')
+    .version(version, '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  program
+    .command('daemon')
+    .description('run the daemon (API, thermal control, synthesis) until SIGTERM/SIGINT')
+    .option('-c, --config <file>', 'YAML config file', DEFAULT_CONFIG_PATH)
+    .action(async (opts: { config: string }) => {
+      const config = loadConfigFile(opts.config);
+      const { runDaemon } = await import('./lifecycle/run.ts');
+      await runDaemon({ config });
+    });
+
+  const config = program.command('config').description('config files');
+  config
+    .command('check')
+    .description('validate a config file and print it resolved (defaults filled in)')
+    .argument('<file>', 'YAML config file')
+    .option('--quiet', 'print nothing when valid')
+    .action((file: string, opts: { quiet?: boolean }) => {
+      const resolved = loadConfigFile(file);
+      if (!opts.quiet) process.stdout.write(stringify(resolved));
+    });
+
+  for (const load of extensions) (await load()).register(program);
+  return program;
+}
+
+/** Runs the CLI; bad input ends with the reason on stderr and a non-zero exit, never a stack trace. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = await buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its one-line message
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`gance: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import { parseDocument } from 'yaml';
+import { Config } from './schema.ts';
+import { ConfigError, formatSchemaErrors } from './errors.ts';
+import { crossCheck } from './cross-check.ts';
+
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+
+const checker = TypeCompiler.Compile(Config);
+
+/** Validate an already-parsed document: defaults filled in, then schema, then cross-references. */
+export function resolveConfig(raw: unknown, source = '(inline)'): Config {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, ['(root): must be a mapping of sections (server, cooler, thermal, ...)']);
+  }
+  // Defaults first so that omitted optional sections validate; Clone keeps the caller's object intact.
+  const withDefaults = Value.Default(Config, Value.Clone(raw));
+  if (!checker.Check(withDefaults)) {
+    throw new ConfigError(source, formatSchemaErrors(checker.Errors(withDefaults)));
+  }
+  const issues = crossCheck(withDefaults);
+  if (issues.length > 0) throw new ConfigError(source, issues);
+  return withDefaults;
+}
+
+export function parseConfigText(text: string, source: string): Config {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return `${pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)'}: invalid YAML: ${e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '')}`;
+      }),
+    );
+  }
+  return resolveConfig(doc.toJS() ?? {}, source);
+}
+
+export function loadConfigFile(path: string = DEFAULT_CONFIG_PATH): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new ConfigError(path, [`cannot read config: ${why}`], '');
+  }
+  return parseConfigText(text, path);
+}

@@ -1,0 +1,39 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+export const FanConfig = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', description: 'fan id used in zones, API and metric labels' }),
+    channel: Type.Integer({ minimum: 0, maximum: 15, description: 'output channel on the cooler (serial) or PWM pin (firmata)' }),
+    maxRpm: Type.Number({ exclusiveMinimum: 0, default: 9000, description: 'speed at 100% duty' }),
+    minDuty: Type.Number({ minimum: 0, maximum: 1, default: 0.2, description: 'lowest duty at which the fan keeps turning' }),
+    startDuty: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'duty needed to start a stopped fan (kick-start)' }),
+    maxDba: Type.Number({ minimum: 0, default: 40, description: 'noise at full speed, dBA (allocation cost)' }),
+  },
+  { additionalProperties: false },
+);
+export type FanConfig = Static<typeof FanConfig>;
+
+export const ThermistorConfig = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }),
+    channel: Type.Integer({ minimum: 0, maximum: 7 }),
+  },
+  { additionalProperties: false },
+);
+
+export const CoolerConfig = Type.Object(
+  {
+    driver: Type.Union([Type.Literal('simulated'), Type.Literal('serial'), Type.Literal('firmata')], {
+      default: 'simulated',
+      description: 'simulated (plant model), serial (gance firmware), firmata (stock StandardFirmata)',
+    }),
+    path: Type.Optional(Type.String({ minLength: 1, description: 'serial device, e.g. /dev/serial/by-id/usb-...' })),
+    baudRate: Type.Integer({ minimum: 1200, maximum: 2_000_000, default: 115200 }),
+    watchdogSeconds: Type.Number({ minimum: 0.5, maximum: 60, default: 3, description: 'device goes to failsafe duty after this much host silence' }),
+    failsafeDuty: Type.Number({ minimum: 0.5, maximum: 1, default: 1, description: 'duty the device applies on its own when the host goes quiet' }),
+    fans: Type.Array(FanConfig, { minItems: 1 }),
+    thermistors: Type.Array(ThermistorConfig, { default: [] }),
+  },
+  { additionalProperties: false },
+);
+export type CoolerConfig = Static<typeof CoolerConfig>;

@@ -1,0 +1,95 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from './config/schema.ts';
+import type { Cooler } from './cooler/cooler.ts';
+import { createCooler } from './cooler/create.ts';
+import { commandFailsafe, coolerUnit } from './cooler/unit.ts';
+import { buildApp, type ApiPlugin } from './api/app.ts';
+import { httpUnit } from './api/unit.ts';
+import { Supervisor } from './lifecycle/supervisor.ts';
+import type { Unit } from './lifecycle/unit.ts';
+import { createRegistry } from './metrics.ts';
+
+/** What every subsystem gets to build itself from. */
+export interface DaemonContext {
+  config: Config;
+  log: Logger;
+  registry: Registry;
+  cooler: Cooler;
+}
+
+/** What a subsystem contributes: units for the supervisor and routes for the API. */
+export interface Subsystem {
+  units: Unit[];
+  plugins: ApiPlugin[];
+}
+
+export type SubsystemFactory = (ctx: DaemonContext) => Promise<Subsystem> | Subsystem;
+
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  /** extra subsystems (tests inject units here) */
+  subsystems?: SubsystemFactory[];
+  /** override the cooler (tests) */
+  cooler?: Cooler;
+  onListening?: (address: string) => void;
+}
+
+export interface Daemon {
+  readonly app: FastifyInstance;
+  readonly supervisor: Supervisor;
+  readonly cooler: Cooler;
+  readonly registry: Registry;
+  start(): Promise<void>;
+  /** clean stop; the cooler unit commands the failsafe on its way down */
+  stop(): Promise<void>;
+  /** crash path: fans to full first, bounded, then whatever stop can do */
+  emergency(reason: string): Promise<void>;
+}
+
+const builtinSubsystems: SubsystemFactory[] = [];
+
+export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { config, log } = opts;
+  const registry = createRegistry();
+  const cooler = opts.cooler ?? (await createCooler(config.cooler));
+  const ctx: DaemonContext = { config, log, registry, cooler };
+
+  const units: Unit[] = [coolerUnit(cooler, log.child({ unit: 'cooler' }))];
+  const plugins: ApiPlugin[] = [];
+  for (const factory of [...builtinSubsystems, ...(opts.subsystems ?? [])]) {
+    const sub = await factory(ctx);
+    units.push(...sub.units);
+    plugins.push(...sub.plugins);
+  }
+
+  let supervisor: Supervisor | undefined;
+  const app = await buildApp({
+    registry,
+    plugins,
+    logger: log.child({ unit: 'http' }),
+    notReady: () => supervisor?.notReady() ?? ['daemon'],
+  });
+  const http = httpUnit(app, config.server.host, config.server.port, (address) => {
+    log.info({ address, docs: `${address}/docs`, metrics: `${address}/metrics` }, `gance API listening on ${address} (docs ${address}/docs, metrics ${address}/metrics)`);
+    opts.onListening?.(address);
+  });
+  // http has no dependencies and comes first: /healthz answers while the rest starts.
+  supervisor = new Supervisor([http, ...units], log);
+  const sup = supervisor;
+
+  return {
+    app,
+    supervisor: sup,
+    cooler,
+    registry,
+    start: () => sup.start(),
+    stop: () => sup.stop(Math.max(500, Math.floor(config.lifecycle.stopTimeoutMs / Math.max(1, sup.units.length)))),
+    async emergency(reason: string) {
+      await commandFailsafe(cooler, log, reason);
+      await sup.stop(500);
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { createDaemon, type Daemon, type DaemonOptions } from '../daemon.ts';
+import { createNotifier, type Notifier } from './sd-notify.ts';
+
+export interface RunOptions {
+  config: Config;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  subsystems?: DaemonOptions['subsystems'];
+  /** called instead of process.exit (tests) */
+  exit?: (code: number) => void;
+}
+
+const READY_POLL_MS = 100;
+
+/**
+ * Runs the daemon as the process: signals, crash handlers, systemd notify. Every way out commands
+ * the cooler's failsafe first and says so in the log.
+ */
+export async function runDaemon(opts: RunOptions): Promise<Daemon> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? pino({ level: opts.config.log.level, base: { name: 'gance', pid: process.pid } });
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const notifier: Notifier = createNotifier(env, (err) => log.warn({ err }, 'sd_notify failed'));
+
+  let daemon: Daemon;
+  try {
+    daemon = await createDaemon({ config: opts.config, log, subsystems: opts.subsystems });
+  } catch (err) {
+    log.fatal({ err }, `cannot create daemon: ${(err as Error).message}`);
+    throw err;
+  }
+
+  let exiting = false;
+  const timers: NodeJS.Timeout[] = [];
+  const cleanup = () => {
+    for (const t of timers) clearInterval(t);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onRejection);
+    notifier.close();
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (exiting) {
+      // Second signal: the operator wants out now. One bounded failsafe attempt, then exit.
+      log.warn({ signal }, 'second signal: exiting at once');
+      void Promise.race([daemon.cooler.failsafe(`second ${signal}`), new Promise((r) => setTimeout(r, 200))]).finally(() => {
+        cleanup();
+        exit(130);
+      });
+      return;
+    }
+    exiting = true;
+    log.info({ signal }, 'stopping');
+    notifier.send('STOPPING=1');
+    const bound = setTimeout(() => {
+      log.error({ boundMs: opts.config.lifecycle.stopTimeoutMs }, 'stop took too long: exiting');
+      cleanup();
+      exit(1);
+    }, opts.config.lifecycle.stopTimeoutMs + 500);
+    daemon.stop().then(
+      () => {
+        clearTimeout(bound);
+        log.info('stopped');
+        cleanup();
+        exit(0);
+      },
+      (err) => {
+        clearTimeout(bound);
+        log.error({ err }, 'stop failed');
+        cleanup();
+        exit(1);
+      },
+    );
+  };
+
+  let crashing = false;
+  const crash = (kind: string, err: unknown) => {
+    log.fatal({ err, kind }, `${kind}: ${(err as Error)?.message ?? String(err)}`);
+    if (crashing) return;
+    crashing = true;
+    exiting = true;
+    notifier.send('STOPPING=1');
+    const hardExit = setTimeout(() => exit(1), 2000);
+    daemon.emergency(kind).finally(() => {
+      clearTimeout(hardExit);
+      cleanup();
+      exit(1);
+    });
+  };
+  const onCrash = (err: Error) => crash('uncaughtException', err);
+  const onRejection = (reason: unknown) => crash('unhandledRejection', reason);
+
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onRejection);
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err }, `cannot start: ${(err as Error).message}`);
+    cleanup();
+    throw err;
+  }
+
+  if (notifier.enabled) {
+    const readyPoll = setInterval(() => {
+      if (daemon.supervisor.notReady().length === 0) {
+        clearInterval(readyPoll);
+        notifier.send('READY=1');
+        log.info('ready');
+      }
+    }, READY_POLL_MS);
+    timers.push(readyPoll);
+    if (notifier.watchdogMs !== undefined) {
+      // Fed only while every unit's loop is alive: a stalled control loop lets systemd restart us.
+      const feed = setInterval(() => {
+        if (daemon.supervisor.allAlive()) notifier.send('WATCHDOG=1');
+        else log.warn({ notReady: daemon.supervisor.notReady() }, 'a unit is not alive: withholding the systemd watchdog');
+      }, notifier.watchdogMs / 2);
+      timers.push(feed);
+    }
+  }
+  return daemon;
+}
