@@ -10,6 +10,7 @@ import { httpUnit } from './api/unit.ts';
 import { Supervisor } from './lifecycle/supervisor.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import { createRegistry } from './metrics.ts';
+import { createEventBus, type DaemonEventBus } from './events.ts';
 
 /** What every subsystem gets to build itself from. */
 export interface DaemonContext {
@@ -17,6 +18,7 @@ export interface DaemonContext {
   log: Logger;
   registry: Registry;
   cooler: Cooler;
+  events: DaemonEventBus;
 }
 
 /** What a subsystem contributes: units for the supervisor and routes for the API. */
@@ -42,6 +44,7 @@ export interface Daemon {
   readonly supervisor: Supervisor;
   readonly cooler: Cooler;
   readonly registry: Registry;
+  readonly events: DaemonEventBus;
   start(): Promise<void>;
   /** clean stop; the cooler unit commands the failsafe on its way down */
   stop(): Promise<void>;
@@ -55,7 +58,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;
   const registry = createRegistry();
   const cooler = opts.cooler ?? (await createCooler(config.cooler));
-  const ctx: DaemonContext = { config, log, registry, cooler };
+  const events = createEventBus();
+  const ctx: DaemonContext = { config, log, registry, cooler, events };
 
   const units: Unit[] = [coolerUnit(cooler, log.child({ unit: 'cooler' }))];
   const plugins: ApiPlugin[] = [];
@@ -85,6 +89,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     supervisor: sup,
     cooler,
     registry,
+    events,
     start: () => sup.start(),
     stop: () => sup.stop(Math.max(500, Math.floor(config.lifecycle.stopTimeoutMs / Math.max(1, sup.units.length)))),
     async emergency(reason: string) {

@@ -1,0 +1,18 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * Signals between subsystems that must not import each other. The render pipeline says a load is
+ * coming (so thermal feed-forward can lead the step); thermal says when it is in failsafe.
+ */
+export interface DaemonEvents {
+  /** a job or live session is about to load these GPUs with about this much power each */
+  'load-hint': [hint: { gpus: number[]; watts: number; seconds: number; source: string }];
+  /** thermal entered (true) or left (false) failsafe */
+  failsafe: [state: { active: boolean; reasons: string[] }];
+}
+
+export type DaemonEventBus = EventEmitter<DaemonEvents>;
+
+export function createEventBus(): DaemonEventBus {
+  return new EventEmitter<DaemonEvents>();
+}
