@@ -69,20 +69,21 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     plugins.push(...sub.plugins);
   }
 
-  let supervisor: Supervisor | undefined;
+  const late: { supervisor?: Supervisor } = {};
   const app = await buildApp({
     registry,
     plugins,
-    logger: log.child({ unit: 'http' }),
-    notReady: () => supervisor?.notReady() ?? ['daemon'],
+    // request lines would drown journald at one scrape per 15 s; errors still log
+    logger: log.child({ unit: 'http' }, { level: log.levelVal > 40 ? log.level : 'warn' }),
+    notReady: () => late.supervisor?.notReady() ?? ['daemon'],
   });
   const http = httpUnit(app, config.server.host, config.server.port, (address) => {
     log.info({ address, docs: `${address}/docs`, metrics: `${address}/metrics` }, `gance API listening on ${address} (docs ${address}/docs, metrics ${address}/metrics)`);
     opts.onListening?.(address);
   });
   // http has no dependencies and comes first: /healthz answers while the rest starts.
-  supervisor = new Supervisor([http, ...units], log);
-  const sup = supervisor;
+  const sup = new Supervisor([http, ...units], log);
+  late.supervisor = sup;
 
   return {
     app,

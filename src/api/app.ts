@@ -33,7 +33,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const logger = opts.logger ?? false;
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
-    disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -5,13 +5,13 @@ import type { Cooler } from './cooler.ts';
 const FAILSAFE_BOUND_MS = 1000;
 
 /** Sends the failsafe (fans full) and logs that it did; never throws, never waits past its bound. */
-export async function commandFailsafe(cooler: Cooler, log: Logger, reason: string): Promise<boolean> {
+export async function commandFailsafe(cooler: Cooler, log: Logger, reason: string, boundMs = FAILSAFE_BOUND_MS): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       cooler.failsafe(reason),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${FAILSAFE_BOUND_MS} ms`)), FAILSAFE_BOUND_MS);
+        timer = setTimeout(() => reject(new Error(`no answer within ${boundMs} ms`)), boundMs);
       }),
     ]);
     log.warn({ event: 'failsafe', reason, cooler: cooler.info.kind }, 'cooler failsafe commanded: fans to full');

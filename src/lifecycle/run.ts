@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { createDaemon, type Daemon, type DaemonOptions } from '../daemon.ts';
+import { commandFailsafe } from '../cooler/unit.ts';
 import { createNotifier, type Notifier } from './sd-notify.ts';
 
 export interface RunOptions {
@@ -47,7 +48,7 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
     if (exiting) {
       // Second signal: the operator wants out now. One bounded failsafe attempt, then exit.
       log.warn({ signal }, 'second signal: exiting at once');
-      void Promise.race([daemon.cooler.failsafe(`second ${signal}`), new Promise((r) => setTimeout(r, 200))]).finally(() => {
+      void commandFailsafe(daemon.cooler, log, `second ${signal}`, 200).finally(() => {
         cleanup();
         exit(130);
       });

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { ConfigError, pointerToPath } from '../../src/config/errors.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigText } from '../../src/config/load.ts';
+import { CLI, REPO, writeTempConfig } from '../helpers/daemon-process.ts';
+
+const base = `cooler:\n  driver: simulated\n  fans: [{ id: a, channel: 0 }, { id: b, channel: 1 }]\nthermal:\n  zones:\n    - { id: z0, gpus: [0], fans: [a], pid: { setpoint: 70 } }\n    - { id: z1, gpus: [1], fans: [b], pid: { setpoint: 70 } }\n`;
+
+function issuesOf(text: string): string[] {
+  try {
+    parseConfigText(text, 'test.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('config loading', () => {
+  it('loads the embedded default with defaults filled in', () => {
+    const c = loadConfigFile(DEFAULT_CONFIG_PATH);
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 9840 });
+    expect(c.cooler.driver).toBe('simulated');
+    expect(c.cooler.fans[0]?.minDuty).toBe(0.2);
+    expect(c.thermal.zones.length).toBeGreaterThan(0);
+  });
+
+  it('accepts a minimal valid config', () => {
+    const c = parseConfigText(base, 'ok.yaml');
+    expect(c.thermal.zones[1]?.pid?.kp).toBeGreaterThanOrEqual(0);
+    expect(c.stateDir).toBe('./state');
+  });
+
+  it('refuses an unknown key, naming its path', () => {
+    expect(issuesOf(base + 'server: { port: 1, colour: red }\n')).toEqual(['server.colour: unknown key']);
+  });
+
+  it('refuses a wrong type, naming path and expectation', () => {
+    expect(issuesOf(base + 'server: { port: "ninety" }\n')).toEqual(['server.port: must be an integer, got "ninety"']);
+  });
+
+  it('refuses an out-of-range value inside a list', () => {
+    const text = base.replace('- { id: z1, gpus: [1], fans: [b], pid: { setpoint: 70 } }', '- { id: z1, gpus: [1], fans: [b], pid: { setpoint: 70, kp: -0.5 } }');
+    expect(issuesOf(text)).toEqual(['thermal.zones[1].pid.kp: must be >= 0']);
+  });
+
+  it('reports every error at once, one line each', () => {
+    const text = `server: { port: 70000, nope: 1 }\ncooler: { driver: usb, fans: [] }\nthermal: { zones: [] }\n`;
+    const issues = issuesOf(text);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'server.port: must be <= 65535',
+        'server.nope: unknown key',
+        expect.stringMatching(/^cooler\.driver: must be one of "simulated", "serial", "firmata", got "usb"$/),
+        'cooler.fans: must have at least 1 item(s)',
+        'thermal.zones: must have at least 1 item(s)',
+      ]),
+    );
+  });
+
+  it('checks references between sections', () => {
+    const text = base.replace('fans: [b]', 'fans: [c]').replace('driver: simulated', 'driver: serial');
+    expect(issuesOf(text)).toEqual(['cooler.path: is required when cooler.driver is "serial"', 'thermal.zones[1].fans[0]: unknown fan "c" (cooler.fans has: a, b)']);
+  });
+
+  it('refuses invalid YAML with its position', () => {
+    const issues = issuesOf('server: { port: 1\ncooler: [\n');
+    expect(issues.length).toBeGreaterThan(0);
+    for (const i of issues) expect(i).toMatch(/^line \d+, column \d+: invalid YAML: /);
+  });
+
+  it('refuses a missing file', () => {
+    expect(() => loadConfigFile('/nonexistent/gance.yaml')).toThrow('/nonexistent/gance.yaml: cannot read config: file not found');
+  });
+
+  it('names JSON pointer paths the way users write them', () => {
+    expect(pointerToPath('/thermal/zones/1/pid/kp')).toBe('thermal.zones[1].pid.kp');
+    expect(pointerToPath('')).toBe('(root)');
+  });
+});
+
+describe('gance config check', () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
+
+  it('prints the resolved config and exits 0 for a valid file', () => {
+    const r = run('config', 'check', writeTempConfig(base));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('port: 9840');
+    expect(r.stdout).toContain('minDuty: 0.2');
+  });
+
+  it('exits non-zero and prints the path of every error', () => {
+    const bad = writeTempConfig(`server: { port: -1 }\ncooler: { driver: simulated, fans: [{ id: a, channel: 0, minDuty: 2 }] }\nthermal: { zones: [{ id: z, gpus: [0], fans: [a], pid: { kp: -1 } }] }\nextra: 1\n`);
+    const r = run('config', 'check', bad);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('server.port: must be >= 0');
+    expect(r.stderr).toContain('cooler.fans[0].minDuty: must be <= 1');
+    expect(r.stderr).toContain('thermal.zones[0].pid.kp: must be >= 0');
+    expect(r.stderr).toContain('extra: unknown key');
+    expect(r.stdout).toBe('');
+  });
+
+  it('exits non-zero with one line for a missing file and for an unknown flag', () => {
+    const missing = run('config', 'check', '/nonexistent.yaml');
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    const flag = run('daemon', '--frobnicate');
+    expect(flag.status).not.toBe(0);
+    expect(flag.stderr).toContain("unknown option '--frobnicate'");
+  });
+
+  it('prints the version', () => {
+    const r = run('--version');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});

@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { spawnCli, spawnScript, testConfigYaml, writeTempConfig, REPO, type DaemonProcess } from '../helpers/daemon-process.ts';
+import { join } from 'node:path';
+
+const FIXTURE = join(REPO, 'test/fixtures/daemon/run-with-unit.ts');
+const running: DaemonProcess[] = [];
+afterEach(() => {
+  for (const d of running.splice(0)) d.child.kill('SIGKILL');
+});
+const track = (d: DaemonProcess) => (running.push(d), d);
+const isFailsafe = (l: { event?: unknown; msg: string }) => l.event === 'failsafe' && /fans to full/.test(l.msg);
+
+describe('daemon process lifecycle', () => {
+  it('serves healthz, readyz, metrics and docs, and on SIGTERM exits 0 within 5 s after commanding the failsafe', async () => {
+    const d = track(spawnCli(['daemon', '--config', writeTempConfig(testConfigYaml())]));
+    const address = await d.address();
+    expect((await fetch(`${address}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${address}/readyz`);
+    expect([200, 503]).toContain(ready.status);
+    const metrics = await (await fetch(`${address}/metrics`)).text();
+    expect(metrics).toMatch(/^gance_process_cpu_user_seconds_total /m);
+    expect((await fetch(`${address}/docs`)).status).toBe(200);
+    const t0 = Date.now();
+    d.child.kill('SIGTERM');
+    const { code } = await d.exited;
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const failsafe = d.lines.find(isFailsafe);
+    expect(failsafe?.reason).toBe('daemon stop');
+    expect(d.lines.findIndex(isFailsafe)).toBeLessThan(d.lines.findIndex((l) => l.msg === 'stopped'));
+  });
+
+  it('on an uncaught exception commands the failsafe and exits 1', async () => {
+    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml())], { GANCE_TEST_UNIT: 'crash' }));
+    const { code } = await d.exited;
+    expect(code).toBe(1);
+    expect(d.lines.some((l) => l.level === 60 && /boom from probe/.test(l.msg))).toBe(true);
+    expect(d.lines.find(isFailsafe)?.reason).toBe('uncaughtException');
+  });
+
+  it('on an unhandled rejection commands the failsafe and exits 1', async () => {
+    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml())], { GANCE_TEST_UNIT: 'reject' }));
+    const { code } = await d.exited;
+    expect(code).toBe(1);
+    expect(d.lines.find(isFailsafe)?.reason).toBe('unhandledRejection');
+  });
+
+  it('a second signal exits at once even when a unit hangs on stop, still sending the failsafe', async () => {
+    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml('lifecycle: { stopTimeoutMs: 20000 }\n'))], { GANCE_TEST_UNIT: 'hang-stop' }));
+    await d.address();
+    d.child.kill('SIGTERM');
+    await d.waitFor((l) => l.msg === 'stopping');
+    const t0 = Date.now();
+    d.child.kill('SIGINT');
+    const { code } = await d.exited;
+    expect(code).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(d.lines.find(isFailsafe)?.reason).toBe('second SIGINT');
+  });
+
+  it('refuses to start on an occupied port with a one-line reason', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const d = track(spawnCli(['daemon', '--config', writeTempConfig(testConfigYaml().replace('port: 0', `port: ${port}`))]));
+      const { code } = await d.exited;
+      expect(code).not.toBe(0);
+      expect(d.stderr).toContain(`server.port: 127.0.0.1:${port} is already in use`);
+      expect(d.lines.some((l) => l.level >= 50 && /already in use/.test(l.msg))).toBe(true);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('refuses to start on an invalid config, starting nothing', async () => {
+    const d = track(spawnCli(['daemon', '--config', writeTempConfig('server: { port: banana }\n')]));
+    const { code } = await d.exited;
+    expect(code).toBe(2);
+    expect(d.stderr).toContain('server.port: must be an integer');
+    expect(d.lines).toHaveLength(0);
+  });
+});
