@@ -3,43 +3,66 @@ import { Type, type Static } from '@sinclair/typebox';
 const Celsius = (opts: object = {}) => Type.Number({ minimum: -40, maximum: 150, ...opts });
 const Ratio = (opts: object = {}) => Type.Number({ minimum: 0, maximum: 1, ...opts });
 
+/**
+ * PID gains are in physical units (duty per C, per C*s, per C/s) so they do not change meaning
+ * when the loop period changes. Error is (temperature - setpoint): hotter means more duty.
+ */
 export const PidConfig = Type.Object(
   {
-    setpoint: Celsius({ default: 75, description: 'target temperature, C' }),
-    kp: Type.Number({ minimum: 0, default: 0.05, description: 'duty per C of error' }),
-    ki: Type.Number({ minimum: 0, default: 0.002, description: 'duty per C*s of integrated error' }),
-    kd: Type.Number({ minimum: 0, default: 0.0, description: 'duty per C/s (derivative on measurement)' }),
-    derivativeFilterSeconds: Type.Number({ minimum: 0, default: 2, description: 'time constant of the derivative low-pass' }),
+    setpoint: Celsius({ default: 78, description: 'target temperature, C' }),
+    kp: Type.Number({ minimum: 0, maximum: 10, default: 0.012, description: 'duty per C of error' }),
+    ki: Type.Number({ minimum: 0, maximum: 10, default: 0.0015, description: 'duty per C*s of integrated error' }),
+    kd: Type.Number({ minimum: 0, maximum: 100, default: 0.15, description: 'duty per C/s of temperature rise (derivative on measurement, never on setpoint)' }),
+    derivativeFilterSeconds: Type.Number({ minimum: 0, maximum: 120, default: 8, description: 'time constant of the derivative low-pass (sensors report whole degrees)' }),
+    integralLimit: Ratio({ default: 1, description: 'the integral term is clamped to +-this duty' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
+export type PidConfig = Static<typeof PidConfig>;
 
 export const CurvePoint = Type.Tuple([Celsius(), Ratio()], { description: '[temperature C, duty 0..1]' });
+
+export const FeedForwardConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'add a duty term from GPU power draw and load hints (pid mode)' }),
+    dutyPerWatt: Type.Number({ minimum: 0, maximum: 0.1, default: 0.0025, description: 'duty per W of zone power above idleWatts' }),
+    idleWatts: Type.Number({ minimum: 0, maximum: 2000, default: 40, description: 'power (per zone, summed over its GPUs) that needs no feed-forward' }),
+    riseSeconds: Type.Number({ minimum: 0, maximum: 600, default: 2, description: 'low-pass time constant while power rises (fast: lead the load)' }),
+    fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 90, description: 'low-pass time constant while power falls (slow: bursts do not make fans hunt)' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type FeedForwardConfig = Static<typeof FeedForwardConfig>;
+
+export const StallConfig = Type.Object(
+  {
+    kickSeconds: Type.Number({ minimum: 0, maximum: 10, default: 1, description: 'a stopped fan gets max(startDuty, target) this long before its target' }),
+    detectSeconds: Type.Number({ minimum: 0.5, maximum: 60, default: 3, description: 'a fan commanded to turn that reads 0 rpm this long (after its kick) is stalled' }),
+    minDutyStep: Ratio({ default: 0.1, description: 'on the second stall the fan minimum duty is raised by this much' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type StallConfig = Static<typeof StallConfig>;
 
 export const ZoneConfig = Type.Object(
   {
     id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }),
     gpus: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, description: 'GPU indices whose temperatures feed this zone' }),
-    aggregate: Type.Union([Type.Literal('max'), Type.Literal('mean')], { default: 'max' }),
+    aggregate: Type.Union([Type.Literal('max'), Type.Literal('mean')], { default: 'max', description: 'how the zone GPUs\' temperatures combine' }),
     fans: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'fan ids (cooler.fans[].id) this zone drives' }),
     mode: Type.Union([Type.Literal('pid'), Type.Literal('curve'), Type.Literal('fixed')], { default: 'pid' }),
-    pid: Type.Optional(PidConfig),
-    curve: Type.Array(CurvePoint, { minItems: 2, default: [[40, 0.2], [70, 0.4], [90, 1]] }),
-    hysteresis: Type.Number({ minimum: 0, maximum: 20, default: 2, description: 'curve: degrees to fall before duty follows down' }),
-    fixedDuty: Ratio({ default: 0.5 }),
-    minDuty: Ratio({ default: 0.2 }),
-    maxDuty: Ratio({ default: 1 }),
-    slewUpPerSecond: Type.Number({ exclusiveMinimum: 0, default: 0.5, description: 'max duty rise per second' }),
-    slewDownPerSecond: Type.Number({ exclusiveMinimum: 0, default: 0.02, description: 'max duty fall per second (quiet)' }),
+    pid: PidConfig,
+    curve: Type.Array(CurvePoint, { minItems: 2, default: [[40, 0], [70, 1 / 3], [100, 1]], description: 'curve mode: [temperature C, duty] points, linear in between' }),
+    hysteresis: Type.Number({ minimum: 0, maximum: 20, default: 2, description: 'curve mode: degrees the temperature must fall before the duty follows it down' }),
+    fixedDuty: Ratio({ default: 0.5, description: 'fixed mode: the duty' }),
+    minDuty: Ratio({ default: 0.2, description: 'lowest zone duty (share of the zone fans\' full airflow) while the fans run' }),
+    maxDuty: Ratio({ default: 1, description: 'highest zone duty' }),
+    stopBelowDuty: Ratio({ default: 0.1, description: 'fans stop when the demand falls below this and start again when it reaches minDuty; 0: never stop' }),
+    slewUpPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.5, description: 'max zone duty rise per second' }),
+    slewDownPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.004, description: 'max zone duty fall per second (slow: quiet, no hunting)' }),
     criticalCelsius: Celsius({ default: 90, description: 'at or above this, fans go to full and an alarm is raised' }),
-    feedForward: Type.Object(
-      {
-        enabled: Type.Boolean({ default: true }),
-        dutyPerWatt: Type.Number({ minimum: 0, default: 0.002 }),
-        filterSeconds: Type.Number({ minimum: 0, default: 5 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    feedForward: FeedForwardConfig,
+    stall: StallConfig,
   },
   { additionalProperties: false },
 );

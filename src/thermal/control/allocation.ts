@@ -1,0 +1,240 @@
+/**
+ * Quiet allocation: a zone duty (share of the zone fans' full airflow) becomes per-fan duties
+ * that deliver that airflow with the least noise, then kick-start and stall handling per fan.
+ *
+ * Model (hardware/fan data, REFERENCE.md section 3): airflow ~ rpm ~ duty * maxRpm; a fan's
+ * level L = maxDba + 50*log10(rpm/maxRpm), so its sound energy ~ 10^(maxDba/10) * duty^5 and the
+ * cost of a set of fans is the energy sum. The cost is convex, so for a given set of running fans
+ * the optimum spreads the airflow (equal for equal fans: "two slow fans beat one fast one");
+ * a fan's minimum duty can make running fewer fans cheaper, so sets are compared too.
+ */
+
+export const NOISE_DB_PER_DECADE = 50;
+const EXPONENT = NOISE_DB_PER_DECADE / 10;
+
+export interface AllocFan {
+  id: string;
+  maxRpm: number;
+  /** lowest duty at which it keeps turning */
+  minDuty: number;
+  /** duty that starts it from standstill */
+  startDuty: number;
+  /** level at full speed, dBA */
+  maxDba: number;
+}
+
+/** Level of one fan at a duty, dBA; -Infinity when stopped. */
+export function fanNoiseDba(fan: Pick<AllocFan, 'maxDba'>, duty: number): number {
+  return duty > 0 ? fan.maxDba + NOISE_DB_PER_DECADE * Math.log10(duty) : -Infinity;
+}
+
+/** Energy sum of levels, dBA; -Infinity for silence. */
+export function sumDba(levels: Iterable<number>): number {
+  let e = 0;
+  for (const l of levels) if (Number.isFinite(l)) e += 10 ** (l / 10);
+  return e > 0 ? 10 * Math.log10(e) : -Infinity;
+}
+
+/** The allocation cost: sound energy relative to 0 dBA. */
+export function noiseEnergy(fans: ReadonlyArray<Pick<AllocFan, 'id' | 'maxDba'>>, duties: Readonly<Record<string, number>>): number {
+  let e = 0;
+  for (const f of fans) {
+    const u = duties[f.id] ?? 0;
+    if (u > 0) e += 10 ** (f.maxDba / 10) * u ** EXPONENT;
+  }
+  return e;
+}
+
+export interface SplitOptions {
+  /** per-fan minimum overriding fan.minDuty (raised after stalls) */
+  minDuty?: Readonly<Record<string, number>>;
+  /** fans running now: kept as the running set unless another set is quieter by switchMarginDb */
+  running?: ReadonlySet<string>;
+  /** hysteresis between running sets, dB (stops fans starting and stopping on a boundary) */
+  switchMarginDb?: number;
+}
+
+interface SetSolution {
+  ids: string[];
+  duties: Record<string, number>;
+  cost: number;
+}
+
+/** Optimal duties for a fixed running set, or null if it cannot deliver `flow` (rpm units). */
+function solveSet(set: AllocFan[], flow: number, mins: (f: AllocFan) => number): SetSolution | null {
+  let lo = 0;
+  let hi = 0;
+  for (const f of set) {
+    lo += f.maxRpm * mins(f);
+    hi += f.maxRpm;
+  }
+  const tol = 1e-9 * hi;
+  if (flow < lo - tol || flow > hi + tol) return null;
+  // KKT: d/du (a u^n) = lambda * r  ->  u = (lambda r / (n a))^(1/(n-1)), clipped to [min, 1].
+  // With mu = lambda^(1/(n-1)), delivered flow is monotone in mu: bisect.
+  const ref = Math.max(...set.map((f) => f.maxDba));
+  const c = set.map((f) => (f.maxRpm / 9000 / (EXPONENT * 10 ** ((f.maxDba - ref) / 10))) ** (1 / (EXPONENT - 1)));
+  const dutiesAt = (mu: number) => set.map((f, k) => Math.min(1, Math.max(mins(f), c[k]! * mu)));
+  const flowAt = (u: number[]) => u.reduce((s, v, k) => s + v * set[k]!.maxRpm, 0);
+  let muLo = 0;
+  let muHi = Math.max(...c.map((ck) => 1 / ck));
+  for (let it = 0; it < 100; it++) {
+    const mid = (muLo + muHi) / 2;
+    if (flowAt(dutiesAt(mid)) < flow) muLo = mid;
+    else muHi = mid;
+  }
+  const u = dutiesAt(muHi);
+  const duties: Record<string, number> = {};
+  set.forEach((f, k) => (duties[f.id] = u[k]!));
+  return { ids: set.map((f) => f.id), duties, cost: noiseEnergy(set, duties) };
+}
+
+function subsets<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let mask = 1; mask < 1 << items.length; mask++) out.push(items.filter((_, k) => mask & (1 << k)));
+  return out;
+}
+
+/**
+ * Zone duty -> per-fan duties with the least noise (no kicks; see createFanAllocator).
+ * zoneDuty 0 stops every fan; a demand below what the quietest single fan delivers at its
+ * minimum runs that fan at its minimum (over-cooling is the safe side).
+ */
+export function quietSplit(fans: ReadonlyArray<AllocFan>, zoneDuty: number, opts: SplitOptions = {}): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of fans) out[f.id] = 0;
+  const d = Math.max(0, Math.min(1, zoneDuty));
+  if (d <= 0 || fans.length === 0) return out;
+  const mins = (f: AllocFan) => Math.max(0, Math.min(1, opts.minDuty?.[f.id] ?? f.minDuty));
+  const flow = d * fans.reduce((s, f) => s + f.maxRpm, 0);
+
+  // Exhaustive over sets for small zones; for big ones the quietest-first prefixes (exact for
+  // identical fans) keep the step cheap.
+  const ordered = [...fans].sort((a, b) => a.maxDba - 50 * Math.log10(a.maxRpm) - (b.maxDba - 50 * Math.log10(b.maxRpm)));
+  const candidates = fans.length <= 10 ? subsets(ordered) : ordered.map((_, k) => ordered.slice(0, k + 1));
+  let best: SetSolution | null = null;
+  let current: SetSolution | null = null;
+  const runningKey = opts.running ? [...opts.running].sort().join('\u0000') : null;
+  for (const set of candidates) {
+    const sol = solveSet(set, flow, mins);
+    if (!sol) continue;
+    if (!best || sol.cost < best.cost) best = sol;
+    if (runningKey !== null && [...sol.ids].sort().join('\u0000') === runningKey) current = sol;
+  }
+  if (!best) {
+    // Below every set's minimum: the cheapest single fan at its minimum.
+    let pick: AllocFan | null = null;
+    let pickCost = Infinity;
+    for (const f of fans) {
+      const cost = noiseEnergy([f], { [f.id]: mins(f) });
+      if (cost < pickCost) {
+        pick = f;
+        pickCost = cost;
+      }
+    }
+    if (pick) out[pick.id] = mins(pick);
+    return out;
+  }
+  const margin = 10 ** ((opts.switchMarginDb ?? 0) / 10);
+  const chosen = current && current.cost <= best.cost * margin ? current : best;
+  Object.assign(out, chosen.duties);
+  return out;
+}
+
+export interface StallParams {
+  kickSeconds: number;
+  detectSeconds: number;
+  minDutyStep: number;
+}
+
+export interface FanAllocation {
+  fanDuties: Record<string, number>;
+  fans: Record<string, { duty: number; minDuty: number; kicking: boolean; stalls: number }>;
+  alarms: string[];
+}
+
+export interface FanAllocator {
+  /**
+   * rpm per fan id (null/undefined: no tach, no stall detection). A stopped fan that is asked to
+   * turn gets max(startDuty, duty) for kickSeconds. A fan commanded to turn that reads 0 rpm for
+   * detectSeconds after its kick is stalled: 1st stall -> kick again; 2nd -> kick and raise its
+   * minimum duty by minDutyStep (kept); 3rd -> alarm and full duty until it turns again.
+   */
+  step(now: number, zoneDuty: number, rpm?: Readonly<Record<string, number | null | undefined>>): FanAllocation;
+  /** per-fan minimum after stall escalation */
+  minDuty(): Record<string, number>;
+  setStall(p: StallParams): void;
+}
+
+interface FanRuntime {
+  commanded: number;
+  kickUntil: number;
+  watchFrom: number;
+  stalls: number;
+  raisedMin: number;
+  alarmed: boolean;
+}
+
+export function createFanAllocator(fans: ReadonlyArray<AllocFan>, stall: StallParams, switchMarginDb = 1): FanAllocator {
+  let params = { ...stall };
+  const rt = new Map<string, FanRuntime>();
+  for (const f of fans) rt.set(f.id, { commanded: 0, kickUntil: -Infinity, watchFrom: Infinity, stalls: 0, raisedMin: f.minDuty, alarmed: false });
+  const minDuty = () => Object.fromEntries(fans.map((f) => [f.id, rt.get(f.id)!.raisedMin]));
+
+  return {
+    minDuty,
+    setStall(p) {
+      params = { ...p };
+    },
+    step(now, zoneDuty, rpm = {}) {
+      const alarms: string[] = [];
+      // Tach first: it decides which fans can carry airflow this step.
+      for (const f of fans) {
+        const s = rt.get(f.id)!;
+        const r = rpm[f.id];
+        if (typeof r !== 'number' || !Number.isFinite(r)) continue;
+        if (r > 0) {
+          s.stalls = 0;
+          s.alarmed = false;
+          continue;
+        }
+        if (s.commanded > 0 && now >= s.watchFrom + params.detectSeconds) {
+          s.stalls += 1;
+          if (s.stalls >= 3) s.alarmed = true;
+          else {
+            if (s.stalls === 2) s.raisedMin = Math.min(1, s.raisedMin + params.minDutyStep);
+            s.kickUntil = now + params.kickSeconds;
+            s.watchFrom = s.kickUntil;
+          }
+          if (s.alarmed) s.watchFrom = now; // keep counting, alarm stays until it turns
+        }
+      }
+      const healthy = fans.filter((f) => !rt.get(f.id)!.alarmed);
+      const running = new Set(healthy.filter((f) => rt.get(f.id)!.commanded > 0).map((f) => f.id));
+      // Airflow the zone asks for, carried by the fans that work.
+      const totalRpm = fans.reduce((s, f) => s + f.maxRpm, 0);
+      const healthyRpm = healthy.reduce((s, f) => s + f.maxRpm, 0);
+      const share = healthyRpm > 0 ? Math.min(1, (zoneDuty * totalRpm) / healthyRpm) : 0;
+      const split = quietSplit(healthy, share, { minDuty: minDuty(), running, switchMarginDb });
+
+      const fanDuties: Record<string, number> = {};
+      const detail: FanAllocation['fans'] = {};
+      for (const f of fans) {
+        const s = rt.get(f.id)!;
+        let target = s.alarmed ? 1 : (split[f.id] ?? 0);
+        if (target > 0 && s.commanded <= 0) {
+          s.kickUntil = now + params.kickSeconds;
+          s.watchFrom = s.kickUntil;
+        }
+        if (target <= 0) s.watchFrom = Infinity;
+        const kicking = target > 0 && now < s.kickUntil;
+        if (kicking) target = Math.max(target, f.startDuty);
+        s.commanded = target;
+        fanDuties[f.id] = target;
+        detail[f.id] = { duty: target, minDuty: s.raisedMin, kicking, stalls: s.stalls };
+        if (s.alarmed) alarms.push(`fan-stalled:${f.id}`);
+      }
+      return { fanDuties, fans: detail, alarms };
+    },
+  };
+}
