@@ -1,0 +1,156 @@
+/**
+ * The simulated rig in real time: the plant model advanced by the wall clock, with a looping load
+ * profile, load hints from renders, and sensor faults for tests. The simulated cooler drives its
+ * fans and reads their tach from it; the fake nvidia-smi prints its GPUs.
+ */
+import { performance } from 'node:perf_hooks';
+import type { FanConfig } from '../../cooler/config.ts';
+import type { ZoneConfig } from '../config.ts';
+import { FAN_40MM, K80_GPU, constant, createPlant, standardBenchmarkProfile, type LoadProfile, type Plant, type PlantConfig } from '../plant/index.ts';
+import type { FakeGpu } from './fake-nvidia-smi.ts';
+
+export type SimProfile = 'standard' | 'idle' | 'full';
+
+export interface SimRigOptions {
+  plant: PlantConfig;
+  profile?: SimProfile | LoadProfile;
+  /** simulated seconds per real second */
+  timeScale?: number;
+  /** ms, monotonic */
+  clock?: () => number;
+}
+
+/** What a sensor reports for a GPU instead of the plant's value (test fault injection). */
+export interface SensorOverride {
+  temperature?: number | null | 'unsupported';
+  /** the GPU disappears from nvidia-smi's output */
+  hidden?: boolean;
+}
+
+const IDLE_W = 30;
+const FULL_W = 150;
+/** junction to heatsink, K/W: a thermistor on the heatsink reads this much below the die */
+const SINK_K_PER_W = 0.08;
+
+function profileOf(p: SimProfile | LoadProfile): LoadProfile {
+  if (typeof p !== 'string') return p;
+  if (p === 'idle') return constant(IDLE_W);
+  if (p === 'full') return constant(FULL_W);
+  return standardBenchmarkProfile();
+}
+
+/** A plant for the daemon's own config: every zone GPU is cooled by all of its zone's fans. */
+export function plantConfigFor(fans: ReadonlyArray<FanConfig>, zones: ReadonlyArray<Pick<ZoneConfig, 'gpus' | 'fans'>>, ambientC = 30): PlantConfig {
+  const gpuFans = new Map<number, string[]>();
+  for (const z of zones) for (const g of z.gpus) gpuFans.set(g, [...(gpuFans.get(g) ?? []), ...z.fans]);
+  return {
+    ambientC,
+    fans: fans.map((f) => ({ ...FAN_40MM, id: f.id, maxRpm: f.maxRpm, maxDba: f.maxDba })),
+    gpus: [...gpuFans].sort(([a], [b]) => a - b).map(([index, ids]) => ({ ...K80_GPU, index, fans: [...new Set(ids)] })),
+    seed: 1,
+    powerNoiseW: 1.5,
+  };
+}
+
+export class SimRig {
+  readonly plant: Plant;
+  private readonly clock: () => number;
+  private readonly timeScale: number;
+  private readonly profile: LoadProfile;
+  private last: number;
+  private loadSince = 0;
+  private readonly hints = new Map<number, { watts: number; until: number }>();
+  private readonly overrides = new Map<number, SensorOverride>();
+
+  constructor(opts: SimRigOptions) {
+    this.plant = createPlant(opts.plant);
+    this.clock = opts.clock ?? (() => performance.now());
+    this.timeScale = opts.timeScale ?? 1;
+    this.profile = profileOf(opts.profile ?? 'standard');
+    this.plant.setLoad('all', this.profile);
+    this.last = this.clock();
+  }
+
+  /** Steps the plant up to now. Cheap; every reader calls it. */
+  advance(): void {
+    const now = this.clock();
+    const dt = ((now - this.last) / 1000) * this.timeScale;
+    this.last = now;
+    if (dt <= 0) return;
+    // Step in pieces so a profile's loop point and hint expiry land where they belong.
+    let left = Math.min(dt, 3600);
+    while (left > 0) {
+      const h = Math.min(left, 1);
+      this.plant.step(h);
+      left -= h;
+      this.applyLoad();
+    }
+  }
+
+  /** A render says this much power per GPU is coming for this long (simulated GPUs then draw it). */
+  hint(gpus: number[], watts: number, seconds: number): void {
+    this.advance();
+    for (const g of gpus) this.hints.set(g, { watts, until: this.plant.time + seconds });
+    this.applyLoad();
+  }
+
+  override(gpu: number, o: SensorOverride | null): void {
+    if (o) this.overrides.set(gpu, o);
+    else this.overrides.delete(gpu);
+  }
+
+  /** GPU values as the fake nvidia-smi prints them (sensor faults applied). */
+  gpuReadings(): FakeGpu[] {
+    this.advance();
+    return this.plant
+      .gpus()
+      .filter((g) => !this.overrides.get(g.index)?.hidden)
+      .map((g) => {
+        const o = this.overrides.get(g.index);
+        return {
+          index: g.index,
+          uuid: g.uuid,
+          name: g.name,
+          temperature: o && 'temperature' in o ? o.temperature! : g.temperatureC,
+          power: g.powerW,
+          utilization: Math.round(g.utilization * 100),
+          reasons: g.clocksEventReasons | (g.utilization === 0 ? 0x1 : 0),
+          powerLimit: FULL_W,
+        };
+      });
+  }
+
+  /** Heatsink temperature of a GPU, as a thermistor on it reads (null if there is no such GPU). */
+  heatsinkC(gpu: number): number | null {
+    this.advance();
+    try {
+      const g = this.plant.gpu(gpu);
+      return g.temperatureC - SINK_K_PER_W * g.powerW;
+    } catch {
+      return null;
+    }
+  }
+
+  private applyLoad(): void {
+    const t = this.plant.time;
+    if (t - this.loadSince >= this.profile.durationSeconds) {
+      this.loadSince = t;
+      this.plant.setLoad('all', this.profile);
+    }
+    for (const [g, h] of this.hints) {
+      if (t >= h.until) {
+        this.hints.delete(g);
+        this.restoreProfile(g);
+      } else if (this.profile.at(t - this.loadSince).watts < h.watts) {
+        this.plant.setLoad(g, h.watts);
+      } else this.restoreProfile(g);
+    }
+  }
+
+  private restoreProfile(g: number): void {
+    // setLoad(profile) starts a profile at "now"; shift it so it stays in phase with the others
+    const offset = this.plant.time - this.loadSince;
+    const base = this.profile;
+    this.plant.setLoad(g, { ...base, durationSeconds: base.durationSeconds, segments: base.segments, hints: base.hints, at: (t: number) => base.at(t + offset) });
+  }
+}
