@@ -1,0 +1,129 @@
+/**
+ * The pool's end of a worker: a worker thread (messages posted, tensor buffers transferred) or a
+ * child process (messages framed over a pipe pair, see wire.ts). Both look the same to the pool.
+ */
+import { Worker } from 'node:worker_threads';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { processExecArgv, threadEntry } from './ts-entry.ts';
+import { transferables, type FromWorker, type ToWorker } from './protocol.ts';
+import { MessageReader, writeMessage } from './wire.ts';
+
+export const WORKER_ENTRY = new URL('./worker-main.ts', import.meta.url);
+
+export interface LinkHandlers {
+  message(msg: FromWorker): void;
+  /** the worker is gone (crash, exit, kill); called once */
+  exit(reason: string): void;
+  /** a line the worker printed (native libraries write to stdout/stderr) */
+  output?(line: string, stream: 'stdout' | 'stderr'): void;
+}
+
+export interface WorkerLink {
+  readonly kind: 'thread' | 'process';
+  readonly pid: number;
+  send(msg: ToWorker): void;
+  /** ends the worker; resolves once it is gone */
+  terminate(): Promise<void>;
+}
+
+export interface LinkOptions {
+  testHooks?: boolean;
+  /** extra environment for a process worker (e.g. what selects its GPU) */
+  env?: Record<string, string>;
+  entry?: URL;
+}
+
+function forwardLines(stream: Readable | null, name: 'stdout' | 'stderr', handlers: LinkHandlers): void {
+  if (!stream) return;
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    if (line.trim().length > 0) handlers.output?.(line, name);
+  });
+}
+
+export function startThread(handlers: LinkHandlers, opts: LinkOptions = {}): WorkerLink {
+  const entry = opts.entry ?? WORKER_ENTRY;
+  const { script, options } = threadEntry(entry);
+  const worker = new Worker(script, {
+    ...options,
+    workerData: { testHooks: Boolean(opts.testHooks) },
+    stdout: true,
+    stderr: true,
+  });
+  forwardLines(worker.stdout, 'stdout', handlers);
+  forwardLines(worker.stderr, 'stderr', handlers);
+  let gone = false;
+  let lastError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    worker.on('error', (err) => {
+      lastError = err;
+    });
+    worker.on('exit', (code) => {
+      resolve();
+      if (gone) return;
+      gone = true;
+      handlers.exit(lastError ? `thread crashed: ${lastError.message}` : `thread exited with code ${code}`);
+    });
+  });
+  worker.on('message', (msg: FromWorker) => handlers.message(msg));
+  return {
+    kind: 'thread',
+    pid: process.pid,
+    send(msg) {
+      if (gone) return;
+      worker.postMessage(msg, transferables(msg));
+    },
+    async terminate() {
+      gone = true;
+      await worker.terminate();
+      await exited;
+    },
+  };
+}
+
+export function startProcess(handlers: LinkHandlers, opts: LinkOptions = {}): WorkerLink {
+  const entry = opts.entry ?? WORKER_ENTRY;
+  const child: ChildProcess = spawn(process.execPath, [...processExecArgv(entry), fileURLToPath(entry)], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env, GANCE_SYNTH_WORKER: 'process', GANCE_SYNTH_TEST_HOOKS: opts.testHooks ? '1' : '0' },
+  });
+  const toChild = child.stdio[3] as Writable;
+  const fromChild = child.stdio[4] as Readable;
+  forwardLines(child.stdout, 'stdout', handlers);
+  forwardLines(child.stderr, 'stderr', handlers);
+  const reader = new MessageReader((msg) => handlers.message(msg as FromWorker));
+  fromChild.on('data', (chunk: Buffer) => reader.push(chunk));
+  // a dead child makes its pipes error; the exit event says what happened
+  toChild.on('error', () => {});
+  fromChild.on('error', () => {});
+  let gone = false;
+  let writing: Promise<void> = Promise.resolve();
+  const exited = new Promise<void>((resolve) => {
+    const done = (reason: string) => {
+      resolve();
+      if (gone) return;
+      gone = true;
+      handlers.exit(reason);
+    };
+    child.on('exit', (code, signal) => done(signal ? `process killed by ${signal}` : `process exited with code ${code}`));
+    child.on('error', (err) => done(`process failed: ${err.message}`));
+  });
+  return {
+    kind: 'process',
+    pid: child.pid ?? -1,
+    send(msg) {
+      if (gone) return;
+      writing = writing.then(() => writeMessage(toChild, msg)).catch(() => {});
+    },
+    async terminate() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      gone = true;
+      toChild.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Messages between the pool (main thread) and an inference worker (thread or child process).
+ * Tensors travel as typed arrays: transferred between threads, streamed as raw bytes between processes.
+ */
+
+export type TensorType = 'float32' | 'float16' | 'uint8' | 'int32' | 'int64';
+
+export type TensorData = Float32Array | Uint16Array | Uint8Array | Int32Array | BigInt64Array;
+
+export interface TensorMsg {
+  name: string;
+  type: TensorType;
+  dims: number[];
+  data: TensorData;
+}
+
+/** A model input or output as the loaded session reports it; string dims are symbolic (the batch). */
+export interface ValueMeta {
+  name: string;
+  type: string;
+  shape: Array<number | string>;
+}
+
+/** One execution provider to try, in the order given. */
+export interface ProviderSpec {
+  name: 'cuda' | 'webgpu' | 'cpu';
+  deviceId?: number;
+  /** extra options passed to the provider (e.g. webgpu preferredLayout) */
+  options?: Record<string, string | number | boolean>;
+}
+
+export interface WarmupSpec {
+  runs: number;
+  /** feeds to warm up with, one list per batch size (the worker fills them with seeded values) */
+  shapes: Array<Array<{ name: string; type: TensorType; dims: number[] }>>;
+}
+
+export interface LoadRequest {
+  t: 'load';
+  key: string;
+  path: string;
+  providers: ProviderSpec[];
+  intraOpThreads: number;
+  warmup: WarmupSpec;
+}
+
+export type ToWorker =
+  | LoadRequest
+  | { t: 'unload'; key: string }
+  | { t: 'run'; id: number; key: string; feeds: TensorMsg[]; fetch: string[] }
+  /** test-only (honoured when the worker was started with test hooks): die on purpose */
+  | { t: 'crash'; how: 'exit' | 'throw' | 'abort'; onRun: boolean; delayMs?: number }
+  /** test-only: sleep this long before each inference call (makes one worker slower than another) */
+  | { t: 'slow'; ms: number };
+
+export interface ProviderAttempt {
+  provider: string;
+  error: string;
+}
+
+export type FromWorker =
+  | { t: 'hello'; pid: number; threadId: number }
+  | {
+      t: 'loaded';
+      key: string;
+      provider: string;
+      attempts: ProviderAttempt[];
+      inputs: ValueMeta[];
+      outputs: ValueMeta[];
+      loadMs: number;
+      warmupMs: number;
+    }
+  | { t: 'load-failed'; key: string; message: string; attempts: ProviderAttempt[] }
+  | { t: 'result'; id: number; outputs: TensorMsg[]; runMs: number }
+  | { t: 'run-failed'; id: number; message: string };
+
+/** The ArrayBuffers of a message's tensors: handed over (not copied) when posted to or from a thread. */
+export function transferables(msg: ToWorker | FromWorker): ArrayBuffer[] {
+  const tensors = msg.t === 'run' ? msg.feeds : msg.t === 'result' ? msg.outputs : [];
+  const seen = new Set<ArrayBuffer>();
+  for (const tensor of tensors) {
+    const buf = tensor.data.buffer;
+    if (buf instanceof ArrayBuffer && buf.byteLength > 0) seen.add(buf);
+  }
+  return [...seen];
+}

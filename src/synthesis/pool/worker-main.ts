@@ -1,0 +1,43 @@
+/**
+ * Entry of an inference worker, as a worker thread (CPU provider) or as a child process (one per
+ * GPU for WebGPU, whose context is process-wide). The pool starts this file; it is not imported.
+ */
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
+import { Socket } from 'node:net';
+import { SessionHost } from './session-host.ts';
+import { transferables, type FromWorker, type ToWorker } from './protocol.ts';
+import { MessageReader, writeMessage } from './wire.ts';
+
+/** fds a process worker talks on (stdio 3 and 4 of the child), see process-link.ts */
+export const PROCESS_IN_FD = 3;
+export const PROCESS_OUT_FD = 4;
+
+function die(how: 'exit' | 'throw' | 'abort'): never {
+  if (how === 'abort') process.abort();
+  if (how === 'exit') process.exit(70);
+  throw new Error('synthesis worker: crash requested by a test');
+}
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  const testHooks = Boolean((workerData as { testHooks?: boolean } | undefined)?.testHooks);
+  const send = (msg: FromWorker) => port.postMessage(msg, transferables(msg));
+  const host = new SessionHost(send, testHooks, die);
+  port.on('message', (msg: ToWorker) => host.receive(msg));
+  send({ t: 'hello', pid: process.pid, threadId });
+} else if (process.env.GANCE_SYNTH_WORKER === 'process') {
+  const testHooks = process.env.GANCE_SYNTH_TEST_HOOKS === '1';
+  const input = new Socket({ fd: PROCESS_IN_FD, readable: true, writable: false });
+  const output = new Socket({ fd: PROCESS_OUT_FD, readable: false, writable: true });
+  let writing: Promise<void> = Promise.resolve();
+  const send = (msg: FromWorker) => {
+    writing = writing.then(() => writeMessage(output, msg));
+  };
+  const host = new SessionHost(send, testHooks, die);
+  const reader = new MessageReader((msg) => host.receive(msg as ToWorker));
+  input.on('data', (chunk: Buffer) => reader.push(chunk));
+  // the pool closing our input (or dying) is the signal to go
+  input.on('end', () => process.exit(0));
+  input.on('error', () => process.exit(0));
+  send({ t: 'hello', pid: process.pid, threadId: 0 });
+}
