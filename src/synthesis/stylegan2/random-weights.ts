@@ -32,6 +32,7 @@ export function randomStateDict(shape: GeneratorShape, seed: number): StateDict 
     } else if (spec.name.endsWith('.affine.bias')) data = rng.normals(n, 0.1, 1); // bias_init=1
     else if (leaf === 'bias') data = rng.normals(n, 0.1);
     else if (leaf === 'noise_strength') data = Float32Array.of(0.05 + 0.1 * rng.uniform());
+    else if (spec.name.endsWith('.torgb.weight')) data = rng.normals(n, 0.25); // keeps the image mostly within -1..1
     else data = rng.normals(n);
     dict.set(spec.name, { shape: spec.shape, data });
   }

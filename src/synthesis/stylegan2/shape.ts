@@ -42,7 +42,8 @@ export function demoShape(): GeneratorShape {
   return {
     resolution: 64,
     zDim: 512,
-    wDim: 512,
+    // w stays small so the file stays small (the mapping is most of the parameters)
+    wDim: 128,
     mappingLayers: 8,
     mappingLrMultiplier: 0.01,
     channelBase: 1024,
