@@ -1,0 +1,36 @@
+/** Child-process helpers for ffprobe/ffmpeg: whole-output runs with a bounded stderr tail. */
+import { spawn } from 'node:child_process';
+import { AudioError } from './errors.ts';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderrTail: string;
+}
+
+const STDERR_TAIL = 4000;
+
+export function runTool(tool: string, args: string[], file: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString('utf8')).slice(-STDERR_TAIL);
+    });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') {
+        reject(new AudioError('AUDIO_FFMPEG_MISSING', `${tool} is not installed or not on PATH (needed to read audio)`, file, { cause: err }));
+      } else reject(new AudioError('AUDIO_UNREADABLE', `could not start ${tool}: ${err.message}`, file, { cause: err }));
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(chunks), stderrTail: stderr.trim() }));
+  });
+}
+
+/** Last meaningful line of ffmpeg's stderr, for error messages. */
+export function lastLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  return lines.at(-1) ?? 'no diagnostic output';
+}

@@ -1,0 +1,68 @@
+/**
+ * scipy.ndimage.gaussian_filter1d: kernel exp(-x^2 / (2 sigma^2)) over radius int(truncate * sigma + 0.5),
+ * normalised to sum 1, correlated in double precision with the symmetric pairing scipy's
+ * NI_Correlate1D uses (centre first, then pairs from the outermost in).
+ */
+import { exp } from '../features/detmath.ts';
+
+export type BoundaryMode = 'wrap' | 'reflect';
+
+export function gaussianKernel(sigma: number, truncate = 4.0): Float64Array {
+  const radius = Math.trunc(truncate * sigma + 0.5);
+  const sigma2 = sigma * sigma;
+  const k = new Float64Array(2 * radius + 1);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) {
+    const v = exp((-0.5 / sigma2) * (i * i));
+    k[i + radius] = v;
+    sum += v;
+  }
+  for (let i = 0; i < k.length; i++) k[i] = k[i]! / sum;
+  return k;
+}
+
+function boundaryIndex(i: number, n: number, mode: BoundaryMode): number {
+  if (mode === 'wrap') return ((i % n) + n) % n;
+  // reflect: (d c b a | a b c d | d c b a), period 2n
+  const period = 2 * n;
+  let j = ((i % period) + period) % period;
+  if (j >= n) j = period - 1 - j;
+  return j;
+}
+
+/**
+ * Filter along the first axis of a (rows x cols) row-major array, all columns at once (so the inner
+ * loop runs over contiguous memory). Output written as float32 when `out` is a Float32Array.
+ */
+export function gaussianFilterRows(
+  data: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  sigma: number,
+  mode: BoundaryMode,
+  out: Float32Array | Float64Array,
+  truncate = 4.0,
+): void {
+  const kernel = gaussianKernel(sigma, truncate);
+  const radius = (kernel.length - 1) / 2;
+  const acc = new Float64Array(cols);
+  const w0 = kernel[radius]!;
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) acc[c] = data[base + c]! * w0;
+    for (let k = radius; k >= 1; k--) {
+      const wk = kernel[radius + k]!;
+      const lo = boundaryIndex(r - k, rows, mode) * cols;
+      const hi = boundaryIndex(r + k, rows, mode) * cols;
+      for (let c = 0; c < cols; c++) acc[c] = acc[c]! + (data[lo + c]! + data[hi + c]!) * wk;
+    }
+    for (let c = 0; c < cols; c++) out[base + c] = acc[c]!;
+  }
+}
+
+/** 1-D convenience wrapper. */
+export function gaussianFilter1d(x: ArrayLike<number>, sigma: number, mode: BoundaryMode = 'reflect', truncate = 4.0): Float64Array {
+  const out = new Float64Array(x.length);
+  gaussianFilterRows(x, x.length, 1, sigma, mode, out, truncate);
+  return out;
+}

@@ -1,0 +1,46 @@
+/**
+ * GANce's smoothed noise (primatives.gaussian_data + minmax_scale): RandomState(seed).randn(frames, 1, L)
+ * as float32, a Gaussian filter across frames (sigma 50, 'wrap', so the noise loops seamlessly),
+ * divided by its RMS, then min-max scaled to [-4, 4] in float32 as sklearn does for float32 input.
+ */
+import { gaussianFilterRows } from './gaussian.ts';
+import { LegacyRandomState } from './rng.ts';
+
+export interface NoiseOptions {
+  frames: number;
+  vectorLength: number;
+  seed: number;
+  sigma: number;
+  range: readonly [number, number];
+}
+
+export const GANCE_NOISE_DEFAULTS = { seed: 1234, sigma: 50, range: [-4, 4] as const };
+
+export function ganceNoise(opts: NoiseOptions): Float32Array {
+  const { frames, vectorLength: vl } = opts;
+  const count = frames * vl;
+  const rng = new LegacyRandomState(opts.seed);
+  const raw = new Float32Array(count);
+  for (let i = 0; i < count; i++) raw[i] = rng.nextGauss();
+  const filtered = new Float32Array(count);
+  if (opts.sigma > 1e-15) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
+  else filtered.set(raw);
+  const f32 = Math.fround;
+  let sq = 0;
+  for (let i = 0; i < count; i++) sq += f32(filtered[i]! * filtered[i]!);
+  const rms = f32(Math.sqrt(f32(sq / count)));
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < count; i++) {
+    const v = f32(filtered[i]! / rms);
+    filtered[i] = v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  let dataRange = f32(max - min);
+  if (dataRange === 0) dataRange = 1;
+  const scale = f32((opts.range[1] - opts.range[0]) / dataRange);
+  const offset = f32(opts.range[0] - f32(min * scale));
+  for (let i = 0; i < count; i++) filtered[i] = f32(f32(filtered[i]! * scale) + offset);
+  return filtered;
+}
