@@ -38,6 +38,8 @@ export interface PoolNetwork {
   inputs: NetworkInput[];
   /** outputs to compute and return (empty: all) */
   fetch: string[];
+  /** the graph's fixed batch size, if it has one: smaller batches are padded to it */
+  batch?: number | null;
 }
 
 export type FrameFeeds = Record<string, TensorData>;
@@ -496,8 +498,12 @@ export class SynthesisPool {
     return handle;
   }
 
+  private batchLimit(net: PoolNetwork): number {
+    return net.batch ?? this.opts.maxBatch;
+  }
+
   private warmupShapes(net: PoolNetwork) {
-    const sizes = [...new Set([1, this.opts.maxBatch])];
+    const sizes = net.batch ? [net.batch] : [...new Set([1, this.opts.maxBatch])];
     return sizes.map((n) => net.inputs.map((i) => ({ name: i.name, type: i.type, dims: [n, ...i.dims] })));
   }
 
@@ -554,7 +560,8 @@ export class SynthesisPool {
     batch.frames.forEach((frame, i) => {
       const out: Record<string, FrameTensor> = {};
       for (const t of outputs) {
-        const per = t.data.length / n;
+        // dims[0] exceeds n when a fixed-batch graph was padded
+        const per = t.data.length / (t.dims[0] ?? n);
         out[t.name] = { type: t.type, dims: t.dims.slice(1), data: t.data.subarray(i * per, (i + 1) * per) as TensorData };
       }
       if (!frame.settled) this.opts.metrics?.latency.observe((now - frame.submittedAt) / 1000);
@@ -669,15 +676,17 @@ export class SynthesisPool {
   private takeBatch(h: WorkerHandle): Batch | undefined {
     const head = this.queue[0]!;
     if (!h.loaded.has(head.network)) return undefined;
+    const limit = this.batchLimit(this.networks.get(head.network)!);
     let count = 1;
     // every input is batched along its first dimension, so any frames of one network batch together
-    while (count < this.opts.maxBatch && count < this.queue.length && this.queue[count]!.network === head.network) count++;
+    while (count < limit && count < this.queue.length && this.queue[count]!.network === head.network) count++;
     return { id: ++this.batchSeq, network: head.network, frames: this.queue.splice(0, count) };
   }
 
   private dispatch(h: WorkerHandle, batch: Batch): void {
     const net = this.networks.get(batch.network)!;
-    const n = batch.frames.length;
+    // a fixed-batch graph gets zero frames after the real ones; their outputs are never looked at
+    const n = net.batch ?? batch.frames.length;
     const feeds: TensorMsg[] = net.inputs.map((input) => {
       const per = numel(input.dims);
       // always a fresh buffer: it is transferred away, and the frame keeps its own feeds for a retry
@@ -686,7 +695,7 @@ export class SynthesisPool {
       return { name: input.name, type: input.type, dims: [n, ...input.dims], data };
     });
     h.inflight.set(batch.id, batch);
-    this.opts.metrics?.batchSize.observe(n);
+    this.opts.metrics?.batchSize.observe(batch.frames.length);
     h.link.send({ t: 'run', id: batch.id, key: batch.network, feeds, fetch: net.fetch });
   }
 }

@@ -1,0 +1,104 @@
+/**
+ * /v1/networks: the network catalogue, and loading a network into the inference workers.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ErrorReply, type ApiPlugin } from '../api/app.ts';
+import type { NetworkManager } from './networks/manager.ts';
+
+const Tensor = Type.Object({
+  name: Type.String(),
+  role: Type.String({ description: 'latent, psi, noise, frames or image' }),
+  dtype: Type.String(),
+  shape: Type.Array(Type.Union([Type.Integer(), Type.String()]), { description: '"N" is the batch' }),
+});
+
+const LoadedOn = Type.Object({
+  worker: Type.String(),
+  provider: Type.String({ description: 'execution provider the worker got (cuda, webgpu, cpu)' }),
+  pid: Type.Integer(),
+  isolation: Type.Union([Type.Literal('thread'), Type.Literal('process')]),
+});
+
+const Network = Type.Object({
+  id: Type.String(),
+  path: Type.String({ description: 'the ONNX file' }),
+  sidecar: Type.String({ description: 'the JSON sidecar' }),
+  bundled: Type.Boolean(),
+  state: Type.Union(['available', 'loading', 'loaded', 'failed', 'invalid'].map((s) => Type.Literal(s)), {
+    description: 'invalid: the files are broken or disagree (see error); failed: the last load failed (see error)',
+  }),
+  active: Type.Boolean({ description: 'frames without an explicit network render with it' }),
+  error: Type.Optional(Type.String()),
+  resolution: Type.Optional(Type.Integer()),
+  numWs: Type.Optional(Type.Integer()),
+  zDim: Type.Optional(Type.Integer()),
+  dtype: Type.Optional(Type.String({ description: 'precision inside the graph' })),
+  inputs: Type.Optional(Type.Array(Tensor)),
+  outputs: Type.Optional(Type.Array(Tensor)),
+  loaded: Type.Array(LoadedOn, { description: 'workers that have it loaded and warmed' }),
+});
+
+const Catalogue = Type.Object({
+  active: Type.Union([Type.String(), Type.Null()]),
+  networks: Type.Array(Network),
+});
+
+const LoadReply = Type.Object({
+  id: Type.String(),
+  state: Type.Union([Type.Literal('loading'), Type.Literal('loaded')]),
+});
+
+export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.get(
+      '/',
+      {
+        schema: {
+          description: 'Networks in the configured folders and the bundled ones, whether each is usable, and where it is loaded',
+          tags: ['synthesis'],
+          response: { 200: Catalogue },
+        },
+      },
+      async () => manager.list(),
+    );
+
+    app.post(
+      '/:id/load',
+      {
+        schema: {
+          description:
+            'Load a network into every inference worker in the background (202), then it lists as loaded. ' +
+            'Workers keep rendering with the networks they had meanwhile, and if the load fails.',
+          tags: ['synthesis'],
+          params: Type.Object({ id: Type.String({ minLength: 1 }) }),
+          querystring: Type.Object({
+            activate: Type.Boolean({ default: false, description: 'make it the active network once loaded (switches between two frames)' }),
+          }),
+          response: { 200: LoadReply, 202: LoadReply, 404: ErrorReply, 409: ErrorReply, 422: ErrorReply },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params;
+        try {
+          const state = manager.requestLoad(id, { activate: req.query.activate });
+          return reply.code(state === 'loaded' ? 200 : 202).send({ id, state });
+        } catch (err) {
+          const code = (err as { statusCode?: number }).statusCode;
+          if (code === 404 || code === 409 || code === 422) {
+            const error = code === 404 ? 'Not Found' : code === 409 ? 'Conflict' : 'Unprocessable Entity';
+            return reply.code(code).send({ statusCode: code, error, message: (err as Error).message });
+          }
+          throw err;
+        }
+      },
+    );
+  };
+}
+
+export function networksApi(manager: NetworkManager): ApiPlugin {
+  return { prefix: '/v1/networks', plugin: networksPlugin(manager) };
+}

@@ -1,0 +1,107 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { ProviderSpec } from './pool/protocol.ts';
+import type { WorkerSpec } from './pool/pool.ts';
+
+const ProviderName = Type.Union([Type.Literal('cuda'), Type.Literal('webgpu'), Type.Literal('cpu')]);
+
+export const ProviderConfig = Type.Union(
+  [
+    ProviderName,
+    Type.Object(
+      {
+        name: ProviderName,
+        deviceId: Type.Optional(Type.Integer({ minimum: 0, description: 'GPU index for cuda (webgpu takes none: its process environment picks the GPU)' })),
+        options: Type.Optional(
+          Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+            description: 'extra provider options, e.g. webgpu preferredLayout: NHWC',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'execution provider: a name, or {name, deviceId, options}' },
+);
+export type ProviderConfig = Static<typeof ProviderConfig>;
+
+export const SynthesisWorkerConfig = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', description: 'worker name (metric label, logs, API)' }),
+    providers: Type.Array(ProviderConfig, {
+      minItems: 1,
+      default: ['cpu'],
+      description: 'tried in order for each network; the first that loads is used, the others are logged as unavailable',
+    }),
+    gpu: Type.Optional(Type.Integer({ minimum: 0, description: 'GPU this worker drives: the cuda device id unless a provider sets its own' })),
+    isolation: Type.Union([Type.Literal('auto'), Type.Literal('thread'), Type.Literal('process')], {
+      default: 'auto',
+      description: 'auto: a child process when a provider is webgpu (its context is process-wide), else a worker thread',
+    }),
+    intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'onnxruntime intra-op threads (0: onnxruntime decides)' }),
+    env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+      default: {},
+      description: 'extra environment of a process worker, e.g. what makes the Vulkan loader pick its GPU',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type SynthesisWorkerConfig = Static<typeof SynthesisWorkerConfig>;
+
+export const SynthesisNetworksConfig = Type.Object(
+  {
+    dirs: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'folders scanned for NAME.onnx + NAME.json networks' }),
+    bundled: Type.Boolean({ default: true, description: 'also offer the networks shipped in config/networks (the demo)' }),
+    default: Type.String({ minLength: 1, default: 'demo', description: 'network loaded and made active at start' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const SynthesisConfig = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'start inference workers and load the default network' }),
+    networks: SynthesisNetworksConfig,
+    output: Type.Union([Type.Literal('frames'), Type.Literal('image')], {
+      default: 'frames',
+      description: 'output to fetch: frames (uint8 NHWC) or image (float32 NCHW); a network without it returns all its outputs',
+    }),
+    workers: Type.Array(SynthesisWorkerConfig, { minItems: 1, default: [{ id: 'cpu0', providers: ['cpu'] }] }),
+    maxBatch: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'most frames per inference call (WebGPU is fastest per image at 1)' }),
+    pipelineDepth: Type.Integer({ minimum: 1, maximum: 8, default: 2, description: 'inference calls handed to a worker ahead of its answers' }),
+    warmupRuns: Type.Integer({ minimum: 0, maximum: 20, default: 1, description: 'warm-up runs per batch size when a network loads' }),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'tries per frame when workers crash under it' }),
+    loadTimeoutSeconds: Type.Number({ minimum: 1, maximum: 3600, default: 300, description: 'a network load (and warm-up) taking longer fails' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type SynthesisConfig = Static<typeof SynthesisConfig>;
+
+/** Config workers as the pool takes them: provider objects with device ids, isolation decided. */
+export function workerSpecs(config: SynthesisConfig): WorkerSpec[] {
+  return config.workers.map((w) => {
+    const providers: ProviderSpec[] = w.providers.map((p) => {
+      const spec: ProviderSpec = typeof p === 'string' ? { name: p } : { name: p.name, ...(p.deviceId !== undefined ? { deviceId: p.deviceId } : {}), ...(p.options ? { options: p.options } : {}) };
+      if (spec.name === 'cuda' && spec.deviceId === undefined && w.gpu !== undefined) spec.deviceId = w.gpu;
+      return spec;
+    });
+    const isolation = w.isolation === 'auto' ? (providers.some((p) => p.name === 'webgpu') ? 'process' : 'thread') : w.isolation;
+    return { id: w.id, providers, isolation, intraOpThreads: w.intraOpThreads, env: w.env };
+  });
+}
+
+/** Rules the schema cannot say; one line per issue, each naming its field. */
+export function checkSynthesisConfig(config: SynthesisConfig): string[] {
+  const issues: string[] = [];
+  const ids = new Set<string>();
+  config.workers.forEach((w, i) => {
+    if (ids.has(w.id)) issues.push(`synthesis.workers[${i}].id: duplicate worker id "${w.id}"`);
+    ids.add(w.id);
+    const names = w.providers.map((p) => (typeof p === 'string' ? p : p.name));
+    names.forEach((n, j) => {
+      if (names.indexOf(n) !== j) issues.push(`synthesis.workers[${i}].providers[${j}]: provider "${n}" listed twice`);
+    });
+    if (w.isolation === 'thread' && names.includes('webgpu')) {
+      issues.push(`synthesis.workers[${i}].isolation: webgpu needs a process per GPU (its context is process-wide); use "process" or "auto"`);
+    }
+  });
+  return issues;
+}

@@ -1,0 +1,180 @@
+/**
+ * Between the catalogue (what could be loaded) and the pool (what is loaded): background loads
+ * requested by id, their progress and failures, and the listing the API shows. A failed load
+ * leaves the pool with the networks it had.
+ */
+import type { Logger } from 'pino';
+import type { LoadedOn, SynthesisPool } from '../pool/pool.ts';
+import { poolNetwork, type CatalogueEntry, type NetworkCatalogue } from './catalogue.ts';
+
+export type NetworkState = 'available' | 'loading' | 'loaded' | 'failed' | 'invalid';
+
+export interface NetworkView {
+  id: string;
+  path: string;
+  sidecar: string;
+  bundled: boolean;
+  state: NetworkState;
+  active: boolean;
+  /** why it cannot be loaded (invalid) or why its last load failed (failed) */
+  error?: string;
+  resolution?: number;
+  numWs?: number;
+  zDim?: number;
+  dtype?: string;
+  inputs?: Array<{ name: string; role: string; dtype: string; shape: Array<number | string> }>;
+  outputs?: Array<{ name: string; role: string; dtype: string; shape: Array<number | string> }>;
+  loaded: LoadedOn[];
+}
+
+export class UnknownNetworkError extends Error {
+  readonly statusCode = 404;
+}
+export class InvalidNetworkError extends Error {
+  readonly statusCode = 422;
+}
+export class SynthesisUnavailableError extends Error {
+  readonly statusCode = 409;
+}
+
+export interface ManagerOptions {
+  catalogue: NetworkCatalogue;
+  /** builds the pool when the manager starts (null: synthesis disabled) */
+  createPool: (() => SynthesisPool) | null;
+  output: 'frames' | 'image';
+  defaultNetwork: string;
+  log: Logger;
+}
+
+export class NetworkManager {
+  private poolInstance: SynthesisPool | undefined;
+  private readonly loading = new Map<string, { activate: boolean; promise: Promise<void> }>();
+  private readonly failed = new Map<string, string>();
+
+  constructor(private readonly opts: ManagerOptions) {}
+
+  get pool(): SynthesisPool | undefined {
+    return this.poolInstance;
+  }
+
+  get catalogue(): NetworkCatalogue {
+    return this.opts.catalogue;
+  }
+
+  /** Starts the workers and the default network's load; does not wait for it (see `ready`). */
+  start(): void {
+    if (!this.opts.createPool) {
+      this.opts.log.info('synthesis disabled (synthesis.enabled: false): no inference workers');
+      return;
+    }
+    this.poolInstance = this.opts.createPool();
+    try {
+      this.requestLoad(this.opts.defaultNetwork, { activate: true });
+    } catch (err) {
+      // the daemon runs on (thermal control does not depend on synthesis); /readyz says synthesis is not ready
+      this.opts.log.error({ network: this.opts.defaultNetwork, err: (err as Error).message }, `default network "${this.opts.defaultNetwork}" cannot be loaded: ${(err as Error).message}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    const pool = this.poolInstance;
+    this.poolInstance = undefined;
+    await pool?.close();
+  }
+
+  /** The default network is loaded, warmed and active, and every worker is up. */
+  ready(): boolean {
+    const pool = this.poolInstance;
+    return pool !== undefined && pool.isLoaded(this.opts.defaultNetwork) && pool.isReady();
+  }
+
+  /** Resolves when the load in progress for `id` (if any) has finished, successfully or not. */
+  async settled(id: string): Promise<void> {
+    await this.loading.get(id)?.promise;
+  }
+
+  /**
+   * Starts loading a network in the background ('loading'), or says it is already there ('loaded').
+   * Throws UnknownNetworkError, InvalidNetworkError or SynthesisUnavailableError.
+   */
+  requestLoad(id: string, opts: { activate?: boolean } = {}): 'loading' | 'loaded' {
+    const entry = this.lookup(id);
+    if (entry.error) throw new InvalidNetworkError(entry.error);
+    const pool = this.poolInstance;
+    if (!pool) throw new SynthesisUnavailableError(this.opts.createPool ? 'synthesis workers are not running' : 'synthesis is disabled (synthesis.enabled: false)');
+    if (pool.isLoaded(id) && !this.loading.has(id)) {
+      if (opts.activate) pool.activate(id);
+      return 'loaded';
+    }
+    const pending = this.loading.get(id);
+    if (pending) {
+      pending.activate ||= Boolean(opts.activate);
+      return 'loading';
+    }
+    const net = poolNetwork(entry, this.opts.output);
+    this.failed.delete(id);
+    const state = { activate: Boolean(opts.activate), promise: Promise.resolve() };
+    state.promise = pool.load(net).then(
+      () => {
+        this.loading.delete(id);
+        if (state.activate && this.poolInstance === pool) {
+          pool.activate(id);
+          this.opts.log.info({ network: id }, `network "${id}" is active`);
+        }
+      },
+      (err: Error) => {
+        this.loading.delete(id);
+        this.failed.set(id, err.message);
+        this.opts.log.error({ network: id, err: err.message }, `network "${id}" failed to load: ${err.message}`);
+      },
+    );
+    this.loading.set(id, state);
+    return 'loading';
+  }
+
+  list(): { active: string | null; networks: NetworkView[] } {
+    const pool = this.poolInstance;
+    const where = pool?.loadedNetworks() ?? new Map<string, LoadedOn[]>();
+    const networks = this.opts.catalogue.scan().map((e) => this.view(e, where));
+    return { active: pool?.active ?? null, networks };
+  }
+
+  private lookup(id: string): CatalogueEntry {
+    this.opts.catalogue.scan();
+    const entry = this.opts.catalogue.get(id);
+    if (!entry) {
+      const known = this.opts.catalogue.list().map((e) => e.id);
+      throw new UnknownNetworkError(`no network "${id}" (known: ${known.join(', ') || 'none'})`);
+    }
+    return entry;
+  }
+
+  private view(e: CatalogueEntry, where: Map<string, LoadedOn[]>): NetworkView {
+    const pool = this.poolInstance;
+    const s = e.sidecar;
+    const duplicate = e.error?.startsWith('duplicate') ?? false;
+    const loadedHere = !duplicate && (pool?.isLoaded(e.id) ?? false);
+    const state: NetworkState = e.error
+      ? 'invalid'
+      : this.loading.has(e.id)
+        ? 'loading'
+        : loadedHere
+          ? 'loaded'
+          : this.failed.has(e.id)
+            ? 'failed'
+            : 'available';
+    const error = e.error ?? (state === 'failed' ? this.failed.get(e.id) : undefined);
+    const tensors = (list: NonNullable<typeof s>['inputs']) => list.map((t) => ({ name: t.name, role: t.role, dtype: t.dtype, shape: [...t.shape] }));
+    return {
+      id: e.id,
+      path: e.onnxPath,
+      sidecar: e.sidecarPath,
+      bundled: e.bundled,
+      state,
+      active: loadedHere && pool?.active === e.id,
+      ...(error ? { error } : {}),
+      ...(s ? { resolution: s.resolution, numWs: s.numWs, zDim: s.zDim, dtype: s.dtype, inputs: tensors(s.inputs), outputs: tensors(s.outputs) } : {}),
+      loaded: loadedHere ? (where.get(e.id) ?? []) : [],
+    };
+  }
+}

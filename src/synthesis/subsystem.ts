@@ -1,0 +1,75 @@
+/**
+ * Synthesis in the daemon: the network catalogue and the inference pool as units, /v1/networks
+ * as API. Synthesis is ready once the default network is loaded and warmed in every worker.
+ * Nothing here can stop the daemon: a default network that will not load leaves synthesis
+ * not-ready (and says why in the log), while thermal control runs on.
+ */
+import type { DaemonContext, Subsystem, SubsystemFactory } from '../daemon.ts';
+import type { Unit } from '../lifecycle/unit.ts';
+import { networksApi } from './api.ts';
+import { checkSynthesisConfig, workerSpecs, type SynthesisConfig } from './config.ts';
+import { createSynthesisMetrics } from './metrics.ts';
+import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from './networks/catalogue.ts';
+import { NetworkManager } from './networks/manager.ts';
+import { SynthesisPool } from './pool/pool.ts';
+
+export interface Synthesis extends Subsystem {
+  /** for the render pipeline: `manager.pool` submits frames */
+  manager: NetworkManager;
+}
+
+export interface SynthesisOverrides {
+  /** folder of bundled networks (tests point it elsewhere) */
+  bundledDir?: string;
+  testHooks?: boolean;
+}
+
+export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverrides = {}): Synthesis {
+  const cfg: SynthesisConfig = ctx.config.synthesis;
+  const issues = checkSynthesisConfig(cfg);
+  if (issues.length > 0) throw new Error(`invalid synthesis config: ${issues.join('; ')}`);
+  const log = ctx.log.child({ unit: 'synthesis' });
+  const metrics = createSynthesisMetrics(ctx.registry);
+  const catalogue = new NetworkCatalogue({
+    dirs: cfg.networks.dirs,
+    ...(cfg.networks.bundled ? { bundledDir: overrides.bundledDir ?? BUNDLED_NETWORKS_DIR } : {}),
+    log,
+  });
+  const createPool = cfg.enabled
+    ? () =>
+        new SynthesisPool({
+          workers: workerSpecs(cfg),
+          log,
+          metrics,
+          maxBatch: cfg.maxBatch,
+          pipelineDepth: cfg.pipelineDepth,
+          warmupRuns: cfg.warmupRuns,
+          maxAttempts: cfg.maxAttempts,
+          loadTimeoutMs: cfg.loadTimeoutSeconds * 1000,
+          testHooks: overrides.testHooks ?? false,
+        })
+    : null;
+  const manager = new NetworkManager({ catalogue, createPool, output: cfg.output, defaultNetwork: cfg.networks.default, log });
+
+  const networksUnit: Unit = {
+    name: 'synthesis-networks',
+    async start() {
+      const found = catalogue.scan();
+      const usable = found.filter((e) => !e.error).map((e) => e.id);
+      log.info({ networks: usable, broken: found.length - usable.length }, `networks available: ${usable.join(', ') || 'none'}`);
+    },
+    async stop() {},
+  };
+  const poolUnit: Unit = {
+    name: 'synthesis',
+    dependsOn: ['synthesis-networks'],
+    async start() {
+      manager.start();
+    },
+    stop: () => manager.stop(),
+    ...(cfg.enabled ? { ready: () => manager.ready() } : {}),
+  };
+  return { units: [networksUnit, poolUnit], plugins: [networksApi(manager)], manager };
+}
+
+export const synthesisSubsystem: SubsystemFactory = (ctx) => createSynthesis(ctx);
