@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CoolerConfig } from '../cooler/config.ts';
 import { ThermalConfig } from '../thermal/config.ts';
+import { SynthesisConfig } from '../synthesis/config.ts';
 
 export const ServerConfig = Type.Object(
   {
@@ -35,6 +36,7 @@ export const Config = Type.Object(
     stateDir: Type.String({ minLength: 1, default: './state', description: 'where run-time tuning and job state persist' }),
     cooler: CoolerConfig,
     thermal: ThermalConfig,
+    synthesis: SynthesisConfig,
   },
   { additionalProperties: false },
 );
