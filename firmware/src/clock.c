@@ -33,6 +33,8 @@ uint32_t clock_ms(void) {
   return m;
 }
 
+uint32_t clock_ms_isr(void) { return millis; }
+
 uint32_t clock_us_isr(void) {
   uint8_t count = TCNT2;
   uint32_t t = ticks;

@@ -11,6 +11,7 @@ static uint8_t mode;
 static uint32_t deadline;
 static uint16_t target[FAN_COUNT];
 static uint16_t applied[FAN_COUNT];
+static uint16_t output[FAN_COUNT]; /* last duty handed to pwm_set, to skip unchanged ones */
 static uint32_t kick_until[FAN_COUNT];
 static uint8_t kicking;
 static uint8_t stalled;
@@ -20,6 +21,7 @@ void fans_init(void) {
   mode = MODE_BOOT;
   for (uint8_t i = 0; i < FAN_COUNT; i++) {
     target[i] = DUTY_FULL;
+    output[i] = DUTY_FULL;
     applied[i] = pwm_set(i, DUTY_FULL);
   }
   kicking = 0;
@@ -92,7 +94,10 @@ void fans_tick(uint32_t now) {
         out = target[i] > settings.failsafe_duty ? target[i] : settings.failsafe_duty;
         break;
     }
-    applied[i] = pwm_set(i, out);
+    if (out != output[i]) {
+      output[i] = out;
+      applied[i] = pwm_set(i, out);
+    }
     watch_stall(i, now);
   }
 }

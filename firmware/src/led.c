@@ -14,10 +14,10 @@ void led_tick(uint8_t mode, uint32_t now) {
       on = 1;
       break;
     case MODE_BOOT:
-      on = (now / 500) & 1; /* 1 Hz */
+      on = ((uint16_t)now >> 9) & 1; /* ~1 Hz (1024 ms period) */
       break;
     default:
-      on = (now / 100) & 1; /* 5 Hz */
+      on = ((uint16_t)now >> 7) & 1; /* ~4 Hz (256 ms period) */
       break;
   }
   if (on) LED_PORT |= _BV(LED_BIT);

@@ -1,4 +1,4 @@
-/* Status LED: slow blink = waiting for the host (fans full), steady = host in control, fast blink = failsafe. */
+/* Status LED: slow blink = waiting for the host (fans full), steady = host in control, fast (~4 Hz) blink = failsafe. */
 #ifndef GANCE_LED_H
 #define GANCE_LED_H
 #include <stdint.h>

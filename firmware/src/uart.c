@@ -32,13 +32,12 @@ ISR(USART_RX_vect) {
   rx_head = next;
 }
 
+/* Only enabled while the ring holds bytes; switched off right after the last one is handed over
+ * (not on a later empty interrupt: avr8js clears UDRE when the vector runs, real parts do not). */
 ISR(USART_UDRE_vect) {
-  if (tx_head == tx_tail) {
-    UCSR0B &= (uint8_t)~_BV(UDRIE0);
-    return;
-  }
   UDR0 = tx_buf[tx_tail];
   tx_tail = (uint8_t)(tx_tail + 1); /* TX_SIZE == 256: wraps by itself */
+  if (tx_head == tx_tail) UCSR0B &= (uint8_t)~_BV(UDRIE0);
 }
 
 void uart_init(void) {
@@ -52,6 +51,8 @@ void uart_init(void) {
   UCSR0C = _BV(UCSZ01) | _BV(UCSZ00); /* 8N1 */
   UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
 }
+
+uint8_t uart_available(void) { return rx_head != rx_tail; }
 
 int16_t uart_read(void) {
   int16_t b = -1;
@@ -68,7 +69,7 @@ uint8_t uart_write(const uint8_t *data, uint8_t len) {
   uint8_t ok = 0;
   ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
     uint8_t free_bytes = (uint8_t)(tx_tail - tx_head - 1);
-    if (len <= free_bytes) {
+    if (len > 0 && len <= free_bytes) {
       for (uint8_t i = 0; i < len; i++) {
         tx_buf[tx_head] = data[i];
         tx_head = (uint8_t)(tx_head + 1);

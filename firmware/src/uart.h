@@ -6,6 +6,8 @@
 void uart_init(void);
 /* Next received byte, or -1 when none is waiting. */
 int16_t uart_read(void);
+/* True when a received byte is waiting (safe with interrupts disabled). */
+uint8_t uart_available(void);
 /* Queues a whole block or nothing; returns 0 when the ring has no room (caller counts a drop). */
 uint8_t uart_write(const uint8_t *data, uint8_t len);
 /* Receive errors since boot: ring overflows plus framing/overrun errors reported by the USART. */
