@@ -162,7 +162,7 @@ describe('flash errors', () => {
   it('a bootloader that does not answer gets the baud-rate hint (avrdude stand-in printing its real message)', async () => {
     const fake = writeTmp('avrdude-nosync', '#!/bin/sh\necho "avrdude warning: attempt 10 of 10: not in sync: resp=0x00" >&2\necho "avrdude error: unable to open programmer arduino on port $6" >&2\nexit 1\n');
     chmodSync(fake, 0o755);
-    const err = await flashFirmware({ port, hex: DEFAULT_HEX, board: 'nano', avrdude: fake }).catch((e: Error) => e);
+    const err = (await flashFirmware({ port, hex: DEFAULT_HEX, board: 'nano', avrdude: fake }).catch((e: unknown) => e)) as Error;
     expect(err.message).toContain('avrdude failed (exit 1): the bootloader did not answer at 115200 baud: try --board nano-old');
     expect(err.message).toContain('unable to open programmer arduino on port /dev/null'); // the tail of avrdude's output
   });
