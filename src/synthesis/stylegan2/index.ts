@@ -25,3 +25,5 @@ export {
 } from './sidecar.ts';
 export { writeNetwork, listNetworks, sidecarPathFor, sha256, randomSourceHash, type WrittenNetwork, type ListedNetwork, type NetworkSource } from './network-file.ts';
 export { importNetwork, readWeightsFile, buildRandomNetwork, type ImportOptions } from './import.ts';
+export { encodeSafetensors, writeSafetensors } from './safetensors-write.ts';
+export { parseSafetensors, parseNpz, type WeightsFile } from './weights-file.ts';

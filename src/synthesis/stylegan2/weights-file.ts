@@ -17,7 +17,8 @@ export interface WeightsFile {
   bytes: Uint8Array;
 }
 
-const SAFETENSORS_DTYPES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+// U8 only for fixtures (reference frames); weights are float
+const SAFETENSORS_DTYPES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, U8: 1 };
 
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -57,7 +58,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): { dict: State
       throw new WeightsError(`tensor '${name}': malformed header entry (needs dtype, shape, data_offsets)`, file);
     }
     const size = SAFETENSORS_DTYPES[e.dtype];
-    if (size === undefined) throw new WeightsError(`tensor '${name}': dtype ${e.dtype} is not a float type (expected F32, F16, BF16 or F64)`, file);
+    if (size === undefined) throw new WeightsError(`tensor '${name}': dtype ${e.dtype} is not supported (expected F32, F16, BF16 or F64)`, file);
     const shape = e.shape as number[];
     if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new WeightsError(`tensor '${name}': bad shape ${JSON.stringify(e.shape)}`, file);
     const [begin, end] = e.data_offsets as [number, number];
@@ -81,6 +82,9 @@ export function parseSafetensors(bytes: Uint8Array, file: string): { dict: State
           break;
         case 'F64':
           data[i] = dv.getFloat64(i * 8, true);
+          break;
+        case 'U8':
+          data[i] = dv.getUint8(i);
           break;
       }
     }
