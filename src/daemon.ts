@@ -11,6 +11,7 @@ import { Supervisor } from './lifecycle/supervisor.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import { createRegistry } from './metrics.ts';
 import { createEventBus, type DaemonEventBus } from './events.ts';
+import { synthesisSubsystem } from './synthesis/subsystem.ts';
 
 /** What every subsystem gets to build itself from. */
 export interface DaemonContext {
@@ -52,7 +53,7 @@ export interface Daemon {
   emergency(reason: string): Promise<void>;
 }
 
-const builtinSubsystems: SubsystemFactory[] = [];
+const builtinSubsystems: SubsystemFactory[] = [synthesisSubsystem];
 
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;

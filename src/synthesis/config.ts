@@ -51,7 +51,7 @@ export const SynthesisNetworksConfig = Type.Object(
   {
     dirs: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'folders scanned for NAME.onnx + NAME.json networks' }),
     bundled: Type.Boolean({ default: true, description: 'also offer the networks shipped in config/networks (the demo)' }),
-    default: Type.String({ minLength: 1, default: 'demo', description: 'network loaded and made active at start' }),
+    default: Type.String({ minLength: 1, default: 'demo-64', description: 'network loaded and made active at start (demo-64: the bundled demo)' }),
   },
   { additionalProperties: false, default: {} },
 );
