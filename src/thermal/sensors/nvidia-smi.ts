@@ -34,7 +34,7 @@ const MISSED_CYCLES = 2;
 const TAIL_CHARS = 2000;
 
 export class NvidiaSmiSource extends EventEmitter implements GpuSensorSource {
-  readonly kind = 'nvidia-smi';
+  readonly kind: string = 'nvidia-smi';
   private child: ChildProcess | null = null;
   private stopping = false;
   private reasonsField: string | null = EVENT_REASONS_FIELD;

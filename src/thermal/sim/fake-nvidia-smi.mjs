@@ -9,6 +9,7 @@
 // null prints [N/A], "unsupported" prints [Not Supported]. Test commands on stdin:
 // {"cmd":"hang"} stop printing (stay alive), {"cmd":"resume"}, {"cmd":"exit","code":N},
 // {"cmd":"line","text":"..."} print a raw line, {"cmd":"interval","ms":N}.
+// FAKE_NVIDIA_SMI_FED=1: print nothing until the first {"gpus":...} arrives (the plant feeds it).
 // FAKE_NVIDIA_SMI_DRIVER sets the driver version; below 535 the clocks_event_reasons.* names are
 // rejected the way older drivers reject them (they only know clocks_throttle_reasons.*).
 import { createInterface } from 'node:readline';
@@ -137,9 +138,13 @@ const schedule = (ms) => {
     if (!hung) print();
   }, Math.max(1, ms));
 };
-schedule(loopMs);
-// nvidia-smi repeats its header every loop only without noheader; printing once first is what -lms does.
-print();
+const waitForFeed = process.env.FAKE_NVIDIA_SMI_FED === '1';
+const startLoop = () => {
+  // -lms prints at once, then every interval
+  print();
+  schedule(loopMs);
+};
+if (!waitForFeed) startLoop();
 
 let fed = false;
 const rl = createInterface({ input: process.stdin });
@@ -151,8 +156,11 @@ rl.on('line', (line) => {
   } catch {
     return;
   }
+  if (Array.isArray(msg.gpus)) {
+    gpus = msg.gpus.map((g, i) => ({ ...defaultGpu(g.index ?? i), ...g }));
+    if (waitForFeed && !fed) startLoop();
+  }
   fed = true;
-  if (Array.isArray(msg.gpus)) gpus = msg.gpus.map((g, i) => ({ ...defaultGpu(g.index ?? i), ...g }));
   switch (msg.cmd) {
     case 'hang':
       hung = true;

@@ -1,0 +1,129 @@
+/**
+ * /v1/thermal: every zone's state, run-time tuning (validated, bumpless, persisted), history.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ErrorReply, type ApiPlugin } from '../api/app.ts';
+import { TuningError, type ThermalService } from './service/service.ts';
+import { ZoneTuning } from './service/tuning.ts';
+import { ThermalView, ZoneView, thermalView, zoneView } from './service/view.ts';
+import type { ZonePatch } from './control/index.ts';
+
+const tags = ['thermal'];
+const ZoneParams = Type.Object({ zone: Type.String({ description: 'zone id from thermal.zones[].id' }) });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+const HistoryReply = Type.Object({
+  intervalMs: Type.Integer(),
+  seconds: Type.Integer(),
+  samples: Type.Array(
+    Type.Object({
+      t: Type.Number({ description: 'epoch ms' }),
+      zones: Type.Record(Type.String(), Type.Object({ temperature: Nullable(Type.Number()), setpoint: Type.Number(), duty: Type.Number(), failsafe: Type.Boolean() })),
+      gpus: Type.Record(Type.String(), Type.Object({ temperature: Nullable(Type.Number()), power: Nullable(Type.Number()), utilization: Nullable(Type.Number()) })),
+      fans: Type.Record(Type.String(), Type.Object({ duty: Type.Number(), rpm: Nullable(Type.Number()) })),
+    }),
+  ),
+});
+
+export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    const errors = { 400: ErrorReply, 404: ErrorReply, 500: ErrorReply };
+    const fail = (err: unknown) => {
+      if (err instanceof TuningError) {
+        const e = new Error(err.message) as Error & { statusCode: number };
+        e.statusCode = err.statusCode;
+        return e;
+      }
+      return err;
+    };
+    const zoneOr404 = (id: string) => {
+      const v = zoneView(service, id);
+      if (!v) throw fail(new TuningError(404, `no zone "${id}" (zones: ${service.zoneIds().join(', ')})`));
+      return v;
+    };
+
+    app.get('/', { schema: { description: 'State of every zone, GPU, fan and alarm', tags, response: { 200: ThermalView } } }, async () => thermalView(service));
+
+    app.get(
+      '/zones/:zone',
+      { schema: { description: 'One zone: temperatures, setpoint, mode, duty, fans, PID terms, alarms, sample age', tags, params: ZoneParams, response: { 200: ZoneView, 404: ErrorReply } } },
+      async (req) => zoneOr404(req.params.zone),
+    );
+
+    app.patch(
+      '/zones/:zone',
+      {
+        schema: {
+          description: 'Change setpoint, mode, gains, curve or limits now (bumpless); absent keys keep their value. Saved in the state directory.',
+          tags,
+          params: ZoneParams,
+          body: ZoneTuning,
+          response: { 200: ZoneView, ...errors },
+        },
+      },
+      async (req) => {
+        try {
+          await service.tune(req.params.zone, req.body as ZonePatch, 'merge');
+        } catch (err) {
+          throw fail(err);
+        }
+        return zoneOr404(req.params.zone);
+      },
+    );
+
+    app.put(
+      '/zones/:zone',
+      {
+        schema: {
+          description: "Set the zone's run-time settings: the config file's values plus these (earlier run-time changes are dropped). Saved.",
+          tags,
+          params: ZoneParams,
+          body: ZoneTuning,
+          response: { 200: ZoneView, ...errors },
+        },
+      },
+      async (req) => {
+        try {
+          await service.tune(req.params.zone, req.body as ZonePatch, 'replace');
+        } catch (err) {
+          throw fail(err);
+        }
+        return zoneOr404(req.params.zone);
+      },
+    );
+
+    app.delete(
+      '/zones/:zone/tuning',
+      { schema: { description: "Back to the config file's settings; the saved run-time tuning is removed", tags, params: ZoneParams, response: { 200: ZoneView, ...errors } } },
+      async (req) => {
+        try {
+          await service.resetTuning(req.params.zone);
+        } catch (err) {
+          throw fail(err);
+        }
+        return zoneOr404(req.params.zone);
+      },
+    );
+
+    const maxSeconds = service.config.history.seconds;
+    app.get(
+      '/history',
+      {
+        schema: {
+          description: 'Recent samples for plotting, oldest first',
+          tags,
+          querystring: Type.Object({ seconds: Type.Integer({ minimum: 1, maximum: maxSeconds, default: Math.min(300, maxSeconds), description: `how far back, up to ${maxSeconds} s` }) }),
+          response: { 200: HistoryReply, 400: ErrorReply },
+        },
+      },
+      async (req) => ({ intervalMs: service.config.history.intervalMs, seconds: req.query.seconds, samples: service.historySince(req.query.seconds) }),
+    );
+  };
+}
+
+export function thermalApi(service: ThermalService): ApiPlugin {
+  return { prefix: '/v1/thermal', plugin: thermalPlugin(service) };
+}

@@ -1,0 +1,127 @@
+/**
+ * The control loop's side of the cooler: commands are fire-and-forget with a timeout, reads keep
+ * the latest state. Nothing here is awaited inside a tick, so a wedged serial link cannot stall
+ * the loop; it shows up as a lost link instead (and the loop sends the fans to full).
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Cooler, CoolerState } from '../../cooler/cooler.ts';
+import { commandFailsafe } from '../../cooler/unit.ts';
+
+/** consecutive failed or unanswered writes that count as a lost link */
+const FAILED_WRITES_LOST = 2;
+/** abandoned (never answered) commands allowed in flight before we stop adding more */
+const MAX_ABANDONED = 3;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export class CoolerIo {
+  /** latest state read from the device, and when (monotonic ms) */
+  state: CoolerState | null = null;
+  stateAt = -Infinity;
+  writeFailures = 0;
+  lastError: string | null = null;
+  private consecutiveFailures = 0;
+  private writing = false;
+  private writeStartedAt = 0;
+  private reading = false;
+  private abandoned = 0;
+  private lastProbe = -Infinity;
+  private lastFailureTimedOut = false;
+  private failsafeSent = false;
+
+  constructor(
+    readonly cooler: Cooler,
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** The link is usable: the driver says it is up and our commands get answers. */
+  linkOk(now = performance.now()): boolean {
+    if (!this.cooler.linkUp) return false;
+    if (this.consecutiveFailures >= FAILED_WRITES_LOST) return false;
+    // one unanswered command is already a whole timeout of silence
+    if (this.consecutiveFailures > 0 && this.lastFailureTimedOut) return false;
+    return !(this.writing && now - this.writeStartedAt > this.timeoutMs);
+  }
+
+  /** Send duties unless a command is still out (the next tick sends fresher ones). */
+  write(duties: Record<string, number>): void {
+    const now = performance.now();
+    if (this.writing) return;
+    // A device that swallows commands: only probe it now and then instead of piling up more.
+    if (this.abandoned >= MAX_ABANDONED && now - this.lastProbe < 5 * this.timeoutMs) return;
+    this.lastProbe = now;
+    this.writing = true;
+    this.writeStartedAt = now;
+    let settled = false;
+    const p = this.cooler.setDuties(duties);
+    p.then(
+      () => {
+        if (!settled) return;
+        // a late answer: the link works after all
+        this.abandoned = Math.max(0, this.abandoned - 1);
+      },
+      () => {
+        if (settled) this.abandoned = Math.max(0, this.abandoned - 1);
+      },
+    );
+    withTimeout(p, this.timeoutMs, 'cooler.setDuties').then(
+      () => {
+        settled = true;
+        this.writing = false;
+        this.consecutiveFailures = 0;
+        this.lastFailureTimedOut = false;
+        this.abandoned = 0;
+        this.failsafeSent = false;
+      },
+      (err: Error) => {
+        settled = true;
+        this.writing = false;
+        this.lastFailureTimedOut = err.message.includes('no answer within');
+        if (this.lastFailureTimedOut) this.abandoned += 1;
+        this.consecutiveFailures += 1;
+        this.writeFailures += 1;
+        if (this.lastError !== err.message) this.log.warn({ err: err.message }, 'cooler command failed');
+        this.lastError = err.message;
+      },
+    );
+  }
+
+  /** Refresh the state unless a read is out. */
+  read(): void {
+    if (this.reading || !this.cooler.linkUp) return;
+    this.reading = true;
+    withTimeout(this.cooler.read(), this.timeoutMs, 'cooler.read').then(
+      (s) => {
+        this.reading = false;
+        this.state = s;
+        this.stateAt = performance.now();
+      },
+      () => {
+        this.reading = false;
+      },
+    );
+  }
+
+  /** Fans to full by the device's own failsafe command, once per episode, bounded, never awaited by the loop. */
+  failsafe(reason: string): void {
+    if (this.failsafeSent) return;
+    this.failsafeSent = true;
+    void commandFailsafe(this.cooler, this.log, reason);
+  }
+
+  /** The same, awaited (daemon stop). */
+  async failsafeNow(reason: string): Promise<boolean> {
+    this.failsafeSent = true;
+    return commandFailsafe(this.cooler, this.log, reason);
+  }
+}

@@ -1,0 +1,476 @@
+/**
+ * The thermal control loop as a daemon unit. Its own timer runs every periodMs; a tick never
+ * awaits anything: sensors are read from the latest sample, cooler commands go out
+ * fire-and-forget with timeouts. Each tick, per zone: sensor faults and link state decide whether
+ * the zone is in failsafe (fans to full, alarm); otherwise the zone controller computes the duties.
+ *
+ * Failsafe reasons, each with fans at 100% and an alarm in the API and metrics, cleared (and
+ * logged) by themselves when the cause goes away:
+ *   sensor-stale      a GPU's latest sample is older than sensors.staleAfterMs
+ *   sensor-missing    a zone GPU is absent from nvidia-smi's output or reads [N/A]
+ *   critical          a zone GPU at or above criticalCelsius (cleared 3 C below it)
+ *   nvidia-smi-down   the reading process is dead or restarting
+ *   cooler-link-lost  the cooler's link is down or its commands go unanswered
+ *   controller-error  the zone controller threw
+ *   daemon-stop       the unit was stopped
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Cooler, CoolerState } from '../../cooler/cooler.ts';
+import type { FanConfig } from '../../cooler/config.ts';
+import type { DaemonEventBus } from '../../events.ts';
+import type { Unit } from '../../lifecycle/unit.ts';
+import type { ThermalConfig, ZoneConfig } from '../config.ts';
+import { checkZone, createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
+import type { GpuSample, GpuSensorSource } from '../sensors/types.ts';
+import { CoolerIo } from './cooler-io.ts';
+import { Ring } from './history.ts';
+import { TuningStore, mergeTuning, tunablesOf, type ZoneTuning } from './tuning.ts';
+
+export const FAILSAFE_REASONS = ['sensor-stale', 'sensor-missing', 'critical', 'nvidia-smi-down', 'cooler-link-lost', 'controller-error', 'daemon-stop'] as const;
+export type FailsafeReason = (typeof FAILSAFE_REASONS)[number];
+
+/** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
+export const CRITICAL_CLEAR_K = 3;
+/** cooler state older than this gives the controller no tach (stall detection pauses) */
+const COOLER_STATE_FRESH_MS = 2000;
+
+export interface Alarm {
+  /** failsafe reason or controller alarm kind, e.g. 'sensor-stale', 'fan-stalled' */
+  kind: string;
+  /** what it is about: 'gpu1', a fan id, 'nvidia-smi', 'cooler', the zone id */
+  subject: string;
+  message: string;
+  /** the alarm holds the zone's fans at full */
+  failsafe: boolean;
+  /** epoch ms the alarm was raised */
+  since: number;
+}
+
+export interface ZoneRuntime {
+  id: string;
+  out: ZoneStepOutput | null;
+  alarms: Alarm[];
+  failsafe: boolean;
+  /** duties commanded this tick per fan */
+  duties: Record<string, number>;
+  temps: (number | null)[];
+}
+
+export interface HistoryEntry {
+  t: number;
+  zones: Record<string, { temperature: number | null; setpoint: number; duty: number; failsafe: boolean }>;
+  gpus: Record<string, { temperature: number | null; power: number | null; utilization: number | null }>;
+  fans: Record<string, { duty: number; rpm: number | null }>;
+}
+
+export class TuningError extends Error {
+  constructor(
+    readonly statusCode: 400 | 404 | 500,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ThermalServiceOptions {
+  config: ThermalConfig;
+  fans: ReadonlyArray<FanConfig>;
+  cooler: Cooler;
+  source: GpuSensorSource;
+  log: Logger;
+  events?: DaemonEventBus;
+  /** where thermal-tuning.json lives; absent: run-time tuning is not persisted */
+  stateDir?: string;
+  /** how zone controllers are made (tests wrap the real one to make it throw) */
+  controllerFactory?: (zone: ZoneConfig, fans: ReadonlyArray<FanConfig>) => ZoneController;
+  /** extra per-GPU info for the API (names, driver), from discovery */
+  gpuInfo?: () => ReadonlyMap<number, { name: string; driverVersion?: string }>;
+  /** load hints also reach the simulated GPUs (simulated mode) */
+  onLoadHint?: (gpus: number[], watts: number, seconds: number) => void;
+}
+
+interface ZoneSlot {
+  config: ZoneConfig;
+  controller: ZoneController;
+  rt: ZoneRuntime;
+  /** GPUs latched in critical */
+  critical: Set<number>;
+  controllerFailing: boolean;
+}
+
+/**
+ * Events: 'tick' ({ periodS: number | null, latenessS, durationS }), 'alarm' ({ zone, alarm, raised }).
+ */
+export class ThermalService extends EventEmitter {
+  readonly name = 'thermal';
+  readonly periodMs: number;
+  readonly io: CoolerIo;
+  private readonly zones = new Map<string, ZoneSlot>();
+  private readonly staleAfterMs: number;
+  private readonly tuning: TuningStore | null;
+  private tuned: Record<string, ZoneTuning> = {};
+  private readonly history: Ring<HistoryEntry>;
+  private readonly historyIntervalMs: number;
+  private lastHistoryAt = -Infinity;
+  private readonly hints = new Map<number, { watts: number; until: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private nextAt = 0;
+  private lastTickAt = -Infinity;
+  private running = false;
+  private stopped = false;
+  private hadFirstSample = false;
+  private readonly validSeen = new Set<number>();
+  private failsafeActive: boolean | null = null;
+  private readonly onHint = (h: { gpus: number[]; watts: number; seconds: number; source: string }) => this.hint(h.gpus, h.watts, h.seconds, h.source);
+
+  constructor(private readonly opts: ThermalServiceOptions) {
+    super();
+    const c = opts.config;
+    this.periodMs = c.periodMs;
+    this.staleAfterMs = c.sensors.staleAfterMs;
+    this.io = new CoolerIo(opts.cooler, c.coolerTimeoutMs, opts.log.child({ part: 'cooler-io' }));
+    this.tuning = opts.stateDir ? new TuningStore(opts.stateDir, opts.log) : null;
+    this.historyIntervalMs = c.history.intervalMs;
+    this.history = new Ring(Math.max(1, Math.ceil((c.history.seconds * 1000) / c.history.intervalMs)));
+    const make = opts.controllerFactory ?? createZoneController;
+    for (const z of c.zones) {
+      this.zones.set(z.id, {
+        config: z,
+        controller: make(z, opts.fans),
+        rt: { id: z.id, out: null, alarms: [], failsafe: true, duties: Object.fromEntries(z.fans.map((f) => [f, 1])), temps: z.gpus.map(() => null) },
+        critical: new Set(),
+        controllerFailing: false,
+      });
+    }
+  }
+
+  get source(): GpuSensorSource {
+    return this.opts.source;
+  }
+
+  get cooler(): Cooler {
+    return this.opts.cooler;
+  }
+
+  get config(): ThermalConfig {
+    return this.opts.config;
+  }
+
+  get fanConfigs(): ReadonlyArray<FanConfig> {
+    return this.opts.fans;
+  }
+
+  /** The unit the supervisor runs (after the cooler). */
+  unit(): Unit {
+    return {
+      name: 'thermal',
+      dependsOn: ['cooler'],
+      start: () => this.start(),
+      stop: () => this.stop(),
+      ready: () => this.ready(),
+      alive: () => this.alive(),
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.tuning) {
+      this.tuned = await this.tuning.load();
+      for (const [id, t] of Object.entries(this.tuned)) {
+        const slot = this.zones.get(id);
+        if (!slot) {
+          this.opts.log.warn({ zone: id, path: this.tuning.path }, `saved tuning for zone "${id}", which the config no longer has: kept, not applied`);
+          continue;
+        }
+        try {
+          this.applyTuning(slot, t);
+          this.opts.log.info({ zone: id, tuning: t, path: this.tuning.path }, `re-applied run-time tuning of zone "${id}" over the config file`);
+        } catch (err) {
+          this.opts.log.error({ zone: id, err: (err as Error).message }, `saved tuning of zone "${id}" does not fit the config any more; using the config file`);
+          delete this.tuned[id];
+        }
+      }
+    }
+    this.stopped = false;
+    this.validSeen.clear();
+    this.opts.events?.on('load-hint', this.onHint);
+    await this.opts.source.start();
+    this.running = true;
+    this.opts.log.info({ periodMs: this.periodMs, zones: [...this.zones.keys()], source: this.opts.source.kind }, 'thermal control started; fans stay at full until the first sample');
+    this.nextAt = performance.now();
+    this.onTimer();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.opts.events?.off('load-hint', this.onHint);
+    // One last tick raises the daemon-stop alarm everywhere and commands full duty...
+    this.tick();
+    // ...and the device's own failsafe command makes sure of it.
+    await this.io.failsafeNow('thermal control stopped');
+    await this.opts.source.stop();
+    this.opts.log.info('thermal control stopped: fans at full');
+  }
+
+  /** Ready once every zone GPU has given a valid temperature. */
+  ready(): boolean {
+    return this.running && [...this.zones.values()].every((z) => z.config.gpus.every((g) => this.validSeen.has(g)));
+  }
+
+  /** False when the loop has not ticked for 3 periods. */
+  alive(): boolean {
+    return this.running && performance.now() - this.lastTickAt < 3 * this.periodMs;
+  }
+
+  /** A render announces load: the feed-forward leads it. */
+  hint(gpus: number[], watts: number, seconds: number, source = 'api'): void {
+    const until = performance.now() + seconds * 1000;
+    for (const g of gpus) this.hints.set(g, { watts, until });
+    this.opts.onLoadHint?.(gpus, watts, seconds);
+    this.opts.log.debug({ gpus, watts, seconds, source }, 'load hint');
+  }
+
+  private onTimer(): void {
+    const now = performance.now();
+    const latenessMs = Math.max(0, now - this.nextAt);
+    const periodS = Number.isFinite(this.lastTickAt) ? (now - this.lastTickAt) / 1000 : null;
+    this.lastTickAt = now;
+    this.tick();
+    const durationS = (performance.now() - now) / 1000;
+    this.emit('tick', { periodS, latenessS: latenessMs / 1000, durationS });
+    if (!this.running) return;
+    this.nextAt += this.periodMs;
+    // Far behind (a blocked event loop): start again from now rather than firing a burst.
+    if (this.nextAt < performance.now()) this.nextAt = performance.now() + this.periodMs;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, this.nextAt - performance.now()));
+  }
+
+  /** One control step for every zone. Synchronous by design. */
+  tick(): void {
+    const nowMs = performance.now();
+    const source = this.opts.source;
+    const samples = source.latest();
+    const missing = source.missing();
+    const sourceUp = source.stats().running;
+    const linkOk = this.io.linkOk(nowMs);
+    this.io.read();
+    const cs: CoolerState | null = this.io.state && nowMs - this.io.stateAt < COOLER_STATE_FRESH_MS ? this.io.state : null;
+    const fanRpm = cs ? Object.fromEntries(cs.fans.map((f) => [f.id, f.rpm])) : undefined;
+    for (const [g, h] of this.hints) if (h.until <= nowMs) this.hints.delete(g);
+
+    const duties: Record<string, number> = {};
+    let linkLost = false;
+    for (const slot of this.zones.values()) {
+      const z = slot.config;
+      const current = slot.controller.state().config;
+      const raised: Omit<Alarm, 'since'>[] = [];
+      const fs = (kind: FailsafeReason, subject: string, message: string) => raised.push({ kind, subject, message, failsafe: true });
+      if (this.stopped) fs('daemon-stop', z.id, 'the daemon is stopping: fans at full');
+      if (!sourceUp) fs('nvidia-smi-down', source.kind, `the ${source.kind} sensor process is not running${source.stats().lastError ? ` (${source.stats().lastError})` : ''}`);
+      if (!linkOk) {
+        linkLost = true;
+        fs('cooler-link-lost', 'cooler', `the cooler link is down or not answering${this.io.lastError ? ` (${this.io.lastError})` : ''}`);
+      }
+
+      const temps: (number | null)[] = [];
+      const power: (number | null)[] = [];
+      z.gpus.forEach((g) => {
+        const s: GpuSample | undefined = samples.get(g);
+        const age = s ? nowMs - s.receivedAt : Infinity;
+        let t: number | null = null;
+        if (!s) fs('sensor-missing', `gpu${g}`, `no sample from GPU ${g} yet`);
+        else if (missing.has(g)) fs('sensor-missing', `gpu${g}`, `GPU ${g} is missing from the ${source.kind} output`);
+        else if (age > this.staleAfterMs) fs('sensor-stale', `gpu${g}`, `GPU ${g}'s last sample is ${(age / 1000).toFixed(1)} s old (limit ${this.staleAfterMs / 1000} s)`);
+        else if (s.temperatureC === null) fs('sensor-missing', `gpu${g}`, `GPU ${g} reports no temperature`);
+        else {
+          t = s.temperatureC;
+          this.validSeen.add(g);
+          if (!this.hadFirstSample) {
+            this.hadFirstSample = true;
+            this.opts.log.info({ gpu: g, celsius: t }, 'first GPU sample');
+          }
+        }
+        const crit = current.criticalCelsius;
+        if (t !== null && (t >= crit || (slot.critical.has(g) && t > crit - CRITICAL_CLEAR_K))) {
+          slot.critical.add(g);
+          fs('critical', `gpu${g}`, `GPU ${g} at ${t} C, at or above the critical ${crit} C`);
+        } else if (t !== null) slot.critical.delete(g);
+        temps.push(t);
+        power.push(s && age <= this.staleAfterMs ? s.powerW : null);
+      });
+
+      const forced = raised.length > 0;
+      const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
+      let out: ZoneStepOutput | null = null;
+      try {
+        // In failsafe the controller sees no temperatures: it holds duty 1 and, once released,
+        // continues bumplessly from the full duty the fans really have.
+        out = slot.controller.step({
+          now: nowMs / 1000,
+          temps: forced ? z.gpus.map(() => null) : temps,
+          powerW: power,
+          loadHintW: hintW > 0 ? hintW : undefined,
+          fanRpm,
+        });
+        if (slot.controllerFailing) {
+          slot.controllerFailing = false;
+          this.opts.log.info({ zone: z.id }, `zone "${z.id}": controller works again`);
+        }
+      } catch (err) {
+        if (!slot.controllerFailing) this.opts.log.error({ zone: z.id, err }, `zone "${z.id}": controller failed: ${(err as Error).message}`);
+        slot.controllerFailing = true;
+        fs('controller-error', z.id, `controller failed: ${(err as Error).message}`);
+      }
+      for (const a of out?.alarms ?? []) {
+        const k = a.indexOf(':');
+        const kind = k < 0 ? a : a.slice(0, k);
+        // the service already said why the zone is overridden
+        if (forced && (kind === 'sensor-missing' || kind === 'critical')) continue;
+        raised.push({ kind, subject: k < 0 ? z.id : a.slice(k + 1), message: a, failsafe: !!out?.failsafe && (kind === 'sensor-missing' || kind === 'critical') });
+      }
+
+      const failsafe = raised.some((a) => a.failsafe) || !out;
+      const zoneDuties = failsafe || !out ? Object.fromEntries(z.fans.map((f) => [f, 1])) : out.fanDuties;
+      Object.assign(duties, zoneDuties);
+      this.updateAlarms(slot, raised);
+      slot.rt = { id: z.id, out, alarms: slot.rt.alarms, failsafe, duties: zoneDuties, temps };
+    }
+
+    this.io.write(duties);
+    if (linkLost) this.io.failsafe('cooler link lost');
+    const anyFailsafe = [...this.zones.values()].some((s) => s.rt.failsafe);
+    if (anyFailsafe !== this.failsafeActive) {
+      this.failsafeActive = anyFailsafe;
+      const reasons = [...new Set([...this.zones.values()].flatMap((s) => s.rt.alarms.filter((a) => a.failsafe).map((a) => a.kind)))];
+      this.opts.events?.emit('failsafe', { active: anyFailsafe, reasons });
+    }
+    this.recordHistory(nowMs, cs);
+  }
+
+  private updateAlarms(slot: ZoneSlot, raised: Omit<Alarm, 'since'>[]): void {
+    const before = new Map(slot.rt.alarms.map((a) => [`${a.kind}:${a.subject}`, a]));
+    const now = Date.now();
+    const next: Alarm[] = [];
+    const seen = new Set<string>();
+    for (const r of raised) {
+      const key = `${r.kind}:${r.subject}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const prev = before.get(key);
+      next.push({ ...r, since: prev?.since ?? now });
+      if (!prev) {
+        const startup = !this.hadFirstSample && (r.kind === 'sensor-missing' || r.kind === 'nvidia-smi-down');
+        // at start-up the fans are at full until the first sample anyway: not worth a warning
+        const log = startup ? this.opts.log.info.bind(this.opts.log) : this.opts.log.warn.bind(this.opts.log);
+        log({ zone: slot.config.id, alarm: r.kind, subject: r.subject, failsafe: r.failsafe }, `zone "${slot.config.id}": ${r.failsafe ? 'FAILSAFE (fans to full): ' : 'alarm: '}${r.message}`);
+        this.emit('alarm', { zone: slot.config.id, alarm: next.at(-1), raised: true });
+      }
+    }
+    for (const [key, a] of before) {
+      if (seen.has(key)) continue;
+      const s = ((now - a.since) / 1000).toFixed(1);
+      this.opts.log.info({ zone: slot.config.id, alarm: a.kind, subject: a.subject, seconds: Number(s) }, `zone "${slot.config.id}": recovered from ${a.kind} (${a.subject}) after ${s} s${a.failsafe ? '; back under control' : ''}`);
+      this.emit('alarm', { zone: slot.config.id, alarm: a, raised: false });
+    }
+    slot.rt.alarms = next;
+  }
+
+  private recordHistory(nowMs: number, cs: CoolerState | null): void {
+    if (nowMs - this.lastHistoryAt < this.historyIntervalMs * 0.95) return;
+    this.lastHistoryAt = nowMs;
+    const t = Date.now();
+    const entry: HistoryEntry = { t, zones: {}, gpus: {}, fans: {} };
+    for (const s of this.zones.values()) {
+      const temp = s.rt.out?.temperature;
+      entry.zones[s.config.id] = {
+        temperature: temp !== undefined && Number.isFinite(temp) ? temp : null,
+        setpoint: s.controller.state().config.pid.setpoint,
+        duty: s.rt.failsafe ? 1 : (s.rt.out?.duty ?? 1),
+        failsafe: s.rt.failsafe,
+      };
+    }
+    for (const [g, smp] of this.opts.source.latest()) entry.gpus[String(g)] = { temperature: smp.temperatureC, power: smp.powerW, utilization: smp.utilization };
+    const rpm = new Map(cs?.fans.map((f) => [f.id, f.rpm]) ?? []);
+    for (const s of this.zones.values()) for (const [f, d] of Object.entries(s.rt.duties)) entry.fans[f] = { duty: d, rpm: rpm.get(f) ?? null };
+    this.history.push(entry);
+  }
+
+  // ---- what the API and metrics read ----
+
+  zoneIds(): string[] {
+    return [...this.zones.keys()];
+  }
+
+  zoneSlot(id: string): { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number> } | undefined {
+    const s = this.zones.get(id);
+    if (!s) return undefined;
+    const st = s.controller.state();
+    return { config: st.config, runtime: s.rt, tuned: this.tuned[id], fanMinDuty: st.fanMinDuty };
+  }
+
+  coolerState(): CoolerState | null {
+    return this.io.state;
+  }
+
+  historySince(seconds: number): HistoryEntry[] {
+    return this.history.since(Date.now() - seconds * 1000);
+  }
+
+  gpuInfo(): ReadonlyMap<number, { name: string; driverVersion?: string }> {
+    return this.opts.gpuInfo?.() ?? new Map();
+  }
+
+  // ---- run-time tuning ----
+
+  /**
+   * Changes a zone's settings now (bumpless) and saves them. `replace`: the zone goes back to the
+   * config file's values first, then the patch applies. Throws TuningError (400/404/500).
+   */
+  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<void> {
+    const slot = this.zones.get(id);
+    if (!slot) throw new TuningError(404, `no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    const base = mode === 'replace' ? tunablesOf(slot.config) : {};
+    const stored = mode === 'replace' ? patch : mergeTuning(this.tuned[id] ?? {}, patch);
+    try {
+      this.applyTuning(slot, mergeTuning(base, patch));
+    } catch (err) {
+      throw new TuningError(400, (err as Error).message);
+    }
+    this.tuned[id] = stored;
+    this.opts.log.info({ zone: id, patch, mode }, `zone "${id}" tuned at run time`);
+    await this.persist();
+  }
+
+  /** Back to the config file's values for a zone; forgets its saved tuning. */
+  async resetTuning(id: string): Promise<void> {
+    const slot = this.zones.get(id);
+    if (!slot) throw new TuningError(404, `no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    this.applyTuning(slot, tunablesOf(slot.config));
+    delete this.tuned[id];
+    this.opts.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
+    await this.persist();
+  }
+
+  private applyTuning(slot: ZoneSlot, patch: ZoneTuning): void {
+    // Rules across fields, checked before anything changes (the controller checks its own too).
+    const next = { ...slot.controller.state().config, ...(mergeTuning(tunablesOf(slot.controller.state().config), patch) as Partial<ZoneConfig>) } as ZoneConfig;
+    const issues = checkZone(next);
+    if (next.pid.setpoint >= next.criticalCelsius) issues.push(`pid.setpoint: must be below criticalCelsius (${next.criticalCelsius})`);
+    if (issues.length) throw new Error(issues.join('; '));
+    slot.controller.update(patch);
+  }
+
+  private async persist(): Promise<void> {
+    if (!this.tuning) return;
+    try {
+      await this.tuning.save(this.tuned);
+    } catch (err) {
+      this.opts.log.error({ err, path: this.tuning.path }, 'cannot save run-time tuning');
+      throw new TuningError(500, `applied, but not saved to ${this.tuning.path}: ${(err as Error).message}`);
+    }
+  }
+}

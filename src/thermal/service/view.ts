@@ -1,0 +1,156 @@
+/**
+ * The thermal state as the API shows it: one TypeBox definition per shape gives the response
+ * validation/serialisation, the TypeScript type and the OpenAPI document.
+ */
+import { performance } from 'node:perf_hooks';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ZoneConfig } from '../config.ts';
+import { ZoneTuning, withoutDefaults } from './tuning.ts';
+import type { ThermalService } from './service.ts';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const AlarmView = Type.Object({
+  kind: Type.String({ description: 'sensor-stale, sensor-missing, critical, nvidia-smi-down, cooler-link-lost, controller-error, daemon-stop, fan-stalled, ...' }),
+  subject: Type.String({ description: 'what it is about: gpuN, a fan id, the cooler, nvidia-smi, the zone' }),
+  message: Type.String(),
+  failsafe: Type.Boolean({ description: 'this alarm holds the zone fans at full' }),
+  since: Type.String({ format: 'date-time' }),
+});
+
+export const FanView = Type.Object({
+  id: Type.String(),
+  duty: Type.Number({ description: 'duty commanded, 0..1' }),
+  rpm: Nullable(Type.Number({ description: 'tach; null without tach or reading' })),
+  minDuty: Type.Number({ description: 'effective minimum (raised after stalls)' }),
+  kicking: Type.Boolean(),
+  stalls: Type.Integer(),
+});
+
+export const ZoneSettings = withoutDefaults(Type.Omit(ZoneConfig, ['id', 'gpus', 'fans']));
+
+export const ZoneView = Type.Object({
+  id: Type.String(),
+  gpus: Type.Array(Type.Integer()),
+  mode: Type.String(),
+  setpoint: Type.Number({ description: 'PID setpoint, C' }),
+  criticalCelsius: Type.Number(),
+  temperature: Nullable(Type.Number({ description: 'zone temperature (max/mean of its GPUs), C' })),
+  temperatures: Type.Array(Type.Object({ gpu: Type.Integer(), celsius: Nullable(Type.Number()), ageSeconds: Nullable(Type.Number()) })),
+  sampleAgeSeconds: Nullable(Type.Number({ description: 'age of the oldest zone GPU sample' })),
+  duty: Type.Number({ description: 'zone output duty, 0..1 (1 in failsafe)' }),
+  demand: Nullable(Type.Number({ description: 'controller demand before limits and slew' })),
+  stopped: Type.Boolean({ description: 'fans stopped on purpose (demand below stopBelowDuty)' }),
+  terms: Type.Object({ p: Type.Number(), i: Type.Number(), d: Type.Number(), ff: Type.Number() }, { description: 'PID terms in duty units' }),
+  fans: Type.Array(FanView),
+  failsafe: Type.Boolean(),
+  alarms: Type.Array(AlarmView),
+  settings: ZoneSettings,
+  tuned: Nullable(ZoneTuning),
+});
+export type ZoneView = Static<typeof ZoneView>;
+
+export const GpuView = Type.Object({
+  index: Type.Integer(),
+  uuid: Type.String(),
+  name: Type.String(),
+  temperature: Nullable(Type.Number()),
+  power: Nullable(Type.Number({ description: 'W' })),
+  utilization: Nullable(Type.Number({ description: '0..1' })),
+  throttleReasons: Type.Array(Type.String()),
+  ageSeconds: Type.Number(),
+  missing: Type.Boolean(),
+  source: Type.String(),
+});
+
+export const ThermalView = Type.Object({
+  zones: Type.Array(ZoneView),
+  gpus: Type.Array(GpuView),
+  thermistors: Type.Array(Type.Object({ id: Type.String(), celsius: Nullable(Type.Number()) })),
+  sensors: Type.Object({
+    source: Type.String(),
+    running: Type.Boolean(),
+    restarts: Type.Integer(),
+    failedSamples: Type.Integer(),
+    reasonsField: Nullable(Type.String()),
+    lastError: Nullable(Type.String()),
+    staleAfterMs: Type.Integer(),
+  }),
+  cooler: Type.Object({ kind: Type.String(), linkUp: Type.Boolean(), deviceFailsafe: Nullable(Type.Boolean()), writeFailures: Type.Integer() }),
+  failsafe: Type.Boolean({ description: 'some zone is held at full fans' }),
+  loop: Type.Object({ periodMs: Type.Integer(), alive: Type.Boolean() }),
+});
+export type ThermalView = Static<typeof ThermalView>;
+
+const finiteOrNull = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+const round = (x: number, digits = 4) => Number(x.toFixed(digits));
+
+export function zoneView(service: ThermalService, id: string): ZoneView | undefined {
+  const z = service.zoneSlot(id);
+  if (!z) return undefined;
+  const now = performance.now();
+  const samples = service.source.latest();
+  const rpm = new Map(service.coolerState()?.fans.map((f) => [f.id, f.rpm]) ?? []);
+  const out = z.runtime.out;
+  const temperatures = z.config.gpus.map((g) => {
+    const s = samples.get(g);
+    return { gpu: g, celsius: s?.temperatureC ?? null, ageSeconds: s ? round((now - s.receivedAt) / 1000, 3) : null };
+  });
+  const ages = temperatures.map((t) => t.ageSeconds);
+  return {
+    id,
+    gpus: z.config.gpus,
+    mode: z.config.mode,
+    setpoint: z.config.pid.setpoint,
+    criticalCelsius: z.config.criticalCelsius,
+    temperature: finiteOrNull(out?.temperature),
+    temperatures,
+    sampleAgeSeconds: ages.some((a) => a === null) ? null : Math.max(...(ages as number[])),
+    duty: z.runtime.failsafe ? 1 : round(out?.duty ?? 1),
+    demand: out ? round(out.demand) : null,
+    stopped: out?.stopped ?? false,
+    terms: out ? { p: round(out.terms.p), i: round(out.terms.i), d: round(out.terms.d), ff: round(out.terms.ff) } : { p: 0, i: 0, d: 0, ff: 0 },
+    fans: z.config.fans.map((f) => ({
+      id: f,
+      duty: round(z.runtime.duties[f] ?? 1),
+      rpm: rpm.get(f) ?? null,
+      minDuty: z.fanMinDuty[f] ?? 0,
+      kicking: out?.fans[f]?.kicking ?? false,
+      stalls: out?.fans[f]?.stalls ?? 0,
+    })),
+    failsafe: z.runtime.failsafe,
+    alarms: z.runtime.alarms.map((a) => ({ ...a, since: new Date(a.since).toISOString() })),
+    settings: Object.fromEntries(Object.entries(z.config).filter(([k]) => !['id', 'gpus', 'fans'].includes(k))) as ZoneView['settings'],
+    tuned: z.tuned ?? null,
+  };
+}
+
+export function thermalView(service: ThermalService): ThermalView {
+  const now = performance.now();
+  const info = service.gpuInfo();
+  const missing = service.source.missing();
+  const st = service.source.stats();
+  const cs = service.coolerState();
+  return {
+    zones: service.zoneIds().map((id) => zoneView(service, id)!),
+    gpus: [...service.source.latest().values()]
+      .sort((a, b) => a.index - b.index)
+      .map((s) => ({
+        index: s.index,
+        uuid: s.uuid,
+        name: info.get(s.index)?.name ?? '',
+        temperature: s.temperatureC,
+        power: s.powerW,
+        utilization: s.utilization,
+        throttleReasons: s.throttleReasons,
+        ageSeconds: round((now - s.receivedAt) / 1000, 3),
+        missing: missing.has(s.index),
+        source: s.source,
+      })),
+    thermistors: cs?.thermistors ?? [],
+    sensors: { source: service.source.kind, running: st.running, restarts: st.restarts, failedSamples: st.failedSamples, reasonsField: st.reasonsField, lastError: st.lastError, staleAfterMs: service.config.sensors.staleAfterMs },
+    cooler: { kind: service.cooler.info.kind, linkUp: service.io.linkOk(), deviceFailsafe: cs?.failsafe ?? null, writeFailures: service.io.writeFailures },
+    failsafe: service.zoneIds().some((id) => service.zoneSlot(id)!.runtime.failsafe),
+    loop: { periodMs: service.periodMs, alive: service.alive() },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Thermal control as a daemon subsystem: sensors (nvidia-smi, or the simulated GPUs through the
+ * fake nvidia-smi), the control loop unit, its API under /v1/thermal and its metrics.
+ */
+import { resolve } from 'node:path';
+import type { SubsystemFactory } from '../daemon.ts';
+import { SimulatedCooler } from '../cooler/simulated.ts';
+import { thermalApi } from './api.ts';
+import { registerThermalMetrics } from './metrics.ts';
+import { NvidiaSmiSource } from './sensors/nvidia-smi.ts';
+import { SimulatedSmiSource } from './sensors/simulated.ts';
+import type { GpuSensorSource } from './sensors/types.ts';
+import { ThermalService } from './service/service.ts';
+import { SimRig, plantConfigFor } from './sim/rig.ts';
+
+export const thermalSubsystem: SubsystemFactory = (ctx) => {
+  const { config, events } = ctx;
+  const t = config.thermal;
+  const log = ctx.log.child({ unit: 'thermal' });
+  const s = t.sensors;
+  const common = {
+    intervalMs: s.intervalMs,
+    silentAfterMs: s.silentAfterMs ?? s.staleAfterMs,
+    restartMinMs: s.restartMinMs,
+    restartMaxMs: s.restartMaxMs,
+    log: log.child({ part: 'sensors' }),
+  };
+
+  let source: GpuSensorSource;
+  let rig: SimRig | undefined;
+  if (s.source === 'simulated') {
+    if (!(ctx.cooler instanceof SimulatedCooler)) {
+      throw new Error('thermal.sensors.source: "simulated" needs cooler.driver "simulated" (the simulated GPUs are cooled by the simulated fans); use "nvidia-smi" with a real cooler');
+    }
+    rig = new SimRig({ plant: plantConfigFor(config.cooler.fans, t.zones, s.simulation.ambientC), profile: s.simulation.profile });
+    ctx.cooler.attachPlant(rig);
+    source = new SimulatedSmiSource(rig, common);
+  } else {
+    source = new NvidiaSmiSource({ ...common, command: s.nvidiaSmiPath });
+  }
+
+  const simRig = rig;
+  const service = new ThermalService({
+    config: t,
+    fans: config.cooler.fans,
+    cooler: ctx.cooler,
+    source,
+    log,
+    events,
+    stateDir: resolve(config.stateDir),
+    gpuInfo: simRig ? () => new Map(simRig.plant.gpus().map((g) => [g.index, { name: g.name }])) : undefined,
+    onLoadHint: simRig ? (gpus, watts, seconds) => simRig.hint(gpus, watts, seconds) : undefined,
+  });
+  registerThermalMetrics(ctx.registry, service);
+  return { units: [service.unit()], plugins: [thermalApi(service)] };
+};

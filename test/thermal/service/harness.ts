@@ -1,0 +1,181 @@
+/**
+ * The thermal service wired the way the daemon wires it in simulated mode: the plant in real
+ * time, the simulated cooler on it, the fake nvidia-smi printing it, the real parser, service,
+ * API plugin and metrics. Timings are shortened so faults show within a second.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../../src/api/app.ts';
+import { resolveConfig } from '../../../src/config/load.ts';
+import type { Config } from '../../../src/config/schema.ts';
+import { SimulatedCooler } from '../../../src/cooler/simulated.ts';
+import { createEventBus } from '../../../src/events.ts';
+import { createRegistry } from '../../../src/metrics.ts';
+import { thermalApi } from '../../../src/thermal/api.ts';
+import type { ZoneController } from '../../../src/thermal/control/index.ts';
+import { registerThermalMetrics } from '../../../src/thermal/metrics.ts';
+import { SimulatedSmiSource } from '../../../src/thermal/sensors/simulated.ts';
+import { ThermalService, type ThermalServiceOptions } from '../../../src/thermal/service/service.ts';
+import { SimRig, plantConfigFor, type SimProfile } from '../../../src/thermal/sim/rig.ts';
+import type { ThermalView, ZoneView } from '../../../src/thermal/service/view.ts';
+import { until } from '../sensors/helpers.ts';
+
+export { until };
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export interface HarnessOptions {
+  gpus?: number;
+  profile?: SimProfile;
+  /** merged into every zone */
+  zone?: Record<string, unknown>;
+  thermal?: Record<string, unknown>;
+  sensors?: Record<string, unknown>;
+  stateDir?: string;
+  controllerFactory?: ThermalServiceOptions['controllerFactory'];
+  start?: boolean;
+}
+
+export type Harness = Awaited<ReturnType<typeof harness>>;
+
+export async function harness(opts: HarnessOptions = {}) {
+  const gpus = opts.gpus ?? 1;
+  const fans = [];
+  const zones = [];
+  for (let g = 0; g < gpus; g++) {
+    const ids = ['a', 'b', 'c'].map((s) => `gpu${g}-${s}`);
+    ids.forEach((id, k) => fans.push({ id, channel: g * 3 + k }));
+    zones.push({ id: `gpu${g}`, gpus: [g], fans: ids, mode: 'fixed', fixedDuty: 0.4, slewDownPerSecond: 5, ...opts.zone });
+  }
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'gance-thermal-'));
+  const config: Config = resolveConfig({
+    stateDir,
+    cooler: { driver: 'simulated', watchdogSeconds: 0.5, fans, thermistors: [{ id: 'sink0', channel: 0 }] },
+    thermal: {
+      periodMs: 50,
+      coolerTimeoutMs: 200,
+      history: { seconds: 60, intervalMs: 100 },
+      sensors: { source: 'simulated', intervalMs: 100, staleAfterMs: 500, silentAfterMs: 800, restartMinMs: 100, restartMaxMs: 1000, ...opts.sensors },
+      zones,
+      ...opts.thermal,
+    },
+  });
+
+  const logs: LogLine[] = [];
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, cb) {
+        for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
+        cb();
+      },
+    }),
+  );
+  const t = config.thermal;
+  const rig = new SimRig({ plant: plantConfigFor(config.cooler.fans, t.zones, 30), profile: opts.profile ?? 'idle' });
+  const cooler = new SimulatedCooler(config.cooler);
+  cooler.attachPlant(rig);
+  await cooler.open();
+  const s = t.sensors;
+  const source = new SimulatedSmiSource(rig, { intervalMs: s.intervalMs, silentAfterMs: s.silentAfterMs ?? s.staleAfterMs, restartMinMs: s.restartMinMs, restartMaxMs: s.restartMaxMs, log: log.child({ part: 'sensors' }) });
+  const events = createEventBus();
+  const registry = createRegistry();
+  const service = new ThermalService({
+    config: t,
+    fans: config.cooler.fans,
+    cooler,
+    source,
+    log,
+    events,
+    stateDir,
+    controllerFactory: opts.controllerFactory,
+    onLoadHint: (g, w, sec) => rig.hint(g, w, sec),
+  });
+  registerThermalMetrics(registry, service);
+  const app: FastifyInstance = await buildApp({ registry, plugins: [thermalApi(service)], notReady: () => (service.ready() ? [] : ['thermal']) });
+  if (opts.start !== false) await service.start();
+
+  const h = {
+    config,
+    stateDir,
+    rig,
+    cooler,
+    source,
+    service,
+    events,
+    registry,
+    app,
+    logs,
+    async state(): Promise<ThermalView> {
+      const r = await app.inject('/v1/thermal');
+      if (r.statusCode !== 200) throw new Error(`GET /v1/thermal: ${r.statusCode} ${r.body}`);
+      return r.json() as ThermalView;
+    },
+    async zone(id = 'gpu0'): Promise<ZoneView> {
+      return (await h.state()).zones.find((z) => z.id === id)!;
+    },
+    async metrics(): Promise<string> {
+      return (await app.inject('/metrics')).body;
+    },
+    /** value of one series, or undefined */
+    async metric(name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+      const text = await h.metrics();
+      for (const line of text.split('\n')) {
+        if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+        const ok = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
+        if (ok) return Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+      return undefined;
+    },
+    /** the zone's fans at the plant (the truth, not what was commanded) */
+    plantDuties(zone = 'gpu0'): number[] {
+      return config.thermal.zones.find((z) => z.id === zone)!.fans.map((f) => rig.plant.fan(f).duty);
+    },
+    /** under control: no failsafe and the fans below full */
+    async underControl(zone = 'gpu0', timeoutMs = 8000): Promise<ZoneView> {
+      let last: ZoneView | undefined;
+      try {
+        return await untilAsync(
+          `zone ${zone} under control`,
+          async () => {
+            last = await h.zone(zone);
+            return !last.failsafe && last.duty < 0.9 && h.plantDuties(zone).every((d) => d < 0.9) ? last : undefined;
+          },
+          timeoutMs,
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; last: ${JSON.stringify(last)}`);
+      }
+    },
+    logged(re: RegExp): LogLine | undefined {
+      return logs.find((l) => re.test(l.msg));
+    },
+    async close() {
+      await service.stop();
+      await cooler.close();
+      await app.close();
+    },
+  };
+  return h;
+}
+
+/** Polls an async predicate. */
+export async function untilAsync<T>(what: string, f: () => Promise<T | undefined | false | null>, timeoutMs = 5000, stepMs = 25): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export type { ZoneController };
