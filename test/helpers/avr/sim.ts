@@ -167,6 +167,10 @@ const PORT_REGS = { B: { DDR: 0x24, PORT: 0x25 }, C: { DDR: 0x27, PORT: 0x28 }, 
 
 class WatchdogResetSignal extends Error {}
 
+function sharedWatchdogReset(this: { wdr: () => void }): void {
+  this.wdr();
+}
+
 const OP_SLEEP = 0x9588;
 const SMCR = 0x53;
 const SREG = 0x5f;
@@ -550,6 +554,11 @@ export class CoolerSim {
     this.adc = new AVRADC(cpu, adcConfig);
     new AVREEPROM(cpu, this.eeprom);
     new AVRWatchdog(cpu, watchdogConfig, clock);
+    // avrInstruction calls cpu.onWatchdogReset() for WDR; one shared function there (not a
+    // closure per chip) keeps V8 from throwing away its optimized code for every new sim.
+    const raw = cpu as unknown as { onWatchdogReset: () => void; wdr: () => void };
+    raw.wdr = raw.onWatchdogReset;
+    raw.onWatchdogReset = sharedWatchdogReset;
     cpu.data[REG.MCUSR] = cause;
     this.cpu = cpu;
     this.pins.thermistorAdc.forEach((ch, i) => (this.adc.channelValues[ch] = this.voltages[i]!));
