@@ -4,7 +4,7 @@
  * schema, the ONNX file's declared inputs and outputs against the sidecar's contract. A broken
  * network is listed with what is wrong with it and never reaches a worker.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -70,6 +70,10 @@ export class NetworkCatalogue {
     const seen = new Map<string, CatalogueEntry>();
     const entries: CatalogueEntry[] = [];
     for (const { dir, bundled } of dirs) {
+      if (!existsSync(dir)) {
+        this.reportOnce(dir, `network folder ${dir} does not exist`, { dir });
+        continue;
+      }
       for (const listed of listNetworks(dir)) {
         const entry: CatalogueEntry = {
           id: listed.id,
@@ -135,10 +139,14 @@ export class NetworkCatalogue {
         this.reported.delete(e.sidecarPath);
         continue;
       }
-      if (this.reported.get(e.sidecarPath) === e.error) continue;
-      this.reported.set(e.sidecarPath, e.error);
-      this.opts.log.warn({ network: e.id, file: e.sidecarPath, error: e.error }, `network "${e.id}" cannot be used: ${e.error}`);
+      this.reportOnce(e.sidecarPath, `network "${e.id}" cannot be used: ${e.error}`, { network: e.id, file: e.sidecarPath, error: e.error });
     }
+  }
+
+  private reportOnce(key: string, message: string, fields: Record<string, unknown>): void {
+    if (this.reported.get(key) === message) return;
+    this.reported.set(key, message);
+    this.opts.log.warn(fields, message);
   }
 }
 
