@@ -1,0 +1,187 @@
+/**
+ * Live audio as a stream of per-frame blocks: `samplesPerFrame` mono float32 samples per video frame.
+ *
+ * Sources: an ALSA capture device through ffmpeg, any ffmpeg input (arguments given), or raw PCM on a
+ * Readable (stdin) or a socket. PCM at another rate than the target goes through ffmpeg to be
+ * resampled; PCM already at the target rate is cut into blocks directly. Integer PCM is mapped like
+ * GANce maps WAV (interp1d over the full int16 range) and channels are averaged in float32.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { connect } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { AudioError } from './errors.ts';
+import { lastLine } from './ffmpeg.ts';
+
+export type PcmFormat = 's16le' | 'f32le';
+
+export interface AudioBlock {
+  index: number;
+  samples: Float32Array;
+  /** process.hrtime.bigint() when the chunk completing this block arrived. */
+  receivedAt: bigint;
+}
+
+export interface PcmFramesOptions {
+  format: PcmFormat;
+  channels: number;
+  samplesPerFrame: number;
+  /** Names the source in errors. */
+  source: string;
+}
+
+/** Cut a byte stream of interleaved PCM into mono blocks. Ends when the stream ends (a partial block is dropped). */
+export async function* pcmFrames(stream: AsyncIterable<Buffer | string>, opts: PcmFramesOptions): AsyncGenerator<AudioBlock> {
+  const { channels, samplesPerFrame, format } = opts;
+  if (!Number.isInteger(channels) || channels < 1) throw new AudioError('AUDIO_BAD_PARAMETER', `channels must be a positive integer, got ${channels}`, opts.source);
+  if (!Number.isInteger(samplesPerFrame) || samplesPerFrame < 1) throw new AudioError('AUDIO_BAD_PARAMETER', `samples per frame must be a positive integer, got ${samplesPerFrame}`, opts.source);
+  const bytes = format === 's16le' ? 2 : 4;
+  const frameBytes = bytes * channels;
+  const blockBytes = frameBytes * samplesPerFrame;
+  let pending: Buffer = Buffer.alloc(0);
+  let index = 0;
+  const f32 = Math.fround;
+  const slope = (1 - -1) / (32767 - -32768);
+  for await (const chunk of stream) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    pending = pending.length === 0 ? buf : Buffer.concat([pending, buf]);
+    const receivedAt = process.hrtime.bigint();
+    while (pending.length >= blockBytes) {
+      const out = new Float32Array(samplesPerFrame);
+      for (let i = 0; i < samplesPerFrame; i++) {
+        let acc = 0;
+        for (let c = 0; c < channels; c++) {
+          const off = i * frameBytes + c * bytes;
+          const v = format === 's16le' ? f32(slope * (pending.readInt16LE(off) + 32768) + -1) : pending.readFloatLE(off);
+          if (!Number.isFinite(v)) {
+            throw new AudioError('AUDIO_NON_FINITE', `sample ${index * samplesPerFrame + i} (channel ${c}) is ${v}; audio must be finite numbers`, opts.source);
+          }
+          acc = c === 0 ? v : f32(acc + v);
+        }
+        out[i] = channels === 1 ? acc : f32(acc / channels);
+      }
+      yield { index: index++, samples: out, receivedAt };
+      pending = pending.subarray(blockBytes);
+    }
+  }
+}
+
+export type LiveSource =
+  | { kind: 'alsa'; device: string; sampleRate?: number; channels?: number }
+  /** Any ffmpeg input, e.g. ['-re', '-i', 'song.flac'] or ['-f', 'lavfi', '-i', 'sine=f=440']. */
+  | { kind: 'ffmpeg'; inputArgs: string[]; channels?: number; name?: string }
+  | { kind: 'stream'; stream: Readable; format: PcmFormat; sampleRate: number; channels: number; name?: string }
+  /** Connects to a Unix socket path or a TCP "host:port" that sends raw PCM. */
+  | { kind: 'socket'; address: string; format: PcmFormat; sampleRate: number; channels: number };
+
+export interface LiveFramesOptions {
+  fps: number;
+  /** Samples per frame; the target rate is samplesPerFrame * fps (GANce: 512). */
+  samplesPerFrame: number;
+  ffmpegPath?: string;
+}
+
+function sourceName(src: LiveSource): string {
+  switch (src.kind) {
+    case 'alsa':
+      return `alsa:${src.device}`;
+    case 'ffmpeg':
+      return src.name ?? `ffmpeg ${src.inputArgs.join(' ')}`;
+    case 'stream':
+      return src.name ?? 'pcm stream';
+    case 'socket':
+      return `socket:${src.address}`;
+  }
+}
+
+interface Spawned {
+  child: ChildProcessByStdio<Writable | null, Readable, Readable>;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function spawnFfmpeg(path: string, inputArgs: string[], channels: number, rate: number, stdin: boolean, name: string): Spawned {
+  const args = ['-nostdin', '-hide_banner', '-v', 'error', '-fflags', 'nobuffer', ...inputArgs, '-vn', '-ac', String(channels), '-ar', String(rate), '-f', 'f32le', '-c:a', 'pcm_f32le', '-flush_packets', '1', 'pipe:1'];
+  if (stdin) args.splice(0, 1);
+  const child = spawn(path, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => {
+    err = (err + c.toString('utf8')).slice(-4000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(new AudioError(e.code === 'ENOENT' ? 'AUDIO_FFMPEG_MISSING' : 'AUDIO_LIVE_FAILED', `cannot start ffmpeg: ${e.message}`, name, { cause: e })),
+    );
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, stderr: () => err, exited };
+}
+
+/** Blocks of live audio at samplesPerFrame * fps Hz. Stop by returning from the loop (ffmpeg is killed). */
+export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): AsyncGenerator<AudioBlock> {
+  const name = sourceName(source);
+  if (!(opts.fps > 0) || !Number.isFinite(opts.fps)) throw new AudioError('AUDIO_BAD_PARAMETER', `fps must be a positive number, got ${opts.fps}`, name);
+  const rate = opts.samplesPerFrame * opts.fps;
+  if (!Number.isInteger(rate)) throw new AudioError('AUDIO_BAD_PARAMETER', `samples per frame x fps must be a whole sample rate, got ${rate}`, name);
+  const ffmpeg = opts.ffmpegPath ?? 'ffmpeg';
+
+  if ((source.kind === 'stream' || source.kind === 'socket') && source.sampleRate === rate) {
+    const stream = source.kind === 'stream' ? source.stream : await openSocket(source.address, name);
+    try {
+      yield* pcmFrames(stream, { format: source.format, channels: source.channels, samplesPerFrame: opts.samplesPerFrame, source: name });
+    } finally {
+      if (source.kind === 'socket') stream.destroy();
+    }
+    return;
+  }
+
+  let inputArgs: string[];
+  let channels: number;
+  let feed: Readable | null = null;
+  switch (source.kind) {
+    case 'alsa':
+      channels = source.channels ?? 2;
+      inputArgs = ['-f', 'alsa', '-channels', String(channels), ...(source.sampleRate ? ['-sample_rate', String(source.sampleRate)] : []), '-i', source.device];
+      break;
+    case 'ffmpeg':
+      channels = source.channels ?? 1;
+      inputArgs = source.inputArgs;
+      break;
+    case 'stream':
+    case 'socket':
+      channels = source.channels;
+      inputArgs = ['-f', source.format, '-ar', String(source.sampleRate), '-ac', String(source.channels), '-i', 'pipe:0'];
+      feed = source.kind === 'stream' ? source.stream : await openSocket(source.address, name);
+      break;
+  }
+  const proc = spawnFfmpeg(ffmpeg, inputArgs, channels, rate, feed !== null, name);
+  let failure: unknown = null;
+  proc.exited.catch((e: unknown) => {
+    failure = e;
+    proc.child.stdout.destroy();
+  });
+  if (feed && proc.child.stdin) {
+    feed.pipe(proc.child.stdin);
+    proc.child.stdin.on('error', () => undefined); // ffmpeg gone: reported through its exit status
+  }
+  try {
+    yield* pcmFrames(proc.child.stdout, { format: 'f32le', channels, samplesPerFrame: opts.samplesPerFrame, source: name });
+    const { code, signal } = await proc.exited;
+    if (failure) throw failure;
+    if (code !== 0) throw new AudioError('AUDIO_LIVE_FAILED', `ffmpeg stopped with ${code ?? signal} (${lastLine(proc.stderr())})`, name);
+  } catch (err) {
+    if (failure) throw failure;
+    throw err;
+  } finally {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+    if (feed && source.kind === 'socket') feed.destroy();
+  }
+}
+
+function openSocket(address: string, name: string): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    const m = /^(.*):(\d+)$/.exec(address);
+    const sock = m ? connect({ host: m[1] || '127.0.0.1', port: Number(m[2]) }) : connect({ path: address });
+    sock.once('connect', () => resolve(sock));
+    sock.once('error', (e) => reject(new AudioError('AUDIO_LIVE_FAILED', `cannot connect: ${e.message}`, name, { cause: e })));
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * Config section for audio-reactive latents (the lead mounts it as `latents`). Defaults are GANce's
+ * defaults (music_into_networks.py v0.22): 60 fps, alpha 0.25, FFT range -1..1, roll off, blend depth 10,
+ * noise seed 1234 / sigma 50 / range -4..4.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Range = (def: [number, number], description: string) =>
+  Type.Tuple([Type.Number(), Type.Number()], { default: def, description });
+
+export const NoiseConfig = Type.Object(
+  {
+    seed: Type.Integer({ minimum: 0, maximum: 4294967295, default: 1234, description: 'numpy RandomState seed of the smoothed noise (GANce: 1234)' }),
+    sigma: Type.Number({ minimum: 0, maximum: 10000, default: 50, description: 'Gaussian smoothing of the noise across frames, in frames (GANce: 50)' }),
+    range: Range([-4, 4], 'the noise is min-max scaled to this range (GANce: -4..4)'),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type NoiseConfig = Static<typeof NoiseConfig>;
+
+export const StreamingConfig = Type.Object(
+  {
+    lookaheadFrames: Type.Union([Type.Literal(3), Type.Literal(0)], {
+      default: 3,
+      description: 'live: frames of delay for the centred across-frame Savitzky-Golay (3 = GANce window 7; 0 = none, lowest latency)',
+    }),
+    noiseLoopFrames: Type.Integer({ minimum: 16, maximum: 1_000_000, default: 3600, description: 'live: the GANce noise is made for this many frames and loops seamlessly (wrap-mode smoothing)' }),
+    networkWindowFrames: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 3600, description: 'live: smoothed RMS is min-max scaled over the last this many frames to pick the network' }),
+    featurePeakRelease: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 0.9995, description: 'live: per-frame release of the running peaks that normalise onset/harmonic features' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type StreamingConfig = Static<typeof StreamingConfig>;
+
+export const LiveInputConfig = Type.Object(
+  {
+    source: Type.Union([Type.Literal('alsa'), Type.Literal('stdin'), Type.Literal('socket')], { default: 'alsa', description: 'live audio: ALSA capture through ffmpeg, raw PCM on stdin, or raw PCM from a socket' }),
+    device: Type.String({ minLength: 1, default: 'default', description: 'ALSA device (e.g. hw:1,0)' }),
+    socket: Type.String({ default: '', description: 'Unix socket path or host:port sending raw PCM (source socket)' }),
+    sampleRate: Type.Integer({ minimum: 1000, maximum: 384000, default: 48000, description: 'Hz of the raw PCM or ALSA capture' }),
+    channels: Type.Integer({ minimum: 1, maximum: 32, default: 2 }),
+    format: Type.Union([Type.Literal('s16le'), Type.Literal('f32le')], { default: 's16le', description: 'raw PCM sample format (stdin/socket)' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type LiveInputConfig = Static<typeof LiveInputConfig>;
+
+export const LatentsConfig = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('noise-blend'), Type.Literal('projection-file-blend')], { default: 'noise-blend', description: 'GANce latent source' }),
+    fps: Type.Number({ exclusiveMinimum: 0, maximum: 1000, default: 60, description: 'output frames per second (GANce --output-fps)' }),
+    vectorLength: Type.Integer({ minimum: 8, maximum: 8192, multipleOf: 2, default: 512, description: 'z / w width; also audio samples per frame (GANce: the network input length, 512)' }),
+    numWs: Type.Integer({ minimum: 1, maximum: 64, default: 18, description: 'w rows the synthesis network takes (18 at 1024 px)' }),
+    alpha: Type.Number({ minimum: 0, default: 0.25, description: 'blend: (1 - alpha) * noise-or-projection + alpha * spectrogram (GANce --alpha)' }),
+    fftRollEnabled: Type.Boolean({ default: false, description: 'rotate the spectrogram vectors by the cumulative quantised loudness (GANce --fft-roll-enabled)' }),
+    fftAmplitudeRange: Range([-1, 1], 'spectrogram min-max range, the only gain (GANce --fft-amplitude-range; the NOVA video used -5..5)'),
+    blendDepth: Type.Integer({ minimum: 0, maximum: 64, default: 10, description: 'projection blend: w rows 0..blendDepth-1 take the spectrogram (GANce --blend-depth; NOVA used 12)' }),
+    projectionFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'GANce HDF5 projection file (projection-file-blend)' }),
+    projectionNetworkMd5: Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{32}$' }), Type.Null()], { default: null, description: 'refuse projection files made with another network (MD5 of its file)' }),
+    noise: NoiseConfig,
+    streaming: StreamingConfig,
+    live: LiveInputConfig,
+  },
+  { additionalProperties: false, default: {} },
+);
+export type LatentsConfig = Static<typeof LatentsConfig>;

@@ -1,0 +1,151 @@
+/**
+ * Whole-track latents (GANce's offline behaviour): decode, scale for video, spectrogram, then either
+ * smoothed noise (noise-blend, z) or a projection file's latents (projection-file-blend, w), with the
+ * network picked by smoothed loudness. The heavy work happens once in `prepareOffline`; `offlineLatents`
+ * then yields frames, reading the live parameters for each one.
+ */
+import { decodeFiles, type DecodeOptions } from '../audio/decode.ts';
+import { scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
+import { frameRms } from '../features/rms.ts';
+import { richFeaturesOffline, type RichFeatures } from '../features/rich.ts';
+import { ganceSpectrogram } from '../features/spectrogram.ts';
+import { ProjectionFileReader } from '../projection/reader.ts';
+import { LATENT_WIDTH } from '../projection/format.ts';
+import { noiseBlend, projectionBlend } from './blend.ts';
+import type { LatentsConfig } from './config.ts';
+import { LatentError } from './errors.ts';
+import { divideNoRemainder } from './fps-ratio.ts';
+import type { LatentFrame } from './frame.ts';
+import { ganceNoise } from './noise.ts';
+import { NOISE_BLEND_SMOOTHING, OfflineNetworkSwitch, PROJECTION_BLEND_SMOOTHING } from './network-switch.ts';
+import type { LiveParams } from './params.ts';
+
+export interface OfflineOptions {
+  files: readonly string[];
+  config: LatentsConfig;
+  /** Open projection file (projection-file-blend); opened from config.projectionFile when absent. */
+  projection?: ProjectionFileReader;
+  /** Compute onset/pulse/harmonic/chroma per frame (default true). */
+  richFeatures?: boolean;
+  decode?: DecodeOptions;
+  resampler?: Resampler;
+}
+
+export interface OfflinePlan {
+  mode: LatentsConfig['mode'];
+  frames: number;
+  vectorLength: number;
+  numWs: number;
+  /** Range the spectrogram was scaled to (live params re-map from it). */
+  configuredRange: [number, number];
+  spectrogram: Float64Array;
+  noise: Float32Array | null;
+  projection: { reader: ProjectionFileReader; framesPerLatent: number } | null;
+  network: OfflineNetworkSwitch;
+  rms: Float32Array;
+  rich: RichFeatures[] | null;
+  /** Seconds spent per stage, for benchmarks and logs. */
+  timings: Record<string, number>;
+}
+
+export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan> {
+  const cfg = opts.config;
+  const vl = cfg.vectorLength;
+  const file = opts.files.join(' + ');
+  const timings: Record<string, number> = {};
+  const lap = (() => {
+    let t = performance.now();
+    return (name: string) => {
+      const now = performance.now();
+      timings[name] = (now - t) / 1000;
+      t = now;
+    };
+  })();
+  if (cfg.blendDepth > cfg.numWs) throw new LatentError('LATENT_BAD_PARAMETER', `blendDepth ${cfg.blendDepth} exceeds numWs ${cfg.numWs}`);
+  if (vl !== LATENT_WIDTH && cfg.mode === 'projection-file-blend') {
+    throw new LatentError('LATENT_SHAPE_MISMATCH', `projection blend needs vectorLength ${LATENT_WIDTH} (w width), got ${vl}`);
+  }
+  let projection: OfflinePlan['projection'] = null;
+  let targetVectors: number | null = null;
+  if (cfg.mode === 'projection-file-blend') {
+    let reader = opts.projection;
+    if (!reader) {
+      if (!cfg.projectionFile) throw new LatentError('LATENT_BAD_PARAMETER', 'projection-file-blend needs latents.projectionFile');
+      reader = await ProjectionFileReader.open(cfg.projectionFile, { numWs: cfg.numWs, ...(cfg.projectionNetworkMd5 ? { networkMd5: cfg.projectionNetworkMd5 } : {}) });
+    } else if (reader.numWs !== cfg.numWs) {
+      throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);
+    }
+    const pfps = reader.attributes.projectionFps;
+    if (pfps === null) throw new LatentError('LATENT_FPS_RATIO', 'projection file has no projection_fps', reader.path);
+    const multiplier = divideNoRemainder(cfg.fps, pfps, `output fps / projection fps`, reader.path);
+    targetVectors = Math.trunc(multiplier * reader.latentCount);
+    projection = { reader, framesPerLatent: multiplier };
+  }
+  const decoded = await decodeFiles(opts.files, opts.decode);
+  lap('decode');
+  const video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, targetVectors === null ? { fps: cfg.fps } : { targetVectors }, file, opts.resampler);
+  lap('resample');
+  const spec = ganceSpectrogram(video.samples, { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file });
+  lap('spectrogram');
+  const rms = frameRms(video.samples, vl);
+  const network = new OfflineNetworkSwitch(rms, cfg.mode === 'noise-blend' ? NOISE_BLEND_SMOOTHING : PROJECTION_BLEND_SMOOTHING, file);
+  lap('network');
+  let noise: Float32Array | null = null;
+  if (cfg.mode === 'noise-blend') {
+    noise = ganceNoise({ frames: spec.frames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range });
+    lap('noise');
+  } else if (projection) {
+    // GANce repeats each latent spectrogram-frames / latents times and refuses a fraction.
+    projection.framesPerLatent = divideNoRemainder(spec.frames, projection.reader.latentCount, 'spectrogram frames / projection latents', projection.reader.path);
+  }
+  const rich = opts.richFeatures === false ? null : richFeaturesOffline(video.samples, { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps });
+  lap('richFeatures');
+  return {
+    mode: cfg.mode,
+    frames: spec.frames,
+    vectorLength: vl,
+    numWs: cfg.numWs,
+    configuredRange: [cfg.fftAmplitudeRange[0], cfg.fftAmplitudeRange[1]],
+    spectrogram: spec.vectors,
+    noise,
+    projection,
+    network,
+    rms,
+    rich,
+    timings,
+  };
+}
+
+/** Frame f of a prepared plan with the given parameters. */
+export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, cache?: { index: number; w0: Float32Array | null }): LatentFrame {
+  const vl = plan.vectorLength;
+  const count = params.networkCount;
+  const network = params.networkOverride !== null ? Math.min(params.networkOverride, count - 1) : plan.network.indexAt(f, count);
+  const r = plan.rich?.[f];
+  const features = r ? { ...r, smoothedRms: plan.network.smoothed[f]! } : undefined;
+  if (plan.noise) {
+    const z = new Float32Array(vl);
+    noiseBlend(plan.noise, f * vl, plan.spectrogram, f * vl, vl, params.alpha, plan.configuredRange, params.amplitudeRange, z);
+    return { index: f, network, z, ...(features ? { features } : {}) };
+  }
+  const proj = plan.projection!;
+  const li = Math.floor(f / proj.framesPerLatent);
+  let w0: Float32Array;
+  if (cache && cache.index === li && cache.w0) w0 = cache.w0;
+  else {
+    w0 = proj.reader.finalLatentRow0(li);
+    if (cache) {
+      cache.index = li;
+      cache.w0 = w0;
+    }
+  }
+  const w = new Float32Array(plan.numWs * LATENT_WIDTH);
+  projectionBlend(w0, plan.spectrogram, f * vl, plan.numWs, params.blendDepth, params.alpha, plan.configuredRange, params.amplitudeRange, w);
+  return { index: f, network, w, ...(features ? { features } : {}) };
+}
+
+/** Frames of a prepared plan, reading `params` afresh for every frame. */
+export async function* offlineLatents(plan: OfflinePlan, params: LiveParams): AsyncGenerator<LatentFrame> {
+  const cache = { index: -1, w0: null as Float32Array | null };
+  for (let f = 0; f < plan.frames; f++) yield latentFrameAt(plan, f, params, cache);
+}

@@ -1,0 +1,60 @@
+/**
+ * Parameters that may change while frames are being produced (on stage). The generators read the
+ * object once per frame, so assigning through `updateLiveParams` takes effect on the next frame.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { LatentsConfig } from './config.ts';
+import { LatentError } from './errors.ts';
+
+export const LiveParamsPatch = Type.Object(
+  {
+    alpha: Type.Optional(Type.Number({ minimum: 0 })),
+    blendDepth: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
+    amplitudeRange: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
+    networkCount: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+    networkOverride: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export type LiveParamsPatch = Static<typeof LiveParamsPatch>;
+
+export interface LiveParams {
+  alpha: number;
+  blendDepth: number;
+  /** Applied on top of the configured range: v' = a' + (v - a) * (b' - a') / (b - a). */
+  amplitudeRange: [number, number];
+  networkCount: number;
+  /** Pin one network, or null to follow the music. */
+  networkOverride: number | null;
+}
+
+const check = TypeCompiler.Compile(LiveParamsPatch);
+
+export function createLiveParams(config: Pick<LatentsConfig, 'alpha' | 'blendDepth' | 'fftAmplitudeRange'>, networkCount: number): LiveParams {
+  if (!Number.isInteger(networkCount) || networkCount < 1) throw new LatentError('LATENT_NO_NETWORKS', `need at least one network, got ${networkCount}`);
+  return {
+    alpha: config.alpha,
+    blendDepth: config.blendDepth,
+    amplitudeRange: [config.fftAmplitudeRange[0], config.fftAmplitudeRange[1]],
+    networkCount,
+    networkOverride: null,
+  };
+}
+
+/** Validate and apply a patch in place; a bad patch changes nothing. */
+export function updateLiveParams(params: LiveParams, patch: unknown): void {
+  if (!check.Check(patch)) {
+    const e = check.Errors(patch).First();
+    throw new LatentError('LATENT_BAD_PARAMETER', `live parameter ${e?.path || '/'} ${e?.message ?? 'invalid'}`);
+  }
+  const p = patch as LiveParamsPatch;
+  if (p.networkOverride !== undefined && p.networkOverride !== null && p.networkOverride >= (p.networkCount ?? params.networkCount)) {
+    throw new LatentError('LATENT_BAD_PARAMETER', `networkOverride ${p.networkOverride} is not below the network count ${p.networkCount ?? params.networkCount}`);
+  }
+  if (p.alpha !== undefined) params.alpha = p.alpha;
+  if (p.blendDepth !== undefined) params.blendDepth = p.blendDepth;
+  if (p.amplitudeRange !== undefined) params.amplitudeRange = [p.amplitudeRange[0], p.amplitudeRange[1]];
+  if (p.networkCount !== undefined) params.networkCount = p.networkCount;
+  if (p.networkOverride !== undefined) params.networkOverride = p.networkOverride;
+}
