@@ -100,7 +100,7 @@ interface Spawned {
 }
 
 function spawnFfmpeg(path: string, inputArgs: string[], channels: number, rate: number, stdin: boolean, name: string): Spawned {
-  const args = ['-nostdin', '-hide_banner', '-v', 'error', '-fflags', 'nobuffer', ...inputArgs, '-vn', '-ac', String(channels), '-ar', String(rate), '-f', 'f32le', '-c:a', 'pcm_f32le', '-flush_packets', '1', 'pipe:1'];
+  const args = ['-nostdin', '-hide_banner', '-v', 'error', ...inputArgs, '-vn', '-ac', String(channels), '-ar', String(rate), '-f', 'f32le', '-c:a', 'pcm_f32le', '-flush_packets', '1', 'pipe:1'];
   if (stdin) args.splice(0, 1);
   const child = spawn(path, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   let err = '';

@@ -43,8 +43,8 @@ export class ComplexDft {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`DFT length must be a positive integer, got ${n}`);
     this.n = n;
     const isPow2 = n >= 2 && (n & (n - 1)) === 0;
-    if (isPow2) {
-      this.pow2 = createPow2Fft(n);
+    if (isPow2 || n === 1) {
+      this.pow2 = n === 1 ? null : createPow2Fft(n);
       this.m = n;
       this.conv = null;
       this.chirp = new Float64Array(0);
