@@ -27,8 +27,26 @@ const HistoryReply = Type.Object({
   ),
 });
 
+/**
+ * One readable reason per bad request. Ajv reports a union of literals (mode: pid|curve|fixed)
+ * as one "must be equal to constant" per member; say which values are allowed instead.
+ */
+export function formatSchemaErrors(errors: ReadonlyArray<{ instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }>, dataVar: string): Error {
+  const first = errors[0];
+  const at = (path: string) => `${dataVar}${path}`;
+  const consts = errors.filter((e) => e.keyword === 'const' && e.instancePath === first?.instancePath);
+  const message =
+    first && consts.length > 1 && errors.some((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath)
+      ? `${at(first.instancePath)} must be one of: ${consts.map((e) => JSON.stringify(e.params.allowedValue)).join(', ')}`
+      : first
+        ? `${at(first.instancePath)} ${first.message ?? 'is invalid'}`
+        : `${dataVar} is invalid`;
+  return Object.assign(new Error(message), { statusCode: 400 });
+}
+
 export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
   return async (fastify) => {
+    fastify.setSchemaErrorFormatter((errors, dataVar) => formatSchemaErrors(errors as Parameters<typeof formatSchemaErrors>[0], dataVar));
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const errors = { 400: ErrorReply, 404: ErrorReply, 500: ErrorReply };
     const fail = (err: unknown) => {

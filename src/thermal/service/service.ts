@@ -228,9 +228,18 @@ export class ThermalService extends EventEmitter {
 
   /** A render announces load: the feed-forward leads it. */
   hint(gpus: number[], watts: number, seconds: number, source = 'api'): void {
+    // Called from other subsystems' emit(): a bad hint is logged, never thrown back at the sender.
+    if (!Array.isArray(gpus) || !gpus.every((g) => Number.isInteger(g)) || !(watts >= 0 && watts < 10_000) || !(seconds > 0 && seconds <= 86_400)) {
+      this.opts.log.warn({ gpus, watts, seconds, source }, 'ignored a malformed load hint (expected gpus: integer[], watts 0..10000, seconds 0..86400)');
+      return;
+    }
     const until = performance.now() + seconds * 1000;
     for (const g of gpus) this.hints.set(g, { watts, until });
-    this.opts.onLoadHint?.(gpus, watts, seconds);
+    try {
+      this.opts.onLoadHint?.(gpus, watts, seconds);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'simulated load hint failed');
+    }
     this.opts.log.debug({ gpus, watts, seconds, source }, 'load hint');
   }
 

@@ -90,7 +90,8 @@ export class SimRig {
   /** A render says this much power per GPU is coming for this long (simulated GPUs then draw it). */
   hint(gpus: number[], watts: number, seconds: number): void {
     this.advance();
-    for (const g of gpus) this.hints.set(g, { watts, until: this.plant.time + seconds });
+    const known = new Set(this.plant.gpus().map((x) => x.index));
+    for (const g of gpus) if (known.has(g)) this.hints.set(g, { watts, until: this.plant.time + seconds });
     this.applyLoad();
   }
 

@@ -48,8 +48,8 @@ export type Harness = Awaited<ReturnType<typeof harness>>;
 
 export async function harness(opts: HarnessOptions = {}) {
   const gpus = opts.gpus ?? 1;
-  const fans = [];
-  const zones = [];
+  const fans: { id: string; channel: number }[] = [];
+  const zones: Record<string, unknown>[] = [];
   for (let g = 0; g < gpus; g++) {
     const ids = ['a', 'b', 'c'].map((s) => `gpu${g}-${s}`);
     ids.forEach((id, k) => fans.push({ id, channel: g * 3 + k }));

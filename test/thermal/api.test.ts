@@ -1,0 +1,179 @@
+/** /v1/thermal: state, run-time tuning with validation, persistence across restarts, history. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { harness, untilAsync, type Harness } from './service/harness.ts';
+import type { ZoneView } from '../../src/thermal/service/view.ts';
+
+const opened: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(opened.map((h) => h.close()));
+  opened.length = 0;
+});
+async function open(opts: Parameters<typeof harness>[0] = {}) {
+  const h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } }, ...opts });
+  opened.push(h);
+  return h;
+}
+const patch = (h: Harness, zone: string, body: unknown) => h.app.inject({ method: 'PATCH', url: `/v1/thermal/zones/${zone}`, payload: body as object });
+
+describe('/v1/thermal', () => {
+  it('shows every zone with temperatures, setpoint, mode, duty, fans (duty, rpm), PID terms, alarms, sample age', async () => {
+    const h = await open({ gpus: 2 });
+    await untilAsync('samples and rpm', async () => {
+      const s = await h.state();
+      return s.zones.every((z) => z.temperature !== null && z.fans.every((f) => f.rpm !== null)) ? s : undefined;
+    });
+    const s = await h.state();
+    expect(s.zones.map((z) => z.id)).toEqual(['gpu0', 'gpu1']);
+    const z = s.zones[0]!;
+    expect(z).toMatchObject({ id: 'gpu0', gpus: [0], mode: 'pid', setpoint: 70, criticalCelsius: 90, failsafe: false, alarms: [], tuned: null });
+    expect(z.temperatures[0]).toMatchObject({ gpu: 0, celsius: expect.any(Number) });
+    expect(z.sampleAgeSeconds).toBeLessThan(0.5);
+    expect(Object.keys(z.terms).sort()).toEqual(['d', 'ff', 'i', 'p']);
+    expect(z.fans.map((f) => f.id)).toEqual(['gpu0-a', 'gpu0-b', 'gpu0-c']);
+    expect(z.fans[0]).toMatchObject({ duty: expect.any(Number), rpm: expect.any(Number), minDuty: 0.2, kicking: expect.any(Boolean), stalls: 0 });
+    expect(z.settings.pid.kp).toBeGreaterThan(0);
+    expect(s.gpus.map((g) => g.index)).toEqual([0, 1]);
+    expect(s.gpus[0]).toMatchObject({ uuid: expect.stringMatching(/^GPU-/), power: expect.any(Number), throttleReasons: expect.any(Array), source: 'nvidia-smi', missing: false });
+    expect(s.sensors).toMatchObject({ source: 'simulated', running: true, restarts: 0, reasonsField: 'clocks_event_reasons.active' });
+    expect(s.cooler).toMatchObject({ kind: 'simulated', linkUp: true });
+    expect(s.thermistors[0]).toMatchObject({ id: 'sink0', celsius: expect.any(Number) });
+    expect(s.loop).toEqual({ periodMs: 50, alive: true });
+    const one = await h.app.inject('/v1/thermal/zones/gpu1');
+    expect(one.statusCode).toBe(200);
+    expect((one.json() as ZoneView).id).toBe('gpu1');
+  });
+
+  it('404 for an unknown zone, naming the zones there are', async () => {
+    const h = await open();
+    for (const r of [await h.app.inject('/v1/thermal/zones/gpu9'), await patch(h, 'gpu9', { pid: { setpoint: 60 } })]) {
+      expect(r.statusCode).toBe(404);
+      expect(r.json().message).toBe('no zone "gpu9" (zones: gpu0)');
+    }
+  });
+
+  it('PATCH changes setpoint, gains, mode, curve and limits at run time', async () => {
+    const h = await open();
+    let r = await patch(h, 'gpu0', { pid: { setpoint: 65, kp: 0.02 } });
+    expect(r.statusCode).toBe(200);
+    let z = r.json() as ZoneView;
+    expect(z.setpoint).toBe(65);
+    expect(z.settings.pid.kp).toBe(0.02);
+    // untouched keys keep their value (no schema defaults sneak into a patch)
+    expect(z.settings.pid.ki).toBe(h.config.thermal.zones[0]!.pid.ki);
+    expect(z.tuned).toEqual({ pid: { setpoint: 65, kp: 0.02 } });
+    r = await patch(h, 'gpu0', { mode: 'curve', curve: [[35, 0.2], [60, 0.5], [80, 1]], hysteresis: 3, maxDuty: 0.9, slewUpPerSecond: 1 });
+    expect(r.statusCode).toBe(200);
+    z = r.json() as ZoneView;
+    expect(z).toMatchObject({ mode: 'curve', settings: { curve: [[35, 0.2], [60, 0.5], [80, 1]], hysteresis: 3, maxDuty: 0.9, slewUpPerSecond: 1 } });
+    expect(z.tuned).toMatchObject({ mode: 'curve', pid: { setpoint: 65, kp: 0.02 }, maxDuty: 0.9 });
+    // the loop runs the new mode: a fixed duty shows up at the fans
+    r = await patch(h, 'gpu0', { mode: 'fixed', fixedDuty: 0.35 });
+    await untilAsync('fixed duty', async () => Math.abs((await h.zone()).duty - 0.35) < 0.01);
+    expect(await h.metric('gance_zone_mode', { zone: 'gpu0', mode: 'fixed' })).toBe(1);
+    expect(await h.metric('gance_zone_setpoint_celsius', { zone: 'gpu0' })).toBe(65);
+  });
+
+  it('400 with the reason for bad values, and nothing changes', async () => {
+    const h = await open();
+    const cases: Array<[unknown, RegExp]> = [
+      [{ pid: { kp: -1 } }, /body\/pid\/kp must be >= 0/],
+      [{ pid: { setpoint: 'hot' } }, /body\/pid\/setpoint must be number/],
+      [{ mode: 'turbo' }, /^body\/mode must be one of: "pid", "curve", "fixed"$/],
+      [{ fan: 1 }, /must NOT have additional properties/],
+      [{}, /must NOT have fewer than 1 properties/],
+      [{ minDuty: 0.8, maxDuty: 0.5 }, /minDuty: must be <= maxDuty \(0\.5\)/],
+      [{ curve: [[60, 0.2], [50, 1]] }, /curve\[1\]: temperatures must increase/],
+      [{ curve: [[60, 1.2], [70, 1]] }, /body\/curve\/0\/1 must be <= 1/],
+      [{ pid: { setpoint: 95 } }, /pid\.setpoint: must be below criticalCelsius \(90\)/],
+      [{ id: 'other' }, /must NOT have additional properties/],
+    ];
+    for (const [body, re] of cases) {
+      const r = await patch(h, 'gpu0', body);
+      expect(r.statusCode, JSON.stringify(body)).toBe(400);
+      expect(r.json().message, JSON.stringify(body)).toMatch(re);
+    }
+    const z = await h.zone();
+    expect(z.setpoint).toBe(70);
+    expect(z.tuned).toBeNull();
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+  });
+
+  it('PUT sets the tuning from the config file plus the body; DELETE goes back to the config file', async () => {
+    const h = await open();
+    await patch(h, 'gpu0', { pid: { setpoint: 66 }, maxDuty: 0.8 });
+    let r = await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0', payload: { pid: { kp: 0.03 } } });
+    expect(r.statusCode).toBe(200);
+    let z = r.json() as ZoneView;
+    expect(z.setpoint).toBe(70);
+    expect(z.settings.maxDuty).toBe(h.config.thermal.zones[0]!.maxDuty);
+    expect(z.settings.pid.kp).toBe(0.03);
+    expect(z.tuned).toEqual({ pid: { kp: 0.03 } });
+    r = await h.app.inject({ method: 'DELETE', url: '/v1/thermal/zones/gpu0/tuning' });
+    z = r.json() as ZoneView;
+    expect(z.settings.pid.kp).toBe(h.config.thermal.zones[0]!.pid.kp);
+    expect(z.tuned).toBeNull();
+    expect(JSON.parse(readFileSync(join(h.stateDir, 'thermal-tuning.json'), 'utf8'))).toEqual({ version: 1, zones: {} });
+  });
+
+  it('changes persist in the state directory and a restart re-applies them over the config file', async () => {
+    const h = await open();
+    await patch(h, 'gpu0', { pid: { setpoint: 62 }, slewDownPerSecond: 0.01 });
+    const file = join(h.stateDir, 'thermal-tuning.json');
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, zones: { gpu0: { pid: { setpoint: 62 }, slewDownPerSecond: 0.01 } } });
+    // atomic write: no temp file left behind
+    expect(readdirSync(h.stateDir)).toEqual(['thermal-tuning.json']);
+    await h.close();
+    opened.length = 0;
+
+    const again = await open({ stateDir: h.stateDir });
+    const z = await again.zone();
+    expect(z.setpoint).toBe(62);
+    expect(z.settings.slewDownPerSecond).toBe(0.01);
+    expect(z.tuned).toEqual({ pid: { setpoint: 62 }, slewDownPerSecond: 0.01 });
+    expect(again.logged(/re-applied run-time tuning of zone "gpu0" over the config file/)).toBeDefined();
+  });
+
+  it('a damaged tuning file is moved aside with a clear log line and the config file applies', async () => {
+    const first = await open();
+    const dir = first.stateDir;
+    await first.close();
+    opened.length = 0;
+    writeFileSync(join(dir, 'thermal-tuning.json'), '{"version":1,"zones":{"gpu0":{"pid":{"kp":-5}}}}');
+    const h = await open({ stateDir: dir });
+    const z = await h.zone();
+    expect(z.settings.pid.kp).toBe(h.config.thermal.zones[0]!.pid.kp);
+    expect(z.tuned).toBeNull();
+    const line = h.logs.find((l) => l.level === 50 && /thermal-tuning\.json: zones\.gpu0\.pid\.kp: /.test(l.msg));
+    expect(line?.msg).toMatch(/moved aside to .*thermal-tuning\.json\.bad-\d+/);
+    expect(readdirSync(dir).some((f) => f.startsWith('thermal-tuning.json.bad-'))).toBe(true);
+  });
+
+  it('GET /history returns recent samples, oldest first, bounded by ?seconds', async () => {
+    const h = await open();
+    await new Promise((r) => setTimeout(r, 1500));
+    const all = (await h.app.inject('/v1/thermal/history?seconds=60')).json();
+    expect(all.intervalMs).toBe(100);
+    expect(all.samples.length).toBeGreaterThan(8);
+    const s = all.samples.at(-1);
+    expect(s.zones.gpu0).toMatchObject({ setpoint: 70, duty: expect.any(Number), failsafe: expect.any(Boolean) });
+    expect(s.fans['gpu0-a']).toMatchObject({ duty: expect.any(Number) });
+    expect(all.samples[0].t).toBeLessThan(s.t);
+    const recent = (await h.app.inject('/v1/thermal/history?seconds=1')).json();
+    expect(recent.samples.length).toBeLessThan(all.samples.length);
+    expect(recent.samples.every((x: { t: number }) => x.t >= Date.now() - 1500)).toBe(true);
+    for (const q of ['seconds=0', 'seconds=61', 'seconds=abc']) {
+      const r = await h.app.inject(`/v1/thermal/history?${q}`);
+      expect(r.statusCode, q).toBe(400);
+      expect(r.json().message).toMatch(/querystring\/seconds/);
+    }
+  });
+
+  it('documents its routes in the OpenAPI document', async () => {
+    const h = await open();
+    const doc = (await h.app.inject('/docs/json')).json();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/thermal/', '/v1/thermal/zones/{zone}', '/v1/thermal/zones/{zone}/tuning', '/v1/thermal/history']));
+    expect(doc.paths['/v1/thermal/zones/{zone}'].patch.requestBody.content['application/json'].schema.properties.pid).toBeDefined();
+  });
+});

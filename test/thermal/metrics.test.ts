@@ -1,0 +1,86 @@
+/** Thermal metrics: names and types after the Prometheus conventions, values from the live loop, promtool-clean. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { harness, untilAsync, type Harness } from './service/harness.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const EXPECTED: Record<string, string> = {
+  gance_gpu_temperature_celsius: 'gauge',
+  gance_gpu_power_watts: 'gauge',
+  gance_gpu_utilization_ratio: 'gauge',
+  gance_gpu_clocks_event_reason: 'gauge',
+  gance_gpu_info: 'gauge',
+  gance_sensor_sample_age_seconds: 'gauge',
+  gance_nvidia_smi_up: 'gauge',
+  gance_nvidia_smi_restarts_total: 'counter',
+  gance_nvidia_smi_failed_samples_total: 'counter',
+  gance_thermistor_temperature_celsius: 'gauge',
+  gance_zone_temperature_celsius: 'gauge',
+  gance_zone_setpoint_celsius: 'gauge',
+  gance_zone_critical_celsius: 'gauge',
+  gance_zone_duty_ratio: 'gauge',
+  gance_zone_demand_ratio: 'gauge',
+  gance_zone_pid_term: 'gauge',
+  gance_zone_mode: 'gauge',
+  gance_fan_duty_ratio: 'gauge',
+  gance_fan_rpm: 'gauge',
+  gance_fan_min_duty_ratio: 'gauge',
+  gance_thermal_failsafe: 'gauge',
+  gance_thermal_alarm: 'gauge',
+  gance_thermal_cooler_link_up: 'gauge',
+  gance_thermal_cooler_write_failures_total: 'counter',
+  gance_thermal_loop_period_seconds: 'histogram',
+  gance_thermal_loop_lateness_seconds: 'histogram',
+  gance_thermal_loop_duration_seconds: 'histogram',
+};
+
+function promtool(text: string): string {
+  // exits non-zero on a lint problem; prints the problems
+  return execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+}
+
+describe('thermal metrics', () => {
+  it('exposes every series with its type, fed by the running loop', async () => {
+    h = await harness({ gpus: 2, zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    await untilAsync('rpm and temperatures', async () => (await h!.metric('gance_fan_rpm', { fan: 'gpu1-c' })) !== undefined && (await h!.metric('gance_zone_temperature_celsius', { zone: 'gpu1' })) !== undefined);
+    const text = await h.metrics();
+    for (const [name, type] of Object.entries(EXPECTED)) expect(text, name).toContain(`# TYPE ${name} ${type}`);
+    const s = await h.state();
+    const gpu0 = s.gpus[0]!;
+    expect(await h.metric('gance_gpu_temperature_celsius', { gpu: '0' })).toBeCloseTo(gpu0.temperature!, 0);
+    expect(await h.metric('gance_gpu_utilization_ratio', { gpu: '0' })).toBeGreaterThanOrEqual(0);
+    expect(await h.metric('gance_gpu_utilization_ratio', { gpu: '0' })).toBeLessThanOrEqual(1);
+    expect(await h.metric('gance_gpu_info', { gpu: '1', uuid: s.gpus[1]!.uuid })).toBe(1);
+    expect(await h.metric('gance_zone_setpoint_celsius', { zone: 'gpu1' })).toBe(70);
+    for (const term of ['p', 'i', 'd', 'ff']) expect(await h.metric('gance_zone_pid_term', { zone: 'gpu0', term })).toEqual(expect.any(Number));
+    const duty = (await h.metric('gance_fan_duty_ratio', { fan: 'gpu0-a', zone: 'gpu0' }))!;
+    expect(duty).toBeGreaterThan(0);
+    expect(duty).toBeLessThanOrEqual(1);
+    expect(await h.metric('gance_fan_rpm', { fan: 'gpu0-a' })).toBeGreaterThan(0);
+    expect(await h.metric('gance_thermistor_temperature_celsius', { sensor: 'sink0' })).toEqual(expect.any(Number));
+    expect(await h.metric('gance_thermal_failsafe', { zone: 'gpu1', reason: 'critical' })).toBe(0);
+    expect(await h.metric('gance_thermal_loop_period_seconds_count')).toBeGreaterThan(5);
+    promtool(text);
+  });
+
+  it('stays promtool-clean with alarms raised and counters counting', async () => {
+    h = await harness();
+    await h.underControl();
+    h.rig.override(0, { temperature: 97 });
+    h.source.command({ cmd: 'line', text: 'garbage' });
+    await untilAsync('critical + failed sample', async () => (await h!.metric('gance_thermal_failsafe', { zone: 'gpu0', reason: 'critical' })) === 1 && (await h!.metric('gance_nvidia_smi_failed_samples_total')) === 1);
+    const text = await h.metrics();
+    expect(text).toMatch(/^gance_thermal_alarm\{zone="gpu0",kind="critical",subject="gpu0"\} 1$/m);
+    expect(text).toMatch(/^gance_gpu_temperature_celsius\{gpu="0"\} 97$/m);
+    promtool(text);
+  });
+
+  it('promtool would catch a bad exposition (the lint is real)', () => {
+    expect(() => promtool('# TYPE gance_bad_total gauge\ngance_bad_total 1\n')).toThrow();
+  });
+});
