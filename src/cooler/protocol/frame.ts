@@ -48,13 +48,25 @@ export interface ParserStats {
 
 export type ParserEvent = keyof Omit<ParserStats, 'frames' | 'junkBytes'>;
 
+export interface ParserHooks {
+  /** a frame was dropped; seq when the frame got far enough to have one (untrusted) */
+  onBad?: (event: ParserEvent, seq: number | null) => void;
+  /** bytes were skipped while hunting for a sync byte */
+  onJunk?: (bytes: number) => void;
+}
+
 /** Byte-stream -> frames. Never throws on input; a frame only comes out with a correct CRC. */
 export class FrameParser {
   readonly stats: ParserStats = { frames: 0, crcErrors: 0, lengthErrors: 0, junkBytes: 0, truncated: 0 };
   private buf = Buffer.alloc(MAX_FRAME * 2);
   private n = 0;
+  private readonly onBad: ParserHooks['onBad'];
+  private readonly onJunk: ParserHooks['onJunk'];
 
-  constructor(private readonly onBad?: (event: ParserEvent, seq: number | null) => void) {}
+  constructor(hooks: ParserHooks = {}) {
+    this.onBad = hooks.onBad;
+    this.onJunk = hooks.onJunk;
+  }
 
   /** Feeds bytes; returns the complete valid frames they finish, in order. */
   push(chunk: Uint8Array): Frame[] {
@@ -102,6 +114,7 @@ export class FrameParser {
         let k = 1;
         while (k < this.n && b[k] !== SYNC) k++;
         this.stats.junkBytes += k;
+        this.onJunk?.(k);
         this.drop(k);
         continue;
       }
@@ -136,9 +149,9 @@ export class FrameParserStream extends Transform {
   readonly parser: FrameParser;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(opts: { timeoutMs?: number; onBad?: (event: ParserEvent, seq: number | null) => void } = {}) {
+  constructor(opts: ParserHooks & { timeoutMs?: number } = {}) {
     super({ readableObjectMode: true });
-    this.parser = new FrameParser(opts.onBad);
+    this.parser = new FrameParser(opts);
     this.timeoutMs = opts.timeoutMs ?? 100;
   }
 

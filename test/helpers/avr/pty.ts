@@ -31,13 +31,17 @@ export class PtyPair {
         proc.kill('SIGKILL');
         reject(e);
       };
-      proc.once('error', (e) => fail(new Error(`socat: ${e.message} (is socat installed?)`)));
-      proc.once('exit', (code) => fail(new Error(`socat exited (${code}) before the pty pair was up: ${log}`)));
+      const onError = (e: Error): void => fail(new Error(`socat: ${e.message} (is socat installed?)`));
+      const onEarlyExit = (code: number | null): void => fail(new Error(`socat exited (${code}) before the pty pair was up: ${log}`));
+      proc.once('error', onError);
+      proc.once('exit', onEarlyExit);
       proc.stderr!.on('data', (d: Buffer) => {
         log += d.toString();
         if (log.includes('starting data transfer loop') && existsSync(hostPath) && existsSync(devicePath)) {
           clearTimeout(timer);
-          proc.removeAllListeners('exit');
+          proc.off('exit', onEarlyExit);
+          proc.off('error', onError);
+          proc.on('error', () => {});
           resolve();
         }
       });

@@ -1,0 +1,386 @@
+/**
+ * The Cooler for our own firmware over serial (firmware/PROTOCOL.md): handshake and version
+ * check, settings sync (watchdog, failsafe duty), keep-alive so the device watchdog never trips
+ * while we are healthy, and reconnect with backoff when the device goes away and comes back.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { CoolerConfig } from '../config.ts';
+import type { Cooler, CoolerInfo, CoolerState } from '../cooler.ts';
+import {
+  Command,
+  PROTOCOL_VERSION,
+  decodeCounters,
+  decodeHello,
+  decodeSettings,
+  decodeState,
+  dutyToWire,
+  encodeGetCounters,
+  encodeHello,
+  encodeSetDuty,
+  encodeSetSettings,
+  type DeviceCounters,
+  type DeviceSettings,
+  type DeviceState,
+  type Hello,
+} from '../protocol/messages.ts';
+import { SerialLink } from './link.ts';
+import { CoolerLinkMetrics } from './metrics.ts';
+
+export interface SerialCoolerOptions {
+  log: Logger;
+  registry: Registry;
+  /** one answer, ms (default 300) */
+  requestTimeoutMs?: number;
+  /** extra attempts per request (default 2) */
+  retries?: number;
+  /** how long to keep saying HELLO after opening: a Nano resets on open and its bootloader waits ~1-2 s (default 4000) */
+  handshakeMs?: number;
+  /** open() gives up after this long without a first handshake (default 10000) */
+  openTimeoutMs?: number;
+  /** poll the device this often when nobody else talks to it (default min(1000, watchdog/3)) */
+  keepAliveMs?: number;
+  /** read the firmware's counters this often (default 5000) */
+  countersEveryMs?: number;
+  /** reconnect backoff, ms (default 250 doubling up to 5000) */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** consecutive failed requests before the link is declared dead and reopened (default 3) */
+  maxFailures?: number;
+}
+
+/** Wrong firmware or wrong wiring for this config: reconnecting will not fix it. */
+export class CoolerMismatchError extends Error {
+  override name = 'CoolerMismatchError';
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+export class SerialCooler extends EventEmitter implements Cooler {
+  readonly info: CoolerInfo;
+  readonly metrics: CoolerLinkMetrics;
+  /** what the firmware said at the last handshake */
+  hello: Hello | null = null;
+  /** the device's answer to the last state-bearing command */
+  lastState: DeviceState | null = null;
+  lastCounters: DeviceCounters | null = null;
+  settings: (DeviceSettings & { fromEeprom: boolean }) | null = null;
+
+  private link: SerialLink | null = null;
+  private up = false;
+  private closed = true;
+  private loop: Promise<void> | null = null;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private lastUptimeMs: number | null = null;
+  private lastCountersAt = 0;
+  private connects = 0;
+  private readonly channelOf = new Map<string, number>();
+  private readonly o: Required<Omit<SerialCoolerOptions, 'log' | 'registry'>>;
+  private readonly log: Logger;
+  private wake: () => void = () => {};
+
+  constructor(
+    private readonly config: CoolerConfig,
+    opts: SerialCoolerOptions,
+  ) {
+    super();
+    if (!config.path) throw new CoolerMismatchError('cooler.path: the serial driver needs the device path, e.g. /dev/serial/by-id/usb-...');
+    this.log = opts.log.child({ component: 'cooler', driver: 'serial', path: config.path });
+    this.metrics = new CoolerLinkMetrics(opts.registry);
+    const watchdogMs = config.watchdogSeconds * 1000;
+    this.o = {
+      requestTimeoutMs: opts.requestTimeoutMs ?? 300,
+      retries: opts.retries ?? 2,
+      handshakeMs: opts.handshakeMs ?? 4000,
+      openTimeoutMs: opts.openTimeoutMs ?? 10_000,
+      keepAliveMs: opts.keepAliveMs ?? Math.min(1000, watchdogMs / 3),
+      countersEveryMs: opts.countersEveryMs ?? 5000,
+      backoffInitialMs: opts.backoffInitialMs ?? 250,
+      backoffMaxMs: opts.backoffMaxMs ?? 5000,
+      maxFailures: opts.maxFailures ?? 3,
+    };
+    for (const f of config.fans) this.channelOf.set(f.id, f.channel);
+    this.info = { kind: 'serial', version: 'unknown (not connected yet)', fans: config.fans.map((f) => f.id), thermistors: config.thermistors.map((t) => t.id) };
+  }
+
+  get linkUp(): boolean {
+    return this.up;
+  }
+
+  /** Connects (waiting for the first handshake) and keeps reconnecting from then on. */
+  async open(): Promise<void> {
+    if (!this.closed) return;
+    this.closed = false;
+    let settleFirst!: (err: Error | null) => void;
+    const first = new Promise<void>((resolve, reject) => (settleFirst = (e) => (e ? reject(e) : resolve())));
+    const timer = setTimeout(
+      () => settleFirst(new Error(`cooler.path ${this.config.path}: no answer from the cooler firmware within ${this.o.openTimeoutMs} ms (${this.lastError ?? 'no error'})`)),
+      this.o.openTimeoutMs,
+    );
+    this.loop = this.run((e) => settleFirst(e));
+    try {
+      await first;
+    } catch (e) {
+      await this.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async setDuties(duties: Readonly<Record<string, number>>): Promise<void> {
+    const entries = Object.entries(duties).map(([id, duty]) => {
+      const channel = this.channelOf.get(id);
+      if (channel === undefined) throw new Error(`setDuties: unknown fan id "${id}" (configured: ${[...this.channelOf.keys()].join(', ')})`);
+      dutyToWire(duty, `duty of fan "${id}"`);
+      return { channel, duty };
+    });
+    if (entries.length === 0) return;
+    const reply = await this.request(Command.setDuty, encodeSetDuty(entries));
+    this.noteState(decodeState(reply));
+  }
+
+  async read(): Promise<CoolerState> {
+    const state = await this.readDevice();
+    return this.toCoolerState(state);
+  }
+
+  /** The raw device state (mode, applied duty, kick/stall flags...), for `gance firmware info` and tests. */
+  async readDevice(): Promise<DeviceState> {
+    const state = decodeState(await this.request(Command.getState));
+    this.noteState(state);
+    return state;
+  }
+
+  async readCounters(): Promise<DeviceCounters> {
+    const c = decodeCounters(await this.request(Command.getCounters, encodeGetCounters()));
+    this.absorbCounters(c, false);
+    return c;
+  }
+
+  async failsafe(reason: string): Promise<void> {
+    const link = this.link;
+    if (!link || !this.up) {
+      this.log.warn({ event: 'failsafe', reason }, 'cooler failsafe requested with the link down: the firmware watchdog takes the fans to its failsafe duty');
+      return;
+    }
+    try {
+      const reply = await link.request(Command.failsafe, Buffer.alloc(0), { timeoutMs: 200, retries: 1 });
+      this.noteState(decodeState(reply));
+      this.log.warn({ event: 'failsafe', reason }, 'cooler firmware in failsafe');
+    } catch (err) {
+      this.log.error({ event: 'failsafe', reason, err }, 'cooler failsafe command not confirmed; the firmware watchdog remains');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+    this.wake();
+    const link = this.link;
+    this.link = null;
+    await link?.close();
+    this.setUp(false);
+    await this.loop;
+    this.loop = null;
+  }
+
+  // ---- connection loop ----
+
+  private lastError: string | null = null;
+
+  private async run(settleFirst: (e: Error | null) => void): Promise<void> {
+    let backoff = this.o.backoffInitialMs;
+    let wasUp = false;
+    while (!this.closed) {
+      let link: SerialLink | null = null;
+      try {
+        link = await SerialLink.open({
+          path: this.config.path!,
+          baudRate: this.config.baudRate,
+          metrics: this.metrics,
+          requestTimeoutMs: this.o.requestTimeoutMs,
+          retries: this.o.retries,
+        });
+        if (this.closed) break;
+        const closed = new Promise<Error | null>((resolve) => link!.once('close', resolve));
+        await this.handshake(link);
+        this.link = link;
+        this.failures = 0;
+        this.connects++;
+        if (wasUp) this.metrics.reconnects.inc();
+        wasUp = true;
+        backoff = this.o.backoffInitialMs;
+        this.lastError = null;
+        this.setUp(true);
+        settleFirst(null);
+        this.startKeepAlive();
+        const err = await closed;
+        clearInterval(this.keepAlive);
+        this.link = null;
+        this.setUp(false);
+        if (!this.closed) this.log.warn({ event: 'link-lost', err: err?.message }, 'cooler link lost; reconnecting');
+      } catch (err) {
+        await link?.close();
+        if (this.closed) break;
+        const e = err as Error;
+        this.metrics.connectFailures.inc();
+        if (e.message !== this.lastError) this.log.warn({ event: 'connect-failed', err: e.message }, 'cooler connect failed; retrying with backoff');
+        this.lastError = e.message;
+        if (e instanceof CoolerMismatchError && this.connects === 0) {
+          settleFirst(e);
+          return;
+        }
+      }
+      if (this.closed) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        sleep(backoff).then(resolve);
+      });
+      backoff = Math.min(this.o.backoffMaxMs, backoff * 2);
+    }
+  }
+
+  private async handshake(link: SerialLink): Promise<void> {
+    const deadline = performance.now() + this.o.handshakeMs;
+    let hello: Hello | null = null;
+    let lastErr: Error | null = null;
+    while (!hello && performance.now() < deadline && !this.closed) {
+      try {
+        hello = decodeHello(await link.request(Command.hello, encodeHello(), { retries: 0 }));
+      } catch (e) {
+        lastErr = e as Error;
+        if (!link.isOpen) throw e;
+      }
+    }
+    if (!hello) throw new Error(`no HELLO answer within ${this.o.handshakeMs} ms: ${lastErr?.message ?? 'closed'}`);
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      throw new CoolerMismatchError(
+        `cooler.path ${this.config.path}: firmware "${hello.name}" ${hello.firmwareVersion} speaks protocol ${hello.protocolVersion}, this daemon speaks ${PROTOCOL_VERSION}; flash firmware/dist/cooler.hex (gance firmware flash)`,
+      );
+    }
+    this.config.fans.forEach((f, i) => {
+      if (f.channel >= hello!.fanCount) {
+        throw new CoolerMismatchError(`cooler.fans[${i}].channel: ${f.channel} but the firmware has fan channels 0..${hello!.fanCount - 1}`);
+      }
+    });
+    this.config.thermistors.forEach((t, i) => {
+      if (t.channel >= hello!.thermistorCount) {
+        throw new CoolerMismatchError(`cooler.thermistors[${i}].channel: ${t.channel} but the firmware has thermistor inputs 0..${hello!.thermistorCount - 1}`);
+      }
+    });
+    this.hello = hello;
+    (this.info as { version: string }).version = `${hello.name} ${hello.firmwareVersion} (protocol ${hello.protocolVersion})`;
+
+    // The watchdog and failsafe duty live in the device's EEPROM; make them what the config says.
+    let settings = decodeSettings(await link.request(Command.getSettings));
+    const want = { watchdogMs: Math.round(this.config.watchdogSeconds * 1000), failsafeDuty: this.config.failsafeDuty };
+    if (settings.watchdogMs !== want.watchdogMs || dutyToWire(settings.failsafeDuty) !== dutyToWire(want.failsafeDuty)) {
+      // EEPROM writes block the firmware ~3.4 ms per byte: give it time
+      settings = decodeSettings(await link.request(Command.setSettings, encodeSetSettings({ ...settings, ...want }), { timeoutMs: 1000 }));
+      this.log.info({ event: 'settings-written', watchdogMs: settings.watchdogMs, failsafeDuty: settings.failsafeDuty }, 'cooler watchdog/failsafe settings written to EEPROM');
+    }
+    this.settings = settings;
+
+    const state = decodeState(await link.request(Command.getState));
+    const restarted = this.lastUptimeMs !== null && state.uptimeMs < this.lastUptimeMs;
+    if (restarted) this.metrics.deviceResets.inc({ cause: hello.resetCause.join('+') || 'unknown' });
+    this.noteState(state, false);
+    const counters = decodeCounters(await link.request(Command.getCounters, encodeGetCounters()));
+    this.absorbCounters(counters, restarted || this.lastCounters === null);
+    this.log.info(
+      { event: 'link-up', firmware: this.info.version, resetCause: hello.resetCause, mode: state.mode, restarted, watchdogMs: settings.watchdogMs },
+      'cooler firmware connected',
+    );
+  }
+
+  private startKeepAlive(): void {
+    clearInterval(this.keepAlive);
+    this.keepAlive = setInterval(() => void this.tickKeepAlive(), Math.max(50, this.o.keepAliveMs / 2));
+    this.keepAlive.unref();
+  }
+
+  /** Polls when the line has been quiet for keepAliveMs, so the device watchdog is fed. */
+  private async tickKeepAlive(): Promise<void> {
+    const link = this.link;
+    if (!link || !this.up) return;
+    const now = performance.now();
+    try {
+      if (now - this.lastCountersAt >= this.o.countersEveryMs) {
+        this.lastCountersAt = now;
+        await this.readCounters();
+      } else if (now - link.lastWriteAt >= this.o.keepAliveMs * 0.9) {
+        await this.readDevice();
+      }
+    } catch {
+      // counted in request(); the link is torn down after maxFailures
+    }
+  }
+
+  private async request(type: number, payload?: Buffer): Promise<Buffer> {
+    const link = this.link;
+    if (!link || !this.up) throw new Error(`cooler link is down (${this.config.path})`);
+    try {
+      const reply = await link.request(type, payload);
+      this.failures = 0;
+      return reply;
+    } catch (err) {
+      if (++this.failures >= this.o.maxFailures && this.link === link) {
+        this.log.warn({ event: 'link-dead', failures: this.failures, err: (err as Error).message }, 'cooler stopped answering; reopening the port');
+        void link.close();
+      }
+      throw err;
+    }
+  }
+
+  private noteState(state: DeviceState, checkRestart = true): void {
+    if (checkRestart && this.lastUptimeMs !== null && state.uptimeMs < this.lastUptimeMs) {
+      // rebooted under us (hardware watchdog, brown-out): it is at full fans until the next setDuties
+      this.metrics.deviceResets.inc({ cause: 'while-connected' });
+      this.log.error({ event: 'device-reset', uptimeMs: state.uptimeMs }, 'cooler firmware restarted while connected');
+      this.absorbCounters(null, true);
+    }
+    this.lastUptimeMs = state.uptimeMs;
+    this.lastState = state;
+    this.metrics.deviceFailsafe.set(state.mode === 'run' ? 0 : 1);
+  }
+
+  private restartPending = false;
+
+  private absorbCounters(c: DeviceCounters | null, restarted: boolean): void {
+    if (c === null) {
+      this.restartPending = restarted;
+      return;
+    }
+    this.metrics.absorbDeviceCounters(c, restarted || this.restartPending);
+    this.restartPending = false;
+    this.lastCounters = c;
+  }
+
+  private setUp(up: boolean): void {
+    if (this.up === up) return;
+    this.up = up;
+    this.metrics.linkUp.set(up ? 1 : 0);
+    this.emit('link', up);
+  }
+
+  private toCoolerState(s: DeviceState): CoolerState {
+    return {
+      fans: this.config.fans.map((f) => {
+        const d = s.fans[f.channel];
+        return { id: f.id, duty: d?.target ?? 1, rpm: d?.rpm ?? null };
+      }),
+      thermistors: this.config.thermistors.map((t) => ({ id: t.id, celsius: s.thermistors[t.channel]?.celsius ?? null })),
+      failsafe: s.mode !== 'run',
+      at: Date.now(),
+    };
+  }
+}
+
+/** Factory in the shape the daemon uses for every subsystem. */
+export function createSerialCooler(config: CoolerConfig, deps: { log: Logger; registry: Registry } & Partial<SerialCoolerOptions>): SerialCooler {
+  return new SerialCooler(config, deps);
+}

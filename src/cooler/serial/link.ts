@@ -1,0 +1,197 @@
+/**
+ * One open serial connection to the cooler firmware: frames out, frames in, requests matched to
+ * replies by sequence number, with per-request timeouts and retries. Knows nothing of fans; the
+ * driver (driver.ts) owns reconnecting and what the commands mean.
+ */
+import { EventEmitter } from 'node:events';
+import { SerialPort } from 'serialport';
+import { FrameParserStream, encodeFrame, type Frame } from '../protocol/frame.ts';
+import { ErrorCode, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
+import type { CoolerLinkMetrics } from './metrics.ts';
+
+export class LinkClosedError extends Error {
+  override name = 'LinkClosedError';
+}
+
+export class RequestTimeoutError extends Error {
+  override name = 'RequestTimeoutError';
+}
+
+/** The firmware answered with an error frame (bad argument, unknown command...). */
+export class DeviceErrorReply extends Error {
+  override name = 'DeviceErrorReply';
+  constructor(
+    readonly code: number,
+    readonly about: number,
+  ) {
+    super(`cooler firmware rejected ${commandName(about)}: ${errorName(code)}`);
+  }
+}
+
+export interface LinkOptions {
+  path: string;
+  baudRate: number;
+  metrics: CoolerLinkMetrics;
+  /** wait for one answer, ms */
+  requestTimeoutMs: number;
+  /** extra attempts after a timeout or a CRC error reply */
+  retries: number;
+  /** opening the port may take this long, ms */
+  openTimeoutMs?: number;
+}
+
+interface Pending {
+  type: number;
+  settle: (frame: Frame) => void;
+}
+
+/** Events: 'close' (error?) once, when the port goes away or close() is called. */
+export class SerialLink extends EventEmitter {
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
+  private closed = false;
+  /** time of the last frame written, ms (performance.now) */
+  lastWriteAt = 0;
+
+  private constructor(
+    private readonly port: SerialPort,
+    private readonly parser: FrameParserStream,
+    private readonly opts: LinkOptions,
+  ) {
+    super();
+    parser.on('data', (f: Frame) => this.onFrame(f));
+    port.on('close', (err?: Error | null) => this.shutdown(err ?? null));
+    port.on('error', (err: Error) => this.shutdown(err));
+  }
+
+  static async open(opts: LinkOptions): Promise<SerialLink> {
+    const port = new SerialPort({ path: opts.path, baudRate: opts.baudRate, autoOpen: false });
+    const timeoutMs = opts.openTimeoutMs ?? 2000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`opening ${opts.path}: no answer from the OS within ${timeoutMs} ms`)), timeoutMs);
+      port.open((err) => {
+        clearTimeout(timer);
+        if (err) reject(new Error(`opening ${opts.path}: ${err.message}`));
+        else resolve();
+      });
+    });
+    const m = opts.metrics;
+    const parser = new FrameParserStream({
+      timeoutMs: 100,
+      onBad: (event) => {
+        if (event === 'crcErrors') m.crcErrors.inc({ side: 'host' });
+        else m.badFrames.inc({ side: 'host', reason: event === 'lengthErrors' ? 'length' : 'truncated' });
+      },
+      onJunk: (n) => m.junkBytes.inc({ side: 'host' }, n),
+    });
+    port.pipe(parser);
+    return new SerialLink(port, parser, opts);
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * Sends a command and resolves with the reply payload. Retries after a timeout and after the
+   * device reporting our frame corrupted (CRC/truncated); other error replies reject at once.
+   */
+  async request(type: number, payload: Buffer = Buffer.alloc(0), opts: { timeoutMs?: number; retries?: number } = {}): Promise<Buffer> {
+    const name = commandName(type);
+    const m = this.opts.metrics;
+    const attempts = 1 + (opts.retries ?? this.opts.retries);
+    const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs;
+    let lastError: Error = new RequestTimeoutError(`${name}: no answer`);
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (this.closed) throw new LinkClosedError(`${this.opts.path}: link closed`);
+      if (attempt > 0) m.retries.inc({ command: name });
+      m.requests.inc({ command: name });
+      const end = m.duration.startTimer({ command: name });
+      const frame = await this.exchange(type, payload, timeoutMs);
+      if (frame === null) {
+        m.timeouts.inc({ command: name });
+        lastError = new RequestTimeoutError(`${this.opts.path}: no answer to ${name} within ${timeoutMs} ms (${attempt + 1} of ${attempts} attempts)`);
+        continue;
+      }
+      if (frame === 'closed') throw new LinkClosedError(`${this.opts.path}: link closed while waiting for ${name}`);
+      end();
+      if (frame.type === TYPE_ERROR) {
+        const err = decodeError(frame.payload);
+        m.deviceErrors.inc({ code: err.name });
+        lastError = new DeviceErrorReply(err.code, err.about);
+        if (err.code === ErrorCode.badCrc || err.code === ErrorCode.truncated) continue;
+        throw lastError;
+      }
+      return frame.payload;
+    }
+    throw lastError;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await new Promise<void>((resolve) => {
+      if (!this.port.isOpen) return resolve();
+      this.port.close(() => resolve());
+    });
+    this.shutdown(null);
+  }
+
+  private exchange(type: number, payload: Buffer, timeoutMs: number): Promise<Frame | null | 'closed'> {
+    return new Promise((resolve) => {
+      const seq = this.nextSeq();
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        resolve(null);
+      }, timeoutMs);
+      this.pending.set(seq, {
+        type,
+        settle: (f) => {
+          clearTimeout(timer);
+          this.pending.delete(seq);
+          resolve(f.type === -1 ? 'closed' : f);
+        },
+      });
+      this.lastWriteAt = performance.now();
+      this.port.write(encodeFrame(seq, type, payload), (err) => {
+        if (err) this.shutdown(err);
+      });
+    });
+  }
+
+  private nextSeq(): number {
+    for (let i = 0; i < 256; i++) {
+      this.seq = (this.seq + 1) & 0xff;
+      if (this.seq !== 0 && !this.pending.has(this.seq)) return this.seq; // 0 is what the device uses when it cannot tell
+    }
+    throw new Error('cooler link: 255 requests in flight');
+  }
+
+  private onFrame(f: Frame): void {
+    const p = this.pending.get(f.seq);
+    if (p && (f.type === (p.type | REPLY_BIT) || f.type === TYPE_ERROR)) {
+      p.settle(f);
+      return;
+    }
+    const m = this.opts.metrics;
+    if (f.type === TYPE_ERROR) {
+      // not ours: e.g. BAD_LENGTH (seq 0) after line noise; still worth counting
+      try {
+        m.deviceErrors.inc({ code: decodeError(f.payload).name });
+      } catch {
+        m.badFrames.inc({ side: 'host', reason: 'malformed' });
+      }
+      return;
+    }
+    m.badFrames.inc({ side: 'host', reason: 'stale' }); // a late answer to a request we gave up on
+  }
+
+  private shutdown(err: Error | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of [...this.pending.values()]) p.settle({ seq: 0, type: -1, payload: Buffer.alloc(0) });
+    this.pending.clear();
+    this.parser.destroy();
+    if (this.port.isOpen) this.port.close(() => {});
+    this.emit('close', err);
+  }
+}
