@@ -2,6 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sinpi } from '../../../src/synthesis/features/detmath.ts';
 
 export function tempDir(prefix = 'gance-audio-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -39,7 +40,8 @@ export function tone(sampleRate: number, seconds: number, freqs: number[], ampli
   const out = new Int16Array(n);
   for (let i = 0; i < n; i++) {
     let v = 0;
-    for (const f of freqs) v += amplitude * Math.sin((2 * Math.PI * f * i) / sampleRate);
+    // detmath's sinpi, not Math.sin: fixtures feed committed hashes and must be the same everywhere
+    for (const f of freqs) v += amplitude * sinpi((2 * f * i) / sampleRate);
     out[i] = Math.max(-32768, Math.min(32767, Math.round(v * 32767)));
   }
   return out;
