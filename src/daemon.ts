@@ -12,6 +12,7 @@ import type { Unit } from './lifecycle/unit.ts';
 import { createRegistry } from './metrics.ts';
 import { createEventBus, type DaemonEventBus } from './events.ts';
 import { synthesisSubsystem } from './synthesis/subsystem.ts';
+import { thermalSubsystem } from './thermal/subsystem.ts';
 
 /** What every subsystem gets to build itself from. */
 export interface DaemonContext {
@@ -53,7 +54,7 @@ export interface Daemon {
   emergency(reason: string): Promise<void>;
 }
 
-const builtinSubsystems: SubsystemFactory[] = [synthesisSubsystem];
+const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsystem];
 
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;

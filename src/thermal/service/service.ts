@@ -211,7 +211,7 @@ export class ThermalService extends EventEmitter {
     // One last tick raises the daemon-stop alarm everywhere and commands full duty...
     this.tick();
     // ...and the device's own failsafe command makes sure of it.
-    await this.io.failsafeNow('thermal control stopped');
+    await this.io.failsafeNow('daemon stop');
     await this.opts.source.stop();
     this.opts.log.info('thermal control stopped: fans at full');
   }

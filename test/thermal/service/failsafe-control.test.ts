@@ -91,7 +91,7 @@ describe('thermal failsafe: cooler, controller, stop', () => {
     expect(z.failsafe).toBe(true);
     expect(z.alarms.map((a) => a.kind)).toContain('daemon-stop');
     expect(await h.metric('gance_thermal_failsafe', { zone: 'gpu0', reason: 'daemon-stop' })).toBe(1);
-    expect(h.cooler.failsafeLog).toContain('thermal control stopped');
+    expect(h.cooler.failsafeLog).toContain('daemon stop');
     expect(h.service.alive()).toBe(false);
     expect(h.service.ready()).toBe(false);
     // the same service comes back under control on start
