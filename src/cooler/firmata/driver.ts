@@ -231,7 +231,14 @@ export class FirmataCooler extends EventEmitter implements Cooler {
     board.on('exit', () => conn && this.writeAllFull(conn, 'johnny-five exit'));
 
     try {
-      await this.waitReady(board, io);
+      const ready = this.waitReady(board, io);
+      try {
+        await transport.start?.();
+      } catch (err) {
+        ready.cancel();
+        throw err;
+      }
+      await ready.promise;
       const { plan, issues } = planPins(this.config, this.tachPins, { pins: io.pins, analogPins: io.analogPins });
       if (issues.length > 0) throw new FirmataConfigError(issues);
       const fw = io.firmware?.name ? `${io.firmware.name} ${io.firmware.version?.major ?? '?'}.${io.firmware.version?.minor ?? '?'}` : 'Firmata';
@@ -247,15 +254,11 @@ export class FirmataCooler extends EventEmitter implements Cooler {
     }
   }
 
-  private waitReady(board: J5Board, io: FirmataTransport['io']): Promise<void> {
-    if (board.isReady) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        board.off('ready', onReady);
-        io.off('close', onClose);
-        io.off('error', onError);
-      };
+  /** Resolves on johnny-five's 'ready'; rejects on timeout or a port that fails first. cancel() stops waiting. */
+  private waitReady(board: J5Board, io: FirmataTransport['io']): { promise: Promise<void>; cancel(): void } {
+    let cleanup = () => {};
+    const promise = new Promise<void>((resolve, reject) => {
+      if (board.isReady) return resolve();
       const onReady = () => {
         cleanup();
         resolve();
@@ -278,10 +281,17 @@ export class FirmataCooler extends EventEmitter implements Cooler {
           ),
         );
       }, this.readyTimeoutMs);
+      cleanup = () => {
+        clearTimeout(timer);
+        board.off('ready', onReady);
+        io.off('close', onClose);
+        io.off('error', onError);
+      };
       board.once('ready', onReady);
       io.once('close', onClose);
       io.once('error', onError);
     });
+    return { promise, cancel: () => cleanup() };
   }
 
   private setupPins(conn: Connection, modes: Record<string, number>): void {
@@ -308,7 +318,9 @@ export class FirmataCooler extends EventEmitter implements Cooler {
       });
     }
     for (const th of plan.thermistors) {
-      board.pinMode(th.pin, MODE.ANALOG);
+      // firmata.js takes the analog channel (not the pin) for ANALOG mode; StandardFirmata's pins
+      // with an ADC start in analog mode anyway, and reporting is what turns the samples on.
+      board.pinMode(th.channel, MODE.ANALOG);
       const a: Adc = { samples: [], at: 0 };
       this.adc.set(th.id, a);
       board.analogRead(th.channel, (value: number) => {

@@ -40,9 +40,15 @@ interface J5Module {
   Board: (new (options: Record<string, unknown>) => J5Board) & { cache: J5Board[] };
 }
 
-/** An opened transport with a Firmata io on it. close() releases the port and never throws. */
+/**
+ * A transport with a Firmata io on it. start() opens the port: it is separate because johnny-five
+ * must be listening before the io turns the port's 'open' into 'connect' (else it never reports
+ * ready). close() releases the port and never throws.
+ */
 export interface FirmataTransport {
   io: FirmataIo;
+  /** opens the port (absent: already open, as mocks are) */
+  start?(): Promise<void>;
   close(): Promise<void>;
   /** false once the port is closed (absent for mocks: always open) */
   isOpen?(): boolean;
@@ -92,16 +98,17 @@ export function serialTransport(path: string, baudRate: number): OpenTransport {
     const { Firmata } = require('firmata-io') as { Firmata: new (port: unknown, options: Record<string, unknown>) => FirmataIo };
     const port = new SerialPort({ path, baudRate, autoOpen: false, hupcl: false });
     // firmata-io must see the port's 'open' event (it turns it into 'connect', which johnny-five waits
-    // for), so it is attached before the port opens.
+    // for), so it is attached before the port opens, and the port opens in start().
     const io = new Firmata(port, { reportVersionTimeout: 2500 });
-    try {
-      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    } catch (err) {
-      io.removeAllListeners();
-      throw describeOpenError(path, baudRate, err as Error);
-    }
     return {
       io,
+      start: async () => {
+        try {
+          await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+        } catch (err) {
+          throw describeOpenError(path, baudRate, err as Error);
+        }
+      },
       isOpen: () => port.isOpen,
       close: () =>
         new Promise<void>((resolve) => {

@@ -36,8 +36,9 @@ export function mockBoard(): MockBoard {
       m.pwm!.set(pin, value);
       m.writes!.push([pin, value]);
     },
-    pinMode(pin: number, mode: number) {
-      m.modes!.set(pin, mode);
+    // firmata.js semantics: ANALOG mode takes the analog channel, every other mode a pin number
+    pinMode(this: FirmataIo, pin: number, mode: number) {
+      m.modes!.set(mode === 0x02 ? this.analogPins[pin]! : pin, mode);
     },
     analogRead(channel: number, cb: (v: number) => void) {
       m.analog!.set(channel, cb);
