@@ -121,6 +121,8 @@ export function startProcess(handlers: LinkHandlers, opts: LinkOptions = {}): Wo
       if (child.exitCode !== null || child.signalCode !== null) return;
       gone = true;
       toChild.end();
+      // nothing in a worker needs saving, and a load or run in native code would hold off a polite exit
+      child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
       await exited;
       clearTimeout(timer);

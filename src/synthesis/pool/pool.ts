@@ -650,6 +650,8 @@ export class SynthesisPool {
     if (h.state === 'dead') return;
     h.state = 'dead';
     this.handles.delete(h);
+    for (const w of h.waiters.values()) w.reject(new Error(`worker ${h.slot.spec.id} stopped while loading`));
+    h.waiters.clear();
     this.requeue(h, 'worker stopped');
     await h.link.terminate();
   }

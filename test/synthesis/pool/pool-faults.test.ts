@@ -119,6 +119,27 @@ describe('synthesis pool: providers', () => {
     }
   });
 
+  it('ends a load in progress at once when the pool closes (thread and process workers)', async () => {
+    const [net] = tinyNetworks([8]);
+    const { log } = captureLog();
+    const pool = new SynthesisPool({
+      workers: [
+        { id: 't', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 1 },
+        { id: 'p', providers: [{ name: 'cpu' }], isolation: 'process', intraOpThreads: 1 },
+      ],
+      log,
+    });
+    const loading = pool.load(net!).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await pool.close();
+    const err = await loading;
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/synthesis pool closed/);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await expect(pool.submit({ feeds: { w: tinyW(0) } })).rejects.toThrow(/synthesis pool closed/);
+  });
+
   it('refuses a configuration it cannot run', () => {
     const { log } = captureLog();
     expect(() => new SynthesisPool({ workers: [], log })).toThrow(/no workers configured/);

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile, resolveConfig } from '../../src/config/load.ts';
+import { checkSynthesisConfig, workerSpecs } from '../../src/synthesis/config.ts';
+
+const base = {
+  cooler: { driver: 'simulated', fans: [{ id: 'f0', channel: 0 }] },
+  thermal: { sensors: { source: 'simulated' }, zones: [{ id: 'z0', gpus: [0], fans: ['f0'], mode: 'pid', pid: { setpoint: 75 } }] },
+};
+
+describe('synthesis config', () => {
+  it('defaults to one CPU thread worker and the bundled demo, so configs without the section stay valid', () => {
+    const c = resolveConfig(base).synthesis;
+    expect(c.networks).toEqual({ dirs: [], bundled: true, default: 'demo-64' });
+    expect(workerSpecs(c)).toEqual([{ id: 'cpu0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 0, env: {} }]);
+    expect(loadConfigFile().synthesis.networks.default).toBe('demo-64');
+  });
+
+  it('gives a GPU worker its device id, and a process when WebGPU is among its providers', () => {
+    const c = resolveConfig({
+      ...base,
+      synthesis: {
+        workers: [
+          { id: 'gpu0', gpu: 0, providers: ['cuda', 'webgpu', 'cpu'], env: { VK_DEVICE_SELECT: '0' } },
+          { id: 'gpu1', gpu: 1, providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }] },
+          { id: 'cuda2', gpu: 2, providers: ['cuda'] },
+        ],
+      },
+    }).synthesis;
+    expect(workerSpecs(c)).toEqual([
+      { id: 'gpu0', providers: [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 0, env: { VK_DEVICE_SELECT: '0' } },
+      { id: 'gpu1', providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }], isolation: 'process', intraOpThreads: 0, env: {} },
+      { id: 'cuda2', providers: [{ name: 'cuda', deviceId: 2 }], isolation: 'thread', intraOpThreads: 0, env: {} },
+    ]);
+    expect(checkSynthesisConfig(c)).toEqual([]);
+  });
+
+  it('names the field of a bad value', () => {
+    expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'g', providers: ['vulkan'] }] } })).toThrow(/synthesis\.workers\[0\]\.providers\[0\]/);
+    expect(() => resolveConfig({ ...base, synthesis: { maxBatch: 0 } })).toThrow(/synthesis\.maxBatch/);
+    expect(() => resolveConfig({ ...base, synthesis: { workers: [] } })).toThrow(/synthesis\.workers/);
+    expect(() => resolveConfig({ ...base, synthesis: { network: {} } })).toThrow(/synthesis/);
+    const c = resolveConfig({ ...base, synthesis: { workers: [{ id: 'a', providers: ['cpu', 'cpu'] }, { id: 'a' }] } }).synthesis;
+    expect(checkSynthesisConfig(c)).toEqual(['synthesis.workers[0].providers[1]: provider "cpu" listed twice', 'synthesis.workers[1].id: duplicate worker id "a"']);
+  });
+});
