@@ -74,6 +74,23 @@ export const SensorsConfig = Type.Object(
     nvidiaSmiPath: Type.String({ default: 'nvidia-smi' }),
     intervalMs: Type.Integer({ minimum: 100, maximum: 10_000, default: 500 }),
     staleAfterMs: Type.Integer({ minimum: 200, maximum: 60_000, default: 3000, description: 'a sample older than this is a fault (fans to full)' }),
+    silentAfterMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 120_000, description: 'nvidia-smi printing nothing this long is killed and restarted; default staleAfterMs' })),
+    restartMinMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'first wait before restarting a dead nvidia-smi; doubles per failure' }),
+    restartMaxMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: 'longest wait between nvidia-smi restarts' }),
+    fallback: Type.Union([Type.Literal('systeminformation'), Type.Literal('none')], {
+      default: 'systeminformation',
+      description: 'readings shown while nvidia-smi is down (fans stay at full until it is back)',
+    }),
+    simulation: Type.Object(
+      {
+        profile: Type.Union([Type.Literal('standard'), Type.Literal('idle'), Type.Literal('full')], {
+          default: 'standard',
+          description: 'simulated GPU load, looped: the benchmark profile (idle, sustained, bursts, idle), idle or full',
+        }),
+        ambientC: Celsius({ default: 30, description: 'simulated air temperature' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );
@@ -83,6 +100,14 @@ export const ThermalConfig = Type.Object(
     periodMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 200, description: 'control loop period' }),
     sensors: Type.Object(SensorsConfig.properties, { additionalProperties: false, default: {} }),
     zones: Type.Array(ZoneConfig, { minItems: 1 }),
+    coolerTimeoutMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 1000, description: 'a cooler command unanswered this long counts as a lost link' }),
+    history: Type.Object(
+      {
+        seconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'how far back GET /v1/thermal/history reaches' }),
+        intervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000, description: 'one history sample per this interval' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );
