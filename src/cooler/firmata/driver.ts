@@ -205,6 +205,9 @@ export class FirmataCooler extends EventEmitter implements Cooler {
     const wasOpen = this.opened;
     this.opened = false;
     if (conn) {
+      // Without a watchdog on the board, whatever is written last stays: leave the fans at full.
+      this.writeAllFull(conn, 'close');
+      await this.drain(conn, 300);
       await this.teardown(conn);
       this.metrics.linkUp.set(0);
     }

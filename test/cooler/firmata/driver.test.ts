@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRequire } from 'node:module';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { FirmataConfigError, FirmataCooler, type FirmataCoolerOptions } from '../../../src/cooler/firmata/driver.ts';
@@ -250,6 +251,28 @@ describe('FirmataCooler on mock-firmata', () => {
     expect(text).toMatch(/gance_cooler_firmata_link_losses_total\{reason="no answer to pings"\} 1/);
     expect(Number(/gance_cooler_firmata_ping_timeouts_total (\d+)/.exec(text)![1])).toBeGreaterThan(0);
     expect(await nextLink(c)).toBe(true); // the next board answers again
+  });
+
+  it('close() leaves every fan at full (the board keeps the last value written)', async () => {
+    const t = mockTransports();
+    const c = make({ openTransport: t.open });
+    await c.open();
+    await c.setDuties({ 'gpu0-a': 0.2, 'gpu1-c': 0.2 });
+    await c.close();
+    expect(t.boards[0]!.pwm.get(9)).toBe(255);
+    expect(t.boards[0]!.pwm.get(11)).toBe(255);
+  });
+
+  it("johnny-five's exit event writes full duty", async () => {
+    const t = mockTransports();
+    const c = make({ openTransport: t.open });
+    await c.open();
+    await c.setDuties({ 'gpu0-b': 0.2 });
+    expect(t.boards[0]!.pwm.get(10)).toBe(51);
+    const five = createRequire(import.meta.url)('johnny-five') as { Board: { cache: Array<{ io: unknown; emit(e: string): void }> } };
+    const board = five.Board.cache.find((b) => b.io === t.boards[0]!.io)!;
+    board.emit('exit');
+    expect(t.boards[0]!.pwm.get(10)).toBe(255);
   });
 
   it('close() stops reconnecting and emits link false once', async () => {
