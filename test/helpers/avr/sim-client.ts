@@ -56,3 +56,10 @@ export class SimClient {
 }
 
 export { Command };
+
+/** A sim that has booted (`bootMs` of simulated time) with a client on its UART. */
+export function bootSim(sim: CoolerSim, bootMs = 10): SimClient {
+  const client = new SimClient(sim);
+  sim.runMs(bootMs);
+  return client;
+}

@@ -413,6 +413,8 @@ export class CoolerSim {
     const mask = 1 << f.pwm.bit;
     const output = (this.reg(DDR) & mask) !== 0;
     const level = (this.reg(PORT) & mask) !== 0 ? 1 : 0;
+    // high impedance (reset, bootloader): pulled up inside the fan (or by the MOSFET gate pull-up)
+    if (!output) return { output, connected: false, ocr: 0, top: 0, duty: 1 };
     let ocr: number, top: number, connected: boolean, duty: number;
     if (f.timer === 1) {
       const tccra = this.reg(REG.TCCR1A);
@@ -433,8 +435,7 @@ export class CoolerSim {
       top = this.reg(ocraAddr);
       duty = Math.min(1, (ocr + 1) / (top + 1)); // fast PWM, non-inverting
     }
-    if (!output) duty = 1; // high impedance: pulled up inside the fan (or the MOSFET gate pull-up)
-    else if (!connected) duty = level;
+    if (!connected) duty = level;
     return { output, connected, ocr, top, duty };
   }
 
