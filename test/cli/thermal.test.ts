@@ -1,0 +1,102 @@
+/** gance thermal status|set|reset|simulate */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Command } from 'commander';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { register, simulate } from '../../src/cli/thermal.ts';
+import { harness, untilAsync, type Harness } from '../thermal/service/harness.ts';
+
+async function run(args: string[]): Promise<{ out: string; error?: Error; exitCode: number | undefined }> {
+  const program = new Command('gance').exitOverride();
+  register(program);
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(['node', 'gance', ...args]);
+    return { out, exitCode: process.exitCode as number | undefined };
+  } catch (err) {
+    return { out, error: err as Error, exitCode: process.exitCode as number | undefined };
+  } finally {
+    spy.mockRestore();
+    process.exitCode = before;
+  }
+}
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('gance thermal', () => {
+  it('simulate runs the real controllers against the plant offline and keeps the default below critical', () => {
+    const r = simulate({ config: loadConfigFile(), profile: 'standard', seconds: 900 });
+    expect(r.zones.map((z) => z.zone)).toEqual(['gpu0', 'gpu1']);
+    for (const z of r.zones) {
+      expect(z.peakC).toBeGreaterThan(60);
+      expect(z.peakC).toBeLessThan(85);
+      expect(z.secondsAtOrAboveCritical).toBe(0);
+      expect(z.meanDba).toBeGreaterThan(10);
+      expect(z.failsafeSteps).toBe(0);
+    }
+  });
+
+  it('simulate honours mode/setpoint overrides (a fixed full duty is loud and cool)', () => {
+    const config = loadConfigFile();
+    const pid = simulate({ config, profile: 'full', seconds: 600 }).zones[0]!;
+    const full = simulate({ config, profile: 'full', seconds: 600, patch: { mode: 'fixed', fixedDuty: 1 } }).zones[0]!;
+    expect(full.peakC).toBeLessThan(pid.peakC);
+    expect(full.meanDba).toBeGreaterThan(pid.meanDba + 3);
+  });
+
+  it('simulate from the command line prints a timeline, a table and a JSON last line', async () => {
+    const r = await run(['thermal', 'simulate', '--profile', 'full', '--seconds', '120', '--every', '30']);
+    expect(r.error).toBeUndefined();
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^T\s+gpu0 W\s+gpu0 C/);
+    expect(r.out).toMatch(/^ZONE\s+PEAK/m);
+    const last = JSON.parse(lines.at(-1)!);
+    expect(last).toMatchObject({ profile: 'full', seconds: 120, zones: [{ zone: 'gpu0' }, { zone: 'gpu1' }] });
+    const bad = await run(['thermal', 'simulate', '--profile', 'lunar']);
+    expect(bad.error?.message).toContain('--profile must be standard, idle or full, got "lunar"');
+  });
+
+  it('status, set and reset talk to a running daemon over HTTP', async () => {
+    h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    const url = await h.app.listen({ host: '127.0.0.1', port: 0 });
+    await untilAsync('sample', async () => (await h!.zone()).temperature !== null);
+    const st = await run(['thermal', 'status', '--url', url]);
+    expect(st.error).toBeUndefined();
+    expect(st.out).toMatch(/^ZONE\s+MODE\s+TEMP\s+SETPOINT\s+DUTY/m);
+    expect(st.out).toMatch(/^gpu0\s+pid\s+\d+\.\d C\s+70\.0 C/m);
+    expect(st.out).toMatch(/^gpu0-a\s+gpu0\s+\d+%/m);
+    expect(st.out).toContain('sensors: simulated streaming');
+    const json = await run(['thermal', 'status', '--url', url, '--json']);
+    expect(JSON.parse(json.out).zones[0].id).toBe('gpu0');
+
+    const set = await run(['thermal', 'set', 'gpu0', '--setpoint', '66', '--kp', '0.02', '--url', url]);
+    expect(set.out).toContain('gpu0: mode pid, setpoint 66 C, kp 0.02');
+    expect((await h.zone()).setpoint).toBe(66);
+    const bad = await run(['thermal', 'set', 'gpu0', '--mode', 'turbo', '--url', url]);
+    expect(bad.error?.message).toBe('PATCH /v1/thermal/zones/gpu0: 400 body/mode must be one of: "pid", "curve", "fixed"');
+    const none = await run(['thermal', 'set', 'nope', '--setpoint', '60', '--url', url]);
+    expect(none.error?.message).toContain('404 no zone "nope"');
+    const reset = await run(['thermal', 'reset', 'gpu0', '--url', url]);
+    expect(reset.out).toContain('back to the config file (mode pid, setpoint 70 C)');
+
+    h.rig.override(0, { temperature: 99 });
+    await untilAsync('failsafe', async () => (await h!.zone()).failsafe);
+    const hot = await run(['thermal', 'status', '--url', url]);
+    expect(hot.out).toMatch(/FAILSAFE: critical\(gpu0\)/);
+    expect(hot.exitCode).toBe(3);
+  });
+
+  it('says clearly when no daemon answers', async () => {
+    const r = await run(['thermal', 'status', '--url', 'http://127.0.0.1:1']);
+    expect(r.error?.message).toMatch(/^cannot reach the daemon at http:\/\/127\.0\.0\.1:1 \(.+\); is it running\? \(--url\)$/);
+  });
+});
