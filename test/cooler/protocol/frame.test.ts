@@ -108,3 +108,13 @@ describe('FrameParserStream', () => {
     s.destroy();
   });
 });
+
+describe('PROTOCOL.md', () => {
+  it('documents the frame of its worked example correctly', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../firmware/PROTOCOL.md', import.meta.url), 'utf8');
+    const m = /GET_STATE with SEQ 7: `([0-9A-F ]+)`/.exec(doc);
+    expect(m).not.toBeNull();
+    expect(encodeFrame(7, 0x03).toString('hex').toUpperCase().match(/../g)!.join(' ')).toBe(m![1]);
+  });
+});
