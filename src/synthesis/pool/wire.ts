@@ -7,6 +7,7 @@
  * Frame: u32 LE length of the rest | rest. Rest (one ArrayBuffer on arrival): u32 LE header length |
  *       u32 zero | header JSON | pad to 8 | tensor bytes, each padded to 8.
  */
+import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { FromWorker, TensorData, TensorMsg, TensorType, ToWorker } from './protocol.ts';
 
@@ -28,8 +29,8 @@ function tensorsOf(msg: Message): TensorMsg[] | undefined {
   return undefined;
 }
 
-/** Writes one message; resolves when the pipe has taken it (back-pressure). */
-export function writeMessage(out: Writable, msg: Message): Promise<void> {
+/** The bytes of one message, as buffers to write in order (tensor data is referenced, not copied). */
+export function encodeMessage(msg: Message): Buffer[] {
   const tensors = tensorsOf(msg) ?? [];
   const slots: TensorSlot[] = [];
   let body = 0;
@@ -44,17 +45,46 @@ export function writeMessage(out: Writable, msg: Message): Promise<void> {
   head.writeUInt32LE(restHead + body, 0);
   head.writeUInt32LE(json.length, 4);
   json.copy(head, 12);
-  let ok = out.write(head);
-  const zeros = Buffer.alloc(8);
+  const parts: Buffer[] = [head];
   for (const tensor of tensors) {
-    const bytes = Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
-    ok = out.write(bytes) && ok;
-    const pad = pad8(bytes.length) - bytes.length;
-    if (pad > 0) ok = out.write(zeros.subarray(0, pad)) && ok;
+    parts.push(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+    const pad = pad8(tensor.data.byteLength) - tensor.data.byteLength;
+    if (pad > 0) parts.push(ZEROS.subarray(0, pad));
   }
+  return parts;
+}
+
+const ZEROS = Buffer.alloc(8);
+
+/** Writes one message to a stream; resolves when the stream has taken it (back-pressure). */
+export function writeMessage(out: Writable, msg: Message): Promise<void> {
+  let ok = true;
+  for (const part of encodeMessage(msg)) ok = out.write(part) && ok;
   if (ok) return Promise.resolve();
   return new Promise((resolve) => out.once('drain', resolve));
 }
+
+/**
+ * Writes one message to a file descriptor before returning. A process worker answers this way:
+ * its thread is about to block in the next inference call, and bytes left queued for the event
+ * loop would wait for that call to finish before reaching the pool.
+ */
+export function writeMessageSync(fd: number, msg: Message): void {
+  for (const part of encodeMessage(msg)) {
+    let at = 0;
+    while (at < part.length) {
+      try {
+        at += writeSync(fd, part, at, part.length - at);
+      } catch (err) {
+        // a non-blocking descriptor whose buffer is full: give the reader a moment
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        Atomics.wait(WAIT, 0, 0, 1);
+      }
+    }
+  }
+}
+
+const WAIT = new Int32Array(new SharedArrayBuffer(4));
 
 function view(type: TensorType, buffer: ArrayBuffer, offset: number, byteLength: number): TensorData {
   switch (type) {

@@ -3,7 +3,7 @@ import { join, dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkLoadError, SynthesisPool, type Frame, type FrameRequest } from '../../../src/synthesis/pool/pool.ts';
 import { tinyNetworks, tinyW } from './tiny-net.ts';
-import { captureLog, metrics, sample } from './helpers.ts';
+import { captureLog, metrics, Reference, sample } from './helpers.ts';
 
 const frames = (from: number, count: number): FrameRequest[] => Array.from({ length: count }, (_, i) => ({ feeds: { w: tinyW(from + i) } }));
 
@@ -99,6 +99,29 @@ describe('synthesis pool: cancellation, bad input, failed loads', () => {
     await pool.unload(other!.id);
     expect(pool.isLoaded(other!.id)).toBe(false);
     expect(lines.some((l) => /network "tiny-6" loaded on cpu and warmed/.test(l.msg))).toBe(true);
+  });
+});
+
+describe('synthesis pool: large frames from a process worker', () => {
+  it('brings back 256 px frames (800 KB messages) intact and in order', async () => {
+    const [net] = tinyNetworks([9], 256);
+    const { log } = captureLog();
+    const pool = new SynthesisPool({ workers: [{ id: 'p', providers: [{ name: 'cpu' }], isolation: 'process', intraOpThreads: 1 }], log, maxBatch: 4 });
+    const ref = new Reference();
+    try {
+      await pool.load(net!);
+      pool.activate(net!.id);
+      const got: Frame[] = [];
+      for await (const f of pool.stream(frames(0, 24))) got.push(f);
+      expect(Math.max(...got.map((f) => f.batchSize))).toBeGreaterThan(1);
+      for (let i = 0; i < got.length; i++) {
+        expect(got[i]!.outputs.image!.dims).toEqual([256, 256, 3]);
+        const want = (await ref.run(net!, { w: tinyW(i) })).image as Uint8Array;
+        expect(Buffer.from(got[i]!.outputs.image!.data as Uint8Array).equals(Buffer.from(want)), `frame ${i}`).toBe(true);
+      }
+    } finally {
+      await pool.close();
+    }
   });
 });
 

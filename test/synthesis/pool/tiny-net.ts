@@ -20,8 +20,8 @@ function seeded(seed: number) {
 }
 
 /** ONNX bytes: image = uint8(127.5 + 127.5 * tanh(mean_over_ws(w) @ W)), shape [N, size, size, 3]. */
-export function tinyNetBytes(seed: number): Uint8Array {
-  const { numWs, wDim, size } = TINY;
+export function tinyNetBytes(seed: number, size: number = TINY.size): Uint8Array {
+  const { numWs, wDim } = TINY;
   const g = new OnnxGraph(`tiny-${seed}`);
   const w = g.input('w', 'float32', ['N', numWs, wDim]);
   const mean = g.node('ReduceMean', [w], { axes: ints([1]), keepdims: int(0) });
@@ -38,11 +38,11 @@ export function tinyNetBytes(seed: number): Uint8Array {
 }
 
 /** Writes tiny networks to a temp dir and returns them as pool networks. */
-export function tinyNetworks(seeds: number[]): PoolNetwork[] {
+export function tinyNetworks(seeds: number[], size: number = TINY.size): PoolNetwork[] {
   const dir = mkdtempSync(join(tmpdir(), 'gance-tiny-'));
   return seeds.map((seed) => {
     const path = join(dir, `tiny-${seed}.onnx`);
-    writeFileSync(path, tinyNetBytes(seed));
+    writeFileSync(path, tinyNetBytes(seed, size));
     return { id: `tiny-${seed}`, path, inputs: [{ name: 'w', type: 'float32', dims: [TINY.numWs, TINY.wDim] }], fetch: ['image'] };
   });
 }
