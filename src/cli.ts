@@ -8,7 +8,12 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 
 /** Subcommand groups of other subsystems; each adds its commands to the program. */
 type Register = (program: Command) => void;
-const extensions: Array<() => Promise<{ register: Register }>> = [];
+const extensions: Array<() => Promise<{ register: Register }>> = [
+  () => import('./cli/thermal.ts'),
+  () => import('./cli/network.ts'),
+  // flash joins the `firmware` group, so it comes after the module that creates it
+  () => import('./cli/firmware-flash.ts'),
+];
 
 export async function buildProgram(): Promise<Command> {
   const program = new Command('gance')

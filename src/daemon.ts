@@ -59,7 +59,7 @@ const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsys
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;
   const registry = createRegistry();
-  const cooler = opts.cooler ?? (await createCooler(config.cooler));
+  const cooler = opts.cooler ?? (await createCooler(config.cooler, { log: log.child({ unit: 'cooler' }), registry }));
   const events = createEventBus();
   const ctx: DaemonContext = { config, log, registry, cooler, events };
 
