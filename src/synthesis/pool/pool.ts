@@ -174,6 +174,8 @@ export class SynthesisPool {
   private readonly slots: Slot[];
   private readonly handles = new Set<WorkerHandle>();
   private readonly networks = new Map<string, PoolNetwork>();
+  /** networks on their way out: no new frames, the queued ones still render */
+  private readonly unloading = new Set<string>();
   private readonly queue: PendingFrame[] = [];
   private activeId: string | undefined;
   private seq = 0;
@@ -239,7 +241,7 @@ export class SynthesisPool {
   }
 
   isLoaded(id: string): boolean {
-    return this.networks.has(id);
+    return this.networks.has(id) && !this.unloading.has(id);
   }
 
   /**
@@ -287,7 +289,7 @@ export class SynthesisPool {
 
   /** Frames submitted from now on without a network use this one. */
   activate(id: string): void {
-    if (!this.networks.has(id)) throw new Error(`network "${id}" is not loaded (loaded: ${[...this.networks.keys()].join(', ') || 'none'})`);
+    if (!this.isLoaded(id)) throw new Error(`network "${id}" is not loaded (loaded: ${[...this.networks.keys()].join(', ') || 'none'})`);
     this.activeId = id;
   }
 
@@ -307,9 +309,11 @@ export class SynthesisPool {
     return this.exclusive(async () => {
       if (id === this.activeId) throw new Error(`network "${id}" is active; activate another one first`);
       if (!this.networks.has(id)) return;
-      this.networks.delete(id);
-      this.opts.metrics?.networksLoaded.set(this.networks.size);
+      this.unloading.add(id);
       while (this.usesNetwork(id)) await new Promise((r) => setTimeout(r, 5));
+      this.networks.delete(id);
+      this.unloading.delete(id);
+      this.opts.metrics?.networksLoaded.set(this.networks.size);
       for (const h of this.handles) {
         if (h.loaded.delete(id)) h.link.send({ t: 'unload', key: id });
       }
@@ -326,7 +330,10 @@ export class SynthesisPool {
     try {
       if (network === undefined) throw new Error('no network is active: load and activate one first');
       net = this.networks.get(network);
-      if (!net) throw new Error(`network "${network}" is not loaded (loaded: ${[...this.networks.keys()].join(', ') || 'none'})`);
+      if (!net || this.unloading.has(network)) {
+        const loaded = [...this.networks.keys()].filter((id) => !this.unloading.has(id));
+        throw new Error(`network "${network}" is not loaded (loaded: ${loaded.join(', ') || 'none'})`);
+      }
       checkFeeds(net, request.feeds);
     } catch (err) {
       return Promise.reject(err);

@@ -93,6 +93,26 @@ describe('synthesis pool: cancellation, bad input, failed loads', () => {
     expect(pool.isReady()).toBe(true);
   });
 
+  it('lets frames queued for the old network finish on it during a swap', async () => {
+    pool.slowWorker('solo', 250);
+    const ref = new Reference();
+    const queued = frames(0, 6).map((r) => pool.submit(r));
+    const swapping = pool.swap(other!);
+    await expect(pool.submit({ feeds: { w: tinyW(0) }, network: 'nope' })).rejects.toThrow(/not loaded/);
+    const done = await Promise.all(queued);
+    await swapping;
+    expect(done.map((f) => f.network)).toEqual(Array(6).fill(net!.id));
+    for (let i = 0; i < done.length; i++) {
+      const want = (await ref.run(net!, { w: tinyW(i) })).image as Uint8Array;
+      expect(Buffer.from(done[i]!.outputs.image!.data as Uint8Array).equals(Buffer.from(want))).toBe(true);
+    }
+    expect(pool.isLoaded(net!.id)).toBe(false);
+    await expect(pool.submit({ feeds: { w: tinyW(0) }, network: net!.id })).rejects.toThrow(/network "tiny-5" is not loaded \(loaded: tiny-6\)/);
+    expect((await pool.submit({ feeds: { w: tinyW(0) } })).network).toBe(other!.id);
+    // back to the first network for the tests that follow
+    await pool.swap(net!);
+  });
+
   it('unloads only networks that are not active', async () => {
     await pool.load(other!);
     await expect(pool.unload(net!.id)).rejects.toThrow(/network "tiny-5" is active; activate another one first/);
