@@ -43,7 +43,7 @@ int main(void) {
   therm_init();
   uart_init();
   frame_init(proto_handle);
-  proto_init(reset_cause);
+  proto_init(reset_cause, settings_count_boot());
   wdt_enable(WDTO_250MS);
   /* Idle between interrupts (Timer2 wakes us every 40 us, the UART on each byte): timers, UART
    * and ADC keep running. Less heat and supply noise, and the simulator skips the idle time. */

@@ -13,9 +13,13 @@
 
 counters_t counters;
 static uint8_t boot_cause;
+static uint16_t boots;
 static uint16_t rx_errors_base; /* the UART counts from boot; GET_COUNTERS(clear) moves this */
 
-void proto_init(uint8_t reset_cause) { boot_cause = reset_cause; }
+void proto_init(uint8_t reset_cause, uint16_t boot_count) {
+  boot_cause = reset_cause;
+  boots = boot_count;
+}
 
 static uint8_t *put16(uint8_t *p, uint16_t v) {
   p[0] = (uint8_t)(v >> 8);
@@ -31,7 +35,7 @@ static uint8_t *put32(uint8_t *p, uint32_t v) {
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
 
 static void reply_hello(uint8_t seq) {
-  uint8_t out[12 + sizeof FW_NAME - 1];
+  uint8_t out[14 + sizeof FW_NAME - 1];
   uint8_t *p = out;
   *p++ = PROTOCOL_VERSION;
   *p++ = FW_VERSION_MAJOR;
@@ -44,6 +48,7 @@ static void reply_hello(uint8_t seq) {
   *p++ = MAX_PAYLOAD;
   *p++ = boot_cause;
   p = put16(p, (uint16_t)PWM_HZ);
+  p = put16(p, boots);
   memcpy(p, FW_NAME, sizeof FW_NAME - 1);
   frame_send(seq, REPLY(CMD_HELLO), out, sizeof out);
 }

@@ -24,7 +24,7 @@ enum {
 #define CAP_HOST_WATCHDOG 0x0040
 
 /* reset_cause: MCUSR at boot (PORF 1, EXTRF 2, BORF 4, WDRF 8) */
-void proto_init(uint8_t reset_cause);
+void proto_init(uint8_t reset_cause, uint16_t boot_count);
 void proto_handle(uint8_t seq, uint8_t type, const uint8_t *payload, uint8_t len, uint32_t now);
 
 #endif

@@ -19,6 +19,7 @@ typedef struct {
 } stored_t;
 
 static stored_t EEMEM stored;
+static uint16_t EEMEM boots; /* after the settings block: address 14 */
 
 settings_t settings;
 uint8_t settings_from_eeprom;
@@ -61,4 +62,11 @@ uint8_t settings_store(const settings_t *s) {
   settings = *s;
   settings_from_eeprom = 1;
   return 1;
+}
+
+uint16_t settings_count_boot(void) {
+  uint16_t n = eeprom_read_word(&boots);
+  n = (n == 0xFFFF) ? 1 : (uint16_t)(n + 1); /* 0xFFFF is a blank cell; wraps to 0 after 65534 boots */
+  eeprom_update_word(&boots, n);
+  return n;
 }

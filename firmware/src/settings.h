@@ -16,6 +16,9 @@ extern settings_t settings;
 extern uint8_t settings_from_eeprom;
 
 void settings_load(void);
+/* Counts this boot in EEPROM and returns the count (1 on a blank EEPROM); lets the host tell a
+ * restarted device from a reconnected one. */
+uint16_t settings_count_boot(void);
 /* Validates, stores in RAM and EEPROM; returns 0 (nothing changed) when a field is out of range. */
 uint8_t settings_store(const settings_t *s);
 

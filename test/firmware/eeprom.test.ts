@@ -1,6 +1,6 @@
 /** Watchdog and failsafe settings kept in EEPROM across power cycles. */
 import { describe, expect, it } from 'vitest';
-import { Command, decodeSettings, encodeSetDuty, encodeSetSettings } from '../../src/cooler/protocol/messages.ts';
+import { Command, decodeHello, decodeSettings, encodeSetDuty, encodeSetSettings } from '../../src/cooler/protocol/messages.ts';
 import { CoolerSim, F_CPU } from '../../test/helpers/avr/sim.ts';
 import { bootSim } from '../../test/helpers/avr/sim-client.ts';
 
@@ -31,6 +31,8 @@ describe('firmware EEPROM settings', () => {
     sim.runUntil(() => sim.pwm(0).duty > 0.5, 2000);
     expect(((sim.cycles - from) / F_CPU) * 1000).toBeCloseTo(1200, -1);
     expect(sim.pwm(0).duty).toBeCloseTo(0.8, 2);
+    // every boot is counted in EEPROM, so the host can tell a restart from a reconnect
+    expect(decodeHello(client.request(Command.hello)).boots).toBe(2);
     // and a new chip given the same EEPROM image reads it too
     const other = bootSim(new CoolerSim({ eeprom: sim.eeprom.memory }));
     expect(decodeSettings(other.request(Command.getSettings)).watchdogMs).toBe(1200);

@@ -171,6 +171,8 @@ export interface Hello {
   /** MCUSR at the device's last boot: names of the set bits */
   resetCause: (keyof typeof ResetCause)[];
   pwmHz: number;
+  /** boots counted in the device's EEPROM: a different value means the device restarted */
+  boots: number;
   name: string;
 }
 
@@ -184,6 +186,7 @@ export function decodeHello(p: Buffer): Hello {
   const maxPayload = r.u8();
   const cause = r.u8();
   const pwmHz = r.u16();
+  const boots = r.u16();
   const name = r.rest().toString('latin1');
   return {
     protocolVersion,
@@ -194,6 +197,7 @@ export function decodeHello(p: Buffer): Hello {
     maxPayload,
     resetCause: (Object.keys(ResetCause) as (keyof typeof ResetCause)[]).filter((k) => cause & ResetCause[k]),
     pwmHz,
+    boots,
     name,
   };
 }

@@ -74,6 +74,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
   private keepAlive: NodeJS.Timeout | undefined;
   private failures = 0;
   private lastUptimeMs: number | null = null;
+  private lastBoots: number | null = null;
   private lastCountersAt = 0;
   private connects = 0;
   private readonly channelOf = new Map<string, number>();
@@ -286,13 +287,16 @@ export class SerialCooler extends EventEmitter implements Cooler {
     this.settings = settings;
 
     const state = decodeState(await link.request(Command.getState));
-    const restarted = this.lastUptimeMs !== null && state.uptimeMs < this.lastUptimeMs;
+    // the boot count (EEPROM) changes at every restart, however long we were away
+    const restarted = this.lastBoots !== null && hello.boots !== this.lastBoots;
     if (restarted) this.metrics.deviceResets.inc({ cause: hello.resetCause.join('+') || 'unknown' });
+    this.lastBoots = hello.boots;
+    this.lastUptimeMs = null;
     this.noteState(state, false);
     const counters = decodeCounters(await link.request(Command.getCounters, encodeGetCounters()));
     this.absorbCounters(counters, restarted || this.lastCounters === null);
     this.log.info(
-      { event: 'link-up', firmware: this.info.version, resetCause: hello.resetCause, mode: state.mode, restarted, watchdogMs: settings.watchdogMs },
+      { event: 'link-up', firmware: this.info.version, boots: hello.boots, resetCause: hello.resetCause, mode: state.mode, restarted, watchdogMs: settings.watchdogMs },
       'cooler firmware connected',
     );
   }

@@ -37,7 +37,7 @@ describe('requests', () => {
 
 describe('replies', () => {
   it('decodes HELLO', () => {
-    const p = Buffer.concat([Buffer.from([1, 1, 2, 3, 4, 2, 0x00, 0x45, 64, 0x08, 0x61, 0xa8]), Buffer.from('gance-cooler')]);
+    const p = Buffer.concat([Buffer.from([1, 1, 2, 3, 4, 2, 0x00, 0x45, 64, 0x08, 0x61, 0xa8, 0x01, 0x02]), Buffer.from('gance-cooler')]);
     expect(decodeHello(p)).toEqual({
       protocolVersion: 1,
       firmwareVersion: '1.2.3',
@@ -47,6 +47,7 @@ describe('replies', () => {
       maxPayload: 64,
       resetCause: ['watchdog'],
       pwmHz: 25000,
+      boots: 258,
       name: 'gance-cooler',
     });
   });
