@@ -178,20 +178,24 @@ async function cpu(): Promise<Record<string, unknown>> {
 }
 
 /** Build options of the variants of test/bench/synthesis-gpu.ts this benchmark knows by name. */
-const GPU_VARIANTS: Record<string, Partial<BuildOptions>> = {
+const GPU_VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | 'NHWC' }> = {
   'fp16-act-subpixel': { dtype: 'float16', modulation: 'activation', upsample: 'subpixel' },
   'fp16-act-transpose': { dtype: 'float16', modulation: 'activation', upsample: 'transpose' },
   'fp16-act-fused': { dtype: 'float16', modulation: 'activation', upsample: 'fused' },
   'fp16-weight-subpixel': { dtype: 'float16', modulation: 'weight', upsample: 'subpixel', batch: 1 },
+  'fp16-weight-transpose': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1 },
   'fp16-weight-fused': { dtype: 'float16', modulation: 'weight', upsample: 'fused', batch: 1 },
+  'fp16-act-subpixel-nhwc': { dtype: 'float16', modulation: 'activation', upsample: 'subpixel', layout: 'NHWC' },
+  'fp16-weight-subpixel-nhwc': { dtype: 'float16', modulation: 'weight', upsample: 'subpixel', batch: 1, layout: 'NHWC' },
   'fp32-act-subpixel': { dtype: 'float32', modulation: 'activation', upsample: 'subpixel' },
 };
 
 async function gpu(): Promise<Record<string, unknown>> {
   const seconds = Number(arg('seconds') ?? 5);
   const variant = arg('variant') ?? 'fp16-act-subpixel';
-  const build = arg('build') ? (JSON.parse(arg('build')!) as Partial<BuildOptions>) : GPU_VARIANTS[variant];
-  if (!build) throw new Error(`unknown variant '${variant}' (known: ${Object.keys(GPU_VARIANTS).join(', ')}); or pass --build JSON`);
+  const spec = arg('build') ? (JSON.parse(arg('build')!) as (typeof GPU_VARIANTS)[string]) : GPU_VARIANTS[variant];
+  if (!spec) throw new Error(`unknown variant '${variant}' (known: ${Object.keys(GPU_VARIANTS).join(', ')}); or pass --build JSON`);
+  const { layout, ...build } = spec;
   const provider = arg('provider') ?? 'webgpu';
   const depths = (arg('depths') ?? '1,2').split(',').map(Number);
   const resolution = Number(arg('resolution') ?? 1024);
@@ -226,7 +230,8 @@ async function gpu(): Promise<Record<string, unknown>> {
   const entry = catalogue.get(variant)!;
   if (entry.error) throw new Error(entry.error);
   const net = poolNetwork(entry, 'frames');
-  const workers: WorkerSpec[] = [{ id: 'gpu0', providers: [{ name: provider as 'webgpu' }], isolation: 'process', intraOpThreads: 0 }];
+  const providerSpec = { name: provider as 'webgpu', ...(layout && provider === 'webgpu' ? { options: { preferredLayout: layout } } : {}) };
+  const workers: WorkerSpec[] = [{ id: 'gpu0', providers: [providerSpec], isolation: 'process', intraOpThreads: 0 }];
   const pool: Record<string, PoolFigure & { singleFrameLatencyMs: number; loadMs: number }> = {};
   for (const depth of depths) {
     const tl = performance.now();
@@ -245,7 +250,7 @@ async function gpu(): Promise<Record<string, unknown>> {
     provider,
     resolution,
     variant,
-    build,
+    build: spec,
     buildMs,
     output: 'uint8 NHWC frames in a main-thread buffer, submit order',
     direct: { imagesPerSecond: directImgs, source: 'test/bench/synthesis-gpu.ts, same call' },
