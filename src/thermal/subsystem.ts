@@ -9,6 +9,7 @@ import { thermalApi } from './api.ts';
 import { registerThermalMetrics } from './metrics.ts';
 import { NvidiaSmiSource } from './sensors/nvidia-smi.ts';
 import { SimulatedSmiSource } from './sensors/simulated.ts';
+import { SystemInformationFallback, querySystemInformation, toGpuInfo } from './sensors/systeminformation.ts';
 import type { GpuSensorSource } from './sensors/types.ts';
 import { ThermalService } from './service/service.ts';
 import { SimRig, plantConfigFor } from './sim/rig.ts';
@@ -27,6 +28,7 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
   };
 
   let source: GpuSensorSource;
+  const discovered = new Map<number, { name: string; driverVersion?: string }>();
   let rig: SimRig | undefined;
   if (s.source === 'simulated') {
     if (!(ctx.cooler instanceof SimulatedCooler)) {
@@ -36,7 +38,19 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
     ctx.cooler.attachPlant(rig);
     source = new SimulatedSmiSource(rig, common);
   } else {
-    source = new NvidiaSmiSource({ ...common, command: s.nvidiaSmiPath });
+    const smi = new NvidiaSmiSource({ ...common, command: s.nvidiaSmiPath });
+    source = smi;
+    if (s.fallback === 'systeminformation') {
+      new SystemInformationFallback({ source: smi, log: log.child({ part: 'systeminformation' }), intervalMs: Math.max(5000, s.intervalMs) });
+    }
+    // Names and driver for the API and metrics; off the main thread, once, not awaited.
+    querySystemInformation().then(
+      (gpus) => {
+        for (const g of toGpuInfo(gpus)) discovered.set(g.index, { name: g.name, driverVersion: g.driverVersion });
+        log.info({ gpus: toGpuInfo(gpus) }, `GPUs found: ${gpus.map((g, i) => `${i}: ${g.name} (${g.pciBus}, driver ${g.driverVersion})`).join('; ') || 'none'}`);
+      },
+      (err: Error) => log.warn({ err: err.message }, 'GPU discovery through systeminformation failed; names stay unknown'),
+    );
   }
 
   const simRig = rig;
@@ -48,7 +62,7 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
     log,
     events,
     stateDir: resolve(config.stateDir),
-    gpuInfo: simRig ? () => new Map(simRig.plant.gpus().map((g) => [g.index, { name: g.name }])) : undefined,
+    gpuInfo: simRig ? () => new Map(simRig.plant.gpus().map((g) => [g.index, { name: g.name }])) : () => discovered,
     onLoadHint: simRig ? (gpus, watts, seconds) => simRig.hint(gpus, watts, seconds) : undefined,
   });
   registerThermalMetrics(ctx.registry, service);

@@ -82,6 +82,19 @@ export class NvidiaSmiSource extends EventEmitter implements GpuSensorSource {
       clearTimeout(kill);
     }
     this.setRunning(false);
+    this.emit('stopped');
+  }
+
+  /**
+   * A reading from the fallback source (systeminformation) while this stream is down. Kept only
+   * when no fresher nvidia-smi sample exists; the service keeps the fans at full regardless, as
+   * long as the stream itself is down.
+   */
+  acceptFallback(sample: GpuSample): void {
+    const cur = this.samples.get(sample.index);
+    if (this.running || (cur && cur.receivedAt >= sample.receivedAt)) return;
+    this.samples.set(sample.index, sample);
+    this.emit('sample', sample);
   }
 
   latest(): ReadonlyMap<number, GpuSample> {

@@ -126,9 +126,16 @@ function print() {
 process.stdout.on('error', () => process.exit(0));
 
 if (loopMs === null) {
-  print();
-  process.exit(0);
+  // FAKE_NVIDIA_SMI_DELAY_MS: a slow driver (older GPUs take seconds per call)
+  setTimeout(() => {
+    print();
+    process.exit(0);
+  }, Number(process.env.FAKE_NVIDIA_SMI_DELAY_MS ?? 0));
+} else {
+  stream();
 }
+
+function stream() {
 
 let hung = false;
 let timer = null;
@@ -183,3 +190,4 @@ rl.on('line', (line) => {
 rl.on('close', () => {
   if (fed) process.exit(0);
 });
+}
