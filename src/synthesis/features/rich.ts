@@ -7,11 +7,11 @@
  * partial that rings through them survives, a transient does not); the rest is percussive. Onsets are
  * the half-wave rectified rise of log-compressed magnitudes (spectral flux); the pulse jumps to each
  * onset and decays exponentially. Chroma folds the sustained spectrum from 55 Hz to 5 kHz onto pitch
- * classes (C = 0). Offline normalises each feature by its peak over the track, streaming by a running
+ * classes (C = 0); flux uses square-root magnitudes (exact IEEE arithmetic on every machine). Offline normalises each feature by its peak over the track, streaming by a running
  * peak that slowly releases.
  */
 import { exp, ln } from './detmath.ts';
-import { RealPairDft } from './fft.ts';
+import { createPow2Fft } from './fft.ts';
 import { periodicHann } from './spectrogram.ts';
 
 export interface RichFeatures {
@@ -51,26 +51,29 @@ export class RichFeatureExtractor {
   private readonly frameLength: number;
   private readonly history: Float64Array;
   private readonly win: Float64Array;
-  private readonly dft: RealPairDft;
+  private readonly fft: ReturnType<typeof createPow2Fft>;
   private readonly spec: Float64Array;
   private readonly bins: number;
-  private readonly prevLog: Float64Array;
+  private readonly prevMag: Float64Array;
   private readonly sustain: Float64Array[];
   private sustainAt = 0;
   private framesSeen = 0;
   private readonly pitchClass: Int8Array;
   private readonly windowed: Float64Array;
+  private readonly minBuf: Float64Array;
 
   constructor(opts: RichOptions) {
     this.windowLength = opts.windowLength ?? 2048;
     this.frameLength = opts.frameLength;
     this.history = new Float64Array(this.windowLength);
     this.win = periodicHann(this.windowLength);
-    this.dft = new RealPairDft(this.windowLength);
+    if ((this.windowLength & (this.windowLength - 1)) !== 0) throw new RangeError(`rich feature window must be a power of two, got ${this.windowLength}`);
+    this.fft = createPow2Fft(this.windowLength);
     this.bins = this.windowLength / 2 + 1;
-    this.spec = new Float64Array(2 * this.bins);
-    this.prevLog = new Float64Array(this.bins);
+    this.spec = new Float64Array(2 * this.windowLength);
+    this.prevMag = new Float64Array(this.bins);
     this.windowed = new Float64Array(this.windowLength);
+    this.minBuf = new Float64Array(this.bins);
     const k = opts.sustainFrames ?? 8;
     this.sustain = Array.from({ length: k }, () => new Float64Array(this.bins));
     this.pitchClass = new Int8Array(this.bins).fill(-1);
@@ -84,54 +87,66 @@ export class RichFeatureExtractor {
 
   push(frame: ArrayLike<number>): Raw {
     const n = this.frameLength;
+    const W = this.windowLength;
     const h = this.history;
+    const win = this.win;
+    const windowed = this.windowed;
     h.copyWithin(0, n);
     let sq = 0;
     for (let i = 0; i < n; i++) {
       const v = frame[i]!;
-      h[this.windowLength - n + i] = v;
+      h[W - n + i] = v;
       sq += v * v;
     }
-    for (let i = 0; i < this.windowLength; i++) this.windowed[i] = h[i]! * this.win[i]!;
-    this.dft.forward(this.windowed, null, this.bins, this.spec, null);
+    for (let i = 0; i < W; i++) windowed[i] = h[i]! * win[i]!;
+    const spec = this.spec;
+    this.fft.realTransform(spec, windowed); // bins 0..N/2 are filled
+    const bins = this.bins;
     const slot = this.sustain[this.sustainAt]!;
     this.sustainAt = (this.sustainAt + 1) % this.sustain.length;
+    const prev = this.prevMag;
+    const first = this.framesSeen === 0;
     let flux = 0;
-    for (let b = 0; b < this.bins; b++) {
-      const re = this.spec[2 * b]!;
-      const im = this.spec[2 * b + 1]!;
+    for (let b = 0; b < bins; b++) {
+      const re = spec[2 * b]!;
+      const im = spec[2 * b + 1]!;
       const m = Math.sqrt(re * re + im * im);
       slot[b] = m;
-      const lg = ln(1 + 100 * m);
-      if (this.framesSeen > 0 && lg > this.prevLog[b]!) flux += lg - this.prevLog[b]!;
-      this.prevLog[b] = lg;
+      // Flux on square-root magnitudes (IEEE-exact, unlike a logarithm): rises only.
+      const c = Math.sqrt(m);
+      const d = c - prev[b]!;
+      if (!first && d > 0) flux += d;
+      prev[b] = c;
     }
     this.framesSeen++;
     const filled = Math.min(this.framesSeen, this.sustain.length);
+    const minM = this.minBuf;
+    if (filled < this.sustain.length) minM.fill(0);
+    else {
+      minM.set(this.sustain[0]!);
+      for (let j = 1; j < filled; j++) {
+        const row = this.sustain[j]!;
+        for (let b = 0; b < bins; b++) if (row[b]! < minM[b]!) minM[b] = row[b]!;
+      }
+    }
     let harm = 0;
     let perc = 0;
     const chroma = new Float64Array(12);
-    for (let b = 0; b < this.bins; b++) {
-      let minM = Infinity;
-      for (let j = 0; j < filled; j++) {
-        const idx = (this.sustainAt - 1 - j + this.sustain.length) % this.sustain.length;
-        const v = this.sustain[idx]![b]!;
-        if (v < minM) minM = v;
-      }
-      // A window that has not yet seen `sustain` frames cannot tell sustained from new.
-      const sustained = filled < this.sustain.length ? 0 : minM;
-      const m = slot[b]!;
-      harm += sustained * sustained;
-      const p = m - sustained;
+    const pcs = this.pitchClass;
+    for (let b = 0; b < bins; b++) {
+      const sustained = minM[b]!;
+      const e = sustained * sustained;
+      harm += e;
+      const p = slot[b]! - sustained;
       perc += p * p;
-      const pc = this.pitchClass[b]!;
-      if (pc >= 0) chroma[pc] = chroma[pc]! + sustained * sustained;
+      const pc = pcs[b]!;
+      if (pc >= 0) chroma[pc] = chroma[pc]! + e;
     }
     return {
       rms: Math.sqrt(sq / n),
-      onset: flux / this.bins,
-      harmonic: Math.sqrt(harm / this.bins),
-      percussive: Math.sqrt(perc / this.bins),
+      onset: flux / bins,
+      harmonic: Math.sqrt(harm / bins),
+      percussive: Math.sqrt(perc / bins),
       chroma,
     };
   }

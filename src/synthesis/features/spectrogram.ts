@@ -160,7 +160,24 @@ export function smoothVectors(data: Float64Array, frames: number, vl: number, ac
   if (across) {
     const next = new Float64Array(cur.length);
     const plan = savgolPlan(across[0], across[1]);
-    for (let p = 0; p < vl; p++) savgolStrided(plan, cur, p, vl, frames, next, p, vl);
+    const w = plan.windowLength;
+    if (frames < w) throw new RangeError(`savgol: signal of ${frames} samples is shorter than the window of ${w}`);
+    const half = (w - 1) / 2;
+    // Row-wise (contiguous) form of the per-position filter: out[f] = sum_j c_j in[f - half + j].
+    const rowCombo = (weights: Float64Array, firstRow: number, outRow: number) => {
+      const o = outRow * vl;
+      for (let j = 0; j < w; j++) {
+        const c = weights[j]!;
+        const src = (firstRow + j) * vl;
+        if (j === 0) for (let p = 0; p < vl; p++) next[o + p] = c * cur[src + p]!;
+        else for (let p = 0; p < vl; p++) next[o + p] = next[o + p]! + c * cur[src + p]!;
+      }
+    };
+    for (let f = half; f < frames - half; f++) rowCombo(plan.center, f - half, f);
+    for (let i = 0; i < half; i++) {
+      rowCombo(plan.edgeStart[i]!, 0, i);
+      rowCombo(plan.edgeEnd[i]!, frames - w, frames - half + i);
+    }
     cur = next;
   }
   if (within) {

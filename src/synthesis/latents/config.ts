@@ -57,6 +57,11 @@ export const LatentsConfig = Type.Object(
     blendDepth: Type.Integer({ minimum: 0, maximum: 64, default: 10, description: 'projection blend: w rows 0..blendDepth-1 take the spectrogram (GANce --blend-depth; NOVA used 12)' }),
     projectionFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'GANce HDF5 projection file (projection-file-blend)' }),
     projectionNetworkMd5: Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{32}$' }), Type.Null()], { default: null, description: 'refuse projection files made with another network (MD5 of its file)' }),
+    resampler: Type.Union([Type.Literal('gance'), Type.Literal('ffmpeg')], {
+      default: 'gance',
+      description: "offline audio resampling: 'gance' = resampy 0.2.2 kaiser_best, bit-identical to GANce; 'ffmpeg' = ffmpeg's resampler, several times faster, not bit-identical",
+    }),
+    resamplerThreads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: "worker threads for the 'gance' resampler (same result with any count)" }),
     noise: NoiseConfig,
     streaming: StreamingConfig,
     live: LiveInputConfig,

@@ -4,6 +4,7 @@
  * NI_Correlate1D uses (centre first, then pairs from the outermost in).
  */
 import { exp } from '../features/detmath.ts';
+import { createPow2Fft } from '../features/fft.ts';
 
 export type BoundaryMode = 'wrap' | 'reflect';
 
@@ -65,4 +66,48 @@ export function gaussianFilter1d(x: ArrayLike<number>, sigma: number, mode: Boun
   const out = new Float64Array(x.length);
   gaussianFilterRows(x, x.length, 1, sigma, mode, out, truncate);
   return out;
+}
+
+/**
+ * Same result as gaussianFilterRows(..., 'wrap') for float32 output, through FFT convolution: each pair
+ * of columns, periodically extended by the kernel radius, is convolved in one complex FFT. The double
+ * sums differ from direct summation only in rounding far below float32 resolution.
+ */
+export function gaussianFilterRowsWrapFft(data: ArrayLike<number>, rows: number, cols: number, sigma: number, out: Float32Array | Float64Array, truncate = 4.0): void {
+  const kernel = gaussianKernel(sigma, truncate);
+  const R = (kernel.length - 1) / 2;
+  const L = rows + 2 * R;
+  let P = 2;
+  while (P < L) P <<= 1;
+  const fft = createPow2Fft(P);
+  const kk = new Float64Array(2 * P);
+  for (let t = -R; t <= R; t++) kk[2 * (((t % P) + P) % P)] = kernel[t + R]!;
+  const K = new Float64Array(2 * P);
+  fft.transform(K, kk);
+  const z = new Float64Array(2 * P);
+  const Z = new Float64Array(2 * P);
+  const y = new Float64Array(2 * P);
+  for (let c = 0; c < cols; c += 2) {
+    const hasB = c + 1 < cols;
+    z.fill(0);
+    for (let e = 0; e < L; e++) {
+      const r = (((e - R) % rows) + rows) % rows;
+      z[2 * e] = data[r * cols + c]!;
+      z[2 * e + 1] = hasB ? data[r * cols + c + 1]! : 0;
+    }
+    fft.transform(Z, z);
+    for (let k = 0; k < P; k++) {
+      const kr = K[2 * k]!;
+      const ki = K[2 * k + 1]!;
+      const zr = Z[2 * k]!;
+      const zi = Z[2 * k + 1]!;
+      Z[2 * k] = zr * kr - zi * ki;
+      Z[2 * k + 1] = zr * ki + zi * kr;
+    }
+    fft.inverseTransform(y, Z);
+    for (let r = 0; r < rows; r++) {
+      out[r * cols + c] = y[2 * (r + R)]!;
+      if (hasB) out[r * cols + c + 1] = y[2 * (r + R) + 1]!;
+    }
+  }
 }

@@ -3,7 +3,7 @@
  * as float32, a Gaussian filter across frames (sigma 50, 'wrap', so the noise loops seamlessly),
  * divided by its RMS, then min-max scaled to [-4, 4] in float32 as sklearn does for float32 input.
  */
-import { gaussianFilterRows } from './gaussian.ts';
+import { gaussianFilterRows, gaussianFilterRowsWrapFft } from './gaussian.ts';
 import { LegacyRandomState } from './rng.ts';
 
 export interface NoiseOptions {
@@ -23,7 +23,9 @@ export function ganceNoise(opts: NoiseOptions): Float32Array {
   const raw = new Float32Array(count);
   for (let i = 0; i < count; i++) raw[i] = rng.nextGauss();
   const filtered = new Float32Array(count);
-  if (opts.sigma > 1e-15) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
+  // Direct sums for short runs; FFT convolution beyond (same float32 values, ~8x faster at 1 min).
+  if (opts.sigma > 1e-15 && frames <= 64) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
+  else if (opts.sigma > 1e-15) gaussianFilterRowsWrapFft(raw, frames, vl, opts.sigma, filtered);
   else filtered.set(raw);
   const f32 = Math.fround;
   let sq = 0;

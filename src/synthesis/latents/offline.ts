@@ -5,6 +5,8 @@
  * then yields frames, reading the live parameters for each one.
  */
 import { decodeFiles, type DecodeOptions } from '../audio/decode.ts';
+import { ffmpegResampler } from '../audio/ffmpeg-resample.ts';
+import { parallelResampler } from '../audio/resample-pool.ts';
 import { scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
 import { frameRms } from '../features/rms.ts';
 import { richFeaturesOffline, type RichFeatures } from '../features/rich.ts';
@@ -23,12 +25,16 @@ import type { LiveParams } from './params.ts';
 export interface OfflineOptions {
   files: readonly string[];
   config: LatentsConfig;
+  /**
+   * Resampler for the 'gance' mode (e.g. a parallelResampler pool's `resample`, which gives the same
+   * samples); defaults follow config.resampler.
+   */
+  resampler?: Resampler;
   /** Open projection file (projection-file-blend); opened from config.projectionFile when absent. */
   projection?: ProjectionFileReader;
   /** Compute onset/pulse/harmonic/chroma per frame (default true). */
   richFeatures?: boolean;
   decode?: DecodeOptions;
-  resampler?: Resampler;
 }
 
 export interface OfflinePlan {
@@ -83,7 +89,14 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
   }
   const decoded = await decodeFiles(opts.files, opts.decode);
   lap('decode');
-  const video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, targetVectors === null ? { fps: cfg.fps } : { targetVectors }, file, opts.resampler);
+  const pool = !opts.resampler && cfg.resampler === 'gance' && cfg.resamplerThreads > 1 ? parallelResampler(cfg.resamplerThreads) : null;
+  const resampler = opts.resampler ?? pool?.resample ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : undefined);
+  let video;
+  try {
+    video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, targetVectors === null ? { fps: cfg.fps } : { targetVectors }, file, resampler);
+  } finally {
+    await pool?.close();
+  }
   lap('resample');
   const spec = ganceSpectrogram(video.samples, { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file });
   lap('spectrogram');

@@ -52,3 +52,21 @@ describe('resampy kaiser_best emulation', () => {
     await expect(scaleForVideo(x, 44100, 512, { fps: -1 }, 'x.wav')).rejects.toMatchObject({ code: 'AUDIO_BAD_PARAMETER', file: 'x.wav' });
   });
 });
+
+describe('parallel resampler', () => {
+  it('splits the work over threads with a bit-identical result', async () => {
+    const { parallelResampler } = await import('../../../src/synthesis/audio/resample-pool.ts');
+    const n = 44100;
+    const x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = Math.fround(0.4 * Math.sin(i * 0.013) + ((i * 7919) % 13) / 100);
+    const pool = parallelResampler(3);
+    try {
+      const a = await pool.resample(x, 44100, 30720);
+      const b = resampleKaiserBest(x, 44100, 30720);
+      expect(a.length).toBe(b.length);
+      expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+});
