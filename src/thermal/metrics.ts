@@ -118,7 +118,6 @@ export function registerThermalMetrics(registry: Registry, service: ThermalServi
     for (const z of zones()) {
       const active = new Set(z.runtime.alarms.filter((a) => a.failsafe).map((a) => a.kind));
       for (const reason of FAILSAFE_REASONS) g.set({ zone: z.id, reason }, active.has(reason) ? 1 : 0);
-      if (!z.runtime.out && !active.has('controller-error')) g.set({ zone: z.id, reason: 'controller-error' }, 1);
     }
   });
   gauge('thermal_alarm', 'Active thermal alarms (1), e.g. kind="fan-stalled" subject="gpu0-a"', ['zone', 'kind', 'subject'], (g) => {

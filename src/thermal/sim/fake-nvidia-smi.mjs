@@ -102,6 +102,8 @@ for (const f of fields) if (!FIELDS[f]) fail(`Field "${f}" is not a valid field 
 const opts = new Set(format.split(',').map((s) => s.trim()));
 const units = !opts.has('nounits');
 
+// Like nvidia-smi, a looping query prints its header once, before the first round.
+let headerDone = false;
 function print() {
   const shown = gpus.filter((g) => !ids || ids.includes(g.index)).sort((a, b) => a.index - b.index);
   if (shown.length === 0) {
@@ -109,7 +111,8 @@ function print() {
     process.exit(6);
   }
   let out = '';
-  if (!opts.has('noheader')) out += fields.map((f) => f + (units ? FIELDS[f][0] : '')).join(', ') + '\n';
+  if (!opts.has('noheader') && !headerDone) out += fields.map((f) => f + (units ? FIELDS[f][0] : '')).join(', ') + '\n';
+  headerDone = true;
   for (const g of shown) {
     out += fields
       .map((f) => {
