@@ -69,7 +69,13 @@ function solveSet(set: AllocFan[], flow: number, mins: (f: AllocFan) => number):
     hi += f.maxRpm;
   }
   const tol = 1e-9 * hi;
-  if (flow < lo - tol || flow > hi + tol) return null;
+  if (flow > hi + tol) return null;
+  if (flow <= lo + tol) {
+    // Every fan of the set at its minimum already gives enough (more airflow is the safe side).
+    const duties: Record<string, number> = {};
+    for (const f of set) duties[f.id] = mins(f);
+    return { ids: set.map((f) => f.id), duties, cost: noiseEnergy(set, duties) };
+  }
   // KKT: d/du (a u^n) = lambda * r  ->  u = (lambda r / (n a))^(1/(n-1)), clipped to [min, 1].
   // With mu = lambda^(1/(n-1)), delivered flow is monotone in mu: bisect.
   const ref = Math.max(...set.map((f) => f.maxDba));
@@ -96,9 +102,9 @@ function subsets<T>(items: T[]): T[][] {
 }
 
 /**
- * Zone duty -> per-fan duties with the least noise (no kicks; see createFanAllocator).
- * zoneDuty 0 stops every fan; a demand below what the quietest single fan delivers at its
- * minimum runs that fan at its minimum (over-cooling is the safe side).
+ * Zone duty -> per-fan duties with the least noise that deliver at least that airflow (no kicks;
+ * see createFanAllocator). zoneDuty 0 stops every fan. A set of fans may deliver more than asked
+ * when its minimum duties force it (three fans at their minimum can be quieter than two faster).
  */
 export function quietSplit(fans: ReadonlyArray<AllocFan>, zoneDuty: number, opts: SplitOptions = {}): Record<string, number> {
   const out: Record<string, number> = {};
@@ -121,20 +127,7 @@ export function quietSplit(fans: ReadonlyArray<AllocFan>, zoneDuty: number, opts
     if (!best || sol.cost < best.cost) best = sol;
     if (runningKey !== null && [...sol.ids].sort().join('\u0000') === runningKey) current = sol;
   }
-  if (!best) {
-    // Below every set's minimum: the cheapest single fan at its minimum.
-    let pick: AllocFan | null = null;
-    let pickCost = Infinity;
-    for (const f of fans) {
-      const cost = noiseEnergy([f], { [f.id]: mins(f) });
-      if (cost < pickCost) {
-        pick = f;
-        pickCost = cost;
-      }
-    }
-    if (pick) out[pick.id] = mins(pick);
-    return out;
-  }
+  if (!best) return out;
   const margin = 10 ** ((opts.switchMarginDb ?? 0) / 10);
   const chosen = current && current.cost <= best.cost * margin ? current : best;
   Object.assign(out, chosen.duties);

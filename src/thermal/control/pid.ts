@@ -4,9 +4,10 @@
  * - error = measurement - setpoint (hotter -> more duty);
  * - derivative on the measurement (a setpoint change gives no kick), low-passed with an exact
  *   exponential filter (period-independent; whole-degree sensors make raw differences spiky);
- * - the integral is kept as a duty (so changing ki never jumps the output), clamped, and frozen
- *   while the output is held by a limit or slew limit in the direction the error pushes
- *   (conditional integration: no windup);
+ * - the integral is kept as a duty (so changing ki never jumps the output) and clamped; while a
+ *   limit or the slew limit holds the output in the direction the error pushes it is
+ *   back-calculated to the held output (no windup, and the output leaves the limit as soon as
+ *   the error turns);
  * - bumpless: `track()` makes the integral absorb whatever the output is now (mode change,
  *   failsafe exit), `setGains()` re-absorbs the proportional/derivative change.
  */
@@ -19,6 +20,17 @@ export interface PidGains {
   derivativeFilterSeconds: number;
   /** |integral term| <= this, duty */
   integralLimit: number;
+  /**
+   * low-pass of the measurement the P and I terms see, s (0: none). Whole-degree sensors and
+   * tens-of-seconds load bursts make a raw reading jitter; the derivative has its own filter.
+   */
+  measurementFilterSeconds?: number;
+  /**
+   * no integration while the temperature trend closes the error by itself within this many
+   * seconds (0: off): approaching the setpoint from below must not wind the integral down
+   * (that is what makes a PID overshoot after a load step).
+   */
+  closingSeconds?: number;
 }
 
 export interface PidStepInput {
@@ -33,6 +45,19 @@ export interface PidStepInput {
    * will really be commanded. The PID uses it to decide whether integrating would wind up.
    */
   constrain: (demand: number) => number;
+  /**
+   * true (default): while held, the integral is set so the demand equals the held output (the
+   * demand never drifts away from what the fans do). false: it just stops moving in the held
+   * direction (used while fans are stopped on purpose: the demand must keep its distance from
+   * the restart threshold).
+   */
+  backCalculate?: boolean;
+  /**
+   * held at or below this output (a minimum duty), the integral just stops instead of being
+   * back-calculated: at a floor the demand may sit below the output (the stop decision reads it)
+   * but not wind further.
+   */
+  freezeAtOrBelow?: number;
 }
 
 export interface PidStepResult {
@@ -60,9 +85,17 @@ export interface Pid {
   readonly gains: PidGains;
   readonly integral: number;
   readonly derivative: number;
+  /** the filtered measurement P and I use (null before the first step) */
+  readonly measurement: number | null;
 }
 
 const EPS = 1e-9;
+
+/** exact first-order low-pass coefficient: the same response whatever the step length */
+function lowPass(dt: number, tau: number): number {
+  if (!(dt > 0)) return 0;
+  return tau > 0 ? 1 - Math.exp(-dt / tau) : 1;
+}
 
 export function createPid(initial: PidGains): Pid {
   let gains = { ...initial };
@@ -70,6 +103,8 @@ export function createPid(initial: PidGains): Pid {
   /** filtered dT/dt, C/s */
   let slope = 0;
   let lastMeasurement: number | null = null;
+  /** filtered measurement for P and I */
+  let pv: number | null = null;
 
   const clampI = (v: number) => Math.max(-gains.integralLimit, Math.min(gains.integralLimit, v));
 
@@ -83,27 +118,34 @@ export function createPid(initial: PidGains): Pid {
     get derivative() {
       return slope;
     },
+    get measurement() {
+      return pv;
+    },
 
-    step({ dt, measurement, setpoint, ff, constrain }) {
-      const error = measurement - setpoint;
+    step({ dt, measurement, setpoint, ff, constrain, backCalculate, freezeAtOrBelow }) {
       if (lastMeasurement !== null && dt > 0) {
         const raw = (measurement - lastMeasurement) / dt;
-        const tau = gains.derivativeFilterSeconds;
-        const alpha = tau > 0 ? 1 - Math.exp(-dt / tau) : 1;
-        slope += alpha * (raw - slope);
+        slope += lowPass(dt, gains.derivativeFilterSeconds) * (raw - slope);
       }
       lastMeasurement = measurement;
+      pv = pv === null ? measurement : pv + lowPass(dt, gains.measurementFilterSeconds ?? 0) * (measurement - pv);
+      const error = pv - setpoint;
 
       const p = gains.kp * error;
       const d = gains.kd * slope;
-      const tentative = clampI(integral + gains.ki * error * (dt > 0 ? dt : 0));
+      const closing = (gains.closingSeconds ?? 0) > 0 && error * slope < 0 && Math.abs(slope) * gains.closingSeconds! >= Math.abs(error);
+      const tentative = closing ? integral : clampI(integral + gains.ki * error * (dt > 0 ? dt : 0));
       const demandTry = p + tentative + d + ff;
       const outTry = constrain(demandTry);
-      // Integrate only if the constrained output can follow: when a limit holds the output and
-      // the error pushes further past it, integrating would only wind up.
+      // Anti-windup: when a limit or the slew limit holds the output in the direction the error
+      // pushes, the integral does not run on past it.
       const heldHigh = demandTry > outTry + EPS && tentative > integral;
       const heldLow = demandTry < outTry - EPS && tentative < integral;
-      if (!heldHigh && !heldLow) integral = tentative;
+      const reachable = clampI(outTry - p - d - ff);
+      if (heldHigh || heldLow) {
+        const atFloor = heldLow && freezeAtOrBelow !== undefined && outTry <= freezeAtOrBelow + EPS;
+        if ((backCalculate ?? true) && !atFloor) integral = reachable;
+      } else integral = tentative;
       const demand = p + integral + d + ff;
       const output = heldHigh || heldLow ? constrain(demand) : outTry;
       return { p, i: integral, d, ff, demand, output };
@@ -111,6 +153,7 @@ export function createPid(initial: PidGains): Pid {
 
     track(output, measurement, setpoint, ff) {
       lastMeasurement = measurement;
+      pv = measurement;
       slope = 0;
       integral = clampI(output - gains.kp * (measurement - setpoint) - ff);
     },
@@ -120,7 +163,7 @@ export function createPid(initial: PidGains): Pid {
     },
 
     setGains(next, measurement, setpoint) {
-      const error = measurement - setpoint;
+      const error = (pv ?? measurement) - setpoint;
       const before = gains.kp * error + integral + gains.kd * slope;
       gains = { ...next };
       integral = clampI(before - gains.kp * error - gains.kd * slope);

@@ -10,6 +10,8 @@ export interface ReversalOptions {
   deadband?: number;
   /** count only reversals at or after this time */
   from?: number;
+  /** called with the time of each counted reversal */
+  onReversal?: (t: number) => void;
 }
 
 export function countReversals(samples: ReadonlyArray<{ t: number; duty: number }>, opts: ReversalOptions = {}): number {
@@ -32,11 +34,17 @@ export function countReversals(samples: ReadonlyArray<{ t: number; duty: number 
       extreme = duty;
       dir = -1;
     } else if (dir === 1 && extreme - duty > deadband) {
-      if (t >= from) count++;
+      if (t >= from) {
+        count++;
+        opts.onReversal?.(t);
+      }
       dir = -1;
       extreme = duty;
     } else if (dir === -1 && duty - extreme > deadband) {
-      if (t >= from) count++;
+      if (t >= from) {
+        count++;
+        opts.onReversal?.(t);
+      }
       dir = 1;
       extreme = duty;
     }

@@ -19,6 +19,8 @@ export interface ZoneStepInput {
    * feed-forward uses max(measured power, hint), so a late hint is harmless.
    */
   loadHintW?: number;
+  /** intake air temperature, C, if the service has one (a cooler thermistor); feed-forward scaling */
+  ambientC?: number | null;
   /** tach per fan id; null = no tach (stall detection off for that fan); absent = unknown */
   fanRpm?: Readonly<Record<string, number | null | undefined>>;
 }

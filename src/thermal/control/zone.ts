@@ -71,41 +71,84 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   const allocator = createFanAllocator(fans, zone.stall);
 
   let lastNow: number | null = null;
-  /** duty commanded last step (after slew), the base for slew and bumpless transfer */
+  /** zone duty commanded last step, the base of the slew */
   let duty = 1;
+  /** fans stopped on purpose (idle zone) */
   let stopped = false;
-  /** pid must re-track before its next step (first step, mode change, failsafe exit) */
+  /** pid must re-track before its next step (mode change, failsafe exit) */
   let pidNeedsTrack = true;
   let lastTemp = NaN;
   let last: ZoneStepOutput | null = null;
 
   const aggregate = (temps: number[]) => (zone.aggregate === 'max' ? Math.max(...temps) : temps.reduce((s, t) => s + t, 0) / temps.length);
 
-  /** limits and stop/start hysteresis; pure (the PID calls it to test for saturation) */
-  const limitDemand = (demand: number, wasStopped: boolean): { value: number; stopped: boolean } => {
-    if (zone.stopBelowDuty > 0) {
-      if (wasStopped && demand < zone.minDuty) return { value: 0, stopped: true };
-      if (!wasStopped && demand < zone.stopBelowDuty) return { value: 0, stopped: true };
-    }
-    return { value: Math.min(zone.maxDuty, Math.max(zone.minDuty, demand)), stopped: false };
-  };
-  const constrain = (demand: number, dt: number) => {
-    const lim = limitDemand(demand, stopped);
-    // Stopping is a step to 0 (a fan below its minimum would stall anyway); otherwise slew.
-    const base = stopped ? (lim.stopped ? 0 : zone.minDuty) : duty;
-    return lim.stopped ? 0 : slew(base, lim.value, dt, zone.slewUpPerSecond, zone.slewDownPerSecond);
+  /** min/max and slew while running; pure (the PID probes it) */
+  const runningDuty = (demand: number, dt: number) =>
+    slew(duty, Math.min(zone.maxDuty, Math.max(zone.minDuty, demand)), dt, zone.slewUpPerSecond, zone.slewDownPerSecond);
+
+  /**
+   * Stop/start hysteresis. Fans stop only when the zone idles (power estimate at or below the
+   * feed-forward idleWatts: a GPU at idle cools passively) and the demand has fallen below
+   * stopBelowDuty; they start again once the demand reaches minDuty. Under load they never stop
+   * (a fanless heatsink would overheat and the restart would overshoot).
+   */
+  const nextStopped = (demand: number, powerEstimateW: number) => {
+    if (zone.stopBelowDuty <= 0) return false;
+    if (stopped) return demand < zone.minDuty;
+    return demand < zone.stopBelowDuty && powerEstimateW <= zone.feedForward.idleWatts && duty <= zone.minDuty + 1e-9;
   };
 
   /**
-   * What the PID may assume about its output, for anti-windup: limits and slew, but the stop
-   * region counts as reachable (the demand must be free to fall to stopBelowDuty and to climb
-   * back to minDuty while the fans are stopped).
+   * Backlash against hunting: after going down (by more than a third of reverseDeadband), the
+   * duty turns up again only once the demand is reverseDeadband above it; smaller wobbles (whole-degree sensor steps, render bursts) leave
+   * the fans alone. Turning down is never held (quieter, and the slow slew already smooths it).
+   * The PID is not told: its integral keeps working, so a real rise always gets through.
    */
-  const pidConstrain = (demand: number, dt: number) => {
-    const floor = zone.stopBelowDuty > 0 ? 0 : zone.minDuty;
-    const target = Math.min(zone.maxDuty, Math.max(floor, demand));
-    return slew(stopped ? 0 : duty, target, dt, zone.slewUpPerSecond, stopped ? Infinity : zone.slewDownPerSecond);
+  let high = 0;
+  let armed = false;
+  const backlash = (demand: number, slewed: number) => {
+    const target = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
+    if (slewed > duty) {
+      if (armed && target - duty < zone.reverseDeadband) return duty;
+      armed = false;
+      high = slewed;
+    } else if (slewed < high - zone.reverseDeadband / 3) armed = true;
+    return slewed;
   };
+
+  /**
+   * What the PID may assume about its output, for anti-windup: min/max and slew; while the fans
+   * are stopped the output is pinned at 0 (the integral may climb to restart, not wind down).
+   */
+  const pidConstrain = (demand: number, dt: number) => (stopped ? Math.min(zone.maxDuty, Math.max(zone.minDuty, demand)) : runningDuty(demand, dt));
+
+  /**
+   * Feed-forward engages once the temperature comes within headroomCelsius of the setpoint and
+   * stays engaged while the load lasts (it lets go when its own duty has decayed to nothing, or
+   * far below the setpoint), so bursts and wobbles cannot switch it on and off: far below the
+   * setpoint the heatsink soaks up a load step quietly; near it the fans get the airflow the
+   * power needs at once instead of after an overshoot.
+   */
+  let ffEngaged = false;
+  const updateEngaged = (t: number, ffDuty: number) => {
+    const band = zone.feedForward.headroomCelsius;
+    if (band <= 0 || t >= zone.pid.setpoint - band) ffEngaged = true;
+    else if (ffDuty < 0.005 || t < zone.pid.setpoint - 4 * band) ffEngaged = false;
+  };
+  const headroomWeight = (_t: number) => (zone.feedForward.headroomCelsius <= 0 || ffEngaged ? 1 : 0);
+
+  let ambientC: number | null = null;
+  /** dutyPerWatt holds at the reference setpoint; the airflow needed grows ~ (1 / (sp - ambient))^2 */
+  const ffScale = () => {
+    const amb = ambientC ?? zone.feedForward.ambientCelsius;
+    const ref = zone.feedForward.referenceSetpointCelsius - amb;
+    const now = zone.pid.setpoint - amb;
+    if (!(ref > 0) || !(now > 0)) return 4;
+    return Math.max(0.25, Math.min(4, (ref / now) ** 2));
+  };
+
+  /** the feed-forward duty at a temperature, with the current parameters and power estimate */
+  const ffTerm = (t: number) => (zone.feedForward.enabled && Number.isFinite(t) ? ff.dutyAt(ff.estimateW) * ffScale() * headroomWeight(t) : 0);
 
   return {
     state() {
@@ -126,7 +169,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const issues = checkZone(next);
       if (issues.length) throw new Error(`zone "${zone.id}": ${issues.join('; ')}`);
       const modeChanged = next.mode !== zone.mode;
-      const ffBefore = zone.feedForward.enabled ? ff.dutyAt(ff.estimateW) : 0;
+      const ffBefore = ffTerm(lastTemp);
       zone = next;
       ff.setParams(zone.feedForward);
       allocator.setStall(zone.stall);
@@ -137,12 +180,14 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       // Gains change without a jump: the integral absorbs the P/D/FF difference at the last
       // reading. A setpoint change still moves the P term (that is what a setpoint is for).
       pid.setGains(zone.pid, Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
-      pid.shiftIntegral(ffBefore - (zone.feedForward.enabled ? ff.dutyAt(ff.estimateW) : 0));
+      if (zone.mode === 'pid' && !modeChanged) pid.shiftIntegral(ffBefore - ffTerm(lastTemp));
       return structuredClone(zone);
     },
 
     step(input) {
-      const dt = lastNow === null ? 0 : Math.max(0, input.now - lastNow);
+      // The first step has nothing to slew from: it starts at its own demand.
+      const first = lastNow === null;
+      const dt = first ? Infinity : Math.max(0, input.now - lastNow!);
       lastNow = input.now;
       const alarms: string[] = [];
 
@@ -154,7 +199,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       });
       const power = zone.gpus.reduce((s, _, k) => s + (finite(input.powerW?.[k]) ? input.powerW![k]! : 0), 0);
       const hint = finite(input.loadHintW) ? input.loadHintW * zone.gpus.length : undefined;
-      const ffDuty = ff.step(dt, power, hint);
+      if (finite(input.ambientC)) ambientC = input.ambientC;
+      const ffDuty = ff.step(first ? 0 : dt, power, hint);
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
       if (Number.isFinite(temperature)) lastTemp = temperature;
       const hottest = temps.length ? Math.max(...temps) : NaN;
@@ -170,20 +216,21 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         pidNeedsTrack = true;
       } else {
         if (zone.mode === 'pid') {
-          const ffNow = zone.feedForward.enabled ? ffDuty : 0;
-          if (pidNeedsTrack) {
-            pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
-            pidNeedsTrack = false;
-          }
-          const r = pid.step({ dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt) });
+          updateEngaged(temperature, ffDuty);
+          const ffNow = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
+          if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
+          pidNeedsTrack = false;
+          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
         } else if (zone.mode === 'curve') {
           demand = curve.step(temperature);
         } else demand = zone.fixedDuty;
-        const lim = limitDemand(demand, stopped);
-        duty = constrain(demand, dt);
-        stopped = lim.stopped;
+        if (first) duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
+        const wasStopped = stopped;
+        stopped = nextStopped(demand, ff.estimateW);
+        const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
+        duty = next;
       }
 
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);

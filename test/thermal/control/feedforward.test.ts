@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { createFeedForward, type FeedForwardParams } from '../../../src/thermal/control/feedforward.ts';
+
+const params = (p: Partial<FeedForwardParams> = {}): FeedForwardParams => ({ enabled: true, dutyPerWatt: 0.004, idleWatts: 40, riseSeconds: 10, fallSeconds: 100, ...p });
+
+describe('feed-forward', () => {
+  it('starts at the first reading, rises and falls with their own time constants', () => {
+    const ff = createFeedForward(params());
+    expect(ff.step(0, 40)).toBe(0);
+    let t = 0;
+    while (t < 10 - 1e-9) {
+      ff.step(0.2, 140);
+      t += 0.2;
+    }
+    expect(ff.estimateW).toBeCloseTo(40 + 100 * (1 - Math.exp(-1)), 6);
+    const top = ff.estimateW;
+    for (let k = 0; k < 50; k++) ff.step(0.2, 40);
+    expect(ff.estimateW).toBeCloseTo(40 + (top - 40) * Math.exp(-10 / 100), 6);
+  });
+
+  it('is the same at any period (exact filter)', () => {
+    const run = (dt: number) => {
+      const ff = createFeedForward(params());
+      ff.step(0, 30);
+      for (let t = 0; t < 20 - 1e-9; t += dt) ff.step(dt, 150);
+      return ff.estimateW;
+    };
+    expect(run(0.1)).toBeCloseTo(run(0.5), 9);
+  });
+
+  it('a load hint lifts the estimate at once, then it decays slowly if the load never comes', () => {
+    const ff = createFeedForward(params());
+    ff.step(0, 30);
+    const duty = ff.step(0.2, 30, 150);
+    expect(ff.estimateW).toBe(150);
+    expect(duty).toBeCloseTo(0.004 * 110);
+    ff.step(0.2, 30); // hint expired
+    expect(ff.estimateW).toBeGreaterThan(148);
+    // a hint below the estimate changes nothing
+    ff.step(0.2, 30, 10);
+    expect(ff.estimateW).toBeGreaterThan(147);
+  });
+
+  it('gives no duty below idle power or when disabled, and ignores garbage', () => {
+    const ff = createFeedForward(params({ enabled: false }));
+    expect(ff.step(0, 150)).toBe(0);
+    const on = createFeedForward(params());
+    expect(on.step(0, 35)).toBe(0);
+    expect(on.step(0.2, Number.NaN)).toBe(0);
+    expect(on.dutyAt(140)).toBeCloseTo(0.4);
+  });
+});
