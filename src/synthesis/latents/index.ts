@@ -6,3 +6,4 @@ export { prepareOffline, offlineLatents, latentFrameAt, type OfflineOptions, typ
 export { streamingLatents, noiseLoop, type StreamingOptions } from './streaming.ts';
 export { ganceNoise } from './noise.ts';
 export { LegacyRandomState } from './rng.ts';
+export { createLatentsService, type LatentsService, type LatentsServiceDeps } from './service.ts';
