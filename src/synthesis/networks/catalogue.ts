@@ -161,5 +161,7 @@ export function poolNetwork(entry: CatalogueEntry, output: 'frames' | 'image'): 
     inputs: sidecar.inputs.map((i) => ({ name: i.name, type: i.dtype as TensorType, dims: i.shape.slice(1) as number[] })),
     fetch,
     batch: sidecar.batch,
+    // the small-vector nodes the builder lists: with WebGPU they run on the host (older sidecars have none)
+    cpuNodes: [...((sidecar.builder as { hostNodes?: string[] }).hostNodes ?? [])],
   };
 }

@@ -40,6 +40,8 @@ export interface PoolNetwork {
   fetch: string[];
   /** the graph's fixed batch size, if it has one: smaller batches are padded to it */
   batch?: number | null;
+  /** nodes to keep on the CPU when the provider is WebGPU (the sidecar's host nodes) */
+  cpuNodes?: string[];
 }
 
 export type FrameFeeds = Record<string, TensorData>;
@@ -480,6 +482,7 @@ export class SynthesisPool {
             path: net.path,
             providers: spec.providers,
             intraOpThreads: spec.intraOpThreads,
+            cpuNodes: net.cpuNodes ?? [],
             warmup: { runs: this.opts.warmupRuns, shapes: this.warmupShapes(net) },
           });
         }),

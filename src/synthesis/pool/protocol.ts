@@ -42,6 +42,8 @@ export interface LoadRequest {
   providers: ProviderSpec[];
   intraOpThreads: number;
   warmup: WarmupSpec;
+  /** nodes to keep on the CPU under WebGPU (the network's small-vector part: a dispatch each on the GPU) */
+  cpuNodes: string[];
 }
 
 export type ToWorker =

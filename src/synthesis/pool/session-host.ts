@@ -9,11 +9,15 @@ import type { FromWorker, LoadRequest, ProviderAttempt, ProviderSpec, TensorMsg,
 type Send = (msg: FromWorker) => void;
 
 /** Session options for one provider attempt. */
-export function providerOption(spec: ProviderSpec): ort.InferenceSession.ExecutionProviderConfig {
+export function providerOption(spec: ProviderSpec, cpuNodes: readonly string[] = []): ort.InferenceSession.ExecutionProviderConfig {
   if (spec.name === 'cpu') return 'cpu';
   if (spec.name === 'cuda') return { name: 'cuda', deviceId: spec.deviceId ?? 0, ...(spec.options ?? {}) } as ort.InferenceSession.ExecutionProviderConfig;
   // webgpu in onnxruntime-node 1.30 rejects deviceId; the GPU is chosen by the process environment
-  return { name: 'webgpu', ...(spec.options ?? {}) } as ort.InferenceSession.ExecutionProviderConfig;
+  return {
+    name: 'webgpu',
+    ...(cpuNodes.length > 0 ? { forceCpuNodeNames: [...cpuNodes] } : {}),
+    ...(spec.options ?? {}),
+  } as ort.InferenceSession.ExecutionProviderConfig;
 }
 
 function firstLine(err: unknown): string {
@@ -35,12 +39,13 @@ export async function createSession(
   path: string,
   providers: readonly ProviderSpec[],
   intraOpThreads: number,
+  cpuNodes: readonly string[] = [],
 ): Promise<{ session: ort.InferenceSession; provider: string; attempts: ProviderAttempt[] }> {
   const attempts: ProviderAttempt[] = [];
   for (const spec of providers) {
     try {
       const session = await ort.InferenceSession.create(path, {
-        executionProviders: [providerOption(spec)],
+        executionProviders: [providerOption(spec, cpuNodes)],
         graphOptimizationLevel: 'all',
         ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
         logSeverityLevel: 3,
@@ -134,7 +139,7 @@ export class SessionHost {
     const t0 = performance.now();
     let created;
     try {
-      created = await createSession(req.path, req.providers, req.intraOpThreads);
+      created = await createSession(req.path, req.providers, req.intraOpThreads, req.cpuNodes);
     } catch (err) {
       this.send({ t: 'load-failed', key: req.key, message: firstLine(err), attempts: (err as { attempts?: ProviderAttempt[] }).attempts ?? [] });
       return;
