@@ -38,7 +38,7 @@ describe('gance thermal', () => {
     expect(r.zones.map((z) => z.zone)).toEqual(['gpu0', 'gpu1']);
     for (const z of r.zones) {
       expect(z.peakC).toBeGreaterThan(60);
-      expect(z.peakC).toBeLessThan(85);
+      expect(z.peakC).toBeLessThan(loadConfigFile().thermal.zones[0]!.criticalCelsius);
       expect(z.secondsAtOrAboveCritical).toBe(0);
       expect(z.meanDba).toBeGreaterThan(10);
       expect(z.failsafeSteps).toBe(0);
