@@ -178,7 +178,7 @@ async function cpu(): Promise<Record<string, unknown>> {
 }
 
 /** Build options of the variants of test/bench/synthesis-gpu.ts this benchmark knows by name. */
-const GPU_VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | 'NHWC' }> = {
+const GPU_VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | 'NHWC'; hostOnCpu?: boolean }> = {
   'fp16-act-subpixel': { dtype: 'float16', modulation: 'activation', upsample: 'subpixel' },
   'fp16-act-transpose': { dtype: 'float16', modulation: 'activation', upsample: 'transpose' },
   'fp16-act-fused': { dtype: 'float16', modulation: 'activation', upsample: 'fused' },
@@ -186,6 +186,9 @@ const GPU_VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | '
   'fp16-weight-transpose': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1 },
   'fp16-weight-fused': { dtype: 'float16', modulation: 'weight', upsample: 'fused', batch: 1 },
   'fp16-act-subpixel-nhwc': { dtype: 'float16', modulation: 'activation', upsample: 'subpixel', layout: 'NHWC' },
+  'fp16-act-transpose-nhwc': { dtype: 'float16', modulation: 'activation', upsample: 'transpose', layout: 'NHWC' },
+  'fp16-weight-transpose-nhwc': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1, layout: 'NHWC' },
+  'fp16-weight-transpose-nhwc-gpuhost': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1, layout: 'NHWC', hostOnCpu: false },
   'fp16-weight-subpixel-nhwc': { dtype: 'float16', modulation: 'weight', upsample: 'subpixel', batch: 1, layout: 'NHWC' },
   'fp32-act-subpixel': { dtype: 'float32', modulation: 'activation', upsample: 'subpixel' },
 };
@@ -195,7 +198,7 @@ async function gpu(): Promise<Record<string, unknown>> {
   const variant = arg('variant') ?? 'fp16-act-subpixel';
   const spec = arg('build') ? (JSON.parse(arg('build')!) as (typeof GPU_VARIANTS)[string]) : GPU_VARIANTS[variant];
   if (!spec) throw new Error(`unknown variant '${variant}' (known: ${Object.keys(GPU_VARIANTS).join(', ')}); or pass --build JSON`);
-  const { layout, ...build } = spec;
+  const { layout, hostOnCpu, ...build } = spec;
   const provider = arg('provider') ?? 'webgpu';
   const depths = (arg('depths') ?? '1,2').split(',').map(Number);
   const resolution = Number(arg('resolution') ?? 1024);
@@ -230,6 +233,7 @@ async function gpu(): Promise<Record<string, unknown>> {
   const entry = catalogue.get(variant)!;
   if (entry.error) throw new Error(entry.error);
   const net = poolNetwork(entry, 'frames');
+  if (hostOnCpu === false) net.cpuNodes = [];
   const providerSpec = { name: provider as 'webgpu', ...(layout && provider === 'webgpu' ? { options: { preferredLayout: layout } } : {}) };
   const workers: WorkerSpec[] = [{ id: 'gpu0', providers: [providerSpec], isolation: 'process', intraOpThreads: 0 }];
   const pool: Record<string, PoolFigure & { singleFrameLatencyMs: number; loadMs: number }> = {};
@@ -255,6 +259,7 @@ async function gpu(): Promise<Record<string, unknown>> {
     output: 'uint8 NHWC frames in a main-thread buffer, submit order',
     direct: { imagesPerSecond: directImgs, source: 'test/bench/synthesis-gpu.ts, same call' },
     pool,
+    hostNodesOnCpu: net.cpuNodes?.length ?? 0,
     poolBestImagesPerSecond: best,
     ratioPoolToDirect: directImgs ? +(best / directImgs).toFixed(3) : null,
     target: { imagesPerSecond: 60, met: best >= 60 },
