@@ -210,9 +210,8 @@ export class ThermalService extends EventEmitter {
     this.opts.events?.off('load-hint', this.onHint);
     // One last tick raises the daemon-stop alarm everywhere and commands full duty...
     this.tick();
-    // ...and the device's own failsafe command makes sure of it.
-    await this.io.failsafeNow('daemon stop');
-    await this.opts.source.stop();
+    // ...and the device's own failsafe command makes sure of it (bounded; the reader stops meanwhile).
+    await Promise.all([this.io.failsafeNow('daemon stop'), this.opts.source.stop()]);
     this.opts.log.info('thermal control stopped: fans at full');
   }
 
