@@ -26,7 +26,8 @@ import { parseSafetensors } from '../../src/synthesis/stylegan2/weights-file.ts'
 export const BENCH_SEED = 1;
 
 /** Named op-choice variants of the same network. */
-export const VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | 'NHWC' }> = {
+export const VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | 'NHWC'; hostOnCpu?: boolean }> = {
+  'fp16-weight-transpose-nhwc-gpuhost': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1, layout: 'NHWC', hostOnCpu: false },
   'fp32-act-subpixel': { dtype: 'float32', modulation: 'activation', upsample: 'subpixel' },
   'fp32-act-transpose': { dtype: 'float32', modulation: 'activation', upsample: 'transpose' },
   'fp32-weight-subpixel': { dtype: 'float32', modulation: 'weight', upsample: 'subpixel', batch: 1 },
@@ -36,6 +37,9 @@ export const VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' 
   'fp16-weight-subpixel': { dtype: 'float16', modulation: 'weight', upsample: 'subpixel', batch: 1 },
   'fp16-weight-transpose': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1 },
   'fp16-weight-fused': { dtype: 'float16', modulation: 'weight', upsample: 'fused', batch: 1 },
+  'fp32-weight-transpose': { dtype: 'float32', modulation: 'weight', upsample: 'transpose', batch: 1 },
+  'fp16-act-transpose-nhwc': { dtype: 'float16', modulation: 'activation', upsample: 'transpose', layout: 'NHWC' },
+  'fp16-weight-transpose-nhwc': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1, layout: 'NHWC' },
   'fp16-act-subpixel-nhwc': { dtype: 'float16', modulation: 'activation', upsample: 'subpixel', layout: 'NHWC' },
   'fp16-weight-subpixel-nhwc': { dtype: 'float16', modulation: 'weight', upsample: 'subpixel', batch: 1, layout: 'NHWC' },
 };
@@ -60,8 +64,14 @@ export interface Measurement {
   runs: number;
 }
 
-function providerList(provider: string, layout?: 'NCHW' | 'NHWC'): ort.InferenceSession.ExecutionProviderConfig[] {
-  if (provider === 'webgpu') return [layout ? ({ name: 'webgpu', preferredLayout: layout } as ort.InferenceSession.ExecutionProviderConfig) : 'webgpu'];
+/**
+ * Execution providers for a network: WebGPU gets the sidecar's host nodes as forceCpuNodeNames
+ * (the small-vector part runs on the CPU instead of costing a GPU dispatch per node).
+ */
+export function providerList(provider: string, layout?: 'NCHW' | 'NHWC', hostNodes: string[] = []): ort.InferenceSession.ExecutionProviderConfig[] {
+  if (provider === 'webgpu') {
+    return [{ name: 'webgpu', ...(layout ? { preferredLayout: layout } : {}), ...(hostNodes.length ? { forceCpuNodeNames: hostNodes } : {}) } as ort.InferenceSession.ExecutionProviderConfig];
+  }
   return [provider];
 }
 
@@ -105,6 +115,17 @@ export function summarizeProfile(file: string, runs: number) {
   const byNode = new Map<string, { ms: number; op: string }>();
   let total = 0;
   const providers = new Map<string, number>();
+  const categories: Record<string, number> = {};
+  for (const e of events) categories[e.cat] = (categories[e.cat] ?? 0) + 1;
+  // GPU kernel timestamps, when the provider records them (category other than Node/Session)
+  const gpu = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat === 'Node' || e.cat === 'Session') continue;
+    const key = `${e.cat}:${e.args?.op_name ?? e.name.replace(/_\d+.*$/, '')}`;
+    gpu.set(key, (gpu.get(key) ?? 0) + e.dur / 1000 / runs);
+  }
+  const gpuOps = [...gpu.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, v]) => ({ op: k, msPerRun: +v.toFixed(3) }));
+  const sample = events.filter((e) => e.cat !== 'Node' && e.cat !== 'Session').slice(0, 3);
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
     const op = e.args?.op_name ?? '?';
@@ -124,7 +145,7 @@ export function summarizeProfile(file: string, runs: number) {
   }
   const ops = [...byOp.entries()].sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) => ({ op: k, msPerRun: +v.ms.toFixed(3), nodes: Math.round(v.count), share: +(v.ms / total).toFixed(3) }));
   const nodes = [...byNode.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15).map(([k, v]) => ({ node: k, op: v.op, msPerRun: +v.ms.toFixed(3) }));
-  return { totalKernelMsPerRun: +total.toFixed(2), nodesPerProvider: Object.fromEntries([...providers].map(([k, v]) => [k, Math.round(v)])), ops, nodes };
+  return { categories, gpuOps, sample, totalKernelMsPerRun: +total.toFixed(2), nodesPerProvider: Object.fromEntries([...providers].map(([k, v]) => [k, Math.round(v)])), ops, nodes };
 }
 
 interface ChildArgs {
@@ -136,12 +157,15 @@ interface ChildArgs {
   profile: boolean;
   dumpImage?: string;
   inputs?: string;
+  hostOnCpu?: boolean;
 }
 
 /** Runs in the child process: one session, timings, optional profile and image dump. */
 async function child(a: ChildArgs): Promise<void> {
   const t0 = performance.now();
-  const opts: ort.InferenceSession.SessionOptions = { executionProviders: providerList(a.provider, a.layout), graphOptimizationLevel: 'all' };
+  const sidecar = JSON.parse(readFileSync(a.onnx.replace(/\.onnx$/, '.json'), 'utf8')) as { builder: { hostNodes?: string[] } };
+  const hostNodes = a.hostOnCpu === false ? [] : (sidecar.builder.hostNodes ?? []);
+  const opts: ort.InferenceSession.SessionOptions = { executionProviders: providerList(a.provider, a.layout, hostNodes), graphOptimizationLevel: 'all' };
   const session = await ort.InferenceSession.create(a.onnx, opts);
   const createMs = performance.now() - t0;
   const result: Record<string, unknown> = { createMs: Math.round(createMs) };
@@ -149,9 +173,22 @@ async function child(a: ChildArgs): Promise<void> {
     const inp = parseSafetensors(readFileSync(a.inputs), a.inputs).dict;
     const z = inp.get('z')!;
     const psi = inp.get('psi')!;
-    const r = await session.run({ z: new ort.Tensor('float32', z.data, z.shape), psi: new ort.Tensor('float32', psi.data, psi.shape) });
-    const img = r.image!;
-    writeSafetensors(a.dumpImage, new Map([['img', { shape: [...img.dims], data: img.data as Float32Array }], ['frames', { shape: [...r.frames!.dims], data: Float32Array.from(r.frames!.data as Uint8Array) }]]));
+    const [n, zDim] = z.shape as [number, number];
+    // fixed-batch-1 graphs run one sample at a time
+    const step = (sidecar as { batch?: number | null }).batch === 1 ? 1 : n;
+    const imgs: Float32Array[] = [];
+    const frames: Uint8Array[] = [];
+    let dims: readonly number[] = [];
+    let fdims: readonly number[] = [];
+    for (let i = 0; i < n; i += step) {
+      const r = await session.run({ z: new ort.Tensor('float32', z.data.slice(i * zDim, (i + step) * zDim), [step, zDim]), psi: new ort.Tensor('float32', psi.data.slice(i, i + step), [step]) });
+      imgs.push(r.image!.data as Float32Array);
+      frames.push(r.frames!.data as Uint8Array);
+      dims = r.image!.dims;
+      fdims = r.frames!.dims;
+    }
+    const cat = (parts: ArrayLike<number>[]) => Float32Array.from(parts.flatMap((p) => Array.from(p)));
+    writeSafetensors(a.dumpImage, new Map([['img', { shape: [n, ...dims.slice(1)], data: cat(imgs) }], ['frames', { shape: [n, ...fdims.slice(1)], data: cat(frames) }]]));
   }
   if (a.batches.length > 0) result.measurements = await measureSession(session, a.batches, a.seconds);
   await session.release();
@@ -178,7 +215,10 @@ function runChild(a: ChildArgs, timeoutMs: number): Record<string, unknown> {
     maxBuffer: 64 * 1024 * 1024,
   });
   const line = r.stdout.split('\n').find((l) => l.startsWith('CHILD '));
-  if (!line) return { error: `exit ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n').slice(-6).join(' | ')}` };
+  if (!line) {
+    const lines = `${r.stderr}\n${r.stdout}`.split('\n').filter((l) => l.trim() && !/^\s+at /.test(l) && !l.startsWith('Node.js'));
+    return { error: `exit ${r.status ?? r.signal}: ${lines.slice(-8).join(' | ')}` };
+  }
   return JSON.parse(line.slice(6)) as Record<string, unknown>;
 }
 
@@ -220,19 +260,19 @@ async function main(): Promise<void> {
   for (const v of variants) {
     const spec = VARIANTS[v];
     if (!spec) throw new Error(`unknown variant '${v}' (${Object.keys(VARIANTS).join(', ')})`);
-    const { layout, ...build } = spec;
+    const { layout, hostOnCpu, ...build } = spec;
     const path = join(dir, `${v}.onnx`);
     const t0 = performance.now();
     const written = buildBenchNetwork(path, build, resolution);
     const buildMs = Math.round(performance.now() - t0);
-    const r = runChild({ onnx: path, provider, ...(layout ? { layout } : {}), batches: build.batch ? [build.batch] : batches, seconds, profile: profile.has(v) }, 300_000);
+    const r = runChild({ onnx: path, provider, ...(layout ? { layout } : {}), ...(hostOnCpu === false ? { hostOnCpu } : {}), batches: build.batch ? [build.batch] : batches, seconds, profile: profile.has(v) }, 300_000);
     results[v] = { buildMs, parameters: written.sidecar.builder.parameters, ops: written.opCounts, ...r };
     console.log(`${v}: ${JSON.stringify(results[v])}`);
     rmSync(path, { force: true });
   }
 
   let torch: Record<string, unknown> | undefined;
-  let verify: Record<string, unknown> | undefined;
+  let verify: Record<string, unknown> & { reference?: unknown } | undefined;
   if (process.argv.includes('--torch') || process.argv.includes('--verify')) {
     const shape = configF(resolution);
     const weights = join(dir, 'bench.safetensors');
@@ -249,11 +289,14 @@ async function main(): Promise<void> {
       verify = { reference: pr };
       if (!pr.error) {
         const refImg = parseSafetensors(readFileSync(ref), ref).dict.get('img')!.data;
-        for (const dtype of ['float32', 'float16'] as const) {
+        const verifyVariants = (arg('verify-variants') ?? 'fp32-act-transpose,fp16-weight-transpose-nhwc').split(',');
+        for (const v of verifyVariants) {
+          const { layout, hostOnCpu: _h, ...spec } = VARIANTS[v]!;
+          const dtype = v;
           const path = join(dir, `verify-${dtype}.onnx`);
-          buildBenchNetwork(path, { dtype, outputs: ['frames', 'image'], upsample: 'subpixel', modulation: 'activation' }, resolution);
+          buildBenchNetwork(path, { ...spec, outputs: ['frames', 'image'] }, resolution);
           const dump = join(dir, `verify-${dtype}.safetensors`);
-          const r = runChild({ onnx: path, provider, batches: [], seconds: 0, profile: false, dumpImage: dump, inputs }, 300_000);
+          const r = runChild({ onnx: path, provider, ...(layout ? { layout } : {}), batches: [], seconds: 0, profile: false, dumpImage: dump, inputs }, 300_000);
           if (r.error) verify[dtype] = r;
           else {
             const out = parseSafetensors(readFileSync(dump), dump).dict;

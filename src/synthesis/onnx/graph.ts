@@ -97,8 +97,25 @@ export class OnnxGraph {
   private readonly nodes: NodeInit[] = [];
   private readonly names = new Set<string>();
   private counter = 0;
+  private scope = '';
+  private readonly scoped = new Map<string, string[]>();
 
   constructor(readonly name: string) {}
+
+  /** Nodes added inside `fn` get names starting with `${scope}/` and are listed by nodesIn(scope). */
+  inScope<T>(scope: string, fn: () => T): T {
+    const prev = this.scope;
+    this.scope = scope;
+    try {
+      return fn();
+    } finally {
+      this.scope = prev;
+    }
+  }
+
+  nodesIn(scope: string): string[] {
+    return [...(this.scoped.get(scope) ?? [])];
+  }
 
   /** A fresh value name with the given stem. */
   fresh(stem: string): string {
@@ -143,10 +160,12 @@ export class OnnxGraph {
   nodeN(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, outputs = 1, domain = ''): string[] {
     const stem = opType.toLowerCase();
     const out = Array.from({ length: outputs }, () => this.fresh(stem));
+    const name = this.fresh(this.scope ? `${this.scope}/${stem}` : `n_${stem}`);
+    if (this.scope) this.scoped.set(this.scope, [...(this.scoped.get(this.scope) ?? []), name]);
     this.nodes.push({
       opType,
       domain,
-      name: this.fresh(`n_${stem}`),
+      name,
       input: [...inputs],
       output: out,
       attribute: Object.entries(attrs).map(([name, attr]) => encodeAttr(name, attr)),

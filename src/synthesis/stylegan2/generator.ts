@@ -1,10 +1,15 @@
 /**
  * Builds a StyleGAN2 generator (stylegan2-ada-pytorch's Generator, 'skip' architecture) as an
  * ONNX graph from a state dict. Weights stay static initializers: the per-sample style scales
- * the activations (or, with `modulation: 'weight'`, a fixed-batch copy of the weights made in
- * the graph), and demodulation is a per-sample, per-channel scale computed from a static table
- * of squared weight sums. Small vector work (mapping, styles, demod) runs in float32; the image
- * path runs in the chosen dtype.
+ * the activations (or, with `modulation: 'weight'` at batch 1, a modulated copy of the weights
+ * is made in the graph each run), and demodulation is a per-sample, per-channel scale computed
+ * from a static table of squared weight sums.
+ *
+ * GPU providers pay a fixed cost per node, so the graph is built for few nodes: the styles and
+ * demodulation factors of all layers are computed together on padded [layers, channels] stacks
+ * (a handful of nodes for the whole network), each layer slices its own, and sqrt(2) gains,
+ * weight pre-scaling and biases are folded into initializers or into the conv. The small vector
+ * work runs in float32; the image path runs in the chosen dtype.
  */
 import { OnnxGraph, float, int, ints, str, type DType } from './../onnx/graph.ts';
 import { blockResolutions, channelsAt, checkShape, numWs, synthesisLayers, type GeneratorShape, type LayerInfo } from './shape.ts';
@@ -29,7 +34,7 @@ export interface BuildOptions {
   resize?: { width: number; height: number; mode: 'linear' | 'cubic' | 'nearest' };
   modulation: Modulation;
   upsample: Upsample;
-  /** Fixed batch size; required by modulation 'weight' (conv groups are static), else null = any. */
+  /** Fixed batch size, or null for any. Modulation 'weight' needs 1 (the weights are made per sample). */
   batch: number | null;
   /** Recorded in the sidecar as the intended psi. */
   truncationPsi: number;
@@ -54,9 +59,13 @@ export interface BuiltGenerator {
   output: { width: number; height: number; resize: 'none' | 'linear' | 'cubic' | 'nearest' };
   parameters: number;
   opCounts: Record<string, number>;
+  /** Names of the small-vector nodes (mapping, styles, demod): pass them as WebGPU's forceCpuNodeNames. */
+  hostNodes: string[];
 }
 
 export const OPSET = 17;
+/** Node-name prefix of the small-vector part (mapping, styles, demod) meant for the host. */
+export const HOST_SCOPE = 'host';
 const CAST_TO: Record<'float32' | 'float16', number> = { float32: 1, float16: 10 };
 
 /** Noise input name of a conv layer ("noise_b8_conv0"). */
@@ -69,7 +78,7 @@ export function buildGenerator(dict: StateDict, shape: GeneratorShape, options: 
   checkShape(shape);
   validateStateDict(dict, shape);
   if (opt.outputs.length === 0) throw new Error('outputs: at least one of frames, image');
-  if (opt.modulation === 'weight' && opt.batch === null) throw new Error("modulation 'weight' needs a fixed batch size (conv groups are static)");
+  if (opt.modulation === 'weight' && opt.batch !== 1) throw new Error("modulation 'weight' makes the weights per sample: it needs batch 1");
   if (opt.batch !== null && !(Number.isInteger(opt.batch) && opt.batch >= 1)) throw new Error(`batch must be a positive integer or null, got ${opt.batch}`);
   const b = new GeneratorGraph(dict, shape, opt);
   return b.build();
@@ -80,6 +89,13 @@ class GeneratorGraph {
   readonly act: 'float32' | 'float16';
   readonly N: number | string;
   private readonly cache = new Map<string, string>();
+  private readonly convLayers: LayerInfo[];
+  private readonly rgbLayers: LayerInfo[];
+  /** Padded widths of the style (in-channel) and demod (out-channel) stacks. */
+  private readonly P: number;
+  private readonly Q: number;
+  /** Per-layer slices of the style/demod stacks (index = conv or rgb slot), made by one Split per stack. */
+  private bank!: { s: string[]; d: string[]; rgb: string[]; sRows?: string[]; dCols?: string[] };
 
   constructor(
     readonly dict: StateDict,
@@ -89,6 +105,11 @@ class GeneratorGraph {
     this.g = new OnnxGraph('stylegan2_generator');
     this.act = opt.dtype;
     this.N = opt.batch ?? 'N';
+    const layers = synthesisLayers(shape);
+    this.convLayers = layers.filter((l) => l.kind !== 'torgb');
+    this.rgbLayers = layers.filter((l) => l.kind === 'torgb');
+    this.P = Math.max(...layers.map((l) => l.inChannels));
+    this.Q = Math.max(...this.convLayers.map((l) => l.outChannels));
   }
 
   private t(name: string): Float32Array {
@@ -114,97 +135,162 @@ class GeneratorGraph {
     return this.act === 'float32' ? x : this.g.node('Cast', [x], { to: int(CAST_TO[this.act]) });
   }
 
-  private unsqueeze4(x2d: string): string {
-    return this.g.node('Unsqueeze', [x2d, this.i64([2, 3])]);
-  }
-
   build(): BuiltGenerator {
     const { g, shape, opt } = this;
     const inputs: TensorContract[] = [];
     const nWs = numWs(shape);
-    const layers = synthesisLayers(shape);
-    const stylesOf = this.mappingAndStyles(inputs, nWs, layers);
+    // mapping, styles and demod factors are small vectors: GPU providers should run them on the host
+    g.inScope(HOST_SCOPE, () => this.styleBank(inputs, nWs));
+    this.splitBanks();
 
-    // noise inputs, declared in layer order after the latent inputs
     const noiseIn = new Map<string, string>();
     if (opt.noise === 'input') {
-      for (const l of layers) {
-        if (l.kind === 'torgb') continue;
+      for (const l of this.convLayers) {
         const name = noiseInputName(l);
         g.input(name, 'float32', [this.N, 1, l.resolution, l.resolution]);
         inputs.push({ name, role: 'noise', dtype: 'float32', shape: [this.N, 1, l.resolution, l.resolution], layer: l.prefix });
-        noiseIn.set(l.prefix, this.castAct(name));
+        noiseIn.set(l.prefix, name);
       }
     }
 
-    // synthesis
-    const constC = channelsAt(shape, 4);
-    const constName = g.initializer('synthesis.b4.const', this.act, [1, constC, 4, 4], this.t('synthesis.b4.const'));
-    let x = opt.batch === 1 ? constName : this.broadcastConst(constName, constC);
+    // The const input is [1, C, 4, 4]; the first layer's modulation broadcasts it to the batch.
+    let x = g.initializer('synthesis.b4.const', this.act, [1, channelsAt(shape, 4), 4, 4], this.t('synthesis.b4.const'));
     let img: string | undefined;
     for (const res of blockResolutions(shape)) {
-      for (const l of layers.filter((q) => q.block === res)) {
-        if (l.kind === 'torgb') {
-          const y = this.toRGB(x, l, stylesOf(l));
-          if (img === undefined) img = y;
-          else img = g.node('Add', [this.upsampleImage(img, res / 2), y]);
-        } else {
-          x = this.modConv(x, l, stylesOf(l), noiseIn.get(l.prefix));
-        }
-      }
+      for (const l of this.convLayers.filter((q) => q.block === res)) x = this.modConv(x, l, noiseIn.get(l.prefix));
+      const rgb = this.rgbLayers.find((q) => q.block === res)!;
+      const y = this.toRGB(x, rgb);
+      img = img === undefined ? y : g.node('Add', [this.upsampleImage(img, res / 2), y]);
     }
     if (!img) throw new Error('no toRGB layer');
     return this.outputs(img, inputs, nWs);
   }
 
-  /** [1,C,4,4] const to [N,C,4,4] (conv layers need the batch dim to match the styles). */
-  private broadcastConst(constName: string, C: number): string {
-    const { g } = this;
-    if (typeof this.N === 'number') return g.node('Expand', [constName, this.i64([this.N, C, 4, 4])]);
-    const n = g.node('Slice', [g.node('Shape', [this.latentName]), this.i64([0]), this.i64([1])]);
-    const target = g.node('Concat', [n, this.i64([C, 4, 4])], { axis: int(0) });
-    return g.node('Expand', [constName, target]);
-  }
-
-  private latentName = '';
-
   /**
-   * Declares the latent inputs and returns a function giving each layer's styles [N, I] (float32).
-   * With z every layer sees the same w, so all affine layers run as one MatMul and are sliced.
+   * Declares the latent inputs and computes, for all layers at once, the styles (padded to P
+   * per layer) and the demodulation factors (padded to Q, with lrelu's sqrt(2) folded in).
    */
-  private mappingAndStyles(inputs: TensorContract[], nWs: number, layers: LayerInfo[]): (l: LayerInfo) => string {
-    const { g, shape, opt } = this;
+  private styleBank(inputs: TensorContract[], nWs: number): void {
+    const { g, shape, opt, P, Q } = this;
     const wDim = shape.wDim;
-    const affineW = (l: LayerInfo) => {
-      // affine: FullyConnectedLayer(w_dim, in, bias_init=1): weight_gain 1/sqrt(w_dim); toRGB styles also take 1/sqrt(in)
-      const a = this.t(`${l.prefix}.affine.weight`);
-      const ab = this.t(`${l.prefix}.affine.bias`);
-      const extra = l.kind === 'torgb' ? 1 / Math.sqrt(l.inChannels) : 1;
-      const gain = extra / Math.sqrt(wDim);
-      const wt = new Float32Array(wDim * l.inChannels);
-      for (let i = 0; i < l.inChannels; i++) for (let k = 0; k < wDim; k++) wt[k * l.inChannels + i] = a[i * wDim + k]! * gain;
-      return { wt, bias: Float32Array.from(ab, (v) => v * extra) };
+    const Lc = this.convLayers.length;
+    const Lr = this.rgbLayers.length;
+
+    // affine: FullyConnectedLayer(w_dim, in, bias_init=1), weight gain 1/sqrt(w_dim); toRGB styles also take 1/sqrt(in)
+    const affineStack = (layers: LayerInfo[]) => {
+      const A = new Float32Array(layers.length * wDim * P);
+      const B = new Float32Array(layers.length * P);
+      layers.forEach((l, li) => {
+        const a = this.t(`${l.prefix}.affine.weight`);
+        const ab = this.t(`${l.prefix}.affine.bias`);
+        const extra = l.kind === 'torgb' ? 1 / Math.sqrt(l.inChannels) : 1;
+        const gain = extra / Math.sqrt(wDim);
+        for (let i = 0; i < l.inChannels; i++) {
+          for (let k = 0; k < wDim; k++) A[(li * wDim + k) * P + i] = a[i * wDim + k]! * gain;
+          B[li * P + i] = ab[i]! * extra;
+        }
+      });
+      return { A, B };
     };
 
+    // w per layer as [N, L, 1, wDim] (z: one w broadcast over layers; w: gathered by index)
+    let wConv: string;
+    let wRgb: string;
     if (opt.input === 'w') {
       const w = g.input('w', 'float32', [this.N, nWs, wDim]);
-      this.latentName = w;
       inputs.push({ name: 'w', role: 'latent', dtype: 'float32', shape: [this.N, nWs, wDim] });
-      const perIndex = new Map<number, string>();
-      return (l) => {
-        let wi = perIndex.get(l.wIndex);
-        if (!wi) {
-          wi = g.node('Gather', [w, this.constOf('int64', [], [l.wIndex], 'idx')], { axis: int(1) });
-          perIndex.set(l.wIndex, wi);
-        }
-        const { wt, bias } = affineW(l);
-        return g.node('Gemm', [wi, g.initializer(`${l.prefix}.affine.wt`, 'float32', [wDim, l.inChannels], wt), g.initializer(`${l.prefix}.affine.b`, 'float32', [l.inChannels], bias)]);
-      };
+      const pick = (layers: LayerInfo[]) =>
+        g.node('Unsqueeze', [g.node('Gather', [w, g.initializer('w_index', 'int64', [layers.length], layers.map((l) => l.wIndex))], { axis: int(1) }), this.i64([2])]);
+      wConv = pick(this.convLayers);
+      wRgb = pick(this.rgbLayers);
+    } else {
+      const w = this.mapping(inputs);
+      wConv = wRgb = g.node('Unsqueeze', [w, this.i64([1, 2])]);
     }
 
+    const conv = affineStack(this.convLayers);
+    let s = g.node('Add', [
+      g.node('MatMul', [wConv, g.initializer('synthesis.affine.conv', 'float32', [Lc, wDim, P], conv.A)]),
+      g.initializer('synthesis.affine.conv_b', 'float32', [Lc, 1, P], conv.B),
+    ]); // [N, Lc, 1, P]
+    if (opt.modulation === 'activation') {
+      // styles scale activations: normalize by max |s| per layer (fp16 range; demod cancels it exactly)
+      s = g.node('Div', [s, g.node('ReduceMax', [g.node('Abs', [s])], { axes: ints([3]), keepdims: int(1) })]);
+    }
+    // demod (with sqrt2): sqrt2 * rsqrt(sum s^2 w^2 + 1e-8) = rsqrt(sum s^2 (w^2/2) + 0.5e-8)
+    const W2 = new Float32Array(Lc * P * Q);
+    this.convLayers.forEach((l, li) => {
+      const ws = this.scaledWeight(l);
+      const I = l.inChannels;
+      for (let o = 0; o < l.outChannels; o++)
+        for (let i = 0; i < I; i++) {
+          let acc = 0;
+          for (let k = 0; k < 9; k++) acc += ws[(o * I + i) * 9 + k]! ** 2;
+          W2[(li * P + i) * Q + o] = acc / 2;
+        }
+    });
+    const q = g.node('MatMul', [g.node('Mul', [s, s]), g.initializer('synthesis.demod', 'float32', [Lc, P, Q], W2)]);
+    const d = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [q, this.constOf('float32', [], [0.5e-8])])])]); // [N, Lc, 1, Q]
+
+    const rgb = affineStack(this.rgbLayers);
+    const r = g.node('Add', [
+      g.node('MatMul', [wRgb, g.initializer('synthesis.affine.rgb', 'float32', [Lr, wDim, P], rgb.A)]),
+      g.initializer('synthesis.affine.rgb_b', 'float32', [Lr, 1, P], rgb.B),
+    ]);
+
+    const sh = this.castAct(s);
+    const dh = this.castAct(d);
+    const rh = this.castAct(r);
+    if (opt.modulation === 'activation') {
+      // [N, L*P, 1, 1]: each layer takes its channels on axis 1 and scales activations with them
+      const flat = (x: string) => g.node('Reshape', [x, this.i64([0, -1, 1, 1])]);
+      this.stacks = { s: flat(sh), d: flat(dh), rgb: flat(rh) };
+    } else {
+      // batch 1: conv weights [O, I, k, k] take s on axis 1 and d on axis 0; transposed ones the other way
+      const cols = (x: string) => g.node('Reshape', [x, this.i64([1, -1, 1, 1])]);
+      const rows = (x: string) => g.node('Reshape', [x, this.i64([-1, 1, 1, 1])]);
+      this.stacks = { s: cols(sh), d: rows(dh), rgb: cols(rh) };
+      if (opt.upsample === 'transpose') {
+        this.stacks.sRows = rows(sh);
+        this.stacks.dCols = cols(dh);
+      }
+    }
+  }
+
+  private stacks!: { s: string; d: string; rgb: string; sRows?: string; dCols?: string };
+
+  /** One Split per stack gives every layer its slice (one node instead of one Slice per layer). */
+  private splitBanks(): void {
+    const { g, P, Q, opt } = this;
+    const split = (stack: string, layers: LayerInfo[], width: number, count: (l: LayerInfo) => number, axis: number): string[] => {
+      const sizes: number[] = [];
+      const pick: number[] = [];
+      for (const l of layers) {
+        pick.push(sizes.length);
+        sizes.push(count(l));
+        if (width - count(l) > 0) sizes.push(width - count(l));
+      }
+      const outs = g.nodeN('Split', [stack, this.i64(sizes)], { axis: int(axis) }, sizes.length);
+      return pick.map((i) => outs[i]!);
+    };
+    const inC = (l: LayerInfo) => l.inChannels;
+    const outC = (l: LayerInfo) => l.outChannels;
+    const act = opt.modulation === 'activation';
+    this.bank = {
+      s: split(this.stacks.s, this.convLayers, P, inC, 1),
+      d: split(this.stacks.d, this.convLayers, Q, outC, act ? 1 : 0),
+      rgb: split(this.stacks.rgb, this.rgbLayers, P, inC, 1),
+    };
+    if (this.stacks.sRows) this.bank.sRows = split(this.stacks.sRows, this.convLayers, P, inC, 0);
+    if (this.stacks.dCols) this.bank.dCols = split(this.stacks.dCols, this.convLayers, Q, outC, 1);
+  }
+
+  /** Mapping network and truncation: z [N, zDim], psi [N] -> w [N, wDim]. */
+  private mapping(inputs: TensorContract[]): string {
+    const { g, shape } = this;
+    const wDim = shape.wDim;
     const z = g.input('z', 'float32', [this.N, shape.zDim]);
     const psi = g.input('psi', 'float32', [this.N]);
-    this.latentName = z;
     inputs.push({ name: 'z', role: 'latent', dtype: 'float32', shape: [this.N, shape.zDim] });
     inputs.push({ name: 'psi', role: 'psi', dtype: 'float32', shape: [this.N] });
     // normalize_2nd_moment
@@ -226,25 +312,7 @@ class GeneratorGraph {
     // truncation: w_avg + psi * (w - w_avg)
     const wAvg = g.initializer('mapping.w_avg', 'float32', [1, wDim], this.t('mapping.w_avg'));
     const psi2 = g.node('Unsqueeze', [psi, this.i64([1])]);
-    const w = g.node('Add', [wAvg, g.node('Mul', [psi2, g.node('Sub', [x, wAvg])])]);
-    // every layer's affine in one MatMul
-    const total = layers.reduce((a, l) => a + l.inChannels, 0);
-    const allW = new Float32Array(wDim * total);
-    const allB = new Float32Array(total);
-    const offsets = new Map<string, number>();
-    let off = 0;
-    for (const l of layers) {
-      const { wt, bias } = affineW(l);
-      for (let k = 0; k < wDim; k++) allW.set(wt.subarray(k * l.inChannels, (k + 1) * l.inChannels), k * total + off);
-      allB.set(bias, off);
-      offsets.set(l.prefix, off);
-      off += l.inChannels;
-    }
-    const styles = g.node('Gemm', [w, g.initializer('synthesis.affine.wt', 'float32', [wDim, total], allW), g.initializer('synthesis.affine.b', 'float32', [total], allB)]);
-    return (l) => {
-      const start = offsets.get(l.prefix)!;
-      return g.node('Slice', [styles, this.i64([start]), this.i64([start + l.inChannels]), this.i64([1])]);
-    };
+    return g.node('Add', [wAvg, g.node('Mul', [psi2, g.node('Sub', [x, wAvg])])]);
   }
 
   /** Weight pre-scaling (stylegan2-ada's fp16 path): per output channel to max |w| = 1/sqrt(fan-in). Demod makes it exact. */
@@ -261,84 +329,70 @@ class GeneratorGraph {
     return out;
   }
 
+
   /** Modulated, demodulated 3x3 conv (+ up-sampling for conv0), noise, bias, lrelu*sqrt2, clamp. */
-  private modConv(x: string, l: LayerInfo, styles: string, noiseInput: string | undefined): string {
+  private modConv(x: string, l: LayerInfo, noiseInput: string | undefined): string {
     const { g, opt, shape } = this;
     const I = l.inChannels;
     const O = l.outChannels;
+    const slot = this.convLayers.indexOf(l);
     const ws = this.scaledWeight(l);
-    // styles normalized by their max |s| per sample (fp16 range; demod cancels the scale)
-    const smax = g.node('ReduceMax', [g.node('Abs', [styles])], { axes: ints([1]), keepdims: int(1) });
-    const sn = g.node('Div', [styles, smax]);
-    // demod with lrelu's sqrt(2): sqrt2 * rsqrt(sum s^2 w^2 + 1e-8) = rsqrt(sum s^2 (w^2/2) + 0.5e-8)
-    const w2t = new Float32Array(I * O);
-    for (let o = 0; o < O; o++)
-      for (let i = 0; i < I; i++) {
-        let acc = 0;
-        for (let k = 0; k < 9; k++) acc += ws[(o * I + i) * 9 + k]! ** 2;
-        w2t[i * O + o] = acc / 2;
-      }
-    const q = g.node('MatMul', [g.node('Mul', [sn, sn]), g.initializer(`${l.prefix}.demod`, 'float32', [I, O], w2t)]);
-    const d = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [q, this.constOf('float32', [], [0.5e-8])])])]);
     const bias = Float32Array.from(this.t(`${l.prefix}.bias`), (v) => v * Math.SQRT2);
     const up = l.kind === 'conv0';
     const fir = this.dict.get(`${l.prefix}.resample_filter`)?.data ?? defaultResampleFilter();
+    const pads = ints([1, 1, 1, 1]);
+    const conv = (input: string, weight: string, withBias: boolean) =>
+      g.node('Conv', withBias ? [input, weight, g.initializer(`${l.prefix}.bias`, this.act, [O], bias)] : [input, weight], { pads });
 
     let y: string;
     let biasDone = false;
     if (opt.modulation === 'activation') {
-      const xm = g.node('Mul', [x, this.unsqueeze4(this.castAct(sn))]);
-      y = up ? this.upConv(xm, ws, I, O, fir, l.prefix) : g.node('Conv', [xm, g.initializer(`${l.prefix}.weight`, this.act, [O, I, 3, 3], ws)], { pads: ints([1, 1, 1, 1]) });
-      y = g.node('Mul', [y, this.unsqueeze4(this.castAct(d))]);
+      const xm = g.node('Mul', [x, this.bank.s[slot]!]);
+      const dl = this.bank.d[slot]!;
+      if (!up) y = conv(xm, g.initializer(`${l.prefix}.weight`, this.act, [O, I, 3, 3], ws), false);
+      else y = this.upConv(xm, ws, I, O, fir, l.prefix);
+      y = g.node('Mul', [y, dl]);
     } else {
-      // per-sample weights: static weight * style (input channel) * demod (output channel)
-      const B = this.opt.batch!;
-      if (up && opt.upsample === 'transpose') {
-        // ConvTranspose weight [I, O, 3, 3]: demod applies after the FIR (it commutes with it)
-        const wt = g.initializer(`${l.prefix}.weight`, this.act, [1, I, O, 3, 3], transposeOI(ws, O, I, 3));
-        const s5 = g.node('Reshape', [this.castAct(sn), this.i64([B, I, 1, 1, 1])]);
-        const wn = g.node('Reshape', [g.node('Mul', [wt, s5]), this.i64([B * I, O, 3, 3])]);
-        const xg = B === 1 ? x : g.node('Reshape', [x, this.i64([1, B * I, l.resolution / 2, l.resolution / 2])]);
-        let t = g.node('ConvTranspose', [xg, wn], { strides: ints([2, 2]), group: int(B) });
-        t = g.node('Conv', [t, g.initializer(`${l.prefix}.fir`, this.act, [B * O, 1, 4, 4], firDepthwise(fir, B * O))], { group: int(B * O), pads: ints([1, 1, 1, 1]) });
-        if (B !== 1) t = g.node('Reshape', [t, this.i64([B, O, l.resolution, l.resolution])]);
-        y = g.node('Mul', [t, this.unsqueeze4(this.castAct(d))]);
+      // batch 1: weight * style (per input channel) * demod (per output channel), made each run
+      const sl = () => this.bank.s[slot]!; // [1, I, 1, 1]
+      const dl = () => this.bank.d[slot]!; // [O, 1, 1, 1]
+      if (!up) {
+        const wn = g.node('Mul', [g.node('Mul', [g.initializer(`${l.prefix}.weight`, this.act, [O, I, 3, 3], ws), sl()]), dl()]);
+        y = conv(x, wn, true);
+        biasDone = true;
+      } else if (opt.upsample === 'transpose') {
+        // ConvTranspose weight [I, O, 3, 3]; demod commutes with the FIR, the bias rides on the FIR conv
+        const sr = this.bank.sRows![slot]!;
+        const dc = this.bank.dCols![slot]!;
+        const wn = g.node('Mul', [g.node('Mul', [g.initializer(`${l.prefix}.weight_t`, this.act, [I, O, 3, 3], transposeOI(ws, O, I, 3)), sr]), dc]);
+        const t = g.node('ConvTranspose', [x, wn], { strides: ints([2, 2]) });
+        y = this.fir(t, O, fir, [1, 1, 1, 1], l.prefix, bias);
+        biasDone = true;
       } else {
-        const phases = up ? 4 : 1;
-        const k = up ? (opt.upsample === 'fused' ? 3 : 2) : 3;
-        const base = !up ? ws : opt.upsample === 'fused' ? fusedUpsampleWeights(ws, O, I, fir) : subpixelWeights(ws, O, I);
-        const wb = g.initializer(`${l.prefix}.weight`, this.act, [1, O, phases, I, k, k], base);
-        const s6 = g.node('Reshape', [this.castAct(sn), this.i64([B, 1, 1, I, 1, 1])]);
-        const d6 = g.node('Reshape', [this.castAct(d), this.i64([B, O, 1, 1, 1, 1])]);
-        const wn = g.node('Reshape', [g.node('Mul', [g.node('Mul', [wb, s6]), d6]), this.i64([B * O * phases, I, k, k])]);
-        const xg = B === 1 ? x : g.node('Reshape', [x, this.i64([1, B * I, -1, 0])]);
-        const pads = k === 2 ? [1, 1, 1, 1] : [1, 1, 1, 1];
-        // bias goes into the conv where nothing linear-spatial follows it (no FIR after)
-        const fuseBias = !up || opt.upsample === 'fused';
-        const convInputs = [xg, wn];
-        if (fuseBias) {
-          const bt = phases === 1 ? bias : Float32Array.from({ length: O * 4 }, (_, j) => bias[Math.floor(j / 4)]!);
-          const bb = new Float32Array(B * bt.length);
-          for (let s = 0; s < B; s++) bb.set(bt, s * bt.length);
-          convInputs.push(g.initializer(`${l.prefix}.bias`, this.act, [bb.length], bb));
+        // phase-major weights [4O, I, k, k] viewed as [O, 4I, k, k] for the per-output demod
+        const k = opt.upsample === 'fused' ? 3 : 2;
+        const base = opt.upsample === 'fused' ? fusedUpsampleWeights(ws, O, I, fir) : subpixelWeights(ws, O, I);
+        const ms = g.node('Mul', [g.initializer(`${l.prefix}.weight_${opt.upsample}`, this.act, [4 * O, I, k, k], base), sl()]);
+        const md = g.node('Mul', [g.node('Reshape', [ms, this.i64([O, 4 * I, k, k])]), dl()]);
+        const wn = g.node('Reshape', [md, this.i64([4 * O, I, k, k])]);
+        const fused = opt.upsample === 'fused';
+        const inputs = [x, wn];
+        if (fused) inputs.push(g.initializer(`${l.prefix}.bias4`, this.act, [4 * O], Float32Array.from({ length: 4 * O }, (_, j) => bias[Math.floor(j / 4)]!)));
+        y = g.node('DepthToSpace', [g.node('Conv', inputs, { pads })], { blocksize: int(2), mode: str('CRD') });
+        if (fused) biasDone = true;
+        else {
+          y = this.fir(y, O, fir, [1, 1, 0, 0], l.prefix, bias);
           biasDone = true;
         }
-        let t = g.node('Conv', convInputs, { pads: ints(pads), group: int(B) });
-        if (B !== 1) t = g.node('Reshape', [t, this.i64([B, O * phases, 0, 0])]);
-        if (up) {
-          t = g.node('DepthToSpace', [t], { blocksize: int(2), mode: str('CRD') });
-          if (opt.upsample === 'subpixel') t = this.fir(t, O, fir, [1, 1, 0, 0], l.prefix);
-        }
-        y = t;
       }
     }
-    // noise (already scaled by sqrt2 via the strength), bias, activation, clamp
+    // noise (scaled by strength * sqrt2), bias, activation, clamp
     const strength = this.t(`${l.prefix}.noise_strength`)[0]! * Math.SQRT2;
     if (opt.noise === 'const') {
       const nc = Float32Array.from(this.t(`${l.prefix}.noise_const`), (v) => v * strength);
       y = g.node('Add', [y, g.initializer(`${l.prefix}.noise`, this.act, [1, 1, l.resolution, l.resolution], nc)]);
     } else if (opt.noise === 'input') {
-      y = g.node('Add', [y, g.node('Mul', [noiseInput!, this.constOf(this.act, [], [strength], 'strength')])]);
+      y = g.node('Add', [y, g.node('Mul', [this.castAct(noiseInput!), this.constOf(this.act, [], [strength], 'strength')])]);
     }
     if (!biasDone) y = g.node('Add', [y, g.initializer(`${l.prefix}.bias`, this.act, [1, O, 1, 1], bias)]);
     y = g.node('LeakyRelu', [y], { alpha: float(0.2) });
@@ -350,9 +404,11 @@ class GeneratorGraph {
     return this.g.node('Clip', [x, this.constOf(this.act, [], [-c], 'lo'), this.constOf(this.act, [], [c], 'hi')]);
   }
 
-  /** Depthwise FIR (gain 4) with the given pads [top, left, bottom, right]. */
-  private fir(x: string, C: number, fir: Float32Array, pads: number[], stem: string): string {
-    return this.g.node('Conv', [x, this.g.initializer(`${stem}.fir`, this.act, [C, 1, 4, 4], firDepthwise(fir, C))], { group: int(C), pads: ints(pads) });
+  /** Depthwise FIR (gain 4) with the given pads [top, left, bottom, right], optionally adding a bias. */
+  private fir(x: string, C: number, fir: Float32Array, pads: number[], stem: string, bias?: Float32Array): string {
+    const inputs = [x, this.g.initializer(`${stem}.fir`, this.act, [C, 1, 4, 4], firDepthwise(fir, C))];
+    if (bias) inputs.push(this.g.initializer(`${stem}.bias`, this.act, [C], bias));
+    return this.g.node('Conv', inputs, { group: int(C), pads: ints(pads) });
   }
 
   /** conv0 of a block with activation modulation: x (already modulated) -> up-sampled conv output. */
@@ -364,7 +420,7 @@ class GeneratorGraph {
         return this.fir(t, O, fir, [1, 1, 1, 1], prefix);
       }
       case 'subpixel': {
-        const c = g.node('Conv', [xm, g.initializer(`${prefix}.weight_sp`, this.act, [4 * O, I, 2, 2], subpixelWeights(ws, O, I))], { pads: ints([1, 1, 1, 1]) });
+        const c = g.node('Conv', [xm, g.initializer(`${prefix}.weight_subpixel`, this.act, [4 * O, I, 2, 2], subpixelWeights(ws, O, I))], { pads: ints([1, 1, 1, 1]) });
         return this.fir(g.node('DepthToSpace', [c], { blocksize: int(2), mode: str('CRD') }), O, fir, [1, 1, 0, 0], prefix);
       }
       case 'fused': {
@@ -375,11 +431,13 @@ class GeneratorGraph {
   }
 
   /** ToRGB: modulated 1x1 conv without demod, bias, clamp. */
-  private toRGB(x: string, l: LayerInfo, styles: string): string {
-    const { g, shape } = this;
+  private toRGB(x: string, l: LayerInfo): string {
+    const { g, shape, opt } = this;
+    const slot = this.rgbLayers.indexOf(l);
     const w = g.initializer(`${l.prefix}.weight`, this.act, [l.outChannels, l.inChannels, 1, 1], this.t(`${l.prefix}.weight`));
-    const xm = g.node('Mul', [x, this.unsqueeze4(this.castAct(styles))]);
-    let y = g.node('Conv', [xm, w, g.initializer(`${l.prefix}.bias`, this.act, [l.outChannels], this.t(`${l.prefix}.bias`))]);
+    const b = g.initializer(`${l.prefix}.bias`, this.act, [l.outChannels], this.t(`${l.prefix}.bias`));
+    const sl = this.bank.rgb[slot]!;
+    let y = opt.modulation === 'activation' ? g.node('Conv', [g.node('Mul', [x, sl]), w, b]) : g.node('Conv', [x, g.node('Mul', [w, sl]), b]);
     if (shape.convClamp !== null) y = this.clip(y, shape.convClamp);
     return y;
   }
@@ -446,6 +504,7 @@ class GeneratorGraph {
       output: { width: outW, height: outH, resize: opt.resize && (outW !== res || outH !== res) ? opt.resize.mode : 'none' },
       parameters: g.parameterCount(),
       opCounts: g.opCounts(),
+      hostNodes: g.nodesIn(HOST_SCOPE),
     };
   }
 }

@@ -80,7 +80,7 @@ export function writeNetwork(
       outputs: built.outputs,
       sourceHash: source.hash,
       source: { kind: source.kind, ...(source.file ? { file: basename(source.file) } : {}), ...(source.seed !== undefined ? { seed: source.seed } : {}) },
-      builder: { modulation: opt.modulation, upsample: opt.upsample, opset: OPSET, parameters: built.parameters },
+      builder: { modulation: opt.modulation, upsample: opt.upsample, opset: OPSET, parameters: built.parameters, hostNodes: built.hostNodes },
       createdAt: new Date().toISOString(),
     },
     sidecarPathFor(onnxPath),

@@ -85,6 +85,11 @@ export const NetworkSidecar = Type.Object(
         upsample: Type.String(),
         opset: Type.Integer(),
         parameters: Type.Integer({ minimum: 0 }),
+        /**
+         * Small-vector nodes (mapping, styles, demod). With the WebGPU provider pass them as
+         * `forceCpuNodeNames`: on the host they cost microseconds, on the GPU a dispatch each.
+         */
+        hostNodes: Type.Array(Type.String()),
       },
       { additionalProperties: false },
     ),
