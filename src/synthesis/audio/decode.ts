@@ -79,49 +79,49 @@ export async function probeAudio(file: string, opts: DecodeOptions = {}): Promis
   };
 }
 
-type RawKind = 's16' | 's32' | 'f32';
+type SourceKind = 's16' | 's32' | 'float';
 
-function rawKindFor(probe: AudioProbe, resampling: boolean): RawKind {
-  if (resampling) return 'f32';
+function sourceKind(probe: AudioProbe, resampling: boolean): SourceKind {
+  if (resampling) return 'float';
   const f = probe.sampleFormat.replace(/p$/, '');
   if (f === 's16') return 's16';
   if (f === 's32') return 's32';
-  return 'f32';
+  return 'float';
 }
 
 /**
- * Interleaved PCM to GANce-style mono float32: integers through interp1d's linear map, then the
- * float32 channel mean numpy computes ((a + b) rounded to float32, divided by the count).
+ * Interleaved float64 PCM from ffmpeg to GANce-style mono float32. ffmpeg converts integers to double
+ * exactly (x / 2^15, x / 2^31), so integer sources are recovered bit for bit and mapped through
+ * interp1d's line; float sources are rounded to float32 as scipy would have read them. Channels are
+ * averaged the way numpy averages float32: (a + b) rounded to float32, then divided by the count.
  */
-export function interleavedToMono(buf: Buffer, kind: RawKind, channels: number): Float32Array {
-  const bytes = kind === 's16' ? 2 : 4;
-  const frames = Math.floor(buf.length / (bytes * channels));
+export function interleavedToMono(buf: Buffer, kind: SourceKind, channels: number): Float32Array {
+  const frames = Math.floor(buf.length / (8 * channels));
   const count = frames * channels;
   // Typed views need aligned offsets; copy the rare misaligned buffer.
-  const src = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
+  const src = buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf);
+  const view = new Float64Array(src.buffer, src.byteOffset, count);
   const out = new Float32Array(frames);
   const f32 = Math.fround;
-  let view: Int16Array | Int32Array | Float32Array;
+  let scale = 0;
   let lo = 0;
   let slope = 0;
   if (kind === 's16') {
-    view = new Int16Array(src.buffer, src.byteOffset, count);
+    scale = 32768;
     lo = -32768;
     slope = (1 - -1) / (32767 - -32768);
   } else if (kind === 's32') {
-    view = new Int32Array(src.buffer, src.byteOffset, count);
+    scale = 2147483648;
     lo = -2147483648;
     slope = (1 - -1) / (2147483647 - -2147483648);
-  } else {
-    view = new Float32Array(src.buffer, src.byteOffset, count);
   }
-  const isInt = kind !== 'f32';
+  const isInt = kind !== 'float';
   let pos = 0;
   for (let i = 0; i < frames; i++) {
     let acc = 0;
     for (let c = 0; c < channels; c++) {
       const raw = view[pos++]!;
-      const v = isInt ? f32(slope * (raw - lo) + -1) : raw;
+      const v = isInt ? f32(slope * (Math.round(raw * scale) - lo) + -1) : f32(raw);
       acc = c === 0 ? v : f32(acc + v);
     }
     out[i] = channels === 1 ? acc : f32(acc / channels);
@@ -138,21 +138,21 @@ function checkFinite(samples: Float32Array, rate: number, file: string): void {
   }
 }
 
-/** Decode one file to mono float32. */
+/** Decode one file to mono float32 (ffprobe and ffmpeg run side by side). */
 export async function decodeFile(file: string, opts: DecodeOptions = {}): Promise<DecodedAudio> {
-  const probe = await probeAudio(file, opts);
-  const resampling = opts.sampleRate !== undefined && opts.sampleRate !== probe.sampleRate;
   if (opts.sampleRate !== undefined && (!Number.isInteger(opts.sampleRate) || opts.sampleRate <= 0)) {
     throw new AudioError('AUDIO_BAD_PARAMETER', `requested sample rate must be a positive integer, got ${opts.sampleRate}`, file);
   }
-  const kind = rawKindFor(probe, resampling);
-  const fmt = kind === 's16' ? 's16le' : kind === 's32' ? 's32le' : 'f32le';
-  const args = ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', '-vn', '-f', fmt, '-c:a', `pcm_${fmt}`];
-  if (resampling) args.push('-ar', String(opts.sampleRate));
+  const args = ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', '-vn', '-f', 'f64le', '-c:a', 'pcm_f64le'];
+  if (opts.sampleRate !== undefined) args.push('-ar', String(opts.sampleRate));
   args.push('pipe:1');
-  const res = await runTool(opts.ffmpegPath ?? 'ffmpeg', args, file);
+  const decoding = runTool(opts.ffmpegPath ?? 'ffmpeg', args, file);
+  decoding.catch(() => undefined); // the probe's error, if any, is the one reported
+  const probe = await probeAudio(file, opts);
+  const res = await decoding;
   if (res.code !== 0) throw new AudioError('AUDIO_UNREADABLE', `ffmpeg could not decode it (${lastLine(res.stderrTail)})`, file);
-  const samples = interleavedToMono(res.stdout, kind, probe.channels);
+  const resampling = opts.sampleRate !== undefined && opts.sampleRate !== probe.sampleRate;
+  const samples = interleavedToMono(res.stdout, sourceKind(probe, resampling), probe.channels);
   const rate = resampling ? opts.sampleRate! : probe.sampleRate;
   if (samples.length === 0) throw new AudioError('AUDIO_EMPTY', 'decoded to zero samples (empty or zero-length track)', file);
   checkFinite(samples, rate, file);
