@@ -22,6 +22,7 @@ import { SimulatedSmiSource } from '../../../src/thermal/sensors/simulated.ts';
 import { ThermalService, type ThermalServiceOptions } from '../../../src/thermal/service/service.ts';
 import { SimRig, plantConfigFor, type SimProfile } from '../../../src/thermal/sim/rig.ts';
 import type { ThermalView, ZoneView } from '../../../src/thermal/service/view.ts';
+import { expect } from 'vitest';
 import { until } from '../sensors/helpers.ts';
 
 export { until };
@@ -179,3 +180,30 @@ export async function untilAsync<T>(what: string, f: () => Promise<T | undefined
 }
 
 export type { ZoneController };
+
+/** the fault's visible effects: fans full at the plant, the alarm in API and metrics */
+export async function expectFailsafe(h: Harness, reason: string, subject: string, zone = 'gpu0') {
+  const z = await untilAsync(`${reason} failsafe`, async () => {
+    const v = await h.zone(zone);
+    return v.failsafe && v.alarms.some((a) => a.kind === reason && a.subject === subject) && h.plantDuties(zone).every((d) => d === 1) ? v : undefined;
+  });
+  expect(z.duty).toBe(1);
+  expect(z.fans.every((f) => f.duty === 1)).toBe(true);
+  expect(z.alarms.find((a) => a.kind === reason)).toMatchObject({ failsafe: true, subject });
+  expect(await h.metric('gance_thermal_failsafe', { zone, reason })).toBe(1);
+  expect(await h.metric('gance_thermal_alarm', { zone, kind: reason, subject })).toBe(1);
+  expect(await h.metric('gance_zone_duty_ratio', { zone })).toBe(1);
+  expect((await h.state()).failsafe).toBe(true);
+}
+
+export async function expectRecovered(h: Harness, reason: string, subject: string, zone = 'gpu0') {
+  const z = await h.underControl(zone);
+  expect(z.alarms).toEqual([]);
+  expect(await h.metric('gance_thermal_failsafe', { zone, reason })).toBe(0);
+  expect(await h.metric('gance_thermal_alarm', { zone, kind: reason, subject })).toBeUndefined();
+  const line = h.logged(new RegExp(`recovered from ${reason} \\(${subject}\\)`));
+  expect(line).toBeDefined();
+  expect(line!.level).toBe(30);
+  expect(h.logs.some((l) => l.level === 40 && l.msg.includes('FAILSAFE') && l.alarm === reason)).toBe(true);
+}
+
