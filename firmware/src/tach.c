@@ -24,12 +24,20 @@ static uint16_t rpm[FAN_COUNT];
 static uint32_t window_start[FAN_COUNT];
 static uint32_t next_poll;
 
+/*
+ * Only the pin read and the timestamp run with interrupts off. The bookkeeping after it runs with
+ * interrupts on (this vector masked, so it cannot re-enter): several fans' edges arriving together
+ * must not hold off Timer2's overflow for more than one 40 us period, or the clock loses a tick.
+ * Edges during the bookkeeping latch the pin-change flag and are handled when it is unmasked.
+ */
 ISR(TACH_VECT) {
   uint8_t pins = TACH_PIN;
   uint8_t fell = (uint8_t)(last_pins & ~pins & TACH_MASK);
   last_pins = pins;
   if (!fell) return;
   uint32_t t = clock_us_isr();
+  PCICR &= (uint8_t)~_BV(TACH_PCIE);
+  sei();
   for (uint8_t i = 0; i < FAN_COUNT; i++) {
     if (!(fell & _BV(TACH_FIRST_BIT + i))) continue;
     if ((seen_mask & _BV(i)) && (uint32_t)(t - last_us[i]) < TACH_MIN_PERIOD_US) continue;
@@ -38,6 +46,8 @@ ISR(TACH_VECT) {
     last_us[i] = t;
     if (edges[i] != 0xFFFF) edges[i]++;
   }
+  cli();
+  PCICR |= _BV(TACH_PCIE);
 }
 
 void tach_init(void) {

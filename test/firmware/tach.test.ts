@@ -21,6 +21,16 @@ describe('firmware tach', () => {
     expect(Math.abs(state(client).fans[0]!.rpm! - 20_000)).toBeLessThan(20);
   });
 
+  it('stays exact when several fans pulse at the same instants (no clock ticks lost, no edge missed)', () => {
+    for (const speeds of [[4200, 4200, 4200, 4200], [8000, 4200, 7000, 6000], [8876, 4200, 8876, 8876]]) {
+      const sim = new CoolerSim();
+      const client = bootSim(sim); // the fans' own model runs for these 10 ms: phases differ per case
+      speeds.forEach((rpm, ch) => sim.setRpm(ch, rpm));
+      sim.runMs(1600);
+      expect(state(client).fans.map((f) => f.rpm)).toEqual(speeds);
+    }
+  });
+
   it('follows a fan that speeds up with its duty', () => {
     const sim = new CoolerSim({ fans: [{ maxRpm: 8000, spinUpSeconds: 0.2 }] });
     const client = bootSim(sim);

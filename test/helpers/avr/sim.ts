@@ -172,6 +172,7 @@ function sharedWatchdogReset(this: { wdr: () => void }): void {
 }
 
 const OP_SLEEP = 0x9588;
+const PCICR = 0x68;
 const SMCR = 0x53;
 const SREG = 0x5f;
 interface RawCpu {
@@ -547,6 +548,15 @@ export class CoolerSim {
     this.timers = [new AVRTimer(cpu, timer0Config), new AVRTimer(cpu, timer1Config), new AVRTimer(cpu, timer2Config)];
     for (const timer of this.timers) batchTimer(cpu, timer, () => this.timing === 'exact', BATCH_CYCLES);
     this.ports = { B: new AVRIOPort(cpu, portBConfig), C: new AVRIOPort(cpu, portCConfig), D: new AVRIOPort(cpu, portDConfig) };
+    // avr8js 0.21 has no write hook on PCICR: masking a pin-change vector there neither holds its
+    // pending request back nor, once unmasked, raises the flag latched meanwhile (the datasheet
+    // says both). The firmware masks PCIE1 while it does tach bookkeeping, so model it properly.
+    const pcints = Object.values(this.ports).map((p) => (p as unknown as { PCINT: Parameters<CPU['updateInterruptEnable']>[0] | null }).PCINT);
+    cpu.writeHooks[PCICR] = (value: number) => {
+      cpu.data[PCICR] = value;
+      for (const pcint of pcints) if (pcint) cpu.updateInterruptEnable(pcint, value);
+      return true;
+    };
     this.usart = new AVRUSART(cpu, usart0Config, F_CPU);
     this.usart.onByteTransmit = (b: number) => {
       for (const l of this.txListeners) l(b);
