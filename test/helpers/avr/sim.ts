@@ -313,6 +313,11 @@ export class CoolerSim {
     return this.cpu.data[addr]!;
   }
 
+  /** SRAM (0x100..0x8FF): the firmware's variables, stack included. */
+  ramSnapshot(): Uint8Array {
+    return this.cpu.data.slice(0x100, 0x900);
+  }
+
   reg16(addr: number): number {
     return this.cpu.data[addr]! | (this.cpu.data[addr + 1]! << 8);
   }
