@@ -20,6 +20,7 @@ import { createLiveParams } from '../../src/synthesis/latents/params.ts';
 import { noiseLoop, streamingLatents } from '../../src/synthesis/latents/streaming.ts';
 import type { AudioBlock } from '../../src/synthesis/audio/live.ts';
 import { parallelResampler } from '../../src/synthesis/audio/resample-pool.ts';
+import { helperThread } from '../../src/synthesis/latents/offline-helpers.ts';
 import { writeWav } from '../synthesis/audio/wav.ts';
 
 const arg = (name: string, def: number) => {
@@ -54,6 +55,7 @@ async function offline(track: string, mode: 'gance' | 'ffmpeg') {
   const config = { ...(Value.Default(LatentsConfig, {}) as LatentsConfig), resampler: mode };
   const resampler = mode === 'gance' && threads > 1 ? parallelResampler(threads) : undefined;
   await resampler?.ready(); // a daemon keeps the pool; thread start-up is not per track
+  await helperThread.ready();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const plan = await prepareOffline({ files: [track], config, ...(resampler ? { resampler: resampler.resample } : {}) });
@@ -134,6 +136,7 @@ makeTrack(track, minutes * 60);
 const exact = await offline(track, 'gance');
 const fast = await offline(track, 'ffmpeg');
 rmSync(dir, { recursive: true, force: true });
+await helperThread.close();
 const str = await streaming();
 console.log(
   JSON.stringify({

@@ -4,6 +4,13 @@
  * the value of a polynomial fitted to the first/last window.
  */
 
+/** t^e by repeated multiplication (Math.pow may differ between engines). */
+function ipow(t: number, e: number): number {
+  let r = 1;
+  for (let i = 0; i < e; i++) r *= t;
+  return r;
+}
+
 /** Solve the normal equations (A^T A) c = A^T e for each unit vector: returns the pseudo-inverse rows. */
 function polyFitMatrix(windowLength: number, polyorder: number, positions: number[]): Float64Array[] {
   // A[j][p] = t_j^p with t the positions; pinv(A) = (A^T A)^{-1} A^T, (polyorder+1) x windowLength.
@@ -12,7 +19,7 @@ function polyFitMatrix(windowLength: number, polyorder: number, positions: numbe
   for (let p = 0; p < P; p++) {
     for (let q = 0; q < P; q++) {
       let s = 0;
-      for (const t of positions) s += t ** (p + q);
+      for (const t of positions) s += ipow(t, p + q);
       ata[p]![q] = s;
     }
   }
@@ -44,7 +51,7 @@ function polyFitMatrix(windowLength: number, polyorder: number, positions: numbe
     const row = new Float64Array(windowLength);
     for (let j = 0; j < windowLength; j++) {
       let s = 0;
-      for (let q = 0; q < P; q++) s += inv[p]![q]! * positions[j]! ** q;
+      for (let q = 0; q < P; q++) s += inv[p]![q]! * ipow(positions[j]!, q);
       row[j] = s;
     }
     rows.push(row);
@@ -86,7 +93,7 @@ export function savgolPlan(windowLength: number, polyorder: number): SavgolPlan 
     const out = new Float64Array(windowLength);
     for (let j = 0; j < windowLength; j++) {
       let s = 0;
-      for (let p = 0; p <= polyorder; p++) s += rows[p]![j]! * t ** p;
+      for (let p = 0; p <= polyorder; p++) s += rows[p]![j]! * ipow(t, p);
       out[j] = s;
     }
     return out;

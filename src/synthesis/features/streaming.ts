@@ -31,6 +31,8 @@ export interface StreamingFrame {
   rms: number;
   /** GANce's smoothed RMS (rolling mean 3, Savitzky-Golay 7/3 centred with the same delay). */
   smoothedRms: number;
+  /** The rolling mean of 3 alone (GANce's projection blend: its Savitzky-Golay 3/2 is the identity). */
+  meanRms: number;
 }
 
 export class StreamingGanceSpectrogram {
@@ -176,6 +178,6 @@ export class StreamingGanceSpectrogram {
     const range = this.hi - this.lo;
     const unit = new Float64Array(vl);
     for (let p = 0; p < vl; p++) unit[p] = range > 0 ? (across[p]! - this.lo) / range : 0;
-    return { index, unit, rms: this.rawRing[this.lookahead]!, smoothedRms };
+    return { index, unit, rms: this.rawRing[this.lookahead]!, smoothedRms, meanRms: this.rmsRing[this.lookahead]! };
   }
 }

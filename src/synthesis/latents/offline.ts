@@ -7,7 +7,8 @@
 import { decodeFiles, type DecodeOptions } from '../audio/decode.ts';
 import { ffmpegResampler } from '../audio/ffmpeg-resample.ts';
 import { parallelResampler } from '../audio/resample-pool.ts';
-import { scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
+import { ganceScaledRate, scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
+import { resampledLength } from '../audio/resampy.ts';
 import { frameRms } from '../features/rms.ts';
 import { richFeaturesOffline, type RichFeatures } from '../features/rich.ts';
 import { ganceSpectrogram } from '../features/spectrogram.ts';
@@ -19,6 +20,7 @@ import { LatentError } from './errors.ts';
 import { divideNoRemainder } from './fps-ratio.ts';
 import type { LatentFrame } from './frame.ts';
 import { ganceNoise } from './noise.ts';
+import { helperThread } from './offline-helpers.ts';
 import { NOISE_BLEND_SMOOTHING, OfflineNetworkSwitch, PROJECTION_BLEND_SMOOTHING } from './network-switch.ts';
 import type { LiveParams } from './params.ts';
 
@@ -35,6 +37,8 @@ export interface OfflineOptions {
   /** Compute onset/pulse/harmonic/chroma per frame (default true). */
   richFeatures?: boolean;
   decode?: DecodeOptions;
+  /** Compute noise and rich features on a helper thread (default: for tracks of 600 frames or more). */
+  helperThread?: boolean;
 }
 
 export interface OfflinePlan {
@@ -89,15 +93,25 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
   }
   const decoded = await decodeFiles(opts.files, opts.decode);
   lap('decode');
+  const scaling = targetVectors === null ? { fps: cfg.fps } : { targetVectors };
+  // The noise needs only the frame count, known before resampling: start it beside the rest.
+  const expectedFrames = Math.ceil(resampledLength(decoded.samples.length, decoded.sampleRate, ganceScaledRate(decoded.sampleRate, decoded.samples.length, vl, scaling)) / vl);
+  const offThread = opts.helperThread ?? expectedFrames >= 600;
+  const noiseOpts = { frames: expectedFrames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range };
+  const noiseJob = cfg.mode === 'noise-blend' && offThread ? helperThread.noise(noiseOpts) : null;
+  noiseJob?.catch(() => undefined);
   const pool = !opts.resampler && cfg.resampler === 'gance' && cfg.resamplerThreads > 1 ? parallelResampler(cfg.resamplerThreads) : null;
   const resampler = opts.resampler ?? pool?.resample ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : undefined);
   let video;
   try {
-    video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, targetVectors === null ? { fps: cfg.fps } : { targetVectors }, file, resampler);
+    video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, scaling, file, resampler);
   } finally {
     await pool?.close();
   }
   lap('resample');
+  const richOpts = { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps };
+  const richJob = opts.richFeatures === false ? null : offThread ? helperThread.rich(video.samples, richOpts) : null;
+  richJob?.catch(() => undefined);
   const spec = ganceSpectrogram(video.samples, { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file });
   lap('spectrogram');
   const rms = frameRms(video.samples, vl);
@@ -105,14 +119,15 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
   lap('network');
   let noise: Float32Array | null = null;
   if (cfg.mode === 'noise-blend') {
-    noise = ganceNoise({ frames: spec.frames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range });
-    lap('noise');
+    noise = noiseJob ? await noiseJob : ganceNoise(noiseOpts);
+    if (noise.length !== spec.frames * vl) throw new LatentError('LATENT_SHAPE_MISMATCH', `noise has ${noise.length / vl} frames, spectrogram ${spec.frames}`);
+    lap(noiseJob ? 'noiseWait' : 'noise');
   } else if (projection) {
     // GANce repeats each latent spectrogram-frames / latents times and refuses a fraction.
     projection.framesPerLatent = divideNoRemainder(spec.frames, projection.reader.latentCount, 'spectrogram frames / projection latents', projection.reader.path);
   }
-  const rich = opts.richFeatures === false ? null : richFeaturesOffline(video.samples, { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps });
-  lap('richFeatures');
+  const rich = opts.richFeatures === false ? null : richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);
+  lap(richJob ? 'richFeaturesWait' : 'richFeatures');
   return {
     mode: cfg.mode,
     frames: spec.frames,

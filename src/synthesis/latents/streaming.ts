@@ -72,7 +72,7 @@ export async function* streamingLatents(blocks: AsyncIterable<AudioBlock>, opts:
       savgolStrided(rollPlan, rolled, 0, 1, vl, unit, 0, 1);
     }
     const count = params.networkCount;
-    const auto = network.push(sf.smoothedRms, count);
+    const auto = network.push(cfg.mode === 'noise-blend' ? sf.smoothedRms : sf.meanRms, count);
     const net = params.networkOverride !== null ? Math.min(params.networkOverride, count - 1) : auto;
     const features = aligned ? { ...aligned.features, smoothedRms: sf.smoothedRms } : undefined;
     const base = { index: sf.index, network: net, ...(features ? { features } : {}), ...(aligned ? { audioReceivedAt: aligned.receivedAt } : {}) };

@@ -94,6 +94,18 @@ describe('offline latents', () => {
     expect(digest).toBe(EXPECTED_Z_HASH);
   });
 
+  it('computes noise and rich features on the helper thread with identical results', async () => {
+    const { helperThread } = await import('../../../src/synthesis/latents/offline-helpers.ts');
+    try {
+      const other = await prepareOffline({ files: [song], config: defaults(), helperThread: true });
+      expect(other.timings.noiseWait).toBeDefined();
+      expect(Buffer.compare(Buffer.from(other.noise!.buffer), Buffer.from(plan.noise!.buffer))).toBe(0);
+      expect(other.rich![77]).toEqual(plan.rich![77]);
+    } finally {
+      await helperThread.close();
+    }
+  }, 60_000);
+
   it('refuses an fps ratio that is not whole and a blend depth over num_ws', async () => {
     const proj = join(dir, 'p.h5');
     const w = await ProjectionFileWriter.create(proj, {

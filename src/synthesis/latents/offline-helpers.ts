@@ -1,0 +1,57 @@
+/**
+ * A helper thread for the independent parts of offline preparation: the noise only needs the frame
+ * count (known once the audio is decoded) and the rich features only the resampled audio, so both run
+ * beside the resampling and the spectrogram on the main thread. Same code, same numbers as in-thread.
+ */
+import { Worker } from 'node:worker_threads';
+import type { RichFeatures, RichOptions } from '../features/rich.ts';
+import { threadEntry } from '../pool/ts-entry.ts';
+import type { NoiseOptions } from './noise.ts';
+
+let worker: Worker | null = null;
+let nextId = 0;
+
+function get(): Worker {
+  if (!worker) {
+    const { script, options } = threadEntry(new URL('./offline-worker.ts', import.meta.url));
+    worker = new Worker(script, options);
+    worker.unref();
+    worker.on('exit', () => {
+      worker = null;
+    });
+  }
+  return worker;
+}
+
+function call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
+  const w = get();
+  const id = nextId++;
+  return new Promise<T>((resolve, reject) => {
+    const onMessage = (m: { id: number; ok: boolean; result?: T; error?: string }) => {
+      if (m.id !== id) return;
+      w.off('message', onMessage);
+      w.off('error', onError);
+      if (m.ok) resolve(m.result as T);
+      else reject(new Error(m.error));
+    };
+    const onError = (e: Error) => {
+      w.off('message', onMessage);
+      reject(e);
+    };
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.postMessage({ ...msg, id }, transfer);
+  });
+}
+
+export const helperThread = {
+  /** Start the thread ahead of time (a daemon does this at start-up). */
+  ready: () => call<void>({ ping: true }),
+  noise: (opts: NoiseOptions) => call<Float32Array>({ kind: 'noise', opts }),
+  rich: (samples: Float32Array, opts: RichOptions) => call<RichFeatures[]>({ kind: 'rich', samples, opts }),
+  async close(): Promise<void> {
+    const w = worker;
+    worker = null;
+    await w?.terminate();
+  },
+};
