@@ -74,7 +74,7 @@ void tach_poll(uint32_t now_ms) {
       uint32_t span = last - first;
       /* period in 1/16 us keeps precision; spans are < TACH_STOP_MS so this cannot overflow */
       uint32_t period16 = (span << 4) / (uint32_t)(n - 1);
-      uint32_t r = period16 ? (60000000UL * 16 / TACH_PULSES_PER_REV) / period16 : 0;
+      uint32_t r = period16 ? (60000000UL * 16 / TACH_PULSES_PER_REV + period16 / 2) / period16 : 0; /* rounded */
       rpm[i] = r > 0xFFFE ? 0xFFFE : (uint16_t)r;
       ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
         /* restart the window at the last edge so no interval is lost */
