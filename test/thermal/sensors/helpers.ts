@@ -29,7 +29,7 @@ export function fakeSource(gpus: FakeGpu[], opts: Partial<NvidiaSmiOptions> & { 
   };
 }
 
-export async function until<T>(what: string, f: () => T | undefined | false | null, timeoutMs = 5000, stepMs = 20): Promise<T> {
+export async function until<T>(what: string, f: () => T | undefined | false | null, timeoutMs = 10_000, stepMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = f();

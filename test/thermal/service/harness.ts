@@ -141,7 +141,7 @@ export async function harness(opts: HarnessOptions = {}) {
       return config.thermal.zones.find((z) => z.id === zone)!.fans.map((f) => rig.plant.fan(f).duty);
     },
     /** under control: no failsafe and the fans below full */
-    async underControl(zone = 'gpu0', timeoutMs = 8000): Promise<ZoneView> {
+    async underControl(zone = 'gpu0', timeoutMs = 12_000): Promise<ZoneView> {
       let last: ZoneView | undefined;
       try {
         return await untilAsync(
@@ -169,7 +169,7 @@ export async function harness(opts: HarnessOptions = {}) {
 }
 
 /** Polls an async predicate. */
-export async function untilAsync<T>(what: string, f: () => Promise<T | undefined | false | null>, timeoutMs = 5000, stepMs = 25): Promise<T> {
+export async function untilAsync<T>(what: string, f: () => Promise<T | undefined | false | null>, timeoutMs = 10_000, stepMs = 25): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await f();
