@@ -206,10 +206,12 @@ export class SerialCooler extends EventEmitter implements Cooler {
           requestTimeoutMs: this.o.requestTimeoutMs,
           retries: this.o.retries,
         });
+        // tracked from here so that close() during the handshake closes it too
+        this.link = link;
         if (this.closed) break;
         const closed = new Promise<Error | null>((resolve) => link!.once('close', resolve));
         await this.handshake(link);
-        this.link = link;
+        if (this.closed) break;
         this.failures = 0;
         this.connects++;
         if (wasUp) this.metrics.reconnects.inc();
@@ -226,6 +228,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
         if (!this.closed) this.log.warn({ event: 'link-lost', err: err?.message }, 'cooler link lost; reconnecting');
       } catch (err) {
         await link?.close();
+        if (this.link === link) this.link = null;
         if (this.closed) break;
         const e = err as Error;
         this.metrics.connectFailures.inc();
@@ -243,6 +246,9 @@ export class SerialCooler extends EventEmitter implements Cooler {
       });
       backoff = Math.min(this.o.backoffMaxMs, backoff * 2);
     }
+    await this.link?.close();
+    this.link = null;
+    settleFirst(new Error(`cooler.path ${this.config.path}: closed before the cooler firmware answered`));
   }
 
   private async handshake(link: SerialLink): Promise<void> {

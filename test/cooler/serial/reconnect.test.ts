@@ -80,3 +80,18 @@ describe('serial cooler reconnect', () => {
     expect(String(err)).toMatch(/cooler\.thermistors\[0\]\.channel: 5 but the firmware has thermistor inputs 0\.\.1/);
   }, 30_000);
 });
+
+describe('serial cooler close', () => {
+  it('close() during the handshake ends everything without waiting for the device', async () => {
+    board = await startSimulatedCooler({ fans: 4 });
+    await board.runner.stop(); // the firmware is frozen: the handshake can never finish
+    cooler = createSerialCooler(serialConfig(board.path), { log: quietLog, registry: new Registry(), openTimeoutMs: 30_000 });
+    const opening = cooler.open().catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    await cooler.close();
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(cooler.linkUp).toBe(false);
+    await opening;
+  }, 30_000);
+});
