@@ -27,12 +27,12 @@ describe('resampy kaiser_best emulation', () => {
   });
 
   it('removes content above the new Nyquist when downsampling', () => {
-    const n = 44100;
+    const n = 11025;
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) x[i] = Math.fround(0.5 * Math.sin((2 * Math.PI * 18000 * i) / 44100));
     const y = resampleKaiserBest(x, 44100, 30720);
     let peak = 0;
-    for (let t = 2000; t < y.length - 2000; t++) peak = Math.max(peak, Math.abs(y[t]!));
+    for (let t = 1000; t < y.length - 1000; t++) peak = Math.max(peak, Math.abs(y[t]!));
     expect(peak).toBeLessThan(1e-3);
   });
 
@@ -56,10 +56,10 @@ describe('resampy kaiser_best emulation', () => {
 describe('parallel resampler', () => {
   it('splits the work over threads with a bit-identical result', async () => {
     const { parallelResampler } = await import('../../../src/synthesis/audio/resample-pool.ts');
-    const n = 44100;
+    const n = 11025;
     const x = new Float32Array(n);
     for (let i = 0; i < n; i++) x[i] = Math.fround(0.4 * Math.sin(i * 0.013) + ((i * 7919) % 13) / 100);
-    const pool = parallelResampler(3);
+    const pool = parallelResampler(2);
     try {
       const a = await pool.resample(x, 44100, 30720);
       const b = resampleKaiserBest(x, 44100, 30720);
