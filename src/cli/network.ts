@@ -50,8 +50,9 @@ function parseResize(v: string): { width: number; height: number } {
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 
-function parseClamp(v: string): number | null {
-  if (v === 'none') return null;
+// commander turns a parser's null into '', so "none" stays a string until the action maps it
+function parseClamp(v: string): number | 'none' {
+  if (v === 'none') return 'none';
   const n = Number(v);
   if (!(n > 0)) throw new InvalidArgumentError('--conv-clamp must be a positive number or "none"');
   return n;
@@ -79,7 +80,7 @@ function addBuildFlags(cmd: Command): Command {
     .option('--resize <WxH>', 'resize frames in the graph', parseResize)
     .option('--resize-mode <mode>', 'linear | cubic | nearest', choice('--resize-mode', ['linear', 'cubic', 'nearest'] as const), 'linear')
     .option('--modulation <how>', 'activation (any batch) | weight (fixed --batch)', choice('--modulation', ['activation', 'weight'] as const), 'activation')
-    .option('--upsample <how>', 'transpose | subpixel | fused', choice('--upsample', ['transpose', 'subpixel', 'fused'] as const), 'subpixel')
+    .option('--upsample <how>', 'transpose | subpixel | fused', choice('--upsample', ['transpose', 'subpixel', 'fused'] as const), 'transpose')
     .option('--batch <n>', 'fixed batch size (default: any)', positiveInt('--batch'))
     .option('--psi <psi>', 'truncation psi recorded as the network\'s default', (v) => Number(v), 1);
 }
@@ -141,11 +142,12 @@ export function register(program: Command): void {
       .option('--lr-multiplier <x>', 'mapping learning-rate multiplier (default: from the file, else 0.01)', (v) => Number(v))
       .option('--conv-clamp <x|none>', 'activation clamp (default: from the file, else 256)', parseClamp)
       .addHelpText('after', DUMP_SNIPPET),
-  ).action((weights: string, opts: BuildFlags & { out: string; lrMultiplier?: number; convClamp?: number | null }) => {
+  ).action((weights: string, opts: BuildFlags & { out: string; lrMultiplier?: number; convClamp?: number | 'none' }) => {
+    if (opts.lrMultiplier !== undefined && !(opts.lrMultiplier > 0)) throw new InvalidArgumentError('--lr-multiplier must be a positive number');
     const written = importNetwork(weights, resolve(opts.out), {
       ...buildOptions(opts),
       ...(opts.lrMultiplier !== undefined ? { mappingLrMultiplier: opts.lrMultiplier } : {}),
-      ...(opts.convClamp !== undefined ? { convClamp: opts.convClamp } : {}),
+      ...(opts.convClamp !== undefined ? { convClamp: opts.convClamp === 'none' ? null : opts.convClamp } : {}),
     });
     process.stdout.write(summary(written));
   });

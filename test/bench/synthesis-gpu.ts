@@ -14,7 +14,7 @@
  * Reusable: buildBenchNetwork() writes the benchmark network to a path; measureNetwork() times one.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +124,10 @@ export function summarizeProfile(file: string, runs: number) {
     const key = `${e.cat}:${e.args?.op_name ?? e.name.replace(/_\d+.*$/, '')}`;
     gpu.set(key, (gpu.get(key) ?? 0) + e.dur / 1000 / runs);
   }
+  const gpuNodes = new Map<string, number>();
+  for (const e of events) if (e.cat === 'Api') gpuNodes.set(e.name, (gpuNodes.get(e.name) ?? 0) + e.dur / 1000 / runs);
+  const gpuTopNodes = [...gpuNodes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => ({ node: k, msPerRun: +v.toFixed(3) }));
+  const gpuTotal = [...gpuNodes.values()].reduce((a, b) => a + b, 0);
   const gpuOps = [...gpu.entries()].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, v]) => ({ op: k, msPerRun: +v.toFixed(3) }));
   const sample = events.filter((e) => e.cat !== 'Node' && e.cat !== 'Session').slice(0, 3);
   for (const e of events) {
@@ -145,7 +149,7 @@ export function summarizeProfile(file: string, runs: number) {
   }
   const ops = [...byOp.entries()].sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) => ({ op: k, msPerRun: +v.ms.toFixed(3), nodes: Math.round(v.count), share: +(v.ms / total).toFixed(3) }));
   const nodes = [...byNode.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15).map(([k, v]) => ({ node: k, op: v.op, msPerRun: +v.ms.toFixed(3) }));
-  return { categories, gpuOps, sample, totalKernelMsPerRun: +total.toFixed(2), nodesPerProvider: Object.fromEntries([...providers].map(([k, v]) => [k, Math.round(v)])), ops, nodes };
+  return { categories, gpuTotalMsPerRun: +gpuTotal.toFixed(2), gpuOps, gpuTopNodes, sample, totalKernelMsPerRun: +total.toFixed(2), nodesPerProvider: Object.fromEntries([...providers].map(([k, v]) => [k, Math.round(v)])), ops, nodes };
 }
 
 interface ChildArgs {

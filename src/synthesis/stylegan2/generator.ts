@@ -46,7 +46,7 @@ export const DEFAULT_BUILD: BuildOptions = {
   noise: 'const',
   outputs: ['frames'],
   modulation: 'activation',
-  upsample: 'subpixel',
+  upsample: 'transpose',
   batch: null,
   truncationPsi: 1,
 };
@@ -66,6 +66,8 @@ export interface BuiltGenerator {
 export const OPSET = 17;
 /** Node-name prefix of the small-vector part (mapping, styles, demod) meant for the host. */
 export const HOST_SCOPE = 'host';
+/** WebGPU binds at most 16 storage buffers per shader: Split nodes get at most 14 outputs. */
+export const MAX_SPLIT_OUTPUTS = 14;
 const CAST_TO: Record<'float32' | 'float16', number> = { float32: 1, float16: 10 };
 
 /** Noise input name of a conv layer ("noise_b8_conv0"). */
@@ -259,9 +261,35 @@ class GeneratorGraph {
 
   private stacks!: { s: string; d: string; rgb: string; sRows?: string; dCols?: string };
 
-  /** One Split per stack gives every layer its slice (one node instead of one Slice per layer). */
+  private readonly splitCache = new Map<string, string[]>();
+
+  /**
+   * Split into `sizes` along `axis` with at most MAX_SPLIT_OUTPUTS outputs per node (a WebGPU
+   * shader binds at most 16 storage buffers (one input, the outputs), kept with a margin): a first Split into
+   * groups, then one per group.
+   */
+  private splitChunked(x: string, sizes: number[], axis: number): string[] {
+    const key = `${x}|${axis}|${sizes.join(',')}`;
+    const hit = this.splitCache.get(key);
+    if (hit) return hit;
+    const { g } = this;
+    let out: string[];
+    if (sizes.length === 1) out = [x];
+    else if (sizes.length <= MAX_SPLIT_OUTPUTS) out = g.nodeN('Split', [x, this.i64(sizes)], { axis: int(axis) }, sizes.length);
+    else {
+      const groups: number[][] = [];
+      for (let i = 0; i < sizes.length; i += MAX_SPLIT_OUTPUTS) groups.push(sizes.slice(i, i + MAX_SPLIT_OUTPUTS));
+      if (groups.length > MAX_SPLIT_OUTPUTS) throw new Error(`too many layers to split (${sizes.length})`);
+      const parts = g.nodeN('Split', [x, this.i64(groups.map((q) => q.reduce((a, b) => a + b, 0)))], { axis: int(axis) }, groups.length);
+      out = groups.flatMap((q, gi) => this.splitChunked(parts[gi]!, q, axis));
+    }
+    this.splitCache.set(key, out);
+    return out;
+  }
+
+  /** One Split per stack (chunked) gives every layer its slice, instead of one Slice node per layer. */
   private splitBanks(): void {
-    const { g, P, Q, opt } = this;
+    const { P, Q, opt } = this;
     const split = (stack: string, layers: LayerInfo[], width: number, count: (l: LayerInfo) => number, axis: number): string[] => {
       const sizes: number[] = [];
       const pick: number[] = [];
@@ -270,8 +298,7 @@ class GeneratorGraph {
         sizes.push(count(l));
         if (width - count(l) > 0) sizes.push(width - count(l));
       }
-      const outs = g.nodeN('Split', [stack, this.i64(sizes)], { axis: int(axis) }, sizes.length);
-      return pick.map((i) => outs[i]!);
+      return pick.map((i) => this.splitChunked(stack, sizes, axis)[i]!);
     };
     const inC = (l: LayerInfo) => l.inChannels;
     const outC = (l: LayerInfo) => l.outChannels;
