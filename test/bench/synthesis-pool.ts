@@ -195,7 +195,7 @@ const GPU_VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | '
 
 async function gpu(): Promise<Record<string, unknown>> {
   const seconds = Number(arg('seconds') ?? 5);
-  const variant = arg('variant') ?? 'fp16-act-subpixel';
+  const variant = arg('variant') ?? 'fp16-weight-transpose-nhwc-gpuhost';
   const spec = arg('build') ? (JSON.parse(arg('build')!) as (typeof GPU_VARIANTS)[string]) : GPU_VARIANTS[variant];
   if (!spec) throw new Error(`unknown variant '${variant}' (known: ${Object.keys(GPU_VARIANTS).join(', ')}); or pass --build JSON`);
   const { layout, hostOnCpu, ...build } = spec;
@@ -233,7 +233,8 @@ async function gpu(): Promise<Record<string, unknown>> {
   const entry = catalogue.get(variant)!;
   if (entry.error) throw new Error(entry.error);
   const net = poolNetwork(entry, 'frames');
-  if (hostOnCpu === false) net.cpuNodes = [];
+  // as the graph benchmark does for the same variant: host nodes forced onto the CPU unless it says not
+  if (hostOnCpu !== false && provider === 'webgpu') net.cpuNodes = [...(entry.sidecar!.builder.hostNodes ?? [])];
   const providerSpec = { name: provider as 'webgpu', ...(layout && provider === 'webgpu' ? { options: { preferredLayout: layout } } : {}) };
   const workers: WorkerSpec[] = [{ id: 'gpu0', providers: [providerSpec], isolation: 'process', intraOpThreads: 0 }];
   const pool: Record<string, PoolFigure & { singleFrameLatencyMs: number; loadMs: number }> = {};

@@ -161,7 +161,7 @@ export function poolNetwork(entry: CatalogueEntry, output: 'frames' | 'image'): 
     inputs: sidecar.inputs.map((i) => ({ name: i.name, type: i.dtype as TensorType, dims: i.shape.slice(1) as number[] })),
     fetch,
     batch: sidecar.batch,
-    // the small-vector nodes the builder lists: with WebGPU they run on the host (older sidecars have none)
-    cpuNodes: [...((sidecar.builder as { hostNodes?: string[] }).hostNodes ?? [])],
+    // builder.hostNodes stay where onnxruntime puts them: forcing them onto the CPU under WebGPU
+    // measured slower on an H100 (the uploads wait for the GPU)
   };
 }
