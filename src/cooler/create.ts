@@ -15,6 +15,11 @@ export async function createCooler(config: CoolerConfig, deps: CoolerDeps = {}):
   switch (config.driver) {
     case 'simulated':
       return new SimulatedCooler(config);
+    case 'serial': {
+      const { createSerialCooler } = await import('./serial/driver.ts');
+      const log = deps.log ?? (await import('pino')).pino();
+      return createSerialCooler(config, { log, registry: deps.registry ?? new (await import('prom-client')).Registry() });
+    }
     case 'firmata': {
       // loaded on demand: johnny-five and serialport are heavy and only a Firmata rig needs them
       const { FirmataCooler } = await import('./firmata/driver.ts');
