@@ -47,6 +47,8 @@ export interface Daemon {
   readonly cooler: Cooler;
   readonly registry: Registry;
   readonly events: DaemonEventBus;
+  /** what each subsystem built (the render pipeline and tests reach synthesis through it) */
+  readonly subsystems: readonly Subsystem[];
   start(): Promise<void>;
   /** clean stop; the cooler unit commands the failsafe on its way down */
   stop(): Promise<void>;
@@ -65,8 +67,10 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const units: Unit[] = [coolerUnit(cooler, log.child({ unit: 'cooler' }))];
   const plugins: ApiPlugin[] = [];
+  const subsystems: Subsystem[] = [];
   for (const factory of [...builtinSubsystems, ...(opts.subsystems ?? [])]) {
     const sub = await factory(ctx);
+    subsystems.push(sub);
     units.push(...sub.units);
     plugins.push(...sub.plugins);
   }
@@ -93,6 +97,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     cooler,
     registry,
     events,
+    subsystems,
     start: () => sup.start(),
     stop: () => sup.stop(Math.max(500, Math.floor(config.lifecycle.stopTimeoutMs / Math.max(1, sup.units.length)))),
     async emergency(reason: string) {
