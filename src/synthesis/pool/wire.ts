@@ -64,13 +64,9 @@ export function writeMessage(out: Writable, msg: Message): Promise<void> {
   return new Promise((resolve) => out.once('drain', resolve));
 }
 
-/**
- * Writes one message to a file descriptor before returning. A process worker answers this way:
- * its thread is about to block in the next inference call, and bytes left queued for the event
- * loop would wait for that call to finish before reaching the pool.
- */
-export function writeMessageSync(fd: number, msg: Message): void {
-  for (const part of encodeMessage(msg)) {
+/** Writes buffers to a file descriptor completely before returning (blocking). */
+export function writeAllSync(fd: number, parts: readonly Uint8Array[]): void {
+  for (const part of parts) {
     let at = 0;
     while (at < part.length) {
       try {

@@ -6,7 +6,8 @@ import { isMainThread, parentPort, threadId, workerData } from 'node:worker_thre
 import { Socket } from 'node:net';
 import { SessionHost } from './session-host.ts';
 import { transferables, type FromWorker, type ToWorker } from './protocol.ts';
-import { MessageReader, writeMessageSync } from './wire.ts';
+import { MessageReader } from './wire.ts';
+import { startPipeWriter } from './pipe-writer.ts';
 
 /** fds a process worker talks on (stdio 3 and 4 of the child), see process-link.ts */
 export const PROCESS_IN_FD = 3;
@@ -28,14 +29,9 @@ if (!isMainThread && parentPort) {
 } else if (process.env.GANCE_SYNTH_WORKER === 'process') {
   const testHooks = process.env.GANCE_SYNTH_TEST_HOOKS === '1';
   const input = new Socket({ fd: PROCESS_IN_FD, readable: true, writable: false });
-  // answers are written synchronously (see writeMessageSync); a pool that is gone ends this process
-  const send = (msg: FromWorker) => {
-    try {
-      writeMessageSync(PROCESS_OUT_FD, msg);
-    } catch {
-      process.exit(0);
-    }
-  };
+  // answers go out from a writer thread (see pipe-writer.ts); a pool that is gone ends this process
+  const writer = startPipeWriter(PROCESS_OUT_FD, () => process.exit(0));
+  const send = (msg: FromWorker) => writer.send(msg);
   const host = new SessionHost(send, testHooks, die);
   const reader = new MessageReader((msg) => host.receive(msg as ToWorker));
   input.on('data', (chunk: Buffer) => reader.push(chunk));
