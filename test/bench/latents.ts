@@ -2,14 +2,18 @@
  * Audio-reactive latents benchmark.
  * Offline: a generated 5-minute stereo 44.1 kHz track at 60 fps, decoded, resampled GANce-exactly,
  * spectrogram + RMS + network choice + noise + rich features, then every z frame produced.
- * Reported: seconds per stage, total, and the ratio to the track's duration (target < 0.02).
+ * Reported: seconds per stage, total, and the ratio to the track's duration (target < 0.02). The machine
+ * may be shared, so CPU time is reported beside wall time: CPU seconds of this process (main thread and
+ * workers) plus its finished children (ffmpeg) per second of track, with the load average. A 30 s
+ * excerpt is resampled by resampy's per-tap loop and by the phase-filter path in the same run, one
+ * thread each, as the before/after baseline of the exact resampler.
  * Streaming: 30 s of audio pushed block by block through the live path; latency from a block's
  * arrival to the latent that depends on it (compute only, and including the 3-frame look-ahead), and
  * CPU seconds per second of audio. Last line: one JSON object.
  *
  *   node --import tsx test/bench/latents.ts [--minutes 5] [--threads N]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
@@ -22,6 +26,8 @@ import type { AudioBlock } from '../../src/synthesis/audio/live.ts';
 import { parallelResampler } from '../../src/synthesis/audio/resample-pool.ts';
 import { helperThread } from '../../src/synthesis/latents/offline-helpers.ts';
 import { writeWav } from '../synthesis/audio/wav.ts';
+import { decodeFiles } from '../../src/synthesis/audio/decode.ts';
+import { resampledLength, resampleRange, resampleRangeReference, resampleTables } from '../../src/synthesis/audio/resampy.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,14 +56,52 @@ function makeTrack(path: string, seconds: number): void {
   writeWav(path, sr, 2, data);
 }
 
+/** CPU seconds of this process (all threads) and of its waited-for children (ffmpeg). */
+function cpuSeconds(): number {
+  const own = process.cpuUsage();
+  // /proc/self/stat fields 16 and 17: cutime, cstime in clock ticks (100 per second on Linux).
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  const children = (Number(fields[13]) + Number(fields[14])) / 100;
+  return (own.user + own.system) / 1e6 + children;
+}
+
+/** Best of 3 CPU times per track second of resampy's loop and the phase-filter path on one thread. */
+async function resamplerBaseline(track: string, seconds: number) {
+  const full = (await decodeFiles([track])).samples;
+  const x = full.slice(0, Math.min(full.length, Math.round(44100 * seconds)));
+  const tables = resampleTables(44100, 30720);
+  const n = resampledLength(x.length, 44100, 30720);
+  const a = new Float32Array(n);
+  const b = new Float32Array(n);
+  const time = (f: () => void) => {
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const c0 = process.cpuUsage();
+      f();
+      const c = process.cpuUsage(c0);
+      best = Math.min(best, (c.user + c.system) / 1e6);
+    }
+    return best;
+  };
+  const before = time(() => resampleRangeReference(x, tables, 0, n, 0, a));
+  const after = time(() => resampleRange(x, tables, 0, n, 0, b));
+  const identical = Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+  const secs = x.length / 44100;
+  console.log(`exact resampler on a ${secs} s excerpt, one thread: per-tap loop ${(before / secs).toFixed(4)} CPU-s per track-s, phase filters ${(after / secs).toFixed(4)} (x${(before / after).toFixed(2)}), identical: ${identical}`);
+  if (!identical) throw new Error('phase-filter resampler differs from resampy loop');
+  return { excerptSeconds: secs, loopCpuPerTrackSecond: before / secs, phasedCpuPerTrackSecond: after / secs, speedup: before / after, identical };
+}
+
 async function offline(track: string, mode: 'gance' | 'ffmpeg') {
   const seconds = minutes * 60;
   const config = { ...(Value.Default(LatentsConfig, {}) as LatentsConfig), resampler: mode };
   const resampler = mode === 'gance' && threads > 1 ? parallelResampler(threads) : undefined;
   await resampler?.ready(); // a daemon keeps the pool; thread start-up is not per track
   await helperThread.ready();
+  const load0 = loadavg()[0]!;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const all0 = cpuSeconds();
   const plan = await prepareOffline({ files: [track], config, ...(resampler ? { resampler: resampler.resample } : {}) });
   const tPrep = performance.now();
   const params = createLiveParams(config, 4);
@@ -69,14 +113,27 @@ async function offline(track: string, mode: 'gance' | 'ffmpeg') {
   }
   const t1 = performance.now();
   const cpu = process.cpuUsage(cpu0);
+  const cpuAll = cpuSeconds() - all0;
+  const load1 = loadavg()[0]!;
   await resampler?.close();
   const total = (t1 - t0) / 1000;
   const stages = { ...plan.timings, frames: (t1 - tPrep) / 1000 };
   console.log(`offline (${mode} resampling): ${minutes} min track, ${frames} frames at 60 fps${mode === 'gance' ? `, ${threads} resampler thread(s)` : ''}`);
   for (const [k, v] of Object.entries(stages)) console.log(`  ${k.padEnd(14)} ${v.toFixed(3)} s`);
-  console.log(`  total          ${total.toFixed(3)} s  ratio ${(total / seconds).toFixed(4)} (target < 0.02)  main-thread CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`);
+  console.log(`  total          ${total.toFixed(3)} s  ratio ${(total / seconds).toFixed(4)} (target < 0.02)  process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`);
+  console.log(`  CPU (process + ffmpeg) ${cpuAll.toFixed(2)} s = ${(cpuAll / seconds).toFixed(4)} CPU-s per track-s (/2 cores = ${(cpuAll / seconds / 2).toFixed(4)}); load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`);
   const withoutDecode = total - (plan.timings.decode ?? 0);
-  return { seconds: total, ratio: total / seconds, ratioWithoutDecode: withoutDecode / seconds, frames, stages, checksum };
+  return {
+    seconds: total,
+    ratio: total / seconds,
+    ratioWithoutDecode: withoutDecode / seconds,
+    cpuSeconds: cpuAll,
+    cpuSecondsPerTrackSecond: cpuAll / seconds,
+    loadAverage1m: [load0, load1],
+    frames,
+    stages,
+    checksum,
+  };
 }
 
 async function streaming() {
@@ -133,6 +190,7 @@ async function streaming() {
 const dir = mkdtempSync(join(tmpdir(), 'gance-bench-'));
 const track = join(dir, 'track.wav');
 makeTrack(track, minutes * 60);
+const baseline = await resamplerBaseline(track, Math.min(30, minutes * 60));
 const exact = await offline(track, 'gance');
 const fast = await offline(track, 'ffmpeg');
 rmSync(dir, { recursive: true, force: true });
@@ -146,6 +204,7 @@ console.log(
     cpus: cpus().length,
     loadAverage1m: loadavg()[0],
     resamplerThreads: threads,
+    exactResamplerBaseline: baseline,
     offlineGanceExact: exact,
     offlineFfmpegResampler: fast,
     streaming: str,

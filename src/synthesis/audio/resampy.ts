@@ -6,6 +6,7 @@
  * compiles `y[t] += weight * x[n - i]` for a float32 output array.
  */
 import { sin } from '../features/detmath.ts';
+import { phaseBank, registersExact, resampleRangePhased } from './resampy-phased.ts';
 
 const NUM_ZEROS = 64;
 const PRECISION_BITS = 9;
@@ -52,6 +53,8 @@ export function kaiserBestWindow(): Float64Array {
 
 export interface ResampleTables {
   sampleRatio: number;
+  /** Table entries per zero crossing (NUM_TABLE). */
+  perZero: number;
   /** Interleaved [win[k], win[k+1] - win[k]] pairs, scaled by the ratio when downsampling. */
   table: Float64Array;
   nwin: number;
@@ -73,7 +76,7 @@ export function resampleTables(srOrig: number, srNew: number): ResampleTables {
     table[2 * i + 1] = i < nwin - 1 ? win[i + 1]! - win[i]! : 0;
   }
   const scale = Math.min(1.0, sampleRatio);
-  return { sampleRatio, table, nwin, scale, timeIncrement: 1 / sampleRatio, indexStep: Math.trunc(scale * NUM_TABLE) };
+  return { sampleRatio, perZero: NUM_TABLE, table, nwin, scale, timeIncrement: 1 / sampleRatio, indexStep: Math.trunc(scale * NUM_TABLE) };
 }
 
 /** resampy's output length: int(len(x) * sr_new / sr_orig). */
@@ -91,8 +94,17 @@ export function timeRegisterAt(t: number, timeIncrement: number): number {
 /**
  * Compute y[t0..t1) into `y` (indexed from t0 at y[0]); `register` is the time register at t0.
  * Split across workers by computing the register at each split point with timeRegisterAt.
+ * Dyadic increments (the usual rates) go through precomputed phase filters, which give the same
+ * samples (resampy-phased.ts); any other ratio runs resampy's loop as it is.
  */
 export function resampleRange(x: Float32Array, tables: ResampleTables, t0: number, t1: number, register: number, y: Float32Array): void {
+  const bank = phaseBank(tables);
+  if (bank && registersExact(bank, tables.timeIncrement, register, t1 - t0)) resampleRangePhased(x, tables, bank, t0, t1, register, y);
+  else resampleRangeReference(x, tables, t0, t1, register, y);
+}
+
+/** resampy's loop itself: the filter table interpolated at every tap. */
+export function resampleRangeReference(x: Float32Array, tables: ResampleTables, t0: number, t1: number, register: number, y: Float32Array): void {
   const { table, nwin, scale, timeIncrement, indexStep } = tables;
   const nOrig = x.length;
   const f32 = Math.fround;
