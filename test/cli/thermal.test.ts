@@ -89,7 +89,7 @@ describe('gance thermal', () => {
     expect(reset.out).toContain('back to the config file (mode pid, setpoint 70 C)');
 
     h.rig.override(0, { temperature: 99 });
-    await untilAsync('failsafe', async () => (await h!.zone()).failsafe);
+    await untilAsync('critical', async () => (await h!.zone()).alarms.some((a) => a.kind === 'critical'));
     const hot = await run(['thermal', 'status', '--url', url]);
     expect(hot.out).toMatch(/FAILSAFE: critical\(gpu0\)/);
     expect(hot.exitCode).toBe(3);

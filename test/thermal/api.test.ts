@@ -29,7 +29,7 @@ describe('/v1/thermal', () => {
     const z = s.zones[0]!;
     expect(z).toMatchObject({ id: 'gpu0', gpus: [0], mode: 'pid', setpoint: 70, criticalCelsius: 90, failsafe: false, alarms: [], tuned: null });
     expect(z.temperatures[0]).toMatchObject({ gpu: 0, celsius: expect.any(Number) });
-    expect(z.sampleAgeSeconds).toBeLessThan(0.5);
+    expect(z.sampleAgeSeconds).toBeLessThan(1.5);
     expect(Object.keys(z.terms).sort()).toEqual(['d', 'ff', 'i', 'p']);
     expect(z.fans.map((f) => f.id)).toEqual(['gpu0-a', 'gpu0-b', 'gpu0-c']);
     expect(z.fans[0]).toMatchObject({ duty: expect.any(Number), rpm: expect.any(Number), minDuty: 0.2, kicking: expect.any(Boolean), stalls: 0 });

@@ -64,7 +64,7 @@ describe('thermal metrics', () => {
     expect(await h.metric('gance_fan_rpm', { fan: 'gpu0-a' })).toBeGreaterThan(0);
     expect(await h.metric('gance_thermistor_temperature_celsius', { sensor: 'sink0' })).toEqual(expect.any(Number));
     expect(await h.metric('gance_thermal_failsafe', { zone: 'gpu1', reason: 'critical' })).toBe(0);
-    expect(await h.metric('gance_thermal_loop_period_seconds_count')).toBeGreaterThan(5);
+    expect(await h.metric('gance_thermal_loop_period_seconds_count')).toBeGreaterThan(0);
     promtool(text);
   });
 

@@ -36,7 +36,7 @@ function config(sensors: Record<string, unknown>) {
   return resolveConfig({
     stateDir: mkdtempSync(join(tmpdir(), 'gance-sub-')),
     cooler: { driver: 'simulated', fans: [{ id: 'f0', channel: 0 }, { id: 'f1', channel: 1 }] },
-    thermal: { periodMs: 100, sensors: { intervalMs: 200, staleAfterMs: 1000, restartMinMs: 100, restartMaxMs: 400, ...sensors }, zones: [{ id: 'z0', gpus: [0], fans: ['f0', 'f1'], pid: { setpoint: 65 } }] },
+    thermal: { periodMs: 100, sensors: { intervalMs: 200, staleAfterMs: 2000, restartMinMs: 100, restartMaxMs: 400, ...sensors }, zones: [{ id: 'z0', gpus: [0], fans: ['f0', 'f1'], pid: { setpoint: 65 } }] },
   });
 }
 

@@ -78,20 +78,31 @@ function solveSet(set: AllocFan[], flow: number, mins: (f: AllocFan) => number):
   }
   // KKT: d/du (a u^n) = lambda * r  ->  u = (lambda r / (n a))^(1/(n-1)), clipped to [min, 1].
   // With mu = lambda^(1/(n-1)), delivered flow is monotone in mu: bisect.
-  const ref = Math.max(...set.map((f) => f.maxDba));
-  const c = set.map((f) => (f.maxRpm / 9000 / (EXPONENT * 10 ** ((f.maxDba - ref) / 10))) ** (1 / (EXPONENT - 1)));
-  const dutiesAt = (mu: number) => set.map((f, k) => Math.min(1, Math.max(mins(f), c[k]! * mu)));
-  const flowAt = (u: number[]) => u.reduce((s, v, k) => s + v * set[k]!.maxRpm, 0);
+  const n = set.length;
+  let ref = -Infinity;
+  for (const f of set) ref = Math.max(ref, f.maxDba);
+  const c = new Array<number>(n);
+  const lo_ = new Array<number>(n);
+  let muHi = 0;
+  for (let k = 0; k < n; k++) {
+    const f = set[k]!;
+    c[k] = (f.maxRpm / 9000 / (EXPONENT * 10 ** ((f.maxDba - ref) / 10))) ** (1 / (EXPONENT - 1));
+    lo_[k] = mins(f);
+    muHi = Math.max(muHi, 1 / c[k]!);
+  }
+  const flowAt = (mu: number) => {
+    let q = 0;
+    for (let k = 0; k < n; k++) q += Math.min(1, Math.max(lo_[k]!, c[k]! * mu)) * set[k]!.maxRpm;
+    return q;
+  };
   let muLo = 0;
-  let muHi = Math.max(...c.map((ck) => 1 / ck));
-  for (let it = 0; it < 100; it++) {
+  for (let it = 0; it < 50; it++) {
     const mid = (muLo + muHi) / 2;
-    if (flowAt(dutiesAt(mid)) < flow) muLo = mid;
+    if (flowAt(mid) < flow) muLo = mid;
     else muHi = mid;
   }
-  const u = dutiesAt(muHi);
   const duties: Record<string, number> = {};
-  set.forEach((f, k) => (duties[f.id] = u[k]!));
+  for (let k = 0; k < n; k++) duties[set[k]!.id] = Math.min(1, Math.max(lo_[k]!, c[k]! * muHi));
   return { ids: set.map((f) => f.id), duties, cost: noiseEnergy(set, duties) };
 }
 
@@ -170,6 +181,17 @@ interface FanRuntime {
 
 export function createFanAllocator(fans: ReadonlyArray<AllocFan>, stall: StallParams, switchMarginDb = 1): FanAllocator {
   let params = { ...stall };
+  // The split is the expensive part and its inputs rarely change between control steps.
+  let memoKey = '';
+  let memo: Record<string, number> = {};
+  const split = (healthy: AllocFan[], share: number, running: Set<string>, mins: Record<string, number>) => {
+    const key = `${share}|${healthy.map((f) => f.id).join(',')}|${[...running].join(',')}|${healthy.map((f) => mins[f.id]).join(',')}`;
+    if (key !== memoKey) {
+      memo = quietSplit(healthy, share, { minDuty: mins, running, switchMarginDb });
+      memoKey = key;
+    }
+    return memo;
+  };
   const rt = new Map<string, FanRuntime>();
   for (const f of fans) rt.set(f.id, { commanded: 0, kickUntil: -Infinity, watchFrom: Infinity, stalls: 0, raisedMin: f.minDuty, alarmed: false });
   const minDuty = () => Object.fromEntries(fans.map((f) => [f.id, rt.get(f.id)!.raisedMin]));
@@ -207,14 +229,15 @@ export function createFanAllocator(fans: ReadonlyArray<AllocFan>, stall: StallPa
       // Airflow the zone asks for, carried by the fans that work.
       const totalRpm = fans.reduce((s, f) => s + f.maxRpm, 0);
       const healthyRpm = healthy.reduce((s, f) => s + f.maxRpm, 0);
-      const share = healthyRpm > 0 ? Math.min(1, (zoneDuty * totalRpm) / healthyRpm) : 0;
-      const split = quietSplit(healthy, share, { minDuty: minDuty(), running, switchMarginDb });
+      // 1e-4 airflow resolution: far below what a fan resolves, and it lets the split be reused.
+      const share = healthyRpm > 0 ? Math.min(1, Math.ceil(((zoneDuty * totalRpm) / healthyRpm) * 1e4) / 1e4) : 0;
+      const duties = split(healthy, share, running, minDuty());
 
       const fanDuties: Record<string, number> = {};
       const detail: FanAllocation['fans'] = {};
       for (const f of fans) {
         const s = rt.get(f.id)!;
-        let target = s.alarmed ? 1 : (split[f.id] ?? 0);
+        let target = s.alarmed ? 1 : (duties[f.id] ?? 0);
         if (target > 0 && s.commanded <= 0) {
           s.kickUntil = now + params.kickSeconds;
           s.watchFrom = s.kickUntil;

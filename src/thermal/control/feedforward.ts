@@ -1,8 +1,9 @@
 /**
  * Feed-forward from power: heat that is being (or about to be) dissipated needs airflow before
- * the temperature shows it. The power estimate rises fast (lead the load step) and falls slowly
- * (render bursts of tens of seconds average out instead of making the fans hunt). A load hint
- * from the render pipeline lifts the estimate before any power shows up.
+ * the temperature shows it. The power estimate is a two-stage low-pass (render bursts of tens of
+ * seconds average out instead of making the fans hunt; separate time constants for rising and
+ * falling power). A load hint from the render pipeline lifts the estimate at once, before any
+ * power shows up: that is what leads a load step.
  *
  * Period-independent: exact exponential filters in seconds.
  */
@@ -11,14 +12,18 @@ export interface FeedForwardParams {
   enabled: boolean;
   dutyPerWatt: number;
   idleWatts: number;
+  /** power at which the term is dutyPerWatt * (referenceWatts - idleWatts) */
+  referenceWatts: number;
+  /** >0: the duty grows faster than power (airflow needed is convex in the heat) */
+  curvature: number;
   riseSeconds: number;
   fallSeconds: number;
 }
 
 export interface FeedForward {
   /**
-   * Advance by dt seconds with the zone's measured power (W, summed over its GPUs) and an
-   * optional hint (W, summed over the zone GPUs). Returns the feed-forward duty.
+   * Advance by dt seconds with the measured power (W, of the busiest zone GPU) and an optional
+   * hint (expected W per GPU). Returns the feed-forward duty.
    */
   step(dt: number, powerW: number, hintW?: number): number;
   /** filtered power estimate, W */
@@ -31,12 +36,32 @@ export interface FeedForward {
 
 export function createFeedForward(initial: FeedForwardParams): FeedForward {
   let params = { ...initial };
+  /** two cascaded first-order stages: ripple of tens-of-seconds bursts falls off twice as steeply */
+  let stage1: number | null = null;
   let estimate: number | null = null;
   let duty = 0;
-  const filter = (prev: number, x: number, dt: number) => {
-    const tau = x > prev ? params.riseSeconds : params.fallSeconds;
-    const a = tau > 0 ? 1 - Math.exp(-dt / tau) : 1;
-    return prev + a * (x - prev);
+  /** dutyPerWatt * (W - idle) * ((W - idle) / (reference - idle))^curvature */
+  const shape = (w: number) => {
+    const above = Math.max(0, w - params.idleWatts);
+    const span = params.referenceWatts - params.idleWatts;
+    const bend = span > 0 && params.curvature > 0 ? (above / span) ** params.curvature : 1;
+    return params.dutyPerWatt * above * bend;
+  };
+  /**
+   * Both stages advanced exactly for an input held over dt (tau ds1/dt = u - s1, tau ds2/dt = s1 - s2),
+   * so the estimate is the same whatever the control period. One time constant per step, picked by
+   * whether the input is above the estimate (rising) or below it (falling).
+   */
+  const advance = (u: number, dt: number) => {
+    const tau = u > estimate! ? params.riseSeconds : params.fallSeconds;
+    if (!(tau > 0)) {
+      stage1 = estimate = u;
+      return;
+    }
+    const a = Math.exp(-dt / tau);
+    const e1 = stage1! - u;
+    estimate = u + (estimate! - u + e1 * (dt / tau)) * a;
+    stage1 = u + e1 * a;
   };
   return {
     get estimateW() {
@@ -46,18 +71,19 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
       return duty;
     },
     dutyAt(w) {
-      return params.enabled ? params.dutyPerWatt * Math.max(0, w - params.idleWatts) : 0;
+      return params.enabled ? shape(w) : 0;
     },
     setParams(p) {
       params = { ...p };
     },
     step(dt, powerW, hintW) {
       const measured = Number.isFinite(powerW) ? Math.max(0, powerW) : 0;
-      estimate = estimate === null ? measured : filter(estimate, measured, Math.max(0, dt));
+      if (stage1 === null || estimate === null) stage1 = estimate = measured;
+      else advance(measured, Math.max(0, dt));
       // A hint is a promise of power: taken at once as a floor; once it is no longer passed the
       // estimate falls back to the measured power at the slow rate, like after a real burst.
-      if (hintW !== undefined && Number.isFinite(hintW) && hintW > estimate) estimate = hintW;
-      duty = params.enabled ? params.dutyPerWatt * Math.max(0, estimate - params.idleWatts) : 0;
+      if (hintW !== undefined && Number.isFinite(hintW) && hintW > estimate) stage1 = estimate = hintW;
+      duty = params.enabled ? shape(estimate) : 0;
       return duty;
     },
   };

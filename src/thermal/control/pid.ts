@@ -26,6 +26,20 @@ export interface PidGains {
    */
   measurementFilterSeconds?: number;
   /**
+   * P and I see the higher of the measurement and its highest reading over this many seconds
+   * (less half a sensor step), low-passed: a bursty load is held by its peaks rather than its
+   * mean (0: off).
+   */
+  peakHoldSeconds?: number;
+  /**
+   * low-pass while the measurement falls, s (default: measurementFilterSeconds). Longer lets a
+   * temperature dip after a load drop pass without pulling the duty below what the lower load
+   * will need once the heatsink settles (feed-forward carries the load change itself).
+   */
+  measurementFallSeconds?: number;
+  /** reading resolution of the sensor, C (nvidia-smi: 1) */
+  sensorResolutionCelsius?: number;
+  /**
    * no integration while the temperature trend closes the error by itself within this many
    * seconds (0: off): approaching the setpoint from below must not wind the integral down
    * (that is what makes a PID overshoot after a load step).
@@ -91,6 +105,22 @@ export interface Pid {
 
 const EPS = 1e-9;
 
+/** Maximum over a sliding time window (monotonic deque: O(1) amortised per sample). */
+function slidingMax() {
+  let q: Array<{ t: number; v: number }> = [];
+  return {
+    push(t: number, v: number, window: number): number {
+      while (q.length && q[q.length - 1]!.v <= v) q.pop();
+      q.push({ t, v });
+      while (q[0]!.t < t - window) q.shift();
+      return q[0]!.v;
+    },
+    reset() {
+      q = [];
+    },
+  };
+}
+
 /** exact first-order low-pass coefficient: the same response whatever the step length */
 function lowPass(dt: number, tau: number): number {
   if (!(dt > 0)) return 0;
@@ -103,8 +133,11 @@ export function createPid(initial: PidGains): Pid {
   /** filtered dT/dt, C/s */
   let slope = 0;
   let lastMeasurement: number | null = null;
-  /** filtered measurement for P and I */
+  /** filtered measurement, and what P and I see (its peak over peakHoldSeconds) */
+  let filtered: number | null = null;
   let pv: number | null = null;
+  let clock = 0;
+  const peaks = slidingMax();
 
   const clampI = (v: number) => Math.max(-gains.integralLimit, Math.min(gains.integralLimit, v));
 
@@ -128,7 +161,17 @@ export function createPid(initial: PidGains): Pid {
         slope += lowPass(dt, gains.derivativeFilterSeconds) * (raw - slope);
       }
       lastMeasurement = measurement;
-      pv = pv === null ? measurement : pv + lowPass(dt, gains.measurementFilterSeconds ?? 0) * (measurement - pv);
+      clock += dt > 0 ? dt : 0;
+      // The highest reading of the window, less half a sensor step (whole-degree sensors round),
+      // estimates the peak of a bursty load; then the low-pass (rise/fall) smooths it.
+      const hold = gains.peakHoldSeconds ?? 0;
+      const raw = hold > 0 ? Math.max(measurement, peaks.push(clock, measurement, hold) - (gains.sensorResolutionCelsius ?? 1) / 2) : measurement;
+      if (filtered === null) filtered = raw;
+      else {
+        const rise = gains.measurementFilterSeconds ?? 0;
+        filtered += lowPass(dt, raw >= filtered ? rise : (gains.measurementFallSeconds ?? rise)) * (raw - filtered);
+      }
+      pv = filtered;
       const error = pv - setpoint;
 
       const p = gains.kp * error;
@@ -153,7 +196,8 @@ export function createPid(initial: PidGains): Pid {
 
     track(output, measurement, setpoint, ff) {
       lastMeasurement = measurement;
-      pv = measurement;
+      filtered = pv = measurement;
+      peaks.reset();
       slope = 0;
       integral = clampI(output - gains.kp * (measurement - setpoint) - ff);
     },

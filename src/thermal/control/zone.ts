@@ -92,9 +92,14 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * stopBelowDuty; they start again once the demand reaches minDuty. Under load they never stop
    * (a fanless heatsink would overheat and the restart would overshoot).
    */
-  const nextStopped = (demand: number, powerEstimateW: number) => {
+  const nextStopped = (demand: number, powerEstimateW: number, temperature: number) => {
     if (zone.stopBelowDuty <= 0) return false;
-    if (stopped) return demand < zone.minDuty;
+    // A zone at its setpoint has its fans running whatever the demand says: without feed-forward
+    // (disabled, or a GPU that reports no power) a small P term alone would leave them stopped
+    // well above it. They stop again only `hysteresis` degrees below it.
+    const pid = zone.mode === 'pid';
+    if (stopped) return demand < zone.minDuty && !(pid && temperature >= zone.pid.setpoint);
+    if (pid && temperature > zone.pid.setpoint - zone.hysteresis) return false;
     return demand < zone.stopBelowDuty && powerEstimateW <= zone.feedForward.idleWatts && duty <= zone.minDuty + 1e-9;
   };
 
@@ -197,8 +202,9 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         if (finite(t)) temps.push(t);
         else alarms.push(`sensor-missing:gpu${gpu}`);
       });
-      const power = zone.gpus.reduce((s, _, k) => s + (finite(input.powerW?.[k]) ? input.powerW![k]! : 0), 0);
-      const hint = finite(input.loadHintW) ? input.loadHintW * zone.gpus.length : undefined;
+      // Per-GPU figures: the busiest GPU of the zone sets the feed-forward.
+      const power = zone.gpus.reduce((m, _, k) => Math.max(m, finite(input.powerW?.[k]) ? input.powerW![k]! : 0), 0);
+      const hint = finite(input.loadHintW) ? input.loadHintW : undefined;
       if (finite(input.ambientC)) ambientC = input.ambientC;
       const ffDuty = ff.step(first ? 0 : dt, power, hint);
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
@@ -211,7 +217,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const failsafe = alarms.length > 0;
       if (failsafe) {
         demand = 1;
-        duty = 1;
+        high = duty = 1;
         stopped = false;
         pidNeedsTrack = true;
       } else {
@@ -226,9 +232,9 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         } else if (zone.mode === 'curve') {
           demand = curve.step(temperature);
         } else demand = zone.fixedDuty;
-        if (first) duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
+        if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
         const wasStopped = stopped;
-        stopped = nextStopped(demand, ff.estimateW);
+        stopped = nextStopped(demand, ff.estimateW, temperature);
         const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
         duty = next;
       }

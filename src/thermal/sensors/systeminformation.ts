@@ -64,6 +64,7 @@ export class SystemInformationFallback {
   private busy = false;
   private active = false;
   private closed = false;
+  /** queries started (tests, diagnostics) */
   polls = 0;
   lastError: string | null = null;
 
@@ -97,10 +98,10 @@ export class SystemInformationFallback {
   private poll(): void {
     if (this.busy) return;
     this.busy = true;
+    this.polls += 1;
     querySystemInformation({ env: this.opts.env, timeoutMs: this.opts.timeoutMs }).then(
       (gpus) => {
         this.busy = false;
-        this.polls += 1;
         this.lastError = null;
         if (!this.active) return;
         const now = performance.now();

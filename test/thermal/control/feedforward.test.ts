@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createFeedForward, type FeedForwardParams } from '../../../src/thermal/control/feedforward.ts';
 
-const params = (p: Partial<FeedForwardParams> = {}): FeedForwardParams => ({ enabled: true, dutyPerWatt: 0.004, idleWatts: 40, riseSeconds: 10, fallSeconds: 100, ...p });
+const params = (p: Partial<FeedForwardParams> = {}): FeedForwardParams => ({ enabled: true, dutyPerWatt: 0.004, idleWatts: 40, referenceWatts: 140, curvature: 0, riseSeconds: 10, fallSeconds: 100, ...p });
 
 describe('feed-forward', () => {
-  it('starts at the first reading, rises and falls with their own time constants', () => {
+  it('starts at the first reading, rises and falls through two stages with their own time constants', () => {
     const ff = createFeedForward(params());
     expect(ff.step(0, 40)).toBe(0);
     let t = 0;
@@ -12,10 +12,13 @@ describe('feed-forward', () => {
       ff.step(0.2, 140);
       t += 0.2;
     }
-    expect(ff.estimateW).toBeCloseTo(40 + 100 * (1 - Math.exp(-1)), 6);
-    const top = ff.estimateW;
+    // two cascaded first-order stages after one time constant of a step: 1 - (1 + t/tau) e^(-t/tau)
+    expect(ff.estimateW).toBeCloseTo(40 + 100 * (1 - 2 * Math.exp(-1)), 6);
+    // falling from a state where both stages stand still at 140 (after a long rise)
+    for (let k = 0; k < 2000; k++) ff.step(0.2, 140);
+    expect(ff.estimateW).toBeCloseTo(140, 6);
     for (let k = 0; k < 50; k++) ff.step(0.2, 40);
-    expect(ff.estimateW).toBeCloseTo(40 + (top - 40) * Math.exp(-10 / 100), 6);
+    expect(ff.estimateW).toBeCloseTo(40 + 100 * (1 + 10 / 100) * Math.exp(-10 / 100), 6);
   });
 
   it('is the same at any period (exact filter)', () => {

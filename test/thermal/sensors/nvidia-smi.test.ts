@@ -31,7 +31,7 @@ describe('nvidia-smi source (against the fake nvidia-smi)', () => {
     const g0 = source.latest().get(0)!;
     expect(g0).toMatchObject({ index: 0, temperatureC: 61, powerW: 120.5, utilization: 0.88, throttleReasons: ['sw_thermal_slowdown'], source: 'nvidia-smi' });
     expect(source.latest().get(1)).toMatchObject({ temperatureC: 55, powerW: null, utilization: null, throttleMask: 0 });
-    expect(performance.now() - g0.receivedAt).toBeLessThan(500);
+    expect(performance.now() - g0.receivedAt).toBeLessThan(1500);
     expect(source.stats()).toMatchObject({ running: true, restarts: 0, failedSamples: 0, reasonsField: EVENT_REASONS_FIELD });
     expect(children[0]!.spawnargs).toContain('--format=csv,noheader,nounits');
     expect(children[0]!.spawnargs.join(' ')).toContain('-lms 50');

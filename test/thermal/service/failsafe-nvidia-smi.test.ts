@@ -27,7 +27,7 @@ describe('thermal failsafe: the nvidia-smi process', () => {
   });
 
   it('nvidia-smi hangs without output -> stale, killed, restarted, recovers', async () => {
-    h = await harness({ sensors: { staleAfterMs: 400, silentAfterMs: 700 } });
+    h = await harness({ sensors: { staleAfterMs: 600, silentAfterMs: 1500 } });
     await h.underControl();
     const pid = h.source.pid;
     h.source.command({ cmd: 'hang' });

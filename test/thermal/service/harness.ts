@@ -64,7 +64,7 @@ export async function harness(opts: HarnessOptions = {}) {
       periodMs: 50,
       coolerTimeoutMs: 200,
       history: { seconds: 60, intervalMs: 100 },
-      sensors: { source: 'simulated', intervalMs: 100, staleAfterMs: 500, silentAfterMs: 800, restartMinMs: 100, restartMaxMs: 1000, ...opts.sensors },
+      sensors: { source: 'simulated', intervalMs: 100, staleAfterMs: 1500, silentAfterMs: 2500, restartMinMs: 100, restartMaxMs: 1000, ...opts.sensors },
       zones,
       ...opts.thermal,
     },

@@ -1,0 +1,250 @@
+import { Value } from '@sinclair/typebox/value';
+import { describe, expect, it } from 'vitest';
+import type { FanConfig } from '../../../src/cooler/config.ts';
+import { ZoneConfig } from '../../../src/thermal/config.ts';
+import { createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
+import { createPlant, fanConfigsFor, k80Rig, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
+
+const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
+
+function zoneConfig(patch: Record<string, unknown> = {}): ZoneConfig {
+  const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a', 'b', 'c'] }) as ZoneConfig;
+  return { ...base, ...patch, pid: { ...base.pid, ...(patch.pid as object) }, feedForward: { ...base.feedForward, ...(patch.feedForward as object) } } as ZoneConfig;
+}
+
+/** Step a controller every `dt` for `seconds` at a constant input; returns the last output. */
+function hold(zone: ReturnType<typeof createZoneController>, from: number, seconds: number, dt: number, temp: number, power = 100) {
+  let out = zone.step({ now: from, temps: [temp], powerW: [power] });
+  for (let t = from + dt; t <= from + seconds + 1e-9; t += dt) out = zone.step({ now: t, temps: [temp], powerW: [power] });
+  return out;
+}
+
+describe('zone controller: safety overrides', () => {
+  it('a missing or NaN temperature gives duty 1 and an alarm naming the GPU', () => {
+    for (const bad of [Number.NaN, undefined, null]) {
+      const zone = createZoneController(zoneConfig({ gpus: [0, 3] }), FANS);
+      hold(zone, 0, 10, 0.2, 60, 30);
+      const out = zone.step({ now: 10.2, temps: [60, bad], powerW: [30, 30] });
+      expect(out.duty).toBe(1);
+      expect(Object.values(out.fanDuties).every((d) => d === 1)).toBe(true);
+      expect(out.alarms).toContain('sensor-missing:gpu3');
+      expect(out.failsafe).toBe(true);
+    }
+  });
+
+  it('at or above the critical temperature: duty 1 and an alarm; on recovery the duty comes down at the slew rate', () => {
+    const zone = createZoneController(zoneConfig({ criticalCelsius: 90 }), FANS);
+    hold(zone, 0, 60, 0.2, 70, 100);
+    const hot = zone.step({ now: 60.2, temps: [90], powerW: [100] });
+    expect(hot.duty).toBe(1);
+    expect(hot.alarms.some((a) => a.startsWith('critical:'))).toBe(true);
+    const after = zone.step({ now: 60.4, temps: [70], powerW: [100] });
+    expect(after.alarms).toEqual([]);
+    expect(after.failsafe).toBe(false);
+    expect(after.duty).toBeGreaterThan(1 - zoneConfig().slewDownPerSecond * 0.2 - 1e-9);
+  });
+});
+
+describe('zone controller: limits', () => {
+  it('slews up fast and down slowly, at the configured rates', () => {
+    const zone = createZoneController(zoneConfig({ mode: 'fixed', fixedDuty: 0.3, slewUpPerSecond: 0.5, slewDownPerSecond: 0.01, stopBelowDuty: 0 }), FANS);
+    hold(zone, 0, 5, 0.2, 60);
+    zone.update({ fixedDuty: 0.9 });
+    const up = zone.step({ now: 5.2, temps: [60], powerW: [100] });
+    expect(up.duty).toBeCloseTo(0.3 + 0.5 * 0.2, 6);
+    const top = hold(zone, 5.4, 5, 0.2, 60);
+    expect(top.duty).toBeCloseTo(0.9, 6);
+    zone.update({ fixedDuty: 0.2 });
+    const down = hold(zone, 10.6, 10, 0.2, 60);
+    expect(down.duty).toBeCloseTo(0.9 - 0.01 * 10, 2);
+  });
+
+  it('honours min and max duty', () => {
+    const zone = createZoneController(zoneConfig({ mode: 'fixed', fixedDuty: 0.05, minDuty: 0.25, maxDuty: 0.8, stopBelowDuty: 0 }), FANS);
+    expect(hold(zone, 0, 1, 0.2, 60).duty).toBe(0.25);
+    zone.update({ fixedDuty: 1 });
+    expect(hold(zone, 2, 10, 0.2, 60).duty).toBe(0.8);
+  });
+
+  it('stops the fans only when the zone idles, and restarts them once the demand reaches minDuty', () => {
+    const zone = createZoneController(zoneConfig({ pid: { setpoint: 75 }, minDuty: 0.2, stopBelowDuty: 0.1 }), FANS);
+    // idle power, cool GPU: the fans stop
+    const idle = hold(zone, 0, 120, 0.2, 50, 30);
+    expect(idle.stopped).toBe(true);
+    expect(Object.values(idle.fanDuties)).toEqual([0, 0, 0]);
+    // a little warmer but still well below the setpoint: they stay stopped (hysteresis)
+    expect(hold(zone, 120.2, 30, 0.2, 60, 30).stopped).toBe(true);
+    // hot: restart at least at minDuty
+    const hot = hold(zone, 150.2, 30, 0.2, 80, 30);
+    expect(hot.stopped).toBe(false);
+    expect(hot.duty).toBeGreaterThanOrEqual(0.2);
+  });
+
+  it('restarts stopped fans once the temperature reaches the setpoint, whatever the P term says (no feed-forward)', () => {
+    const zone = createZoneController(zoneConfig({ pid: { setpoint: 75, kp: 0.001, ki: 0 }, feedForward: { enabled: false }, minDuty: 0.2, stopBelowDuty: 0.1 }), FANS);
+    expect(hold(zone, 0, 120, 0.2, 50, 30).stopped).toBe(true);
+    expect(hold(zone, 120.2, 10, 0.2, 74, 30).stopped).toBe(true);
+    const at = hold(zone, 130.4, 1, 0.2, 75, 30);
+    expect(at.stopped).toBe(false);
+    expect(at.duty).toBeGreaterThanOrEqual(0.2);
+    // no on/off cycling around the setpoint: they stop again only `hysteresis` (2) degrees below it
+    expect(hold(zone, 131.6, 60, 0.2, 74, 30).stopped).toBe(false);
+    expect(hold(zone, 191.8, 60, 0.2, 72, 30).stopped).toBe(true);
+  });
+
+  it('never stops the fans under load, however cool', () => {
+    const zone = createZoneController(zoneConfig({ pid: { setpoint: 75 } }), FANS);
+    const out = hold(zone, 0, 600, 0.2, 40, 140);
+    expect(out.stopped).toBe(false);
+    expect(out.duty).toBeGreaterThanOrEqual(zoneConfig().minDuty);
+  });
+
+  it('after coming down, ignores small demand rises (backlash) but follows real ones', () => {
+    const cfg = zoneConfig({ mode: 'fixed', fixedDuty: 0.6, stopBelowDuty: 0, reverseDeadband: 0.03, slewDownPerSecond: 1 });
+    const zone = createZoneController(cfg, FANS);
+    hold(zone, 0, 2, 0.2, 60);
+    zone.update({ fixedDuty: 0.5 });
+    expect(hold(zone, 2.2, 2, 0.2, 60).duty).toBeCloseTo(0.5, 6);
+    zone.update({ fixedDuty: 0.52 });
+    expect(hold(zone, 4.4, 2, 0.2, 60).duty).toBeCloseTo(0.5, 6);
+    zone.update({ fixedDuty: 0.54 });
+    expect(hold(zone, 6.6, 2, 0.2, 60).duty).toBeCloseTo(0.54, 6);
+    // with the deadband off the small rise goes straight through
+    const plain = createZoneController({ ...cfg, reverseDeadband: 0 }, FANS);
+    hold(plain, 0, 2, 0.2, 60);
+    plain.update({ fixedDuty: 0.5 });
+    hold(plain, 2.2, 2, 0.2, 60);
+    plain.update({ fixedDuty: 0.52 });
+    expect(hold(plain, 4.4, 2, 0.2, 60).duty).toBeCloseTo(0.52, 6);
+  });
+});
+
+describe('zone controller: curve mode', () => {
+  it('follows the curve with hysteresis in degrees on the way down', () => {
+    const zone = createZoneController(zoneConfig({ mode: 'curve', curve: [[40, 0.2], [80, 1]], hysteresis: 3, slewUpPerSecond: 100, slewDownPerSecond: 100, stopBelowDuty: 0 }), FANS);
+    expect(hold(zone, 0, 1, 0.2, 60).duty).toBeCloseTo(0.6, 6);
+    expect(hold(zone, 1.2, 1, 0.2, 58).duty).toBeCloseTo(0.6, 6);
+    expect(hold(zone, 2.4, 1, 0.2, 55).duty).toBeCloseTo(0.2 + (0.8 * 18) / 40, 6);
+  });
+});
+
+describe('zone controller: bumpless transfer', () => {
+  const settle = (patch: ZonePatch = {}) => {
+    const zone = createZoneController(zoneConfig({ mode: 'curve', curve: [[40, 0], [100, 1]], stopBelowDuty: 0, ...patch }), FANS);
+    const out = hold(zone, 0, 60, 0.2, 76, 120);
+    return { zone, duty: out.duty };
+  };
+
+  it('curve -> pid and pid -> fixed -> pid do not jump', () => {
+    const { zone, duty } = settle();
+    zone.update({ mode: 'pid', pid: { setpoint: 70 } });
+    const a = zone.step({ now: 60.2, temps: [76], powerW: [120] });
+    expect(Math.abs(a.duty - duty)).toBeLessThan(0.01);
+    const b = hold(zone, 60.4, 20, 0.2, 76, 120);
+    zone.update({ mode: 'fixed', fixedDuty: b.duty });
+    const c = zone.step({ now: 80.6, temps: [76], powerW: [120] });
+    expect(c.duty).toBeCloseTo(b.duty, 6);
+    zone.update({ mode: 'pid' });
+    const d = zone.step({ now: 80.8, temps: [76], powerW: [120] });
+    expect(Math.abs(d.duty - c.duty)).toBeLessThan(0.01);
+  });
+
+  it('gain and feed-forward changes do not jump the duty', () => {
+    const zone = createZoneController(zoneConfig({ pid: { setpoint: 70 }, stopBelowDuty: 0 }), FANS);
+    const before = hold(zone, 0, 120, 0.2, 73, 120);
+    zone.update({ pid: { kp: 0.2, ki: 0.01, kd: 1 }, feedForward: { dutyPerWatt: 0.001 } });
+    const after = zone.step({ now: 120.2, temps: [73], powerW: [120] });
+    expect(Math.abs(after.duty - before.duty)).toBeLessThan(0.01);
+    // the terms themselves did change
+    expect(Math.abs(after.terms.p - before.terms.p)).toBeGreaterThan(0.3);
+  });
+
+  it('rejects settings it cannot use, naming the field, and keeps the old ones', () => {
+    const zone = createZoneController(zoneConfig(), FANS);
+    expect(() => zone.update({ minDuty: 0.9, maxDuty: 0.5 })).toThrow(/minDuty: must be <= maxDuty/);
+    expect(() => zone.update({ curve: [[50, 0.1], [45, 0.5]] })).toThrow(/curve\[1\]: temperatures must increase/);
+    expect(zone.state().config.minDuty).toBe(zoneConfig().minDuty);
+  });
+
+  it('names an unknown fan', () => {
+    expect(() => createZoneController(zoneConfig({ fans: ['a', 'zz'] }), FANS)).toThrow(/unknown fan "zz"/);
+  });
+});
+
+describe('zone controller: inputs', () => {
+  it('aggregates the zone GPUs by max or mean', () => {
+    const max = createZoneController(zoneConfig({ gpus: [0, 1], aggregate: 'max' }), FANS);
+    const mean = createZoneController(zoneConfig({ gpus: [0, 1], aggregate: 'mean' }), FANS);
+    expect(max.step({ now: 0, temps: [60, 70], powerW: [50, 50] }).temperature).toBe(70);
+    expect(mean.step({ now: 0, temps: [60, 70], powerW: [50, 50] }).temperature).toBe(65);
+  });
+
+  it('a load hint raises the duty before the power or the temperature do', () => {
+    const mk = () => createZoneController(zoneConfig({ pid: { setpoint: 75 }, feedForward: { headroomCelsius: 0 }, stopBelowDuty: 0 }), FANS);
+    const hinted = mk();
+    const plain = mk();
+    hold(hinted, 0, 60, 0.2, 70, 30);
+    hold(plain, 0, 60, 0.2, 70, 30);
+    let h = hinted.step({ now: 60.2, temps: [70], powerW: [30], loadHintW: 150 });
+    let p = plain.step({ now: 60.2, temps: [70], powerW: [30] });
+    for (let t = 60.4; t <= 62 + 1e-9; t += 0.2) {
+      h = hinted.step({ now: t, temps: [70], powerW: [30], loadHintW: 150 });
+      p = plain.step({ now: t, temps: [70], powerW: [30] });
+    }
+    expect(h.terms.ff).toBeGreaterThan(0.3);
+    expect(h.duty - p.duty).toBeGreaterThan(0.3);
+  });
+
+  it('kick-starts stopped fans through the allocator and reports per-fan state', () => {
+    const zone = createZoneController(zoneConfig({ mode: 'fixed', fixedDuty: 0.3, stopBelowDuty: 0 }), FANS);
+    const out = zone.step({ now: 0, temps: [60], powerW: [100], fanRpm: { a: 0, b: 0, c: 0 } });
+    expect(out.fanDuties).toEqual({ a: 0.5, b: 0.5, c: 0.5 });
+    expect(out.fans.a!.kicking).toBe(true);
+    const later = hold(zone, 0.2, 2, 0.2, 60);
+    expect(later.fanDuties.a).toBeCloseTo(0.3, 6);
+  });
+});
+
+describe('zone controller: closed loop on the plant', () => {
+  function closedLoop(period: number, patch: ZonePatch = {}) {
+    const rig = k80Rig({ gpus: 1 });
+    const plant = createPlant(rig);
+    plant.setLoad(0, standardBenchmarkProfile());
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ ...patch, pid: { setpoint: 78, ...patch.pid } });
+    let peak = 0;
+    const temps: number[] = [];
+    for (let t = 0; t < 900; t += period) {
+      const g = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [g.temperatureC], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(period);
+      peak = Math.max(peak, plant.gpu(0).temperatureC);
+      temps.push(plant.gpu(0).temperatureC);
+    }
+    return { peak, final: plant.gpu(0).temperatureC, temps };
+  }
+
+  it('holds the setpoint under a sustained load without a large overshoot, and bursts below it', () => {
+    const period = 0.2;
+    const r = closedLoop(period);
+    const at = (s: number) => r.temps[Math.round(s / period) - 1]!;
+    expect(r.peak).toBeLessThan(78 + 1.5);
+    // the end of the 600 s at 150 W (the profile's sustained phase ends at 720 s)
+    expect(Math.abs(at(715) - 78)).toBeLessThan(1.5);
+    // render bursts (20 s at 150 W, 20 s at 40 W) from 720 s: held by their peaks, not their mean
+    const bursts = r.temps.slice(Math.round(760 / period), Math.round(900 / period));
+    expect(Math.max(...bursts)).toBeLessThan(78 + 0.5);
+    expect(Math.max(...bursts)).toBeGreaterThan(78 - 10);
+  });
+
+  it('behaves the same at 100 ms and 500 ms periods (gains are in physical units)', () => {
+    const fast = closedLoop(0.1);
+    const slow = closedLoop(0.5);
+    expect(Math.abs(fast.peak - slow.peak)).toBeLessThan(0.3);
+    expect(Math.abs(fast.final - slow.final)).toBeLessThan(0.3);
+    // sample both every 10 s: the trajectories stay together
+    for (let s = 10; s < 900; s += 10) expect(Math.abs(fast.temps[Math.round(s / 0.1) - 1]! - slow.temps[Math.round(s / 0.5) - 1]!)).toBeLessThan(0.6);
+  });
+});
