@@ -25,7 +25,8 @@ import pino from 'pino';
 import * as ort from 'onnxruntime-node';
 import { SynthesisPool, type Frame, type FrameRequest, type PoolNetwork, type WorkerSpec } from '../../src/synthesis/pool/pool.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue, poolNetwork } from '../../src/synthesis/networks/catalogue.ts';
-import { buildRandomNetwork, configF, SeededRandom, type BuildOptions } from '../../src/synthesis/stylegan2/index.ts';
+import { buildRandomNetwork, configF, SeededRandom } from '../../src/synthesis/stylegan2/index.ts';
+import { VARIANTS } from './synthesis-gpu.ts';
 
 const log = pino({ level: process.env.GANCE_BENCH_LOG ?? 'warn' });
 
@@ -178,24 +179,12 @@ async function cpu(): Promise<Record<string, unknown>> {
 }
 
 /** Build options of the variants of test/bench/synthesis-gpu.ts this benchmark knows by name. */
-const GPU_VARIANTS: Record<string, Partial<BuildOptions> & { layout?: 'NCHW' | 'NHWC'; hostOnCpu?: boolean }> = {
-  'fp16-act-subpixel': { dtype: 'float16', modulation: 'activation', upsample: 'subpixel' },
-  'fp16-act-transpose': { dtype: 'float16', modulation: 'activation', upsample: 'transpose' },
-  'fp16-act-fused': { dtype: 'float16', modulation: 'activation', upsample: 'fused' },
-  'fp16-weight-subpixel': { dtype: 'float16', modulation: 'weight', upsample: 'subpixel', batch: 1 },
-  'fp16-weight-transpose': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1 },
-  'fp16-weight-fused': { dtype: 'float16', modulation: 'weight', upsample: 'fused', batch: 1 },
-  'fp16-act-subpixel-nhwc': { dtype: 'float16', modulation: 'activation', upsample: 'subpixel', layout: 'NHWC' },
-  'fp16-act-transpose-nhwc': { dtype: 'float16', modulation: 'activation', upsample: 'transpose', layout: 'NHWC' },
-  'fp16-weight-transpose-nhwc': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1, layout: 'NHWC' },
-  'fp16-weight-transpose-nhwc-gpuhost': { dtype: 'float16', modulation: 'weight', upsample: 'transpose', batch: 1, layout: 'NHWC', hostOnCpu: false },
-  'fp16-weight-subpixel-nhwc': { dtype: 'float16', modulation: 'weight', upsample: 'subpixel', batch: 1, layout: 'NHWC' },
-  'fp32-act-subpixel': { dtype: 'float32', modulation: 'activation', upsample: 'subpixel' },
-};
+// the graph benchmark's variants, by the same names, so the direct figure is the same network
+const GPU_VARIANTS = VARIANTS;
 
 async function gpu(): Promise<Record<string, unknown>> {
   const seconds = Number(arg('seconds') ?? 5);
-  const variant = arg('variant') ?? 'fp16-weight-transpose-nhwc-gpuhost';
+  const variant = arg('variant') ?? 'fp16-weight-transpose-nhwc';
   const spec = arg('build') ? (JSON.parse(arg('build')!) as (typeof GPU_VARIANTS)[string]) : GPU_VARIANTS[variant];
   if (!spec) throw new Error(`unknown variant '${variant}' (known: ${Object.keys(GPU_VARIANTS).join(', ')}); or pass --build JSON`);
   const { layout, hostOnCpu, ...build } = spec;
@@ -208,7 +197,7 @@ async function gpu(): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const direct = spawnSync(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./synthesis-gpu.ts', import.meta.url)), '--variants', variant, '--batches', '1', '--seconds', String(seconds), '--resolution', String(resolution), '--provider', provider],
+    ['--import', 'tsx', fileURLToPath(new URL('./synthesis-gpu.ts', import.meta.url)), '--variants', variant, '--batches', '1', '--seconds', String(seconds), '--resolution', String(resolution), '--provider', provider, '--no-verify'],
     { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
   );
   const lastLine = direct.stdout.trim().split('\n').pop() ?? '';
@@ -220,6 +209,7 @@ async function gpu(): Promise<Record<string, unknown>> {
   }
   const key = build.dtype === 'float16' ? 'fp16' : 'fp32';
   const directImgs = ((directSummary[key] as { batch1?: number } | undefined)?.batch1 ?? null) as number | null;
+  const eagerB1 = ((directSummary.pytorchEager as Record<string, number> | undefined)?.[`${key}_b1`] ?? null) as number | null;
   console.log(`direct session (synthesis-gpu.ts ${variant}, ${Math.round((performance.now() - t0) / 1000)} s): ${directImgs} img/s`);
 
   // 2. the same network through the pool: one WebGPU process worker
@@ -234,8 +224,9 @@ async function gpu(): Promise<Record<string, unknown>> {
   const entry = catalogue.get(variant)!;
   if (entry.error) throw new Error(entry.error);
   const net = poolNetwork(entry, 'frames');
-  // as the graph benchmark does for the same variant: host nodes forced onto the CPU unless it says not
-  if (hostOnCpu !== false && provider === 'webgpu') net.cpuNodes = [...(entry.sidecar!.builder.hostNodes ?? [])];
+  // as the graph benchmark does for the same variant (and the daemon: host nodes stay where
+  // onnxruntime puts them unless the variant says to force them onto the CPU)
+  if (hostOnCpu === true && provider === 'webgpu') net.cpuNodes = [...(entry.sidecar!.builder.hostNodes ?? [])];
   const providerSpec = { name: provider as 'webgpu', ...(layout && provider === 'webgpu' ? { options: { preferredLayout: layout } } : {}) };
   const pool: Record<string, PoolFigure & { singleFrameLatencyMs: number; loadMs: number }> = {};
   // a thread worker is measured for comparison only: the daemon runs WebGPU in a process per GPU
@@ -269,6 +260,8 @@ async function gpu(): Promise<Record<string, unknown>> {
     hostNodesOnCpu: net.cpuNodes?.length ?? 0,
     poolBestImagesPerSecond: best, // process workers: the daemon's path for WebGPU
     ratioPoolToDirect: directImgs ? +(best / directImgs).toFixed(3) : null,
+    // PyTorch eager on the same weights, measured by the graph benchmark in this call (batch 1, same precision)
+    ratioPoolToPytorchEager: eagerB1 ? +(best / eagerB1).toFixed(3) : null,
     target: { imagesPerSecond: 60, met: best >= 60 },
     directSummary,
   };
