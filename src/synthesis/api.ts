@@ -1,7 +1,7 @@
 /**
  * /v1/networks: the network catalogue, and loading a network into the inference workers.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
@@ -77,6 +77,10 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
           params: Type.Object({ id: Type.String({ minLength: 1 }) }),
           querystring: Type.Object({
             activate: Type.Boolean({ default: false, description: 'make it the active network once loaded (switches between two frames)' }),
+            replace: Type.Boolean({
+              default: false,
+              description: 'hot swap: activate it once loaded and unload the network that was active (once the frames already submitted for it are done)',
+            }),
           }),
           response: { 200: LoadReply, 202: LoadReply, 404: ErrorReply, 409: ErrorReply, 422: ErrorReply },
         },
@@ -84,19 +88,45 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
       async (req, reply) => {
         const { id } = req.params;
         try {
-          const state = manager.requestLoad(id, { activate: req.query.activate });
+          const state = manager.requestLoad(id, { activate: req.query.activate, replace: req.query.replace });
           return reply.code(state === 'loaded' ? 200 : 202).send({ id, state });
         } catch (err) {
-          const code = (err as { statusCode?: number }).statusCode;
-          if (code === 404 || code === 409 || code === 422) {
-            const error = code === 404 ? 'Not Found' : code === 409 ? 'Conflict' : 'Unprocessable Entity';
-            return reply.code(code).send({ statusCode: code, error, message: (err as Error).message });
-          }
-          throw err;
+          return managerError(reply, err);
+        }
+      },
+    );
+
+    app.post(
+      '/:id/unload',
+      {
+        schema: {
+          description: 'Release a network from every inference worker, once the frames already submitted for it are done. The active network cannot be unloaded (409).',
+          tags: ['synthesis'],
+          params: Type.Object({ id: Type.String({ minLength: 1 }) }),
+          response: { 200: Type.Object({ id: Type.String(), state: Type.Literal('available') }), 404: ErrorReply, 409: ErrorReply },
+        },
+      },
+      async (req, reply) => {
+        const { id } = req.params;
+        try {
+          await manager.unload(id);
+          return reply.code(200).send({ id, state: 'available' as const });
+        } catch (err) {
+          return managerError(reply, err);
         }
       },
     );
   };
+}
+
+const STATUS_TEXT: Record<number, string> = { 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Entity' };
+
+/** The manager's errors carry their HTTP status; anything else is a 500. */
+function managerError(reply: FastifyReply, err: unknown) {
+  const code = (err as { statusCode?: number }).statusCode;
+  const error = code === undefined ? undefined : STATUS_TEXT[code];
+  if (code === undefined || error === undefined) throw err;
+  return reply.code(code).send({ statusCode: code, error, message: (err as Error).message });
 }
 
 export function networksApi(manager: NetworkManager): ApiPlugin {

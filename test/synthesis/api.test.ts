@@ -165,9 +165,45 @@ describe('/v1/networks with the synthesis subsystem', () => {
     expect(frame.network).toBe('second');
   });
 
+  it('hot-swaps with replace: the new network becomes active and the one it replaced is unloaded; unload refuses the active one', async () => {
+    // 'second' is active (previous test); demo is loaded beside it
+    expect((await app.inject({ method: 'POST', url: `/v1/networks/second/unload` })).statusCode).toBe(409);
+    const refused = await app.inject({ method: 'POST', url: '/v1/networks/second/unload' });
+    expect(refused.json().message).toMatch(/"second" is active; activate another one first/);
+    expect((await app.inject({ method: 'POST', url: '/v1/networks/nope/unload' })).statusCode).toBe(404);
+
+    // frames submitted for the active network before the swap still render with it
+    const before = syn.manager.pool!.submit({ feeds: { z: new Float32Array(512), psi: Float32Array.of(1) } });
+    const swap = await app.inject({ method: 'POST', url: `/v1/networks/${DEMO_ID}/load?replace=true` });
+    expect(swap.statusCode).toBe(200);
+    expect((await before).network).toBe('second');
+    await until(async () => (await net('second')).state === 'available' && (await sample(ctx.registry, 'gance_synthesis_networks_loaded')) === 1);
+    const body = await list();
+    expect(body.active).toBe(DEMO_ID);
+    expect(body.networks.filter((n) => n.state === 'loaded').map((n) => n.id)).toEqual([DEMO_ID]);
+    expect(await sample(ctx.registry, 'gance_synthesis_networks_loaded')).toBe(1);
+    expect((await syn.manager.pool!.submit({ feeds: { z: new Float32Array(512), psi: Float32Array.of(1) } })).network).toBe(DEMO_ID);
+    expect(sup.notReady()).toEqual([]);
+
+    // a swap to a network that is not loaded yet: loads in the background, then replaces
+    const bg = await app.inject({ method: 'POST', url: '/v1/networks/second/load?replace=true' });
+    expect(bg.statusCode).toBe(202);
+    await until(async () => (await list()).active === 'second' && (await net(DEMO_ID)).state === 'available');
+    // the default network unloaded: still ready, since a network is loaded and active
+    expect(sup.notReady()).toEqual([]);
+    // and a plain unload of a loaded, inactive network
+    expect((await app.inject({ method: 'POST', url: `/v1/networks/${DEMO_ID}/load` })).statusCode).toBe(202);
+    await until(async () => (await net(DEMO_ID)).state === 'loaded');
+    const un = await app.inject({ method: 'POST', url: `/v1/networks/${DEMO_ID}/unload` });
+    expect(un.statusCode).toBe(200);
+    expect(un.json()).toEqual({ id: DEMO_ID, state: 'available' });
+    expect((await net(DEMO_ID)).state).toBe('available');
+    expect(await sample(ctx.registry, 'gance_synthesis_networks_loaded')).toBe(1);
+  });
+
   it('documents the routes in the OpenAPI spec, and its metrics pass promtool', async () => {
     const spec = (await app.inject('/docs/json')).json() as { paths: Record<string, unknown> };
-    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/networks/', '/v1/networks/{id}/load']));
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/networks/', '/v1/networks/{id}/load', '/v1/networks/{id}/unload']));
     const body = await ctx.registry.metrics();
     for (const name of ['gance_synthesis_frames_total', 'gance_synthesis_latency_seconds', 'gance_synthesis_batch_size', 'gance_synthesis_worker_restarts_total', 'gance_synthesis_networks_loaded']) {
       expect(body).toContain(`# TYPE ${name}`);

@@ -48,7 +48,7 @@ export interface ManagerOptions {
 
 export class NetworkManager {
   private poolInstance: SynthesisPool | undefined;
-  private readonly loading = new Map<string, { activate: boolean; promise: Promise<void> }>();
+  private readonly loading = new Map<string, { activate: boolean; replace: boolean; promise: Promise<void> }>();
   private readonly failed = new Map<string, string>();
 
   constructor(private readonly opts: ManagerOptions) {}
@@ -82,10 +82,14 @@ export class NetworkManager {
     await pool?.close();
   }
 
-  /** The default network is loaded, warmed and active, and every worker is up. */
+  /**
+   * A network is loaded, warmed and active (at start: the default one), and every worker is up.
+   * Swapping to another network and unloading the default keeps the daemon ready.
+   */
   ready(): boolean {
     const pool = this.poolInstance;
-    return pool !== undefined && pool.isLoaded(this.opts.defaultNetwork) && pool.isReady();
+    const active = pool?.active;
+    return pool !== undefined && active !== undefined && pool.isLoaded(active) && pool.isReady();
   }
 
   /** Resolves when the load in progress for `id` (if any) has finished, successfully or not. */
@@ -97,30 +101,30 @@ export class NetworkManager {
    * Starts loading a network in the background ('loading'), or says it is already there ('loaded').
    * Throws UnknownNetworkError, InvalidNetworkError or SynthesisUnavailableError.
    */
-  requestLoad(id: string, opts: { activate?: boolean } = {}): 'loading' | 'loaded' {
+  requestLoad(id: string, opts: { activate?: boolean; replace?: boolean } = {}): 'loading' | 'loaded' {
     const entry = this.lookup(id);
     if (entry.error) throw new InvalidNetworkError(entry.error);
-    const pool = this.poolInstance;
-    if (!pool) throw new SynthesisUnavailableError(this.opts.createPool ? 'synthesis workers are not running' : 'synthesis is disabled (synthesis.enabled: false)');
+    const pool = this.requirePool();
+    // replace: a hot swap, activate it and let the previously active network go
+    const activate = Boolean(opts.activate || opts.replace);
+    const replace = Boolean(opts.replace);
     if (pool.isLoaded(id) && !this.loading.has(id)) {
-      if (opts.activate) pool.activate(id);
+      if (activate) this.switchTo(pool, id, replace);
       return 'loaded';
     }
     const pending = this.loading.get(id);
     if (pending) {
-      pending.activate ||= Boolean(opts.activate);
+      pending.activate ||= activate;
+      pending.replace ||= replace;
       return 'loading';
     }
     const net = poolNetwork(entry, this.opts.output);
     this.failed.delete(id);
-    const state = { activate: Boolean(opts.activate), promise: Promise.resolve() };
+    const state = { activate, replace, promise: Promise.resolve() };
     state.promise = pool.load(net).then(
       () => {
         this.loading.delete(id);
-        if (state.activate && this.poolInstance === pool) {
-          pool.activate(id);
-          this.opts.log.info({ network: id }, `network "${id}" is active`);
-        }
+        if (state.activate && this.poolInstance === pool) this.switchTo(pool, id, state.replace);
       },
       (err: Error) => {
         this.loading.delete(id);
@@ -130,6 +134,39 @@ export class NetworkManager {
     );
     this.loading.set(id, state);
     return 'loading';
+  }
+
+  /**
+   * Releases a loaded network from every worker once the frames that need it are done.
+   * Throws UnknownNetworkError, or SynthesisUnavailableError (409) for the active network or one
+   * that is loading.
+   */
+  async unload(id: string): Promise<void> {
+    this.lookup(id);
+    const pool = this.requirePool();
+    if (this.loading.has(id)) throw new SynthesisUnavailableError(`network "${id}" is loading; unload it once it has loaded`);
+    if (pool.active === id) throw new SynthesisUnavailableError(`network "${id}" is active; activate another one first`);
+    if (!pool.isLoaded(id)) return;
+    await pool.unload(id);
+    this.opts.log.info({ network: id }, `network "${id}" unloaded`);
+  }
+
+  /** Makes `id` active between two frames; with `replace`, unloads the one that was active. */
+  private switchTo(pool: SynthesisPool, id: string, replace: boolean): void {
+    const previous = pool.active;
+    pool.activate(id);
+    this.opts.log.info({ network: id, previous }, `network "${id}" is active`);
+    if (!replace || previous === undefined || previous === id) return;
+    pool.unload(previous).then(
+      () => this.opts.log.info({ network: previous }, `network "${previous}" unloaded (replaced by "${id}")`),
+      (err: Error) => this.opts.log.warn({ network: previous, err: err.message }, `network "${previous}" stays loaded: ${err.message}`),
+    );
+  }
+
+  private requirePool(): SynthesisPool {
+    const pool = this.poolInstance;
+    if (!pool) throw new SynthesisUnavailableError(this.opts.createPool ? 'synthesis workers are not running' : 'synthesis is disabled (synthesis.enabled: false)');
+    return pool;
   }
 
   list(): { active: string | null; networks: NetworkView[] } {
