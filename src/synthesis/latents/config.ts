@@ -45,6 +45,22 @@ export const LiveInputConfig = Type.Object(
 );
 export type LiveInputConfig = Static<typeof LiveInputConfig>;
 
+export const ReactiveConfig = Type.Object(
+  {
+    pulse: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'percussive pulse: latent step along a fixed direction at each hit, times the pulse envelope (0: off; 1 is about one standard-normal latent)' }),
+    motion: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'harmonic motion: radius of a circle the latent walks round while sustained sound plays (0: off)' }),
+    motionTurnsPerSecond: Type.Number({ minimum: 0, maximum: 10, default: 0.1, description: 'harmonic motion: turns per second at full harmonic energy' }),
+    chroma: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'chroma: pull towards one fixed direction per pitch class heard (0: off)' }),
+    seed: Type.Integer({ minimum: 0, maximum: 4294967295, default: 4321, description: 'seed of the fixed directions (numpy RandomState)' }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'Lucid-Sonic-Dreams-style motion from the rich features, added on top of the GANce blend; all gains 0 (the default) leaves the latents exactly GANce\'s',
+  },
+);
+export type ReactiveConfig = Static<typeof ReactiveConfig>;
+
 export const LatentsConfig = Type.Object(
   {
     mode: Type.Union([Type.Literal('noise-blend'), Type.Literal('projection-file-blend')], { default: 'noise-blend', description: 'GANce latent source' }),
@@ -63,6 +79,7 @@ export const LatentsConfig = Type.Object(
     }),
     resamplerThreads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: "worker threads for the 'gance' resampler (same result with any count)" }),
     noise: NoiseConfig,
+    reactive: ReactiveConfig,
     streaming: StreamingConfig,
     live: LiveInputConfig,
   },

@@ -23,6 +23,7 @@ import { ganceNoise } from './noise.ts';
 import { helperThread } from './offline-helpers.ts';
 import { NOISE_BLEND_SMOOTHING, OfflineNetworkSwitch, PROJECTION_BLEND_SMOOTHING } from './network-switch.ts';
 import type { LiveParams } from './params.ts';
+import { addReactive, cumulativeHarmonic, reactiveActive, reactiveDirections, type ReactiveDirections } from './reactive.ts';
 
 export interface OfflineOptions {
   files: readonly string[];
@@ -54,6 +55,8 @@ export interface OfflinePlan {
   network: OfflineNetworkSwitch;
   rms: Float32Array;
   rich: RichFeatures[] | null;
+  /** Reactive motion (with the rich features): the fixed directions and each frame's motion phase in turns. */
+  reactive: { directions: ReactiveDirections; turns: Float64Array } | null;
   /** Seconds spent per stage, for benchmarks and logs. */
   timings: Record<string, number>;
 }
@@ -128,6 +131,7 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
   }
   const rich = opts.richFeatures === false ? null : richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);
   lap(richJob ? 'richFeaturesWait' : 'richFeatures');
+  const reactive = rich ? reactivePlan(rich, cfg, cfg.mode === 'noise-blend' ? vl : LATENT_WIDTH) : null;
   return {
     mode: cfg.mode,
     frames: spec.frames,
@@ -140,8 +144,15 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
     network,
     rms,
     rich,
+    reactive,
     timings,
   };
+}
+
+function reactivePlan(rich: RichFeatures[], cfg: LatentsConfig, width: number): OfflinePlan['reactive'] {
+  const turns = cumulativeHarmonic(rich, cfg.fps);
+  for (let f = 0; f < turns.length; f++) turns[f] = turns[f]! * cfg.reactive.motionTurnsPerSecond;
+  return { directions: reactiveDirections(width, cfg.reactive.seed), turns };
 }
 
 /** Frame f of a prepared plan with the given parameters. */
@@ -154,6 +165,7 @@ export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, 
   if (plan.noise) {
     const z = new Float32Array(vl);
     noiseBlend(plan.noise, f * vl, plan.spectrogram, f * vl, vl, params.alpha, plan.configuredRange, params.amplitudeRange, z);
+    if (r && plan.reactive && reactiveActive(params)) addReactive(z, 1, plan.reactive.directions, r, plan.reactive.turns[f]!, params);
     return { index: f, network, z, ...(features ? { features } : {}) };
   }
   const proj = plan.projection!;
@@ -169,6 +181,8 @@ export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, 
   }
   const w = new Float32Array(plan.numWs * LATENT_WIDTH);
   projectionBlend(w0, plan.spectrogram, f * vl, plan.numWs, params.blendDepth, params.alpha, plan.configuredRange, params.amplitudeRange, w);
+  // on the rows the audio drives (GANce's blend depth); the rest keep the projected face
+  if (r && plan.reactive && reactiveActive(params)) addReactive(w, Math.min(params.blendDepth, plan.numWs), plan.reactive.directions, r, plan.reactive.turns[f]!, params);
   return { index: f, network, w, ...(features ? { features } : {}) };
 }
 

@@ -14,6 +14,9 @@ export const LiveParamsPatch = Type.Object(
     amplitudeRange: Type.Optional(Type.Tuple([Type.Number(), Type.Number()])),
     networkCount: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
     networkOverride: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    pulse: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    motion: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    chroma: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
   },
   { additionalProperties: false },
 );
@@ -27,11 +30,15 @@ export interface LiveParams {
   networkCount: number;
   /** Pin one network, or null to follow the music. */
   networkOverride: number | null;
+  /** reactive gains (latents.reactive): 0 leaves GANce's latents untouched */
+  pulse: number;
+  motion: number;
+  chroma: number;
 }
 
 const check = TypeCompiler.Compile(LiveParamsPatch);
 
-export function createLiveParams(config: Pick<LatentsConfig, 'alpha' | 'blendDepth' | 'fftAmplitudeRange'>, networkCount: number): LiveParams {
+export function createLiveParams(config: Pick<LatentsConfig, 'alpha' | 'blendDepth' | 'fftAmplitudeRange'> & { reactive?: Pick<LatentsConfig['reactive'], 'pulse' | 'motion' | 'chroma'> }, networkCount: number): LiveParams {
   if (!Number.isInteger(networkCount) || networkCount < 1) throw new LatentError('LATENT_NO_NETWORKS', `need at least one network, got ${networkCount}`);
   return {
     alpha: config.alpha,
@@ -39,6 +46,9 @@ export function createLiveParams(config: Pick<LatentsConfig, 'alpha' | 'blendDep
     amplitudeRange: [config.fftAmplitudeRange[0], config.fftAmplitudeRange[1]],
     networkCount,
     networkOverride: null,
+    pulse: config.reactive?.pulse ?? 0,
+    motion: config.reactive?.motion ?? 0,
+    chroma: config.reactive?.chroma ?? 0,
   };
 }
 
@@ -57,4 +67,7 @@ export function updateLiveParams(params: LiveParams, patch: unknown): void {
   if (p.amplitudeRange !== undefined) params.amplitudeRange = [p.amplitudeRange[0], p.amplitudeRange[1]];
   if (p.networkCount !== undefined) params.networkCount = p.networkCount;
   if (p.networkOverride !== undefined) params.networkOverride = p.networkOverride;
+  if (p.pulse !== undefined) params.pulse = p.pulse;
+  if (p.motion !== undefined) params.motion = p.motion;
+  if (p.chroma !== undefined) params.chroma = p.chroma;
 }

@@ -18,6 +18,7 @@ import type { LatentFrame } from './frame.ts';
 import { ganceNoise } from './noise.ts';
 import { StreamingNetworkSwitch } from './network-switch.ts';
 import type { LiveParams } from './params.ts';
+import { addReactive, reactiveActive, reactiveDirections } from './reactive.ts';
 
 export interface StreamingOptions {
   config: LatentsConfig;
@@ -59,6 +60,9 @@ export async function* streamingLatents(blocks: AsyncIterable<AudioBlock>, opts:
   const pendingRich: { features: RichFeatures; receivedAt: bigint }[] = [];
   let w0Cache: { index: number; w0: Float32Array } | null = null;
   const configured: [number, number] = [0, 1];
+  const directions = reactiveDirections(noise ? vl : LATENT_WIDTH, cfg.reactive.seed);
+  /** motion phase in turns: the running sum of harmonic energy, as offline */
+  let harmonicSum = 0;
 
   const build = (sf: StreamingFrame): LatentFrame => {
     const aligned = pendingRich.shift();
@@ -76,10 +80,15 @@ export async function* streamingLatents(blocks: AsyncIterable<AudioBlock>, opts:
     const net = params.networkOverride !== null ? Math.min(params.networkOverride, count - 1) : auto;
     const features = aligned ? { ...aligned.features, smoothedRms: sf.smoothedRms } : undefined;
     const base = { index: sf.index, network: net, ...(features ? { features } : {}), ...(aligned ? { audioReceivedAt: aligned.receivedAt } : {}) };
+    if (aligned) harmonicSum += aligned.features.harmonic / cfg.fps;
+    const react = (out: Float32Array, rows: number) => {
+      if (aligned && reactiveActive(params)) addReactive(out, rows, directions, aligned.features, harmonicSum * cfg.reactive.motionTurnsPerSecond, params);
+    };
     if (noise) {
       const z = new Float32Array(vl);
       const row = (sf.index % loopFrames) * vl;
       noiseBlend(noise, row, unit, 0, vl, params.alpha, configured, params.amplitudeRange, z);
+      react(z, 1);
       return { ...base, z };
     }
     const reader = opts.projection!;
@@ -87,6 +96,7 @@ export async function* streamingLatents(blocks: AsyncIterable<AudioBlock>, opts:
     if (!w0Cache || w0Cache.index !== li) w0Cache = { index: li, w0: reader.finalLatentRow0(li) };
     const w = new Float32Array(cfg.numWs * LATENT_WIDTH);
     projectionBlend(w0Cache.w0, unit, 0, cfg.numWs, params.blendDepth, params.alpha, configured, params.amplitudeRange, w);
+    react(w, Math.min(params.blendDepth, cfg.numWs));
     return { ...base, w };
   };
 
