@@ -80,20 +80,41 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
   }
   let projection: OfflinePlan['projection'] = null;
   let targetVectors: number | null = null;
-  if (cfg.mode === 'projection-file-blend') {
-    let reader = opts.projection;
-    if (!reader) {
-      if (!cfg.projectionFile) throw new LatentError('LATENT_BAD_PARAMETER', 'projection-file-blend needs latents.projectionFile');
-      reader = await ProjectionFileReader.open(cfg.projectionFile, { numWs: cfg.numWs, ...(cfg.projectionNetworkMd5 ? { networkMd5: cfg.projectionNetworkMd5 } : {}) });
-    } else if (reader.numWs !== cfg.numWs) {
-      throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);
+  /** a projection file this call opened: not left open behind an error */
+  let opened: ProjectionFileReader | null = null;
+  try {
+    if (cfg.mode === 'projection-file-blend') {
+      let reader = opts.projection;
+      if (!reader) {
+        if (!cfg.projectionFile) throw new LatentError('LATENT_BAD_PARAMETER', 'projection-file-blend needs latents.projectionFile');
+        reader = opened = await ProjectionFileReader.open(cfg.projectionFile, { numWs: cfg.numWs, ...(cfg.projectionNetworkMd5 ? { networkMd5: cfg.projectionNetworkMd5 } : {}) });
+      } else if (reader.numWs !== cfg.numWs) {
+        throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);
+      }
+      const pfps = reader.attributes.projectionFps;
+      if (pfps === null) throw new LatentError('LATENT_FPS_RATIO', 'projection file has no projection_fps', reader.path);
+      const multiplier = divideNoRemainder(cfg.fps, pfps, `output fps / projection fps`, reader.path);
+      targetVectors = Math.trunc(multiplier * reader.latentCount);
+      projection = { reader, framesPerLatent: multiplier };
     }
-    const pfps = reader.attributes.projectionFps;
-    if (pfps === null) throw new LatentError('LATENT_FPS_RATIO', 'projection file has no projection_fps', reader.path);
-    const multiplier = divideNoRemainder(cfg.fps, pfps, `output fps / projection fps`, reader.path);
-    targetVectors = Math.trunc(multiplier * reader.latentCount);
-    projection = { reader, framesPerLatent: multiplier };
+    return await analyse(opts, projection, targetVectors, lap, timings);
+  } catch (err) {
+    opened?.close();
+    throw err;
   }
+}
+
+/** Decode, scale for video, and every per-frame analysis of prepareOffline. */
+async function analyse(
+  opts: OfflineOptions,
+  projection: OfflinePlan['projection'],
+  targetVectors: number | null,
+  lap: (stage: string) => void,
+  timings: Record<string, number>,
+): Promise<OfflinePlan> {
+  const cfg = opts.config;
+  const vl = cfg.vectorLength;
+  const file = opts.files.join(' + ');
   const decoded = await decodeFiles(opts.files, opts.decode);
   lap('decode');
   const scaling = targetVectors === null ? { fps: cfg.fps } : { targetVectors };

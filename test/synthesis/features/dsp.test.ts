@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ComplexDft, RealPairDft } from '../../../src/synthesis/features/fft.ts';
 import { savgol, savgolPlan } from '../../../src/synthesis/features/savgol.ts';
 import { rintHalfEven } from '../../../src/synthesis/features/detmath.ts';
-import { gaussianFilter1d, gaussianKernel } from '../../../src/synthesis/latents/gaussian.ts';
+import { gaussianFilter1d, gaussianFilterRows, gaussianFilterRowsWrapFft, gaussianKernel } from '../../../src/synthesis/latents/gaussian.ts';
+import { LegacyRandomState } from '../../../src/synthesis/latents/rng.ts';
 
 function naiveDft(re: number[], im: number[]): [number[], number[]] {
   const n = re.length;
@@ -84,5 +85,20 @@ describe('DSP building blocks', () => {
 
   it('rounds half to even like numpy.rint', () => {
     expect([0.5, 1.5, 2.5, -0.5, -1.5, 1.4999, 1.6].map(rintHalfEven)).toEqual([0, 2, 2, -0, -2, 1, 2]);
+  });
+});
+
+describe('GANce noise smoothing: FFT path', () => {
+  it('gives the direct wrap-mode sums exactly, at the lengths where the noise switches to it and beyond', () => {
+    for (const [frames, cols] of [[65, 64], [200, 64], [600, 32], [4000, 8]] as const) {
+      const rng = new LegacyRandomState(1234);
+      const raw = new Float32Array(frames * cols);
+      for (let i = 0; i < raw.length; i++) raw[i] = rng.nextGauss();
+      const direct = new Float32Array(raw.length);
+      const fft = new Float32Array(raw.length);
+      gaussianFilterRows(raw, frames, cols, 50, 'wrap', direct);
+      gaussianFilterRowsWrapFft(raw, frames, cols, 50, fft);
+      expect(Buffer.compare(Buffer.from(direct.buffer), Buffer.from(fft.buffer)), `${frames} frames`).toBe(0);
+    }
   });
 });

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { LatentsConfig } from '../../../src/synthesis/latents/config.ts';
 import { LatentError } from '../../../src/synthesis/latents/errors.ts';
 import { latentFrameAt, offlineLatents, prepareOffline, type OfflinePlan } from '../../../src/synthesis/latents/offline.ts';
 import { createLiveParams, updateLiveParams } from '../../../src/synthesis/latents/params.ts';
 import { LegacyRandomState } from '../../../src/synthesis/latents/rng.ts';
+import { ProjectionFileReader } from '../../../src/synthesis/projection/reader.ts';
 import { ProjectionFileWriter } from '../../../src/synthesis/projection/writer.ts';
 import { addInto, clicks, noise, tempDir, tone, writeWav } from '../audio/wav.ts';
 
@@ -120,6 +121,38 @@ describe('offline latents', () => {
     await expect(prepareOffline({ files: [song], config: cfg })).rejects.toMatchObject({ code: 'LATENT_FPS_RATIO', file: proj });
     await expect(prepareOffline({ files: [song], config: { ...defaults(), blendDepth: 19 } })).rejects.toMatchObject({ code: 'LATENT_BAD_PARAMETER' });
     await expect(prepareOffline({ files: [song], config: { ...defaults(), mode: 'projection-file-blend' } })).rejects.toThrow(/needs latents.projectionFile/);
+  });
+
+  it('closes a projection file it opened when the preparation fails', async () => {
+    const make = async (path: string, projectionFps: number) => {
+      const w = await ProjectionFileWriter.create(path, {
+        originalTargetPath: 'v.mp4', originalWidthHeight: [4, 4], projectionWidthHeight: [4, 4], targetMd5Hash: '0'.repeat(32),
+        originalNetworkPath: 'n.pkl', networkMd5Hash: '1'.repeat(32), stepsInProjection: 10, noisesShapes: null,
+        latentsHistoriesEnabled: false, noisesHistoriesEnabled: false, imagesHistoriesEnabled: false,
+        originalFps: 30, projectionFps, originalFrameCount: 4, projectionFrameCount: 2,
+      });
+      for (let i = 0; i < 2; i++) w.addFrame({ targetImage: { height: 2, width: 2, channels: 3, data: new Uint8Array(12) }, finalLatents: new Float32Array(18 * 512).fill(i), finalImage: { height: 2, width: 2, channels: 3, data: new Uint8Array(12) } });
+      w.complete();
+      return path;
+    };
+    const close = vi.spyOn(ProjectionFileReader.prototype, 'close');
+    try {
+      // refused on the fps ratio, right after opening
+      const odd = await make(join(dir, 'odd.h5'), 7);
+      await expect(prepareOffline({ files: [song], config: { ...defaults(), mode: 'projection-file-blend', projectionFile: odd } })).rejects.toMatchObject({ code: 'LATENT_FPS_RATIO' });
+      expect(close).toHaveBeenCalledTimes(1);
+      // a good file, but the audio cannot be read
+      const good = await make(join(dir, 'good.h5'), 30);
+      await expect(prepareOffline({ files: [join(dir, 'missing.wav')], config: { ...defaults(), mode: 'projection-file-blend', projectionFile: good } })).rejects.toMatchObject({ code: 'AUDIO_UNREADABLE' });
+      expect(close).toHaveBeenCalledTimes(2);
+      // one the caller passed in stays the caller's
+      const mine = await ProjectionFileReader.open(good);
+      await expect(prepareOffline({ files: [join(dir, 'missing.wav')], config: { ...defaults(), mode: 'projection-file-blend' }, projection: mine })).rejects.toMatchObject({ code: 'AUDIO_UNREADABLE' });
+      expect(close).toHaveBeenCalledTimes(2);
+      mine.close();
+    } finally {
+      close.mockRestore();
+    }
   });
 });
 
