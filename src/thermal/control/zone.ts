@@ -71,6 +71,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   const allocator = createFanAllocator(fans, zone.stall);
 
   let lastNow: number | null = null;
+  /** a step has run the controller (not only the failsafe) */
+  let controlled = false;
   /** zone duty commanded last step, the base of the slew */
   let duty = 1;
   /** fans stopped on purpose (idle zone) */
@@ -190,10 +192,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     },
 
     step(input) {
-      // The first step has nothing to slew from: it starts at its own demand.
-      const first = lastNow === null;
-      const dt = first ? Infinity : Math.max(0, input.now - lastNow!);
+      const firstStep = lastNow === null;
+      const dt = firstStep ? Infinity : Math.max(0, input.now - lastNow!);
       lastNow = input.now;
+      // The first controlled step has nothing to slew from: it starts at its own demand. Failsafe
+      // steps before it (no sample yet at start-up) do not count, or every start would come down
+      // from full fans at the slow slew rate.
+      const first = !controlled;
       const alarms: string[] = [];
 
       const temps: number[] = [];
@@ -206,7 +211,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const power = zone.gpus.reduce((m, _, k) => Math.max(m, finite(input.powerW?.[k]) ? input.powerW![k]! : 0), 0);
       const hint = finite(input.loadHintW) ? input.loadHintW : undefined;
       if (finite(input.ambientC)) ambientC = input.ambientC;
-      const ffDuty = ff.step(first ? 0 : dt, power, hint);
+      const ffDuty = ff.step(firstStep ? 0 : dt, power, hint);
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
       if (Number.isFinite(temperature)) lastTemp = temperature;
       const hottest = temps.length ? Math.max(...temps) : NaN;
@@ -237,6 +242,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         stopped = nextStopped(demand, ff.estimateW, temperature);
         const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
         duty = next;
+        controlled = true;
       }
 
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);

@@ -32,6 +32,14 @@ describe('zone controller: safety overrides', () => {
     }
   });
 
+  it('at start-up: full fans until the first reading, then the controller starts at its own demand (no slow ramp down from full)', () => {
+    const zone = createZoneController(zoneConfig({ pid: { setpoint: 75 }, stopBelowDuty: 0 }), FANS);
+    for (let t = 0; t < 2; t += 0.2) expect(zone.step({ now: t, temps: [undefined], powerW: [null] }).duty).toBe(1);
+    const firstReading = zone.step({ now: 2, temps: [40], powerW: [30] });
+    expect(firstReading.failsafe).toBe(false);
+    expect(firstReading.duty).toBe(0.2); // minDuty: a cool GPU needs no more
+  });
+
   it('at or above the critical temperature: duty 1 and an alarm; on recovery the duty comes down at the slew rate', () => {
     const zone = createZoneController(zoneConfig({ criticalCelsius: 90 }), FANS);
     hold(zone, 0, 60, 0.2, 70, 100);
