@@ -92,9 +92,16 @@ export function workerSpecs(config: SynthesisConfig): WorkerSpec[] {
 export function checkSynthesisConfig(config: SynthesisConfig): string[] {
   const issues: string[] = [];
   const ids = new Set<string>();
+  const gpus = new Map<number, string>();
   config.workers.forEach((w, i) => {
     if (ids.has(w.id)) issues.push(`synthesis.workers[${i}].id: duplicate worker id "${w.id}"`);
     ids.add(w.id);
+    if (w.gpu !== undefined) {
+      const other = gpus.get(w.gpu);
+      // two sessions on one GPU add no throughput (the kernels are the bottleneck) and double its memory
+      if (other !== undefined) issues.push(`synthesis.workers[${i}].gpu: GPU ${w.gpu} is already driven by worker "${other}" (one worker per GPU)`);
+      else gpus.set(w.gpu, w.id);
+    }
     const names = w.providers.map((p) => (typeof p === 'string' ? p : p.name));
     names.forEach((n, j) => {
       if (names.indexOf(n) !== j) issues.push(`synthesis.workers[${i}].providers[${j}]: provider "${n}" listed twice`);

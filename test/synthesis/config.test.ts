@@ -41,5 +41,7 @@ describe('synthesis config', () => {
     expect(() => resolveConfig({ ...base, synthesis: { network: {} } })).toThrow(/synthesis/);
     const c = resolveConfig({ ...base, synthesis: { workers: [{ id: 'a', providers: ['cpu', 'cpu'] }, { id: 'a' }] } }).synthesis;
     expect(checkSynthesisConfig(c)).toEqual(['synthesis.workers[0].providers[1]: provider "cpu" listed twice', 'synthesis.workers[1].id: duplicate worker id "a"']);
+    const shared = resolveConfig({ ...base, synthesis: { workers: [{ id: 'a', gpu: 1, providers: ['cuda'] }, { id: 'b', gpu: 1, providers: ['cuda'] }] } }).synthesis;
+    expect(checkSynthesisConfig(shared)).toEqual(['synthesis.workers[1].gpu: GPU 1 is already driven by worker "a" (one worker per GPU)']);
   });
 });
