@@ -1,3 +1,4 @@
+import { checkSynthesisConfig } from '../synthesis/config.ts';
 import type { Config } from './schema.ts';
 
 /** Rules a schema cannot say: references between sections and orderings. One line per issue. */
@@ -37,5 +38,6 @@ export function crossCheck(config: Config): string[] {
       if (!(t1 > t0)) issues.push(`${at}.curve[${p}]: temperatures must increase (${t1} after ${t0})`);
     }
   });
+  issues.push(...checkSynthesisConfig(config.synthesis));
   return issues;
 }

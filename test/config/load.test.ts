@@ -63,6 +63,14 @@ describe('config loading', () => {
     expect(issuesOf(text)).toEqual(['cooler.path: is required when cooler.driver is "serial"', 'thermal.zones[1].fans[0]: unknown fan "c" (cooler.fans has: a, b)']);
   });
 
+  it('checks the synthesis workers at load time (so config check reports them too)', () => {
+    const text = `${base}synthesis:\n  workers:\n    - { id: g0, gpu: 0, providers: [cuda] }\n    - { id: g1, gpu: 0, providers: [webgpu], isolation: thread }\n`;
+    expect(issuesOf(text)).toEqual([
+      'synthesis.workers[1].gpu: GPU 0 is already driven by worker "g0" (one worker per GPU)',
+      'synthesis.workers[1].isolation: webgpu needs a process per GPU (its context is process-wide); use "process" or "auto"',
+    ]);
+  });
+
   it('refuses invalid YAML with its position', () => {
     const issues = issuesOf('server: { port: 1\ncooler: [\n');
     expect(issues.length).toBeGreaterThan(0);
