@@ -39,9 +39,12 @@ describe('synthesis config', () => {
     expect(() => resolveConfig({ ...base, synthesis: { maxBatch: 0 } })).toThrow(/synthesis\.maxBatch/);
     expect(() => resolveConfig({ ...base, synthesis: { workers: [] } })).toThrow(/synthesis\.workers/);
     expect(() => resolveConfig({ ...base, synthesis: { network: {} } })).toThrow(/synthesis/);
-    const c = resolveConfig({ ...base, synthesis: { workers: [{ id: 'a', providers: ['cpu', 'cpu'] }, { id: 'a' }] } }).synthesis;
+    const c = resolveConfig(base).synthesis;
+    c.workers = [{ ...c.workers[0]!, id: 'a', providers: ['cpu', 'cpu'] }, { ...c.workers[0]!, id: 'a' }];
     expect(checkSynthesisConfig(c)).toEqual(['synthesis.workers[0].providers[1]: provider "cpu" listed twice', 'synthesis.workers[1].id: duplicate worker id "a"']);
-    const shared = resolveConfig({ ...base, synthesis: { workers: [{ id: 'a', gpu: 1, providers: ['cuda'] }, { id: 'b', gpu: 1, providers: ['cuda'] }] } }).synthesis;
-    expect(checkSynthesisConfig(shared)).toEqual(['synthesis.workers[1].gpu: GPU 1 is already driven by worker "a" (one worker per GPU)']);
+    c.workers = [{ ...c.workers[0]!, id: 'a', gpu: 1, providers: ['cuda'] }, { ...c.workers[0]!, id: 'b', gpu: 1, providers: ['cuda'] }];
+    expect(checkSynthesisConfig(c)).toEqual(['synthesis.workers[1].gpu: GPU 1 is already driven by worker "a" (one worker per GPU)']);
+    // and loading refuses them, naming the field
+    expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'a', providers: ['cpu'] }, { id: 'a' }] } })).toThrow(/synthesis\.workers\[1\]\.id: duplicate worker id "a"/);
   });
 });
