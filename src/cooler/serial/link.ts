@@ -4,7 +4,7 @@
  * driver (driver.ts) owns reconnecting and what the commands mean.
  */
 import { EventEmitter } from 'node:events';
-import { SerialPort } from 'serialport';
+import { SerialPort, type SerialPortMock } from 'serialport';
 import { FrameParserStream, encodeFrame, type Frame } from '../protocol/frame.ts';
 import { ErrorCode, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
 import type { CoolerLinkMetrics } from './metrics.ts';
@@ -38,7 +38,12 @@ export interface LinkOptions {
   retries: number;
   /** opening the port may take this long, ms */
   openTimeoutMs?: number;
+  /** makes the (not yet opened) port; default: the OS serial port. Tests pass one on a fake binding. */
+  createPort?: (o: { path: string; baudRate: number }) => LinkPort;
 }
+
+/** What the link needs of a port: serialport's SerialPort, or its SerialPortMock in tests. */
+export type LinkPort = SerialPort | SerialPortMock;
 
 interface Pending {
   type: number;
@@ -54,7 +59,7 @@ export class SerialLink extends EventEmitter {
   lastWriteAt = 0;
 
   private constructor(
-    private readonly port: SerialPort,
+    private readonly port: LinkPort,
     private readonly parser: FrameParserStream,
     private readonly opts: LinkOptions,
   ) {
@@ -65,12 +70,24 @@ export class SerialLink extends EventEmitter {
   }
 
   static async open(opts: LinkOptions): Promise<SerialLink> {
-    const port = new SerialPort({ path: opts.path, baudRate: opts.baudRate, autoOpen: false });
+    const port = opts.createPort
+      ? opts.createPort({ path: opts.path, baudRate: opts.baudRate })
+      : new SerialPort({ path: opts.path, baudRate: opts.baudRate, autoOpen: false });
     const timeoutMs = opts.openTimeoutMs ?? 2000;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`opening ${opts.path}: no answer from the OS within ${timeoutMs} ms`)), timeoutMs);
+      let gaveUp = false;
+      const timer = setTimeout(() => {
+        gaveUp = true;
+        reject(new Error(`opening ${opts.path}: no answer from the OS within ${timeoutMs} ms`));
+      }, timeoutMs);
       port.open((err) => {
         clearTimeout(timer);
+        if (gaveUp) {
+          // Nobody waits for this port any more: an open that finally succeeded would hold the
+          // device (and its lock) until the process exits, and every reconnect would fail on it.
+          if (!err) port.close(() => {});
+          return;
+        }
         if (err) reject(new Error(`opening ${opts.path}: ${err.message}`));
         else resolve();
       });
