@@ -25,7 +25,7 @@ import {
   type DeviceState,
   type Hello,
 } from '../protocol/messages.ts';
-import { SerialLink } from './link.ts';
+import { DeviceErrorReply, SerialLink } from './link.ts';
 import { CoolerLinkMetrics } from './metrics.ts';
 
 export interface SerialCoolerOptions {
@@ -46,7 +46,7 @@ export interface SerialCoolerOptions {
   /** reconnect backoff, ms (default 250 doubling up to 5000) */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** consecutive failed requests before the link is declared dead and reopened (default 3) */
+  /** consecutive unanswered requests (timeouts) before the link is declared dead and reopened (default 3); error replies from the device do not count */
   maxFailures?: number;
 }
 
@@ -338,6 +338,13 @@ export class SerialCooler extends EventEmitter implements Cooler {
       this.failures = 0;
       return reply;
     } catch (err) {
+      if (err instanceof DeviceErrorReply) {
+        // The firmware understood our frame well enough to refuse it (bad argument, unknown command,
+        // or a CRC error on every attempt): the link works, so this is the caller's error, not the
+        // link's, and reopening the port would not change the answer.
+        this.failures = 0;
+        throw err;
+      }
       if (++this.failures >= this.o.maxFailures && this.link === link) {
         this.log.warn({ event: 'link-dead', failures: this.failures, err: (err as Error).message }, 'cooler stopped answering; reopening the port');
         void link.close();

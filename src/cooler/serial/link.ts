@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { SerialPort, type SerialPortMock } from 'serialport';
 import { FrameParserStream, encodeFrame, type Frame } from '../protocol/frame.ts';
-import { ErrorCode, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
+import { Command, ErrorCode, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
 import type { CoolerLinkMetrics } from './metrics.ts';
 
 export class LinkClosedError extends Error {
@@ -44,6 +44,9 @@ export interface LinkOptions {
 
 /** What the link needs of a port: serialport's SerialPort, or its SerialPortMock in tests. */
 export type LinkPort = SerialPort | SerialPortMock;
+
+const REPLY_TYPES = new Set<number>(Object.values(Command).map((c) => c | REPLY_BIT));
+const isReplyType = (type: number): boolean => REPLY_TYPES.has(type);
 
 interface Pending {
   type: number;
@@ -110,8 +113,9 @@ export class SerialLink extends EventEmitter {
   }
 
   /**
-   * Sends a command and resolves with the reply payload. Retries after a timeout and after the
-   * device reporting our frame corrupted (CRC/truncated); other error replies reject at once.
+   * Sends a command and resolves with the reply payload. Retries after a timeout (no answer, or
+   * only corrupted ones), after an unreadable error frame and after the device reporting our frame
+   * corrupted (CRC/truncated); other error replies reject at once with DeviceErrorReply.
    */
   async request(type: number, payload: Buffer = Buffer.alloc(0), opts: { timeoutMs?: number; retries?: number } = {}): Promise<Buffer> {
     const name = commandName(type);
@@ -133,7 +137,15 @@ export class SerialLink extends EventEmitter {
       if (frame === 'closed') throw new LinkClosedError(`${this.opts.path}: link closed while waiting for ${name}`);
       end();
       if (frame.type === TYPE_ERROR) {
-        const err = decodeError(frame.payload);
+        let err: ReturnType<typeof decodeError>;
+        try {
+          err = decodeError(frame.payload);
+        } catch (e) {
+          // an error frame we cannot read says nothing we can act on: dropped, and asked again
+          m.badFrames.inc({ side: 'host', reason: 'malformed' });
+          lastError = new Error(`${this.opts.path}: unreadable error reply to ${name} (${(e as Error).message})`);
+          continue;
+        }
         m.deviceErrors.inc({ code: err.name });
         lastError = new DeviceErrorReply(err.code, err.about);
         if (err.code === ErrorCode.badCrc || err.code === ErrorCode.truncated) continue;
@@ -199,7 +211,13 @@ export class SerialLink extends EventEmitter {
       }
       return;
     }
-    m.badFrames.inc({ side: 'host', reason: 'stale' }); // a late answer to a request we gave up on
+    if (!isReplyType(f.type)) {
+      // a well-formed frame of a type the device never sends: a firmware we do not know, or noise
+      // that happened to pass the CRC; dropped (the request it may have answered times out and is retried)
+      m.badFrames.inc({ side: 'host', reason: 'unknown_type' });
+      return;
+    }
+    m.badFrames.inc({ side: 'host', reason: 'stale' }); // a late answer to a request we gave up on, or a reply of another type
   }
 
   private shutdown(err: Error | null): void {

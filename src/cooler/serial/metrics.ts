@@ -34,7 +34,7 @@ export class CoolerLinkMetrics {
     this.deviceFailsafe = gauge('gance_cooler_device_failsafe', '1 while the firmware drives its own failsafe/power-on duty instead of the host targets');
     this.requests = counter(registry, 'gance_cooler_requests_total', 'requests sent to the cooler, retries included', ['command']);
     this.timeouts = counter(registry, 'gance_cooler_request_timeouts_total', 'requests that got no answer in time', ['command']);
-    this.retries = counter(registry, 'gance_cooler_request_retries_total', 'requests sent again after a timeout or a CRC error reply', ['command']);
+    this.retries = counter(registry, 'gance_cooler_request_retries_total', 'requests sent again after a timeout, a CRC/truncated error reply or an unreadable error reply', ['command']);
     this.duration =
       (registry.getSingleMetric('gance_cooler_request_duration_seconds') as Histogram<'command'> | undefined) ??
       new Histogram({
@@ -45,7 +45,7 @@ export class CoolerLinkMetrics {
         registers: [registry],
       });
     this.crcErrors = counter(registry, 'gance_cooler_crc_errors_total', 'frames with a bad CRC; side=host: seen by the daemon, side=device: seen by the firmware', ['side']);
-    this.badFrames = counter(registry, 'gance_cooler_bad_frames_total', 'frames dropped for other reasons (length, truncated, unknown_command, bad_argument, stale)', ['side', 'reason']);
+    this.badFrames = counter(registry, 'gance_cooler_bad_frames_total', 'frames dropped for other reasons (length, truncated, unknown_command, bad_argument; side=host also stale, unknown_type, malformed)', ['side', 'reason']);
     this.junkBytes = counter(registry, 'gance_cooler_junk_bytes_total', 'bytes skipped while looking for a frame start', ['side']);
     this.deviceErrors = counter(registry, 'gance_cooler_device_error_replies_total', 'error replies received from the firmware, by error', ['code']);
     this.reconnects = counter(registry, 'gance_cooler_reconnects_total', 'times the link came back after being lost');

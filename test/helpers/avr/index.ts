@@ -24,7 +24,7 @@ export { CoolerSim, DEFAULT_FAN, F_CPU, FIRMWARE_HEX, RESET, readPinMap, thermis
 export type { CoolerSimOptions, PinMap, PwmState, SimFan } from './sim.ts';
 export { RealtimeRunner, type RealtimeStats } from './realtime.ts';
 export { PtyPair } from './pty.ts';
-export { UartBridge } from './bridge.ts';
+export { UartBridge, type FrameTamper } from './bridge.ts';
 export { SimClient } from './sim-client.ts';
 
 export interface SimulatedCoolerOptions extends Omit<CoolerSimOptions, 'fans'> {
