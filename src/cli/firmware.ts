@@ -113,9 +113,10 @@ export function formatInfo(i: FirmwareInfo): string {
 
 async function pathFromConfig(file: string): Promise<{ path: string; baudRate: number }> {
   const { loadConfigFile } = await import('../config/load.ts');
+  const { coolerBaudRate } = await import('../cooler/config.ts');
   const cooler = loadConfigFile(file).cooler;
   if (!cooler.path) throw new Error(`${file}: cooler.path is not set; pass --path`);
-  return { path: cooler.path, baudRate: cooler.baudRate };
+  return { path: cooler.path, baudRate: coolerBaudRate(cooler) };
 }
 
 export function register(program: Command): void {

@@ -21,6 +21,19 @@ export const ThermistorConfig = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Line rate of each driver when cooler.baudRate is not given: the rate its firmware speaks. A
+ * schema default cannot depend on cooler.driver, so the schema leaves baudRate out and
+ * coolerBaudRate() fills it; both drivers and the CLI read it from here.
+ */
+export const DEFAULT_BAUD_RATE = {
+  simulated: 115_200,
+  /** firmware/PROTOCOL.md */
+  serial: 115_200,
+  /** StandardFirmata (the Firmata library's default since 2.x) */
+  firmata: 57_600,
+} as const;
+
 export const CoolerConfig = Type.Object(
   {
     driver: Type.Union([Type.Literal('simulated'), Type.Literal('serial'), Type.Literal('firmata')], {
@@ -28,7 +41,13 @@ export const CoolerConfig = Type.Object(
       description: 'simulated (plant model), serial (gance firmware), firmata (stock StandardFirmata)',
     }),
     path: Type.Optional(Type.String({ minLength: 1, description: 'serial device, e.g. /dev/serial/by-id/usb-...' })),
-    baudRate: Type.Integer({ minimum: 1200, maximum: 2_000_000, default: 115200 }),
+    baudRate: Type.Optional(
+      Type.Integer({
+        minimum: 1200,
+        maximum: 2_000_000,
+        description: `serial line rate; default by driver: ${DEFAULT_BAUD_RATE.serial} for serial (the gance firmware), ${DEFAULT_BAUD_RATE.firmata} for firmata (StandardFirmata)`,
+      }),
+    ),
     watchdogSeconds: Type.Number({ minimum: 0.5, maximum: 60, default: 3, description: 'device goes to failsafe duty after this much host silence' }),
     failsafeDuty: Type.Number({ minimum: 0.5, maximum: 1, default: 1, description: 'duty the device applies on its own when the host goes quiet' }),
     fans: Type.Array(FanConfig, { minItems: 1 }),
@@ -37,3 +56,8 @@ export const CoolerConfig = Type.Object(
   { additionalProperties: false },
 );
 export type CoolerConfig = Static<typeof CoolerConfig>;
+
+/** cooler.baudRate, or the rate of the configured driver's firmware when it is not given. */
+export function coolerBaudRate(config: { driver?: CoolerConfig['driver']; baudRate?: number }): number {
+  return config.baudRate ?? DEFAULT_BAUD_RATE[config.driver ?? 'simulated'];
+}

@@ -11,15 +11,15 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Cooler, CoolerInfo, CoolerState } from '../cooler.ts';
-import type { CoolerConfig } from '../config.ts';
+import { DEFAULT_BAUD_RATE, type CoolerConfig } from '../config.ts';
 import { firmataMetrics, type FirmataMetrics } from './metrics.ts';
 import { MODE, planPins, type PinPlan } from './pins.ts';
 import { B3950_10K, adcToCelsius, adcToOhms, type ThermistorModel } from './thermistor.ts';
 import { forgetBoard, serialTransport, wrapBoard, type FirmataTransport, type J5Board, type OpenTransport } from './link.ts';
 
 export const FIRMATA_DRIVER_VERSION = 'firmata-1';
-/** StandardFirmata's baud rate (the Firmata library's default, 57600 since 2.x). */
-export const STANDARD_FIRMATA_BAUD = 57_600;
+/** StandardFirmata's baud rate (the Firmata library's default, 57600 since 2.x): cooler.baudRate's default for this driver. */
+export const STANDARD_FIRMATA_BAUD = DEFAULT_BAUD_RATE.firmata;
 const PWM_FULL = 255;
 
 export interface FirmataCoolerOptions {

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { CoolerConfig } from '../config.ts';
+import { DEFAULT_BAUD_RATE, type CoolerConfig } from '../config.ts';
 import type { Cooler, CoolerInfo, CoolerState } from '../cooler.ts';
 import {
   Command,
@@ -201,7 +201,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
       try {
         link = await SerialLink.open({
           path: this.config.path!,
-          baudRate: this.config.baudRate,
+          baudRate: this.config.baudRate ?? DEFAULT_BAUD_RATE.serial,
           metrics: this.metrics,
           requestTimeoutMs: this.o.requestTimeoutMs,
           retries: this.o.retries,
