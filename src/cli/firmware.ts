@@ -20,6 +20,7 @@ import {
   type DeviceState,
   type Hello,
 } from '../cooler/protocol/messages.ts';
+import { coolerBaudRate, DEFAULT_BAUD_RATE } from '../cooler/config.ts';
 import { SerialLink } from '../cooler/serial/link.ts';
 import { CoolerLinkMetrics } from '../cooler/serial/metrics.ts';
 
@@ -56,7 +57,7 @@ export interface FirmwareInfo {
 export async function queryFirmware(path: string, opts: { baudRate?: number; handshakeMs?: number } = {}): Promise<FirmwareInfo> {
   const link = await SerialLink.open({
     path,
-    baudRate: opts.baudRate ?? 115200,
+    baudRate: opts.baudRate ?? DEFAULT_BAUD_RATE.serial,
     metrics: new CoolerLinkMetrics(new Registry()),
     requestTimeoutMs: 300,
     retries: 2,
@@ -113,7 +114,6 @@ export function formatInfo(i: FirmwareInfo): string {
 
 async function pathFromConfig(file: string): Promise<{ path: string; baudRate: number }> {
   const { loadConfigFile } = await import('../config/load.ts');
-  const { coolerBaudRate } = await import('../cooler/config.ts');
   const cooler = loadConfigFile(file).cooler;
   if (!cooler.path) throw new Error(`${file}: cooler.path is not set; pass --path`);
   return { path: cooler.path, baudRate: coolerBaudRate(cooler) };
