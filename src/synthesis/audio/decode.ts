@@ -89,42 +89,47 @@ function sourceKind(probe: AudioProbe, resampling: boolean): SourceKind {
   return 'float';
 }
 
+/** What ffmpeg writes for each kind: integers as themselves (exact, and a quarter of the bytes of f64). */
+const OUTPUT: Record<SourceKind, { format: string; codec: string; bytes: number }> = {
+  s16: { format: 's16le', codec: 'pcm_s16le', bytes: 2 },
+  s32: { format: 's32le', codec: 'pcm_s32le', bytes: 4 },
+  float: { format: 'f64le', codec: 'pcm_f64le', bytes: 8 },
+};
+
 /**
- * Interleaved float64 PCM from ffmpeg to GANce-style mono float32. ffmpeg converts integers to double
- * exactly (x / 2^15, x / 2^31), so integer sources are recovered bit for bit and mapped through
- * interp1d's line; float sources are rounded to float32 as scipy would have read them. Channels are
- * averaged the way numpy averages float32: (a + b) rounded to float32, then divided by the count.
+ * Interleaved PCM from ffmpeg (OUTPUT[kind]) to GANce-style mono float32. Integer sources arrive as
+ * their integers and are mapped through interp1d's line over the full integer range; float sources
+ * arrive as float64 and are rounded to float32 as scipy would have read them. Channels are averaged
+ * the way numpy averages float32: (a + b) rounded to float32, then divided by the count.
  */
 export function interleavedToMono(buf: Buffer, kind: SourceKind, channels: number): Float32Array {
-  const frames = Math.floor(buf.length / (8 * channels));
+  const bytes = OUTPUT[kind].bytes;
+  const frames = Math.floor(buf.length / (bytes * channels));
   const count = frames * channels;
   // Typed views need aligned offsets; copy the rare misaligned buffer.
-  const src = buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf);
-  const view = new Float64Array(src.buffer, src.byteOffset, count);
+  const src = buf.byteOffset % bytes === 0 ? buf : Buffer.from(buf);
+  if (kind === 'float') return toMono(new Float64Array(src.buffer, src.byteOffset, count), channels, Math.fround);
+  // interp1d between (min, -1) and (max, 1) of the integer type
+  const lo = kind === 's16' ? -32768 : -2147483648;
+  const slope = kind === 's16' ? (1 - -1) / (32767 - -32768) : (1 - -1) / (2147483647 - -2147483648);
+  const map = (x: number) => Math.fround(slope * (x - lo) + -1);
+  return toMono(kind === 's16' ? new Int16Array(src.buffer, src.byteOffset, count) : new Int32Array(src.buffer, src.byteOffset, count), channels, map);
+}
+
+/** Each sample through `map` to float32, channels averaged as numpy does for float32. */
+function toMono(view: ArrayLike<number>, channels: number, map: (x: number) => number): Float32Array {
+  const frames = Math.floor(view.length / channels);
   const out = new Float32Array(frames);
   const f32 = Math.fround;
-  let scale = 0;
-  let lo = 0;
-  let slope = 0;
-  if (kind === 's16') {
-    scale = 32768;
-    lo = -32768;
-    slope = (1 - -1) / (32767 - -32768);
-  } else if (kind === 's32') {
-    scale = 2147483648;
-    lo = -2147483648;
-    slope = (1 - -1) / (2147483647 - -2147483648);
+  if (channels === 1) {
+    for (let i = 0; i < frames; i++) out[i] = map(view[i]!);
+    return out;
   }
-  const isInt = kind !== 'float';
   let pos = 0;
   for (let i = 0; i < frames; i++) {
-    let acc = 0;
-    for (let c = 0; c < channels; c++) {
-      const raw = view[pos++]!;
-      const v = isInt ? f32(slope * (Math.round(raw * scale) - lo) + -1) : f32(raw);
-      acc = c === 0 ? v : f32(acc + v);
-    }
-    out[i] = channels === 1 ? acc : f32(acc / channels);
+    let acc = map(view[pos++]!);
+    for (let c = 1; c < channels; c++) acc = f32(acc + map(view[pos++]!));
+    out[i] = f32(acc / channels);
   }
   return out;
 }
@@ -138,21 +143,21 @@ function checkFinite(samples: Float32Array, rate: number, file: string): void {
   }
 }
 
-/** Decode one file to mono float32 (ffprobe and ffmpeg run side by side). */
+/** Decode one file to mono float32: ffprobe says what it holds, then ffmpeg decodes it. */
 export async function decodeFile(file: string, opts: DecodeOptions = {}): Promise<DecodedAudio> {
   if (opts.sampleRate !== undefined && (!Number.isInteger(opts.sampleRate) || opts.sampleRate <= 0)) {
     throw new AudioError('AUDIO_BAD_PARAMETER', `requested sample rate must be a positive integer, got ${opts.sampleRate}`, file);
   }
-  const args = ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', '-vn', '-f', 'f64le', '-c:a', 'pcm_f64le'];
+  const probe = await probeAudio(file, opts);
+  const resampling = opts.sampleRate !== undefined && opts.sampleRate !== probe.sampleRate;
+  const kind = sourceKind(probe, resampling);
+  const out = OUTPUT[kind];
+  const args = ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', '-vn', '-f', out.format, '-c:a', out.codec];
   if (opts.sampleRate !== undefined) args.push('-ar', String(opts.sampleRate));
   args.push('pipe:1');
-  const decoding = runTool(opts.ffmpegPath ?? 'ffmpeg', args, file);
-  decoding.catch(() => undefined); // the probe's error, if any, is the one reported
-  const probe = await probeAudio(file, opts);
-  const res = await decoding;
+  const res = await runTool(opts.ffmpegPath ?? 'ffmpeg', args, file);
   if (res.code !== 0) throw new AudioError('AUDIO_UNREADABLE', `ffmpeg could not decode it (${lastLine(res.stderrTail)})`, file);
-  const resampling = opts.sampleRate !== undefined && opts.sampleRate !== probe.sampleRate;
-  const samples = interleavedToMono(res.stdout, sourceKind(probe, resampling), probe.channels);
+  const samples = interleavedToMono(res.stdout, kind, probe.channels);
   const rate = resampling ? opts.sampleRate! : probe.sampleRate;
   if (samples.length === 0) throw new AudioError('AUDIO_EMPTY', 'decoded to zero samples (empty or zero-length track)', file);
   checkFinite(samples, rate, file);
