@@ -87,13 +87,21 @@ export function gaussianFilterRowsWrapFft(data: ArrayLike<number>, rows: number,
   const z = new Float64Array(2 * P);
   const Z = new Float64Array(2 * P);
   const y = new Float64Array(2 * P);
+  // the periodic extension's source row for each padded position, once for all columns
+  const source = new Int32Array(L);
+  for (let e = 0; e < L; e++) source[e] = (((e - R) % rows) + rows) % rows;
+  // Columns are read down the rows: a column-major copy keeps those reads contiguous.
+  const columns = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) columns[c * rows + r] = data[r * cols + c]!;
   for (let c = 0; c < cols; c += 2) {
     const hasB = c + 1 < cols;
     z.fill(0);
+    const a = c * rows;
+    const b = (c + 1) * rows;
     for (let e = 0; e < L; e++) {
-      const r = (((e - R) % rows) + rows) % rows;
-      z[2 * e] = data[r * cols + c]!;
-      z[2 * e + 1] = hasB ? data[r * cols + c + 1]! : 0;
+      const r = source[e]!;
+      z[2 * e] = columns[a + r]!;
+      z[2 * e + 1] = hasB ? columns[b + r]! : 0;
     }
     fft.transform(Z, z);
     for (let k = 0; k < P; k++) {
