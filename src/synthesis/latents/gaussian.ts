@@ -70,15 +70,21 @@ export function gaussianFilter1d(x: ArrayLike<number>, sigma: number, mode: Boun
 
 /**
  * Same result as gaussianFilterRows(..., 'wrap') for float32 output, through FFT convolution: each pair
- * of columns, periodically extended by the kernel radius, is convolved in one complex FFT. The double
- * sums differ from direct summation only in rounding far below float32 resolution.
+ * of columns is convolved in one complex FFT, block by block (overlap-save: every block of P rows of
+ * the periodic signal gives its middle P - 2R outputs), so the transform stays small and cache-warm
+ * whatever the track length. The double sums differ from direct summation only in rounding far below
+ * float32 resolution.
  */
 export function gaussianFilterRowsWrapFft(data: ArrayLike<number>, rows: number, cols: number, sigma: number, out: Float32Array | Float64Array, truncate = 4.0): void {
   const kernel = gaussianKernel(sigma, truncate);
   const R = (kernel.length - 1) / 2;
-  const L = rows + 2 * R;
-  let P = 2;
-  while (P < L) P <<= 1;
+  // one block for a short signal; else blocks of about 20 kernel widths (FFT work per output near its least)
+  let whole = 2;
+  while (whole < rows + 2 * R) whole <<= 1;
+  let block = 2;
+  while (block < 20 * R) block <<= 1;
+  const P = Math.min(whole, block);
+  const V = P - 2 * R;
   const fft = createPow2Fft(P);
   const kk = new Float64Array(2 * P);
   for (let t = -R; t <= R; t++) kk[2 * (((t % P) + P) % P)] = kernel[t + R]!;
@@ -87,35 +93,36 @@ export function gaussianFilterRowsWrapFft(data: ArrayLike<number>, rows: number,
   const z = new Float64Array(2 * P);
   const Z = new Float64Array(2 * P);
   const y = new Float64Array(2 * P);
-  // the periodic extension's source row for each padded position, once for all columns
-  const source = new Int32Array(L);
-  for (let e = 0; e < L; e++) source[e] = (((e - R) % rows) + rows) % rows;
   // Columns are read down the rows: a column-major copy keeps those reads contiguous.
   const columns = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) columns[c * rows + r] = data[r * cols + c]!;
   for (let c = 0; c < cols; c += 2) {
     const hasB = c + 1 < cols;
-    z.fill(0);
     const a = c * rows;
     const b = (c + 1) * rows;
-    for (let e = 0; e < L; e++) {
-      const r = source[e]!;
-      z[2 * e] = columns[a + r]!;
-      z[2 * e + 1] = hasB ? columns[b + r]! : 0;
-    }
-    fft.transform(Z, z);
-    for (let k = 0; k < P; k++) {
-      const kr = K[2 * k]!;
-      const ki = K[2 * k + 1]!;
-      const zr = Z[2 * k]!;
-      const zi = Z[2 * k + 1]!;
-      Z[2 * k] = zr * kr - zi * ki;
-      Z[2 * k + 1] = zr * ki + zi * kr;
-    }
-    fft.inverseTransform(y, Z);
-    for (let r = 0; r < rows; r++) {
-      out[r * cols + c] = y[2 * (r + R)]!;
-      if (hasB) out[r * cols + c + 1] = y[2 * (r + R) + 1]!;
+    for (let o = 0; o < rows; o += V) {
+      // block position e holds row (o + e - R) of the periodic signal
+      let r = (((o - R) % rows) + rows) % rows;
+      for (let e = 0; e < P; e++) {
+        z[2 * e] = columns[a + r]!;
+        z[2 * e + 1] = hasB ? columns[b + r]! : 0;
+        if (++r === rows) r = 0;
+      }
+      fft.transform(Z, z);
+      for (let k = 0; k < P; k++) {
+        const kr = K[2 * k]!;
+        const ki = K[2 * k + 1]!;
+        const zr = Z[2 * k]!;
+        const zi = Z[2 * k + 1]!;
+        Z[2 * k] = zr * kr - zi * ki;
+        Z[2 * k + 1] = zr * ki + zi * kr;
+      }
+      fft.inverseTransform(y, Z);
+      const count = Math.min(V, rows - o);
+      for (let q = 0; q < count; q++) {
+        out[(o + q) * cols + c] = y[2 * (q + R)]!;
+        if (hasB) out[(o + q) * cols + c + 1] = y[2 * (q + R) + 1]!;
+      }
     }
   }
 }

@@ -90,7 +90,8 @@ describe('DSP building blocks', () => {
 
 describe('GANce noise smoothing: FFT path', () => {
   it('gives the direct wrap-mode sums exactly, at the lengths where the noise switches to it and beyond', () => {
-    for (const [frames, cols] of [[65, 64], [200, 64], [600, 32], [4000, 8]] as const) {
+    // 600: one transform; 4000 and 18000 (5 min at 60 fps): overlap-save blocks
+    for (const [frames, cols] of [[65, 64], [200, 64], [600, 32], [4000, 8], [18000, 4]] as const) {
       const rng = new LegacyRandomState(1234);
       const raw = new Float32Array(frames * cols);
       for (let i = 0; i < raw.length; i++) raw[i] = rng.nextGauss();
