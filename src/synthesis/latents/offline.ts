@@ -64,7 +64,6 @@ export interface OfflinePlan {
 export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan> {
   const cfg = opts.config;
   const vl = cfg.vectorLength;
-  const file = opts.files.join(' + ');
   const timings: Record<string, number> = {};
   const lap = (() => {
     let t = performance.now();
