@@ -12,6 +12,7 @@
  */
 import { exp, ln } from './detmath.ts';
 import { createPow2Fft } from './fft.ts';
+import { SlidingMinimum } from './sliding-min.ts';
 import { periodicHann } from './spectrogram.ts';
 
 export interface RichFeatures {
@@ -55,12 +56,13 @@ export class RichFeatureExtractor {
   private readonly spec: Float64Array;
   private readonly bins: number;
   private readonly prevMag: Float64Array;
-  private readonly sustain: Float64Array[];
-  private sustainAt = 0;
+  /** minimum of each bin's magnitude over the last sustainFrames frames */
+  private readonly sustain: SlidingMinimum;
+  private readonly mags: Float64Array;
   private framesSeen = 0;
   private readonly pitchClass: Int8Array;
   private readonly windowed: Float64Array;
-  private readonly minBuf: Float64Array;
+  private readonly zeros: Float64Array;
 
   constructor(opts: RichOptions) {
     this.windowLength = opts.windowLength ?? 2048;
@@ -73,9 +75,10 @@ export class RichFeatureExtractor {
     this.spec = new Float64Array(2 * this.windowLength);
     this.prevMag = new Float64Array(this.bins);
     this.windowed = new Float64Array(this.windowLength);
-    this.minBuf = new Float64Array(this.bins);
+    this.mags = new Float64Array(this.bins);
+    this.zeros = new Float64Array(this.bins);
     const k = opts.sustainFrames ?? 8;
-    this.sustain = Array.from({ length: k }, () => new Float64Array(this.bins));
+    this.sustain = new SlidingMinimum(k, this.bins);
     this.pitchClass = new Int8Array(this.bins).fill(-1);
     for (let b = 1; b < this.bins; b++) {
       const f = (b * opts.sampleRate) / this.windowLength;
@@ -102,8 +105,7 @@ export class RichFeatureExtractor {
     const spec = this.spec;
     this.fft.realTransform(spec, windowed); // bins 0..N/2 are filled
     const bins = this.bins;
-    const slot = this.sustain[this.sustainAt]!;
-    this.sustainAt = (this.sustainAt + 1) % this.sustain.length;
+    const slot = this.mags;
     const prev = this.prevMag;
     const first = this.framesSeen === 0;
     let flux = 0;
@@ -119,16 +121,8 @@ export class RichFeatureExtractor {
       prev[b] = c;
     }
     this.framesSeen++;
-    const filled = Math.min(this.framesSeen, this.sustain.length);
-    const minM = this.minBuf;
-    if (filled < this.sustain.length) minM.fill(0);
-    else {
-      minM.set(this.sustain[0]!);
-      for (let j = 1; j < filled; j++) {
-        const row = this.sustain[j]!;
-        for (let b = 0; b < bins; b++) if (row[b]! < minM[b]!) minM[b] = row[b]!;
-      }
-    }
+    // nothing counts as sustained until the window has filled
+    const minM = this.sustain.push(slot) ?? this.zeros;
     let harm = 0;
     let perc = 0;
     const chroma = new Float64Array(12);
