@@ -56,6 +56,19 @@ export const SynthesisNetworksConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const LoadHintConfig = Type.Object(
+  {
+    watts: Type.Number({ minimum: 0, maximum: 2000, default: 150, description: 'power each worker\'s GPU is expected to draw while rendering (0: send no hints)' }),
+    seconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'how long a hint holds the thermal feed-forward up before the measured power alone counts' }),
+    idleSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 10, description: 'frames after at least this long without any count as a load starting' }),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'When frames start after an idle spell, thermal control is told that the GPUs of the workers with a `gpu` (nvidia-smi\'s index) are about to draw this power, so the fans lead the load step',
+  },
+);
+
 export const SynthesisConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'start inference workers and load the default network' }),
@@ -70,6 +83,7 @@ export const SynthesisConfig = Type.Object(
     warmupRuns: Type.Integer({ minimum: 0, maximum: 20, default: 1, description: 'warm-up runs per batch size when a network loads' }),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'tries per frame when workers crash under it' }),
     loadTimeoutSeconds: Type.Number({ minimum: 1, maximum: 3600, default: 300, description: 'a network load (and warm-up) taking longer fails' }),
+    loadHint: LoadHintConfig,
   },
   { additionalProperties: false, default: {} },
 );

@@ -35,6 +35,12 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
     ...(cfg.networks.bundled ? { bundledDir: overrides.bundledDir ?? BUNDLED_NETWORKS_DIR } : {}),
     log,
   });
+  // Frames starting after an idle spell: thermal feed-forward leads the load on the workers' GPUs.
+  const hintGpus = [...new Set(cfg.workers.flatMap((w) => (w.gpu === undefined ? [] : [w.gpu])))];
+  const onBusy =
+    hintGpus.length > 0 && cfg.loadHint.watts > 0
+      ? () => ctx.events.emit('load-hint', { gpus: hintGpus, watts: cfg.loadHint.watts, seconds: cfg.loadHint.seconds, source: 'synthesis' })
+      : undefined;
   const createPool = cfg.enabled
     ? () =>
         new SynthesisPool({
@@ -47,6 +53,8 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
           maxAttempts: cfg.maxAttempts,
           loadTimeoutMs: cfg.loadTimeoutSeconds * 1000,
           testHooks: overrides.testHooks ?? false,
+          busyAfterIdleMs: cfg.loadHint.idleSeconds * 1000,
+          ...(onBusy ? { onBusy } : {}),
         })
     : null;
   const manager = new NetworkManager({ catalogue, createPool, output: cfg.output, defaultNetwork: cfg.networks.default, log });

@@ -89,6 +89,9 @@ export interface PoolOptions {
   loadTimeoutMs?: number;
   /** lets tests make workers crash on purpose */
   testHooks?: boolean;
+  /** called when a frame is submitted after `busyAfterIdleMs` without any (and for the first frame) */
+  onBusy?: () => void;
+  busyAfterIdleMs?: number;
 }
 
 export interface LoadedOn {
@@ -172,7 +175,7 @@ function abortError(signal: AbortSignal): Error {
 }
 
 export class SynthesisPool {
-  private readonly opts: Required<Omit<PoolOptions, 'metrics'>> & { metrics?: SynthesisMetrics };
+  private readonly opts: Required<Omit<PoolOptions, 'metrics' | 'onBusy'>> & Pick<PoolOptions, 'metrics' | 'onBusy'>;
   private readonly slots: Slot[];
   private readonly handles = new Set<WorkerHandle>();
   private readonly networks = new Map<string, PoolNetwork>();
@@ -181,6 +184,7 @@ export class SynthesisPool {
   private readonly queue: PendingFrame[] = [];
   private activeId: string | undefined;
   private seq = 0;
+  private lastSubmitAt = -Infinity;
   private batchSeq = 0;
   private gen = 0;
   private rr = 0;
@@ -205,6 +209,7 @@ export class SynthesisPool {
       restartMaxDelayMs: 10_000,
       loadTimeoutMs: 300_000,
       testHooks: false,
+      busyAfterIdleMs: 10_000,
       ...options,
     };
     this.slots = options.workers.map((spec) => ({ spec, current: undefined, epoch: 0, failures: 0, restartTimer: undefined }));
@@ -340,6 +345,15 @@ export class SynthesisPool {
     } catch (err) {
       return Promise.reject(err);
     }
+    const now = performance.now();
+    if (this.opts.onBusy && now - this.lastSubmitAt >= this.opts.busyAfterIdleMs) {
+      try {
+        this.opts.onBusy();
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message }, 'synthesis pool: the busy callback failed');
+      }
+    }
+    this.lastSubmitAt = now;
     return new Promise<Frame>((resolve, reject) => {
       const frame: PendingFrame = {
         seq: this.seq++,
