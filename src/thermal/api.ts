@@ -126,6 +126,40 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
       },
     );
 
+    app.post(
+      '/load-hint',
+      {
+        schema: {
+          description:
+            'A load is coming (a render or live session started outside the daemon): the zones of these GPUs take this power as a floor of their feed-forward estimate for this long, so the fans lead the load step. The daemon\'s own synthesis sends these itself.',
+          tags,
+          body: Type.Object(
+            {
+              gpus: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, uniqueItems: true, description: "nvidia-smi indices" }),
+              watts: Type.Number({ minimum: 0, maximum: 2000, description: 'expected power per GPU' }),
+              seconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'how long the hint holds' }),
+              source: Type.String({ maxLength: 100, default: 'api', description: 'who says so (logs)' }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 202: Type.Object({ gpus: Type.Array(Type.Integer()), zones: Type.Array(Type.String()), watts: Type.Number(), seconds: Type.Number() }), 400: ErrorReply, 422: ErrorReply },
+        },
+      },
+      async (req, reply) => {
+        const { gpus, watts, seconds, source } = req.body;
+        const zoneGpus = service.zoneIds().map((id) => ({ id, gpus: zoneView(service, id)!.gpus }));
+        const known = new Set(zoneGpus.flatMap((z) => z.gpus));
+        const unknown = gpus.filter((g) => !known.has(g));
+        if (unknown.length > 0) {
+          const message = `body/gpus: no zone controls GPU ${unknown.join(', ')} (zones cover ${[...known].sort((a, b) => a - b).join(', ')})`;
+          return reply.code(422).send({ statusCode: 422, error: 'Unprocessable Entity', message });
+        }
+        const covered = zoneGpus.filter((z) => z.gpus.some((g) => gpus.includes(g))).map((z) => z.id);
+        service.hint(gpus, watts, seconds, source);
+        return reply.code(202).send({ gpus, zones: covered, watts, seconds });
+      },
+    );
+
     const maxSeconds = service.config.history.seconds;
     app.get(
       '/history',

@@ -170,10 +170,37 @@ describe('/v1/thermal', () => {
     }
   });
 
+  it('POST /load-hint leads the named GPUs\' zones; 400/422 with the reason for bad hints', async () => {
+    const h = await open({ gpus: 2 });
+    await untilAsync('samples', async () => (await h.zone()).temperature !== null);
+    const res = await h.app.inject({ method: 'POST', url: '/v1/thermal/load-hint', payload: { gpus: [1], watts: 150, seconds: 5, source: 'studio render' } });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ gpus: [1], zones: ['gpu1'], watts: 150, seconds: 5 });
+    const led = await untilAsync('gpu1 feed-forward', async () => {
+      const s = (await h.app.inject('/v1/thermal')).json() as { zones: ZoneView[] };
+      const z1 = s.zones.find((z) => z.id === 'gpu1')!;
+      return z1.terms.ff > 0.1 ? s : undefined;
+    });
+    expect(led.zones.find((z) => z.id === 'gpu0')!.terms.ff).toBeLessThan(0.05);
+    for (const [body, reason] of [
+      [{ gpus: [], watts: 100 }, /body\/gpus/],
+      [{ gpus: [0], watts: -1 }, /body\/watts/],
+      [{ gpus: [0], watts: 100, seconds: 0 }, /body\/seconds/],
+      [{ gpus: [0], watts: 100, colour: 'red' }, /additional/],
+    ] as const) {
+      const r = await h.app.inject({ method: 'POST', url: '/v1/thermal/load-hint', payload: body });
+      expect(r.statusCode, JSON.stringify(body)).toBe(400);
+      expect(r.json().message).toMatch(reason);
+    }
+    const unknown = await h.app.inject({ method: 'POST', url: '/v1/thermal/load-hint', payload: { gpus: [0, 7], watts: 100 } });
+    expect(unknown.statusCode).toBe(422);
+    expect(unknown.json().message).toBe('body/gpus: no zone controls GPU 7 (zones cover 0, 1)');
+  });
+
   it('documents its routes in the OpenAPI document', async () => {
     const h = await open();
     const doc = (await h.app.inject('/docs/json')).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/thermal/', '/v1/thermal/zones/{zone}', '/v1/thermal/zones/{zone}/tuning', '/v1/thermal/history']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/thermal/', '/v1/thermal/zones/{zone}', '/v1/thermal/zones/{zone}/tuning', '/v1/thermal/history', '/v1/thermal/load-hint']));
     expect(doc.paths['/v1/thermal/zones/{zone}'].patch.requestBody.content['application/json'].schema.properties.pid).toBeDefined();
   });
 });
