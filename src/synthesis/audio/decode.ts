@@ -18,6 +18,8 @@ export interface AudioProbe {
   codec: string;
   /** Seconds, when the container says. */
   duration: number | null;
+  /** Samples per channel when the container states them exactly (PCM with a sample-rate time base), else null. */
+  exactSamples: number | null;
 }
 
 export interface DecodedAudio {
@@ -45,12 +47,14 @@ interface FfprobeStream {
   channels?: number;
   sample_fmt?: string;
   duration?: string;
+  duration_ts?: number;
+  time_base?: string;
 }
 
 export async function probeAudio(file: string, opts: DecodeOptions = {}): Promise<AudioProbe> {
   const res = await runTool(
     opts.ffprobePath ?? 'ffprobe',
-    ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=codec_type,codec_name,sample_rate,channels,sample_fmt,duration', '-of', 'json', file],
+    ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=codec_type,codec_name,sample_rate,channels,sample_fmt,duration,duration_ts,time_base', '-of', 'json', file],
     file,
   );
   if (res.code !== 0) {
@@ -69,6 +73,8 @@ export async function probeAudio(file: string, opts: DecodeOptions = {}): Promis
   if (!Number.isFinite(sampleRate) || sampleRate <= 0) throw new AudioError('AUDIO_UNREADABLE', `audio stream has no valid sample rate (${s.sample_rate})`, file);
   if (!Number.isInteger(channels) || channels <= 0) throw new AudioError('AUDIO_UNREADABLE', `audio stream has no valid channel count (${s.channels})`, file);
   const duration = s.duration === undefined ? null : Number(s.duration);
+  // Uncompressed PCM counts its samples exactly; a compressed stream's stated length may be off.
+  const exact = (s.codec_name ?? '').startsWith('pcm_') && s.time_base === `1/${sampleRate}` && Number.isInteger(s.duration_ts) ? s.duration_ts! : null;
   return {
     file,
     sampleRate,
@@ -76,6 +82,7 @@ export async function probeAudio(file: string, opts: DecodeOptions = {}): Promis
     sampleFormat: s.sample_fmt ?? 'unknown',
     codec: s.codec_name ?? 'unknown',
     duration: duration !== null && Number.isFinite(duration) ? duration : null,
+    exactSamples: exact,
   };
 }
 
@@ -143,12 +150,12 @@ function checkFinite(samples: Float32Array, rate: number, file: string): void {
   }
 }
 
-/** Decode one file to mono float32: ffprobe says what it holds, then ffmpeg decodes it. */
-export async function decodeFile(file: string, opts: DecodeOptions = {}): Promise<DecodedAudio> {
+/** Decode one file to mono float32: ffprobe says what it holds (or `probe` already did), then ffmpeg decodes it. */
+export async function decodeFile(file: string, opts: DecodeOptions = {}, probed?: AudioProbe): Promise<DecodedAudio> {
   if (opts.sampleRate !== undefined && (!Number.isInteger(opts.sampleRate) || opts.sampleRate <= 0)) {
     throw new AudioError('AUDIO_BAD_PARAMETER', `requested sample rate must be a positive integer, got ${opts.sampleRate}`, file);
   }
-  const probe = await probeAudio(file, opts);
+  const probe = probed ?? (await probeAudio(file, opts));
   const resampling = opts.sampleRate !== undefined && opts.sampleRate !== probe.sampleRate;
   const kind = sourceKind(probe, resampling);
   const out = OUTPUT[kind];
@@ -168,11 +175,11 @@ export async function decodeFile(file: string, opts: DecodeOptions = {}): Promis
  * Decode several files and join them end to end, like GANce's repeated `--wav`. Without a requested
  * rate every file must share one sample rate; a mismatch is refused, naming the file.
  */
-export async function decodeFiles(files: readonly string[], opts: DecodeOptions = {}): Promise<DecodedAudio> {
+export async function decodeFiles(files: readonly string[], opts: DecodeOptions = {}, probes?: readonly AudioProbe[]): Promise<DecodedAudio> {
   if (files.length === 0) throw new AudioError('AUDIO_BAD_PARAMETER', 'no audio files given');
   const parts: DecodedAudio[] = [];
-  for (const file of files) {
-    const part = await decodeFile(file, opts);
+  for (const [i, file] of files.entries()) {
+    const part = await decodeFile(file, opts, probes?.[i]);
     const first = parts[0];
     if (first && part.sampleRate !== first.sampleRate) {
       throw new AudioError(

@@ -4,7 +4,7 @@
  * network picked by smoothed loudness. The heavy work happens once in `prepareOffline`; `offlineLatents`
  * then yields frames, reading the live parameters for each one.
  */
-import { decodeFiles, type DecodeOptions } from '../audio/decode.ts';
+import { decodeFiles, probeAudio, type DecodeOptions } from '../audio/decode.ts';
 import { ffmpegResampler } from '../audio/ffmpeg-resample.ts';
 import { parallelResampler } from '../audio/resample-pool.ts';
 import { ganceScaledRate, scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
@@ -114,15 +114,29 @@ async function analyse(
   const cfg = opts.config;
   const vl = cfg.vectorLength;
   const file = opts.files.join(' + ');
-  const decoded = await decodeFiles(opts.files, opts.decode);
-  lap('decode');
   const scaling = targetVectors === null ? { fps: cfg.fps } : { targetVectors };
-  // The noise needs only the frame count, known before resampling: start it beside the rest.
-  const expectedFrames = Math.ceil(resampledLength(decoded.samples.length, decoded.sampleRate, ganceScaledRate(decoded.sampleRate, decoded.samples.length, vl, scaling)) / vl);
+  // The noise needs only the frame count. Uncompressed files state their length exactly, so its
+  // helper-thread job can start before the decoding, on the count the probes give.
+  const framesFor = (samples: number, rate: number) => Math.ceil(resampledLength(samples, rate, ganceScaledRate(rate, samples, vl, scaling)) / vl);
+  const noiseOptsFor = (frames: number) => ({ frames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range });
+  const probes = await Promise.all(opts.files.map((f) => probeAudio(f, opts.decode)));
+  const rate0 = probes[0]!.sampleRate;
+  const stated = opts.decode?.sampleRate === undefined && probes.every((p) => p.exactSamples !== null && p.sampleRate === rate0) ? probes.reduce((n, p) => n + p.exactSamples!, 0) : null;
+  const startNoise = (frames: number) => {
+    const offThread = opts.helperThread ?? frames >= 600;
+    const job = cfg.mode === 'noise-blend' && offThread ? helperThread.noise(noiseOptsFor(frames)) : null;
+    job?.catch(() => undefined);
+    return { frames, job };
+  };
+  let early = stated !== null && stated > 0 ? startNoise(framesFor(stated, rate0)) : null;
+  const decoded = await decodeFiles(opts.files, opts.decode, probes);
+  lap('decode');
+  const expectedFrames = framesFor(decoded.samples.length, decoded.sampleRate);
+  // a stated length that was wrong: the early noise is dropped and made again
+  if (early && early.frames !== expectedFrames) early = null;
+  const { job: noiseJob } = early ?? startNoise(expectedFrames);
+  const noiseOpts = noiseOptsFor(expectedFrames);
   const offThread = opts.helperThread ?? expectedFrames >= 600;
-  const noiseOpts = { frames: expectedFrames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range };
-  const noiseJob = cfg.mode === 'noise-blend' && offThread ? helperThread.noise(noiseOpts) : null;
-  noiseJob?.catch(() => undefined);
   const pool = !opts.resampler && cfg.resampler === 'gance' && cfg.resamplerThreads > 1 ? parallelResampler(cfg.resamplerThreads) : null;
   const resampler = opts.resampler ?? pool?.resample ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : undefined);
   let video;

@@ -66,6 +66,8 @@ describe('decode', () => {
       }
       const d = await decodeFile(out);
       expect(d.sampleRate).toBe(44100);
+      // only uncompressed PCM states its exact length up front
+      expect((await probeAudio(out)).exactSamples).toBeNull();
       if (ext === 'flac') expect(Array.from(d.samples)).toEqual(Array.from(base.samples));
       else {
         expect(Math.abs(d.samples.length - base.samples.length)).toBeLessThan(5000);
@@ -126,5 +128,6 @@ describe('decode', () => {
   it('probes rate, channels and format', async () => {
     const p = await probeAudio(stereo);
     expect(p).toMatchObject({ sampleRate: 44100, channels: 2, codec: 'pcm_s16le', sampleFormat: 's16' });
+    expect(p.exactSamples).toBe((await decodeFile(stereo)).samples.length);
   });
 });

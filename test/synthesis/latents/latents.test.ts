@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { probeAudio } from '../../../src/synthesis/audio/decode.ts';
 import { LatentsConfig } from '../../../src/synthesis/latents/config.ts';
 import { LatentError } from '../../../src/synthesis/latents/errors.ts';
 import { latentFrameAt, offlineLatents, prepareOffline, type OfflinePlan } from '../../../src/synthesis/latents/offline.ts';
@@ -102,6 +104,17 @@ describe('offline latents', () => {
       expect(other.timings.noiseWait).toBeDefined();
       expect(Buffer.compare(Buffer.from(other.noise!.buffer), Buffer.from(plan.noise!.buffer))).toBe(0);
       expect(other.rich![77]).toEqual(plan.rich![77]);
+      // the early noise runs on the length the probe states: for a WAV cut short (its header still
+      // claims 2 s), the samples that are there, as the decoder finds them
+      const short = join(dir, 'short.wav');
+      const bytes = readFileSync(song);
+      writeFileSync(short, bytes.subarray(0, bytes.length - 2 * 44100 * 0.5));
+      const probe = await probeAudio(short);
+      expect(probe.exactSamples).toBe(1.5 * 44100);
+      const cut = await prepareOffline({ files: [short], config: defaults(), helperThread: true });
+      const inThread = await prepareOffline({ files: [short], config: defaults(), helperThread: false });
+      expect(cut.frames).toBe(90);
+      expect(Buffer.compare(Buffer.from(cut.noise!.buffer), Buffer.from(inThread.noise!.buffer))).toBe(0);
     } finally {
       await helperThread.close();
     }
