@@ -96,33 +96,24 @@ export class ComplexDft {
     }
     const { a, aSpec, c, chirp, chirpSpectrum, m } = this;
     a.fill(0);
-    for (let j = 0; j < n; j++) {
-      const xr = input[2 * j]!;
-      const xi = input[2 * j + 1]!;
-      const wr = chirp[2 * j]!;
-      const wi = chirp[2 * j + 1]!;
-      a[2 * j] = xr * wr - xi * wi;
-      a[2 * j + 1] = xr * wi + xi * wr;
-    }
+    complexMultiply(a, input, chirp, n);
     const conv = this.conv!;
     conv.transform(aSpec, a);
-    for (let k = 0; k < m; k++) {
-      const ar = aSpec[2 * k]!;
-      const ai = aSpec[2 * k + 1]!;
-      const br = chirpSpectrum[2 * k]!;
-      const bi = chirpSpectrum[2 * k + 1]!;
-      a[2 * k] = ar * br - ai * bi;
-      a[2 * k + 1] = ar * bi + ai * br;
-    }
+    complexMultiply(a, aSpec, chirpSpectrum, m);
     conv.inverseTransform(c, a);
-    for (let k = 0; k < n; k++) {
-      const cr = c[2 * k]!;
-      const ci = c[2 * k + 1]!;
-      const wr = chirp[2 * k]!;
-      const wi = chirp[2 * k + 1]!;
-      out[2 * k] = cr * wr - ci * wi;
-      out[2 * k + 1] = cr * wi + ci * wr;
-    }
+    complexMultiply(out, c, chirp, n);
+  }
+}
+
+/** out[k] = x[k] * y[k] for the first `count` interleaved complex values (out may be x). */
+export function complexMultiply(out: Float64Array, x: Float64Array, y: Float64Array, count: number): void {
+  for (let k = 0; k < count; k++) {
+    const xr = x[2 * k]!;
+    const xi = x[2 * k + 1]!;
+    const yr = y[2 * k]!;
+    const yi = y[2 * k + 1]!;
+    out[2 * k] = xr * yr - xi * yi;
+    out[2 * k + 1] = xr * yi + xi * yr;
   }
 }
 

@@ -4,7 +4,7 @@
  * NI_Correlate1D uses (centre first, then pairs from the outermost in).
  */
 import { exp } from '../features/detmath.ts';
-import { createPow2Fft } from '../features/fft.ts';
+import { complexMultiply, createPow2Fft } from '../features/fft.ts';
 
 export type BoundaryMode = 'wrap' | 'reflect';
 
@@ -109,14 +109,7 @@ export function gaussianFilterRowsWrapFft(data: ArrayLike<number>, rows: number,
         if (++r === rows) r = 0;
       }
       fft.transform(Z, z);
-      for (let k = 0; k < P; k++) {
-        const kr = K[2 * k]!;
-        const ki = K[2 * k + 1]!;
-        const zr = Z[2 * k]!;
-        const zi = Z[2 * k + 1]!;
-        Z[2 * k] = zr * kr - zi * ki;
-        Z[2 * k + 1] = zr * ki + zi * kr;
-      }
+      complexMultiply(Z, Z, K, P);
       fft.inverseTransform(y, Z);
       const count = Math.min(V, rows - o);
       for (let q = 0; q < count; q++) {
