@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeFile, decodeFiles, probeAudio } from '../../../src/synthesis/audio/decode.ts';
@@ -123,6 +123,25 @@ describe('decode', () => {
     d2[3] = Infinity;
     writeWav(g, 44100, 1, d2);
     await expectAudioError(decodeFile(g), 'AUDIO_NON_FINITE', g);
+  });
+
+  it('reads 16- and 32-bit PCM WAVs straight from the file with the samples ffmpeg gives', async () => {
+    // the same integers in AIFF (big-endian PCM) go through ffmpeg
+    for (const codec of ['pcm_s16le', 'pcm_s32le'] as const) {
+      const wav = join(dir, `direct-${codec}.wav`);
+      const aiff = join(dir, `direct-${codec}.aiff`);
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', stereo, '-c:a', codec, wav]);
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', wav, '-c:a', codec.replace('le', 'be'), aiff]);
+      const direct = await decodeFile(wav);
+      const viaFfmpeg = await decodeFile(aiff);
+      expect((await probeAudio(aiff)).codec).toBe(codec.replace('le', 'be'));
+      expect(direct.samples.length).toBe(viaFfmpeg.samples.length);
+      expect(Buffer.compare(Buffer.from(direct.samples.buffer), Buffer.from(viaFfmpeg.samples.buffer))).toBe(0);
+    }
+    // a file that says RIFF/WAVE but is damaged goes to ffmpeg, which says why
+    const broken = join(dir, 'broken.wav');
+    writeFileSync(broken, Buffer.concat([readFileSync(stereo).subarray(0, 36), Buffer.from('garbage')]));
+    await expectAudioError(decodeFile(broken), 'AUDIO_UNREADABLE', broken);
   });
 
   it('probes rate, channels and format', async () => {
