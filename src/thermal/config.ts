@@ -11,7 +11,13 @@ export const PidConfig = Type.Object(
   {
     setpoint: Celsius({ default: 78, description: 'target temperature, C' }),
     kp: Type.Number({ minimum: 0, maximum: 10, default: 0.018, description: 'duty per C of error' }),
-    ki: Type.Number({ minimum: 0, maximum: 10, default: 0.0001, description: 'duty per C*s of integrated error' }),
+    ki: Type.Number({ minimum: 0, maximum: 10, default: 0.0001, description: 'duty per C*s of integrated error (with feed-forward working: it carries the load, the integral only trims)' }),
+    kiWithoutFeedForward: Type.Number({
+      minimum: 0,
+      maximum: 10,
+      default: 0.004,
+      description: 'the integral gain used instead while feed-forward has nothing to go on (disabled, or no power reading from the zone GPUs and no load hint): the integral must then carry the whole load',
+    }),
     kd: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'duty per C/s of temperature rise (derivative on measurement, never on setpoint); off by default: with whole-degree sensors and render bursts it only adds ripple, feed-forward leads load steps instead' }),
     derivativeFilterSeconds: Type.Number({ minimum: 0, maximum: 120, default: 10, description: 'time constant of the derivative low-pass (sensors report whole degrees)' }),
     integralLimit: Ratio({ default: 1, description: 'the integral term is clamped to +-this duty' }),

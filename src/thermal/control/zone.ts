@@ -62,7 +62,10 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     return { id: f.id, maxRpm: f.maxRpm, minDuty: f.minDuty, startDuty: f.startDuty, maxDba: f.maxDba };
   });
 
-  const pid = createPid(zone.pid);
+  /** feed-forward has nothing to go on: the PID runs on kiWithoutFeedForward */
+  let pidOnly = false;
+  const pidGains = () => ({ ...zone.pid, ki: pidOnly ? zone.pid.kiWithoutFeedForward : zone.pid.ki });
+  const pid = createPid(pidGains());
   const ff = createFeedForward(zone.feedForward);
   const curve = createCurveFollower(
     () => zone.curve,
@@ -186,7 +189,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       }
       // Gains change without a jump: the integral absorbs the P/D/FF difference at the last
       // reading. A setpoint change still moves the P term (that is what a setpoint is for).
-      pid.setGains(zone.pid, Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
+      pid.setGains(pidGains(), Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
       if (zone.mode === 'pid' && !modeChanged) pid.shiftIntegral(ffBefore - ffTerm(lastTemp));
       return structuredClone(zone);
     },
@@ -210,6 +213,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       // Per-GPU figures: the busiest GPU of the zone sets the feed-forward.
       const power = zone.gpus.reduce((m, _, k) => Math.max(m, finite(input.powerW?.[k]) ? input.powerW![k]! : 0), 0);
       const hint = finite(input.loadHintW) ? input.loadHintW : undefined;
+      // Gain scheduling: without feed-forward input the integral gain that suits it is far too slow.
+      const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k])));
+      if (nowPidOnly !== pidOnly) {
+        pidOnly = nowPidOnly;
+        // the integral is kept in duty: a new ki changes only how fast it moves from here (no jump)
+        pid.setGains(pidGains(), Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
+      }
       if (finite(input.ambientC)) ambientC = input.ambientC;
       const ffDuty = ff.step(firstStep ? 0 : dt, power, hint);
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;

@@ -214,7 +214,7 @@ describe('zone controller: inputs', () => {
 });
 
 describe('zone controller: closed loop on the plant', () => {
-  function closedLoop(period: number, patch: ZonePatch = {}) {
+  function closedLoop(period: number, patch: ZonePatch = {}, opts: { noPower?: boolean } = {}) {
     const rig = k80Rig({ gpus: 1 });
     const plant = createPlant(rig);
     plant.setLoad(0, standardBenchmarkProfile());
@@ -225,7 +225,7 @@ describe('zone controller: closed loop on the plant', () => {
     const temps: number[] = [];
     for (let t = 0; t < 900; t += period) {
       const g = plant.gpu(0);
-      const out = zone.step({ now: t, temps: [g.temperatureC], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      const out = zone.step({ now: t, temps: [g.temperatureC], powerW: [opts.noPower ? null : g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
       for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
       plant.step(period);
       peak = Math.max(peak, plant.gpu(0).temperatureC);
@@ -245,6 +245,18 @@ describe('zone controller: closed loop on the plant', () => {
     const bursts = r.temps.slice(Math.round(760 / period), Math.round(900 / period));
     expect(Math.max(...bursts)).toBeLessThan(78 + 0.5);
     expect(Math.max(...bursts)).toBeGreaterThan(78 - 10);
+  });
+
+  it('without feed-forward input (disabled, or no power reading) the integral gain steps up: the load step stays within a few degrees', () => {
+    const disabled = closedLoop(0.2, { feedForward: { enabled: false } });
+    const noPower = closedLoop(0.2, {}, { noPower: true });
+    // kiWithoutFeedForward (0.004) instead of ki (0.0001): without the switch this peaks near 89 C
+    expect(disabled.peak).toBeLessThan(78 + 6);
+    expect(noPower.peak).toBeLessThan(78 + 6);
+    // a zone with no power readings behaves as one with feed-forward off
+    expect(Math.abs(noPower.peak - disabled.peak)).toBeLessThan(0.5);
+    const slow = closedLoop(0.2, { feedForward: { enabled: false }, pid: { kiWithoutFeedForward: 0.0001 } });
+    expect(slow.peak).toBeGreaterThan(disabled.peak + 3);
   });
 
   it('behaves the same at 100 ms and 500 ms periods (gains are in physical units)', () => {
