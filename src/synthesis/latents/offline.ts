@@ -122,9 +122,9 @@ async function analyse(
   const probes = await Promise.all(opts.files.map((f) => probeAudio(f, opts.decode)));
   const rate0 = probes[0]!.sampleRate;
   const stated = opts.decode?.sampleRate === undefined && probes.every((p) => p.exactSamples !== null && p.sampleRate === rate0) ? probes.reduce((n, p) => n + p.exactSamples!, 0) : null;
+  const useHelper = (frames: number) => opts.helperThread ?? frames >= 600;
   const startNoise = (frames: number) => {
-    const offThread = opts.helperThread ?? frames >= 600;
-    const job = cfg.mode === 'noise-blend' && offThread ? helperThread.noise(noiseOptsFor(frames)) : null;
+    const job = cfg.mode === 'noise-blend' && useHelper(frames) ? helperThread.noise(noiseOptsFor(frames)) : null;
     job?.catch(() => undefined);
     return { frames, job };
   };
@@ -136,7 +136,7 @@ async function analyse(
   if (early && early.frames !== expectedFrames) early = null;
   const { job: noiseJob } = early ?? startNoise(expectedFrames);
   const noiseOpts = noiseOptsFor(expectedFrames);
-  const offThread = opts.helperThread ?? expectedFrames >= 600;
+  const offThread = useHelper(expectedFrames);
   const pool = !opts.resampler && cfg.resampler === 'gance' && cfg.resamplerThreads > 1 ? parallelResampler(cfg.resamplerThreads) : null;
   const resampler = opts.resampler ?? pool?.resample ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : undefined);
   let video;

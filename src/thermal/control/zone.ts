@@ -66,6 +66,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   let pidOnly = false;
   const pidGains = () => ({ ...zone.pid, ki: pidOnly ? zone.pid.kiWithoutFeedForward : zone.pid.ki });
   const pid = createPid(pidGains());
+  /** re-apply the gains without a jump in the output, at the last reading */
+  const applyGains = () => pid.setGains(pidGains(), Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
   const ff = createFeedForward(zone.feedForward);
   const curve = createCurveFollower(
     () => zone.curve,
@@ -189,7 +191,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       }
       // Gains change without a jump: the integral absorbs the P/D/FF difference at the last
       // reading. A setpoint change still moves the P term (that is what a setpoint is for).
-      pid.setGains(pidGains(), Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
+      applyGains();
       if (zone.mode === 'pid' && !modeChanged) pid.shiftIntegral(ffBefore - ffTerm(lastTemp));
       return structuredClone(zone);
     },
@@ -218,7 +220,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       if (nowPidOnly !== pidOnly) {
         pidOnly = nowPidOnly;
         // the integral is kept in duty: a new ki changes only how fast it moves from here (no jump)
-        pid.setGains(pidGains(), Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
+        applyGains();
       }
       if (finite(input.ambientC)) ambientC = input.ambientC;
       const ffDuty = ff.step(firstStep ? 0 : dt, power, hint);
