@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'firmware/**', '.device/**', 'dist/**', 'coverage/**', 'tmp/**', 'state/**'] },
+  { ignores: ['node_modules/**', 'firmware/**', '.device/**', 'dist/**', 'coverage/**', 'tmp/**', 'state/**', 'src/**/*.as.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -27,7 +27,9 @@ import { parallelResampler } from '../../src/synthesis/audio/resample-pool.ts';
 import { helperThread } from '../../src/synthesis/latents/offline-helpers.ts';
 import { writeWav } from '../synthesis/audio/wav.ts';
 import { decodeFiles } from '../../src/synthesis/audio/decode.ts';
-import { resampledLength, resampleRange, resampleRangeReference, resampleTables } from '../../src/synthesis/audio/resampy.ts';
+import { resampledLength, resampleRangeReference, resampleTables } from '../../src/synthesis/audio/resampy.ts';
+import { phaseBank, resampleRangePhased } from '../../src/synthesis/audio/resampy-phased.ts';
+import { resampleRangeSimd, simdKernel } from '../../src/synthesis/audio/resample-simd.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -65,14 +67,17 @@ function cpuSeconds(): number {
   return (own.user + own.system) / 1e6 + children;
 }
 
-/** Best of 3 CPU times per track second of resampy's loop and the phase-filter path on one thread. */
+/** Best of 3 CPU times per track second of resampy's loop, the scalar phase filters and the SIMD kernel, one thread. */
 async function resamplerBaseline(track: string, seconds: number) {
   const full = (await decodeFiles([track])).samples;
   const x = full.slice(0, Math.min(full.length, Math.round(44100 * seconds)));
   const tables = resampleTables(44100, 30720);
+  const bank = phaseBank(tables)!;
+  const kernel = simdKernel(tables, bank);
   const n = resampledLength(x.length, 44100, 30720);
   const a = new Float32Array(n);
   const b = new Float32Array(n);
+  const c = new Float32Array(n);
   const time = (f: () => void) => {
     let best = Infinity;
     for (let r = 0; r < 3; r++) {
@@ -83,13 +88,26 @@ async function resamplerBaseline(track: string, seconds: number) {
     }
     return best;
   };
-  const before = time(() => resampleRangeReference(x, tables, 0, n, 0, a));
-  const after = time(() => resampleRange(x, tables, 0, n, 0, b));
-  const identical = Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+  const loop = time(() => resampleRangeReference(x, tables, 0, n, 0, a));
+  const phased = time(() => resampleRangePhased(x, tables, bank, 0, n, 0, b));
+  const simd = kernel ? time(() => resampleRangeSimd(x, tables, bank, kernel, 0, n, 0, c)) : null;
+  const same = (p: Float32Array, q: Float32Array) => Buffer.compare(Buffer.from(p.buffer), Buffer.from(q.buffer)) === 0;
+  const identical = same(a, b) && (simd === null || same(a, c));
   const secs = x.length / 44100;
-  console.log(`exact resampler on a ${secs} s excerpt, one thread: per-tap loop ${(before / secs).toFixed(4)} CPU-s per track-s, phase filters ${(after / secs).toFixed(4)} (x${(before / after).toFixed(2)}), identical: ${identical}`);
-  if (!identical) throw new Error('phase-filter resampler differs from resampy loop');
-  return { excerptSeconds: secs, loopCpuPerTrackSecond: before / secs, phasedCpuPerTrackSecond: after / secs, speedup: before / after, identical };
+  const per = (v: number) => (v / secs).toFixed(4);
+  console.log(
+    `exact resampler on a ${secs} s excerpt, one thread, CPU-s per track-s: per-tap loop ${per(loop)}, phase filters ${per(phased)} (x${(loop / phased).toFixed(2)}), ` +
+      `SIMD ${simd === null ? 'unavailable' : `${per(simd)} (x${(loop / simd).toFixed(2)} the loop, x${(phased / simd).toFixed(2)} the phase filters)`}; identical: ${identical}`,
+  );
+  if (!identical) throw new Error('a fast resampler path differs from resampy loop');
+  return {
+    excerptSeconds: secs,
+    loopCpuPerTrackSecond: loop / secs,
+    phasedCpuPerTrackSecond: phased / secs,
+    simdCpuPerTrackSecond: simd === null ? null : simd / secs,
+    speedup: loop / (simd ?? phased),
+    identical,
+  };
 }
 
 async function offline(track: string, mode: 'gance' | 'ffmpeg') {

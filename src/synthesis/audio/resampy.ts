@@ -7,6 +7,7 @@
  */
 import { sin } from '../features/detmath.ts';
 import { phaseBank, registersExact, resampleRangePhased } from './resampy-phased.ts';
+import { resampleRangeSimd, simdKernel } from './resample-simd.ts';
 
 const NUM_ZEROS = 64;
 const PRECISION_BITS = 9;
@@ -95,12 +96,16 @@ export function timeRegisterAt(t: number, timeIncrement: number): number {
  * Compute y[t0..t1) into `y` (indexed from t0 at y[0]); `register` is the time register at t0.
  * Split across workers by computing the register at each split point with timeRegisterAt.
  * Dyadic increments (the usual rates) go through precomputed phase filters, which give the same
- * samples (resampy-phased.ts); any other ratio runs resampy's loop as it is.
+ * samples (resampy-phased.ts), their interior two outputs at a time in WebAssembly SIMD where the
+ * engine has it (resample-simd.ts); any other ratio runs resampy's loop as it is.
  */
 export function resampleRange(x: Float32Array, tables: ResampleTables, t0: number, t1: number, register: number, y: Float32Array): void {
   const bank = phaseBank(tables);
-  if (bank && registersExact(bank, tables.timeIncrement, register, t1 - t0)) resampleRangePhased(x, tables, bank, t0, t1, register, y);
-  else resampleRangeReference(x, tables, t0, t1, register, y);
+  if (bank && registersExact(bank, tables.timeIncrement, register, t1 - t0)) {
+    const kernel = simdKernel(tables, bank);
+    if (kernel) resampleRangeSimd(x, tables, bank, kernel, t0, t1, register, y);
+    else resampleRangePhased(x, tables, bank, t0, t1, register, y);
+  } else resampleRangeReference(x, tables, t0, t1, register, y);
 }
 
 /** resampy's loop itself: the filter table interpolated at every tap. */
