@@ -11,6 +11,7 @@ type Register = (program: Command) => void;
 const extensions: Array<() => Promise<{ register: Register }>> = [
   () => import('./cli/thermal.ts'),
   () => import('./cli/network.ts'),
+  () => import('./cli/latents.ts'),
   () => import('./cli/firmware.ts'),
   // flash joins the `firmware` group, so it comes after the module that creates it
   () => import('./cli/firmware-flash.ts'),

@@ -64,6 +64,9 @@ function expectation(e: ValueError): string {
     case ValueErrorType.Union: {
       const options = (s.anyOf as Array<Record<string, unknown>> | undefined)?.map((o) => o.const);
       if (options && options.every((o) => o !== undefined)) return `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}, got ${describe(e.value)}`;
+      // a nullable value (`X | null`): say what X wanted, e.g. `must be null, or must match ^[0-9a-f]{32}$, got "abc"`
+      const variants = (e.errors ?? []).map((it) => it.First()).filter((v): v is ValueError => v !== undefined && v.type !== ValueErrorType.Null);
+      if (variants.length === 1 && variants.length === (e.errors?.length ?? 0) - 1 && variants[0]!.path === e.path) return `must be null, or ${expectation(variants[0]!)}`;
       return `${e.message}, got ${describe(e.value)}`;
     }
     case ValueErrorType.Tuple:

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { checkLatentsConfig, LatentsConfig } from './latents/config.ts';
 import type { ProviderSpec } from './pool/protocol.ts';
 import type { WorkerSpec } from './pool/pool.ts';
 
@@ -84,6 +85,7 @@ export const SynthesisConfig = Type.Object(
     maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'tries per frame when workers crash under it' }),
     loadTimeoutSeconds: Type.Number({ minimum: 1, maximum: 3600, default: 300, description: 'a network load (and warm-up) taking longer fails' }),
     loadHint: LoadHintConfig,
+    latents: LatentsConfig,
   },
   { additionalProperties: false, default: {} },
 );
@@ -124,5 +126,6 @@ export function checkSynthesisConfig(config: SynthesisConfig): string[] {
       issues.push(`synthesis.workers[${i}].isolation: webgpu needs a process per GPU (its context is process-wide); use "process" or "auto"`);
     }
   });
+  issues.push(...checkLatentsConfig(config.latents));
   return issues;
 }

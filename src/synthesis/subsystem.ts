@@ -1,6 +1,8 @@
 /**
  * Synthesis in the daemon: the network catalogue and the inference pool as units, /v1/networks
- * as API. Synthesis is ready once the default network is loaded and warmed in every worker.
+ * as API, and the audio-reactive latents service (`synthesis.latents`; its gance_latents_* series
+ * live on the daemon's registry). Synthesis is ready once the default network is loaded and
+ * warmed in every worker.
  * Nothing here can stop the daemon: a default network that will not load leaves synthesis
  * not-ready (and says why in the log), while thermal control runs on.
  */
@@ -8,6 +10,7 @@ import type { DaemonContext, Subsystem, SubsystemFactory } from '../daemon.ts';
 import type { Unit } from '../lifecycle/unit.ts';
 import { networksApi } from './api.ts';
 import { checkSynthesisConfig, workerSpecs, type SynthesisConfig } from './config.ts';
+import { createLatentsService, type LatentsService } from './latents/service.ts';
 import { createSynthesisMetrics } from './metrics.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from './networks/catalogue.ts';
 import { NetworkManager } from './networks/manager.ts';
@@ -16,6 +19,8 @@ import { SynthesisPool } from './pool/pool.ts';
 export interface Synthesis extends Subsystem {
   /** for the render pipeline: `manager.pool` submits frames */
   manager: NetworkManager;
+  /** per-frame latents from audio (render jobs, live sessions), configured by synthesis.latents */
+  latents: LatentsService;
 }
 
 export interface SynthesisOverrides {
@@ -30,6 +35,8 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
   if (issues.length > 0) throw new Error(`invalid synthesis config: ${issues.join('; ')}`);
   const log = ctx.log.child({ unit: 'synthesis' });
   const metrics = createSynthesisMetrics(ctx.registry);
+  // needs no workers: latents are plain computation, whether or not inference is enabled
+  const latents = createLatentsService({ config: cfg.latents, logger: log, registry: ctx.registry });
   const catalogue = new NetworkCatalogue({
     dirs: cfg.networks.dirs,
     ...(cfg.networks.bundled ? { bundledDir: overrides.bundledDir ?? BUNDLED_NETWORKS_DIR } : {}),
@@ -77,7 +84,7 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
     stop: () => manager.stop(),
     ...(cfg.enabled ? { ready: () => manager.ready() } : {}),
   };
-  return { units: [networksUnit, poolUnit], plugins: [networksApi(manager)], manager };
+  return { units: [networksUnit, poolUnit], plugins: [networksApi(manager)], manager, latents };
 }
 
 export const synthesisSubsystem: SubsystemFactory = (ctx) => createSynthesis(ctx);

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, pointerToPath } from '../../src/config/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigText } from '../../src/config/load.ts';
 import { CLI, REPO, writeTempConfig } from '../helpers/daemon-process.ts';
+import { H5PY_PROJECTION } from '../synthesis/features/gance-reference.ts';
 
 const base = `cooler:\n  driver: simulated\n  fans: [{ id: a, channel: 0 }, { id: b, channel: 1 }]\nthermal:\n  zones:\n    - { id: z0, gpus: [0], fans: [a], pid: { setpoint: 70 } }\n    - { id: z1, gpus: [1], fans: [b], pid: { setpoint: 70 } }\n`;
 
@@ -71,6 +75,36 @@ describe('config loading', () => {
     ]);
   });
 
+  it('mounts the latents section at synthesis.latents with GANce\'s defaults', () => {
+    expect(loadConfigFile().synthesis.latents).toMatchObject({ mode: 'noise-blend', fps: 60, vectorLength: 512, numWs: 18, alpha: 0.25, projectionFile: null, noise: { seed: 1234 } });
+    expect(parseConfigText(`${base}synthesis:\n  latents: { fps: 30, reactive: { pulse: 0.5 } }\n`, 'ok.yaml').synthesis.latents).toMatchObject({ fps: 30, alpha: 0.25, reactive: { pulse: 0.5, motion: 0 } });
+  });
+
+  it('refuses bad latents values, naming the field', () => {
+    const latents = (yaml: string) => issuesOf(`${base}synthesis:\n  latents: ${yaml}\n`);
+    expect(latents('{ fps: 0 }')).toEqual(['synthesis.latents.fps: must be > 0']);
+    expect(latents('{ mode: z }')).toEqual(['synthesis.latents.mode: must be one of "noise-blend", "projection-file-blend", got "z"']);
+    expect(latents('{ projectionNetworkMd5: abc }')).toEqual(['synthesis.latents.projectionNetworkMd5: must be null, or must match ^[0-9a-fA-F]{32}$, got "abc"']);
+    expect(latents('{ projectionFile: "" }')).toEqual(['synthesis.latents.projectionFile: must be null, or must not be empty']);
+    expect(latents('{ alpah: 0.3, noise: { sigma: -1 } }')).toEqual(expect.arrayContaining(['synthesis.latents.alpah: unknown key', 'synthesis.latents.noise.sigma: must be >= 0']));
+  });
+
+  it('cross-checks the latents: a projection blend needs a readable projection file, w rows and a blend depth within them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-config-'));
+    const latents = (yaml: string) => issuesOf(`${base}synthesis:\n  latents: ${yaml}\n`);
+    expect(latents('{ mode: projection-file-blend }')).toEqual(['synthesis.latents.projectionFile: is required when mode is "projection-file-blend"']);
+    const missing = join(dir, 'missing.h5');
+    expect(latents(`{ mode: projection-file-blend, projectionFile: "${missing}" }`)).toEqual([`synthesis.latents.projectionFile: cannot read "${missing}": file not found`]);
+    expect(latents(`{ mode: projection-file-blend, projectionFile: "${dir}" }`)).toEqual([`synthesis.latents.projectionFile: cannot read "${dir}": is a directory`]);
+    expect(latents(`{ mode: projection-file-blend, projectionFile: "${H5PY_PROJECTION}", vectorLength: 256, blendDepth: 19 }`)).toEqual([
+      'synthesis.latents.blendDepth: must be <= numWs (18)',
+      'synthesis.latents.vectorLength: must be 512 (the w width) when mode is "projection-file-blend"',
+    ]);
+    // a readable file passes; so does a missing one while the mode does not use it
+    expect(parseConfigText(`${base}synthesis:\n  latents: { mode: projection-file-blend, projectionFile: "${H5PY_PROJECTION}" }\n`, 'ok.yaml').synthesis.latents.projectionFile).toBe(H5PY_PROJECTION);
+    expect(parseConfigText(`${base}synthesis:\n  latents: { projectionFile: "${missing}" }\n`, 'ok.yaml').synthesis.latents.mode).toBe('noise-blend');
+  });
+
   it('refuses invalid YAML with its position', () => {
     const issues = issuesOf('server: { port: 1\ncooler: [\n');
     expect(issues.length).toBeGreaterThan(0);
@@ -106,6 +140,18 @@ describe('gance config check', () => {
     expect(r.stderr).toContain('thermal.zones[0].pid.kp: must be >= 0');
     expect(r.stderr).toContain('extra: unknown key');
     expect(r.stdout).toBe('');
+  });
+
+  it('checks the latents section too', () => {
+    const ok = run('config', 'check', writeTempConfig(`${base}synthesis:\n  latents: { fps: 30 }\n`));
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^ {2}latents:\n {4}fps: 30\n {4}mode: noise-blend\n/m);
+    const bad = run('config', 'check', writeTempConfig(`${base}synthesis:\n  latents: { fps: -1, mode: projection-file-blend }\n`));
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('synthesis.latents.fps: must be > 0');
+    const unreadable = run('config', 'check', writeTempConfig(`${base}synthesis:\n  latents: { mode: projection-file-blend, projectionFile: /nonexistent/face.h5 }\n`));
+    expect(unreadable.status).toBe(2);
+    expect(unreadable.stderr).toContain('synthesis.latents.projectionFile: cannot read "/nonexistent/face.h5": file not found');
   });
 
   it('exits non-zero with one line for a missing file and for an unknown flag', () => {

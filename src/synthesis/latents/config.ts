@@ -1,8 +1,9 @@
 /**
- * Config section for audio-reactive latents (the lead mounts it as `latents`). Defaults are GANce's
+ * Config section for audio-reactive latents (mounted as `synthesis.latents`). Defaults are GANce's
  * defaults (music_into_networks.py v0.22): 60 fps, alpha 0.25, FFT range -1..1, roll off, blend depth 10,
  * noise seed 1234 / sigma 50 / range -4..4.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 
 const Range = (def: [number, number], description: string) =>
@@ -83,6 +84,41 @@ export const LatentsConfig = Type.Object(
     streaming: StreamingConfig,
     live: LiveInputConfig,
   },
-  { additionalProperties: false, default: {} },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'audio-reactive latents (GANce noise or projection-file blend, network choice per frame, reactive motion): renders, live sessions and `gance latents`',
+  },
 );
 export type LatentsConfig = Static<typeof LatentsConfig>;
+
+/**
+ * Rules the schema cannot say; one line per issue, each naming its field through `field` (the
+ * daemon config's `synthesis.latents.X`; the CLI adds the flag that set it).
+ */
+export function checkLatentsConfig(config: LatentsConfig, field: (name: keyof LatentsConfig) => string = (n) => `synthesis.latents.${n}`): string[] {
+  const issues: string[] = [];
+  if (config.blendDepth > config.numWs) issues.push(`${field('blendDepth')}: must be <= numWs (${config.numWs})`);
+  if (config.mode === 'projection-file-blend') {
+    // the projection latents are w rows, 512 wide
+    if (config.vectorLength !== 512) issues.push(`${field('vectorLength')}: must be 512 (the w width) when mode is "projection-file-blend"`);
+    if (config.projectionFile === null) issues.push(`${field('projectionFile')}: is required when mode is "projection-file-blend"`);
+    else {
+      const why = unreadable(config.projectionFile);
+      if (why) issues.push(`${field('projectionFile')}: cannot read ${JSON.stringify(config.projectionFile)}: ${why}`);
+    }
+  }
+  return issues;
+}
+
+/** Why a file cannot be opened for reading, or null when it can. */
+function unreadable(path: string): string | null {
+  try {
+    if (statSync(path).isDirectory()) return 'is a directory';
+    accessSync(path, constants.R_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+  }
+}

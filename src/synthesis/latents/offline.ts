@@ -85,7 +85,7 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
     if (cfg.mode === 'projection-file-blend') {
       let reader = opts.projection;
       if (!reader) {
-        if (!cfg.projectionFile) throw new LatentError('LATENT_BAD_PARAMETER', 'projection-file-blend needs latents.projectionFile');
+        if (!cfg.projectionFile) throw new LatentError('LATENT_BAD_PARAMETER', 'projection-file-blend needs synthesis.latents.projectionFile');
         reader = opened = await ProjectionFileReader.open(cfg.projectionFile, { numWs: cfg.numWs, ...(cfg.projectionNetworkMd5 ? { networkMd5: cfg.projectionNetworkMd5 } : {}) });
       } else if (reader.numWs !== cfg.numWs) {
         throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);

@@ -30,7 +30,7 @@ export interface LiveParams {
   networkCount: number;
   /** Pin one network, or null to follow the music. */
   networkOverride: number | null;
-  /** reactive gains (latents.reactive): 0 leaves GANce's latents untouched */
+  /** reactive gains (synthesis.latents.reactive): 0 leaves GANce's latents untouched */
   pulse: number;
   motion: number;
   chroma: number;

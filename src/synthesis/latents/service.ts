@@ -1,5 +1,5 @@
 /**
- * The factory the daemon wires: takes the `latents` config section, a logger and the app's metrics
+ * The factory the daemon wires: takes the `synthesis.latents` config section, a logger and the app's metrics
  * registry, and hands out per-frame latent streams for render jobs (offline) and live sessions.
  */
 import type { Logger } from 'pino';
@@ -66,7 +66,7 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
     async *live(params: LiveParams, source: LiveSource = liveSource()): AsyncGenerator<LatentFrame> {
       let projection: ProjectionFileReader | undefined;
       if (config.mode === 'projection-file-blend') {
-        if (!config.projectionFile) throw new Error('latents.projectionFile is required for projection-file-blend');
+        if (!config.projectionFile) throw new Error('synthesis.latents.projectionFile is required for projection-file-blend');
         projection = await ProjectionFileReader.open(config.projectionFile, { numWs: config.numWs, ...(config.projectionNetworkMd5 ? { networkMd5: config.projectionNetworkMd5 } : {}) });
       } else noiseTable ??= noiseLoop(config);
       const blocks = liveFrames(source, { fps: config.fps, samplesPerFrame: config.vectorLength });

@@ -133,7 +133,7 @@ describe('offline latents', () => {
     const cfg = { ...defaults(), mode: 'projection-file-blend' as const, projectionFile: proj };
     await expect(prepareOffline({ files: [song], config: cfg })).rejects.toMatchObject({ code: 'LATENT_FPS_RATIO', file: proj });
     await expect(prepareOffline({ files: [song], config: { ...defaults(), blendDepth: 19 } })).rejects.toMatchObject({ code: 'LATENT_BAD_PARAMETER' });
-    await expect(prepareOffline({ files: [song], config: { ...defaults(), mode: 'projection-file-blend' } })).rejects.toThrow(/needs latents.projectionFile/);
+    await expect(prepareOffline({ files: [song], config: { ...defaults(), mode: 'projection-file-blend' } })).rejects.toThrow(/needs synthesis\.latents\.projectionFile/);
   });
 
   it('closes a projection file it opened when the preparation fails', async () => {
