@@ -23,7 +23,7 @@ import { offlineLatents, prepareOffline } from '../../src/synthesis/latents/offl
 import { createLiveParams } from '../../src/synthesis/latents/params.ts';
 import { noiseLoop, streamingLatents } from '../../src/synthesis/latents/streaming.ts';
 import type { AudioBlock } from '../../src/synthesis/audio/live.ts';
-import { parallelResampler } from '../../src/synthesis/audio/resample-pool.ts';
+import { analysisPool } from '../../src/synthesis/latents/analysis-pool.ts';
 import { helperThread } from '../../src/synthesis/latents/offline-helpers.ts';
 import { writeWav } from '../synthesis/audio/wav.ts';
 import { decodeFiles } from '../../src/synthesis/audio/decode.ts';
@@ -113,14 +113,14 @@ async function resamplerBaseline(track: string, seconds: number) {
 async function offline(track: string, mode: 'gance' | 'ffmpeg') {
   const seconds = minutes * 60;
   const config = { ...(Value.Default(LatentsConfig, {}) as LatentsConfig), resampler: mode };
-  const resampler = mode === 'gance' && threads > 1 ? parallelResampler(threads) : undefined;
-  await resampler?.ready(); // a daemon keeps the pool; thread start-up is not per track
+  const pool = threads > 1 ? analysisPool(threads) : undefined;
+  await pool?.ready(); // a daemon keeps the pool; thread start-up is not per track
   await helperThread.ready();
   const load0 = loadavg()[0]!;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const all0 = cpuSeconds();
-  const plan = await prepareOffline({ files: [track], config, ...(resampler ? { resampler: resampler.resample } : {}) });
+  const plan = await prepareOffline({ files: [track], config: { ...config, analysisThreads: threads }, ...(pool ? { pool } : {}) });
   const tPrep = performance.now();
   const params = createLiveParams(config, 4);
   let frames = 0;
@@ -133,10 +133,10 @@ async function offline(track: string, mode: 'gance' | 'ffmpeg') {
   const cpu = process.cpuUsage(cpu0);
   const cpuAll = cpuSeconds() - all0;
   const load1 = loadavg()[0]!;
-  await resampler?.close();
+  await pool?.close();
   const total = (t1 - t0) / 1000;
   const stages = { ...plan.timings, frames: (t1 - tPrep) / 1000 };
-  console.log(`offline (${mode} resampling): ${minutes} min track, ${frames} frames at 60 fps${mode === 'gance' ? `, ${threads} resampler thread(s)` : ''}`);
+  console.log(`offline (${mode} resampling): ${minutes} min track, ${frames} frames at 60 fps, ${threads} analysis thread(s)`);
   for (const [k, v] of Object.entries(stages)) console.log(`  ${k.padEnd(14)} ${v.toFixed(3)} s`);
   console.log(`  total          ${total.toFixed(3)} s  ratio ${(total / seconds).toFixed(4)} (target < 0.02)  process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`);
   console.log(`  CPU (process + ffmpeg) ${cpuAll.toFixed(2)} s = ${(cpuAll / seconds).toFixed(4)} CPU-s per track-s (/2 cores = ${(cpuAll / seconds / 2).toFixed(4)}); load average ${load0.toFixed(2)} -> ${load1.toFixed(2)}`);
@@ -221,7 +221,7 @@ console.log(
     fps: 60,
     cpus: cpus().length,
     loadAverage1m: loadavg()[0],
-    resamplerThreads: threads,
+    analysisThreads: threads,
     exactResamplerBaseline: baseline,
     offlineGanceExact: exact,
     offlineFfmpegResampler: fast,

@@ -158,30 +158,70 @@ function pulseDecay(fps: number, seconds: number): number {
   return exp(-1 / (fps * seconds));
 }
 
-/** Whole-track features (causal per frame, normalised by the track's peaks). */
-export function richFeaturesOffline(samples: Float32Array, opts: RichOptions): RichFeatures[] {
+/** Numbers per frame in a packed raw array: rms, onset, harmonic, percussive, 12 chroma. */
+export const RAW_STRIDE = 16;
+
+/**
+ * Raw features of frames [f0, f1) packed RAW_STRIDE per frame. The extractor's state depends only on
+ * the last few frames (window, previous magnitudes, sustain minimum), so starting `warm-up` frames
+ * early gives the same numbers as running from frame 0: a track can be split over threads.
+ */
+export function richRawRange(samples: Float32Array, opts: RichOptions, f0: number, f1: number): Float64Array {
   const ex = new RichFeatureExtractor(opts);
-  const frames = Math.floor(samples.length / opts.frameLength);
-  const raw: Raw[] = [];
-  for (let f = 0; f < frames; f++) raw.push(ex.push(samples.subarray(f * opts.frameLength, (f + 1) * opts.frameLength)));
-  const peak = (k: 'onset' | 'harmonic' | 'percussive') => raw.reduce((m, r) => Math.max(m, r[k]), 0);
-  const po = peak('onset');
-  const ph = peak('harmonic');
-  const pp = peak('percussive');
+  // the window fills in ceil(W / n) frames; the sustain minimum then needs its k frames of true spectra
+  const warmUp = Math.ceil(ex.windowLength / opts.frameLength) + (opts.sustainFrames ?? 8);
+  const n = opts.frameLength;
+  for (let f = Math.max(0, f0 - warmUp); f < f0; f++) ex.push(samples.subarray(f * n, (f + 1) * n));
+  const out = new Float64Array((f1 - f0) * RAW_STRIDE);
+  for (let f = f0; f < f1; f++) {
+    const r = ex.push(samples.subarray(f * n, (f + 1) * n));
+    const o = (f - f0) * RAW_STRIDE;
+    out[o] = r.rms;
+    out[o + 1] = r.onset;
+    out[o + 2] = r.harmonic;
+    out[o + 3] = r.percussive;
+    out.set(r.chroma, o + 4);
+  }
+  return out;
+}
+
+export function richFrameCount(samples: Float32Array, opts: RichOptions): number {
+  return Math.floor(samples.length / opts.frameLength);
+}
+
+/** Whole-track features from packed raw frames: normalised by the track's peaks, pulse decayed. */
+export function richFromRaw(raw: Float64Array, opts: RichOptions): RichFeatures[] {
+  const frames = raw.length / RAW_STRIDE;
+  const peak = (k: number) => {
+    let m = 0;
+    for (let f = 0; f < frames; f++) m = Math.max(m, raw[f * RAW_STRIDE + k]!);
+    return m;
+  };
+  const po = peak(1);
+  const ph = peak(2);
+  const pp = peak(3);
   const decay = pulseDecay(opts.fps, opts.pulseDecaySeconds ?? 0.15);
   let pulse = 0;
-  return raw.map((r) => {
-    const onset = po > 0 ? r.onset / po : 0;
+  const out: RichFeatures[] = new Array(frames);
+  for (let f = 0; f < frames; f++) {
+    const o = f * RAW_STRIDE;
+    const onset = po > 0 ? raw[o + 1]! / po : 0;
     pulse = Math.max(onset, pulse * decay);
-    return {
-      rms: r.rms,
+    out[f] = {
+      rms: raw[o]!,
       onset,
       pulse,
-      harmonic: ph > 0 ? r.harmonic / ph : 0,
-      percussive: pp > 0 ? r.percussive / pp : 0,
-      chroma: chromaNormalised(r.chroma),
+      harmonic: ph > 0 ? raw[o + 2]! / ph : 0,
+      percussive: pp > 0 ? raw[o + 3]! / pp : 0,
+      chroma: chromaNormalised(raw.subarray(o + 4, o + 16)),
     };
-  });
+  }
+  return out;
+}
+
+/** Whole-track features (causal per frame, normalised by the track's peaks). */
+export function richFeaturesOffline(samples: Float32Array, opts: RichOptions): RichFeatures[] {
+  return richFromRaw(richRawRange(samples, opts, 0, richFrameCount(samples, opts)), opts);
 }
 
 /** Frame-at-a-time features for live input (no look-ahead: zero added latency). */

@@ -38,20 +38,28 @@ export function periodicHann(m: number): Float64Array {
   return w;
 }
 
-/** Magnitude spectra of every frame: frames x bins, linear (not yet dB). */
-export function frameMagnitudes(samples: Float32Array, vectorLength: number): { mags: Float64Array; frames: number; bins: number } {
+/** Frames of the offline spectrogram for `samples` at vector length `vl` (frames start every vl samples, hold vl - 2). */
+export function spectrogramFrames(sampleCount: number, vl: number): number {
+  const m = vl - 2;
+  return sampleCount >= m ? Math.floor((sampleCount - m) / vl) + 1 : 0;
+}
+
+/**
+ * Magnitude spectra of frames [f0, f1) into `mags` (frames x bins, linear, not yet dB), frame f at row f.
+ * Returns their largest magnitude.
+ */
+export function magnitudesInto(samples: Float32Array, vectorLength: number, f0: number, f1: number, mags: Float64Array): number {
   const m = vectorLength - 2;
   const bins = Math.floor(m / 2);
-  const frames = samples.length >= m ? Math.floor((samples.length - m) / vectorLength) + 1 : 0;
   const win = periodicHann(m);
   const dft = new RealPairDft(m);
   const a = new Float64Array(m);
   const b = new Float64Array(m);
   const outA = new Float64Array(2 * bins);
   const outB = new Float64Array(2 * bins);
-  const mags = new Float64Array(frames * bins);
-  for (let f = 0; f < frames; f += 2) {
-    const hasB = f + 1 < frames;
+  let max = 0;
+  for (let f = f0; f < f1; f += 2) {
+    const hasB = f + 1 < f1;
     const baseA = f * vectorLength;
     const baseB = (f + 1) * vectorLength;
     for (let j = 0; j < m; j++) {
@@ -62,24 +70,39 @@ export function frameMagnitudes(samples: Float32Array, vectorLength: number): { 
     for (let k = 0; k < bins; k++) {
       const ra = outA[2 * k]!;
       const ia = outA[2 * k + 1]!;
-      mags[f * bins + k] = Math.sqrt(ra * ra + ia * ia);
+      const va = Math.sqrt(ra * ra + ia * ia);
+      mags[f * bins + k] = va;
+      if (va > max) max = va;
       if (hasB) {
         const rb = outB[2 * k]!;
         const ib = outB[2 * k + 1]!;
-        mags[(f + 1) * bins + k] = Math.sqrt(rb * rb + ib * ib);
+        const vb = Math.sqrt(rb * rb + ib * ib);
+        mags[(f + 1) * bins + k] = vb;
+        if (vb > max) max = vb;
       }
     }
   }
+  return max;
+}
+
+/** Magnitude spectra of every frame: frames x bins, linear (not yet dB). */
+export function frameMagnitudes(samples: Float32Array, vectorLength: number): { mags: Float64Array; frames: number; bins: number } {
+  const bins = Math.floor((vectorLength - 2) / 2);
+  const frames = spectrogramFrames(samples.length, vectorLength);
+  const mags = new Float64Array(frames * bins);
+  magnitudesInto(samples, vectorLength, 0, frames, mags);
   return { mags, frames, bins };
 }
 
-/** 20 log10(s / max(s)) in place, with exact zeros lifted to the lowest finite level. */
-export function toDecibelsRelativeToMax(mags: Float64Array, file?: string): void {
-  let max = 0;
-  for (let i = 0; i < mags.length; i++) if (mags[i]! > max) max = mags[i]!;
+/** Refuses a track whose loudest bin is zero (its dB scale divides by zero). */
+export function checkAudible(max: number, file?: string): void {
   if (!(max > 0)) throw new FeatureError('FEATURE_SILENT', 'the track is digital silence from start to end; its spectrogram is undefined', file);
+}
+
+/** 20 log10(s / max) over mags[i0, i1) in place, exact zeros to -Infinity; returns the lowest finite level (0 if none). */
+export function decibelsInto(mags: Float64Array, max: number, i0: number, i1: number): number {
   let minFinite = 0;
-  for (let i = 0; i < mags.length; i++) {
+  for (let i = i0; i < i1; i++) {
     const v = mags[i]!;
     if (v > 0) {
       const db = 20 * log10(v / max);
@@ -87,15 +110,27 @@ export function toDecibelsRelativeToMax(mags: Float64Array, file?: string): void
       if (db < minFinite) minFinite = db;
     } else mags[i] = -Infinity;
   }
-  for (let i = 0; i < mags.length; i++) if (mags[i] === -Infinity) mags[i] = minFinite;
+  return minFinite;
+}
+
+/** The exact zeros of decibelsInto lifted to the track's lowest finite level. */
+export function liftSilentBins(mags: Float64Array, minFinite: number, i0: number, i1: number): void {
+  for (let i = i0; i < i1; i++) if (mags[i] === -Infinity) mags[i] = minFinite;
+}
+
+/** 20 log10(s / max(s)) in place, with exact zeros lifted to the lowest finite level. */
+export function toDecibelsRelativeToMax(mags: Float64Array, file?: string): void {
+  let max = 0;
+  for (let i = 0; i < mags.length; i++) if (mags[i]! > max) max = mags[i]!;
+  checkAudible(max, file);
+  liftSilentBins(mags, decibelsInto(mags, max, 0, mags.length), 0, mags.length);
 }
 
 /**
  * scipy.signal.resample of each `inLen`-row to `outLen` values (zero-padded spectrum, real part,
  * times outLen / inLen), two rows per complex transform.
  */
-export function fourierResampleRows(data: Float64Array, rows: number, inLen: number, outLen: number): Float64Array {
-  const out = new Float64Array(rows * outLen);
+export function fourierResampleRows(data: Float64Array, rows: number, inLen: number, outLen: number, out: Float64Array = new Float64Array(rows * outLen)): Float64Array {
   const fwd = new RealPairDft(inLen);
   const inv = new ComplexDft(outLen); // used through conj symmetry: ifft(Y) = conj(fft(conj(Y))) / n
   const N = Math.min(inLen, outLen);
@@ -138,55 +173,85 @@ export function fourierResampleRows(data: Float64Array, rows: number, inLen: num
   return out;
 }
 
-/** sklearn.preprocessing.minmax_scale over the whole array (one feature), float64, in place. */
-export function minmaxScaleInPlace(x: Float64Array, range: readonly [number, number]): void {
+/** [min, max] of x[i0, i1). */
+export function extremes(x: Float64Array, i0 = 0, i1 = x.length): [number, number] {
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < x.length; i++) {
+  for (let i = i0; i < i1; i++) {
     const v = x[i]!;
     if (v < min) min = v;
     if (v > max) max = v;
   }
+  return [min, max];
+}
+
+/** minmax_scale's map from the data's [min, max] to `range`, applied to x[i0, i1) in place. */
+export function scaleToRange(x: Float64Array, min: number, max: number, range: readonly [number, number], i0 = 0, i1 = x.length): void {
   let dataRange = max - min;
   if (dataRange === 0) dataRange = 1;
   const scale = (range[1] - range[0]) / dataRange;
   const offset = range[0] - min * scale;
-  for (let i = 0; i < x.length; i++) x[i] = x[i]! * scale + offset;
+  for (let i = i0; i < i1; i++) x[i] = x[i]! * scale + offset;
 }
 
-/** Savitzky-Golay across frames (per position) then within each frame, like GANce. */
-export function smoothVectors(data: Float64Array, frames: number, vl: number, across: [number, number] | null, within: [number, number] | null): Float64Array {
+/** sklearn.preprocessing.minmax_scale over the whole array (one feature), float64, in place. */
+export function minmaxScaleInPlace(x: Float64Array, range: readonly [number, number]): void {
+  const [min, max] = extremes(x);
+  scaleToRange(x, min, max, range);
+}
+
+/**
+ * Savitzky-Golay across frames (per position) then within each frame, like GANce, for output rows
+ * [f0, f1) into `out` (row f at row f). Reads any row of `data` the across-frame window needs.
+ */
+export function smoothRowsInto(
+  data: Float64Array,
+  frames: number,
+  vl: number,
+  across: [number, number] | null,
+  within: [number, number] | null,
+  f0: number,
+  f1: number,
+  out: Float64Array,
+): void {
   let cur = data;
+  let curBase = 0; // row f of cur is at (f - curBase) * vl
   if (across) {
-    const next = new Float64Array(cur.length);
     const plan = savgolPlan(across[0], across[1]);
     const w = plan.windowLength;
     if (frames < w) throw new RangeError(`savgol: signal of ${frames} samples is shorter than the window of ${w}`);
     const half = (w - 1) / 2;
-    // Row-wise (contiguous) form of the per-position filter: out[f] = sum_j c_j in[f - half + j].
-    const rowCombo = (weights: Float64Array, firstRow: number, outRow: number) => {
-      const o = outRow * vl;
+    const next = within ? new Float64Array((f1 - f0) * vl) : out;
+    const nextBase = within ? f0 : 0;
+    // Row-wise (contiguous) form of the per-position filter: out[f] = sum_j c_j in[first + j].
+    for (let f = f0; f < f1; f++) {
+      let weights: Float64Array;
+      let firstRow: number;
+      if (f < half) [weights, firstRow] = [plan.edgeStart[f]!, 0];
+      else if (f >= frames - half) [weights, firstRow] = [plan.edgeEnd[f - (frames - half)]!, frames - w];
+      else [weights, firstRow] = [plan.center, f - half];
+      const o = (f - nextBase) * vl;
       for (let j = 0; j < w; j++) {
         const c = weights[j]!;
         const src = (firstRow + j) * vl;
-        if (j === 0) for (let p = 0; p < vl; p++) next[o + p] = c * cur[src + p]!;
-        else for (let p = 0; p < vl; p++) next[o + p] = next[o + p]! + c * cur[src + p]!;
+        if (j === 0) for (let p = 0; p < vl; p++) next[o + p] = c * data[src + p]!;
+        else for (let p = 0; p < vl; p++) next[o + p] = next[o + p]! + c * data[src + p]!;
       }
-    };
-    for (let f = half; f < frames - half; f++) rowCombo(plan.center, f - half, f);
-    for (let i = 0; i < half; i++) {
-      rowCombo(plan.edgeStart[i]!, 0, i);
-      rowCombo(plan.edgeEnd[i]!, frames - w, frames - half + i);
     }
     cur = next;
+    curBase = nextBase;
   }
   if (within) {
-    const next = new Float64Array(cur.length);
     const plan = savgolPlan(within[0], within[1]);
-    for (let f = 0; f < frames; f++) savgolStrided(plan, cur, f * vl, 1, vl, next, f * vl, 1);
-    cur = next;
-  }
-  return cur;
+    for (let f = f0; f < f1; f++) savgolStrided(plan, cur, (f - curBase) * vl, 1, vl, out, f * vl, 1);
+  } else if (!across) out.set(data.subarray(f0 * vl, f1 * vl), f0 * vl);
+}
+
+/** Savitzky-Golay across frames (per position) then within each frame, like GANce. */
+export function smoothVectors(data: Float64Array, frames: number, vl: number, across: [number, number] | null, within: [number, number] | null): Float64Array {
+  const out = new Float64Array(data.length);
+  smoothRowsInto(data, frames, vl, across, within, 0, frames, out);
+  return out;
 }
 
 /** GANce's roll values: smoothed RMS quantised to {0, 1, 2} per frame. */
@@ -216,21 +281,35 @@ export interface GanceSpectrogram {
   vectorLength: number;
 }
 
-/** The whole offline pipeline on a signal already scaled for video (a whole number of frames). */
-export function ganceSpectrogram(samples: Float32Array, opts: SpectrogramOptions): GanceSpectrogram {
+/** Refuses parameters GANce's pipeline cannot take; returns the frame count. */
+export function checkSpectrogramInput(sampleCount: number, opts: SpectrogramOptions): number {
   const vl = opts.vectorLength;
   if (!Number.isInteger(vl) || vl < 8 || vl % 2 !== 0) throw new FeatureError('FEATURE_BAD_PARAMETER', `vector length must be an even integer >= 8, got ${vl}`, opts.file);
   const [lo, hi] = opts.amplitudeRange;
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new FeatureError('FEATURE_BAD_PARAMETER', `amplitude range must be two finite numbers, got [${lo}, ${hi}]`, opts.file);
-  const { mags, frames, bins } = frameMagnitudes(samples, vl);
+  const frames = spectrogramFrames(sampleCount, vl);
   if (frames < 7) throw new FeatureError('FEATURE_TOO_SHORT', `the track gives ${frames} video frames; GANce's smoothing needs at least 7`, opts.file);
+  return frames;
+}
+
+/** The cross-frame smoothing GANce applies after the min-max scaling. */
+export const SPECTROGRAM_SMOOTHING = { across: [7, 3] as [number, number], within: [5, 3] as [number, number] };
+
+/** GANce's optional roll on smoothed vectors (per frame, after the smoothing). */
+export function applyRoll(vectors: Float64Array, samples: Float32Array, frames: number, vl: number, file?: string): Float64Array {
+  const roll = rollValues(samples, vl, file);
+  return smoothVectors(rotateFrames(vectors, frames, vl, roll), frames, vl, null, [51, 2]);
+}
+
+/** The whole offline pipeline on a signal already scaled for video (a whole number of frames). */
+export function ganceSpectrogram(samples: Float32Array, opts: SpectrogramOptions): GanceSpectrogram {
+  const vl = opts.vectorLength;
+  const frames = checkSpectrogramInput(samples.length, opts);
+  const { mags, bins } = frameMagnitudes(samples, vl);
   toDecibelsRelativeToMax(mags, opts.file);
   const resampled = fourierResampleRows(mags, frames, bins, vl);
   minmaxScaleInPlace(resampled, opts.amplitudeRange);
-  let vectors = smoothVectors(resampled, frames, vl, [7, 3], [5, 3]);
-  if (opts.rollEnabled) {
-    const roll = rollValues(samples, vl, opts.file);
-    vectors = smoothVectors(rotateFrames(vectors, frames, vl, roll), frames, vl, null, [51, 2]);
-  }
+  let vectors = smoothVectors(resampled, frames, vl, SPECTROGRAM_SMOOTHING.across, SPECTROGRAM_SMOOTHING.within);
+  if (opts.rollEnabled) vectors = applyRoll(vectors, samples, frames, vl, opts.file);
   return { vectors, frames, vectorLength: vl };
 }

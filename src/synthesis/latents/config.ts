@@ -78,7 +78,12 @@ export const LatentsConfig = Type.Object(
       default: 'gance',
       description: "offline audio resampling: 'gance' = resampy 0.2.2 kaiser_best, bit-identical to GANce; 'ffmpeg' = ffmpeg's resampler, several times faster, not bit-identical",
     }),
-    resamplerThreads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: "worker threads for the 'gance' resampler (same result with any count)" }),
+    analysisThreads: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description: "worker threads for a track's offline analysis: the 'gance' resampler, the spectrogram and the rich features (the same numbers with any count; 1 runs them in the daemon's own threads)",
+    }),
     noise: NoiseConfig,
     reactive: ReactiveConfig,
     streaming: StreamingConfig,

@@ -7,9 +7,9 @@ import { Worker } from 'node:worker_threads';
 import type { RichFeatures, RichOptions } from '../features/rich.ts';
 import { threadEntry } from '../pool/ts-entry.ts';
 import type { NoiseOptions } from './noise.ts';
+import { callWorker } from './thread-call.ts';
 
 let worker: Worker | null = null;
-let nextId = 0;
 
 function get(): Worker {
   if (!worker) {
@@ -23,25 +23,8 @@ function get(): Worker {
   return worker;
 }
 
-function call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
-  const w = get();
-  const id = nextId++;
-  return new Promise<T>((resolve, reject) => {
-    const onMessage = (m: { id: number; ok: boolean; result?: T; error?: string }) => {
-      if (m.id !== id) return;
-      w.off('message', onMessage);
-      w.off('error', onError);
-      if (m.ok) resolve(m.result as T);
-      else reject(new Error(m.error));
-    };
-    const onError = (e: Error) => {
-      w.off('message', onMessage);
-      reject(e);
-    };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.postMessage({ ...msg, id }, transfer);
-  });
+function call<T>(msg: Record<string, unknown>): Promise<T> {
+  return callWorker<T>(get(), msg);
 }
 
 export const helperThread = {

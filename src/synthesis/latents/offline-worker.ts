@@ -2,19 +2,17 @@
 import { parentPort } from 'node:worker_threads';
 import { richFeaturesOffline, type RichOptions } from '../features/rich.ts';
 import { ganceNoise, type NoiseOptions } from './noise.ts';
+import { reply } from './thread-call.ts';
 
 type Job = { id: number; ping: true } | { id: number; kind: 'noise'; opts: NoiseOptions } | { id: number; kind: 'rich'; samples: Float32Array; opts: RichOptions };
 
-parentPort!.on('message', (job: Job) => {
-  try {
-    if ('ping' in job) parentPort!.postMessage({ id: job.id, ok: true });
-    else if (job.kind === 'noise') {
+parentPort!.on('message', (job: Job) =>
+  reply((m, t) => parentPort!.postMessage(m, t), job.id, () => {
+    if ('ping' in job) return {};
+    if (job.kind === 'noise') {
       const out = ganceNoise(job.opts);
-      parentPort!.postMessage({ id: job.id, ok: true, result: out }, [out.buffer as ArrayBuffer]);
-    } else {
-      parentPort!.postMessage({ id: job.id, ok: true, result: richFeaturesOffline(job.samples, job.opts) });
+      return { result: out, transfer: [out.buffer as ArrayBuffer] };
     }
-  } catch (err) {
-    parentPort!.postMessage({ id: job.id, ok: false, error: err instanceof Error ? err.message : String(err) });
-  }
-});
+    return { result: richFeaturesOffline(job.samples, job.opts) };
+  }),
+);

@@ -6,7 +6,6 @@
  */
 import { decodeFiles, probeAudio, type DecodeOptions } from '../audio/decode.ts';
 import { ffmpegResampler } from '../audio/ffmpeg-resample.ts';
-import { parallelResampler } from '../audio/resample-pool.ts';
 import { ganceScaledRate, scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
 import { resampledLength } from '../audio/resampy.ts';
 import { frameRms } from '../features/rms.ts';
@@ -20,6 +19,7 @@ import { LatentError } from './errors.ts';
 import { divideNoRemainder } from './fps-ratio.ts';
 import type { LatentFrame } from './frame.ts';
 import { ganceNoise } from './noise.ts';
+import { analysisPool, type AnalysisPool } from './analysis-pool.ts';
 import { helperThread } from './offline-helpers.ts';
 import { NOISE_BLEND_SMOOTHING, OfflineNetworkSwitch, PROJECTION_BLEND_SMOOTHING } from './network-switch.ts';
 import type { LiveParams } from './params.ts';
@@ -28,17 +28,22 @@ import { addReactive, cumulativeHarmonic, reactiveActive, reactiveDirections, ty
 export interface OfflineOptions {
   files: readonly string[];
   config: LatentsConfig;
-  /**
-   * Resampler for the 'gance' mode (e.g. a parallelResampler pool's `resample`, which gives the same
-   * samples); defaults follow config.resampler.
-   */
+  /** Resampler in place of config.resampler's (tests use it to count calls or inject faults). */
   resampler?: Resampler;
+  /**
+   * Worker threads for the exact resampling, the spectrogram and the rich features (a daemon keeps one);
+   * without it, prepareOffline starts config.analysisThreads of them for the call when that is above 1.
+   */
+  pool?: AnalysisPool;
   /** Open projection file (projection-file-blend); opened from config.projectionFile when absent. */
   projection?: ProjectionFileReader;
   /** Compute onset/pulse/harmonic/chroma per frame (default true). */
   richFeatures?: boolean;
   decode?: DecodeOptions;
-  /** Compute noise and rich features on a helper thread (default: for tracks of 600 frames or more). */
+  /**
+   * Work off the main thread: the noise on a helper thread, and the analysis on config.analysisThreads
+   * threads of its own when no pool is given (default: for tracks of 600 frames or more).
+   */
   helperThread?: boolean;
 }
 
@@ -137,20 +142,35 @@ async function analyse(
   const { job: noiseJob } = early ?? startNoise(expectedFrames);
   const noiseOpts = noiseOptsFor(expectedFrames);
   const offThread = useHelper(expectedFrames);
-  const pool = !opts.resampler && cfg.resampler === 'gance' && cfg.resamplerThreads > 1 ? parallelResampler(cfg.resamplerThreads) : null;
-  const resampler = opts.resampler ?? pool?.resample ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : undefined);
+  // threads of its own only for a track long enough to repay their start-up (like the helper thread)
+  const ownPool = !opts.pool && cfg.analysisThreads > 1 && offThread ? analysisPool(cfg.analysisThreads) : null;
+  const pool = opts.pool ?? ownPool;
   let video;
+  let spec;
+  let rich: RichFeatures[] | null = null;
   try {
+    const resampler = opts.resampler ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : pool?.resample);
     video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, scaling, file, resampler);
+    lap('resample');
+    const richOpts = { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps };
+    const specOpts = { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file };
+    const wantRich = opts.richFeatures !== false;
+    if (pool) {
+      ({ spectrogram: spec, rich } = await pool.analyse(video.samples, specOpts, wantRich ? richOpts : null));
+      lap('spectrogramAndRich');
+    } else {
+      const richJob = wantRich && offThread ? helperThread.rich(video.samples, richOpts) : null;
+      richJob?.catch(() => undefined);
+      spec = ganceSpectrogram(video.samples, specOpts);
+      lap('spectrogram');
+      if (wantRich) {
+        rich = richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);
+        lap(richJob ? 'richFeaturesWait' : 'richFeatures');
+      }
+    }
   } finally {
-    await pool?.close();
+    await ownPool?.close();
   }
-  lap('resample');
-  const richOpts = { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps };
-  const richJob = opts.richFeatures === false ? null : offThread ? helperThread.rich(video.samples, richOpts) : null;
-  richJob?.catch(() => undefined);
-  const spec = ganceSpectrogram(video.samples, { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file });
-  lap('spectrogram');
   const rms = frameRms(video.samples, vl);
   const network = new OfflineNetworkSwitch(rms, cfg.mode === 'noise-blend' ? NOISE_BLEND_SMOOTHING : PROJECTION_BLEND_SMOOTHING, file);
   lap('network');
@@ -163,8 +183,6 @@ async function analyse(
     // GANce repeats each latent spectrogram-frames / latents times and refuses a fraction.
     projection.framesPerLatent = divideNoRemainder(spec.frames, projection.reader.latentCount, 'spectrogram frames / projection latents', projection.reader.path);
   }
-  const rich = opts.richFeatures === false ? null : richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);
-  lap(richJob ? 'richFeaturesWait' : 'richFeatures');
   const reactive = rich ? reactivePlan(rich, cfg, cfg.mode === 'noise-blend' ? vl : LATENT_WIDTH) : null;
   return {
     mode: cfg.mode,

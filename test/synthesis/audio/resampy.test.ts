@@ -53,24 +53,6 @@ describe('resampy kaiser_best emulation', () => {
   });
 });
 
-describe('parallel resampler', () => {
-  it('splits the work over threads with a bit-identical result', async () => {
-    const { parallelResampler } = await import('../../../src/synthesis/audio/resample-pool.ts');
-    const n = 11025;
-    const x = new Float32Array(n);
-    for (let i = 0; i < n; i++) x[i] = Math.fround(0.4 * Math.sin(i * 0.013) + ((i * 7919) % 13) / 100);
-    const pool = parallelResampler(2);
-    try {
-      const a = await pool.resample(x, 44100, 30720);
-      const b = resampleKaiserBest(x, 44100, 30720);
-      expect(a.length).toBe(b.length);
-      expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
-    } finally {
-      await pool.close();
-    }
-  }, 60_000);
-});
-
 describe('phase-filter resampler', () => {
   const signal = (n: number) => {
     const x = new Float32Array(n);

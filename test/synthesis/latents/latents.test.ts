@@ -97,13 +97,17 @@ describe('offline latents', () => {
     expect(digest).toBe(EXPECTED_Z_HASH);
   });
 
-  it('computes noise and rich features on the helper thread with identical results', async () => {
+  it('computes noise on the helper thread and the analysis on worker threads with identical results', async () => {
     const { helperThread } = await import('../../../src/synthesis/latents/offline-helpers.ts');
     try {
       const other = await prepareOffline({ files: [song], config: defaults(), helperThread: true });
       expect(other.timings.noiseWait).toBeDefined();
       expect(Buffer.compare(Buffer.from(other.noise!.buffer), Buffer.from(plan.noise!.buffer))).toBe(0);
-      expect(other.rich![77]).toEqual(plan.rich![77]);
+      expect(other.rich).toEqual(plan.rich);
+      // and the spectrogram and rich features on analysis threads (config.analysisThreads, 2 by default)
+      expect(other.timings.spectrogramAndRich).toBeDefined();
+      expect(plan.timings.spectrogramAndRich).toBeUndefined();
+      expect(Buffer.compare(Buffer.from(other.spectrogram.buffer), Buffer.from(plan.spectrogram.buffer))).toBe(0);
       // the early noise runs on the length the probe states: for a WAV cut short (its header still
       // claims 2 s), the samples that are there, as the decoder finds them
       const short = join(dir, 'short.wav');
