@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 import { ConfigError } from './config/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config/load.ts';
@@ -55,8 +55,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // commander already printed its one-line message
+    // commander prints the errors of its own parsing; one thrown by a command's action reaches here unprinted
+    if (err instanceof CommanderError && !(err instanceof InvalidArgumentError)) {
       process.exitCode = err.exitCode;
       return;
     }
@@ -66,6 +66,6 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       return;
     }
     process.stderr.write(`gance: ${(err as Error).message}\n`);
-    process.exitCode = 1;
+    process.exitCode = err instanceof InvalidArgumentError ? err.exitCode : 1;
   }
 }

@@ -84,7 +84,12 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
     stop: () => manager.stop(),
     ...(cfg.enabled ? { ready: () => manager.ready() } : {}),
   };
-  return { units: [networksUnit, poolUnit], plugins: [networksApi(manager)], manager, latents };
+  const latentsUnit: Unit = {
+    name: 'synthesis-latents',
+    async start() {},
+    stop: () => latents.close(),
+  };
+  return { units: [networksUnit, poolUnit, latentsUnit], plugins: [networksApi(manager)], manager, latents };
 }
 
 export const synthesisSubsystem: SubsystemFactory = (ctx) => createSynthesis(ctx);

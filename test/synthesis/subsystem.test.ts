@@ -35,10 +35,14 @@ describe('synthesis subsystem: latents', () => {
         n++;
       }
       expect(n).toBe(30); // 1 s at the configured 30 fps
+      // the analysis threads (synthesis.latents.analysisThreads, 2 by default) did the spectrogram
+      expect(plan.timings.spectrogramAndRich).toBeDefined();
+      const again = await synthesis.latents.prepare([file]);
+      expect(Buffer.compare(Buffer.from(again.spectrogram.buffer), Buffer.from(plan.spectrogram.buffer))).toBe(0);
 
       const after = (await daemon.app.inject('/metrics')).body;
       expect(after).toMatch(/^gance_latents_frames_total\{mode="noise-blend",source="offline"\} 30$/m);
-      expect(after).toMatch(/^gance_latents_prepare_seconds_count\{stage="decode"\} 1$/m);
+      expect(after).toMatch(/^gance_latents_prepare_seconds_count\{stage="decode"\} 2$/m);
       const lint = join(tempDir(), 'metrics.txt');
       writeFileSync(lint, after);
       execFileSync('sh', ['-c', `promtool check metrics < ${lint}`]);

@@ -24,10 +24,12 @@ export interface AnalysisPool {
   resample: (x: Float32Array, srOrig: number, srNew: number) => Promise<Float32Array>;
   /** ganceSpectrogram and (unless `rich` is null) richFeaturesOffline of one signal, the same numbers. */
   analyse: (samples: Float32Array, spectrogram: SpectrogramOptions, rich: RichOptions | null) => Promise<{ spectrogram: GanceSpectrogram; rich: RichFeatures[] | null }>;
-  /** Resolves once every worker has started (a daemon creates the pool up front). */
+  /** Resolves once every worker has started and run a short track (a daemon does this once, up front). */
   ready: () => Promise<void>;
   close: () => Promise<void>;
 }
+
+const WARM_UP_SECONDS = 4;
 
 /** [bounds[i], bounds[i + 1]) for i < parts: near-equal ranges of [0, n), inner bounds even. */
 function evenBounds(n: number, parts: number): number[] {
@@ -102,6 +104,12 @@ export function analysisPool(threads: number): AnalysisPool {
     threads: n,
     async ready() {
       await each(evenBounds(0, n), () => ({ kind: 'ping' }));
+      // A short track through every stage, so that the first real one runs on optimised code.
+      const x = new Float32Array(WARM_UP_SECONDS * 44100);
+      for (let i = 0; i < x.length; i++) x[i] = Math.fround(0.5 * Math.sin(i * 0.05) + (i % 97) / 400);
+      const y = await this.resample(x, 44100, 30720);
+      const frames = Math.floor(y.length / 512);
+      await this.analyse(y.subarray(0, frames * 512), { vectorLength: 512, amplitudeRange: [-1, 1], rollEnabled: false }, { sampleRate: 30720, frameLength: 512, fps: 60 });
     },
     async resample(x, srOrig, srNew) {
       const nOut = resampledLength(x.length, srOrig, srNew);

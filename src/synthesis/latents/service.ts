@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { liveFrames, type LiveSource } from '../audio/live.ts';
 import { ProjectionFileReader } from '../projection/reader.ts';
+import { analysisPool, type AnalysisPool } from './analysis-pool.ts';
 import type { LatentsConfig } from './config.ts';
 import type { LatentFrame } from './frame.ts';
 import { offlineLatents, prepareOffline, type OfflineOptions, type OfflinePlan } from './offline.ts';
@@ -35,6 +36,18 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
     registers: [registry],
   });
   let noiseTable: Float32Array | null = null;
+  // Analysis threads, started and warmed at the first track and kept for the next ones.
+  let pool: { threads: AnalysisPool; ready: Promise<void> } | null = null;
+  async function analysisThreads(): Promise<AnalysisPool | null> {
+    if (config.analysisThreads <= 1) return null;
+    if (!pool) {
+      const threads = analysisPool(config.analysisThreads);
+      pool = { threads, ready: threads.ready() };
+      pool.ready.catch(() => undefined);
+    }
+    await pool.ready;
+    return pool.threads;
+  }
 
   function liveSource(): LiveSource {
     const l = config.live;
@@ -50,10 +63,18 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
     },
 
     async prepare(files: readonly string[], opts: Omit<OfflineOptions, 'files' | 'config'> = {}): Promise<OfflinePlan> {
-      const plan = await prepareOffline({ ...opts, files, config });
+      const threads = opts.pool ? null : await analysisThreads();
+      const plan = await prepareOffline({ ...opts, ...(threads ? { pool: threads } : {}), files, config });
       for (const [stage, s] of Object.entries(plan.timings)) prepareSeconds.observe({ stage }, s);
       log.info({ files, frames: plan.frames, mode: plan.mode, timings: plan.timings }, 'audio prepared for latents');
       return plan;
+    },
+
+    /** Stops the analysis threads (the daemon's stop); a later prepare starts them again. */
+    async close(): Promise<void> {
+      const p = pool;
+      pool = null;
+      await p?.threads.close();
     },
 
     async *offline(plan: OfflinePlan, params: LiveParams): AsyncGenerator<LatentFrame> {
