@@ -11,9 +11,9 @@ import { NpyFloat32Writer } from '../../src/synthesis/latents/npy.ts';
 import { offlineLatents, prepareOffline } from '../../src/synthesis/latents/offline.ts';
 import { createLiveParams } from '../../src/synthesis/latents/params.ts';
 import { LegacyRandomState } from '../../src/synthesis/latents/rng.ts';
-import { ProjectionFileWriter } from '../../src/synthesis/projection/writer.ts';
 import { CLI, REPO } from '../helpers/daemon-process.ts';
 import { addInto, clicks, noise, tempDir, tone, writeWav } from '../synthesis/audio/wav.ts';
+import { writeSmallProjection } from '../synthesis/projection/small-file.ts';
 
 const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
 
@@ -89,17 +89,8 @@ describe('gance latents', () => {
   });
 
   it('writes float32 [frames, numWs, 512] w for a projection file (--projection implies the mode)', { timeout: 60_000 }, async () => {
-    const proj = join(dir, 'face.h5');
-    const w = await ProjectionFileWriter.create(proj, {
-      originalTargetPath: 'face.mp4', originalWidthHeight: [4, 4], projectionWidthHeight: [4, 4], targetMd5Hash: '0'.repeat(32),
-      originalNetworkPath: 'net.pkl', networkMd5Hash: '1'.repeat(32), stepsInProjection: 10, noisesShapes: null,
-      latentsHistoriesEnabled: false, noisesHistoriesEnabled: false, imagesHistoriesEnabled: false,
-      originalFps: 30, projectionFps: 2, originalFrameCount: 90, projectionFrameCount: 6,
-    });
     const rng = new LegacyRandomState(5);
-    const image = { height: 2, width: 2, channels: 3, data: new Uint8Array(12) };
-    for (let i = 0; i < 6; i++) w.addFrame({ targetImage: image, finalLatents: Float32Array.from(rng.randn(18 * 512)), finalImage: image });
-    w.complete();
+    const proj = await writeSmallProjection(join(dir, 'face.h5'), { projectionFps: 2, originalFrameCount: 90, latents: Array.from({ length: 6 }, () => Float32Array.from(rng.randn(18 * 512))) });
 
     const out = join(dir, 'w.npy');
     const r = gance('latents', '--audio', song, '--out', out, '--projection', proj, '--network-count', '2');

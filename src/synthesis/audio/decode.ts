@@ -128,6 +128,19 @@ export function interleavedToMono(buf: Buffer, kind: SourceKind, channels: numbe
  * Each sample to float32 (integers through slope * (x - lo) - 1, floats as they are), channels
  * averaged as numpy does for float32. Inlined arithmetic: this runs for every sample of a track.
  */
+/**
+ * The usual input (16-bit stereo) through a table of every sample's float32 value: the same numbers as
+ * toMono's general loop, several times faster.
+ */
+function stereo16ToMono(view: Int16Array, frames: number, slope: number, lo: number): Float32Array {
+  const f32 = Math.fround;
+  const table = new Float64Array(65536);
+  for (let v = -32768; v < 32768; v++) table[v + 32768] = f32(slope * (v - lo) + -1);
+  const out = new Float32Array(frames);
+  for (let i = 0, pos = 0; i < frames; i++, pos += 2) out[i] = f32(f32(table[view[pos]! + 32768]! + table[view[pos + 1]! + 32768]!) / 2);
+  return out;
+}
+
 function toMono(view: Int16Array | Int32Array | Float64Array, channels: number, slope: number, lo: number, isInt: boolean): Float32Array {
   const frames = Math.floor(view.length / channels);
   const out = new Float32Array(frames);
@@ -137,6 +150,7 @@ function toMono(view: Int16Array | Int32Array | Float64Array, channels: number, 
     else for (let i = 0; i < frames; i++) out[i] = view[i]!;
     return out;
   }
+  if (channels === 2 && view instanceof Int16Array) return stereo16ToMono(view, frames, slope, lo);
   let pos = 0;
   for (let i = 0; i < frames; i++) {
     let acc = isInt ? f32(slope * (view[pos++]! - lo) + -1) : f32(view[pos++]!);

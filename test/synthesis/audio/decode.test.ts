@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeFile, decodeFiles, probeAudio } from '../../../src/synthesis/audio/decode.ts';
+import { decodeFile, decodeFiles, interleavedToMono, probeAudio } from '../../../src/synthesis/audio/decode.ts';
 import { AudioError } from '../../../src/synthesis/audio/errors.ts';
 import { dominantFrequency, interleave, tempDir, tone, writeWav } from './wav.ts';
 
@@ -142,6 +142,22 @@ describe('decode', () => {
     const broken = join(dir, 'broken.wav');
     writeFileSync(broken, Buffer.concat([readFileSync(stereo).subarray(0, 36), Buffer.from('garbage')]));
     await expectAudioError(decodeFile(broken), 'AUDIO_UNREADABLE', broken);
+  });
+
+  it("mixes 16-bit stereo as GANce does: scipy's interp1d line per sample, float32 mean (every sample value)", () => {
+    const f32 = Math.fround;
+    const level = (v: number) => f32(((1 - -1) / (32767 - -32768)) * (v - -32768) + -1);
+    const n = 65536;
+    const pcm = new Int16Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      pcm[2 * i] = i - 32768;
+      pcm[2 * i + 1] = ((i * 40503) % 65536) - 32768; // every value again, in another order
+    }
+    const mono = interleavedToMono(Buffer.from(pcm.buffer), 's16', 2);
+    let wrong = 0;
+    for (let i = 0; i < n; i++) if (mono[i] !== f32(f32(level(pcm[2 * i]!) + level(pcm[2 * i + 1]!)) / 2)) wrong++;
+    expect(wrong).toBe(0);
+    expect(mono[0]).toBe(f32((-1 + level(pcm[1]!)) / 2));
   });
 
   it('probes rate, channels and format', async () => {

@@ -10,8 +10,8 @@ import { latentFrameAt, offlineLatents, prepareOffline, type OfflinePlan } from 
 import { createLiveParams, updateLiveParams } from '../../../src/synthesis/latents/params.ts';
 import { LegacyRandomState } from '../../../src/synthesis/latents/rng.ts';
 import { ProjectionFileReader } from '../../../src/synthesis/projection/reader.ts';
-import { ProjectionFileWriter } from '../../../src/synthesis/projection/writer.ts';
 import { addInto, clicks, noise, tempDir, tone, writeWav } from '../audio/wav.ts';
+import { writeSmallProjection } from '../projection/small-file.ts';
 
 const defaults = () => Value.Default(LatentsConfig, {}) as LatentsConfig;
 
@@ -125,15 +125,7 @@ describe('offline latents', () => {
   }, 60_000);
 
   it('refuses an fps ratio that is not whole and a blend depth over num_ws', async () => {
-    const proj = join(dir, 'p.h5');
-    const w = await ProjectionFileWriter.create(proj, {
-      originalTargetPath: 'v.mp4', originalWidthHeight: [4, 4], projectionWidthHeight: [4, 4], targetMd5Hash: '0'.repeat(32),
-      originalNetworkPath: 'n.pkl', networkMd5Hash: '1'.repeat(32), stepsInProjection: 10, noisesShapes: null,
-      latentsHistoriesEnabled: false, noisesHistoriesEnabled: false, imagesHistoriesEnabled: false,
-      originalFps: 30, projectionFps: 7, originalFrameCount: 4, projectionFrameCount: 2,
-    });
-    for (let i = 0; i < 2; i++) w.addFrame({ targetImage: { height: 2, width: 2, channels: 3, data: new Uint8Array(12) }, finalLatents: new Float32Array(18 * 512).fill(i), finalImage: { height: 2, width: 2, channels: 3, data: new Uint8Array(12) } });
-    w.complete();
+    const proj = await writeSmallProjection(join(dir, 'p.h5'), { projectionFps: 7, originalFrameCount: 4, latents: [0, 1].map((i) => new Float32Array(18 * 512).fill(i)) });
     const cfg = { ...defaults(), mode: 'projection-file-blend' as const, projectionFile: proj };
     await expect(prepareOffline({ files: [song], config: cfg })).rejects.toMatchObject({ code: 'LATENT_FPS_RATIO', file: proj });
     await expect(prepareOffline({ files: [song], config: { ...defaults(), blendDepth: 19 } })).rejects.toMatchObject({ code: 'LATENT_BAD_PARAMETER' });
@@ -141,17 +133,7 @@ describe('offline latents', () => {
   });
 
   it('closes a projection file it opened when the preparation fails', async () => {
-    const make = async (path: string, projectionFps: number) => {
-      const w = await ProjectionFileWriter.create(path, {
-        originalTargetPath: 'v.mp4', originalWidthHeight: [4, 4], projectionWidthHeight: [4, 4], targetMd5Hash: '0'.repeat(32),
-        originalNetworkPath: 'n.pkl', networkMd5Hash: '1'.repeat(32), stepsInProjection: 10, noisesShapes: null,
-        latentsHistoriesEnabled: false, noisesHistoriesEnabled: false, imagesHistoriesEnabled: false,
-        originalFps: 30, projectionFps, originalFrameCount: 4, projectionFrameCount: 2,
-      });
-      for (let i = 0; i < 2; i++) w.addFrame({ targetImage: { height: 2, width: 2, channels: 3, data: new Uint8Array(12) }, finalLatents: new Float32Array(18 * 512).fill(i), finalImage: { height: 2, width: 2, channels: 3, data: new Uint8Array(12) } });
-      w.complete();
-      return path;
-    };
+    const make = (path: string, projectionFps: number) => writeSmallProjection(path, { projectionFps, originalFrameCount: 4, latents: [0, 1].map((i) => new Float32Array(18 * 512).fill(i)) });
     const close = vi.spyOn(ProjectionFileReader.prototype, 'close');
     try {
       // refused on the fps ratio, right after opening

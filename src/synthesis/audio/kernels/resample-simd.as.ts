@@ -64,58 +64,36 @@ export function interior(y: usize, pairs: i32, reg: f64, inc: f64, den: f64, xBa
     let a1 = f64x2.splat(0);
     let a2 = f64x2.splat(0);
     let a3 = f64x2.splat(0);
-    // left wings: x[n], x[n - 1], ...
-    let w0 = <usize>load<i32>(e0);
-    let w1 = <usize>load<i32>(e1);
-    let w2 = <usize>load<i32>(e2);
-    let w3 = <usize>load<i32>(e3);
-    let l0 = load<i32>(e0, 4);
-    let l1 = load<i32>(e1, 4);
-    let l2 = load<i32>(e2, 4);
-    let l3 = load<i32>(e3, 4);
-    let x0 = b0;
-    let x1 = b1;
-    let x2 = b2;
-    let x3 = b3;
-    let m = min(min(l0, l1), min(l2, l3));
-    for (let i = 0; i < m; i++) {
-      a0 = tap(a0, w0, x0);
-      a1 = tap(a1, w1, x1);
-      a2 = tap(a2, w2, x2);
-      a3 = tap(a3, w3, x3);
-      w0 += 16; w1 += 16; w2 += 16; w3 += 16;
-      x0 -= 16; x1 -= 16; x2 -= 16; x3 -= 16;
+    // left wings x[n], x[n - 1], ... (table fields 0 and 4), then right wings x[n + 1], ... (8 and 12)
+    for (let side = 0; side < 2; side++) {
+      const field = <usize>(side << 3);
+      const step: usize = side ? 16 : <usize>-16;
+      let w0 = <usize>load<i32>(e0 + field);
+      let w1 = <usize>load<i32>(e1 + field);
+      let w2 = <usize>load<i32>(e2 + field);
+      let w3 = <usize>load<i32>(e3 + field);
+      const l0 = load<i32>(e0 + field, 4);
+      const l1 = load<i32>(e1 + field, 4);
+      const l2 = load<i32>(e2 + field, 4);
+      const l3 = load<i32>(e3 + field, 4);
+      let x0 = b0 + (field << 1);
+      let x1 = b1 + (field << 1);
+      let x2 = b2 + (field << 1);
+      let x3 = b3 + (field << 1);
+      const m = min(min(l0, l1), min(l2, l3));
+      for (let i = 0; i < m; i++) {
+        a0 = tap(a0, w0, x0);
+        a1 = tap(a1, w1, x1);
+        a2 = tap(a2, w2, x2);
+        a3 = tap(a3, w3, x3);
+        w0 += 16; w1 += 16; w2 += 16; w3 += 16;
+        x0 += step; x1 += step; x2 += step; x3 += step;
+      }
+      for (let i = m; i < l0; i++) { a0 = tap(a0, w0, x0); w0 += 16; x0 += step; }
+      for (let i = m; i < l1; i++) { a1 = tap(a1, w1, x1); w1 += 16; x1 += step; }
+      for (let i = m; i < l2; i++) { a2 = tap(a2, w2, x2); w2 += 16; x2 += step; }
+      for (let i = m; i < l3; i++) { a3 = tap(a3, w3, x3); w3 += 16; x3 += step; }
     }
-    for (let i = m; i < l0; i++) { a0 = tap(a0, w0, x0); w0 += 16; x0 -= 16; }
-    for (let i = m; i < l1; i++) { a1 = tap(a1, w1, x1); w1 += 16; x1 -= 16; }
-    for (let i = m; i < l2; i++) { a2 = tap(a2, w2, x2); w2 += 16; x2 -= 16; }
-    for (let i = m; i < l3; i++) { a3 = tap(a3, w3, x3); w3 += 16; x3 -= 16; }
-    // right wings: x[n + 1], x[n + 2], ...
-    w0 = <usize>load<i32>(e0, 8);
-    w1 = <usize>load<i32>(e1, 8);
-    w2 = <usize>load<i32>(e2, 8);
-    w3 = <usize>load<i32>(e3, 8);
-    l0 = load<i32>(e0, 12);
-    l1 = load<i32>(e1, 12);
-    l2 = load<i32>(e2, 12);
-    l3 = load<i32>(e3, 12);
-    x0 = b0 + 16;
-    x1 = b1 + 16;
-    x2 = b2 + 16;
-    x3 = b3 + 16;
-    m = min(min(l0, l1), min(l2, l3));
-    for (let k = 0; k < m; k++) {
-      a0 = tap(a0, w0, x0);
-      a1 = tap(a1, w1, x1);
-      a2 = tap(a2, w2, x2);
-      a3 = tap(a3, w3, x3);
-      w0 += 16; w1 += 16; w2 += 16; w3 += 16;
-      x0 += 16; x1 += 16; x2 += 16; x3 += 16;
-    }
-    for (let k = m; k < l0; k++) { a0 = tap(a0, w0, x0); w0 += 16; x0 += 16; }
-    for (let k = m; k < l1; k++) { a1 = tap(a1, w1, x1); w1 += 16; x1 += 16; }
-    for (let k = m; k < l2; k++) { a2 = tap(a2, w2, x2); w2 += 16; x2 += 16; }
-    for (let k = m; k < l3; k++) { a3 = tap(a3, w3, x3); w3 += 16; x3 += 16; }
     const o = y + (<usize>q << 3);
     v128.store64_lane(o, f32x4.demote_f64x2_zero(a0), 0);
     v128.store64_lane(o, f32x4.demote_f64x2_zero(a1), 0, 8);
@@ -129,14 +107,14 @@ export function interior(y: usize, pairs: i32, reg: f64, inc: f64, den: f64, xBa
     const e0 = tab + (<usize>(<i32>((r0 - <f64>n0) * den)) << 5);
     const b0 = (load<i32>(e0, 16) ? pairsHi : pairsLo) + (<usize>(n0 - xBase) << 4);
     let a0 = f64x2.splat(0);
-    let w0 = <usize>load<i32>(e0);
-    let l0 = load<i32>(e0, 4);
-    let x0 = b0;
-    for (let i = 0; i < l0; i++) { a0 = tap(a0, w0, x0); w0 += 16; x0 -= 16; }
-    w0 = <usize>load<i32>(e0, 8);
-    l0 = load<i32>(e0, 12);
-    x0 = b0 + 16;
-    for (let k = 0; k < l0; k++) { a0 = tap(a0, w0, x0); w0 += 16; x0 += 16; }
+    for (let side = 0; side < 2; side++) {
+      const field = <usize>(side << 3);
+      const step: usize = side ? 16 : <usize>-16;
+      let w0 = <usize>load<i32>(e0 + field);
+      const l0 = load<i32>(e0 + field, 4);
+      let x0 = b0 + (field << 1);
+      for (let i = 0; i < l0; i++) { a0 = tap(a0, w0, x0); w0 += 16; x0 += step; }
+    }
     v128.store64_lane(y + (<usize>q << 3), f32x4.demote_f64x2_zero(a0), 0);
   }
   return reg;
