@@ -1,46 +1,22 @@
 /**
- * The phase-filter resampler's interior through WebAssembly SIMD (kernels/resample-simd.as.ts): two
+ * The phase-filter resampler's interior through WebAssembly SIMD (kernels/resample.as.ts): two
  * consecutive outputs per f64x2 vector, each with its own unchanged arithmetic, so the samples are the
  * ones resampy's loop gives. Outputs near the signal's ends, whose wings resampy truncates, stay with
  * the scalar path. Where the engine has no WebAssembly SIMD, `simdKernel()` is null and the scalar
  * path does everything.
  */
-import { readFileSync } from 'node:fs';
+import { instantiateKernel, type KernelMemory } from '../kernels/load.ts';
 import { resampleRangePhased, type PhaseBank } from './resampy-phased.ts';
 import type { ResampleTables } from './resampy.ts';
 
-/** The part of the WebAssembly API used here (the project's TypeScript libs declare no DOM globals). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-interface Exports {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+interface Exports extends KernelMemory {
   widen: (src: number, n: number, dLo: number, pairsLo: number, pairsHi: number) => void;
   interior: (y: number, pairs: number, reg: number, inc: number, den: number, xBase: number, pairsLo: number, pairsHi: number, tab: number) => number;
 }
 
 /** Output pairs per kernel call: the input window stays a few hundred kB, in cache. */
 const CHUNK_PAIRS = 4096;
-const PAGE = 65536;
 const TABLE_ENTRY = 32;
-
-let compiled: object | null | undefined;
-
-function module(): object | null {
-  if (compiled === undefined) {
-    try {
-      const bytes = readFileSync(new URL('./kernels/resample-simd.wasm', import.meta.url));
-      compiled = wasm?.validate(bytes) ? new wasm.Module(bytes) : null;
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
 
 export interface SimdKernel {
   /**
@@ -52,15 +28,12 @@ export interface SimdKernel {
 
 /** A kernel for one phase bank (one rate pair), or null without WebAssembly SIMD. */
 export function simdKernel(tables: ResampleTables, bank: PhaseBank): SimdKernel | null {
-  const mod = module();
-  if (!mod) return null;
   const inc = tables.timeIncrement;
   const den = bank.denominator;
   const dLo = Math.floor(inc);
   // phase of output t + 1 from the phase p of output t: the register grows by inc exactly
   const delta = (inc - dLo) * den;
   if (!Number.isInteger(delta)) return null;
-  const exp = new wasm!.Instance(mod, {}).exports as Exports;
 
   // Pair weights, lane 1 the next output's filter, both padded to the longer wing.
   const { leftStart, leftLen, rightStart, rightLen, weights } = bank;
@@ -77,7 +50,8 @@ export function simdKernel(tables: ResampleTables, bank: PhaseBank): SimdKernel 
   const hiAt = loAt + maxWindow * 16;
   const yAt = hiAt + maxWindow * 16;
   const end = yAt + 2 * CHUNK_PAIRS * 4;
-  exp.memory.grow(Math.ceil(end / PAGE));
+  const exp = instantiateKernel<Exports>('resample', end);
+  if (!exp) return null;
   const buf = exp.memory.buffer;
   const tab = new Int32Array(buf, tabAt, den * (TABLE_ENTRY / 4));
   const w = new Float64Array(buf, weightsAt, pairCount * 2);

@@ -1,5 +1,5 @@
 /**
- * AssemblyScript source of resample-simd.wasm: the interior of resampy-phased's dot products, two
+ * AssemblyScript source of resample.wasm: the interior of resampy-phased's dot products, two
  * consecutive outputs per f64x2 vector (lane 0 output t, lane 1 output t + 1).
  *
  * Each lane keeps its own output's arithmetic: product in float64, sum in float64, rounded to float32
@@ -7,14 +7,14 @@
  * samples stay bit-identical to the scalar path. Wing lengths of a pair are padded to the longer one
  * with zero weights; adding 0 * x (x finite) to a float32 sum leaves it unchanged.
  *
- * Memory layout, all set up by resample-simd.ts:
+ * Memory layout, all set up by audio/resample-simd.ts:
  *  - phase table (`tab`), 8 i32 per phase p of output t: byte address of the left-wing pair weights,
  *    their count, the same two for the right wing, and the input-pair array to read (0 or 1);
  *  - pair weights: (w_p[i], w_p'[i]) as two f64, p' the phase of output t + 1;
  *  - two input-pair arrays: (x[j], x[j + d]) as two f64 for j over the chunk's window, d the input
  *    step from output t to t + 1 (the integer part of the increment, or one more).
  *
- * Rebuild with `npm run build:wasm`; test/synthesis/audio/kernels checks the committed binary.
+ * Rebuild with `npm run build:wasm` (build.ts); a test checks the committed binary.
  */
 
 @inline
