@@ -13,6 +13,7 @@
 import { exp, ln } from './detmath.ts';
 import { createPow2Fft } from './fft.ts';
 import { SlidingMinimum } from './sliding-min.ts';
+import { richKernel, type RichKernel } from './rich-simd.ts';
 import { periodicHann } from './spectrogram.ts';
 
 export interface RichFeatures {
@@ -36,6 +37,8 @@ export interface RichOptions {
   windowLength?: number;
   sustainFrames?: number;
   pulseDecaySeconds?: number;
+  /** Use the WebAssembly kernel where the engine has one (default true; false for the JavaScript path, same numbers). */
+  kernel?: boolean;
 }
 
 interface Raw {
@@ -63,6 +66,7 @@ export class RichFeatureExtractor {
   private readonly pitchClass: Int8Array;
   private readonly windowed: Float64Array;
   private readonly zeros: Float64Array;
+  private readonly kernel: RichKernel | null;
 
   constructor(opts: RichOptions) {
     this.windowLength = opts.windowLength ?? 2048;
@@ -86,9 +90,15 @@ export class RichFeatureExtractor {
       const midi = (12 * ln(f / 440)) / ln(2) + 69;
       this.pitchClass[b] = ((Math.floor(midi + 0.5) % 12) + 12) % 12;
     }
+    const useKernel = opts.kernel ?? true;
+    this.kernel = useKernel ? richKernel({ windowLength: this.windowLength, frameLength: this.frameLength, bins: this.bins, sustainFrames: k, window: this.win, pitchClass: this.pitchClass, fft: this.fft }) : null;
   }
 
   push(frame: ArrayLike<number>): Raw {
+    return this.kernel ? this.kernel.push(frame) : this.pushJs(frame);
+  }
+
+  private pushJs(frame: ArrayLike<number>): Raw {
     const n = this.frameLength;
     const W = this.windowLength;
     const h = this.history;

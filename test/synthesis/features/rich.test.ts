@@ -47,3 +47,30 @@ describe('rich features', () => {
     expect(live[80]!.rms).toBe(off[80]!.rms);
   });
 });
+
+describe('rich features: WebAssembly kernel', () => {
+  it('gives the JavaScript path\'s numbers bit for bit (clicks, chords, silence; other window and sustain sizes; split ranges)', async () => {
+    const { richRawRange } = await import('../../../src/synthesis/features/rich.ts');
+    const { richKernel } = await import('../../../src/synthesis/features/rich-simd.ts');
+    const { createPow2Fft } = await import('../../../src/synthesis/features/fft.ts');
+    expect(richKernel({ windowLength: 2048, frameLength: 512, bins: 1025, sustainFrames: 8, window: new Float64Array(2048), pitchClass: new Int8Array(1025), fft: createPow2Fft(2048) }), 'kernel available on this Node').not.toBeNull();
+    const x = new Float32Array(clickTrain.length + chord([261.63, 329.63]).length + 20 * 512);
+    x.set(clickTrain);
+    x.set(chord([261.63, 329.63]), clickTrain.length + 20 * 512); // digital silence between
+    for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i]! + (((i * 7919) % 101) - 50) / 5000);
+    const frames = Math.floor(x.length / 512);
+    const same = (a: Float64Array, b: Float64Array) => Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+    for (const o of [opts, { ...opts, windowLength: 1024, sustainFrames: 5 }, { ...opts, frameLength: 256, sustainFrames: 1 }]) {
+      const n = Math.floor(x.length / o.frameLength);
+      const js = richRawRange(x, { ...o, kernel: false }, 0, n);
+      const wasm = richRawRange(x, o, 0, n);
+      expect(same(js, wasm), JSON.stringify(o)).toBe(true);
+    }
+    const whole = richRawRange(x, opts, 0, frames);
+    const parts = [richRawRange(x, opts, 0, 101), richRawRange(x, opts, 101, frames)];
+    const joined = new Float64Array(whole.length);
+    joined.set(parts[0]!);
+    joined.set(parts[1]!, parts[0]!.length);
+    expect(same(whole, joined)).toBe(true);
+  });
+});
