@@ -45,7 +45,12 @@ function shared(a: Float32Array): SharedArrayBuffer {
   return s;
 }
 
-export function analysisPool(threads: number): AnalysisPool {
+export interface AnalysisPoolOptions {
+  /** Sees each thread as it starts (tests use it to end one). */
+  onSpawn?: (w: Worker) => void;
+}
+
+export function analysisPool(threads: number, opts: AnalysisPoolOptions = {}): AnalysisPool {
   const n = Math.max(1, Math.floor(threads));
   const workers: Worker[] = [];
   const spawn = () => {
@@ -53,7 +58,14 @@ export function analysisPool(threads: number): AnalysisPool {
       const { script, options } = threadEntry(new URL('./analysis-worker.ts', import.meta.url));
       const w = new Worker(script, options);
       w.unref();
+      // a thread that dies takes its job's call down with it (callWorker) and is replaced at the next one
+      w.on('exit', () => {
+        const i = workers.indexOf(w);
+        if (i >= 0) workers.splice(i, 1);
+      });
+      w.on('error', () => undefined);
       workers.push(w);
+      opts.onSpawn?.(w);
     }
   };
   /** one job per worker, built from the worker's range; resolves with their results in order */

@@ -42,8 +42,13 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
     if (config.analysisThreads <= 1) return null;
     if (!pool) {
       const threads = analysisPool(config.analysisThreads);
-      pool = { threads, ready: threads.ready() };
-      pool.ready.catch(() => undefined);
+      const started = { threads, ready: threads.ready() };
+      pool = started;
+      // threads that failed to start are not kept: the next track tries afresh
+      started.ready.catch(() => {
+        if (pool === started) pool = null;
+        void threads.close();
+      });
     }
     await pool.ready;
     return pool.threads;

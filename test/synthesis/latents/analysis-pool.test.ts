@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resampleKaiserBest } from '../../../src/synthesis/audio/resampy.ts';
 import { FeatureError } from '../../../src/synthesis/features/errors.ts';
@@ -56,6 +57,22 @@ describe('analysis pool', () => {
     }
     const none = await pool(2).analyse(x, { vectorLength: 512, amplitudeRange: [0, 1], rollEnabled: false }, null);
     expect(none.rich).toBeNull();
+  }, 60_000);
+
+  it('a thread that dies fails its call with a reason, and the next call runs on a new thread', async () => {
+    const started: Worker[] = [];
+    const p = analysisPool(2, { onSpawn: (w) => started.push(w) });
+    pools.push(p);
+    await p.ready();
+    expect(started).toHaveLength(2);
+    const x = track(2000);
+    const opts = { vectorLength: 512, amplitudeRange: [-1, 1] as [number, number], rollEnabled: false };
+    const call = p.analyse(x, opts, { sampleRate: 30720, frameLength: 512, fps: 60 });
+    await started[1]!.terminate();
+    await expect(call).rejects.toThrow(/exited .* before answering/);
+    const again = await p.analyse(x, opts, null);
+    expect(started).toHaveLength(3);
+    expect(same(again.spectrogram.vectors, ganceSpectrogram(x, opts).vectors)).toBe(true);
   }, 60_000);
 
   it("refuses what the serial spectrogram refuses, with the same errors", async () => {
