@@ -34,11 +34,11 @@ function compiled(name: string): object | null {
   return modules.get(name)!;
 }
 
-/** A fresh instance of kernel `name` (its own memory, grown to `bytes`), or null. */
-export function instantiateKernel<T extends KernelMemory>(name: string, bytes: number): T | null {
+/** A fresh instance of kernel `name` (its own memory, grown to `bytes`), or null. `env` holds its imports. */
+export function instantiateKernel<T extends KernelMemory>(name: string, bytes: number, env: Record<string, (...args: number[]) => number> = {}): T | null {
   const mod = compiled(name);
   if (!mod) return null;
-  const exports = new wasm!.Instance(mod, {}).exports as T;
+  const exports = new wasm!.Instance(mod, { env }).exports as T;
   const have = exports.memory.buffer.byteLength;
   if (bytes > have) exports.memory.grow(Math.ceil((bytes - have) / WASM_PAGE));
   return exports;

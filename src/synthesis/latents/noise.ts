@@ -4,6 +4,7 @@
  * divided by its RMS, then min-max scaled to [-4, 4] in float32 as sklearn does for float32 input.
  */
 import { gaussianFilterRows, gaussianFilterRowsWrapFft } from './gaussian.ts';
+import { noiseKernel } from './noise-simd.ts';
 import { LegacyRandomState } from './rng.ts';
 
 export interface NoiseOptions {
@@ -16,12 +17,17 @@ export interface NoiseOptions {
 
 export const GANCE_NOISE_DEFAULTS = { seed: 1234, sigma: 50, range: [-4, 4] as const };
 
-export function ganceNoise(opts: NoiseOptions): Float32Array {
+export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Array {
   const { frames, vectorLength: vl } = opts;
   const count = frames * vl;
-  const rng = new LegacyRandomState(opts.seed);
-  const raw = new Float32Array(count);
-  for (let i = 0; i < count; i++) raw[i] = rng.nextGauss();
+  const k = opts.kernel === false ? null : noiseKernel(count);
+  let raw: Float32Array;
+  if (k) raw = k.gauss(opts.seed, count);
+  else {
+    const rng = new LegacyRandomState(opts.seed);
+    raw = new Float32Array(count);
+    for (let i = 0; i < count; i++) raw[i] = rng.nextGauss();
+  }
   const filtered = new Float32Array(count);
   // Direct sums for short runs; FFT convolution beyond (same float32 values, ~8x faster at 1 min).
   if (opts.sigma > 1e-15 && frames <= 64) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
@@ -29,20 +35,25 @@ export function ganceNoise(opts: NoiseOptions): Float32Array {
   else filtered.set(raw);
   const f32 = Math.fround;
   let sq = 0;
-  for (let i = 0; i < count; i++) sq += f32(filtered[i]! * filtered[i]!);
+  if (k) sq = k.sumSquares(filtered);
+  else for (let i = 0; i < count; i++) sq += f32(filtered[i]! * filtered[i]!);
   const rms = f32(Math.sqrt(f32(sq / count)));
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < count; i++) {
-    const v = f32(filtered[i]! / rms);
-    filtered[i] = v;
-    if (v < min) min = v;
-    if (v > max) max = v;
+  if (k) [min, max] = k.divideExtremes(filtered, rms);
+  else {
+    for (let i = 0; i < count; i++) {
+      const v = f32(filtered[i]! / rms);
+      filtered[i] = v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
   }
   let dataRange = f32(max - min);
   if (dataRange === 0) dataRange = 1;
   const scale = f32((opts.range[1] - opts.range[0]) / dataRange);
   const offset = f32(opts.range[0] - f32(min * scale));
-  for (let i = 0; i < count; i++) filtered[i] = f32(f32(filtered[i]! * scale) + offset);
+  if (k) k.scaleOffset(filtered, scale, offset);
+  else for (let i = 0; i < count; i++) filtered[i] = f32(f32(filtered[i]! * scale) + offset);
   return filtered;
 }
