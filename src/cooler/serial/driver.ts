@@ -139,8 +139,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
       return { channel, duty };
     });
     if (entries.length === 0) return;
-    const reply = await this.request(Command.setDuty, encodeSetDuty(entries));
-    this.noteState(decodeState(reply));
+    this.noteState(await this.request(Command.setDuty, encodeSetDuty(entries), decodeState));
   }
 
   async read(): Promise<CoolerState> {
@@ -150,13 +149,13 @@ export class SerialCooler extends EventEmitter implements Cooler {
 
   /** The raw device state (mode, applied duty, kick/stall flags...), for `gance firmware info` and tests. */
   async readDevice(): Promise<DeviceState> {
-    const state = decodeState(await this.request(Command.getState));
+    const state = await this.request(Command.getState, undefined, decodeState);
     this.noteState(state);
     return state;
   }
 
   async readCounters(): Promise<DeviceCounters> {
-    const c = decodeCounters(await this.request(Command.getCounters, encodeGetCounters()));
+    const c = await this.request(Command.getCounters, encodeGetCounters(), decodeCounters);
     this.absorbCounters(c, false);
     return c;
   }
@@ -168,8 +167,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
       return;
     }
     try {
-      const reply = await link.request(Command.failsafe, Buffer.alloc(0), { timeoutMs: 200, retries: 1 });
-      this.noteState(decodeState(reply));
+      this.noteState(await link.request(Command.failsafe, Buffer.alloc(0), { timeoutMs: 200, retries: 1, decode: decodeState }));
       this.log.warn({ event: 'failsafe', reason }, 'cooler firmware in failsafe');
     } catch (err) {
       this.log.error({ event: 'failsafe', reason, err }, 'cooler failsafe command not confirmed; the firmware watchdog remains');
@@ -257,7 +255,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
     let lastErr: Error | null = null;
     while (!hello && performance.now() < deadline && !this.closed) {
       try {
-        hello = decodeHello(await link.request(Command.hello, encodeHello(), { retries: 0 }));
+        hello = await link.request(Command.hello, encodeHello(), { retries: 0, decode: decodeHello });
       } catch (e) {
         lastErr = e as Error;
         if (!link.isOpen) throw e;
@@ -283,23 +281,23 @@ export class SerialCooler extends EventEmitter implements Cooler {
     (this.info as { version: string }).version = `${hello.name} ${hello.firmwareVersion} (protocol ${hello.protocolVersion})`;
 
     // The watchdog and failsafe duty live in the device's EEPROM; make them what the config says.
-    let settings = decodeSettings(await link.request(Command.getSettings));
+    let settings = await link.request(Command.getSettings, undefined, { decode: decodeSettings });
     const want = { watchdogMs: Math.round(this.config.watchdogSeconds * 1000), failsafeDuty: this.config.failsafeDuty };
     if (settings.watchdogMs !== want.watchdogMs || dutyToWire(settings.failsafeDuty) !== dutyToWire(want.failsafeDuty)) {
       // EEPROM writes block the firmware ~3.4 ms per byte: give it time
-      settings = decodeSettings(await link.request(Command.setSettings, encodeSetSettings({ ...settings, ...want }), { timeoutMs: 1000 }));
+      settings = await link.request(Command.setSettings, encodeSetSettings({ ...settings, ...want }), { timeoutMs: 1000, decode: decodeSettings });
       this.log.info({ event: 'settings-written', watchdogMs: settings.watchdogMs, failsafeDuty: settings.failsafeDuty }, 'cooler watchdog/failsafe settings written to EEPROM');
     }
     this.settings = settings;
 
-    const state = decodeState(await link.request(Command.getState));
+    const state = await link.request(Command.getState, undefined, { decode: decodeState });
     // the boot count (EEPROM) changes at every restart, however long we were away
     const restarted = this.lastBoots !== null && hello.boots !== this.lastBoots;
     if (restarted) this.metrics.deviceResets.inc({ cause: hello.resetCause.join('+') || 'unknown' });
     this.lastBoots = hello.boots;
     this.lastUptimeMs = null;
     this.noteState(state, false);
-    const counters = decodeCounters(await link.request(Command.getCounters, encodeGetCounters()));
+    const counters = await link.request(Command.getCounters, encodeGetCounters(), { decode: decodeCounters });
     this.absorbCounters(counters, restarted || this.lastCounters === null);
     this.log.info(
       { event: 'link-up', firmware: this.info.version, boots: hello.boots, resetCause: hello.resetCause, mode: state.mode, restarted, watchdogMs: settings.watchdogMs },
@@ -330,11 +328,11 @@ export class SerialCooler extends EventEmitter implements Cooler {
     }
   }
 
-  private async request(type: number, payload?: Buffer): Promise<Buffer> {
+  private async request<T>(type: number, payload: Buffer | undefined, decode: (payload: Buffer) => T): Promise<T> {
     const link = this.link;
     if (!link || !this.up) throw new Error(`cooler link is down (${this.config.path})`);
     try {
-      const reply = await link.request(type, payload);
+      const reply = await link.request(type, payload, { decode });
       this.failures = 0;
       return reply;
     } catch (err) {

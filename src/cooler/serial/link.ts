@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { SerialPort, type SerialPortMock } from 'serialport';
 import { FrameParserStream, encodeFrame, type Frame } from '../protocol/frame.ts';
-import { Command, ErrorCode, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
+import { Command, ErrorCode, ProtocolError, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
 import type { CoolerLinkMetrics } from './metrics.ts';
 
 export class LinkClosedError extends Error {
@@ -113,11 +113,15 @@ export class SerialLink extends EventEmitter {
   }
 
   /**
-   * Sends a command and resolves with the reply payload. Retries after a timeout (no answer, or
-   * only corrupted ones), after an unreadable error frame and after the device reporting our frame
-   * corrupted (CRC/truncated); other error replies reject at once with DeviceErrorReply.
+   * Sends a command and resolves with the reply, read by `decode` (default: the payload as it is).
+   * Retries after a timeout (no answer, or only corrupted ones), after an unreadable error frame or
+   * reply (valid CRC but a shape `decode` refuses: counted as a malformed frame) and after the device
+   * reporting our frame corrupted (CRC/truncated); other error replies reject at once with
+   * DeviceErrorReply.
    */
-  async request(type: number, payload: Buffer = Buffer.alloc(0), opts: { timeoutMs?: number; retries?: number } = {}): Promise<Buffer> {
+  async request(type: number, payload?: Buffer, opts?: { timeoutMs?: number; retries?: number }): Promise<Buffer>;
+  async request<T>(type: number, payload: Buffer | undefined, opts: { timeoutMs?: number; retries?: number; decode: (payload: Buffer) => T }): Promise<T>;
+  async request<T>(type: number, payload: Buffer = Buffer.alloc(0), opts: { timeoutMs?: number; retries?: number; decode?: (payload: Buffer) => T } = {}): Promise<T | Buffer> {
     const name = commandName(type);
     const m = this.opts.metrics;
     const attempts = 1 + (opts.retries ?? this.opts.retries);
@@ -151,7 +155,15 @@ export class SerialLink extends EventEmitter {
         if (err.code === ErrorCode.badCrc || err.code === ErrorCode.truncated) continue;
         throw lastError;
       }
-      return frame.payload;
+      if (!opts.decode) return frame.payload;
+      try {
+        return opts.decode(frame.payload);
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        // a reply that passed its CRC but is not what this command answers: dropped, and asked again
+        m.badFrames.inc({ side: 'host', reason: 'malformed' });
+        lastError = new ProtocolError(`${this.opts.path}: malformed reply to ${name} (${e.message})`);
+      }
     }
     throw lastError;
   }

@@ -114,6 +114,8 @@ const FAULTS: Record<string, { fault: Fault; timeouts: number; retries: number; 
   truncated: { fault: (b) => b.subarray(0, 9), timeouts: 1, retries: 1, bad: { truncated: 1 } },
   'oversized length (LEN 200)': { fault: () => Buffer.from([0xa5, 0xc8, 0x00, 0x11, 0x22]), timeouts: 1, retries: 1, bad: { length: 1 }, junk: 4 },
   'unreadable error frame for our seq': { fault: (_b, f) => encodeFrame(f.seq, TYPE_ERROR, Buffer.from([1, 2, 3])), timeouts: 0, retries: 1, bad: { malformed: 1 } },
+  // passes its CRC, right seq and type, but a state reply cut short: the driver cannot read it
+  'wrong payload shape (valid CRC, our seq and type)': { fault: (_b, f) => encodeFrame(f.seq, f.type, f.payload.subarray(0, 3)), timeouts: 0, retries: 1, bad: { malformed: 1 } },
   'junk before a good reply': { fault: (b) => Buffer.concat([Buffer.from([0x00, 0x13, 0x37, 0x5a]), b]), timeouts: 0, retries: 0, junk: 4 },
 };
 
