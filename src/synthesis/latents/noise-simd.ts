@@ -1,6 +1,7 @@
 /**
  * GANce noise's elementwise steps through WebAssembly (kernels/noise.as.ts): the same float32 values as
- * noise.ts's JavaScript loops, which stay for engines without WebAssembly SIMD.
+ * noise.ts's JavaScript loops, which stay for engines without WebAssembly SIMD. The draws and the
+ * filtered noise live in the kernel's memory, so no step copies the noise in or out.
  */
 import { ln } from '../features/detmath.ts';
 import { instantiateKernel, type KernelMemory } from '../kernels/load.ts';
@@ -15,45 +16,39 @@ interface Exports extends KernelMemory {
 
 const STATE = 0;
 const EXTREMES = 4096;
-const DATA = 8192;
+const RAW = 8192;
 
 export interface NoiseKernel {
-  /** numpy RandomState(seed).randn(count) as float32 */
-  gauss(seed: number, count: number): Float32Array;
-  sumSquares(x: Float32Array): number;
-  /** x / d in float32 in place; returns [min, max] */
-  divideExtremes(x: Float32Array, d: number): [number, number];
-  scaleOffset(x: Float32Array, scale: number, offset: number): void;
+  /** numpy RandomState(seed).randn(count) as float32, a view on the kernel's memory */
+  gauss(seed: number): Float32Array;
+  /** where the filtered noise goes (a view on the kernel's memory); the steps below work on it in place */
+  readonly filtered: Float32Array;
+  sumSquares(): number;
+  /** filtered / d in float32; returns [min, max] */
+  divideExtremes(d: number): [number, number];
+  scaleOffset(scale: number, offset: number): void;
 }
 
-/** A kernel with room for `count` float32 values, or null without WebAssembly SIMD. */
+/** A kernel for `count` float32 values, or null without WebAssembly SIMD. */
 export function noiseKernel(count: number): NoiseKernel | null {
-  const exp = instantiateKernel<Exports>('noise', DATA + count * 4, { ln });
+  const filteredAt = RAW + count * 4;
+  const exp = instantiateKernel<Exports>('noise', filteredAt + count * 4, { ln });
   if (!exp) return null;
-  const data = () => new Float32Array(exp.memory.buffer, DATA, count);
-  const run = (x: Float32Array, f: () => void) => {
-    const d = data();
-    d.set(x);
-    f();
-    x.set(d);
-  };
+  const buf = exp.memory.buffer;
+  const raw = new Float32Array(buf, RAW, count);
+  const extremes = new Float32Array(buf, EXTREMES, 2);
   return {
-    gauss(seed, n) {
+    filtered: new Float32Array(buf, filteredAt, count),
+    gauss(seed) {
       exp.seed(STATE, seed);
-      exp.gauss(DATA, n);
-      return data().slice(0, n);
+      exp.gauss(RAW, count);
+      return raw;
     },
-    sumSquares(x) {
-      data().set(x);
-      return exp.sumSquares(DATA, x.length);
+    sumSquares: () => exp.sumSquares(filteredAt, count),
+    divideExtremes(d) {
+      exp.divideExtremes(filteredAt, count, d, EXTREMES);
+      return [extremes[0]!, extremes[1]!];
     },
-    divideExtremes(x, d) {
-      run(x, () => exp.divideExtremes(DATA, x.length, d, EXTREMES));
-      const e = new Float32Array(exp.memory.buffer, EXTREMES, 2);
-      return [e[0]!, e[1]!];
-    },
-    scaleOffset(x, scale, offset) {
-      run(x, () => exp.scaleOffset(DATA, x.length, scale, offset));
-    },
+    scaleOffset: (scale, offset) => exp.scaleOffset(filteredAt, count, scale, offset),
   };
 }

@@ -22,25 +22,25 @@ export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Ar
   const count = frames * vl;
   const k = opts.kernel === false ? null : noiseKernel(count);
   let raw: Float32Array;
-  if (k) raw = k.gauss(opts.seed, count);
+  if (k) raw = k.gauss(opts.seed);
   else {
     const rng = new LegacyRandomState(opts.seed);
     raw = new Float32Array(count);
     for (let i = 0; i < count; i++) raw[i] = rng.nextGauss();
   }
-  const filtered = new Float32Array(count);
+  const filtered = k ? k.filtered : new Float32Array(count);
   // Direct sums for short runs; FFT convolution beyond (same float32 values, ~8x faster at 1 min).
   if (opts.sigma > 1e-15 && frames <= 64) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
   else if (opts.sigma > 1e-15) gaussianFilterRowsWrapFft(raw, frames, vl, opts.sigma, filtered);
   else filtered.set(raw);
   const f32 = Math.fround;
   let sq = 0;
-  if (k) sq = k.sumSquares(filtered);
+  if (k) sq = k.sumSquares();
   else for (let i = 0; i < count; i++) sq += f32(filtered[i]! * filtered[i]!);
   const rms = f32(Math.sqrt(f32(sq / count)));
   let min = Infinity;
   let max = -Infinity;
-  if (k) [min, max] = k.divideExtremes(filtered, rms);
+  if (k) [min, max] = k.divideExtremes(rms);
   else {
     for (let i = 0; i < count; i++) {
       const v = f32(filtered[i]! / rms);
@@ -53,7 +53,8 @@ export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Ar
   if (dataRange === 0) dataRange = 1;
   const scale = f32((opts.range[1] - opts.range[0]) / dataRange);
   const offset = f32(opts.range[0] - f32(min * scale));
-  if (k) k.scaleOffset(filtered, scale, offset);
+  if (k) k.scaleOffset(scale, offset);
   else for (let i = 0; i < count; i++) filtered[i] = f32(f32(filtered[i]! * scale) + offset);
-  return filtered;
+  // out of the kernel's memory: the caller may keep or transfer it
+  return k ? filtered.slice() : filtered;
 }

@@ -7,11 +7,10 @@ const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buff
 
 describe('GANce noise: WebAssembly kernel', () => {
   it("draws numpy's legacy normals exactly as the JavaScript RandomState (odd counts, other seeds)", () => {
-    const k = noiseKernel(100_001);
-    expect(k, 'kernel available on this Node').not.toBeNull();
+    expect(noiseKernel(7), 'kernel available on this Node').not.toBeNull();
     for (const [seed, n] of [[1234, 100_001], [0, 7], [4294967295, 1000]] as const) {
       const js = Float32Array.from(new LegacyRandomState(seed).randn(n));
-      expect(same(k!.gauss(seed, n), js), `seed ${seed}`).toBe(true);
+      expect(same(noiseKernel(n)!.gauss(seed), js), `seed ${seed}`).toBe(true);
     }
   });
 
