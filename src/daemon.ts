@@ -9,27 +9,11 @@ import { buildApp, type ApiPlugin } from './api/app.ts';
 import { httpUnit } from './api/unit.ts';
 import { Supervisor } from './lifecycle/supervisor.ts';
 import type { Unit } from './lifecycle/unit.ts';
+import { ServiceRegistry, type DaemonContext, type SubsystemFactory } from './subsystem.ts';
 import { createRegistry } from './metrics.ts';
 import { createEventBus, type DaemonEventBus } from './events.ts';
 import { synthesisSubsystem } from './synthesis/subsystem.ts';
 import { thermalSubsystem } from './thermal/subsystem.ts';
-
-/** What every subsystem gets to build itself from. */
-export interface DaemonContext {
-  config: Config;
-  log: Logger;
-  registry: Registry;
-  cooler: Cooler;
-  events: DaemonEventBus;
-}
-
-/** What a subsystem contributes: units for the supervisor and routes for the API. */
-export interface Subsystem {
-  units: Unit[];
-  plugins: ApiPlugin[];
-}
-
-export type SubsystemFactory = (ctx: DaemonContext) => Promise<Subsystem> | Subsystem;
 
 export interface DaemonOptions {
   config: Config;
@@ -47,8 +31,8 @@ export interface Daemon {
   readonly cooler: Cooler;
   readonly registry: Registry;
   readonly events: DaemonEventBus;
-  /** what each subsystem built (the render pipeline and tests reach synthesis through it) */
-  readonly subsystems: readonly Subsystem[];
+  /** what the subsystems offer each other (tests reach synthesis through it) */
+  readonly services: ServiceRegistry;
   start(): Promise<void>;
   /** clean stop; the cooler unit commands the failsafe on its way down */
   stop(): Promise<void>;
@@ -63,14 +47,13 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const registry = createRegistry();
   const cooler = opts.cooler ?? (await createCooler(config.cooler, { log: log.child({ unit: 'cooler' }), registry }));
   const events = createEventBus();
-  const ctx: DaemonContext = { config, log, registry, cooler, events };
+  const services = new ServiceRegistry();
+  const ctx: DaemonContext = { config, log, registry, cooler, events, services };
 
   const units: Unit[] = [coolerUnit(cooler, log.child({ unit: 'cooler' }))];
   const plugins: ApiPlugin[] = [];
-  const subsystems: Subsystem[] = [];
   for (const factory of [...builtinSubsystems, ...(opts.subsystems ?? [])]) {
     const sub = await factory(ctx);
-    subsystems.push(sub);
     units.push(...sub.units);
     plugins.push(...sub.plugins);
   }
@@ -97,7 +80,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     cooler,
     registry,
     events,
-    subsystems,
+    services,
     start: () => sup.start(),
     stop: () => sup.stop(Math.max(500, Math.floor(config.lifecycle.stopTimeoutMs / Math.max(1, sup.units.length)))),
     async emergency(reason: string) {

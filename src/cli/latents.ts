@@ -14,8 +14,8 @@ import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.ts';
-import { checkLatentsConfig, type LatentsConfig } from '../synthesis/latents/config.ts';
-import type { NpyFloat32Writer } from '../synthesis/latents/npy.ts';
+import { checkLatentsConfig, type LatentsConfig } from '../latents/config.ts';
+import type { NpyFloat32Writer } from '../latents/npy.ts';
 
 type Mode = LatentsConfig['mode'];
 const MODES: readonly Mode[] = ['noise-blend', 'projection-file-blend'];
@@ -71,11 +71,11 @@ export async function exportLatents({ files, config, out, networkCount }: Export
   for (const p of [npyPath, sidecarPath]) if ((await stat(p).catch(() => null))?.isDirectory()) throw new Error(`${out}: cannot write: ${p} is a directory`);
   // the heavy modules (decoders, h5wasm) load only when the command runs
   const [{ prepareOffline, offlineLatents }, { createLiveParams }, { reactiveActive }, npy, { LATENT_WIDTH }] = await Promise.all([
-    import('../synthesis/latents/offline.ts'),
-    import('../synthesis/latents/params.ts'),
-    import('../synthesis/latents/reactive.ts'),
-    import('../synthesis/latents/npy.ts'),
-    import('../synthesis/projection/format.ts'),
+    import('../latents/offline.ts'),
+    import('../latents/params.ts'),
+    import('../latents/reactive.ts'),
+    import('../latents/npy.ts'),
+    import('../latents/projection/format.ts'),
   ]);
   const params = createLiveParams(config, networkCount);
   // the rich features only move the latents when a reactive gain is on

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { checkLatentsConfig, LatentsConfig } from './latents/config.ts';
+import { checkLatentsConfig, LatentsConfig } from '../latents/config.ts';
 import type { ProviderSpec } from './pool/protocol.ts';
 import type { WorkerSpec } from './pool/pool.ts';
 

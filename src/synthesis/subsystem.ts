@@ -6,11 +6,11 @@
  * Nothing here can stop the daemon: a default network that will not load leaves synthesis
  * not-ready (and says why in the log), while thermal control runs on.
  */
-import type { DaemonContext, Subsystem, SubsystemFactory } from '../daemon.ts';
+import type { DaemonContext, Subsystem, SubsystemFactory } from '../subsystem.ts';
 import type { Unit } from '../lifecycle/unit.ts';
 import { networksApi } from './api.ts';
 import { checkSynthesisConfig, workerSpecs, type SynthesisConfig } from './config.ts';
-import { createLatentsService, type LatentsService } from './latents/service.ts';
+import { createLatentsService, type LatentsService } from '../latents/service.ts';
 import { createSynthesisMetrics } from './metrics.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from './networks/catalogue.ts';
 import { NetworkManager } from './networks/manager.ts';
@@ -89,6 +89,8 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
     async start() {},
     stop: () => latents.close(),
   };
+  ctx.services.provide('networks', manager);
+  ctx.services.provide('latents', latents);
   return { units: [networksUnit, poolUnit, latentsUnit], plugins: [networksApi(manager)], manager, latents };
 }
 

@@ -3,7 +3,7 @@
  * fake nvidia-smi), the control loop unit, its API under /v1/thermal and its metrics.
  */
 import { resolve } from 'node:path';
-import type { SubsystemFactory } from '../daemon.ts';
+import type { SubsystemFactory } from '../subsystem.ts';
 import { SimulatedCooler } from '../cooler/simulated.ts';
 import { thermalApi } from './api.ts';
 import { registerThermalMetrics } from './metrics.ts';

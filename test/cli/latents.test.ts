@@ -6,14 +6,14 @@ import { parse as parseNpy } from 'npyjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { exportLatents, sidecarPathFor, type LatentsSidecar } from '../../src/cli/latents.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
-import type { LatentsConfig } from '../../src/synthesis/latents/config.ts';
-import { NpyFloat32Writer } from '../../src/synthesis/latents/npy.ts';
-import { offlineLatents, prepareOffline } from '../../src/synthesis/latents/offline.ts';
-import { createLiveParams } from '../../src/synthesis/latents/params.ts';
-import { LegacyRandomState } from '../../src/synthesis/latents/rng.ts';
+import type { LatentsConfig } from '../../src/latents/config.ts';
+import { NpyFloat32Writer } from '../../src/latents/npy.ts';
+import { offlineLatents, prepareOffline } from '../../src/latents/offline.ts';
+import { createLiveParams } from '../../src/latents/params.ts';
+import { LegacyRandomState } from '../../src/latents/rng.ts';
 import { CLI, REPO } from '../helpers/daemon-process.ts';
-import { addInto, clicks, noise, tempDir, tone, writeWav } from '../synthesis/audio/wav.ts';
-import { writeSmallProjection } from '../synthesis/projection/small-file.ts';
+import { addInto, clicks, noise, tempDir, tone, writeWav } from '../audio/wav.ts';
+import { writeSmallProjection } from '../latents/projection/small-file.ts';
 
 const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
 

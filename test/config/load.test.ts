@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ConfigError, pointerToPath } from '../../src/config/errors.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigText } from '../../src/config/load.ts';
 import { CLI, REPO, writeTempConfig } from '../helpers/daemon-process.ts';
-import { H5PY_PROJECTION } from '../synthesis/features/gance-reference.ts';
+import { H5PY_PROJECTION } from '../audio/features/gance-reference.ts';
 
 const base = `cooler:\n  driver: simulated\n  fans: [{ id: a, channel: 0 }, { id: b, channel: 1 }]\nthermal:\n  zones:\n    - { id: z0, gpus: [0], fans: [a], pid: { setpoint: 70 } }\n    - { id: z1, gpus: [1], fans: [b], pid: { setpoint: 70 } }\n`;
 

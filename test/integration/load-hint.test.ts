@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon, type Daemon } from '../../src/daemon.ts';
-import type { Synthesis } from '../../src/synthesis/subsystem.ts';
 import type { ThermalView } from '../../src/thermal/service/view.ts';
 
 let daemon: Daemon | undefined;
@@ -37,7 +36,7 @@ describe('load hints from synthesis', () => {
     const before = await zones();
     expect(before.every((z) => z.terms.ff < 0.05)).toBe(true);
 
-    const pool = daemon.subsystems.find((s): s is Synthesis => 'manager' in s)!.manager.pool!;
+    const pool = daemon.services.get('networks').pool!;
     const frame = () => pool.submit({ feeds: { z: new Float32Array(512), psi: Float32Array.of(1) } });
     await frame();
     for (let i = 0; i < 5; i++) await frame();

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import type { Histogram } from 'prom-client';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon, type Daemon } from '../../src/daemon.ts';
-import type { Synthesis } from '../../src/synthesis/subsystem.ts';
 
 let daemon: Daemon | undefined;
 afterAll(async () => daemon?.stop());
@@ -38,7 +37,7 @@ describe('thermal loop while synthesis runs', () => {
       if (Date.now() - t0 > 60_000) throw new Error(`not ready: ${daemon.supervisor.notReady()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const synthesis = daemon.subsystems.find((s): s is Synthesis => 'manager' in s)!;
+    const synthesis = { manager: daemon.services.get('networks') };
     const pool = synthesis.manager.pool!;
     const before = await lateness(daemon);
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.ts';
 import { resolveConfig } from '../../src/config/load.ts';
 import type { Cooler } from '../../src/cooler/cooler.ts';
-import type { DaemonContext } from '../../src/daemon.ts';
+import { ServiceRegistry, type DaemonContext } from '../../src/subsystem.ts';
 import { createEventBus } from '../../src/events.ts';
 import { Supervisor } from '../../src/lifecycle/supervisor.ts';
 import { createRegistry } from '../../src/metrics.ts';
@@ -40,7 +40,7 @@ function baseConfig(synthesis: unknown) {
 }
 
 function context(synthesis: unknown, log = captureLog().log): DaemonContext {
-  return { config: baseConfig(synthesis), log, registry: createRegistry(), cooler: {} as Cooler, events: createEventBus() };
+  return { config: baseConfig(synthesis), log, registry: createRegistry(), cooler: {} as Cooler, events: createEventBus(), services: new ServiceRegistry() };
 }
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {

@@ -7,8 +7,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon } from '../../src/daemon.ts';
-import type { Synthesis } from '../../src/synthesis/subsystem.ts';
-import { clicks, tempDir, writeWav } from './audio/wav.ts';
+import { clicks, tempDir, writeWav } from '../audio/wav.ts';
 
 describe('synthesis subsystem: latents', () => {
   it('creates the latents service from synthesis.latents and serves its series on the daemon /metrics', { timeout: 30_000 }, async () => {
@@ -24,7 +23,7 @@ describe('synthesis subsystem: latents', () => {
       expect(before).toContain('# TYPE gance_latents_prepare_seconds histogram');
       expect(before).toContain('# TYPE gance_latents_live_latency_seconds histogram');
 
-      const synthesis = daemon.subsystems.find((s): s is Synthesis => 'latents' in s)!;
+      const synthesis = { latents: daemon.services.get('latents') };
       expect(synthesis.latents.config).toBe(config.synthesis.latents);
       const file = join(tempDir(), 'beat.wav');
       writeWav(file, 48000, 1, clicks(48000, 1, 0.125));

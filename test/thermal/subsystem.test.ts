@@ -14,6 +14,7 @@ import { SimulatedCooler } from '../../src/cooler/simulated.ts';
 import { createEventBus } from '../../src/events.ts';
 import type { Unit } from '../../src/lifecycle/unit.ts';
 import { createRegistry } from '../../src/metrics.ts';
+import { ServiceRegistry } from '../../src/subsystem.ts';
 import { thermalSubsystem } from '../../src/thermal/subsystem.ts';
 import type { ThermalView } from '../../src/thermal/service/view.ts';
 import { untilAsync } from './service/harness.ts';
@@ -52,7 +53,7 @@ afterEach(async () => {
 
 async function start(c: ReturnType<typeof config>, cooler: Cooler = new SimulatedCooler(c.cooler)) {
   const registry = createRegistry();
-  const sub = await thermalSubsystem({ config: c, log: pino({ level: 'silent' }), registry, cooler, events: createEventBus() });
+  const sub = await thermalSubsystem({ config: c, log: pino({ level: 'silent' }), registry, cooler, events: createEventBus(), services: new ServiceRegistry() });
   const app = await buildApp({ registry, plugins: sub.plugins, notReady: () => [] });
   await cooler.open();
   const unit = sub.units[0]!;
@@ -91,7 +92,7 @@ describe('thermal subsystem', () => {
   it('refuses simulated sensors with a real cooler, saying what to change', async () => {
     const c = config({ source: 'simulated' });
     const fake = Object.assign(new EventEmitter(), { info: { kind: 'serial' } }) as unknown as Cooler;
-    expect(() => thermalSubsystem({ config: c, log: pino({ level: 'silent' }), registry: createRegistry(), cooler: fake, events: createEventBus() })).toThrow(
+    expect(() => thermalSubsystem({ config: c, log: pino({ level: 'silent' }), registry: createRegistry(), cooler: fake, events: createEventBus(), services: new ServiceRegistry() })).toThrow(
       'thermal.sensors.source: "simulated" needs cooler.driver "simulated"',
     );
   });

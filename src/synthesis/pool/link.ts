@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { processExecArgv, threadEntry } from './ts-entry.ts';
+import { processExecArgv, threadEntry } from '../../threads/ts-entry.ts';
 import { transferables, type FromWorker, type ToWorker } from './protocol.ts';
 import { MessageReader, writeMessage } from './wire.ts';
 

@@ -8,7 +8,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { encodeMessage, writeAllSync } from './wire.ts';
 import type { FromWorker } from './protocol.ts';
 import { transferables } from './protocol.ts';
-import { threadEntry } from './ts-entry.ts';
+import { threadEntry } from '../../threads/ts-entry.ts';
 
 export interface PipeWriter {
   send(msg: FromWorker): void;

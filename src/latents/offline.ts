@@ -1,0 +1,245 @@
+/**
+ * Whole-track latents (GANce's offline behaviour): decode, scale for video, spectrogram, then either
+ * smoothed noise (noise-blend, z) or a projection file's latents (projection-file-blend, w), with the
+ * network picked by smoothed loudness. The heavy work happens once in `prepareOffline`; `offlineLatents`
+ * then yields frames, reading the live parameters for each one.
+ */
+import { decodeFiles, probeAudio, type DecodeOptions } from '../audio/decode.ts';
+import { ffmpegResampler } from '../audio/ffmpeg-resample.ts';
+import { ganceScaledRate, scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
+import { resampledLength } from '../audio/resampy.ts';
+import { frameRms } from '../audio/features/rms.ts';
+import { richFeaturesOffline, type RichFeatures } from '../audio/features/rich.ts';
+import { ganceSpectrogram } from '../audio/features/spectrogram.ts';
+import { ProjectionFileReader } from './projection/reader.ts';
+import { LATENT_WIDTH } from './projection/format.ts';
+import { noiseBlend, projectionBlend } from './blend.ts';
+import type { LatentsConfig } from './config.ts';
+import { LatentError } from './errors.ts';
+import { divideNoRemainder } from './fps-ratio.ts';
+import type { LatentFrame } from './frame.ts';
+import { ganceNoise } from './noise.ts';
+import { analysisPool, type AnalysisPool } from './analysis-pool.ts';
+import { helperThread } from './offline-helpers.ts';
+import { NOISE_BLEND_SMOOTHING, OfflineNetworkSwitch, PROJECTION_BLEND_SMOOTHING } from './network-switch.ts';
+import type { LiveParams } from './params.ts';
+import { addReactive, cumulativeHarmonic, reactiveActive, reactiveDirections, type ReactiveDirections } from './reactive.ts';
+
+export interface OfflineOptions {
+  files: readonly string[];
+  config: LatentsConfig;
+  /** Resampler in place of config.resampler's (tests use it to count calls or inject faults). */
+  resampler?: Resampler;
+  /**
+   * Worker threads for the exact resampling, the spectrogram and the rich features (a daemon keeps one);
+   * without it, prepareOffline starts config.analysisThreads of them for the call when that is above 1.
+   */
+  pool?: AnalysisPool;
+  /** Open projection file (projection-file-blend); opened from config.projectionFile when absent. */
+  projection?: ProjectionFileReader;
+  /** Compute onset/pulse/harmonic/chroma per frame (default true). */
+  richFeatures?: boolean;
+  decode?: DecodeOptions;
+  /**
+   * Work off the main thread: the noise on a helper thread, and the analysis on config.analysisThreads
+   * threads of its own when no pool is given (default: for tracks of 600 frames or more).
+   */
+  helperThread?: boolean;
+}
+
+export interface OfflinePlan {
+  mode: LatentsConfig['mode'];
+  frames: number;
+  vectorLength: number;
+  numWs: number;
+  /** Range the spectrogram was scaled to (live params re-map from it). */
+  configuredRange: [number, number];
+  spectrogram: Float64Array;
+  noise: Float32Array | null;
+  projection: { reader: ProjectionFileReader; framesPerLatent: number } | null;
+  network: OfflineNetworkSwitch;
+  rms: Float32Array;
+  rich: RichFeatures[] | null;
+  /** Reactive motion (with the rich features): the fixed directions and each frame's motion phase in turns. */
+  reactive: { directions: ReactiveDirections; turns: Float64Array } | null;
+  /** Seconds spent per stage, for benchmarks and logs. */
+  timings: Record<string, number>;
+}
+
+export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan> {
+  const cfg = opts.config;
+  const vl = cfg.vectorLength;
+  const timings: Record<string, number> = {};
+  const lap = (() => {
+    let t = performance.now();
+    return (name: string) => {
+      const now = performance.now();
+      timings[name] = (now - t) / 1000;
+      t = now;
+    };
+  })();
+  if (cfg.blendDepth > cfg.numWs) throw new LatentError('LATENT_BAD_PARAMETER', `blendDepth ${cfg.blendDepth} exceeds numWs ${cfg.numWs}`);
+  if (vl !== LATENT_WIDTH && cfg.mode === 'projection-file-blend') {
+    throw new LatentError('LATENT_SHAPE_MISMATCH', `projection blend needs vectorLength ${LATENT_WIDTH} (w width), got ${vl}`);
+  }
+  let projection: OfflinePlan['projection'] = null;
+  let targetVectors: number | null = null;
+  /** a projection file this call opened: not left open behind an error */
+  let opened: ProjectionFileReader | null = null;
+  try {
+    if (cfg.mode === 'projection-file-blend') {
+      let reader = opts.projection;
+      if (!reader) {
+        if (!cfg.projectionFile) throw new LatentError('LATENT_BAD_PARAMETER', 'projection-file-blend needs synthesis.latents.projectionFile');
+        reader = opened = await ProjectionFileReader.open(cfg.projectionFile, { numWs: cfg.numWs, ...(cfg.projectionNetworkMd5 ? { networkMd5: cfg.projectionNetworkMd5 } : {}) });
+      } else if (reader.numWs !== cfg.numWs) {
+        throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);
+      }
+      const pfps = reader.attributes.projectionFps;
+      if (pfps === null) throw new LatentError('LATENT_FPS_RATIO', 'projection file has no projection_fps', reader.path);
+      const multiplier = divideNoRemainder(cfg.fps, pfps, `output fps / projection fps`, reader.path);
+      targetVectors = Math.trunc(multiplier * reader.latentCount);
+      projection = { reader, framesPerLatent: multiplier };
+    }
+    return await analyse(opts, projection, targetVectors, lap, timings);
+  } catch (err) {
+    opened?.close();
+    throw err;
+  }
+}
+
+/** Decode, scale for video, and every per-frame analysis of prepareOffline. */
+async function analyse(
+  opts: OfflineOptions,
+  projection: OfflinePlan['projection'],
+  targetVectors: number | null,
+  lap: (stage: string) => void,
+  timings: Record<string, number>,
+): Promise<OfflinePlan> {
+  const cfg = opts.config;
+  const vl = cfg.vectorLength;
+  const file = opts.files.join(' + ');
+  const scaling = targetVectors === null ? { fps: cfg.fps } : { targetVectors };
+  // The noise needs only the frame count. Uncompressed files state their length exactly, so its
+  // helper-thread job can start before the decoding, on the count the probes give.
+  const framesFor = (samples: number, rate: number) => Math.ceil(resampledLength(samples, rate, ganceScaledRate(rate, samples, vl, scaling)) / vl);
+  const noiseOptsFor = (frames: number) => ({ frames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range });
+  const probes = await Promise.all(opts.files.map((f) => probeAudio(f, opts.decode)));
+  const rate0 = probes[0]!.sampleRate;
+  const stated = opts.decode?.sampleRate === undefined && probes.every((p) => p.exactSamples !== null && p.sampleRate === rate0) ? probes.reduce((n, p) => n + p.exactSamples!, 0) : null;
+  const useHelper = (frames: number) => opts.helperThread ?? frames >= 600;
+  const startNoise = (frames: number) => {
+    const job = cfg.mode === 'noise-blend' && useHelper(frames) ? helperThread.noise(noiseOptsFor(frames)) : null;
+    job?.catch(() => undefined);
+    return { frames, job };
+  };
+  let early = stated !== null && stated > 0 ? startNoise(framesFor(stated, rate0)) : null;
+  const decoded = await decodeFiles(opts.files, opts.decode, probes);
+  lap('decode');
+  const expectedFrames = framesFor(decoded.samples.length, decoded.sampleRate);
+  // a stated length that was wrong: the early noise is dropped and made again
+  if (early && early.frames !== expectedFrames) early = null;
+  const { job: noiseJob } = early ?? startNoise(expectedFrames);
+  const noiseOpts = noiseOptsFor(expectedFrames);
+  const offThread = useHelper(expectedFrames);
+  // threads of its own only for a track long enough to repay their start-up (like the helper thread)
+  const ownPool = !opts.pool && cfg.analysisThreads > 1 && offThread ? analysisPool(cfg.analysisThreads) : null;
+  const pool = opts.pool ?? ownPool;
+  let video;
+  let spec;
+  let rich: RichFeatures[] | null = null;
+  try {
+    const resampler = opts.resampler ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : pool?.resample);
+    video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, scaling, file, resampler);
+    lap('resample');
+    const richOpts = { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps };
+    const specOpts = { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file };
+    const wantRich = opts.richFeatures !== false;
+    if (pool) {
+      ({ spectrogram: spec, rich } = await pool.analyse(video.samples, specOpts, wantRich ? richOpts : null));
+      lap('spectrogramAndRich');
+    } else {
+      const richJob = wantRich && offThread ? helperThread.rich(video.samples, richOpts) : null;
+      richJob?.catch(() => undefined);
+      spec = ganceSpectrogram(video.samples, specOpts);
+      lap('spectrogram');
+      if (wantRich) {
+        rich = richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);
+        lap(richJob ? 'richFeaturesWait' : 'richFeatures');
+      }
+    }
+  } finally {
+    await ownPool?.close();
+  }
+  const rms = frameRms(video.samples, vl);
+  const network = new OfflineNetworkSwitch(rms, cfg.mode === 'noise-blend' ? NOISE_BLEND_SMOOTHING : PROJECTION_BLEND_SMOOTHING, file);
+  lap('network');
+  let noise: Float32Array | null = null;
+  if (cfg.mode === 'noise-blend') {
+    noise = noiseJob ? await noiseJob : ganceNoise(noiseOpts);
+    if (noise.length !== spec.frames * vl) throw new LatentError('LATENT_SHAPE_MISMATCH', `noise has ${noise.length / vl} frames, spectrogram ${spec.frames}`);
+    lap(noiseJob ? 'noiseWait' : 'noise');
+  } else if (projection) {
+    // GANce repeats each latent spectrogram-frames / latents times and refuses a fraction.
+    projection.framesPerLatent = divideNoRemainder(spec.frames, projection.reader.latentCount, 'spectrogram frames / projection latents', projection.reader.path);
+  }
+  const reactive = rich ? reactivePlan(rich, cfg, cfg.mode === 'noise-blend' ? vl : LATENT_WIDTH) : null;
+  return {
+    mode: cfg.mode,
+    frames: spec.frames,
+    vectorLength: vl,
+    numWs: cfg.numWs,
+    configuredRange: [cfg.fftAmplitudeRange[0], cfg.fftAmplitudeRange[1]],
+    spectrogram: spec.vectors,
+    noise,
+    projection,
+    network,
+    rms,
+    rich,
+    reactive,
+    timings,
+  };
+}
+
+function reactivePlan(rich: RichFeatures[], cfg: LatentsConfig, width: number): OfflinePlan['reactive'] {
+  const turns = cumulativeHarmonic(rich, cfg.fps);
+  for (let f = 0; f < turns.length; f++) turns[f] = turns[f]! * cfg.reactive.motionTurnsPerSecond;
+  return { directions: reactiveDirections(width, cfg.reactive.seed), turns };
+}
+
+/** Frame f of a prepared plan with the given parameters. */
+export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, cache?: { index: number; w0: Float32Array | null }): LatentFrame {
+  const vl = plan.vectorLength;
+  const count = params.networkCount;
+  const network = params.networkOverride !== null ? Math.min(params.networkOverride, count - 1) : plan.network.indexAt(f, count);
+  const r = plan.rich?.[f];
+  const features = r ? { ...r, smoothedRms: plan.network.smoothed[f]! } : undefined;
+  if (plan.noise) {
+    const z = new Float32Array(vl);
+    noiseBlend(plan.noise, f * vl, plan.spectrogram, f * vl, vl, params.alpha, plan.configuredRange, params.amplitudeRange, z);
+    if (r && plan.reactive && reactiveActive(params)) addReactive(z, 1, plan.reactive.directions, r, plan.reactive.turns[f]!, params);
+    return { index: f, network, z, ...(features ? { features } : {}) };
+  }
+  const proj = plan.projection!;
+  const li = Math.floor(f / proj.framesPerLatent);
+  let w0: Float32Array;
+  if (cache && cache.index === li && cache.w0) w0 = cache.w0;
+  else {
+    w0 = proj.reader.finalLatentRow0(li);
+    if (cache) {
+      cache.index = li;
+      cache.w0 = w0;
+    }
+  }
+  const w = new Float32Array(plan.numWs * LATENT_WIDTH);
+  projectionBlend(w0, plan.spectrogram, f * vl, plan.numWs, params.blendDepth, params.alpha, plan.configuredRange, params.amplitudeRange, w);
+  // on the rows the audio drives (GANce's blend depth); the rest keep the projected face
+  if (r && plan.reactive && reactiveActive(params)) addReactive(w, Math.min(params.blendDepth, plan.numWs), plan.reactive.directions, r, plan.reactive.turns[f]!, params);
+  return { index: f, network, w, ...(features ? { features } : {}) };
+}
+
+/** Frames of a prepared plan, reading `params` afresh for every frame. */
+export async function* offlineLatents(plan: OfflinePlan, params: LiveParams): AsyncGenerator<LatentFrame> {
+  const cache = { index: -1, w0: null as Float32Array | null };
+  for (let f = 0; f < plan.frames; f++) yield latentFrameAt(plan, f, params, cache);
+}

@@ -1,0 +1,114 @@
+/**
+ * The factory the daemon wires: takes the `synthesis.latents` config section, a logger and the app's metrics
+ * registry, and hands out per-frame latent streams for render jobs (offline) and live sessions.
+ */
+import type { Logger } from 'pino';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { liveFrames, type LiveSource } from '../audio/live.ts';
+import { ProjectionFileReader } from './projection/reader.ts';
+import { analysisPool, type AnalysisPool } from './analysis-pool.ts';
+import type { LatentsConfig } from './config.ts';
+import type { LatentFrame } from './frame.ts';
+import { offlineLatents, prepareOffline, type OfflineOptions, type OfflinePlan } from './offline.ts';
+import { createLiveParams, type LiveParams } from './params.ts';
+import { noiseLoop, streamingLatents } from './streaming.ts';
+
+export interface LatentsServiceDeps {
+  config: LatentsConfig;
+  logger: Logger;
+  registry: Registry;
+}
+
+export function createLatentsService({ config, logger, registry }: LatentsServiceDeps) {
+  const log = logger.child({ subsystem: 'latents' });
+  const frames = new Counter({ name: 'gance_latents_frames_total', help: 'Latent frames produced', labelNames: ['mode', 'source'] as const, registers: [registry] });
+  const prepareSeconds = new Histogram({
+    name: 'gance_latents_prepare_seconds',
+    help: 'Seconds per offline preparation stage (decode, resample, spectrogram, noise, ...)',
+    labelNames: ['stage'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const liveLatency = new Histogram({
+    name: 'gance_latents_live_latency_seconds',
+    help: 'From the arrival of an audio block to the latent of its frame (includes the look-ahead)',
+    buckets: [0.005, 0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  let noiseTable: Float32Array | null = null;
+  // Analysis threads, started and warmed at the first track and kept for the next ones.
+  let pool: { threads: AnalysisPool; ready: Promise<void> } | null = null;
+  async function analysisThreads(): Promise<AnalysisPool | null> {
+    if (config.analysisThreads <= 1) return null;
+    if (!pool) {
+      const threads = analysisPool(config.analysisThreads);
+      const started = { threads, ready: threads.ready() };
+      pool = started;
+      // threads that failed to start are not kept: the next track tries afresh
+      started.ready.catch(() => {
+        if (pool === started) pool = null;
+        void threads.close();
+      });
+    }
+    await pool.ready;
+    return pool.threads;
+  }
+
+  function liveSource(): LiveSource {
+    const l = config.live;
+    if (l.source === 'alsa') return { kind: 'alsa', device: l.device, sampleRate: l.sampleRate, channels: l.channels };
+    if (l.source === 'stdin') return { kind: 'stream', stream: process.stdin, format: l.format, sampleRate: l.sampleRate, channels: l.channels, name: 'stdin' };
+    return { kind: 'socket', address: l.socket, format: l.format, sampleRate: l.sampleRate, channels: l.channels };
+  }
+
+  return {
+    config,
+    params(networkCount: number): LiveParams {
+      return createLiveParams(config, networkCount);
+    },
+
+    async prepare(files: readonly string[], opts: Omit<OfflineOptions, 'files' | 'config'> = {}): Promise<OfflinePlan> {
+      const threads = opts.pool ? null : await analysisThreads();
+      const plan = await prepareOffline({ ...opts, ...(threads ? { pool: threads } : {}), files, config });
+      for (const [stage, s] of Object.entries(plan.timings)) prepareSeconds.observe({ stage }, s);
+      log.info({ files, frames: plan.frames, mode: plan.mode, timings: plan.timings }, 'audio prepared for latents');
+      return plan;
+    },
+
+    /** Stops the analysis threads (the daemon's stop); a later prepare starts them again. */
+    async close(): Promise<void> {
+      const p = pool;
+      pool = null;
+      await p?.threads.close();
+    },
+
+    async *offline(plan: OfflinePlan, params: LiveParams): AsyncGenerator<LatentFrame> {
+      for await (const f of offlineLatents(plan, params)) {
+        frames.inc({ mode: plan.mode, source: 'offline' });
+        yield f;
+      }
+    },
+
+    async *live(params: LiveParams, source: LiveSource = liveSource()): AsyncGenerator<LatentFrame> {
+      let projection: ProjectionFileReader | undefined;
+      if (config.mode === 'projection-file-blend') {
+        if (!config.projectionFile) throw new Error('synthesis.latents.projectionFile is required for projection-file-blend');
+        projection = await ProjectionFileReader.open(config.projectionFile, { numWs: config.numWs, ...(config.projectionNetworkMd5 ? { networkMd5: config.projectionNetworkMd5 } : {}) });
+      } else noiseTable ??= noiseLoop(config);
+      const blocks = liveFrames(source, { fps: config.fps, samplesPerFrame: config.vectorLength });
+      log.info({ source: source.kind, mode: config.mode }, 'live latents started');
+      try {
+        for await (const f of streamingLatents(blocks, { config, params, ...(projection ? { projection } : {}), ...(noiseTable ? { noiseTable } : {}) })) {
+          if (f.audioReceivedAt !== undefined) liveLatency.observe(Number(process.hrtime.bigint() - f.audioReceivedAt) / 1e9);
+          frames.inc({ mode: config.mode, source: 'live' });
+          yield f;
+        }
+      } finally {
+        projection?.close();
+        log.info('live latents stopped');
+      }
+    },
+  };
+}
+
+export type LatentsService = ReturnType<typeof createLatentsService>;

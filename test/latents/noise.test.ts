@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { ganceNoise } from '../../src/latents/noise.ts';
+import { noiseKernel } from '../../src/latents/noise-simd.ts';
+import { LegacyRandomState } from '../../src/latents/rng.ts';
+
+const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+
+describe('GANce noise: WebAssembly kernel', () => {
+  it("draws numpy's legacy normals exactly as the JavaScript RandomState (odd counts, other seeds)", () => {
+    expect(noiseKernel(7), 'kernel available on this Node').not.toBeNull();
+    for (const [seed, n] of [[1234, 100_001], [0, 7], [4294967295, 1000]] as const) {
+      const js = Float32Array.from(new LegacyRandomState(seed).randn(n));
+      expect(same(noiseKernel(n)!.gauss(seed), js), `seed ${seed}`).toBe(true);
+    }
+  });
+
+  it('gives the JavaScript path\'s float32 noise bit for bit (FFT and direct filters, no filter, other ranges)', () => {
+    for (const o of [
+      { frames: 700, sigma: 50, range: [-4, 4] as const },
+      { frames: 61, sigma: 50, range: [-4, 4] as const },
+      { frames: 333, sigma: 0, range: [-1, 3] as const },
+      { frames: 900, sigma: 7.5, range: [0, 1] as const },
+    ]) {
+      const opts = { ...o, vectorLength: 512, seed: 99 };
+      expect(same(ganceNoise(opts), ganceNoise({ ...opts, kernel: false })), JSON.stringify(o)).toBe(true);
+    }
+  });
+});
