@@ -1,0 +1,70 @@
+/**
+ * What a render is, as one schema: the CLI's options, the API's request body, the job queue's
+ * stored record and the run-config JSON written beside every output all come from `RenderSpec`.
+ * Every number is bounded and every array and string has a limit, so a spec that passes the
+ * schema can be stored and re-run without further checks of size.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { LatentsConfig, NoiseConfig, ReactiveConfig } from '../latents/config.ts';
+
+const PATH_MAX = 4096;
+
+/** The per-render overrides of `synthesis.latents` (the rest comes from the daemon's config). */
+export const RenderLatents = Type.Partial(
+  Type.Object({
+    mode: LatentsConfig.properties.mode,
+    fps: Type.Number({ minimum: 1, maximum: 240, description: 'video frames per second (GANce --output-fps)' }),
+    alpha: Type.Number({ minimum: 0, maximum: 100, description: 'blend weight of the spectrogram (GANce --alpha)' }),
+    fftRollEnabled: LatentsConfig.properties.fftRollEnabled,
+    fftAmplitudeRange: Type.Tuple([Type.Number({ minimum: -1000, maximum: 1000 }), Type.Number({ minimum: -1000, maximum: 1000 })], {
+      description: 'spectrogram min-max range, the only gain (GANce --fft-amplitude-range)',
+    }),
+    blendDepth: LatentsConfig.properties.blendDepth,
+    projectionFile: Type.String({ minLength: 1, maxLength: PATH_MAX, description: 'GANce HDF5 projection file (implies projection-file-blend)' }),
+    resampler: LatentsConfig.properties.resampler,
+    noise: Type.Partial(NoiseConfig),
+    reactive: Type.Partial(ReactiveConfig),
+  }),
+  { additionalProperties: false, default: {} },
+);
+export type RenderLatents = Static<typeof RenderLatents>;
+
+export const RenderOutput = Type.Object(
+  {
+    format: Type.Union([Type.Literal('mp4'), Type.Literal('png')], { default: 'mp4', description: 'mp4 (x264, audio muxed) or a folder of PNG frames' }),
+    path: Type.String({ minLength: 1, maxLength: PATH_MAX, description: 'output file (mp4) or folder (png); the API takes a name under its output root' }),
+    size: Type.Union([Type.Integer({ minimum: 16, maximum: 8192, multipleOf: 2 }), Type.Null()], {
+      default: null,
+      description: 'side length of the video in pixels (bicubic scaling; at most 4x the network resolution); null: the network resolution',
+    }),
+    pixelFormat: Type.Union([Type.Literal('yuv420p'), Type.Literal('yuv422p')], { default: 'yuv420p', description: "yuv420p plays everywhere; yuv422p is GANce's" }),
+    crf: Type.Integer({ minimum: 0, maximum: 51, default: 18, description: 'x264 constant rate factor (GANce: 18)' }),
+    preset: Type.Union(
+      ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'].map((p) => Type.Literal(p)),
+      { default: 'medium', description: 'x264 preset' },
+    ),
+    debugVideo: Type.Boolean({ default: false, description: 'also write NAME.debug.mp4: audio features, latents and network index over time (GANce --debug-path)' }),
+  },
+  { additionalProperties: false },
+);
+export type RenderOutput = Static<typeof RenderOutput>;
+
+export const RenderSpec = Type.Object(
+  {
+    audio: Type.Array(Type.String({ minLength: 1, maxLength: PATH_MAX }), { minItems: 1, maxItems: 64, description: 'audio files, joined in order (same sample rate)' }),
+    networks: Type.Array(Type.String({ minLength: 1, maxLength: PATH_MAX }), {
+      minItems: 1,
+      maxItems: 16,
+      description: 'network ids (or, from the CLI, ONNX files); with several, loudness picks the network of each frame as GANce does',
+    }),
+    truncationPsi: Type.Union([Type.Number({ minimum: -10, maximum: 10 }), Type.Null()], {
+      default: null,
+      description: 'truncation psi for z networks (GANce used 1.2); null: the network sidecar\'s',
+    }),
+    latents: RenderLatents,
+    output: RenderOutput,
+    priority: Type.Integer({ minimum: -100, maximum: 100, default: 0, description: 'higher runs first among queued renders' }),
+  },
+  { additionalProperties: false },
+);
+export type RenderSpec = Static<typeof RenderSpec>;

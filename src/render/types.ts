@@ -1,0 +1,73 @@
+/**
+ * The contract between the render pipeline (`run.ts`: one render, resumable) and whoever runs it
+ * (`gance render` in-process, the daemon's job queue). Data flows one way: spec + deps in, progress
+ * events out, a result or a `RenderFailure` at the end.
+ */
+import type { Logger } from 'pino';
+import type { LatentsService } from '../latents/service.ts';
+import type { NetworkManager } from '../synthesis/networks/manager.ts';
+import type { RenderSpec } from './spec.ts';
+
+export type RenderStage = 'queued' | 'analysing' | 'rendering' | 'encoding' | 'muxing' | 'done';
+
+export interface RenderProgress {
+  stage: RenderStage;
+  framesDone: number;
+  /** known once the audio is analysed */
+  framesTotal: number | null;
+  /** recent frames per second */
+  fps: number | null;
+  etaSeconds: number | null;
+}
+
+export interface RenderDeps {
+  networks: NetworkManager;
+  latents: LatentsService;
+  log: Logger;
+  /** ffmpeg binary (default: `ffmpeg` on PATH) */
+  ffmpeg?: string;
+}
+
+export interface RenderRunOptions {
+  /**
+   * The render's own folder: finished segments, the analysis cache, the run config. Running the
+   * same spec with the same workDir again continues after the last complete segment.
+   */
+  workDir: string;
+  signal?: AbortSignal;
+  onProgress?: (p: RenderProgress) => void;
+  /** pause/slow hook (thermal): awaited before each batch is submitted */
+  throttle?: () => Promise<void>;
+}
+
+export interface RenderResult {
+  /** the finished output (mp4 file or png folder), renamed into place */
+  output: string;
+  runConfig: string;
+  frames: number;
+  fps: number;
+  seconds: number;
+}
+
+/** Why a render failed, as a stable code for metrics (`reason` label) and API clients. */
+export type RenderFailureReason =
+  | 'bad-input' // unreadable/silent audio, unknown network, projection that does not fit, sizes
+  | 'no-space' // the disk filled (checked before start and while running)
+  | 'encoder' // ffmpeg missing or crashed
+  | 'synthesis' // a frame failed on every worker it was tried on
+  | 'cancelled'
+  | 'internal';
+
+export class RenderFailure extends Error {
+  constructor(
+    readonly reason: RenderFailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RenderFailure';
+  }
+}
+
+/** `run.ts` exports `runRender` of this type; the queue takes any function of it (tests inject one). */
+export type RunRender = (spec: RenderSpec, deps: RenderDeps, opts: RenderRunOptions) => Promise<RenderResult>;
