@@ -5,6 +5,15 @@
  */
 import type { EventEmitter } from 'node:events';
 
+/**
+ * A command got no answer in time: the device or the line is silent. Drivers throw it (or a
+ * subclass) for that case only, so callers can tell silence, which is a lost link at once, from a
+ * refused or malformed command, which proves the link still works.
+ */
+export class LinkTimeoutError extends Error {
+  override name = 'LinkTimeoutError';
+}
+
 export interface FanReading {
   /** fan id from config (e.g. "gpu0-a") */
   id: string;

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { SerialPort, type SerialPortMock } from 'serialport';
+import { LinkTimeoutError } from '../cooler.ts';
 import { FrameParserStream, encodeFrame, type Frame } from '../protocol/frame.ts';
 import { Command, ErrorCode, ProtocolError, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
 import type { CoolerLinkMetrics } from './metrics.ts';
@@ -13,7 +14,7 @@ export class LinkClosedError extends Error {
   override name = 'LinkClosedError';
 }
 
-export class RequestTimeoutError extends Error {
+export class RequestTimeoutError extends LinkTimeoutError {
   override name = 'RequestTimeoutError';
 }
 

@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { Cooler, CoolerState } from '../../cooler/cooler.ts';
+import { LinkTimeoutError, type Cooler, type CoolerState } from '../../cooler/cooler.ts';
 import { commandFailsafe } from '../../cooler/unit.ts';
 
 /** consecutive failed or unanswered writes that count as a lost link */
@@ -18,7 +18,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+      timer = setTimeout(() => reject(new LinkTimeoutError(`${what}: no answer within ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }
@@ -37,6 +37,7 @@ export class CoolerIo {
   private lastProbe = -Infinity;
   private lastFailureTimedOut = false;
   private failsafeSent = false;
+  private inFlight: Promise<void> | null = null;
 
   constructor(
     readonly cooler: Cooler,
@@ -63,18 +64,21 @@ export class CoolerIo {
     this.writing = true;
     this.writeStartedAt = now;
     let settled = false;
+    let driverDone = false; // the driver settled it (an answer, or its own timeout or error)
     const p = this.cooler.setDuties(duties);
     p.then(
       () => {
+        driverDone = true;
         if (!settled) return;
         // a late answer: the link works after all
         this.abandoned = Math.max(0, this.abandoned - 1);
       },
       () => {
+        driverDone = true;
         if (settled) this.abandoned = Math.max(0, this.abandoned - 1);
       },
     );
-    withTimeout(p, this.timeoutMs, 'cooler.setDuties').then(
+    this.inFlight = withTimeout(p, this.timeoutMs, 'cooler.setDuties').then(
       () => {
         settled = true;
         this.writing = false;
@@ -86,14 +90,21 @@ export class CoolerIo {
       (err: Error) => {
         settled = true;
         this.writing = false;
-        this.lastFailureTimedOut = err.message.includes('no answer within');
-        if (this.lastFailureTimedOut) this.abandoned += 1;
+        // the driver's own timeout (after its retries) usually comes first; either is silence
+        this.lastFailureTimedOut = err instanceof LinkTimeoutError;
+        // only a command we stopped waiting for is still out there; one the driver gave up on is not
+        if (!driverDone) this.abandoned += 1;
         this.consecutiveFailures += 1;
         this.writeFailures += 1;
         if (this.lastError !== err.message) this.log.warn({ err: err.message }, 'cooler command failed');
         this.lastError = err.message;
       },
     );
+  }
+
+  /** Resolves once the command in flight (if any) has been answered or given up on: for tests and shutdown. */
+  whenSettled(): Promise<void> {
+    return this.inFlight ?? Promise.resolve();
   }
 
   /** Refresh the state unless a read is out. */
