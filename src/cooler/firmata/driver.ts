@@ -56,6 +56,8 @@ export class FirmataConfigError extends Error {
 
 interface Tach {
   edges: number;
+  /** an edge came since connect: until then 0 edges may mean no tach wire, not a stopped fan */
+  seen: boolean;
   last: number | null;
   windowStart: number;
   rpm: number | null;
@@ -311,12 +313,15 @@ export class FirmataCooler extends EventEmitter implements Cooler {
       const pin = fan.tachPin;
       // The board has its own 10K pull-up to 5 V (hardware/pinout.md); the internal one is a bonus.
       board.pinMode(pin, io.pins[pin]?.supportedModes.includes(pullup) ? pullup : MODE.INPUT);
-      const t: Tach = { edges: 0, last: null, windowStart: Date.now(), rpm: null };
+      const t: Tach = { edges: 0, seen: false, last: null, windowStart: Date.now(), rpm: null };
       this.tach.set(fan.id, t);
       // firmata.js reports every input pin of a port whenever any pin of the port changes: count
       // falling edges ourselves.
       board.digitalRead(pin, (value: number) => {
-        if (t.last === 1 && value === 0) t.edges++;
+        if (t.last === 1 && value === 0) {
+          t.edges++;
+          t.seen = true;
+        }
         t.last = value;
       });
     }
@@ -382,7 +387,9 @@ export class FirmataCooler extends EventEmitter implements Cooler {
     for (const t of this.tach.values()) {
       const ms = now - t.windowStart;
       if (ms <= 0) continue;
-      t.rpm = Math.round((t.edges / 2) * (60_000 / ms));
+      // Never an edge: unknown, not 0, or a fan without a tach signal reads as stalled and is held
+      // at full (the fans run at full from connect, so a fan with a tach shows one at once).
+      t.rpm = t.seen ? Math.round((t.edges / 2) * (60_000 / ms)) : null;
       t.edges = 0;
       t.windowStart = now;
     }
