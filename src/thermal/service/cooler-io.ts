@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { LinkTimeoutError, type Cooler, type CoolerState } from '../../cooler/cooler.ts';
+import { stallTolerantTimeout, type Timeout } from '../../cooler/timeout.ts';
 import { commandFailsafe } from '../../cooler/unit.ts';
 
 /** consecutive failed or unanswered writes that count as a lost link */
@@ -14,13 +15,14 @@ const FAILED_WRITES_LOST = 2;
 const MAX_ABANDONED = 3;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timeout | undefined;
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LinkTimeoutError(`${what}: no answer within ${ms} ms`)), ms);
+      // a stalled loop is not a silent device: the answer may be waiting unread (timeout.ts)
+      timer = stallTolerantTimeout(ms, () => reject(new LinkTimeoutError(`${what}: no answer within ${ms} ms`)));
     }),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => timer?.cancel());
 }
 
 export class CoolerIo {
