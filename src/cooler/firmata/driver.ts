@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Cooler, CoolerInfo, CoolerState } from '../cooler.ts';
+import type { Cooler, CoolerInfo, CoolerState, DeviceFailsafe, FailsafeResult } from '../cooler.ts';
 import { DEFAULT_BAUD_RATE, type CoolerConfig } from '../config.ts';
 import { firmataMetrics, type FirmataMetrics } from './metrics.ts';
 import { MODE, planPins, type PinPlan } from './pins.ts';
@@ -185,17 +185,24 @@ export class FirmataCooler extends EventEmitter implements Cooler {
   }
 
   /** Full duty on every fan pin; never throws, settles within ~300 ms even with a dead link. */
-  async failsafe(reason: string): Promise<void> {
+  async failsafe(reason: string): Promise<FailsafeResult> {
     this.inFailsafe = true;
     this.failsafeLog.push(reason);
     for (const id of this.duties.keys()) this.duties.set(id, 1);
     const conn = this.conn;
-    if (!conn) {
-      this.log.warn({ reason }, 'failsafe with the link down: the board keeps its last duty until it is reconnected');
-      return;
-    }
+    // the board keeps its last duty until it is reconnected (connecting writes full first)
+    if (!conn) return { sent: false, why: 'could not be sent: the Firmata link is down' };
     this.writeAllFull(conn, reason);
     await this.drain(conn, 300);
+    return { sent: true };
+  }
+
+  /** StandardFirmata has no host watchdog: a board that lost the host keeps its last duty. */
+  readonly deviceWatchdogMs = null;
+
+  deviceFailsafe(): DeviceFailsafe {
+    // Firmata never answers a duty: "failsafe" is what we last wrote, true only while we can write
+    return this.conn ? { failsafe: this.inFailsafe, assumed: false } : { failsafe: null, assumed: false };
   }
 
   async close(): Promise<void> {

@@ -26,9 +26,9 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export class CoolerIo {
-  /** latest state read from the device, and when (monotonic ms) */
-  state: CoolerState | null = null;
+  /** when the latest state was read (monotonic ms) */
   stateAt = -Infinity;
+  private lastRead: CoolerState | null = null;
   writeFailures = 0;
   lastError: string | null = null;
   private consecutiveFailures = 0;
@@ -46,6 +46,18 @@ export class CoolerIo {
     private readonly timeoutMs: number,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * The latest state read from the device. While the link is not usable its failsafe flag is not
+   * the last reading (which would say "running our targets" forever) but what the driver can tell:
+   * unknown, then assumed once the device's watchdog must have taken the fans to full.
+   */
+  get state(): CoolerState | null {
+    const s = this.lastRead;
+    if (s === null || this.linkOk()) return s;
+    const d = this.cooler.deviceFailsafe();
+    return { ...s, failsafe: d.failsafe, failsafeAssumed: d.assumed };
+  }
 
   /** The link is usable: the driver says it is up and our commands get answers. */
   linkOk(now = performance.now()): boolean {
@@ -116,7 +128,7 @@ export class CoolerIo {
     withTimeout(this.cooler.read(), this.timeoutMs, 'cooler.read').then(
       (s) => {
         this.reading = false;
-        this.state = s;
+        this.lastRead = s;
         this.stateAt = performance.now();
       },
       () => {
