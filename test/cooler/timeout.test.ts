@@ -24,5 +24,4 @@ describe('stallTolerantTimeout', () => {
     }
     t.cancel();
   });
-
 });
