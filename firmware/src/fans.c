@@ -47,7 +47,9 @@ void fans_set(uint8_t mask, const uint16_t *duty, uint32_t now) {
     if (d == 0) kicking &= (uint8_t)~_BV(i);
     else if (!(kicking & _BV(i)) && kick_wanted(i, d)) kick(i, now);
     target[i] = d;
-    zero_since[i] = now;
+    /* The stall clock (zero_since) is left alone: the host re-sends every duty each tick, and
+     * restarting it here meant a fan that seized under a live host was never flagged. A start
+     * from 0% needs no reset either: watch_stall keeps it at `now` while applied is 0 or kicking. */
   }
   mode = MODE_RUN;
   deadline = now + settings.watchdog_ms;

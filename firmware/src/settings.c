@@ -7,7 +7,7 @@
 #include "crc16.h"
 #include "pins.h"
 
-/* EEPROM layout at address 0 (little-endian, as avr-gcc stores it): see PROTOCOL.md "EEPROM". */
+/* EEPROM layout (little-endian, as avr-gcc stores it): see PROTOCOL.md "EEPROM". */
 #define SETTINGS_MAGIC 0x4347 /* "GC" */
 #define SETTINGS_LAYOUT 1
 
@@ -18,8 +18,10 @@ typedef struct {
   uint16_t crc;
 } stored_t;
 
+/* The linker places these (boots at 0, stored at 2 with this toolchain), not the order here:
+ * PROTOCOL.md "EEPROM" has the addresses, checked against the built .elf by a test. */
 static stored_t EEMEM stored;
-static uint16_t EEMEM boots; /* after the settings block: address 14 */
+static uint16_t EEMEM boots;
 
 settings_t settings;
 uint8_t settings_from_eeprom;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Cooler, CoolerInfo, CoolerState } from './cooler.ts';
+import type { Cooler, CoolerInfo, CoolerState, DeviceFailsafe, FailsafeResult } from './cooler.ts';
 import type { CoolerConfig } from './config.ts';
 
 /**
@@ -121,7 +121,7 @@ export class SimulatedCooler extends EventEmitter implements Cooler {
     };
   }
 
-  async failsafe(reason: string): Promise<void> {
+  async failsafe(reason: string): Promise<FailsafeResult> {
     this.failsafeLog.push(reason);
     // A pulled cable cannot carry the command; the device's own watchdog gets there instead.
     if (this.fault === 'link-lost') throw new Error('simulated cooler: link lost');
@@ -129,6 +129,18 @@ export class SimulatedCooler extends EventEmitter implements Cooler {
     this.advance();
     for (const id of this.duties.keys()) this.setDuty(id, 1);
     this.inFailsafe = true;
+    return { sent: true };
+  }
+
+  get deviceWatchdogMs(): number {
+    return this.watchdogMs;
+  }
+
+  /** As the serial driver tells it: read while the link works, assumed after the watchdog without. */
+  deviceFailsafe(): DeviceFailsafe {
+    if (this.open_ && this.fault === null) return { failsafe: this.inFailsafe, assumed: false };
+    if (Date.now() - this.lastHostMessage >= this.watchdogMs) return { failsafe: true, assumed: true };
+    return { failsafe: null, assumed: false };
   }
 
   async close(): Promise<void> {

@@ -46,4 +46,30 @@ describe('firmware kick-start', () => {
     const c = decodeCounters(client.request(Command.getCounters));
     expect(c.stalls).toBeGreaterThanOrEqual(1);
   });
+
+  // The daemon re-sends every fan's duty each tick (200 ms): the stall clock must not restart on
+  // each of them, or a seized fan under a live host is never kicked again.
+  it.each([
+    ['the same duty', () => 0.5],
+    ['a duty that moves every tick', (i: number) => 0.45 + 0.01 * (i % 10)],
+  ])('kicks a stalled fan while the host re-sends %s every 200 ms', (_what, dutyAt) => {
+    const sim = new CoolerSim({ fans: [{ maxRpm: 6000 }] });
+    const client = bootSim(sim);
+    client.request(Command.setDuty, encodeSetDuty([{ channel: 0, duty: 0.5 }]));
+    sim.runMs(1500);
+    sim.setRpm(0, 0); // seized
+    let kicked = false;
+    let stalledSeen = false;
+    // tach silence reads 0 rpm after 2 s, the stall is called 2.5 s later: 10 s is plenty
+    for (let i = 0; i < 50 && !kicked; i++) {
+      sim.runMs(200);
+      const s = decodeState(client.request(Command.setDuty, encodeSetDuty([{ channel: 0, duty: dutyAt(i) }])));
+      kicked = s.fans[0]!.kicking;
+      stalledSeen ||= s.fans[0]!.stalled;
+    }
+    expect(kicked).toBe(true);
+    expect(stalledSeen).toBe(true);
+    expect(sim.pwm(0).duty).toBe(1);
+    expect(decodeCounters(client.request(Command.getCounters)).stalls).toBeGreaterThanOrEqual(1);
+  });
 });

@@ -22,15 +22,37 @@ async function eventually(pred: () => boolean, timeoutMs: number, what: string):
   }
 }
 
+async function until(pred: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!(await pred())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 let board: SimulatedCooler;
 let daemon: DaemonProcess | undefined;
+const others: { board?: SimulatedCooler; daemon?: DaemonProcess } = {};
 beforeAll(async () => {
   board = await startSimulatedCooler({ fans: 4 });
 }, 30_000);
 afterAll(async () => {
   daemon?.child.kill('SIGKILL');
+  others.daemon?.child.kill('SIGKILL');
   await board?.stop();
+  await others.board?.stop();
 });
+
+interface ThermalDoc {
+  zones: Array<{ id: string; fans: Array<{ id: string; duty: number; rpm: number | null }>; alarms: Array<{ kind: string }> }>;
+  cooler: { linkUp: boolean; deviceFailsafe: boolean | null };
+}
+
+/** The value of an unlabelled series in a Prometheus text page (NaN included). */
+function series(page: string, name: string): number | undefined {
+  const m = page.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+  return m ? Number(m[1]) : undefined;
+}
 
 describe('daemon with the simulated firmware as its cooler', () => {
   it('drives the firmware PWM from the controller, and the firmware goes to full fans within its watchdog when the daemon is killed', async () => {
@@ -81,5 +103,63 @@ synthesis: { enabled: false }
     await eventually(() => board.sim.duties().every((d) => d === 1), 30_000, 'all fans at 100%');
     const simMs = ((board.sim.cycles - killedAt) / F_CPU) * 1000;
     expect(simMs).toBeLessThanOrEqual(3000 + 50);
+  }, 90_000);
+
+  it('shows a fan without a tach as unknown rpm, and with the cable pulled the device failsafe as unknown, then assumed after its watchdog', async () => {
+    // fan b (channel 1) has its tach wire cut
+    const b2 = (others.board = await startSimulatedCooler({ fans: [{}, { tach: false }, {}, {}] }));
+    const state = mkdtempSync(join(tmpdir(), 'gance-e2e-'));
+    const config = writeTempConfig(`
+server: { host: 127.0.0.1, port: 0 }
+stateDir: ${state}
+cooler:
+  driver: serial
+  path: ${b2.path}
+  watchdogSeconds: 3
+  fans:
+    - { id: a, channel: 0 }
+    - { id: b, channel: 1 }
+thermal:
+  periodMs: 200
+  sensors: { source: nvidia-smi, nvidiaSmiPath: ${FAKE_SMI}, fallback: none, intervalMs: 200 }
+  zones:
+    - { id: gpu0, gpus: [0], fans: [a, b], mode: fixed, fixedDuty: 0.6 }
+synthesis: { enabled: false }
+`);
+    const d = (others.daemon = spawnCli(['daemon', '--config', config], { FAKE_NVIDIA_SMI_GPUS: JSON.stringify([{ index: 0, temperature: 45, power: 30, utilization: 0 }]) }));
+    const address = await d.address();
+    const thermal = async (): Promise<ThermalDoc> => (await fetch(`${address}/v1/thermal`)).json() as Promise<ThermalDoc>;
+    const metrics = async (): Promise<string> => (await fetch(`${address}/metrics`)).text();
+
+    let doc: ThermalDoc | undefined;
+    await eventually(() => b2.sim.duties()[0]! < 1, 30_000, 'the daemon driving the firmware');
+    // once the tach fan reads a speed, b has had its tach windows too
+    await until(async () => ((doc = await thermal()).zones[0]!.fans.find((f) => f.id === 'a')!.rpm ?? 0) > 1000, 20_000, 'rpm on fan a');
+    const fans = doc!.zones[0]!.fans;
+    expect(fans.find((f) => f.id === 'a')!.rpm).toBeGreaterThan(1000);
+    expect(fans.find((f) => f.id === 'b')!.rpm).toBeNull();
+    expect(doc!.zones[0]!.alarms.map((a) => a.kind)).not.toContain('fan-stalled');
+    // read from the device while the link works (waited for: a slow machine may lose a reply now and then)
+    await until(async () => (await thermal()).cooler.deviceFailsafe === false && series(await metrics(), 'gance_cooler_device_failsafe') === 0, 10_000, 'the device failsafe read as false');
+
+    await b2.unplug();
+    await d.waitFor((l) => /cooler failsafe command could not be sent/.test(l.msg), 10_000);
+    expect(d.lines.some((l) => /failsafe commanded/.test(l.msg))).toBe(false);
+    const line = d.lines.find((l) => /could not be sent/.test(l.msg))!;
+    expect(line.msg).toMatch(/the firmware watchdog takes the fans to its failsafe duty after 3 s without host traffic/);
+    // right after the loss the firmware may still run our duties: unknown
+    const lostAt = Date.now();
+    doc = await thermal();
+    const page = await metrics();
+    const context = `${Date.now() - lostAt} ms after the log line; log:\n${d.lines.map((l) => l.msg).join('\n')}`;
+    expect(doc.cooler.linkUp, context).toBe(false);
+    expect(doc.cooler.deviceFailsafe, context).toBeNull();
+    expect(series(page, 'gance_cooler_device_failsafe'), context).toBeNaN();
+    await until(async () => (await thermal()).cooler.deviceFailsafe === true, 15_000, 'the assumed device failsafe');
+    const later = await metrics();
+    expect(series(later, 'gance_cooler_device_failsafe')).toBe(1);
+    expect(series(later, 'gance_cooler_device_failsafe_assumed')).toBe(1);
+    // what it assumed is what the real firmware did
+    await eventually(() => b2.sim.duties().every((x) => x === 1), 15_000, 'the firmware watchdog');
   }, 90_000);
 });

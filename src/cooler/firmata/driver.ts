@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Cooler, CoolerInfo, CoolerState } from '../cooler.ts';
+import type { Cooler, CoolerInfo, CoolerState, DeviceFailsafe, FailsafeResult } from '../cooler.ts';
 import { DEFAULT_BAUD_RATE, type CoolerConfig } from '../config.ts';
 import { firmataMetrics, type FirmataMetrics } from './metrics.ts';
 import { MODE, planPins, type PinPlan } from './pins.ts';
@@ -56,6 +56,8 @@ export class FirmataConfigError extends Error {
 
 interface Tach {
   edges: number;
+  /** an edge came since connect: until then 0 edges may mean no tach wire, not a stopped fan */
+  seen: boolean;
   last: number | null;
   windowStart: number;
   rpm: number | null;
@@ -183,17 +185,24 @@ export class FirmataCooler extends EventEmitter implements Cooler {
   }
 
   /** Full duty on every fan pin; never throws, settles within ~300 ms even with a dead link. */
-  async failsafe(reason: string): Promise<void> {
+  async failsafe(reason: string): Promise<FailsafeResult> {
     this.inFailsafe = true;
     this.failsafeLog.push(reason);
     for (const id of this.duties.keys()) this.duties.set(id, 1);
     const conn = this.conn;
-    if (!conn) {
-      this.log.warn({ reason }, 'failsafe with the link down: the board keeps its last duty until it is reconnected');
-      return;
-    }
+    // the board keeps its last duty until it is reconnected (connecting writes full first)
+    if (!conn) return { sent: false, why: 'could not be sent: the Firmata link is down' };
     this.writeAllFull(conn, reason);
     await this.drain(conn, 300);
+    return { sent: true };
+  }
+
+  /** StandardFirmata has no host watchdog: a board that lost the host keeps its last duty. */
+  readonly deviceWatchdogMs = null;
+
+  deviceFailsafe(): DeviceFailsafe {
+    // Firmata never answers a duty: "failsafe" is what we last wrote, true only while we can write
+    return this.conn ? { failsafe: this.inFailsafe, assumed: false } : { failsafe: null, assumed: false };
   }
 
   async close(): Promise<void> {
@@ -311,12 +320,15 @@ export class FirmataCooler extends EventEmitter implements Cooler {
       const pin = fan.tachPin;
       // The board has its own 10K pull-up to 5 V (hardware/pinout.md); the internal one is a bonus.
       board.pinMode(pin, io.pins[pin]?.supportedModes.includes(pullup) ? pullup : MODE.INPUT);
-      const t: Tach = { edges: 0, last: null, windowStart: Date.now(), rpm: null };
+      const t: Tach = { edges: 0, seen: false, last: null, windowStart: Date.now(), rpm: null };
       this.tach.set(fan.id, t);
       // firmata.js reports every input pin of a port whenever any pin of the port changes: count
       // falling edges ourselves.
       board.digitalRead(pin, (value: number) => {
-        if (t.last === 1 && value === 0) t.edges++;
+        if (t.last === 1 && value === 0) {
+          t.edges++;
+          t.seen = true;
+        }
         t.last = value;
       });
     }
@@ -382,7 +394,9 @@ export class FirmataCooler extends EventEmitter implements Cooler {
     for (const t of this.tach.values()) {
       const ms = now - t.windowStart;
       if (ms <= 0) continue;
-      t.rpm = Math.round((t.edges / 2) * (60_000 / ms));
+      // Never an edge: unknown, not 0, or a fan without a tach signal reads as stalled and is held
+      // at full (the fans run at full from connect, so a fan with a tach shows one at once).
+      t.rpm = t.seen ? Math.round((t.edges / 2) * (60_000 / ms)) : null;
       t.edges = 0;
       t.windowStart = now;
     }

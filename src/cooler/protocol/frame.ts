@@ -7,6 +7,7 @@
  * any bad frame it drops only the sync byte and rescans what it had, as the firmware does.
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { stallTolerantTimeout, type Timeout } from '../timeout.ts';
 import { crc16 } from './crc16.ts';
 
 export const SYNC = 0xa5;
@@ -147,7 +148,7 @@ export class FrameParser {
  */
 export class FrameParserStream extends Transform {
   readonly parser: FrameParser;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timeout | undefined;
 
   constructor(opts: ParserHooks & { timeoutMs?: number } = {}) {
     super({ readableObjectMode: true });
@@ -164,23 +165,27 @@ export class FrameParserStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     done();
   }
 
   override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     done(err);
   }
 
   private arm(): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (this.parser.pending === 0) return;
-    this.timer = setTimeout(() => {
-      for (const f of this.parser.flushPartial()) this.push(f);
-      this.arm();
-    }, this.timeoutMs);
-    this.timer.unref();
+    // after an event-loop stall, the rest of the frame may be waiting unread: read it first
+    this.timer = stallTolerantTimeout(
+      this.timeoutMs,
+      () => {
+        for (const f of this.parser.flushPartial()) this.push(f);
+        this.arm();
+      },
+      { unref: true },
+    );
   }
 }

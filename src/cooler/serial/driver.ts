@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEFAULT_BAUD_RATE, type CoolerConfig } from '../config.ts';
-import type { Cooler, CoolerInfo, CoolerState } from '../cooler.ts';
+import type { Cooler, CoolerInfo, CoolerState, DeviceFailsafe, FailsafeResult } from '../cooler.ts';
 import {
   Command,
   PROTOCOL_VERSION,
@@ -55,6 +55,9 @@ export class CoolerMismatchError extends Error {
   override name = 'CoolerMismatchError';
 }
 
+/** a frame's time on the wire and in the USB adapter, past our write: 70 bytes at 115200 baud is 6 ms */
+const WIRE_SLACK_MS = 50;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export class SerialCooler extends EventEmitter implements Cooler {
@@ -73,6 +76,8 @@ export class SerialCooler extends EventEmitter implements Cooler {
   private loop: Promise<void> | null = null;
   private keepAlive: NodeJS.Timeout | undefined;
   private failures = 0;
+  /** the last write of links that have closed (performance.now ms): the device watchdog runs from it */
+  private closedLinksWroteAt = 0;
   private lastUptimeMs: number | null = null;
   private lastBoots: number | null = null;
   private lastCountersAt = 0;
@@ -89,7 +94,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
     super();
     if (!config.path) throw new CoolerMismatchError('cooler.path: the serial driver needs the device path, e.g. /dev/serial/by-id/usb-...');
     this.log = opts.log.child({ component: 'cooler', driver: 'serial', path: config.path });
-    this.metrics = new CoolerLinkMetrics(opts.registry);
+    this.metrics = new CoolerLinkMetrics(opts.registry, () => this.deviceFailsafe());
     const watchdogMs = config.watchdogSeconds * 1000;
     this.o = {
       requestTimeoutMs: opts.requestTimeoutMs ?? 300,
@@ -160,18 +165,35 @@ export class SerialCooler extends EventEmitter implements Cooler {
     return c;
   }
 
-  async failsafe(reason: string): Promise<void> {
+  async failsafe(reason: string): Promise<FailsafeResult> {
     const link = this.link;
-    if (!link || !this.up) {
-      this.log.warn({ event: 'failsafe', reason }, 'cooler failsafe requested with the link down: the firmware watchdog takes the fans to its failsafe duty');
-      return;
-    }
+    if (!link || !this.up) return { sent: false, why: `could not be sent: the link to ${this.config.path} is down` };
     try {
       this.noteState(await link.request(Command.failsafe, Buffer.alloc(0), { timeoutMs: 200, retries: 1, decode: decodeState }));
-      this.log.warn({ event: 'failsafe', reason }, 'cooler firmware in failsafe');
+      this.log.debug({ event: 'failsafe', reason }, 'cooler firmware confirmed failsafe');
+      return { sent: true };
     } catch (err) {
-      this.log.error({ event: 'failsafe', reason, err }, 'cooler failsafe command not confirmed; the firmware watchdog remains');
+      return { sent: false, why: `sent but not confirmed: ${(err as Error).message}` };
     }
+  }
+
+  get deviceWatchdogMs(): number {
+    return this.settings?.watchdogMs ?? Math.round(this.config.watchdogSeconds * 1000);
+  }
+
+  deviceFailsafe(now = performance.now()): DeviceFailsafe {
+    const st = this.lastState;
+    // the last request was answered: the device's own word
+    if (st && this.up && this.failures === 0) return { failsafe: st.mode !== 'run', assumed: false };
+    // Otherwise any command we wrote since may have reached it and fed its watchdog (every valid
+    // command does, HELLOs of a reconnect included): it is certain only once that much silence
+    // has passed since the last one, plus the frame's time on the wire.
+    if (now - this.lastWriteAt() >= this.deviceWatchdogMs + WIRE_SLACK_MS) return { failsafe: true, assumed: true };
+    return { failsafe: null, assumed: false };
+  }
+
+  private lastWriteAt(): number {
+    return Math.max(this.link?.lastWriteAt ?? 0, this.closedLinksWroteAt);
   }
 
   async close(): Promise<void> {
@@ -206,6 +228,8 @@ export class SerialCooler extends EventEmitter implements Cooler {
         });
         // tracked from here so that close() during the handshake closes it too
         this.link = link;
+        const opened = link;
+        opened.once('close', () => (this.closedLinksWroteAt = Math.max(this.closedLinksWroteAt, opened.lastWriteAt)));
         if (this.closed) break;
         const closed = new Promise<Error | null>((resolve) => link!.once('close', resolve));
         await this.handshake(link);
@@ -360,7 +384,6 @@ export class SerialCooler extends EventEmitter implements Cooler {
     }
     this.lastUptimeMs = state.uptimeMs;
     this.lastState = state;
-    this.metrics.deviceFailsafe.set(state.mode === 'run' ? 0 : 1);
   }
 
   private restartPending = false;
@@ -386,7 +409,9 @@ export class SerialCooler extends EventEmitter implements Cooler {
     return {
       fans: this.config.fans.map((f) => {
         const d = s.fans[f.channel];
-        return { id: f.id, duty: d?.target ?? 1, rpm: d?.rpm ?? null };
+        // A fan whose tach the firmware never saw reads 0 rpm on the wire; 0 would say "stalled"
+        // and hold a fan without a tach wire at full, so it is unknown until a tach shows up.
+        return { id: f.id, duty: d?.target ?? 1, rpm: d?.tachSeen ? d.rpm : null };
       }),
       thermistors: this.config.thermistors.map((t) => ({ id: t.id, celsius: s.thermistors[t.channel]?.celsius ?? null })),
       failsafe: s.mode !== 'run',

@@ -5,6 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { SerialPort, type SerialPortMock } from 'serialport';
+import { LinkTimeoutError } from '../cooler.ts';
+import { stallTolerantTimeout } from '../timeout.ts';
 import { FrameParserStream, encodeFrame, type Frame } from '../protocol/frame.ts';
 import { Command, ErrorCode, ProtocolError, REPLY_BIT, TYPE_ERROR, commandName, decodeError, errorName } from '../protocol/messages.ts';
 import type { CoolerLinkMetrics } from './metrics.ts';
@@ -13,7 +15,7 @@ export class LinkClosedError extends Error {
   override name = 'LinkClosedError';
 }
 
-export class RequestTimeoutError extends Error {
+export class RequestTimeoutError extends LinkTimeoutError {
   override name = 'RequestTimeoutError';
 }
 
@@ -180,14 +182,16 @@ export class SerialLink extends EventEmitter {
   private exchange(type: number, payload: Buffer, timeoutMs: number): Promise<Frame | null | 'closed'> {
     return new Promise((resolve) => {
       const seq = this.nextSeq();
-      const timer = setTimeout(() => {
+      // not a plain setTimeout: after an event-loop stall it would fire before the reply that
+      // arrived meanwhile is read (see timeout.ts)
+      const timer = stallTolerantTimeout(timeoutMs, () => {
         this.pending.delete(seq);
         resolve(null);
-      }, timeoutMs);
+      });
       this.pending.set(seq, {
         type,
         settle: (f) => {
-          clearTimeout(timer);
+          timer.cancel();
           this.pending.delete(seq);
           resolve(f.type === -1 ? 'closed' : f);
         },

@@ -1,5 +1,6 @@
 /** Prometheus series of the serial cooler link (prefix gance_cooler_), on the registry passed in. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { DeviceFailsafe } from '../cooler.ts';
 import { COUNTER_NAMES, type DeviceCounters } from '../protocol/messages.ts';
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
@@ -9,9 +10,13 @@ function counter<L extends string>(registry: Registry, name: string, help: strin
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
+/** the scrape-time reader of each shared gauge, from the driver that registered it last */
+const collectors = new WeakMap<Gauge, (g: Gauge) => void>();
+
 export class CoolerLinkMetrics {
   readonly linkUp: Gauge;
   readonly deviceFailsafe: Gauge;
+  readonly deviceFailsafeAssumed: Gauge;
   readonly requests: Counter<'command'>;
   readonly timeouts: Counter<'command'>;
   readonly retries: Counter<'command'>;
@@ -27,11 +32,34 @@ export class CoolerLinkMetrics {
 
   private last: DeviceCounters | null = null;
 
-  constructor(registry: Registry) {
-    const gauge = (name: string, help: string): Gauge =>
-      (registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [registry] });
+  /** `deviceFailsafe`: what the driver can tell of the device's failsafe, read at each scrape */
+  constructor(registry: Registry, deviceFailsafe: () => DeviceFailsafe = () => ({ failsafe: null, assumed: false })) {
+    const gauge = (name: string, help: string, collect?: (g: Gauge) => void): Gauge => {
+      const g: Gauge =
+        (registry.getSingleMetric(name) as Gauge | undefined) ??
+        new Gauge({
+          name,
+          help,
+          registers: [registry],
+          collect(this: Gauge) {
+            collectors.get(this)?.(this);
+          },
+        });
+      if (collect) collectors.set(g, collect); // a later driver on the same registry takes the series over
+      return g;
+    };
     this.linkUp = gauge('gance_cooler_link_up', '1 while the cooler firmware answers over serial');
-    this.deviceFailsafe = gauge('gance_cooler_device_failsafe', '1 while the firmware drives its own failsafe/power-on duty instead of the host targets');
+    this.deviceFailsafe = gauge(
+      'gance_cooler_device_failsafe',
+      '1 while the firmware drives its own failsafe/power-on duty instead of the host targets; with the link down NaN (unknown) until its watchdog must have tripped, then 1 (assumed: gance_cooler_device_failsafe_assumed)',
+      (g) => {
+        const d = deviceFailsafe();
+        g.set(d.failsafe === null ? Number.NaN : d.failsafe ? 1 : 0);
+      },
+    );
+    this.deviceFailsafeAssumed = gauge('gance_cooler_device_failsafe_assumed', '1 while gance_cooler_device_failsafe is inferred from host silence (the firmware watchdog) rather than read from the device', (g) =>
+      g.set(deviceFailsafe().assumed ? 1 : 0),
+    );
     this.requests = counter(registry, 'gance_cooler_requests_total', 'requests sent to the cooler, retries included', ['command']);
     this.timeouts = counter(registry, 'gance_cooler_request_timeouts_total', 'requests that got no answer in time', ['command']);
     this.retries = counter(registry, 'gance_cooler_request_retries_total', 'requests sent again after a timeout, a CRC/truncated error reply or an unreadable error reply', ['command']);

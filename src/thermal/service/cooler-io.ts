@@ -5,7 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { Cooler, CoolerState } from '../../cooler/cooler.ts';
+import { LinkTimeoutError, type Cooler, type CoolerState } from '../../cooler/cooler.ts';
+import { stallTolerantTimeout, type Timeout } from '../../cooler/timeout.ts';
 import { commandFailsafe } from '../../cooler/unit.ts';
 
 /** consecutive failed or unanswered writes that count as a lost link */
@@ -14,19 +15,20 @@ const FAILED_WRITES_LOST = 2;
 const MAX_ABANDONED = 3;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timeout | undefined;
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+      // a stalled loop is not a silent device: the answer may be waiting unread (timeout.ts)
+      timer = stallTolerantTimeout(ms, () => reject(new LinkTimeoutError(`${what}: no answer within ${ms} ms`)));
     }),
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => timer?.cancel());
 }
 
 export class CoolerIo {
-  /** latest state read from the device, and when (monotonic ms) */
-  state: CoolerState | null = null;
+  /** when the latest state was read (monotonic ms) */
   stateAt = -Infinity;
+  private lastRead: CoolerState | null = null;
   writeFailures = 0;
   lastError: string | null = null;
   private consecutiveFailures = 0;
@@ -37,12 +39,25 @@ export class CoolerIo {
   private lastProbe = -Infinity;
   private lastFailureTimedOut = false;
   private failsafeSent = false;
+  private inFlight: Promise<void> | null = null;
 
   constructor(
     readonly cooler: Cooler,
     private readonly timeoutMs: number,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * The latest state read from the device. While the link is not usable its failsafe flag is not
+   * the last reading (which would say "running our targets" forever) but what the driver can tell:
+   * unknown, then assumed once the device's watchdog must have taken the fans to full.
+   */
+  get state(): CoolerState | null {
+    const s = this.lastRead;
+    if (s === null || this.linkOk()) return s;
+    const d = this.cooler.deviceFailsafe();
+    return { ...s, failsafe: d.failsafe, failsafeAssumed: d.assumed };
+  }
 
   /** The link is usable: the driver says it is up and our commands get answers. */
   linkOk(now = performance.now()): boolean {
@@ -63,18 +78,21 @@ export class CoolerIo {
     this.writing = true;
     this.writeStartedAt = now;
     let settled = false;
+    let driverDone = false; // the driver settled it (an answer, or its own timeout or error)
     const p = this.cooler.setDuties(duties);
     p.then(
       () => {
+        driverDone = true;
         if (!settled) return;
         // a late answer: the link works after all
         this.abandoned = Math.max(0, this.abandoned - 1);
       },
       () => {
+        driverDone = true;
         if (settled) this.abandoned = Math.max(0, this.abandoned - 1);
       },
     );
-    withTimeout(p, this.timeoutMs, 'cooler.setDuties').then(
+    this.inFlight = withTimeout(p, this.timeoutMs, 'cooler.setDuties').then(
       () => {
         settled = true;
         this.writing = false;
@@ -86,14 +104,21 @@ export class CoolerIo {
       (err: Error) => {
         settled = true;
         this.writing = false;
-        this.lastFailureTimedOut = err.message.includes('no answer within');
-        if (this.lastFailureTimedOut) this.abandoned += 1;
+        // the driver's own timeout (after its retries) usually comes first; either is silence
+        this.lastFailureTimedOut = err instanceof LinkTimeoutError;
+        // only a command we stopped waiting for is still out there; one the driver gave up on is not
+        if (!driverDone) this.abandoned += 1;
         this.consecutiveFailures += 1;
         this.writeFailures += 1;
         if (this.lastError !== err.message) this.log.warn({ err: err.message }, 'cooler command failed');
         this.lastError = err.message;
       },
     );
+  }
+
+  /** Resolves once the command in flight (if any) has been answered or given up on: for tests and shutdown. */
+  whenSettled(): Promise<void> {
+    return this.inFlight ?? Promise.resolve();
   }
 
   /** Refresh the state unless a read is out. */
@@ -103,7 +128,7 @@ export class CoolerIo {
     withTimeout(this.cooler.read(), this.timeoutMs, 'cooler.read').then(
       (s) => {
         this.reading = false;
-        this.state = s;
+        this.lastRead = s;
         this.stateAt = performance.now();
       },
       () => {

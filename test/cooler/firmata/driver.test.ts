@@ -158,7 +158,7 @@ describe('FirmataCooler on mock-firmata', () => {
     expect(b.modes.get(16)).toBe(MODE.INPUT); // mock-firmata's Uno reports no PULLUP mode
     const tachA = b.digital.get(16)!;
     const tachB = b.digital.get(17)!;
-    // 150 pulses in one second on fan a = 4500 rpm; fan b sits high (stopped)
+    // 150 pulses in one second on fan a = 4500 rpm; fan b sits high: never an edge
     tachA(1);
     tachB(1);
     for (let i = 0; i < 150; i++) {
@@ -169,8 +169,16 @@ describe('FirmataCooler on mock-firmata', () => {
     vi.advanceTimersByTime(1000);
     const s = await c.read();
     expect(s.fans.find((f) => f.id === 'gpu0-a')!.rpm).toBe(4500);
-    expect(s.fans.find((f) => f.id === 'gpu0-b')!.rpm).toBe(0);
+    // no edge since connect (at full duty): no tach signal, so unknown rather than "stalled"
+    expect(s.fans.find((f) => f.id === 'gpu0-b')!.rpm).toBeNull();
     expect(s.fans.find((f) => f.id === 'gpu0-c')!.rpm).toBeNull(); // no tach wired
+    // once b has shown a tach, a window without edges is a real 0
+    tachB(0);
+    tachB(1);
+    vi.advanceTimersByTime(1000);
+    vi.advanceTimersByTime(1000);
+    const later = await c.read();
+    expect(later.fans.find((f) => f.id === 'gpu0-b')!.rpm).toBe(0);
   });
 
   it('link loss (port closed) -> link false, fans written full, reconnect with the pins set up again', async () => {

@@ -1,0 +1,76 @@
+/**
+ * The control loop's side of the cooler (src/thermal/service/cooler-io.ts) on the real serial
+ * driver, over a socat pty, to the real firmware image in avr8js: how many failed commands make a
+ * lost link, by what kind of failure.
+ */
+import { Registry } from 'prom-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrame } from '../../src/cooler/protocol/frame.ts';
+import { Command, ErrorCode, REPLY_BIT, TYPE_ERROR } from '../../src/cooler/protocol/messages.ts';
+import { createSerialCooler, type SerialCooler } from '../../src/cooler/serial/index.ts';
+import { CoolerIo } from '../../src/thermal/service/cooler-io.ts';
+import { startSimulatedCooler, type SimulatedCooler } from '../helpers/avr/index.ts';
+import { quietLog, serialConfig } from './serial/setup.ts';
+
+let board: SimulatedCooler;
+let cooler: SerialCooler;
+
+beforeAll(async () => {
+  board = await startSimulatedCooler({ fans: 4 });
+  cooler = createSerialCooler(serialConfig(board.path, { watchdogSeconds: 10 }), {
+    log: quietLog,
+    registry: new Registry(),
+    requestTimeoutMs: 100,
+    retries: 1,
+    // no background traffic: the driver's own failure count stays out of it
+    keepAliveMs: 60_000,
+    countersEveryMs: 1e9,
+  });
+  await cooler.open();
+}, 30_000);
+
+afterEach(() => {
+  board.bridge.toHost = null;
+});
+
+afterAll(async () => {
+  await cooler?.close();
+  await board?.stop();
+});
+
+describe('CoolerIo link verdict', () => {
+  it('calls the link lost after one command the device never answers', async () => {
+    const io = new CoolerIo(cooler, 1000, quietLog);
+    io.write({ 'gpu0-a': 0.5 });
+    await io.whenSettled();
+    expect(io.linkOk()).toBe(true);
+
+    board.bridge.toHost = () => null; // the device goes silent
+    io.write({ 'gpu0-a': 0.5 });
+    await io.whenSettled();
+    // the driver gave up first (2 attempts of 100 ms), well inside CoolerIo's own 1 s
+    expect(io.lastError).toMatch(/no answer to setDuty within 100 ms/);
+    expect(io.writeFailures).toBe(1);
+    expect(cooler.linkUp).toBe(true); // the driver itself has not given up on the port yet
+    expect(io.linkOk()).toBe(false);
+
+    board.bridge.toHost = null;
+    io.write({ 'gpu0-a': 0.5 });
+    await io.whenSettled();
+    expect(io.linkOk()).toBe(true);
+  });
+
+  it('does not call the link lost on one command the device refuses: an answer proves the link', async () => {
+    const io = new CoolerIo(cooler, 1000, quietLog);
+    // the firmware's answer to each SET_DUTY becomes BAD_ARGUMENT
+    board.bridge.toHost = (f) => (f.type === (Command.setDuty | REPLY_BIT) ? encodeFrame(f.seq, TYPE_ERROR, Uint8Array.of(ErrorCode.badArgument, Command.setDuty)) : null);
+    io.write({ 'gpu0-a': 0.5 });
+    await io.whenSettled();
+    expect(io.lastError).toMatch(/rejected setDuty/);
+    expect(io.writeFailures).toBe(1);
+    expect(io.linkOk()).toBe(true);
+    io.write({ 'gpu0-a': 0.5 });
+    await io.whenSettled();
+    expect(io.linkOk()).toBe(false); // two in a row: something is wrong all the same
+  });
+});
