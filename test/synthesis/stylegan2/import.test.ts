@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { dump as npyDump } from 'npyjs';
-import { importNetwork, readWeightsFile, readSidecar, WeightsError } from '../../../src/synthesis/stylegan2/index.ts';
+import { importNetwork, listNetworks, readWeightsFile, readSidecar, WeightsError } from '../../../src/synthesis/stylegan2/index.ts';
 import { encodeSafetensors } from '../../../src/synthesis/stylegan2/safetensors-write.ts';
 import { fixtureTensors, maxAbsDiff, PSI, runZ, session, TINY_WEIGHTS } from './helpers.ts';
 
@@ -207,6 +207,32 @@ describe('network import', () => {
       const f = join(dir, 'other.safetensors');
       writeFileSync(f, encodeSafetensors(new Map([['encoder.weight', { shape: [2], data: Float32Array.of(1, 2) }]])));
       expect(() => importNetwork(f, out())).toThrow(/other\.safetensors: no 'synthesis\.b\*' tensors/);
+    });
+
+    it('a failed rename (a directory in the way) leaves no half network and no temporary files', () => {
+      const d = mkdtempSync(join(tmpdir(), 'gance-publish-'));
+      // the sidecar cannot be renamed into place: the ONNX file must not stay behind
+      mkdirSync(join(d, 'a.json'));
+      writeFileSync(join(d, 'a.json', 'keep'), 'x');
+      expect(() => importNetwork(TINY_WEIGHTS, join(d, 'a.onnx'))).toThrow(/a\.json: cannot rename into place: (EISDIR|ENOTEMPTY|EEXIST); nothing was written/);
+      expect(existsSync(join(d, 'a.onnx'))).toBe(false);
+      expect(readdirSync(join(d, 'a.json'))).toEqual(['keep']);
+      // the ONNX file cannot be renamed into place: no sidecar may appear
+      mkdirSync(join(d, 'b.onnx'));
+      writeFileSync(join(d, 'b.onnx', 'keep'), 'x');
+      expect(() => importNetwork(TINY_WEIGHTS, join(d, 'b.onnx'))).toThrow(/b\.onnx: cannot rename into place: (EISDIR|ENOTEMPTY|EEXIST); nothing was written/);
+      expect(existsSync(join(d, 'b.json'))).toBe(false);
+      expect(readdirSync(d).sort()).toEqual(['a.json', 'b.onnx']);
+      expect(listNetworks(d).filter((n) => !n.error)).toEqual([]);
+    });
+
+    it('replacing a network leaves exactly the new pair (no .old or .tmp files)', () => {
+      const d = mkdtempSync(join(tmpdir(), 'gance-replace-'));
+      importNetwork(TINY_WEIGHTS, join(d, 'n.onnx'), { convClamp: 4 });
+      const net = importNetwork(TINY_WEIGHTS, join(d, 'n.onnx'), { convClamp: 8 });
+      expect(readdirSync(d).sort()).toEqual(['n.json', 'n.onnx']);
+      expect(readSidecar(join(d, 'n.json'))).toEqual(net.sidecar);
+      expect(listNetworks(d).map((n) => [n.id, n.error, n.sidecar?.convClamp])).toEqual([['n', undefined, 8]]);
     });
 
     it('an output path that is not .onnx', () => {
