@@ -1,7 +1,8 @@
 /**
- * Latents against the GANce reference (gance_reference.py with the real numpy/scipy/sklearn/pandas):
- * noise bit-identical; z and the projection-blend w within 1e-6 (float32 outputs of a float64
- * spectrogram that matches to ~3e-13); network choices identical.
+ * Latents against the GANce reference (gance_reference.py with the real numpy/scipy/sklearn/pandas), as
+ * src/latents/README.md states: noise bit for bit (also on longer tracks); z and the projection-blend w
+ * float32 values equal on the fixture (in general at most one float32 step off, where the spectrogram's
+ * ~1e-13 flips a rounding); network choices identical.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +13,6 @@ import { latentFrameAt, prepareOffline } from '../../src/latents/offline.ts';
 import { createLiveParams } from '../../src/latents/params.ts';
 import { H5PY_PROJECTION, loadReference, maxAbsDiff, REFERENCE_WAV } from '../audio/features/gance-reference.ts';
 
-export const LATENT_TOLERANCE = 1e-6;
 
 describe('latents vs GANce reference', () => {
   const ref = loadReference();
@@ -31,6 +31,7 @@ describe('latents vs GANce reference', () => {
     const numpy: Record<number, string> = {
       170: '561467eaa326467223711476dea422a6026e9a6dc110de16b68229518553115d',
       282: '53f7800bfbe9fd981454e8e275c1ee34d409742b68da02dacf717f67943ab284',
+      3600: '3c207a1c6d8d9f1c3af3f71435d85a67a2f8ba145479d800e604cd23efc96eb0', // one minute at 60 fps
     };
     for (const [frames, sha] of Object.entries(numpy)) {
       for (const kernel of [true, false]) {
@@ -53,7 +54,7 @@ describe('latents vs GANce reference', () => {
       nets.push(fr.network);
       expect(fr.w).toBeUndefined();
     }
-    expect(maxAbsDiff(z, ref.array('z_alpha025'))).toBeLessThan(LATENT_TOLERANCE);
+    expect(maxAbsDiff(z, ref.array('z_alpha025'))).toBe(0);
     expect(nets).toEqual(ref.manifest.network_indices_noise_blend);
   });
 
@@ -73,7 +74,7 @@ describe('latents vs GANce reference', () => {
       expect(Array.from(w.subarray(9 * 512, 10 * 512))).toEqual(Array.from(w.subarray(0, 512)));
       expect(Array.from(w.subarray(17 * 512))).toEqual(Array.from(w.subarray(10 * 512, 11 * 512)));
     }
-    expect(maxAbsDiff(row0, ref.array('proj_w_row0_blended'))).toBeLessThan(LATENT_TOLERANCE);
+    expect(maxAbsDiff(row0, ref.array('proj_w_row0_blended'))).toBe(0);
     expect(maxAbsDiff(row10, ref.array('proj_w_row10'))).toBe(0);
     plan.projection!.reader.close();
   });

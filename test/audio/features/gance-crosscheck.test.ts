@@ -1,7 +1,8 @@
 /**
  * The GANce cross-check: the same 0.5 s signal through this code and through numpy/scipy/sklearn/pandas
- * (test/fixtures/audio/gance_reference.py). Stated tolerances: resampled audio and noise bit-identical;
- * spectrogram vectors within 1e-9 absolute (measured ~3e-13, FFT rounding); network indices identical.
+ * (test/fixtures/audio/gance_reference.py). As src/latents/README.md states: resampled audio and frame RMS
+ * bit for bit; spectrogram vectors within 1e-9 absolute (measured ~3e-13: window, FFT, log10 and
+ * Savitzky-Golay coefficients computed otherwise); network indices identical.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeFiles } from '../../../src/audio/decode.ts';
