@@ -204,7 +204,7 @@ export class ProjectionFileReader {
     this.check(i, this.latentCount, 'latent');
     const name = `${FINAL_LATENTS_GROUP}/${this.latentNames[i]}`;
     const v = checkedRead(this.path, `dataset '${name}'`, () => {
-      const { ds } = this.latentDataset(name);
+      const { ds } = this.frameLatentDataset(name);
       return ds.value;
     });
     return this.finiteLatents(v, name);
@@ -215,14 +215,14 @@ export class ProjectionFileReader {
     this.check(i, this.latentCount, 'latent');
     const name = `${FINAL_LATENTS_GROUP}/${this.latentNames[i]}`;
     const v = checkedRead(this.path, `dataset '${name}'`, () => {
-      const { ds } = this.latentDataset(name);
+      const { ds } = this.frameLatentDataset(name);
       return ds.slice([[0, 1], [0, 1], []]);
     });
     return this.finiteLatents(v, name);
   }
 
   /** A final-latents dataset, checked to be floating point of shape [1, numWs, 512]. */
-  private latentDataset(name: string): { ds: Dataset } {
+  private frameLatentDataset(name: string): { ds: Dataset } {
     const { ds, shape } = latentDataset(this.file, name, this.path);
     const ok = shape.length === 3 && shape[0] === 1 && shape[1] === this.numWs && shape[2] === LATENT_WIDTH;
     if (!ok) throw new ProjectionError('PROJECTION_BAD_FORMAT', `dataset '${name}' has shape [${shape.join(', ')}], expected [1, ${this.numWs}, ${LATENT_WIDTH}] like the first frame's`, this.path);

@@ -203,6 +203,23 @@ describe('damaged projection files: every read checked, the file and dataset nam
     }
   });
 
+  it('a frame whose latents have another shape than the first frame\'s is refused when read', async () => {
+    const path = await writeSmallProjection(join(tempDir('gance-proj-'), 'ws16.h5'), { projectionFps: 15, latents: [latent(18, 0)] });
+    const { h5 } = await import('../../../src/latents/projection/format.ts');
+    const lib = await h5();
+    const f = new lib.File(path, 'a');
+    (f.get('final_latents') as Group).create_dataset({ name: 'final_latents_1', data: latent(16, 1), shape: [1, 16, 512], dtype: '<f' });
+    f.close();
+    const r = await ProjectionFileReader.open(path, { numWs: 18 });
+    try {
+      expect(r.finalLatents(0)).toEqual(latent(18, 0));
+      expect(() => r.finalLatents(1)).toThrow(/ws16\.h5: dataset 'final_latents\/final_latents_1' has shape \[1, 16, 512\], expected \[1, 18, 512\] like the first frame's/);
+      expect(() => r.finalLatentRow0(1)).toThrow(ProjectionError);
+    } finally {
+      r.close();
+    }
+  });
+
   it('integer latents are refused, at open (first frame) and per frame', async () => {
     const dir = tempDir('gance-proj-');
     const addIntLatent = async (path: string, index: number) => {
