@@ -1,8 +1,9 @@
 /**
  * GANce's smoothed noise (primatives.gaussian_data + minmax_scale): RandomState(seed).randn(frames, 1, L)
  * as float32, a Gaussian filter across frames (sigma 50, 'wrap', so the noise loops seamlessly),
- * divided by its RMS, then min-max scaled to [-4, 4] in float32 as sklearn does for float32 input.
+ * divided by its RMS (numpy's float32 mean: pairwise float32 sum, audio/features/numpy-sum.ts), then min-max scaled to [-4, 4] in float32 as sklearn does for float32 input.
  */
+import { pairwiseSumF32 } from '../audio/features/numpy-sum.ts';
 import { gaussianFilterRows, gaussianFilterRowsWrapFft } from './gaussian.ts';
 import { noiseKernel } from './noise-simd.ts';
 import { LegacyRandomState } from './rng.ts';
@@ -34,9 +35,8 @@ export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Ar
   else if (opts.sigma > 1e-15) gaussianFilterRowsWrapFft(raw, frames, vl, opts.sigma, filtered);
   else filtered.set(raw);
   const f32 = Math.fround;
-  let sq = 0;
-  if (k) sq = k.sumSquares();
-  else for (let i = 0; i < count; i++) sq += f32(filtered[i]! * filtered[i]!);
+  // np.sqrt(np.mean(np.square(lat))): numpy's pairwise float32 sum over all frames x L values
+  const sq = k ? k.sumSquares() : pairwiseSumF32(filtered, 0, count, true);
   const rms = f32(Math.sqrt(f32(sq / count)));
   let min = Infinity;
   let max = -Infinity;

@@ -13,7 +13,7 @@ import { createLiveParams } from '../../src/latents/params.ts';
 import { LegacyRandomState } from '../../src/latents/rng.ts';
 import { CLI, REPO } from '../helpers/daemon-process.ts';
 import { addInto, clicks, noise, tempDir, tone, writeWav } from '../audio/wav.ts';
-import { writeSmallProjection } from '../latents/projection/small-file.ts';
+import { corruptFirstChunk, writeSmallProjection } from '../latents/projection/small-file.ts';
 
 const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
 
@@ -129,6 +129,38 @@ describe('gance latents', () => {
     expect(missing.stderr).toContain(`--projection (synthesis.latents.projectionFile): cannot read "${join(dir, 'nope.h5')}": file not found`);
 
     expect(leftovers(dir, 'bad.')).toEqual([]);
+  });
+
+  it('a damaged projection file (corrupt gzip chunk, truncated, NaN latents): one line naming the file, no HDF5 dump, non-zero exit, no output', { timeout: 60_000 }, async () => {
+    const sub = join(dir, 'damaged');
+    mkdirSync(sub);
+    const rng = new LegacyRandomState(6);
+    const make = (name: string, edit: (latents: Float32Array[]) => void = () => {}) => {
+      const latents = Array.from({ length: 6 }, () => Float32Array.from(rng.randn(18 * 512)));
+      edit(latents);
+      return writeSmallProjection(join(sub, name), { projectionFps: 2, originalFrameCount: 90, latents });
+    };
+    const corrupt = await make('corrupt.h5');
+    corruptFirstChunk(corrupt, 'final_latents/final_latents_0');
+    const whole = readFileSync(await make('whole.h5'));
+    const truncated = join(sub, 'truncated.h5');
+    writeFileSync(truncated, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const nan = await make('nan.h5', (l) => (l[3]![10] = NaN));
+    const cases: Array<[string, RegExp]> = [
+      [corrupt, /cannot read dataset 'final_latents\/final_latents_0' \(HDF5: data pipeline read failed: filter returned failure during read\)/],
+      [truncated, /damaged or truncated HDF5 file \(HDF5: .*truncated file/],
+      [nan, /dataset 'final_latents\/final_latents_3' holds a non-finite latent \(NaN at w row 0, column 10\)/],
+    ];
+    for (const [file, reason] of cases) {
+      const out = join(sub, 'w.npy');
+      const r = gance('latents', '--audio', song, '--out', out, '--projection', file);
+      expect(r.status, file).not.toBe(0);
+      expect(r.stderr, file).not.toContain('HDF5-DIAG');
+      expect(r.stderr.trim().split('\n'), file).toHaveLength(1);
+      expect(r.stderr, file).toContain(`${file}: `);
+      expect(r.stderr, file).toMatch(reason);
+      expect(readdirSync(sub).filter((f) => f.startsWith('w.')), file).toEqual([]);
+    }
   });
 
   it('removes what it wrote when a run fails part-way through the frames', { timeout: 60_000 }, async () => {

@@ -5,35 +5,32 @@
  */
 import { rintHalfEven } from './detmath.ts';
 import { FeatureError } from './errors.ts';
+import { meanF32 } from './numpy-sum.ts';
 import { savgol } from './savgol.ts';
 
 export const LIBROSA_HOP = 512;
 
-/** librosa.feature.rms(y, frame_length, hop_length=512, center=False)[0], computed in float32. */
+/**
+ * librosa.feature.rms(y, frame_length, hop_length=512, center=False)[0], computed in float32 as numpy
+ * does: each frame's squares summed pairwise in float32 (numpy-sum.ts), divided by the frame length,
+ * square-rooted in float32.
+ */
 export function frameRms(samples: Float32Array, frameLength: number, hop = LIBROSA_HOP): Float32Array {
   if (samples.length < frameLength) return new Float32Array(0);
   const frames = 1 + Math.floor((samples.length - frameLength) / hop);
   const out = new Float32Array(frames);
-  const f32 = Math.fround;
-  for (let f = 0; f < frames; f++) {
-    let s = 0;
-    const base = f * hop;
-    for (let j = 0; j < frameLength; j++) {
-      const v = samples[base + j]!;
-      s += f32(v * v);
-    }
-    out[f] = f32(Math.sqrt(f32(s / frameLength)));
-  }
+  for (let f = 0; f < frames; f++) out[f] = Math.fround(Math.sqrt(meanF32(samples, f * hop, frameLength, true)));
   return out;
 }
 
-/** pandas Series.rolling(window).mean().fillna(series.mean()) */
+/**
+ * pandas Series.rolling(window).mean().fillna(series.mean()) of a float32 series: the fill is
+ * pandas' float32 mean (numpy's pairwise float32 sum over the count); the rolling means are float64.
+ */
 export function rollingMeanFilled(values: ArrayLike<number>, window: number): Float64Array {
   const n = values.length;
   const out = new Float64Array(n);
-  let total = 0;
-  for (let i = 0; i < n; i++) total += values[i]!;
-  const fill = Math.fround(total / n); // pandas averages a float32 series in float32
+  const fill = meanF32(values, 0, n);
   for (let i = 0; i < n; i++) {
     if (i < window - 1) {
       out[i] = fill;

@@ -2,9 +2,9 @@
  * Reads GANce projection files lazily: opening reads the attributes and the list of per-frame dataset
  * names; each latent or image is read from the file when asked for.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Dataset, File as H5File, Group } from 'h5wasm/node';
+import { Module, type Dataset, type File as H5File, type Group } from 'h5wasm/node';
 import { ProjectionError } from './errors.ts';
 import {
   FINAL_IMAGES_GROUP,
@@ -50,6 +50,58 @@ function toList(v: AttrValue): number[] | null {
   return null;
 }
 
+/**
+ * Runs h5wasm calls with HDF5's error handler set to throw. By default HDF5 prints its error stack
+ * to stderr and the call returns as if it had worked: h5wasm ignores H5Dread's status, so a
+ * damaged compressed chunk came back as a buffer of garbage. Restored afterwards, so other
+ * h5wasm users keep the default. (A throw out of a failed read leaks that read's dataset handles;
+ * the file is unusable by then anyway.)
+ */
+function checked<T>(fn: () => T): T {
+  Module.activate_throwing_error_handler();
+  try {
+    return fn();
+  } finally {
+    Module.deactivate_throwing_error_handler();
+  }
+}
+
+/** The gist of an HDF5 error stack: its innermost entries' descriptions, without source paths. */
+function hdf5Reason(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const entries = [...text.matchAll(/#\d+: .* in (\w+)\(\): (.*)$/gm)].map((m) => m[2]!.trim());
+  if (entries.length === 0) return text.split('\n')[0]!.trim() || 'unknown error';
+  const tail = entries.slice(-2);
+  return tail.join(': ');
+}
+
+/** HDF5's format signature, at offset 0 or (after a user block) 512, 1024, 2048, ... */
+function hasHdf5Signature(path: string): boolean {
+  const sig = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    const buf = Buffer.alloc(8);
+    for (let at = 0; at < 2 ** 32; at = at === 0 ? 512 : at * 2) {
+      if (readSync(fd, buf, 0, 8, at) < 8) return false;
+      if (sig.every((b, i) => buf[i] === b)) return true;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+/** Turns whatever h5wasm threw into a ProjectionError naming the file and what was being read. */
+function unreadable(err: unknown, path: string, what: string): ProjectionError {
+  if (err instanceof ProjectionError) return err;
+  return new ProjectionError('PROJECTION_UNREADABLE', `cannot read ${what} (HDF5: ${hdf5Reason(err)})`, path, { cause: err });
+}
+
+const H5T_FLOAT = 1;
+
 export class ProjectionFileReader {
   readonly path: string;
   readonly attributes: ProjectionAttributes;
@@ -79,19 +131,20 @@ export class ProjectionFileReader {
     const lib = await h5();
     let file: H5File;
     try {
-      file = new lib.File(abs, 'r');
+      file = checked(() => new lib.File(abs, 'r'));
     } catch (err) {
-      throw new ProjectionError('PROJECTION_UNREADABLE', `not an HDF5 file (${String(err)})`, path, { cause: err });
+      if (!hasHdf5Signature(abs)) throw new ProjectionError('PROJECTION_UNREADABLE', 'not an HDF5 file (no HDF5 signature)', path, { cause: err });
+      throw new ProjectionError('PROJECTION_UNREADABLE', `damaged or truncated HDF5 file (HDF5: ${hdf5Reason(err)})`, path, { cause: err });
     }
     if (!file.file_id || file.file_id < 0n) {
       throw new ProjectionError('PROJECTION_UNREADABLE', 'not an HDF5 file', path);
     }
     try {
-      const attributes = readAttributes(file, path);
+      const attributes = checkedRead(path, 'the root attributes', () => readAttributes(file, path));
       const names = {
-        latents: datasetNames(file, FINAL_LATENTS_GROUP, path, true),
-        targets: datasetNames(file, TARGET_IMAGES_GROUP, path, false),
-        finals: datasetNames(file, FINAL_IMAGES_GROUP, path, false),
+        latents: checkedRead(path, `the '${FINAL_LATENTS_GROUP}' group`, () => datasetNames(file, FINAL_LATENTS_GROUP, path, true)),
+        targets: checkedRead(path, `the '${TARGET_IMAGES_GROUP}' group`, () => datasetNames(file, TARGET_IMAGES_GROUP, path, false)),
+        finals: checkedRead(path, `the '${FINAL_IMAGES_GROUP}' group`, () => datasetNames(file, FINAL_IMAGES_GROUP, path, false)),
       };
       if (!attributes.complete && !opts.allowIncomplete) {
         throw new ProjectionError(
@@ -110,10 +163,10 @@ export class ProjectionFileReader {
       }
       let numWs = 0;
       if (names.latents.length > 0) {
-        const ds = file.get(`${FINAL_LATENTS_GROUP}/${names.latents[0]}`) as Dataset;
-        const shape = ds.shape ?? [];
+        const name = `${FINAL_LATENTS_GROUP}/${names.latents[0]}`;
+        const shape = checkedRead(path, `dataset '${name}'`, () => latentDataset(file, name, path).shape);
         const ok = shape.length === 3 && shape[0] === 1 && shape[2] === LATENT_WIDTH;
-        if (!ok) throw new ProjectionError('PROJECTION_BAD_FORMAT', `final latents have shape [${shape.join(', ')}], expected [1, num_ws, ${LATENT_WIDTH}]`, path);
+        if (!ok) throw new ProjectionError('PROJECTION_BAD_FORMAT', `dataset '${name}': final latents have shape [${shape.join(', ')}], expected [1, num_ws, ${LATENT_WIDTH}]`, path);
         numWs = shape[1]!;
         if (opts.numWs !== undefined && numWs !== opts.numWs) {
           throw new ProjectionError(
@@ -132,7 +185,11 @@ export class ProjectionFileReader {
       }
       return new ProjectionFileReader(path, file, attributes, names, numWs);
     } catch (err) {
-      file.close();
+      try {
+        checked(() => file.close());
+      } catch {
+        // the error being reported says what is wrong with the file
+      }
       throw err;
     }
   }
@@ -145,21 +202,43 @@ export class ProjectionFileReader {
   /** Final latent of frame i as num_ws x 512 float32 (row-major). */
   finalLatents(i: number): Float32Array {
     this.check(i, this.latentCount, 'latent');
-    const ds = this.file.get(`${FINAL_LATENTS_GROUP}/${this.latentNames[i]}`) as Dataset;
-    const v = ds.value;
-    if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) {
-      throw new ProjectionError('PROJECTION_BAD_FORMAT', `latent ${i} is not floating point (dtype ${String(ds.dtype)})`, this.path);
-    }
-    return v instanceof Float32Array ? v : Float32Array.from(v);
+    const name = `${FINAL_LATENTS_GROUP}/${this.latentNames[i]}`;
+    const v = checkedRead(this.path, `dataset '${name}'`, () => {
+      const { ds } = this.frameLatentDataset(name);
+      return ds.value;
+    });
+    return this.finiteLatents(v, name);
   }
 
   /** Row 0 of frame i's final latent (GANce blends only this row; the projector ties all rows). */
   finalLatentRow0(i: number): Float32Array {
     this.check(i, this.latentCount, 'latent');
-    const ds = this.file.get(`${FINAL_LATENTS_GROUP}/${this.latentNames[i]}`) as Dataset;
-    const v = ds.slice([[0, 1], [0, 1], []]);
-    if (!(v instanceof Float32Array)) return Float32Array.from(v as ArrayLike<number>);
-    return v;
+    const name = `${FINAL_LATENTS_GROUP}/${this.latentNames[i]}`;
+    const v = checkedRead(this.path, `dataset '${name}'`, () => {
+      const { ds } = this.frameLatentDataset(name);
+      return ds.slice([[0, 1], [0, 1], []]);
+    });
+    return this.finiteLatents(v, name);
+  }
+
+  /** A final-latents dataset, checked to be floating point of shape [1, numWs, 512]. */
+  private frameLatentDataset(name: string): { ds: Dataset } {
+    const { ds, shape } = latentDataset(this.file, name, this.path);
+    const ok = shape.length === 3 && shape[0] === 1 && shape[1] === this.numWs && shape[2] === LATENT_WIDTH;
+    if (!ok) throw new ProjectionError('PROJECTION_BAD_FORMAT', `dataset '${name}' has shape [${shape.join(', ')}], expected [1, ${this.numWs}, ${LATENT_WIDTH}] like the first frame's`, this.path);
+    return { ds };
+  }
+
+  private finiteLatents(v: unknown, name: string): Float32Array {
+    if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) {
+      throw new ProjectionError('PROJECTION_BAD_FORMAT', `dataset '${name}' did not read as floating point`, this.path);
+    }
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      const row = Math.floor(bad / LATENT_WIDTH);
+      throw new ProjectionError('PROJECTION_BAD_FORMAT', `dataset '${name}' holds a non-finite latent (${v[bad]} at w row ${row}, column ${bad % LATENT_WIDTH}); GANce's projector never writes one`, this.path);
+    }
+    return v instanceof Float32Array ? v : Float32Array.from(v);
   }
 
   get targetImageCount(): number {
@@ -177,9 +256,11 @@ export class ProjectionFileReader {
   }
 
   private image(path: string): ImageFrame {
-    const ds = this.file.get(path) as Dataset;
-    const shape = ds.shape ?? [];
-    const v = ds.value;
+    const { shape, v } = checkedRead(this.path, `dataset '${path}'`, () => {
+      const ds = this.file.get(path) as Dataset | null;
+      if (!ds || ds.type !== 'Dataset') throw new ProjectionError('PROJECTION_BAD_FORMAT', `'${path}' is not a dataset`, this.path);
+      return { shape: ds.shape ?? [], v: ds.value };
+    });
     if (!(v instanceof Uint8Array) || shape.length !== 3) {
       throw new ProjectionError('PROJECTION_BAD_FORMAT', `${path} is not an HxWxC uint8 image`, this.path);
     }
@@ -189,8 +270,28 @@ export class ProjectionFileReader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.file.close();
+    checkedRead(this.path, 'the file to close it', () => this.file.close());
   }
+}
+
+/** Runs reads of `what` with HDF5 errors thrown (not printed), any failure naming the file and `what`. */
+function checkedRead<T>(path: string, what: string, fn: () => T): T {
+  try {
+    return checked(fn);
+  } catch (err) {
+    throw unreadable(err, path, what);
+  }
+}
+
+/** A final-latents dataset and its shape, refused unless it holds floating-point numbers. */
+function latentDataset(file: H5File, name: string, path: string): { ds: Dataset; shape: number[] } {
+  const ds = file.get(name) as Dataset | null;
+  if (!ds || ds.type !== 'Dataset') throw new ProjectionError('PROJECTION_BAD_FORMAT', `'${name}' is not a dataset`, path);
+  const meta = ds.metadata;
+  if (meta.type !== H5T_FLOAT) {
+    throw new ProjectionError('PROJECTION_BAD_FORMAT', `dataset '${name}' has dtype ${String(ds.dtype)}, expected float32 (latents are floating point)`, path);
+  }
+  return { ds, shape: ds.shape ?? [] };
 }
 
 function datasetNames(file: H5File, groupName: string, path: string, required: boolean): string[] {

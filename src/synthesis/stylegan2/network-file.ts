@@ -2,7 +2,7 @@
  * Writes a built generator as NAME.onnx + NAME.json, and lists the networks of a folder.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildGenerator, DEFAULT_BUILD, OPSET, type BuildOptions } from './generator.ts';
 import { numWs, blockResolutions, channelsAt, type GeneratorShape } from './shape.ts';
@@ -88,13 +88,70 @@ export function writeNetwork(
   const dir = dirname(resolve(onnxPath));
   mkdirSync(dir, { recursive: true });
   const sidecarPath = sidecarPathFor(onnxPath);
-  const tmpOnnx = `${onnxPath}.tmp-${process.pid}`;
-  const tmpJson = `${sidecarPath}.tmp-${process.pid}`;
-  writeFileSync(tmpOnnx, built.onnx);
-  writeFileSync(tmpJson, JSON.stringify(sidecar, null, 2) + '\n');
-  renameSync(tmpOnnx, onnxPath);
-  renameSync(tmpJson, sidecarPath);
+  publishPair(onnxPath, built.onnx, sidecarPath, JSON.stringify(sidecar, null, 2) + '\n');
   return { onnxPath, sidecarPath, sidecar, opCounts: built.opCounts };
+}
+
+/**
+ * Puts NAME.onnx and NAME.json in place so that the catalogue (which lists by sidecar) never sees
+ * half a network: both are written under temporary names first; the ONNX file is renamed into
+ * place before the sidecar, so a network becomes visible only once its ONNX file is there. On any
+ * failure both temporary files and whatever was already renamed are removed, and a network that
+ * was being replaced is put back as it was. The error names the file that could not be written.
+ */
+export function publishPair(onnxPath: string, onnx: Uint8Array, sidecarPath: string, json: string): void {
+  const tag = `${process.pid}-${Date.now().toString(36)}`;
+  const tmpOnnx = `${onnxPath}.tmp-${tag}`;
+  const tmpJson = `${sidecarPath}.tmp-${tag}`;
+  const oldOnnx = `${onnxPath}.old-${tag}`;
+  const oldJson = `${sidecarPath}.old-${tag}`;
+  const remove = (p: string) => {
+    try {
+      rmSync(p, { force: true });
+    } catch {
+      // best effort: the error that got us here is the one to report
+    }
+  };
+  const isFile = (p: string) => statSync(p, { throwIfNoEntry: false })?.isFile() === true;
+  const step = (what: string, file: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      throw new Error(`${file}: cannot ${what}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; nothing was written`, { cause: err });
+    }
+  };
+  let placedOnnx = false;
+  let savedOnnx = false;
+  let savedJson = false;
+  try {
+    step('write', tmpOnnx, () => writeFileSync(tmpOnnx, onnx));
+    step('write', tmpJson, () => writeFileSync(tmpJson, json));
+    // keep a network being replaced until the new one is complete
+    if (isFile(sidecarPath)) {
+      step('move aside the old sidecar', sidecarPath, () => renameSync(sidecarPath, oldJson));
+      savedJson = true;
+    }
+    if (isFile(onnxPath)) {
+      step('move aside the old ONNX file', onnxPath, () => renameSync(onnxPath, oldOnnx));
+      savedOnnx = true;
+    }
+    step('rename into place', onnxPath, () => renameSync(tmpOnnx, onnxPath));
+    placedOnnx = true;
+    step('rename into place', sidecarPath, () => renameSync(tmpJson, sidecarPath));
+  } catch (err) {
+    remove(tmpOnnx);
+    remove(tmpJson);
+    if (placedOnnx) remove(onnxPath);
+    try {
+      if (savedOnnx) renameSync(oldOnnx, onnxPath);
+      if (savedJson) renameSync(oldJson, sidecarPath);
+    } catch {
+      // the error below says what failed; the old files keep their .old- names
+    }
+    throw err;
+  }
+  if (savedOnnx) remove(oldOnnx);
+  if (savedJson) remove(oldJson);
 }
 
 export interface ListedNetwork {

@@ -2,7 +2,7 @@
  * Generator weights under stylegan2-ada-pytorch's state-dict names, what a network of a given
  * shape must contain, and the checks that turn a bad file into an error naming the tensor.
  */
-import { checkShape, channelsAt, blockResolutions, synthesisLayers, type GeneratorShape } from './shape.ts';
+import { checkShape, channelsAt, blockResolutions, isPowerOfTwo, synthesisLayers, type GeneratorShape } from './shape.ts';
 
 export interface WeightTensor {
   shape: number[];
@@ -102,6 +102,12 @@ function need(dict: StateDict, name: string, rank: number, file?: string): numbe
  * Reads the architecture off the tensors themselves (resolution from the deepest block, channel
  * counts from the conv weights, dims from the mapping layers). Hyper-parameters that leave no
  * trace in the weights (learning-rate multiplier, conv clamp) come from `known`.
+ *
+ * The names imply the architecture: mapping layers fc0..fcN-1 where N-1 is the highest index
+ * present, and blocks b4..bRES where RES is the deepest block present. Every tensor of that
+ * architecture must be there with its shape (validateStateDict); a gap is refused, naming the
+ * missing tensors. (A file missing its whole last mapping layer or top block still looks like a
+ * smaller network: only the declared architecture, init_kwargs, can tell; see import.ts.)
  */
 export function inferShape(
   dict: StateDict,
@@ -109,23 +115,33 @@ export function inferShape(
   file?: string,
 ): GeneratorShape {
   let resolution = 0;
+  let maxFc = -1;
   for (const key of dict.keys()) {
     const m = /^synthesis\.b(\d+)\./.exec(key);
     if (m) resolution = Math.max(resolution, Number(m[1]));
+    const f = /^mapping\.fc(\d+)\./.exec(key);
+    if (f) maxFc = Math.max(maxFc, Number(f[1]));
   }
   if (resolution === 0) throw new WeightsError(`no 'synthesis.b*' tensors: not a stylegan2-ada-pytorch generator state dict`, file);
-  let mappingLayers = 0;
-  while (dict.has(`mapping.fc${mappingLayers}.weight`)) mappingLayers++;
-  if (mappingLayers === 0) throw new WeightsError(`missing tensor 'mapping.fc0.weight' (the mapping network)`, file);
+  if (!isPowerOfTwo(resolution) || resolution < 4 || resolution > 1024) {
+    throw new WeightsError(`deepest block 'synthesis.b${resolution}' is not a resolution of a StyleGAN2 generator (a power of two from 4 to 1024)`, file);
+  }
+  if (maxFc < 0) throw new WeightsError(`missing tensor 'mapping.fc0.weight' (the mapping network)`, file);
+  const mappingLayers = maxFc + 1;
   const fc0 = need(dict, 'mapping.fc0.weight', 2, file);
   const fcLast = need(dict, `mapping.fc${mappingLayers - 1}.weight`, 2, file);
   const channels: Record<number, number> = {};
-  let imgChannels = 3;
+  const unknown: string[] = [];
   for (let res = 4; res <= resolution; res *= 2) {
-    const w = need(dict, `synthesis.b${res}.conv1.weight`, 4, file);
-    channels[res] = w[0]!;
-    if (res === resolution) imgChannels = need(dict, `synthesis.b${res}.torgb.weight`, 4, file)[0]!;
+    // conv1's weight says the block's channels; conv0's or torgb's do when it is missing (the
+    // missing tensor is then reported by validateStateDict with the others)
+    const p = `synthesis.b${res}`;
+    const c = dict.get(`${p}.conv1.weight`)?.shape[0] ?? dict.get(`${p}.conv0.weight`)?.shape[0] ?? dict.get(`${p}.torgb.weight`)?.shape[1];
+    if (c === undefined) unknown.push(`missing block '${p}' (no ${p}.conv1.weight, ${p}.conv0.weight or ${p}.torgb.weight), below the deepest block 'synthesis.b${resolution}'`);
+    else channels[res] = c;
   }
+  if (unknown.length > 0) throw new WeightsError(`not a StyleGAN2 generator: ${unknown.join('; ')}`, file);
+  const torgb = dict.get(`synthesis.b${resolution}.torgb.weight`);
   const shape: GeneratorShape = {
     resolution,
     zDim: fc0[1]!,
@@ -135,7 +151,7 @@ export function inferShape(
     channelBase: 0,
     channelMax: 0,
     channels,
-    imgChannels,
+    imgChannels: torgb && torgb.shape.length === 4 ? torgb.shape[0]! : 3,
     convClamp: known.convClamp === undefined ? 256 : known.convClamp,
   };
   // channelBase/channelMax are only used where channels are not explicit: record the largest.
@@ -146,5 +162,6 @@ export function inferShape(
   } catch (err) {
     throw new WeightsError((err as Error).message, file);
   }
+  validateStateDict(dict, shape, file);
   return shape;
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Group } from 'h5wasm/node';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProjectionError } from '../../../src/latents/projection/errors.ts';
@@ -7,6 +8,7 @@ import { ProjectionFileReader } from '../../../src/latents/projection/reader.ts'
 import { ProjectionFileWriter, type NewProjectionAttributes } from '../../../src/latents/projection/writer.ts';
 import { LegacyRandomState } from '../../../src/latents/rng.ts';
 import { tempDir } from '../../audio/wav.ts';
+import { corruptFirstChunk, writeSmallProjection } from './small-file.ts';
 import { H5PY_PROJECTION, H5PY_PROJECTION_INCOMPLETE } from '../../audio/features/gance-reference.ts';
 
 const attrs = (over: Partial<NewProjectionAttributes> = {}): NewProjectionAttributes => ({
@@ -139,5 +141,108 @@ describe('GANce projection files', () => {
     f.create_attribute('something', 1, null, '<q');
     f.close();
     await expectProjectionError(ProjectionFileReader.open(other), 'PROJECTION_BAD_FORMAT', other);
+  });
+});
+
+// (that HDF5's diagnostic dump stays off stderr is checked on the CLI's own stderr, test/cli/latents.test.ts:
+// in-process, vitest's console swallows it either way)
+describe('damaged projection files: every read checked, the file and dataset named', () => {
+  it('a corrupted gzip chunk: the read fails naming file and dataset (it used to return garbage)', async () => {
+    const path = join(tempDir('gance-proj-'), 'corrupt.h5');
+    copyFileSync(H5PY_PROJECTION, path);
+    corruptFirstChunk(path, 'final_latents/final_latents_0');
+    const r = await ProjectionFileReader.open(path, { numWs: 18 });
+    try {
+      for (const read of [() => r.finalLatentRow0(0), () => r.finalLatents(0)]) {
+        const error = (() => {
+          try {
+            read();
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(error).toBeInstanceOf(ProjectionError);
+        expect((error as ProjectionError).code).toBe('PROJECTION_UNREADABLE');
+        expect((error as Error).message).toBe(`${path}: cannot read dataset 'final_latents/final_latents_0' (HDF5: data pipeline read failed: filter returned failure during read)`);
+      }
+      // the undamaged frames still read, and exactly
+      expect(Array.from(r.finalLatentRow0(1))).toEqual(Array.from(Float32Array.from(new LegacyRandomState(101).randn(512))));
+    } finally {
+      r.close();
+    }
+  });
+
+  it('a truncated file: "damaged or truncated" with HDF5\'s reason, not "not an HDF5 file"', async () => {
+    const path = join(tempDir('gance-proj-'), 'truncated.h5');
+    const bytes = readFileSync(H5PY_PROJECTION);
+    writeFileSync(path, bytes.subarray(0, Math.floor(bytes.length * 0.7)));
+    const e = await expectProjectionError(ProjectionFileReader.open(path), 'PROJECTION_UNREADABLE', path);
+    expect(e.message).toMatch(/truncated\.h5: damaged or truncated HDF5 file \(HDF5: .*truncated file: eof = \d+/);
+    const text = join(tempDir('gance-proj-'), 'text.h5');
+    writeFileSync(text, 'not hdf5 at all');
+    await expect(ProjectionFileReader.open(text)).rejects.toThrow(/text\.h5: not an HDF5 file \(no HDF5 signature\)$/);
+  });
+
+  it('NaN or infinite latents are refused, naming the dataset, row and column', async () => {
+    const dir = tempDir('gance-proj-');
+    const good = latent(18, 0);
+    const nan = latent(18, 1);
+    nan[5] = NaN;
+    const inf = latent(18, 2);
+    inf[3 * 512 + 7] = -Infinity;
+    const path = await writeSmallProjection(join(dir, 'nan.h5'), { projectionFps: 15, latents: [good, nan, inf] });
+    const r = await ProjectionFileReader.open(path, { numWs: 18 });
+    try {
+      expect(r.finalLatents(0)).toEqual(good);
+      expect(() => r.finalLatentRow0(1)).toThrow(/nan\.h5: dataset 'final_latents\/final_latents_1' holds a non-finite latent \(NaN at w row 0, column 5\)/);
+      expect(() => r.finalLatents(1)).toThrow(ProjectionError);
+      expect(r.finalLatentRow0(2)).toEqual(inf.subarray(0, 512));
+      expect(() => r.finalLatents(2)).toThrow(/final_latents_2' holds a non-finite latent \(-Infinity at w row 3, column 7\)/);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('a frame whose latents have another shape than the first frame\'s is refused when read', async () => {
+    const path = await writeSmallProjection(join(tempDir('gance-proj-'), 'ws16.h5'), { projectionFps: 15, latents: [latent(18, 0)] });
+    const { h5 } = await import('../../../src/latents/projection/format.ts');
+    const lib = await h5();
+    const f = new lib.File(path, 'a');
+    (f.get('final_latents') as Group).create_dataset({ name: 'final_latents_1', data: latent(16, 1), shape: [1, 16, 512], dtype: '<f' });
+    f.close();
+    const r = await ProjectionFileReader.open(path, { numWs: 18 });
+    try {
+      expect(r.finalLatents(0)).toEqual(latent(18, 0));
+      expect(() => r.finalLatents(1)).toThrow(/ws16\.h5: dataset 'final_latents\/final_latents_1' has shape \[1, 16, 512\], expected \[1, 18, 512\] like the first frame's/);
+      expect(() => r.finalLatentRow0(1)).toThrow(ProjectionError);
+    } finally {
+      r.close();
+    }
+  });
+
+  it('integer latents are refused, at open (first frame) and per frame', async () => {
+    const dir = tempDir('gance-proj-');
+    const addIntLatent = async (path: string, index: number) => {
+      const { h5 } = await import('../../../src/latents/projection/format.ts');
+      const lib = await h5();
+      const f = new lib.File(path, 'a');
+      (f.get('final_latents') as Group).create_dataset({ name: `final_latents_${index}`, data: Int32Array.from({ length: 18 * 512 }, (_, i) => i % 7), shape: [1, 18, 512], dtype: '<i' });
+      f.close();
+    };
+    const later = await writeSmallProjection(join(dir, 'int1.h5'), { projectionFps: 15, latents: [latent(18, 0)] });
+    await addIntLatent(later, 1);
+    const r = await ProjectionFileReader.open(later, { numWs: 18 });
+    try {
+      expect(r.latentCount).toBe(2);
+      for (const read of [() => r.finalLatentRow0(1), () => r.finalLatents(1)]) {
+        expect(read).toThrow(ProjectionError);
+        expect(read).toThrow(/int1\.h5: dataset 'final_latents\/final_latents_1' has dtype .*, expected float32 \(latents are floating point\)/);
+      }
+    } finally {
+      r.close();
+    }
+    const first = await writeSmallProjection(join(dir, 'int0.h5'), { projectionFps: 15, latents: [] });
+    await addIntLatent(first, 0);
+    await expect(ProjectionFileReader.open(first)).rejects.toThrow(/int0\.h5: dataset 'final_latents\/final_latents_0' has dtype .*, expected float32/);
   });
 });

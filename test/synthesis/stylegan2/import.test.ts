@@ -1,24 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { dump as npyDump } from 'npyjs';
-import { importNetwork, readWeightsFile, readSidecar, WeightsError } from '../../../src/synthesis/stylegan2/index.ts';
+import { importNetwork, listNetworks, readWeightsFile, readSidecar, WeightsError } from '../../../src/synthesis/stylegan2/index.ts';
 import { encodeSafetensors } from '../../../src/synthesis/stylegan2/safetensors-write.ts';
 import { fixtureTensors, maxAbsDiff, PSI, runZ, session, TINY_WEIGHTS } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gance-import-'));
 const tiny = readWeightsFile(TINY_WEIGHTS);
 
-function writeDict(name: string, edit: (d: Map<string, { shape: number[]; data: Float32Array }>) => void): string {
+function writeDict(name: string, edit: (d: Map<string, { shape: number[]; data: Float32Array }>) => void, metadata: Record<string, string> = tiny.metadata): string {
   const d = new Map([...tiny.dict].map(([k, v]) => [k, { shape: [...v.shape], data: v.data.slice() }]));
   edit(d);
   const file = join(dir, name);
-  writeFileSync(file, encodeSafetensors(d, tiny.metadata));
+  writeFileSync(file, encodeSafetensors(d, metadata));
   return file;
 }
+
+const tinyKwargs = () => JSON.parse(tiny.metadata.init_kwargs!) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const withKwargs = (edit: (k: Record<string, any>) => void): Record<string, string> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const k = tinyKwargs();
+  edit(k);
+  return { init_kwargs: JSON.stringify(k) };
+};
+const dropLayer = (prefix: string) => (d: Map<string, unknown>) => {
+  for (const k of [...d.keys()]) if (k.startsWith(prefix)) d.delete(k);
+};
 
 describe('network import', () => {
   it('writes NAME.onnx and NAME.json with the contract, w_avg and the source hash', () => {
@@ -121,10 +131,108 @@ describe('network import', () => {
       expect(() => importNetwork(resnet, out())).toThrow(/architecture 'resnet' is not supported/);
     });
 
+    it('missing last mapping layer: refused against init_kwargs.mapping_kwargs.num_layers', () => {
+      const f = writeDict('no-fc7.safetensors', dropLayer('mapping.fc7.'));
+      const o = out();
+      expect(() => importNetwork(f, o)).toThrow(/no-fc7\.safetensors: the weights contradict metadata 'init_kwargs': init_kwargs\.mapping_kwargs\.num_layers is 8 but the weights have 7 mapping layers, fc0\.\.fc6 \(missing 'mapping\.fc7\.weight'\)/);
+      expectNoOutput(o);
+    });
+
+    it('missing top block: refused against init_kwargs.img_resolution', () => {
+      const f = writeDict('no-b32.safetensors', dropLayer('synthesis.b32.'));
+      const o = out();
+      expect(() => importNetwork(f, o)).toThrow(/no-b32\.safetensors: .*init_kwargs\.img_resolution is 32 but the deepest block is 'synthesis\.b16' \(missing block 'synthesis\.b32'\)/);
+      expectNoOutput(o);
+    });
+
+    it('a gap in the names (one tensor of a layer, a middle block, a torgb) is refused without init_kwargs too', () => {
+      const noMeta = {};
+      const fcW = writeDict('gap-fc.safetensors', (d) => d.delete('mapping.fc7.weight'), noMeta);
+      expect(() => importNetwork(fcW, out())).toThrow(/gap-fc\.safetensors: missing tensor 'mapping\.fc7\.weight'/);
+      const fcMid = writeDict('gap-fc3.safetensors', dropLayer('mapping.fc3.'), noMeta);
+      expect(() => importNetwork(fcMid, out())).toThrow(/gap-fc3\.safetensors: .*missing tensor 'mapping\.fc3\.weight' \(expected shape \[64, 64\]\).*missing tensor 'mapping\.fc3\.bias'/);
+      const mid = writeDict('gap-b8.safetensors', dropLayer('synthesis.b8.'), noMeta);
+      expect(() => importNetwork(mid, out())).toThrow(/gap-b8\.safetensors: not a StyleGAN2 generator: missing block 'synthesis\.b8'/);
+      const rgb = writeDict('gap-rgb.safetensors', dropLayer('synthesis.b32.torgb.'), noMeta);
+      const o = out();
+      expect(() => importNetwork(rgb, o)).toThrow(/gap-rgb\.safetensors: .*missing tensor 'synthesis\.b32\.torgb\.affine\.weight'.*missing tensor 'synthesis\.b32\.torgb\.weight'/);
+      expectNoOutput(o);
+    });
+
+    it('init_kwargs that contradicts the tensors: every contradiction named', () => {
+      const meta = withKwargs((k) => {
+        k.z_dim = 512;
+        k.w_dim = 512;
+        k.img_resolution = 64;
+        k.img_channels = 1;
+        k.synthesis_kwargs.channel_base = 512;
+      });
+      const f = writeDict('contradicts.safetensors', () => {}, meta);
+      const o = out();
+      let msg = '';
+      try {
+        importNetwork(f, o);
+      } catch (err) {
+        msg = (err as Error).message;
+      }
+      expect(msg).toMatch(/^.*contradicts\.safetensors: the weights contradict metadata 'init_kwargs'/);
+      expect(msg).toContain("init_kwargs.z_dim is 512 but tensor 'mapping.fc0.weight' takes 64 inputs");
+      expect(msg).toContain("init_kwargs.w_dim is 512 but tensor 'mapping.fc7.weight' gives 64 outputs");
+      expect(msg).toContain("init_kwargs.img_resolution is 64 but the deepest block is 'synthesis.b32' (missing block 'synthesis.b64')");
+      expect(msg).toContain("init_kwargs.img_channels is 1 but tensor 'synthesis.b32.torgb.weight' gives 3 channels");
+      expect(msg).toContain("channel_base 512 / channel_max 32 give 32 channels at 16 px but tensor 'synthesis.b16.conv1.weight' has 16");
+      expectNoOutput(o);
+    });
+
+    it('init_kwargs that is not an object, or has fields of the wrong type', () => {
+      const cases: Array<[string, RegExp]> = [
+        ['null', /metadata 'init_kwargs': expected a JSON object \(G\.init_kwargs\), got null/],
+        ['[1, 2]', /metadata 'init_kwargs': expected a JSON object \(G\.init_kwargs\), got \[1,2\]/],
+        ['{"mapping_kwargs": null}', /metadata 'init_kwargs': 'mapping_kwargs' must be an object, got null/],
+        ['{"z_dim": "64"}', /metadata 'init_kwargs': 'z_dim' must be an integer >= 1, got "64"/],
+        ['{"mapping_kwargs": {"num_layers": 7.5}}', /'mapping_kwargs\.num_layers' must be an integer >= 1, got 7\.5/],
+        ['{"synthesis_kwargs": {"conv_clamp": "256"}}', /'synthesis_kwargs\.conv_clamp' must be a positive number or null, got "256"/],
+        ['{"mapping_kwargs": {"lr_multiplier": -1}}', /'mapping_kwargs\.lr_multiplier' must be a positive number, got -1/],
+      ];
+      for (const [raw, re] of cases) {
+        const f = writeDict('kwargs.safetensors', () => {}, { init_kwargs: raw });
+        const o = out();
+        expect(() => importNetwork(f, o), raw).toThrow(WeightsError);
+        expect(() => importNetwork(f, o), raw).toThrow(re);
+        expectNoOutput(o);
+      }
+    });
+
     it('a state dict that is not a generator at all', () => {
       const f = join(dir, 'other.safetensors');
       writeFileSync(f, encodeSafetensors(new Map([['encoder.weight', { shape: [2], data: Float32Array.of(1, 2) }]])));
       expect(() => importNetwork(f, out())).toThrow(/other\.safetensors: no 'synthesis\.b\*' tensors/);
+    });
+
+    it('a failed rename (a directory in the way) leaves no half network and no temporary files', () => {
+      const d = mkdtempSync(join(tmpdir(), 'gance-publish-'));
+      // the sidecar cannot be renamed into place: the ONNX file must not stay behind
+      mkdirSync(join(d, 'a.json'));
+      writeFileSync(join(d, 'a.json', 'keep'), 'x');
+      expect(() => importNetwork(TINY_WEIGHTS, join(d, 'a.onnx'))).toThrow(/a\.json: cannot rename into place: (EISDIR|ENOTEMPTY|EEXIST); nothing was written/);
+      expect(existsSync(join(d, 'a.onnx'))).toBe(false);
+      expect(readdirSync(join(d, 'a.json'))).toEqual(['keep']);
+      // the ONNX file cannot be renamed into place: no sidecar may appear
+      mkdirSync(join(d, 'b.onnx'));
+      writeFileSync(join(d, 'b.onnx', 'keep'), 'x');
+      expect(() => importNetwork(TINY_WEIGHTS, join(d, 'b.onnx'))).toThrow(/b\.onnx: cannot rename into place: (EISDIR|ENOTEMPTY|EEXIST); nothing was written/);
+      expect(existsSync(join(d, 'b.json'))).toBe(false);
+      expect(readdirSync(d).sort()).toEqual(['a.json', 'b.onnx']);
+      expect(listNetworks(d).filter((n) => !n.error)).toEqual([]);
+    });
+
+    it('replacing a network leaves exactly the new pair (no .old or .tmp files)', () => {
+      const d = mkdtempSync(join(tmpdir(), 'gance-replace-'));
+      importNetwork(TINY_WEIGHTS, join(d, 'n.onnx'), { convClamp: 4 });
+      const net = importNetwork(TINY_WEIGHTS, join(d, 'n.onnx'), { convClamp: 8 });
+      expect(readdirSync(d).sort()).toEqual(['n.json', 'n.onnx']);
+      expect(readSidecar(join(d, 'n.json'))).toEqual(net.sidecar);
+      expect(listNetworks(d).map((n) => [n.id, n.error, n.sidecar?.convClamp])).toEqual([['n', undefined, 8]]);
     });
 
     it('an output path that is not .onnx', () => {
