@@ -100,6 +100,26 @@ describe('/v1/thermal', () => {
     expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
   });
 
+  it('refuses non-finite numbers in PATCH/PUT bodies and queries: the zone stays under control and nothing is saved', async () => {
+    const h = await open();
+    await h.underControl();
+    const bodies = [{ pid: { setpoint: '-Infinity' } }, { pid: { setpoint: 'Infinity' } }, { pid: { kp: '1e309' } }, { criticalCelsius: 'Infinity' }, { curve: [[40, 0], ['Infinity', 1]] }, { feedForward: { dutyPerWatt: '-1e309' } }];
+    for (const body of bodies) {
+      for (const method of ['PATCH', 'PUT'] as const) {
+        const r = await h.app.inject({ method, url: '/v1/thermal/zones/gpu0', payload: body });
+        expect(r.statusCode, `${method} ${JSON.stringify(body)}`).toBe(400);
+        expect(r.json().message, JSON.stringify(body)).toMatch(/^body\/[a-zA-Z/0-9]+ must be a finite number$/);
+      }
+    }
+    const hist = await h.app.inject('/v1/thermal/history?seconds=1e309');
+    expect(hist.statusCode).toBe(400);
+    expect(hist.json().message).toBe('querystring/seconds must be a finite number');
+    const z = await h.underControl();
+    expect(z).toMatchObject({ setpoint: 70, criticalCelsius: 90, tuned: null, failsafe: false });
+    expect(Number.isFinite(z.duty) && Number.isFinite(z.terms.i)).toBe(true);
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+  });
+
   it('PUT sets the tuning from the config file plus the body; DELETE goes back to the config file', async () => {
     const h = await open();
     await patch(h, 'gpu0', { pid: { setpoint: 66 }, maxDuty: 0.8 });
