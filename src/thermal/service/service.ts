@@ -11,7 +11,8 @@
  *   critical          a zone GPU at or above criticalCelsius (cleared 3 C below it)
  *   nvidia-smi-down   the reading process is dead or restarting
  *   cooler-link-lost  the cooler's link is down or its commands go unanswered
- *   controller-error  the zone controller threw
+ *   controller-error  the zone controller threw, or gave fan duties that are not numbers in 0..1
+ *   controller-non-finite  a controller term (PID, curve, feed-forward) came out NaN or infinite
  *   daemon-stop       the unit was stopped
  */
 import { EventEmitter } from 'node:events';
@@ -28,8 +29,11 @@ import { CoolerIo } from './cooler-io.ts';
 import { Ring } from './history.ts';
 import { TuningStore, mergeTuning, tunablesOf, type ZoneTuning } from './tuning.ts';
 
-export const FAILSAFE_REASONS = ['sensor-stale', 'sensor-missing', 'critical', 'nvidia-smi-down', 'cooler-link-lost', 'controller-error', 'daemon-stop'] as const;
+export const FAILSAFE_REASONS = ['sensor-stale', 'sensor-missing', 'critical', 'nvidia-smi-down', 'cooler-link-lost', 'controller-error', 'controller-non-finite', 'daemon-stop'] as const;
 export type FailsafeReason = (typeof FAILSAFE_REASONS)[number];
+
+/** controller alarms that hold the zone at full (the others, e.g. fan-stalled, only inform) */
+const CONTROLLER_FAILSAFES: ReadonlySet<string> = new Set(['sensor-missing', 'critical', 'controller-non-finite']);
 
 /** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
 export const CRITICAL_CLEAR_K = 3;
@@ -338,8 +342,11 @@ export class ThermalService extends EventEmitter {
         const kind = k < 0 ? a : a.slice(0, k);
         // the service already said why the zone is overridden
         if (forced && (kind === 'sensor-missing' || kind === 'critical')) continue;
-        raised.push({ kind, subject: k < 0 ? z.id : a.slice(k + 1), message: a, failsafe: !!out?.failsafe && (kind === 'sensor-missing' || kind === 'critical') });
+        raised.push({ kind, subject: k < 0 ? z.id : a.slice(k + 1), message: a, failsafe: !!out?.failsafe && CONTROLLER_FAILSAFES.has(kind) });
       }
+      // Whatever the controller says, a duty that is not a number in 0..1 must not reach the fans.
+      const badFan = out ? Object.entries(out.fanDuties).find(([, d]) => !(d >= 0 && d <= 1)) : undefined;
+      if (badFan) fs('controller-error', z.id, `controller gave fan ${badFan[0]} the duty ${badFan[1]} (expected a number in 0..1)`);
 
       const failsafe = raised.some((a) => a.failsafe) || !out;
       const zoneDuties = failsafe || !out ? Object.fromEntries(z.fans.map((f) => [f, 1])) : out.fanDuties;
