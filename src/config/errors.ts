@@ -37,10 +37,11 @@ function expectation(e: ValueError): string {
     case ValueErrorType.NumberExclusiveMaximum:
     case ValueErrorType.IntegerExclusiveMaximum:
       return `must be < ${s.exclusiveMaximum}`;
+    // TypeBox refuses NaN and ±Infinity as numbers; say so rather than "must be a number, got null"
     case ValueErrorType.Number:
-      return `must be a number, got ${describe(e.value)}`;
+      return `must be a ${typeof e.value === 'number' ? 'finite ' : ''}number, got ${describe(e.value)}`;
     case ValueErrorType.Integer:
-      return `must be an integer, got ${describe(e.value)}`;
+      return `must be ${typeof e.value === 'number' && !Number.isFinite(e.value) ? 'a finite' : 'an'} integer, got ${describe(e.value)}`;
     case ValueErrorType.String:
       return `must be a string, got ${describe(e.value)}`;
     case ValueErrorType.Boolean:
@@ -78,6 +79,8 @@ function expectation(e: ValueError): string {
 
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
+  // JSON.stringify would print these as null
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   const text = JSON.stringify(v);
   return text !== undefined && text.length > 40 ? `${text.slice(0, 37)}...` : String(text);
 }

@@ -48,6 +48,13 @@ describe('config loading', () => {
     expect(issuesOf(text)).toEqual(['thermal.zones[1].pid.kp: must be >= 0']);
   });
 
+  it('refuses a non-finite number (YAML .inf, .nan, 1e309), naming the field and saying it must be finite', () => {
+    const at = (v: string) => base.replace('pid: { setpoint: 70 } }\n    - { id: z1', `pid: { setpoint: ${v} } }\n    - { id: z1`);
+    for (const v of ['.inf', '-.inf', '.nan', '1e309']) {
+      expect(issuesOf(at(v)), v).toEqual([`thermal.zones[0].pid.setpoint: must be a finite number, got ${v === '.nan' ? 'NaN' : v.includes('-') ? '-Infinity' : 'Infinity'}`]);
+    }
+  });
+
   it('reports every error at once, one line each', () => {
     const text = `server: { port: 70000, nope: 1 }\ncooler: { driver: usb, fans: [] }\nthermal: { zones: [] }\n`;
     const issues = issuesOf(text);
