@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import pino from 'pino';
 import { buildApp } from '../../src/api/app.ts';
+import { ConflictError, INTERNAL_MESSAGE, NotFoundError, UnprocessableError } from '../../src/api/errors.ts';
 import { createRegistry } from '../../src/metrics.ts';
 
 describe('app factory', () => {
@@ -93,6 +95,40 @@ describe('app factory', () => {
     const ok = await post('{"a":"12.5","list":[1,"2"]}', '?n=3');
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toEqual({ body: { a: 12.5, list: [1, 2] }, query: { n: 3 } });
+    await app.close();
+  });
+
+  it('maps errors to status codes in one place: validation 400 naming the field, typed errors their code, fastify 4xx as is, anything else 500 generic and logged', async () => {
+    const logged: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
+    const plugin: FastifyPluginAsync = async (app) => {
+      app.post('/things/:id', { schema: { body: Type.Object({ mode: Type.Union([Type.Literal('a'), Type.Literal('b')]), n: Type.Integer({ maximum: 5 }) }, { additionalProperties: false }) } }, async (req) => {
+        const { id } = req.params as { id: string };
+        if (id === 'missing') throw new NotFoundError('no thing "missing"');
+        if (id === 'busy') throw new ConflictError('thing "busy" is in use');
+        if (id === 'odd') throw new UnprocessableError('body/n: no such slot');
+        if (id === 'bug') throw new Error('secret internals at /home/x');
+        return { ok: true };
+      });
+    };
+    const app = await buildApp({ registry: createRegistry(), notReady: () => [], plugins: [{ prefix: '/v1/t', plugin }], logger });
+    const post = (id: string, payload: string) => app.inject({ method: 'POST', url: `/v1/t/things/${id}`, headers: { 'content-type': 'application/json' }, payload });
+    const cases: Array<[string, string, number, string, string | RegExp]> = [
+      ['x', '{"mode":"c","n":1}', 400, 'Bad Request', 'body/mode must be one of: "a", "b"'],
+      ['x', '{"mode":"a","n":9}', 400, 'Bad Request', 'body/n must be <= 5'],
+      ['x', '{"mode":"a","n":1,"z":0}', 400, 'Bad Request', 'body must NOT have additional properties'],
+      ['x', '{"mode":', 400, 'Bad Request', /JSON/],
+      ['missing', '{"mode":"a","n":1}', 404, 'Not Found', 'no thing "missing"'],
+      ['busy', '{"mode":"a","n":1}', 409, 'Conflict', 'thing "busy" is in use'],
+      ['odd', '{"mode":"a","n":1}', 422, 'Unprocessable Entity', 'body/n: no such slot'],
+      ['bug', '{"mode":"a","n":1}', 500, 'Internal Server Error', INTERNAL_MESSAGE],
+    ];
+    for (const [id, payload, code, error, message] of cases) {
+      const r = await post(id, payload);
+      expect(r.statusCode, `${id} ${payload}`).toBe(code);
+      expect(r.json(), `${id} ${payload}`).toEqual({ statusCode: code, error, message: expect.stringMatching(typeof message === 'string' ? `^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` : message) });
+    }
+    expect(logged.filter((l) => l.level === 50).map((l) => l.msg)).toEqual(['unexpected error answering POST /v1/t/things/bug: secret internals at /home/x']);
     await app.close();
   });
 });

@@ -25,6 +25,7 @@ import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
 import { checkZone, createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
 import type { GpuSample, GpuSensorSource } from '../sensors/types.ts';
+import { BadRequestError, NotFoundError } from '../../api/errors.ts';
 import { CoolerIo } from './cooler-io.ts';
 import { Ring } from './history.ts';
 import { TuningStore, mergeTuning, tunablesOf, type ZoneTuning } from './tuning.ts';
@@ -67,15 +68,6 @@ export interface HistoryEntry {
   zones: Record<string, { temperature: number | null; setpoint: number; duty: number; failsafe: boolean }>;
   gpus: Record<string, { temperature: number | null; power: number | null; utilization: number | null }>;
   fans: Record<string, { duty: number; rpm: number | null }>;
-}
-
-export class TuningError extends Error {
-  constructor(
-    readonly statusCode: 400 | 404 | 500,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface ThermalServiceOptions {
@@ -443,17 +435,17 @@ export class ThermalService extends EventEmitter {
 
   /**
    * Changes a zone's settings now (bumpless) and saves them. `replace`: the zone goes back to the
-   * config file's values first, then the patch applies. Throws TuningError (400/404/500).
+   * config file's values first, then the patch applies. Throws NotFoundError, BadRequestError (a rule across fields).
    */
   async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<void> {
     const slot = this.zones.get(id);
-    if (!slot) throw new TuningError(404, `no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
     const base = mode === 'replace' ? tunablesOf(slot.config) : {};
     const stored = mode === 'replace' ? patch : mergeTuning(this.tuned[id] ?? {}, patch);
     try {
       this.applyTuning(slot, mergeTuning(base, patch));
     } catch (err) {
-      throw new TuningError(400, (err as Error).message);
+      throw new BadRequestError((err as Error).message);
     }
     this.tuned[id] = stored;
     this.opts.log.info({ zone: id, patch, mode }, `zone "${id}" tuned at run time`);
@@ -463,7 +455,7 @@ export class ThermalService extends EventEmitter {
   /** Back to the config file's values for a zone; forgets its saved tuning. */
   async resetTuning(id: string): Promise<void> {
     const slot = this.zones.get(id);
-    if (!slot) throw new TuningError(404, `no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
     this.applyTuning(slot, tunablesOf(slot.config));
     delete this.tuned[id];
     this.opts.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
@@ -485,7 +477,7 @@ export class ThermalService extends EventEmitter {
       await this.tuning.save(this.tuned);
     } catch (err) {
       this.opts.log.error({ err, path: this.tuning.path }, 'cannot save run-time tuning');
-      throw new TuningError(500, `applied, but not saved to ${this.tuning.path}: ${(err as Error).message}`);
+      throw new Error(`applied, but not saved to ${this.tuning.path}: ${(err as Error).message}`);
     }
   }
 }
