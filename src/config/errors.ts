@@ -56,6 +56,12 @@ function expectation(e: ValueError): string {
       return `must have at most ${s.maxItems} item(s)`;
     case ValueErrorType.StringMinLength:
       return `must not be empty`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${s.maxLength} characters`;
+    case ValueErrorType.ArrayUniqueItems:
+      return 'must not list an item twice';
+    case ValueErrorType.ObjectMaxProperties:
+      return `must have at most ${s.maxProperties} keys`;
     case ValueErrorType.StringPattern:
       return `must match ${s.pattern}, got ${describe(e.value)}`;
     case ValueErrorType.ObjectAdditionalProperties:

@@ -75,7 +75,7 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
             'Load a network into every inference worker in the background (202), then it lists as loaded. ' +
             'Workers keep rendering with the networks they had meanwhile, and if the load fails.',
           tags: ['synthesis'],
-          params: Type.Object({ id: Type.String({ minLength: 1 }) }),
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) }),
           querystring: Type.Object({
             activate: Type.Boolean({ default: false, description: 'make it the active network once loaded (switches between two frames)' }),
             replace: Type.Boolean({
@@ -103,7 +103,7 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
         schema: {
           description: 'Release a network from every inference worker, once the frames already submitted for it are done. The active network cannot be unloaded (409).',
           tags: ['synthesis'],
-          params: Type.Object({ id: Type.String({ minLength: 1 }) }),
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) }),
           response: { 200: Type.Object({ id: Type.String(), state: Type.Literal('available') }), 404: ErrorReply, 409: ErrorReply },
         },
       },

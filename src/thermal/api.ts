@@ -10,9 +10,10 @@ import type { ThermalService } from './service/service.ts';
 import { ZoneTuning } from './service/tuning.ts';
 import { ThermalView, ZoneView, thermalView, zoneView } from './service/view.ts';
 import type { ZonePatch } from './control/index.ts';
+import { LIMITS } from './config.ts';
 
 const tags = ['thermal'];
-const ZoneParams = Type.Object({ zone: Type.String({ description: 'zone id from thermal.zones[].id' }) });
+const ZoneParams = Type.Object({ zone: Type.String({ minLength: 1, maxLength: LIMITS.id, description: 'zone id from thermal.zones[].id' }) });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const HistoryReply = Type.Object({
@@ -98,7 +99,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
           tags,
           body: Type.Object(
             {
-              gpus: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, uniqueItems: true, description: "nvidia-smi indices" }),
+              gpus: Type.Array(Type.Integer({ minimum: 0, maximum: LIMITS.gpuIndex }), { minItems: 1, maxItems: LIMITS.zones * LIMITS.gpusPerZone, uniqueItems: true, description: "nvidia-smi indices" }),
               watts: Type.Number({ minimum: 0, maximum: 2000, description: 'expected power per GPU' }),
               seconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'how long the hint holds' }),
               source: Type.String({ maxLength: 100, default: 'api', description: 'who says so (logs)' }),

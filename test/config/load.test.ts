@@ -55,6 +55,23 @@ describe('config loading', () => {
     }
   });
 
+  it('bounds every list and string, naming the field and the limit', () => {
+    const curve = `[${Array.from({ length: 33 }, (_, k) => `[${30 + k}, ${k / 32}]`).join(', ')}]`;
+    const text = base
+      .replace('pid: { setpoint: 70 } }\n    - { id: z1', `pid: { setpoint: 70 }, curve: ${curve} }\n    - { id: z1`)
+      .replace('- { id: z1, gpus: [1]', `- { id: ${'z'.repeat(65)}, gpus: [1, 1]`);
+    const workers = Array.from({ length: 65 }, (_, k) => `{ id: w${k} }`).join(', ');
+    expect(issuesOf(`${text}stateDir: ${'d'.repeat(4097)}\nsynthesis: { workers: [${workers}] }\n`)).toEqual(
+      expect.arrayContaining([
+        'stateDir: must be at most 4096 characters',
+        'thermal.zones[0].curve: must have at most 32 item(s)',
+        'thermal.zones[1].id: must be at most 64 characters',
+        'thermal.zones[1].gpus: must not list an item twice',
+        'synthesis.workers: must have at most 64 item(s)',
+      ]),
+    );
+  });
+
   it('reports every error at once, one line each', () => {
     const text = `server: { port: 70000, nope: 1 }\ncooler: { driver: usb, fans: [] }\nthermal: { zones: [] }\n`;
     const issues = issuesOf(text);

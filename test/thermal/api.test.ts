@@ -120,6 +120,30 @@ describe('/v1/thermal', () => {
     expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
   });
 
+  it('refuses oversized lists and strings: a 60,000-point curve is 400 and nothing is saved', async () => {
+    const h = await open();
+    // short numbers: the body stays under fastify's 1 MiB limit, so only the schema can refuse it
+    const huge = Array.from({ length: 60_000 }, (_, k) => [Number((20 + k * 0.0015).toFixed(4)), 0.5]);
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['PATCH', '/v1/thermal/zones/gpu0', { mode: 'curve', curve: huge }, /^body\/curve must NOT have more than 32 items$/],
+      ['PUT', '/v1/thermal/zones/gpu0', { curve: huge.slice(0, 33) }, /^body\/curve must NOT have more than 32 items$/],
+      ['GET', `/v1/thermal/zones/${'z'.repeat(65)}`, undefined, /^params\/zone must NOT have more than 64 characters$/],
+      ['POST', '/v1/thermal/load-hint', { gpus: Array.from({ length: 300 }, (_, k) => k), watts: 100 }, /^body\/gpus must NOT have more than 256 items$/],
+      ['POST', '/v1/thermal/load-hint', { gpus: [0], watts: 100, source: 's'.repeat(101) }, /^body\/source must NOT have more than 100 characters$/],
+    ];
+    for (const [method, url, payload, re] of cases) {
+      const r = await h.app.inject({ method: method as 'GET', url, ...(payload ? { payload: payload as object } : {}) });
+      expect(r.statusCode, `${method} ${url}`).toBe(400);
+      expect(r.json().message, `${method} ${url}`).toMatch(re);
+    }
+    const z = await h.zone();
+    expect(z).toMatchObject({ mode: 'pid', tuned: null });
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+    // 32 points is the limit, and is taken
+    const ok = await patch(h, 'gpu0', { curve: Array.from({ length: 32 }, (_, k) => [30 + k * 2, k / 31]) });
+    expect(ok.statusCode).toBe(200);
+  });
+
   it('PUT sets the tuning from the config file plus the body; DELETE goes back to the config file', async () => {
     const h = await open();
     await patch(h, 'gpu0', { pid: { setpoint: 66 }, maxDuty: 0.8 });
