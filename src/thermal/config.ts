@@ -85,7 +85,11 @@ export const ZoneConfig = Type.Object(
     slewUpPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.5, description: 'max zone duty rise per second' }),
     slewDownPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.003, description: 'max zone duty fall per second (slow: quiet, no hunting)' }),
     reverseDeadband: Ratio({ default: 0.04, description: 'after falling, the duty rises again only once the demand is this far above it: no hunting on sensor jitter and bursts (critical temperature and sensor faults bypass it)' }),
-    criticalCelsius: Celsius({ default: 90, description: 'at or above this, fans go to full and an alarm is raised' }),
+    criticalCelsius: Celsius({
+      maximum: 105,
+      default: 90,
+      description: "at or above this, fans go to full and an alarm is raised; keep it a few degrees under the card's slowdown temperature (no GPU this rig takes runs safely above 105 C)",
+    }),
     feedForward: FeedForwardConfig,
     stall: StallConfig,
   },

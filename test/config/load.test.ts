@@ -72,6 +72,18 @@ describe('config loading', () => {
     );
   });
 
+  it('applies the same zone rules as the API (one function): setpoint within 3 C of critical, stopBelowDuty over minDuty, a stale limit under 2 samples', () => {
+    const text = base
+      .replace('pid: { setpoint: 70 } }\n    - { id: z1', 'pid: { setpoint: 90 }, criticalCelsius: 90, stopBelowDuty: 0.3, minDuty: 0.2 }\n    - { id: z1')
+      .replace('thermal:\n', 'thermal:\n  sensors: { intervalMs: 1000, staleAfterMs: 500 }\n');
+    expect(issuesOf(text)).toEqual([
+      'thermal.sensors.staleAfterMs: must be >= 2 x sensors.intervalMs (2000), got 500',
+      'thermal.zones[0].stopBelowDuty: must be <= minDuty (0.2)',
+      'thermal.zones[0].pid.setpoint: must be at most criticalCelsius - 3 (87), got 90',
+    ]);
+    expect(issuesOf(base.replace('pid: { setpoint: 70 } }\n    - { id: z1', 'pid: { setpoint: 70 }, criticalCelsius: 150 }\n    - { id: z1'))).toEqual(['thermal.zones[0].criticalCelsius: must be <= 105']);
+  });
+
   it('reports every error at once, one line each', () => {
     const text = `server: { port: 70000, nope: 1 }\ncooler: { driver: usb, fans: [] }\nthermal: { zones: [] }\n`;
     const issues = issuesOf(text);

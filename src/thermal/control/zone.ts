@@ -11,6 +11,7 @@
  */
 import type { FanConfig } from '../../cooler/config.ts';
 import type { ZoneConfig } from '../config.ts';
+import { zoneIssues } from '../rules.ts';
 import { createFanAllocator, type AllocFan } from './allocation.ts';
 import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
@@ -47,20 +48,9 @@ function nonFinite(values: Record<string, number>): string | null {
   return null;
 }
 
-export function checkZone(zone: ZoneConfig): string[] {
-  const issues: string[] = [];
-  if (zone.minDuty > zone.maxDuty) issues.push(`minDuty: must be <= maxDuty (${zone.maxDuty})`);
-  if (zone.stopBelowDuty > zone.minDuty) issues.push(`stopBelowDuty: must be <= minDuty (${zone.minDuty})`);
-  if (zone.curve.length < 2) issues.push('curve: needs at least 2 points');
-  for (let k = 1; k < zone.curve.length; k++) {
-    if (!(zone.curve[k]![0] > zone.curve[k - 1]![0])) issues.push(`curve[${k}]: temperatures must increase (${zone.curve[k]![0]} after ${zone.curve[k - 1]![0]})`);
-  }
-  return issues;
-}
-
 export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyArray<FanConfig>): ZoneController {
   let zone: ZoneConfig = structuredClone(initial);
-  const problems = checkZone(zone);
+  const problems = zoneIssues(zone);
   if (problems.length) throw new Error(`zone "${zone.id}": ${problems.join('; ')}`);
   const fans: AllocFan[] = zone.fans.map((id) => {
     const f = fanConfigs.find((c) => c.id === id);
@@ -184,7 +174,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         feedForward: { ...zone.feedForward, ...patch.feedForward },
         stall: { ...zone.stall, ...patch.stall },
       };
-      const issues = checkZone(next);
+      const issues = zoneIssues(next);
       if (issues.length) throw new Error(`zone "${zone.id}": ${issues.join('; ')}`);
       const modeChanged = next.mode !== zone.mode;
       const ffBefore = ffTerm(lastTemp);

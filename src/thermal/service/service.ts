@@ -23,7 +23,8 @@ import type { FanConfig } from '../../cooler/config.ts';
 import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
-import { checkZone, createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
+import { CRITICAL_CLEAR_K, zoneIssues } from '../rules.ts';
+import { createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
 import type { GpuSample, GpuSensorSource } from '../sensors/types.ts';
 import { BadRequestError, NotFoundError } from '../../api/errors.ts';
 import { CoolerIo } from './cooler-io.ts';
@@ -36,8 +37,6 @@ export type FailsafeReason = (typeof FAILSAFE_REASONS)[number];
 /** controller alarms that hold the zone at full (the others, e.g. fan-stalled, only inform) */
 const CONTROLLER_FAILSAFES: ReadonlySet<string> = new Set(['sensor-missing', 'critical', 'controller-non-finite']);
 
-/** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
-export const CRITICAL_CLEAR_K = 3;
 /** cooler state older than this gives the controller no tach (stall detection pauses) */
 const COOLER_STATE_FRESH_MS = 2000;
 
@@ -463,10 +462,9 @@ export class ThermalService extends EventEmitter {
   }
 
   private applyTuning(slot: ZoneSlot, patch: ZoneTuning): void {
-    // Rules across fields, checked before anything changes (the controller checks its own too).
+    // Rules across fields (the same ones config load applies), checked before anything changes.
     const next = { ...slot.controller.state().config, ...(mergeTuning(tunablesOf(slot.controller.state().config), patch) as Partial<ZoneConfig>) } as ZoneConfig;
-    const issues = checkZone(next);
-    if (next.pid.setpoint >= next.criticalCelsius) issues.push(`pid.setpoint: must be below criticalCelsius (${next.criticalCelsius})`);
+    const issues = zoneIssues(next);
     if (issues.length) throw new Error(issues.join('; '));
     slot.controller.update(patch);
   }
