@@ -51,7 +51,9 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
       '/zones/:zone',
       {
         schema: {
-          description: 'Change setpoint, mode, gains, curve or limits now (bumpless); absent keys keep their value. Saved in the state directory.',
+          description:
+            'Change setpoint, mode, gains, curve or limits now (bumpless); absent keys keep their value. Saved in the state directory; ' +
+            'if that write fails the change still applies (cooling asked for is cooling given): the reply has persisted: false and the zone a tuning-not-saved alarm.',
           tags,
           params: ZoneParams,
           body: ZoneTuning,
@@ -68,7 +70,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
       '/zones/:zone',
       {
         schema: {
-          description: "Set the zone's run-time settings: the config file's values plus these (earlier run-time changes are dropped). Saved.",
+          description: "Set the zone's run-time settings: the config file's values plus these (earlier run-time changes are dropped). Saved, as PATCH (persisted: false if not).",
           tags,
           params: ZoneParams,
           body: ZoneTuning,

@@ -55,3 +55,19 @@ export function thermalIssues(config: ThermalConfig): string[] {
   });
   return issues;
 }
+
+/**
+ * What a valid run-time tuning gives up against the config file: a later critical backstop, a
+ * lower ceiling, open-loop fans. Allowed (an operator may mean it), but said loudly: logged at
+ * warn when applied or re-applied at boot, and listed in the zone's API view.
+ */
+export function weakerThanConfig(file: ZoneConfig, now: ZoneConfig): string[] {
+  const notes: string[] = [];
+  if (now.criticalCelsius > file.criticalCelsius) notes.push(`criticalCelsius ${now.criticalCelsius} over the config file's ${file.criticalCelsius}: the critical backstop comes later`);
+  if (now.maxDuty < file.maxDuty) notes.push(`maxDuty ${now.maxDuty} under the config file's ${file.maxDuty}: the fans cannot reach full under control`);
+  if (now.mode === 'fixed' && (file.mode !== 'fixed' || now.fixedDuty < file.fixedDuty)) {
+    notes.push(`mode fixed at fixedDuty ${now.fixedDuty}: the fans do not follow the temperature; only criticalCelsius (${now.criticalCelsius}) raises them`);
+  }
+  if (now.pid.setpoint > file.pid.setpoint + 10) notes.push(`pid.setpoint ${now.pid.setpoint} more than 10 C over the config file's ${file.pid.setpoint}`);
+  return notes;
+}

@@ -23,7 +23,7 @@ import type { FanConfig } from '../../cooler/config.ts';
 import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
-import { CRITICAL_CLEAR_K, zoneIssues } from '../rules.ts';
+import { CRITICAL_CLEAR_K, weakerThanConfig, zoneIssues } from '../rules.ts';
 import { createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
 import type { GpuSample, GpuSensorSource } from '../sensors/types.ts';
 import { BadRequestError, NotFoundError } from '../../api/errors.ts';
@@ -106,6 +106,8 @@ export class ThermalService extends EventEmitter {
   private readonly staleAfterMs: number;
   private readonly tuning: TuningStore | null;
   private tuned: Record<string, ZoneTuning> = {};
+  /** the last state-file write failed: zones whose run-time tuning a restart would lose, and why */
+  private unsaved: { zones: Set<string>; error: string } | null = null;
   private readonly history: Ring<HistoryEntry>;
   private readonly historyIntervalMs: number;
   private lastHistoryAt = -Infinity;
@@ -171,7 +173,11 @@ export class ThermalService extends EventEmitter {
 
   async start(): Promise<void> {
     if (this.tuning) {
-      this.tuned = await this.tuning.load();
+      // the same zone rules as config load and the API; an entry that breaks them is set aside alone
+      this.tuned = await this.tuning.load((id, t) => {
+        const slot = this.zones.get(id);
+        return slot ? zoneIssues(this.tunedConfig(slot, t)) : [];
+      });
       for (const [id, t] of Object.entries(this.tuned)) {
         const slot = this.zones.get(id);
         if (!slot) {
@@ -181,6 +187,7 @@ export class ThermalService extends EventEmitter {
         try {
           this.applyTuning(slot, t);
           this.opts.log.info({ zone: id, tuning: t, path: this.tuning.path }, `re-applied run-time tuning of zone "${id}" over the config file`);
+          this.warnIfWeaker(slot, 're-applied at start from the state file');
         } catch (err) {
           this.opts.log.error({ zone: id, err: (err as Error).message }, `saved tuning of zone "${id}" does not fit the config any more; using the config file`);
           delete this.tuned[id];
@@ -306,7 +313,10 @@ export class ThermalService extends EventEmitter {
         power.push(s && age <= this.staleAfterMs ? s.powerW : null);
       });
 
-      const forced = raised.length > 0;
+      if (this.unsaved?.zones.has(z.id)) {
+        raised.push({ kind: 'tuning-not-saved', subject: 'state-file', message: `run-time tuning in effect but not saved (${this.unsaved.error}): a restart goes back to the last saved settings`, failsafe: false });
+      }
+      const forced = raised.some((a) => a.failsafe);
       const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
       let out: ZoneStepOutput | null = null;
       try {
@@ -411,11 +421,20 @@ export class ThermalService extends EventEmitter {
     return [...this.zones.keys()];
   }
 
-  zoneSlot(id: string): { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number> } | undefined {
+  zoneSlot(id: string):
+    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[] }
+    | undefined {
     const s = this.zones.get(id);
     if (!s) return undefined;
     const st = s.controller.state();
-    return { config: st.config, runtime: s.rt, tuned: this.tuned[id], fanMinDuty: st.fanMinDuty };
+    return {
+      config: st.config,
+      runtime: s.rt,
+      tuned: this.tuned[id],
+      fanMinDuty: st.fanMinDuty,
+      persisted: !this.unsaved?.zones.has(id),
+      tuningWarnings: weakerThanConfig(s.config, st.config),
+    };
   }
 
   coolerState(): CoolerState | null {
@@ -435,8 +454,12 @@ export class ThermalService extends EventEmitter {
   /**
    * Changes a zone's settings now (bumpless) and saves them. `replace`: the zone goes back to the
    * config file's values first, then the patch applies. Throws NotFoundError, BadRequestError (a rule across fields).
+   *
+   * A failed save does not undo the change: an operator turning the fans up on a full disk must
+   * get the cooling. It resolves `persisted: false` instead, logs the error and raises a
+   * tuning-not-saved alarm on the zone until a later save succeeds.
    */
-  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<void> {
+  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<{ persisted: boolean }> {
     const slot = this.zones.get(id);
     if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
     const base = mode === 'replace' ? tunablesOf(slot.config) : {};
@@ -448,17 +471,29 @@ export class ThermalService extends EventEmitter {
     }
     this.tuned[id] = stored;
     this.opts.log.info({ zone: id, patch, mode }, `zone "${id}" tuned at run time`);
-    await this.persist();
+    this.warnIfWeaker(slot, 'tuned at run time');
+    return { persisted: await this.persist(id) };
   }
 
   /** Back to the config file's values for a zone; forgets its saved tuning. */
-  async resetTuning(id: string): Promise<void> {
+  async resetTuning(id: string): Promise<{ persisted: boolean }> {
     const slot = this.zones.get(id);
     if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
     this.applyTuning(slot, tunablesOf(slot.config));
     delete this.tuned[id];
     this.opts.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
-    await this.persist();
+    return { persisted: await this.persist(id) };
+  }
+
+  /** the config file's zone with a tuning over it */
+  private tunedConfig(slot: ZoneSlot, t: ZoneTuning): ZoneConfig {
+    return { ...slot.config, ...(mergeTuning(tunablesOf(slot.config), t) as Partial<ZoneConfig>) } as ZoneConfig;
+  }
+
+  private warnIfWeaker(slot: ZoneSlot, how: string): void {
+    const notes = weakerThanConfig(slot.config, slot.controller.state().config);
+    if (notes.length === 0) return;
+    this.opts.log.warn({ zone: slot.config.id, weaker: notes, tuning: this.tuned[slot.config.id] }, `zone "${slot.config.id}" ${how} with weaker cooling than the config file: ${notes.join('; ')}`);
   }
 
   private applyTuning(slot: ZoneSlot, patch: ZoneTuning): void {
@@ -469,13 +504,19 @@ export class ThermalService extends EventEmitter {
     slot.controller.update(patch);
   }
 
-  private async persist(): Promise<void> {
-    if (!this.tuning) return;
+  /** Saves every zone's tuning; false (logged, alarmed) when the write failed. */
+  private async persist(id: string): Promise<boolean> {
+    if (!this.tuning) return true;
     try {
       await this.tuning.save(this.tuned);
+      if (this.unsaved) this.opts.log.info({ path: this.tuning.path, zones: [...this.unsaved.zones] }, `run-time tuning saved to ${this.tuning.path} again`);
+      this.unsaved = null;
+      return true;
     } catch (err) {
-      this.opts.log.error({ err, path: this.tuning.path }, 'cannot save run-time tuning');
-      throw new Error(`applied, but not saved to ${this.tuning.path}: ${(err as Error).message}`);
+      const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      this.unsaved = { zones: new Set([...(this.unsaved?.zones ?? []), id]), error: `${this.tuning.path}: ${error}` };
+      this.opts.log.error({ err, zone: id, path: this.tuning.path }, `zone "${id}": run-time tuning applied but NOT saved to ${this.tuning.path} (${(err as Error).message}); a restart would go back to the last saved settings`);
+      return false;
     }
   }
 }
