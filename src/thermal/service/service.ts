@@ -14,6 +14,7 @@
  *   controller-error  the zone controller threw, or gave fan duties that are not numbers in 0..1
  *   controller-non-finite  a controller term (PID, curve, feed-forward) came out NaN or infinite
  *   daemon-stop       the unit was stopped
+ * Each is one function in failsafe-rules.ts; the tick composes them.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -23,31 +24,22 @@ import type { FanConfig } from '../../cooler/config.ts';
 import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
-import { CRITICAL_CLEAR_K, weakerThanConfig, zoneIssues } from '../rules.ts';
+import { weakerThanConfig, zoneIssues } from '../rules.ts';
 import { createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
-import type { GpuSample, GpuSensorSource } from '../sensors/types.ts';
+import type { GpuSensorSource } from '../sensors/types.ts';
 import { BadRequestError, NotFoundError } from '../../api/errors.ts';
 import { CoolerIo } from './cooler-io.ts';
+import * as rules from './failsafe-rules.ts';
+import type { RaisedAlarm } from './failsafe-rules.ts';
 import { Ring } from './history.ts';
 import { TuningStore, mergeTuning, tunablesOf, type ZoneTuning } from './tuning.ts';
 
-export const FAILSAFE_REASONS = ['sensor-stale', 'sensor-missing', 'critical', 'nvidia-smi-down', 'cooler-link-lost', 'controller-error', 'controller-non-finite', 'daemon-stop'] as const;
-export type FailsafeReason = (typeof FAILSAFE_REASONS)[number];
-
-/** controller alarms that hold the zone at full (the others, e.g. fan-stalled, only inform) */
-const CONTROLLER_FAILSAFES: ReadonlySet<string> = new Set(['sensor-missing', 'critical', 'controller-non-finite']);
+export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
 
 /** cooler state older than this gives the controller no tach (stall detection pauses) */
 const COOLER_STATE_FRESH_MS = 2000;
 
-export interface Alarm {
-  /** failsafe reason or controller alarm kind, e.g. 'sensor-stale', 'fan-stalled' */
-  kind: string;
-  /** what it is about: 'gpu1', a fan id, 'nvidia-smi', 'cooler', the zone id */
-  subject: string;
-  message: string;
-  /** the alarm holds the zone's fans at full */
-  failsafe: boolean;
+export interface Alarm extends RaisedAlarm {
   /** epoch ms the alarm was raised */
   since: number;
 }
@@ -273,81 +265,34 @@ export class ThermalService extends EventEmitter {
     for (const [g, h] of this.hints) if (h.until <= nowMs) this.hints.delete(g);
 
     const duties: Record<string, number> = {};
-    let linkLost = false;
+    const sourceState = { kind: source.kind, running: sourceUp, lastError: source.stats().lastError };
     for (const slot of this.zones.values()) {
       const z = slot.config;
-      const current = slot.controller.state().config;
-      const raised: Omit<Alarm, 'since'>[] = [];
-      const fs = (kind: FailsafeReason, subject: string, message: string) => raised.push({ kind, subject, message, failsafe: true });
-      if (this.stopped) fs('daemon-stop', z.id, 'the daemon is stopping: fans at full');
-      if (!sourceUp) fs('nvidia-smi-down', source.kind, `the ${source.kind} sensor process is not running${source.stats().lastError ? ` (${source.stats().lastError})` : ''}`);
-      if (!linkOk) {
-        linkLost = true;
-        fs('cooler-link-lost', 'cooler', `the cooler link is down or not answering${this.io.lastError ? ` (${this.io.lastError})` : ''}`);
-      }
+      const raised: RaisedAlarm[] = [];
+      const raise = (a: RaisedAlarm | null) => void (a && raised.push(a));
+      raise(rules.daemonStop(z.id, this.stopped));
+      raise(rules.sensorProcessDown(sourceState));
+      raise(rules.coolerLinkLost(linkOk, this.io.lastError));
 
+      const criticalCelsius = slot.controller.state().config.criticalCelsius;
       const temps: (number | null)[] = [];
       const power: (number | null)[] = [];
-      z.gpus.forEach((g) => {
-        const s: GpuSample | undefined = samples.get(g);
-        const age = s ? nowMs - s.receivedAt : Infinity;
-        let t: number | null = null;
-        if (!s) fs('sensor-missing', `gpu${g}`, `no sample from GPU ${g} yet`);
-        else if (missing.has(g)) fs('sensor-missing', `gpu${g}`, `GPU ${g} is missing from the ${source.kind} output`);
-        else if (age > this.staleAfterMs) fs('sensor-stale', `gpu${g}`, `GPU ${g}'s last sample is ${(age / 1000).toFixed(1)} s old (limit ${this.staleAfterMs / 1000} s)`);
-        else if (s.temperatureC === null) fs('sensor-missing', `gpu${g}`, `GPU ${g} reports no temperature`);
-        else {
-          t = s.temperatureC;
-          this.validSeen.add(g);
-          if (!this.hadFirstSample) {
-            this.hadFirstSample = true;
-            this.opts.log.info({ gpu: g, celsius: t }, 'first GPU sample');
-          }
-        }
-        const crit = current.criticalCelsius;
-        if (t !== null && (t >= crit || (slot.critical.has(g) && t > crit - CRITICAL_CLEAR_K))) {
-          slot.critical.add(g);
-          fs('critical', `gpu${g}`, `GPU ${g} at ${t} C, at or above the critical ${crit} C`);
-        } else if (t !== null) slot.critical.delete(g);
-        temps.push(t);
-        power.push(s && age <= this.staleAfterMs ? s.powerW : null);
-      });
+      for (const g of z.gpus) {
+        const r = rules.gpuSample(g, samples.get(g), { nowMs, staleAfterMs: this.staleAfterMs, missing: missing.has(g), sourceKind: source.kind });
+        raise(r.alarm);
+        if (r.temperature !== null) this.sawValid(g, r.temperature);
+        raise(rules.critical(g, r.temperature, criticalCelsius, slot.critical));
+        temps.push(r.temperature);
+        power.push(r.power);
+      }
+      raise(rules.tuningNotSaved(this.unsaved?.zones.has(z.id) ? this.unsaved.error : null));
 
-      if (this.unsaved?.zones.has(z.id)) {
-        raised.push({ kind: 'tuning-not-saved', subject: 'state-file', message: `run-time tuning in effect but not saved (${this.unsaved.error}): a restart goes back to the last saved settings`, failsafe: false });
-      }
       const forced = raised.some((a) => a.failsafe);
-      const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
-      let out: ZoneStepOutput | null = null;
-      try {
-        // In failsafe the controller sees no temperatures: it holds duty 1 and, once released,
-        // continues bumplessly from the full duty the fans really have.
-        out = slot.controller.step({
-          now: nowMs / 1000,
-          temps: forced ? z.gpus.map(() => null) : temps,
-          powerW: power,
-          loadHintW: hintW > 0 ? hintW : undefined,
-          fanRpm,
-        });
-        if (slot.controllerFailing) {
-          slot.controllerFailing = false;
-          this.opts.log.info({ zone: z.id }, `zone "${z.id}": controller works again`);
-        }
-      } catch (err) {
-        if (!slot.controllerFailing) this.opts.log.error({ zone: z.id, err }, `zone "${z.id}": controller failed: ${(err as Error).message}`);
-        slot.controllerFailing = true;
-        fs('controller-error', z.id, `controller failed: ${(err as Error).message}`);
+      const out = this.stepController(slot, nowMs, forced ? z.gpus.map(() => null) : temps, power, fanRpm, raise);
+      if (out) {
+        raised.push(...rules.controllerAlarms(z.id, out, forced));
+        raise(rules.badFanDuty(z.id, out));
       }
-      for (const a of out?.alarms ?? []) {
-        const k = a.indexOf(':');
-        const kind = k < 0 ? a : a.slice(0, k);
-        // the service already said why the zone is overridden
-        if (forced && (kind === 'sensor-missing' || kind === 'critical')) continue;
-        raised.push({ kind, subject: k < 0 ? z.id : a.slice(k + 1), message: a, failsafe: !!out?.failsafe && CONTROLLER_FAILSAFES.has(kind) });
-      }
-      // Whatever the controller says, a duty that is not a number in 0..1 must not reach the fans.
-      const badFan = out ? Object.entries(out.fanDuties).find(([, d]) => !(d >= 0 && d <= 1)) : undefined;
-      if (badFan) fs('controller-error', z.id, `controller gave fan ${badFan[0]} the duty ${badFan[1]} (expected a number in 0..1)`);
 
       const failsafe = raised.some((a) => a.failsafe) || !out;
       const zoneDuties = failsafe || !out ? Object.fromEntries(z.fans.map((f) => [f, 1])) : out.fanDuties;
@@ -357,7 +302,7 @@ export class ThermalService extends EventEmitter {
     }
 
     this.io.write(duties);
-    if (linkLost) this.io.failsafe('cooler link lost');
+    if (!linkOk) this.io.failsafe('cooler link lost');
     const anyFailsafe = [...this.zones.values()].some((s) => s.rt.failsafe);
     if (anyFailsafe !== this.failsafeActive) {
       this.failsafeActive = anyFailsafe;
@@ -367,7 +312,45 @@ export class ThermalService extends EventEmitter {
     this.recordHistory(nowMs, cs);
   }
 
-  private updateAlarms(slot: ZoneSlot, raised: Omit<Alarm, 'since'>[]): void {
+  /** A zone GPU gave a usable temperature: it counts for readiness (and the first one is logged). */
+  private sawValid(gpu: number, celsius: number): void {
+    this.validSeen.add(gpu);
+    if (this.hadFirstSample) return;
+    this.hadFirstSample = true;
+    this.opts.log.info({ gpu, celsius }, 'first GPU sample');
+  }
+
+  /**
+   * One controller step; null (with a controller-error alarm, logged once per failure spell) when
+   * it throws. In failsafe the controller sees no temperatures: it holds duty 1 and, once
+   * released, continues bumplessly from the full duty the fans really have.
+   */
+  private stepController(
+    slot: ZoneSlot,
+    nowMs: number,
+    temps: (number | null)[],
+    power: (number | null)[],
+    fanRpm: Record<string, number | null> | undefined,
+    raise: (a: RaisedAlarm) => void,
+  ): ZoneStepOutput | null {
+    const z = slot.config;
+    const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
+    try {
+      const out = slot.controller.step({ now: nowMs / 1000, temps, powerW: power, loadHintW: hintW > 0 ? hintW : undefined, fanRpm });
+      if (slot.controllerFailing) {
+        slot.controllerFailing = false;
+        this.opts.log.info({ zone: z.id }, `zone "${z.id}": controller works again`);
+      }
+      return out;
+    } catch (err) {
+      if (!slot.controllerFailing) this.opts.log.error({ zone: z.id, err }, `zone "${z.id}": controller failed: ${(err as Error).message}`);
+      slot.controllerFailing = true;
+      raise(rules.controllerThrew(z.id, err));
+      return null;
+    }
+  }
+
+  private updateAlarms(slot: ZoneSlot, raised: RaisedAlarm[]): void {
     const before = new Map(slot.rt.alarms.map((a) => [`${a.kind}:${a.subject}`, a]));
     const now = Date.now();
     const next: Alarm[] = [];
