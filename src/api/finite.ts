@@ -26,6 +26,7 @@ interface ValidateFunction {
 }
 interface Ajv {
   compile(schema: object, meta?: boolean): ValidateFunction;
+  getSchema(keyRef: string): ValidateFunction | undefined;
 }
 
 export const FINITE_KEYWORD = 'finite';
@@ -72,5 +73,15 @@ function finiteValidator(inner: ValidateFunction): ValidateFunction {
 export function finiteNumbers<A extends Ajv>(ajv: A): A {
   const compile = ajv.compile.bind(ajv);
   (ajv as Ajv).compile = (schema, meta) => finiteValidator(compile(schema, meta));
+  // fastify takes a route schema with an $id it has seen (app.addSchema) from here, not compile()
+  const getSchema = ajv.getSchema.bind(ajv);
+  const wrapped = new WeakMap<ValidateFunction, ValidateFunction>();
+  (ajv as Ajv).getSchema = (keyRef) => {
+    const v = getSchema(keyRef);
+    if (!v) return v;
+    let w = wrapped.get(v);
+    if (!w) wrapped.set(v, (w = finiteValidator(v)));
+    return w;
+  };
   return ajv;
 }

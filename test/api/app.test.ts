@@ -96,6 +96,18 @@ describe('app factory', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toEqual({ body: { a: 12.5, list: [1, 2] }, query: { n: 3 } });
     await app.close();
+
+    // a shared schema (app.addSchema, then used by $id) is compiled by another path: refused there too
+    const Shared = { $id: 'Shared', type: 'object', properties: { a: { type: 'number', maximum: 10 } } };
+    const sharedPlugin: FastifyPluginAsync = async (a) => {
+      a.addSchema(Shared);
+      a.post('/shared', { schema: { body: Shared } }, async (req) => req.body);
+    };
+    const app2 = await buildApp({ registry: createRegistry(), notReady: () => [], plugins: [{ prefix: '/v1/test', plugin: sharedPlugin }] });
+    const shared = await app2.inject({ method: 'POST', url: '/v1/test/shared', headers: { 'content-type': 'application/json' }, payload: '{"a":"-Infinity"}' });
+    expect(shared.statusCode).toBe(400);
+    expect(shared.json().message).toBe('body/a must be a finite number');
+    await app2.close();
   });
 
   it('maps errors to status codes in one place: validation 400 naming the field, typed errors their code, fastify 4xx as is, anything else 500 generic and logged', async () => {
