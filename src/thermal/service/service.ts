@@ -32,7 +32,7 @@ import { CoolerIo } from './cooler-io.ts';
 import * as rules from './failsafe-rules.ts';
 import type { RaisedAlarm } from './failsafe-rules.ts';
 import { Ring } from './history.ts';
-import { TuningStore, mergeTuning, tunablesOf, type ZoneTuning } from './tuning.ts';
+import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
 
 export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
 
@@ -445,6 +445,9 @@ export class ThermalService extends EventEmitter {
   async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<{ persisted: boolean }> {
     const slot = this.zones.get(id);
     if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    // The API's schema already ran; in-process callers get the same check (finite, in range, bounded).
+    const schema = tuningSchemaIssues(patch);
+    if (schema.length) throw new BadRequestError(schema.join('; '));
     const base = mode === 'replace' ? tunablesOf(slot.config) : {};
     const stored = mode === 'replace' ? patch : mergeTuning(this.tuned[id] ?? {}, patch);
     try {

@@ -50,6 +50,11 @@ export const ZoneTuning = tuningSchema();
 export type ZoneTuning = ZonePatch;
 const checkTuning = TypeCompiler.Compile(ZoneTuning);
 
+/** Schema problems of a tuning, one line each (`pid.setpoint: must be a finite number, got -Infinity`); empty: valid. */
+export function tuningSchemaIssues(t: unknown): string[] {
+  return checkTuning.Check(t) ? [] : formatSchemaErrors(checkTuning.Errors(t));
+}
+
 /** Merge b into a: later wins, nested sections key by key. */
 export function mergeTuning(a: ZoneTuning, b: ZoneTuning): ZoneTuning {
   const out: Record<string, unknown> = { ...a };
@@ -120,7 +125,8 @@ export class TuningStore {
     const zones: Record<string, ZoneTuning> = {};
     const bad: Record<string, { tuning: unknown; problems: string[] }> = {};
     for (const [id, t] of Object.entries(doc.zones)) {
-      const problems = checkTuning.Check(t) ? check(id, t as ZoneTuning) : formatSchemaErrors(checkTuning.Errors(t));
+      const schema = tuningSchemaIssues(t);
+      const problems = schema.length > 0 ? schema : check(id, t as ZoneTuning);
       if (problems.length === 0) zones[id] = t as ZoneTuning;
       else bad[id] = { tuning: t, problems };
     }
