@@ -54,6 +54,12 @@ export const RANGES: Readonly<Record<string, readonly [number, number]>> = {
   'utilization.gpu': [0, 100],
 };
 
+/** A reading from another source (systeminformation) held to the same ranges: outside, or not a finite number, is no reading. */
+export function saneReading(field: keyof typeof RANGES & string, v: unknown): number | null {
+  const [lo, hi] = RANGES[field] ?? [-Infinity, Infinity];
+  return typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi ? v : null;
+}
+
 /** GPU UUIDs are 40 characters; anything much longer is not one */
 export const MAX_UUID_LENGTH = 100;
 /** nvidia-smi enumerates far fewer GPUs than this */
