@@ -6,8 +6,9 @@
  *
  * Safety overrides inside a step (the service adds the ones that need I/O context: stale samples,
  * dead nvidia-smi, lost cooler link): a missing temperature, one at/above criticalCelsius, or
- * a NaN/infinite term (PID, curve, feed-forward) gives duty 1 with an alarm. Leaving an override, changing mode or gains is bumpless: the next
- * step continues from the duty the fans have now.
+ * a NaN/infinite term (PID, curve, feed-forward) gives duty 1 with an alarm. Leaving an
+ * override, changing mode or gains is bumpless: the next step continues from the duty the fans
+ * have now.
  */
 import type { FanConfig } from '../../cooler/config.ts';
 import type { ZoneConfig } from '../config.ts';
@@ -246,6 +247,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         if (broken) {
           alarms.push(`controller-non-finite:${broken}`);
           failsafe = true;
+          curve.reset();
         } else {
           if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
           const wasStopped = stopped;
@@ -263,7 +265,6 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         stopped = false;
         // the next controlled step starts over from the full duty the fans have: no NaN carried on
         pidNeedsTrack = true;
-        curve.reset();
       }
 
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);
