@@ -211,6 +211,10 @@ describe('/v1/thermal', () => {
     };
     // 1e309 is how an Infinity would come back from the file: JSON.parse makes it one
     writeFileSync(file, JSON.stringify({ version: 1, zones }).replace('"kp":-5', '"kp":-5,"ki":1e309'));
+    // and a key no zone id can be (too long), next to them
+    const long = 'x'.repeat(5000);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('"zones":{', `"zones":{"${long}":{"pid":{"setpoint":60}},`));
     const h = await open({ gpus: 4, stateDir: dir });
     const s = await h.state();
     const byId = Object.fromEntries(s.zones.map((z) => [z.id, z]));
@@ -222,10 +226,11 @@ describe('/v1/thermal', () => {
     expect(warned('gpu2')).toMatch(/zones\.gpu2\.curve: must have at most 32 item\(s\)/);
     expect(warned('gpu3')).toMatch(/zones\.gpu3\.pid\.setpoint: must be at most criticalCelsius - 3 \(87\), got 95/);
     expect(warned('gpu1')).toBeUndefined();
+    expect(warned(`${'x'.repeat(61)}...`)).toMatch(/: the zone id must match \^\[A-Za-z0-9_\.-\]\{1,64\}\$/);
     // the file keeps the good entry (a restart still has it); the bad ones are in the .bad file
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, zones: { gpu1: { pid: { setpoint: 64 } } } });
     const bad = readdirSync(dir).find((f) => f.startsWith('thermal-tuning.json.bad-'))!;
-    expect(Object.keys(JSON.parse(readFileSync(join(dir, bad), 'utf8')).zones).sort()).toEqual(['gpu0', 'gpu2', 'gpu3']);
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, bad), 'utf8')).zones).sort()).toEqual(['gpu0', 'gpu2', 'gpu3', long]);
   });
 
   it('a save that fails (full disk) leaves no temp file; the change applies with persisted: false and a tuning-not-saved alarm until a save works', async () => {

@@ -9,7 +9,7 @@ import { TypeGuard } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
 import { formatSchemaErrors } from '../../config/errors.ts';
-import { ZoneConfig } from '../config.ts';
+import { LIMITS, ZoneConfig } from '../config.ts';
 import type { ZonePatch } from '../control/index.ts';
 
 /** Fields of a zone that identify it rather than tune it. */
@@ -49,6 +49,8 @@ function tuningSchema(): TSchema {
 export const ZoneTuning = tuningSchema();
 export type ZoneTuning = ZonePatch;
 const checkTuning = TypeCompiler.Compile(ZoneTuning);
+/** a zone id as the config schema allows it: a key that is not one cannot name a zone */
+const ZONE_ID = new RegExp(`^[A-Za-z0-9_.-]{1,${LIMITS.id}}$`);
 
 /** Schema problems of a tuning, one line each (`pid.setpoint: must be a finite number, got -Infinity`); empty: valid. */
 export function tuningSchemaIssues(t: unknown): string[] {
@@ -125,7 +127,7 @@ export class TuningStore {
     const zones: Record<string, ZoneTuning> = {};
     const bad: Record<string, { tuning: unknown; problems: string[] }> = {};
     for (const [id, t] of Object.entries(doc.zones)) {
-      const schema = tuningSchemaIssues(t);
+      const schema = ZONE_ID.test(id) ? tuningSchemaIssues(t) : [`(root): the zone id must match ${ZONE_ID.source}`];
       const problems = schema.length > 0 ? schema : check(id, t as ZoneTuning);
       if (problems.length === 0) zones[id] = t as ZoneTuning;
       else bad[id] = { tuning: t, problems };
@@ -152,7 +154,9 @@ export class TuningStore {
         return false;
       },
     );
-    for (const [id, b] of Object.entries(bad)) {
+    for (const [key, b] of Object.entries(bad)) {
+      // a key can be anything the file holds: shortened so a hostile one cannot flood the log
+      const id = key.length > LIMITS.id ? `${key.slice(0, LIMITS.id - 3)}...` : key;
       this.log.warn(
         { zone: id, problems: b.problems, path: this.path, movedTo: written ? to : null },
         `${this.path}: saved tuning of zone "${id}" set aside (${b.problems.map((p) => `zones.${id}${p.startsWith('(root)') ? p.slice('(root)'.length) : `.${p}`}`).join('; ')})${written ? `; moved to ${to}` : ''}; zone "${id}" uses the config file's settings, the other zones keep theirs`,
