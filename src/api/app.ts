@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
 import { createRequire } from 'node:module';
+import { errorHandler, schemaErrorFormatter } from './errors.ts';
+import { finiteNumbers } from './finite.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -22,6 +24,7 @@ export interface AppOptions {
   logger?: FastifyServerOptions['loggerInstance'] | boolean;
 }
 
+/** The body of every error reply (errors.ts makes them); list it in a route's response schema per code. */
 export const ErrorReply = Type.Object({
   statusCode: Type.Integer(),
   error: Type.String(),
@@ -33,8 +36,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const logger = opts.logger ?? false;
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // finiteNumbers: coercion turns "Infinity" into a number that min/max let through; refused here for every route
+    schemaErrorFormatter: (errors, dataVar) => schemaErrorFormatter(errors, dataVar),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [finiteNumbers] },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // every route's errors map to status codes here, and only here (see errors.ts)
+  app.setErrorHandler(errorHandler);
 
   await app.register(swagger, {
     openapi: {

@@ -43,6 +43,19 @@ async function api<T>(url: string, path: string, init?: { method: string; body?:
   return body;
 }
 
+/**
+ * After a change, what the operator must not miss: it was applied but not saved (exit code 4),
+ * or it cools less than the config file. On stderr, so scripts reading stdout are unaffected.
+ */
+function sayTuningNotes(z: ZoneView): void {
+  const notes = z.tuningWarnings.map((w) => `warning: zone ${z.id}: ${w}`);
+  if (!z.persisted) {
+    notes.push(`warning: zone ${z.id}: applied, but NOT saved in the daemon's state directory (see its log and the tuning-not-saved alarm); a restart goes back to the last saved settings`);
+    process.exitCode = 4;
+  }
+  if (notes.length) process.stderr.write(`${notes.join('\n')}\n`);
+}
+
 const fmt = (x: number | null | undefined, digits = 1, unit = '') => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(digits)}${unit}`);
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
@@ -222,6 +235,7 @@ export function register(program: Command): void {
       if (Object.keys(patch).length === 0) throw new InvalidArgumentError('nothing to change: give --setpoint, --mode, --duty, --kp, --ki or --kd');
       const z = await api<ZoneView>(o.url, `/v1/thermal/zones/${encodeURIComponent(zone)}`, { method: 'PATCH', body: patch });
       process.stdout.write(`${z.id}: mode ${z.mode}, setpoint ${z.setpoint} C, kp ${z.settings.pid.kp}, ki ${z.settings.pid.ki}, kd ${z.settings.pid.kd}, fixed duty ${z.settings.fixedDuty}\n`);
+      sayTuningNotes(z);
     });
 
   thermal
@@ -232,6 +246,7 @@ export function register(program: Command): void {
     .action(async (zone: string, o: { url: string }) => {
       const z = await api<ZoneView>(o.url, `/v1/thermal/zones/${encodeURIComponent(zone)}/tuning`, { method: 'DELETE' });
       process.stdout.write(`${z.id}: back to the config file (mode ${z.mode}, setpoint ${z.setpoint} C)\n`);
+      sayTuningNotes(z);
     });
 
   thermal

@@ -37,10 +37,11 @@ function expectation(e: ValueError): string {
     case ValueErrorType.NumberExclusiveMaximum:
     case ValueErrorType.IntegerExclusiveMaximum:
       return `must be < ${s.exclusiveMaximum}`;
+    // TypeBox refuses NaN and ±Infinity as numbers; say so rather than "must be a number, got null"
     case ValueErrorType.Number:
-      return `must be a number, got ${describe(e.value)}`;
+      return `must be a ${typeof e.value === 'number' ? 'finite ' : ''}number, got ${describe(e.value)}`;
     case ValueErrorType.Integer:
-      return `must be an integer, got ${describe(e.value)}`;
+      return `must be ${typeof e.value === 'number' && !Number.isFinite(e.value) ? 'a finite' : 'an'} integer, got ${describe(e.value)}`;
     case ValueErrorType.String:
       return `must be a string, got ${describe(e.value)}`;
     case ValueErrorType.Boolean:
@@ -55,6 +56,12 @@ function expectation(e: ValueError): string {
       return `must have at most ${s.maxItems} item(s)`;
     case ValueErrorType.StringMinLength:
       return `must not be empty`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${s.maxLength} characters`;
+    case ValueErrorType.ArrayUniqueItems:
+      return 'must not list an item twice';
+    case ValueErrorType.ObjectMaxProperties:
+      return `must have at most ${s.maxProperties} keys`;
     case ValueErrorType.StringPattern:
       return `must match ${s.pattern}, got ${describe(e.value)}`;
     case ValueErrorType.ObjectAdditionalProperties:
@@ -78,6 +85,8 @@ function expectation(e: ValueError): string {
 
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
+  // JSON.stringify would print these as null
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   const text = JSON.stringify(v);
   return text !== undefined && text.length > 40 ? `${text.slice(0, 37)}...` : String(text);
 }

@@ -5,7 +5,7 @@ import { SynthesisConfig } from '../synthesis/config.ts';
 
 export const ServerConfig = Type.Object(
   {
-    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'address the API listens on' }),
+    host: Type.String({ minLength: 1, maxLength: 253, default: '127.0.0.1', description: 'address the API listens on' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 9840, description: '0 picks a free port' }),
   },
   { additionalProperties: false, default: {} },
@@ -33,7 +33,7 @@ export const Config = Type.Object(
     server: ServerConfig,
     log: LogConfig,
     lifecycle: LifecycleConfig,
-    stateDir: Type.String({ minLength: 1, default: './state', description: 'where run-time tuning and job state persist' }),
+    stateDir: Type.String({ minLength: 1, maxLength: 4096, default: './state', description: 'where run-time tuning and job state persist' }),
     cooler: CoolerConfig,
     thermal: ThermalConfig,
     synthesis: SynthesisConfig,

@@ -1,11 +1,12 @@
 /**
  * /v1/networks: the network catalogue, and loading a network into the inference workers.
  */
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
-import type { NetworkManager } from './networks/manager.ts';
+import { ConflictError, NotFoundError, UnprocessableError } from '../api/errors.ts';
+import { InvalidNetworkError, SynthesisUnavailableError, UnknownNetworkError, type NetworkManager } from './networks/manager.ts';
 
 const Tensor = Type.Object({
   name: Type.String(),
@@ -74,7 +75,7 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
             'Load a network into every inference worker in the background (202), then it lists as loaded. ' +
             'Workers keep rendering with the networks they had meanwhile, and if the load fails.',
           tags: ['synthesis'],
-          params: Type.Object({ id: Type.String({ minLength: 1 }) }),
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) }),
           querystring: Type.Object({
             activate: Type.Boolean({ default: false, description: 'make it the active network once loaded (switches between two frames)' }),
             replace: Type.Boolean({
@@ -91,7 +92,7 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
           const state = manager.requestLoad(id, { activate: req.query.activate, replace: req.query.replace });
           return reply.code(state === 'loaded' ? 200 : 202).send({ id, state });
         } catch (err) {
-          return managerError(reply, err);
+          throw apiError(err);
         }
       },
     );
@@ -102,7 +103,7 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
         schema: {
           description: 'Release a network from every inference worker, once the frames already submitted for it are done. The active network cannot be unloaded (409).',
           tags: ['synthesis'],
-          params: Type.Object({ id: Type.String({ minLength: 1 }) }),
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) }),
           response: { 200: Type.Object({ id: Type.String(), state: Type.Literal('available') }), 404: ErrorReply, 409: ErrorReply },
         },
       },
@@ -112,21 +113,19 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
           await manager.unload(id);
           return reply.code(200).send({ id, state: 'available' as const });
         } catch (err) {
-          return managerError(reply, err);
+          throw apiError(err);
         }
       },
     );
   };
 }
 
-const STATUS_TEXT: Record<number, string> = { 404: 'Not Found', 409: 'Conflict', 422: 'Unprocessable Entity' };
-
-/** The manager's errors carry their HTTP status; anything else is a 500. */
-function managerError(reply: FastifyReply, err: unknown) {
-  const code = (err as { statusCode?: number }).statusCode;
-  const error = code === undefined ? undefined : STATUS_TEXT[code];
-  if (code === undefined || error === undefined) throw err;
-  return reply.code(code).send({ statusCode: code, error, message: (err as Error).message });
+/** The manager's errors as the app's typed API errors (the app's error handler answers them); anything else stays a 500. */
+function apiError(err: unknown): unknown {
+  if (err instanceof UnknownNetworkError) return new NotFoundError(err.message);
+  if (err instanceof InvalidNetworkError) return new UnprocessableError(err.message);
+  if (err instanceof SynthesisUnavailableError) return new ConflictError(err.message);
+  return err;
 }
 
 export function networksApi(manager: NetworkManager): ApiPlugin {

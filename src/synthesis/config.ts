@@ -13,7 +13,8 @@ export const ProviderConfig = Type.Union(
         name: ProviderName,
         deviceId: Type.Optional(Type.Integer({ minimum: 0, description: 'GPU index for cuda (webgpu takes none: its process environment picks the GPU)' })),
         options: Type.Optional(
-          Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+          Type.Record(Type.String({ pattern: '^.{1,64}$' }), Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()]), {
+            maxProperties: 32,
             description: 'extra provider options, e.g. webgpu preferredLayout: NHWC',
           }),
         ),
@@ -27,9 +28,10 @@ export type ProviderConfig = Static<typeof ProviderConfig>;
 
 export const SynthesisWorkerConfig = Type.Object(
   {
-    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', description: 'worker name (metric label, logs, API)' }),
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', description: 'worker name (metric label, logs, API)' }),
     providers: Type.Array(ProviderConfig, {
       minItems: 1,
+      maxItems: 8,
       default: ['cpu'],
       description: 'tried in order for each network; the first that loads is used, the others are logged as unavailable',
     }),
@@ -39,7 +41,8 @@ export const SynthesisWorkerConfig = Type.Object(
       description: 'auto: a child process when a provider is webgpu (its context is process-wide), else a worker thread',
     }),
     intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'onnxruntime intra-op threads (0: onnxruntime decides)' }),
-    env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+    env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}$' }), Type.String({ maxLength: 4096 }), {
+      maxProperties: 64,
       default: {},
       description: 'extra environment of a process worker, e.g. what makes the Vulkan loader pick its GPU',
     }),
@@ -50,9 +53,9 @@ export type SynthesisWorkerConfig = Static<typeof SynthesisWorkerConfig>;
 
 export const SynthesisNetworksConfig = Type.Object(
   {
-    dirs: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'folders scanned for NAME.onnx + NAME.json networks' }),
+    dirs: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 32, default: [], description: 'folders scanned for NAME.onnx + NAME.json networks' }),
     bundled: Type.Boolean({ default: true, description: 'also offer the networks shipped in config/networks (the demo)' }),
-    default: Type.String({ minLength: 1, default: 'demo-64', description: 'network loaded and made active at start (demo-64: the bundled demo)' }),
+    default: Type.String({ minLength: 1, maxLength: 255, default: 'demo-64', description: 'network loaded and made active at start (demo-64: the bundled demo)' }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -78,7 +81,7 @@ export const SynthesisConfig = Type.Object(
       default: 'frames',
       description: 'output to fetch: frames (uint8 NHWC) or image (float32 NCHW); a network without it returns all its outputs',
     }),
-    workers: Type.Array(SynthesisWorkerConfig, { minItems: 1, default: [{ id: 'cpu0', providers: ['cpu'] }] }),
+    workers: Type.Array(SynthesisWorkerConfig, { minItems: 1, maxItems: 64, default: [{ id: 'cpu0', providers: ['cpu'] }] }),
     maxBatch: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'most frames per inference call (WebGPU is fastest per image at 1)' }),
     pipelineDepth: Type.Integer({ minimum: 1, maximum: 8, default: 2, description: 'inference calls handed to a worker ahead of its answers' }),
     warmupRuns: Type.Integer({ minimum: 0, maximum: 20, default: 1, description: 'warm-up runs per batch size when a network loads' }),

@@ -5,13 +5,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
-import { TuningError, type ThermalService } from './service/service.ts';
+import { NotFoundError, UnprocessableError } from '../api/errors.ts';
+import type { ThermalService } from './service/service.ts';
 import { ZoneTuning } from './service/tuning.ts';
 import { ThermalView, ZoneView, thermalView, zoneView } from './service/view.ts';
 import type { ZonePatch } from './control/index.ts';
+import { LIMITS } from './config.ts';
 
 const tags = ['thermal'];
-const ZoneParams = Type.Object({ zone: Type.String({ description: 'zone id from thermal.zones[].id' }) });
+const ZoneParams = Type.Object({ zone: Type.String({ minLength: 1, maxLength: LIMITS.id, description: 'zone id from thermal.zones[].id' }) });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const HistoryReply = Type.Object({
@@ -27,39 +29,13 @@ const HistoryReply = Type.Object({
   ),
 });
 
-/**
- * One readable reason per bad request. Ajv reports a union of literals (mode: pid|curve|fixed)
- * as one "must be equal to constant" per member; say which values are allowed instead.
- */
-export function formatSchemaErrors(errors: ReadonlyArray<{ instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }>, dataVar: string): Error {
-  const first = errors[0];
-  const at = (path: string) => `${dataVar}${path}`;
-  const consts = errors.filter((e) => e.keyword === 'const' && e.instancePath === first?.instancePath);
-  const message =
-    first && consts.length > 1 && errors.some((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath)
-      ? `${at(first.instancePath)} must be one of: ${consts.map((e) => JSON.stringify(e.params.allowedValue)).join(', ')}`
-      : first
-        ? `${at(first.instancePath)} ${first.message ?? 'is invalid'}`
-        : `${dataVar} is invalid`;
-  return Object.assign(new Error(message), { statusCode: 400 });
-}
-
 export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
   return async (fastify) => {
-    fastify.setSchemaErrorFormatter((errors, dataVar) => formatSchemaErrors(errors as Parameters<typeof formatSchemaErrors>[0], dataVar));
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const errors = { 400: ErrorReply, 404: ErrorReply, 500: ErrorReply };
-    const fail = (err: unknown) => {
-      if (err instanceof TuningError) {
-        const e = new Error(err.message) as Error & { statusCode: number };
-        e.statusCode = err.statusCode;
-        return e;
-      }
-      return err;
-    };
     const zoneOr404 = (id: string) => {
       const v = zoneView(service, id);
-      if (!v) throw fail(new TuningError(404, `no zone "${id}" (zones: ${service.zoneIds().join(', ')})`));
+      if (!v) throw new NotFoundError(`no zone "${id}" (zones: ${service.zoneIds().join(', ')})`);
       return v;
     };
 
@@ -75,7 +51,9 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
       '/zones/:zone',
       {
         schema: {
-          description: 'Change setpoint, mode, gains, curve or limits now (bumpless); absent keys keep their value. Saved in the state directory.',
+          description:
+            'Change setpoint, mode, gains, curve or limits now (bumpless); absent keys keep their value. Saved in the state directory; ' +
+            'if that write fails the change still applies (cooling asked for is cooling given): the reply has persisted: false and the zone a tuning-not-saved alarm.',
           tags,
           params: ZoneParams,
           body: ZoneTuning,
@@ -83,11 +61,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
         },
       },
       async (req) => {
-        try {
-          await service.tune(req.params.zone, req.body as ZonePatch, 'merge');
-        } catch (err) {
-          throw fail(err);
-        }
+        await service.tune(req.params.zone, req.body as ZonePatch, 'merge');
         return zoneOr404(req.params.zone);
       },
     );
@@ -96,7 +70,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
       '/zones/:zone',
       {
         schema: {
-          description: "Set the zone's run-time settings: the config file's values plus these (earlier run-time changes are dropped). Saved.",
+          description: "Set the zone's run-time settings: the config file's values plus these (earlier run-time changes are dropped). Saved, as PATCH (persisted: false if not).",
           tags,
           params: ZoneParams,
           body: ZoneTuning,
@@ -104,11 +78,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
         },
       },
       async (req) => {
-        try {
-          await service.tune(req.params.zone, req.body as ZonePatch, 'replace');
-        } catch (err) {
-          throw fail(err);
-        }
+        await service.tune(req.params.zone, req.body as ZonePatch, 'replace');
         return zoneOr404(req.params.zone);
       },
     );
@@ -117,11 +87,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
       '/zones/:zone/tuning',
       { schema: { description: "Back to the config file's settings; the saved run-time tuning is removed", tags, params: ZoneParams, response: { 200: ZoneView, ...errors } } },
       async (req) => {
-        try {
-          await service.resetTuning(req.params.zone);
-        } catch (err) {
-          throw fail(err);
-        }
+        await service.resetTuning(req.params.zone);
         return zoneOr404(req.params.zone);
       },
     );
@@ -135,7 +101,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
           tags,
           body: Type.Object(
             {
-              gpus: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, uniqueItems: true, description: "nvidia-smi indices" }),
+              gpus: Type.Array(Type.Integer({ minimum: 0, maximum: LIMITS.gpuIndex }), { minItems: 1, maxItems: LIMITS.zones * LIMITS.gpusPerZone, uniqueItems: true, description: "nvidia-smi indices" }),
               watts: Type.Number({ minimum: 0, maximum: 2000, description: 'expected power per GPU' }),
               seconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'how long the hint holds' }),
               source: Type.String({ maxLength: 100, default: 'api', description: 'who says so (logs)' }),
@@ -151,8 +117,7 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
         const known = new Set(zoneGpus.flatMap((z) => z.gpus));
         const unknown = gpus.filter((g) => !known.has(g));
         if (unknown.length > 0) {
-          const message = `body/gpus: no zone controls GPU ${unknown.join(', ')} (zones cover ${[...known].sort((a, b) => a - b).join(', ')})`;
-          return reply.code(422).send({ statusCode: 422, error: 'Unprocessable Entity', message });
+          throw new UnprocessableError(`body/gpus: no zone controls GPU ${unknown.join(', ')} (zones cover ${[...known].sort((a, b) => a - b).join(', ')})`);
         }
         const covered = zoneGpus.filter((z) => z.gpus.some((g) => gpus.includes(g))).map((z) => z.id);
         service.hint(gpus, watts, seconds, source);

@@ -4,6 +4,14 @@ const Celsius = (opts: object = {}) => Type.Number({ minimum: -40, maximum: 150,
 const Ratio = (opts: object = {}) => Type.Number({ minimum: 0, maximum: 1, ...opts });
 
 /**
+ * Bounds on every list and string: a 60,000-point curve was accepted and saved, and every scrape
+ * and control step then walked it. These are far above any real rig and far below harm.
+ */
+export const LIMITS = { id: 64, zones: 16, gpusPerZone: 16, fansPerZone: 16, gpuIndex: 1023, curvePoints: 32, path: 4096 } as const;
+export const Id = (opts: object = {}) => Type.String({ minLength: 1, maxLength: LIMITS.id, pattern: '^[A-Za-z0-9_.-]+$', ...opts });
+const GpuIndex = (opts: object = {}) => Type.Integer({ minimum: 0, maximum: LIMITS.gpuIndex, ...opts });
+
+/**
  * PID gains are in physical units (duty per C, per C*s, per C/s) so they do not change meaning
  * when the loop period changes. Error is (temperature - setpoint): hotter means more duty.
  */
@@ -62,13 +70,13 @@ export type StallConfig = Static<typeof StallConfig>;
 
 export const ZoneConfig = Type.Object(
   {
-    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }),
-    gpus: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, description: 'GPU indices whose temperatures feed this zone' }),
+    id: Id(),
+    gpus: Type.Array(GpuIndex(), { minItems: 1, maxItems: LIMITS.gpusPerZone, uniqueItems: true, description: 'GPU indices whose temperatures feed this zone' }),
     aggregate: Type.Union([Type.Literal('max'), Type.Literal('mean')], { default: 'max', description: 'how the zone GPUs\' temperatures combine' }),
-    fans: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'fan ids (cooler.fans[].id) this zone drives' }),
+    fans: Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.id }), { minItems: 1, maxItems: LIMITS.fansPerZone, uniqueItems: true, description: 'fan ids (cooler.fans[].id) this zone drives' }),
     mode: Type.Union([Type.Literal('pid'), Type.Literal('curve'), Type.Literal('fixed')], { default: 'pid' }),
     pid: PidConfig,
-    curve: Type.Array(CurvePoint, { minItems: 2, default: [[40, 0], [70, 1 / 3], [100, 1]], description: 'curve mode: [temperature C, duty] points, linear in between' }),
+    curve: Type.Array(CurvePoint, { minItems: 2, maxItems: LIMITS.curvePoints, default: [[40, 0], [70, 1 / 3], [100, 1]], description: 'curve mode: [temperature C, duty] points, linear in between' }),
     hysteresis: Type.Number({ minimum: 0, maximum: 20, default: 2, description: 'curve mode: degrees the temperature must fall before the duty follows it down; pid mode: fans stopped at idle restart at the setpoint and stop again only this far below it' }),
     fixedDuty: Ratio({ default: 0.5, description: 'fixed mode: the duty' }),
     minDuty: Ratio({ default: 0.2, description: 'lowest zone duty (share of the zone fans\' full airflow) while the fans run; allocation runs fewer fans at low duty' }),
@@ -77,7 +85,11 @@ export const ZoneConfig = Type.Object(
     slewUpPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.5, description: 'max zone duty rise per second' }),
     slewDownPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.003, description: 'max zone duty fall per second (slow: quiet, no hunting)' }),
     reverseDeadband: Ratio({ default: 0.04, description: 'after falling, the duty rises again only once the demand is this far above it: no hunting on sensor jitter and bursts (critical temperature and sensor faults bypass it)' }),
-    criticalCelsius: Celsius({ default: 90, description: 'at or above this, fans go to full and an alarm is raised' }),
+    criticalCelsius: Celsius({
+      maximum: 105,
+      default: 90,
+      description: "at or above this, fans go to full and an alarm is raised; keep it a few degrees under the card's slowdown temperature (no GPU this rig takes runs safely above 105 C)",
+    }),
     feedForward: FeedForwardConfig,
     stall: StallConfig,
   },
@@ -88,7 +100,7 @@ export type ZoneConfig = Static<typeof ZoneConfig>;
 export const SensorsConfig = Type.Object(
   {
     source: Type.Union([Type.Literal('nvidia-smi'), Type.Literal('simulated')], { default: 'simulated' }),
-    nvidiaSmiPath: Type.String({ default: 'nvidia-smi' }),
+    nvidiaSmiPath: Type.String({ minLength: 1, maxLength: LIMITS.path, default: 'nvidia-smi' }),
     intervalMs: Type.Integer({ minimum: 100, maximum: 10_000, default: 500 }),
     staleAfterMs: Type.Integer({ minimum: 200, maximum: 60_000, default: 3000, description: 'a sample older than this is a fault (fans to full)' }),
     silentAfterMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 120_000, description: 'nvidia-smi printing nothing this long is killed and restarted; default staleAfterMs' })),
@@ -116,7 +128,7 @@ export const ThermalConfig = Type.Object(
   {
     periodMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 200, description: 'control loop period' }),
     sensors: Type.Object(SensorsConfig.properties, { additionalProperties: false, default: {} }),
-    zones: Type.Array(ZoneConfig, { minItems: 1 }),
+    zones: Type.Array(ZoneConfig, { minItems: 1, maxItems: LIMITS.zones }),
     coolerTimeoutMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 1000, description: 'a cooler command unanswered this long counts as a lost link' }),
     history: Type.Object(
       {

@@ -3,25 +3,33 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { register, simulate } from '../../src/cli/thermal.ts';
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { harness, untilAsync, type Harness } from '../thermal/service/harness.ts';
 
-async function run(args: string[]): Promise<{ out: string; error?: Error; exitCode: number | undefined }> {
+async function run(args: string[]): Promise<{ out: string; err: string; error?: Error; exitCode: number | undefined }> {
   const program = new Command('gance').exitOverride();
   register(program);
   let out = '';
+  let err = '';
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     out += String(chunk);
+    return true;
+  });
+  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err += String(chunk);
     return true;
   });
   const before = process.exitCode;
   process.exitCode = undefined;
   try {
     await program.parseAsync(['node', 'gance', ...args]);
-    return { out, exitCode: process.exitCode as number | undefined };
-  } catch (err) {
-    return { out, error: err as Error, exitCode: process.exitCode as number | undefined };
+    return { out, err, exitCode: process.exitCode as number | undefined };
+  } catch (error) {
+    return { out, err, error: error as Error, exitCode: process.exitCode as number | undefined };
   } finally {
     spy.mockRestore();
+    spyErr.mockRestore();
     process.exitCode = before;
   }
 }
@@ -93,6 +101,21 @@ describe('gance thermal', () => {
     const hot = await run(['thermal', 'status', '--url', url]);
     expect(hot.out).toMatch(/FAILSAFE: critical\(gpu0\)/);
     expect(hot.exitCode).toBe(3);
+  });
+
+  it('set warns on stderr when the change cools less than the config file, and exits 4 when the daemon could not save it', async () => {
+    h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    const url = await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const weaker = await run(['thermal', 'set', 'gpu0', '--mode', 'fixed', '--duty', '0', '--url', url]);
+    expect(weaker.error).toBeUndefined();
+    expect(weaker.exitCode).toBeUndefined();
+    expect(weaker.err).toBe('warning: zone gpu0: mode fixed at fixedDuty 0: the fans do not follow the temperature; only criticalCelsius (90) raises them\n');
+    // the daemon's state file cannot be written (a full disk)
+    symlinkSync('/dev/full', join(h.stateDir, `thermal-tuning.json.${process.pid}.tmp`));
+    const unsaved = await run(['thermal', 'set', 'gpu0', '--mode', 'pid', '--url', url]);
+    expect(unsaved.out).toContain('gpu0: mode pid');
+    expect(unsaved.err).toMatch(/^warning: zone gpu0: applied, but NOT saved in the daemon's state directory/);
+    expect(unsaved.exitCode).toBe(4);
   });
 
   it('says clearly when no daemon answers', async () => {

@@ -48,6 +48,42 @@ describe('config loading', () => {
     expect(issuesOf(text)).toEqual(['thermal.zones[1].pid.kp: must be >= 0']);
   });
 
+  it('refuses a non-finite number (YAML .inf, .nan, 1e309), naming the field and saying it must be finite', () => {
+    const at = (v: string) => base.replace('pid: { setpoint: 70 } }\n    - { id: z1', `pid: { setpoint: ${v} } }\n    - { id: z1`);
+    for (const v of ['.inf', '-.inf', '.nan', '1e309']) {
+      expect(issuesOf(at(v)), v).toEqual([`thermal.zones[0].pid.setpoint: must be a finite number, got ${v === '.nan' ? 'NaN' : v.includes('-') ? '-Infinity' : 'Infinity'}`]);
+    }
+  });
+
+  it('bounds every list and string, naming the field and the limit', () => {
+    const curve = `[${Array.from({ length: 33 }, (_, k) => `[${30 + k}, ${k / 32}]`).join(', ')}]`;
+    const text = base
+      .replace('pid: { setpoint: 70 } }\n    - { id: z1', `pid: { setpoint: 70 }, curve: ${curve} }\n    - { id: z1`)
+      .replace('- { id: z1, gpus: [1]', `- { id: ${'z'.repeat(65)}, gpus: [1, 1]`);
+    const workers = Array.from({ length: 65 }, (_, k) => `{ id: w${k} }`).join(', ');
+    expect(issuesOf(`${text}stateDir: ${'d'.repeat(4097)}\nsynthesis: { workers: [${workers}] }\n`)).toEqual(
+      expect.arrayContaining([
+        'stateDir: must be at most 4096 characters',
+        'thermal.zones[0].curve: must have at most 32 item(s)',
+        'thermal.zones[1].id: must be at most 64 characters',
+        'thermal.zones[1].gpus: must not list an item twice',
+        'synthesis.workers: must have at most 64 item(s)',
+      ]),
+    );
+  });
+
+  it('applies the same zone rules as the API (one function): setpoint within 3 C of critical, stopBelowDuty over minDuty, a stale limit under 2 samples', () => {
+    const text = base
+      .replace('pid: { setpoint: 70 } }\n    - { id: z1', 'pid: { setpoint: 90 }, criticalCelsius: 90, stopBelowDuty: 0.3, minDuty: 0.2 }\n    - { id: z1')
+      .replace('thermal:\n', 'thermal:\n  sensors: { intervalMs: 1000, staleAfterMs: 500 }\n');
+    expect(issuesOf(text)).toEqual([
+      'thermal.sensors.staleAfterMs: must be >= 2 x sensors.intervalMs (2000), got 500',
+      'thermal.zones[0].stopBelowDuty: must be <= minDuty (0.2)',
+      'thermal.zones[0].pid.setpoint: must be at most criticalCelsius - 3 (87), got 90',
+    ]);
+    expect(issuesOf(base.replace('pid: { setpoint: 70 } }\n    - { id: z1', 'pid: { setpoint: 70 }, criticalCelsius: 150 }\n    - { id: z1'))).toEqual(['thermal.zones[0].criticalCelsius: must be <= 105']);
+  });
+
   it('reports every error at once, one line each', () => {
     const text = `server: { port: 70000, nope: 1 }\ncooler: { driver: usb, fans: [] }\nthermal: { zones: [] }\n`;
     const issues = issuesOf(text);

@@ -1,6 +1,6 @@
 /** /v1/thermal: state, run-time tuning with validation, persistence across restarts, history. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, untilAsync, type Harness } from './service/harness.ts';
 import type { ZoneView } from '../../src/thermal/service/view.ts';
@@ -86,7 +86,10 @@ describe('/v1/thermal', () => {
       [{ minDuty: 0.8, maxDuty: 0.5 }, /minDuty: must be <= maxDuty \(0\.5\)/],
       [{ curve: [[60, 0.2], [50, 1]] }, /curve\[1\]: temperatures must increase/],
       [{ curve: [[60, 1.2], [70, 1]] }, /body\/curve\/0\/1 must be <= 1/],
-      [{ pid: { setpoint: 95 } }, /pid\.setpoint: must be below criticalCelsius \(90\)/],
+      [{ pid: { setpoint: 95 } }, /^pid\.setpoint: must be at most criticalCelsius - 3 \(87\), got 95$/],
+      [{ criticalCelsius: 72 }, /^pid\.setpoint: must be at most criticalCelsius - 3 \(69\), got 70$/],
+      [{ criticalCelsius: 150 }, /^body\/criticalCelsius must be <= 105$/],
+      [{ stopBelowDuty: 0.5 }, /^stopBelowDuty: must be <= minDuty \(0\.2\)$/],
       [{ id: 'other' }, /must NOT have additional properties/],
     ];
     for (const [body, re] of cases) {
@@ -98,6 +101,50 @@ describe('/v1/thermal', () => {
     expect(z.setpoint).toBe(70);
     expect(z.tuned).toBeNull();
     expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+  });
+
+  it('refuses non-finite numbers in PATCH/PUT bodies and queries: the zone stays under control and nothing is saved', async () => {
+    const h = await open();
+    await h.underControl();
+    const bodies = [{ pid: { setpoint: '-Infinity' } }, { pid: { setpoint: 'Infinity' } }, { pid: { kp: '1e309' } }, { criticalCelsius: 'Infinity' }, { curve: [[40, 0], ['Infinity', 1]] }, { feedForward: { dutyPerWatt: '-1e309' } }];
+    for (const body of bodies) {
+      for (const method of ['PATCH', 'PUT'] as const) {
+        const r = await h.app.inject({ method, url: '/v1/thermal/zones/gpu0', payload: body });
+        expect(r.statusCode, `${method} ${JSON.stringify(body)}`).toBe(400);
+        expect(r.json().message, JSON.stringify(body)).toMatch(/^body\/[a-zA-Z/0-9]+ must be a finite number$/);
+      }
+    }
+    const hist = await h.app.inject('/v1/thermal/history?seconds=1e309');
+    expect(hist.statusCode).toBe(400);
+    expect(hist.json().message).toBe('querystring/seconds must be a finite number');
+    const z = await h.underControl();
+    expect(z).toMatchObject({ setpoint: 70, criticalCelsius: 90, tuned: null, failsafe: false });
+    expect(Number.isFinite(z.duty) && Number.isFinite(z.terms.i)).toBe(true);
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+  });
+
+  it('refuses oversized lists and strings: a 60,000-point curve is 400 and nothing is saved', async () => {
+    const h = await open();
+    // short numbers: the body stays under fastify's 1 MiB limit, so only the schema can refuse it
+    const huge = Array.from({ length: 60_000 }, (_, k) => [Number((20 + k * 0.0015).toFixed(4)), 0.5]);
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['PATCH', '/v1/thermal/zones/gpu0', { mode: 'curve', curve: huge }, /^body\/curve must NOT have more than 32 items$/],
+      ['PUT', '/v1/thermal/zones/gpu0', { curve: huge.slice(0, 33) }, /^body\/curve must NOT have more than 32 items$/],
+      ['GET', `/v1/thermal/zones/${'z'.repeat(65)}`, undefined, /^params\/zone must NOT have more than 64 characters$/],
+      ['POST', '/v1/thermal/load-hint', { gpus: Array.from({ length: 300 }, (_, k) => k), watts: 100 }, /^body\/gpus must NOT have more than 256 items$/],
+      ['POST', '/v1/thermal/load-hint', { gpus: [0], watts: 100, source: 's'.repeat(101) }, /^body\/source must NOT have more than 100 characters$/],
+    ];
+    for (const [method, url, payload, re] of cases) {
+      const r = await h.app.inject({ method: method as 'GET', url, ...(payload ? { payload: payload as object } : {}) });
+      expect(r.statusCode, `${method} ${url}`).toBe(400);
+      expect(r.json().message, `${method} ${url}`).toMatch(re);
+    }
+    const z = await h.zone();
+    expect(z).toMatchObject({ mode: 'pid', tuned: null });
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+    // 32 points is the limit, and is taken
+    const ok = await patch(h, 'gpu0', { curve: Array.from({ length: 32 }, (_, k) => [30 + k * 2, k / 31]) });
+    expect(ok.statusCode).toBe(200);
   });
 
   it('PUT sets the tuning from the config file plus the body; DELETE goes back to the config file', async () => {
@@ -135,19 +182,99 @@ describe('/v1/thermal', () => {
     expect(again.logged(/re-applied run-time tuning of zone "gpu0" over the config file/)).toBeDefined();
   });
 
-  it('a damaged tuning file is moved aside with a clear log line and the config file applies', async () => {
+  it('a tuning file that is not JSON is moved aside whole with a clear log line and the config file applies', async () => {
     const first = await open();
     const dir = first.stateDir;
     await first.close();
     opened.length = 0;
-    writeFileSync(join(dir, 'thermal-tuning.json'), '{"version":1,"zones":{"gpu0":{"pid":{"kp":-5}}}}');
+    writeFileSync(join(dir, 'thermal-tuning.json'), '{"version":1,"zones":{"gpu0":');
     const h = await open({ stateDir: dir });
     const z = await h.zone();
-    expect(z.settings.pid.kp).toBe(h.config.thermal.zones[0]!.pid.kp);
     expect(z.tuned).toBeNull();
-    const line = h.logs.find((l) => l.level === 50 && /thermal-tuning\.json: zones\.gpu0\.pid\.kp: /.test(l.msg));
+    const line = h.logs.find((l) => l.level === 50 && /thermal-tuning\.json: not JSON: /.test(l.msg));
     expect(line?.msg).toMatch(/moved aside to .*thermal-tuning\.json\.bad-\d+/);
     expect(readdirSync(dir).some((f) => f.startsWith('thermal-tuning.json.bad-'))).toBe(true);
+  });
+
+  it('an invalid entry in the tuning file is set aside alone (schema, size or zone rules), named in a warning; the other zones keep theirs', async () => {
+    const first = await open({ gpus: 4 });
+    const dir = first.stateDir;
+    await first.close();
+    opened.length = 0;
+    const file = join(dir, 'thermal-tuning.json');
+    const huge = Array.from({ length: 60_000 }, (_, k) => [Number((20 + k * 0.0015).toFixed(4)), 0.5]);
+    const zones = {
+      gpu0: { pid: { kp: -5 } },
+      gpu1: { pid: { setpoint: 64 } },
+      gpu2: { mode: 'curve', curve: huge },
+      gpu3: { pid: { setpoint: 95 } },
+    };
+    // 1e309 is how an Infinity would come back from the file: JSON.parse makes it one
+    writeFileSync(file, JSON.stringify({ version: 1, zones }).replace('"kp":-5', '"kp":-5,"ki":1e309'));
+    // and a key no zone id can be (too long), next to them
+    const long = 'x'.repeat(5000);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('"zones":{', `"zones":{"${long}":{"pid":{"setpoint":60}},`));
+    const h = await open({ gpus: 4, stateDir: dir });
+    const s = await h.state();
+    const byId = Object.fromEntries(s.zones.map((z) => [z.id, z]));
+    expect(byId.gpu1).toMatchObject({ setpoint: 64, tuned: { pid: { setpoint: 64 } } });
+    for (const id of ['gpu0', 'gpu2', 'gpu3']) expect(byId[id]!.tuned, id).toBeNull();
+    expect(byId.gpu2!.mode).toBe('pid');
+    const warned = (id: string) => h.logs.find((l) => l.level === 40 && l.zone === id && /set aside/.test(l.msg))?.msg;
+    expect(warned('gpu0')).toMatch(/saved tuning of zone "gpu0" set aside \(zones\.gpu0\.pid\.kp: must be >= 0; zones\.gpu0\.pid\.ki: must be a finite number, got Infinity\); moved to .*\.bad-\d+; .*the other zones keep theirs/);
+    expect(warned('gpu2')).toMatch(/zones\.gpu2\.curve: must have at most 32 item\(s\)/);
+    expect(warned('gpu3')).toMatch(/zones\.gpu3\.pid\.setpoint: must be at most criticalCelsius - 3 \(87\), got 95/);
+    expect(warned('gpu1')).toBeUndefined();
+    expect(warned(`${'x'.repeat(61)}...`)).toMatch(/: the zone id must match \^\[A-Za-z0-9_\.-\]\{1,64\}\$/);
+    // the file keeps the good entry (a restart still has it); the bad ones are in the .bad file
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, zones: { gpu1: { pid: { setpoint: 64 } } } });
+    const bad = readdirSync(dir).find((f) => f.startsWith('thermal-tuning.json.bad-'))!;
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, bad), 'utf8')).zones).sort()).toEqual(['gpu0', 'gpu2', 'gpu3', long]);
+  });
+
+  it('a save that fails (full disk) leaves no temp file; the change applies with persisted: false and a tuning-not-saved alarm until a save works', async () => {
+    const h = await open();
+    await h.underControl();
+    // the temp file the store writes, pointed at a device that is always full (ENOSPC)
+    const tmp = join(h.stateDir, `thermal-tuning.json.${process.pid}.tmp`);
+    symlinkSync('/dev/full', tmp);
+    const r = await patch(h, 'gpu0', { pid: { setpoint: 60 } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ setpoint: 60, persisted: false, tuned: { pid: { setpoint: 60 } } });
+    expect(readdirSync(h.stateDir)).toEqual([]);
+    expect(h.logs.find((l) => l.level === 50 && /zone "gpu0": run-time tuning applied but NOT saved to .*ENOSPC/.test(l.msg))).toBeDefined();
+    const alarmed = await untilAsync('tuning-not-saved alarm', async () => (await h.zone()).alarms.find((a) => a.kind === 'tuning-not-saved'));
+    expect(alarmed).toMatchObject({ subject: 'state-file', failsafe: false, message: expect.stringMatching(/ENOSPC.*a restart goes back to the last saved settings/) });
+    expect(await h.metric('gance_thermal_alarm', { zone: 'gpu0', kind: 'tuning-not-saved' })).toBe(1);
+    // a save alarm is no reason for full fans
+    expect((await h.zone()).failsafe).toBe(false);
+    // space again: the next change is saved and the alarm clears
+    const again = await patch(h, 'gpu0', { pid: { setpoint: 61 } });
+    expect(again.json()).toMatchObject({ setpoint: 61, persisted: true });
+    expect(JSON.parse(readFileSync(join(h.stateDir, 'thermal-tuning.json'), 'utf8')).zones.gpu0).toEqual({ pid: { setpoint: 61 } });
+    await untilAsync('alarm cleared', async () => !(await h.zone()).alarms.some((a) => a.kind === 'tuning-not-saved'));
+  });
+
+  it('a valid but weaker tuning (critical raised, fixed duty 0) is said loudly: a warning naming zone and values at PATCH and at boot, and tuningWarnings in the view', async () => {
+    const h = await open();
+    const r = await patch(h, 'gpu0', { criticalCelsius: 100, mode: 'fixed', fixedDuty: 0 });
+    expect(r.statusCode).toBe(200);
+    const warnings = (r.json() as ZoneView).tuningWarnings;
+    expect(warnings).toEqual([
+      "criticalCelsius 100 over the config file's 90: the critical backstop comes later",
+      'mode fixed at fixedDuty 0: the fans do not follow the temperature; only criticalCelsius (100) raises them',
+    ]);
+    expect(h.logs.find((l) => l.level === 40 && /zone "gpu0" tuned at run time with weaker cooling than the config file: criticalCelsius 100/.test(l.msg))).toBeDefined();
+    await h.close();
+    opened.length = 0;
+    const again = await open({ stateDir: h.stateDir });
+    expect((await again.zone()).tuningWarnings).toEqual(warnings);
+    const boot = again.logs.find((l) => l.level === 40 && /zone "gpu0" re-applied at start from the state file with weaker cooling than the config file/.test(l.msg));
+    expect(boot).toMatchObject({ zone: 'gpu0', weaker: warnings, tuning: { criticalCelsius: 100, mode: 'fixed', fixedDuty: 0 } });
+    // back to the config file: nothing to warn about
+    const reset = await again.app.inject({ method: 'DELETE', url: '/v1/thermal/zones/gpu0/tuning' });
+    expect((reset.json() as ZoneView).tuningWarnings).toEqual([]);
   });
 
   it('GET /history returns recent samples, oldest first, bounded by ?seconds', async () => {

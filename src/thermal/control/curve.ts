@@ -7,7 +7,7 @@
 
 export type CurvePoints = ReadonlyArray<readonly [number, number]>;
 
-/** Piecewise-linear interpolation; points must have increasing temperatures. */
+/** Piecewise-linear interpolation; points must have increasing temperatures (rules.ts checks). */
 export function interpolate(points: CurvePoints, t: number): number {
   const first = points[0];
   const last = points[points.length - 1];
@@ -22,16 +22,6 @@ export function interpolate(points: CurvePoints, t: number): number {
     }
   }
   return last[1];
-}
-
-/** Checks what a schema cannot: increasing temperatures. Returns problems, one per line. */
-export function validateCurve(points: CurvePoints): string[] {
-  const issues: string[] = [];
-  if (points.length < 2) issues.push('curve: needs at least 2 points');
-  for (let k = 1; k < points.length; k++) {
-    if (!(points[k]![0] > points[k - 1]![0])) issues.push(`curve[${k}]: temperatures must increase (${points[k]![0]} after ${points[k - 1]![0]})`);
-  }
-  return issues;
 }
 
 export interface CurveFollower {

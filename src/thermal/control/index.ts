@@ -9,12 +9,12 @@
  *
  * Units: seconds, C, W, duty 0..1. Zone duty = share of the zone fans' full airflow.
  */
-export { createZoneController, checkZone } from './zone.ts';
+export { createZoneController } from './zone.ts';
 export type { ZoneController, ZonePatch } from './zone.ts';
 export type { ZoneStepInput, ZoneStepOutput, ZoneState, PidTerms, FanCommand, ZoneMode } from './types.ts';
 export { createPid } from './pid.ts';
 export type { Pid, PidGains, PidStepInput, PidStepResult } from './pid.ts';
-export { interpolate, validateCurve, createCurveFollower } from './curve.ts';
+export { interpolate, createCurveFollower } from './curve.ts';
 export type { CurvePoints, CurveFollower } from './curve.ts';
 export { slew } from './slew.ts';
 export { createFeedForward } from './feedforward.ts';

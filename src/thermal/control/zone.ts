@@ -5,12 +5,14 @@
  *     --stop/start hysteresis, min/max--> --slew up/down--> zone duty --quiet split, kick, stall--> fan duties
  *
  * Safety overrides inside a step (the service adds the ones that need I/O context: stale samples,
- * dead nvidia-smi, lost cooler link): a missing temperature or one at/above criticalCelsius
- * gives duty 1 with an alarm. Leaving an override, changing mode or gains is bumpless: the next
- * step continues from the duty the fans have now.
+ * dead nvidia-smi, lost cooler link): a missing temperature, one at/above criticalCelsius, or
+ * a NaN/infinite term (PID, curve, feed-forward) gives duty 1 with an alarm. Leaving an
+ * override, changing mode or gains is bumpless: the next step continues from the duty the fans
+ * have now.
  */
 import type { FanConfig } from '../../cooler/config.ts';
 import type { ZoneConfig } from '../config.ts';
+import { zoneIssues } from '../rules.ts';
 import { createFanAllocator, type AllocFan } from './allocation.ts';
 import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
@@ -41,20 +43,15 @@ function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
 
-export function checkZone(zone: ZoneConfig): string[] {
-  const issues: string[] = [];
-  if (zone.minDuty > zone.maxDuty) issues.push(`minDuty: must be <= maxDuty (${zone.maxDuty})`);
-  if (zone.stopBelowDuty > zone.minDuty) issues.push(`stopBelowDuty: must be <= minDuty (${zone.minDuty})`);
-  if (zone.curve.length < 2) issues.push('curve: needs at least 2 points');
-  for (let k = 1; k < zone.curve.length; k++) {
-    if (!(zone.curve[k]![0] > zone.curve[k - 1]![0])) issues.push(`curve[${k}]: temperatures must increase (${zone.curve[k]![0]} after ${zone.curve[k - 1]![0]})`);
-  }
-  return issues;
+/** name of the first value that is not a finite number, or null */
+function nonFinite(values: Record<string, number>): string | null {
+  for (const [name, v] of Object.entries(values)) if (!Number.isFinite(v)) return name;
+  return null;
 }
 
 export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyArray<FanConfig>): ZoneController {
   let zone: ZoneConfig = structuredClone(initial);
-  const problems = checkZone(zone);
+  const problems = zoneIssues(zone);
   if (problems.length) throw new Error(`zone "${zone.id}": ${problems.join('; ')}`);
   const fans: AllocFan[] = zone.fans.map((id) => {
     const f = fanConfigs.find((c) => c.id === id);
@@ -178,7 +175,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         feedForward: { ...zone.feedForward, ...patch.feedForward },
         stall: { ...zone.stall, ...patch.stall },
       };
-      const issues = checkZone(next);
+      const issues = zoneIssues(next);
       if (issues.length) throw new Error(`zone "${zone.id}": ${issues.join('; ')}`);
       const modeChanged = next.mode !== zone.mode;
       const ffBefore = ffTerm(lastTemp);
@@ -230,14 +227,9 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       if (hottest >= zone.criticalCelsius) alarms.push(`critical:${hottest.toFixed(1)}C>=${zone.criticalCelsius}C`);
 
       let terms = ZERO_TERMS;
-      let demand: number;
-      const failsafe = alarms.length > 0;
-      if (failsafe) {
-        demand = 1;
-        high = duty = 1;
-        stopped = false;
-        pidNeedsTrack = true;
-      } else {
+      let demand = 1;
+      let failsafe = alarms.length > 0;
+      if (!failsafe) {
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
           const ffNow = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
@@ -249,12 +241,30 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         } else if (zone.mode === 'curve') {
           demand = curve.step(temperature);
         } else demand = zone.fixedDuty;
-        if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
-        const wasStopped = stopped;
-        stopped = nextStopped(demand, ff.estimateW, temperature);
-        const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
-        duty = next;
-        controlled = true;
+        // A NaN or infinite term would become a NaN duty the allocator turns into stopped fans:
+        // that is a controller fault, so the zone goes to full with an alarm instead.
+        const broken = nonFinite({ proportional: terms.p, integral: terms.i, derivative: terms.d, 'feed-forward': zone.mode === 'pid' ? terms.ff : ffDuty, [`${zone.mode}-output`]: demand });
+        if (broken) {
+          alarms.push(`controller-non-finite:${broken}`);
+          failsafe = true;
+          curve.reset();
+        } else {
+          if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
+          const wasStopped = stopped;
+          stopped = nextStopped(demand, ff.estimateW, temperature);
+          const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
+          duty = next;
+          controlled = true;
+        }
+      }
+      if (failsafe) {
+        // a broken term is named in the alarm; the output carries no NaN further
+        terms = ZERO_TERMS;
+        demand = 1;
+        high = duty = 1;
+        stopped = false;
+        // the next controlled step starts over from the full duty the fans have: no NaN carried on
+        pidNeedsTrack = true;
       }
 
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);

@@ -43,12 +43,37 @@ function isUnavailable(v: string): boolean {
   return v.startsWith('[') && v.endsWith(']');
 }
 
+/**
+ * What each numeric column may read. A value outside (or a digit string so long it overflows to
+ * Infinity) is a garbled line, not a measurement: the sample is refused, so the GPU's last good
+ * sample ages into the stale-sample failsafe instead of a bogus number reaching a controller.
+ */
+export const RANGES: Readonly<Record<string, readonly [number, number]>> = {
+  'temperature.gpu': [-50, 200],
+  'power.draw': [0, 5000],
+  'utilization.gpu': [0, 100],
+};
+
+/** A reading from another source (systeminformation) held to the same ranges: outside, or not a finite number, is no reading. */
+export function saneReading(field: keyof typeof RANGES & string, v: unknown): number | null {
+  const [lo, hi] = RANGES[field] ?? [-Infinity, Infinity];
+  return typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi ? v : null;
+}
+
+/** GPU UUIDs are 40 characters; anything much longer is not one */
+export const MAX_UUID_LENGTH = 100;
+/** nvidia-smi enumerates far fewer GPUs than this */
+export const MAX_GPU_INDEX = 1023;
+
 function num(v: string, field: string): number | null | Error {
   if (isUnavailable(v) || v === 'N/A') return null;
   // nounits should have removed units; tolerate them anyway ("71.23 W", "45 %")
   const m = /^(-?\d+(?:\.\d+)?)(?:\s*(?:W|%|C))?$/.exec(v);
   if (!m) return new Error(`${field}: expected a number, got "${v}"`);
-  return Number(m[1]);
+  const x = Number(m[1]);
+  const [lo, hi] = RANGES[field] ?? [-Infinity, Infinity];
+  if (!Number.isFinite(x) || x < lo || x > hi) return new Error(`${field}: expected a finite number in ${lo}..${hi}, got "${v.length > 40 ? `${v.slice(0, 37)}...` : v}"`);
+  return x;
 }
 
 function hexMask(v: string, field: string): number | null | Error {
@@ -66,9 +91,9 @@ export function parseLine(line: string, fields: readonly string[]): ParseResult 
   }
   const get = (f: string) => cols[fields.indexOf(f)]!;
   const index = Number(get('index'));
-  if (!Number.isInteger(index) || index < 0 || get('index') === '') return { ok: false, reason: `index: expected a GPU index, got "${get('index')}"` };
+  if (!Number.isInteger(index) || index < 0 || index > MAX_GPU_INDEX || get('index') === '') return { ok: false, reason: `index: expected a GPU index 0..${MAX_GPU_INDEX}, got "${get('index').slice(0, 40)}"` };
   const uuid = get('uuid');
-  if (!uuid || isUnavailable(uuid)) return { ok: false, reason: `uuid: expected a GPU UUID, got "${uuid}"` };
+  if (!uuid || isUnavailable(uuid) || uuid.length > MAX_UUID_LENGTH) return { ok: false, reason: `uuid: expected a GPU UUID of at most ${MAX_UUID_LENGTH} characters, got "${uuid.slice(0, 40)}"` };
 
   const temperatureC = num(get('temperature.gpu'), 'temperature.gpu');
   const powerW = num(get('power.draw'), 'power.draw');

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { saneReading } from './parse.ts';
 import type { GpuInfo, GpuSample } from './types.ts';
 import type { NvidiaSmiSource } from './nvidia-smi.ts';
 
@@ -35,13 +36,36 @@ export function querySystemInformation(opts: { env?: NodeJS.ProcessEnv; timeoutM
         return;
       }
       try {
-        const gpus = JSON.parse(stdout) as SiGpu[];
-        resolve(gpus.sort((a, b) => a.pciBus.toLowerCase().localeCompare(b.pciBus.toLowerCase())));
+        const raw = JSON.parse(stdout) as unknown;
+        if (!Array.isArray(raw)) throw new Error(`expected a list of GPUs, got ${typeof raw}`);
+        resolve(raw.map(saneSiGpu).sort((a, b) => a.pciBus.toLowerCase().localeCompare(b.pciBus.toLowerCase())));
       } catch (e) {
         reject(new Error(`systeminformation query printed no JSON: ${(e as Error).message}`));
       }
     });
   });
+}
+
+const text = (v: unknown, max = 200) => (typeof v === 'string' ? v.slice(0, max) : '');
+
+/**
+ * One GPU from the query process, held to what nvidia-smi lines are held to: strings bounded,
+ * numbers finite and in their column's range, anything else no reading.
+ */
+export function saneSiGpu(g: unknown): SiGpu {
+  const o = (g && typeof g === 'object' ? g : {}) as Record<string, unknown>;
+  const util = saneReading('utilization.gpu', typeof o.utilization === 'number' ? o.utilization * 100 : null);
+  const mem = o.memoryTotalMiB;
+  return {
+    name: text(o.name),
+    model: text(o.model),
+    driverVersion: text(o.driverVersion, 64),
+    pciBus: text(o.pciBus, 64),
+    temperatureC: saneReading('temperature.gpu', o.temperatureC),
+    powerW: saneReading('power.draw', o.powerW),
+    utilization: util === null ? null : util / 100,
+    memoryTotalMiB: typeof mem === 'number' && Number.isFinite(mem) && mem >= 0 ? mem : null,
+  };
 }
 
 /** Index = position in PCI bus order, the order nvidia-smi numbers GPUs in. */

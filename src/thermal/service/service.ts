@@ -11,8 +11,10 @@
  *   critical          a zone GPU at or above criticalCelsius (cleared 3 C below it)
  *   nvidia-smi-down   the reading process is dead or restarting
  *   cooler-link-lost  the cooler's link is down or its commands go unanswered
- *   controller-error  the zone controller threw
+ *   controller-error  the zone controller threw, or gave fan duties that are not numbers in 0..1
+ *   controller-non-finite  a controller term (PID, curve, feed-forward) came out NaN or infinite
  *   daemon-stop       the unit was stopped
+ * Each is one function in failsafe-rules.ts; the tick composes them.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -22,28 +24,22 @@ import type { FanConfig } from '../../cooler/config.ts';
 import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
-import { checkZone, createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
-import type { GpuSample, GpuSensorSource } from '../sensors/types.ts';
+import { weakerThanConfig, zoneIssues } from '../rules.ts';
+import { createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
+import type { GpuSensorSource } from '../sensors/types.ts';
+import { BadRequestError, NotFoundError } from '../../api/errors.ts';
 import { CoolerIo } from './cooler-io.ts';
+import * as rules from './failsafe-rules.ts';
+import type { RaisedAlarm } from './failsafe-rules.ts';
 import { Ring } from './history.ts';
-import { TuningStore, mergeTuning, tunablesOf, type ZoneTuning } from './tuning.ts';
+import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
 
-export const FAILSAFE_REASONS = ['sensor-stale', 'sensor-missing', 'critical', 'nvidia-smi-down', 'cooler-link-lost', 'controller-error', 'daemon-stop'] as const;
-export type FailsafeReason = (typeof FAILSAFE_REASONS)[number];
+export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
 
-/** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
-export const CRITICAL_CLEAR_K = 3;
 /** cooler state older than this gives the controller no tach (stall detection pauses) */
 const COOLER_STATE_FRESH_MS = 2000;
 
-export interface Alarm {
-  /** failsafe reason or controller alarm kind, e.g. 'sensor-stale', 'fan-stalled' */
-  kind: string;
-  /** what it is about: 'gpu1', a fan id, 'nvidia-smi', 'cooler', the zone id */
-  subject: string;
-  message: string;
-  /** the alarm holds the zone's fans at full */
-  failsafe: boolean;
+export interface Alarm extends RaisedAlarm {
   /** epoch ms the alarm was raised */
   since: number;
 }
@@ -63,15 +59,6 @@ export interface HistoryEntry {
   zones: Record<string, { temperature: number | null; setpoint: number; duty: number; failsafe: boolean }>;
   gpus: Record<string, { temperature: number | null; power: number | null; utilization: number | null }>;
   fans: Record<string, { duty: number; rpm: number | null }>;
-}
-
-export class TuningError extends Error {
-  constructor(
-    readonly statusCode: 400 | 404 | 500,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface ThermalServiceOptions {
@@ -111,6 +98,8 @@ export class ThermalService extends EventEmitter {
   private readonly staleAfterMs: number;
   private readonly tuning: TuningStore | null;
   private tuned: Record<string, ZoneTuning> = {};
+  /** the last state-file write failed: zones whose run-time tuning a restart would lose, and why */
+  private unsaved: { zones: Set<string>; error: string } | null = null;
   private readonly history: Ring<HistoryEntry>;
   private readonly historyIntervalMs: number;
   private lastHistoryAt = -Infinity;
@@ -176,7 +165,11 @@ export class ThermalService extends EventEmitter {
 
   async start(): Promise<void> {
     if (this.tuning) {
-      this.tuned = await this.tuning.load();
+      // the same zone rules as config load and the API; an entry that breaks them is set aside alone
+      this.tuned = await this.tuning.load((id, t) => {
+        const slot = this.zones.get(id);
+        return slot ? zoneIssues(this.tunedConfig(slot, t)) : [];
+      });
       for (const [id, t] of Object.entries(this.tuned)) {
         const slot = this.zones.get(id);
         if (!slot) {
@@ -186,6 +179,7 @@ export class ThermalService extends EventEmitter {
         try {
           this.applyTuning(slot, t);
           this.opts.log.info({ zone: id, tuning: t, path: this.tuning.path }, `re-applied run-time tuning of zone "${id}" over the config file`);
+          this.warnIfWeaker(slot, 're-applied at start from the state file');
         } catch (err) {
           this.opts.log.error({ zone: id, err: (err as Error).message }, `saved tuning of zone "${id}" does not fit the config any more; using the config file`);
           delete this.tuned[id];
@@ -271,74 +265,33 @@ export class ThermalService extends EventEmitter {
     for (const [g, h] of this.hints) if (h.until <= nowMs) this.hints.delete(g);
 
     const duties: Record<string, number> = {};
-    let linkLost = false;
+    const sourceState = { kind: source.kind, running: sourceUp, lastError: source.stats().lastError };
     for (const slot of this.zones.values()) {
       const z = slot.config;
-      const current = slot.controller.state().config;
-      const raised: Omit<Alarm, 'since'>[] = [];
-      const fs = (kind: FailsafeReason, subject: string, message: string) => raised.push({ kind, subject, message, failsafe: true });
-      if (this.stopped) fs('daemon-stop', z.id, 'the daemon is stopping: fans at full');
-      if (!sourceUp) fs('nvidia-smi-down', source.kind, `the ${source.kind} sensor process is not running${source.stats().lastError ? ` (${source.stats().lastError})` : ''}`);
-      if (!linkOk) {
-        linkLost = true;
-        fs('cooler-link-lost', 'cooler', `the cooler link is down or not answering${this.io.lastError ? ` (${this.io.lastError})` : ''}`);
-      }
+      const raised: RaisedAlarm[] = [];
+      const raise = (a: RaisedAlarm | null) => void (a && raised.push(a));
+      raise(rules.daemonStop(z.id, this.stopped));
+      raise(rules.sensorProcessDown(sourceState));
+      raise(rules.coolerLinkLost(linkOk, this.io.lastError));
 
+      const criticalCelsius = slot.controller.state().config.criticalCelsius;
       const temps: (number | null)[] = [];
       const power: (number | null)[] = [];
-      z.gpus.forEach((g) => {
-        const s: GpuSample | undefined = samples.get(g);
-        const age = s ? nowMs - s.receivedAt : Infinity;
-        let t: number | null = null;
-        if (!s) fs('sensor-missing', `gpu${g}`, `no sample from GPU ${g} yet`);
-        else if (missing.has(g)) fs('sensor-missing', `gpu${g}`, `GPU ${g} is missing from the ${source.kind} output`);
-        else if (age > this.staleAfterMs) fs('sensor-stale', `gpu${g}`, `GPU ${g}'s last sample is ${(age / 1000).toFixed(1)} s old (limit ${this.staleAfterMs / 1000} s)`);
-        else if (s.temperatureC === null) fs('sensor-missing', `gpu${g}`, `GPU ${g} reports no temperature`);
-        else {
-          t = s.temperatureC;
-          this.validSeen.add(g);
-          if (!this.hadFirstSample) {
-            this.hadFirstSample = true;
-            this.opts.log.info({ gpu: g, celsius: t }, 'first GPU sample');
-          }
-        }
-        const crit = current.criticalCelsius;
-        if (t !== null && (t >= crit || (slot.critical.has(g) && t > crit - CRITICAL_CLEAR_K))) {
-          slot.critical.add(g);
-          fs('critical', `gpu${g}`, `GPU ${g} at ${t} C, at or above the critical ${crit} C`);
-        } else if (t !== null) slot.critical.delete(g);
-        temps.push(t);
-        power.push(s && age <= this.staleAfterMs ? s.powerW : null);
-      });
-
-      const forced = raised.length > 0;
-      const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
-      let out: ZoneStepOutput | null = null;
-      try {
-        // In failsafe the controller sees no temperatures: it holds duty 1 and, once released,
-        // continues bumplessly from the full duty the fans really have.
-        out = slot.controller.step({
-          now: nowMs / 1000,
-          temps: forced ? z.gpus.map(() => null) : temps,
-          powerW: power,
-          loadHintW: hintW > 0 ? hintW : undefined,
-          fanRpm,
-        });
-        if (slot.controllerFailing) {
-          slot.controllerFailing = false;
-          this.opts.log.info({ zone: z.id }, `zone "${z.id}": controller works again`);
-        }
-      } catch (err) {
-        if (!slot.controllerFailing) this.opts.log.error({ zone: z.id, err }, `zone "${z.id}": controller failed: ${(err as Error).message}`);
-        slot.controllerFailing = true;
-        fs('controller-error', z.id, `controller failed: ${(err as Error).message}`);
+      for (const g of z.gpus) {
+        const r = rules.gpuSample(g, samples.get(g), { nowMs, staleAfterMs: this.staleAfterMs, missing: missing.has(g), sourceKind: source.kind });
+        raise(r.alarm);
+        if (r.temperature !== null) this.sawValid(g, r.temperature);
+        raise(rules.critical(g, r.temperature, criticalCelsius, slot.critical));
+        temps.push(r.temperature);
+        power.push(r.power);
       }
-      for (const a of out?.alarms ?? []) {
-        const k = a.indexOf(':');
-        const kind = k < 0 ? a : a.slice(0, k);
-        // the service already said why the zone is overridden
-        if (forced && (kind === 'sensor-missing' || kind === 'critical')) continue;
-        raised.push({ kind, subject: k < 0 ? z.id : a.slice(k + 1), message: a, failsafe: !!out?.failsafe && (kind === 'sensor-missing' || kind === 'critical') });
+      raise(rules.tuningNotSaved(this.unsaved?.zones.has(z.id) ? this.unsaved.error : null));
+
+      const forced = raised.some((a) => a.failsafe);
+      const out = this.stepController(slot, nowMs, forced ? z.gpus.map(() => null) : temps, power, fanRpm, raise);
+      if (out) {
+        raised.push(...rules.controllerAlarms(z.id, out, forced));
+        raise(rules.badFanDuty(z.id, out));
       }
 
       const failsafe = raised.some((a) => a.failsafe) || !out;
@@ -349,7 +302,7 @@ export class ThermalService extends EventEmitter {
     }
 
     this.io.write(duties);
-    if (linkLost) this.io.failsafe('cooler link lost');
+    if (!linkOk) this.io.failsafe('cooler link lost');
     const anyFailsafe = [...this.zones.values()].some((s) => s.rt.failsafe);
     if (anyFailsafe !== this.failsafeActive) {
       this.failsafeActive = anyFailsafe;
@@ -359,7 +312,45 @@ export class ThermalService extends EventEmitter {
     this.recordHistory(nowMs, cs);
   }
 
-  private updateAlarms(slot: ZoneSlot, raised: Omit<Alarm, 'since'>[]): void {
+  /** A zone GPU gave a usable temperature: it counts for readiness (and the first one is logged). */
+  private sawValid(gpu: number, celsius: number): void {
+    this.validSeen.add(gpu);
+    if (this.hadFirstSample) return;
+    this.hadFirstSample = true;
+    this.opts.log.info({ gpu, celsius }, 'first GPU sample');
+  }
+
+  /**
+   * One controller step; null (with a controller-error alarm, logged once per failure spell) when
+   * it throws. In failsafe the controller sees no temperatures: it holds duty 1 and, once
+   * released, continues bumplessly from the full duty the fans really have.
+   */
+  private stepController(
+    slot: ZoneSlot,
+    nowMs: number,
+    temps: (number | null)[],
+    power: (number | null)[],
+    fanRpm: Record<string, number | null> | undefined,
+    raise: (a: RaisedAlarm) => void,
+  ): ZoneStepOutput | null {
+    const z = slot.config;
+    const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
+    try {
+      const out = slot.controller.step({ now: nowMs / 1000, temps, powerW: power, loadHintW: hintW > 0 ? hintW : undefined, fanRpm });
+      if (slot.controllerFailing) {
+        slot.controllerFailing = false;
+        this.opts.log.info({ zone: z.id }, `zone "${z.id}": controller works again`);
+      }
+      return out;
+    } catch (err) {
+      if (!slot.controllerFailing) this.opts.log.error({ zone: z.id, err }, `zone "${z.id}": controller failed: ${(err as Error).message}`);
+      slot.controllerFailing = true;
+      raise(rules.controllerThrew(z.id, err));
+      return null;
+    }
+  }
+
+  private updateAlarms(slot: ZoneSlot, raised: RaisedAlarm[]): void {
     const before = new Map(slot.rt.alarms.map((a) => [`${a.kind}:${a.subject}`, a]));
     const now = Date.now();
     const next: Alarm[] = [];
@@ -413,11 +404,20 @@ export class ThermalService extends EventEmitter {
     return [...this.zones.keys()];
   }
 
-  zoneSlot(id: string): { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number> } | undefined {
+  zoneSlot(id: string):
+    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[] }
+    | undefined {
     const s = this.zones.get(id);
     if (!s) return undefined;
     const st = s.controller.state();
-    return { config: st.config, runtime: s.rt, tuned: this.tuned[id], fanMinDuty: st.fanMinDuty };
+    return {
+      config: st.config,
+      runtime: s.rt,
+      tuned: this.tuned[id],
+      fanMinDuty: st.fanMinDuty,
+      persisted: !this.unsaved?.zones.has(id),
+      tuningWarnings: weakerThanConfig(s.config, st.config),
+    };
   }
 
   coolerState(): CoolerState | null {
@@ -436,49 +436,73 @@ export class ThermalService extends EventEmitter {
 
   /**
    * Changes a zone's settings now (bumpless) and saves them. `replace`: the zone goes back to the
-   * config file's values first, then the patch applies. Throws TuningError (400/404/500).
+   * config file's values first, then the patch applies. Throws NotFoundError, BadRequestError (a rule across fields).
+   *
+   * A failed save does not undo the change: an operator turning the fans up on a full disk must
+   * get the cooling. It resolves `persisted: false` instead, logs the error and raises a
+   * tuning-not-saved alarm on the zone until a later save succeeds.
    */
-  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<void> {
+  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<{ persisted: boolean }> {
     const slot = this.zones.get(id);
-    if (!slot) throw new TuningError(404, `no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    // The API's schema already ran; in-process callers get the same check (finite, in range, bounded).
+    const schema = tuningSchemaIssues(patch);
+    if (schema.length) throw new BadRequestError(schema.join('; '));
     const base = mode === 'replace' ? tunablesOf(slot.config) : {};
     const stored = mode === 'replace' ? patch : mergeTuning(this.tuned[id] ?? {}, patch);
     try {
       this.applyTuning(slot, mergeTuning(base, patch));
     } catch (err) {
-      throw new TuningError(400, (err as Error).message);
+      throw new BadRequestError((err as Error).message);
     }
     this.tuned[id] = stored;
     this.opts.log.info({ zone: id, patch, mode }, `zone "${id}" tuned at run time`);
-    await this.persist();
+    this.warnIfWeaker(slot, 'tuned at run time');
+    return { persisted: await this.persist(id) };
   }
 
   /** Back to the config file's values for a zone; forgets its saved tuning. */
-  async resetTuning(id: string): Promise<void> {
+  async resetTuning(id: string): Promise<{ persisted: boolean }> {
     const slot = this.zones.get(id);
-    if (!slot) throw new TuningError(404, `no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
+    if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
     this.applyTuning(slot, tunablesOf(slot.config));
     delete this.tuned[id];
     this.opts.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
-    await this.persist();
+    return { persisted: await this.persist(id) };
+  }
+
+  /** the config file's zone with a tuning over it */
+  private tunedConfig(slot: ZoneSlot, t: ZoneTuning): ZoneConfig {
+    return { ...slot.config, ...(mergeTuning(tunablesOf(slot.config), t) as Partial<ZoneConfig>) } as ZoneConfig;
+  }
+
+  private warnIfWeaker(slot: ZoneSlot, how: string): void {
+    const notes = weakerThanConfig(slot.config, slot.controller.state().config);
+    if (notes.length === 0) return;
+    this.opts.log.warn({ zone: slot.config.id, weaker: notes, tuning: this.tuned[slot.config.id] }, `zone "${slot.config.id}" ${how} with weaker cooling than the config file: ${notes.join('; ')}`);
   }
 
   private applyTuning(slot: ZoneSlot, patch: ZoneTuning): void {
-    // Rules across fields, checked before anything changes (the controller checks its own too).
+    // Rules across fields (the same ones config load applies), checked before anything changes.
     const next = { ...slot.controller.state().config, ...(mergeTuning(tunablesOf(slot.controller.state().config), patch) as Partial<ZoneConfig>) } as ZoneConfig;
-    const issues = checkZone(next);
-    if (next.pid.setpoint >= next.criticalCelsius) issues.push(`pid.setpoint: must be below criticalCelsius (${next.criticalCelsius})`);
+    const issues = zoneIssues(next);
     if (issues.length) throw new Error(issues.join('; '));
     slot.controller.update(patch);
   }
 
-  private async persist(): Promise<void> {
-    if (!this.tuning) return;
+  /** Saves every zone's tuning; false (logged, alarmed) when the write failed. */
+  private async persist(id: string): Promise<boolean> {
+    if (!this.tuning) return true;
     try {
       await this.tuning.save(this.tuned);
+      if (this.unsaved) this.opts.log.info({ path: this.tuning.path, zones: [...this.unsaved.zones] }, `run-time tuning saved to ${this.tuning.path} again`);
+      this.unsaved = null;
+      return true;
     } catch (err) {
-      this.opts.log.error({ err, path: this.tuning.path }, 'cannot save run-time tuning');
-      throw new TuningError(500, `applied, but not saved to ${this.tuning.path}: ${(err as Error).message}`);
+      const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      this.unsaved = { zones: new Set([...(this.unsaved?.zones ?? []), id]), error: `${this.tuning.path}: ${error}` };
+      this.opts.log.error({ err, zone: id, path: this.tuning.path }, `zone "${id}": run-time tuning applied but NOT saved to ${this.tuning.path} (${(err as Error).message}); a restart would go back to the last saved settings`);
+      return false;
     }
   }
 }

@@ -2,13 +2,14 @@
  * Run-time tuning: the zone settings changed through the API, kept in the state directory so a
  * restart keeps them. The file holds only what was changed; it is applied over the config file.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeGuard } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
-import { ZoneConfig } from '../config.ts';
+import { formatSchemaErrors } from '../../config/errors.ts';
+import { LIMITS, ZoneConfig } from '../config.ts';
 import type { ZonePatch } from '../control/index.ts';
 
 /** Fields of a zone that identify it rather than tune it. */
@@ -48,6 +49,13 @@ function tuningSchema(): TSchema {
 export const ZoneTuning = tuningSchema();
 export type ZoneTuning = ZonePatch;
 const checkTuning = TypeCompiler.Compile(ZoneTuning);
+/** a zone id as the config schema allows it: a key that is not one cannot name a zone */
+const ZONE_ID = new RegExp(`^[A-Za-z0-9_.-]{1,${LIMITS.id}}$`);
+
+/** Schema problems of a tuning, one line each (`pid.setpoint: must be a finite number, got -Infinity`); empty: valid. */
+export function tuningSchemaIssues(t: unknown): string[] {
+  return checkTuning.Check(t) ? [] : formatSchemaErrors(checkTuning.Errors(t));
+}
 
 /** Merge b into a: later wins, nested sections key by key. */
 export function mergeTuning(a: ZoneTuning, b: ZoneTuning): ZoneTuning {
@@ -73,6 +81,12 @@ export interface TuningFile {
 
 export const TUNING_FILE = 'thermal-tuning.json';
 
+/** A state file bigger than this is not ours (a tuning for 16 zones is a few kB). */
+export const MAX_TUNING_FILE_BYTES = 1 << 20;
+
+/** Problems with one saved zone entry, one line each (`pid.kp: must be >= 0`); empty: usable. */
+export type EntryCheck = (zone: string, tuning: ZoneTuning) => string[];
+
 export class TuningStore {
   readonly path: string;
   private writing: Promise<void> = Promise.resolve();
@@ -85,50 +99,85 @@ export class TuningStore {
   }
 
   /**
-   * The saved tuning per zone. A missing file is no tuning; a damaged one is set aside (renamed
-   * with a .bad suffix, so nothing is lost) and the config file's values apply.
+   * The saved tuning per zone. A missing file is no tuning. A file that cannot be read as a whole
+   * (not JSON, wrong shape, too big) is set aside (renamed with a .bad suffix) and the config
+   * file's values apply. An entry that breaks the schema or `check` (the zone rules) is set
+   * aside alone: it goes to a .bad file, a warning names it, and the other zones keep theirs.
    */
-  async load(): Promise<Record<string, ZoneTuning>> {
+  async load(check: EntryCheck = () => []): Promise<Record<string, ZoneTuning>> {
     let text: string;
     try {
+      const { size } = await stat(this.path);
+      if (size > MAX_TUNING_FILE_BYTES) return await this.setAsideWhole(`${size} bytes, more than the ${MAX_TUNING_FILE_BYTES} a tuning file can be`);
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
       this.log.error({ err, path: this.path }, `cannot read ${this.path}; using the config file's thermal settings`);
       return {};
     }
-    const problems: string[] = [];
-    const zones: Record<string, ZoneTuning> = {};
+    let doc: Partial<TuningFile>;
     try {
-      const doc = JSON.parse(text) as Partial<TuningFile>;
-      if (doc.version !== 1 || !doc.zones || typeof doc.zones !== 'object') problems.push('expected {"version": 1, "zones": {...}}');
-      else {
-        for (const [id, t] of Object.entries(doc.zones)) {
-          if (checkTuning.Check(t)) zones[id] = t as ZoneTuning;
-          else {
-            const e = checkTuning.Errors(t).First();
-            problems.push(`zones.${id}${e?.path.replaceAll('/', '.') ?? ''}: ${e?.message ?? 'invalid'}`);
-          }
-        }
-      }
+      doc = JSON.parse(text) as Partial<TuningFile>;
     } catch (err) {
-      problems.push(`not JSON: ${(err as Error).message}`);
+      return this.setAsideWhole(`not JSON: ${(err as Error).message}`);
     }
-    if (problems.length > 0) {
-      const bad = `${this.path}.bad-${Date.now()}`;
-      await rename(this.path, bad).catch(() => {});
-      this.log.error({ path: this.path, problems, movedTo: bad }, `${this.path}: ${problems.join('; ')}; moved aside to ${bad}`);
+    if (!doc || typeof doc !== 'object' || doc.version !== 1 || !doc.zones || typeof doc.zones !== 'object' || Array.isArray(doc.zones)) {
+      return this.setAsideWhole('expected {"version": 1, "zones": {...}}');
     }
-    // entries that were valid still apply (they are saved again with the next change)
+    const zones: Record<string, ZoneTuning> = {};
+    const bad: Record<string, { tuning: unknown; problems: string[] }> = {};
+    for (const [id, t] of Object.entries(doc.zones)) {
+      const schema = ZONE_ID.test(id) ? tuningSchemaIssues(t) : [`(root): the zone id must match ${ZONE_ID.source}`];
+      const problems = schema.length > 0 ? schema : check(id, t as ZoneTuning);
+      if (problems.length === 0) zones[id] = t as ZoneTuning;
+      else bad[id] = { tuning: t, problems };
+    }
+    if (Object.keys(bad).length > 0) await this.setAsideEntries(bad, zones);
     return zones;
+  }
+
+  private async setAsideWhole(problem: string): Promise<Record<string, ZoneTuning>> {
+    const to = `${this.path}.bad-${Date.now()}`;
+    await rename(this.path, to).catch(() => {});
+    this.log.error({ path: this.path, problem, movedTo: to }, `${this.path}: ${problem}; moved aside to ${to}; using the config file's thermal settings`);
+    return {};
+  }
+
+  /** The bad entries to a .bad file, the good ones rewritten alone (the next save would drop the bad ones silently). */
+  private async setAsideEntries(bad: Record<string, { tuning: unknown; problems: string[] }>, good: Record<string, ZoneTuning>): Promise<void> {
+    const to = `${this.path}.bad-${Date.now()}`;
+    const body = `${JSON.stringify({ version: 1, zones: Object.fromEntries(Object.entries(bad).map(([id, b]) => [id, b.tuning])) }, null, 2)}\n`;
+    const written = await this.writeAtomic(to, body).then(
+      () => true,
+      (err: unknown) => {
+        this.log.error({ err, path: to }, `cannot write the set-aside tuning to ${to}`);
+        return false;
+      },
+    );
+    for (const [key, b] of Object.entries(bad)) {
+      // a key can be anything the file holds: shortened so a hostile one cannot flood the log
+      const id = key.length > LIMITS.id ? `${key.slice(0, LIMITS.id - 3)}...` : key;
+      this.log.warn(
+        { zone: id, problems: b.problems, path: this.path, movedTo: written ? to : null },
+        `${this.path}: saved tuning of zone "${id}" set aside (${b.problems.map((p) => `zones.${id}${p.startsWith('(root)') ? p.slice('(root)'.length) : `.${p}`}`).join('; ')})${written ? `; moved to ${to}` : ''}; zone "${id}" uses the config file's settings, the other zones keep theirs`,
+      );
+    }
+    await this.save(good).catch((err: unknown) => this.log.error({ err, path: this.path }, `cannot rewrite ${this.path} without the set-aside entries`));
   }
 
   /** Atomic: written to a temp file, flushed, renamed over the old one. Writes are serialised. */
   save(zones: Record<string, ZoneTuning>): Promise<void> {
     const body = `${JSON.stringify({ version: 1, zones } satisfies TuningFile, null, 2)}\n`;
-    const next = this.writing.then(async () => {
-      await mkdir(this.dir, { recursive: true });
-      const tmp = `${this.path}.${process.pid}.tmp`;
+    const next = this.writing.then(() => this.writeAtomic(this.path, body));
+    this.writing = next.catch(() => {});
+    return next;
+  }
+
+  /** A failed write (a full disk) leaves no temp file behind. */
+  private async writeAtomic(path: string, body: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    try {
       const fh = await open(tmp, 'w', 0o644);
       try {
         await fh.writeFile(body);
@@ -136,9 +185,10 @@ export class TuningStore {
       } finally {
         await fh.close();
       }
-      await rename(tmp, this.path);
-    });
-    this.writing = next.catch(() => {});
-    return next;
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
   }
 }

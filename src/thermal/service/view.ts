@@ -11,7 +11,7 @@ import type { ThermalService } from './service.ts';
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const AlarmView = Type.Object({
-  kind: Type.String({ description: 'sensor-stale, sensor-missing, critical, nvidia-smi-down, cooler-link-lost, controller-error, daemon-stop, fan-stalled, ...' }),
+  kind: Type.String({ description: 'sensor-stale, sensor-missing, critical, nvidia-smi-down, cooler-link-lost, controller-error, controller-non-finite, daemon-stop, fan-stalled, tuning-not-saved, ...' }),
   subject: Type.String({ description: 'what it is about: gpuN, a fan id, the cooler, nvidia-smi, the zone' }),
   message: Type.String(),
   failsafe: Type.Boolean({ description: 'this alarm holds the zone fans at full' }),
@@ -47,6 +47,8 @@ export const ZoneView = Type.Object({
   alarms: Type.Array(AlarmView),
   settings: ZoneSettings,
   tuned: Nullable(ZoneTuning),
+  persisted: Type.Boolean({ description: 'false: the run-time tuning in effect could not be saved to the state directory (see the tuning-not-saved alarm); a restart would go back to the last saved settings' }),
+  tuningWarnings: Type.Array(Type.String(), { description: 'what the run-time tuning gives up against the config file (a later critical backstop, a lower ceiling, open-loop fans)' }),
 });
 export type ZoneView = Static<typeof ZoneView>;
 
@@ -122,6 +124,8 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     alarms: z.runtime.alarms.map((a) => ({ ...a, since: new Date(a.since).toISOString() })),
     settings: Object.fromEntries(Object.entries(z.config).filter(([k]) => !['id', 'gpus', 'fans'].includes(k))) as ZoneView['settings'],
     tuned: z.tuned ?? null,
+    persisted: z.persisted,
+    tuningWarnings: z.tuningWarnings,
   };
 }
 

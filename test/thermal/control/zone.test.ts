@@ -53,6 +53,37 @@ describe('zone controller: safety overrides', () => {
   });
 });
 
+describe('zone controller: non-finite values', () => {
+  it('a NaN or infinite term (PID, curve, feed-forward) gives duty 1 and an alarm naming it; finite settings again recover with a finite integral', () => {
+    const cases: Array<[ZonePatch, ZonePatch, string]> = [
+      [{ pid: { setpoint: -Infinity } }, { pid: { setpoint: 70 } }, 'proportional'],
+      [{ pid: { kp: Number.MAX_VALUE, ki: Number.MAX_VALUE } }, { pid: { kp: 0.018, ki: 0.0001 } }, 'proportional'],
+      [{ feedForward: { dutyPerWatt: Infinity } }, { feedForward: { dutyPerWatt: 0.0048 } }, 'feed-forward'],
+      [{ mode: 'curve', curve: [[40, 0], [70, Number.NaN]] }, { curve: [[40, 0], [70, 0.5]] }, 'curve-output'],
+      [{ mode: 'fixed', fixedDuty: Number.NaN }, { fixedDuty: 0.4 }, 'fixed-output'],
+    ];
+    for (const [bad, good, term] of cases) {
+      const zone = createZoneController(zoneConfig({ pid: { setpoint: 70 }, stopBelowDuty: 0, slewDownPerSecond: 5 }), FANS);
+      const before = hold(zone, 0, 30, 0.2, 68, 80);
+      expect(before.duty).toBeLessThan(0.9);
+      zone.update(bad);
+      const out = zone.step({ now: 30.2, temps: [68], powerW: [80] });
+      expect(out.failsafe, term).toBe(true);
+      expect(out.duty, term).toBe(1);
+      expect(Object.values(out.fanDuties).every((d) => d === 1), term).toBe(true);
+      expect(out.alarms, term).toContain(`controller-non-finite:${term}`);
+      zone.update(good);
+      const back = hold(zone, 30.4, 10, 0.2, 68, 80);
+      expect(back.failsafe, term).toBe(false);
+      expect(back.alarms, term).toEqual([]);
+      expect(Object.values(back.terms).every(Number.isFinite), term).toBe(true);
+      // bumpless from the full duty the fans had (as after any failsafe), not a NaN
+      expect(back.duty, term).toBeGreaterThan(0);
+      expect(back.duty, term).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
 describe('zone controller: limits', () => {
   it('slews up fast and down slowly, at the configured rates', () => {
     const zone = createZoneController(zoneConfig({ mode: 'fixed', fixedDuty: 0.3, slewUpPerSecond: 0.5, slewDownPerSecond: 0.01, stopBelowDuty: 0 }), FANS);

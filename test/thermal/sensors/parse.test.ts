@@ -47,6 +47,24 @@ describe('nvidia-smi CSV parser', () => {
     expect(parseLine('0, , 50, 40.00, 3, 0x0', fields)).toMatchObject({ ok: false, reason: expect.stringContaining('uuid') });
   });
 
+  it('refuses numbers that overflow to Infinity or fall outside what the column can read, naming the column and the range', () => {
+    const huge = '9'.repeat(400);
+    const cases: Array<[string, RegExp]> = [
+      [`0, GPU-a, ${huge}, 40.00, 3, 0x0`, /^temperature\.gpu: expected a finite number in -50\.\.200, got "9{37}\.\.\."$/],
+      ['0, GPU-a, 999, 40.00, 3, 0x0', /^temperature\.gpu: expected a finite number in -50\.\.200, got "999"$/],
+      [`0, GPU-a, 50, ${huge}.5, 3, 0x0`, /^power\.draw: expected a finite number in 0\.\.5000/],
+      ['0, GPU-a, 50, -3.00, 3, 0x0', /^power\.draw: expected a finite number in 0\.\.5000, got "-3\.00"$/],
+      ['0, GPU-a, 50, 40.00, 250, 0x0', /^utilization\.gpu: expected a finite number in 0\.\.100, got "250"$/],
+      [`${huge}, GPU-a, 50, 40.00, 3, 0x0`, /^index: expected a GPU index 0\.\.1023/],
+      [`0, GPU-${'a'.repeat(200)}, 50, 40.00, 3, 0x0`, /^uuid: expected a GPU UUID of at most 100 characters/],
+    ];
+    for (const [line, re] of cases) {
+      const r = parseLine(line.replace(/0x0$/, '0x0000000000000000'), fields);
+      expect(r.ok, line.slice(0, 60)).toBe(false);
+      expect(!r.ok && r.reason, line.slice(0, 60)).toMatch(re);
+    }
+  });
+
   it('recognises the unknown-field message of older drivers', () => {
     expect(rejectedField('Field "clocks_event_reasons.active" is not a valid field to query.\n\n')).toBe(EVENT_REASONS_FIELD);
     expect(rejectedField('0, GPU-a, 50')).toBeNull();

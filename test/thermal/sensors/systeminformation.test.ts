@@ -32,6 +32,12 @@ describe('systeminformation', () => {
     ]);
   });
 
+  it('holds its readings to the ranges nvidia-smi lines are held to: out of range is no reading', async () => {
+    const wild = [{ index: 0, temperature: 999, power: 9000, utilization: 80 }];
+    const [g] = await querySystemInformation({ env: { ...env, FAKE_NVIDIA_SMI_GPUS: JSON.stringify(wild) } });
+    expect(g).toMatchObject({ temperatureC: null, powerW: null, utilization: 0.8 });
+  });
+
   it('gives up on a query that hangs, with a clear error', async () => {
     await expect(querySystemInformation({ env: { ...env, FAKE_NVIDIA_SMI_DELAY_MS: '2000' }, timeoutMs: 400 })).rejects.toThrow('systeminformation query did not finish within 400 ms');
   });

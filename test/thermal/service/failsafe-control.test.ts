@@ -82,6 +82,46 @@ describe('thermal failsafe: cooler, controller, stop', () => {
     expect(h.logged(/recovered from controller-error \(gpu0\)/)).toBeDefined();
   });
 
+  it('a controller term gone NaN/infinite -> fans full with a controller-non-finite alarm (never a silent zero); back to finite settings it recovers', async () => {
+    let real: ZoneController | undefined;
+    const factory = (zone: Parameters<typeof createZoneController>[0], fans: Parameters<typeof createZoneController>[1]): ZoneController => (real = createZoneController(zone, fans));
+    h = await harness({ controllerFactory: factory, zone: { mode: 'pid', pid: { setpoint: 60 }, slewDownPerSecond: 5, minDuty: 0.2 } });
+    await h.underControl();
+    // straight into the controller, past every schema: what an overflow inside it would do
+    real!.update({ pid: { setpoint: -Infinity } });
+    const z = await failsafeWith(h, 'controller-non-finite');
+    expect(z.alarms.find((a) => a.kind === 'controller-non-finite')).toMatchObject({ subject: 'proportional', failsafe: true });
+    expect(z.duty).toBe(1);
+    expect(await h.metric('gance_thermal_failsafe', { zone: 'gpu0', reason: 'controller-non-finite' })).toBe(1);
+    // every view still answers (a NaN would make the serialiser fail with 500)
+    expect((await h.app.inject('/v1/thermal')).statusCode).toBe(200);
+    real!.update({ pid: { setpoint: 60 } });
+    const back = await h.underControl();
+    expect(Number.isFinite(back.terms.i)).toBe(true);
+    expect(h.logged(/recovered from controller-non-finite/)).toBeDefined();
+  });
+
+  it('fan duties that are not numbers in 0..1 never reach the fans: controller-error failsafe', async () => {
+    let broken = false;
+    const factory = (zone: Parameters<typeof createZoneController>[0], fans: Parameters<typeof createZoneController>[1]): ZoneController => {
+      const real = createZoneController(zone, fans);
+      return {
+        ...real,
+        step(input) {
+          const out = real.step(input);
+          return broken ? { ...out, fanDuties: Object.fromEntries(Object.keys(out.fanDuties).map((f) => [f, Number.NaN])) } : out;
+        },
+      };
+    };
+    h = await harness({ controllerFactory: factory, zone: { mode: 'pid', pid: { setpoint: 60 }, slewDownPerSecond: 5, minDuty: 0.2 } });
+    await h.underControl();
+    broken = true;
+    const z = await failsafeWith(h, 'controller-error');
+    expect(z.alarms.find((a) => a.kind === 'controller-error')?.message).toMatch(/controller gave fan gpu0-a the duty NaN \(expected a number in 0\.\.1\)/);
+    broken = false;
+    await h.underControl();
+  });
+
   it('daemon stop -> fans full with a daemon-stop alarm in API and metrics; start again recovers', async () => {
     h = await harness();
     await h.underControl();

@@ -1,0 +1,94 @@
+/**
+ * Errors -> HTTP status codes, in one place: the error handler `buildApp` installs for every route.
+ *
+ * How a route (thermal, networks, renders, live...) reports a problem:
+ *   - Bad input the schema can say (type, range, required, length, finite): nothing to write.
+ *     Give the route a `params`/`querystring`/`body` schema; the client gets 400 with the field
+ *     and what was expected, e.g. `body/pid/setpoint must be <= 150`.
+ *   - A domain rule: throw one of the classes below from the handler or the service it calls,
+ *     e.g. `throw new NotFoundError(`no zone "${id}"`)` -> 404 with that message. Never call
+ *     `reply.code(4xx).send(...)` for an error, and never catch-and-map in a plugin.
+ *   - Anything else is a bug: the client gets 500 with a generic message (no internals leak),
+ *     and the error is logged in full with the request id.
+ * List the codes a route can answer in its response schema with `ErrorReply` (./app.ts), so the
+ * OpenAPI document shows them.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
+/** An error the client caused or can act on; its statusCode and message go out as they are. */
+export abstract class ApiError extends Error {
+  abstract readonly statusCode: number;
+  /** the reason phrase in the reply's `error` field */
+  abstract readonly error: string;
+}
+
+/** 400: the request breaks a rule the schema cannot say (e.g. setpoint at or above criticalCelsius). */
+export class BadRequestError extends ApiError {
+  readonly statusCode = 400;
+  readonly error = 'Bad Request';
+  override readonly name = 'BadRequestError';
+}
+
+/** 404: the thing named in the path does not exist. */
+export class NotFoundError extends ApiError {
+  readonly statusCode = 404;
+  readonly error = 'Not Found';
+  override readonly name = 'NotFoundError';
+}
+
+/** 409: the request is valid but the current state does not allow it (e.g. unloading the active network). */
+export class ConflictError extends ApiError {
+  readonly statusCode = 409;
+  readonly error = 'Conflict';
+  override readonly name = 'ConflictError';
+}
+
+/** 422: well-formed, but it refers to something that cannot be used (an unknown GPU, a broken network). */
+export class UnprocessableError extends ApiError {
+  readonly statusCode = 422;
+  readonly error = 'Unprocessable Entity';
+  override readonly name = 'UnprocessableError';
+}
+
+/** what a client sees for an unexpected error: the details are in the daemon's log */
+export const INTERNAL_MESSAGE = 'internal error; the daemon log has the details';
+
+interface AjvLikeError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * One readable reason per bad request, naming the field (`body/pid/kp must be >= 0`). Ajv reports
+ * a union of literals (mode: pid|curve|fixed) as one "must be equal to constant" per member; say
+ * which values are allowed instead.
+ */
+export function schemaErrorFormatter(errors: ReadonlyArray<AjvLikeError>, dataVar: string): Error {
+  const first = errors[0];
+  const at = (path: string) => `${dataVar}${path}`;
+  const consts = errors.filter((e) => e.keyword === 'const' && e.instancePath === first?.instancePath);
+  const message =
+    first && consts.length > 1 && errors.some((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath)
+      ? `${at(first.instancePath)} must be one of: ${consts.map((e) => JSON.stringify(e.params.allowedValue)).join(', ')}`
+      : first
+        ? `${at(first.instancePath)} ${first.message ?? 'is invalid'}`
+        : `${dataVar} is invalid`;
+  return new Error(message);
+}
+
+const REASON: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
+
+/** The app's error handler: validation -> 400, ApiError -> its code, fastify's own 4xx -> as is, the rest -> 500. */
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err.validation) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
+  if (err instanceof ApiError) return reply.code(err.statusCode).send({ statusCode: err.statusCode, error: err.error, message: err.message });
+  // fastify's own client errors (malformed JSON, body too large, unsupported content type)
+  const code = err.statusCode;
+  if (typeof err.code === 'string' && err.code.startsWith('FST_') && code !== undefined && code >= 400 && code < 500) {
+    return reply.code(code).send({ statusCode: code, error: REASON[code] ?? 'Bad Request', message: err.message });
+  }
+  req.log.error({ err, url: req.url, method: req.method }, `unexpected error answering ${req.method} ${req.url}: ${err.message}`);
+  return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: INTERNAL_MESSAGE });
+}

@@ -1,0 +1,73 @@
+/**
+ * Rules across thermal fields that a schema cannot say. One home for them: config load
+ * (`gance config check` and the daemon), the API's PATCH/PUT and the state-file reload at boot
+ * all call these, so a setting one path refuses cannot come in through another.
+ *
+ * Each issue is one line, `field: what is expected`, the field relative to what was checked
+ * (callers prefix `thermal.zones[1].` or `thermal.`).
+ */
+import type { ThermalConfig, ZoneConfig } from './config.ts';
+
+/** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
+export const CRITICAL_CLEAR_K = 3;
+
+/** a sensor sample may be missed once before the zone counts as stale */
+export const STALE_SAMPLES = 2;
+
+/** Rules across one zone's fields (a complete zone: the config's, or the config's with a tuning over it). */
+export function zoneIssues(zone: ZoneConfig): string[] {
+  const issues: string[] = [];
+  if (zone.minDuty > zone.maxDuty) issues.push(`minDuty: must be <= maxDuty (${zone.maxDuty})`);
+  if (zone.stopBelowDuty > zone.minDuty) issues.push(`stopBelowDuty: must be <= minDuty (${zone.minDuty})`);
+  // Holding a setpoint within the critical alarm's clearing band would latch full fans at every
+  // touch of critical and release them only below the setpoint: the zone would pump.
+  const highest = zone.criticalCelsius - CRITICAL_CLEAR_K;
+  if (!(zone.pid.setpoint <= highest)) issues.push(`pid.setpoint: must be at most criticalCelsius - ${CRITICAL_CLEAR_K} (${highest}), got ${zone.pid.setpoint}`);
+  if (zone.curve.length < 2) issues.push(`curve: must have at least 2 points, got ${zone.curve.length}`);
+  for (let k = 1; k < zone.curve.length; k++) {
+    const [t0] = zone.curve[k - 1]!;
+    const [t1] = zone.curve[k]!;
+    if (!(t1 > t0)) issues.push(`curve[${k}]: temperatures must increase (${t1} after ${t0})`);
+  }
+  return issues;
+}
+
+/** Rules of the thermal section as a whole, each zone's included (`zones[1].pid.setpoint: ...`). */
+export function thermalIssues(config: ThermalConfig): string[] {
+  const issues: string[] = [];
+  const s = config.sensors;
+  // A sample arrives every intervalMs: a stale limit closer than that leaves the zone in
+  // permanent failsafe while everything else looks healthy.
+  const staleMin = STALE_SAMPLES * s.intervalMs;
+  if (s.staleAfterMs < staleMin) issues.push(`sensors.staleAfterMs: must be >= ${STALE_SAMPLES} x sensors.intervalMs (${staleMin}), got ${s.staleAfterMs}`);
+  if (s.silentAfterMs !== undefined && s.silentAfterMs < staleMin) {
+    issues.push(`sensors.silentAfterMs: must be >= ${STALE_SAMPLES} x sensors.intervalMs (${staleMin}), got ${s.silentAfterMs}`);
+  }
+  if (s.restartMinMs > s.restartMaxMs) issues.push(`sensors.restartMinMs: must be <= sensors.restartMaxMs (${s.restartMaxMs}), got ${s.restartMinMs}`);
+  if (config.history.intervalMs > config.history.seconds * 1000) {
+    issues.push(`history.intervalMs: must be <= history.seconds x 1000 (${config.history.seconds * 1000}), got ${config.history.intervalMs}`);
+  }
+  const ids = new Set<string>();
+  config.zones.forEach((zone, z) => {
+    if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);
+    ids.add(zone.id);
+    for (const issue of zoneIssues(zone)) issues.push(`zones[${z}].${issue}`);
+  });
+  return issues;
+}
+
+/**
+ * What a valid run-time tuning gives up against the config file: a later critical backstop, a
+ * lower ceiling, open-loop fans. Allowed (an operator may mean it), but said loudly: logged at
+ * warn when applied or re-applied at boot, and listed in the zone's API view.
+ */
+export function weakerThanConfig(file: ZoneConfig, now: ZoneConfig): string[] {
+  const notes: string[] = [];
+  if (now.criticalCelsius > file.criticalCelsius) notes.push(`criticalCelsius ${now.criticalCelsius} over the config file's ${file.criticalCelsius}: the critical backstop comes later`);
+  if (now.maxDuty < file.maxDuty) notes.push(`maxDuty ${now.maxDuty} under the config file's ${file.maxDuty}: the fans cannot reach full under control`);
+  if (now.mode === 'fixed' && (file.mode !== 'fixed' || now.fixedDuty < file.fixedDuty)) {
+    notes.push(`mode fixed at fixedDuty ${now.fixedDuty}: the fans do not follow the temperature; only criticalCelsius (${now.criticalCelsius}) raises them`);
+  }
+  if (now.pid.setpoint > file.pid.setpoint + 10) notes.push(`pid.setpoint ${now.pid.setpoint} more than 10 C over the config file's ${file.pid.setpoint}`);
+  return notes;
+}

@@ -1,0 +1,50 @@
+/** The thermal rules a schema cannot say: one function that config load, the API and the state-file reload share. */
+import { Value } from '@sinclair/typebox/value';
+import { describe, expect, it } from 'vitest';
+import { ThermalConfig, ZoneConfig } from '../../src/thermal/config.ts';
+import { thermalIssues, zoneIssues } from '../../src/thermal/rules.ts';
+
+const zone = (patch: Record<string, unknown> = {}): ZoneConfig => {
+  const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'] }) as ZoneConfig;
+  return { ...base, ...patch, pid: { ...base.pid, ...(patch.pid as object) } } as ZoneConfig;
+};
+const thermal = (sensors: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): ThermalConfig =>
+  Value.Default(ThermalConfig, { zones: [zone()], sensors, ...extra }) as ThermalConfig;
+
+describe('zone rules', () => {
+  it('accepts the defaults', () => {
+    expect(zoneIssues(zone())).toEqual([]);
+  });
+
+  it('names each field that breaks a rule and what was expected', () => {
+    expect(zoneIssues(zone({ minDuty: 0.8, maxDuty: 0.5, stopBelowDuty: 0.9 }))).toEqual(['minDuty: must be <= maxDuty (0.5)', 'stopBelowDuty: must be <= minDuty (0.8)']);
+    expect(zoneIssues(zone({ curve: [[40, 0], [40, 0.5], [30, 1]] }))).toEqual(['curve[1]: temperatures must increase (40 after 40)', 'curve[2]: temperatures must increase (30 after 40)']);
+    expect(zoneIssues(zone({ curve: [[40, 0]] }))).toEqual(['curve: must have at least 2 points, got 1']);
+  });
+
+  it('keeps the setpoint out of the critical alarm\'s clearing band (at most criticalCelsius - 3)', () => {
+    expect(zoneIssues(zone({ criticalCelsius: 90, pid: { setpoint: 87 } }))).toEqual([]);
+    expect(zoneIssues(zone({ criticalCelsius: 90, pid: { setpoint: 88 } }))).toEqual(['pid.setpoint: must be at most criticalCelsius - 3 (87), got 88']);
+    expect(zoneIssues(zone({ criticalCelsius: 90, pid: { setpoint: 95 } }))).toEqual(['pid.setpoint: must be at most criticalCelsius - 3 (87), got 95']);
+  });
+});
+
+describe('thermal section rules', () => {
+  it('wants a stale limit that survives one missed sample (staleAfterMs and silentAfterMs >= 2 x intervalMs)', () => {
+    expect(thermalIssues(thermal({ intervalMs: 500, staleAfterMs: 1000 }))).toEqual([]);
+    expect(thermalIssues(thermal({ intervalMs: 500, staleAfterMs: 400, silentAfterMs: 600 }))).toEqual([
+      'sensors.staleAfterMs: must be >= 2 x sensors.intervalMs (1000), got 400',
+      'sensors.silentAfterMs: must be >= 2 x sensors.intervalMs (1000), got 600',
+    ]);
+  });
+
+  it('orders the restart back-off and the history, refuses duplicate zones, and prefixes zone issues with their index', () => {
+    const c = thermal({ restartMinMs: 5000, restartMaxMs: 1000 }, { history: { seconds: 10, intervalMs: 20_000 }, zones: [zone(), zone({ pid: { setpoint: 99 } })] });
+    expect(thermalIssues(c)).toEqual([
+      'sensors.restartMinMs: must be <= sensors.restartMaxMs (1000), got 5000',
+      'history.intervalMs: must be <= history.seconds x 1000 (10000), got 20000',
+      'zones[1].id: duplicate zone id "z"',
+      'zones[1].pid.setpoint: must be at most criticalCelsius - 3 (87), got 99',
+    ]);
+  });
+});
