@@ -2,9 +2,11 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifySer
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { Registry } from 'prom-client';
 import { createRequire } from 'node:module';
+import { ServerConfig } from '../config/schema.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -20,7 +22,11 @@ export interface AppOptions {
   notReady: () => string[];
   plugins?: ApiPlugin[];
   logger?: FastifyServerOptions['loggerInstance'] | boolean;
+  /** timeouts, connection limit, metrics cache (the config's `server` section); schema defaults for the rest */
+  limits?: Partial<HttpLimits>;
 }
+
+export type HttpLimits = Omit<Static<typeof ServerConfig>, 'host' | 'port'>;
 
 export const ErrorReply = Type.Object({
   statusCode: Type.Integer(),
@@ -31,10 +37,21 @@ export const ErrorReply = Type.Object({
 /** The one app factory: the daemon listens with it, tests `inject` into it. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const logger = opts.logger ?? false;
+  const limits = { ...(Value.Default(ServerConfig, {}) as HttpLimits), ...opts.limits };
+  const requestTimeout = limits.requestTimeoutMs;
+  const headersTimeout = Math.min(limits.headersTimeoutMs, requestTimeout); // node refuses headers > request
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
+    requestTimeout,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // node checks the header and request timeouts on this interval (30 s unless told)
+    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // past this, node closes a new connection as it is accepted ('drop' event), so clients cannot take every descriptor
+  app.server.maxConnections = limits.maxConnections;
 
   await app.register(swagger, {
     openapi: {
