@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/api/app.ts';
+import { buildApp, connectionLimit } from '../../src/api/app.ts';
 import { createRegistry } from '../../src/metrics.ts';
 
 let app: FastifyInstance | undefined;
@@ -74,5 +74,14 @@ describe('API server limits', () => {
     const [chunk] = (await answered) as [string];
     expect(chunk).toMatch(/^HTTP\/1\.1 200/);
     expect(app!.server.listening).toBe(true);
+  });
+
+  it('keeps the connection limit at half the soft descriptor limit at most', () => {
+    const limits = (soft: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 524288               files\n`;
+    expect(connectionLimit(1024, limits('1024'))).toBe(512);
+    expect(connectionLimit(1024, limits('65536'))).toBe(1024);
+    expect(connectionLimit(1024, limits('unlimited'))).toBe(1024);
+    expect(connectionLimit(100, limits('20'))).toBe(16);
+    expect(connectionLimit(300, undefined)).toBe(300);
   });
 });

@@ -10,7 +10,8 @@
  * but not for the daemon's event loop. The last line is one JSON object.
  *
  * Run: node --import tsx test/bench/loop-under-scrapes.ts
- *   LOOP_BENCH_SECONDS (20), LOOP_BENCH_CONCURRENCY (200), LOOP_BENCH_SYNTHESIS (0)
+ *   LOOP_BENCH_SECONDS (20), LOOP_BENCH_CONCURRENCY (200), LOOP_BENCH_SYNTHESIS (0),
+ *   LOOP_BENCH_SERVER (JSON merged into the config's server section, e.g. '{"metricsCacheMs":0}')
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -28,14 +29,14 @@ const IDLE_SECONDS = 5;
 const SYNTHESIS = process.env.LOOP_BENCH_SYNTHESIS === '1';
 
 const dir = mkdtempSync(join(tmpdir(), 'gance-loop-bench-'));
-const config = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, Record<string, unknown>>;
-config.server = { ...config.server, port: 0 };
+const config = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as Record<string, unknown> & { server: object; synthesis: object; thermal: { periodMs?: number } };
+config.server = { ...config.server, port: 0, ...(process.env.LOOP_BENCH_SERVER ? (JSON.parse(process.env.LOOP_BENCH_SERVER) as object) : {}) };
 config.log = { level: 'error' };
 config.stateDir = join(dir, 'state');
 config.synthesis = { ...config.synthesis, enabled: SYNTHESIS };
 const configPath = join(dir, 'config.yaml');
 writeFileSync(configPath, stringify(config));
-const nominalMs = Number((config.thermal as { periodMs?: number }).periodMs ?? 200);
+const nominalMs = config.thermal.periodMs ?? 200;
 
 const child: ChildProcess = fork(fileURLToPath(new URL('./fixtures/loop-daemon.ts', import.meta.url)), [configPath], {
   execArgv: ['--import', 'tsx'],
@@ -77,6 +78,7 @@ console.log(`idle ${IDLE_SECONDS} s: period p50 ${idle.p50Ms} ms, p99 ${idle.p99
 let scrapes = 0;
 let failures = 0;
 let bytes = 0;
+const failureReasons = new Map<string, number>();
 const latencies: number[] = [];
 const scrape = async () => {
   const t0 = performance.now();
@@ -86,8 +88,11 @@ const scrape = async () => {
     if (res.status !== 200) failures += 1;
     else bytes = body.length;
     scrapes += 1;
-  } catch {
+  } catch (err) {
     failures += 1;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    failureReasons.set(why, (failureReasons.get(why) ?? 0) + 1);
   }
   latencies.push(performance.now() - t0);
 };
@@ -117,6 +122,7 @@ console.log(
     loaded,
     scrapes,
     failures,
+    failureReasons: Object.fromEntries(failureReasons),
     scrapesPerSecond: +(scrapes / SECONDS).toFixed(0),
     scrapeLatencyMs: { p50: +pct(latencies, 0.5).toFixed(1), p99: +pct(latencies, 0.99).toFixed(1) },
     target: { p99WithinPct: 25, pass },
