@@ -1,8 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
-import { ConfigError } from './config/errors.ts';
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config/load.ts';
-import { stringify } from 'yaml';
+import { DEFAULT_CONFIG_PATH } from './config/paths.ts';
+// Only command definitions load up front (`--help` lists them all); each action imports what it runs.
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -29,6 +28,7 @@ export async function buildProgram(): Promise<Command> {
     .description('run the daemon (API, thermal control, synthesis) until SIGTERM/SIGINT')
     .option('-c, --config <file>', 'YAML config file', DEFAULT_CONFIG_PATH)
     .action(async (opts: { config: string }) => {
+      const { loadConfigFile } = await import('./config/load.ts');
       const config = loadConfigFile(opts.config);
       const { runDaemon } = await import('./lifecycle/run.ts');
       await runDaemon({ config });
@@ -40,7 +40,8 @@ export async function buildProgram(): Promise<Command> {
     .description('validate a config file and print it resolved (defaults filled in)')
     .argument('<file>', 'YAML config file')
     .option('--quiet', 'print nothing when valid')
-    .action((file: string, opts: { quiet?: boolean }) => {
+    .action(async (file: string, opts: { quiet?: boolean }) => {
+      const [{ loadConfigFile }, { stringify }] = await Promise.all([import('./config/load.ts'), import('yaml')]);
       const resolved = loadConfigFile(file);
       if (!opts.quiet) process.stdout.write(stringify(resolved));
     });
@@ -60,6 +61,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
+    const { ConfigError } = await import('./config/errors.ts');
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 2;

@@ -65,6 +65,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     // request lines would drown journald at one scrape per 15 s; errors still log
     logger: log.child({ unit: 'http' }, { level: log.levelVal > 40 ? log.level : 'warn' }),
     notReady: () => late.supervisor?.notReady() ?? ['daemon'],
+    limits: config.server,
   });
   const http = httpUnit(app, config.server.host, config.server.port, (address) => {
     log.info({ address, docs: `${address}/docs`, metrics: `${address}/metrics` }, `gance API listening on ${address} (docs ${address}/docs, metrics ${address}/metrics)`);

@@ -2,11 +2,15 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifySer
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { Registry } from 'prom-client';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { errorHandler, schemaErrorFormatter } from './errors.ts';
 import { finiteNumbers } from './finite.ts';
+import { performance } from 'node:perf_hooks';
+import { ServerConfig } from '../config/schema.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -22,7 +26,13 @@ export interface AppOptions {
   notReady: () => string[];
   plugins?: ApiPlugin[];
   logger?: FastifyServerOptions['loggerInstance'] | boolean;
+  /** timeouts, connection limit, metrics cache (the config's `server` section); schema defaults for the rest */
+  limits?: Partial<HttpLimits>;
+  /** monotonic milliseconds for the /metrics cache (tests inject one) */
+  now?: () => number;
 }
+
+export type HttpLimits = Omit<Static<typeof ServerConfig>, 'host' | 'port'>;
 
 /** The body of every error reply (errors.ts makes them); list it in a route's response schema per code. */
 export const ErrorReply = Type.Object({
@@ -34,14 +44,25 @@ export const ErrorReply = Type.Object({
 /** The one app factory: the daemon listens with it, tests `inject` into it. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const logger = opts.logger ?? false;
+  const limits = { ...(Value.Default(ServerConfig, {}) as HttpLimits), ...opts.limits };
+  const requestTimeout = limits.requestTimeoutMs;
+  const headersTimeout = Math.min(limits.headersTimeoutMs, requestTimeout); // node refuses headers > request
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
+    requestTimeout,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // node checks the header and request timeouts on this interval (30 s unless told)
+    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
     // finiteNumbers: coercion turns "Infinity" into a number that min/max let through; refused here for every route
     schemaErrorFormatter: (errors, dataVar) => schemaErrorFormatter(errors, dataVar),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [finiteNumbers] },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // every route's errors map to status codes here, and only here (see errors.ts)
   app.setErrorHandler(errorHandler);
+
+  // past this, node closes a new connection as it is accepted ('drop' event), so clients cannot take every descriptor
+  app.server.maxConnections = connectionLimit(limits.maxConnections, readProcLimits());
 
   await app.register(swagger, {
     openapi: {
@@ -65,8 +86,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   );
 
+  const exposition = cachedExposition(opts.registry, limits.metricsCacheMs, opts.now ?? (() => performance.now()));
   app.get('/metrics', { schema: { description: 'Prometheus exposition', tags: ['daemon'], produces: ['text/plain'] } }, async (_req, reply) => {
-    const body = await opts.registry.metrics();
+    const body = await exposition();
     return reply.type(opts.registry.contentType).send(body);
   });
 
@@ -74,4 +96,50 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.ready();
   return app;
+}
+
+/**
+ * Scrapes share one exposition: concurrent ones wait on the same registry.metrics() and later ones
+ * get its answer until ttlMs after it was built. Building it runs every collector on the event loop
+ * the control loop also needs, so 200 scrapers must not cost 200 builds. A failure is not kept.
+ */
+function cachedExposition(registry: Registry, ttlMs: number, now: () => number): () => Promise<string> {
+  let pending: Promise<string> | null = null;
+  let body: string | null = null;
+  let builtAt = -Infinity;
+  return () => {
+    if (body !== null && now() - builtAt < ttlMs) return Promise.resolve(body);
+    pending ??= registry.metrics().then(
+      (text) => {
+        body = text;
+        builtAt = now();
+        pending = null;
+        return text;
+      },
+      (err: unknown) => {
+        body = null;
+        pending = null;
+        throw err;
+      },
+    );
+    return pending;
+  };
+}
+
+/**
+ * The configured connection limit, kept to half the process's soft descriptor limit (from
+ * /proc/self/limits text; a plain `ulimit -n 1024` outside systemd) so that clients can never take
+ * the descriptors nvidia-smi, the serial port and the workers need. At least 16.
+ */
+export function connectionLimit(configured: number, procLimits: string | undefined): number {
+  const soft = procLimits?.match(/^Max open files\s+(\d+)\s/m)?.[1];
+  return soft === undefined ? configured : Math.min(configured, Math.max(16, Math.floor(Number(soft) / 2)));
+}
+
+function readProcLimits(): string | undefined {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return undefined;
+  }
 }

@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { Registry } from 'prom-client';
 import {
   Command as Cmd,
   decodeCounters,
@@ -20,9 +19,6 @@ import {
   type DeviceState,
   type Hello,
 } from '../cooler/protocol/messages.ts';
-import { coolerBaudRate, DEFAULT_BAUD_RATE } from '../cooler/config.ts';
-import { SerialLink } from '../cooler/serial/link.ts';
-import { CoolerLinkMetrics } from '../cooler/serial/metrics.ts';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../firmware', import.meta.url));
 
@@ -55,6 +51,13 @@ export interface FirmwareInfo {
  * and failsafe settings are shown as stored, and the fans stay as they are).
  */
 export async function queryFirmware(path: string, opts: { baudRate?: number; handshakeMs?: number } = {}): Promise<FirmwareInfo> {
+  // serialport and prom-client load only when a cooler is queried, not for `--help`
+  const [{ Registry }, { SerialLink }, { CoolerLinkMetrics }, { DEFAULT_BAUD_RATE }] = await Promise.all([
+    import('prom-client'),
+    import('../cooler/serial/link.ts'),
+    import('../cooler/serial/metrics.ts'),
+    import('../cooler/config.ts'),
+  ]);
   const link = await SerialLink.open({
     path,
     baudRate: opts.baudRate ?? DEFAULT_BAUD_RATE.serial,
@@ -113,7 +116,7 @@ export function formatInfo(i: FirmwareInfo): string {
 }
 
 async function pathFromConfig(file: string): Promise<{ path: string; baudRate: number }> {
-  const { loadConfigFile } = await import('../config/load.ts');
+  const [{ loadConfigFile }, { coolerBaudRate }] = await Promise.all([import('../config/load.ts'), import('../cooler/config.ts')]);
   const cooler = loadConfigFile(file).cooler;
   if (!cooler.path) throw new Error(`${file}: cooler.path is not set; pass --path`);
   return { path: cooler.path, baudRate: coolerBaudRate(cooler) };

@@ -12,9 +12,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ConfigError } from '../config/errors.ts';
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.ts';
-import { checkLatentsConfig, type LatentsConfig } from '../latents/config.ts';
+import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import type { LatentsConfig } from '../latents/config.ts';
 import type { NpyFloat32Writer } from '../latents/npy.ts';
 
 type Mode = LatentsConfig['mode'];
@@ -138,7 +137,9 @@ interface LatentsFlags {
 const FLAGS: Partial<Record<keyof LatentsConfig, string>> = { fps: '--fps', mode: '--mode', projectionFile: '--projection' };
 
 /** The config file's `synthesis.latents` with the flags on top, checked again (issues name the flag that set a field). */
-export function latentsConfigFor(base: LatentsConfig, flags: Pick<LatentsFlags, 'fps' | 'mode' | 'projection'>, source: string): LatentsConfig {
+export async function latentsConfigFor(base: LatentsConfig, flags: Pick<LatentsFlags, 'fps' | 'mode' | 'projection'>, source: string): Promise<LatentsConfig> {
+  // the schema (typebox) loads when the command runs, not for `--help`
+  const [{ checkLatentsConfig }, { ConfigError }] = await Promise.all([import('../latents/config.ts'), import('../config/errors.ts')]);
   const config = structuredClone(base);
   const set = new Set<keyof LatentsConfig>();
   if (flags.fps !== undefined) {
@@ -203,7 +204,8 @@ export function register(program: Command): void {
     .option('--projection <file.h5>', 'GANce projection file (implies --mode projection-file-blend)', nonEmpty('--projection'))
     .option('--network-count <n>', 'networks the per-frame index chooses among (0..n-1), by smoothed loudness', networkCount, 1)
     .action(async (opts: LatentsFlags) => {
-      const config = latentsConfigFor(loadConfigFile(opts.config).synthesis.latents, opts, opts.config);
+      const { loadConfigFile } = await import('../config/load.ts');
+      const config = await latentsConfigFor(loadConfigFile(opts.config).synthesis.latents, opts, opts.config);
       const r = await exportLatents({ files: opts.audio, config, out: opts.out, networkCount: opts.networkCount });
       const s = r.sidecar;
       process.stdout.write(

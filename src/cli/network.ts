@@ -3,15 +3,10 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
-import {
-  buildRandomNetwork,
-  configF,
-  demoShape,
-  importNetwork,
-  listNetworks,
-  type BuildOptions,
-  type GeneratorShape,
-} from '../synthesis/stylegan2/index.ts';
+import type { BuildOptions, GeneratorShape } from '../synthesis/stylegan2/index.ts';
+
+// the graph builder loads only when a command runs (`--help` needs the definitions alone)
+const stylegan2 = () => import('../synthesis/stylegan2/index.ts');
 
 export const DUMP_SNIPPET = `
 Dump a stylegan2-ada-pytorch network's weights in your own Python (with that repository's
@@ -121,7 +116,8 @@ export function register(program: Command): void {
       .option('--channel-max <n>', 'feature maps cap', positiveInt('--channel-max'))
       .option('--w-dim <n>', 'w (and style) dimension', positiveInt('--w-dim'))
       .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 1),
-  ).action((opts: BuildFlags & { out: string; preset: 'demo' | 'config-f'; resolution?: number; channelBase?: number; channelMax?: number; wDim?: number; seed: number }) => {
+  ).action(async (opts: BuildFlags & { out: string; preset: 'demo' | 'config-f'; resolution?: number; channelBase?: number; channelMax?: number; wDim?: number; seed: number }) => {
+    const { buildRandomNetwork, configF, demoShape } = await stylegan2();
     const base: GeneratorShape = opts.preset === 'demo' ? demoShape() : configF(opts.resolution ?? 1024);
     const shape: GeneratorShape = {
       ...base,
@@ -142,8 +138,9 @@ export function register(program: Command): void {
       .option('--lr-multiplier <x>', 'mapping learning-rate multiplier (default: from the file, else 0.01)', (v) => Number(v))
       .option('--conv-clamp <x|none>', 'activation clamp (default: from the file, else 256)', parseClamp)
       .addHelpText('after', DUMP_SNIPPET),
-  ).action((weights: string, opts: BuildFlags & { out: string; lrMultiplier?: number; convClamp?: number | 'none' }) => {
+  ).action(async (weights: string, opts: BuildFlags & { out: string; lrMultiplier?: number; convClamp?: number | 'none' }) => {
     if (opts.lrMultiplier !== undefined && !(opts.lrMultiplier > 0)) throw new InvalidArgumentError('--lr-multiplier must be a positive number');
+    const { importNetwork } = await stylegan2();
     const written = importNetwork(weights, resolve(opts.out), {
       ...buildOptions(opts),
       ...(opts.lrMultiplier !== undefined ? { mappingLrMultiplier: opts.lrMultiplier } : {}),
@@ -157,7 +154,8 @@ export function register(program: Command): void {
     .description('list the networks (NAME.onnx + NAME.json) in a folder')
     .argument('[dir]', 'folder', 'config/networks')
     .option('--json', 'print JSON')
-    .action((dir: string, opts: { json?: boolean }) => {
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const { listNetworks } = await stylegan2();
       const nets = listNetworks(dir);
       if (opts.json) {
         process.stdout.write(JSON.stringify(nets.map((n) => ({ id: n.id, onnx: n.onnxPath, error: n.error, ...(n.sidecar ? { resolution: n.sidecar.resolution, numWs: n.sidecar.numWs, dtype: n.sidecar.dtype, inputs: n.sidecar.inputs.map((i) => i.name), sourceHash: n.sidecar.sourceHash } : {}) })), null, 2) + '\n');

@@ -8,13 +8,10 @@
  *   gance thermal simulate [--profile standard|idle|full] [--config FILE] [--setpoint C] [--mode M] [--every S] [--json]
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
-import type { ZoneConfig } from '../thermal/config.ts';
-import { countReversals, createZoneController, type ZonePatch } from '../thermal/control/index.ts';
-import { constant, createPlant, standardBenchmarkProfile, type LoadProfile } from '../thermal/plant/index.ts';
+import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import type { ZonePatch } from '../thermal/control/index.ts';
 import type { ThermalView, ZoneView } from '../thermal/service/view.ts';
-import { plantConfigFor } from '../thermal/sim/rig.ts';
+import type { SimulateOptions } from './thermal-simulate.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
@@ -56,8 +53,8 @@ function sayTuningNotes(z: ZoneView): void {
   if (notes.length) process.stderr.write(`${notes.join('\n')}\n`);
 }
 
-const fmt = (x: number | null | undefined, digits = 1, unit = '') => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(digits)}${unit}`);
-const pct = (x: number) => `${Math.round(x * 100)}%`;
+export const fmt = (x: number | null | undefined, digits = 1, unit = '') => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(digits)}${unit}`);
+export const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 /** Fixed-width table, columns sized to their content. */
 export function table(header: string[], rows: string[][]): string {
@@ -94,107 +91,6 @@ export function statusText(s: ThermalView): string {
   const sensors = `sensors: ${s.sensors.source} ${s.sensors.running ? 'streaming' : 'DOWN'} (restarts ${s.sensors.restarts}, failed samples ${s.sensors.failedSamples})${s.sensors.lastError ? `, last error: ${s.sensors.lastError}` : ''}`;
   const cooler = `cooler: ${s.cooler.kind}, link ${s.cooler.linkUp ? 'up' : 'DOWN'}${s.thermistors.length ? `; thermistors ${s.thermistors.map((t) => `${t.id} ${fmt(t.celsius, 1, ' C')}`).join(', ')}` : ''}`;
   return [zones, '', fans, '', gpus, '', sensors, cooler].join('\n');
-}
-
-// ---- offline simulation ----
-
-export interface SimulateOptions {
-  config: Config;
-  profile: 'standard' | 'idle' | 'full';
-  patch?: ZonePatch;
-  /** seconds of simulated time; default the profile's length */
-  seconds?: number;
-  /** print a timeline row every this many simulated seconds (0: none) */
-  every?: number;
-  out?: (line: string) => void;
-}
-
-export interface SimulateZoneResult {
-  zone: string;
-  peakC: number;
-  secondsAtOrAboveCritical: number;
-  secondsAboveSetpointPlus3: number;
-  meanDba: number;
-  peakDba: number;
-  reversalsPerMinute: number;
-  failsafeSteps: number;
-}
-
-function loadProfile(name: SimulateOptions['profile']): LoadProfile {
-  return name === 'standard' ? standardBenchmarkProfile() : constant(name === 'full' ? 150 : 30, 1800);
-}
-
-/**
- * The real zone controllers against the plant, stepped at the configured loop period with
- * simulated time (no waiting). Sensors read like nvidia-smi: whole degrees.
- */
-export function simulate(opts: SimulateOptions): { seconds: number; zones: SimulateZoneResult[] } {
-  const { config } = opts;
-  const out = opts.out ?? (() => {});
-  const zones: ZoneConfig[] = config.thermal.zones.map((z) => ({ ...z }));
-  const plant = createPlant(plantConfigFor(config.cooler.fans, zones, config.thermal.sensors.simulation.ambientC));
-  const profile = loadProfile(opts.profile);
-  plant.setLoad('all', profile);
-  const controllers = zones.map((z) => {
-    const c = createZoneController(z, config.cooler.fans);
-    if (opts.patch) c.update(opts.patch);
-    return c;
-  });
-  for (const f of config.cooler.fans) plant.setDuty(f.id, 1);
-  const dt = config.thermal.periodMs / 1000;
-  const total = opts.seconds ?? profile.durationSeconds;
-  const steps = Math.round(total / dt);
-  const warmup = Math.min(120, total / 4);
-  const acc = zones.map(() => ({ peak: -Infinity, crit: 0, above: 0, energy: 0, peakDba: -Infinity, duties: [] as { t: number; duty: number }[], failsafe: 0 }));
-  const every = opts.every ?? 0;
-  if (every > 0) out(table(['T', ...zones.flatMap((z) => [`${z.id} W`, `${z.id} C`, `${z.id} DUTY`, `${z.id} dBA`])], []));
-  for (let k = 0; k < steps; k++) {
-    const t = k * dt;
-    const hint = profile.hints.find((h) => t >= h.at && t < h.at + h.seconds);
-    const row: string[] = [`${t.toFixed(0)} s`];
-    zones.forEach((z, i) => {
-      const gpus = z.gpus.map((g) => plant.gpu(g));
-      const res = controllers[i]!.step({
-        now: t,
-        temps: gpus.map((g) => Math.round(g.temperatureC)),
-        powerW: gpus.map((g) => g.powerW),
-        loadHintW: hint?.watts,
-        fanRpm: Object.fromEntries(z.fans.map((f) => [f, plant.fan(f).rpm])),
-      });
-      for (const [f, d] of Object.entries(res.fanDuties)) plant.setDuty(f, d);
-      const a = acc[i]!;
-      const trueT = Math.max(...gpus.map((g) => g.temperatureC));
-      a.peak = Math.max(a.peak, trueT);
-      if (trueT >= z.criticalCelsius) a.crit += dt;
-      if (trueT > res.setpoint + 3) a.above += dt;
-      if (res.failsafe) a.failsafe += 1;
-      a.duties.push({ t, duty: res.duty });
-      const l = Math.max(-200, 10 * Math.log10(z.fans.reduce((e, f) => e + 10 ** (plant.fan(f).noiseDba / 10), 0) || 1e-20));
-      a.energy += 10 ** (l / 10) * dt;
-      a.peakDba = Math.max(a.peakDba, l);
-      if (every > 0 && k % Math.round(every / dt) === 0) row.push(fmt(gpus[0]!.powerW, 0), fmt(trueT, 1), pct(res.duty), l < -100 ? 'off' : fmt(l, 1));
-    });
-    if (row.length > 1) out(row.join('  '));
-    // (rows are space-joined, not padded: a long timeline streams)
-    plant.step(dt);
-  }
-  return {
-    seconds: total,
-    zones: zones.map((z, i) => {
-      const a = acc[i]!;
-      const minutes = Math.max(1e-9, (total - warmup) / 60);
-      return {
-        zone: z.id,
-        peakC: Number(a.peak.toFixed(2)),
-        secondsAtOrAboveCritical: Number(a.crit.toFixed(1)),
-        secondsAboveSetpointPlus3: Number(a.above.toFixed(1)),
-        meanDba: Number((10 * Math.log10(a.energy / total)).toFixed(2)),
-        peakDba: Number(a.peakDba.toFixed(2)),
-        reversalsPerMinute: Number((countReversals(a.duties, { deadband: 0.02, from: warmup }) / minutes).toFixed(3)),
-        failsafeSteps: a.failsafe,
-      };
-    }),
-  };
 }
 
 export function register(program: Command): void {
@@ -259,9 +155,10 @@ export function register(program: Command): void {
     .option('--seconds <n>', 'simulated time (default: the profile length)', number('--seconds', 1, 86_400))
     .option('--every <seconds>', 'print a timeline row every this many simulated seconds (0: summary only)', number('--every', 0, 86_400), 60)
     .option('--json', 'print only the JSON summary')
-    .action((o: { config: string; profile: string; setpoint?: number; mode?: string; seconds?: number; every: number; json?: boolean }) => {
+    .action(async (o: { config: string; profile: string; setpoint?: number; mode?: string; seconds?: number; every: number; json?: boolean }) => {
       if (!['standard', 'idle', 'full'].includes(o.profile)) throw new InvalidArgumentError(`--profile must be standard, idle or full, got "${o.profile}"`);
       if (o.mode !== undefined && !['pid', 'curve', 'fixed'].includes(o.mode)) throw new InvalidArgumentError(`--mode must be pid, curve or fixed, got "${o.mode}"`);
+      const [{ loadConfigFile }, { simulate }] = await Promise.all([import('../config/load.ts'), import('./thermal-simulate.ts')]);
       const config = loadConfigFile(o.config);
       const patch: ZonePatch = {};
       if (o.setpoint !== undefined) patch.pid = { setpoint: o.setpoint };

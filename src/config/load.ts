@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
@@ -7,9 +6,13 @@ import { Config } from './schema.ts';
 import { ConfigError, formatSchemaErrors } from './errors.ts';
 import { crossCheck } from './cross-check.ts';
 
-export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+import { DEFAULT_CONFIG_PATH } from './paths.ts';
 
-const checker = TypeCompiler.Compile(Config);
+export { DEFAULT_CONFIG_PATH };
+
+// Compiled on first use, not at import: compiling the whole schema is most of a CLI start-up.
+let compiled: ReturnType<typeof TypeCompiler.Compile<typeof Config>> | undefined;
+const checker = () => (compiled ??= TypeCompiler.Compile(Config));
 
 /** Validate an already-parsed document: defaults filled in, then schema, then cross-references. */
 export function resolveConfig(raw: unknown, source = '(inline)'): Config {
@@ -18,8 +21,8 @@ export function resolveConfig(raw: unknown, source = '(inline)'): Config {
   }
   // Defaults first so that omitted optional sections validate; Clone keeps the caller's object intact.
   const withDefaults = Value.Default(Config, Value.Clone(raw));
-  if (!checker.Check(withDefaults)) {
-    throw new ConfigError(source, formatSchemaErrors(checker.Errors(withDefaults)));
+  if (!checker().Check(withDefaults)) {
+    throw new ConfigError(source, formatSchemaErrors(checker().Errors(withDefaults)));
   }
   const issues = crossCheck(withDefaults);
   if (issues.length > 0) throw new ConfigError(source, issues);

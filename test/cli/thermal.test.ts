@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
 import { loadConfigFile } from '../../src/config/load.ts';
-import { register, simulate } from '../../src/cli/thermal.ts';
+import { register } from '../../src/cli/thermal.ts';
+import { simulate } from '../../src/cli/thermal-simulate.ts';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { harness, untilAsync, type Harness } from '../thermal/service/harness.ts';

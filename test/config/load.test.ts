@@ -23,7 +23,7 @@ function issuesOf(text: string): string[] {
 describe('config loading', () => {
   it('loads the embedded default with defaults filled in', () => {
     const c = loadConfigFile(DEFAULT_CONFIG_PATH);
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 9840 });
+    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 9840, maxConnections: 1024 });
     expect(c.cooler.driver).toBe('simulated');
     expect(c.cooler.fans[0]?.minDuty).toBe(0.2);
     expect(c.thermal.zones.length).toBeGreaterThan(0);

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import { REPO } from '../helpers/daemon-process.ts';
+import { ServerConfig } from '../../src/config/schema.ts';
 
 const unitPath = join(REPO, 'systemd/gance.service');
 const text = readFileSync(unitPath, 'utf8');
@@ -24,5 +26,12 @@ describe('systemd/gance.service', () => {
     expect(directives('MemoryDenyWriteExecute')).toEqual([]);
     expect(directives('ExecStart')[0]).toMatch(/bin\/gance\.js daemon --config /);
     expect(directives('SupplementaryGroups')[0]).toContain('dialout');
+  });
+
+  it('raises the descriptor limit well above the API connection limit (nvidia-smi, serial and workers need theirs)', () => {
+    const [limit] = directives('LimitNOFILE');
+    expect(limit).toMatch(/^\d+$/);
+    const { maxConnections } = Value.Default(ServerConfig, {}) as { maxConnections: number };
+    expect(Number(limit)).toBeGreaterThanOrEqual(maxConnections * 16);
   });
 });

@@ -27,6 +27,8 @@ export interface NvidiaSmiOptions {
   log: Logger;
   /** called with each new process (the simulated plant feeds the fake through its stdin) */
   onSpawn?: (child: ChildProcess) => void;
+  /** node's spawn unless given (tests inject one that fails like EMFILE does) */
+  spawn?: typeof spawn;
 }
 
 /** Consecutive complete output cycles a GPU may be absent from before it counts as missing. */
@@ -126,9 +128,9 @@ export class NvidiaSmiSource extends EventEmitter implements GpuSensorSource {
     this.lastIndex = -1;
     let child: ChildProcess;
     try {
-      child = spawn(this.opts.command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: this.opts.env ?? process.env });
+      child = (this.opts.spawn ?? spawn)(this.opts.command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: this.opts.env ?? process.env });
     } catch (err) {
-      // spawn throws synchronously only for bad arguments; treat it like a dead process
+      // spawn throws synchronously for bad arguments (and an injected one may for anything): a dead process
       this.onExit(null, null, (err as Error).message);
       return;
     }
@@ -143,18 +145,29 @@ export class NvidiaSmiSource extends EventEmitter implements GpuSensorSource {
       ended = true;
       if (this.child === child) this.onExit(code, signal, spawnError);
     };
+    // Registered before anything else can throw: an 'error' nobody listens to would crash the daemon.
     child.on('error', (err) => {
       spawnError = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `${this.opts.command}: not found` : err.message;
       // a process that never started gets no 'close' we can count on
       if (child.pid === undefined) end(null, null);
     });
-    child.stdin?.on('error', () => {
+    if (!child.stdout || !child.stderr || !child.stdin) {
+      // EMFILE/ENFILE (descriptors exhausted): node returns a process without pipes and emits 'error'
+      // on the next tick, which ends it above; this is a fallback should no error come.
+      if (child.pid !== undefined) child.kill('SIGKILL');
+      setImmediate(() => {
+        spawnError ??= 'spawn failed: no stdio pipes (descriptors exhausted?)';
+        end(null, null);
+      });
+      return;
+    }
+    child.on('close', end);
+    child.stdin.on('error', () => {
       /* the fake or nvidia-smi exited while we wrote to it: the exit handler deals with it */
     });
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => this.onLine(line));
-    child.stderr!.on('data', (chunk: Buffer) => this.keepTail(chunk.toString()));
-    child.on('close', end);
+    child.stderr.on('data', (chunk: Buffer) => this.keepTail(chunk.toString()));
     this.opts.onSpawn?.(child);
   }
 

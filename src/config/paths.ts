@@ -1,0 +1,4 @@
+/** Where the embedded default config lives; its own module so the CLI can show it without loading the schema. */
+import { fileURLToPath } from 'node:url';
+
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
