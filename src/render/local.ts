@@ -4,6 +4,7 @@
  * the way the synthesis subsystem builds them, plus extra network folders (the folders of ONNX
  * files named on the command line). `close` stops the workers and the analysis threads.
  */
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/schema.ts';
@@ -39,7 +40,10 @@ export function createLocalRenderer(o: LocalOptions): LocalRenderer {
   const registry = new Registry();
   const metrics = createSynthesisMetrics(registry);
   const latents = createLatentsService({ config: cfg.latents, logger: o.log, registry });
-  const catalogue = new NetworkCatalogue({ dirs: [...cfg.networks.dirs, ...(o.extraDirs ?? [])], ...(cfg.networks.bundled ? { bundledDir: BUNDLED_NETWORKS_DIR } : {}), log: o.log });
+  // a folder listed twice would offer each of its networks twice (refused as duplicates)
+  const known = new Set([...cfg.networks.dirs, ...(cfg.networks.bundled ? [BUNDLED_NETWORKS_DIR] : [])].map((d) => resolve(d)));
+  const extra = [...new Set((o.extraDirs ?? []).map((d) => resolve(d)))].filter((d) => !known.has(d));
+  const catalogue = new NetworkCatalogue({ dirs: [...cfg.networks.dirs, ...extra], ...(cfg.networks.bundled ? { bundledDir: BUNDLED_NETWORKS_DIR } : {}), log: o.log });
   catalogue.scan();
   const manager = new NetworkManager({
     catalogue,
