@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LatentFrame } from '../../src/latents/frame.ts';
 import { resolveRender } from '../../src/render/resolve.ts';
 import { renderResolved, type FrameSource } from '../../src/render/run.ts';
-import type { RenderProgress } from '../../src/render/types.ts';
+import { RenderFailure, type RenderProgress } from '../../src/render/types.ts';
 import type { LocalRenderer } from '../../src/render/local.ts';
 import { tempDir, tone, writeWav } from '../audio/wav.ts';
 import { INDEX_NET_SIZE, indexLatent, localRenderer, readPngFolder, writeIndexNetwork } from './helpers.ts';
@@ -75,7 +75,12 @@ describe('render frames', () => {
     const workDir = join(dir, 'work-1');
     const r = resolveRender(spec(out), local.deps.networks.catalogue, local.deps.latents.config);
     const progress: RenderProgress[] = [];
-    const res = await renderResolved(r, indexSource(FRAMES), local.deps, { workDir, segmentFrames: 64, onProgress: (p) => progress.push(p) });
+    let throttled = 0;
+    const throttle = async () => {
+      throttled++;
+    };
+    const res = await renderResolved(r, indexSource(FRAMES), local.deps, { workDir, segmentFrames: 64, throttle, onProgress: (p) => progress.push(p) });
+    expect(throttled).toBe(FRAMES);
     expect(res).toMatchObject({ output: out, frames: FRAMES, fps: 24, resumedFrames: 0 });
     checkFrames(out, FRAMES);
     const rendered = progress.filter((p) => p.stage === 'rendering');
@@ -88,6 +93,41 @@ describe('render frames', () => {
     // a completed render leaves nothing of its own in the work folder
     expect(existsSync(workDir)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.includes('.tmp'))).toEqual([]);
+  });
+
+  it('the throttle holds the render between two frames, and a cancel while it holds ends the render at once', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'frames-held');
+    const workDir = join(dir, 'work-held');
+    const r = resolveRender(spec(out), local.deps.networks.catalogue, local.deps.latents.config);
+    let calls = 0;
+    let onHold!: () => void;
+    const holding = new Promise<void>((resolve) => (onHold = resolve));
+    // frame 20's request waits for a release that never comes
+    const throttle = () => (++calls === 21 ? (onHold(), new Promise<void>(() => {})) : Promise.resolve());
+    const done: number[] = [];
+    const abort = new AbortController();
+    const rendering = renderResolved(r, indexSource(FRAMES), local.deps, {
+      workDir,
+      segmentFrames: 64,
+      throttle,
+      signal: abort.signal,
+      onProgress: (p) => done.push(p.framesDone),
+    });
+    rendering.catch(() => {});
+    await holding;
+    expect(calls).toBe(21);
+    abort.abort();
+    const failure = await rendering.then(
+      () => null,
+      (err: unknown) => err as RenderFailure,
+    );
+    expect(failure).toBeInstanceOf(RenderFailure);
+    expect(failure!.reason).toBe('cancelled');
+    // no frame past the held one was requested, let alone written
+    expect(Math.max(...done)).toBeLessThanOrEqual(20);
+    expect(calls).toBe(21);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(workDir).filter((n) => n.startsWith('segment-') || n.startsWith('.'))).toEqual([]);
   });
 
   it('a worker that dies mid-render: its frames are retried elsewhere and the output is still exact', { timeout: 60_000 }, async () => {
