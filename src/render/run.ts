@@ -47,8 +47,11 @@ function cancelled(signal: AbortSignal | undefined, where: string): void {
 
 /** Any error of a stage as the render's failure. */
 function asFailure(err: unknown, signal: AbortSignal | undefined, fallback: RenderFailure['reason']): RenderFailure {
+  // a cancel makes the stages fail in their own ways (ffmpeg killed, frames dropped): it is still a cancel
+  if (signal?.aborted && !(err instanceof RenderFailure && err.reason === 'cancelled')) {
+    return new RenderFailure('cancelled', `cancelled (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  }
   if (err instanceof RenderFailure) return err;
-  if (signal?.aborted) return new RenderFailure('cancelled', 'cancelled', { cause: err });
   const spaced = asNoSpace(err, 'writing the render');
   if (spaced instanceof RenderFailure) return spaced;
   return new RenderFailure(fallback, (err as Error)?.message ?? String(err), { cause: err });

@@ -103,6 +103,18 @@ describe('runRender', () => {
     expect(Buffer.compare(pcm(r.output), want)).toBe(0);
   });
 
+  it('joins several audio files in order: frames for the whole, and the audio is the files end to end', { timeout: 120_000 }, async () => {
+    const second = join(dir, 'second.wav');
+    writeWav(second, 22050, 1, addInto(tone(22050, 1, [550], 0.3), noise(22050, 0.01, 5)));
+    const out = join(dir, 'joined.mp4');
+    const r = await runRender({ ...spec(out, { audioCodec: 'alac' }), audio: [song, second] }, local.deps, { workDir: join(dir, 'w-joined') });
+    // 2 s + 1 s at 24 fps
+    expect(r.frames).toBe(72);
+    expect(probeStream(out, 'v').nb_read_frames).toBe('72');
+    const pcm = (f: string) => spawnSync('ffmpeg', ['-v', 'error', '-i', f, '-map', '0:a:0', '-f', 's16le', '-'], { maxBuffer: 1 << 26 }).stdout;
+    expect(Buffer.compare(pcm(out), Buffer.concat([pcm(song), pcm(second)]))).toBe(0);
+  });
+
   describe('bad input: the input and the reason, nothing left', () => {
     const cases: Array<[string, () => { spec: Record<string, unknown>; deps?: Partial<RenderDeps> }, RenderFailure['reason'], RegExp]> = [
       [
@@ -134,6 +146,7 @@ describe('runRender', () => {
       ],
       ['an odd size', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 65 }) }), 'bad-input', /output\.size/],
       ['an upscale beyond 4x', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 258 }) }), 'bad-input', /output size 258: more than 4x the network's 64 px/],
+      ['a debug video (not implemented)', () => ({ spec: spec(join(dir, 'x.mp4'), { debugVideo: true }) }), 'bad-input', /^output\.debugVideo: .*not implemented yet/],
       ['an output folder that does not exist', () => ({ spec: spec(join(dir, 'nowhere', 'x.mp4')) }), 'bad-input', /nowhere.*does not exist/],
       ['ffmpeg missing', () => ({ spec: spec(join(dir, 'x.mp4')), deps: { ffmpeg: join(dir, 'no-ffmpeg') } }), 'encoder', /ffmpeg not found or not executable at ".*no-ffmpeg"/],
       [
