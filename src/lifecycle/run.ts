@@ -14,6 +14,8 @@ export interface RunOptions {
 }
 
 const READY_POLL_MS = 100;
+/** longest an exit waits for the log to drain */
+const FLUSH_BOUND_MS = 1000;
 
 /**
  * Runs the daemon as the process: signals, crash handlers, systemd notify. Every way out commands
@@ -21,8 +23,28 @@ const READY_POLL_MS = 100;
  */
 export async function runDaemon(opts: RunOptions): Promise<Daemon> {
   const env = opts.env ?? process.env;
-  const log = opts.log ?? pino({ level: opts.config.log.level, base: { name: 'gance', pid: process.pid } });
-  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  // Synchronous writes: a daemon logs little, and the lines of a crash (the failsafe first) must
+  // all get out, in order; pino's async default reordered them at exit under load.
+  const log = opts.log ?? pino({ level: opts.config.log.level, base: { name: 'gance', pid: process.pid } }, pino.destination({ fd: 1, sync: true }));
+  const rawExit = opts.exit ?? ((code: number) => process.exit(code));
+  // pino writes asynchronously: exiting with lines buffered or a write in flight loses them or,
+  // through pino's flush at exit, writes them out of order. Drain first (bounded: a stuck stdout
+  // must not keep a crashed daemon alive).
+  const exit = (code: number) => {
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(bound);
+      rawExit(code);
+    };
+    const bound = setTimeout(go, FLUSH_BOUND_MS);
+    try {
+      log.flush(go);
+    } catch {
+      go();
+    }
+  };
   const notifier: Notifier = createNotifier(env, (err) => log.warn({ err }, 'sd_notify failed'));
 
   let daemon: Daemon;

@@ -9,6 +9,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, connectionLimit } from '../../src/api/app.ts';
 import { createRegistry } from '../../src/metrics.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { createDaemon } from '../../src/daemon.ts';
 
 let app: FastifyInstance | undefined;
 const sockets: Socket[] = [];
@@ -83,5 +89,25 @@ describe('API server limits', () => {
     expect(connectionLimit(1024, limits('unlimited'))).toBe(1024);
     expect(connectionLimit(100, limits('20'))).toBe(16);
     expect(connectionLimit(300, undefined)).toBe(300);
+  });
+
+  it("the daemon's server takes its limits from the config's server section", async () => {
+    const config = loadConfigFile();
+    Object.assign(config.server, { port: 0, maxConnections: 7, requestTimeoutMs: 1234, headersTimeoutMs: 999, keepAliveTimeoutMs: 4321, idleTimeoutMs: 5555 });
+    config.stateDir = mkdtempSync(join(tmpdir(), 'gance-limits-'));
+    config.synthesis.enabled = false;
+    const daemon = await createDaemon({ config, log: pino({ level: 'silent' }) });
+    try {
+      const server = daemon.app.server;
+      expect({ max: server.maxConnections, request: server.requestTimeout, headers: server.headersTimeout, keepAlive: server.keepAliveTimeout, idle: server.timeout }).toEqual({
+        max: 7,
+        request: 1234,
+        headers: 999,
+        keepAlive: 4321,
+        idle: 5555,
+      });
+    } finally {
+      await daemon.app.close();
+    }
   });
 });

@@ -40,8 +40,8 @@ export class DaemonProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  /** resolves with the first log line matching, or rejects after timeoutMs */
-  waitFor(pred: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+  /** resolves with the first log line matching, or rejects after timeoutMs (generous: a loaded machine starts slowly) */
+  waitFor(pred: (l: LogLine) => boolean, timeoutMs = 90_000): Promise<LogLine> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const hit = this.lines.find(pred);
