@@ -58,7 +58,7 @@ describe('daemon with the simulated firmware as its cooler', () => {
   it('drives the firmware PWM from the controller, and the firmware goes to full fans within its watchdog when the daemon is killed', async () => {
     const state = mkdtempSync(join(tmpdir(), 'gance-e2e-'));
     const config = writeTempConfig(`
-server: { host: 127.0.0.1, port: 0 }
+server: { host: 127.0.0.1, port: 0, metricsCacheMs: 0 }   # each check reads the state it just caused
 stateDir: ${state}
 cooler:
   driver: serial
@@ -110,7 +110,7 @@ synthesis: { enabled: false }
     const b2 = (others.board = await startSimulatedCooler({ fans: [{}, { tach: false }, {}, {}] }));
     const state = mkdtempSync(join(tmpdir(), 'gance-e2e-'));
     const config = writeTempConfig(`
-server: { host: 127.0.0.1, port: 0 }
+server: { host: 127.0.0.1, port: 0, metricsCacheMs: 0 }   # each check reads the state it just caused
 stateDir: ${state}
 cooler:
   driver: serial

@@ -101,7 +101,8 @@ export async function harness(opts: HarnessOptions = {}) {
     onLoadHint: (g, w, sec) => rig.hint(g, w, sec),
   });
   registerThermalMetrics(registry, service);
-  const app: FastifyInstance = await buildApp({ registry, plugins: [thermalApi(service)], notReady: () => (service.ready() ? [] : ['thermal']) });
+  // metricsCacheMs 0: each check must see the state it just caused, not an exposition up to 1 s old
+  const app: FastifyInstance = await buildApp({ registry, limits: { metricsCacheMs: 0 }, plugins: [thermalApi(service)], notReady: () => (service.ready() ? [] : ['thermal']) });
   if (opts.start !== false) await service.start();
 
   const h = {
