@@ -101,7 +101,8 @@ export async function harness(opts: HarnessOptions = {}) {
     onLoadHint: (g, w, sec) => rig.hint(g, w, sec),
   });
   registerThermalMetrics(registry, service);
-  const app: FastifyInstance = await buildApp({ registry, plugins: [thermalApi(service)], notReady: () => (service.ready() ? [] : ['thermal']) });
+  // every read sees the state of the moment (the daemon's /metrics reuses an exposition for server.metricsCacheMs)
+  const app: FastifyInstance = await buildApp({ registry, plugins: [thermalApi(service)], notReady: () => (service.ready() ? [] : ['thermal']), limits: { metricsCacheMs: 0 } });
   if (opts.start !== false) await service.start();
 
   const h = {
