@@ -13,6 +13,7 @@ describe('synthesis subsystem: latents', () => {
   it('creates the latents service from synthesis.latents and serves its series on the daemon /metrics', { timeout: 30_000 }, async () => {
     const config = loadConfigFile();
     config.server.port = 0;
+    config.server.metricsCacheMs = 0; // 'after' must not be the exposition built for 'before'
     config.stateDir = mkdtempSync(join(tmpdir(), 'gance-daemon-'));
     config.synthesis.enabled = false; // no inference workers: the latents need none
     config.synthesis.latents.fps = 30;

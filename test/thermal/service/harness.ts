@@ -101,8 +101,8 @@ export async function harness(opts: HarnessOptions = {}) {
     onLoadHint: (g, w, sec) => rig.hint(g, w, sec),
   });
   registerThermalMetrics(registry, service);
-  // metricsCacheMs 0: each check must see the state it just caused, not an exposition up to 1 s old
-  const app: FastifyInstance = await buildApp({ registry, limits: { metricsCacheMs: 0 }, plugins: [thermalApi(service)], notReady: () => (service.ready() ? [] : ['thermal']) });
+  // every read sees the state of the moment (the daemon's /metrics reuses an exposition for server.metricsCacheMs)
+  const app: FastifyInstance = await buildApp({ registry, plugins: [thermalApi(service)], notReady: () => (service.ready() ? [] : ['thermal']), limits: { metricsCacheMs: 0 } });
   if (opts.start !== false) await service.start();
 
   const h = {
