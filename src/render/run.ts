@@ -34,7 +34,7 @@ import { frameRequests } from './requests.ts';
 import { resolveRender, type ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
-import { clearWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
+import { clearWorkDir, lockWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
 import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOptions, type RunRender } from './types.ts';
 
 export const DEFAULT_SEGMENT_FRAMES = 240;
@@ -135,6 +135,29 @@ export async function renderResolved(
   const pool = await loadNetworks(deps.networks, r.networks, signal);
   cancelled(signal, 'after loading the networks');
   const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
+  let unlock: () => Promise<void>;
+  try {
+    unlock = await lockWorkDir(workDir);
+  } catch (err) {
+    throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
+  }
+  try {
+    return await renderInWorkDir(r, source, deps, opts, { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 });
+  } finally {
+    await unlock();
+  }
+}
+
+async function renderInWorkDir(
+  r: ResolvedRender,
+  source: FrameSource,
+  deps: RenderDeps,
+  opts: RenderRunOptions,
+  c: { meter: ProgressMeter; ffmpegLine: string; fingerprint: string; plan: SegmentPlan; pool: SynthesisPool; out: string; workDir: string; log: RenderDeps['log']; t0: number },
+): Promise<RenderResult> {
+  const { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 } = c;
+  const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
+  const signal = opts.signal;
   let opened;
   try {
     opened = await openWorkDir(workDir, plan, fingerprint);
@@ -194,6 +217,7 @@ export async function renderResolved(
     log.warn({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
     throw failure;
   }
+  // the lock goes with the rest: the folder is removed when nothing else is in it
   await clearWorkDir(workDir);
   await rmdir(workDir).catch(() => {});
   meter.stage('done');
