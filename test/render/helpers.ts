@@ -12,17 +12,18 @@ import { DEFAULT_CONFIG_PATH } from '../../src/config/load.ts';
 export { DEFAULT_CONFIG_PATH };
 
 /** The embedded config with `workers` CPU workers of one intra-op thread each and analysis on the calling thread. */
-export function testConfig(workers = 1): Config {
+export function testConfig(workers = 1, output: Config['synthesis']['output'] = 'frames'): Config {
   const c = structuredClone(loadConfigFile());
+  c.synthesis.output = output;
   c.synthesis.workers = Array.from({ length: workers }, (_, i) => ({ id: `w${i}`, providers: ['cpu'], isolation: 'auto', intraOpThreads: 1, env: {} }));
   c.synthesis.latents.analysisThreads = 1;
   c.synthesis.warmupRuns = 0;
   return c;
 }
 
-export function localRenderer(o: { workers?: number; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string } = {}): LocalRenderer {
+export function localRenderer(o: { workers?: number; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string; output?: 'frames' | 'image' } = {}): LocalRenderer {
   return createLocalRenderer({
-    config: testConfig(o.workers),
+    config: testConfig(o.workers, o.output),
     log: pino({ level: 'silent' }),
     testHooks: true,
     ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}),
