@@ -19,6 +19,7 @@ import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AudioError } from '../audio/errors.ts';
 import { LatentError } from '../latents/errors.ts';
+import { ProjectionError } from '../latents/projection/errors.ts';
 import type { LatentFrame } from '../latents/frame.ts';
 import type { OfflinePlan } from '../latents/offline.ts';
 import { createLiveParams } from '../latents/params.ts';
@@ -71,7 +72,7 @@ async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): 
   try {
     plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures: reactiveActive(spec.latents.reactive), decode: { ffmpegPath: ffmpeg } });
   } catch (err) {
-    if (err instanceof AudioError || err instanceof LatentError) throw new RenderFailure('bad-input', err.message, { cause: err });
+    if (err instanceof AudioError || err instanceof LatentError || err instanceof ProjectionError) throw new RenderFailure('bad-input', err.message, { cause: err });
     throw err;
   }
   let loudest = 0;
@@ -84,7 +85,16 @@ async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): 
   return plan;
 }
 
+/** Ends with a result or a RenderFailure, never another error (the queue records the reason). */
 export const runRender: RunRender = async (rawSpec, deps, opts) => {
+  try {
+    return await render(rawSpec, deps, opts);
+  } catch (err) {
+    throw asFailure(err, opts.signal, 'internal');
+  }
+};
+
+const render: RunRender = async (rawSpec, deps, opts) => {
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
   const meter = new ProgressMeter(opts.onProgress);
   const r = resolveRender(rawSpec, deps.networks.catalogue, deps.latents.config);
