@@ -3,7 +3,7 @@
  * (framemd5), and bad input of every kind fails with the input named and nothing partial left.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRenderer } from '../../src/render/local.ts';
@@ -91,6 +91,31 @@ describe('runRender', () => {
     const r = await runRender(spec(join(dir, 'other.mp4')), local.deps, { workDir, segmentFrames: 10 });
     expect(r.resumedFrames).toBe(0);
     expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
+  });
+
+  it('one render at a time in a work folder: a second is refused while the first runs; a lock left by a dead process is taken over', { timeout: 120_000 }, async () => {
+    const workDir = join(dir, 'w-lock');
+    let started!: () => void;
+    const rendering = new Promise<void>((resolve) => (started = resolve));
+    const first = runRender(spec(join(dir, 'lock-a.mp4')), local.deps, { workDir, segmentFrames: 10, onProgress: (p) => p.stage === 'rendering' && started() });
+    await rendering;
+    const second = await failure(runRender(spec(join(dir, 'lock-b.mp4')), local.deps, { workDir, segmentFrames: 10 }));
+    expect(second.reason).toBe('bad-input');
+    expect(second.message).toBe(`work folder ${workDir}: another render of this process is using it`);
+    expect((await first).frames).toBe(48);
+    expect(existsSync(join(dir, 'lock-b.mp4'))).toBe(false);
+
+    // a render of another process that is still alive (this test's parent) holds the folder
+    mkdirSync(workDir, { recursive: true });
+    writeFileSync(join(workDir, 'render.lock'), `${process.ppid}\n`);
+    const busy = await failure(runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 }));
+    expect(busy.message).toBe(`work folder ${workDir}: in use by another render (process ${process.ppid})`);
+    // one whose process is gone does not
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(workDir, 'render.lock'), `${dead.stdout}\n`);
+    const r = await runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 });
+    expect(r.frames).toBe(48);
+    expect(existsSync(workDir)).toBe(false);
   });
 
   it('with ALAC the muxed audio decodes to the input samples exactly', { timeout: 120_000 }, async () => {
