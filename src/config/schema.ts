@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { CoolerConfig } from '../cooler/config.ts';
 import { ThermalConfig } from '../thermal/config.ts';
 import { SynthesisConfig } from '../synthesis/config.ts';
+import { RenderConfig } from '../render/config.ts';
 
 export const ServerConfig = Type.Object(
   {
@@ -37,6 +38,7 @@ export const Config = Type.Object(
     cooler: CoolerConfig,
     thermal: ThermalConfig,
     synthesis: SynthesisConfig,
+    render: RenderConfig,
   },
   { additionalProperties: false },
 );
