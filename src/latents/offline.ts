@@ -238,8 +238,11 @@ export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, 
   return { index: f, network, w, ...(features ? { features } : {}) };
 }
 
-/** Frames of a prepared plan, reading `params` afresh for every frame. */
-export async function* offlineLatents(plan: OfflinePlan, params: LiveParams): AsyncGenerator<LatentFrame> {
+/**
+ * Frames of a prepared plan, reading `params` afresh for every frame. Every frame depends only on
+ * the plan and its index, so `from` skips ahead (a resumed render) to the same numbers.
+ */
+export async function* offlineLatents(plan: OfflinePlan, params: LiveParams, from = 0): AsyncGenerator<LatentFrame> {
   const cache = { index: -1, w0: null as Float32Array | null };
-  for (let f = 0; f < plan.frames; f++) yield latentFrameAt(plan, f, params, cache);
+  for (let f = from; f < plan.frames; f++) yield latentFrameAt(plan, f, params, cache);
 }

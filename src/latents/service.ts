@@ -67,9 +67,13 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
       return createLiveParams(config, networkCount);
     },
 
-    async prepare(files: readonly string[], opts: Omit<OfflineOptions, 'files' | 'config'> = {}): Promise<OfflinePlan> {
+    /**
+     * A track's offline analysis. `opts.config` replaces the service's config for this track (a
+     * render's overrides merged over synthesis.latents); the analysis threads stay the service's.
+     */
+    async prepare(files: readonly string[], opts: Omit<OfflineOptions, 'files' | 'config'> & { config?: LatentsConfig } = {}): Promise<OfflinePlan> {
       const threads = opts.pool ? null : await analysisThreads();
-      const plan = await prepareOffline({ ...opts, ...(threads ? { pool: threads } : {}), files, config });
+      const plan = await prepareOffline({ ...opts, ...(threads ? { pool: threads } : {}), files, config: opts.config ?? config });
       for (const [stage, s] of Object.entries(plan.timings)) prepareSeconds.observe({ stage }, s);
       log.info({ files, frames: plan.frames, mode: plan.mode, timings: plan.timings }, 'audio prepared for latents');
       return plan;
@@ -82,8 +86,9 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
       await p?.threads.close();
     },
 
-    async *offline(plan: OfflinePlan, params: LiveParams): AsyncGenerator<LatentFrame> {
-      for await (const f of offlineLatents(plan, params)) {
+    /** Frames `from`.. of a prepared plan (a resumed render skips the frames it has). */
+    async *offline(plan: OfflinePlan, params: LiveParams, from = 0): AsyncGenerator<LatentFrame> {
+      for await (const f of offlineLatents(plan, params, from)) {
         frames.inc({ mode: plan.mode, source: 'offline' });
         yield f;
       }

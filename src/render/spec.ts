@@ -43,6 +43,11 @@ export const RenderOutput = Type.Object(
       ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'].map((p) => Type.Literal(p)),
       { default: 'medium', description: 'x264 preset' },
     ),
+    audioCodec: Type.Union([Type.Literal('aac'), Type.Literal('alac')], {
+      default: 'aac',
+      description: 'audio of the mp4: AAC (plays everywhere) or ALAC (lossless: the decoded samples are the input\'s)',
+    }),
+    audioBitrate: Type.Integer({ minimum: 32, maximum: 512, default: 320, description: 'AAC bitrate in kbit/s (ffmpeg lowers it to what the channel count allows)' }),
     debugVideo: Type.Boolean({ default: false, description: 'also write NAME.debug.mp4: audio features, latents and network index over time (GANce --debug-path)' }),
   },
   { additionalProperties: false },

@@ -36,8 +36,10 @@ export interface RenderRunOptions {
   workDir: string;
   signal?: AbortSignal;
   onProgress?: (p: RenderProgress) => void;
-  /** pause/slow hook (thermal): awaited before each batch is submitted */
+  /** pause/slow hook (thermal): awaited before each frame is submitted */
   throttle?: () => Promise<void>;
+  /** frames per segment, the resume granularity (config render.segmentFrames; default 240) */
+  segmentFrames?: number;
 }
 
 export interface RenderResult {
@@ -47,6 +49,8 @@ export interface RenderResult {
   frames: number;
   fps: number;
   seconds: number;
+  /** frames taken from complete segments of an earlier run in the same workDir (0: rendered afresh) */
+  resumedFrames: number;
 }
 
 /** Why a render failed, as a stable code for metrics (`reason` label) and API clients. */

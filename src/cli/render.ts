@@ -1,0 +1,224 @@
+/**
+ * `gance render AUDIO... --out FILE.mp4`: one render in this process (no daemon): the config's
+ * synthesis workers and latents settings (default: the embedded config, CPU and the demo network),
+ * the render's own settings from flags, a progress bar (plain lines when stdout is not a
+ * terminal). Ctrl-C cancels cleanly; with --work-dir an interrupted render resumes when run again.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { DEFAULT_CONFIG_PATH } from '../config/load.ts';
+import type { RenderProgress } from '../render/types.ts';
+import type { RenderSpec } from '../render/spec.ts';
+
+interface RenderFlags {
+  network?: string[];
+  out: string;
+  config: string;
+  format?: 'mp4' | 'png';
+  fps?: number;
+  size?: number;
+  crf?: number;
+  preset?: string;
+  pixelFormat?: 'yuv420p' | 'yuv422p';
+  audioCodec?: 'aac' | 'alac';
+  mode?: 'noise-blend' | 'projection-file-blend';
+  projection?: string;
+  alpha?: number;
+  seed?: number;
+  psi?: number;
+  workDir?: string;
+  segmentFrames?: number;
+  progress?: boolean;
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+function number(flag: string, min: number, max: number, integer = false) {
+  return (v: string) => {
+    const x = Number(v);
+    if (v.trim() === '' || !Number.isFinite(x) || x < min || x > max || (integer && !Number.isInteger(x))) {
+      throw new InvalidArgumentError(`${flag} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}, got "${v}"`);
+    }
+    return x;
+  };
+}
+
+function choice<T extends string>(flag: string, values: readonly T[]) {
+  return (v: string) => {
+    if (!values.includes(v as T)) throw new InvalidArgumentError(`${flag} must be one of ${values.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+}
+
+function size(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 16 || n > 8192 || n % 2 !== 0) throw new InvalidArgumentError(`--size must be an even number of pixels in 16..8192, got "${v}"`);
+  return n;
+}
+
+const PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
+
+/** The flags as a RenderSpec (runRender checks it against the schema again). */
+export function specFromFlags(audio: string[], networks: string[], f: RenderFlags): RenderSpec {
+  const latents: RenderSpec['latents'] = {};
+  if (f.mode !== undefined) latents.mode = f.mode;
+  if (f.projection !== undefined) latents.projectionFile = resolve(f.projection);
+  if (f.fps !== undefined) latents.fps = f.fps;
+  if (f.alpha !== undefined) latents.alpha = f.alpha;
+  if (f.seed !== undefined) latents.noise = { seed: f.seed };
+  const format = f.format ?? 'mp4';
+  return {
+    audio: audio.map((a) => resolve(a)),
+    networks,
+    truncationPsi: f.psi ?? null,
+    latents,
+    output: {
+      format,
+      path: resolve(f.out),
+      size: f.size ?? null,
+      pixelFormat: f.pixelFormat ?? 'yuv420p',
+      crf: f.crf ?? 18,
+      preset: f.preset ?? 'medium',
+      audioCodec: f.audioCodec ?? 'aac',
+      audioBitrate: 320,
+      debugVideo: false,
+    },
+    priority: 0,
+  };
+}
+
+const clock = (s: number | null) => {
+  if (s === null || !Number.isFinite(s)) return '--:--';
+  const t = Math.round(s);
+  const h = Math.floor(t / 3600);
+  const mm = String(Math.floor((t % 3600) / 60)).padStart(2, '0');
+  const ss = String(t % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+};
+
+/** A bar on a terminal; otherwise a line at each stage change and every few seconds. */
+async function progressView(enabled: boolean): Promise<{ update(p: RenderProgress): void; stop(): void }> {
+  if (!enabled) return { update() {}, stop() {} };
+  if (process.stdout.isTTY) {
+    const { SingleBar } = (await import('cli-progress')).default;
+    const bar = new SingleBar({ format: '{stage} |{bar}| {value}/{total} frames | {rate} fps | ETA {eta}', hideCursor: true, clearOnComplete: false, stream: process.stdout });
+    let started = false;
+    return {
+      update(p) {
+        const payload = { stage: p.stage.padEnd(9), rate: p.fps === null ? '-' : p.fps.toFixed(1), eta: clock(p.etaSeconds) };
+        if (!started && p.framesTotal !== null) {
+          bar.start(p.framesTotal, p.framesDone, payload);
+          started = true;
+        } else if (started) bar.update(p.framesDone, payload);
+      },
+      stop() {
+        if (started) bar.stop();
+      },
+    };
+  }
+  let lastStage = '';
+  let lastAt = 0;
+  return {
+    update(p) {
+      const now = performance.now();
+      if (p.stage === lastStage && now - lastAt < 2000 && p.framesDone !== p.framesTotal) return;
+      lastStage = p.stage;
+      lastAt = now;
+      const frames = p.framesTotal === null ? '' : ` ${p.framesDone}/${p.framesTotal} frames`;
+      const rate = p.fps === null ? '' : `, ${p.fps.toFixed(1)} fps`;
+      const eta = p.etaSeconds === null || p.stage !== 'rendering' ? '' : `, ETA ${clock(p.etaSeconds)}`;
+      process.stdout.write(`${p.stage}${frames}${rate}${eta}\n`);
+    },
+    stop() {},
+  };
+}
+
+async function renderCommand(audio: string[], flags: RenderFlags): Promise<void> {
+  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, pinoModule] = await Promise.all([
+    import('../config/load.ts'),
+    import('../render/run.ts'),
+    import('../render/local.ts'),
+    import('../render/types.ts'),
+    import('pino'),
+  ]);
+  const config = loadConfigFile(flags.config);
+  const refs = flags.network ?? [config.synthesis.networks.default];
+  // an ONNX file names its folder as one more place to find networks; it is matched by path
+  const files = refs.filter((r) => r.endsWith('.onnx')).map((r) => resolve(r));
+  const networks = refs.map((r) => (r.endsWith('.onnx') ? resolve(r) : r));
+  const spec = specFromFlags(audio, networks, flags);
+  const first = refs[0]!.endsWith('.onnx') ? basename(refs[0]!, '.onnx') : refs[0]!;
+  // the daemon's info lines would bury the progress; warnings and errors go to stderr
+  const level = ['info', 'debug', 'trace'].includes(config.log.level) ? 'warn' : config.log.level;
+  const log = pinoModule.pino({ level }, pinoModule.destination(2));
+  const out = spec.output.path;
+  const ownWorkDir = flags.workDir === undefined;
+  const workDir = flags.workDir !== undefined ? resolve(flags.workDir) : await mkdtemp(join(dirname(out), `.${basename(out)}.work-`)).catch(() => null);
+  if (workDir === null) throw new Error(`${flags.out}: cannot write: folder ${dirname(out)} does not exist or is not writable`);
+
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: cancelling the render (again to quit at once)\n`);
+    abort.abort(new Error(`${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const renderer = createLocalRenderer({ config, log, extraDirs: [...new Set(files.map((f) => dirname(f)))], firstNetwork: first });
+  const view = await progressView(flags.progress !== false);
+  try {
+    const r = await runRender(spec, renderer.deps, {
+      workDir,
+      signal: abort.signal,
+      onProgress: (p) => view.update(p),
+      ...(flags.segmentFrames !== undefined ? { segmentFrames: flags.segmentFrames } : {}),
+    });
+    view.stop();
+    const resumed = r.resumedFrames > 0 ? `, ${r.resumedFrames} of them from ${workDir}` : '';
+    process.stdout.write(`wrote ${r.output} (${r.frames} frames at ${r.fps} fps${resumed} in ${r.seconds.toFixed(1)} s) and ${r.runConfig}\n`);
+  } catch (err) {
+    view.stop();
+    if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
+    if (err instanceof RenderFailure) {
+      if (err.reason === 'cancelled') process.exitCode = 130;
+      const keep = !ownWorkDir && err.reason !== 'bad-input' ? ` (complete segments kept in ${workDir}: run the same command again to resume)` : '';
+      throw new Error(`render failed (${err.reason}): ${err.message}${keep}`, { cause: err });
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await renderer.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('render')
+    .description('render audio files (joined in order) into an audio-reactive video, in this process')
+    .argument('<audio...>', 'audio files, joined in order (same sample rate)')
+    .requiredOption('-o, --out <file>', 'output mp4 (or folder, with --format png); written under a temporary name, renamed when complete, with <out>.run.json beside it')
+    .option('-n, --network <id|file.onnx>', 'network id or ONNX file (with its .json sidecar); repeat for several, picked per frame by loudness (default: synthesis.networks.default)', collect)
+    .option('-c, --config <file>', 'YAML config: its synthesis workers and latents settings', DEFAULT_CONFIG_PATH)
+    .option('--format <mp4|png>', 'mp4 (x264 with the audio) or a folder of PNG frames', choice('--format', ['mp4', 'png'] as const))
+    .option('--fps <n>', 'video frames per second (default: synthesis.latents.fps)', number('--fps', 1, 240))
+    .option('--size <px>', "side of the video in pixels, bicubic, at most 4x the network's (default: the network's)", size)
+    .option('--crf <n>', 'x264 constant rate factor (default 18, as GANce)', number('--crf', 0, 51, true))
+    .option('--preset <name>', 'x264 preset (default medium)', choice('--preset', PRESETS))
+    .option('--pixel-format <fmt>', 'yuv420p (default, plays everywhere) or yuv422p (GANce)', choice('--pixel-format', ['yuv420p', 'yuv422p'] as const))
+    .option('--audio-codec <codec>', 'aac (default, 320 kbit/s) or alac (lossless)', choice('--audio-codec', ['aac', 'alac'] as const))
+    .option('--mode <mode>', 'noise-blend | projection-file-blend (default: synthesis.latents.mode)', choice('--mode', ['noise-blend', 'projection-file-blend'] as const))
+    .option('--projection <file.h5>', 'GANce projection file (implies projection-file-blend; needs a w-input network)')
+    .option('--alpha <a>', 'blend weight of the spectrogram (GANce --alpha)', number('--alpha', 0, 100))
+    .option('--seed <n>', 'noise seed (GANce: 1234)', number('--seed', 0, 4294967295, true))
+    .option('--psi <psi>', "truncation psi for z networks (default: the network's)", number('--psi', -10, 10))
+    .option('--work-dir <dir>', 'keep segments here: an interrupted render resumes when run again with the same folder')
+    .option('--segment-frames <n>', 'frames per segment, the resume granularity (default 240)', number('--segment-frames', 1, 1_000_000, true))
+    .option('--no-progress', 'print no progress')
+    .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));
+}

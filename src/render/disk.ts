@@ -1,0 +1,57 @@
+/**
+ * Disk space: an upper bound of bytes per frame before the render starts, and measured sizes while
+ * it runs. A render that will not fit fails at once as 'no-space' instead of filling the disk.
+ */
+import { stat, statfs } from 'node:fs/promises';
+import type { EncodeSettings } from './encode-args.ts';
+import { RenderFailure } from './types.ts';
+
+/**
+ * Bytes per frame no encode of these settings should exceed: PNG at worst stores the raw pixels
+ * (plus filter bytes and zlib's framing); x264 at crf 0 needs about 12 bits a pixel for 4:2:0 noise,
+ * half as many every 6 crf steps.
+ */
+export function frameBytesBound(e: Pick<EncodeSettings, 'format' | 'outWidth' | 'outHeight' | 'crf' | 'pixelFormat'>): number {
+  const px = e.outWidth * e.outHeight;
+  if (e.format === 'png') return Math.ceil(px * 3 * 1.01) + e.outHeight + 1024;
+  const chroma = e.pixelFormat === 'yuv422p' ? 16 / 12 : 1;
+  const bits = Math.max(0.5, 12 * 2 ** (-e.crf / 6)) * chroma;
+  return Math.ceil((px * bits) / 8) + 1024;
+}
+
+export const MB = 1024 * 1024;
+const mb = (b: number) => `${(b / MB).toFixed(1)} MB`;
+
+/** Free bytes for an unprivileged writer, and the device (to tell whether two folders share one). */
+export async function freeSpace(dir: string): Promise<{ free: number; dev: number }> {
+  const [s, st] = await Promise.all([statfs(dir), stat(dir)]);
+  return { free: s.bavail * s.bsize, dev: st.dev };
+}
+
+export interface SpaceNeed {
+  dir: string;
+  bytes: number;
+  what: string;
+}
+
+/** Each folder's needs (summed where folders share a file system) against its free space. */
+export async function checkSpace(needs: SpaceNeed[]): Promise<void> {
+  const byDev = new Map<number, { free: number; dir: string; bytes: number; what: string[] }>();
+  for (const n of needs) {
+    const { free, dev } = await freeSpace(n.dir);
+    const e = byDev.get(dev) ?? { free, dir: n.dir, bytes: 0, what: [] };
+    e.bytes += n.bytes;
+    e.what.push(`${n.what} ~${mb(n.bytes)}`);
+    byDev.set(dev, e);
+  }
+  for (const e of byDev.values()) {
+    if (e.bytes > e.free) throw new RenderFailure('no-space', `not enough disk space in ${e.dir}: the render needs about ${mb(e.bytes)} (${e.what.join(', ')}), ${mb(e.free)} is free`);
+  }
+}
+
+/** ENOSPC from our own writes, as the render's failure. */
+export function asNoSpace(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new RenderFailure('no-space', `${what}: no space left on the device`, { cause: err });
+  return err;
+}

@@ -1,0 +1,73 @@
+/**
+ * A render's dependencies in-process, without the daemon (what `gance render` runs on): the
+ * catalogue, network manager, pool and latents service built from a config's synthesis section
+ * the way the synthesis subsystem builds them, plus extra network folders (the folders of ONNX
+ * files named on the command line). `close` stops the workers and the analysis threads.
+ */
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { Config } from '../config/schema.ts';
+import { createLatentsService } from '../latents/service.ts';
+import { checkSynthesisConfig, workerSpecs } from '../synthesis/config.ts';
+import { createSynthesisMetrics } from '../synthesis/metrics.ts';
+import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
+import { NetworkManager } from '../synthesis/networks/manager.ts';
+import { SynthesisPool } from '../synthesis/pool/pool.ts';
+import type { RenderDeps } from './types.ts';
+
+export interface LocalRenderer {
+  deps: RenderDeps;
+  close(): Promise<void>;
+}
+
+export interface LocalOptions {
+  config: Config;
+  log: Logger;
+  /** folders searched for networks besides the config's */
+  extraDirs?: string[];
+  /** network loaded first (the render's first), instead of synthesis.networks.default */
+  firstNetwork?: string;
+  ffmpeg?: string;
+  testHooks?: boolean;
+}
+
+export function createLocalRenderer(o: LocalOptions): LocalRenderer {
+  const cfg = o.config.synthesis;
+  const issues = checkSynthesisConfig(cfg);
+  if (issues.length > 0) throw new Error(`invalid synthesis config: ${issues.join('; ')}`);
+  if (!cfg.enabled) throw new Error('synthesis.enabled is false in the config: a render needs inference workers');
+  const registry = new Registry();
+  const metrics = createSynthesisMetrics(registry);
+  const latents = createLatentsService({ config: cfg.latents, logger: o.log, registry });
+  // a folder listed twice would offer each of its networks twice (refused as duplicates)
+  const known = new Set([...cfg.networks.dirs, ...(cfg.networks.bundled ? [BUNDLED_NETWORKS_DIR] : [])].map((d) => resolve(d)));
+  const extra = [...new Set((o.extraDirs ?? []).map((d) => resolve(d)))].filter((d) => !known.has(d));
+  const catalogue = new NetworkCatalogue({ dirs: [...cfg.networks.dirs, ...extra], ...(cfg.networks.bundled ? { bundledDir: BUNDLED_NETWORKS_DIR } : {}), log: o.log });
+  catalogue.scan();
+  const manager = new NetworkManager({
+    catalogue,
+    createPool: () =>
+      new SynthesisPool({
+        workers: workerSpecs(cfg),
+        log: o.log,
+        metrics,
+        maxBatch: cfg.maxBatch,
+        pipelineDepth: cfg.pipelineDepth,
+        warmupRuns: cfg.warmupRuns,
+        maxAttempts: cfg.maxAttempts,
+        loadTimeoutMs: cfg.loadTimeoutSeconds * 1000,
+        testHooks: o.testHooks ?? false,
+      }),
+    output: cfg.output,
+    defaultNetwork: o.firstNetwork ?? cfg.networks.default,
+    log: o.log,
+  });
+  manager.start();
+  return {
+    deps: { networks: manager, latents, log: o.log, ...(o.ffmpeg ? { ffmpeg: o.ffmpeg } : {}) },
+    async close() {
+      await Promise.all([manager.stop(), latents.close()]);
+    },
+  };
+}

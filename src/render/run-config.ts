@@ -1,0 +1,112 @@
+/**
+ * NAME.run.json beside every output: enough to render the same frames again (the full spec, the
+ * resolved latents config, each network's id, files and hashes, the exact encoder arguments, the
+ * ffmpeg and gance versions), and the fingerprint that decides whether a workDir's segments
+ * belong to a render.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, resolve } from 'node:path';
+import { segmentArgs, ENCODER_THREADS } from './encode-args.ts';
+import type { ResolvedRender } from './resolve.ts';
+import type { SegmentPlan } from './segments.ts';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** `out.mp4` -> `out.run.json`; a PNG folder `frames` -> `frames.run.json`. */
+export function runConfigPath(output: string): string {
+  return output.endsWith('.mp4') ? `${output.slice(0, -'.mp4'.length)}.run.json` : `${output}.run.json`;
+}
+
+const hashes = new Map<string, { stamp: string; sha: string }>();
+
+/** sha256 of a file, kept per path while its size and mtime stay (networks are big and rarely change). */
+async function fileSha256(path: string): Promise<string> {
+  const s = await stat(path);
+  const stamp = `${s.size}:${s.mtimeMs}`;
+  const known = hashes.get(path);
+  if (known?.stamp === stamp) return known.sha;
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  const sha = `sha256:${h.digest('hex')}`;
+  hashes.set(path, { stamp, sha });
+  return sha;
+}
+
+async function networkRecords(r: ResolvedRender) {
+  return Promise.all(
+    r.networks.map(async (n) => ({
+      id: n.id,
+      onnx: n.entry.onnxPath,
+      sidecar: n.entry.sidecarPath,
+      sourceHash: n.sidecar.sourceHash,
+      onnxSha256: await fileSha256(n.entry.onnxPath),
+      sidecarSha256: `sha256:${createHash('sha256').update(await readFile(n.entry.sidecarPath)).digest('hex')}`,
+      kind: n.kind,
+    })),
+  );
+}
+
+/**
+ * What the segments' pixels depend on: the spec but its output path and priority, the latents
+ * settings that change numbers, the networks' bytes, the audio files (path, size, mtime), the
+ * encoder arguments and ffmpeg's version.
+ */
+export async function renderFingerprint(r: ResolvedRender, plan: SegmentPlan, ffmpegLine: string): Promise<string> {
+  const { live: _live, streaming: _streaming, analysisThreads: _threads, ...latents } = r.latents;
+  const audio = await Promise.all(
+    r.spec.audio.map(async (a) => {
+      const s = await stat(a);
+      return [resolve(a), s.size, s.mtimeMs];
+    }),
+  );
+  const spec = { ...r.spec, priority: 0, output: { ...r.spec.output, path: '' } };
+  const material = {
+    spec,
+    latents,
+    psi: r.psi,
+    networks: (await networkRecords(r)).map((n) => [n.id, n.onnxSha256, n.sidecarSha256]),
+    audio,
+    video: segmentArgs(r.encode, 'SEGMENT', 0),
+    plan,
+    ffmpegLine,
+  };
+  return `sha256:${createHash('sha256').update(JSON.stringify(material)).digest('hex')}`;
+}
+
+export async function writeRunConfig(
+  path: string,
+  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string },
+): Promise<void> {
+  const { r, plan } = o;
+  const config = {
+    gance: { version },
+    createdAt: new Date().toISOString(),
+    spec: r.spec,
+    latents: r.latents,
+    networks: await networkRecords(r),
+    truncationPsi: r.psi,
+    frames: plan.frames,
+    fps: r.encode.fps,
+    encode: {
+      ...r.encode,
+      threads: ENCODER_THREADS,
+      segmentFrames: plan.segmentFrames,
+      // SEGMENT stands for each segment's file (or folder of PNGs) in the work folder
+      segmentArgs: segmentArgs(r.encode, 'SEGMENT', 0),
+      muxArgs: o.muxArgs,
+    },
+    ffmpeg: o.ffmpegLine,
+    fingerprint: o.fingerprint,
+  };
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  try {
+    await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * One render: audio + networks + latents settings -> one mp4 (audio muxed) or a folder of PNGs,
+ * resumable. The frame pipeline is a chain of async iterators, data flowing one way, each pulled
+ * by the next so the slowest stage sets the pace:
+ *
+ *   latents (per frame, from the analysed track) -> frame requests (z+psi or w; throttle awaited)
+ *   -> pool.stream (several workers, results in order) -> rgb24 bytes -> ffmpeg stdin per segment
+ *
+ * Segments end at fixed frame multiples in `workDir` and are joined (video copied) with the audio
+ * at the end, into a temporary name renamed once complete, with NAME.run.json beside it.
+ *
+ * Failure policy: a render that fails or is cancelled removes its partial output (the temporary
+ * output and the segment being encoded). Complete segments stay in workDir, so running the same
+ * spec with the same workDir resumes after them; a spec that no longer matches them (another
+ * fingerprint) discards them. A completed render clears the workDir of its segments.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { AudioError } from '../audio/errors.ts';
+import { LatentError } from '../latents/errors.ts';
+import type { LatentFrame } from '../latents/frame.ts';
+import type { OfflinePlan } from '../latents/offline.ts';
+import { createLiveParams } from '../latents/params.ts';
+import { reactiveActive } from '../latents/reactive.ts';
+import type { SynthesisPool } from '../synthesis/pool/pool.ts';
+import { assemble } from './assemble.ts';
+import { asNoSpace, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
+import { ffmpegVersion } from './ffmpeg.ts';
+import { loadNetworks } from './networks.ts';
+import { rgbBytes } from './pixels.ts';
+import { ProgressMeter } from './progress.ts';
+import { frameRequests } from './requests.ts';
+import { resolveRender, type ResolvedRender } from './resolve.ts';
+import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
+import { writeSegments, type RgbFrame } from './segment-writer.ts';
+import { clearWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
+import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOptions, type RunRender } from './types.ts';
+
+export const DEFAULT_SEGMENT_FRAMES = 240;
+/** A track whose loudest frame is quieter than this (one 16-bit step) has nothing to react to. */
+const SILENCE_RMS = 2 ** -15;
+
+function cancelled(signal: AbortSignal | undefined, where: string): void {
+  if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled ${where}`);
+}
+
+/** Any error of a stage as the render's failure. */
+function asFailure(err: unknown, signal: AbortSignal | undefined, fallback: RenderFailure['reason']): RenderFailure {
+  if (err instanceof RenderFailure) return err;
+  if (signal?.aborted) return new RenderFailure('cancelled', 'cancelled', { cause: err });
+  const spaced = asNoSpace(err, 'writing the render');
+  if (spaced instanceof RenderFailure) return spaced;
+  return new RenderFailure(fallback, (err as Error)?.message ?? String(err), { cause: err });
+}
+
+async function checkOutput(out: string, format: 'mp4' | 'png'): Promise<void> {
+  const dir = dirname(out);
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new RenderFailure('bad-input', `output ${out}: folder ${dir} does not exist`);
+  const there = await stat(out).catch(() => null);
+  if (!there) return;
+  if (format === 'mp4' && there.isDirectory()) throw new RenderFailure('bad-input', `output ${out}: is a folder`);
+  if (format === 'png' && (!there.isDirectory() || (await readdir(out)).length > 0)) throw new RenderFailure('bad-input', `output ${out}: already exists (PNG output needs a new or empty folder)`);
+}
+
+async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): Promise<OfflinePlan> {
+  let plan: OfflinePlan;
+  try {
+    plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures: reactiveActive(spec.latents.reactive), decode: { ffmpegPath: ffmpeg } });
+  } catch (err) {
+    if (err instanceof AudioError || err instanceof LatentError) throw new RenderFailure('bad-input', err.message, { cause: err });
+    throw err;
+  }
+  let loudest = 0;
+  for (const v of plan.rms) if (v > loudest) loudest = v;
+  if (!(loudest >= SILENCE_RMS)) {
+    plan.projection?.reader.close();
+    const db = loudest > 0 ? `${(20 * Math.log10(loudest)).toFixed(1)} dBFS` : 'digital silence';
+    throw new RenderFailure('bad-input', `audio ${spec.spec.audio.join(' + ')}: silent (loudest frame ${db}); nothing for the video to react to`);
+  }
+  return plan;
+}
+
+export const runRender: RunRender = async (rawSpec, deps, opts) => {
+  const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
+  const meter = new ProgressMeter(opts.onProgress);
+  const r = resolveRender(rawSpec, deps.networks.catalogue, deps.latents.config);
+  const ffmpegLine = await ffmpegVersion(ffmpeg);
+  await checkOutput(resolve(r.spec.output.path), r.spec.output.format);
+  cancelled(opts.signal, 'before the analysis');
+  meter.stage('analysing');
+  const plan = await analyse(r, deps, ffmpeg);
+  try {
+    cancelled(opts.signal, 'after the analysis');
+    const params = createLiveParams(r.latents, r.networks.length);
+    return await renderResolved(r, { frames: plan.frames, latents: (from) => deps.latents.offline(plan, params, from) }, deps, opts, { meter, ffmpegLine });
+  } finally {
+    plan.projection?.reader.close();
+  }
+};
+
+export interface FrameSource {
+  frames: number;
+  /** the latents from frame `from` on, in order */
+  latents: (from: number) => AsyncIterable<LatentFrame>;
+}
+
+/**
+ * Everything after the analysis, on any latents source (tests feed their own): networks loaded,
+ * workDir opened (resume), disk checked, frames rendered into segments, output assembled, run
+ * config written, output renamed into place.
+ */
+export async function renderResolved(
+  r: ResolvedRender,
+  source: FrameSource,
+  deps: RenderDeps,
+  opts: RenderRunOptions,
+  ctx: { meter?: ProgressMeter; ffmpegLine?: string } = {},
+): Promise<RenderResult> {
+  const t0 = performance.now();
+  const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
+  const signal = opts.signal;
+  const meter = ctx.meter ?? new ProgressMeter(opts.onProgress);
+  const ffmpegLine = ctx.ffmpegLine ?? (await ffmpegVersion(ffmpeg));
+  const out = resolve(r.spec.output.path);
+  const workDir = resolve(opts.workDir);
+  const log = deps.log.child({ render: basename(out) });
+  const plan: SegmentPlan = { frames: source.frames, segmentFrames: opts.segmentFrames ?? DEFAULT_SEGMENT_FRAMES, format: r.spec.output.format };
+  if (plan.frames < 1) throw new RenderFailure('bad-input', `audio ${r.spec.audio.join(' + ')}: too short for one frame`);
+  if (!Number.isInteger(plan.segmentFrames) || plan.segmentFrames < 1) throw new RenderFailure('internal', `segmentFrames must be a positive integer, got ${plan.segmentFrames}`);
+
+  const pool = await loadNetworks(deps.networks, r.networks, signal);
+  cancelled(signal, 'after loading the networks');
+  const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
+  let opened;
+  try {
+    opened = await openWorkDir(workDir, plan, fingerprint);
+  } catch (err) {
+    throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
+  }
+  const from = Math.min(opened.complete * plan.segmentFrames, plan.frames);
+  if (opened.discarded > 0) log.warn({ workDir, discarded: opened.discarded }, `work folder ${workDir} held segments of another render; they were discarded`);
+  if (from > 0) log.info({ workDir, from, frames: plan.frames }, `resuming after ${opened.complete} complete segments (${from} of ${plan.frames} frames)`);
+
+  const bound = frameBytesBound(r.encode);
+  const audioBound = r.encode.format === 'mp4' ? Math.ceil((plan.frames / r.encode.fps) * (r.encode.audioCodec === 'alac' ? 8 * 768_000 : 512_000) / 8) : 0;
+  const needs = (perFrame: number, done: number): SpaceNeed[] => [
+    { dir: workDir, bytes: (plan.frames - done) * perFrame, what: 'segments' },
+    ...(r.encode.format === 'mp4' ? [{ dir: dirname(out), bytes: plan.frames * perFrame + audioBound, what: 'output' }] : []),
+  ];
+  await checkSpace(needs(bound, from));
+
+  meter.stage('rendering', plan.frames, from);
+  let written = 0;
+  let writtenFrames = 0;
+  const tmpOut = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const runJson = runConfigPath(out);
+  let runJsonPlaced = false;
+  try {
+    if (from < plan.frames) {
+      await writeSegments(pipeline(r, source, pool, from, opts), {
+        ffmpeg,
+        workDir,
+        encode: r.encode,
+        plan,
+        firstSegment: opened.complete,
+        onFrame: () => meter.frame(),
+        onFlush: () => meter.stage('encoding'),
+        onSegment: async (k, path) => {
+          const [a, b] = [k * plan.segmentFrames, Math.min(plan.frames, (k + 1) * plan.segmentFrames)];
+          written += await sizeOf(path);
+          writtenFrames += b - a;
+          // measured sizes, with headroom, once they say more than the bound does
+          const perFrame = Math.min(bound, Math.ceil((written / writtenFrames) * 2));
+          await checkSpace(needs(perFrame, b));
+          cancelled(signal, 'between segments');
+        },
+      });
+    }
+    cancelled(signal, 'before muxing');
+    meter.stage('muxing');
+    const muxArgs = await assemble({ ffmpeg, workDir, encode: r.encode, plan, audio: r.spec.audio, target: tmpOut, signal });
+    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint });
+    runJsonPlaced = true;
+    cancelled(signal, 'before the output was renamed into place');
+    await rename(tmpOut, out);
+  } catch (err) {
+    await rm(tmpOut, { recursive: true, force: true });
+    if (runJsonPlaced) await rm(runJson, { force: true });
+    const failure = asFailure(err, signal, 'internal');
+    log.warn({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
+    throw failure;
+  }
+  await clearWorkDir(workDir);
+  await rmdir(workDir).catch(() => {});
+  meter.stage('done');
+  const seconds = (performance.now() - t0) / 1000;
+  log.info({ output: out, frames: plan.frames, seconds, resumedFrames: from }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
+  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from };
+}
+
+async function sizeOf(path: string): Promise<number> {
+  const s = await stat(path);
+  if (!s.isDirectory()) return s.size;
+  let n = 0;
+  for (const f of await readdir(path)) n += (await stat(join(path, f))).size;
+  return n;
+}
+
+/** latents -> requests -> pool (in order) -> rgb bytes, from frame `from`. */
+async function* pipeline(r: ResolvedRender, source: FrameSource, pool: SynthesisPool, from: number, opts: RenderRunOptions): AsyncGenerator<RgbFrame> {
+  const signal = opts.signal;
+  const byId = new Map(r.networks.map((n) => [n.id, n]));
+  const requests = frameRequests(guard(source.latents(from), signal), { networks: r.networks, psi: r.psi, from, throttle: opts.throttle, signal });
+  let index = from;
+  try {
+    for await (const frame of pool.stream(requests, signal ? { signal } : {})) {
+      yield { index, rgb: rgbBytes(frame, byId.get(frame.network)!, index) };
+      index++;
+    }
+  } catch (err) {
+    if (err instanceof RenderFailure) throw err;
+    if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled at frame ${index}`, { cause: err });
+    throw new RenderFailure('synthesis', `frame ${index}: ${(err as Error).message}`, { cause: err });
+  }
+  cancelled(signal, `at frame ${index}`);
+}
+
+/** The latents stage's own errors are the render's 'internal' ones, not synthesis failures. */
+async function* guard(latents: AsyncIterable<LatentFrame>, signal: AbortSignal | undefined): AsyncGenerator<LatentFrame> {
+  try {
+    yield* latents;
+  } catch (err) {
+    throw asFailure(err, signal, 'internal');
+  }
+}
+

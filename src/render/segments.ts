@@ -1,0 +1,77 @@
+/**
+ * The render's folder (workDir): segments that end at fixed frame multiples, each an independent
+ * encode written under a temporary name and renamed once ffmpeg has finished it, so a segment
+ * under its own name is complete. A state file holds the fingerprint of what the segments were
+ * made from; a run with another fingerprint starts afresh rather than join unrelated frames.
+ */
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RenderOutput } from './spec.ts';
+
+export const STATE_FILE = 'render-state.json';
+const SEGMENT = /^segment-(\d{6})\.(mp4|png)$/;
+const TEMP = /^\.segment-\d{6}\.(mp4|png)\.tmp/;
+
+export interface SegmentPlan {
+  frames: number;
+  segmentFrames: number;
+  format: RenderOutput['format'];
+}
+
+export const segmentCount = (p: SegmentPlan) => Math.ceil(p.frames / p.segmentFrames);
+export const segmentName = (k: number, format: RenderOutput['format']) => `segment-${String(k).padStart(6, '0')}.${format}`;
+export const segmentRange = (p: SegmentPlan, k: number): [number, number] => [k * p.segmentFrames, Math.min(p.frames, (k + 1) * p.segmentFrames)];
+
+interface State {
+  version: 1;
+  fingerprint: string;
+  frames: number;
+  segmentFrames: number;
+  format: RenderOutput['format'];
+}
+
+/**
+ * Opens a workDir for a render: leftovers of an interrupted encode are removed, segments of a
+ * different render too. Returns how many segments are already complete (from the first on).
+ */
+export async function openWorkDir(dir: string, plan: SegmentPlan, fingerprint: string): Promise<{ complete: number; discarded: number }> {
+  await mkdir(dir, { recursive: true });
+  const state: State = { version: 1, fingerprint, frames: plan.frames, segmentFrames: plan.segmentFrames, format: plan.format };
+  let previous: State | null = null;
+  try {
+    previous = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as State;
+  } catch {
+    previous = null;
+  }
+  const same = previous !== null && previous.fingerprint === fingerprint && previous.frames === plan.frames && previous.segmentFrames === plan.segmentFrames && previous.format === plan.format;
+  const names = await readdir(dir);
+  let discarded = 0;
+  for (const name of names) {
+    if (TEMP.test(name) || (!same && SEGMENT.test(name))) {
+      await rm(join(dir, name), { recursive: true, force: true });
+      if (SEGMENT.test(name)) discarded++;
+    }
+  }
+  if (!same) {
+    const tmp = join(dir, `.${STATE_FILE}.tmp`);
+    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    await rename(tmp, join(dir, STATE_FILE));
+  }
+  const have = new Set((await readdir(dir)).filter((n) => SEGMENT.test(n)));
+  let complete = 0;
+  while (complete < segmentCount(plan) && have.has(segmentName(complete, plan.format))) complete++;
+  return { complete, discarded };
+}
+
+/** Removes what this module put in a workDir (after a render that completed, or one that cannot resume). */
+export async function clearWorkDir(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === 'segments.ffconcat') await rm(join(dir, name), { recursive: true, force: true });
+  }
+}
