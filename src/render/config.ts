@@ -26,6 +26,12 @@ export const RenderConfig = Type.Object(
       default: 1,
       description: 'renders running at once; they share the inference workers, so more than one only helps while one is encoding',
     }),
+    segmentFrames: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 240,
+      description: 'frames per segment: a render interrupted by a crash or a stop resumes after its last complete segment',
+    }),
     progressIntervalMs: Type.Integer({
       minimum: 0,
       maximum: 60_000,

@@ -23,6 +23,8 @@ export interface SchedulerOptions {
   deps: RenderDeps;
   concurrency: number;
   progressIntervalMs: number;
+  /** the runner's resume granularity (its default when absent) */
+  segmentFrames?: number;
   log: Logger;
   events: DaemonEventBus;
   throttle: GpuThrottle;
@@ -186,11 +188,12 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job] }> {
         signal: a.abort.signal,
         onProgress,
         throttle: this.throttle.hook(hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
+        ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
       });
       await checkOutput(job, result);
       if (ENCODE_STAGES.has(a.progress.stage)) this.opts.metrics?.encodeSeconds.inc((this.now() - stageSince) / 1000);
       if (this.queue.complete(job.id, { output: result.output, frames: result.frames })) {
-        log.info({ output: result.output, frames: result.frames, seconds: result.seconds }, `render ${job.id} done: ${result.output}`);
+        log.info({ output: result.output, frames: result.frames, resumedFrames: result.resumedFrames, seconds: result.seconds }, `render ${job.id} done: ${result.output}`);
         await this.cleanUp(job);
       } else {
         // cancelled while the runner was finishing: its segments are of no more use

@@ -26,12 +26,9 @@ export interface RenderOverrides {
   loadRunner?: () => Promise<RunRender>;
 }
 
-// A specifier in a variable: the pipeline module is loaded at the first render, not with the daemon.
-const RUNNER_MODULE = './run.ts';
+// the pipeline (ffmpeg, pixels, segments) is loaded at the first render, not with the daemon
 async function loadPipeline(): Promise<RunRender> {
-  const mod = (await import(new URL(RUNNER_MODULE, import.meta.url).href)) as { runRender?: RunRender };
-  if (typeof mod.runRender !== 'function') throw new Error(`${RUNNER_MODULE} exports no runRender`);
-  return mod.runRender;
+  return (await import('./run.ts')).runRender;
 }
 
 export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}): Subsystem & { service: RenderService } {
@@ -53,6 +50,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     deps: { networks, latents, log },
     concurrency: cfg.concurrency,
     progressIntervalMs: cfg.progressIntervalMs,
+    segmentFrames: cfg.segmentFrames,
     log,
     events: ctx.events,
     throttle,

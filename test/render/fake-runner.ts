@@ -70,7 +70,7 @@ export function fakeRunner(opts: FakeRunnerOptions = {}): RunRender & { runs: Fa
       await rename(tmp, spec.output.path);
     }
     record.outcome = 'done';
-    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, frames: total, fps: 30, seconds: 0.01 };
+    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, frames: total, fps: 30, seconds: 0.01, resumedFrames: record.startFrame };
   };
   return Object.assign(run, { runs });
 }
