@@ -6,8 +6,10 @@
 import multipart from '@fastify/multipart';
 import send from '@fastify/send';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import type { FastifyPluginAsync, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -46,6 +48,23 @@ const UploadBody = Type.Union([
     audio: Type.String({ format: 'binary', description: 'an audio file; repeat the part for several, joined in order' }),
   }),
 ]);
+
+/**
+ * The render body is checked as TypeBox does (defaults filled, nothing coerced), the way the CLI's
+ * spec is: the app's Ajv coerces types, which turned `truncationPsi: null` (the network's psi)
+ * into 0 through the union's number branch, a different render from the same JSON.
+ */
+// fastify hands each part's schema (here: each content type's) in turn; the route's type is its own
+const specCompiler: FastifySchemaCompiler<unknown> = (route) => {
+  const schema = route.schema as TSchema;
+  const check = TypeCompiler.Compile(schema);
+  return (value: unknown) => {
+    const v = value === null || typeof value !== 'object' ? value : Value.Default(schema, Value.Clone(value));
+    if (check.Check(v)) return { value: v };
+    const first = check.Errors(v).First()!;
+    return { error: [{ instancePath: first.path, message: first.message, keyword: 'typebox', schemaPath: '', params: {} }] as never };
+  };
+};
 
 export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
   const { scheduler, config } = opts;
@@ -110,6 +129,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           },
           response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 422: ErrorReply },
         },
+        validatorCompiler: specCompiler as never,
       },
       async (req, reply) => {
         const id = newJobId();

@@ -30,6 +30,8 @@ describe('/v1/renders', () => {
     expect(job).toMatchObject({ state: 'running', priority: 3, framesDone: 0, outputUrl: null });
     expect(job.spec.audio).toEqual([join(s.mediaRoot, 'a.wav'), join(s.mediaRoot, 'b.wav')]);
     expect(job.spec.output).toMatchObject({ path: join(s.outputRoot, 'clips', 'one.mp4'), crf: 20, format: 'mp4', preset: 'medium' });
+    // null is the network's own psi, not 0 (a coercing validator made it 0)
+    expect(job.spec.truncationPsi).toBeNull();
     await gate.arrived;
     const running = (await s.app.inject(`/v1/renders/${job.id}`)).json<RenderJobView>();
     expect(running).toMatchObject({ state: 'running', stage: 'analysing' });
@@ -69,10 +71,11 @@ describe('/v1/renders', () => {
       [body({ latents: { projectionFile: join(outside, 'secret.wav') } }), 403, /^body\/latents\/projectionFile: .* outside the media root/],
       [body({ output: { path: '/tmp/x.mp4' } }), 400, /^body\/output\/path: "\/tmp\/x.mp4" must be a name under the output root/],
       [body({ output: { path: '../x.mp4' } }), 400, /^body\/output\/path: /],
-      [body({ priority: 1000 }), 400, /body\/priority must be <= 100/],
-      [body({ audio: [] }), 400, /body\/audio must NOT have fewer than 1 items/],
-      [body({ colour: 'red' }), 400, /must NOT have additional properties/],
-      [{ networks: ['demo-64'] }, 400, /must have required property 'audio'/],
+      [body({ priority: 1000 }), 400, /^body\/priority Expected integer to be less or equal to 100/],
+      [body({ priority: '5' }), 400, /^body\/priority Expected integer/],
+      [body({ audio: [] }), 400, /^body\/audio Expected array length to be greater or equal to 1/],
+      [body({ colour: 'red' }), 400, /^body\/colour Unexpected property/],
+      [{ networks: ['demo-64'] }, 400, /^body\/audio Expected required property/],
     ];
     for (const [payload, code, message] of cases) {
       const res = await post(payload);
