@@ -45,7 +45,7 @@ interface Active {
 
 const ENCODE_STAGES = new Set(['encoding', 'muxing']);
 
-export class RenderScheduler extends EventEmitter<{ job: [job: Job] }> {
+export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: [] }> {
   readonly queue: JobQueue;
   readonly throttle: GpuThrottle;
   private readonly active = new Map<string, Active>();
@@ -78,6 +78,8 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job] }> {
   /** Pauses the running jobs (they resume at the next start) and waits for their runners to let go. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // event streams end now: an open one would hold the HTTP server's close until the stop times out
+    this.emit('closing');
     for (const a of this.active.values()) {
       a.abortedFor ??= 'stop';
       a.abort.abort(new RenderFailure('cancelled', 'daemon stopping'));

@@ -31,7 +31,13 @@ export function streamJobEvents(reply: FastifyReply, scheduler: RenderScheduler,
   }
   const release = () => {
     scheduler.off('job', onJob);
+    scheduler.off('closing', onClosing);
     clearInterval(timer);
+  };
+  // the daemon is stopping: the render is paused, not ended; the client may follow it again after the restart
+  const onClosing = () => {
+    release();
+    res.end();
   };
   const onJob = (j: Job) => {
     if (j.id !== job.id) return;
@@ -46,6 +52,7 @@ export function streamJobEvents(reply: FastifyReply, scheduler: RenderScheduler,
   const timer = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs);
   timer.unref();
   scheduler.on('job', onJob);
+  scheduler.on('closing', onClosing);
   res.on('close', release);
   write('progress', job);
 }

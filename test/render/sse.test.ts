@@ -105,4 +105,22 @@ describe('/v1/renders/{id}/events', () => {
     const done = await until(s.scheduler, job.id, (j) => j.state === 'done');
     expect(done.framesDone).toBe(8);
   });
+
+  it('a stopping scheduler ends open streams (the HTTP server can close), the render stays running for the restart', async () => {
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const base = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } })).json<RenderJobView>();
+    await gate.arrived;
+    const { res } = await get(`${base}/v1/renders/${job.id}/events`);
+    const stream = readEvents(res);
+    await stream.next(1);
+    await s.scheduler.stop();
+    await stream.ended;
+    expect(stream.events.map((e) => e.event)).toEqual(['progress']);
+    expect(s.scheduler.listenerCount('job') + s.scheduler.listenerCount('closing')).toBe(0);
+    expect(s.queue.get(job.id)!.state).toBe('running');
+    await s.app.close();
+  });
 });
