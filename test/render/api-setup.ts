@@ -13,7 +13,7 @@ import { JobQueue } from '../../src/render/queue.ts';
 import { RenderScheduler } from '../../src/render/scheduler.ts';
 import { GpuThrottle } from '../../src/render/throttle.ts';
 import type { RenderDeps, RunRender } from '../../src/render/types.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir } from './job-helpers.ts';
 
 export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}) {
   const root = tempDir('gance-api-');

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp, multipartBody } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
-import { tempDir, until } from './helpers.ts';
+import { tempDir, until } from './job-helpers.ts';
 
 const apps: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {

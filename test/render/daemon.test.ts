@@ -8,7 +8,7 @@ import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon } from '../../src/daemon.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
-import { tempDir, until } from './helpers.ts';
+import { tempDir, until } from './job-helpers.ts';
 
 function config(stateDir: string, root: string) {
   const c = loadConfigFile();

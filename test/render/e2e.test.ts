@@ -11,7 +11,7 @@ import { sseEvents } from '../../src/cli/daemon-api.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { addInto, clicks, tone, writeWav } from '../audio/wav.ts';
 import { spawnCli, testConfigYaml, writeTempConfig, type DaemonProcess } from '../helpers/daemon-process.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir } from './job-helpers.ts';
 
 const FPS = 24;
 const SECONDS = 8;

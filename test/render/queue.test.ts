@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobFinishedError, JobNotFoundError, JobQueue, SCHEMA_VERSION } from '../../src/render/queue.ts';
-import { spec, tempDir } from './helpers.ts';
+import { spec, tempDir } from './job-helpers.ts';
 
 const open: JobQueue[] = [];
 function queue(stateDir = tempDir(), now?: () => number): JobQueue {

@@ -11,7 +11,7 @@ import { RenderScheduler } from '../../src/render/scheduler.ts';
 import { GpuThrottle } from '../../src/render/throttle.ts';
 import type { RenderDeps, RunRender } from '../../src/render/types.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
-import { spec, tempDir, until } from './helpers.ts';
+import { spec, tempDir, until } from './job-helpers.ts';
 
 const log = pino({ level: 'silent' });
 const cleanup: Array<() => Promise<void> | void> = [];

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
-import { until } from './helpers.ts';
+import { until } from './job-helpers.ts';
 
 const apps: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
