@@ -4,7 +4,6 @@
  * (ffmpeg says "No space left on device"), anything else 'encoder' with ffmpeg's last words.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { RenderFailure } from './types.ts';
 
 const STDERR_TAIL = 4000;
@@ -97,7 +96,8 @@ export class FfmpegInput {
     const stdin = this.run.child.stdin!;
     if (this.exited || stdin.destroyed) throw await this.failure();
     if (stdin.write(chunk)) return;
-    const drained = once(stdin, 'drain').then(() => true);
+    // not events.once: it rejects on the pipe's EPIPE, which the exit status explains better
+    const drained = new Promise<boolean>((resolve) => stdin.once('drain', () => resolve(true)));
     const ended = this.run.exit.then(() => false);
     if (!(await Promise.race([drained, ended]))) throw await this.failure();
   }

@@ -63,7 +63,10 @@ export function createLocalRenderer(o: LocalOptions): LocalRenderer {
     defaultNetwork: o.firstNetwork ?? cfg.networks.default,
     log: o.log,
   });
-  manager.start();
+  // the manager loads its default network as it starts; a network the catalogue does not offer
+  // would only log a failed load before the render refuses it (naming it) anyway
+  const first = catalogue.get(o.firstNetwork ?? cfg.networks.default);
+  if (first && !first.error) manager.start();
   return {
     deps: { networks: manager, latents, log: o.log, ...(o.ffmpeg ? { ffmpeg: o.ffmpeg } : {}) },
     async close() {

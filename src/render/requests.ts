@@ -25,11 +25,31 @@ export async function* frameRequests(latents: AsyncIterable<LatentFrame>, opts: 
     if (!net) throw new RenderFailure('internal', `frame ${f.index}: network index ${f.network} outside 0..${opts.networks.length - 1}`);
     const latent = net.kind === 'z' ? f.z : f.w;
     if (!latent) throw new RenderFailure('internal', `frame ${f.index}: no ${net.kind} latent for network "${net.id}"`);
-    if (opts.throttle) await opts.throttle();
+    if (opts.throttle) await held(opts.throttle(), opts.signal);
     if (opts.signal?.aborted) return;
     const feeds: FrameRequest['feeds'] = { [net.latentInput]: latent };
     if (net.psiInput) feeds[net.psiInput] = Float32Array.of(opts.psi[f.network]!);
     yield { feeds, network: net.id };
     expected++;
   }
+}
+
+/** The throttle's wait, cut short by a cancel (a paused render must still cancel at once). */
+function held(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return wait;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    wait.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(new RenderFailure('internal', `the throttle failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      },
+    );
+  });
 }

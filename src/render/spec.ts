@@ -4,13 +4,25 @@
  * Every number is bounded and every array and string has a limit, so a spec that passes the
  * schema can be stored and re-run without further checks of size.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LatentsConfig, NoiseConfig, ReactiveConfig } from '../latents/config.ts';
 
 const PATH_MAX = 4096;
 
+/**
+ * A config schema without its defaults: an override left out must stay out (filling in the
+ * config's default would override the daemon's own setting with it).
+ */
+function overrideOf<T extends TSchema>(schema: T): T {
+  const copy = { ...(schema as unknown as Record<string | symbol, unknown>) };
+  delete copy.default;
+  if (copy.properties) copy.properties = Object.fromEntries(Object.entries(copy.properties as Record<string, TSchema>).map(([k, v]) => [k, overrideOf(v)]));
+  if (Array.isArray(copy.items)) copy.items = (copy.items as TSchema[]).map(overrideOf);
+  return copy as unknown as T;
+}
+
 /** The per-render overrides of `synthesis.latents` (the rest comes from the daemon's config). */
-export const RenderLatents = Type.Partial(
+export const RenderLatents = overrideOf(Type.Partial(
   Type.Object({
     mode: LatentsConfig.properties.mode,
     fps: Type.Number({ minimum: 1, maximum: 240, description: 'video frames per second (GANce --output-fps)' }),
@@ -25,8 +37,8 @@ export const RenderLatents = Type.Partial(
     noise: Type.Partial(NoiseConfig),
     reactive: Type.Partial(ReactiveConfig),
   }),
-  { additionalProperties: false, default: {} },
-);
+  { additionalProperties: false },
+));
 export type RenderLatents = Static<typeof RenderLatents>;
 
 export const RenderOutput = Type.Object(
@@ -66,7 +78,7 @@ export const RenderSpec = Type.Object(
       default: null,
       description: 'truncation psi for z networks (GANce used 1.2); null: the network sidecar\'s',
     }),
-    latents: RenderLatents,
+    latents: { ...RenderLatents, default: {} } as typeof RenderLatents,
     output: RenderOutput,
     priority: Type.Integer({ minimum: -100, maximum: 100, default: 0, description: 'higher runs first among queued renders' }),
   },

@@ -1,0 +1,137 @@
+/** `gance render`, the real command: the done-when render, a SIGKILLed render resumed, a bad input. */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { specFromFlags } from '../../src/cli/render.ts';
+import { createLocalRenderer } from '../../src/render/local.ts';
+import { runRender } from '../../src/render/run.ts';
+import { CLI, REPO } from '../helpers/daemon-process.ts';
+import { addInto, clicks, interleave, tempDir, tone, writeWav } from '../audio/wav.ts';
+import { decodeAudio, frameMd5s, probeStream } from './helpers.ts';
+
+const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
+
+/** Best normalised correlation of `b` against `a` over lags 0..maxLag (b delayed). */
+function bestLag(a: Float32Array, b: Float32Array, maxLag: number): { lag: number; r: number } {
+  let best = { lag: 0, r: -1 };
+  const n = a.length;
+  for (let lag = 0; lag <= maxLag; lag++) {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let i = 0; i < n && i + lag < b.length; i++) {
+      ab += a[i]! * b[i + lag]!;
+      aa += a[i]! * a[i]!;
+      bb += b[i + lag]! * b[i + lag]!;
+    }
+    const r = ab / Math.sqrt(aa * bb);
+    if (r > best.r) best = { lag, r };
+  }
+  return best;
+}
+
+describe('gance render', () => {
+  let dir: string;
+  let config: string;
+  beforeAll(() => {
+    dir = tempDir('gance-render-cli-');
+    // one intra-op thread and analysis on the main thread: the same numbers in every process here
+    config = join(dir, 'gance.yaml');
+    writeFileSync(
+      config,
+      `cooler:\n  driver: simulated\n  fans: [{ id: a, channel: 0 }]\nthermal:\n  zones:\n    - { id: z0, gpus: [0], fans: [a], pid: { setpoint: 70 } }\nsynthesis:\n  workers: [{ id: cpu0, providers: [cpu], intraOpThreads: 1 }]\n  latents: { analysisThreads: 1 }\n`,
+    );
+  });
+
+  it('renders a 10 s tone at 24 fps: 240 frames, and the audio stream is the input', { timeout: 180_000 }, () => {
+    const rate = 44100;
+    const left = addInto(tone(rate, 10, [220, 330], 0.2), clicks(rate, 10, 0.5));
+    const right = tone(rate, 10, [440, 550], 0.2);
+    const song = join(dir, 'tone.wav');
+    writeWav(song, rate, 2, interleave(left, right));
+    const out = join(dir, 'tone.mp4');
+    const r = gance('render', song, '--network', 'demo-64', '--fps', '24', '--out', out);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // stdout is a pipe here: plain progress lines, then what was written
+    expect(r.stdout).toMatch(/^analysing\nrendering 0\/240 frames\n/);
+    expect(r.stdout).toMatch(new RegExp(`wrote ${out} \\(240 frames at 24 fps in [0-9.]+ s\\) and ${join(dir, 'tone.run.json')}\\n$`));
+
+    const video = probeStream(out, 'v');
+    expect(video).toMatchObject({ codec_name: 'h264', nb_read_frames: '240', width: '64', height: '64', pix_fmt: 'yuv420p', r_frame_rate: '24/1' });
+    const audio = probeStream(out, 'a');
+    expect(audio).toMatchObject({ codec_name: 'aac', sample_rate: '44100', channels: '2' });
+
+    // the decoded audio is the input, delayed by the encoder's priming and padded to a whole AAC frame
+    const input = decodeAudio(song);
+    const decoded = decodeAudio(out);
+    const { lag, r: corr } = bestLag(input.subarray(0, rate), decoded, 4096);
+    expect(corr).toBeGreaterThan(0.99);
+    expect(decoded.length - lag - input.length).toBeGreaterThanOrEqual(0);
+    expect(decoded.length - lag - input.length).toBeLessThan(1024);
+    const whole = bestLag(input, decoded.subarray(lag), 0);
+    expect(whole.r).toBeGreaterThan(0.99);
+
+    const run = JSON.parse(readFileSync(join(dir, 'tone.run.json'), 'utf8')) as Record<string, unknown> & { spec: { audio: string[] }; encode: { segmentArgs: string[]; muxArgs: string[] } };
+    expect(run.spec.audio).toEqual([song]);
+    expect(run.frames).toBe(240);
+    expect(run.ffmpeg).toMatch(/^ffmpeg version /);
+    expect(run.encode.segmentArgs).toEqual(expect.arrayContaining(['libx264', '-crf', '18', '-bf', '2', '-use_editlist', '0', '-threads', '4']));
+    expect(run.encode.muxArgs).toEqual(expect.arrayContaining(['+faststart', '-c:v', 'copy']));
+    expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('a render killed with SIGKILL resumes from its work folder: the frames of an uninterrupted render', { timeout: 240_000 }, async () => {
+    const song = join(dir, 'long.wav');
+    writeWav(song, 22050, 1, addInto(tone(22050, 8, [220, 277], 0.2), clicks(22050, 8, 0.3)));
+    const out = join(dir, 'killed.mp4');
+    const work = join(dir, 'work');
+    const args = ['render', song, '--out', out, '--fps', '24', '--size', '256', '--segment-frames', '16', '--work-dir', work, '--config', config, '--no-progress'];
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: 'ignore' });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    let ended = false;
+    void exited.then(() => (ended = true));
+    // kill it once two segments are complete, while the third is being encoded
+    while (!ended && !existsSync(join(work, 'segment-000001.mp4'))) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(existsSync(out)).toBe(false);
+
+    const again = gance(...args);
+    expect(again.stderr).toBe('');
+    expect(again.status).toBe(0);
+    const resumed = /192 frames at 24 fps, (\d+) of them from /.exec(again.stdout);
+    expect(resumed).not.toBeNull();
+    const from = Number(resumed![1]);
+    expect(from).toBeGreaterThanOrEqual(32);
+    expect(from % 16).toBe(0);
+    expect(probeStream(out, 'v').nb_read_frames).toBe('192');
+    expect(existsSync(work)).toBe(false);
+
+    // the same render uninterrupted, in this process, on the same config
+    const local = createLocalRenderer({ config: loadConfigFile(config), log: pino({ level: 'silent' }) });
+    try {
+      const ref = join(dir, 'reference.mp4');
+      const flags = { out: ref, config, fps: 24, size: 256 };
+      await runRender(specFromFlags([song], ['demo-64'], flags), local.deps, { workDir: join(dir, 'work-ref'), segmentFrames: 16 });
+      const want = frameMd5s(ref);
+      expect(want).toHaveLength(192);
+      expect(frameMd5s(out)).toEqual(want);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {
+    const song = join(dir, 'short.wav');
+    writeWav(song, 22050, 1, tone(22050, 1, [330]));
+    const out = join(dir, 'never.mp4');
+    const r = gance('render', song, '--network', 'no-such-net', '--out', out, '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^gance: render failed \(bad-input\): network "no-such-net": no such network \(known: demo-64\)\n$/);
+    expect(readdirSync(dir).filter((n) => n.startsWith('never') || n.startsWith('.never'))).toEqual([]);
+  });
+});

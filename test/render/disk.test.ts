@@ -1,0 +1,64 @@
+/**
+ * A full disk, for real: a 3 MB tmpfs in a private mount namespace (root and unshare needed; the
+ * test says so and skips where they are not). The render runs in a child process inside it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../helpers/daemon-process.ts';
+import { addInto, clicks, tempDir, tone, writeWav } from '../audio/wav.ts';
+
+const probe = spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs /mnt && umount /mnt'], { encoding: 'utf8' });
+const unavailable = probe.error ? `unshare cannot run (${probe.error.message})` : probe.status !== 0 ? `a private mount namespace is not permitted here (${probe.stderr.trim()})` : null;
+if (unavailable) console.warn(`disk-full tests skipped: ${unavailable}`);
+
+interface Outcome {
+  reason?: string;
+  message?: string;
+  done?: string;
+  error?: string;
+  filled: boolean;
+  files: string[];
+}
+
+function renderOnTmpfs(mode: 'precheck' | 'fill', audio: string): Outcome {
+  const mnt = tempDir('gance-render-tmpfs-');
+  const script = join(REPO, 'test/render/fixtures/disk-full.ts');
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" --import tsx "$3" "$4" "$1" "$5"`, 'sh', mnt, process.execPath, script, mode, audio], {
+    cwd: REPO,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`disk-full script failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Outcome;
+}
+
+describe.skipIf(unavailable !== null)('render on a full disk', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('gance-render-disk-');
+    mkdirSync(dir, { recursive: true });
+  });
+
+  it('a render that cannot fit is refused before it starts', { timeout: 120_000 }, () => {
+    const audio = join(dir, 'long.wav');
+    writeWav(audio, 22050, 1, addInto(tone(22050, 30, [220]), clicks(22050, 30, 0.5)));
+    const o = renderOnTmpfs('precheck', audio);
+    expect(o.reason, JSON.stringify(o)).toBe('no-space');
+    expect(o.message).toMatch(/^not enough disk space in .*: the render needs about [0-9.]+ MB \(segments ~[0-9.]+ MB, output ~[0-9.]+ MB\), [0-9.]+ MB is free$/);
+    // nothing rendered: no output, no segment
+    expect(o.files.filter((f) => !f.startsWith('work/render-state.json') && f !== 'work/')).toEqual([]);
+  });
+
+  it('a disk that fills while the render runs: no-space, the partial output and segment removed', { timeout: 120_000 }, () => {
+    const audio = join(dir, 'short.wav');
+    writeWav(audio, 22050, 1, addInto(tone(22050, 2, [220]), clicks(22050, 2, 0.25)));
+    const o = renderOnTmpfs('fill', audio);
+    expect(o.filled).toBe(true);
+    expect(o.reason, JSON.stringify(o)).toBe('no-space');
+    // ffmpeg met the full disk writing the segment, and said so
+    expect(o.message).toMatch(/^encoding frames 0\.\.9 \(segment segment-000000\.mp4\): no space left on the device \(ffmpeg: .*No space left on device/);
+    const names = o.files.map((f) => f.split(' ')[0]);
+    expect(names.filter((n) => n!.includes('.tmp') || n!.includes('out.mp4'))).toEqual([]);
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * runRender on the demo network: resume after a cancel gives the frames of an uninterrupted render
+ * (framemd5), and bad input of every kind fails with the input named and nothing partial left.
+ */
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRenderer } from '../../src/render/local.ts';
+import type { RenderSpec } from '../../src/render/spec.ts';
+import { runRender } from '../../src/render/run.ts';
+import { RenderFailure, type RenderDeps, type RenderProgress } from '../../src/render/types.ts';
+import { addInto, clicks, noise, tempDir, tone, writeWav } from '../audio/wav.ts';
+import { frameMd5s, localRenderer, probeStream } from './helpers.ts';
+
+async function failure(p: Promise<unknown>): Promise<RenderFailure> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof RenderFailure) return err;
+    throw err;
+  }
+  throw new Error('the render did not fail');
+}
+
+describe('runRender', () => {
+  let dir: string;
+  let song: string;
+  let local: LocalRenderer;
+  beforeAll(() => {
+    dir = tempDir('gance-render-run-');
+    song = join(dir, 'song.wav');
+    // 2 s: a chord with clicks and a little noise, so the latents move from frame to frame
+    writeWav(song, 22050, 1, addInto(addInto(tone(22050, 2, [220, 330], 0.2), clicks(22050, 2, 0.25)), noise(44100, 0.01, 2)));
+    local = localRenderer();
+  });
+  afterAll(async () => {
+    await local.close();
+  });
+
+  // runRender fills in the schema's defaults itself (and refuses what does not pass it)
+  const spec = (out: string, extra: Record<string, unknown> = {}) => ({ audio: [song], networks: ['demo-64'], latents: { fps: 24 }, output: { path: out, preset: 'ultrafast', ...extra } }) as RenderSpec;
+  const leftovers = () => readdirSync(dir).filter((n) => n.includes('.tmp') || n.includes('.work'));
+  const segments = (workDir: string) => readdirSync(workDir).filter((n) => n.startsWith('segment-')).sort();
+
+  it('cancelled after two segments, then run again with the same workDir: the frames of an uninterrupted render', { timeout: 120_000 }, async () => {
+    const ref = join(dir, 'ref.mp4');
+    const whole = await runRender(spec(ref), local.deps, { workDir: join(dir, 'w-ref'), segmentFrames: 10 });
+    expect(whole).toMatchObject({ frames: 48, fps: 24, resumedFrames: 0 });
+    expect(probeStream(ref, 'v').nb_read_frames).toBe('48');
+
+    const out = join(dir, 'resumed.mp4');
+    const workDir = join(dir, 'w-resume');
+    const abort = new AbortController();
+    const cancelled = await failure(
+      runRender(spec(out), local.deps, {
+        workDir,
+        segmentFrames: 10,
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (p.framesDone === 25) abort.abort();
+        },
+      }),
+    );
+    expect(cancelled.reason).toBe('cancelled');
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers()).toEqual([]);
+    // frames 0..19 in two complete segments; the one being encoded is gone
+    expect(segments(workDir)).toEqual(['segment-000000.mp4', 'segment-000001.mp4']);
+    expect(readdirSync(workDir).filter((n) => n.startsWith('.'))).toEqual([]);
+
+    const progress: RenderProgress[] = [];
+    const resumed = await runRender(spec(out), local.deps, { workDir, segmentFrames: 10, onProgress: (p) => progress.push(p) });
+    expect(resumed).toMatchObject({ frames: 48, resumedFrames: 20 });
+    expect(progress.find((p) => p.stage === 'rendering')!.framesDone).toBe(20);
+    expect(probeStream(out, 'v').nb_read_frames).toBe('48');
+    const want = frameMd5s(ref);
+    expect(want).toHaveLength(48);
+    expect(frameMd5s(out)).toEqual(want);
+    expect(existsSync(workDir)).toBe(false);
+  });
+
+  it('segments of a different render in the workDir are discarded, not joined', { timeout: 120_000 }, async () => {
+    const workDir = join(dir, 'w-other');
+    const abort = new AbortController();
+    const first = await failure(
+      runRender(spec(join(dir, 'other.mp4'), { crf: 30 }), local.deps, { workDir, segmentFrames: 10, signal: abort.signal, onProgress: (p) => p.framesDone === 15 && abort.abort() }),
+    );
+    expect(first.reason).toBe('cancelled');
+    expect(segments(workDir)).toEqual(['segment-000000.mp4']);
+    const r = await runRender(spec(join(dir, 'other.mp4')), local.deps, { workDir, segmentFrames: 10 });
+    expect(r.resumedFrames).toBe(0);
+    expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
+  });
+
+  describe('bad input: the input and the reason, nothing left', () => {
+    const cases: Array<[string, () => { spec: Record<string, unknown>; deps?: Partial<RenderDeps> }, RenderFailure['reason'], RegExp]> = [
+      [
+        'unreadable audio',
+        () => {
+          const f = join(dir, 'garbage.wav');
+          writeFileSync(f, 'not audio at all');
+          return { spec: { ...spec(join(dir, 'x.mp4')), audio: [song, f] } };
+        },
+        'bad-input',
+        /garbage\.wav: not a readable audio file/,
+      ],
+      [
+        'silent audio',
+        () => {
+          const f = join(dir, 'silence.wav');
+          writeWav(f, 22050, 1, new Int16Array(22050));
+          return { spec: { ...spec(join(dir, 'x.mp4')), audio: [f] } };
+        },
+        'bad-input',
+        /silence\.wav: silent/,
+      ],
+      ['an unknown network', () => ({ spec: { ...spec(join(dir, 'x.mp4')), networks: ['no-such-net'] } }), 'bad-input', /network "no-such-net": no such network \(known: .*demo-64/],
+      [
+        'a projection on a z network',
+        () => ({ spec: { ...spec(join(dir, 'x.mp4')), latents: { projectionFile: join(dir, 'face.h5') } } }),
+        'bad-input',
+        /face\.h5.*network "demo-64" takes z/,
+      ],
+      ['an odd size', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 65 }) }), 'bad-input', /output\.size/],
+      ['an upscale beyond 4x', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 258 }) }), 'bad-input', /output size 258: more than 4x the network's 64 px/],
+      ['an output folder that does not exist', () => ({ spec: spec(join(dir, 'nowhere', 'x.mp4')) }), 'bad-input', /nowhere.*does not exist/],
+      ['ffmpeg missing', () => ({ spec: spec(join(dir, 'x.mp4')), deps: { ffmpeg: join(dir, 'no-ffmpeg') } }), 'encoder', /ffmpeg not found or not executable at ".*no-ffmpeg"/],
+      [
+        'ffmpeg crashing mid-render',
+        () => {
+          // answers -version like ffmpeg, then reads a frame and a half of the input and dies
+          const fake = join(dir, 'crashing-ffmpeg');
+          writeFileSync(fake, `#!/bin/sh\nif [ "$1" = -version ]; then echo "ffmpeg version fake"; exit 0; fi\nhead -c 18000 >/dev/null\necho "fake encoder gave up" >&2\nexit 3\n`);
+          chmodSync(fake, 0o755);
+          return { spec: spec(join(dir, 'x.mp4')), deps: { ffmpeg: fake } };
+        },
+        'encoder',
+        /segment-000000.*exited with code 3: fake encoder gave up/,
+      ],
+    ];
+    for (const [name, make, reason, message] of cases) {
+      it(name, { timeout: 60_000 }, async () => {
+        const { spec: s, deps } = make();
+        const workDir = join(dir, `w-bad-${name.replace(/\W+/g, '-')}`);
+        const f = await failure(runRender(s as RenderSpec, { ...local.deps, ...deps }, { workDir, segmentFrames: 10 }));
+        expect(f.reason, f.message).toBe(reason);
+        expect(f.message).toMatch(message);
+        expect(f.message).not.toContain('\n');
+        expect(existsSync(join(dir, 'x.mp4'))).toBe(false);
+        expect(leftovers()).toEqual([]);
+        // no segment: nothing was rendered that a resume could use
+        expect(existsSync(workDir) ? segments(workDir) : []).toEqual([]);
+      });
+    }
+  });
+});
