@@ -149,10 +149,13 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
       done: Promise.resolve(),
     };
     this.active.set(job.id, a);
-    a.done = this.run(a, resumed).finally(() => {
-      this.active.delete(job.id);
-      this.pump();
-    });
+    a.done = this.run(a, resumed)
+      // the store or the disk failed under the bookkeeping itself; the daemon carries on
+      .catch((err: unknown) => this.opts.log.error({ err, job: job.id }, `render ${job.id}: ${(err as Error).message}`))
+      .finally(() => {
+        this.active.delete(job.id);
+        this.pump();
+      });
   }
 
   private async run(a: Active, resumed: boolean): Promise<void> {
@@ -184,7 +187,11 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
 
     try {
       await mkdir(job.workDir, { recursive: true });
-      const runRender = await (this.runner ??= this.opts.loadRunner());
+      // a runner that failed to load is tried again by the next render
+      const runRender = await (this.runner ??= this.opts.loadRunner().catch((err: unknown) => {
+        this.runner = undefined;
+        throw err;
+      }));
       const result = await runRender(job.spec, { ...this.opts.deps, log }, {
         workDir: job.workDir,
         signal: a.abort.signal,

@@ -170,3 +170,36 @@ describe('render scheduler', () => {
     expect(throttle.waiting()).toBe(0);
   });
 });
+
+describe('render scheduler: a runner that cannot be loaded', () => {
+  it('fails the render as internal and tries to load it again for the next one', async () => {
+    const stateDir = tempDir();
+    const queue = new JobQueue({ stateDir });
+    const run = fakeRunner({ frames: 4, batch: 4 });
+    let loads = 0;
+    const s = new RenderScheduler({
+      queue,
+      loadRunner: async () => {
+        if (++loads === 1) throw new Error('cannot load the pipeline');
+        return run;
+      },
+      deps: { log } as unknown as RenderDeps,
+      concurrency: 1,
+      progressIntervalMs: 0,
+      log,
+      events: createEventBus(),
+      throttle: new GpuThrottle(),
+    });
+    cleanup.push(async () => {
+      await s.stop();
+      queue.close();
+    });
+    s.start();
+    const out = tempDir('gance-out-');
+    const a = s.submit({ spec: spec({ path: join(out, 'a.mp4') }) });
+    expect(await until(s, a.id, (j) => j.state === 'failed')).toMatchObject({ reason: 'internal', error: 'cannot load the pipeline' });
+    const b = s.submit({ spec: spec({ path: join(out, 'b.mp4') }) });
+    expect((await until(s, b.id, (j) => j.state === 'done')).framesDone).toBe(4);
+    expect(loads).toBe(2);
+  });
+});
