@@ -1,5 +1,5 @@
 /** The scheduler with a fake runner on a real store: order, progress, cancel, failure, stop and resume, hints, metrics. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -201,5 +201,56 @@ describe('render scheduler: a runner that cannot be loaded', () => {
     const b = s.submit({ spec: spec({ path: join(out, 'b.mp4') }) });
     expect((await until(s, b.id, (j) => j.state === 'done')).framesDone).toBe(4);
     expect(loads).toBe(2);
+  });
+});
+
+describe('render scheduler: concurrency and progress bookkeeping', () => {
+  it('runs render.concurrency renders at once', async () => {
+    const gate = new Gate();
+    const run = fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait });
+    const { scheduler: s, queue, out } = setup(run, { concurrency: 2 });
+    s.start();
+    const jobs = [1, 2, 3].map((k) => s.submit({ spec: spec({ path: join(out, `${k}.mp4`) }) }));
+    await gate.arrived;
+    expect(queue.counts()).toMatchObject({ running: 2, queued: 1 });
+    gate.release();
+    await until(s, jobs[2]!.id, (j) => j.state === 'done');
+    expect(run.runs).toHaveLength(3);
+  });
+
+  it('stores progress at most every progressIntervalMs (stage changes at once) and counts time in encoding', async () => {
+    let t = 0;
+    const stateDir = tempDir();
+    const queue = new JobQueue({ stateDir });
+    const registry = new Registry();
+    let s: RenderScheduler | undefined = undefined;
+    const metrics = createRenderMetrics(registry, { counts: () => queue.counts(), fps: () => s!.runningFps() });
+    // a runner on the test's clock: 10 frames 100 ms apart, then 2.5 s of encoding
+    const run: RunRender = async (sp, _d, o) => {
+      o.onProgress?.({ stage: 'rendering', framesDone: 0, framesTotal: 10, fps: null, etaSeconds: null });
+      for (let f = 1; f <= 10; f++) {
+        t += 100;
+        o.onProgress?.({ stage: 'rendering', framesDone: f, framesTotal: 10, fps: 10, etaSeconds: (10 - f) / 10 });
+      }
+      o.onProgress?.({ stage: 'encoding', framesDone: 10, framesTotal: 10, fps: null, etaSeconds: 0 });
+      t += 2500;
+      writeFileSync(sp.output.path, 'mp4');
+      return { output: sp.output.path, runConfig: '', frames: 10, fps: 10, seconds: 3.5, resumedFrames: 0 };
+    };
+    s = new RenderScheduler({ queue, loadRunner: async () => run, deps: { log } as unknown as RenderDeps, concurrency: 1, progressIntervalMs: 450, log, events: createEventBus(), throttle: new GpuThrottle(), metrics, now: () => t });
+    cleanup.push(async () => {
+      await s.stop();
+      queue.close();
+    });
+    const stored: number[] = [];
+    s.on('job', (j) => j.state === 'running' && stored.push(j.framesDone));
+    s.start();
+    const job = s.submit({ spec: spec({ path: join(tempDir('gance-out-'), 'x.mp4') }) });
+    await until(s, job.id, (j) => j.state === 'done');
+    // launch, the stage change to rendering, then every 450 ms of frames (5 and 10 are 500 ms apart), the change to encoding
+    expect(stored).toEqual([0, 0, 5, 10, 10]);
+    const m = await registry.metrics();
+    expect(m).toMatch(/^gance_render_encode_seconds_total 2.5$/m);
+    expect(m).toMatch(/^gance_render_frames_total 10$/m);
   });
 });
