@@ -213,7 +213,7 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
       workDir,
       signal: abort.signal,
       onProgress: (p) => view.update(p),
-      ...(flags.segmentFrames !== undefined ? { segmentFrames: flags.segmentFrames } : {}),
+      segmentFrames: flags.segmentFrames ?? config.render.segmentFrames,
     });
     view.stop();
     const resumed = r.resumedFrames > 0 ? `, ${r.resumedFrames} of them from ${workDir}` : '';
@@ -255,7 +255,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'noise seed (GANce: 1234)', number('--seed', 0, 4294967295, true))
     .option('--psi <psi>', "truncation psi for z networks (default: the network's)", number('--psi', -10, 10))
     .option('--work-dir <dir>', 'keep segments here: an interrupted render resumes when run again with the same folder')
-    .option('--segment-frames <n>', 'frames per segment, the resume granularity (default 240)', number('--segment-frames', 1, 1_000_000, true))
+    .option('--segment-frames <n>', 'frames per segment, the resume granularity (default: render.segmentFrames, 240)', number('--segment-frames', 1, 1_000_000, true))
     .option('--no-progress', 'print no progress')
     .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot')
     .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));

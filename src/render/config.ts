@@ -1,6 +1,7 @@
 /**
- * `render`: where the daemon's render jobs may read and write, and how many run at once.
- * Relative paths are taken from the daemon's working directory, like `stateDir`.
+ * Config section `render`: where the daemon's render jobs may read and write, how they use the
+ * disk, and how many run at once. The encoder settings are per render (the spec); these are the
+ * machine's. Relative paths are taken from the daemon's working directory, like `stateDir`.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -30,7 +31,11 @@ export const RenderConfig = Type.Object(
       minimum: 1,
       maximum: 1_000_000,
       default: 240,
-      description: 'frames per segment: a render interrupted by a crash or a stop resumes after its last complete segment',
+      description: 'frames per encoded segment: a render interrupted by a crash or a stop resumes after its last complete segment',
+    }),
+    workDir: Type.Union([Type.String({ minLength: 1, maxLength: 4096 }), Type.Null()], {
+      default: null,
+      description: "where renders keep their segments while they run (a folder per render); best on the outputs' disk. null: stateDir/renders",
     }),
     progressIntervalMs: Type.Integer({
       minimum: 0,

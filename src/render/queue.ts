@@ -98,8 +98,10 @@ const MIGRATIONS: string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export interface QueueOptions {
-  /** the database file is `renders.sqlite` in here; work folders go under `renders/` */
+  /** the database file is `renders.sqlite` in here; work folders go under `renders/` unless workRoot says */
   stateDir: string;
+  /** where each job's work folder is made (render.workDir) */
+  workRoot?: string;
   now?: () => number;
 }
 
@@ -137,7 +139,7 @@ export class JobQueue {
   constructor(opts: QueueOptions) {
     mkdirSync(opts.stateDir, { recursive: true });
     this.file = join(opts.stateDir, 'renders.sqlite');
-    this.workRoot = join(opts.stateDir, 'renders');
+    this.workRoot = opts.workRoot ?? join(opts.stateDir, 'renders');
     this.now = opts.now ?? Date.now;
     this.db = new Database(this.file);
     this.db.pragma('journal_mode = WAL');

@@ -37,7 +37,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
   const networks = ctx.services.get('networks');
   const latents = ctx.services.get('latents');
   const stateDir = resolve(ctx.config.stateDir);
-  const queue = new JobQueue({ stateDir });
+  const queue = new JobQueue({ stateDir, ...(cfg.workDir === null ? {} : { workRoot: resolve(cfg.workDir) }) });
   const throttle = new GpuThrottle();
   throttle.onHold((h) => log.info(h, `renders on GPU ${h.gpus.join(', ')} held: ${h.reason}`));
   const synthesis = ctx.config.synthesis;

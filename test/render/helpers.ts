@@ -38,7 +38,7 @@ export const INDEX_NET_SIZE = 8;
  * a latent that encodes the frame index comes back as pixels that say which frame, and which
  * network, was rendered.
  */
-export function writeIndexNetwork(dir: string, id: string, inverted = false): void {
+export function writeIndexNetwork(dir: string, id: string, inverted = false, truncationPsi = 1): void {
   mkdirSync(dir, { recursive: true });
   const s = INDEX_NET_SIZE;
   const g = new OnnxGraph(id);
@@ -62,7 +62,7 @@ export function writeIndexNetwork(dir: string, id: string, inverted = false): vo
     wDim: 4,
     wAvg: [0, 0, 0, 0],
     channels: { '4': 4, '8': 4 },
-    truncationPsi: 1,
+    truncationPsi,
     batch: null,
     output: { width: s, height: s, resize: 'none' },
     inputs: [

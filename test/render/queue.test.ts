@@ -94,6 +94,14 @@ describe('render job queue', () => {
     q1.close();
   });
 
+  it('makes work folders under render.workDir when one is given', () => {
+    const root = tempDir();
+    const q = new JobQueue({ stateDir: tempDir(), workRoot: root });
+    open.push(q);
+    const job = q.create({ spec: spec() });
+    expect(job.workDir).toBe(join(root, job.id));
+  });
+
   it('lists newest first, filtered by state and bounded', () => {
     const q = queue();
     const ids = Array.from({ length: 5 }, () => q.create({ spec: spec() }).id);

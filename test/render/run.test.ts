@@ -2,6 +2,7 @@
  * runRender on the demo network: resume after a cancel gives the frames of an uninterrupted render
  * (framemd5), and bad input of every kind fails with the input named and nothing partial left.
  */
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +91,16 @@ describe('runRender', () => {
     const r = await runRender(spec(join(dir, 'other.mp4')), local.deps, { workDir, segmentFrames: 10 });
     expect(r.resumedFrames).toBe(0);
     expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
+  });
+
+  it('with ALAC the muxed audio decodes to the input samples exactly', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'lossless.mp4');
+    const r = await runRender(spec(out, { audioCodec: 'alac' }), local.deps, { workDir: join(dir, 'w-alac') });
+    expect(probeStream(r.output, 'a')).toMatchObject({ codec_name: 'alac', sample_rate: '22050', channels: '1' });
+    const pcm = (f: string) => spawnSync('ffmpeg', ['-v', 'error', '-i', f, '-map', '0:a:0', '-f', 's16le', '-'], { maxBuffer: 1 << 26 }).stdout;
+    const want = pcm(song);
+    expect(want.length).toBe(2 * 44100);
+    expect(Buffer.compare(pcm(r.output), want)).toBe(0);
   });
 
   describe('bad input: the input and the reason, nothing left', () => {
