@@ -8,26 +8,32 @@
  * The daemon's address comes from the config's server.host/port (default: the embedded config).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../config/load.ts';
-import { JOB_STATES } from '../render/queue.ts';
+import { DEFAULT_CONFIG_PATH } from '../config/load.ts';
+import { JOB_STATES } from '../render/states.ts';
 import type { RenderJobView } from '../render/view.ts';
 import { call, daemonUrl } from './daemon-api.ts';
-import { table } from './thermal.ts';
 
 interface Where {
   url?: string;
   config: string;
 }
 
-const base = (o: Where) => o.url ?? daemonUrl(loadConfigFile(o.config));
+// the config is read only when no --url is given, and only by the action that needs it
+const base = async (o: Where) => o.url ?? daemonUrl((await import('../config/load.ts')).loadConfigFile(o.config));
 
-const clock = (s: number | null) => (s === null || !Number.isFinite(s) ? '-' : `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`);
+const clock = (s: number | null) => {
+  if (s === null || !Number.isFinite(s)) return '-';
+  const t = Math.round(s);
+  return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, '0')}`;
+};
 
 function frames(j: RenderJobView): string {
   return j.framesTotal === null ? `${j.framesDone}` : `${j.framesDone}/${j.framesTotal} (${Math.floor((j.progress ?? 0) * 100)}%)`;
 }
 
-export function listText(jobs: RenderJobView[]): string {
+export async function listText(jobs: RenderJobView[]): Promise<string> {
+  // the thermal CLI's table, loaded with the action that prints one
+  const { table } = await import('./thermal.ts');
   if (jobs.length === 0) return 'no renders';
   return table(
     ['ID', 'STATE', 'STAGE', 'FRAMES', 'FPS', 'ETA', 'PRIO', 'CREATED', 'OUTPUT / REASON'],
@@ -88,20 +94,20 @@ export function register(program: Command): void {
     .option('--json', 'print the raw API answer')
     .action(async (o: Where & { state?: string; limit: number; json?: boolean }) => {
       const q = new URLSearchParams({ limit: String(o.limit), ...(o.state ? { state: o.state } : {}) });
-      const r = await call<{ renders: RenderJobView[] }>(base(o), `/v1/renders?${q}`);
-      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${listText(r.renders)}\n`);
+      const r = await call<{ renders: RenderJobView[] }>(await base(o), `/v1/renders?${q}`);
+      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${await listText(r.renders)}\n`);
     });
 
   where(renders.command('show').description('one render: state, stage, frames, fps, ETA, reason').argument('<id>', 'render id'))
     .option('--json', 'print the raw API answer')
     .action(async (id: string, o: Where & { json?: boolean }) => {
-      const j = await call<RenderJobView>(base(o), `/v1/renders/${encodeURIComponent(id)}`);
+      const j = await call<RenderJobView>(await base(o), `/v1/renders/${encodeURIComponent(id)}`);
       process.stdout.write(o.json ? `${JSON.stringify(j, null, 2)}\n` : `${showText(j)}\n`);
       if (j.state === 'failed') process.exitCode = 3;
     });
 
   where(renders.command('cancel').description('cancel a queued or running render').argument('<id>', 'render id')).action(async (id: string, o: Where) => {
-    const j = await call<RenderJobView>(base(o), `/v1/renders/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    const j = await call<RenderJobView>(await base(o), `/v1/renders/${encodeURIComponent(id)}`, { method: 'DELETE' });
     process.stdout.write(`render ${j.id}: ${j.state}\n`);
   });
 }

@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import type { RenderSpec } from './spec.ts';
 import type { RenderFailureReason, RenderProgress, RenderStage } from './types.ts';
 
-export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
-export type JobState = (typeof JOB_STATES)[number];
-export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
+import { FINISHED_STATES, JOB_STATES, type JobState } from './states.ts';
+
+export { FINISHED_STATES, JOB_STATES, type JobState } from './states.ts';
 
 export interface Job {
   id: string;

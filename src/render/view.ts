@@ -1,6 +1,7 @@
 /** A render job as the API shows it (and the CLI reads it). */
 import { Type, type Static } from '@sinclair/typebox';
-import { JOB_STATES, type Job } from './queue.ts';
+import type { Job } from './queue.ts';
+import { JOB_STATES } from './states.ts';
 import { RenderSpec } from './spec.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);

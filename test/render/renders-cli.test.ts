@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { daemonUrl } from '../../src/cli/daemon-api.ts';
 import { main } from '../../src/cli.ts';
+import { testConfigYaml, writeTempConfig } from '../helpers/daemon-process.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
@@ -41,7 +42,10 @@ describe('gance renders', () => {
     const b = await post('b.mp4');
     await gate.arrived;
 
-    const list = await gance('renders', 'list', '--url', url);
+    // without --url: the address of the config's server section
+    const port = new URL(url).port;
+    const config = writeTempConfig(testConfigYaml().replace('port: 0', `port: ${port}`));
+    const list = await gance('renders', 'list', '--config', config);
     expect(list.code).toBe(0);
     const rows = list.out.trim().split('\n');
     expect(rows[0]).toMatch(/^ID\s+STATE\s+STAGE\s+FRAMES/);
