@@ -32,6 +32,8 @@ export interface RendersApiOptions {
   networks: SubmitContext['networks'];
   /** SSE keep-alive comment period */
   heartbeatMs?: number;
+  /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */
+  onClose?: () => void;
 }
 
 const tags = ['renders'];
@@ -71,7 +73,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
   const submitCtx: SubmitContext = {
     config,
     networks: opts.networks,
-    activeOutputs: () => new Set([...scheduler.queue.list({ state: 'queued', limit: 10_000 }), ...scheduler.queue.list({ state: 'running', limit: 10_000 })].map((j) => j.spec.output.path)),
+    activeOutputs: () => scheduler.queue.activeOutputs(),
   };
   const view = (job: Job) => jobView(job, RENDERS_PREFIX);
   const find = (id: string) => {
@@ -111,6 +113,10 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
 
   return async (fastify) => {
     await fastify.register(multipart, { throwFileSizeLimit: true });
+    if (opts.onClose) {
+      const onClose = opts.onClose;
+      fastify.addHook('onClose', async () => onClose());
+    }
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
     app.post(

@@ -216,6 +216,12 @@ export class JobQueue {
     return (this.db.prepare("SELECT * FROM jobs WHERE state = 'running' ORDER BY started_at ASC, seq ASC").all() as Row[]).map(toJob);
   }
 
+  /** Output paths of queued and running jobs (two renders must not write one file). */
+  activeOutputs(): Set<string> {
+    const rows = this.db.prepare("SELECT json_extract(spec, '$.output.path') AS path FROM jobs WHERE state IN ('queued', 'running')").all() as Array<{ path: string }>;
+    return new Set(rows.map((r) => r.path));
+  }
+
   counts(): Record<JobState, number> {
     const out = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>) out[r.state] = r.n;

@@ -64,10 +64,8 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     async start() {
       sched.start();
     },
-    async stop() {
-      await sched.stop();
-      queue.close();
-    },
+    // the store stays open for the API until the HTTP server closes after this (onClose below)
+    stop: () => sched.stop(),
   };
   const service: RenderService = { queue, scheduler: sched, throttle };
   ctx.services.provide('renders', service);
@@ -76,6 +74,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     config: cfg,
     uploadRoot: join(stateDir, 'uploads'),
     networks: () => networks.list().networks,
+    onClose: () => queue.close(),
   });
   return { units: [unit], plugins: [plugin], service };
 }

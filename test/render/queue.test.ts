@@ -73,6 +73,12 @@ describe('render job queue', () => {
     q.fail(failed.id, 'encoder', 'ffmpeg died');
     expect(q.get(failed.id)).toMatchObject({ state: 'failed', reason: 'encoder', error: 'ffmpeg died' });
     expect(() => q.cancel(failed.id)).toThrow(/already failed/);
+    const waiting = q.create({ spec: spec({ path: '/out/waiting.mp4' }) });
+    const claimed = q.create({ spec: spec({ path: '/out/claimed.mp4' }) });
+    q.cancel(waiting.id);
+    q.create({ spec: spec({ path: '/out/queued.mp4' }) });
+    expect(q.claimNext()!.id).toBe(claimed.id);
+    expect(q.activeOutputs()).toEqual(new Set(['/out/claimed.mp4', '/out/queued.mp4']));
   });
 
   it('keeps everything across a reopen: queued order, running jobs with their workDir and progress', () => {
