@@ -1,7 +1,8 @@
 /**
  * `gance render ... --remote URL`: the same render, done by a running daemon. The audio files are
  * uploaded, progress is followed over SSE, and the finished mp4 is downloaded to --out (under a
- * temporary name, renamed once complete). Ctrl-C cancels the render on the daemon.
+ * temporary name, renamed once complete). Ctrl-C cancels the render on the daemon (a second one
+ * quits at once).
  */
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
@@ -35,7 +36,8 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
   const onAbort = () => void call(o.url, `/v1/renders/${job.id}`, { method: 'DELETE' }).catch(() => {});
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const final = await follow(o.url, job.id, o.onProgress, o.signal);
+    // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done
+    const final = await follow(o.url, job.id, o.onProgress);
     if (final.state !== 'done') throw new Error(`render ${job.id} ${final.state}${final.reason ? ` (${final.reason})` : ''}: ${final.error ?? ''}`);
     if (o.out && final.outputUrl) await download(new URL(final.outputUrl, o.url).href, o.out);
     return final;

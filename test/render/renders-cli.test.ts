@@ -1,8 +1,10 @@
 /** `gance renders list|show|cancel` against a listening API (fake runner), through the CLI's own main(). */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { daemonUrl } from '../../src/cli/daemon-api.ts';
 import { main } from '../../src/cli.ts';
-import { testConfigYaml, writeTempConfig } from '../helpers/daemon-process.ts';
+import { spawnCli, testConfigYaml, writeTempConfig } from '../helpers/daemon-process.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
@@ -73,5 +75,30 @@ describe('gance renders', () => {
     expect(daemonUrl({ server: { host: '127.0.0.1', port: 9840 } })).toBe('http://127.0.0.1:9840');
     expect(daemonUrl({ server: { host: '0.0.0.0', port: 1234 } })).toBe('http://127.0.0.1:1234');
     expect(daemonUrl({ server: { host: '::1', port: 80 } })).toBe('http://[::1]:80');
+  });
+});
+
+describe('gance render --remote', () => {
+  it('Ctrl-C cancels the render on the daemon and says so', { timeout: 60_000 }, async () => {
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const audio = join(s.mediaRoot, 'a.wav');
+    const cli = spawnCli(['render', audio, '--out', join(s.root, 'x.mp4'), '--network', 'demo-64', '--remote', url, '--no-progress']);
+    const id = await new Promise<string>((resolve, reject) => {
+      cli.child.stderr.on('data', () => {
+        const m = /render ([0-9a-f]+) queued/.exec(cli.stderr);
+        if (m) resolve(m[1]!);
+      });
+      cli.child.on('exit', () => reject(new Error(`exited early: ${cli.stderr}`)));
+    });
+    await gate.arrived;
+    cli.child.kill('SIGINT');
+    const { code } = await cli.exited;
+    expect(code).toBe(1);
+    expect(cli.stderr).toMatch(new RegExp(`render ${id} cancelled \\(cancelled\\): cancelled by request`));
+    expect(s.queue.get(id)!.state).toBe('cancelled');
+    expect(existsSync(join(s.root, 'x.mp4'))).toBe(false);
   });
 });
