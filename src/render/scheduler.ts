@@ -201,13 +201,11 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
       });
       await checkOutput(job, result);
       if (ENCODE_STAGES.has(a.progress.stage)) this.opts.metrics?.encodeSeconds.inc((this.now() - stageSince) / 1000);
+      // false: cancelled while the runner was finishing; either way its segments are of no more use
       if (this.queue.complete(job.id, { output: result.output, frames: result.frames })) {
         log.info({ output: result.output, frames: result.frames, resumedFrames: result.resumedFrames, seconds: result.seconds }, `render ${job.id} done: ${result.output}`);
-        await this.cleanUp(job);
-      } else {
-        // cancelled while the runner was finishing: its segments are of no more use
-        await this.cleanUp(job);
       }
+      await this.cleanUp(job);
     } catch (err) {
       await this.ended(a, err, log);
     } finally {
@@ -233,12 +231,12 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     if (this.queue.fail(job.id, reason, message)) {
       this.opts.metrics?.failures.inc({ reason });
       log.error({ reason, err }, `render ${job.id} failed (${reason}): ${message}`);
-      // the work folder stays for a look at what went wrong; uploads are no use without a retry
-      await this.removeUploads(job);
+      // a failed render is not retried (a new one is submitted), so its segments would only fill the disk
+      await this.cleanUp(job);
     }
   }
 
-  /** Segments and uploads are of no more use once the job has ended with an output or by cancel. */
+  /** Segments and uploads are of no more use once the job has ended, however it ended. */
   private async cleanUp(job: Job): Promise<void> {
     await rm(job.workDir, { recursive: true, force: true });
     await this.removeUploads(job);

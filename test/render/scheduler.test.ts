@@ -108,6 +108,7 @@ describe('render scheduler', () => {
     await until(s, good.id, (j) => j.state === 'done');
     expect(s.view(bad.id)).toMatchObject({ state: 'failed', reason: 'encoder', error: 'fake encoder failure at frame 4', output: null });
     expect(existsSync(join(out, 'bad.mp4'))).toBe(false);
+    expect(existsSync(bad.workDir)).toBe(false);
     const m = await registry.metrics();
     expect(m).toMatch(/^gance_render_failures_total\{reason="encoder"\} 1$/m);
     expect(m).toMatch(/^gance_render_failures_total\{reason="synthesis"\} 0$/m);
