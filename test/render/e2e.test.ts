@@ -152,4 +152,23 @@ describe('renders in a daemon process with the real pipeline', () => {
     expect(download.length).toBeGreaterThan(1000);
     await stopDaemon(second);
   });
+
+  it('a daemon stopped (SIGTERM) during a render pauses it and the next start finishes it with the same frames', { timeout: 180_000 }, async () => {
+    const stateDir = join(root, 'state-term');
+    const first = startDaemon(stateDir);
+    const base1 = await first.address();
+    const res = await fetch(`${base1}/v1/renders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...apiSpec, audio: ['track.wav'] }) });
+    const job = (await res.json()) as RenderJobView;
+    await follow(base1, job.id, (j) => j.framesDone >= FRAMES / 3);
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    expect(first.lines.some((l) => l.msg === `render ${job.id} paused by the stop; it resumes at the next start`)).toBe(true);
+
+    const second = startDaemon(stateDir);
+    const base2 = await second.address();
+    const done = (await follow(base2, job.id, () => false)).at(-1)!;
+    expect(done).toMatchObject({ state: 'done', framesDone: FRAMES, attempts: 2 });
+    expect(frameMd5s(done.output!)).toEqual(reference);
+    await stopDaemon(second);
+  });
 });
