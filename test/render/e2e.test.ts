@@ -49,6 +49,11 @@ function startDaemon(stateDir: string): DaemonProcess {
   return d;
 }
 
+/** Its address once it listens: a daemon loading its modules on a busy 2-core machine takes a while. */
+async function addressOf(d: DaemonProcess): Promise<string> {
+  return (await d.waitFor((l) => typeof l.address === 'string', 90_000)).address as string;
+}
+
 async function stopDaemon(d: DaemonProcess): Promise<void> {
   if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
   await d.exited;
@@ -87,7 +92,7 @@ describe('renders in a daemon process with the real pipeline', () => {
   it('a render submitted over HTTP (gance render --remote) shows its progress and makes the same frames as the in-process CLI', { timeout: 180_000 }, async () => {
     expect(reference).toHaveLength(FRAMES);
     const d = startDaemon(join(root, 'state-http'));
-    const base = await d.address();
+    const base = await addressOf(d);
     const out = join(root, 'remote.mp4');
     const cli = spawnCli(['render', join(media, 'track.wav'), '--out', out, '--remote', base, ...cliFlags.filter((f) => f !== '--no-progress')]);
     let stdout = '';
@@ -128,7 +133,7 @@ describe('renders in a daemon process with the real pipeline', () => {
   it('a daemon SIGKILLed half-way through a render finishes it after a restart: same frame count, same frames', { timeout: 180_000 }, async () => {
     const stateDir = join(root, 'state-kill');
     const first = startDaemon(stateDir);
-    const base1 = await first.address();
+    const base1 = await addressOf(first);
     const res = await fetch(`${base1}/v1/renders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...apiSpec, audio: ['track.wav'] }) });
     expect(res.status).toBe(202);
     const job = (await res.json()) as RenderJobView;
@@ -139,11 +144,11 @@ describe('renders in a daemon process with the real pipeline', () => {
     expect((await first.exited).signal).toBe('SIGKILL');
 
     const second = startDaemon(stateDir);
-    const base2 = await second.address();
+    const base2 = await addressOf(second);
     const after = await follow(base2, job.id, () => false);
     const done = after.at(-1)!;
     expect(done).toMatchObject({ id: job.id, state: 'done', framesDone: FRAMES, framesTotal: FRAMES, attempts: 2 });
-    const line = await second.waitFor((l) => l.msg === `render ${job.id} done: ${done.output}`);
+    const line = await second.waitFor((l) => l.msg === `render ${job.id} done: ${done.output}`, 60_000);
     // it continued from the segments the killed daemon had finished
     expect(line.resumedFrames).toBeGreaterThanOrEqual(SEGMENT);
     expect(line.resumedFrames).toBeLessThan(FRAMES);
@@ -156,7 +161,7 @@ describe('renders in a daemon process with the real pipeline', () => {
   it('a daemon stopped (SIGTERM) during a render pauses it and the next start finishes it with the same frames', { timeout: 180_000 }, async () => {
     const stateDir = join(root, 'state-term');
     const first = startDaemon(stateDir);
-    const base1 = await first.address();
+    const base1 = await addressOf(first);
     const res = await fetch(`${base1}/v1/renders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...apiSpec, audio: ['track.wav'] }) });
     const job = (await res.json()) as RenderJobView;
     await follow(base1, job.id, (j) => j.framesDone >= FRAMES / 3);
@@ -165,7 +170,7 @@ describe('renders in a daemon process with the real pipeline', () => {
     expect(first.lines.some((l) => l.msg === `render ${job.id} paused by the stop; it resumes at the next start`)).toBe(true);
 
     const second = startDaemon(stateDir);
-    const base2 = await second.address();
+    const base2 = await addressOf(second);
     const done = (await follow(base2, job.id, () => false)).at(-1)!;
     expect(done).toMatchObject({ state: 'done', framesDone: FRAMES, attempts: 2 });
     expect(frameMd5s(done.output!)).toEqual(reference);
