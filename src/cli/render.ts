@@ -221,12 +221,11 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   } catch (err) {
     view.stop();
     if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
-    if (err instanceof RenderFailure) {
-      if (err.reason === 'cancelled') process.exitCode = 130;
-      const keep = !ownWorkDir && err.reason !== 'bad-input' ? ` (complete segments kept in ${workDir}: run the same command again to resume)` : '';
-      throw new Error(`render failed (${err.reason}): ${err.message}${keep}`, { cause: err });
-    }
-    throw err;
+    if (!(err instanceof RenderFailure)) throw err;
+    // said here rather than thrown: a cancel exits 130 like any program stopped by Ctrl-C
+    const keep = !ownWorkDir && err.reason !== 'bad-input' ? ` (complete segments kept in ${workDir}: run the same command again to resume)` : '';
+    process.stderr.write(`gance: render failed (${err.reason}): ${err.message}${keep}\n`);
+    process.exitCode = err.reason === 'cancelled' ? 130 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

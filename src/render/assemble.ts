@@ -3,7 +3,7 @@
  * concat demuxer (video copied, each segment's exact duration stated so the timestamps run on
  * without a step) with the audio muxed, or one folder of every PNG. The caller renames it into place.
  */
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { muxArgs, type EncodeSettings } from './encode-args.ts';
 import { runFfmpeg } from './ffmpeg.ts';
@@ -22,13 +22,24 @@ export interface AssembleOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** rename, or copy and delete where the work folder is on another file system than the output */
+async function move(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await copyFile(from, to);
+    await rm(from);
+  }
+}
+
 export async function assemble(o: AssembleOptions): Promise<string[]> {
   const n = segmentCount(o.plan);
   if (o.plan.format === 'png') {
     await mkdir(o.target);
     for (let k = 0; k < n; k++) {
       const dir = join(o.workDir, segmentName(k, 'png'));
-      for (const f of (await readdir(dir)).sort()) await rename(join(dir, f), join(o.target, f));
+      for (const f of (await readdir(dir)).sort()) await move(join(dir, f), join(o.target, f));
     }
     return [];
   }

@@ -33,7 +33,9 @@ interface Running {
 }
 
 function start(bin: string, args: string[], stdin: 'pipe' | 'ignore'): Running {
-  const child = spawn(bin, ['-hide_banner', '-nostats', '-loglevel', 'error', ...args], { stdio: [stdin, 'ignore', 'pipe'] });
+  // its own process group: a Ctrl-C at the terminal reaches only gance, which stops ffmpeg itself
+  // (ffmpeg would otherwise close its output early and look like a finished encode)
+  const child = spawn(bin, ['-hide_banner', '-nostats', '-loglevel', 'error', ...args], { stdio: [stdin, 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString('utf8')).slice(-STDERR_TAIL);

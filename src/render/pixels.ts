@@ -1,7 +1,7 @@
 /**
  * Pool frames -> rgb24 bytes for ffmpeg: the network's uint8 NHWC `frames` output as it is (no
  * copy), or its float32 NCHW `image` (-1..1) mapped to 0..255 the way the graph's own uint8
- * output does (round(127.5 x + 127.5), clamped).
+ * output does (stylegan2-ada's gen_images: x * 127.5 + 128 in float32, clamped, truncated).
  */
 import type { Frame } from '../synthesis/pool/pool.ts';
 import type { RenderNetwork } from './resolve.ts';
@@ -30,9 +30,9 @@ function imageToRgb(chw: Float32Array, width: number, height: number): Uint8Arra
   const out = new Uint8Array(plane * 3);
   for (let c = 0; c < 3; c++) {
     for (let p = 0; p < plane; p++) {
-      const v = Math.round(chw[c * plane + p]! * 127.5 + 127.5);
+      const v = Math.fround(Math.fround(chw[c * plane + p]! * 127.5) + 128);
       if (!Number.isFinite(v)) return null;
-      out[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      out[p * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : Math.trunc(v);
     }
   }
   return out;

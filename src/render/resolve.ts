@@ -144,6 +144,7 @@ function geometry(spec: RenderSpec, networks: RenderNetwork[]): Pick<EncodeSetti
 
 export function resolveRender(rawSpec: unknown, catalogue: NetworkCatalogue, baseLatents: LatentsConfig): ResolvedRender {
   const spec = checkSpec(rawSpec);
+  if (spec.output.debugVideo) throw bad('output.debugVideo: the debug video (features, latents and network over time) is not implemented yet; render without it');
   const networks = spec.networks.map((ref) => renderNetwork(ref, findNetwork(catalogue, ref)));
   const latents = mergeLatents(baseLatents, spec, networks);
   const o = spec.output;

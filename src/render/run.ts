@@ -19,6 +19,7 @@ import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AudioError } from '../audio/errors.ts';
 import { LatentError } from '../latents/errors.ts';
+import { ProjectionError } from '../latents/projection/errors.ts';
 import type { LatentFrame } from '../latents/frame.ts';
 import type { OfflinePlan } from '../latents/offline.ts';
 import { createLiveParams } from '../latents/params.ts';
@@ -34,7 +35,7 @@ import { frameRequests } from './requests.ts';
 import { resolveRender, type ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
-import { clearWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
+import { clearWorkDir, lockWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
 import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOptions, type RunRender } from './types.ts';
 
 export const DEFAULT_SEGMENT_FRAMES = 240;
@@ -47,8 +48,11 @@ function cancelled(signal: AbortSignal | undefined, where: string): void {
 
 /** Any error of a stage as the render's failure. */
 function asFailure(err: unknown, signal: AbortSignal | undefined, fallback: RenderFailure['reason']): RenderFailure {
+  // a cancel makes the stages fail in their own ways (ffmpeg killed, frames dropped): it is still a cancel
+  if (signal?.aborted && !(err instanceof RenderFailure && err.reason === 'cancelled')) {
+    return new RenderFailure('cancelled', `cancelled (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+  }
   if (err instanceof RenderFailure) return err;
-  if (signal?.aborted) return new RenderFailure('cancelled', 'cancelled', { cause: err });
   const spaced = asNoSpace(err, 'writing the render');
   if (spaced instanceof RenderFailure) return spaced;
   return new RenderFailure(fallback, (err as Error)?.message ?? String(err), { cause: err });
@@ -68,7 +72,7 @@ async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): 
   try {
     plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures: reactiveActive(spec.latents.reactive), decode: { ffmpegPath: ffmpeg } });
   } catch (err) {
-    if (err instanceof AudioError || err instanceof LatentError) throw new RenderFailure('bad-input', err.message, { cause: err });
+    if (err instanceof AudioError || err instanceof LatentError || err instanceof ProjectionError) throw new RenderFailure('bad-input', err.message, { cause: err });
     throw err;
   }
   let loudest = 0;
@@ -81,7 +85,16 @@ async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): 
   return plan;
 }
 
+/** Ends with a result or a RenderFailure, never another error (the queue records the reason). */
 export const runRender: RunRender = async (rawSpec, deps, opts) => {
+  try {
+    return await render(rawSpec, deps, opts);
+  } catch (err) {
+    throw asFailure(err, opts.signal, 'internal');
+  }
+};
+
+const render: RunRender = async (rawSpec, deps, opts) => {
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
   const meter = new ProgressMeter(opts.onProgress);
   const r = resolveRender(rawSpec, deps.networks.catalogue, deps.latents.config);
@@ -132,6 +145,29 @@ export async function renderResolved(
   const pool = await loadNetworks(deps.networks, r.networks, signal);
   cancelled(signal, 'after loading the networks');
   const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
+  let unlock: () => Promise<void>;
+  try {
+    unlock = await lockWorkDir(workDir);
+  } catch (err) {
+    throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
+  }
+  try {
+    return await renderInWorkDir(r, source, deps, opts, { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 });
+  } finally {
+    await unlock();
+  }
+}
+
+async function renderInWorkDir(
+  r: ResolvedRender,
+  source: FrameSource,
+  deps: RenderDeps,
+  opts: RenderRunOptions,
+  c: { meter: ProgressMeter; ffmpegLine: string; fingerprint: string; plan: SegmentPlan; pool: SynthesisPool; out: string; workDir: string; log: RenderDeps['log']; t0: number },
+): Promise<RenderResult> {
+  const { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 } = c;
+  const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
+  const signal = opts.signal;
   let opened;
   try {
     opened = await openWorkDir(workDir, plan, fingerprint);
@@ -191,6 +227,7 @@ export async function renderResolved(
     log.warn({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
     throw failure;
   }
+  // the lock goes with the rest: the folder is removed when nothing else is in it
   await clearWorkDir(workDir);
   await rmdir(workDir).catch(() => {});
   meter.stage('done');

@@ -5,10 +5,12 @@
  * made from; a run with another fingerprint starts afresh rather than join unrelated frames.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { RenderFailure } from './types.ts';
 import { join } from 'node:path';
 import type { RenderOutput } from './spec.ts';
 
 export const STATE_FILE = 'render-state.json';
+export const LOCK_FILE = 'render.lock';
 const SEGMENT = /^segment-(\d{6})\.(mp4|png)$/;
 const TEMP = /^\.segment-\d{6}\.(mp4|png)\.tmp/;
 
@@ -72,6 +74,45 @@ export async function clearWorkDir(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === 'segments.ffconcat') await rm(join(dir, name), { recursive: true, force: true });
+    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === LOCK_FILE || name === 'segments.ffconcat') await rm(join(dir, name), { recursive: true, force: true });
   }
+}
+
+/** work folders this process renders in (a pid in the lock file cannot tell two renders of one daemon apart) */
+const held = new Set<string>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One render at a time in a work folder: a second would delete the first's segment in progress
+ * and interleave its own. The lock names the process; one left by a process that is gone (killed)
+ * is taken over. Returns the release.
+ */
+export async function lockWorkDir(dir: string): Promise<() => Promise<void>> {
+  await mkdir(dir, { recursive: true });
+  const lock = join(dir, LOCK_FILE);
+  if (held.has(dir)) throw new RenderFailure('bad-input', `work folder ${dir}: another render of this process is using it`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new RenderFailure('bad-input', `work folder ${dir}: in use by another render (process ${pid})`);
+      await rm(lock, { force: true });
+    }
+  }
+  held.add(dir);
+  return async () => {
+    held.delete(dir);
+    await rm(lock, { force: true });
+  };
 }

@@ -125,6 +125,30 @@ describe('gance render', () => {
     }
   });
 
+  it('Ctrl-C (SIGINT) cancels: exit 130 with the reason, no output, the complete segments kept to resume', { timeout: 120_000 }, async () => {
+    const song = join(dir, 'interrupted.wav');
+    writeWav(song, 22050, 1, addInto(tone(22050, 8, [220, 277], 0.2), clicks(22050, 8, 0.3)));
+    const out = join(dir, 'interrupted.mp4');
+    const work = join(dir, 'work-int');
+    const child = spawn(process.execPath, [CLI, 'render', song, '--out', out, '--size', '256', '--fps', '24', '--segment-frames', '16', '--work-dir', work, '--config', config], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stdout.resume();
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    let ended = false;
+    void exited.then(() => (ended = true));
+    while (!ended && !existsSync(join(work, 'segment-000000.mp4'))) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    expect(await exited).toEqual({ code: 130, signal: null });
+    expect(stderr).toMatch(/SIGINT: cancelling the render/);
+    expect(stderr).toMatch(new RegExp(`gance: render failed \\(cancelled\\): .*\\(complete segments kept in ${work}: run the same command again to resume\\)\\n$`));
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.interrupted') || n.startsWith('interrupted.run'))).toEqual([]);
+    const kept = readdirSync(work);
+    expect(kept).toContain('segment-000000.mp4');
+    expect(kept.filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
   it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {
     const song = join(dir, 'short.wav');
     writeWav(song, 22050, 1, tone(22050, 1, [330]));

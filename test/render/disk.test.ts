@@ -42,7 +42,7 @@ describe.skipIf(unavailable !== null)('render on a full disk', () => {
 
   it('a render that cannot fit is refused before it starts', { timeout: 120_000 }, () => {
     const audio = join(dir, 'long.wav');
-    writeWav(audio, 22050, 1, addInto(tone(22050, 30, [220]), clicks(22050, 30, 0.5)));
+    writeWav(audio, 22050, 1, addInto(tone(22050, 10, [220]), clicks(22050, 10, 0.5)));
     const o = renderOnTmpfs('precheck', audio);
     expect(o.reason, JSON.stringify(o)).toBe('no-space');
     expect(o.message).toMatch(/^not enough disk space in .*: the render needs about [0-9.]+ MB \(segments ~[0-9.]+ MB, output ~[0-9.]+ MB\), [0-9.]+ MB is free$/);

@@ -12,17 +12,18 @@ import { DEFAULT_CONFIG_PATH } from '../../src/config/load.ts';
 export { DEFAULT_CONFIG_PATH };
 
 /** The embedded config with `workers` CPU workers of one intra-op thread each and analysis on the calling thread. */
-export function testConfig(workers = 1): Config {
+export function testConfig(workers = 1, output: Config['synthesis']['output'] = 'frames'): Config {
   const c = structuredClone(loadConfigFile());
+  c.synthesis.output = output;
   c.synthesis.workers = Array.from({ length: workers }, (_, i) => ({ id: `w${i}`, providers: ['cpu'], isolation: 'auto', intraOpThreads: 1, env: {} }));
   c.synthesis.latents.analysisThreads = 1;
   c.synthesis.warmupRuns = 0;
   return c;
 }
 
-export function localRenderer(o: { workers?: number; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string } = {}): LocalRenderer {
+export function localRenderer(o: { workers?: number; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string; output?: 'frames' | 'image' } = {}): LocalRenderer {
   return createLocalRenderer({
-    config: testConfig(o.workers),
+    config: testConfig(o.workers, o.output),
     log: pino({ level: 'silent' }),
     testHooks: true,
     ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}),
@@ -116,4 +117,51 @@ export function readPngFolder(dir: string, frameBytes: number): { names: string[
 export function decodeAudio(file: string): Float32Array {
   const b = run('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:a:0', '-ac', '1', '-f', 'f32le', '-']);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+export const W_NET_ROWS = 4;
+
+/**
+ * A w network (w [N, 4, 512] straight to "synthesis"): every pixel is w[0][0..2] * 10 + 128,
+ * clamped and truncated to uint8, a picture that says which latent it was given.
+ */
+export function writeWIndexNetwork(dir: string, id: string): void {
+  mkdirSync(dir, { recursive: true });
+  const s = INDEX_NET_SIZE;
+  const g = new OnnxGraph(id);
+  const w = g.input('w', 'float32', ['N', W_NET_ROWS, 512]);
+  const head = g.node('Reshape', [g.node('Slice', [w, g.int64s('starts', [0, 0]), g.int64s('ends', [1, 3]), g.int64s('axes', [1, 2])]), g.int64s('row', [-1, 1, 3])]);
+  const scaled = g.node('Add', [g.node('Mul', [head, g.scalar('ten', 'float32', 10)]), g.scalar('mid', 'float32', 128)]);
+  const clipped = g.node('Clip', [scaled, g.scalar('lo', 'float32', 0), g.scalar('hi', 'float32', 255)]);
+  const tiled = g.node('Tile', [clipped, g.int64s('reps', [1, s * s, 1])]);
+  const img = g.node('Reshape', [g.node('Cast', [tiled], { to: int(2) }), g.int64s('shape', [-1, s, s, 3])]);
+  g.rename(img, 'frames');
+  g.output('frames', 'uint8', ['N', s, s, 3]);
+  writeFileSync(join(dir, `${id}.onnx`), g.toBytes());
+  const template = JSON.parse(readFileSync(join(DEFAULT_CONFIG_PATH, '..', 'networks', 'demo-64.json'), 'utf8')) as Record<string, unknown>;
+  const sidecar = {
+    ...template,
+    name: id,
+    onnx: `${id}.onnx`,
+    resolution: s,
+    numWs: W_NET_ROWS,
+    zDim: 512,
+    wDim: 512,
+    wAvg: new Array(512).fill(0),
+    channels: { '4': 4, '8': 4 },
+    batch: null,
+    output: { width: s, height: s, resize: 'none' },
+    inputs: [{ name: 'w', role: 'latent', dtype: 'float32', shape: ['N', W_NET_ROWS, 512] }],
+    outputs: [{ name: 'frames', role: 'frames', dtype: 'uint8', shape: ['N', s, s, 3], layout: 'NHWC' }],
+    sourceHash: `sha256:${'c'.repeat(64)}`,
+  };
+  writeFileSync(join(dir, `${id}.json`), JSON.stringify(sidecar, null, 2));
+}
+
+/** What the w network draws for a w: the first row's first three values, as the graph computes them. */
+export function wPixel(w: Float32Array): number[] {
+  return [0, 1, 2].map((k) => {
+    const v = Math.fround(Math.fround(w[k]! * 10) + 128);
+    return Math.trunc(Math.min(255, Math.max(0, v)));
+  });
 }

@@ -3,7 +3,7 @@
  * (framemd5), and bad input of every kind fails with the input named and nothing partial left.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRenderer } from '../../src/render/local.ts';
@@ -93,6 +93,31 @@ describe('runRender', () => {
     expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
   });
 
+  it('one render at a time in a work folder: a second is refused while the first runs; a lock left by a dead process is taken over', { timeout: 120_000 }, async () => {
+    const workDir = join(dir, 'w-lock');
+    let started!: () => void;
+    const rendering = new Promise<void>((resolve) => (started = resolve));
+    const first = runRender(spec(join(dir, 'lock-a.mp4')), local.deps, { workDir, segmentFrames: 10, onProgress: (p) => p.stage === 'rendering' && started() });
+    await rendering;
+    const second = await failure(runRender(spec(join(dir, 'lock-b.mp4')), local.deps, { workDir, segmentFrames: 10 }));
+    expect(second.reason).toBe('bad-input');
+    expect(second.message).toBe(`work folder ${workDir}: another render of this process is using it`);
+    expect((await first).frames).toBe(48);
+    expect(existsSync(join(dir, 'lock-b.mp4'))).toBe(false);
+
+    // a render of another process that is still alive (this test's parent) holds the folder
+    mkdirSync(workDir, { recursive: true });
+    writeFileSync(join(workDir, 'render.lock'), `${process.ppid}\n`);
+    const busy = await failure(runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 }));
+    expect(busy.message).toBe(`work folder ${workDir}: in use by another render (process ${process.ppid})`);
+    // one whose process is gone does not
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(workDir, 'render.lock'), `${dead.stdout}\n`);
+    const r = await runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 });
+    expect(r.frames).toBe(48);
+    expect(existsSync(workDir)).toBe(false);
+  });
+
   it('with ALAC the muxed audio decodes to the input samples exactly', { timeout: 120_000 }, async () => {
     const out = join(dir, 'lossless.mp4');
     const r = await runRender(spec(out, { audioCodec: 'alac' }), local.deps, { workDir: join(dir, 'w-alac') });
@@ -101,6 +126,18 @@ describe('runRender', () => {
     const want = pcm(song);
     expect(want.length).toBe(2 * 44100);
     expect(Buffer.compare(pcm(r.output), want)).toBe(0);
+  });
+
+  it('joins several audio files in order: frames for the whole, and the audio is the files end to end', { timeout: 120_000 }, async () => {
+    const second = join(dir, 'second.wav');
+    writeWav(second, 22050, 1, addInto(tone(22050, 1, [550], 0.3), noise(22050, 0.01, 5)));
+    const out = join(dir, 'joined.mp4');
+    const r = await runRender({ ...spec(out, { audioCodec: 'alac' }), audio: [song, second] }, local.deps, { workDir: join(dir, 'w-joined') });
+    // 2 s + 1 s at 24 fps
+    expect(r.frames).toBe(72);
+    expect(probeStream(out, 'v').nb_read_frames).toBe('72');
+    const pcm = (f: string) => spawnSync('ffmpeg', ['-v', 'error', '-i', f, '-map', '0:a:0', '-f', 's16le', '-'], { maxBuffer: 1 << 26 }).stdout;
+    expect(Buffer.compare(pcm(out), Buffer.concat([pcm(song), pcm(second)]))).toBe(0);
   });
 
   describe('bad input: the input and the reason, nothing left', () => {
@@ -134,6 +171,7 @@ describe('runRender', () => {
       ],
       ['an odd size', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 65 }) }), 'bad-input', /output\.size/],
       ['an upscale beyond 4x', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 258 }) }), 'bad-input', /output size 258: more than 4x the network's 64 px/],
+      ['a debug video (not implemented)', () => ({ spec: spec(join(dir, 'x.mp4'), { debugVideo: true }) }), 'bad-input', /^output\.debugVideo: .*not implemented yet/],
       ['an output folder that does not exist', () => ({ spec: spec(join(dir, 'nowhere', 'x.mp4')) }), 'bad-input', /nowhere.*does not exist/],
       ['ffmpeg missing', () => ({ spec: spec(join(dir, 'x.mp4')), deps: { ffmpeg: join(dir, 'no-ffmpeg') } }), 'encoder', /ffmpeg not found or not executable at ".*no-ffmpeg"/],
       [
