@@ -11,6 +11,7 @@ const extensions: Array<() => Promise<{ register: Register }>> = [
   () => import('./cli/thermal.ts'),
   () => import('./cli/network.ts'),
   () => import('./cli/latents.ts'),
+  () => import('./cli/renders.ts'),
   () => import('./cli/render.ts'),
   () => import('./cli/firmware.ts'),
   // flash joins the `firmware` group, so it comes after the module that creates it

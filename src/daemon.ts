@@ -13,6 +13,7 @@ import { ServiceRegistry, type DaemonContext, type SubsystemFactory } from './su
 import { createRegistry } from './metrics.ts';
 import { createEventBus, type DaemonEventBus } from './events.ts';
 import { synthesisSubsystem } from './synthesis/subsystem.ts';
+import { createRender, type RenderOverrides } from './render/subsystem.ts';
 import { thermalSubsystem } from './thermal/subsystem.ts';
 
 export interface DaemonOptions {
@@ -23,6 +24,8 @@ export interface DaemonOptions {
   /** override the cooler (tests) */
   cooler?: Cooler;
   onListening?: (address: string) => void;
+  /** the render subsystem's runner (tests inject one) */
+  render?: RenderOverrides;
 }
 
 export interface Daemon {
@@ -40,7 +43,6 @@ export interface Daemon {
   emergency(reason: string): Promise<void>;
 }
 
-const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsystem];
 
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;
@@ -52,6 +54,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const units: Unit[] = [coolerUnit(cooler, log.child({ unit: 'cooler' }))];
   const plugins: ApiPlugin[] = [];
+  const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsystem, (c) => createRender(c, opts.render)];
   for (const factory of [...builtinSubsystems, ...(opts.subsystems ?? [])]) {
     const sub = await factory(ctx);
     units.push(...sub.units);

@@ -13,6 +13,7 @@ import type { DaemonEventBus } from './events.ts';
 import type { LatentsService } from './latents/service.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import type { NetworkManager } from './synthesis/networks/manager.ts';
+import type { RenderService } from './render/subsystem.ts';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
@@ -22,6 +23,8 @@ export interface ServiceMap {
   networks: NetworkManager;
   /** per-frame latents from audio, configured by synthesis.latents */
   latents: LatentsService;
+  /** render jobs: the queue, the scheduler, and the per-GPU pause/rate throttle */
+  renders: RenderService;
 }
 
 export class ServiceRegistry {

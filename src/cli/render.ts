@@ -30,6 +30,7 @@ interface RenderFlags {
   workDir?: string;
   segmentFrames?: number;
   progress?: boolean;
+  remote?: string;
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -136,7 +137,43 @@ async function progressView(enabled: boolean): Promise<{ update(p: RenderProgres
   };
 }
 
+/** --remote: the daemon at URL renders it (uploaded audio, its workers), this process follows and downloads. */
+async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void> {
+  const { renderRemote } = await import('./render-remote.ts');
+  const refs = flags.network ?? [];
+  const file = refs.find((r) => r.endsWith('.onnx'));
+  if (file) throw new InvalidArgumentError(`--network ${file}: with --remote, networks are ids the daemon knows (GET /v1/networks)`);
+  if (flags.format === 'png') throw new InvalidArgumentError('--format png: with --remote only mp4 renders come back (PNG frames stay in a folder on the daemon)');
+  if (flags.workDir !== undefined || flags.segmentFrames !== undefined) throw new InvalidArgumentError('--work-dir and --segment-frames: with --remote the daemon keeps its own (render.segmentFrames)');
+  if (refs.length === 0) throw new InvalidArgumentError('--remote needs --network ID (the daemon\'s catalogue: GET /v1/networks)');
+  const full = specFromFlags(audio, refs, flags);
+  // a projection file is named under the daemon's render.mediaRoot, as given
+  const latents = { ...full.latents, ...(flags.projection !== undefined ? { projectionFile: flags.projection } : {}) };
+  const { path: _local, ...output } = full.output;
+  const spec = { networks: full.networks, truncationPsi: full.truncationPsi, latents, output, priority: full.priority };
+  const view = await progressView(flags.progress !== false);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    const job = await renderRemote({
+      url: flags.remote!,
+      audio: audio.map((a) => resolve(a)),
+      spec,
+      out: resolve(flags.out),
+      onQueued: (j) => process.stderr.write(`render ${j.id} queued on ${flags.remote}\n`),
+      onProgress: (p) => view.update(p),
+      signal: abort.signal,
+    });
+    process.stdout.write(`wrote ${resolve(flags.out)} (${job.framesDone} frames, render ${job.id} on ${flags.remote}, attempts ${job.attempts})\n`);
+  } finally {
+    view.stop();
+    process.off('SIGINT', onSignal);
+  }
+}
+
 async function renderCommand(audio: string[], flags: RenderFlags): Promise<void> {
+  if (flags.remote !== undefined) return remoteCommand(audio, flags);
   const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, pinoModule] = await Promise.all([
     import('../config/load.ts'),
     import('../render/run.ts'),
@@ -219,5 +256,6 @@ export function register(program: Command): void {
     .option('--work-dir <dir>', 'keep segments here: an interrupted render resumes when run again with the same folder')
     .option('--segment-frames <n>', 'frames per segment, the resume granularity (default: render.segmentFrames, 240)', number('--segment-frames', 1, 1_000_000, true))
     .option('--no-progress', 'print no progress')
+    .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot')
     .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));
 }

@@ -1,21 +1,47 @@
 /**
- * Config section `render`: how renders use the disk. The encoder settings are per render (the
- * spec); these are the machine's.
+ * Config section `render`: where the daemon's render jobs may read and write, how they use the
+ * disk, and how many run at once. The encoder settings are per render (the spec); these are the
+ * machine's. Relative paths are taken from the daemon's working directory, like `stateDir`.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
 export const RenderConfig = Type.Object(
   {
+    mediaRoot: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      default: './media',
+      description: 'the folder API requests may name audio and projection files in (nothing outside it, symlinks included, is read)',
+    }),
+    outputRoot: Type.String({ minLength: 1, maxLength: 4096, default: './renders', description: 'the folder API renders are written to (output.path is a name under it)' }),
+    uploadMaxBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 16 * 1024 ** 3,
+      default: 1024 ** 3,
+      description: 'largest audio file a multipart upload may send (413 over it)',
+    }),
+    maxUploadFiles: Type.Integer({ minimum: 1, maximum: 64, default: 16, description: 'most audio files one upload may send' }),
+    concurrency: Type.Integer({
+      minimum: 1,
+      maximum: 16,
+      default: 1,
+      description: 'renders running at once; they share the inference workers, so more than one only helps while one is encoding',
+    }),
     segmentFrames: Type.Integer({
       minimum: 1,
       maximum: 1_000_000,
       default: 240,
-      description: 'frames per encoded segment: an interrupted render resumes after its last complete segment',
+      description: 'frames per encoded segment: a render interrupted by a crash or a stop resumes after its last complete segment',
     }),
-    workDir: Type.String({
-      minLength: 1,
-      default: './state/renders',
-      description: "where renders keep their segments while they run (a folder per render); best on the outputs' disk",
+    workDir: Type.Union([Type.String({ minLength: 1, maxLength: 4096 }), Type.Null()], {
+      default: null,
+      description: "where renders keep their segments while they run (a folder per render); best on the outputs' disk. null: stateDir/renders",
+    }),
+    progressIntervalMs: Type.Integer({
+      minimum: 0,
+      maximum: 60_000,
+      default: 500,
+      description: 'progress is stored and sent to event streams at most this often (stage changes and the end always go at once)',
     }),
   },
   { additionalProperties: false, default: {} },

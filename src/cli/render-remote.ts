@@ -1,0 +1,72 @@
+/**
+ * `gance render ... --remote URL`: the same render, done by a running daemon. The audio files are
+ * uploaded, progress is followed over SSE, and the finished mp4 is downloaded to --out (under a
+ * temporary name, renamed once complete). Ctrl-C cancels the render on the daemon (a second one
+ * quits at once).
+ */
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { RenderJobView } from '../render/view.ts';
+import type { RenderProgress, RenderStage } from '../render/types.ts';
+import type { RenderSpec } from '../render/spec.ts';
+import { call, sseEvents } from './daemon-api.ts';
+
+export interface RemoteRenderOptions {
+  url: string;
+  audio: string[];
+  /** the render without audio and output path (the daemon names its output) */
+  spec: Omit<RenderSpec, 'audio' | 'output'> & { output: Omit<RenderSpec['output'], 'path'> };
+  /** where the finished mp4 goes; null: leave it on the daemon */
+  out: string | null;
+  onProgress?: (p: RenderProgress) => void;
+  onQueued?: (job: RenderJobView) => void;
+  signal?: AbortSignal;
+}
+
+export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobView> {
+  const form = new FormData();
+  form.append('spec', JSON.stringify(o.spec));
+  for (const a of o.audio) form.append('audio', await openAsBlob(a), basename(a));
+  // an upload of a long track takes as long as the link needs
+  const job = await call<RenderJobView>(o.url, '/v1/renders', { method: 'POST', body: form }, 3_600_000);
+  o.onQueued?.(job);
+  const onAbort = () => void call(o.url, `/v1/renders/${job.id}`, { method: 'DELETE' }).catch(() => {});
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done
+    const final = await follow(o.url, job.id, o.onProgress);
+    if (final.state !== 'done') throw new Error(`render ${job.id} ${final.state}${final.reason ? ` (${final.reason})` : ''}: ${final.error ?? ''}`);
+    if (o.out && final.outputUrl) await download(new URL(final.outputUrl, o.url).href, o.out);
+    return final;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Progress until the end event; the final state of the render. */
+export async function follow(url: string, id: string, onProgress?: (p: RenderProgress) => void, signal?: AbortSignal): Promise<RenderJobView> {
+  const res = await fetch(new URL(`/v1/renders/${id}/events`, url), signal ? { signal } : {});
+  if (!res.ok || !res.body) throw new Error(`GET /v1/renders/${id}/events: ${res.status}`);
+  for await (const e of sseEvents(res.body)) {
+    const job = JSON.parse(e.data) as RenderJobView;
+    if (e.event === 'end') return job;
+    onProgress?.({ stage: job.stage as RenderStage, framesDone: job.framesDone, framesTotal: job.framesTotal, fps: job.fps, etaSeconds: job.etaSeconds });
+  }
+  throw new Error(`the daemon closed the event stream of render ${id} before it ended`);
+}
+
+async function download(href: string, out: string): Promise<void> {
+  const res = await fetch(href);
+  if (!res.ok || !res.body) throw new Error(`GET ${href}: ${res.status}`);
+  const tmp = `${out}.download-${process.pid}`;
+  try {
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp));
+    await rename(tmp, out);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * /v1/renders: submit a render (JSON naming files under render.mediaRoot, or a multipart upload),
+ * list and inspect jobs, cancel, download the output (Range requests), follow progress (SSE).
+ * Errors are thrown with their statusCode and leave the reply to the app's error handler.
+ */
+import multipart from '@fastify/multipart';
+import send from '@fastify/send';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import type { FastifyPluginAsync, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { ErrorReply, type ApiPlugin } from '../api/app.ts';
+import type { RenderConfig } from './config.ts';
+import { newJobId, FINISHED_STATES, type Job, type JobState } from './queue.ts';
+import type { RenderScheduler } from './scheduler.ts';
+import { streamJobEvents } from './sse.ts';
+import { parseUploadSpec, prepareSpec, RenderRequest, RequestError, type SubmitContext, type UploadRequest } from './submit.ts';
+import { jobView, JobStateSchema, RenderJobView } from './view.ts';
+
+export const RENDERS_PREFIX = '/v1/renders';
+
+export interface RendersApiOptions {
+  scheduler: RenderScheduler;
+  config: RenderConfig;
+  /** uploads are kept in here, one folder per job */
+  uploadRoot: string;
+  networks: SubmitContext['networks'];
+  /** SSE keep-alive comment period */
+  heartbeatMs?: number;
+  /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */
+  onClose?: () => void;
+}
+
+const tags = ['renders'];
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'render id' }) });
+const ListQuery = Type.Object({
+  state: Type.Optional(JobStateSchema),
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'newest first, at most this many' }),
+});
+
+const UploadBody = Type.Union([
+  Type.Null(),
+  Type.Object({
+    spec: Type.String({ description: 'the render as JSON (POST /v1/renders body; audio left out)' }),
+    audio: Type.String({ format: 'binary', description: 'an audio file; repeat the part for several, joined in order' }),
+  }),
+]);
+
+/**
+ * The render body is checked as TypeBox does (defaults filled, nothing coerced), the way the CLI's
+ * spec is: the app's Ajv coerces types, which turned `truncationPsi: null` (the network's psi)
+ * into 0 through the union's number branch, a different render from the same JSON.
+ */
+// fastify hands each part's schema (here: each content type's) in turn; the route's type is its own
+const specCompiler: FastifySchemaCompiler<unknown> = (route) => {
+  const schema = route.schema as TSchema;
+  const check = TypeCompiler.Compile(schema);
+  return (value: unknown) => {
+    const v = value === null || typeof value !== 'object' ? value : Value.Default(schema, Value.Clone(value));
+    if (check.Check(v)) return { value: v };
+    const first = check.Errors(v).First()!;
+    return { error: [{ instancePath: first.path, message: first.message, keyword: 'typebox', schemaPath: '', params: {} }] as never };
+  };
+};
+
+export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
+  const { scheduler, config } = opts;
+  const submitCtx: SubmitContext = {
+    config,
+    networks: opts.networks,
+    activeOutputs: () => scheduler.queue.activeOutputs(),
+  };
+  const view = (job: Job) => jobView(job, RENDERS_PREFIX);
+  const find = (id: string) => {
+    const job = scheduler.view(id);
+    if (!job) throw new RequestError(404, `no render "${id}"`);
+    return job;
+  };
+
+  /** Multipart: files stream to the job's upload folder (limit: uploadMaxBytes each); the spec is a field. */
+  async function receiveUpload(req: FastifyRequest, id: string): Promise<{ spec: UploadRequest; files: string[]; dir: string }> {
+    const dir = join(opts.uploadRoot, id);
+    await mkdir(dir, { recursive: true });
+    const files: string[] = [];
+    let specText: string | undefined;
+    try {
+      for await (const part of req.parts({ limits: { fileSize: config.uploadMaxBytes, files: config.maxUploadFiles, fields: 4, fieldSize: 1024 * 1024 } })) {
+        if (part.type === 'field') {
+          if (part.fieldname !== 'spec') throw new RequestError(400, `body/${part.fieldname}: unknown field (an upload has "spec" and "audio" parts)`);
+          specText = String(part.value);
+        } else {
+          if (part.fieldname !== 'audio') throw new RequestError(400, `body/${part.fieldname}: unknown file part (audio files go in "audio" parts)`);
+          // the number keeps the order; the client's name is kept only as far as it is harmless
+          const safe = basename(part.filename || 'audio').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100) || 'audio';
+          const path = join(dir, `${String(files.length).padStart(2, '0')}-${safe}`);
+          await pipeline(part.file, createWriteStream(path));
+          files.push(path);
+        }
+      }
+      return { spec: parseUploadSpec(specText), files, dir };
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code === 413) throw new RequestError(413, `body/audio: ${(err as Error).message} (render.uploadMaxBytes ${config.uploadMaxBytes}, at most ${config.maxUploadFiles} files)`);
+      throw err;
+    }
+  }
+
+  return async (fastify) => {
+    await fastify.register(multipart, { throwFileSizeLimit: true });
+    if (opts.onClose) {
+      const onClose = opts.onClose;
+      fastify.addHook('onClose', async () => onClose());
+    }
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.post(
+      '/',
+      {
+        schema: {
+          description:
+            'Queue a render (202). JSON: a RenderSpec whose audio and projection files are names under the daemon\'s render.mediaRoot and whose output.path is a name under render.outputRoot. ' +
+            `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it).`,
+          tags,
+          body: {
+            content: {
+              'application/json': { schema: RenderRequest },
+              'multipart/form-data': { schema: UploadBody },
+            },
+          },
+          response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 422: ErrorReply },
+        },
+        validatorCompiler: specCompiler as never,
+      },
+      async (req, reply) => {
+        const id = newJobId();
+        let spec;
+        let uploadDir: string | null = null;
+        if (req.isMultipart()) {
+          const up = await receiveUpload(req, id);
+          uploadDir = up.dir;
+          try {
+            spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
+          } catch (err) {
+            await rm(up.dir, { recursive: true, force: true });
+            throw err;
+          }
+        } else {
+          spec = await prepareSpec(req.body as RenderRequest, submitCtx, { id });
+        }
+        const job = scheduler.submit({ id, spec, uploadDir });
+        return reply.code(202).header('location', `${RENDERS_PREFIX}/${job.id}`).send(view(job));
+      },
+    );
+
+    app.get(
+      '/',
+      { schema: { description: 'Render jobs, newest first', tags, querystring: ListQuery, response: { 200: Type.Object({ renders: Type.Array(RenderJobView) }), 400: ErrorReply } } },
+      async (req) => ({
+        renders: scheduler.queue.list({ ...(req.query.state ? { state: req.query.state as JobState } : {}), limit: req.query.limit }).map((j) => view(scheduler.view(j.id) ?? j)),
+      }),
+    );
+
+    app.get(
+      '/:id',
+      { schema: { description: 'One render: state, stage, frames done and total, fps, ETA, the reason it failed', tags, params: IdParams, response: { 200: RenderJobView, 404: ErrorReply } } },
+      async (req) => view(find(req.params.id)),
+    );
+
+    app.delete(
+      '/:id',
+      {
+        schema: {
+          description: 'Cancel a queued or running render (its runner stops, its partial work is removed); 409 once it has finished',
+          tags,
+          params: IdParams,
+          response: { 200: RenderJobView, 404: ErrorReply, 409: ErrorReply },
+        },
+      },
+      async (req) => view(scheduler.cancel(req.params.id)),
+    );
+
+    app.get(
+      '/:id/output',
+      {
+        schema: {
+          description: 'The finished mp4, with Range requests (206, 416); 409 while the render is not done',
+          tags,
+          params: IdParams,
+          produces: ['video/mp4'],
+          response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary' }), 206: Type.Unsafe<unknown>({ type: 'string', format: 'binary' }), 404: ErrorReply, 409: ErrorReply, 416: ErrorReply },
+        },
+      },
+      async (req, reply) => {
+        const job = find(req.params.id);
+        if (job.state !== 'done' || !job.output) throw new RequestError(409, `render "${job.id}" is ${job.state}: its output is there once it is done`);
+        if (job.spec.output.format !== 'mp4') throw new RequestError(409, `render "${job.id}" wrote PNG frames to a folder (${job.output}); only mp4 outputs are served`);
+        const r = await send(req.raw, basename(job.output), { root: dirname(job.output), dotfiles: 'allow', cacheControl: false, acceptRanges: true });
+        if (r.type === 'error') {
+          const status = (r.metadata.error as { status?: number }).status ?? r.statusCode;
+          if (status === 404) throw new RequestError(404, `render "${job.id}": its output ${job.output} is no longer there`);
+          if (status === 416) {
+            // the client learns the size from it (RFC 9110 15.5.17)
+            const range = r.headers['Content-Range'];
+            if (range) reply.header('content-range', range);
+            throw new RequestError(416, `range not satisfiable: ${req.headers.range ?? ''}`);
+          }
+          throw new RequestError(status, r.metadata.error.message);
+        }
+        if (r.type !== 'file') throw new RequestError(409, `render "${job.id}": its output is not a file`);
+        return reply.code(r.statusCode as 200 | 206).headers(r.headers).type('video/mp4').send(r.stream);
+      },
+    );
+
+    app.get(
+      '/:id/events',
+      {
+        schema: {
+          description:
+            'Server-Sent Events: "progress" events (the render, as GET /v1/renders/{id}) while it changes, then one "end" event with its final state, and the stream closes. A finished render sends only "end".',
+          tags,
+          params: IdParams,
+          produces: ['text/event-stream'],
+          response: { 200: Type.String({ description: 'text/event-stream' }), 404: ErrorReply },
+        },
+      },
+      async (req, reply) => {
+        const job = find(req.params.id);
+        streamJobEvents(reply, scheduler, job, { view, heartbeatMs: opts.heartbeatMs ?? 15_000, finished: (j) => FINISHED_STATES.includes(j.state) });
+      },
+    );
+  };
+}
+
+export function rendersApi(opts: RendersApiOptions): ApiPlugin {
+  return { prefix: RENDERS_PREFIX, plugin: rendersPlugin(opts) };
+}

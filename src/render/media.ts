@@ -1,0 +1,74 @@
+/**
+ * Paths an API request names: audio and projection files under `render.mediaRoot`, outputs under
+ * `render.outputRoot`. A request never reads or writes outside them: `..` is refused outright
+ * (400), a path that lands outside the root, directly or through a symlink, is forbidden (403),
+ * and a file that is not there is unprocessable (422). Errors name the field.
+ */
+import { mkdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+
+export class RequestPathError extends Error {
+  constructor(
+    readonly statusCode: 400 | 403 | 409 | 422,
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'RequestPathError';
+  }
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+function checkShape(path: string, field: string): void {
+  if (path.includes('\0')) throw new RequestPathError(400, field, 'contains a NUL byte');
+  if (path.split(/[\\/]/).includes('..')) throw new RequestPathError(400, field, `"${path}": ".." is not allowed in paths`);
+}
+
+async function realRoot(root: string, what: string, field: string): Promise<string> {
+  try {
+    return await realpath(root);
+  } catch {
+    throw new RequestPathError(422, field, `the daemon's ${what} (${resolve(root)}) does not exist`);
+  }
+}
+
+/** A file under the media root, as its real path. Relative paths are taken from the root. */
+export async function resolveMediaFile(root: string, path: string, field: string): Promise<string> {
+  checkShape(path, field);
+  const rootReal = await realRoot(root, 'render.mediaRoot', field);
+  const lexical = isAbsolute(path) ? resolve(path) : resolve(rootReal, path);
+  if (!inside(resolve(root), lexical) && !inside(rootReal, lexical)) throw new RequestPathError(403, field, `"${path}" is outside the media root`);
+  let real: string;
+  try {
+    real = await realpath(lexical);
+  } catch {
+    throw new RequestPathError(422, field, `"${path}" does not exist under the media root`);
+  }
+  if (!inside(rootReal, real)) throw new RequestPathError(403, field, `"${path}" leads outside the media root (symlink)`);
+  const st = await stat(real);
+  if (!st.isFile()) throw new RequestPathError(422, field, `"${path}" is not a file`);
+  return real;
+}
+
+/**
+ * Where an output named `name` goes under the output root (its folders are made). Refuses names
+ * that climb out, absolute names, and a name whose file is already there (it belongs to someone).
+ */
+export async function resolveOutputPath(root: string, name: string, field: string): Promise<string> {
+  checkShape(name, field);
+  if (isAbsolute(name)) throw new RequestPathError(400, field, `"${name}" must be a name under the output root, not an absolute path`);
+  await mkdir(root, { recursive: true });
+  const rootReal = await realRoot(root, 'render.outputRoot', field);
+  const target = resolve(rootReal, name);
+  if (target === rootReal) throw new RequestPathError(400, field, 'names the output root itself');
+  await mkdir(dirname(target), { recursive: true });
+  const parent = await realpath(dirname(target));
+  if (!inside(rootReal, parent)) throw new RequestPathError(403, field, `"${name}" leads outside the output root (symlink)`);
+  const out = join(parent, basename(target));
+  if (await stat(out).then(() => true, () => false)) throw new RequestPathError(409, field, `"${name}" already exists under the output root`);
+  return out;
+}

@@ -1,0 +1,100 @@
+/**
+ * From an API request to the spec a job stores: names resolved against the media and output
+ * roots, networks checked against the catalogue, defaults filled in. Every refusal names the field.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { RenderConfig } from './config.ts';
+import { RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
+import { RenderOutput, RenderSpec } from './spec.ts';
+
+/** RenderSpec as the API takes it: paths are names under the daemon's roots, output.path may be left to the daemon. */
+export const RenderRequest = Type.Object(
+  {
+    ...RenderSpec.properties,
+    audio: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), {
+      minItems: 1,
+      maxItems: 64,
+      description: 'audio files under the daemon\'s render.mediaRoot, joined in order (same sample rate); left out in an upload, whose files are the audio',
+    }),
+    networks: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 16, description: 'network ids (GET /v1/networks); with several, loudness picks each frame\'s' }),
+    output: Type.Object(
+      {
+        ...RenderOutput.properties,
+        path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png)' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RenderRequest = Static<typeof RenderRequest>;
+
+/** The spec of a multipart upload: the same, without audio (the uploaded files are the audio). */
+export const UploadRequest = Type.Object({ ...RenderRequest.properties, audio: Type.Optional(RenderRequest.properties.audio) }, { additionalProperties: false });
+export type UploadRequest = Static<typeof UploadRequest>;
+
+export class RequestError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+export interface SubmitContext {
+  config: RenderConfig;
+  /** the network catalogue: ids and why one cannot be used */
+  networks: () => Array<{ id: string; state: string; error?: string }>;
+  /** outputs of queued and running jobs (two renders never write one file) */
+  activeOutputs: () => Set<string>;
+}
+
+/** Parses and checks the `spec` field of an upload (it is a string there, not validated by the route). */
+export function parseUploadSpec(text: string | undefined): UploadRequest {
+  if (text === undefined) throw new RequestError(400, 'body/spec: an upload needs a "spec" field with the render\'s JSON');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new RequestError(400, `body/spec: not JSON (${(err as Error).message})`);
+  }
+  const withDefaults = Value.Default(UploadRequest, Value.Clone(raw));
+  const first = Value.Errors(UploadRequest, withDefaults).First();
+  if (first) throw new RequestError(400, `body/spec${first.path} ${first.message}`);
+  return withDefaults as UploadRequest;
+}
+
+export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: { id: string; uploaded?: string[] }): Promise<RenderSpec> {
+  const catalogue = ctx.networks();
+  req.networks.forEach((id, k) => {
+    const entry = catalogue.find((n) => n.id === id);
+    if (!entry) throw new RequestError(422, `body/networks/${k}: unknown network "${id}" (available: ${catalogue.map((n) => n.id).join(', ') || 'none'})`);
+    if (entry.state === 'invalid') throw new RequestError(422, `body/networks/${k}: network "${id}" cannot be used: ${entry.error ?? 'invalid'}`);
+  });
+
+  let audio: string[];
+  if (opts.uploaded) {
+    if (req.audio?.length) throw new RequestError(400, 'body/spec/audio: give the audio either as uploaded files or as paths, not both');
+    if (opts.uploaded.length === 0) throw new RequestError(400, 'body/audio: an upload needs at least one "audio" file part');
+    audio = opts.uploaded;
+  } else {
+    if (!req.audio?.length) throw new RequestError(400, 'body/audio: at least one audio file is needed');
+    audio = [];
+    for (const [k, a] of req.audio.entries()) audio.push(await resolveMediaFile(ctx.config.mediaRoot, a, `body/audio/${k}`));
+  }
+
+  const latents = { ...req.latents };
+  if (latents.projectionFile !== undefined) latents.projectionFile = await resolveMediaFile(ctx.config.mediaRoot, latents.projectionFile, 'body/latents/projectionFile');
+
+  const name = req.output.path ?? (req.output.format === 'png' ? opts.id : `${opts.id}.mp4`);
+  const output = await resolveOutputPath(ctx.config.outputRoot, name, 'body/output/path');
+  if (ctx.activeOutputs().has(output)) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
+
+  const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output } }) as RenderSpec;
+  const bad = Value.Errors(RenderSpec, spec).First();
+  if (bad) throw new RequestError(400, `body${bad.path} ${bad.message}`);
+  return spec;
+}

@@ -1,0 +1,82 @@
+/**
+ * Render jobs in the daemon: the durable queue in stateDir, the scheduler as a unit (it starts
+ * after synthesis and stops before it, pausing the running render so the next start resumes it),
+ * /v1/renders, gance_render_* metrics, and the `renders` service (queue, scheduler, per-GPU
+ * throttle) for the other subsystems.
+ */
+import { join, resolve } from 'node:path';
+import type { Unit } from '../lifecycle/unit.ts';
+import type { DaemonContext, Subsystem } from '../subsystem.ts';
+import { rendersApi } from './api.ts';
+import { createRenderMetrics } from './metrics.ts';
+import { JobQueue } from './queue.ts';
+import { RenderScheduler } from './scheduler.ts';
+import { GpuThrottle } from './throttle.ts';
+import type { RunRender } from './types.ts';
+
+export interface RenderService {
+  queue: JobQueue;
+  scheduler: RenderScheduler;
+  /** pause(gpu), resume(gpu), setRate(gpu, fps): holds or slows the renders on a GPU */
+  throttle: GpuThrottle;
+}
+
+export interface RenderOverrides {
+  /** the runner (tests inject one); default: the render pipeline in ./run.ts */
+  loadRunner?: () => Promise<RunRender>;
+}
+
+// the pipeline (ffmpeg, pixels, segments) is loaded at the first render, not with the daemon
+async function loadPipeline(): Promise<RunRender> {
+  return (await import('./run.ts')).runRender;
+}
+
+export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}): Subsystem & { service: RenderService } {
+  const cfg = ctx.config.render;
+  const log = ctx.log.child({ unit: 'render' });
+  const networks = ctx.services.get('networks');
+  const latents = ctx.services.get('latents');
+  const stateDir = resolve(ctx.config.stateDir);
+  const queue = new JobQueue({ stateDir, ...(cfg.workDir === null ? {} : { workRoot: resolve(cfg.workDir) }) });
+  const throttle = new GpuThrottle();
+  throttle.onHold((h) => log.info(h, `renders on GPU ${h.gpus.join(', ')} held: ${h.reason}`));
+  const synthesis = ctx.config.synthesis;
+  const gpus = [...new Set(synthesis.workers.flatMap((w) => (w.gpu === undefined ? [] : [w.gpu])))];
+  let scheduler: RenderScheduler | undefined = undefined;
+  const metrics = createRenderMetrics(ctx.registry, { counts: () => queue.counts(), fps: () => scheduler?.runningFps() ?? [] });
+  scheduler = new RenderScheduler({
+    queue,
+    loadRunner: overrides.loadRunner ?? loadPipeline,
+    deps: { networks, latents, log },
+    concurrency: cfg.concurrency,
+    progressIntervalMs: cfg.progressIntervalMs,
+    segmentFrames: cfg.segmentFrames,
+    log,
+    events: ctx.events,
+    throttle,
+    metrics,
+    loadHint: { gpus, watts: synthesis.loadHint.watts, seconds: synthesis.loadHint.seconds },
+  });
+  const sched = scheduler;
+  const unit: Unit = {
+    name: 'render',
+    dependsOn: ['synthesis', 'synthesis-latents'],
+    async start() {
+      sched.start();
+    },
+    // the store stays open for the API until the HTTP server closes after this (onClose below)
+    stop: () => sched.stop(),
+  };
+  const service: RenderService = { queue, scheduler: sched, throttle };
+  ctx.services.provide('renders', service);
+  const plugin = rendersApi({
+    scheduler: sched,
+    config: cfg,
+    uploadRoot: join(stateDir, 'uploads'),
+    networks: () => networks.list().networks,
+    onClose: () => queue.close(),
+  });
+  return { units: [unit], plugins: [plugin], service };
+}
+
+

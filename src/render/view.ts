@@ -1,0 +1,62 @@
+/** A render job as the API shows it (and the CLI reads it). */
+import { Type, type Static } from '@sinclair/typebox';
+import type { Job } from './queue.ts';
+import { JOB_STATES } from './states.ts';
+import { RenderSpec } from './spec.ts';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const Time = Nullable(Type.String({ format: 'date-time' }));
+
+export const JobStateSchema = Type.Union(
+  JOB_STATES.map((s) => Type.Literal(s)),
+  { description: 'queued -> running -> done | failed | cancelled' },
+);
+
+export const RenderJobView = Type.Object({
+  id: Type.String(),
+  state: JobStateSchema,
+  stage: Type.Union(['queued', 'analysing', 'rendering', 'encoding', 'muxing', 'done'].map((s) => Type.Literal(s))),
+  priority: Type.Integer(),
+  framesDone: Type.Integer({ minimum: 0 }),
+  framesTotal: Nullable(Type.Integer({ minimum: 0, description: 'known once the audio is analysed' })),
+  progress: Nullable(Type.Number({ minimum: 0, maximum: 1, description: 'framesDone / framesTotal' })),
+  fps: Nullable(Type.Number({ description: 'recent frames per second' })),
+  etaSeconds: Nullable(Type.Number({ description: 'time left, as the runner estimates it' })),
+  reason: Nullable(
+    Type.Union(['bad-input', 'no-space', 'encoder', 'synthesis', 'cancelled', 'internal'].map((s) => Type.Literal(s)), { description: 'why it failed or ended' }),
+  ),
+  error: Nullable(Type.String()),
+  output: Nullable(Type.String({ description: 'the finished file on the daemon (only once complete)' })),
+  outputUrl: Nullable(Type.String({ description: 'where to download it (mp4 renders that are done)' })),
+  attempts: Type.Integer({ description: 'runs of the render (more than 1: resumed after a restart)' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  startedAt: Time,
+  finishedAt: Time,
+  spec: RenderSpec,
+});
+export type RenderJobView = Static<typeof RenderJobView>;
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export function jobView(job: Job, prefix = '/v1/renders'): RenderJobView {
+  return {
+    id: job.id,
+    state: job.state,
+    stage: job.stage,
+    priority: job.priority,
+    framesDone: job.framesDone,
+    framesTotal: job.framesTotal,
+    progress: job.framesTotal ? Math.min(1, job.framesDone / job.framesTotal) : null,
+    fps: job.fps,
+    etaSeconds: job.etaSeconds,
+    reason: job.reason,
+    error: job.error,
+    output: job.output,
+    outputUrl: job.state === 'done' && job.spec.output.format === 'mp4' ? `${prefix}/${job.id}/output` : null,
+    attempts: job.attempts,
+    createdAt: iso(job.createdAt)!,
+    startedAt: iso(job.startedAt),
+    finishedAt: iso(job.finishedAt),
+    spec: job.spec,
+  };
+}

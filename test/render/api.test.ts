@@ -1,0 +1,207 @@
+/** /v1/renders through app.inject with a real store and scheduler and a fake runner. */
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RenderJobView } from '../../src/render/view.ts';
+import { rendersApp, multipartBody } from './api-setup.ts';
+import { fakeRunner, Gate } from './fake-runner.ts';
+import { tempDir, until } from './job-helpers.ts';
+
+const apps: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const a of apps.splice(0)) await a.close();
+});
+async function setup(...args: Parameters<typeof rendersApp>) {
+  const s = await rendersApp(...args);
+  apps.push(s);
+  return s;
+}
+
+const body = (over: Record<string, unknown> = {}) => ({ audio: ['a.wav'], networks: ['demo-64'], ...over });
+
+describe('/v1/renders', () => {
+  it('queues a render (202), shows it while it runs and once done, and lists it', async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body({ audio: ['a.wav', join(s.mediaRoot, 'b.wav')], priority: 3, output: { path: 'clips/one.mp4', crf: 20 } }) });
+    expect(res.statusCode).toBe(202);
+    const job = res.json<RenderJobView>();
+    expect(res.headers.location).toBe(`/v1/renders/${job.id}`);
+    expect(job).toMatchObject({ state: 'running', priority: 3, framesDone: 0, outputUrl: null });
+    expect(job.spec.audio).toEqual([join(s.mediaRoot, 'a.wav'), join(s.mediaRoot, 'b.wav')]);
+    expect(job.spec.output).toMatchObject({ path: join(s.outputRoot, 'clips', 'one.mp4'), crf: 20, format: 'mp4', preset: 'medium' });
+    // null is the network's own psi, not 0 (a coercing validator made it 0)
+    expect(job.spec.truncationPsi).toBeNull();
+    await gate.arrived;
+    const running = (await s.app.inject(`/v1/renders/${job.id}`)).json<RenderJobView>();
+    expect(running).toMatchObject({ state: 'running', stage: 'analysing' });
+    gate.release();
+    await until(s.scheduler, job.id, (j) => j.state === 'done');
+    const done = (await s.app.inject(`/v1/renders/${job.id}`)).json<RenderJobView>();
+    expect(done).toMatchObject({ state: 'done', stage: 'done', framesDone: 8, framesTotal: 8, progress: 1, etaSeconds: 0, reason: null, outputUrl: `/v1/renders/${job.id}/output`, attempts: 1 });
+    expect(Date.parse(done.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(done.createdAt));
+    const second = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body() })).json<RenderJobView>();
+    expect(second.spec.output.path).toBe(join(s.outputRoot, `${second.id}.mp4`));
+    await until(s.scheduler, second.id, (j) => j.state === 'done');
+    const list = (await s.app.inject('/v1/renders')).json<{ renders: RenderJobView[] }>();
+    expect(list.renders.map((r) => r.id)).toEqual([second.id, job.id]);
+    expect((await s.app.inject('/v1/renders?state=queued')).json()).toEqual({ renders: [] });
+    expect((await s.app.inject('/v1/renders?limit=1')).json<{ renders: RenderJobView[] }>().renders.map((r) => r.id)).toEqual([second.id]);
+    expect((await s.app.inject('/v1/renders?limit=0')).statusCode).toBe(400);
+    expect((await s.app.inject('/v1/renders?limit=501')).statusCode).toBe(400);
+    expect((await s.app.inject('/v1/renders?state=sleeping')).statusCode).toBe(400);
+  });
+
+  it('refuses bad input with a 4xx naming the field, and renders on afterwards', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    const outside = tempDir('gance-outside-');
+    writeFileSync(join(outside, 'secret.wav'), 'x');
+    symlinkSync(join(outside, 'secret.wav'), join(s.mediaRoot, 'link.wav'));
+    mkdirSync(join(s.mediaRoot, 'dir'));
+    const post = (payload: unknown) => s.app.inject({ method: 'POST', url: '/v1/renders', payload: payload as Record<string, unknown> });
+    const cases: Array<[unknown, number, RegExp]> = [
+      [body({ networks: ['nope'] }), 422, /^body\/networks\/0: unknown network "nope" \(available: demo-64, broken\)/],
+      [body({ networks: ['demo-64', 'broken'] }), 422, /^body\/networks\/1: network "broken" cannot be used: sidecar does not match/],
+      [body({ audio: ['../x.wav'] }), 400, /^body\/audio\/0: "..\/x.wav": ".." is not allowed/],
+      [body({ audio: ['a.wav', 'sub/../../b.wav'] }), 400, /^body\/audio\/1: /],
+      [body({ audio: [join(outside, 'secret.wav')] }), 403, /^body\/audio\/0: ".*secret.wav" is outside the media root/],
+      [body({ audio: ['link.wav'] }), 403, /^body\/audio\/0: "link.wav" leads outside the media root \(symlink\)/],
+      [body({ audio: ['missing.wav'] }), 422, /^body\/audio\/0: "missing.wav" does not exist/],
+      [body({ audio: ['dir'] }), 422, /^body\/audio\/0: "dir" is not a file/],
+      [body({ latents: { projectionFile: join(outside, 'secret.wav') } }), 403, /^body\/latents\/projectionFile: .* outside the media root/],
+      [body({ output: { path: '/tmp/x.mp4' } }), 400, /^body\/output\/path: "\/tmp\/x.mp4" must be a name under the output root/],
+      [body({ output: { path: '../x.mp4' } }), 400, /^body\/output\/path: /],
+      [body({ priority: 1000 }), 400, /^body\/priority Expected integer to be less or equal to 100/],
+      [body({ priority: '5' }), 400, /^body\/priority Expected integer/],
+      [body({ audio: [] }), 400, /^body\/audio Expected array length to be greater or equal to 1/],
+      [body({ colour: 'red' }), 400, /^body\/colour Unexpected property/],
+      [{ networks: ['demo-64'] }, 400, /^body\/audio Expected required property/],
+    ];
+    for (const [payload, code, message] of cases) {
+      const res = await post(payload);
+      expect({ payload, code: res.statusCode }).toEqual({ payload, code });
+      expect(res.json()).toMatchObject({ statusCode: code, message: expect.stringMatching(message) });
+    }
+    // an output that is already there, or that a queued render will write, belongs to someone else
+    mkdirSync(s.outputRoot, { recursive: true });
+    writeFileSync(join(s.outputRoot, 'taken.mp4'), 'x');
+    expect((await post(body({ output: { path: 'taken.mp4' } }))).json()).toMatchObject({ statusCode: 409, message: expect.stringMatching(/^body\/output\/path: "taken.mp4" already exists/) });
+    for (const id of ['nope', 'x'.repeat(64)]) {
+      for (const url of [`/v1/renders/${id}`, `/v1/renders/${id}/output`, `/v1/renders/${id}/events`]) expect((await s.app.inject(url)).statusCode).toBe(404);
+      expect((await s.app.inject({ method: 'DELETE', url: `/v1/renders/${id}` })).statusCode).toBe(404);
+    }
+    expect(s.queue.counts()).toMatchObject({ queued: 0, running: 0, done: 0 });
+    const ok = await post(body());
+    expect(ok.statusCode).toBe(202);
+    expect((await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done')).framesDone).toBe(4);
+  });
+
+  it('cancels queued and running renders (200); a finished one is 409; two renders never share an output', async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    const a = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body({ output: { path: 'a.mp4' } }) })).json<RenderJobView>();
+    const b = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body({ output: { path: 'b.mp4' } }) })).json<RenderJobView>();
+    expect(b.state).toBe('queued');
+    const clash = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body({ output: { path: 'b.mp4' } }) });
+    expect(clash.json()).toMatchObject({ statusCode: 409, message: expect.stringMatching(/^body\/output\/path: "b.mp4" is the output of a render that is queued or running/) });
+    await gate.arrived;
+    const cancelB = await s.app.inject({ method: 'DELETE', url: `/v1/renders/${b.id}` });
+    expect(cancelB.statusCode).toBe(200);
+    expect(cancelB.json()).toMatchObject({ id: b.id, state: 'cancelled', reason: 'cancelled' });
+    const cancelA = await s.app.inject({ method: 'DELETE', url: `/v1/renders/${a.id}` });
+    expect(cancelA.json()).toMatchObject({ id: a.id, state: 'cancelled' });
+    gate.release();
+    await s.scheduler.idle();
+    const again = await s.app.inject({ method: 'DELETE', url: `/v1/renders/${a.id}` });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toMatch(/already cancelled/);
+    expect(existsSync(join(s.outputRoot, 'a.mp4'))).toBe(false);
+    expect((await s.app.inject(`/v1/renders/${a.id}/output`)).statusCode).toBe(409);
+  });
+
+  it('takes a multipart upload: files in order as the audio, the spec as a field; removed once done', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), { uploadMaxBytes: 4096 });
+    const mp = multipartBody([
+      { name: 'audio', value: Buffer.alloc(3000, 1), filename: 'first track.wav' },
+      { name: 'spec', value: JSON.stringify({ networks: ['demo-64'], output: { path: 'up.mp4' } }) },
+      { name: 'audio', value: Buffer.alloc(10, 2), filename: '../../evil.wav' },
+    ]);
+    const res = await s.app.inject({ method: 'POST', url: '/v1/renders', ...mp });
+    expect(res.statusCode).toBe(202);
+    const job = res.json<RenderJobView>();
+    const dir = join(s.uploadRoot, job.id);
+    expect(job.spec.audio).toEqual([join(dir, '00-first_track.wav'), join(dir, '01-evil.wav')]);
+    await until(s.scheduler, job.id, (j) => j.state === 'done');
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('refuses an upload over the size limit (413) and keeps nothing of it', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), { uploadMaxBytes: 2048 });
+    const big = multipartBody([
+      { name: 'spec', value: JSON.stringify({ networks: ['demo-64'] }) },
+      { name: 'audio', value: Buffer.alloc(2049, 1), filename: 'big.wav' },
+    ]);
+    const res = await s.app.inject({ method: 'POST', url: '/v1/renders', ...big });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().message).toMatch(/^body\/audio: request file too large \(render.uploadMaxBytes 2048/);
+    expect(existsSync(s.uploadRoot) ? readdirSync(s.uploadRoot) : []).toEqual([]);
+    const noSpec = await s.app.inject({ method: 'POST', url: '/v1/renders', ...multipartBody([{ name: 'audio', value: 'x', filename: 'a.wav' }]) });
+    expect(noSpec.json()).toMatchObject({ statusCode: 400, message: expect.stringMatching(/^body\/spec: an upload needs a "spec" field/) });
+    const badSpec = await s.app.inject({ method: 'POST', url: '/v1/renders', ...multipartBody([{ name: 'spec', value: '{"networks": ["demo-64"], "priority": "high"}' }, { name: 'audio', value: 'x', filename: 'a.wav' }]) });
+    expect(badSpec.json()).toMatchObject({ statusCode: 400, message: expect.stringMatching(/^body\/spec\/priority /) });
+    const unknownNet = await s.app.inject({ method: 'POST', url: '/v1/renders', ...multipartBody([{ name: 'spec', value: '{"networks": ["nope"]}' }, { name: 'audio', value: 'x', filename: 'a.wav' }]) });
+    expect(unknownNet.statusCode).toBe(422);
+    expect(readdirSync(s.uploadRoot)).toEqual([]);
+    expect(s.queue.counts().queued + s.queue.counts().running + s.queue.counts().done).toBe(0);
+    // the daemon is fine: the next upload within the limit renders
+    const ok = await s.app.inject({ method: 'POST', url: '/v1/renders', ...multipartBody([{ name: 'spec', value: '{"networks": ["demo-64"]}' }, { name: 'audio', value: Buffer.alloc(2048, 1), filename: 'a.wav' }]) });
+    expect(ok.statusCode).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
+  it('serves the finished mp4 with Range requests: 200, 206 (start-end, open end, suffix), 416', async () => {
+    const s = await setup(fakeRunner({ frames: 12, batch: 4 }));
+    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body({ output: { path: 'r.mp4' } }) })).json<RenderJobView>();
+    const done = await until(s.scheduler, job.id, (j) => j.state === 'done');
+    const file = readFileSync(done.output!);
+    const size = file.length;
+    expect(size).toBeGreaterThan(50);
+    const url = `/v1/renders/${job.id}/output`;
+    const full = await s.app.inject(url);
+    expect(full.statusCode).toBe(200);
+    expect(full.headers).toMatchObject({ 'content-type': 'video/mp4', 'accept-ranges': 'bytes', 'content-length': String(size) });
+    expect(full.rawPayload.equals(file)).toBe(true);
+    const part = await s.app.inject({ url, headers: { range: 'bytes=10-19' } });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 10-19/${size}`);
+    expect(part.rawPayload.equals(file.subarray(10, 20))).toBe(true);
+    const open = await s.app.inject({ url, headers: { range: `bytes=${size - 5}-` } });
+    expect(open.statusCode).toBe(206);
+    expect(open.rawPayload.equals(file.subarray(size - 5))).toBe(true);
+    const suffix = await s.app.inject({ url, headers: { range: 'bytes=-7' } });
+    expect(suffix.statusCode).toBe(206);
+    expect(suffix.headers['content-range']).toBe(`bytes ${size - 7}-${size - 1}/${size}`);
+    expect(suffix.rawPayload.equals(file.subarray(size - 7))).toBe(true);
+    const beyond = await s.app.inject({ url, headers: { range: `bytes=${size}-${size + 10}` } });
+    expect(beyond.statusCode).toBe(416);
+    expect(beyond.headers['content-range']).toBe(`bytes */${size}`);
+  });
+
+  it('documents every route with its schemas in the OpenAPI document', async () => {
+    const s = await setup(fakeRunner());
+    const doc = (await s.app.inject('/docs/json')).json<{ paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }; responses: Record<string, unknown> }>> }>();
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/renders')).sort()).toEqual([
+      '/v1/renders/',
+      '/v1/renders/{id}',
+      '/v1/renders/{id}/events',
+      '/v1/renders/{id}/output',
+    ]);
+    const post = doc.paths['/v1/renders/']!.post!;
+    expect(Object.keys(post.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);
+    expect(Object.keys(post.requestBody!.content['application/json']!.schema.properties!)).toEqual(expect.arrayContaining(['audio', 'networks', 'latents', 'output', 'priority']));
+    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '403', '409', '413', '422']);
+    expect(Object.keys(doc.paths['/v1/renders/{id}']!.get!.responses).sort()).toEqual(['200', '404']);
+    expect(Object.keys(doc.paths['/v1/renders/{id}']!.delete!.responses).sort()).toEqual(['200', '404', '409']);
+    expect(Object.keys(doc.paths['/v1/renders/{id}/output']!.get!.responses).sort()).toEqual(['200', '206', '404', '409', '416']);
+  });
+});

@@ -1,0 +1,73 @@
+/** The render subsystem inside a real daemon (in-process, fake runner): service, API, metrics, stop pauses and a new daemon resumes. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { createDaemon } from '../../src/daemon.ts';
+import type { RenderJobView } from '../../src/render/view.ts';
+import { fakeRunner, Gate } from './fake-runner.ts';
+import { tempDir, until } from './job-helpers.ts';
+
+function config(stateDir: string, root: string) {
+  const c = loadConfigFile();
+  c.server.port = 0;
+  c.stateDir = stateDir;
+  c.synthesis.enabled = false; // the fake runner needs no inference workers
+  c.render.mediaRoot = join(root, 'media');
+  c.render.outputRoot = join(root, 'out');
+  c.render.progressIntervalMs = 0;
+  c.synthesis.workers = [{ id: 'cpu0', providers: ['cpu'], gpu: 0, isolation: 'auto' }] as typeof c.synthesis.workers;
+  return c;
+}
+
+describe('render subsystem in the daemon', () => {
+  it('serves /v1/renders and gance_render_* metrics; a stop pauses the render and the next daemon finishes it', { timeout: 60_000 }, async () => {
+    const root = tempDir();
+    const stateDir = join(root, 'state');
+    mkdirSync(join(root, 'media'));
+    writeFileSync(join(root, 'media', 'a.wav'), 'x');
+    const gate = new Gate();
+    const first = fakeRunner({ frames: 12, batch: 4, beforeBatch: async ({ framesDone }) => (framesDone >= 4 ? gate.wait() : undefined) });
+    const d1 = await createDaemon({ config: config(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => first } });
+    const hints: string[] = [];
+    d1.events.on('load-hint', (h) => hints.push(`${h.source} ${h.gpus.join(',')}`));
+    await d1.start();
+    let id: string;
+    try {
+      expect(d1.services.get('renders').throttle.state()).toEqual([]);
+      const res = await d1.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } });
+      expect(res.statusCode).toBe(202);
+      id = res.json<RenderJobView>().id;
+      await gate.arrived;
+      expect(hints).toEqual([`render:${id} 0`]);
+      const metrics = (await d1.app.inject('/metrics')).body;
+      expect(metrics).toMatch(/^gance_render_jobs\{state="running"\} 1$/m);
+      expect(metrics).toMatch(/^gance_render_frames_total 4$/m);
+      expect(metrics).toMatch(/^gance_render_fps 30$/m);
+      expect(metrics).toContain('# TYPE gance_render_encode_seconds_total counter');
+      const lint = join(root, 'metrics.txt');
+      writeFileSync(lint, metrics);
+      execFileSync('sh', ['-c', `promtool check metrics < ${lint}`]);
+      const doc = (await d1.app.inject('/docs/json')).json<{ paths: Record<string, unknown> }>();
+      expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/renders/', '/v1/renders/{id}', '/v1/renders/{id}/output', '/v1/renders/{id}/events']));
+    } finally {
+      await d1.stop();
+    }
+    expect(first.runs.map((r) => r.outcome)).toEqual(['cancelled']);
+
+    const second = fakeRunner({ frames: 12, batch: 4 });
+    const d2 = await createDaemon({ config: config(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => second } });
+    const paused = (await d2.app.inject(`/v1/renders/${id}`)).json<RenderJobView>();
+    expect(paused).toMatchObject({ state: 'running', framesDone: 4 });
+    await d2.start();
+    try {
+      const done = await until(d2.services.get('renders').scheduler, id, (j) => j.state === 'done');
+      expect(done).toMatchObject({ framesDone: 12, attempts: 2 });
+      expect(second.runs).toEqual([{ workDir: done.workDir, startFrame: 4, outcome: 'done' }]);
+    } finally {
+      await d2.stop();
+    }
+  });
+});

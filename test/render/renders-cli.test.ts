@@ -1,0 +1,104 @@
+/** `gance renders list|show|cancel` against a listening API (fake runner), through the CLI's own main(). */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { daemonUrl } from '../../src/cli/daemon-api.ts';
+import { main } from '../../src/cli.ts';
+import { spawnCli, testConfigYaml, writeTempConfig } from '../helpers/daemon-process.ts';
+import type { RenderJobView } from '../../src/render/view.ts';
+import { rendersApp } from './api-setup.ts';
+import { fakeRunner, Gate } from './fake-runner.ts';
+import { until } from './job-helpers.ts';
+
+const apps: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+  for (const a of apps.splice(0)) await a.close();
+});
+
+async function gance(...args: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((c) => ((out += String(c)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((c) => ((err += String(c)), true));
+  process.exitCode = undefined;
+  try {
+    await main(['node', 'gance', ...args]);
+  } finally {
+    vi.restoreAllMocks();
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = undefined;
+  return { out, err, code };
+}
+
+describe('gance renders', () => {
+  it('lists, shows and cancels the renders of a running daemon', async () => {
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const post = async (path: string) => (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], output: { path } } })).json<RenderJobView>();
+    const a = await post('a.mp4');
+    const b = await post('b.mp4');
+    await gate.arrived;
+
+    // without --url: the address of the config's server section
+    const port = new URL(url).port;
+    const config = writeTempConfig(testConfigYaml().replace('port: 0', `port: ${port}`));
+    const list = await gance('renders', 'list', '--config', config);
+    expect(list.code).toBe(0);
+    const rows = list.out.trim().split('\n');
+    expect(rows[0]).toMatch(/^ID\s+STATE\s+STAGE\s+FRAMES/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(0, 3).join(' '))).toEqual([`${b.id} queued queued`, `${a.id} running analysing`]);
+
+    const show = await gance('renders', 'show', a.id, '--url', url);
+    expect(show.out).toMatch(new RegExp(`^id\\s+${a.id}$`, 'm'));
+    expect(show.out).toMatch(/^state\s+running$/m);
+    expect(JSON.parse((await gance('renders', 'show', a.id, '--url', url, '--json')).out)).toMatchObject({ id: a.id, state: 'running' });
+
+    expect((await gance('renders', 'cancel', b.id, '--url', url)).out).toBe(`render ${b.id}: cancelled\n`);
+    const again = await gance('renders', 'cancel', b.id, '--url', url);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(new RegExp(`DELETE /v1/renders/${b.id}: 409 render "${b.id}" is already cancelled`));
+    const missing = await gance('renders', 'show', 'nope', '--url', url);
+    expect(missing.err).toMatch(/GET \/v1\/renders\/nope: 404 no render "nope"/);
+
+    gate.release();
+    await until(s.scheduler, a.id, (j) => j.state === 'done');
+    expect((await gance('renders', 'list', '--url', url, '--state', 'done')).out).toMatch(new RegExp(`^${a.id}\\s+done\\s+done\\s+8/8 \\(100%\\)`, 'm'));
+    expect((await gance('renders', 'list', '--url', url, '--state', 'sleeping')).code).not.toBe(0);
+  });
+
+  it("takes the daemon's address from the config's server section", () => {
+    expect(daemonUrl({ server: { host: '127.0.0.1', port: 9840 } })).toBe('http://127.0.0.1:9840');
+    expect(daemonUrl({ server: { host: '0.0.0.0', port: 1234 } })).toBe('http://127.0.0.1:1234');
+    expect(daemonUrl({ server: { host: '::1', port: 80 } })).toBe('http://[::1]:80');
+  });
+});
+
+describe('gance render --remote', () => {
+  it('Ctrl-C cancels the render on the daemon and says so', { timeout: 60_000 }, async () => {
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const audio = join(s.mediaRoot, 'a.wav');
+    const cli = spawnCli(['render', audio, '--out', join(s.root, 'x.mp4'), '--network', 'demo-64', '--remote', url, '--no-progress']);
+    const id = await new Promise<string>((resolve, reject) => {
+      cli.child.stderr.on('data', () => {
+        const m = /render ([0-9a-f]+) queued/.exec(cli.stderr);
+        if (m) resolve(m[1]!);
+      });
+      cli.child.on('exit', () => reject(new Error(`exited early: ${cli.stderr}`)));
+    });
+    await gate.arrived;
+    cli.child.kill('SIGINT');
+    const { code } = await cli.exited;
+    expect(code).toBe(1);
+    expect(cli.stderr).toMatch(new RegExp(`render ${id} cancelled \\(cancelled\\): cancelled by request`));
+    expect(s.queue.get(id)!.state).toBe('cancelled');
+    expect(existsSync(join(s.root, 'x.mp4'))).toBe(false);
+  });
+});

@@ -1,0 +1,95 @@
+/** The per-GPU pause and rate limit, on a clock the test moves. */
+import { describe, expect, it } from 'vitest';
+import { GpuThrottle, type ThrottleClock } from '../../src/render/throttle.ts';
+import { RenderFailure } from '../../src/render/types.ts';
+
+/** sleeps resolve when the test advances time past them */
+function manualClock() {
+  let t = 0;
+  const sleepers: Array<{ at: number; resolve: () => void }> = [];
+  const requested: number[] = [];
+  const clock: ThrottleClock = {
+    now: () => t,
+    sleep: (ms, signal) =>
+      new Promise((resolve, reject) => {
+        requested.push(ms);
+        const s = { at: t + ms, resolve };
+        sleepers.push(s);
+        signal?.addEventListener('abort', () => {
+          sleepers.splice(sleepers.indexOf(s), 1);
+          reject(new Error('aborted'));
+        });
+      }),
+  };
+  return {
+    clock,
+    requested,
+    advance(ms: number) {
+      t += ms;
+      for (const s of sleepers.filter((x) => x.at <= t)) {
+        sleepers.splice(sleepers.indexOf(s), 1);
+        s.resolve();
+      }
+    },
+    pending: () => sleepers.length,
+  };
+}
+
+describe('GPU throttle', () => {
+  it('spaces batches to the lowest rate set on the render\'s GPUs', async () => {
+    const c = manualClock();
+    const t = new GpuThrottle(c.clock);
+    t.setRate(0, 10);
+    t.setRate(1, 4); // the render uses GPUs 0 and 1: 4 fps governs
+    t.setRate(2, 1); // not one of its GPUs
+    let frames = 0;
+    const hook = t.hook([0, 1], () => frames);
+    await hook(); // the first batch goes at once
+    frames += 8; // 8 frames at 4 fps: the next batch may go 2 s after the window opened
+    let passed = false;
+    const next = hook().then(() => (passed = true));
+    await Promise.resolve();
+    expect(c.requested).toEqual([2000]);
+    c.advance(1999);
+    await Promise.resolve();
+    expect(passed).toBe(false);
+    c.advance(1);
+    await next;
+    expect(passed).toBe(true);
+    // lifting the limit wakes a held batch at once
+    frames += 8;
+    const held = hook();
+    await Promise.resolve();
+    expect(t.waiting()).toBe(1);
+    t.setRate(1, null);
+    t.setRate(0, null);
+    await held;
+    expect(t.waiting()).toBe(0);
+    expect(c.pending()).toBe(0);
+  });
+
+  it('holds while a GPU is paused, and an abort ends the wait with a cancelled failure', async () => {
+    const t = new GpuThrottle(manualClock().clock);
+    t.pause(3, 'over temperature');
+    expect(t.state()).toEqual([{ gpu: 3, paused: true, fps: null, reason: 'over temperature' }]);
+    const ac = new AbortController();
+    const wait = t.hook([3], () => 0, ac.signal)();
+    await Promise.resolve();
+    expect(t.waiting()).toBe(1);
+    ac.abort();
+    await expect(wait).rejects.toBeInstanceOf(RenderFailure);
+    await expect(wait).rejects.toMatchObject({ reason: 'cancelled' });
+    expect(t.waiting()).toBe(0);
+    // a render on other GPUs is not held
+    await t.hook([0], () => 0)();
+  });
+
+  it('refuses rates and GPU indices that are not finite and in range', () => {
+    const t = new GpuThrottle();
+    expect(() => t.setRate(0, 0)).toThrow(RangeError);
+    expect(() => t.setRate(0, Number.NaN)).toThrow(RangeError);
+    expect(() => t.setRate(0, Infinity)).toThrow(RangeError);
+    expect(() => t.pause(-1)).toThrow(RangeError);
+    expect(() => t.pause(1.5)).toThrow(RangeError);
+  });
+});
