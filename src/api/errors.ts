@@ -14,6 +14,7 @@
  * OpenAPI document shows them.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
 
 /** An error the client caused or can act on; its statusCode and message go out as they are. */
 export abstract class ApiError extends Error {
@@ -48,6 +49,20 @@ export class UnprocessableError extends ApiError {
   readonly statusCode = 422;
   readonly error = 'Unprocessable Entity';
   override readonly name = 'UnprocessableError';
+}
+
+/** Any other 4xx a route must answer (403, 413, 416, ...): the code and message go out as given. */
+export class ClientError extends ApiError {
+  readonly error: string;
+  override readonly name: string = 'ClientError';
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 499) throw new RangeError(`ClientError needs a 4xx status, got ${statusCode}`);
+    this.error = STATUS_CODES[statusCode] ?? 'Bad Request';
+  }
 }
 
 /** what a client sees for an unexpected error: the details are in the daemon's log */

@@ -5,7 +5,7 @@
 import type { Config } from '../config/schema.ts';
 
 /** The daemon's address as the config has it; a wildcard listen address is reached on loopback. */
-export function daemonUrl(config: Pick<Config, 'server'>): string {
+export function daemonUrl(config: { server: Pick<Config['server'], 'host' | 'port'> }): string {
   const host = ['0.0.0.0', '::', '[::]'].includes(config.server.host) ? '127.0.0.1' : config.server.host;
   return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.server.port}`;
 }

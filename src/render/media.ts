@@ -4,17 +4,18 @@
  * (400), a path that lands outside the root, directly or through a symlink, is forbidden (403),
  * and a file that is not there is unprocessable (422). Errors name the field.
  */
+import { ClientError } from '../api/errors.ts';
 import { mkdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
-export class RequestPathError extends Error {
+export class RequestPathError extends ClientError {
+  override readonly name = 'RequestPathError';
   constructor(
-    readonly statusCode: 400 | 403 | 409 | 422,
+    statusCode: 400 | 403 | 409 | 422,
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
-    this.name = 'RequestPathError';
+    super(statusCode, `${field}: ${message}`);
   }
 }
 

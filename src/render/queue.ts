@@ -8,6 +8,7 @@
  * that paused it): it stays running and keeps its workDir, so the runner continues after its
  * last finished segment.
  */
+import { ConflictError, NotFoundError } from '../api/errors.ts';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -112,15 +113,13 @@ export interface NewJob {
   uploadDir?: string | null;
 }
 
-export class JobNotFoundError extends Error {
-  readonly statusCode = 404;
+export class JobNotFoundError extends NotFoundError {
   constructor(id: string) {
     super(`no render "${id}"`);
   }
 }
 
-export class JobFinishedError extends Error {
-  readonly statusCode = 409;
+export class JobFinishedError extends ConflictError {
   constructor(job: Job) {
     super(`render "${job.id}" is already ${job.state}`);
   }

@@ -2,6 +2,7 @@
  * From an API request to the spec a job stores: names resolved against the media and output
  * roots, networks checked against the catalogue, defaults filled in. Every refusal names the field.
  */
+import { ClientError } from '../api/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RenderConfig } from './config.ts';
@@ -34,14 +35,9 @@ export type RenderRequest = Static<typeof RenderRequest>;
 export const UploadRequest = Type.Object({ ...RenderRequest.properties, audio: Type.Optional(RenderRequest.properties.audio) }, { additionalProperties: false });
 export type UploadRequest = Static<typeof UploadRequest>;
 
-export class RequestError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RequestError';
-  }
+/** A render request the client must change (400/403/404/409/413/416/422); the app's one error handler sends it. */
+export class RequestError extends ClientError {
+  override readonly name = 'RequestError';
 }
 
 export interface SubmitContext {
