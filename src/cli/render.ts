@@ -105,11 +105,11 @@ async function progressView(enabled: boolean): Promise<{ update(p: RenderProgres
   if (!enabled) return { update() {}, stop() {} };
   if (process.stdout.isTTY) {
     const { SingleBar } = (await import('cli-progress')).default;
-    const bar = new SingleBar({ format: '{stage} |{bar}| {value}/{total} frames | {rate} fps | ETA {eta}', hideCursor: true, clearOnComplete: false, stream: process.stdout });
+    const bar = new SingleBar({ format: '{stage} |{bar}| {value}/{total} frames | {rate} fps | ETA {left}', hideCursor: true, clearOnComplete: false, stream: process.stdout });
     let started = false;
     return {
       update(p) {
-        const payload = { stage: p.stage.padEnd(9), rate: p.fps === null ? '-' : p.fps.toFixed(1), eta: clock(p.etaSeconds) };
+        const payload = { stage: p.stage.padEnd(9), rate: p.fps === null ? '-' : p.fps.toFixed(1), left: clock(p.etaSeconds) };
         if (!started && p.framesTotal !== null) {
           bar.start(p.framesTotal, p.framesDone, payload);
           started = true;

@@ -95,6 +95,7 @@ export const runRender: RunRender = async (rawSpec, deps, opts) => {
 };
 
 const render: RunRender = async (rawSpec, deps, opts) => {
+  const t0 = performance.now();
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
   const meter = new ProgressMeter(opts.onProgress);
   const r = resolveRender(rawSpec, deps.networks.catalogue, deps.latents.config);
@@ -106,7 +107,7 @@ const render: RunRender = async (rawSpec, deps, opts) => {
   try {
     cancelled(opts.signal, 'after the analysis');
     const params = createLiveParams(r.latents, r.networks.length);
-    return await renderResolved(r, { frames: plan.frames, latents: (from) => deps.latents.offline(plan, params, from) }, deps, opts, { meter, ffmpegLine });
+    return await renderResolved(r, { frames: plan.frames, latents: (from) => deps.latents.offline(plan, params, from) }, deps, opts, { meter, ffmpegLine, t0 });
   } finally {
     plan.projection?.reader.close();
   }
@@ -128,9 +129,10 @@ export async function renderResolved(
   source: FrameSource,
   deps: RenderDeps,
   opts: RenderRunOptions,
-  ctx: { meter?: ProgressMeter; ffmpegLine?: string } = {},
+  ctx: { meter?: ProgressMeter; ffmpegLine?: string; t0?: number } = {},
 ): Promise<RenderResult> {
-  const t0 = performance.now();
+  // the result's seconds count from the start of the render, analysis included
+  const t0 = ctx.t0 ?? performance.now();
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
   const signal = opts.signal;
   const meter = ctx.meter ?? new ProgressMeter(opts.onProgress);
