@@ -8,7 +8,7 @@
  * The daemon's address comes from the config's server.host/port (default: the embedded config).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_CONFIG_PATH } from '../config/load.ts';
+import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import { JOB_STATES } from '../render/states.ts';
 import type { RenderJobView } from '../render/view.ts';
 import { call, daemonUrl } from './daemon-api.ts';
