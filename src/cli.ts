@@ -44,6 +44,8 @@ export async function buildProgram(): Promise<Command> {
     .action(async (file: string, opts: { quiet?: boolean }) => {
       const [{ loadConfigFile }, { stringify }] = await Promise.all([import('./config/load.ts'), import('yaml')]);
       const resolved = loadConfigFile(file);
+      // the resolved config goes to terminals and bug reports: never with the API token in it
+      if (resolved.server.auth.token !== undefined) resolved.server.auth.token = '<redacted>';
       if (!opts.quiet) process.stdout.write(stringify(resolved));
     });
 
