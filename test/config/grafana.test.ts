@@ -10,18 +10,15 @@
  *     against the serial driver's own metrics class on a fresh registry instead.
  *
  * Render and live series come from branches not merged here yet (render-jobs: src/render/metrics.ts;
- * live: none yet). Their panels are left out of the dashboard; PENDING lists them, and the last
- * test fails once they appear on /metrics, so whoever merges adds the panels.
+ * live: none yet). Their panels are left out of the dashboard; PENDING (test/helpers/live-metrics.ts)
+ * lists them, and the last test fails once they appear on /metrics, so whoever merges adds the panels.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry } from 'prom-client';
-import { REPO, spawnCli, writeTempConfig, type DaemonProcess } from '../helpers/daemon-process.ts';
-import { exposedFamilies, isExposed, metricNames } from '../helpers/promql.ts';
-import { CoolerLinkMetrics } from '../../src/cooler/serial/metrics.ts';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { REPO } from '../helpers/daemon-process.ts';
+import { isExposed, metricNames } from '../helpers/promql.ts';
+import { PENDING, liveMetrics, type LiveMetrics } from '../helpers/live-metrics.ts';
 
 interface Panel {
   type: string;
@@ -36,47 +33,12 @@ const dashboard = JSON.parse(readFileSync(join(REPO, 'config/grafana/gance-dashb
   templating: { list: Array<{ name: string; definition?: string }> };
 };
 
-/** made by Prometheus for every scrape target, never exposed by the daemon */
-const PROMETHEUS_MADE = new Set(['up']);
-
-/** series on other branches (git -C /work/wt/render-jobs grep -n "gance_render_" -- src), to be panelled after they merge */
-export const PENDING: Record<string, string> = {
-  gance_render_jobs: 'render-jobs: renders by state (render queue panel)',
-  gance_render_queue_depth: 'render-jobs: queued renders (render queue panel)',
-  gance_render_fps: 'render-jobs: render frames per second (render fps panel)',
-  gance_render_failures_total: 'render-jobs: failed renders by reason (render failing panel and alert)',
-  gance_render_frames_total: 'render-jobs: frames rendered (render fps panel)',
-};
-
-let daemon: DaemonProcess;
-let families: Map<string, string>;
-const serialCooler = new Set<string>();
-
+let live: LiveMetrics;
 beforeAll(async () => {
-  const state = mkdtempSync(join(tmpdir(), 'gance-dash-'));
-  const yaml = readFileSync(join(REPO, 'config/default.yaml'), 'utf8').replace('port: 9840', 'port: 0').replace('stateDir: ./state', `stateDir: ${state}`);
-  daemon = spawnCli(['daemon', '--config', writeTempConfig(yaml)]);
-  const address = await daemon.address();
-  // a couple of control-loop ticks, so that every collector has run once
-  await new Promise((r) => setTimeout(r, 1500));
-  const res = await fetch(`${address}/metrics`);
-  expect(res.status).toBe(200);
-  families = exposedFamilies(await res.text());
-  const reg = new Registry();
-  new CoolerLinkMetrics(reg);
-  for (const m of await reg.getMetricsAsJSON()) serialCooler.add(m.name);
+  live = await liveMetrics();
 }, 60_000);
-
-afterAll(async () => {
-  daemon?.child.kill('SIGTERM');
-  await daemon?.exited;
-});
-
-function exposed(name: string): boolean {
-  if (PROMETHEUS_MADE.has(name)) return true;
-  if (name.startsWith('gance_cooler_')) return isExposed(name, new Map([...serialCooler].map((n) => [n, n.endsWith('_seconds') ? 'histogram' : 'counter'])));
-  return isExposed(name, families);
-}
+afterAll(() => live?.stop());
+const exposed = (n: string) => live.exposed(n);
 
 describe('Grafana dashboard', () => {
   it('the PromQL name extractor finds metric names and only those', () => {
@@ -100,7 +62,7 @@ describe('Grafana dashboard', () => {
   });
 
   it('every metric name in every panel and variable is on the live /metrics', () => {
-    expect(families.size).toBeGreaterThan(30);
+    expect(live.families.size).toBeGreaterThan(30);
     const missing: string[] = [];
     const queries = [
       ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr }))),
@@ -120,9 +82,9 @@ describe('Grafana dashboard', () => {
   });
 
   it('series from branches not merged yet: once on /metrics, their panels must be added (render fps and queue, live fps and drops)', () => {
-    const arrived = Object.keys(PENDING).filter((n) => families.has(n));
+    const arrived = Object.keys(PENDING).filter((n) => live.families.has(n));
     expect(arrived, `now exposed, add their panels to config/grafana/gance-dashboard.json and remove them from PENDING: ${arrived.join(', ')}`).toEqual([]);
-    const live = [...families.keys()].filter((n) => n.startsWith('gance_live_'));
-    expect(live, `gance_live_* series are exposed now; add the live fps and drops panels: ${live.join(', ')}`).toEqual([]);
+    const liveSeries = [...live.families.keys()].filter((n) => n.startsWith('gance_live_'));
+    expect(liveSeries, `gance_live_* series are exposed now; add the live fps and drops panels: ${liveSeries.join(', ')}`).toEqual([]);
   });
 });
