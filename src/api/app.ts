@@ -7,7 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { errorHandler, schemaErrorFormatter } from './errors.ts';
+import { errorHandler, schemaErrorFormatter, UriTooLongError } from './errors.ts';
 import { finiteNumbers } from './finite.ts';
 import { performance } from 'node:perf_hooks';
 import { ServerConfig } from '../config/schema.ts';
@@ -55,16 +55,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
     requestTimeout,
+    bodyLimit: limits.bodyLimitBytes,
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // node checks the header and request timeouts on this interval (30 s unless told)
-    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
+    http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
     // finiteNumbers: coercion turns "Infinity" into a number that min/max let through; refused here for every route
     schemaErrorFormatter: (errors, dataVar) => schemaErrorFormatter(errors, dataVar),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [finiteNumbers] },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // every route's errors map to status codes here, and only here (see errors.ts)
   app.setErrorHandler(errorHandler);
+  // first of all hooks: a huge URL is refused before anything parses or logs it
+  app.addHook('onRequest', async (req) => {
+    if (req.url.length > limits.maxUrlLength) throw new UriTooLongError(`the URL is ${req.url.length} characters; at most ${limits.maxUrlLength} (server.maxUrlLength)`);
+  });
   // before any route: the hook then runs for every route, those of later plugins included
   installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
 

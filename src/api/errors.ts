@@ -53,6 +53,13 @@ export class MisdirectedError extends ApiError {
   override readonly name = 'MisdirectedError';
 }
 
+/** 414: the URL is longer than server.maxUrlLength. */
+export class UriTooLongError extends ApiError {
+  readonly statusCode = 414;
+  readonly error = 'URI Too Long';
+  override readonly name = 'UriTooLongError';
+}
+
 /** 404: the thing named in the path does not exist. */
 export class NotFoundError extends ApiError {
   readonly statusCode = 404;

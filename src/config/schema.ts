@@ -36,6 +36,9 @@ export const ServerConfig = Type.Object(
     idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000, description: 'a connection with no traffic this long is closed' }),
     keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000, description: 'an idle keep-alive connection between requests is closed after this' }),
     maxConnections: Type.Integer({ minimum: 1, maximum: 10_000, default: 1024, description: 'connections past this are closed as they arrive; never more than half the descriptor limit (ulimit -n)' }),
+    bodyLimitBytes: Type.Integer({ minimum: 1024, maximum: 64 * 2 ** 20, default: 2 ** 20, description: 'largest request body (JSON) accepted; larger is 413 before it is read (multipart uploads have their own limit)' }),
+    maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 65_536, default: 16_384, description: 'largest request head (request line and headers); larger is 431' }),
+    maxUrlLength: Type.Integer({ minimum: 256, maximum: 65_536, default: 4096, description: 'longest request URL (path and query); longer is 414' }),
     auth: AuthConfig,
     allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: HOST_NAME }), {
       maxItems: 64,
