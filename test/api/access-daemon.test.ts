@@ -8,7 +8,8 @@ import { request } from 'node:http';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnCli, testConfigYaml, writeTempConfig, type DaemonProcess } from '../helpers/daemon-process.ts';
+import { spawnSync } from 'node:child_process';
+import { CLI, REPO, spawnCli, testConfigYaml, writeTempConfig, type DaemonProcess } from '../helpers/daemon-process.ts';
 
 const running: DaemonProcess[] = [];
 afterEach(() => {
@@ -114,6 +115,18 @@ describe('daemon on a non-loopback address', () => {
     const ok = await call(`${url}/v1/thermal/zones/z0`, { method: 'PATCH', body: { pid: { setpoint: 70 } }, headers: { authorization: `Bearer ${TOKEN}` } });
     expect(ok.status).toBe(200);
     expect((await zone()).setpoint).toBe(70);
+    // the CLI on the rig: without the token it is told why; with GANCE_TOKEN_FILE it works
+    const cli = (env: Record<string, string>) => spawnSync(process.execPath, [CLI, 'thermal', 'set', 'z0', '--setpoint', '68', '--url', url], { cwd: REPO, encoding: 'utf8', env: { ...process.env, GANCE_TOKEN: '', GANCE_TOKEN_FILE: '', ...env } });
+    const refused = cli({ GANCE_TOKEN_FILE: join(dir, 'absent') });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('GANCE_TOKEN_FILE: cannot read');
+    const noToken = cli({ GANCE_TOKEN: 'not-the-token-but-long-enough-0123456789' });
+    expect(noToken.status).not.toBe(0);
+    expect(noToken.stderr).toContain('401');
+    expect((await zone()).setpoint).toBe(70);
+    const set = cli({ GANCE_TOKEN_FILE: file });
+    expect(set.status, set.stderr).toBe(0);
+    expect((await zone()).setpoint).toBe(68);
     const session = await call(`${url}/v1/auth/session`, { method: 'POST', body: { token: TOKEN } });
     expect(session.status).toBe(200);
     expect((await call(`${url}/metrics`)).body).not.toContain(TOKEN);
