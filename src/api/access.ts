@@ -285,6 +285,71 @@ export function installAccess(app: FastifyInstance, opts: AccessOptions, registr
       return { expiresAt: new Date(expires * 1000).toISOString() };
     },
   );
+  // A link that logs one browser in (a stage laptop, by QR code): short-lived, single-use, bound to
+  // the page it opens, signed like the cookie. It is still a credential in a URL for its few
+  // minutes, so it carries a ticket, never the token.
+  const usedTickets = new Map<string, number>(); // nonce -> expiry (s), forgotten once expired
+  const NEXT = '^/(?![/\\\\])[^\\s]*$'; // a path on this daemon: never //host or /\host, which browsers read as another site
+  app.post(
+    '/v1/auth/link',
+    {
+      config: { access: 'write' },
+      schema: {
+        description: 'A single-use link (valid ttlSeconds) that sets the session cookie in whichever browser opens it, then goes to `next`',
+        tags: ['auth'],
+        body: Type.Object(
+          {
+            next: Type.String({ minLength: 1, maxLength: 512, pattern: NEXT, default: '/docs', description: 'path on this daemon to open after logging in' }),
+            ttlSeconds: Type.Integer({ minimum: 10, maximum: 600, default: 120 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ url: Type.String(), expiresAt: Type.String({ format: 'date-time' }) }) },
+      },
+    },
+    async (req) => {
+      if (sessionKey === null) throw new ForbiddenError('no API token is configured, so there is nothing to log in to: every route is open');
+      const { next, ttlSeconds } = req.body as { next: string; ttlSeconds: number };
+      const expires = Math.floor(now() / 1000) + ttlSeconds;
+      const payload = `${expires}.${randomBytes(12).toString('base64url')}`;
+      const ticket = `${payload}.${sign(`link ${payload} ${next}`)}`;
+      return { url: `/v1/auth/enter?ticket=${ticket}&next=${encodeURIComponent(next)}`, expiresAt: new Date(expires * 1000).toISOString() };
+    },
+  );
+  app.get(
+    '/v1/auth/enter',
+    {
+      config: { access: 'public' },
+      schema: {
+        description: 'Opens a link from POST /v1/auth/link: sets the session cookie and redirects (303) to its page; a used, expired or altered link is 401',
+        tags: ['auth'],
+        querystring: Type.Object({ ticket: Type.String({ maxLength: 256 }), next: Type.String({ maxLength: 512, pattern: NEXT }) }, { additionalProperties: false }),
+      },
+    },
+    async (req, reply) => {
+      const { ticket, next } = req.query as { ticket: string; next: string };
+      const [expires, nonce, mac, extra] = ticket.split('.');
+      const nowS = Math.floor(now() / 1000);
+      for (const [n, exp] of usedTickets) if (exp <= nowS) usedTickets.delete(n);
+      const valid = () => {
+        if (sessionKey === null || expires === undefined || nonce === undefined || mac === undefined || extra !== undefined || !/^\d{1,15}$/.test(expires)) return false;
+        const want = Buffer.from(sign(`link ${expires}.${nonce} ${next}`));
+        const got = Buffer.from(mac);
+        return got.length === want.length && timingSafeEqual(got, want) && Number(expires) > nowS && !usedTickets.has(nonce);
+      };
+      if (!valid()) refuse('bad-token', new UnauthorizedError('this login link is not valid: it expired, was used already, or was altered; ask for a new one'));
+      usedTickets.set(nonce!, Number(expires));
+      const sessionExpires = nowS + opts.sessionTtlSeconds;
+      const payload = `${sessionExpires}.${randomBytes(12).toString('base64url')}`;
+      return reply
+        .code(303)
+        .header('set-cookie', cookie(`${payload}.${sign(payload)}`, opts.sessionTtlSeconds))
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('location', next)
+        .send();
+    },
+  );
   app.delete(
     '/v1/auth/session',
     // Cookies are signed, not stored: this forgets it in the browser; a new token ends every session.

@@ -258,6 +258,41 @@ describe('session cookie (pages and WebSockets present the token once)', () => {
   });
 });
 
+describe('login link (a stage laptop opens it once)', () => {
+  it('POST /v1/auth/link (token needed) gives a single-use link that sets the cookie and redirects to its page; used, expired, altered or retargeted links are 401', async () => {
+    let clock = Date.UTC(2026, 11, 2, 12);
+    const { app, state } = await make({ host: '0.0.0.0', token: TOKEN, now: () => clock });
+    expect((await app.inject({ method: 'POST', url: '/v1/auth/link', headers: json, payload: {} })).statusCode).toBe(401);
+    const made = await app.inject({ method: 'POST', url: '/v1/auth/link', headers: { ...json, ...bearer() }, payload: { next: '/v1/test/zones/z0', ttlSeconds: 60 } });
+    expect(made.statusCode).toBe(200);
+    const link = made.json().url as string;
+    expect(link).toMatch(/^\/v1\/auth\/enter\?ticket=[\w.-]+&next=%2Fv1%2Ftest%2Fzones%2Fz0$/);
+    expect(link).not.toContain(TOKEN);
+
+    const retarget = link.replace('next=%2Fv1%2Ftest%2Fzones%2Fz0', 'next=%2Fdocs');
+    expect((await app.inject(retarget)).statusCode).toBe(401);
+    const enter = await app.inject(link);
+    expect(enter.statusCode).toBe(303);
+    expect(enter.headers.location).toBe('/v1/test/zones/z0');
+    const cookie = String(enter.headers['set-cookie']).split(';')[0]!;
+    expect(String(enter.headers['set-cookie'])).toContain('HttpOnly; SameSite=Strict');
+    expect((await app.inject({ method: 'PATCH', url: '/v1/test/zones/z0', headers: { ...json, cookie }, payload: { setpoint: 66 } })).statusCode).toBe(200);
+    expect(state.setpoint).toBe(66);
+    const again = await app.inject(link);
+    expect(again.statusCode).toBe(401);
+    expect(again.json().message).toContain('expired, was used already, or was altered');
+
+    const late = (await app.inject({ method: 'POST', url: '/v1/auth/link', headers: { ...json, ...bearer() }, payload: { ttlSeconds: 10 } })).json().url as string;
+    clock += 11_000;
+    expect((await app.inject(late)).statusCode).toBe(401);
+    // a link may only lead to a page of this daemon
+    for (const next of ['//evil.example/x', '/\\evil.example', 'http://evil.example']) {
+      expect((await app.inject({ method: 'POST', url: '/v1/auth/link', headers: { ...json, ...bearer() }, payload: { next } })).statusCode, next).toBe(400);
+    }
+    await app.close();
+  });
+});
+
 describe('token sources', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gance-token-'));
   const file = (name: string, text: string, mode = 0o600) => {
