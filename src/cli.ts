@@ -45,7 +45,20 @@ export async function buildProgram(): Promise<Command> {
     .action(async (file: string, opts: { quiet?: boolean }) => {
       const [{ loadConfigFile }, { stringify }] = await Promise.all([import('./config/load.ts'), import('yaml')]);
       const resolved = loadConfigFile(file);
+      // the resolved config goes to terminals and bug reports: never with the API token in it
+      if (resolved.server.auth.token !== undefined) resolved.server.auth.token = '<redacted>';
       if (!opts.quiet) process.stdout.write(stringify(resolved));
+    });
+
+  program
+    .command('install')
+    .description('put the systemd service in place: user and groups, unit, udev rule, config (kept if present), API token, state directory')
+    .option('--dry-run', 'print what would change and change nothing')
+    .option('--root <dir>', 'install under this directory instead of / (a staging tree, an image)', '/')
+    .option('-c, --config <file>', 'config to install when none is there yet (default: config/rig.example.yaml)')
+    .action(async (opts: { dryRun?: boolean; root: string; config?: string }) => {
+      const { install } = await import('./install/install.ts');
+      install({ root: opts.root, config: opts.config, dryRun: opts.dryRun === true, activate: true });
     });
 
   for (const load of extensions) (await load()).register(program);

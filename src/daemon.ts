@@ -7,6 +7,7 @@ import { createCooler } from './cooler/create.ts';
 import { commandFailsafe, coolerUnit } from './cooler/unit.ts';
 import { buildApp, type ApiPlugin } from './api/app.ts';
 import { httpUnit } from './api/unit.ts';
+import { resolveToken } from './api/access.ts';
 import { Supervisor } from './lifecycle/supervisor.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import { ServiceRegistry, type DaemonContext, type SubsystemFactory } from './subsystem.ts';
@@ -46,6 +47,8 @@ export interface Daemon {
 
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;
+  // first: a token file that cannot be read stops the daemon before anything touches the hardware
+  const token = resolveToken(config.server.auth);
   const registry = createRegistry();
   const cooler = opts.cooler ?? (await createCooler(config.cooler, { log: log.child({ unit: 'cooler' }), registry }));
   const events = createEventBus();
@@ -69,9 +72,22 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger: log.child({ unit: 'http' }, { level: log.levelVal > 40 ? log.level : 'warn' }),
     notReady: () => late.supervisor?.notReady() ?? ['daemon'],
     limits: config.server,
+    access: {
+      host: config.server.host,
+      token,
+      read: config.server.auth.read,
+      metrics: config.server.auth.metrics,
+      allowedHosts: config.server.allowedHosts,
+      corsOrigins: config.server.corsOrigins,
+      sessionTtlSeconds: config.server.auth.sessionTtlSeconds,
+    },
   });
-  const http = httpUnit(app, config.server.host, config.server.port, (address) => {
-    log.info({ address, docs: `${address}/docs`, metrics: `${address}/metrics` }, `gance API listening on ${address} (docs ${address}/docs, metrics ${address}/metrics)`);
+  const http = httpUnit(app, config.server.host, config.server.port, (address, bound) => {
+    const auth = token === null ? 'no token: every route open' : `token required for writes${config.server.auth.read === 'token' ? ', reads' : ''}${config.server.auth.metrics === 'token' ? ', /metrics' : ''}`;
+    log.info(
+      { address, bound, docs: `${address}/docs`, metrics: `${address}/metrics`, auth },
+      `gance API listening on ${bound}; from this machine ${address} (docs ${address}/docs, metrics ${address}/metrics); ${auth}`,
+    );
     opts.onListening?.(address);
   });
   // http has no dependencies and comes first: /healthz answers while the rest starts.

@@ -7,10 +7,11 @@ import { Value } from '@sinclair/typebox/value';
 import type { Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { errorHandler, schemaErrorFormatter } from './errors.ts';
+import { errorHandler, schemaErrorFormatter, UriTooLongError } from './errors.ts';
 import { finiteNumbers } from './finite.ts';
 import { performance } from 'node:perf_hooks';
 import { ServerConfig } from '../config/schema.ts';
+import { installAccess, type AccessOptions } from './access.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -30,9 +31,13 @@ export interface AppOptions {
   limits?: Partial<HttpLimits>;
   /** monotonic milliseconds for the /metrics cache (tests inject one) */
   now?: () => number;
+  /** who may call what (./access.ts); unset fields: loopback, no token, reads and /metrics open */
+  access?: Partial<AccessOptions>;
 }
 
-export type HttpLimits = Omit<Static<typeof ServerConfig>, 'host' | 'port'>;
+export type HttpLimits = Omit<Static<typeof ServerConfig>, 'host' | 'port' | 'auth' | 'allowedHosts' | 'corsOrigins'>;
+
+const DEFAULT_ACCESS: AccessOptions = { host: '127.0.0.1', token: null, read: 'open', metrics: 'open', allowedHosts: [], corsOrigins: [], sessionTtlSeconds: 12 * 3600 };
 
 /** The body of every error reply (errors.ts makes them); list it in a route's response schema per code. */
 export const ErrorReply = Type.Object({
@@ -50,16 +55,23 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
     requestTimeout,
+    bodyLimit: limits.bodyLimitBytes,
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // node checks the header and request timeouts on this interval (30 s unless told)
-    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
+    http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
     // finiteNumbers: coercion turns "Infinity" into a number that min/max let through; refused here for every route
     schemaErrorFormatter: (errors, dataVar) => schemaErrorFormatter(errors, dataVar),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [finiteNumbers] },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // every route's errors map to status codes here, and only here (see errors.ts)
   app.setErrorHandler(errorHandler);
+  // first of all hooks: a huge URL is refused before anything parses or logs it
+  app.addHook('onRequest', async (req) => {
+    if (req.url.length > limits.maxUrlLength) throw new UriTooLongError(`the URL is ${req.url.length} characters; at most ${limits.maxUrlLength} (server.maxUrlLength)`);
+  });
+  // before any route: the hook then runs for every route, those of later plugins included
+  installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
 
   // past this, node closes a new connection as it is accepted ('drop' event), so clients cannot take every descriptor
   app.server.maxConnections = connectionLimit(limits.maxConnections, readProcLimits());
@@ -72,14 +84,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/healthz', { schema: { description: 'Process is alive', tags: ['daemon'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
+  app.get('/healthz', { config: { access: 'public' }, schema: { description: 'Process is alive', tags: ['daemon'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
     status: 'ok' as const,
   }));
 
   const Readiness = Type.Object({ ready: Type.Boolean(), notReady: Type.Array(Type.String()) });
   app.get(
     '/readyz',
-    { schema: { description: 'All subsystems ready (200) or the ones that are not (503)', tags: ['daemon'], response: { 200: Readiness, 503: Readiness } } },
+    { config: { access: 'public' }, schema: { description: 'All subsystems ready (200) or the ones that are not (503)', tags: ['daemon'], response: { 200: Readiness, 503: Readiness } } },
     async (_req, reply) => {
       const notReady = opts.notReady();
       return reply.code(notReady.length === 0 ? 200 : 503).send({ ready: notReady.length === 0, notReady });
@@ -87,7 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   const exposition = cachedExposition(opts.registry, limits.metricsCacheMs, opts.now ?? (() => performance.now()));
-  app.get('/metrics', { schema: { description: 'Prometheus exposition', tags: ['daemon'], produces: ['text/plain'] } }, async (_req, reply) => {
+  app.get('/metrics', { config: { access: 'metrics' }, schema: { description: 'Prometheus exposition', tags: ['daemon'], produces: ['text/plain'] } }, async (_req, reply) => {
     const body = await exposition();
     return reply.type(opts.registry.contentType).send(body);
   });

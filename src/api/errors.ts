@@ -21,6 +21,8 @@ export abstract class ApiError extends Error {
   abstract readonly statusCode: number;
   /** the reason phrase in the reply's `error` field */
   abstract readonly error: string;
+  /** response headers the reply must carry (e.g. WWW-Authenticate on a 401) */
+  readonly headers: Record<string, string> = {};
 }
 
 /** 400: the request breaks a rule the schema cannot say (e.g. setpoint at or above criticalCelsius). */
@@ -28,6 +30,35 @@ export class BadRequestError extends ApiError {
   readonly statusCode = 400;
   readonly error = 'Bad Request';
   override readonly name = 'BadRequestError';
+}
+
+/** 401: the route needs the API token (Authorization: Bearer, or the session cookie) and none valid came. */
+export class UnauthorizedError extends ApiError {
+  readonly statusCode = 401;
+  readonly error = 'Unauthorized';
+  override readonly name = 'UnauthorizedError';
+  override readonly headers = { 'www-authenticate': 'Bearer realm="gance"' };
+}
+
+/** 403: the request is refused whoever sends it (a cross-site browser request, a form body posted cross-origin). */
+export class ForbiddenError extends ApiError {
+  readonly statusCode = 403;
+  readonly error = 'Forbidden';
+  override readonly name = 'ForbiddenError';
+}
+
+/** 421: the Host header names a host this daemon does not serve (DNS rebinding, a wrong name). */
+export class MisdirectedError extends ApiError {
+  readonly statusCode = 421;
+  readonly error = 'Misdirected Request';
+  override readonly name = 'MisdirectedError';
+}
+
+/** 414: the URL is longer than server.maxUrlLength. */
+export class UriTooLongError extends ApiError {
+  readonly statusCode = 414;
+  readonly error = 'URI Too Long';
+  override readonly name = 'UriTooLongError';
 }
 
 /** 404: the thing named in the path does not exist. */
@@ -98,7 +129,7 @@ const REASON: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 4
 /** The app's error handler: validation -> 400, ApiError -> its code, fastify's own 4xx -> as is, the rest -> 500. */
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
-  if (err instanceof ApiError) return reply.code(err.statusCode).send({ statusCode: err.statusCode, error: err.error, message: err.message });
+  if (err instanceof ApiError) return reply.code(err.statusCode).headers(err.headers).send({ statusCode: err.statusCode, error: err.error, message: err.message });
   // fastify's own client errors (malformed JSON, body too large, unsupported content type)
   const code = err.statusCode;
   if (typeof err.code === 'string' && err.code.startsWith('FST_') && code !== undefined && code >= 400 && code < 500) {

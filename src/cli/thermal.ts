@@ -25,10 +25,12 @@ function number(name: string, min: number, max: number) {
 
 async function api<T>(url: string, path: string, init?: { method: string; body?: unknown }): Promise<T> {
   let res: Response;
+  const { clientAuthHeaders } = await import('../api/client-token.ts');
+  const auth = clientAuthHeaders();
   try {
     res = await fetch(new URL(path, url), {
       method: init?.method ?? 'GET',
-      headers: init?.body !== undefined ? { 'content-type': 'application/json' } : undefined,
+      headers: { ...auth, ...(init?.body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: init?.body !== undefined ? JSON.stringify(init.body) : undefined,
       signal: AbortSignal.timeout(5000),
     });

@@ -1,10 +1,29 @@
 import { checkSynthesisConfig } from '../synthesis/config.ts';
 import { thermalIssues } from '../thermal/rules.ts';
 import type { Config } from './schema.ts';
+import { isLoopbackHost } from '../api/hosts.ts';
+
+/** Off loopback every write needs a token; it must exist before anything starts. */
+function authIssues(server: Config['server']): string[] {
+  const { auth, host } = server;
+  const issues: string[] = [];
+  const hasToken = auth.token !== undefined || auth.tokenFile !== undefined;
+  if (auth.token !== undefined && auth.tokenFile !== undefined) issues.push('server.auth: set token or tokenFile, not both');
+  if (!hasToken && !isLoopbackHost(host)) {
+    issues.push(
+      `server.auth.tokenFile: required when server.host is ${host} (not loopback): anyone on the network could change the fans; ` +
+        'create one (openssl rand -hex 32 > /etc/gance/token; chmod 0640) and set server.auth.tokenFile, or listen on 127.0.0.1',
+    );
+  }
+  for (const field of ['read', 'metrics'] as const) {
+    if (auth[field] === 'token' && !hasToken) issues.push(`server.auth.${field}: "token" needs server.auth.token or server.auth.tokenFile`);
+  }
+  return issues;
+}
 
 /** Rules a schema cannot say: references between sections (here) and each section's own rules. One line per issue. */
 export function crossCheck(config: Config): string[] {
-  const issues: string[] = [];
+  const issues: string[] = authIssues(config.server);
   const fanIds = new Set<string>();
   const channels = new Map<number, string>();
   config.cooler.fans.forEach((fan, i) => {

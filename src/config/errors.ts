@@ -55,7 +55,7 @@ function expectation(e: ValueError): string {
     case ValueErrorType.ArrayMaxItems:
       return `must have at most ${s.maxItems} item(s)`;
     case ValueErrorType.StringMinLength:
-      return `must not be empty`;
+      return typeof s.minLength === 'number' && s.minLength > 1 ? `must be at least ${s.minLength} characters` : `must not be empty`;
     case ValueErrorType.StringMaxLength:
       return `must be at most ${s.maxLength} characters`;
     case ValueErrorType.ArrayUniqueItems:

@@ -41,6 +41,14 @@ export const CoolerConfig = Type.Object(
       description: 'simulated (plant model), serial (gance firmware), firmata (stock StandardFirmata)',
     }),
     path: Type.Optional(Type.String({ minLength: 1, description: 'serial device, e.g. /dev/serial/by-id/usb-...' })),
+    usbSerialNumber: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9._-]+$',
+        description: "the USB serial number of the cooler's USB-serial bridge (udevadm info -a -n /dev/ttyUSB0 | grep '{serial}'); gance install pins the udev rule to it, so no other adapter becomes /dev/gance-cooler (CH340 clones have none)",
+      }),
+    ),
     baudRate: Type.Optional(
       Type.Integer({
         minimum: 1200,

@@ -49,14 +49,14 @@ describe('API server limits', () => {
   it('answers a request whose headers never finish with 408 and closes it after headersTimeoutMs', async () => {
     const port = await listen({ headersTimeoutMs: 200, requestTimeoutMs: 400 });
     const c = await open(port);
-    c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // no blank line: headers never end
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n'); // no blank line: headers never end
     expect(await c.closed).toMatch(/^HTTP\/1\.1 408/);
   });
 
   it('drops a request whose body stops half way after requestTimeoutMs', async () => {
     const port = await listen({ headersTimeoutMs: 200, requestTimeoutMs: 300 });
     const c = await open(port);
-    c.socket.write('POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
+    c.socket.write('POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
     expect(await c.closed).toMatch(/^HTTP\/1\.1 408/);
   });
 
@@ -70,7 +70,7 @@ describe('API server limits', () => {
     const port = await listen({ maxConnections: 3 });
     const dropped = once(app!.server, 'drop');
     const held = [await open(port), await open(port), await open(port)];
-    for (const h of held) h.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    for (const h of held) h.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
     const extra = await open(port);
     await dropped;
     expect(await extra.closed).toBe('');

@@ -28,6 +28,33 @@ describe('systemd/gance.service', () => {
     expect(directives('SupplementaryGroups')[0]).toContain('dialout');
   });
 
+  it('scores 3.0 or lower in systemd-analyze security --offline (it was 7.5 EXPOSED)', () => {
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', unitPath], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    const m = /Overall exposure level for gance\.service: (\d+\.\d+)/.exec(r.stdout);
+    expect(m, r.stdout + r.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeLessThanOrEqual(3.0);
+  });
+
+  it('hardening that node and the GPU tolerate: a syscall filter, closed devices with the GPU, DRI and serial nodes allowed, no capabilities', () => {
+    expect(directives('SystemCallFilter')).toContain('@system-service');
+    expect(directives('RestrictAddressFamilies')).toEqual(['AF_UNIX AF_INET AF_INET6 AF_NETLINK']);
+    expect(directives('CapabilityBoundingSet')).toEqual(['']);
+    expect(directives('DevicePolicy')).toEqual(['closed']);
+    const devices = directives('DeviceAllow').join('\n');
+    for (const d of ['char-nvidia-frontend rw', 'char-nvidia-uvm rw', '/dev/nvidiactl rw', 'char-drm rw', 'char-ttyUSB rw', 'char-ttyACM rw', 'char-usb_device rw']) expect(devices).toContain(d);
+    for (const [k, v] of Object.entries({ NoNewPrivileges: 'yes', ProtectSystem: 'strict', StateDirectory: 'gance', ProtectProc: 'invisible', UMask: '0027', RestrictNamespaces: 'yes', ProtectClock: 'yes', ProtectKernelLogs: 'yes' })) {
+      expect(directives(k), k).toEqual([v]);
+    }
+    expect(Number(directives('OOMScoreAdjust')[0])).toBeLessThan(0);
+    expect(directives('MemoryMax')[0]).toMatch(/^\d+G$/);
+    // these break the GPU or the groups that open the serial port and the GPU nodes (see the unit's comments)
+    for (const k of ['PrivateDevices', 'PrivateUsers', 'ProcSubset', 'MemoryDenyWriteExecute', 'DynamicUser']) expect(directives(k), k).toEqual([]);
+    expect(text).toMatch(/PrivateUsers: .*groups/);
+    expect(text).toMatch(/ProcSubset=pid: hides \/proc\/driver\/nvidia/);
+    expect(text).toMatch(/MemoryDenyWriteExecute: V8/);
+  });
+
   it('raises the descriptor limit well above the API connection limit (nvidia-smi, serial and workers need theirs)', () => {
     const [limit] = directives('LimitNOFILE');
     expect(limit).toMatch(/^\d+$/);
