@@ -12,6 +12,7 @@ import type { Unit } from './lifecycle/unit.ts';
 import { ServiceRegistry, type DaemonContext, type SubsystemFactory } from './subsystem.ts';
 import { createRegistry } from './metrics.ts';
 import { createEventBus, type DaemonEventBus } from './events.ts';
+import { liveSubsystem } from './live/subsystem.ts';
 import { synthesisSubsystem } from './synthesis/subsystem.ts';
 import { thermalSubsystem } from './thermal/subsystem.ts';
 
@@ -40,7 +41,7 @@ export interface Daemon {
   emergency(reason: string): Promise<void>;
 }
 
-const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsystem];
+const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsystem, liveSubsystem];
 
 export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;

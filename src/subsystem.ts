@@ -11,6 +11,7 @@ import type { Config } from './config/schema.ts';
 import type { Cooler } from './cooler/cooler.ts';
 import type { DaemonEventBus } from './events.ts';
 import type { LatentsService } from './latents/service.ts';
+import type { LiveService } from './live/service.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import type { NetworkManager } from './synthesis/networks/manager.ts';
 import type { Logger } from 'pino';
@@ -22,6 +23,8 @@ export interface ServiceMap {
   networks: NetworkManager;
   /** per-frame latents from audio, configured by synthesis.latents */
   latents: LatentsService;
+  /** live sessions (audio in, frames out to MJPEG and projector pages) */
+  live: LiveService;
 }
 
 export class ServiceRegistry {
