@@ -64,22 +64,22 @@ describe('live session from a looped WAV', () => {
       const page = await browser.newPage();
       const res = await page.goto(`${srv.base}/v1/live/${id}/page`);
       expect(res?.status()).toBe(200);
-      await page.waitForFunction(() => (window as unknown as { __live: { painted: number } }).__live.painted >= 3, undefined, { timeout: 15_000 });
-      const shot = () => page.evaluate(() => (document.getElementById('c') as HTMLCanvasElement).toDataURL('image/png'));
-      const snap = (async () => ({ seq: await page.evaluate(() => (window as unknown as { __live: { lastSeq: number } }).__live.lastSeq), png: await shot() }))();
-      const a = await snap;
-      await page.waitForFunction((seq) => (window as unknown as { __live: { lastSeq: number } }).__live.lastSeq > seq + 3, a.seq, { timeout: 15_000 });
+      // browser-side code as strings: this program is typed for node, not the DOM
+      await page.waitForFunction('window.__live.painted >= 3', undefined, { timeout: 15_000 });
+      const shot = () => page.evaluate<string>("document.getElementById('c').toDataURL('image/png')");
+      const a = { seq: await page.evaluate<number>('window.__live.lastSeq'), png: await shot() };
+      await page.waitForFunction(`window.__live.lastSeq > ${a.seq + 3}`, undefined, { timeout: 15_000 });
       const b = { png: await shot() };
       expect(b.png).not.toBe(a.png);
-      const live = await page.evaluate(() => (window as unknown as { __live: { network: string; decodeErrors: number } }).__live);
+      const live = await page.evaluate<{ network: string; decodeErrors: number }>('window.__live');
       expect(live.network).toBe('demo-64');
       expect(live.decodeErrors).toBe(0);
       // the page's paint reports reach the daemon as the sample-to-paint latency
       await vi.waitFor(async () => expect((await api(srv.base, 'GET', `/v1/live/${id}`)).body.latencyMs.paint.count).toBeGreaterThan(0), { timeout: 5000, interval: 50 });
       // the overlay shows the session's state and hides on a key
-      await page.waitForFunction(() => document.getElementById('o')!.textContent!.includes('fps'), undefined, { timeout: 5000 });
+      await page.waitForFunction("document.getElementById('o').textContent.includes('fps')", undefined, { timeout: 5000 });
       await page.keyboard.press('h');
-      expect(await page.evaluate(() => document.getElementById('o')!.classList.contains('hidden'))).toBe(true);
+      expect(await page.evaluate<boolean>("document.getElementById('o').classList.contains('hidden')")).toBe(true);
     } finally {
       await browser?.close();
     }
