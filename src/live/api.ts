@@ -21,7 +21,7 @@ const BOUNDARY = 'gancelive';
 
 const LiveView = Type.Object({
   id: Type.String(),
-  state: Type.String({ description: 'starting, running, audio-lost (retrying the source; the last frame stays up), ended, stopped' }),
+  state: Type.String({ description: 'starting, running, audio-lost (retrying the source; the last frame stays up), ended (the file ended), failed (the audio never started), stopped' }),
   error: Type.Union([Type.String(), Type.Null()], { description: 'the latest problem (audio, a frame, a network that would not load)' }),
   audio: Type.Any(),
   fps: Type.Integer(),

@@ -31,9 +31,11 @@ export interface SessionDeps {
   ffmpeg?: string;
   /** wait before reopening an audio source that failed mid-session */
   audioRetryMs?: number;
+  /** how long a start waits for the first latent before answering with the session still starting */
+  startTimeoutMs?: number;
 }
 
-export type SessionState = 'starting' | 'running' | 'audio-lost' | 'ended' | 'stopped';
+export type SessionState = 'starting' | 'running' | 'audio-lost' | 'ended' | 'failed' | 'stopped';
 
 interface NetworkSet {
   networks: RenderNetwork[];
@@ -119,11 +121,22 @@ export class LiveSession {
     const s = new LiveSession(id, spec, deps, set);
     const first = new Promise<void>((resolve, reject) => (s.firstLatent = { resolve, reject }));
     s.loop = s.run();
+    // pushed audio comes only once a client has the session's id: nothing to wait for
+    if (spec.audio.kind === 'push') {
+      first.catch(() => {});
+      return s;
+    }
+    // a source that neither fails nor sends (a capture device that hangs) leaves the session starting
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.startTimeoutMs ?? 10_000)));
     try {
-      await first;
+      await Promise.race([first, bounded]);
+      first.catch(() => {});
     } catch (err) {
       await s.stop();
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     return s;
   }
@@ -269,6 +282,7 @@ export class LiveSession {
         if (restart.aborted) continue;
         this.error = `audio: ${message(err)}`;
         if (!started) {
+          this.setState('failed');
           this.firstLatent.reject(new UnprocessableError(`live audio (${describe(this.spec.audio)}): ${message(err)}`));
           return;
         }

@@ -1,7 +1,7 @@
 /** Shared pieces of the live tests: a looped tone, an in-process daemon slice over real HTTP, MJPEG and WebSocket readers. */
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +13,7 @@ import { createEventBus, type DaemonEventBus } from '../../src/events.ts';
 import { liveApi } from '../../src/live/api.ts';
 import { createLiveService, type LiveService } from '../../src/live/service.ts';
 import { buildRandomNetwork, demoShape } from '../../src/synthesis/stylegan2/index.ts';
-import { localRenderer } from '../render/helpers.ts';
+import { localRenderer, writeIndexNetwork } from '../render/helpers.ts';
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'gance-live-'));
@@ -87,7 +87,7 @@ export interface MjpegPart {
 }
 
 /** Reads `n` parts of an MJPEG stream (multipart/x-mixed-replace) and closes it. */
-export function readMjpeg(url: string, n: number, onPart?: (p: MjpegPart, i: number) => void): Promise<{ contentType: string; parts: MjpegPart[] }> {
+export function readMjpeg(url: string, n: number, signal?: AbortSignal): Promise<{ contentType: string; parts: MjpegPart[] }> {
   return new Promise((resolve, reject) => {
     const parts: MjpegPart[] = [];
     const req = request(url, (res) => {
@@ -110,7 +110,6 @@ export function readMjpeg(url: string, n: number, onPart?: (p: MjpegPart, i: num
           const part = { headers, jpeg: Buffer.from(buf.subarray(headEnd + 4, headEnd + 4 + len)) };
           buf = buf.subarray(headEnd + 4 + len + 2);
           parts.push(part);
-          onPart?.(part, parts.length - 1);
           if (parts.length >= n) {
             req.destroy();
             resolve({ contentType, parts });
@@ -123,6 +122,7 @@ export function readMjpeg(url: string, n: number, onPart?: (p: MjpegPart, i: num
     req.on('error', (e) => {
       if (parts.length < n) reject(e);
     });
+    signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
     req.end();
   });
 }
@@ -160,4 +160,18 @@ export async function openWs(base: string, id: string): Promise<{ ws: WebSocket;
     ws.once('error', reject);
   });
   return { ws, next: (pred) => new Promise((resolve) => waiters.push({ pred, resolve })) };
+}
+
+/**
+ * A network the catalogue accepts (its inputs and outputs match the sidecar) but the workers cannot
+ * load: the index network with one operator renamed to one onnxruntime does not know.
+ */
+export function unloadableNetwork(dir: string, id: string): void {
+  writeIndexNetwork(dir, id);
+  const path = join(dir, `${id}.onnx`);
+  const bytes = readFileSync(path);
+  const at = bytes.indexOf('Tile');
+  if (at < 0) throw new Error('no Tile node to rename');
+  bytes.write('Tilx', at, 'latin1');
+  writeFileSync(path, bytes);
 }
