@@ -12,6 +12,7 @@ const extensions: Array<() => Promise<{ register: Register }>> = [
   () => import('./cli/network.ts'),
   () => import('./cli/latents.ts'),
   () => import('./cli/render.ts'),
+  () => import('./cli/live.ts'),
   () => import('./cli/firmware.ts'),
   // flash joins the `firmware` group, so it comes after the module that creates it
   () => import('./cli/firmware-flash.ts'),
