@@ -80,6 +80,11 @@ export class RecentWindow {
     return this.values.length;
   }
 
+  clear(): void {
+    this.values.length = 0;
+    this.next = 0;
+  }
+
   quantile(q: number): number | null {
     if (this.values.length === 0) return null;
     const sorted = [...this.values].sort((a, b) => a - b);

@@ -80,7 +80,7 @@ export class LiveSession {
   private seq = 0;
   private shown = 0;
   private readonly dropped = Object.fromEntries(DROP_CAUSES.map((c) => [c, 0])) as Record<DropCause, number>;
-  private readonly windows = Object.fromEntries([...LATENCY_STAGES, ...LATENCY_ENDS].map((k) => [k, new RecentWindow()])) as Record<LatencyStage | LatencyEnd, RecentWindow>;
+  private readonly windows = Object.fromEntries([...LATENCY_STAGES, ...LATENCY_ENDS].map((k) => [k, new RecentWindow(4096)])) as Record<LatencyStage | LatencyEnd, RecentWindow>;
   private readonly rate = new RateMeter();
   /** audio times of recent frames, for the page's paint reports */
   private readonly recent = new Map<number, bigint>();
@@ -179,6 +179,11 @@ export class LiveSession {
     // a stalled analysis must not grow memory without bound: past a second of audio, chunks are let go
     const f = pushFormat(this.spec.audio);
     if (p && p.writableLength < 4 * f.sampleRate * f.channels) p.write(chunk);
+  }
+
+  /** Starts the latency windows afresh (a benchmark leaves out its warm-up). */
+  clearLatency(): void {
+    for (const w of Object.values(this.windows)) w.clear();
   }
 
   /** A projector page painted frame `seq` (its report's arrival is the paint time). */

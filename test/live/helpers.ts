@@ -87,7 +87,7 @@ export interface MjpegPart {
 }
 
 /** Reads `n` parts of an MJPEG stream (multipart/x-mixed-replace) and closes it. */
-export function readMjpeg(url: string, n: number, signal?: AbortSignal): Promise<{ contentType: string; parts: MjpegPart[] }> {
+export function readMjpeg(url: string, n: number, signal?: AbortSignal, onPart?: (p: MjpegPart) => void): Promise<{ contentType: string; parts: MjpegPart[] }> {
   return new Promise((resolve, reject) => {
     const parts: MjpegPart[] = [];
     const req = request(url, (res) => {
@@ -110,6 +110,7 @@ export function readMjpeg(url: string, n: number, signal?: AbortSignal): Promise
           const part = { headers, jpeg: Buffer.from(buf.subarray(headEnd + 4, headEnd + 4 + len)) };
           buf = buf.subarray(headEnd + 4 + len + 2);
           parts.push(part);
+          onPart?.(part);
           if (parts.length >= n) {
             req.destroy();
             resolve({ contentType, parts });
