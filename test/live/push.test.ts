@@ -1,6 +1,6 @@
-/** PCM pushed over the session's WebSocket drives frames; load hints bracket the session; gance_live_* series on /metrics. */
+/** PCM pushed over the session's WebSocket drives frames; ALSA capture through ffmpeg (the null device); load hints bracket a session; gance_live_* series on /metrics. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, liveServer, openWs, type LiveServer } from './helpers.ts';
+import { api, decodeJpeg, liveServer, meanDiff, openWs, readMjpeg, type LiveServer } from './helpers.ts';
 
 describe('a live session on pushed PCM', () => {
   let srv: LiveServer;
@@ -46,5 +46,14 @@ describe('a live session on pushed PCM', () => {
     }
     expect((await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`)).status).toBe(200);
     expect(hints).toEqual(['hint live 0 200', 'end live']);
+  }, 30_000);
+
+  it('captures from an ALSA device through ffmpeg (the null device: silence, the noise still moves)', async () => {
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'alsa', device: 'null', channels: 1 }, networks: ['demo-64'], fps: 30 });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.state).toBe('running');
+    const { parts } = await readMjpeg(`${srv.base}/v1/live/${r.body.id}/mjpeg`, 6);
+    expect(meanDiff(decodeJpeg(parts[0]!.jpeg), decodeJpeg(parts.at(-1)!.jpeg))).toBeGreaterThan(0);
+    expect((await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`)).status).toBe(200);
   }, 30_000);
 });
