@@ -29,7 +29,7 @@ const LiveView = Type.Object({
   networks: Type.Array(Type.String(), { description: 'the set showing' }),
   pendingNetworks: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'a set loading, to take over when loaded' }),
   params: Type.Any(),
-  frames: Type.Any({ description: 'shown, latest (its number), dropped by cause' }),
+  frames: Type.Any({ description: 'started (latents numbered so far), shown, latest (the number of the newest frame shown), dropped by cause' }),
   latencyMs: Type.Any({ description: 'p50/p99 of recent frames per stage (latents, queue, synthesis, encode) and from audio to publish, MJPEG write, page paint' }),
   clients: Type.Any(),
   startedAt: Type.String(),

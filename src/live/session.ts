@@ -227,7 +227,7 @@ export class LiveSession {
       networks: this.networkIds,
       pendingNetworks: this.pending?.ids ?? null,
       params: { alpha: this.params.alpha, blendDepth: this.params.blendDepth, amplitudeRange: this.params.amplitudeRange, networkOverride: this.params.networkOverride, pulse: this.params.pulse, motion: this.params.motion, chroma: this.params.chroma },
-      frames: { shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
+      frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
       latencyMs: Object.fromEntries([...LATENCY_STAGES, ...LATENCY_ENDS].map((k) => [k, lat(k)])) as Record<LatencyStage | LatencyEnd, { p50: number | null; p99: number | null; count: number }>,
       clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws') },
       startedAt: this.startedAt.toISOString(),
