@@ -86,6 +86,7 @@ export class LiveSession {
   private readonly recent = new Map<number, bigint>();
   private readonly log: Logger;
   private loop: Promise<void> | null = null;
+  private readonly inSynthesis = new Set<Promise<void>>();
   private firstLatent!: { resolve: () => void; reject: (e: unknown) => void };
 
   private constructor(
@@ -208,6 +209,10 @@ export class LiveSession {
     this.deps.metrics.fps.remove({ session: this.id });
     // the loop ends at once; the audio source behind it closes with its next block
     await this.loop;
+    // frames in synthesis finish (a frame takes milliseconds to a second; bounded for a stuck worker)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inSynthesis]), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
   }
 
   view() {
@@ -331,7 +336,9 @@ export class LiveSession {
     if (net.psiInput) feeds[net.psiInput] = Float32Array.of(set.psi[i]!);
     const submittedAt = now();
     this.observeStage('queue', msBetween(item.latentAt, submittedAt));
-    pool.submit({ feeds, network: net.id }, { signal: this.stop$.signal }).then(
+    // no abort signal: an aborted frame would go on running in its worker, and a pool closed just
+    // after (the daemon's stop) would terminate that worker mid-inference; stop() waits for it instead
+    const running = pool.submit({ feeds, network: net.id }).then(
       (frame) => {
         const doneAt = now();
         this.pacer.finished();
@@ -359,6 +366,8 @@ export class LiveSession {
         if (!this.stop$.signal.aborted) this.frameFailed(err);
       },
     );
+    this.inSynthesis.add(running);
+    void running.finally(() => this.inSynthesis.delete(running));
   }
 
   private frameFailed(err: unknown): void {
