@@ -87,6 +87,7 @@ export class LiveSession {
   private readonly log: Logger;
   private loop: Promise<void> | null = null;
   private readonly inSynthesis = new Set<Promise<void>>();
+  private latencyCache: { at: number; value: ReturnType<LiveSession['latencyNow']> } | null = null;
   private firstLatent!: { resolve: () => void; reject: (e: unknown) => void };
 
   private constructor(
@@ -185,6 +186,7 @@ export class LiveSession {
   /** Starts the latency windows afresh (a benchmark leaves out its warm-up). */
   clearLatency(): void {
     for (const w of Object.values(this.windows)) w.clear();
+    this.latencyCache = null;
   }
 
   /** A projector page painted frame `seq` (its report's arrival is the paint time). */
@@ -217,11 +219,8 @@ export class LiveSession {
 
   view() {
     const t = performance.now();
-    const lat = (k: LatencyStage | LatencyEnd) => {
-      const w = this.windows[k];
-      const r = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
-      return { p50: r(w.quantile(0.5)), p99: r(w.quantile(0.99)), count: w.count };
-    };
+    // sorting the windows costs; every WebSocket asks each second and a page may poll: share one computation
+    if (!this.latencyCache || t - this.latencyCache.at > 250) this.latencyCache = { at: t, value: this.latencyNow() };
     return {
       id: this.id,
       state: this.state,
@@ -233,10 +232,19 @@ export class LiveSession {
       pendingNetworks: this.pending?.ids ?? null,
       params: { alpha: this.params.alpha, blendDepth: this.params.blendDepth, amplitudeRange: this.params.amplitudeRange, networkOverride: this.params.networkOverride, pulse: this.params.pulse, motion: this.params.motion, chroma: this.params.chroma },
       frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
-      latencyMs: Object.fromEntries([...LATENCY_STAGES, ...LATENCY_ENDS].map((k) => [k, lat(k)])) as Record<LatencyStage | LatencyEnd, { p50: number | null; p99: number | null; count: number }>,
+      latencyMs: this.latencyCache.value,
       clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws') },
       startedAt: this.startedAt.toISOString(),
     };
+  }
+
+  private latencyNow(): Record<LatencyStage | LatencyEnd, { p50: number | null; p99: number | null; count: number }> {
+    const r = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+    const lat = (k: LatencyStage | LatencyEnd) => {
+      const w = this.windows[k];
+      return { p50: r(w.quantile(0.5)), p99: r(w.quantile(0.99)), count: w.count };
+    };
+    return Object.fromEntries([...LATENCY_STAGES, ...LATENCY_ENDS].map((k) => [k, lat(k)])) as Record<LatencyStage | LatencyEnd, { p50: number | null; p99: number | null; count: number }>;
   }
 
   private configFor(fps: number, set: NetworkSet): LatentsConfig {
