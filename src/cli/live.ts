@@ -1,7 +1,8 @@
 /**
  * `gance live --audio DEVICE|FILE --network ID`: one live session in this process (no daemon),
  * built on the same in-process dependencies as `gance render`, with a status line (fps, drops,
- * latency) and optionally the MJPEG stream and projector page on a port. Ctrl-C stops it.
+ * latency), optionally the MJPEG stream and projector page on a port and ffmpeg outputs (--out).
+ * Ctrl-C stops it.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
@@ -17,6 +18,7 @@ interface LiveFlags {
   config: string;
   lookahead?: 0 | 3;
   for?: number;
+  out?: string[];
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -86,6 +88,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
       networks,
       ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
       ...(flags.lookahead !== undefined ? { lookaheadFrames: flags.lookahead } : {}),
+      ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : resolve(o) })) } : {}),
     });
     process.stdout.write(`live session ${session.id}: ${flags.audio} -> ${networks.join(', ')} at ${session.fps} fps\n`);
     if (flags.mjpeg !== undefined) {
@@ -119,6 +122,7 @@ export function register(program: Command): void {
     .option('--fps <n>', 'target frames per second (1..120, default 30)', integer('--fps', 1, 120))
     .option('--mjpeg <port>', 'serve /v1/live/ID/mjpeg and /v1/live/ID/page on this port (0: any free port)', integer('--mjpeg', 0, 65535))
     .option('--host <address>', 'address for --mjpeg', '127.0.0.1')
+    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://): H.264, video only (repeatable)', collect)
     .option('--lookahead <frames>', 'analysis look-ahead: 3 (GANce smoothing) or 0 (lowest latency)', (v) => {
       if (v !== '0' && v !== '3') throw new InvalidArgumentError('--lookahead must be 0 or 3');
       return Number(v) as 0 | 3;

@@ -16,7 +16,7 @@ export interface LiveFrame {
   publishedAt: number;
 }
 
-export type Output = 'mjpeg' | 'ws';
+export type Output = 'mjpeg' | 'ws' | 'ffmpeg';
 
 export interface Client {
   readonly output: Output;

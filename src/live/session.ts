@@ -19,6 +19,7 @@ import { RenderFailure } from '../render/types.ts';
 import { InvalidNetworkError, SynthesisUnavailableError, UnknownNetworkError, type NetworkManager } from '../synthesis/networks/manager.ts';
 import { FrameHub, type LiveFrame } from './hub.ts';
 import { JpegEncoders } from './jpeg.ts';
+import { FfmpegOutput } from './record.ts';
 import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
 import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
 import { patchProblem, pushFormat, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
@@ -87,6 +88,7 @@ export class LiveSession {
   private readonly log: Logger;
   private loop: Promise<void> | null = null;
   private readonly inSynthesis = new Set<Promise<void>>();
+  private readonly recorders: FfmpegOutput[] = [];
   private latencyCache: { at: number; value: ReturnType<LiveSession['latencyNow']> } | null = null;
   private firstLatent!: { resolve: () => void; reject: (e: unknown) => void };
 
@@ -105,6 +107,19 @@ export class LiveSession {
     this.pacer = new Pacer<Item>(spec.maxInFlight, (item) => this.synthesize(item), (cause) => this.drop(cause));
     this.encoders = new JpegEncoders(spec.jpegQuality, deps.ffmpeg);
     this.warmEncoders(set);
+    for (const o of spec.outputs ?? []) {
+      const r = new FfmpegOutput(o.target, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
+      this.recorders.push(r);
+      this.hub.add(r);
+      // an output that fails (a URL nobody listens on, a full disk) is said, the session goes on
+      void r.exited.then(({ error }) => {
+        this.hub.remove(r);
+        if (error && !this.stop$.signal.aborted) {
+          this.error = `output ${o.target}: ${error}`;
+          this.log.warn(this.error);
+        }
+      });
+    }
   }
 
   /** ffmpeg takes a while to start on a loaded machine: start the encoders before their first frame. */
@@ -215,6 +230,10 @@ export class LiveSession {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inSynthesis]), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
+    // the outputs finish their files
+    const ends = await Promise.all(this.recorders.map((r) => r.exited));
+    const failed = ends.map((e, i) => (e.error ? `output ${this.recorders[i]!.target}: ${e.error}` : null)).find((e) => e !== null);
+    if (failed) this.error = failed;
   }
 
   view() {
@@ -233,7 +252,7 @@ export class LiveSession {
       params: { alpha: this.params.alpha, blendDepth: this.params.blendDepth, amplitudeRange: this.params.amplitudeRange, networkOverride: this.params.networkOverride, pulse: this.params.pulse, motion: this.params.motion, chroma: this.params.chroma },
       frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
       latencyMs: this.latencyCache.value,
-      clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws') },
+      clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws'), ffmpeg: this.hub.count('ffmpeg') },
       startedAt: this.startedAt.toISOString(),
     };
   }

@@ -71,6 +71,12 @@ export const LiveStart = Type.Object(
     lookaheadFrames: Type.Optional(Type.Union([Type.Literal(3), Type.Literal(0)], { description: 'analysis look-ahead: 3 frames (GANce smoothing window 7) or 0 (no smoothing, lowest latency); default synthesis.latents.streaming' })),
     maxInFlight: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'frames in synthesis at once; past that, new latents replace the waiting one (dropped, cause "behind")' }),
     maxClients: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'MJPEG and WebSocket clients at once (409 past that)' }),
+    outputs: Type.Optional(
+      Type.Array(
+        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://); H.264, video only' }) }, { additionalProperties: false }),
+        { maxItems: 4, description: 'ffmpeg outputs of the frames for the session\'s length' },
+      ),
+    ),
     jpegQuality: Type.Integer({ minimum: 2, maximum: 31, default: 5, description: 'ffmpeg mjpeg -q:v (2 best, 31 smallest)' }),
   },
   { additionalProperties: false },
