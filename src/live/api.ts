@@ -31,6 +31,7 @@ const LiveView = Type.Object({
   params: Type.Any(),
   frames: Type.Any({ description: 'started (latents numbered so far), shown, latest (the number of the newest frame shown), dropped by cause' }),
   latencyMs: Type.Any({ description: 'p50/p99 of recent frames per stage (latents, queue, synthesis, encode) and from audio to publish, MJPEG write, page paint' }),
+  framing: Type.Any({ description: 'the output canvas and where the picture lies on it, or null' }),
   clients: Type.Any(),
   startedAt: Type.String(),
 });

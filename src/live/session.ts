@@ -22,7 +22,7 @@ import { JpegEncoders } from './jpeg.ts';
 import { FfmpegOutput } from './record.ts';
 import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
 import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
-import { patchProblem, pushFormat, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
+import { framingProblem, patchProblem, pushFormat, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
 
 export interface SessionDeps {
   networks: NetworkManager;
@@ -106,6 +106,7 @@ export class LiveSession {
     this.latentsConfig = this.configFor(spec.fps, set);
     this.pacer = new Pacer<Item>(spec.maxInFlight, (item) => this.synthesize(item), (cause) => this.drop(cause));
     this.encoders = new JpegEncoders(spec.jpegQuality, deps.ffmpeg);
+    if (spec.framing) this.encoders.setFraming(spec.framing);
     this.warmEncoders(set);
     for (const o of spec.outputs ?? []) {
       const r = new FfmpegOutput(o.target, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
@@ -134,6 +135,8 @@ export class LiveSession {
   static async start(id: string, spec: LiveStart, deps: SessionDeps): Promise<LiveSession> {
     const set = resolveSet(deps.networks, spec.networks);
     if (spec.networkOverride != null && spec.networkOverride >= set.networks.length) throw new BadRequestError(`networkOverride ${spec.networkOverride} is not below the ${set.networks.length} networks of the set`);
+    const framing = framingProblem(spec.framing);
+    if (framing) throw new BadRequestError(framing);
     await loadSet(deps.networks, set);
     const s = new LiveSession(id, spec, deps, set);
     const first = new Promise<void>((resolve, reject) => (s.firstLatent = { resolve, reject }));
@@ -179,12 +182,18 @@ export class LiveSession {
     const next = patch.networks ? resolveSet(this.deps.networks, patch.networks) : null;
     const count = (next ?? this.set).networks.length;
     if (patch.networkOverride != null && patch.networkOverride >= count) throw new BadRequestError(`networkOverride ${patch.networkOverride} is not below the ${count} networks of the set`);
+    const framing = framingProblem(patch.framing);
+    if (framing) throw new BadRequestError(framing);
     updateLiveParams(this.params, pick(patch));
     // an override for the set that is loading applies when that set takes over
     if (patch.networkOverride !== undefined && !next) this.params.networkOverride = patch.networkOverride;
     if (patch.fps !== undefined && patch.fps !== this.fps) {
       this.latentsConfig = this.configFor(patch.fps, this.set);
       this.restartAnalysis();
+    }
+    if (patch.framing !== undefined) {
+      this.encoders.setFraming(patch.framing);
+      this.warmEncoders(this.set);
     }
     if (next) this.switchTo(next, patch.networkOverride);
   }
@@ -252,6 +261,7 @@ export class LiveSession {
       params: { alpha: this.params.alpha, blendDepth: this.params.blendDepth, amplitudeRange: this.params.amplitudeRange, networkOverride: this.params.networkOverride, pulse: this.params.pulse, motion: this.params.motion, chroma: this.params.chroma },
       frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
       latencyMs: this.latencyCache.value,
+      framing: this.encoders.framing,
       clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws'), ffmpeg: this.hub.count('ffmpeg') },
       startedAt: this.startedAt.toISOString(),
     };
@@ -380,10 +390,11 @@ export class LiveSession {
         const encoder = this.encoders.get(net.width, net.height);
         if (encoder.pending >= ENCODE_BACKLOG) return this.drop('encode');
         encoder.encode(rgb).then(
-          (jpeg) => this.publish(item, net, jpeg, doneAt),
+          (jpeg) => this.publish(item, net, jpeg, doneAt, encoder.outWidth, encoder.outHeight),
           (err: unknown) => {
             if (this.stop$.signal.aborted) return;
-            this.error = `JPEG: ${message(err)}`;
+            // an encoder closed for new framing is no fault; its pending pictures are just dropped
+            if (!encoder.closedOnPurpose) this.error = `JPEG: ${message(err)}`;
             this.drop('encode');
           },
         );
@@ -404,7 +415,7 @@ export class LiveSession {
     this.drop('synthesis');
   }
 
-  private publish(item: Item, net: RenderNetwork, jpeg: Buffer, doneAt: bigint): void {
+  private publish(item: Item, net: RenderNetwork, jpeg: Buffer, doneAt: bigint, width: number, height: number): void {
     if (this.stop$.signal.aborted || !this.pacer.admit(item.seq)) return;
     const at = now();
     this.observeStage('encode', msBetween(doneAt, at));
@@ -416,7 +427,7 @@ export class LiveSession {
     this.rate.tick(t);
     this.deps.metrics.frames.inc();
     this.deps.metrics.fps.set({ session: this.id }, this.rate.rate(t));
-    this.hub.publish({ seq: item.seq, network: net.id, width: net.width, height: net.height, jpeg, audioAt: item.audioAt, publishedAt: t });
+    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, publishedAt: t });
   }
 
   private switchTo(next: NetworkSet, override: number | null | undefined): void {

@@ -46,6 +46,34 @@ export function pushFormat(a: Extract<LiveAudio, { kind: 'push' }>): { format: '
   return { format: a.format ?? 's16le', sampleRate: a.sampleRate ?? 48000, channels: a.channels ?? 2 };
 }
 
+export const Framing = Type.Object(
+  {
+    width: Type.Integer({ minimum: 16, maximum: 7680, description: 'output canvas width, px' }),
+    height: Type.Integer({ minimum: 16, maximum: 4320, description: 'output canvas height, px' }),
+    frame: Type.Object(
+      {
+        width: Type.Integer({ minimum: 8, maximum: 7680 }),
+        height: Type.Integer({ minimum: 8, maximum: 4320 }),
+        x: Type.Integer({ minimum: 0, maximum: 7680 }),
+        y: Type.Integer({ minimum: 0, maximum: 4320 }),
+      },
+      { additionalProperties: false, description: 'the synthesized picture scaled to this size at this position on the canvas' },
+    ),
+    color: Type.Optional(Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'canvas colour around the picture (default #000000)' })),
+  },
+  { additionalProperties: false },
+);
+export type Framing = Static<typeof Framing>;
+
+/** The framing's own rule the schema cannot say: the picture lies inside the canvas. */
+export function framingProblem(f: Framing | null | undefined): string | null {
+  if (!f) return null;
+  if (f.frame.x + f.frame.width > f.width || f.frame.y + f.frame.height > f.height) {
+    return `framing: the picture (${f.frame.width}x${f.frame.height} at ${f.frame.x},${f.frame.y}) does not fit on the ${f.width}x${f.height} canvas`;
+  }
+  return null;
+}
+
 /** What may change while the session runs; every field optional. */
 const changeable = {
   networks: Type.Optional(Type.Array(NetworkId, { minItems: 1, maxItems: 16, description: 'the network set; loads in the background, the previous set showing meanwhile' })),
@@ -57,6 +85,7 @@ const changeable = {
   pulse: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: percussive pulse' })),
   motion: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: harmonic motion' })),
   chroma: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: chroma' })),
+  framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); a change restarts the JPEG encoder (a few frames dropped, cause encode)' })),
 };
 
 export const LivePatch = Type.Object(changeable, { additionalProperties: false });

@@ -5,7 +5,7 @@
  * parameters the view reports; the HTTP routes are in the OpenAPI document (the WebSocket route is not: swagger leaves it out).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, liveServer, openWs, seededNetwork, tempDir, toneWav, type LiveServer } from './helpers.ts';
+import { api, decodeJpeg, liveServer, openWs, readMjpeg, seededNetwork, tempDir, toneWav, type LiveServer } from './helpers.ts';
 
 describe('live controls', () => {
   let srv: LiveServer;
@@ -72,6 +72,34 @@ describe('live controls', () => {
     } finally {
       ws.close();
     }
+  }, 30_000);
+
+  it('frames the picture on a canvas over a colour, and back to the bare picture', async () => {
+    const framing = { width: 320, height: 180, frame: { width: 128, height: 128, x: 160, y: 26 }, color: '#ff0000' };
+    expect((await api(srv.base, 'PATCH', `/v1/live/${id}`, { framing: { ...framing, frame: { ...framing.frame, x: 200 } } })).body.message).toMatch(/does not fit on the 320x180 canvas/);
+    const r = await api(srv.base, 'PATCH', `/v1/live/${id}`, { framing });
+    expect(r.status).toBe(200);
+    expect(r.body.framing).toEqual(framing);
+    // frames encoded before the change may still come: read until the framed size shows
+    const part = async (bytes: number) => {
+      for (;;) {
+        const { parts } = await readMjpeg(`${srv.base}/v1/live/${id}/mjpeg`, 1);
+        const rgb = decodeJpeg(parts[0]!.jpeg);
+        if (rgb.length === bytes) return rgb;
+      }
+    };
+    const rgb = await part(320 * 180 * 3);
+    const px = (x: number, y: number) => [...rgb.subarray((y * 320 + x) * 3, (y * 320 + x) * 3 + 3)];
+    for (const [x, y] of [[5, 5], [100, 90], [300, 170]] as const) {
+      const [red, green, blue] = px(x, y);
+      expect(red).toBeGreaterThan(200);
+      expect(green! + blue!).toBeLessThan(60);
+    }
+    // the picture itself is not the canvas colour everywhere
+    const inside = Array.from({ length: 16 }, (_, i) => px(170 + i * 7, 90)).filter(([red, green, blue]) => !(red! > 200 && green! + blue! < 60));
+    expect(inside.length).toBeGreaterThan(0);
+    expect((await api(srv.base, 'PATCH', `/v1/live/${id}`, { framing: null })).body.framing).toBeNull();
+    expect((await part(64 * 64 * 3)).length).toBe(64 * 64 * 3);
   }, 30_000);
 
   it('lists the live routes in the OpenAPI document', async () => {
