@@ -204,7 +204,8 @@ export class LiveSession {
     const p = this.push;
     // a stalled analysis must not grow memory without bound: past a second of audio, chunks are let go
     const f = pushFormat(this.spec.audio);
-    if (p && p.writableLength < 4 * f.sampleRate * f.channels) p.write(chunk);
+    const perSecond = (f.format === 's16le' ? 2 : 4) * f.sampleRate * f.channels;
+    if (p && p.writableLength < perSecond) p.write(chunk);
   }
 
   /** Starts the latency windows afresh (a benchmark leaves out its warm-up). */
