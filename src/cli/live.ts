@@ -1,5 +1,5 @@
 /**
- * `gance live --audio DEVICE|FILE --network ID`: one live session in this process (no daemon),
+ * `gance live --audio DEVICE|FILE --network ID`: one live session in this process (or on a daemon with --daemon URL),
  * built on the same in-process dependencies as `gance render`, with a status line (fps, drops,
  * latency), optionally the MJPEG stream and projector page on a port and ffmpeg outputs (--out).
  * Ctrl-C stops it.
@@ -19,6 +19,7 @@ interface LiveFlags {
   lookahead?: 0 | 3;
   for?: number;
   out?: string[];
+  daemon?: string;
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -55,7 +56,65 @@ export function statusLine(v: View): string {
   );
 }
 
+function startBody(flags: LiveFlags, networks: string[], audio: ReturnType<typeof audioFromFlag>) {
+  return {
+    audio,
+    networks,
+    ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
+    ...(flags.lookahead !== undefined ? { lookaheadFrames: flags.lookahead } : {}),
+    ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : resolve(o) })) } : {}),
+  };
+}
+
+/** Until Ctrl-C/SIGTERM or --for. */
+function untilStopped(flags: LiveFlags): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    if (flags.for !== undefined) setTimeout(done, flags.for * 1000).unref();
+  });
+}
+
+/** The same session on a running daemon: its API starts, shows and stops it (the audio is the daemon's). */
+async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
+  const url = base.replace(/\/+$/, '');
+  const call = async <T = View>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${url}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) }).catch((e: Error) => {
+      throw new Error(`daemon ${url}: ${e.message}`);
+    });
+    const json = (await res.json()) as T & { message?: string };
+    if (!res.ok) throw new Error(`daemon ${url}: ${res.status} ${json.message ?? ''}`.trim());
+    return json;
+  };
+  // no --network: the daemon's active one
+  const active = flags.network ? null : (await call<{ active: string | null }>('GET', '/v1/networks')).active;
+  const networks = flags.network ?? (active ? [active] : []);
+  if (networks.length === 0) throw new Error(`daemon ${url} has no active network: name one with --network`);
+  const started = await call('POST', '/v1/live', startBody(flags, networks, audioFromFlag(flags.audio)));
+  process.stdout.write(`live session ${started.id} on ${url}: ${flags.audio} -> ${started.networks.join(', ')} at ${started.fps} fps\nmjpeg ${url}/v1/live/${started.id}/mjpeg\npage ${url}/v1/live/${started.id}/page\n`);
+  const tty = process.stdout.isTTY === true;
+  const timer = setInterval(() => {
+    call('GET', `/v1/live/${started.id}`).then(
+      (v) => process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`),
+      (e: Error) => process.stderr.write(`${e.message}\n`),
+    );
+  }, 1000);
+  try {
+    await untilStopped(flags);
+  } finally {
+    clearInterval(timer);
+  }
+  const last = await call('DELETE', `/v1/live/${started.id}`);
+  process.stdout.write(`${tty ? '\n' : ''}stopped: ${statusLine(last)}\n`);
+}
+
 async function liveCommand(flags: LiveFlags): Promise<void> {
+  if (flags.daemon) return againstDaemon(flags, flags.daemon);
   const [{ loadConfigFile }, { createLocalRenderer }, { createLiveService }, { liveApi }, { buildApp }, pinoModule, { Registry }] = await Promise.all([
     import('../config/load.ts'),
     import('../render/local.ts'),
@@ -83,13 +142,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
   const tty = process.stdout.isTTY === true;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const session = await service.start({
-      audio: audioFromFlag(flags.audio),
-      networks,
-      ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
-      ...(flags.lookahead !== undefined ? { lookaheadFrames: flags.lookahead } : {}),
-      ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : resolve(o) })) } : {}),
-    });
+    const session = await service.start(startBody(flags, networks, audioFromFlag(flags.audio)));
     process.stdout.write(`live session ${session.id}: ${flags.audio} -> ${networks.join(', ')} at ${session.fps} fps\n`);
     if (flags.mjpeg !== undefined) {
       app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [] });
@@ -128,6 +181,7 @@ export function register(program: Command): void {
       return Number(v) as 0 | 3;
     })
     .option('--for <seconds>', 'stop after this long (default: until Ctrl-C)', integer('--for', 1, 31_536_000))
+    .option('--daemon <url>', 'run the session on this daemon (e.g. http://rig:9840) instead of in this process; the audio is the daemon machine\'s')
     .option('-c, --config <file>', 'YAML config file (synthesis workers, latents)', DEFAULT_CONFIG_PATH)
     .action(async (flags: LiveFlags) => liveCommand(flags));
 }

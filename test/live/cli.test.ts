@@ -1,7 +1,7 @@
 /** `gance live` as a user runs it: a looped WAV in, the MJPEG stream out, a status line, Ctrl-C to stop. */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { readMjpeg, tempDir, toneWav } from './helpers.ts';
+import { api, liveServer, readMjpeg, tempDir, toneWav } from './helpers.ts';
 
 function run(args: string[]) {
   const child = spawn(process.execPath, ['bin/gance.js', 'live', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -45,5 +45,25 @@ describe('gance live', () => {
     const p = run(['--audio', 'hw:97,0', '--network', 'demo-64']);
     expect(await p.exited).toBe(1);
     expect(p.err()).toMatch(/^gance: live audio \(ALSA device hw:97,0\): .*\n$/);
+  }, 60_000);
+
+  it('--daemon runs the session on a daemon through its API and deletes it on SIGINT', async () => {
+    const srv = await liveServer();
+    try {
+      const wav = toneWav(tempDir());
+      const p = run(['--daemon', srv.base, '--audio', wav, '--network', 'demo-64', '--fps', '25']);
+      try {
+        const id = (await p.line(/^live session (\w+) on /m))[1]!;
+        expect((await api(srv.base, 'GET', `/v1/live/${id}`)).body).toMatchObject({ fps: 25, networks: ['demo-64'] });
+        await p.line(/^running demo-64: .* fps, \d+ shown/m);
+      } finally {
+        p.child.kill('SIGINT');
+      }
+      expect(await p.exited).toBe(0);
+      expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
+      expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+    } finally {
+      await srv.close();
+    }
   }, 60_000);
 });
