@@ -24,15 +24,22 @@ export class FfmpegOutput implements Client {
   private stderr = '';
   readonly exited: Promise<{ code: number | null; error: string | null }>;
 
+  /**
+   * `size` is the output's for its whole length: pictures of another size (a network set or a
+   * framing changed mid-show) are fitted into it, centred, since an H.264 stream cannot change size.
+   */
   constructor(
     readonly target: string,
+    size: { width: number; height: number },
     onDrop: () => void,
     ffmpeg = 'ffmpeg',
   ) {
+    // x264 wants even sizes
+    const w = 2 * Math.ceil(size.width / 2);
+    const h = 2 * Math.ceil(size.height / 2);
     const args = ['-hide_banner', '-nostats', '-loglevel', 'error', '-y'];
     args.push('-use_wallclock_as_timestamps', '1', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', 'pipe:0');
-    // x264 wants even sizes; networks make square powers of two, so this only guards odd ones
-    args.push('-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-fps_mode', 'vfr');
+    args.push('-vf', `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1`, '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-fps_mode', 'vfr');
     args.push(...container(target), target);
     this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.child.stderr.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString('utf8')).slice(-2000)));

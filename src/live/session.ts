@@ -109,7 +109,8 @@ export class LiveSession {
     if (spec.framing) this.encoders.setFraming(spec.framing);
     this.warmEncoders(set);
     for (const o of spec.outputs ?? []) {
-      const r = new FfmpegOutput(o.target, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
+      const size = spec.framing ?? set.networks[0]!;
+      const r = new FfmpegOutput(o.target, { width: size.width, height: size.height }, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
       this.recorders.push(r);
       this.hub.add(r);
       // an output that fails (a URL nobody listens on, a full disk) is said, the session goes on
