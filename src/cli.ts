@@ -13,6 +13,7 @@ const extensions: Array<() => Promise<{ register: Register }>> = [
   () => import('./cli/latents.ts'),
   () => import('./cli/renders.ts'),
   () => import('./cli/render.ts'),
+  () => import('./cli/live.ts'),
   () => import('./cli/firmware.ts'),
   // flash joins the `firmware` group, so it comes after the module that creates it
   () => import('./cli/firmware-flash.ts'),

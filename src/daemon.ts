@@ -13,6 +13,7 @@ import type { Unit } from './lifecycle/unit.ts';
 import { ServiceRegistry, type DaemonContext, type SubsystemFactory } from './subsystem.ts';
 import { createRegistry } from './metrics.ts';
 import { createEventBus, type DaemonEventBus } from './events.ts';
+import { liveSubsystem } from './live/subsystem.ts';
 import { synthesisSubsystem } from './synthesis/subsystem.ts';
 import { createRender, type RenderOverrides } from './render/subsystem.ts';
 import { thermalSubsystem } from './thermal/subsystem.ts';
@@ -57,7 +58,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const units: Unit[] = [coolerUnit(cooler, log.child({ unit: 'cooler' }))];
   const plugins: ApiPlugin[] = [];
-  const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsystem, (c) => createRender(c, opts.render)];
+  const builtinSubsystems: SubsystemFactory[] = [thermalSubsystem, synthesisSubsystem, (c) => createRender(c, opts.render), liveSubsystem];
   for (const factory of [...builtinSubsystems, ...(opts.subsystems ?? [])]) {
     const sub = await factory(ctx);
     units.push(...sub.units);

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 export interface DaemonEvents {
   /** a job or live session is about to load these GPUs with about this much power each */
   'load-hint': [hint: { gpus: number[]; watts: number; seconds: number; source: string }];
-  /** the load announced by `source` has ended early (a render finished before its hint ran out) */
+  /** the load announced by `source` has ended (a render finished, the last live session stopped) */
   'load-end': [end: { gpus: number[]; source: string }];
   /** thermal entered (true) or left (false) failsafe */
   failsafe: [state: { active: boolean; reasons: string[] }];

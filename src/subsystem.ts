@@ -11,6 +11,7 @@ import type { Config } from './config/schema.ts';
 import type { Cooler } from './cooler/cooler.ts';
 import type { DaemonEventBus } from './events.ts';
 import type { LatentsService } from './latents/service.ts';
+import type { LiveService } from './live/service.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import type { NetworkManager } from './synthesis/networks/manager.ts';
 import type { RenderService } from './render/subsystem.ts';
@@ -25,6 +26,8 @@ export interface ServiceMap {
   latents: LatentsService;
   /** render jobs: the queue, the scheduler, and the per-GPU pause/rate throttle */
   renders: RenderService;
+  /** live sessions (audio in, frames out to MJPEG and projector pages) */
+  live: LiveService;
 }
 
 export class ServiceRegistry {

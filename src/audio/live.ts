@@ -7,6 +7,8 @@
  * GANce maps WAV (interp1d over the full int16 range) and channels are averaged in float32.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { AudioError } from './errors.ts';
@@ -67,6 +69,8 @@ export async function* pcmFrames(stream: AsyncIterable<Buffer | string>, opts: P
 
 export type LiveSource =
   | { kind: 'alsa'; device: string; sampleRate?: number; channels?: number }
+  /** An audio file played at real time (ffmpeg -re), looped for ever unless `loop` is false. */
+  | { kind: 'file'; path: string; loop?: boolean }
   /** Any ffmpeg input, e.g. ['-re', '-i', 'song.flac'] or ['-f', 'lavfi', '-i', 'sine=f=440']. */
   | { kind: 'ffmpeg'; inputArgs: string[]; channels?: number; name?: string }
   | { kind: 'stream'; stream: Readable; format: PcmFormat; sampleRate: number; channels: number; name?: string }
@@ -84,6 +88,8 @@ function sourceName(src: LiveSource): string {
   switch (src.kind) {
     case 'alsa':
       return `alsa:${src.device}`;
+    case 'file':
+      return `file:${src.path}`;
     case 'ffmpeg':
       return src.name ?? `ffmpeg ${src.inputArgs.join(' ')}`;
     case 'stream':
@@ -145,6 +151,15 @@ export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): 
     case 'ffmpeg':
       channels = source.channels ?? 1;
       inputArgs = source.inputArgs;
+      break;
+    case 'file':
+      // ffmpeg's own "No such file" comes only once it runs; say it before anything starts
+      await access(source.path, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
+        throw new AudioError('AUDIO_UNREADABLE', `cannot read the audio file: ${e.code ?? e.message}`, name, { cause: e });
+      });
+      channels = 1;
+      // -re paces the reading to the audio's own clock, so the file stands in for a sound card
+      inputArgs = [...(source.loop === false ? [] : ['-stream_loop', '-1']), '-re', '-i', source.path];
       break;
     case 'stream':
     case 'socket':

@@ -20,6 +20,7 @@ export interface LatentsServiceDeps {
 }
 
 export function createLatentsService({ config, logger, registry }: LatentsServiceDeps) {
+  const base = config;
   const log = logger.child({ subsystem: 'latents' });
   const frames = new Counter({ name: 'gance_latents_frames_total', help: 'Latent frames produced', labelNames: ['mode', 'source'] as const, registers: [registry] });
   const prepareSeconds = new Histogram({
@@ -35,7 +36,18 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
     buckets: [0.005, 0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1],
     registers: [registry],
   });
-  let noiseTable: Float32Array | null = null;
+  // Noise loops by what shapes them (not fps): sessions and restarts with the same networks share one.
+  const noiseTables = new Map<string, Float32Array>();
+  function noiseFor(c: LatentsConfig): Float32Array {
+    const key = JSON.stringify([c.noise, c.streaming.noiseLoopFrames, c.vectorLength]);
+    let t = noiseTables.get(key);
+    if (!t) {
+      if (noiseTables.size >= 4) noiseTables.delete(noiseTables.keys().next().value!);
+      t = noiseLoop(c);
+      noiseTables.set(key, t);
+    }
+    return t;
+  }
   // Analysis threads, started and warmed at the first track and kept for the next ones.
   let pool: { threads: AnalysisPool; ready: Promise<void> } | null = null;
   async function analysisThreads(): Promise<AnalysisPool | null> {
@@ -94,16 +106,22 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
       }
     },
 
-    async *live(params: LiveParams, source: LiveSource = liveSource()): AsyncGenerator<LatentFrame> {
+    /**
+     * Latents from live audio. `opts.config` replaces the service's config for this stream (a live
+     * session's fps and its networks' latent size over synthesis.latents).
+     */
+    async *live(params: LiveParams, source: LiveSource = liveSource(), opts: { config?: LatentsConfig } = {}): AsyncGenerator<LatentFrame> {
+      const config = opts.config ?? base;
       let projection: ProjectionFileReader | undefined;
       if (config.mode === 'projection-file-blend') {
         if (!config.projectionFile) throw new Error('synthesis.latents.projectionFile is required for projection-file-blend');
         projection = await ProjectionFileReader.open(config.projectionFile, { numWs: config.numWs, ...(config.projectionNetworkMd5 ? { networkMd5: config.projectionNetworkMd5 } : {}) });
-      } else noiseTable ??= noiseLoop(config);
+      }
+      const table = projection ? undefined : noiseFor(config);
       const blocks = liveFrames(source, { fps: config.fps, samplesPerFrame: config.vectorLength });
       log.info({ source: source.kind, mode: config.mode }, 'live latents started');
       try {
-        for await (const f of streamingLatents(blocks, { config, params, ...(projection ? { projection } : {}), ...(noiseTable ? { noiseTable } : {}) })) {
+        for await (const f of streamingLatents(blocks, { config, params, ...(projection ? { projection } : {}), ...(table ? { noiseTable: table } : {}) })) {
           if (f.audioReceivedAt !== undefined) liveLatency.observe(Number(process.hrtime.bigint() - f.audioReceivedAt) / 1e9);
           frames.inc({ mode: config.mode, source: 'live' });
           yield f;

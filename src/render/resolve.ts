@@ -60,7 +60,7 @@ export function findNetwork(catalogue: NetworkCatalogue, ref: string): Catalogue
   return entry;
 }
 
-function renderNetwork(ref: string, entry: CatalogueEntry): RenderNetwork {
+export function renderNetwork(ref: string, entry: CatalogueEntry): RenderNetwork {
   const s = entry.sidecar!;
   const latent = s.inputs.filter((i) => i.role === 'latent');
   if (latent.length !== 1) throw bad(`network "${ref}": expected one latent input, its sidecar declares ${latent.length}`);

@@ -1,0 +1,187 @@
+/**
+ * `gance live --audio DEVICE|FILE --network ID`: one live session in this process (or on a daemon with --daemon URL),
+ * built on the same in-process dependencies as `gance render`, with a status line (fps, drops,
+ * latency), optionally the MJPEG stream and projector page on a port and ffmpeg outputs (--out).
+ * Ctrl-C stops it.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { DEFAULT_CONFIG_PATH } from '../config/load.ts';
+
+interface LiveFlags {
+  audio: string;
+  network?: string[];
+  fps?: number;
+  mjpeg?: number;
+  host: string;
+  config: string;
+  lookahead?: 0 | 3;
+  for?: number;
+  out?: string[];
+  daemon?: string;
+}
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+function integer(flag: string, min: number, max: number) {
+  return (v: string) => {
+    const x = Number(v);
+    if (v.trim() === '' || !Number.isInteger(x) || x < min || x > max) throw new InvalidArgumentError(`${flag} must be an integer in ${min}..${max}, got "${v}"`);
+    return x;
+  };
+}
+
+/** An existing file plays looped at real time; anything else names an ALSA capture device. */
+export function audioFromFlag(v: string): { kind: 'file'; path: string } | { kind: 'alsa'; device: string } {
+  if (existsSync(v) && statSync(v).isFile()) return { kind: 'file', path: resolve(v) };
+  if (v.includes('/') || /\.(wav|flac|mp3|ogg|m4a|aac|aiff?)$/i.test(v)) return { kind: 'file', path: resolve(v) }; // refused with the file's own error
+  return { kind: 'alsa', device: v.replace(/^alsa:/, '') };
+}
+
+type View = ReturnType<import('../live/session.ts').LiveSession['view']>;
+
+export function statusLine(v: View): string {
+  const drops = Object.entries(v.frames.dropped).filter(([, n]) => n > 0);
+  const total = drops.reduce((s, [, n]) => s + n, 0);
+  const ms = (k: keyof View['latencyMs']) => (v.latencyMs[k].p50 === null ? '-' : `${Math.round(v.latencyMs[k].p50)}/${Math.round(v.latencyMs[k].p99!)}`);
+  const clients = v.clients.mjpeg + v.clients.ws;
+  return (
+    `${v.state} ${v.networks.join(',')}${v.pendingNetworks ? ` (loading ${v.pendingNetworks.join(',')})` : ''}: ${v.measuredFps.toFixed(1)}/${v.fps} fps, ` +
+    `${v.frames.shown} shown, ${total} dropped${total ? ` (${drops.map(([c, n]) => `${c} ${n}`).join(', ')})` : ''}, ` +
+    `latency p50/p99 ms: publish ${ms('publish')}, mjpeg ${ms('mjpeg')}, paint ${ms('paint')}; ${clients} client${clients === 1 ? '' : 's'}` +
+    (v.error ? `; ${v.error}` : '')
+  );
+}
+
+function startBody(flags: LiveFlags, networks: string[], audio: ReturnType<typeof audioFromFlag>) {
+  return {
+    audio,
+    networks,
+    ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
+    ...(flags.lookahead !== undefined ? { lookaheadFrames: flags.lookahead } : {}),
+    ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : resolve(o) })) } : {}),
+  };
+}
+
+/** Until Ctrl-C/SIGTERM or --for. */
+function untilStopped(flags: LiveFlags): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    if (flags.for !== undefined) setTimeout(done, flags.for * 1000).unref();
+  });
+}
+
+/** The same session on a running daemon: its API starts, shows and stops it (the audio is the daemon's). */
+async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
+  const url = base.replace(/\/+$/, '');
+  const call = async <T = View>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${url}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) }).catch((e: Error) => {
+      throw new Error(`daemon ${url}: ${e.message}`);
+    });
+    const json = (await res.json()) as T & { message?: string };
+    if (!res.ok) throw new Error(`daemon ${url}: ${res.status} ${json.message ?? ''}`.trim());
+    return json;
+  };
+  // no --network: the daemon's active one
+  const active = flags.network ? null : (await call<{ active: string | null }>('GET', '/v1/networks')).active;
+  const networks = flags.network ?? (active ? [active] : []);
+  if (networks.length === 0) throw new Error(`daemon ${url} has no active network: name one with --network`);
+  const started = await call('POST', '/v1/live', startBody(flags, networks, audioFromFlag(flags.audio)));
+  process.stdout.write(`live session ${started.id} on ${url}: ${flags.audio} -> ${started.networks.join(', ')} at ${started.fps} fps\nmjpeg ${url}/v1/live/${started.id}/mjpeg\npage ${url}/v1/live/${started.id}/page\n`);
+  const tty = process.stdout.isTTY === true;
+  const timer = setInterval(() => {
+    call('GET', `/v1/live/${started.id}`).then(
+      (v) => process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`),
+      (e: Error) => process.stderr.write(`${e.message}\n`),
+    );
+  }, 1000);
+  try {
+    await untilStopped(flags);
+  } finally {
+    clearInterval(timer);
+  }
+  const last = await call('DELETE', `/v1/live/${started.id}`);
+  process.stdout.write(`${tty ? '\n' : ''}stopped: ${statusLine(last)}\n`);
+}
+
+async function liveCommand(flags: LiveFlags): Promise<void> {
+  if (flags.daemon) return againstDaemon(flags, flags.daemon);
+  const [{ loadConfigFile }, { createLocalRenderer }, { createLiveService }, { liveApi }, { buildApp }, pinoModule, { Registry }] = await Promise.all([
+    import('../config/load.ts'),
+    import('../render/local.ts'),
+    import('../live/service.ts'),
+    import('../live/api.ts'),
+    import('../api/app.ts'),
+    import('pino'),
+    import('prom-client'),
+  ]);
+  const config = loadConfigFile(flags.config);
+  const refs = flags.network ?? [config.synthesis.networks.default];
+  // an ONNX file names its folder as one more place to find networks
+  const files = refs.filter((r) => r.endsWith('.onnx')).map((r) => resolve(r));
+  const networks = refs.map((r) => (r.endsWith('.onnx') ? basename(r, '.onnx') : r));
+  const level = ['info', 'debug', 'trace'].includes(config.log.level) ? 'warn' : config.log.level;
+  const log = pinoModule.pino({ level }, pinoModule.destination(2));
+  const local = createLocalRenderer({ config, log, extraDirs: [...new Set(files.map((f) => dirname(f)))], firstNetwork: networks[0]! });
+  const registry = new Registry();
+  const service = createLiveService({ networks: local.deps.networks, latents: local.deps.latents, log, registry });
+  let app: Awaited<ReturnType<typeof buildApp>> | null = null;
+  const done = new AbortController();
+  const onSignal = () => done.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const tty = process.stdout.isTTY === true;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const session = await service.start(startBody(flags, networks, audioFromFlag(flags.audio)));
+    process.stdout.write(`live session ${session.id}: ${flags.audio} -> ${networks.join(', ')} at ${session.fps} fps\n`);
+    if (flags.mjpeg !== undefined) {
+      app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [] });
+      const base = await app.listen({ host: flags.host, port: flags.mjpeg });
+      process.stdout.write(`mjpeg ${base}/v1/live/${session.id}/mjpeg\npage ${base}/v1/live/${session.id}/page\nmetrics ${base}/metrics\n`);
+    }
+    timer = setInterval(() => process.stdout.write(tty ? `\r\x1b[K${statusLine(session.view())}` : `${statusLine(session.view())}\n`), 1000);
+    const stop = new Promise<void>((r) => done.signal.addEventListener('abort', () => r(), { once: true }));
+    const limit = flags.for !== undefined ? new Promise<void>((r) => setTimeout(r, flags.for! * 1000).unref()) : new Promise<void>(() => {});
+    await Promise.race([stop, limit]);
+    clearInterval(timer);
+    const last = await service.stop(session.id);
+    process.stdout.write(`${tty ? '\n' : ''}stopped: ${statusLine(last)}\n`);
+  } finally {
+    clearInterval(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await service.stopAll();
+    await app?.close();
+    await local.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('live')
+    .description('one live session in this process: audio in, frames paced to it, status line; --mjpeg serves the stream and the projector page')
+    .requiredOption('--audio <device|file>', 'ALSA capture device (e.g. hw:1,0, default) or an audio file played looped at real time')
+    .option('-n, --network <id|file.onnx>', 'network (repeat for a set the music switches between; default synthesis.networks.default)', collect)
+    .option('--fps <n>', 'target frames per second (1..120, default 30)', integer('--fps', 1, 120))
+    .option('--mjpeg <port>', 'serve /v1/live/ID/mjpeg and /v1/live/ID/page on this port (0: any free port)', integer('--mjpeg', 0, 65535))
+    .option('--host <address>', 'address for --mjpeg', '127.0.0.1')
+    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://): H.264, video only (repeatable)', collect)
+    .option('--lookahead <frames>', 'analysis look-ahead: 3 (GANce smoothing) or 0 (lowest latency)', (v) => {
+      if (v !== '0' && v !== '3') throw new InvalidArgumentError('--lookahead must be 0 or 3');
+      return Number(v) as 0 | 3;
+    })
+    .option('--for <seconds>', 'stop after this long (default: until Ctrl-C)', integer('--for', 1, 31_536_000))
+    .option('--daemon <url>', 'run the session on this daemon (e.g. http://rig:9840) instead of in this process; the audio is the daemon machine\'s')
+    .option('-c, --config <file>', 'YAML config file (synthesis workers, latents)', DEFAULT_CONFIG_PATH)
+    .action(async (flags: LiveFlags) => liveCommand(flags));
+}

@@ -1,0 +1,197 @@
+/**
+ * /v1/live: sessions (POST, GET, PATCH, DELETE), their MJPEG stream, the projector page and the
+ * WebSocket channel (the same controls, frames for the page, pushed PCM). Errors are thrown as the
+ * API's typed errors; the app's one handler answers them.
+ */
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { WebSocket } from 'ws';
+import { ErrorReply, type ApiPlugin } from '../api/app.ts';
+import { ConflictError } from '../api/errors.ts';
+import { NewestWriter, type Client, type LiveFrame } from './hub.ts';
+import { projectorPage } from './page.ts';
+import type { LiveService } from './service.ts';
+import type { LiveSession } from './session.ts';
+import { LivePatch, LiveStart } from './spec.ts';
+import { handleMessage } from './ws.ts';
+
+const BOUNDARY = 'gancelive';
+
+const LiveView = Type.Object({
+  id: Type.String(),
+  state: Type.String({ description: 'starting, running, audio-lost (retrying the source; the last frame stays up), ended (the file ended), failed (the audio never started), stopped' }),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'the latest problem (audio, a frame, a network that would not load)' }),
+  audio: Type.Any(),
+  fps: Type.Integer(),
+  measuredFps: Type.Number(),
+  networks: Type.Array(Type.String(), { description: 'the set showing' }),
+  pendingNetworks: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'a set loading, to take over when loaded' }),
+  params: Type.Any(),
+  frames: Type.Any({ description: 'started (latents numbered so far), shown, latest (the number of the newest frame shown), dropped by cause' }),
+  latencyMs: Type.Any({ description: 'p50/p99 of recent frames per stage (latents, queue, synthesis, encode) and from audio to publish, MJPEG write, page paint' }),
+  framing: Type.Any({ description: 'the output canvas and where the picture lies on it, or null' }),
+  clients: Type.Any(),
+  startedAt: Type.String(),
+});
+
+const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** A frame as the WebSocket sends it: 4-byte header length, JSON header, JPEG. */
+export function framePacket(f: LiveFrame): Buffer {
+  const head = Buffer.from(JSON.stringify({ seq: f.seq, network: f.network, width: f.width, height: f.height }));
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(head.length);
+  return Buffer.concat([len, head, f.jpeg]);
+}
+
+export function livePlugin(service: LiveService): FastifyPluginAsync {
+  return async (fastify) => {
+    await fastify.register(websocket, { options: { maxPayload: 1 << 20 } });
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    const m = service.metrics;
+
+    function admit(s: LiveSession): void {
+      if (s.hub.count('mjpeg') + s.controls >= s.spec.maxClients) {
+        m.refused.inc();
+        throw new ConflictError(`live session ${s.id} has ${s.spec.maxClients} clients (its maxClients)`);
+      }
+    }
+
+    app.post(
+      '/',
+      { schema: { description: 'Start a live session: audio in, frames out (201 once its first latent is made)', tags: ['live'], body: LiveStart, response: { 201: LiveView, 400: ErrorReply, 409: ErrorReply, 422: ErrorReply } } },
+      async (req, reply) => reply.code(201).send((await service.start(req.body)).view()),
+    );
+    app.get('/', { schema: { description: 'Live sessions', tags: ['live'], response: { 200: Type.Array(LiveView) } } }, async () => service.list());
+    app.get('/:id', { schema: { description: 'A live session: state, fps, drops, latency, clients', tags: ['live'], params: Id, response: { 200: LiveView, 404: ErrorReply } } }, async (req) =>
+      service.get(req.params.id).view(),
+    );
+    app.patch(
+      '/:id',
+      {
+        schema: {
+          description: 'Change a running session; applies to the next latent the analysis makes (a network set once it has loaded)',
+          tags: ['live'],
+          params: Id,
+          body: LivePatch,
+          response: { 200: LiveView, 400: ErrorReply, 404: ErrorReply, 409: ErrorReply, 422: ErrorReply },
+        },
+      },
+      async (req) => service.patch(req.params.id, req.body),
+    );
+    app.delete('/:id', { schema: { description: 'Stop a live session', tags: ['live'], params: Id, response: { 200: LiveView, 404: ErrorReply } } }, async (req) => service.stop(req.params.id));
+
+    app.get('/:id/page', { schema: { description: 'The projector page (full-screen frames; h hides the overlay)', tags: ['live'], params: Id, produces: ['text/html'] } }, async (req, reply) => {
+      const s = service.get(req.params.id);
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(projectorPage(s.id));
+    });
+
+    app.get(
+      '/:id/mjpeg',
+      { schema: { description: `The frames as multipart/x-mixed-replace JPEGs (boundary ${BOUNDARY}); a slow client gets the newest frame`, tags: ['live'], params: Id, produces: ['multipart/x-mixed-replace'] } },
+      async (req, reply) => {
+        const s = service.get(req.params.id);
+        admit(s);
+        reply.hijack();
+        const res = reply.raw;
+        // the connection idles between frames when the music stops: no idle timeout for a stream
+        req.raw.socket.setTimeout(0);
+        req.raw.socket.setNoDelay(true);
+        res.writeHead(200, { 'content-type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, 'cache-control': 'no-store', connection: 'close' });
+        const writer = new NewestWriter(
+          (f, done) => {
+            res.write(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.jpeg.length}\r\nX-Frame: ${f.seq}\r\nX-Network: ${f.network}\r\n\r\n`);
+            res.write(f.jpeg);
+            const ok = res.write('\r\n');
+            s.reportWrite(f);
+            if (ok) done();
+            else res.once('drain', done);
+          },
+          () => m.clientDropped.inc({ output: 'mjpeg' }),
+        );
+        const client: Client = {
+          output: 'mjpeg',
+          get dropped() {
+            return writer.dropped;
+          },
+          offer: (f) => writer.offer(f),
+          close: () => {
+            writer.close();
+            res.end();
+          },
+        };
+        m.clients.inc({ output: 'mjpeg' });
+        res.once('close', () => {
+          writer.close();
+          s.hub.remove(client);
+          m.clients.dec({ output: 'mjpeg' });
+        });
+        s.hub.add(client);
+      },
+    );
+
+    app.get(
+      '/:id/ws',
+      {
+        websocket: true,
+        schema: { description: 'WebSocket: JSON controls ({type: patch|subscribe|get|paint}), binary frames after subscribe, binary PCM in for audio kind push', tags: ['live'], params: Id },
+        // refused before the upgrade, so a wrong id or a full session is a plain HTTP error
+        preValidation: async (req) => admit(service.get((req.params as { id: string }).id)),
+      },
+      (socket: WebSocket, req) => {
+        const s = service.get(req.params.id);
+        req.raw.socket.setTimeout(0);
+        s.controls++;
+        const onStop = () => socket.close(1001, 'session stopped');
+        s.stopped.addEventListener('abort', onStop, { once: true });
+        let client: Client | null = null;
+        const send = (msg: unknown) => {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
+        };
+        const subscribe = () => {
+          if (client) return;
+          const writer = new NewestWriter(
+            (f, done) => socket.send(framePacket(f), () => done()),
+            () => m.clientDropped.inc({ output: 'ws' }),
+          );
+          client = {
+            output: 'ws',
+            get dropped() {
+              return writer.dropped;
+            },
+            offer: (f) => writer.offer(f),
+            close: () => {
+              writer.close();
+              socket.close(1001, 'session stopped');
+            },
+          };
+          m.clients.inc({ output: 'ws' });
+          s.hub.add(client);
+        };
+        const timer = setInterval(() => send({ type: 'state', session: s.view() }), 1000);
+        timer.unref();
+        send({ type: 'state', session: s.view() });
+        socket.on('message', (data, isBinary) => {
+          const answer = handleMessage(s, data as Buffer, isBinary, { subscribe, bad: () => m.badMessages.inc() });
+          if (answer) send(answer);
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearInterval(timer);
+          s.stopped.removeEventListener('abort', onStop);
+          s.controls--;
+          if (client) {
+            s.hub.remove(client);
+            m.clients.dec({ output: 'ws' });
+          }
+        });
+      },
+    );
+  };
+}
+
+export function liveApi(service: LiveService): ApiPlugin {
+  return { prefix: '/v1/live', plugin: livePlugin(service) };
+}

@@ -1,0 +1,560 @@
+/**
+ * One live session: audio -> latents (the latents service's live stream, at the session's fps) ->
+ * frames through the pool, paced to the audio clock (pacing.ts) -> JPEG (jpeg.ts) -> the frame hub
+ * its outputs read (hub.ts). Parameters change between two latents; a new network set loads in the
+ * background while the previous one keeps showing. Nothing here stops the daemon: an audio source
+ * that fails is retried, a frame that fails is dropped (counted), the last good frame stays up.
+ */
+import { PassThrough } from 'node:stream';
+import type { Logger } from 'pino';
+import { BadRequestError, ConflictError, UnprocessableError } from '../api/errors.ts';
+import type { LiveSource } from '../audio/live.ts';
+import { checkLatentsConfig, type LatentsConfig } from '../latents/config.ts';
+import type { LatentFrame } from '../latents/frame.ts';
+import { createLiveParams, updateLiveParams, type LiveParams } from '../latents/params.ts';
+import type { LatentsService } from '../latents/service.ts';
+import { rgbBytes } from '../render/pixels.ts';
+import { findNetwork, renderNetwork, type RenderNetwork } from '../render/resolve.ts';
+import { RenderFailure } from '../render/types.ts';
+import { InvalidNetworkError, SynthesisUnavailableError, UnknownNetworkError, type NetworkManager } from '../synthesis/networks/manager.ts';
+import { FrameHub, type LiveFrame } from './hub.ts';
+import { JpegEncoders } from './jpeg.ts';
+import { FfmpegOutput } from './record.ts';
+import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
+import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
+import { framingProblem, patchProblem, pushFormat, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
+
+export interface SessionDeps {
+  networks: NetworkManager;
+  latents: LatentsService;
+  log: Logger;
+  metrics: LiveMetrics;
+  ffmpeg?: string;
+  /** wait before reopening an audio source that failed mid-session */
+  audioRetryMs?: number;
+  /** how long a start waits for the first latent before answering with the session still starting */
+  startTimeoutMs?: number;
+}
+
+export type SessionState = 'starting' | 'running' | 'audio-lost' | 'ended' | 'failed' | 'stopped';
+
+interface NetworkSet {
+  networks: RenderNetwork[];
+  psi: number[];
+}
+
+interface Item {
+  seq: number;
+  latent: LatentFrame;
+  set: NetworkSet;
+  audioAt: bigint;
+  latentAt: bigint;
+}
+
+const PATCH_PARAMS = ['alpha', 'blendDepth', 'amplitudeRange', 'pulse', 'motion', 'chroma'] as const;
+/** the encoder may hold this many pictures before new frames are dropped (cause "encode") */
+const ENCODE_BACKLOG = 2;
+
+const msBetween = (from: bigint, to: bigint) => Number(to - from) / 1e6;
+const now = () => process.hrtime.bigint();
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class LiveSession {
+  readonly hub = new FrameHub();
+  readonly params: LiveParams;
+  readonly startedAt = new Date();
+  /** WebSocket connections (controls), for the session's client limit */
+  controls = 0;
+  private state: SessionState = 'starting';
+  private error: string | null = null;
+  private set: NetworkSet;
+  private pending: { ids: string[]; token: object } | null = null;
+  private latentsConfig: LatentsConfig;
+  private readonly pacer: Pacer<Item>;
+  private readonly encoders: JpegEncoders;
+  private readonly stop$ = new AbortController();
+  private restart$ = new AbortController();
+  private push: PassThrough | null = null;
+  private seq = 0;
+  private shown = 0;
+  private readonly dropped = Object.fromEntries(DROP_CAUSES.map((c) => [c, 0])) as Record<DropCause, number>;
+  private readonly windows = Object.fromEntries([...LATENCY_STAGES, ...LATENCY_ENDS].map((k) => [k, new RecentWindow(4096)])) as Record<LatencyStage | LatencyEnd, RecentWindow>;
+  private readonly rate = new RateMeter();
+  /** audio times of recent frames, for the page's paint reports */
+  private readonly recent = new Map<number, bigint>();
+  private readonly log: Logger;
+  private loop: Promise<void> | null = null;
+  private readonly inSynthesis = new Set<Promise<void>>();
+  private readonly recorders: FfmpegOutput[] = [];
+  private latencyCache: { at: number; value: ReturnType<LiveSession['latencyNow']> } | null = null;
+  private firstLatent!: { resolve: () => void; reject: (e: unknown) => void };
+
+  private constructor(
+    readonly id: string,
+    readonly spec: LiveStart,
+    private readonly deps: SessionDeps,
+    set: NetworkSet,
+  ) {
+    this.log = deps.log.child({ live: id });
+    this.set = set;
+    this.params = createLiveParams(deps.latents.config, set.networks.length);
+    updateLiveParams(this.params, pick(spec));
+    if (spec.networkOverride !== undefined) this.params.networkOverride = spec.networkOverride;
+    this.latentsConfig = this.configFor(spec.fps, set);
+    this.pacer = new Pacer<Item>(spec.maxInFlight, (item) => this.synthesize(item), (cause) => this.drop(cause));
+    this.encoders = new JpegEncoders(spec.jpegQuality, deps.ffmpeg);
+    if (spec.framing) this.encoders.setFraming(spec.framing);
+    this.warmEncoders(set);
+    for (const o of spec.outputs ?? []) {
+      const size = spec.framing ?? set.networks[0]!;
+      const r = new FfmpegOutput(o.target, { width: size.width, height: size.height }, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
+      this.recorders.push(r);
+      this.hub.add(r);
+      // an output that fails (a URL nobody listens on, a full disk) is said, the session goes on
+      void r.exited.then(({ error }) => {
+        this.hub.remove(r);
+        if (error && !this.stop$.signal.aborted) {
+          this.error = `output ${o.target}: ${error}`;
+          this.log.warn(this.error);
+        }
+      });
+    }
+  }
+
+  /** ffmpeg takes a while to start on a loaded machine: start the encoders before their first frame. */
+  private warmEncoders(set: NetworkSet): void {
+    for (const n of set.networks) this.encoders.get(n.width, n.height);
+  }
+
+  /**
+   * Resolves the networks, waits for them to load, starts the audio, and resolves once the first
+   * latent is made (so a missing device or an unreadable file is the start's error, not a black screen).
+   */
+  static async start(id: string, spec: LiveStart, deps: SessionDeps): Promise<LiveSession> {
+    const set = resolveSet(deps.networks, spec.networks);
+    if (spec.networkOverride != null && spec.networkOverride >= set.networks.length) throw new BadRequestError(`networkOverride ${spec.networkOverride} is not below the ${set.networks.length} networks of the set`);
+    const framing = framingProblem(spec.framing);
+    if (framing) throw new BadRequestError(framing);
+    await loadSet(deps.networks, set);
+    const s = new LiveSession(id, spec, deps, set);
+    const first = new Promise<void>((resolve, reject) => (s.firstLatent = { resolve, reject }));
+    s.loop = s.run();
+    // pushed audio comes only once a client has the session's id: nothing to wait for
+    if (spec.audio.kind === 'push') {
+      first.catch(() => {});
+      return s;
+    }
+    // a source that neither fails nor sends (a capture device that hangs) leaves the session starting
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.startTimeoutMs ?? 10_000)));
+    try {
+      await Promise.race([first, bounded]);
+      first.catch(() => {});
+    } catch (err) {
+      await s.stop();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return s;
+  }
+
+  /** aborts when the session stops (its outputs close) */
+  get stopped(): AbortSignal {
+    return this.stop$.signal;
+  }
+
+  get fps(): number {
+    return this.latentsConfig.fps;
+  }
+
+  get networkIds(): string[] {
+    return this.set.networks.map((n) => n.id);
+  }
+
+  /** Applies a patch; a bad one changes nothing. Network sets load in the background (see `view().pendingNetworks`). */
+  patch(patch: LivePatch): void {
+    const problem = patchProblem(patch);
+    if (problem) throw new BadRequestError(`live patch: ${problem}`);
+    if (this.state === 'stopped') throw new ConflictError(`live session ${this.id} is stopped`);
+    const next = patch.networks ? resolveSet(this.deps.networks, patch.networks) : null;
+    const count = (next ?? this.set).networks.length;
+    if (patch.networkOverride != null && patch.networkOverride >= count) throw new BadRequestError(`networkOverride ${patch.networkOverride} is not below the ${count} networks of the set`);
+    const framing = framingProblem(patch.framing);
+    if (framing) throw new BadRequestError(framing);
+    updateLiveParams(this.params, pick(patch));
+    // an override for the set that is loading applies when that set takes over
+    if (patch.networkOverride !== undefined && !next) this.params.networkOverride = patch.networkOverride;
+    if (patch.fps !== undefined && patch.fps !== this.fps) {
+      this.latentsConfig = this.configFor(patch.fps, this.set);
+      this.restartAnalysis();
+    }
+    if (patch.framing !== undefined) {
+      this.encoders.setFraming(patch.framing);
+      this.warmEncoders(this.set);
+    }
+    if (next) this.switchTo(next, patch.networkOverride);
+  }
+
+  /** Raw PCM from the session's WebSocket (audio kind "push"). */
+  pushAudio(chunk: Buffer): void {
+    if (this.spec.audio.kind !== 'push') throw new BadRequestError(`live session ${this.id} takes its audio from ${this.spec.audio.kind}, not from the WebSocket`);
+    const p = this.push;
+    // a stalled analysis must not grow memory without bound: past a second of audio, chunks are let go
+    const f = pushFormat(this.spec.audio);
+    const perSecond = (f.format === 's16le' ? 2 : 4) * f.sampleRate * f.channels;
+    if (p && p.writableLength < perSecond) p.write(chunk);
+  }
+
+  /** Starts the latency windows afresh (a benchmark leaves out its warm-up). */
+  clearLatency(): void {
+    for (const w of Object.values(this.windows)) w.clear();
+    this.latencyCache = null;
+  }
+
+  /** A projector page painted frame `seq` (its report's arrival is the paint time). */
+  reportPaint(seq: number): void {
+    const at = this.recent.get(seq);
+    if (at !== undefined) this.observeEnd('paint', msBetween(at, now()));
+  }
+
+  /** An MJPEG client's socket took a frame. */
+  reportWrite(frame: LiveFrame): void {
+    this.observeEnd('mjpeg', msBetween(frame.audioAt, now()));
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.setState('stopped');
+    this.stop$.abort();
+    this.restart$.abort();
+    this.push?.end();
+    this.hub.closeAll();
+    this.encoders.close();
+    this.deps.metrics.fps.remove({ session: this.id });
+    // the loop ends at once; the audio source behind it closes with its next block
+    await this.loop;
+    // frames in synthesis finish (a frame takes milliseconds to a second; bounded for a stuck worker)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inSynthesis]), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
+    // the outputs finish their files
+    const ends = await Promise.all(this.recorders.map((r) => r.exited));
+    const failed = ends.map((e, i) => (e.error ? `output ${this.recorders[i]!.target}: ${e.error}` : null)).find((e) => e !== null);
+    if (failed) this.error = failed;
+  }
+
+  view() {
+    const t = performance.now();
+    // sorting the windows costs; every WebSocket asks each second and a page may poll: share one computation
+    if (!this.latencyCache || t - this.latencyCache.at > 250) this.latencyCache = { at: t, value: this.latencyNow() };
+    return {
+      id: this.id,
+      state: this.state,
+      error: this.error,
+      audio: this.spec.audio,
+      fps: this.fps,
+      measuredFps: Math.round(this.rate.rate(t) * 10) / 10,
+      networks: this.networkIds,
+      pendingNetworks: this.pending?.ids ?? null,
+      params: { alpha: this.params.alpha, blendDepth: this.params.blendDepth, amplitudeRange: this.params.amplitudeRange, networkOverride: this.params.networkOverride, pulse: this.params.pulse, motion: this.params.motion, chroma: this.params.chroma },
+      frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
+      latencyMs: this.latencyCache.value,
+      framing: this.encoders.framing,
+      clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws'), ffmpeg: this.hub.count('ffmpeg') },
+      startedAt: this.startedAt.toISOString(),
+    };
+  }
+
+  private latencyNow(): Record<LatencyStage | LatencyEnd, { p50: number | null; p99: number | null; count: number }> {
+    const r = (v: number | null) => (v === null ? null : Math.round(v * 10) / 10);
+    const lat = (k: LatencyStage | LatencyEnd) => {
+      const w = this.windows[k];
+      return { p50: r(w.quantile(0.5)), p99: r(w.quantile(0.99)), count: w.count };
+    };
+    return Object.fromEntries([...LATENCY_STAGES, ...LATENCY_ENDS].map((k) => [k, lat(k)])) as Record<LatencyStage | LatencyEnd, { p50: number | null; p99: number | null; count: number }>;
+  }
+
+  private configFor(fps: number, set: NetworkSet): LatentsConfig {
+    const c = structuredClone(this.deps.latents.config);
+    c.mode = 'noise-blend';
+    c.fps = fps;
+    // GANce: the latent length is the network's input length, and the audio samples per frame
+    c.vectorLength = set.networks[0]!.sidecar.zDim;
+    if (this.spec.lookaheadFrames !== undefined) c.streaming.lookaheadFrames = this.spec.lookaheadFrames;
+    const issues = checkLatentsConfig(c, (n) => `latents.${String(n)}`);
+    if (issues.length > 0) throw new UnprocessableError(`live latents: ${issues.join('; ')}`);
+    return c;
+  }
+
+  private source(audio: LiveAudio): LiveSource {
+    switch (audio.kind) {
+      case 'file':
+        return { kind: 'file', path: audio.path, loop: audio.loop ?? true };
+      case 'alsa':
+        return { kind: 'alsa', device: audio.device, ...(audio.sampleRate ? { sampleRate: audio.sampleRate } : {}), ...(audio.channels ? { channels: audio.channels } : {}) };
+      case 'push':
+        this.push = new PassThrough();
+        return { kind: 'stream', stream: this.push, ...pushFormat(audio), name: `live ${this.id} websocket` };
+    }
+  }
+
+  private async run(): Promise<void> {
+    let started = false;
+    while (!this.stop$.signal.aborted) {
+      const restart = this.restart$.signal;
+      const latents = this.deps.latents.live(this.params, this.source(this.spec.audio), { config: this.latentsConfig });
+      try {
+        for (;;) {
+          const next = await untilAborted(latents.next(), AbortSignal.any([restart, this.stop$.signal]));
+          if (next === null || next.done) break;
+          if (!started) {
+            started = true;
+            this.setState('running');
+            this.firstLatent.resolve();
+          } else if (this.state === 'audio-lost') {
+            this.setState('running');
+            this.error = null;
+          }
+          this.onLatent(next.value);
+        }
+        if (this.stop$.signal.aborted) break;
+        if (restart.aborted) continue;
+        this.log.info('live audio ended');
+        this.setState('ended');
+        break;
+      } catch (err) {
+        if (this.stop$.signal.aborted) break;
+        if (restart.aborted) continue;
+        this.error = `audio: ${message(err)}`;
+        if (!started) {
+          this.setState('failed');
+          this.firstLatent.reject(new UnprocessableError(`live audio (${describe(this.spec.audio)}): ${message(err)}`));
+          return;
+        }
+        // the projector keeps the last frame; the source is tried again (a replugged card comes back)
+        this.log.warn({ err: message(err) }, `live audio failed, retrying: ${message(err)}`);
+        this.setState('audio-lost');
+        await untilAborted(new Promise((r) => setTimeout(r, this.deps.audioRetryMs ?? 1000).unref()), this.stop$.signal);
+      } finally {
+        this.push?.end();
+        void latents.return(undefined).catch(() => {});
+      }
+    }
+    if (!started) this.firstLatent.reject(new ConflictError(`live session ${this.id} stopped before its audio started`));
+  }
+
+  private restartAnalysis(): void {
+    this.restart$.abort();
+    this.restart$ = new AbortController();
+    this.pacer.clearWaiting();
+  }
+
+  private onLatent(latent: LatentFrame): void {
+    const latentAt = now();
+    const audioAt = latent.audioReceivedAt ?? latentAt;
+    this.observeStage('latents', msBetween(audioAt, latentAt));
+    this.pacer.offer({ seq: this.seq++, latent, set: this.set, audioAt, latentAt });
+  }
+
+  private synthesize(item: Item): void {
+    const { set, latent } = item;
+    const i = latent.network < set.networks.length ? latent.network : latent.network % set.networks.length;
+    const net = set.networks[i]!;
+    const pool = this.deps.networks.pool;
+    if (!pool || !latent.z) {
+      this.error = pool ? `frame ${item.seq}: no z latent` : 'synthesis workers are not running';
+      this.drop('synthesis');
+      this.pacer.finished();
+      return;
+    }
+    const feeds: Record<string, Float32Array> = { [net.latentInput]: latent.z };
+    if (net.psiInput) feeds[net.psiInput] = Float32Array.of(set.psi[i]!);
+    const submittedAt = now();
+    this.observeStage('queue', msBetween(item.latentAt, submittedAt));
+    // no abort signal: an aborted frame would go on running in its worker, and a pool closed just
+    // after (the daemon's stop) would terminate that worker mid-inference; stop() waits for it instead
+    const running = pool.submit({ feeds, network: net.id }).then(
+      (frame) => {
+        const doneAt = now();
+        this.pacer.finished();
+        this.observeStage('synthesis', msBetween(submittedAt, doneAt));
+        let rgb: Uint8Array;
+        try {
+          rgb = rgbBytes(frame, net, item.seq);
+        } catch (err) {
+          this.frameFailed(err);
+          return;
+        }
+        const encoder = this.encoders.get(net.width, net.height);
+        if (encoder.pending >= ENCODE_BACKLOG) return this.drop('encode');
+        encoder.encode(rgb).then(
+          (jpeg) => this.publish(item, net, jpeg, doneAt, encoder.outWidth, encoder.outHeight),
+          (err: unknown) => {
+            if (this.stop$.signal.aborted) return;
+            // an encoder closed for new framing is no fault; its pending pictures are just dropped
+            if (!encoder.closedOnPurpose) this.error = `JPEG: ${message(err)}`;
+            this.drop('encode');
+          },
+        );
+      },
+      (err: unknown) => {
+        this.pacer.finished();
+        if (!this.stop$.signal.aborted) this.frameFailed(err);
+      },
+    );
+    this.inSynthesis.add(running);
+    void running.finally(() => this.inSynthesis.delete(running));
+  }
+
+  private frameFailed(err: unknown): void {
+    const m = err instanceof RenderFailure ? err.message : `synthesis: ${message(err)}`;
+    if (this.error !== m) this.log.warn({ err: m }, `live frame failed: ${m}`);
+    this.error = m;
+    this.drop('synthesis');
+  }
+
+  private publish(item: Item, net: RenderNetwork, jpeg: Buffer, doneAt: bigint, width: number, height: number): void {
+    if (this.stop$.signal.aborted || !this.pacer.admit(item.seq)) return;
+    const at = now();
+    this.observeStage('encode', msBetween(doneAt, at));
+    this.observeEnd('publish', msBetween(item.audioAt, at));
+    this.recent.set(item.seq, item.audioAt);
+    if (this.recent.size > 256) this.recent.delete(this.recent.keys().next().value!);
+    this.shown++;
+    const t = performance.now();
+    this.rate.tick(t);
+    this.deps.metrics.frames.inc();
+    this.deps.metrics.fps.set({ session: this.id }, this.rate.rate(t));
+    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, publishedAt: t });
+  }
+
+  private switchTo(next: NetworkSet, override: number | null | undefined): void {
+    const token = {};
+    const ids = next.networks.map((n) => n.id);
+    this.pending = { ids, token };
+    for (const n of next.networks) requestLoad(this.deps.networks, n.id);
+    this.warmEncoders(next);
+    this.log.info({ networks: ids }, `live networks ${ids.join(', ')} loading; ${this.networkIds.join(', ')} showing meanwhile`);
+    void (async () => {
+      for (const n of next.networks) await this.deps.networks.settled(n.id);
+      if (this.pending?.token !== token || this.stop$.signal.aborted) return; // superseded or stopped
+      this.pending = null;
+      const pool = this.deps.networks.pool;
+      const missing = next.networks.filter((n) => !pool?.isLoaded(n.id));
+      if (missing.length > 0) {
+        const why = missing.map((n) => `"${n.id}": ${this.deps.networks.list().networks.find((v) => v.id === n.id)?.error ?? 'not loaded'}`).join('; ');
+        this.error = `networks ${ids.join(', ')} could not be loaded (${why}); keeping ${this.networkIds.join(', ')}`;
+        this.log.warn(this.error);
+        return;
+      }
+      const zDim = next.networks[0]!.sidecar.zDim;
+      this.set = next;
+      this.params.networkCount = next.networks.length;
+      if (override !== undefined) this.params.networkOverride = override;
+      else if (this.params.networkOverride !== null && this.params.networkOverride >= next.networks.length) this.params.networkOverride = null;
+      if (zDim !== this.latentsConfig.vectorLength) {
+        this.latentsConfig = this.configFor(this.fps, next);
+        this.restartAnalysis();
+      }
+      this.error = null;
+      this.log.info({ networks: ids }, `live networks ${ids.join(', ')} showing`);
+    })();
+  }
+
+  private drop(cause: DropCause): void {
+    this.dropped[cause]++;
+    this.deps.metrics.dropped.inc({ cause });
+  }
+
+  private observeStage(stage: LatencyStage, ms: number): void {
+    this.windows[stage].add(ms);
+    this.deps.metrics.stage.observe({ stage }, ms / 1000);
+  }
+
+  private observeEnd(to: LatencyEnd, ms: number): void {
+    this.windows[to].add(ms);
+    this.deps.metrics.latency.observe({ to }, ms / 1000);
+  }
+
+  private setState(s: SessionState): void {
+    if (this.state === 'stopped') return;
+    this.state = s;
+  }
+}
+
+function pick(p: Partial<LivePatch>): Partial<LiveParams> {
+  const out: Record<string, unknown> = {};
+  for (const k of PATCH_PARAMS) if (p[k] !== undefined) out[k] = p[k];
+  return out as Partial<LiveParams>;
+}
+
+function describe(audio: LiveAudio): string {
+  return audio.kind === 'file' ? `file ${audio.path}` : audio.kind === 'alsa' ? `ALSA device ${audio.device}` : 'pushed PCM';
+}
+
+/** The next value, or null once the signal aborts (the generator is left to finish on its own). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.resolve(null);
+  }
+  return new Promise<T | null>((resolve, reject) => {
+    const onAbort = () => {
+      p.catch(() => {});
+      resolve(null);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The catalogue's networks as the render resolves them; live sessions take z networks of one latent size. */
+function resolveSet(manager: NetworkManager, ids: string[]): NetworkSet {
+  const networks = ids.map((ref) => {
+    try {
+      return renderNetwork(ref, findNetwork(manager.catalogue, ref));
+    } catch (err) {
+      if (err instanceof RenderFailure) throw new UnprocessableError(err.message);
+      throw err;
+    }
+  });
+  const w = networks.find((n) => n.kind !== 'z');
+  if (w) throw new UnprocessableError(`network "${w.id}" takes w rows; live sessions blend noise into z latents (use a network with a z input)`);
+  const other = networks.find((n) => n.sidecar.zDim !== networks[0]!.sidecar.zDim);
+  if (other) throw new UnprocessableError(`networks: "${other.id}" takes z of ${other.sidecar.zDim}, "${networks[0]!.id}" of ${networks[0]!.sidecar.zDim}; one set shares one latent size`);
+  return { networks, psi: networks.map((n) => n.sidecar.truncationPsi) };
+}
+
+function requestLoad(manager: NetworkManager, id: string): void {
+  try {
+    manager.requestLoad(id);
+  } catch (err) {
+    if (err instanceof UnknownNetworkError || err instanceof InvalidNetworkError) throw new UnprocessableError(`network "${id}": ${err.message}`);
+    if (err instanceof SynthesisUnavailableError) throw new ConflictError(`network "${id}": ${err.message}`);
+    throw err;
+  }
+}
+
+async function loadSet(manager: NetworkManager, set: NetworkSet): Promise<void> {
+  for (const n of set.networks) requestLoad(manager, n.id);
+  for (const n of set.networks) await manager.settled(n.id);
+  for (const n of set.networks) {
+    if (!manager.pool?.isLoaded(n.id)) {
+      const why = manager.list().networks.find((v) => v.id === n.id)?.error ?? 'it is not loaded';
+      throw new UnprocessableError(`network "${n.id}" could not be loaded: ${why}`);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * What a live session is started and changed with (the REST body, the WebSocket's patch message,
+ * the CLI's options): one schema each, every number bounded, so the API, the WebSocket and the
+ * CLI refuse the same things.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+
+const NetworkId = Type.String({ minLength: 1, maxLength: 255 });
+
+export const LiveAudio = Type.Union(
+  [
+    Type.Object(
+      {
+        kind: Type.Literal('file'),
+        path: Type.String({ minLength: 1, maxLength: 4096, description: 'an audio file on the daemon machine, played at real time' }),
+        loop: Type.Optional(Type.Boolean({ description: 'start again at the end (default); false: the session ends with the file' })),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        kind: Type.Literal('alsa'),
+        device: Type.String({ minLength: 1, maxLength: 255, description: 'ALSA capture device, e.g. hw:1,0 or default' }),
+        sampleRate: Type.Optional(Type.Integer({ minimum: 8000, maximum: 384000 })),
+        channels: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        kind: Type.Literal('push'),
+        format: Type.Optional(Type.Union([Type.Literal('s16le'), Type.Literal('f32le')], { description: 'default s16le' })),
+        sampleRate: Type.Optional(Type.Integer({ minimum: 8000, maximum: 384000, description: 'default 48000' })),
+        channels: Type.Optional(Type.Integer({ minimum: 1, maximum: 32, description: 'default 2' })),
+      },
+      { additionalProperties: false, description: 'raw interleaved PCM sent as binary messages on the session WebSocket' },
+    ),
+  ],
+  { description: 'where the music comes from' },
+);
+export type LiveAudio = Static<typeof LiveAudio>;
+
+/** Pushed PCM's format with its defaults (a union's members cannot carry schema defaults). */
+export function pushFormat(a: Extract<LiveAudio, { kind: 'push' }>): { format: 's16le' | 'f32le'; sampleRate: number; channels: number } {
+  return { format: a.format ?? 's16le', sampleRate: a.sampleRate ?? 48000, channels: a.channels ?? 2 };
+}
+
+export const Framing = Type.Object(
+  {
+    width: Type.Integer({ minimum: 16, maximum: 7680, description: 'output canvas width, px' }),
+    height: Type.Integer({ minimum: 16, maximum: 4320, description: 'output canvas height, px' }),
+    frame: Type.Object(
+      {
+        width: Type.Integer({ minimum: 8, maximum: 7680 }),
+        height: Type.Integer({ minimum: 8, maximum: 4320 }),
+        x: Type.Integer({ minimum: 0, maximum: 7680 }),
+        y: Type.Integer({ minimum: 0, maximum: 4320 }),
+      },
+      { additionalProperties: false, description: 'the synthesized picture scaled to this size at this position on the canvas' },
+    ),
+    color: Type.Optional(Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'canvas colour around the picture (default #000000)' })),
+  },
+  { additionalProperties: false },
+);
+export type Framing = Static<typeof Framing>;
+
+/** The framing's own rule the schema cannot say: the picture lies inside the canvas. */
+export function framingProblem(f: Framing | null | undefined): string | null {
+  if (!f) return null;
+  if (f.frame.x + f.frame.width > f.width || f.frame.y + f.frame.height > f.height) {
+    return `framing: the picture (${f.frame.width}x${f.frame.height} at ${f.frame.x},${f.frame.y}) does not fit on the ${f.width}x${f.height} canvas`;
+  }
+  return null;
+}
+
+/** What may change while the session runs; every field optional. */
+const changeable = {
+  networks: Type.Optional(Type.Array(NetworkId, { minItems: 1, maxItems: 16, description: 'the network set; loads in the background, the previous set showing meanwhile' })),
+  fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120, description: 'target frames per second (restarts the audio analysis: a gap of a few frames)' })),
+  alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'blend: (1 - alpha) noise + alpha spectrogram' })),
+  blendDepth: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
+  amplitudeRange: Type.Optional(Type.Tuple([Type.Number({ minimum: -1000, maximum: 1000 }), Type.Number({ minimum: -1000, maximum: 1000 })])),
+  networkOverride: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 15 }), Type.Null()], { description: 'pin one network of the set, or null to follow the music' })),
+  pulse: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: percussive pulse' })),
+  motion: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: harmonic motion' })),
+  chroma: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: chroma' })),
+  framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); a change restarts the JPEG encoder (a few frames dropped, cause encode)' })),
+};
+
+export const LivePatch = Type.Object(changeable, { additionalProperties: false });
+export type LivePatch = Static<typeof LivePatch>;
+
+export const LiveStart = Type.Object(
+  {
+    audio: LiveAudio,
+    networks: Type.Array(NetworkId, { minItems: 1, maxItems: 16 }),
+    fps: Type.Integer({ minimum: 1, maximum: 120, default: 30, description: 'target frames per second (whole: the analysis samples 512 x fps Hz)' }),
+    ...Object.fromEntries(Object.entries(changeable).filter(([k]) => k !== 'networks' && k !== 'fps')),
+    lookaheadFrames: Type.Optional(Type.Union([Type.Literal(3), Type.Literal(0)], { description: 'analysis look-ahead: 3 frames (GANce smoothing window 7) or 0 (no smoothing, lowest latency); default synthesis.latents.streaming' })),
+    maxInFlight: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'frames in synthesis at once; past that, new latents replace the waiting one (dropped, cause "behind")' }),
+    maxClients: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'MJPEG and WebSocket clients at once (409 past that)' }),
+    outputs: Type.Optional(
+      Type.Array(
+        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://); H.264, video only' }) }, { additionalProperties: false }),
+        { maxItems: 4, description: 'ffmpeg outputs of the frames for the session\'s length' },
+      ),
+    ),
+    jpegQuality: Type.Integer({ minimum: 2, maximum: 31, default: 5, description: 'ffmpeg mjpeg -q:v (2 best, 31 smallest)' }),
+  },
+  { additionalProperties: false },
+);
+export type LiveStart = Static<typeof LiveStart> & Omit<LivePatch, 'networks' | 'fps'>;
+
+export const checkPatch = TypeCompiler.Compile(LivePatch);
+
+/** The first problem of a patch that does not pass, as "/field message". */
+export function patchProblem(patch: unknown): string | null {
+  if (checkPatch.Check(patch)) return null;
+  const e = checkPatch.Errors(patch).First();
+  return `${e?.path || '/'} ${e?.message ?? 'is invalid'}`;
+}

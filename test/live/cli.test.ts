@@ -1,0 +1,69 @@
+/** `gance live` as a user runs it: a looped WAV in, the MJPEG stream out, a status line, Ctrl-C to stop. */
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { api, liveServer, readMjpeg, tempDir, toneWav } from './helpers.ts';
+
+function run(args: string[]) {
+  const child = spawn(process.execPath, ['bin/gance.js', 'live', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    for (const w of [...waiters]) {
+      const m = out.match(w.re);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const line = (re: RegExp) => new Promise<RegExpMatchArray>((resolve) => (out.match(re) ? resolve(out.match(re)!) : waiters.push({ re, resolve })));
+  return { child, line, exited, out: () => out, err: () => err };
+}
+
+describe('gance live', () => {
+  it('serves MJPEG from a looped file, prints a status line with fps, drops and latency, stops on SIGINT', async () => {
+    const wav = toneWav(tempDir());
+    const p = run(['--audio', wav, '--network', 'demo-64', '--fps', '30', '--mjpeg', '0', '--lookahead', '0']);
+    try {
+      const url = (await p.line(/^mjpeg (http:\S+)$/m))[1]!;
+      const { parts } = await readMjpeg(url, 3);
+      expect(parts.every((x) => x.headers['x-network'] === 'demo-64')).toBe(true);
+      const status = (await p.line(/^running demo-64: .*$/m))[0];
+      expect(status).toMatch(/^running demo-64: \d+\.\d\/30 fps, \d+ shown, \d+ dropped.*latency p50\/p99 ms: publish \d+\/\d+/);
+    } finally {
+      p.child.kill('SIGINT');
+    }
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
+  }, 60_000);
+
+  it('a capture device that is not there ends with one line and exit code 1', async () => {
+    const p = run(['--audio', 'hw:97,0', '--network', 'demo-64']);
+    expect(await p.exited).toBe(1);
+    expect(p.err()).toMatch(/^gance: live audio \(ALSA device hw:97,0\): .*\n$/);
+  }, 60_000);
+
+  it('--daemon runs the session on a daemon through its API and deletes it on SIGINT', async () => {
+    const srv = await liveServer();
+    try {
+      const wav = toneWav(tempDir());
+      const p = run(['--daemon', srv.base, '--audio', wav, '--network', 'demo-64', '--fps', '25']);
+      try {
+        const id = (await p.line(/^live session (\w+) on /m))[1]!;
+        expect((await api(srv.base, 'GET', `/v1/live/${id}`)).body).toMatchObject({ fps: 25, networks: ['demo-64'] });
+        await p.line(/^running demo-64: .* fps, \d+ shown/m);
+      } finally {
+        p.child.kill('SIGINT');
+      }
+      expect(await p.exited).toBe(0);
+      expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
+      expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,47 @@
+/**
+ * Live sessions in the whole daemon (embedded config, CPU worker, demo network): /v1/live over real
+ * HTTP, the live service offered to other subsystems, load hints on the daemon's bus, sessions
+ * stopped with the daemon.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { createDaemon, type Daemon } from '../../src/daemon.ts';
+import { api, readMjpeg, tempDir, toneWav } from './helpers.ts';
+
+let daemon: Daemon | undefined;
+afterAll(async () => daemon?.stop());
+
+describe('live in the daemon', () => {
+  it('starts a session over the API, hints the load, streams, and stops it with the daemon', { timeout: 90_000 }, async () => {
+    const config = loadConfigFile();
+    config.server.port = 0;
+    config.server.host = '127.0.0.1';
+    config.stateDir = mkdtempSync(join(tmpdir(), 'gance-live-daemon-'));
+    config.synthesis.workers = [{ ...config.synthesis.workers[0]!, gpu: 0, intraOpThreads: 1 }];
+    config.synthesis.loadHint = { watts: 150, seconds: 20, idleSeconds: 1 };
+    config.synthesis.latents.analysisThreads = 1;
+    let base = '';
+    daemon = await createDaemon({ config, log: pino({ level: 'silent' }), onListening: (a) => (base = a) });
+    const events: string[] = [];
+    daemon.events.on('load-hint', (h) => h.source === 'live' && events.push(`hint ${h.gpus.join(',')} ${h.watts}`));
+    daemon.events.on('load-end', (e) => events.push(`end ${e.source}`));
+    await daemon.start();
+    await vi.waitFor(() => expect(daemon!.supervisor.notReady()).toEqual([]), { timeout: 60_000, interval: 50 });
+    expect(typeof daemon.services.get('live').start).toBe('function');
+
+    const r = await api(base, 'POST', '/v1/live', { audio: { kind: 'file', path: toneWav(tempDir()) }, networks: ['demo-64'] });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(events).toEqual(['hint 0 150']);
+    const { parts } = await readMjpeg(`${base}/v1/live/${r.body.id}/mjpeg`, 2);
+    expect(parts).toHaveLength(2);
+    expect((await api(base, 'GET', '/v1/live')).body.map((s: { id: string }) => s.id)).toEqual([r.body.id]);
+
+    await daemon.stop();
+    daemon = undefined;
+    expect(events).toEqual(['hint 0 150', 'end live']);
+  });
+});

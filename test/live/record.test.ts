@@ -1,0 +1,55 @@
+/** ffmpeg outputs: the frames recorded to a file for the session's length (H.264, the network's size). */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, decodeJpeg, liveServer, readMjpeg, tempDir, toneWav, type LiveServer } from './helpers.ts';
+
+describe('live ffmpeg outputs', () => {
+  let srv: LiveServer;
+  const dir = tempDir();
+
+  beforeAll(async () => {
+    srv = await liveServer();
+  }, 60_000);
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  it('records the frames shown to a Matroska file of one size through a framing change, complete once the session stops', async () => {
+    const out = join(dir, 'show.mkv');
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: toneWav(dir) }, networks: ['demo-64'], fps: 30, outputs: [{ target: out }] });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.clients.ffmpeg).toBe(1);
+    await readMjpeg(`${srv.base}/v1/live/${r.body.id}/mjpeg`, 6);
+    // a framing change mid-recording: a red 16:9 canvas, fitted into the recording's size (not stretched)
+    expect((await api(srv.base, 'PATCH', `/v1/live/${r.body.id}`, { framing: { width: 160, height: 90, frame: { width: 64, height: 64, x: 48, y: 13 }, color: '#ff0000' } })).status).toBe(200);
+    let framed = 0;
+    const enough = new AbortController();
+    await readMjpeg(`${srv.base}/v1/live/${r.body.id}/mjpeg`, 300, enough.signal, (p) => {
+      if (decodeJpeg(p.jpeg).length === 160 * 90 * 3 && ++framed === 5) enough.abort();
+    }).catch(() => {});
+    expect(framed).toBe(5);
+    const stopped = await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
+    expect(stopped.body.error).toBeNull();
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', out]);
+    expect(probe.status, probe.stderr.toString()).toBe(0);
+    const s = (JSON.parse(probe.stdout.toString()) as { streams: Array<{ codec_name: string; width: number; height: number; nb_read_frames: string }> }).streams[0]!;
+    expect(s).toMatchObject({ codec_name: 'h264', width: 64, height: 64 });
+    expect(Number(s.nb_read_frames)).toBeGreaterThanOrEqual(10);
+    const all = spawnSync('ffmpeg', ['-v', 'error', '-i', out, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { maxBuffer: 1 << 26 }).stdout;
+    const last = all.subarray(all.length - 64 * 64 * 3);
+    const at = (x: number, y: number) => [...last.subarray((y * 64 + x) * 3, (y * 64 + x) * 3 + 3)];
+    // letterboxed: black bars above and below the 64x36 canvas, its red inside
+    expect(Math.max(...at(32, 3))).toBeLessThan(40);
+    expect(at(3, 32)[0]).toBeGreaterThan(180);
+  }, 30_000);
+
+  it('an output ffmpeg cannot write is reported in the session, which runs on', async () => {
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: toneWav(dir) }, networks: ['demo-64'], fps: 30, outputs: [{ target: join(dir, 'no/such/folder/x.mkv') }] });
+    expect(r.status).toBe(201);
+    const { parts } = await readMjpeg(`${srv.base}/v1/live/${r.body.id}/mjpeg`, 3);
+    expect(parts).toHaveLength(3);
+    const stopped = await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
+    expect(stopped.body.error).toMatch(/output .*no\/such\/folder\/x\.mkv: .*No such file or directory/);
+  }, 30_000);
+});
