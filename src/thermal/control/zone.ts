@@ -65,7 +65,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   const pid = createPid(pidGains());
   /** re-apply the gains without a jump in the output, at the last reading */
   const applyGains = () => pid.setGains(pidGains(), Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
-  const ff = createFeedForward(zone.feedForward);
+  /**
+   * One power filter per GPU, combined after filtering (the busiest GPU's estimate): GPUs bursting
+   * in turn each average their own bursts, as their heatsinks do; the maximum taken before the
+   * filter would look like one constant full load.
+   */
+  const ffs = zone.gpus.map(() => createFeedForward(zone.feedForward));
+  const estimateW = () => Math.max(0, ...ffs.map((f) => f.estimateW));
   const curve = createCurveFollower(
     () => zone.curve,
     () => zone.hysteresis,
@@ -94,10 +100,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * Stop/start hysteresis. Fans stop only when the zone idles (power estimate at or below the
    * feed-forward idleWatts: a GPU at idle cools passively) and the demand has fallen below
    * stopBelowDuty; they start again once the demand reaches minDuty. Under load they never stop
-   * (a fanless heatsink would overheat and the restart would overshoot).
+   * (a fanless heatsink would overheat and the restart would overshoot). A live load hint above
+   * idleWatts starts stopped fans at once (pre-cooling ahead of the load; the allocator kicks them)
+   * and keeps running ones from stopping.
    */
-  const nextStopped = (demand: number, powerEstimateW: number, temperature: number) => {
+  const nextStopped = (demand: number, powerEstimateW: number, temperature: number, hintW: number | undefined) => {
     if (zone.stopBelowDuty <= 0) return false;
+    if (hintW !== undefined && hintW > zone.feedForward.idleWatts) return false;
     // A zone at its setpoint has its fans running whatever the demand says: without feed-forward
     // (disabled, or a GPU that reports no power) a small P term alone would leave them stopped
     // well above it. They stop again only `hysteresis` degrees below it.
@@ -157,7 +166,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   };
 
   /** the feed-forward duty at a temperature, with the current parameters and power estimate */
-  const ffTerm = (t: number) => (zone.feedForward.enabled && Number.isFinite(t) ? ff.dutyAt(ff.estimateW) * ffScale() * headroomWeight(t) : 0);
+  const ffTerm = (t: number) => (zone.feedForward.enabled && Number.isFinite(t) ? ffs[0]!.dutyAt(estimateW()) * ffScale() * headroomWeight(t) : 0);
 
   return {
     state() {
@@ -180,7 +189,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const modeChanged = next.mode !== zone.mode;
       const ffBefore = ffTerm(lastTemp);
       zone = next;
-      ff.setParams(zone.feedForward);
+      for (const f of ffs) f.setParams(zone.feedForward);
       allocator.setStall(zone.stall);
       if (modeChanged) {
         pidNeedsTrack = true;
@@ -209,8 +218,6 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         if (finite(t)) temps.push(t);
         else alarms.push(`sensor-missing:gpu${gpu}`);
       });
-      // Per-GPU figures: the busiest GPU of the zone sets the feed-forward.
-      const power = zone.gpus.reduce((m, _, k) => Math.max(m, finite(input.powerW?.[k]) ? input.powerW![k]! : 0), 0);
       const hint = finite(input.loadHintW) ? input.loadHintW : undefined;
       // Gain scheduling: without feed-forward input the integral gain that suits it is far too slow.
       const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k])));
@@ -220,7 +227,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         applyGains();
       }
       if (finite(input.ambientC)) ambientC = input.ambientC;
-      const ffDuty = ff.step(firstStep ? 0 : dt, power, hint);
+      // Per GPU: each filter sees its own GPU's power (missing: 0) and the zone's hint; the busiest estimate sets the term.
+      let ffDuty = 0;
+      ffs.forEach((f, k) => {
+        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, finite(input.powerW?.[k]) ? input.powerW![k]! : 0, hint));
+      });
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
       if (Number.isFinite(temperature)) lastTemp = temperature;
       const hottest = temps.length ? Math.max(...temps) : NaN;
@@ -251,7 +262,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         } else {
           if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
           const wasStopped = stopped;
-          stopped = nextStopped(demand, ff.estimateW, temperature);
+          stopped = nextStopped(demand, estimateW(), temperature, hint);
           const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
           duty = next;
           controlled = true;

@@ -244,6 +244,43 @@ describe('zone controller: inputs', () => {
   });
 });
 
+describe('zone controller: issue 14 defects', () => {
+  it('a multi-GPU zone filters power per GPU before combining: two GPUs bursting in turn are not a constant full load', () => {
+    const zone = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0 }), FANS);
+    const single = createZoneController(zoneConfig({ gpus: [0], stopBelowDuty: 0 }), FANS);
+    let out = zone.step({ now: 0, temps: [60, 60], powerW: [40, 40] });
+    let one = single.step({ now: 0, temps: [60], powerW: [40] });
+    // 20 s at 150 W, 20 s at 40 W, the second GPU in antiphase, for 10 minutes
+    for (let t = 0.2; t <= 600 + 1e-9; t += 0.2) {
+      const on = Math.floor(t / 20) % 2 === 0;
+      out = zone.step({ now: t, temps: [60, 60], powerW: [on ? 150 : 40, on ? 40 : 150] });
+      one = single.step({ now: t, temps: [60], powerW: [on ? 150 : 40] });
+    }
+    // each GPU's heatsink sees the mean of its own bursts: the zone needs what one bursting GPU needs
+    expect(Math.abs(out.terms.ff - one.terms.ff)).toBeLessThan(0.03);
+    const steady = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0 }), FANS);
+    let full = steady.step({ now: 0, temps: [60, 60], powerW: [150, 150] });
+    for (let t = 0.2; t <= 600 + 1e-9; t += 0.2) full = steady.step({ now: t, temps: [60, 60], powerW: [150, 150] });
+    expect(out.terms.ff).toBeLessThan(full.terms.ff * 0.8);
+  });
+
+  it('a load hint starts stopped fans (pre-cooling), with a kick', () => {
+    const zone = createZoneController(zoneConfig(), FANS);
+    const idle = hold(zone, 0, 120, 0.2, 50, 30);
+    expect(idle.stopped).toBe(true);
+    const hinted = zone.step({ now: 120.2, temps: [50], powerW: [30], loadHintW: 150, fanRpm: { a: 0, b: 0, c: 0 } });
+    expect(hinted.stopped).toBe(false);
+    expect(hinted.duty).toBeGreaterThanOrEqual(zoneConfig().minDuty);
+    const running = Object.values(hinted.fans).filter((f) => f.duty > 0);
+    expect(running.length).toBeGreaterThan(0);
+    expect(running.every((f) => f.kicking && f.duty >= 0.5)).toBe(true);
+    // a hint at or below idle power starts nothing
+    const other = createZoneController(zoneConfig(), FANS);
+    hold(other, 0, 120, 0.2, 50, 30);
+    expect(other.step({ now: 120.2, temps: [50], powerW: [30], loadHintW: 35 }).stopped).toBe(true);
+  });
+});
+
 describe('zone controller: closed loop on the plant', () => {
   function closedLoop(period: number, patch: ZonePatch = {}, opts: { noPower?: boolean } = {}) {
     const rig = k80Rig({ gpus: 1 });
