@@ -34,6 +34,12 @@ export const PidConfig = Type.Object(
     sensorResolutionCelsius: Type.Number({ exclusiveMinimum: 0, maximum: 5, default: 1, description: 'reading step of the temperature sensor (nvidia-smi: whole degrees)' }),
     peakHoldSeconds: Type.Number({ minimum: 0, maximum: 600, default: 45, description: 'P and I see the higher of the temperature and its highest reading of this many seconds (less half a sensor step), so a bursty load is held by its peaks, not its mean (0: off)' }),
     closingSeconds: Type.Number({ minimum: 0, maximum: 600, default: 120, description: 'no integration while the temperature trend closes the error within this many seconds (no overshoot after load steps); 0: off' }),
+    integralBandCelsius: Type.Number({
+      minimum: 0,
+      maximum: 20,
+      default: 1,
+      description: 'the integral rises only while the die itself (the reading low-passed by measurementFilterSeconds) is within this band of the setpoint or above it: the slow fall filter cannot wind it up after an overshoot; 0: off',
+    }),
   },
   { additionalProperties: false, default: {} },
 );

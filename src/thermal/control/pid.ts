@@ -45,6 +45,15 @@ export interface PidGains {
    * (that is what makes a PID overshoot after a load step).
    */
   closingSeconds?: number;
+  /**
+   * The integral rises only on the part of the error the die still has: while the slow fall filter
+   * holds the measured temperature above a fast one (measurementFilterSeconds both ways), the error
+   * it integrates upward is capped at (fast + this band - setpoint), never below 0. After an
+   * overshoot the die falls back below the setpoint minutes before the fall filter does; without
+   * this the integral kept rising all that while. The integral is not pulled down by the cap (the
+   * trim it holds is still needed by the next load). 0/undefined: off.
+   */
+  integralBandCelsius?: number;
 }
 
 export interface PidStepInput {
@@ -136,6 +145,8 @@ export function createPid(initial: PidGains): Pid {
   /** filtered measurement, and what P and I see (its peak over peakHoldSeconds) */
   let filtered: number | null = null;
   let pv: number | null = null;
+  /** the same reading low-passed with the rise time constant both ways: where the die is now */
+  let fast: number | null = null;
   let clock = 0;
   const peaks = slidingMax();
 
@@ -172,12 +183,17 @@ export function createPid(initial: PidGains): Pid {
         filtered += lowPass(dt, raw >= filtered ? rise : (gains.measurementFallSeconds ?? rise)) * (raw - filtered);
       }
       pv = filtered;
+      if (fast === null) fast = raw;
+      else fast += lowPass(dt, gains.measurementFilterSeconds ?? 0) * (raw - fast);
       const error = pv - setpoint;
+      const band = gains.integralBandCelsius ?? 0;
+      // integrate upward no more than the fast temperature (plus the band) is above the setpoint
+      const errorI = band > 0 && error > 0 ? Math.min(error, Math.max(0, fast + band - setpoint)) : error;
 
       const p = gains.kp * error;
       const d = gains.kd * slope;
       const closing = (gains.closingSeconds ?? 0) > 0 && error * slope < 0 && Math.abs(slope) * gains.closingSeconds! >= Math.abs(error);
-      const tentative = closing ? integral : clampI(integral + gains.ki * error * (dt > 0 ? dt : 0));
+      const tentative = closing ? integral : clampI(integral + gains.ki * errorI * (dt > 0 ? dt : 0));
       const demandTry = p + tentative + d + ff;
       const outTry = constrain(demandTry);
       // Anti-windup: when a limit or the slew limit holds the output in the direction the error
@@ -196,7 +212,7 @@ export function createPid(initial: PidGains): Pid {
 
     track(output, measurement, setpoint, ff) {
       lastMeasurement = measurement;
-      filtered = pv = measurement;
+      filtered = pv = fast = measurement;
       peaks.reset();
       slope = 0;
       integral = clampI(output - gains.kp * (measurement - setpoint) - ff);

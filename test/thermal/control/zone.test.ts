@@ -264,6 +264,30 @@ describe('zone controller: issue 14 defects', () => {
     expect(out.terms.ff).toBeLessThan(full.terms.ff * 0.8);
   });
 
+  it('on the plant: after an overshoot the integral does not wind up through the 600 s fall filter while the die is below the setpoint', () => {
+    const rig = k80Rig({ gpus: 1 });
+    const plant = createPlant(rig);
+    // no power reading: the integral carries the load (kiWithoutFeedForward), a 150 W step overshoots
+    plant.setLoad(0, standardBenchmarkProfile());
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    let lastI: number | null = null;
+    let windup = 0;
+    let below = 0;
+    for (let t = 0; t < 1500; t += 0.2) {
+      const g = plant.gpu(0);
+      const reading = Math.round(g.temperatureC);
+      const out = zone.step({ now: t, temps: [reading], powerW: [null], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      // the die 2 C or more below the setpoint (and has been for a while): the integral must not rise
+      below = g.temperatureC <= base.pid.setpoint - 2 ? below + 0.2 : 0;
+      if (lastI !== null && below > 60 && out.terms.i > lastI + 1e-12) windup += out.terms.i - lastI;
+      lastI = out.terms.i;
+    }
+    expect(windup).toBe(0);
+  });
+
   it('a load hint starts stopped fans (pre-cooling), with a kick', () => {
     const zone = createZoneController(zoneConfig(), FANS);
     const idle = hold(zone, 0, 120, 0.2, 50, 30);
