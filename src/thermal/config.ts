@@ -53,8 +53,20 @@ export const FeedForwardConfig = Type.Object(
     dutyPerWatt: Type.Number({ minimum: 0, maximum: 0.1, default: 0.0048, description: 'duty per W above idleWatts at referenceWatts (power of the busiest zone GPU), at referenceSetpointCelsius' }),
     referenceWatts: Type.Number({ exclusiveMinimum: 0, maximum: 2000, default: 150, description: 'GPU power at which dutyPerWatt is exact (a K80 GPU: 150 W)' }),
     curvature: Type.Number({ minimum: 0, maximum: 3, default: 0, description: 'below referenceWatts the term falls off as ((W - idle) / (reference - idle))^curvature more than linearly: the airflow a heat load needs grows faster than the heat' }),
-    referenceSetpointCelsius: Celsius({ default: 78, description: 'setpoint at which dutyPerWatt holds; at other setpoints the term scales with ((reference - ambient) / (setpoint - ambient))^2 (airflow needed grows about with the square of the conductance)' }),
-    ambientCelsius: Celsius({ default: 30, description: 'intake air temperature for that scaling (the service may pass a measured one)' }),
+    referenceSetpointCelsius: Celsius({
+      default: 78,
+      description: 'setpoint at which dutyPerWatt holds (with intake air at referenceAmbientCelsius); elsewhere the term scales with ((referenceSetpoint - referenceAmbient) / (setpoint - ambient))^2 (airflow needed grows about with the square of the conductance), within 0.25..4',
+    }),
+    referenceAmbientCelsius: Celsius({ default: 30, description: 'intake air temperature at which dutyPerWatt holds' }),
+    ambientCelsius: Celsius({ default: 30, description: 'intake air temperature for that scaling when no ambientThermistor reading is usable' }),
+    ambientThermistor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.id,
+        pattern: '^[A-Za-z0-9_.-]+$',
+        description: "the cooler thermistor (cooler.thermistors[].id) that reads this zone's intake air (role: ambient, e.g. on the shroud's inlet); its reading replaces ambientCelsius while it is plausible (-20..60 C), otherwise ambientCelsius is used and the zone shows an ambient-missing alarm (fans unaffected)",
+      }),
+    ),
     idleWatts: Type.Number({ minimum: 0, maximum: 2000, default: 40, description: 'GPU power that needs no feed-forward (and at or below which the zone counts as idle: fans may stop)' }),
     riseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'time constant of each of the two low-pass stages of the power estimate while power rises (render bursts average out; load hints lead the steps)' }),
     fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'the same while power falls' }),

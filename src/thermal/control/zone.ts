@@ -12,7 +12,7 @@
  */
 import type { FanConfig } from '../../cooler/config.ts';
 import type { ZoneConfig } from '../config.ts';
-import { zoneIssues } from '../rules.ts';
+import { plausibleAmbient, zoneIssues } from '../rules.ts';
 import { createFanAllocator, type AllocFan } from './allocation.ts';
 import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
@@ -155,11 +155,15 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   };
   const headroomWeight = (_t: number) => (zone.feedForward.headroomCelsius <= 0 || ffEngaged ? 1 : 0);
 
+  /** the intake air measured this step (null: none usable, the configured ambientCelsius holds) */
   let ambientC: number | null = null;
-  /** dutyPerWatt holds at the reference setpoint; the airflow needed grows ~ (1 / (sp - ambient))^2 */
+  /**
+   * dutyPerWatt holds at the reference setpoint with the reference intake air; the airflow needed
+   * grows ~ (1 / (sp - ambient))^2: hotter air or a lower setpoint need more, cooler air less.
+   */
   const ffScale = () => {
     const amb = ambientC ?? zone.feedForward.ambientCelsius;
-    const ref = zone.feedForward.referenceSetpointCelsius - amb;
+    const ref = zone.feedForward.referenceSetpointCelsius - zone.feedForward.referenceAmbientCelsius;
     const now = zone.pid.setpoint - amb;
     if (!(ref > 0) || !(now > 0)) return 4;
     return Math.max(0.25, Math.min(4, (ref / now) ** 2));
@@ -226,7 +230,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         // the integral is kept in duty: a new ki changes only how fast it moves from here (no jump)
         applyGains();
       }
-      if (finite(input.ambientC)) ambientC = input.ambientC;
+      ambientC = plausibleAmbient(input.ambientC) ? input.ambientC : null;
       // Per GPU: each filter sees its own GPU's power (missing: 0) and the zone's hint; the busiest estimate sets the term.
       let ffDuty = 0;
       ffs.forEach((f, k) => {
@@ -280,6 +284,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
 
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);
       alarms.push(...alloc.alarms);
+      // informs only (pushed after the failsafe decision): the feed-forward falls back to ambientCelsius
+      if (ambientC === null && zone.feedForward.ambientThermistor !== undefined) alarms.push(`ambient-missing:${zone.feedForward.ambientThermistor}`);
       last = {
         duty: stopped ? 0 : duty,
         fanDuties: alloc.fanDuties,
@@ -292,6 +298,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         mode: zone.mode,
         setpoint: zone.pid.setpoint,
         stopped,
+        ambientC: ambientC ?? zone.feedForward.ambientCelsius,
+        ambientSource: ambientC === null ? 'config' : 'thermistor',
       };
       return last;
     },

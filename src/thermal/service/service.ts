@@ -237,6 +237,7 @@ export class ThermalService extends EventEmitter {
     this.io.read();
     const cs: CoolerState | null = this.io.state && nowMs - this.io.stateAt < COOLER_STATE_FRESH_MS ? this.io.state : null;
     const fanRpm = cs ? Object.fromEntries(cs.fans.map((f) => [f.id, f.rpm])) : undefined;
+    const thermistors = new Map(cs?.thermistors.map((t) => [t.id, t.celsius]) ?? []);
     for (const [g, h] of this.hints) if (h.until <= nowMs) this.hints.delete(g);
 
     const duties: Record<string, number> = {};
@@ -263,7 +264,7 @@ export class ThermalService extends EventEmitter {
       raise(rules.tuningNotSaved(this.tuning.unsavedError(z.id)));
 
       const forced = raised.some((a) => a.failsafe);
-      const out = this.stepController(slot, nowMs, forced ? z.gpus.map(() => null) : temps, power, fanRpm, raise);
+      const out = this.stepController(slot, nowMs, forced ? z.gpus.map(() => null) : temps, power, fanRpm, thermistors, raise);
       if (out) {
         raised.push(...rules.controllerAlarms(z.id, out, forced));
         raise(rules.badFanDuty(z.id, out));
@@ -306,12 +307,16 @@ export class ThermalService extends EventEmitter {
     temps: (number | null)[],
     power: (number | null)[],
     fanRpm: Record<string, number | null> | undefined,
+    thermistors: ReadonlyMap<string, number | null>,
     raise: (a: RaisedAlarm) => void,
   ): ZoneStepOutput | null {
     const z = slot.config;
     const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
     try {
-      const out = slot.controller.step({ now: nowMs / 1000, temps, powerW: power, loadHintW: hintW > 0 ? hintW : undefined, fanRpm });
+      // the zone's intake air (feedForward.ambientThermistor, possibly tuned at run time); fresh cooler state only
+      const ambientId = slot.controller.state().config.feedForward.ambientThermistor;
+      const ambientC = ambientId === undefined ? undefined : (thermistors.get(ambientId) ?? null);
+      const out = slot.controller.step({ now: nowMs / 1000, temps, powerW: power, loadHintW: hintW > 0 ? hintW : undefined, ambientC, fanRpm });
       if (slot.controllerFailing) {
         slot.controllerFailing = false;
         this.opts.log.info({ zone: z.id }, `zone "${z.id}": controller works again`);

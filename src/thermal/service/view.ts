@@ -42,6 +42,12 @@ export const ZoneView = Type.Object({
   demand: Nullable(Type.Number({ description: 'controller demand before limits and slew' })),
   stopped: Type.Boolean({ description: 'fans stopped on purpose (demand below stopBelowDuty)' }),
   terms: Type.Object({ p: Type.Number(), i: Type.Number(), d: Type.Number(), ff: Type.Number() }, { description: 'PID terms in duty units' }),
+  ambient: Nullable(
+    Type.Object(
+      { celsius: Type.Number(), source: Type.Union([Type.Literal('thermistor'), Type.Literal('config')]) },
+      { description: "intake air temperature the feed-forward scales by: the zone's ambientThermistor, or feedForward.ambientCelsius when it has no usable reading" },
+    ),
+  ),
   fans: Type.Array(FanView),
   failsafe: Type.Boolean(),
   alarms: Type.Array(AlarmView),
@@ -112,6 +118,7 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     demand: out ? round(out.demand) : null,
     stopped: out?.stopped ?? false,
     terms: out ? { p: round(out.terms.p), i: round(out.terms.i), d: round(out.terms.d), ff: round(out.terms.ff) } : { p: 0, i: 0, d: 0, ff: 0 },
+    ambient: out ? { celsius: round(out.ambientC), source: out.ambientSource } : null,
     fans: z.config.fans.map((f) => ({
       id: f,
       duty: round(z.runtime.duties[f] ?? 1),

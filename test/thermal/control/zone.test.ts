@@ -288,6 +288,28 @@ describe('zone controller: issue 14 defects', () => {
     expect(windup).toBe(0);
   });
 
+  it('ambient compensation: hotter intake air raises the feed-forward by ((refSp - refAmbient) / (sp - ambient))^2; an implausible reading falls back to ambientCelsius', () => {
+    const ffAt = (ambientC: number | null | undefined, patch: Record<string, unknown> = {}) => {
+      const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, ...patch }), FANS);
+      let out = zone.step({ now: 0, temps: [70], powerW: [150], ambientC });
+      for (let t = 0.2; t <= 300 + 1e-9; t += 0.2) out = zone.step({ now: t, temps: [70], powerW: [150], ambientC });
+      return out;
+    };
+    const ref = ffAt(30).terms.ff;
+    expect(ref).toBeGreaterThan(0.3);
+    expect(ffAt(40).terms.ff / ref).toBeCloseTo(((78 - 30) / (78 - 40)) ** 2, 6);
+    expect(ffAt(15).terms.ff / ref).toBeCloseTo(((78 - 30) / (78 - 15)) ** 2, 6);
+    // no reading: the configured ambientCelsius
+    expect(ffAt(undefined, { feedForward: { ambientCelsius: 40 } }).terms.ff / ref).toBeCloseTo(((78 - 30) / (78 - 40)) ** 2, 6);
+    // a broken thermistor (open: -40, shorted: 150) is not used, and says so without touching the fans
+    const broken = ffAt(150, { feedForward: { ambientThermistor: 'intake' } });
+    expect(broken.terms.ff).toBeCloseTo(ref, 9);
+    expect(broken.ambientSource).toBe('config');
+    expect(broken.alarms).toContain('ambient-missing:intake');
+    expect(broken.failsafe).toBe(false);
+    expect(ffAt(35).ambientSource).toBe('thermistor');
+  });
+
   it('a load hint starts stopped fans (pre-cooling), with a kick', () => {
     const zone = createZoneController(zoneConfig(), FANS);
     const idle = hold(zone, 0, 120, 0.2, 50, 30);
