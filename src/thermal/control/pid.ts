@@ -203,7 +203,10 @@ export function createPid(initial: PidGains): Pid {
       const reachable = clampI(outTry - p - d - ff);
       if (heldHigh || heldLow) {
         const atFloor = heldLow && freezeAtOrBelow !== undefined && outTry <= freezeAtOrBelow + EPS;
-        if ((backCalculate ?? true) && !atFloor) integral = reachable;
+        // Held low (the slow slew-down after a load drop), back-calculation never raises the
+        // integral: that would store the feed-forward that just fell away as integral, and the
+        // next load would start with stale duty on top of its own. It stops instead.
+        if ((backCalculate ?? true) && !atFloor) integral = heldLow ? Math.min(integral, reachable) : reachable;
       } else integral = tentative;
       const demand = p + integral + d + ff;
       const output = heldHigh || heldLow ? constrain(demand) : outTry;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { FanConfig } from '../../../src/cooler/config.ts';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
 import { createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
-import { createPlant, fanConfigsFor, k80Rig, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
+import { createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
 
 const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
 
@@ -308,6 +308,25 @@ describe('zone controller: issue 14 defects', () => {
     expect(broken.alarms).toContain('ambient-missing:intake');
     expect(broken.failsafe).toBe(false);
     expect(ffAt(35).ambientSource).toBe('thermistor');
+  });
+
+  it('on the plant: when the load drops the integral does not soak up the falling feed-forward while the fans slew down (it would lead the next load with stale duty)', () => {
+    const rig = k80Rig({ gpus: 1 });
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 900, watts: 150 }, { seconds: 400, watts: 30 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    let atDrop = NaN;
+    let highest = -Infinity;
+    for (let t = 0; t < 1420; t += 0.2) {
+      const g = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      if (t < 1020) atDrop = out.terms.i;
+      else highest = Math.max(highest, out.terms.i);
+    }
+    expect(highest).toBeLessThanOrEqual(Math.max(atDrop, 0) + 0.01);
   });
 
   it('a load hint starts stopped fans (pre-cooling), with a kick', () => {
