@@ -70,6 +70,13 @@ export const FeedForwardConfig = Type.Object(
     idleWatts: Type.Number({ minimum: 0, maximum: 2000, default: 40, description: 'GPU power that needs no feed-forward (and at or below which the zone counts as idle: fans may stop)' }),
     riseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'time constant of each of the two low-pass stages of the power estimate while power rises (render bursts average out; load hints lead the steps)' }),
     fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'the same while power falls' }),
+    learnSeconds: Type.Number({
+      minimum: 0,
+      maximum: 86_400,
+      default: 600,
+      description:
+        'learns the duty per watt this rig really needs while it runs: whenever the zone has held its setpoint at a steady load for a minute, the integral is moved into the feed-forward with this time constant (within 0.5..2 x dutyPerWatt; kept in the state directory); 0: off',
+    }),
     headroomCelsius: Type.Number({ minimum: 0, maximum: 50, default: 0, description: 'if > 0 the term waits until the temperature comes within this many degrees of the setpoint (the heatsink soaks up the start of a load step) and stays on until the load is gone; 0: always on' }),
   },
   { additionalProperties: false, default: {} },

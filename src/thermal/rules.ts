@@ -21,6 +21,9 @@ export function plausibleAmbient(celsius: number | null | undefined): celsius is
   return typeof celsius === 'number' && celsius >= AMBIENT_PLAUSIBLE_C.min && celsius <= AMBIENT_PLAUSIBLE_C.max;
 }
 
+/** the learned duty per watt stays within these multiples of the configured feedForward.dutyPerWatt */
+export const LEARNED_DUTY_PER_WATT_FACTOR = { min: 0.5, max: 2 } as const;
+
 /** Rules across one zone's fields (a complete zone: the config's, or the config's with a tuning over it). */
 export function zoneIssues(zone: ZoneConfig): string[] {
   const issues: string[] = [];

@@ -109,6 +109,8 @@ const SC: Scenario[] = [
 ];
 
 const OURS_SETPOINTS = [72, 76, 80];
+/** also run ours a second time through each scenario after a first pass (THERMAL_SCENARIOS_LEARNED=0: off) */
+const LEARNED = process.env.THERMAL_SCENARIOS_LEARNED !== '0';
 const CURVE_SHIFTS = [-10, -5, 0, 5, 8];
 const FAN2GO_SETPOINTS = [72, 76, 80];
 
@@ -173,13 +175,13 @@ function gaussian(seed: number) {
   return () => Math.sqrt(-2 * Math.log(Math.max(1e-12, u()))) * Math.cos(2 * Math.PI * u());
 }
 
-function ours(setpoint: number, gpus: number, fanConfigs: ReturnType<typeof fanConfigsFor>): Controller {
+function ours(setpoint: number, gpus: number, fanConfigs: ReturnType<typeof fanConfigsFor>, family = 'ours'): Controller {
   const base = Value.Default(ZoneConfig, Value.Clone({ id: 'z', gpus: Array.from({ length: gpus }, (_, k) => k), fans: fanConfigs.map((f) => f.id) })) as ZoneConfig;
   const zone = createZoneController(base, fanConfigs);
   zone.update({ pid: { setpoint } });
   return {
-    family: 'ours',
-    label: `ours@${setpoint}C`,
+    family,
+    label: `${family}@${setpoint}C`,
     period: 0.2,
     setpoint,
     step(s) {
@@ -201,7 +203,8 @@ interface RunResult {
   reversalsPerMin: number;
 }
 
-function run(sc: Scenario, b: Built, c: Controller): RunResult {
+/** `offset`: seconds added to the controller's clock (a second pass of the same controller) */
+function run(sc: Scenario, b: Built, c: Controller, offset = 0): RunResult {
   const plant = createPlant(b.plant);
   b.profiles.forEach((p, k) => plant.setLoad(k, p));
   const fanIds = plant.fans().map((f) => f.id);
@@ -230,7 +233,7 @@ function run(sc: Scenario, b: Built, c: Controller): RunResult {
         power.push(sc.power === false ? null : Math.round(r.powerW * 100) / 100);
       }
       const hint = b.hints.find((h) => now >= h.at && now < h.at + h.seconds);
-      const sample: Sample = { now, tempC: Math.max(...temps), temps, powerW: power, hintW: hint?.watts, ambientC: plant.ambientC, rpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) };
+      const sample: Sample = { now: now + offset, tempC: Math.max(...temps), temps, powerW: power, hintW: hint?.watts, ambientC: plant.ambientC, rpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) };
       const out = c.step(sample);
       zoneDuty = out.zoneDuty;
       for (const id of fanIds) plant.setDuty(id, out.fanDuties[id] ?? 0);
@@ -308,13 +311,21 @@ for (const sc of scenarios) {
     ...FAN2GO_SETPOINTS.map((sp) => fan2goPid(sp, fanConfigs)),
   ];
   const runs = controllers.map((c) => run(sc, b, c));
-  const front = frontier(runs.filter((r) => r.family !== 'ours'));
+  if (LEARNED) {
+    // the same controller, a second time through the scenario: what it learned in the first pass (duty per watt) carries over
+    for (const sp of OURS_SETPOINTS) {
+      const c = ours(sp, b.profiles.length, fanConfigs, 'ours-learned');
+      run(sc, b, c);
+      runs.push(run(sc, b, c, b.duration + 60));
+    }
+  }
+  const front = frontier(runs.filter((r) => !r.family.startsWith('ours')));
   // best cooling the working fans can give: full speed on the fans that turn
   const workingShare = sc.stall ? 2 / 3 : 1;
   const g0 = b.plant.gpus[0]!;
   const hottestAtFull = b.plant.ambientC + Math.max(...b.maxW) / conductance(g0, workingShare);
   const withRuns = runs.map((r) => {
-    const base = r.family === 'ours' ? noiseAt(front, r.peakC) : null;
+    const base = r.family.startsWith('ours') ? noiseAt(front, r.peakC) : null;
     return { ...r, marginDb: base === null ? null : base - r.meanDba, holdable: r.setpoint === null ? null : hottestAtFull <= r.setpoint - 1 };
   });
   const oursRuns = withRuns.filter((r) => r.family === 'ours');
@@ -332,48 +343,61 @@ for (const sc of scenarios) {
   console.log('  label                 peak C  s>limit  over sp  mean dBA  peak dBA  rev/min  margin dB');
   for (const r of withRuns) {
     console.log(
-      `  ${r.label.padEnd(20)} ${fmt(r.peakC, 2).padStart(6)}  ${fmt(r.secondsAboveLimit).padStart(7)}  ${(r.overshootC === null ? '' : fmt(r.overshootC, 2)).padStart(7)}  ${fmt(r.meanDba, 2).padStart(8)}  ${fmt(r.peakDba, 2).padStart(8)}  ${fmt(r.reversalsPerMin, 2).padStart(7)}  ${r.family === 'ours' ? fmt(r.marginDb, 2).padStart(9) : ''}`,
+      `  ${r.label.padEnd(20)} ${fmt(r.peakC, 2).padStart(6)}  ${fmt(r.secondsAboveLimit).padStart(7)}  ${(r.overshootC === null ? '' : fmt(r.overshootC, 2)).padStart(7)}  ${fmt(r.meanDba, 2).padStart(8)}  ${fmt(r.peakDba, 2).padStart(8)}  ${fmt(r.reversalsPerMin, 2).padStart(7)}  ${r.family.startsWith('ours') ? fmt(r.marginDb, 2).padStart(9) : ''}`,
     );
   }
 }
 const elapsed = (performance.now() - t0) / 1000;
 
-// summary
-const all = out.flatMap((s) => s.runs.filter((r) => r.family === 'ours').map((r) => ({ ...r, scenario: s.name })));
-const withMargin = all.filter((r) => r.marginDb !== null);
-const worstMargin = withMargin.reduce<(typeof all)[number] | null>((w, r) => (w === null || r.marginDb! < w.marginDb! ? r : w), null);
-const worstOver = all.reduce<(typeof all)[number] | null>((w, r) => (w === null || r.overshootC! > w.overshootC! ? r : w), null);
+// summary, per family of ours: 'ours' (first pass: what a fresh rig gets) and 'ours-learned' (second pass)
 const noInput = new Set(scenarios.filter((s) => s.power === false && s.hint === 'none').map((s) => s.name));
-const heldCases = all.filter((r) => r.holdable && !noInput.has(r.scenario));
-const worstHeldOver = heldCases.reduce<(typeof all)[number] | null>((w, r) => (w === null || r.overshootC! > w.overshootC! ? r : w), null);
-const baselineBelow = out.flatMap((s) => {
-  const baseBelow = s.runs.some((r) => r.family !== 'ours' && r.secondsAboveLimit === 0);
-  return baseBelow ? s.runs.filter((r) => r.family === 'ours' && r.secondsAboveLimit > 0).map((r) => `${s.name}:${r.label}`) : [];
-});
-const maxRev = Math.max(...all.map((r) => r.reversalsPerMin));
-const worstRev = all.find((r) => r.reversalsPerMin === maxRev)!;
-console.log('');
-console.log('summary (ours over every scenario and setpoint):');
-console.log(`  worst margin vs best baseline at equal peak: ${fmt(worstMargin?.marginDb ?? null, 2)} dB (${worstMargin?.scenario} ${worstMargin?.label}); ${withMargin.length}/${all.length} runs comparable, ${withMargin.filter((r) => r.marginDb! < -0.5).length} worse than -0.5 dB`);
-console.log(`  worst overshoot over setpoint: ${fmt(worstOver?.overshootC ?? null, 2)} C (${worstOver?.scenario} ${worstOver?.label}); where the fans can hold it and a power reading or hint exists: ${fmt(worstHeldOver?.overshootC ?? null, 2)} C (${worstHeldOver?.scenario} ${worstHeldOver?.label})`);
-console.log(`  most reversals/min: ${fmt(maxRev, 2)} (${worstRev.scenario} ${worstRev.label}); above the limit where a baseline stays below: ${baselineBelow.length ? baselineBelow.join(', ') : 'none'}`);
-console.log(`  ${out.length * (OURS_SETPOINTS.length + CURVE_SHIFTS.length + FAN2GO_SETPOINTS.length)} runs in ${elapsed.toFixed(1)} s wall (shared machine: noisy)`);
+function summarise(family: string) {
+  const all = out.flatMap((s) => s.runs.filter((r) => r.family === family).map((r) => ({ ...r, scenario: s.name })));
+  type R = (typeof all)[number];
+  const pick = (rs: R[], worse: (a: R, b: R) => boolean) => rs.reduce<R | null>((w, r) => (w === null || worse(r, w) ? r : w), null);
+  const withMargin = all.filter((r) => r.marginDb !== null);
+  const worstMargin = pick(withMargin, (a, b) => a.marginDb! < b.marginDb!);
+  const worstOver = pick(all, (a, b) => a.overshootC! > b.overshootC!);
+  const worstHeldOver = pick(
+    all.filter((r) => r.holdable && !noInput.has(r.scenario)),
+    (a, b) => a.overshootC! > b.overshootC!,
+  );
+  const baselineBelow = out.flatMap((s) => {
+    const baseBelow = s.runs.some((r) => !r.family.startsWith('ours') && r.secondsAboveLimit === 0);
+    return baseBelow ? s.runs.filter((r) => r.family === family && r.secondsAboveLimit > 0).map((r) => `${s.name}:${r.label}`) : [];
+  });
+  const worstRev = pick(all, (a, b) => a.reversalsPerMin > b.reversalsPerMin)!;
+  const at = (r: R | null) => (r ? `${r.scenario} ${r.label}` : null);
+  console.log('');
+  console.log(`summary (${family} over every scenario and setpoint):`);
+  console.log(`  worst margin vs best baseline at equal peak: ${fmt(worstMargin?.marginDb ?? null, 2)} dB (${at(worstMargin)}); ${withMargin.length}/${all.length} runs comparable, ${withMargin.filter((r) => r.marginDb! < -0.5).length} worse than -0.5 dB`);
+  console.log(`  worst overshoot over setpoint: ${fmt(worstOver?.overshootC ?? null, 2)} C (${at(worstOver)}); where the fans can hold it and a power reading or hint exists: ${fmt(worstHeldOver?.overshootC ?? null, 2)} C (${at(worstHeldOver)})`);
+  console.log(`  most reversals/min: ${fmt(worstRev.reversalsPerMin, 2)} (${at(worstRev)}); above the limit where a baseline stays below: ${baselineBelow.length ? baselineBelow.join(', ') : 'none'}`);
+  return {
+    worstMarginDb: round(worstMargin?.marginDb ?? null),
+    worstMarginAt: at(worstMargin),
+    worstOvershootC: round(worstOver?.overshootC ?? null),
+    worstOvershootAt: at(worstOver),
+    worstOvershootHoldableWithInputC: round(worstHeldOver?.overshootC ?? null),
+    worstOvershootHoldableWithInputAt: at(worstHeldOver),
+    marginsBelowMinus0p5: withMargin.filter((r) => r.marginDb! < -0.5).length,
+    comparableRuns: withMargin.length,
+    runs: all.length,
+    maxReversalsPerMin: round(worstRev.reversalsPerMin, 3),
+    aboveLimitWhereBaselineBelow: baselineBelow,
+  };
+}
+const oursSummary = summarise('ours');
+const learnedSummary = LEARNED ? summarise('ours-learned') : null;
+const runCount = out.reduce((n, s) => n + s.runs.length, 0) + (LEARNED ? out.length * OURS_SETPOINTS.length : 0);
+console.log(`  ${runCount} runs in ${elapsed.toFixed(1)} s wall (shared machine: noisy)`);
 console.log(
   JSON.stringify({
     bench: 'thermal-scenarios',
     limitC: LIMIT_C,
     elapsedSeconds: round(elapsed, 1),
-    worstMarginDb: round(worstMargin?.marginDb ?? null),
-    worstMarginAt: worstMargin ? `${worstMargin.scenario} ${worstMargin.label}` : null,
-    worstOvershootC: round(worstOver?.overshootC ?? null),
-    worstOvershootAt: worstOver ? `${worstOver.scenario} ${worstOver.label}` : null,
-    worstOvershootHoldableWithInputC: round(worstHeldOver?.overshootC ?? null),
-    worstOvershootHoldableWithInputAt: worstHeldOver ? `${worstHeldOver.scenario} ${worstHeldOver.label}` : null,
-    marginsBelowMinus0p5: withMargin.filter((r) => r.marginDb! < -0.5).length,
-    comparableRuns: withMargin.length,
-    oursRuns: all.length,
-    maxReversalsPerMin: round(maxRev, 3),
-    aboveLimitWhereBaselineBelow: baselineBelow,
+    ...oursSummary,
+    learned: learnedSummary,
     scenarios: out.map((s) => ({
       name: s.name,
       factor: s.factor,

@@ -73,7 +73,16 @@ export interface ZoneStepOutput {
   ambientSource: 'thermistor' | 'config';
 }
 
+/** What the zone has learned about its rig (feedForward.learnSeconds). */
+export interface ZoneLearned {
+  /** learned dutyPerWatt / configured dutyPerWatt (1: nothing learned yet) */
+  dutyPerWattFactor: number;
+  /** seconds of settled operation it has learned from */
+  learnedSeconds: number;
+}
+
 export interface ZoneState {
+  learned: ZoneLearned;
   config: ZoneConfig;
   last: ZoneStepOutput | null;
   /** per-fan minimum duty after stall escalation */

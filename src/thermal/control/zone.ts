@@ -12,13 +12,13 @@
  */
 import type { FanConfig } from '../../cooler/config.ts';
 import type { ZoneConfig } from '../config.ts';
-import { plausibleAmbient, zoneIssues } from '../rules.ts';
+import { LEARNED_DUTY_PER_WATT_FACTOR, plausibleAmbient, zoneIssues } from '../rules.ts';
 import { createFanAllocator, type AllocFan } from './allocation.ts';
 import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
 import { createPid } from './pid.ts';
 import { slew } from './slew.ts';
-import type { PidTerms, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
+import type { PidTerms, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
 
 export interface ZoneController {
   step(input: ZoneStepInput): ZoneStepOutput;
@@ -29,6 +29,11 @@ export interface ZoneController {
    */
   update(patch: ZonePatch): ZoneConfig;
   state(): ZoneState;
+  /**
+   * Start from what an earlier run learned (the state directory). Returns false, changing
+   * nothing, for values out of bounds or not finite.
+   */
+  restoreLearned(learned: ZoneLearned): boolean;
 }
 
 export type ZonePatch = Partial<Omit<ZoneConfig, 'id' | 'gpus' | 'fans' | 'pid' | 'feedForward' | 'stall'>> & {
@@ -169,12 +174,51 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     return Math.max(0.25, Math.min(4, (ref / now) ** 2));
   };
 
+  /**
+   * Learned duty per watt (a factor on the configured one). Whenever the zone has held its
+   * setpoint at a steady load above idle for SETTLE_SECONDS, with the fans running between their
+   * limits and power measured (not only hinted), the integral is what the feed-forward lacks:
+   * the factor moves toward carrying it with time constant learnSeconds, and the integral gives up
+   * the same duty at the same moment (the output does not move). The next load step then gets the
+   * airflow this rig needs at once. Bounded (rules.ts); the PID still trims whatever is left.
+   */
+  const learned: ZoneLearned = { dutyPerWattFactor: 1, learnedSeconds: 0 };
+  let settledFor = 0;
+  const SETTLE_SECONDS = 60;
+  const learn = (dt: number, ok: boolean, base: number) => {
+    const tau = zone.feedForward.learnSeconds;
+    if (!(tau > 0) || !ok || !(dt > 0) || !(base > 0.05)) {
+      settledFor = 0;
+      return;
+    }
+    settledFor += dt;
+    if (settledFor < SETTLE_SECONDS) return;
+    const i = pid.integral;
+    const before = learned.dutyPerWattFactor;
+    const next = Math.max(LEARNED_DUTY_PER_WATT_FACTOR.min, Math.min(LEARNED_DUTY_PER_WATT_FACTOR.max, before + (1 - Math.exp(-dt / tau)) * (i / base)));
+    learned.dutyPerWattFactor = next;
+    learned.learnedSeconds += dt;
+    pid.shiftIntegral(-(next - before) * base);
+  };
+
   /** the feed-forward duty at a temperature, with the current parameters and power estimate */
-  const ffTerm = (t: number) => (zone.feedForward.enabled && Number.isFinite(t) ? ffs[0]!.dutyAt(estimateW()) * ffScale() * headroomWeight(t) : 0);
+  const ffTerm = (t: number) =>
+    zone.feedForward.enabled && Number.isFinite(t) ? ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) : 0;
 
   return {
     state() {
-      return { config: structuredClone(zone), last, fanMinDuty: allocator.minDuty() };
+      return { learned: { ...learned }, config: structuredClone(zone), last, fanMinDuty: allocator.minDuty() };
+    },
+
+    restoreLearned(l) {
+      const f = l.dutyPerWattFactor;
+      if (!(f >= LEARNED_DUTY_PER_WATT_FACTOR.min && f <= LEARNED_DUTY_PER_WATT_FACTOR.max) || !(l.learnedSeconds >= 0 && Number.isFinite(l.learnedSeconds))) return false;
+      const before = ffTerm(lastTemp);
+      learned.dutyPerWattFactor = f;
+      learned.learnedSeconds = l.learnedSeconds;
+      // bumpless, like any feed-forward change
+      if (zone.mode === 'pid') pid.shiftIntegral(before - ffTerm(lastTemp));
+      return true;
     },
 
     update(patch) {
@@ -247,12 +291,26 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       if (!failsafe) {
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
-          const ffNow = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
+          const ffBase = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
+          const ffNow = ffBase * learned.dutyPerWattFactor;
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
+          // learn only from a settled zone: at its setpoint, steady, fans running within their limits, power measured
+          const measured = hint === undefined || zone.gpus.every((_, k) => finite(input.powerW?.[k]) && input.powerW![k]! >= hint);
+          const settled =
+            !first &&
+            !stopped &&
+            !pidOnly &&
+            measured &&
+            Math.abs(temperature - zone.pid.setpoint) <= 1 &&
+            Math.abs(pid.derivative) <= 0.005 &&
+            duty > zone.minDuty + 0.01 &&
+            duty < zone.maxDuty - 0.01 &&
+            estimateW() > zone.feedForward.idleWatts + 20;
+          learn(dt, settled, ffBase);
         } else if (zone.mode === 'curve') {
           demand = curve.step(temperature);
         } else demand = zone.fixedDuty;

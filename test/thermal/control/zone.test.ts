@@ -346,6 +346,65 @@ describe('zone controller: issue 14 defects', () => {
   });
 });
 
+describe('zone controller: learning the duty per watt (issue 14)', () => {
+  /** a heavier heatsink than the feed-forward was fitted to (gain x1.4): 150 W steps, setpoint 80 */
+  function learnRun(learnSeconds: number) {
+    const rig = k80Rig({ gpus: 1 });
+    rig.gpus[0]!.conductanceFullWPerK /= 1.4;
+    rig.gpus[0]!.conductanceStillWPerK /= 1.4;
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 1500, watts: 150 }, { seconds: 600, watts: 30 }, { seconds: 900, watts: 150 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ pid: { setpoint: 80 }, feedForward: { learnSeconds } });
+    let secondPeak = -Infinity;
+    let maxJump = 0;
+    let lastDuty: number | null = null;
+    let afterFirst = { factor: NaN, i: NaN, duty: NaN };
+    for (let t = 0; t < 3120; t += 0.2) {
+      const g = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      if (t > 1000 && t < 1600 && lastDuty !== null) maxJump = Math.max(maxJump, Math.abs(out.duty - lastDuty));
+      lastDuty = out.duty;
+      if (Math.abs(t - 1610) < 0.1) afterFirst = { factor: zone.state().learned.dutyPerWattFactor, i: out.terms.i, duty: out.duty };
+      if (t >= 2220) secondPeak = Math.max(secondPeak, plant.gpu(0).temperatureC);
+    }
+    return { ...afterFirst, secondPeak, maxJump, learned: zone.state().learned };
+  }
+
+  it('moves the integral into the feed-forward while the zone holds its setpoint, without moving the fans, and the next load step overshoots less', () => {
+    const off = learnRun(0);
+    const on = learnRun(600);
+    expect(off.factor).toBe(1);
+    expect(on.factor).toBeGreaterThan(1.15);
+    expect(on.factor).toBeLessThanOrEqual(2);
+    expect(on.learned.learnedSeconds).toBeGreaterThan(300);
+    // the same airflow at the end of the first load, carried by the feed-forward instead of the integral
+    expect(Math.abs(on.duty - off.duty)).toBeLessThan(0.02);
+    expect(Math.abs(on.i)).toBeLessThan(Math.abs(off.i) / 2);
+    // no jumps while it learns: slower than any slew
+    expect(on.maxJump).toBeLessThan(0.01);
+    expect(on.secondPeak).toBeLessThan(off.secondPeak - 0.3);
+  });
+
+  it('restores what an earlier run learned, bumplessly, and refuses values out of bounds', () => {
+    // learning off: only what is restored counts
+    const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, feedForward: { learnSeconds: 0 } }), FANS);
+    const before = hold(zone, 0, 300, 0.2, 78, 150);
+    expect(zone.restoreLearned({ dutyPerWattFactor: 3, learnedSeconds: 10 })).toBe(false);
+    expect(zone.restoreLearned({ dutyPerWattFactor: Number.NaN, learnedSeconds: 10 })).toBe(false);
+    expect(zone.restoreLearned({ dutyPerWattFactor: 1.5, learnedSeconds: -1 })).toBe(false);
+    expect(zone.state().learned).toEqual({ dutyPerWattFactor: 1, learnedSeconds: 0 });
+    expect(zone.restoreLearned({ dutyPerWattFactor: 1.5, learnedSeconds: 900 })).toBe(true);
+    expect(zone.state().learned).toEqual({ dutyPerWattFactor: 1.5, learnedSeconds: 900 });
+    const after = zone.step({ now: 300.2, temps: [78], powerW: [150] });
+    expect(after.terms.ff).toBeCloseTo(before.terms.ff * 1.5, 3);
+    expect(Math.abs(after.demand - before.demand)).toBeLessThan(0.01);
+  });
+});
+
 describe('zone controller: closed loop on the plant', () => {
   function closedLoop(period: number, patch: ZonePatch = {}, opts: { noPower?: boolean } = {}) {
     const rig = k80Rig({ gpus: 1 });
