@@ -24,16 +24,20 @@ import type { FanConfig } from '../../cooler/config.ts';
 import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
-import { createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
+import { createZoneController, type ZoneController, type ZoneLearned, type ZoneStepOutput } from '../control/index.ts';
 import type { GpuSensorSource } from '../sensors/types.ts';
 import { CoolerIo } from './cooler-io.ts';
 import * as rules from './failsafe-rules.ts';
 import type { RaisedAlarm } from './failsafe-rules.ts';
 import { Ring } from './history.ts';
+import { LearnedStore } from './learned-store.ts';
 import { RuntimeTuning } from './runtime-tuning.ts';
 import type { ZoneTuning } from './tuning.ts';
 
 export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
+
+/** what the controllers learned is saved at most this often (and at stop) */
+const LEARNED_SAVE_MS = 60_000;
 
 /** cooler state older than this gives the controller no tach (stall detection pauses) */
 const COOLER_STATE_FRESH_MS = 2000;
@@ -96,6 +100,10 @@ export class ThermalService extends EventEmitter {
   private readonly zones = new Map<string, ZoneSlot>();
   private readonly staleAfterMs: number;
   private readonly tuning: RuntimeTuning;
+  private readonly learnedStore: LearnedStore | null;
+  /** dutyPerWattFactor per zone as last saved */
+  private readonly learnedSaved = new Map<string, number>();
+  private learnedSavedAt = -Infinity;
   private readonly history: Ring<HistoryEntry>;
   private readonly historyIntervalMs: number;
   private lastHistoryAt = -Infinity;
@@ -129,6 +137,7 @@ export class ThermalService extends EventEmitter {
       });
     }
     this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log);
+    this.learnedStore = opts.stateDir ? new LearnedStore(opts.stateDir, opts.log) : null;
   }
 
   get source(): GpuSensorSource {
@@ -161,6 +170,7 @@ export class ThermalService extends EventEmitter {
 
   async start(): Promise<void> {
     await this.tuning.restore();
+    await this.restoreLearned();
     this.stopped = false;
     this.validSeen.clear();
     this.opts.events?.on('load-hint', this.onHint);
@@ -180,7 +190,7 @@ export class ThermalService extends EventEmitter {
     // One last tick raises the daemon-stop alarm everywhere and commands full duty...
     this.tick();
     // ...and the device's own failsafe command makes sure of it (bounded; the reader stops meanwhile).
-    await Promise.all([this.io.failsafeNow('daemon stop'), this.opts.source.stop()]);
+    await Promise.all([this.io.failsafeNow('daemon stop'), this.opts.source.stop(), this.saveLearned(performance.now())]);
     this.opts.log.info('thermal control stopped: fans at full');
   }
 
@@ -286,6 +296,34 @@ export class ThermalService extends EventEmitter {
       this.opts.events?.emit('failsafe', { active: anyFailsafe, reasons });
     }
     this.recordHistory(nowMs, cs);
+    if (nowMs - this.learnedSavedAt >= LEARNED_SAVE_MS) void this.saveLearned(nowMs);
+  }
+
+  /** At start: what each zone learned in an earlier run (a value the controller refuses is ignored, warned). */
+  private async restoreLearned(): Promise<void> {
+    if (!this.learnedStore) return;
+    for (const [id, l] of Object.entries(await this.learnedStore.load())) {
+      const slot = this.zones.get(id);
+      if (!slot) continue;
+      if (slot.controller.restoreLearned(l)) {
+        this.learnedSaved.set(id, l.dutyPerWattFactor);
+        this.opts.log.info({ zone: id, learned: l, path: this.learnedStore.path }, `zone "${id}": starts from the duty per watt it learned before (x${l.dutyPerWattFactor.toFixed(3)})`);
+      } else this.opts.log.warn({ zone: id, learned: l, path: this.learnedStore.path }, `zone "${id}": learned duty per watt in ${this.learnedStore.path} is out of bounds: ignored`);
+    }
+  }
+
+  /** Saves what the zones learned when it changed since the last save; a failed write is logged. */
+  private async saveLearned(nowMs: number): Promise<void> {
+    this.learnedSavedAt = nowMs;
+    if (!this.learnedStore) return;
+    const zones = Object.fromEntries([...this.zones].map(([id, s]) => [id, s.controller.state().learned]));
+    if (Object.entries(zones).every(([id, l]) => Math.abs(l.dutyPerWattFactor - (this.learnedSaved.get(id) ?? 1)) < 1e-3)) return;
+    try {
+      await this.learnedStore.save(zones);
+      for (const [id, l] of Object.entries(zones)) this.learnedSaved.set(id, l.dutyPerWattFactor);
+    } catch (err) {
+      this.opts.log.warn({ err, path: this.learnedStore.path }, `cannot save what the zones learned to ${this.learnedStore.path}: a restart starts from the configured feed-forward`);
+    }
   }
 
   /** A zone GPU gave a usable temperature: it counts for readiness (and the first one is logged). */
@@ -385,7 +423,7 @@ export class ThermalService extends EventEmitter {
   }
 
   zoneSlot(id: string):
-    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[] }
+    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[]; learned: ZoneLearned }
     | undefined {
     const s = this.zones.get(id);
     if (!s) return undefined;
@@ -397,6 +435,7 @@ export class ThermalService extends EventEmitter {
       fanMinDuty: st.fanMinDuty,
       persisted: this.tuning.unsavedError(id) === null,
       tuningWarnings: this.tuning.warnings(id),
+      learned: st.learned,
     };
   }
 
