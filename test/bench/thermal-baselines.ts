@@ -3,12 +3,14 @@
  * test/bench/thermal-scenarios.ts), so both compare against exactly the same ones:
  *   - the original Tesla-Cooler curve (0 below 40 C, 1/3 at 70 C, 1 at 100 C, 5 s loop), shifted;
  *   - a plain PID with fan2go's documented PID-curve gains (p 0.05, i 0.005, d 0.005 in duty 0..1
- *     per C; derivative on measurement, no integration while saturated), 200 ms loop.
+ *     per C; derivative on measurement, no integration while saturated), 200 ms loop, in its own
+ *     few lines (until issue 14 it ran on src/thermal/control/pid.ts, whose back-calculation moved
+ *     with every change to ours).
  * Baseline fan stage: every fan gets the controller duty, a duty below the fan's minimum is off, and
  * a stopped fan gets its start duty for 1 s (the original's cold-start kick).
  */
 import type { FanConfig } from '../../src/cooler/config.ts';
-import { createPid, interpolate } from '../../src/thermal/control/index.ts';
+import { interpolate } from '../../src/thermal/control/index.ts';
 
 export interface Sample {
   now: number;
@@ -68,11 +70,17 @@ export function originalCurve(shift: number, fanConfigs: ReadonlyArray<FanConfig
 }
 
 export function fan2goPid(setpoint: number, fanConfigs: ReadonlyArray<FanConfig>): Controller {
-  // fan2go PID curve: err = setPoint - measured with negative gains; in cooling form that is
-  // kp*(T-sp) + ki*integral + kd*dT/dt, output clamped to 0..1; derivative unfiltered.
-  const pid = createPid({ kp: 0.05, ki: 0.005, kd: 0.005, derivativeFilterSeconds: 0, integralLimit: Infinity });
-  const stage = equalFanStage(fanConfigs);
+  // fan2go PID curve (internal/util/pid.go): err = setPoint - measured with negative gains; in
+  // cooling form kp*(T-sp) + ki*integral + kd*dT/dt, output clamped to 0..1; derivative on the
+  // measurement, unfiltered; no integration while the output is saturated. Its own few lines, not
+  // src/thermal/control/pid.ts: a change to our PID must not move the baseline.
+  const kp = 0.05;
+  const ki = 0.005;
+  const kd = 0.005;
+  let integral = 0;
+  let lastT: number | null = null;
   let lastNow: number | null = null;
+  const stage = equalFanStage(fanConfigs);
   return {
     family: 'fan2go-pid',
     label: `fan2go-pid@${setpoint}C`,
@@ -80,9 +88,15 @@ export function fan2goPid(setpoint: number, fanConfigs: ReadonlyArray<FanConfig>
     setpoint,
     step(s) {
       const dt = lastNow === null ? 0 : s.now - lastNow;
+      const e = s.tempC - setpoint;
+      const d = lastT !== null && dt > 0 ? (s.tempC - lastT) / dt : 0;
       lastNow = s.now;
-      const r = pid.step({ dt, measurement: s.tempC, setpoint, ff: 0, constrain: (v) => Math.max(0, Math.min(1, v)) });
-      return { zoneDuty: r.output, fanDuties: stage(s.now, r.output) };
+      lastT = s.tempC;
+      const tentative = integral + e * dt;
+      const raw = kp * e + ki * tentative + kd * d;
+      const out = Math.max(0, Math.min(1, raw));
+      if (out === raw) integral = tentative;
+      return { zoneDuty: out, fanDuties: stage(s.now, out) };
     },
   };
 }
