@@ -113,6 +113,8 @@ export interface Pid {
 }
 
 const EPS = 1e-9;
+/** duty the integral may rise by back-calculation over one spell held low by the slew */
+const HELD_LOW_RISE = 0.05;
 
 /** Maximum over a sliding time window (monotonic deque: O(1) amortised per sample). */
 function slidingMax() {
@@ -148,6 +150,8 @@ export function createPid(initial: PidGains): Pid {
   /** the same reading low-passed with the rise time constant both ways: where the die is now */
   let fast: number | null = null;
   let clock = 0;
+  /** the integral when the current spell held low began */
+  let heldLowFrom = 0;
   const peaks = slidingMax();
 
   const clampI = (v: number) => Math.max(-gains.integralLimit, Math.min(gains.integralLimit, v));
@@ -203,11 +207,18 @@ export function createPid(initial: PidGains): Pid {
       const reachable = clampI(outTry - p - d - ff);
       if (heldHigh || heldLow) {
         const atFloor = heldLow && freezeAtOrBelow !== undefined && outTry <= freezeAtOrBelow + EPS;
-        // Held low (the slow slew-down after a load drop), back-calculation never raises the
-        // integral: that would store the feed-forward that just fell away as integral, and the
-        // next load would start with stale duty on top of its own. It stops instead.
-        if ((backCalculate ?? true) && !atFloor) integral = heldLow ? Math.min(integral, reachable) : reachable;
+        // Held low (the slow slew-down after a load drop), back-calculation raises the integral
+        // by at most HELD_LOW_RISE over one spell: burst ripple is tracked as before (no hunting),
+        // but a load drop's vanished feed-forward is not stored as integral (the next load would
+        // start with stale duty on top of its own).
+        if ((backCalculate ?? true) && !atFloor) {
+          if (heldLow) {
+            const next = Math.min(reachable, Math.max(integral, heldLowFrom + HELD_LOW_RISE));
+            integral = next;
+          } else integral = reachable;
+        }
       } else integral = tentative;
+      if (!heldLow) heldLowFrom = integral;
       const demand = p + integral + d + ff;
       const output = heldHigh || heldLow ? constrain(demand) : outTry;
       return { p, i: integral, d, ff, demand, output };
