@@ -150,7 +150,7 @@ export function createPid(initial: PidGains): Pid {
   /** the same reading low-passed with the rise time constant both ways: where the die is now */
   let fast: number | null = null;
   let clock = 0;
-  /** the integral when the current spell held low began */
+  /** the integral when the temperature was last at or above the setpoint */
   let heldLowFrom = 0;
   const peaks = slidingMax();
 
@@ -208,9 +208,10 @@ export function createPid(initial: PidGains): Pid {
       if (heldHigh || heldLow) {
         const atFloor = heldLow && freezeAtOrBelow !== undefined && outTry <= freezeAtOrBelow + EPS;
         // Held low (the slow slew-down after a load drop), back-calculation raises the integral
-        // by at most HELD_LOW_RISE over one spell: burst ripple is tracked as before (no hunting),
-        // but a load drop's vanished feed-forward is not stored as integral (the next load would
-        // start with stale duty on top of its own).
+        // to at most HELD_LOW_RISE over what it was when the temperature was last at or above the
+        // setpoint: burst ripple around the setpoint is tracked as before (no hunting), but a load
+        // drop's vanished feed-forward is not stored as integral, nor do bursts far below the
+        // setpoint ratchet it up burst by burst (the next load would start with stale duty).
         if ((backCalculate ?? true) && !atFloor) {
           if (heldLow) {
             const next = Math.min(reachable, Math.max(integral, heldLowFrom + HELD_LOW_RISE));
@@ -218,7 +219,7 @@ export function createPid(initial: PidGains): Pid {
           } else integral = reachable;
         }
       } else integral = tentative;
-      if (!heldLow) heldLowFrom = integral;
+      if (error >= 0) heldLowFrom = integral;
       const demand = p + integral + d + ff;
       const output = heldHigh || heldLow ? constrain(demand) : outTry;
       return { p, i: integral, d, ff, demand, output };
@@ -230,17 +231,22 @@ export function createPid(initial: PidGains): Pid {
       peaks.reset();
       slope = 0;
       integral = clampI(output - gains.kp * (measurement - setpoint) - ff);
+      heldLowFrom = integral;
     },
 
     shiftIntegral(delta) {
+      const before = integral;
       integral = clampI(integral + delta);
+      heldLowFrom += integral - before;
     },
 
     setGains(next, measurement, setpoint) {
       const error = (pv ?? measurement) - setpoint;
       const before = gains.kp * error + integral + gains.kd * slope;
       gains = { ...next };
+      const was = integral;
       integral = clampI(before - gains.kp * error - gains.kd * slope);
+      heldLowFrom += integral - was;
     },
   };
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { FanConfig } from '../../../src/cooler/config.ts';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
 import { createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
-import { createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
+import { bursts, createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
 
 const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
 
@@ -327,6 +327,25 @@ describe('zone controller: issue 14 defects', () => {
       else highest = Math.max(highest, out.terms.i);
     }
     expect(highest).toBeLessThanOrEqual(Math.max(atDrop, 0) + 0.06);
+  });
+
+  it('on the plant: 60 s bursts far below the setpoint do not ratchet the integral up burst by burst through the slew-down back-calculation', () => {
+    const rig = k80Rig({ gpus: 1 });
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, ...bursts(60, 150, 60, 40, 900), { seconds: 300, watts: 30 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ pid: { setpoint: 72 }, feedForward: { learnSeconds: 0 } });
+    let highest = -Infinity;
+    for (let t = 0; t < 1320; t += 0.2) {
+      const g = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      highest = Math.max(highest, out.terms.i);
+    }
+    // the die stays well below 72 C all along: nothing for the integral to add beyond the 0.05 allowance
+    expect(highest).toBeLessThan(0.08);
   });
 
   it('a load hint starts stopped fans (pre-cooling), with a kick', () => {
