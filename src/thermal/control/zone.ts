@@ -176,7 +176,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
 
   /**
    * Learned duty per watt (a factor on the configured one). Whenever the zone has held its
-   * setpoint at a steady load above idle for SETTLE_SECONDS, with the fans running between their
+   * setpoint at a steady load above idle (power within 10% of its estimate: bursts never count) for SETTLE_SECONDS, with the fans running between their
    * limits and power measured (not only hinted), the integral is what the feed-forward lacks:
    * the factor moves toward carrying it with time constant learnSeconds, and the integral gives up
    * the same duty at the same moment (the output does not move). The next load step then gets the
@@ -298,13 +298,16 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
-          // learn only from a settled zone: at its setpoint, steady, fans running within their limits, power measured
+          // learn only from a settled zone: at its setpoint, steady load and temperature, fans running within their limits, power measured
           const measured = hint === undefined || zone.gpus.every((_, k) => finite(input.powerW?.[k]) && input.powerW![k]! >= hint);
+          // a steady load: each GPU's power within 10% of its filtered estimate (bursts never settle)
+          const steadyPower = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
           const settled =
             !first &&
             !stopped &&
             !pidOnly &&
             measured &&
+            steadyPower &&
             Math.abs(temperature - zone.pid.setpoint) <= 1 &&
             Math.abs(pid.derivative) <= 0.005 &&
             duty > zone.minDuty + 0.01 &&
