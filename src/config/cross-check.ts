@@ -1,5 +1,5 @@
 import { checkSynthesisConfig } from '../synthesis/config.ts';
-import { thermalIssues } from '../thermal/rules.ts';
+import { ambientThermistorIssues, thermalIssues } from '../thermal/rules.ts';
 import type { Config } from './schema.ts';
 import { isLoopbackHost } from '../api/hosts.ts';
 
@@ -40,6 +40,7 @@ export function crossCheck(config: Config): string[] {
 
   // the thermal section's own rules (the API and the state-file reload apply the same ones)
   issues.push(...thermalIssues(config.thermal).map((issue) => `thermal.${issue}`));
+  issues.push(...ambientThermistorIssues(config.thermal, config.cooler.thermistors.map((t) => t.id)).map((issue) => `thermal.${issue}`));
   const owner = new Map<string, string>();
   config.thermal.zones.forEach((zone, z) => {
     const at = `thermal.zones[${z}]`;

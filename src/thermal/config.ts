@@ -34,6 +34,12 @@ export const PidConfig = Type.Object(
     sensorResolutionCelsius: Type.Number({ exclusiveMinimum: 0, maximum: 5, default: 1, description: 'reading step of the temperature sensor (nvidia-smi: whole degrees)' }),
     peakHoldSeconds: Type.Number({ minimum: 0, maximum: 600, default: 45, description: 'P and I see the higher of the temperature and its highest reading of this many seconds (less half a sensor step), so a bursty load is held by its peaks, not its mean (0: off)' }),
     closingSeconds: Type.Number({ minimum: 0, maximum: 600, default: 120, description: 'no integration while the temperature trend closes the error within this many seconds (no overshoot after load steps); 0: off' }),
+    integralBandCelsius: Type.Number({
+      minimum: 0,
+      maximum: 20,
+      default: 1,
+      description: 'the integral rises only while the die itself (the reading low-passed by measurementFilterSeconds) is within this band of the setpoint or above it: the slow fall filter cannot wind it up after an overshoot; 0: off',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -47,11 +53,30 @@ export const FeedForwardConfig = Type.Object(
     dutyPerWatt: Type.Number({ minimum: 0, maximum: 0.1, default: 0.0048, description: 'duty per W above idleWatts at referenceWatts (power of the busiest zone GPU), at referenceSetpointCelsius' }),
     referenceWatts: Type.Number({ exclusiveMinimum: 0, maximum: 2000, default: 150, description: 'GPU power at which dutyPerWatt is exact (a K80 GPU: 150 W)' }),
     curvature: Type.Number({ minimum: 0, maximum: 3, default: 0, description: 'below referenceWatts the term falls off as ((W - idle) / (reference - idle))^curvature more than linearly: the airflow a heat load needs grows faster than the heat' }),
-    referenceSetpointCelsius: Celsius({ default: 78, description: 'setpoint at which dutyPerWatt holds; at other setpoints the term scales with ((reference - ambient) / (setpoint - ambient))^2 (airflow needed grows about with the square of the conductance)' }),
-    ambientCelsius: Celsius({ default: 30, description: 'intake air temperature for that scaling (the service may pass a measured one)' }),
+    referenceSetpointCelsius: Celsius({
+      default: 78,
+      description: 'setpoint at which dutyPerWatt holds (with intake air at referenceAmbientCelsius); elsewhere the term scales with ((referenceSetpoint - referenceAmbient) / (setpoint - ambient))^2 (airflow needed grows about with the square of the conductance), within 0.25..4',
+    }),
+    referenceAmbientCelsius: Celsius({ default: 30, description: 'intake air temperature at which dutyPerWatt holds' }),
+    ambientCelsius: Celsius({ default: 30, description: 'intake air temperature for that scaling when no ambientThermistor reading is usable' }),
+    ambientThermistor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: LIMITS.id,
+        pattern: '^[A-Za-z0-9_.-]+$',
+        description: "the cooler thermistor (cooler.thermistors[].id) that reads this zone's intake air (role: ambient, e.g. on the shroud's inlet); its reading replaces ambientCelsius while it is plausible (-20..60 C), otherwise ambientCelsius is used and the zone shows an ambient-missing alarm (fans unaffected)",
+      }),
+    ),
     idleWatts: Type.Number({ minimum: 0, maximum: 2000, default: 40, description: 'GPU power that needs no feed-forward (and at or below which the zone counts as idle: fans may stop)' }),
     riseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'time constant of each of the two low-pass stages of the power estimate while power rises (render bursts average out; load hints lead the steps)' }),
     fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'the same while power falls' }),
+    learnSeconds: Type.Number({
+      minimum: 0,
+      maximum: 86_400,
+      default: 600,
+      description:
+        'learns the duty per watt this rig really needs while it runs: whenever the zone has held its setpoint at a steady load for a minute, the integral is moved into the feed-forward with this time constant (within 0.5..2 x dutyPerWatt; kept in the state directory); 0: off',
+    }),
     headroomCelsius: Type.Number({ minimum: 0, maximum: 50, default: 0, description: 'if > 0 the term waits until the temperature comes within this many degrees of the setpoint (the heatsink soaks up the start of a load step) and stays on until the load is gone; 0: always on' }),
   },
   { additionalProperties: false, default: {} },

@@ -14,6 +14,16 @@ export const CRITICAL_CLEAR_K = 3;
 /** a sensor sample may be missed once before the zone counts as stale */
 export const STALE_SAMPLES = 2;
 
+/** an intake air reading outside this range is a broken or misplaced thermistor: not used */
+export const AMBIENT_PLAUSIBLE_C = { min: -20, max: 60 } as const;
+
+export function plausibleAmbient(celsius: number | null | undefined): celsius is number {
+  return typeof celsius === 'number' && celsius >= AMBIENT_PLAUSIBLE_C.min && celsius <= AMBIENT_PLAUSIBLE_C.max;
+}
+
+/** the learned duty per watt stays within these multiples of the configured feedForward.dutyPerWatt */
+export const LEARNED_DUTY_PER_WATT_FACTOR = { min: 0.5, max: 2 } as const;
+
 /** Rules across one zone's fields (a complete zone: the config's, or the config's with a tuning over it). */
 export function zoneIssues(zone: ZoneConfig): string[] {
   const issues: string[] = [];
@@ -23,6 +33,10 @@ export function zoneIssues(zone: ZoneConfig): string[] {
   // touch of critical and release them only below the setpoint: the zone would pump.
   const highest = zone.criticalCelsius - CRITICAL_CLEAR_K;
   if (!(zone.pid.setpoint <= highest)) issues.push(`pid.setpoint: must be at most criticalCelsius - ${CRITICAL_CLEAR_K} (${highest}), got ${zone.pid.setpoint}`);
+  const ff = zone.feedForward;
+  if (!(ff.referenceAmbientCelsius < ff.referenceSetpointCelsius)) {
+    issues.push(`feedForward.referenceAmbientCelsius: must be below feedForward.referenceSetpointCelsius (${ff.referenceSetpointCelsius}), got ${ff.referenceAmbientCelsius}`);
+  }
   if (zone.curve.length < 2) issues.push(`curve: must have at least 2 points, got ${zone.curve.length}`);
   for (let k = 1; k < zone.curve.length; k++) {
     const [t0] = zone.curve[k - 1]!;
@@ -52,6 +66,21 @@ export function thermalIssues(config: ThermalConfig): string[] {
     if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);
     ids.add(zone.id);
     for (const issue of zoneIssues(zone)) issues.push(`zones[${z}].${issue}`);
+  });
+  return issues;
+}
+
+/**
+ * Each zone's feedForward.ambientThermistor must name a configured cooler thermistor (config load;
+ * the zone itself falls back to ambientCelsius with an alarm when the reading is missing).
+ */
+export function ambientThermistorIssues(config: ThermalConfig, thermistorIds: ReadonlyArray<string>): string[] {
+  const issues: string[] = [];
+  config.zones.forEach((zone, z) => {
+    const id = zone.feedForward.ambientThermistor;
+    if (id !== undefined && !thermistorIds.includes(id)) {
+      issues.push(`zones[${z}].feedForward.ambientThermistor: unknown thermistor "${id}" (cooler.thermistors has: ${thermistorIds.length ? thermistorIds.join(', ') : 'none'})`);
+    }
   });
   return issues;
 }

@@ -32,8 +32,9 @@
  */
 import { Value } from '@sinclair/typebox/value';
 import { ZoneConfig } from '../../src/thermal/config.ts';
-import { countReversals, createPid, createZoneController, interpolate, type ZonePatch } from '../../src/thermal/control/index.ts';
+import { countReversals, createZoneController, type ZonePatch } from '../../src/thermal/control/index.ts';
 import { createPlant, fanConfigsFor, k80Rig, standardBenchmarkProfile, type LoadHint } from '../../src/thermal/plant/index.ts';
+import { fan2goPid as baselineFan2go, originalCurve as baselineCurve, type Controller, type Sample } from './thermal-baselines.ts';
 
 const PLANT_DT = 0.1;
 const LIMIT_C = 85;
@@ -41,23 +42,6 @@ const WARMUP_S = 120;
 const REVERSAL_DEADBAND = 0.02;
 const FAN_MIN_DUTY = 0.2;
 const FAN_START_DUTY = 0.5;
-
-interface Sample {
-  now: number;
-  /** whole degrees, like nvidia-smi */
-  tempC: number;
-  powerW: number;
-  hintW: number | undefined;
-  rpm: Record<string, number | null>;
-}
-
-/** A controller under test: called every `period` s; returns per-fan duties and the zone duty. */
-interface Controller {
-  family: string;
-  label: string;
-  period: number;
-  step(s: Sample): { zoneDuty: number; fanDuties: Record<string, number> };
-}
 
 interface RunResult {
   family: string;
@@ -74,60 +58,8 @@ interface RunResult {
 const rig = k80Rig({ gpus: 1, fansPerGpu: 3, ambientC: 30, seed: 7, powerNoiseW: 0.5 });
 const fanConfigs = fanConfigsFor(rig, { minDuty: FAN_MIN_DUTY, startDuty: FAN_START_DUTY });
 const fanIds = fanConfigs.map((f) => f.id);
-
-/** Baseline fan stage: same duty to every fan; below minimum = off; 1 s start kick. */
-function equalFanStage() {
-  const kickUntil = new Map<string, number>();
-  const last = new Map<string, number>();
-  return (now: number, duty: number): Record<string, number> => {
-    const out: Record<string, number> = {};
-    for (const f of fanConfigs) {
-      let d = duty >= f.minDuty ? duty : 0;
-      if (d > 0 && (last.get(f.id) ?? 0) === 0) kickUntil.set(f.id, now + 1);
-      if (d > 0 && now < (kickUntil.get(f.id) ?? -1)) d = Math.max(d, f.startDuty);
-      last.set(f.id, d > 0 ? d : 0);
-      out[f.id] = d;
-    }
-    return out;
-  };
-}
-
-function originalCurve(shift: number): Controller {
-  const points: Array<[number, number]> = [
-    [40 + shift, 0],
-    [70 + shift, 1 / 3],
-    [100 + shift, 1],
-  ];
-  const stage = equalFanStage();
-  return {
-    family: 'original-curve',
-    label: `curve${shift >= 0 ? '+' : ''}${shift}C`,
-    period: 5,
-    step(s) {
-      const duty = interpolate(points, s.tempC);
-      return { zoneDuty: duty, fanDuties: stage(s.now, duty) };
-    },
-  };
-}
-
-function fan2goPid(setpoint: number): Controller {
-  // fan2go PID curve: err = setPoint - measured with negative gains; in cooling form that is
-  // kp*(T-sp) + ki*integral + kd*dT/dt, output clamped to 0..1; derivative unfiltered.
-  const pid = createPid({ kp: 0.05, ki: 0.005, kd: 0.005, derivativeFilterSeconds: 0, integralLimit: Infinity });
-  const stage = equalFanStage();
-  let lastNow: number | null = null;
-  return {
-    family: 'fan2go-pid',
-    label: `fan2go-pid@${setpoint}C`,
-    period: 0.2,
-    step(s) {
-      const dt = lastNow === null ? 0 : s.now - lastNow;
-      lastNow = s.now;
-      const r = pid.step({ dt, measurement: s.tempC, setpoint, ff: 0, constrain: (v) => Math.max(0, Math.min(1, v)) });
-      return { zoneDuty: r.output, fanDuties: stage(s.now, r.output) };
-    },
-  };
-}
+const originalCurve = (shift: number) => baselineCurve(shift, fanConfigs);
+const fan2goPid = (setpoint: number) => baselineFan2go(setpoint, fanConfigs);
 
 function ours(setpoint: number, patch: ZonePatch = {}, family = 'ours', tag = ''): Controller {
   const base = Value.Default(ZoneConfig, Value.Clone({ id: 'gpu0', gpus: [0], fans: fanIds })) as ZoneConfig;
@@ -138,7 +70,7 @@ function ours(setpoint: number, patch: ZonePatch = {}, family = 'ours', tag = ''
     label: `${family}@${setpoint}C${tag}`,
     period: 0.2,
     step(s) {
-      const out = zone.step({ now: s.now, temps: [s.tempC], powerW: [s.powerW], loadHintW: s.hintW, fanRpm: s.rpm });
+      const out = zone.step({ now: s.now, temps: s.temps, powerW: s.powerW, loadHintW: s.hintW, fanRpm: s.rpm });
       return { zoneDuty: out.duty, fanDuties: out.fanDuties };
     },
   };
@@ -165,10 +97,13 @@ function run(c: Controller): RunResult {
     if (k % every === 0) {
       const g = plant.gpu(0);
       const hint = hints.find((h) => now >= h.at && now < h.at + h.seconds);
+      const tempC = Math.round(g.temperatureC);
+      const powerW = Math.round(g.powerW * 100) / 100;
       const sample: Sample = {
         now,
-        tempC: Math.round(g.temperatureC),
-        powerW: Math.round(g.powerW * 100) / 100,
+        tempC,
+        temps: [tempC],
+        powerW: [powerW],
         hintW: hint?.watts,
         rpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])),
       };

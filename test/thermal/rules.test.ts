@@ -2,7 +2,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { ThermalConfig, ZoneConfig } from '../../src/thermal/config.ts';
-import { thermalIssues, zoneIssues } from '../../src/thermal/rules.ts';
+import { ambientThermistorIssues, thermalIssues, zoneIssues } from '../../src/thermal/rules.ts';
 
 const zone = (patch: Record<string, unknown> = {}): ZoneConfig => {
   const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'] }) as ZoneConfig;
@@ -46,5 +46,16 @@ describe('thermal section rules', () => {
       'zones[1].id: duplicate zone id "z"',
       'zones[1].pid.setpoint: must be at most criticalCelsius - 3 (87), got 99',
     ]);
+  });
+});
+
+describe('ambient thermistor rules (issue 14)', () => {
+  it('a zone\'s ambientThermistor must be a configured cooler thermistor; the reference ambient must be below the reference setpoint', () => {
+    const zone = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'], feedForward: { ambientThermistor: 'intake' } }) as ZoneConfig;
+    const thermal = Value.Default(ThermalConfig, { zones: [zone] }) as ThermalConfig;
+    expect(ambientThermistorIssues(thermal, ['intake', 'sink0'])).toEqual([]);
+    expect(ambientThermistorIssues(thermal, ['sink0'])).toEqual(['zones[0].feedForward.ambientThermistor: unknown thermistor "intake" (cooler.thermistors has: sink0)']);
+    const bad = { ...zone, feedForward: { ...zone.feedForward, referenceAmbientCelsius: 80 } };
+    expect(zoneIssues(bad)).toEqual(['feedForward.referenceAmbientCelsius: must be below feedForward.referenceSetpointCelsius (78), got 80']);
   });
 });

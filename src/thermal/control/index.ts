@@ -11,7 +11,7 @@
  */
 export { createZoneController } from './zone.ts';
 export type { ZoneController, ZonePatch } from './zone.ts';
-export type { ZoneStepInput, ZoneStepOutput, ZoneState, PidTerms, FanCommand, ZoneMode } from './types.ts';
+export type { ZoneStepInput, ZoneStepOutput, ZoneState, ZoneLearned, PidTerms, FanCommand, ZoneMode } from './types.ts';
 export { createPid } from './pid.ts';
 export type { Pid, PidGains, PidStepInput, PidStepResult } from './pid.ts';
 export { interpolate, createCurveFollower } from './curve.ts';

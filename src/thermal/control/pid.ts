@@ -45,6 +45,15 @@ export interface PidGains {
    * (that is what makes a PID overshoot after a load step).
    */
   closingSeconds?: number;
+  /**
+   * The integral rises only on the part of the error the die still has: while the slow fall filter
+   * holds the measured temperature above a fast one (measurementFilterSeconds both ways), the error
+   * it integrates upward is capped at (fast + this band - setpoint), never below 0. After an
+   * overshoot the die falls back below the setpoint minutes before the fall filter does; without
+   * this the integral kept rising all that while. The integral is not pulled down by the cap (the
+   * trim it holds is still needed by the next load). 0/undefined: off.
+   */
+  integralBandCelsius?: number;
 }
 
 export interface PidStepInput {
@@ -104,6 +113,8 @@ export interface Pid {
 }
 
 const EPS = 1e-9;
+/** duty the integral may rise by back-calculation over one spell held low by the slew */
+const HELD_LOW_RISE = 0.05;
 
 /** Maximum over a sliding time window (monotonic deque: O(1) amortised per sample). */
 function slidingMax() {
@@ -136,7 +147,11 @@ export function createPid(initial: PidGains): Pid {
   /** filtered measurement, and what P and I see (its peak over peakHoldSeconds) */
   let filtered: number | null = null;
   let pv: number | null = null;
+  /** the same reading low-passed with the rise time constant both ways: where the die is now */
+  let fast: number | null = null;
   let clock = 0;
+  /** the integral when the temperature was last at or above the setpoint */
+  let heldLowFrom = 0;
   const peaks = slidingMax();
 
   const clampI = (v: number) => Math.max(-gains.integralLimit, Math.min(gains.integralLimit, v));
@@ -172,12 +187,17 @@ export function createPid(initial: PidGains): Pid {
         filtered += lowPass(dt, raw >= filtered ? rise : (gains.measurementFallSeconds ?? rise)) * (raw - filtered);
       }
       pv = filtered;
+      if (fast === null) fast = raw;
+      else fast += lowPass(dt, gains.measurementFilterSeconds ?? 0) * (raw - fast);
       const error = pv - setpoint;
+      const band = gains.integralBandCelsius ?? 0;
+      // integrate upward no more than the fast temperature (plus the band) is above the setpoint
+      const errorI = band > 0 && error > 0 ? Math.min(error, Math.max(0, fast + band - setpoint)) : error;
 
       const p = gains.kp * error;
       const d = gains.kd * slope;
       const closing = (gains.closingSeconds ?? 0) > 0 && error * slope < 0 && Math.abs(slope) * gains.closingSeconds! >= Math.abs(error);
-      const tentative = closing ? integral : clampI(integral + gains.ki * error * (dt > 0 ? dt : 0));
+      const tentative = closing ? integral : clampI(integral + gains.ki * errorI * (dt > 0 ? dt : 0));
       const demandTry = p + tentative + d + ff;
       const outTry = constrain(demandTry);
       // Anti-windup: when a limit or the slew limit holds the output in the direction the error
@@ -187,8 +207,19 @@ export function createPid(initial: PidGains): Pid {
       const reachable = clampI(outTry - p - d - ff);
       if (heldHigh || heldLow) {
         const atFloor = heldLow && freezeAtOrBelow !== undefined && outTry <= freezeAtOrBelow + EPS;
-        if ((backCalculate ?? true) && !atFloor) integral = reachable;
+        // Held low (the slow slew-down after a load drop), back-calculation raises the integral
+        // to at most HELD_LOW_RISE over what it was when the temperature was last at or above the
+        // setpoint: burst ripple around the setpoint is tracked as before (no hunting), but a load
+        // drop's vanished feed-forward is not stored as integral, nor do bursts far below the
+        // setpoint ratchet it up burst by burst (the next load would start with stale duty).
+        if ((backCalculate ?? true) && !atFloor) {
+          if (heldLow) {
+            const next = Math.min(reachable, Math.max(integral, heldLowFrom + HELD_LOW_RISE));
+            integral = next;
+          } else integral = reachable;
+        }
       } else integral = tentative;
+      if (error >= 0) heldLowFrom = integral;
       const demand = p + integral + d + ff;
       const output = heldHigh || heldLow ? constrain(demand) : outTry;
       return { p, i: integral, d, ff, demand, output };
@@ -196,21 +227,26 @@ export function createPid(initial: PidGains): Pid {
 
     track(output, measurement, setpoint, ff) {
       lastMeasurement = measurement;
-      filtered = pv = measurement;
+      filtered = pv = fast = measurement;
       peaks.reset();
       slope = 0;
       integral = clampI(output - gains.kp * (measurement - setpoint) - ff);
+      heldLowFrom = integral;
     },
 
     shiftIntegral(delta) {
+      const before = integral;
       integral = clampI(integral + delta);
+      heldLowFrom += integral - before;
     },
 
     setGains(next, measurement, setpoint) {
       const error = (pv ?? measurement) - setpoint;
       const before = gains.kp * error + integral + gains.kd * slope;
       gains = { ...next };
+      const was = integral;
       integral = clampI(before - gains.kp * error - gains.kd * slope);
+      heldLowFrom += integral - was;
     },
   };
 }

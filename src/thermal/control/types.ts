@@ -19,7 +19,11 @@ export interface ZoneStepInput {
    * feed-forward uses max(measured power, hint), so a late hint is harmless.
    */
   loadHintW?: number;
-  /** intake air temperature, C, if the service has one (a cooler thermistor); feed-forward scaling */
+  /**
+   * intake air temperature, C, if the service has one (the zone's feedForward.ambientThermistor);
+   * feed-forward scaling. Used this step only, and only if plausible (rules.ts); else the
+   * configured feedForward.ambientCelsius.
+   */
   ambientC?: number | null;
   /** tach per fan id; null = no tach (stall detection off for that fan); absent = unknown */
   fanRpm?: Readonly<Record<string, number | null | undefined>>;
@@ -64,9 +68,21 @@ export interface ZoneStepOutput {
   setpoint: number;
   /** the zone fans are stopped on purpose (demand below stopBelowDuty) */
   stopped: boolean;
+  /** intake air temperature the feed-forward used, C, and where it came from */
+  ambientC: number;
+  ambientSource: 'thermistor' | 'config';
+}
+
+/** What the zone has learned about its rig (feedForward.learnSeconds). */
+export interface ZoneLearned {
+  /** learned dutyPerWatt / configured dutyPerWatt (1: nothing learned yet) */
+  dutyPerWattFactor: number;
+  /** seconds of settled operation it has learned from */
+  learnedSeconds: number;
 }
 
 export interface ZoneState {
+  learned: ZoneLearned;
   config: ZoneConfig;
   last: ZoneStepOutput | null;
   /** per-fan minimum duty after stall escalation */

@@ -12,13 +12,13 @@
  */
 import type { FanConfig } from '../../cooler/config.ts';
 import type { ZoneConfig } from '../config.ts';
-import { zoneIssues } from '../rules.ts';
+import { LEARNED_DUTY_PER_WATT_FACTOR, plausibleAmbient, zoneIssues } from '../rules.ts';
 import { createFanAllocator, type AllocFan } from './allocation.ts';
 import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
 import { createPid } from './pid.ts';
 import { slew } from './slew.ts';
-import type { PidTerms, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
+import type { PidTerms, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
 
 export interface ZoneController {
   step(input: ZoneStepInput): ZoneStepOutput;
@@ -29,6 +29,11 @@ export interface ZoneController {
    */
   update(patch: ZonePatch): ZoneConfig;
   state(): ZoneState;
+  /**
+   * Start from what an earlier run learned (the state directory). Returns false, changing
+   * nothing, for values out of bounds or not finite.
+   */
+  restoreLearned(learned: ZoneLearned): boolean;
 }
 
 export type ZonePatch = Partial<Omit<ZoneConfig, 'id' | 'gpus' | 'fans' | 'pid' | 'feedForward' | 'stall'>> & {
@@ -65,7 +70,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   const pid = createPid(pidGains());
   /** re-apply the gains without a jump in the output, at the last reading */
   const applyGains = () => pid.setGains(pidGains(), Number.isFinite(lastTemp) ? lastTemp : zone.pid.setpoint, zone.pid.setpoint);
-  const ff = createFeedForward(zone.feedForward);
+  /**
+   * One power filter per GPU, combined after filtering (the busiest GPU's estimate): GPUs bursting
+   * in turn each average their own bursts, as their heatsinks do; the maximum taken before the
+   * filter would look like one constant full load.
+   */
+  const ffs = zone.gpus.map(() => createFeedForward(zone.feedForward));
+  const estimateW = () => Math.max(0, ...ffs.map((f) => f.estimateW));
   const curve = createCurveFollower(
     () => zone.curve,
     () => zone.hysteresis,
@@ -94,10 +105,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * Stop/start hysteresis. Fans stop only when the zone idles (power estimate at or below the
    * feed-forward idleWatts: a GPU at idle cools passively) and the demand has fallen below
    * stopBelowDuty; they start again once the demand reaches minDuty. Under load they never stop
-   * (a fanless heatsink would overheat and the restart would overshoot).
+   * (a fanless heatsink would overheat and the restart would overshoot). A live load hint above
+   * idleWatts starts stopped fans at once (pre-cooling ahead of the load; the allocator kicks them)
+   * and keeps running ones from stopping.
    */
-  const nextStopped = (demand: number, powerEstimateW: number, temperature: number) => {
+  const nextStopped = (demand: number, powerEstimateW: number, temperature: number, hintW: number | undefined) => {
     if (zone.stopBelowDuty <= 0) return false;
+    if (hintW !== undefined && hintW > zone.feedForward.idleWatts) return false;
     // A zone at its setpoint has its fans running whatever the demand says: without feed-forward
     // (disabled, or a GPU that reports no power) a small P term alone would leave them stopped
     // well above it. They stop again only `hysteresis` degrees below it.
@@ -146,22 +160,65 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   };
   const headroomWeight = (_t: number) => (zone.feedForward.headroomCelsius <= 0 || ffEngaged ? 1 : 0);
 
+  /** the intake air measured this step (null: none usable, the configured ambientCelsius holds) */
   let ambientC: number | null = null;
-  /** dutyPerWatt holds at the reference setpoint; the airflow needed grows ~ (1 / (sp - ambient))^2 */
+  /**
+   * dutyPerWatt holds at the reference setpoint with the reference intake air; the airflow needed
+   * grows ~ (1 / (sp - ambient))^2: hotter air or a lower setpoint need more, cooler air less.
+   */
   const ffScale = () => {
     const amb = ambientC ?? zone.feedForward.ambientCelsius;
-    const ref = zone.feedForward.referenceSetpointCelsius - amb;
+    const ref = zone.feedForward.referenceSetpointCelsius - zone.feedForward.referenceAmbientCelsius;
     const now = zone.pid.setpoint - amb;
     if (!(ref > 0) || !(now > 0)) return 4;
     return Math.max(0.25, Math.min(4, (ref / now) ** 2));
   };
 
+  /**
+   * Learned duty per watt (a factor on the configured one). Whenever the zone has held its
+   * setpoint at a steady load above idle (power within 10% of its estimate: bursts never count) for SETTLE_SECONDS, with the fans running between their
+   * limits and power measured (not only hinted), the integral is what the feed-forward lacks:
+   * the factor moves toward carrying it with time constant learnSeconds, and the integral gives up
+   * the same duty at the same moment (the output does not move). The next load step then gets the
+   * airflow this rig needs at once. Bounded (rules.ts); the PID still trims whatever is left.
+   */
+  const learned: ZoneLearned = { dutyPerWattFactor: 1, learnedSeconds: 0 };
+  let settledFor = 0;
+  const SETTLE_SECONDS = 60;
+  const learn = (dt: number, ok: boolean, base: number) => {
+    const tau = zone.feedForward.learnSeconds;
+    if (!(tau > 0) || !ok || !(dt > 0) || !(base > 0.05)) {
+      settledFor = 0;
+      return;
+    }
+    settledFor += dt;
+    if (settledFor < SETTLE_SECONDS) return;
+    const i = pid.integral;
+    const before = learned.dutyPerWattFactor;
+    const next = Math.max(LEARNED_DUTY_PER_WATT_FACTOR.min, Math.min(LEARNED_DUTY_PER_WATT_FACTOR.max, before + (1 - Math.exp(-dt / tau)) * (i / base)));
+    learned.dutyPerWattFactor = next;
+    learned.learnedSeconds += dt;
+    pid.shiftIntegral(-(next - before) * base);
+  };
+
   /** the feed-forward duty at a temperature, with the current parameters and power estimate */
-  const ffTerm = (t: number) => (zone.feedForward.enabled && Number.isFinite(t) ? ff.dutyAt(ff.estimateW) * ffScale() * headroomWeight(t) : 0);
+  const ffTerm = (t: number) =>
+    zone.feedForward.enabled && Number.isFinite(t) ? ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) : 0;
 
   return {
     state() {
-      return { config: structuredClone(zone), last, fanMinDuty: allocator.minDuty() };
+      return { learned: { ...learned }, config: structuredClone(zone), last, fanMinDuty: allocator.minDuty() };
+    },
+
+    restoreLearned(l) {
+      const f = l.dutyPerWattFactor;
+      if (!(f >= LEARNED_DUTY_PER_WATT_FACTOR.min && f <= LEARNED_DUTY_PER_WATT_FACTOR.max) || !(l.learnedSeconds >= 0 && Number.isFinite(l.learnedSeconds))) return false;
+      const before = ffTerm(lastTemp);
+      learned.dutyPerWattFactor = f;
+      learned.learnedSeconds = l.learnedSeconds;
+      // bumpless, like any feed-forward change
+      if (zone.mode === 'pid') pid.shiftIntegral(before - ffTerm(lastTemp));
+      return true;
     },
 
     update(patch) {
@@ -180,7 +237,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const modeChanged = next.mode !== zone.mode;
       const ffBefore = ffTerm(lastTemp);
       zone = next;
-      ff.setParams(zone.feedForward);
+      for (const f of ffs) f.setParams(zone.feedForward);
       allocator.setStall(zone.stall);
       if (modeChanged) {
         pidNeedsTrack = true;
@@ -209,8 +266,6 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         if (finite(t)) temps.push(t);
         else alarms.push(`sensor-missing:gpu${gpu}`);
       });
-      // Per-GPU figures: the busiest GPU of the zone sets the feed-forward.
-      const power = zone.gpus.reduce((m, _, k) => Math.max(m, finite(input.powerW?.[k]) ? input.powerW![k]! : 0), 0);
       const hint = finite(input.loadHintW) ? input.loadHintW : undefined;
       // Gain scheduling: without feed-forward input the integral gain that suits it is far too slow.
       const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k])));
@@ -219,8 +274,12 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         // the integral is kept in duty: a new ki changes only how fast it moves from here (no jump)
         applyGains();
       }
-      if (finite(input.ambientC)) ambientC = input.ambientC;
-      const ffDuty = ff.step(firstStep ? 0 : dt, power, hint);
+      ambientC = plausibleAmbient(input.ambientC) ? input.ambientC : null;
+      // Per GPU: each filter sees its own GPU's power (missing: 0) and the zone's hint; the busiest estimate sets the term.
+      let ffDuty = 0;
+      ffs.forEach((f, k) => {
+        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, finite(input.powerW?.[k]) ? input.powerW![k]! : 0, hint));
+      });
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
       if (Number.isFinite(temperature)) lastTemp = temperature;
       const hottest = temps.length ? Math.max(...temps) : NaN;
@@ -232,12 +291,29 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       if (!failsafe) {
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
-          const ffNow = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
+          const ffBase = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
+          const ffNow = ffBase * learned.dutyPerWattFactor;
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
+          // learn only from a settled zone: at its setpoint, steady load and temperature, fans running within their limits, power measured
+          const measured = hint === undefined || zone.gpus.every((_, k) => finite(input.powerW?.[k]) && input.powerW![k]! >= hint);
+          // a steady load: each GPU's power within 10% of its filtered estimate (bursts never settle)
+          const steadyPower = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
+          const settled =
+            !first &&
+            !stopped &&
+            !pidOnly &&
+            measured &&
+            steadyPower &&
+            Math.abs(temperature - zone.pid.setpoint) <= 1 &&
+            Math.abs(pid.derivative) <= 0.005 &&
+            duty > zone.minDuty + 0.01 &&
+            duty < zone.maxDuty - 0.01 &&
+            estimateW() > zone.feedForward.idleWatts + 20;
+          learn(dt, settled, ffBase);
         } else if (zone.mode === 'curve') {
           demand = curve.step(temperature);
         } else demand = zone.fixedDuty;
@@ -251,7 +327,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         } else {
           if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
           const wasStopped = stopped;
-          stopped = nextStopped(demand, ff.estimateW, temperature);
+          stopped = nextStopped(demand, estimateW(), temperature, hint);
           const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
           duty = next;
           controlled = true;
@@ -269,6 +345,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
 
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);
       alarms.push(...alloc.alarms);
+      // informs only (pushed after the failsafe decision): the feed-forward falls back to ambientCelsius
+      if (ambientC === null && zone.feedForward.ambientThermistor !== undefined) alarms.push(`ambient-missing:${zone.feedForward.ambientThermistor}`);
       last = {
         duty: stopped ? 0 : duty,
         fanDuties: alloc.fanDuties,
@@ -281,6 +359,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         mode: zone.mode,
         setpoint: zone.pid.setpoint,
         stopped,
+        ambientC: ambientC ?? zone.feedForward.ambientCelsius,
+        ambientSource: ambientC === null ? 'config' : 'thermistor',
       };
       return last;
     },

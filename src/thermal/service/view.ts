@@ -42,6 +42,20 @@ export const ZoneView = Type.Object({
   demand: Nullable(Type.Number({ description: 'controller demand before limits and slew' })),
   stopped: Type.Boolean({ description: 'fans stopped on purpose (demand below stopBelowDuty)' }),
   terms: Type.Object({ p: Type.Number(), i: Type.Number(), d: Type.Number(), ff: Type.Number() }, { description: 'PID terms in duty units' }),
+  ambient: Nullable(
+    Type.Object(
+      { celsius: Type.Number(), source: Type.Union([Type.Literal('thermistor'), Type.Literal('config')]) },
+      { description: "intake air temperature the feed-forward scales by: the zone's ambientThermistor, or feedForward.ambientCelsius when it has no usable reading" },
+    ),
+  ),
+  learned: Type.Object(
+    {
+      dutyPerWattFactor: Type.Number({ description: 'learned duty per watt / configured feedForward.dutyPerWatt (1: nothing learned)' }),
+      dutyPerWatt: Type.Number({ description: 'the duty per watt the feed-forward uses now' }),
+      learnedSeconds: Type.Number({ description: 'seconds of settled operation it has learned from (feedForward.learnSeconds; kept in the state directory)' }),
+    },
+    { description: 'what the zone has learned about this rig' },
+  ),
   fans: Type.Array(FanView),
   failsafe: Type.Boolean(),
   alarms: Type.Array(AlarmView),
@@ -112,6 +126,8 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     demand: out ? round(out.demand) : null,
     stopped: out?.stopped ?? false,
     terms: out ? { p: round(out.terms.p), i: round(out.terms.i), d: round(out.terms.d), ff: round(out.terms.ff) } : { p: 0, i: 0, d: 0, ff: 0 },
+    ambient: out ? { celsius: round(out.ambientC), source: out.ambientSource } : null,
+    learned: { dutyPerWattFactor: round(z.learned.dutyPerWattFactor), dutyPerWatt: round(z.learned.dutyPerWattFactor * z.config.feedForward.dutyPerWatt, 6), learnedSeconds: Math.round(z.learned.learnedSeconds) },
     fans: z.config.fans.map((f) => ({
       id: f,
       duty: round(z.runtime.duties[f] ?? 1),

@@ -133,3 +133,28 @@ describe('pid', () => {
     expect(withGuard.integral).toBeGreaterThan(0.4);
   });
 });
+
+describe('pid: the integral and the slow fall filter (issue 14)', () => {
+  it('after an overshoot the integral does not rise while the die is back below the setpoint but the fall-filtered temperature is not', () => {
+    const pid = createPid(gains({ kp: 0.018, ki: 0.004, kd: 0, measurementFilterSeconds: 15, measurementFallSeconds: 600, peakHoldSeconds: 45, sensorResolutionCelsius: 1, closingSeconds: 0, integralBandCelsius: 1 }));
+    const step = (t: number, m: number) => pid.step({ dt: t === 0 ? 0 : 0.2, measurement: m, setpoint: 78, ff: 0.3, constrain: clamp01 });
+    let t = 0;
+    for (; t < 300; t += 0.2) step(t, 84); // an overshoot
+    let r = step(t, 84);
+    for (t += 0.2; t < 420; t += 0.2) r = step(t, 74); // the die back at 74 C
+    // the fall filter still holds the measurement over the setpoint (die 74, filtered ~ 82)
+    expect(pid.measurement!).toBeGreaterThan(78 + 2);
+    const before = r.i;
+    for (t += 0.2; t < 600; t += 0.2) r = step(t, 74);
+    expect(pid.measurement!).toBeGreaterThan(78);
+    expect(r.i).toBeLessThanOrEqual(before + 1e-12);
+  });
+
+  it('still integrates up while the die itself is above the setpoint', () => {
+    const pid = createPid(gains({ kp: 0.018, ki: 0.004, kd: 0, measurementFilterSeconds: 15, measurementFallSeconds: 600, closingSeconds: 0, integralBandCelsius: 1 }));
+    let r = pid.step({ dt: 0, measurement: 80, setpoint: 78, ff: 0, constrain: clamp01 });
+    const first = r.i;
+    for (let k = 0; k < 500; k++) r = pid.step({ dt: 0.2, measurement: 80, setpoint: 78, ff: 0, constrain: clamp01 });
+    expect(r.i).toBeGreaterThan(first + 0.004 * 2 * 90);
+  });
+});

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { FanConfig } from '../../../src/cooler/config.ts';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
 import { createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
-import { createPlant, fanConfigsFor, k80Rig, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
+import { bursts, createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
 
 const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
 
@@ -241,6 +241,186 @@ describe('zone controller: inputs', () => {
     expect(out.fans.a!.kicking).toBe(true);
     const later = hold(zone, 0.2, 2, 0.2, 60);
     expect(later.fanDuties.a).toBeCloseTo(0.3, 6);
+  });
+});
+
+describe('zone controller: issue 14 defects', () => {
+  it('a multi-GPU zone filters power per GPU before combining: two GPUs bursting in turn are not a constant full load', () => {
+    const zone = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0 }), FANS);
+    const single = createZoneController(zoneConfig({ gpus: [0], stopBelowDuty: 0 }), FANS);
+    let out = zone.step({ now: 0, temps: [60, 60], powerW: [40, 40] });
+    let one = single.step({ now: 0, temps: [60], powerW: [40] });
+    // 20 s at 150 W, 20 s at 40 W, the second GPU in antiphase, for 10 minutes
+    for (let t = 0.2; t <= 600 + 1e-9; t += 0.2) {
+      const on = Math.floor(t / 20) % 2 === 0;
+      out = zone.step({ now: t, temps: [60, 60], powerW: [on ? 150 : 40, on ? 40 : 150] });
+      one = single.step({ now: t, temps: [60], powerW: [on ? 150 : 40] });
+    }
+    // each GPU's heatsink sees the mean of its own bursts: the zone needs what one bursting GPU needs
+    expect(Math.abs(out.terms.ff - one.terms.ff)).toBeLessThan(0.03);
+    const steady = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0 }), FANS);
+    let full = steady.step({ now: 0, temps: [60, 60], powerW: [150, 150] });
+    for (let t = 0.2; t <= 600 + 1e-9; t += 0.2) full = steady.step({ now: t, temps: [60, 60], powerW: [150, 150] });
+    expect(out.terms.ff).toBeLessThan(full.terms.ff * 0.8);
+  });
+
+  it('on the plant: after an overshoot the integral does not wind up through the 600 s fall filter while the die is below the setpoint', () => {
+    const rig = k80Rig({ gpus: 1 });
+    const plant = createPlant(rig);
+    // no power reading: the integral carries the load (kiWithoutFeedForward), a 150 W step overshoots
+    plant.setLoad(0, standardBenchmarkProfile());
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    let lastI: number | null = null;
+    let windup = 0;
+    let below = 0;
+    for (let t = 0; t < 1500; t += 0.2) {
+      const g = plant.gpu(0);
+      const reading = Math.round(g.temperatureC);
+      const out = zone.step({ now: t, temps: [reading], powerW: [null], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      // the die 2 C or more below the setpoint (and has been for a while): the integral must not rise
+      below = g.temperatureC <= base.pid.setpoint - 2 ? below + 0.2 : 0;
+      if (lastI !== null && below > 60 && out.terms.i > lastI + 1e-12) windup += out.terms.i - lastI;
+      lastI = out.terms.i;
+    }
+    expect(windup).toBe(0);
+  });
+
+  it('ambient compensation: hotter intake air raises the feed-forward by ((refSp - refAmbient) / (sp - ambient))^2; an implausible reading falls back to ambientCelsius', () => {
+    const ffAt = (ambientC: number | null | undefined, patch: Record<string, unknown> = {}) => {
+      const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, ...patch }), FANS);
+      let out = zone.step({ now: 0, temps: [70], powerW: [150], ambientC });
+      for (let t = 0.2; t <= 300 + 1e-9; t += 0.2) out = zone.step({ now: t, temps: [70], powerW: [150], ambientC });
+      return out;
+    };
+    const ref = ffAt(30).terms.ff;
+    expect(ref).toBeGreaterThan(0.3);
+    expect(ffAt(40).terms.ff / ref).toBeCloseTo(((78 - 30) / (78 - 40)) ** 2, 6);
+    expect(ffAt(15).terms.ff / ref).toBeCloseTo(((78 - 30) / (78 - 15)) ** 2, 6);
+    // no reading: the configured ambientCelsius
+    expect(ffAt(undefined, { feedForward: { ambientCelsius: 40 } }).terms.ff / ref).toBeCloseTo(((78 - 30) / (78 - 40)) ** 2, 6);
+    // a broken thermistor (open: -40, shorted: 150) is not used, and says so without touching the fans
+    const broken = ffAt(150, { feedForward: { ambientThermistor: 'intake' } });
+    expect(broken.terms.ff).toBeCloseTo(ref, 9);
+    expect(broken.ambientSource).toBe('config');
+    expect(broken.alarms).toContain('ambient-missing:intake');
+    expect(broken.failsafe).toBe(false);
+    expect(ffAt(35).ambientSource).toBe('thermistor');
+  });
+
+  it('on the plant: when the load drops the integral does not soak up the falling feed-forward while the fans slew down (it would lead the next load with stale duty)', () => {
+    const rig = k80Rig({ gpus: 1 });
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 900, watts: 150 }, { seconds: 400, watts: 30 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    let atDrop = NaN;
+    let highest = -Infinity;
+    for (let t = 0; t < 1420; t += 0.2) {
+      const g = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      if (t < 1020) atDrop = out.terms.i;
+      else highest = Math.max(highest, out.terms.i);
+    }
+    expect(highest).toBeLessThanOrEqual(Math.max(atDrop, 0) + 0.06);
+  });
+
+  it('on the plant: 60 s bursts far below the setpoint do not ratchet the integral up burst by burst through the slew-down back-calculation', () => {
+    const rig = k80Rig({ gpus: 1 });
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, ...bursts(60, 150, 60, 40, 900), { seconds: 300, watts: 30 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ pid: { setpoint: 72 }, feedForward: { learnSeconds: 0 } });
+    let highest = -Infinity;
+    for (let t = 0; t < 1320; t += 0.2) {
+      const g = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      highest = Math.max(highest, out.terms.i);
+    }
+    // the die stays well below 72 C all along: nothing for the integral to add beyond the 0.05 allowance
+    expect(highest).toBeLessThan(0.08);
+  });
+
+  it('a load hint starts stopped fans (pre-cooling), with a kick', () => {
+    const zone = createZoneController(zoneConfig(), FANS);
+    const idle = hold(zone, 0, 120, 0.2, 50, 30);
+    expect(idle.stopped).toBe(true);
+    const hinted = zone.step({ now: 120.2, temps: [50], powerW: [30], loadHintW: 150, fanRpm: { a: 0, b: 0, c: 0 } });
+    expect(hinted.stopped).toBe(false);
+    expect(hinted.duty).toBeGreaterThanOrEqual(zoneConfig().minDuty);
+    const running = Object.values(hinted.fans).filter((f) => f.duty > 0);
+    expect(running.length).toBeGreaterThan(0);
+    expect(running.every((f) => f.kicking && f.duty >= 0.5)).toBe(true);
+    // a hint at or below idle power starts nothing
+    const other = createZoneController(zoneConfig(), FANS);
+    hold(other, 0, 120, 0.2, 50, 30);
+    expect(other.step({ now: 120.2, temps: [50], powerW: [30], loadHintW: 35 }).stopped).toBe(true);
+  });
+});
+
+describe('zone controller: learning the duty per watt (issue 14)', () => {
+  /** a heavier heatsink than the feed-forward was fitted to (gain x1.4): 150 W steps, setpoint 80 */
+  function learnRun(learnSeconds: number) {
+    const rig = k80Rig({ gpus: 1 });
+    rig.gpus[0]!.conductanceFullWPerK /= 1.4;
+    rig.gpus[0]!.conductanceStillWPerK /= 1.4;
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 1500, watts: 150 }, { seconds: 600, watts: 30 }, { seconds: 900, watts: 150 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ pid: { setpoint: 80 }, feedForward: { learnSeconds } });
+    let secondPeak = -Infinity;
+    let maxJump = 0;
+    let lastDuty: number | null = null;
+    let afterFirst = { factor: NaN, i: NaN, duty: NaN };
+    for (let t = 0; t < 3120; t += 0.2) {
+      const g = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [g.powerW], fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      if (t > 1000 && t < 1600 && lastDuty !== null) maxJump = Math.max(maxJump, Math.abs(out.duty - lastDuty));
+      lastDuty = out.duty;
+      if (Math.abs(t - 1610) < 0.1) afterFirst = { factor: zone.state().learned.dutyPerWattFactor, i: out.terms.i, duty: out.duty };
+      if (t >= 2220) secondPeak = Math.max(secondPeak, plant.gpu(0).temperatureC);
+    }
+    return { ...afterFirst, secondPeak, maxJump, learned: zone.state().learned };
+  }
+
+  it('moves the integral into the feed-forward while the zone holds its setpoint, without moving the fans, and the next load step overshoots less', () => {
+    const off = learnRun(0);
+    const on = learnRun(600);
+    expect(off.factor).toBe(1);
+    expect(on.factor).toBeGreaterThan(1.15);
+    expect(on.factor).toBeLessThanOrEqual(2);
+    expect(on.learned.learnedSeconds).toBeGreaterThan(300);
+    // the same airflow at the end of the first load, carried by the feed-forward instead of the integral
+    expect(Math.abs(on.duty - off.duty)).toBeLessThan(0.02);
+    expect(Math.abs(on.i)).toBeLessThan(Math.abs(off.i) / 2);
+    // no jumps while it learns: slower than any slew
+    expect(on.maxJump).toBeLessThan(0.01);
+    expect(on.secondPeak).toBeLessThan(off.secondPeak - 0.3);
+  });
+
+  it('restores what an earlier run learned, bumplessly, and refuses values out of bounds', () => {
+    // learning off: only what is restored counts
+    const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, feedForward: { learnSeconds: 0 } }), FANS);
+    const before = hold(zone, 0, 300, 0.2, 78, 150);
+    expect(zone.restoreLearned({ dutyPerWattFactor: 3, learnedSeconds: 10 })).toBe(false);
+    expect(zone.restoreLearned({ dutyPerWattFactor: Number.NaN, learnedSeconds: 10 })).toBe(false);
+    expect(zone.restoreLearned({ dutyPerWattFactor: 1.5, learnedSeconds: -1 })).toBe(false);
+    expect(zone.state().learned).toEqual({ dutyPerWattFactor: 1, learnedSeconds: 0 });
+    expect(zone.restoreLearned({ dutyPerWattFactor: 1.5, learnedSeconds: 900 })).toBe(true);
+    expect(zone.state().learned).toEqual({ dutyPerWattFactor: 1.5, learnedSeconds: 900 });
+    const after = zone.step({ now: 300.2, temps: [78], powerW: [150] });
+    expect(after.terms.ff).toBeCloseTo(before.terms.ff * 1.5, 3);
+    expect(Math.abs(after.demand - before.demand)).toBeLessThan(0.01);
   });
 });
 

@@ -30,7 +30,7 @@ const sample = (over: Partial<GpuSample> = {}): GpuSample => ({
 const at = { nowMs: 10_500, staleAfterMs: 3000, missing: false, sourceKind: 'nvidia-smi' };
 
 function out(over: Partial<ZoneStepOutput> = {}): ZoneStepOutput {
-  return { duty: 0.4, fanDuties: { a: 0.4, b: 0 }, fans: {}, terms: { p: 0, i: 0, d: 0, ff: 0 }, demand: 0.4, temperature: 60, alarms: [], failsafe: false, mode: 'pid', setpoint: 70, stopped: false, ...over };
+  return { duty: 0.4, fanDuties: { a: 0.4, b: 0 }, fans: {}, terms: { p: 0, i: 0, d: 0, ff: 0 }, demand: 0.4, temperature: 60, alarms: [], failsafe: false, mode: 'pid', setpoint: 70, stopped: false, ambientC: 30, ambientSource: 'config', ...over };
 }
 
 describe('failsafe rules', () => {

@@ -1,6 +1,7 @@
 /** The control loop: its period, lateness, readiness, liveness, and load hints reaching the controllers. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Histogram } from 'prom-client';
+import { createZoneController } from '../../../src/thermal/control/index.ts';
 import { harness, untilAsync, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
@@ -90,5 +91,22 @@ describe('thermal control loop', () => {
     // a malformed hint is logged, not thrown back at the sender
     expect(() => h!.events.emit('load-hint', { gpus: [0], watts: Number.NaN, seconds: 5, source: 'bad' })).not.toThrow();
     expect(h.logged(/ignored a malformed load hint/)).toBeDefined();
+  });
+
+  it('passes the zone\'s ambient thermistor reading to its controller, and shows it (issue 14)', async () => {
+    const seen: Array<number | null | undefined> = [];
+    h = await harness({
+      zone: { mode: 'pid', feedForward: { ambientThermistor: 'sink0' } },
+      controllerFactory: (z, fans) => {
+        const c = createZoneController(z, fans);
+        return { ...c, step: (input) => (seen.push(input.ambientC), c.step(input)) };
+      },
+    });
+    const z = await untilAsync('ambient from the thermistor', async () => {
+      const v = await h!.zone();
+      return v.ambient?.source === 'thermistor' ? v : undefined;
+    });
+    expect(seen.some((a) => typeof a === 'number')).toBe(true);
+    expect(z.ambient!.celsius).toBeGreaterThan(0);
   });
 });
