@@ -9,16 +9,15 @@
  *     registers them, and the embedded default runs the simulated cooler; they are checked
  *     against the serial driver's own metrics class on a fresh registry instead.
  *
- * Render and live series come from branches not merged here yet (render-jobs: src/render/metrics.ts;
- * live: none yet). Their panels are left out of the dashboard; PENDING (test/helpers/live-metrics.ts)
- * lists them, and the last test fails once they appear on /metrics, so whoever merges adds the panels.
+ * gance_render_* (src/render/metrics.ts) and gance_live_* (src/live/metrics.ts) are registered by
+ * the daemon whatever its config, so their panels are checked like the others.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from '../helpers/daemon-process.ts';
 import { isExposed, metricNames } from '../helpers/promql.ts';
-import { PENDING, liveMetrics, type LiveMetrics } from '../helpers/live-metrics.ts';
+import { liveMetrics, type LiveMetrics } from '../helpers/live-metrics.ts';
 
 interface Panel {
   type: string;
@@ -50,7 +49,7 @@ describe('Grafana dashboard', () => {
 
   it('has what the rig needs watched, each panel with a query on the datasource variable, ids unique', () => {
     const titles = dashboard.panels.map((p) => p.title).join('\n');
-    for (const t of ['GPU temperatures against setpoints', 'Fan duty', 'Fan speed', 'PID terms and feed-forward', 'Failsafes', 'Alarms', 'Cooler link', 'Frame errors', 'Worker latency', 'Process memory']) {
+    for (const t of ['GPU temperatures against setpoints', 'Fan duty', 'Fan speed', 'PID terms and feed-forward', 'Failsafes', 'Alarms', 'Cooler link', 'Frame errors', 'Worker latency', 'Process memory', 'Render queue', 'Render fps and frames', 'Render failures by reason', 'Live fps', 'Live dropped frames by cause', 'Live sample-to-frame latency', 'Live clients']) {
       expect(titles).toContain(t);
     }
     const ids = dashboard.panels.map((p) => p.id);
@@ -74,17 +73,17 @@ describe('Grafana dashboard', () => {
       expect(names.length, `${where}: no metric in ${expr}`).toBeGreaterThan(0);
       for (const n of names) {
         checked++;
-        if (!exposed(n)) missing.push(`${where} uses ${n}, which the daemon does not expose${PENDING[n] ? ` on this branch (${PENDING[n]})` : ''}`);
+        if (!exposed(n)) missing.push(`${where} uses ${n}, which the daemon does not expose`);
       }
     }
     expect(missing, `\n${missing.join('\n')}\n`).toEqual([]);
     expect(checked).toBeGreaterThan(40);
   });
 
-  it('series from branches not merged yet: once on /metrics, their panels must be added (render fps and queue, live fps and drops)', () => {
-    const arrived = Object.keys(PENDING).filter((n) => live.families.has(n));
-    expect(arrived, `now exposed, add their panels to config/grafana/gance-dashboard.json and remove them from PENDING: ${arrived.join(', ')}`).toEqual([]);
-    const liveSeries = [...live.families.keys()].filter((n) => n.startsWith('gance_live_'));
-    expect(liveSeries, `gance_live_* series are exposed now; add the live fps and drops panels: ${liveSeries.join(', ')}`).toEqual([]);
+  it('shows the render and live series: render queue, fps, failures; live fps, drops, latency, clients', () => {
+    const used = new Set(dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr))));
+    for (const n of ['gance_render_jobs', 'gance_render_queue_depth', 'gance_render_fps', 'gance_render_frames_total', 'gance_render_failures_total', 'gance_live_fps', 'gance_live_dropped_frames_total', 'gance_live_sample_to_frame_seconds_bucket', 'gance_live_clients']) {
+      expect(used.has(n), `no panel reads ${n}`).toBe(true);
+    }
   });
 });

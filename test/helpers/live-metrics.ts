@@ -9,20 +9,6 @@ import { CoolerLinkMetrics } from '../../src/cooler/serial/metrics.ts';
 /** made by Prometheus for every scrape target, never exposed by the daemon */
 export const PROMETHEUS_MADE = new Set(['up']);
 
-/**
- * Series from branches not merged here yet (git -C /work/wt/render-jobs grep -n "gance_render_" -- src;
- * /work/wt/live has no gance_live_* yet). Their panels and alerts (render fps and queue, render
- * failing, live fps and drops) are left out until they are on /metrics; the dashboard and rules
- * tests fail once they are, so whoever merges adds them.
- */
-export const PENDING: Record<string, string> = {
-  gance_render_jobs: 'render-jobs: renders by state (render queue panel)',
-  gance_render_queue_depth: 'render-jobs: queued renders (render queue panel)',
-  gance_render_fps: 'render-jobs: render frames per second (render fps panel)',
-  gance_render_failures_total: 'render-jobs: failed renders by reason (render failing panel and alert)',
-  gance_render_frames_total: 'render-jobs: frames rendered (render fps panel)',
-};
-
 export interface LiveMetrics {
   families: Map<string, string>;
   /** whether a name from a query is exposed (see the notes on `up` and gance_cooler_*) */
