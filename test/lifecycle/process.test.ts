@@ -64,14 +64,18 @@ describe('daemon process lifecycle', PROCESS_TEST, () => {
   });
 
   it('a second signal exits at once even when a unit hangs on stop, still sending the failsafe', async () => {
-    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml('lifecycle: { stopTimeoutMs: 20000 }\n'))], { GANCE_TEST_UNIT: 'hang-stop' }));
-    await d.address();
+    // the stop bound is shared among the units (60 s / about ten): the second signal goes while the
+    // probe's stop hangs, long before its share runs out
+    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml('lifecycle: { stopTimeoutMs: 60000 }\n'))], { GANCE_TEST_UNIT: 'hang-stop' }));
+    // a unit not started yet is not stopped: signal once the probe runs (the daemon's other units
+    // start before it, seconds on a loaded machine)
+    await d.waitFor((l) => l.msg === 'probe: started');
     d.child.kill('SIGTERM');
-    await d.waitFor((l) => l.msg === 'stopping');
+    await d.waitFor((l) => l.msg === 'probe: stop hangs');
     d.child.kill('SIGINT');
     const { code } = await d.exited;
     // 130 comes only from the second-signal path; waiting out the hung unit would end in the
-    // 20 s stop bound's 'stop took too long' and exit 1
+    // stop bound's 'stop took too long' and exit 1
     expect(code).toBe(130);
     expect(d.lines.some((l) => l.msg === 'second signal: exiting at once')).toBe(true);
     expect(d.lines.some((l) => /stop took too long/.test(l.msg))).toBe(false);
