@@ -24,15 +24,14 @@ import type { FanConfig } from '../../cooler/config.ts';
 import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
-import { weakerThanConfig, zoneIssues } from '../rules.ts';
 import { createZoneController, type ZoneController, type ZoneStepOutput } from '../control/index.ts';
 import type { GpuSensorSource } from '../sensors/types.ts';
-import { BadRequestError, NotFoundError } from '../../api/errors.ts';
 import { CoolerIo } from './cooler-io.ts';
 import * as rules from './failsafe-rules.ts';
 import type { RaisedAlarm } from './failsafe-rules.ts';
 import { Ring } from './history.ts';
-import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
+import { RuntimeTuning } from './runtime-tuning.ts';
+import type { ZoneTuning } from './tuning.ts';
 
 export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
 
@@ -96,10 +95,7 @@ export class ThermalService extends EventEmitter {
   readonly io: CoolerIo;
   private readonly zones = new Map<string, ZoneSlot>();
   private readonly staleAfterMs: number;
-  private readonly tuning: TuningStore | null;
-  private tuned: Record<string, ZoneTuning> = {};
-  /** the last state-file write failed: zones whose run-time tuning a restart would lose, and why */
-  private unsaved: { zones: Set<string>; error: string } | null = null;
+  private readonly tuning: RuntimeTuning;
   private readonly history: Ring<HistoryEntry>;
   private readonly historyIntervalMs: number;
   private lastHistoryAt = -Infinity;
@@ -120,7 +116,6 @@ export class ThermalService extends EventEmitter {
     this.periodMs = c.periodMs;
     this.staleAfterMs = c.sensors.staleAfterMs;
     this.io = new CoolerIo(opts.cooler, c.coolerTimeoutMs, opts.log.child({ part: 'cooler-io' }));
-    this.tuning = opts.stateDir ? new TuningStore(opts.stateDir, opts.log) : null;
     this.historyIntervalMs = c.history.intervalMs;
     this.history = new Ring(Math.max(1, Math.ceil((c.history.seconds * 1000) / c.history.intervalMs)));
     const make = opts.controllerFactory ?? createZoneController;
@@ -133,6 +128,7 @@ export class ThermalService extends EventEmitter {
         controllerFailing: false,
       });
     }
+    this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log);
   }
 
   get source(): GpuSensorSource {
@@ -164,28 +160,7 @@ export class ThermalService extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    if (this.tuning) {
-      // the same zone rules as config load and the API; an entry that breaks them is set aside alone
-      this.tuned = await this.tuning.load((id, t) => {
-        const slot = this.zones.get(id);
-        return slot ? zoneIssues(this.tunedConfig(slot, t)) : [];
-      });
-      for (const [id, t] of Object.entries(this.tuned)) {
-        const slot = this.zones.get(id);
-        if (!slot) {
-          this.opts.log.warn({ zone: id, path: this.tuning.path }, `saved tuning for zone "${id}", which the config no longer has: kept, not applied`);
-          continue;
-        }
-        try {
-          this.applyTuning(slot, t);
-          this.opts.log.info({ zone: id, tuning: t, path: this.tuning.path }, `re-applied run-time tuning of zone "${id}" over the config file`);
-          this.warnIfWeaker(slot, 're-applied at start from the state file');
-        } catch (err) {
-          this.opts.log.error({ zone: id, err: (err as Error).message }, `saved tuning of zone "${id}" does not fit the config any more; using the config file`);
-          delete this.tuned[id];
-        }
-      }
-    }
+    await this.tuning.restore();
     this.stopped = false;
     this.validSeen.clear();
     this.opts.events?.on('load-hint', this.onHint);
@@ -285,7 +260,7 @@ export class ThermalService extends EventEmitter {
         temps.push(r.temperature);
         power.push(r.power);
       }
-      raise(rules.tuningNotSaved(this.unsaved?.zones.has(z.id) ? this.unsaved.error : null));
+      raise(rules.tuningNotSaved(this.tuning.unsavedError(z.id)));
 
       const forced = raised.some((a) => a.failsafe);
       const out = this.stepController(slot, nowMs, forced ? z.gpus.map(() => null) : temps, power, fanRpm, raise);
@@ -413,10 +388,10 @@ export class ThermalService extends EventEmitter {
     return {
       config: st.config,
       runtime: s.rt,
-      tuned: this.tuned[id],
+      tuned: this.tuning.of(id),
       fanMinDuty: st.fanMinDuty,
-      persisted: !this.unsaved?.zones.has(id),
-      tuningWarnings: weakerThanConfig(s.config, st.config),
+      persisted: this.tuning.unsavedError(id) === null,
+      tuningWarnings: this.tuning.warnings(id),
     };
   }
 
@@ -432,77 +407,15 @@ export class ThermalService extends EventEmitter {
     return this.opts.gpuInfo?.() ?? new Map();
   }
 
-  // ---- run-time tuning ----
+  // ---- run-time tuning (runtime-tuning.ts) ----
 
-  /**
-   * Changes a zone's settings now (bumpless) and saves them. `replace`: the zone goes back to the
-   * config file's values first, then the patch applies. Throws NotFoundError, BadRequestError (a rule across fields).
-   *
-   * A failed save does not undo the change: an operator turning the fans up on a full disk must
-   * get the cooling. It resolves `persisted: false` instead, logs the error and raises a
-   * tuning-not-saved alarm on the zone until a later save succeeds.
-   */
-  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<{ persisted: boolean }> {
-    const slot = this.zones.get(id);
-    if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
-    // The API's schema already ran; in-process callers get the same check (finite, in range, bounded).
-    const schema = tuningSchemaIssues(patch);
-    if (schema.length) throw new BadRequestError(schema.join('; '));
-    const base = mode === 'replace' ? tunablesOf(slot.config) : {};
-    const stored = mode === 'replace' ? patch : mergeTuning(this.tuned[id] ?? {}, patch);
-    try {
-      this.applyTuning(slot, mergeTuning(base, patch));
-    } catch (err) {
-      throw new BadRequestError((err as Error).message);
-    }
-    this.tuned[id] = stored;
-    this.opts.log.info({ zone: id, patch, mode }, `zone "${id}" tuned at run time`);
-    this.warnIfWeaker(slot, 'tuned at run time');
-    return { persisted: await this.persist(id) };
+  /** See RuntimeTuning.tune: applied now, saved; `persisted: false` when the save failed. */
+  tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<{ persisted: boolean }> {
+    return this.tuning.tune(id, patch, mode);
   }
 
   /** Back to the config file's values for a zone; forgets its saved tuning. */
-  async resetTuning(id: string): Promise<{ persisted: boolean }> {
-    const slot = this.zones.get(id);
-    if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${this.zoneIds().join(', ')})`);
-    this.applyTuning(slot, tunablesOf(slot.config));
-    delete this.tuned[id];
-    this.opts.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
-    return { persisted: await this.persist(id) };
-  }
-
-  /** the config file's zone with a tuning over it */
-  private tunedConfig(slot: ZoneSlot, t: ZoneTuning): ZoneConfig {
-    return { ...slot.config, ...(mergeTuning(tunablesOf(slot.config), t) as Partial<ZoneConfig>) } as ZoneConfig;
-  }
-
-  private warnIfWeaker(slot: ZoneSlot, how: string): void {
-    const notes = weakerThanConfig(slot.config, slot.controller.state().config);
-    if (notes.length === 0) return;
-    this.opts.log.warn({ zone: slot.config.id, weaker: notes, tuning: this.tuned[slot.config.id] }, `zone "${slot.config.id}" ${how} with weaker cooling than the config file: ${notes.join('; ')}`);
-  }
-
-  private applyTuning(slot: ZoneSlot, patch: ZoneTuning): void {
-    // Rules across fields (the same ones config load applies), checked before anything changes.
-    const next = { ...slot.controller.state().config, ...(mergeTuning(tunablesOf(slot.controller.state().config), patch) as Partial<ZoneConfig>) } as ZoneConfig;
-    const issues = zoneIssues(next);
-    if (issues.length) throw new Error(issues.join('; '));
-    slot.controller.update(patch);
-  }
-
-  /** Saves every zone's tuning; false (logged, alarmed) when the write failed. */
-  private async persist(id: string): Promise<boolean> {
-    if (!this.tuning) return true;
-    try {
-      await this.tuning.save(this.tuned);
-      if (this.unsaved) this.opts.log.info({ path: this.tuning.path, zones: [...this.unsaved.zones] }, `run-time tuning saved to ${this.tuning.path} again`);
-      this.unsaved = null;
-      return true;
-    } catch (err) {
-      const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      this.unsaved = { zones: new Set([...(this.unsaved?.zones ?? []), id]), error: `${this.tuning.path}: ${error}` };
-      this.opts.log.error({ err, zone: id, path: this.tuning.path }, `zone "${id}": run-time tuning applied but NOT saved to ${this.tuning.path} (${(err as Error).message}); a restart would go back to the last saved settings`);
-      return false;
-    }
+  resetTuning(id: string): Promise<{ persisted: boolean }> {
+    return this.tuning.reset(id);
   }
 }
