@@ -19,6 +19,7 @@
  * uses the measured figures instead of the configured minDuty/startDuty/maxRpm, with margins
  * (effectiveFans), except for fans the config pins (thermal.measuredFans.pin).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
@@ -188,6 +189,20 @@ export async function loadFanReport(stateDir: string): Promise<FanReport | null>
   let text: string;
   try {
     text = await readFile(join(stateDir, FAN_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const data: unknown = JSON.parse(text);
+  if (!checkReport.Check(data)) throw new Error(`${join(stateDir, FAN_FILE)}: not a fan characterisation (${[...checkReport.Errors(data)][0]?.message ?? 'invalid'})`);
+  return data;
+}
+
+/** loadFanReport, synchronously (daemon start builds its subsystems synchronously) */
+export function loadFanReportSync(stateDir: string): FanReport | null {
+  let text: string;
+  try {
+    text = readFileSync(join(stateDir, FAN_FILE), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

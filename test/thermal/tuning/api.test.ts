@@ -1,0 +1,63 @@
+/** The tuning routes on a running (simulated, real-time) thermal service: fan measurement through the daemon, chart. */
+import { afterEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { buildApp } from '../../../src/api/app.ts';
+import { createRegistry } from '../../../src/metrics.ts';
+import { tuningRoutes } from '../../../src/thermal/tuning/api.ts';
+import { FanMeasureJob } from '../../../src/thermal/tuning/daemon-jobs.ts';
+import { harness, untilAsync, type Harness } from '../service/harness.ts';
+import { parseXml } from '../../helpers/xml.ts';
+
+const opened: Harness[] = [];
+afterEach(async () => {
+  await Promise.all(opened.map((h) => h.close()));
+  opened.length = 0;
+});
+
+describe('/v1/thermal tuning routes', () => {
+  it('GET /zones/{id}/chart.svg: a well-formed chart of the history with the four series; 404 and 400 for bad asks', async () => {
+    const h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    opened.push(h);
+    await untilAsync('history', async () => h.service.historySince(60).length >= 5);
+    const r = await h.app.inject('/v1/thermal/zones/gpu0/chart.svg?seconds=30');
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^image\/svg\+xml/);
+    const els = parseXml(r.body);
+    expect(els.filter((e) => e.name === 'path').map((e) => e.attrs['data-series'])).toEqual(['temperature', 'setpoint', 'duty', 'rpm']);
+    expect((await h.app.inject('/v1/thermal/zones/nope/chart.svg')).statusCode).toBe(404);
+    // bounded by the history length (60 s in the harness)
+    expect((await h.app.inject('/v1/thermal/zones/gpu0/chart.svg?seconds=100000')).statusCode).toBe(400);
+  });
+
+  it('measures through the daemon: fans leave control while measured, 409 while running, a cancel leaves every fan at full, then control resumes', async () => {
+    const h = await harness({ zone: { mode: 'fixed', fixedDuty: 0.4 } });
+    opened.push(h);
+    await h.underControl();
+    const job = new FanMeasureJob(h.service, pino({ level: 'silent' }) as Logger, { holdAfterFailureMs: 500, settleS: 0.2 });
+    const app = await buildApp({ registry: createRegistry(), plugins: [{ prefix: '/v1/thermal', plugin: tuningRoutes(h.service, job) }], notReady: () => [] });
+    try {
+      expect((await app.inject('/v1/thermal/fans')).json()).toMatchObject({ report: null, inUse: [{ id: 'gpu0-a' }, { id: 'gpu0-b' }, { id: 'gpu0-c' }] });
+      expect((await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: ['gpu9'] } })).statusCode).toBe(422);
+      const r = await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: ['gpu0-a'] } });
+      expect(r.statusCode).toBe(202);
+      expect(r.json()).toMatchObject({ state: 'running', fans: ['gpu0-a'] });
+      expect((await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: {} })).statusCode).toBe(409);
+      // the ramp reaches the plant as commanded: gpu0-a below full while the others are at full
+      await untilAsync('ramp down', async () => h.rig.plant.fan('gpu0-a').duty < 0.9 && h.rig.plant.fan('gpu0-b').duty === 1, 10_000);
+      expect((await app.inject('/v1/thermal/fans/measure')).json().progress).toMatchObject({ fan: 'gpu0-a', phase: 'down' });
+      expect((await app.inject({ method: 'DELETE', url: '/v1/thermal/fans/measure' })).statusCode).toBe(200);
+      const done = await untilAsync('aborted', async () => {
+        const s = (await app.inject('/v1/thermal/fans/measure')).json();
+        return s.state === 'aborted' ? s : undefined;
+      });
+      expect(done.error).toMatch(/cancelled/);
+      await untilAsync('fans at full', async () => h.plantDuties().every((d) => d === 1));
+      // then thermal control takes them back (fixed 0.4), with no stall counted against the measured fan
+      const z = await h.underControl();
+      expect(z.fans.every((f) => f.stalls === 0 && f.minDuty === 0.2)).toBe(true);
+    } finally {
+      await app.close();
+    }
+  });
+});
