@@ -23,7 +23,7 @@ function number(name: string, min: number, max: number) {
   };
 }
 
-async function api<T>(url: string, path: string, init?: { method: string; body?: unknown }): Promise<T> {
+export async function api<T>(url: string, path: string, init?: { method: string; body?: unknown }): Promise<T> {
   let res: Response;
   try {
     res = await fetch(new URL(path, url), {
