@@ -143,13 +143,14 @@ export async function autotuneCommand(o: Where & { zone: string; apply?: string;
   say(`expected response on the identified plant (plain PI(D), setpoint lowered 5 C):\n${proposalsText(r)}`);
   const files = writeZoneFiles(prefix, `zone ${o.zone}: autotune (step, then relay)`, samples.map(({ s, phase }) => ({ t: s.t, temperature: s.temperature, setpoint: phase === 'relay' ? z.setpointC : null, duty: s.duty, rpm: s.rpm })));
   const expected = `${prefix}-expected.svg`;
+  const colour = ['#2ca02c', '#1f77b4', '#d62728', '#ff7f0e'];
   writeFileSync(
     expected,
     renderChart({
       title: `zone ${o.zone}: expected response of each proposal (setpoint lowered 5 C, C from the new setpoint)`,
       panels: [
-        { left: { label: 'C from setpoint', series: r.proposals.map((p) => ({ name: p.rule, points: p.expected.trace.map((x) => [x.t, x.temperature] as const) })) } },
-        { left: { label: 'duty, %', min: 0, max: 100, series: r.proposals.map((p) => ({ name: p.rule, points: p.expected.trace.map((x) => [x.t, x.duty * 100] as const) })) } },
+        { left: { label: 'C from setpoint', series: r.proposals.map((p, k) => ({ name: p.rule, color: colour[k], points: p.expected.trace.map((x) => [x.t, x.temperature] as const) })) } },
+        { left: { label: 'duty, %', min: 0, max: 100, series: r.proposals.map((p, k) => ({ name: p.rule, color: colour[k], points: p.expected.trace.map((x) => [x.t, x.duty * 100] as const) })) } },
       ],
     }),
   );

@@ -64,3 +64,17 @@ describe('tuning commands offline', () => {
     expect(parseXml(readFileSync(join(dir, 'fans.svg'), 'utf8')).filter((e) => e.name === 'path').map((e) => e.attrs['data-series'])).toEqual(['gpu1-b']);
   });
 });
+
+describe('thermal simulate --out', () => {
+  it('writes each zone CSV and a well-formed SVG beside it', async () => {
+    const r = await run(['thermal', 'simulate', '--config', config, '--seconds', '120', '--every', '0', '--out', join(dir, 'sim')]);
+    expect(r.error).toBeUndefined();
+    for (const zone of ['gpu0', 'gpu1']) {
+      const csv = readFileSync(join(dir, `sim-${zone}.csv`), 'utf8').trim().split('\n');
+      expect(csv[0]).toBe('t,temperature,setpoint,duty,rpm');
+      expect(csv.length).toBeGreaterThanOrEqual(120);
+      const series = parseXml(readFileSync(join(dir, `sim-${zone}.svg`), 'utf8')).filter((e) => e.name === 'path').map((e) => e.attrs['data-series']);
+      expect(series).toEqual(['temperature', 'setpoint', 'duty', 'rpm']);
+    }
+  });
+});
