@@ -59,6 +59,16 @@ function writeZoneFiles(prefix: string, title: string, rows: ZoneChartRow[]): st
 const rowsOf = (samples: ZoneSample[], setpoint?: (s: ZoneSample) => number | null): ZoneChartRow[] =>
   samples.map((s) => ({ t: s.t, temperature: s.temperature, setpoint: setpoint?.(s) ?? null, duty: s.duty, rpm: s.rpm }));
 
+/** keep an identified model in the daemon: its thermal page previews gains on it */
+async function storeModel(o: Where, zone: string, f: { gain: number; timeConstantS: number; deadTimeS: number; r2: number; rmsC: number }): Promise<void> {
+  if (!o.url) return;
+  const body = { gain: f.gain, timeConstantS: f.timeConstantS, deadTimeS: f.deadTimeS, r2: Math.max(-1e6, f.r2), rmsC: f.rmsC, identifiedAt: new Date().toISOString(), source: 'identified' };
+  await api(o.url, `/v1/thermal/zones/${encodeURIComponent(zone)}/model`, { method: 'PUT', body }).then(
+    () => say(`model stored in the daemon (its thermal page previews gains on it)`),
+    (err: Error) => process.stderr.write(`warning: the model was not stored in the daemon: ${err.message}\n`),
+  );
+}
+
 /** a failed experiment on the daemon leaves the zone at full: say how to give it back */
 function failed(o: Where, zone: string, err: unknown, samples: ZoneSample[], prefix: string): never {
   if (samples.length) say(`partial record: ${writeZoneFiles(prefix, `zone ${zone}: stopped`, rowsOf(samples)).join(', ')}`);
@@ -86,6 +96,7 @@ export async function stepCommand(o: Where & { zone: string; from: number; to: n
   }).catch((err: unknown) => failed(o, o.zone, err, err instanceof TuningAbortedError ? err.samples : [], prefix));
   await z.restore();
   const f = r.fit;
+  await storeModel(o, o.zone, f);
   say(
     table(
       ['GAIN', 'TIME CONSTANT', 'DEAD TIME', 'R^2', 'RMS', 'FROM', 'TO', 'SETTLED'],
@@ -138,6 +149,7 @@ export async function autotuneCommand(o: Where & { zone: string; apply?: string;
   }).catch((err: unknown) => failed(o, o.zone, err, samples.map((x) => x.s), prefix));
   await z.restore();
   const m = r.model;
+  await storeModel(o, o.zone, m);
   say(`model: gain ${fmt(m.gain, 2)} C/duty, time constant ${fmt(m.timeConstantS, 1)} s, dead time ${fmt(m.deadTimeS, 1)} s (R^2 ${m.r2.toFixed(4)}, RMS ${fmt(m.rmsC, 2)} C)`);
   say(`relay: Ku ${r.relay.ku.toPrecision(3)} duty/C, Pu ${fmt(r.relay.pu, 1)} s, amplitude ${fmt(r.relay.amplitudeC, 2)} C, balancing duty ${pct(r.relay.biasDuty)}`);
   say(`expected response on the identified plant (plain PI(D), setpoint lowered 5 C):\n${proposalsText(r)}`);

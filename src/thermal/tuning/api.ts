@@ -96,7 +96,7 @@ export function tuningRoutes(service: ThermalService, job?: FanMeasureJob): Fast
           description: "SVG chart of a zone's temperature, setpoint, duty and mean fan rpm over the last N seconds (from the history)",
           tags,
           params: Type.Object({ zone: Type.String({ minLength: 1, maxLength: LIMITS.id }) }),
-          querystring: Type.Object({ seconds: Type.Integer({ minimum: 10, maximum: maxSeconds, default: Math.min(300, maxSeconds), description: `up to ${maxSeconds} s` }) }),
+          querystring: Type.Object({ seconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 300, description: `how far back; the history reaches ${maxSeconds} s (longer asks get that)` }) }),
           produces: ['image/svg+xml'],
           response: { 200: Type.String({ description: 'image/svg+xml' }), 400: ErrorReply, 404: ErrorReply },
         },
@@ -106,12 +106,13 @@ export function tuningRoutes(service: ThermalService, job?: FanMeasureJob): Fast
         const slot = service.zoneSlot(id);
         if (!slot) throw new NotFoundError(`no zone "${id}" (zones: ${service.zoneIds().join(', ')})`);
         const now = Date.now();
-        const rows = service.historySince(req.query.seconds).map((e) => {
+        const seconds = Math.min(req.query.seconds, maxSeconds);
+        const rows = service.historySince(seconds).map((e) => {
           const z = e.zones[id];
           const rpms = slot.config.fans.map((f) => e.fans[f]?.rpm).filter((r): r is number => typeof r === 'number');
           return { t: (e.t - now) / 1000, temperature: z?.temperature ?? null, setpoint: z?.setpoint ?? null, duty: z?.duty ?? null, rpm: rpms.length ? rpms.reduce((s, r) => s + r, 0) / rpms.length : null };
         });
-        const svg = zoneChart(`zone ${id}: last ${req.query.seconds} s`, rows, { timeLabel: 'seconds before now' });
+        const svg = zoneChart(`zone ${id}: last ${seconds} s`, rows, { timeLabel: 'seconds before now' });
         return reply.type('image/svg+xml; charset=utf-8').send(svg);
       },
     );

@@ -26,8 +26,10 @@ describe('/v1/thermal tuning routes', () => {
     const els = parseXml(r.body);
     expect(els.filter((e) => e.name === 'path').map((e) => e.attrs['data-series'])).toEqual(['temperature', 'setpoint', 'duty', 'rpm']);
     expect((await h.app.inject('/v1/thermal/zones/nope/chart.svg')).statusCode).toBe(404);
-    // bounded by the history length (60 s in the harness)
+    // bounded: at most a day asked, at most the history length (60 s in the harness) drawn
     expect((await h.app.inject('/v1/thermal/zones/gpu0/chart.svg?seconds=100000')).statusCode).toBe(400);
+    const long = parseXml((await h.app.inject('/v1/thermal/zones/gpu0/chart.svg?seconds=3600')).body);
+    expect(long.find((e) => e.name === 'title')!.text).toBe('zone gpu0: last 60 s');
   });
 
   it('measures through the daemon: fans leave control while measured, 409 while running, a cancel leaves every fan at full, then control resumes', async () => {
@@ -59,5 +61,22 @@ describe('/v1/thermal tuning routes', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('previews gains on the simulator model until an identified one is stored, then on that', async () => {
+    const h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    opened.push(h);
+    const sim = (await h.app.inject('/v1/thermal/zones/gpu0/model')).json();
+    expect(sim).toMatchObject({ source: 'simulator' });
+    expect(sim.gain).toBeLessThan(0);
+    const model = { gain: -30, timeConstantS: 95, deadTimeS: 2.3, r2: 0.99, rmsC: 0.25, source: 'identified' };
+    expect((await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: model })).statusCode).toBe(200);
+    expect((await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: { ...model, timeConstantS: -1 } })).statusCode).toBe(400);
+    const quiet = (await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/gpu0/preview', payload: { kp: 0.05, ki: 0.000528 } })).json();
+    const zn = (await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/gpu0/preview', payload: { kp: 0.132, ki: 0.0053, kd: 0.82 } })).json();
+    expect(quiet.model).toMatchObject(model);
+    expect(quiet.oscillating).toBe(false);
+    expect(quiet.overshootC).toBeLessThan(zn.overshootC);
+    expect((await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/nope/preview', payload: { kp: 1, ki: 0 } })).statusCode).toBe(404);
   });
 });
