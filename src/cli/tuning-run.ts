@@ -188,9 +188,9 @@ export function fanReportText(r: FanReport): string {
     .map((f) => {
       const lines = [`${f.id} rpm over duty:`];
       for (let d = 100; d >= 10; d -= 10) {
-        const p = f.curve.find(([x]) => Math.abs(x - d / 100) < 1e-6);
+        const p = f.curve.find((x) => Math.abs(x.duty - d / 100) < 1e-6);
         if (!p) continue;
-        const rpm = p[1] ?? 0;
+        const rpm = p.rpm ?? 0;
         lines.push(`  ${String(d).padStart(3)}% ${'#'.repeat(Math.round((rpm / f.maxRpm!) * 40)).padEnd(40)} ${rpm}`);
       }
       return lines.join('\n');
@@ -201,13 +201,13 @@ export function fanReportText(r: FanReport): string {
 function writeFanFiles(prefix: string, r: FanReport): string[] {
   const csv = `${prefix}.csv`;
   const svg = `${prefix}.svg`;
-  writeFileSync(csv, `fan,duty,rpm\n${r.fans.flatMap((f) => f.curve.map(([d, rpm]) => `${f.id},${d},${rpm ?? ''}`)).join('\n')}\n`);
+  writeFileSync(csv, `fan,duty,rpm\n${r.fans.flatMap((f) => f.curve.map((p) => `${f.id},${p.duty},${p.rpm ?? ''}`)).join('\n')}\n`);
   writeFileSync(
     svg,
     renderChart({
       title: `fans: rpm over duty (${r.measuredAt})`,
       timeLabel: 'duty, %',
-      panels: [{ left: { label: 'rpm', min: 0, series: r.fans.map((f) => ({ name: f.id, points: [...f.curve].sort((a, b) => a[0] - b[0]).map(([d, rpm]) => [d * 100, rpm] as const) })) } }],
+      panels: [{ left: { label: 'rpm', min: 0, series: r.fans.map((f) => ({ name: f.id, points: [...f.curve].sort((a, b) => a.duty - b.duty).map((p) => [p.duty * 100, p.rpm] as const) })) } }],
     }),
   );
   return [csv, svg];

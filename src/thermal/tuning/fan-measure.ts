@@ -46,7 +46,7 @@ export const FanCharacterisation = Type.Object({
   maxRpm: Type.Union([Type.Number(), Type.Null()], { description: 'rpm at full duty' }),
   minDuty: Type.Union([Type.Number(), Type.Null()], { description: 'lowest duty at which the turning fan keeps turning' }),
   startDuty: Type.Union([Type.Number(), Type.Null()], { description: 'lowest duty that starts it from standstill' }),
-  curve: Type.Array(Type.Tuple([Type.Number(), Type.Union([Type.Number(), Type.Null()])]), { description: '[duty, rpm] from full down' }),
+  curve: Type.Array(Type.Object({ duty: Type.Number(), rpm: Type.Union([Type.Number(), Type.Null()]) }), { description: 'rpm over duty, from full down' }),
 });
 export type FanCharacterisation = Static<typeof FanCharacterisation>;
 
@@ -112,7 +112,7 @@ export async function measureFans(rig: FanRig, o: MeasureOptions = {}): Promise<
       const problems: string[] = [];
       const maxRpm = await at(id, 1, settle * 2);
       o.onProgress?.(id, 'full', 1, maxRpm);
-      const result: FanCharacterisation = { id, pass: true, problems, maxRpm, minDuty: null, startDuty: null, curve: [[1, maxRpm]] };
+      const result: FanCharacterisation = { id, pass: true, problems, maxRpm, minDuty: null, startDuty: null, curve: [{ duty: 1, rpm: maxRpm }] };
       if (maxRpm === null) problems.push('tach: no reading at full duty (tach wire, pull-up or the channel)');
       else if (maxRpm <= 0) problems.push('pwm: 0 rpm at full duty (the PWM does not reach the fan, or it is blocked or unpowered)');
       if (problems.length === 0) {
@@ -120,7 +120,7 @@ export async function measureFans(rig: FanRig, o: MeasureOptions = {}): Promise<
         for (const duty of downDuties().slice(1)) {
           const rpm = await at(id, duty);
           o.onProgress?.(id, 'down', duty, rpm);
-          result.curve.push([round(duty), rpm]);
+          result.curve.push({ duty: round(duty), rpm });
           if (!rpm) break;
           lowest = duty;
         }
@@ -137,7 +137,7 @@ export async function measureFans(rig: FanRig, o: MeasureOptions = {}): Promise<
           }
         }
         if (result.startDuty === null) problems.push('start: the fan did not start from standstill at any duty');
-        const tops = result.curve.filter(([, r]) => r !== null && r > 0).map(([, r]) => r!);
+        const tops = result.curve.filter((p) => p.rpm !== null && p.rpm > 0).map((p) => p.rpm!);
         // a tach that reads the same at every duty is not reading this fan
         if (tops.length > 3 && Math.max(...tops) - Math.min(...tops) < 0.1 * Math.max(...tops)) problems.push('tach: the rpm does not follow the duty (another fan\'s tach on this channel?)');
       }

@@ -6,6 +6,7 @@ import { buildApp } from '../../../src/api/app.ts';
 import { createRegistry } from '../../../src/metrics.ts';
 import { tuningRoutes } from '../../../src/thermal/tuning/api.ts';
 import { FanMeasureJob } from '../../../src/thermal/tuning/daemon-jobs.ts';
+import { saveFanReport } from '../../../src/thermal/tuning/fan-measure.ts';
 import { harness, untilAsync, type Harness } from '../service/harness.ts';
 import { parseXml } from '../../helpers/xml.ts';
 
@@ -30,6 +31,12 @@ describe('/v1/thermal tuning routes', () => {
     expect((await h.app.inject('/v1/thermal/zones/gpu0/chart.svg?seconds=100000')).statusCode).toBe(400);
     const long = parseXml((await h.app.inject('/v1/thermal/zones/gpu0/chart.svg?seconds=3600')).body);
     expect(long.find((e) => e.name === 'title')!.text).toBe('zone gpu0: last 60 s');
+    // a stored characterisation is served as it is (the schema serialises it)
+    const report = { measuredAt: new Date().toISOString(), pass: true, thermistors: [], fans: [{ id: 'gpu0-a', pass: true, problems: [], maxRpm: 9000, minDuty: 0.12, startDuty: 0.3, curve: [{ duty: 1, rpm: 9000 }, { duty: 0.11, rpm: 0 }, { duty: 0.1, rpm: null }] }] };
+    await saveFanReport(h.stateDir, report);
+    const fans = await h.app.inject('/v1/thermal/fans');
+    expect(fans.statusCode).toBe(200);
+    expect(fans.json().report).toEqual(report);
   });
 
   it('measures through the daemon: fans leave control while measured, 409 while running, a cancel leaves every fan at full, then control resumes', async () => {

@@ -25,7 +25,7 @@ describe('gance fans measure on the simulator', () => {
       expect(f.minDuty).toBeCloseTo(FAN_40MM.stallDuty, 2);
       expect(f.startDuty).toBeCloseTo(FAN_40MM.startDuty, 2);
       expect(Math.abs(f.maxRpm! - FAN_40MM.maxRpm)).toBeLessThanOrEqual(60);
-      const half = f.curve.find(([d]) => d === 0.5)![1]!;
+      const half = f.curve.find((p) => p.duty === 0.5)!.rpm!;
       expect(Math.abs(half - 4500)).toBeLessThanOrEqual(60);
     }
     expect(report.thermistors).toEqual([{ id: 'sink0', celsius: expect.any(Number), pass: true, problem: null }]);
