@@ -37,7 +37,27 @@ async function openZone(o: Where, zoneId: string): Promise<OpenZone> {
     const url = o.url;
     const io = daemonZoneIo((path, init) => api(url, path, init), zoneId);
     const z = await io.begin();
-    return { io, setpointC: z.setpoint, minDuty: z.settings.minDuty ?? 0.2, restore: () => io.restore(), where: `daemon ${url}` };
+    // Interrupted (Ctrl-C, a timeout's SIGTERM): the zone must not stay at an experiment duty.
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.stderr.write(`\n${sig}: zone ${zoneId} to full duty (fixed 1.0). Give it back with: gance thermal reset ${zoneId} --url ${url}\n`);
+      void io.failsafe('interrupted').finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const release = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    return {
+      io,
+      setpointC: z.setpoint,
+      minDuty: z.settings.minDuty ?? 0.2,
+      restore: async () => {
+        release();
+        await io.restore();
+      },
+      where: `daemon ${url}`,
+    };
   }
   const config = loadConfigFile(o.config);
   const zone = config.thermal.zones.find((z) => z.id === zoneId);
