@@ -9,6 +9,8 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 type Register = (program: Command) => void;
 const extensions: Array<() => Promise<{ register: Register }>> = [
   () => import('./cli/thermal.ts'),
+  // step, autotune and fans: joins the `thermal` group, so after it
+  () => import('./cli/tuning.ts'),
   () => import('./cli/network.ts'),
   () => import('./cli/latents.ts'),
   () => import('./cli/renders.ts'),

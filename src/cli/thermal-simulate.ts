@@ -18,6 +18,8 @@ export interface SimulateOptions {
   /** print a timeline row every this many simulated seconds (0: none) */
   every?: number;
   out?: (line: string) => void;
+  /** every control step of every zone (charts and CSV beside them) */
+  record?: (zone: string, row: { t: number; temperature: number; setpoint: number; duty: number; rpm: number | null }) => void;
 }
 
 export interface SimulateZoneResult {
@@ -80,6 +82,10 @@ export function simulate(opts: SimulateOptions): { seconds: number; zones: Simul
       if (trueT > res.setpoint + 3) a.above += dt;
       if (res.failsafe) a.failsafe += 1;
       a.duties.push({ t, duty: res.duty });
+      if (opts.record) {
+        const rpms = z.fans.map((f) => plant.fan(f).rpm).filter((r): r is number => r !== null);
+        opts.record(z.id, { t, temperature: trueT, setpoint: res.setpoint, duty: res.duty, rpm: rpms.length ? rpms.reduce((x, r) => x + r, 0) / rpms.length : null });
+      }
       const l = Math.max(-200, 10 * Math.log10(z.fans.reduce((e, f) => e + 10 ** (plant.fan(f).noiseDba / 10), 0) || 1e-20));
       a.energy += 10 ** (l / 10) * dt;
       a.peakDba = Math.max(a.peakDba, l);

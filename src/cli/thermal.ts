@@ -23,7 +23,7 @@ function number(name: string, min: number, max: number) {
   };
 }
 
-async function api<T>(url: string, path: string, init?: { method: string; body?: unknown }): Promise<T> {
+export async function api<T>(url: string, path: string, init?: { method: string; body?: unknown }): Promise<T> {
   let res: Response;
   const { clientAuthHeaders } = await import('../api/client-token.ts');
   const auth = clientAuthHeaders();
@@ -157,7 +157,8 @@ export function register(program: Command): void {
     .option('--seconds <n>', 'simulated time (default: the profile length)', number('--seconds', 1, 86_400))
     .option('--every <seconds>', 'print a timeline row every this many simulated seconds (0: summary only)', number('--every', 0, 86_400), 60)
     .option('--json', 'print only the JSON summary')
-    .action(async (o: { config: string; profile: string; setpoint?: number; mode?: string; seconds?: number; every: number; json?: boolean }) => {
+    .option('--out <prefix>', 'also write PREFIX-ZONE.csv and PREFIX-ZONE.svg (temperature, setpoint, duty, rpm every second)')
+    .action(async (o: { config: string; profile: string; setpoint?: number; mode?: string; seconds?: number; every: number; json?: boolean; out?: string }) => {
       if (!['standard', 'idle', 'full'].includes(o.profile)) throw new InvalidArgumentError(`--profile must be standard, idle or full, got "${o.profile}"`);
       if (o.mode !== undefined && !['pid', 'curve', 'fixed'].includes(o.mode)) throw new InvalidArgumentError(`--mode must be pid, curve or fixed, got "${o.mode}"`);
       const [{ loadConfigFile }, { simulate }] = await Promise.all([import('../config/load.ts'), import('./thermal-simulate.ts')]);
@@ -166,7 +167,21 @@ export function register(program: Command): void {
       if (o.setpoint !== undefined) patch.pid = { setpoint: o.setpoint };
       if (o.mode !== undefined) patch.mode = o.mode as ZonePatch['mode'];
       const lines: string[] = [];
-      const r = simulate({ config, profile: o.profile as SimulateOptions['profile'], patch, seconds: o.seconds, every: o.json ? 0 : o.every, out: (l) => lines.push(l) });
+      const rows = new Map<string, { t: number; temperature: number; setpoint: number; duty: number; rpm: number | null }[]>();
+      // one row per simulated second is plenty for a chart
+      const record = o.out ? (zone: string, row: { t: number; temperature: number; setpoint: number; duty: number; rpm: number | null }) => {
+        const list = rows.get(zone) ?? rows.set(zone, []).get(zone)!;
+        if (!list.length || row.t - list[list.length - 1]!.t >= 1 - 1e-9) list.push(row);
+      } : undefined;
+      const r = simulate({ config, profile: o.profile as SimulateOptions['profile'], patch, seconds: o.seconds, every: o.json ? 0 : o.every, out: (l) => lines.push(l), record });
+      if (o.out) {
+        const [{ writeFileSync }, { zoneChart, zoneCsv }] = await Promise.all([import('node:fs'), import('../thermal/charts/svg.ts')]);
+        for (const [zone, list] of rows) {
+          writeFileSync(`${o.out}-${zone}.csv`, zoneCsv(list));
+          writeFileSync(`${o.out}-${zone}.svg`, zoneChart(`zone ${zone}: simulated, ${o.profile} profile`, list));
+          lines.push(`files: ${o.out}-${zone}.csv, ${o.out}-${zone}.svg`);
+        }
+      }
       if (!o.json) {
         process.stdout.write(`${lines.join('\n')}\n\n`);
         process.stdout.write(

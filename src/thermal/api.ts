@@ -11,6 +11,8 @@ import { ZoneTuning } from './service/tuning.ts';
 import { ThermalView, ZoneView, thermalView, zoneView } from './service/view.ts';
 import type { ZonePatch } from './control/index.ts';
 import { LIMITS } from './config.ts';
+import { tuningRoutes } from './tuning/api.ts';
+import { pageRoutes } from './page/routes.ts';
 
 const tags = ['thermal'];
 const ZoneParams = Type.Object({ zone: Type.String({ minLength: 1, maxLength: LIMITS.id, description: 'zone id from thermal.zones[].id' }) });
@@ -38,6 +40,11 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
       if (!v) throw new NotFoundError(`no zone "${id}" (zones: ${service.zoneIds().join(', ')})`);
       return v;
     };
+
+    // fan characterisation and charts (src/thermal/tuning/api.ts)
+    await fastify.register(tuningRoutes(service));
+    // the thermal page and its preview (src/thermal/page)
+    await fastify.register(pageRoutes(service));
 
     app.get('/', { schema: { description: 'State of every zone, GPU, fan and alarm', tags, response: { 200: ThermalView } } }, async () => thermalView(service));
 

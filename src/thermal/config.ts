@@ -155,6 +155,13 @@ export const ThermalConfig = Type.Object(
     sensors: Type.Object(SensorsConfig.properties, { additionalProperties: false, default: {} }),
     zones: Type.Array(ZoneConfig, { minItems: 1, maxItems: LIMITS.zones }),
     coolerTimeoutMs: Type.Integer({ minimum: 50, maximum: 10_000, default: 1000, description: 'a cooler command unanswered this long counts as a lost link' }),
+    measuredFans: Type.Object(
+      {
+        use: Type.Boolean({ default: true, description: 'use the figures `gance fans measure` stored in stateDir (minimum and start duty with margins, max rpm) instead of cooler.fans minDuty/startDuty/maxRpm' }),
+        pin: Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.id }), { default: [], maxItems: 64, uniqueItems: true, description: 'fan ids whose configured minDuty/startDuty/maxRpm stay, whatever was measured' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     history: Type.Object(
       {
         seconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'how far back GET /v1/thermal/history reaches' }),

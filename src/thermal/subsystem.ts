@@ -13,6 +13,7 @@ import { SystemInformationFallback, querySystemInformation, toGpuInfo } from './
 import type { GpuSensorSource } from './sensors/types.ts';
 import { ThermalService } from './service/service.ts';
 import { SimRig, plantConfigFor } from './sim/rig.ts';
+import { effectiveFans, loadFanReportSync } from './tuning/fan-measure.ts';
 
 export const thermalSubsystem: SubsystemFactory = (ctx) => {
   const { config, events } = ctx;
@@ -53,10 +54,23 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
     );
   }
 
+  // Fan figures measured by `gance fans measure` win over the configured ones unless pinned; a
+  // broken file is logged and ignored (the configured figures are safe).
+  let fans = config.cooler.fans;
+  if (t.measuredFans.use) {
+    try {
+      const eff = effectiveFans(config.cooler.fans, loadFanReportSync(resolve(config.stateDir)), t.measuredFans.pin);
+      fans = eff.fans;
+      for (const c of eff.changes) log.info(`measured fan figures in use: ${c}`);
+    } catch (err) {
+      log.warn({ err }, `stored fan characterisation not used: ${(err as Error).message}`);
+    }
+  }
+
   const simRig = rig;
   const service = new ThermalService({
     config: t,
-    fans: config.cooler.fans,
+    fans,
     cooler: ctx.cooler,
     source,
     log,

@@ -81,6 +81,10 @@ export interface ThermalServiceOptions {
   onLoadHint?: (gpus: number[], watts: number, seconds: number) => void;
 }
 
+function pick(duties: Readonly<Record<string, number>>, ids: ReadonlyArray<string>): Record<string, number> {
+  return Object.fromEntries(ids.filter((id) => duties[id] !== undefined).map((id) => [id, duties[id]!]));
+}
+
 interface ZoneSlot {
   config: ZoneConfig;
   controller: ZoneController;
@@ -116,6 +120,8 @@ export class ThermalService extends EventEmitter {
   private hadFirstSample = false;
   private readonly validSeen = new Set<number>();
   private failsafeActive: boolean | null = null;
+  /** fan duties held by a measurement (fans measure), null when the controllers drive every fan */
+  private held: Record<string, number> | null = null;
   private readonly onHint = (h: { gpus: number[]; watts: number; seconds: number; source: string }) => this.hint(h.gpus, h.watts, h.seconds, h.source);
 
   constructor(private readonly opts: ThermalServiceOptions) {
@@ -150,6 +156,11 @@ export class ThermalService extends EventEmitter {
 
   get config(): ThermalConfig {
     return this.opts.config;
+  }
+
+  /** where the daemon keeps its state (tuning, fan characterisation); undefined: nowhere */
+  get stateDir(): string | undefined {
+    return this.opts.stateDir;
   }
 
   get fanConfigs(): ReadonlyArray<FanConfig> {
@@ -246,7 +257,9 @@ export class ThermalService extends EventEmitter {
     const linkOk = this.io.linkOk(nowMs);
     this.io.read();
     const cs: CoolerState | null = this.io.state && nowMs - this.io.stateAt < COOLER_STATE_FRESH_MS ? this.io.state : null;
-    const fanRpm = cs ? Object.fromEntries(cs.fans.map((f) => [f.id, f.rpm])) : undefined;
+    const held = this.held;
+    // a fan held by a measurement is not the controller's: its tach must not count as a stall
+    const fanRpm = cs ? Object.fromEntries(cs.fans.filter((f) => held?.[f.id] === undefined).map((f) => [f.id, f.rpm])) : undefined;
     const thermistors = new Map(cs?.thermistors.map((t) => [t.id, t.celsius]) ?? []);
     for (const [g, h] of this.hints) if (h.until <= nowMs) this.hints.delete(g);
 
@@ -281,7 +294,8 @@ export class ThermalService extends EventEmitter {
       }
 
       const failsafe = raised.some((a) => a.failsafe) || !out;
-      const zoneDuties = failsafe || !out ? Object.fromEntries(z.fans.map((f) => [f, 1])) : out.fanDuties;
+      // A measurement's duties go out as they are (no kick-start, no stall re-kick); a failsafe still wins.
+      const zoneDuties = failsafe || !out ? Object.fromEntries(z.fans.map((f) => [f, 1])) : held ? { ...out.fanDuties, ...pick(held, z.fans) } : out.fanDuties;
       Object.assign(duties, zoneDuties);
       this.updateAlarms(slot, raised);
       slot.rt = { id: z.id, out, alarms: slot.rt.alarms, failsafe, duties: zoneDuties, temps };
@@ -414,6 +428,21 @@ export class ThermalService extends EventEmitter {
     const rpm = new Map(cs?.fans.map((f) => [f.id, f.rpm]) ?? []);
     for (const s of this.zones.values()) for (const [f, d] of Object.entries(s.rt.duties)) entry.fans[f] = { duty: d, rpm: rpm.get(f) ?? null };
     this.history.push(entry);
+  }
+
+  /**
+   * Hold these fans at these duties, sent as they are, bypassing their zone controller's
+   * allocation (kick-start, stall re-kick); their tach is hidden from its stall detection. A zone
+   * failsafe still puts them to full. null: back to the controllers.
+   */
+  holdFans(duties: Readonly<Record<string, number>> | null): void {
+    if (duties) {
+      for (const [id, d] of Object.entries(duties)) {
+        if (!this.opts.fans.some((f) => f.id === id)) throw new Error(`no fan "${id}"`);
+        if (!(d >= 0 && d <= 1)) throw new Error(`fan "${id}": duty must be within 0..1, got ${d}`);
+      }
+    }
+    this.held = duties ? { ...duties } : null;
   }
 
   // ---- what the API and metrics read ----

@@ -1,0 +1,71 @@
+/** Fan characterisation and end-of-line test on the simulated rig, in simulated time. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { describe, expect, it } from 'vitest';
+import { ZoneConfig } from '../../../src/thermal/config.ts';
+import { FAN_40MM } from '../../../src/thermal/plant/index.ts';
+import { effectiveFans, loadFanReport, measureFans, saveFanReport } from '../../../src/thermal/tuning/fan-measure.ts';
+import { simulatedFanRig } from '../../../src/thermal/tuning/fan-rig.ts';
+import { TuningAbortedError } from '../../../src/thermal/tuning/zone-io.ts';
+
+const fans = ['gpu0-a', 'gpu0-b', 'gpu0-c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
+const cooler = { fans, thermistors: [{ id: 'sink0', channel: 0 }] };
+const zones = [Value.Default(ZoneConfig, { id: 'gpu0', gpus: [0], fans: fans.map((f) => f.id), pid: { setpoint: 75 } }) as ZoneConfig];
+
+describe('gance fans measure on the simulator', () => {
+  it("finds each fan's start duty, minimum running duty, maximum rpm and curve; passes the end-of-line test", async () => {
+    const rig = await simulatedFanRig(cooler, zones);
+    const report = await measureFans(rig);
+    await rig.close();
+    expect(report.pass).toBe(true);
+    for (const f of report.fans) {
+      // the plant: stalls below 12 %, starts at 30 % (k80.ts)
+      expect(f.minDuty).toBeCloseTo(FAN_40MM.stallDuty, 2);
+      expect(f.startDuty).toBeCloseTo(FAN_40MM.startDuty, 2);
+      expect(Math.abs(f.maxRpm! - FAN_40MM.maxRpm)).toBeLessThanOrEqual(60);
+      const half = f.curve.find((p) => p.duty === 0.5)!.rpm!;
+      expect(Math.abs(half - 4500)).toBeLessThanOrEqual(60);
+    }
+    expect(report.thermistors).toEqual([{ id: 'sink0', celsius: expect.any(Number), pass: true, problem: null }]);
+    for (const f of fans) expect(rig.plant.fan(f.id).duty).toBe(1);
+
+    const dir = mkdtempSync(join(tmpdir(), 'gance-fans-'));
+    await saveFanReport(dir, report);
+    const loaded = await loadFanReport(dir);
+    const eff = effectiveFans(fans, loaded, ['gpu0-c']);
+    expect(eff.fans[0]).toMatchObject({ minDuty: 0.17, startDuty: 0.4, maxRpm: report.fans[0]!.maxRpm });
+    // pinned by the config: as configured
+    expect(eff.fans[2]).toEqual(fans[2]);
+    expect(eff.changes).toHaveLength(2);
+  });
+
+  it('fails a fan whose tach is cut and one whose PWM does not reach it', async () => {
+    const rig = await simulatedFanRig(cooler, zones);
+    rig.plant.setFanFault('gpu0-a', 'no-tach');
+    rig.plant.setFanFault('gpu0-b', 'stalled');
+    const report = await measureFans(rig);
+    await rig.close();
+    expect(report.pass).toBe(false);
+    expect(report.fans.map((f) => [f.id, f.pass])).toEqual([['gpu0-a', false], ['gpu0-b', false], ['gpu0-c', true]]);
+    expect(report.fans[0]!.problems[0]).toMatch(/^tach:/);
+    expect(report.fans[1]!.problems[0]).toMatch(/^pwm:/);
+    // a failed fan keeps its configured figures
+    expect(effectiveFans(fans, report).fans[0]).toEqual(fans[0]);
+  });
+
+  it('stops with every fan at full when a GPU passes its setpoint + 5 C', async () => {
+    const rig = await simulatedFanRig(cooler, zones, { watts: 150 });
+    // 150 W with one fan slowing down and the GPU already hot
+    rig.plant.setDuty('gpu0-a', 0);
+    rig.plant.setDuty('gpu0-b', 0);
+    rig.plant.setDuty('gpu0-c', 0);
+    rig.plant.step(600);
+    const err = await measureFans(rig).catch((e: unknown) => e);
+    await rig.close();
+    expect(err).toBeInstanceOf(TuningAbortedError);
+    expect((err as Error).message).toMatch(/over its zone setpoint 75 C \+ 5 C/);
+    for (const f of fans) expect(rig.plant.fan(f.id).duty).toBe(1);
+  });
+});
