@@ -297,7 +297,7 @@ export function register(program: Command): void {
     .command('render')
     .description('render audio files (joined in order) into an audio-reactive video, in this process; or, with --still, one picture per seed')
     .argument('[audio...]', 'audio files, joined in order (same sample rate); none with --still')
-    .requiredOption('-o, --out <file>', 'output mp4 (or folder, with --format png or --still); written under a temporary name, renamed when complete, with <out>.run.json beside it')
+    .requiredOption('-o, --out <file>', 'output mp4 (or folder, with --format png or --still); written under a temporary name, renamed when complete, with <out>.run.json beside it (with --still: <out>/stills.run.json)')
     .option('--still <seed>', 'a still for this seed instead of a video (generate.py --seeds: z = numpy RandomState(seed).randn(1, z_dim)): <out>/seed0042.png and <out>/stills.run.json; repeat for several', seed)
     .option('-n, --network <id|file.onnx>', 'network id or ONNX file (with its .json sidecar); repeat for several, picked per frame by loudness (default: synthesis.networks.default)', collect)
     .option('-c, --config <file>', 'YAML config: its synthesis workers and latents settings', DEFAULT_CONFIG_PATH)
