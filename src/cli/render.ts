@@ -31,6 +31,7 @@ interface RenderFlags {
   segmentFrames?: number;
   progress?: boolean;
   remote?: string;
+  still?: number[];
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -58,6 +59,13 @@ function size(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 16 || n > 8192 || n % 2 !== 0) throw new InvalidArgumentError(`--size must be an even number of pixels in 16..8192, got "${v}"`);
   return n;
+}
+
+/** --still SEED, repeatable: a numpy RandomState seed, 0..2^32-1, in decimal. */
+function seed(v: string, prev: number[] | undefined): number[] {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n > 4294967295) throw new InvalidArgumentError(`--still must be a seed, an integer in 0..4294967295, got "${v}"`);
+  return [...(prev ?? []), n];
 }
 
 const PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
@@ -172,7 +180,58 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
   }
 }
 
+/** The flags of a video render that a stills run has no use for (--size, --psi, --network, --config it takes). */
+const VIDEO_ONLY: Array<[keyof RenderFlags, string]> = [
+  ['format', '--format'], ['fps', '--fps'], ['crf', '--crf'], ['preset', '--preset'], ['pixelFormat', '--pixel-format'], ['audioCodec', '--audio-codec'],
+  ['mode', '--mode'], ['projection', '--projection'], ['alpha', '--alpha'], ['seed', '--seed'], ['workDir', '--work-dir'], ['segmentFrames', '--segment-frames'], ['remote', '--remote'],
+];
+
+/** --still SEED...: one PNG per seed into the --out folder, no audio (src/render/stills.ts). */
+async function stillsCommand(audio: string[], flags: RenderFlags): Promise<void> {
+  const seeds = flags.still!;
+  if (audio.length > 0) throw new InvalidArgumentError(`--still: stills come from seeds and take no audio, got "${audio[0]}" (render the audio without --still)`);
+  const other = VIDEO_ONLY.find(([k]) => flags[k] !== undefined);
+  if (other) throw new InvalidArgumentError(`--still: ${other[1]} is for video renders; stills take --network, --psi, --size, --config`);
+  const refs = flags.network ?? [];
+  if (refs.length > 1) throw new InvalidArgumentError(`--still: one --network at a time, got ${refs.map((r) => `"${r}"`).join(', ')}`);
+  const [{ loadConfigFile }, { planStills, writeStills }, { createLocalRenderer }, { RenderFailure }, pinoModule] = await Promise.all([
+    import('../config/load.ts'),
+    import('../render/stills.ts'),
+    import('../render/local.ts'),
+    import('../render/types.ts'),
+    import('pino'),
+  ]);
+  const config = loadConfigFile(flags.config);
+  const ref = refs[0] ?? config.synthesis.networks.default;
+  const file = ref.endsWith('.onnx') ? resolve(ref) : null;
+  const level = ['info', 'debug', 'trace'].includes(config.log.level) ? 'warn' : config.log.level;
+  const log = pinoModule.pino({ level }, pinoModule.destination(2));
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(sig));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // the workers start once the inputs are checked: a refusal is its one line and nothing else
+  const renderer = createLocalRenderer({ config, log, extraDirs: file ? [dirname(file)] : [], firstNetwork: file ? basename(file, '.onnx') : ref, deferStart: true });
+  try {
+    const plan = planStills({ seeds, network: file ?? ref, out: flags.out, psi: flags.psi ?? null, size: flags.size ?? null }, renderer.deps);
+    renderer.start();
+    const r = await writeStills(plan, renderer.deps, abort.signal);
+    const g = r.geometry;
+    process.stdout.write(`wrote ${r.files.length} still${r.files.length === 1 ? '' : 's'} (${g.outWidth}x${g.outHeight}, network ${r.network}, psi ${r.psi}) to ${resolve(flags.out)} in ${r.seconds.toFixed(1)} s, and ${r.runConfig}\n`);
+  } catch (err) {
+    if (!(err instanceof RenderFailure)) throw err;
+    process.stderr.write(`gance: stills failed (${err.reason}): ${err.message}\n`);
+    process.exitCode = err.reason === 'cancelled' ? 130 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await renderer.close();
+  }
+}
+
 async function renderCommand(audio: string[], flags: RenderFlags): Promise<void> {
+  if (flags.still !== undefined) return stillsCommand(audio, flags);
+  if (audio.length === 0) throw new InvalidArgumentError("missing required argument 'audio' (or --still SEED for stills)");
   if (flags.remote !== undefined) return remoteCommand(audio, flags);
   const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, pinoModule] = await Promise.all([
     import('../config/load.ts'),
@@ -236,9 +295,10 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
 export function register(program: Command): void {
   program
     .command('render')
-    .description('render audio files (joined in order) into an audio-reactive video, in this process')
-    .argument('<audio...>', 'audio files, joined in order (same sample rate)')
-    .requiredOption('-o, --out <file>', 'output mp4 (or folder, with --format png); written under a temporary name, renamed when complete, with <out>.run.json beside it')
+    .description('render audio files (joined in order) into an audio-reactive video, in this process; or, with --still, one picture per seed')
+    .argument('[audio...]', 'audio files, joined in order (same sample rate); none with --still')
+    .requiredOption('-o, --out <file>', 'output mp4 (or folder, with --format png or --still); written under a temporary name, renamed when complete, with <out>.run.json beside it (with --still: <out>/stills.run.json)')
+    .option('--still <seed>', 'a still for this seed instead of a video (generate.py --seeds: z = numpy RandomState(seed).randn(1, z_dim)): <out>/seed0042.png and <out>/stills.run.json; repeat for several', seed)
     .option('-n, --network <id|file.onnx>', 'network id or ONNX file (with its .json sidecar); repeat for several, picked per frame by loudness (default: synthesis.networks.default)', collect)
     .option('-c, --config <file>', 'YAML config: its synthesis workers and latents settings', DEFAULT_CONFIG_PATH)
     .option('--format <mp4|png>', 'mp4 (x264 with the audio) or a folder of PNG frames', choice('--format', ['mp4', 'png'] as const))

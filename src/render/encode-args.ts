@@ -32,7 +32,7 @@ function input(s: EncodeSettings): string[] {
   return ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${s.width}x${s.height}`, '-framerate', String(s.fps), '-i', 'pipe:0'];
 }
 
-function scale(s: EncodeSettings): string[] {
+function scale(s: Geometry): string[] {
   return s.outWidth === s.width && s.outHeight === s.height ? [] : ['-vf', `scale=${s.outWidth}:${s.outHeight}:flags=bicubic`];
 }
 
@@ -59,4 +59,9 @@ export function muxArgs(s: EncodeSettings, list: string, audio: readonly string[
       : ['-filter_complex', `${audio.map((_, i) => `[${i + 1}:a:0]`).join('')}concat=n=${audio.length}:v=0:a=1[a]`, '-map', '[a]'];
   const codec = s.audioCodec === 'alac' ? ['-c:a', 'alac'] : ['-c:a', 'aac', '-b:a', `${s.audioBitrate}k`];
   return ['-f', 'concat', '-safe', '0', '-i', list, ...inputs, '-map', '0:v:0', ...joined, '-c:v', 'copy', ...codec, '-use_editlist', '0', '-movflags', '+faststart', '-f', 'mp4', target];
+}
+
+/** One still: one raw rgb24 picture on stdin -> one PNG file `target` (scaled as a render scales). */
+export function stillArgs(g: Geometry, target: string): string[] {
+  return ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${g.width}x${g.height}`, '-i', 'pipe:0', ...scale(g), '-frames:v', '1', '-c:v', 'png', '-pix_fmt', 'rgb24', '-update', '1', '-f', 'image2', target];
 }

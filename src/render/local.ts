@@ -18,6 +18,8 @@ import type { RenderDeps } from './types.ts';
 
 export interface LocalRenderer {
   deps: RenderDeps;
+  /** starts the workers and the first network's load (done at once unless `deferStart`); idempotent */
+  start(): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,8 @@ export interface LocalOptions {
   firstNetwork?: string;
   ffmpeg?: string;
   testHooks?: boolean;
+  /** no workers until `start()`: the caller checks its inputs first (a refusal then starts nothing) */
+  deferStart?: boolean;
 }
 
 export function createLocalRenderer(o: LocalOptions): LocalRenderer {
@@ -65,10 +69,17 @@ export function createLocalRenderer(o: LocalOptions): LocalRenderer {
   });
   // the manager loads its default network as it starts; a network the catalogue does not offer
   // would only log a failed load before the render refuses it (naming it) anyway
-  const first = catalogue.get(o.firstNetwork ?? cfg.networks.default);
-  if (first && !first.error) manager.start();
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    const first = catalogue.get(o.firstNetwork ?? cfg.networks.default);
+    if (first && !first.error) manager.start();
+  };
+  if (!o.deferStart) start();
   return {
     deps: { networks: manager, latents, log: o.log, ...(o.ffmpeg ? { ffmpeg: o.ffmpeg } : {}) },
+    start,
     async close() {
       await Promise.all([manager.stop(), latents.close()]);
     },

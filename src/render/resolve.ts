@@ -123,14 +123,15 @@ export function mergeLatents(base: LatentsConfig, spec: RenderSpec, networks: Re
   return c;
 }
 
-function geometry(spec: RenderSpec, networks: RenderNetwork[]): Pick<EncodeSettings, 'width' | 'height' | 'outWidth' | 'outHeight'> {
+/** The picture the networks make and the one written (`output.size`: the longer side, bicubic, at most 4x). */
+export function geometry(output: Pick<RenderSpec['output'], 'size' | 'format'>, networks: RenderNetwork[]): Pick<EncodeSettings, 'width' | 'height' | 'outWidth' | 'outHeight'> {
   const first = networks[0]!;
   const other = networks.find((n) => n.width !== first.width || n.height !== first.height);
   if (other) throw bad(`networks: "${other.id}" makes ${other.width}x${other.height} pictures, "${first.id}" ${first.width}x${first.height}; one render needs one size`);
   const { width, height } = first;
-  const size = spec.output.size;
+  const size = output.size;
   if (size === null) {
-    if (spec.output.format === 'mp4' && (width % 2 !== 0 || height % 2 !== 0)) throw bad(`output size: network "${first.id}" makes ${width}x${height} pictures; x264 needs even sizes, so give an even size`);
+    if (output.format === 'mp4' && (width % 2 !== 0 || height % 2 !== 0)) throw bad(`output size: network "${first.id}" makes ${width}x${height} pictures; x264 needs even sizes, so give an even size`);
     return { width, height, outWidth: width, outHeight: height };
   }
   if (!Number.isInteger(size) || size < 16 || size % 2 !== 0) throw bad(`output size ${size}: must be an even number of pixels, at least 16`);
@@ -155,7 +156,7 @@ export function resolveRender(rawSpec: unknown, catalogue: NetworkCatalogue, bas
     latents,
     psi: networks.map((n) => spec.truncationPsi ?? n.sidecar.truncationPsi),
     encode: {
-      ...geometry(spec, networks),
+      ...geometry(spec.output, networks),
       format: o.format,
       fps: latents.fps,
       crf: o.crf,

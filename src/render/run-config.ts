@@ -10,10 +10,10 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { segmentArgs, ENCODER_THREADS } from './encode-args.ts';
-import type { ResolvedRender } from './resolve.ts';
+import type { RenderNetwork, ResolvedRender } from './resolve.ts';
 import type { SegmentPlan } from './segments.ts';
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+export const { version: GANCE_VERSION } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** `out.mp4` -> `out.run.json`; a PNG folder `frames` -> `frames.run.json`. */
 export function runConfigPath(output: string): string {
@@ -35,18 +35,21 @@ async function fileSha256(path: string): Promise<string> {
   return sha;
 }
 
+/** A network as run configs record it: id, files, hashes, kind. */
+export async function networkRecord(n: RenderNetwork) {
+  return {
+    id: n.id,
+    onnx: n.entry.onnxPath,
+    sidecar: n.entry.sidecarPath,
+    sourceHash: n.sidecar.sourceHash,
+    onnxSha256: await fileSha256(n.entry.onnxPath),
+    sidecarSha256: `sha256:${createHash('sha256').update(await readFile(n.entry.sidecarPath)).digest('hex')}`,
+    kind: n.kind,
+  };
+}
+
 async function networkRecords(r: ResolvedRender) {
-  return Promise.all(
-    r.networks.map(async (n) => ({
-      id: n.id,
-      onnx: n.entry.onnxPath,
-      sidecar: n.entry.sidecarPath,
-      sourceHash: n.sidecar.sourceHash,
-      onnxSha256: await fileSha256(n.entry.onnxPath),
-      sidecarSha256: `sha256:${createHash('sha256').update(await readFile(n.entry.sidecarPath)).digest('hex')}`,
-      kind: n.kind,
-    })),
-  );
+  return Promise.all(r.networks.map(networkRecord));
 }
 
 /**
@@ -82,7 +85,7 @@ export async function writeRunConfig(
 ): Promise<void> {
   const { r, plan } = o;
   const config = {
-    gance: { version },
+    gance: { version: GANCE_VERSION },
     createdAt: new Date().toISOString(),
     spec: r.spec,
     latents: r.latents,
