@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/schema.ts';
 import { createLatentsService } from '../latents/service.ts';
-import { checkSynthesisConfig, workerSpecs } from '../synthesis/config.ts';
+import { checkSynthesisConfig, poolOptions } from '../synthesis/config.ts';
 import { createSynthesisMetrics } from '../synthesis/metrics.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import { NetworkManager } from '../synthesis/networks/manager.ts';
@@ -52,17 +52,7 @@ export function createLocalRenderer(o: LocalOptions): LocalRenderer {
   const manager = new NetworkManager({
     catalogue,
     createPool: () =>
-      new SynthesisPool({
-        workers: workerSpecs(cfg),
-        log: o.log,
-        metrics,
-        maxBatch: cfg.maxBatch,
-        pipelineDepth: cfg.pipelineDepth,
-        warmupRuns: cfg.warmupRuns,
-        maxAttempts: cfg.maxAttempts,
-        loadTimeoutMs: cfg.loadTimeoutSeconds * 1000,
-        testHooks: o.testHooks ?? false,
-      }),
+      new SynthesisPool({ ...poolOptions(cfg), log: o.log, metrics, testHooks: o.testHooks ?? false }),
     output: cfg.output,
     defaultNetwork: o.firstNetwork ?? cfg.networks.default,
     log: o.log,

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { checkLatentsConfig, LatentsConfig } from '../latents/config.ts';
 import type { ProviderSpec } from './pool/protocol.ts';
-import type { WorkerSpec } from './pool/pool.ts';
+import type { PoolOptions, WorkerSpec } from './pool/pool.ts';
 
 const ProviderName = Type.Union([Type.Literal('cuda'), Type.Literal('webgpu'), Type.Literal('cpu')]);
 
@@ -93,6 +93,18 @@ export const SynthesisConfig = Type.Object(
   { additionalProperties: false, default: {} },
 );
 export type SynthesisConfig = Static<typeof SynthesisConfig>;
+
+/** The pool's options that come from the config section: the daemon and `gance render` build their pools alike. */
+export function poolOptions(config: SynthesisConfig): Pick<PoolOptions, 'workers' | 'maxBatch' | 'pipelineDepth' | 'warmupRuns' | 'maxAttempts' | 'loadTimeoutMs'> {
+  return {
+    workers: workerSpecs(config),
+    maxBatch: config.maxBatch,
+    pipelineDepth: config.pipelineDepth,
+    warmupRuns: config.warmupRuns,
+    maxAttempts: config.maxAttempts,
+    loadTimeoutMs: config.loadTimeoutSeconds * 1000,
+  };
+}
 
 /** Config workers as the pool takes them: provider objects with device ids, isolation decided. */
 export function workerSpecs(config: SynthesisConfig): WorkerSpec[] {

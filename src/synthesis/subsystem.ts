@@ -9,7 +9,7 @@
 import type { DaemonContext, Subsystem, SubsystemFactory } from '../subsystem.ts';
 import type { Unit } from '../lifecycle/unit.ts';
 import { networksApi } from './api.ts';
-import { checkSynthesisConfig, workerSpecs, type SynthesisConfig } from './config.ts';
+import { checkSynthesisConfig, poolOptions, type SynthesisConfig } from './config.ts';
 import { createLatentsService, type LatentsService } from '../latents/service.ts';
 import { createSynthesisMetrics } from './metrics.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from './networks/catalogue.ts';
@@ -51,14 +51,9 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
   const createPool = cfg.enabled
     ? () =>
         new SynthesisPool({
-          workers: workerSpecs(cfg),
+          ...poolOptions(cfg),
           log,
           metrics,
-          maxBatch: cfg.maxBatch,
-          pipelineDepth: cfg.pipelineDepth,
-          warmupRuns: cfg.warmupRuns,
-          maxAttempts: cfg.maxAttempts,
-          loadTimeoutMs: cfg.loadTimeoutSeconds * 1000,
           testHooks: overrides.testHooks ?? false,
           busyAfterIdleMs: cfg.loadHint.idleSeconds * 1000,
           ...(onBusy ? { onBusy } : {}),
