@@ -3,7 +3,7 @@
  * the CPU, real HTTP) shows changing frames on MJPEG and on the projector page in headless
  * Chromium, and a network change sent over the WebSocket shows in the frames that follow.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -57,7 +57,8 @@ describe('live session from a looped WAV', () => {
     );
   });
 
-  it.skipIf(!existsSync(CHROMIUM))(`paints changing frames on the projector page in headless Chromium (${CHROMIUM}) and reports paint latency`, async () => {
+  // chromium comes with .ci/setup: a machine without it fails here rather than skipping the page
+  it(`paints changing frames on the projector page in headless Chromium (${CHROMIUM}) and reports paint latency`, async () => {
     let browser: BrowserContext | undefined;
     try {
       // a fresh profile each run (playwright passes it as --user-data-dir)

@@ -8,10 +8,11 @@
  * service at most once a minute while something changed, and at stop; writes are atomic (temp
  * file, fsync, rename) and serialised; a failed write is logged, never thrown at the loop.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ZoneLearned } from '../control/index.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 
 export const LEARNED_FILE = 'thermal-learned.json';
 const MAX_BYTES = 1 << 20;
@@ -55,26 +56,8 @@ export class LearnedStore {
 
   save(zones: Record<string, ZoneLearned>): Promise<void> {
     const body = `${JSON.stringify({ version: 1, zones }, null, 2)}\n`;
-    const next = this.writing.then(() => this.writeAtomic(body));
+    const next = this.writing.then(() => writeFileAtomic(this.path, body));
     this.writing = next.catch(() => {});
     return next;
-  }
-
-  private async writeAtomic(body: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    try {
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(body);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.path);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
   }
 }

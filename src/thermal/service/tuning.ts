@@ -2,7 +2,7 @@
  * Run-time tuning: the zone settings changed through the API, kept in the state directory so a
  * restart keeps them. The file holds only what was changed; it is applied over the config file.
  */
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeGuard } from '@sinclair/typebox';
@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { formatSchemaErrors } from '../../config/errors.ts';
 import { LIMITS, ZoneConfig } from '../config.ts';
 import type { ZonePatch } from '../control/index.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 
 /** Fields of a zone that identify it rather than tune it. */
 const FIXED = new Set(['id', 'gpus', 'fans']);
@@ -147,7 +148,7 @@ export class TuningStore {
   private async setAsideEntries(bad: Record<string, { tuning: unknown; problems: string[] }>, good: Record<string, ZoneTuning>): Promise<void> {
     const to = `${this.path}.bad-${Date.now()}`;
     const body = `${JSON.stringify({ version: 1, zones: Object.fromEntries(Object.entries(bad).map(([id, b]) => [id, b.tuning])) }, null, 2)}\n`;
-    const written = await this.writeAtomic(to, body).then(
+    const written = await writeFileAtomic(to, body).then(
       () => true,
       (err: unknown) => {
         this.log.error({ err, path: to }, `cannot write the set-aside tuning to ${to}`);
@@ -168,27 +169,8 @@ export class TuningStore {
   /** Atomic: written to a temp file, flushed, renamed over the old one. Writes are serialised. */
   save(zones: Record<string, ZoneTuning>): Promise<void> {
     const body = `${JSON.stringify({ version: 1, zones } satisfies TuningFile, null, 2)}\n`;
-    const next = this.writing.then(() => this.writeAtomic(this.path, body));
+    const next = this.writing.then(() => writeFileAtomic(this.path, body));
     this.writing = next.catch(() => {});
     return next;
-  }
-
-  /** A failed write (a full disk) leaves no temp file behind. */
-  private async writeAtomic(path: string, body: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    try {
-      const fh = await open(tmp, 'w', 0o644);
-      try {
-        await fh.writeFile(body);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, path);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
   }
 }
