@@ -124,7 +124,6 @@ export function schemaErrorFormatter(errors: ReadonlyArray<AjvLikeError>, dataVa
   return new Error(message);
 }
 
-const REASON: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
 
 /** The app's error handler: validation -> 400, ApiError -> its code, fastify's own 4xx -> as is, the rest -> 500. */
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -133,7 +132,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   // fastify's own client errors (malformed JSON, body too large, unsupported content type)
   const code = err.statusCode;
   if (typeof err.code === 'string' && err.code.startsWith('FST_') && code !== undefined && code >= 400 && code < 500) {
-    return reply.code(code).send({ statusCode: code, error: REASON[code] ?? 'Bad Request', message: err.message });
+    return reply.code(code).send({ statusCode: code, error: STATUS_CODES[code] ?? 'Bad Request', message: err.message });
   }
   req.log.error({ err, url: req.url, method: req.method }, `unexpected error answering ${req.method} ${req.url}: ${err.message}`);
   return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: INTERNAL_MESSAGE });
