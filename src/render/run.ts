@@ -24,6 +24,7 @@ import type { LatentFrame } from '../latents/frame.ts';
 import type { OfflinePlan } from '../latents/offline.ts';
 import { createLiveParams } from '../latents/params.ts';
 import { reactiveActive } from '../latents/reactive.ts';
+import { loudnessSchedule } from '../thermal/music/loudness.ts';
 import type { SynthesisPool } from '../synthesis/pool/pool.ts';
 import { assemble } from './assemble.ts';
 import { asNoSpace, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
@@ -106,6 +107,8 @@ const render: RunRender = async (rawSpec, deps, opts) => {
   const plan = await analyse(r, deps, ffmpeg);
   try {
     cancelled(opts.signal, 'after the analysis');
+    // the whole track's loudness is known from here: the thermal side can plan the fans' noise around it
+    opts.onLoudness?.({ levelsDba: loudnessSchedule(plan.rms, r.latents.fps), fps: r.latents.fps });
     const params = createLiveParams(r.latents, r.networks.length);
     return await renderResolved(r, { frames: plan.frames, latents: (from) => deps.latents.offline(plan, params, from) }, deps, opts, { meter, ffmpegLine, t0 });
   } finally {

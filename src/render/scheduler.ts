@@ -169,6 +169,14 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
 
     let lastWrite = -Infinity;
     let lastFrames = job.framesDone;
+    // the track's pace in frames per second once the runner has analysed it (music-aware cooling)
+    let trackFps: number | null = null;
+    const musicGpus = hint?.gpus ?? [];
+    const onLoudness = (t: { levelsDba: number[]; fps: number }) => {
+      if (musicGpus.length === 0) return;
+      trackFps = t.fps;
+      this.opts.events.emit('music', { gpus: musicGpus, source, levelsDba: t.levelsDba, positionSeconds: a.progress.framesDone / t.fps });
+    };
     let stageSince = this.now();
     const onProgress = (p: RenderProgress) => {
       const prev = a.progress;
@@ -182,6 +190,7 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
       }
       if (p.stage === prev.stage && t - lastWrite < this.opts.progressIntervalMs) return;
       lastWrite = t;
+      if (trackFps !== null) this.opts.events.emit('music-position', { source, positionSeconds: p.framesDone / trackFps });
       if (this.queue.progress(job.id, p)) this.emit('job', this.view(job.id)!);
     };
 
@@ -197,6 +206,7 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
         signal: a.abort.signal,
         onProgress,
         throttle: this.throttle.hook(hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
+        onLoudness,
         ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
       });
       await checkOutput(job, result);
@@ -209,7 +219,8 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     } catch (err) {
       await this.ended(a, err, log);
     } finally {
-      if (hint && hint.gpus.length > 0 && hint.watts > 0) this.opts.events.emit('load-end', { gpus: hint.gpus, source });
+      // also ends the render's track on the thermal side
+      if (hint && hint.gpus.length > 0 && (hint.watts > 0 || trackFps !== null)) this.opts.events.emit('load-end', { gpus: hint.gpus, source });
       const final = this.queue.get(job.id);
       if (final) this.emit('job', final);
     }

@@ -40,6 +40,11 @@ export interface RenderRunOptions {
   throttle?: () => Promise<void>;
   /** frames per segment, the resume granularity (config render.segmentFrames; default 240) */
   segmentFrames?: number;
+  /**
+   * the track's loudness once analysed: per second at the listener, dBA, loudest second 95
+   * (src/thermal/music/loudness.ts), for music-aware cooling; `fps` turns frames into track seconds
+   */
+  onLoudness?: (track: { levelsDba: number[]; fps: number }) => void;
 }
 
 export interface RenderResult {

@@ -15,6 +15,8 @@ export interface FakeRunnerOptions {
   beforeBatch?: (info: { jobWorkDir: string; framesDone: number }) => Promise<void>;
   /** an audio file whose name contains `fail-<reason>` makes the run fail with that reason */
   lieAboutOutput?: boolean;
+  /** handed to onLoudness after the analysing stage, as the real runner does */
+  loudness?: { levelsDba: number[]; fps: number };
 }
 
 export interface FakeRun {
@@ -46,6 +48,7 @@ export function fakeRunner(opts: FakeRunnerOptions = {}): RunRender & { runs: Fa
       if (o.signal?.aborted) throw new RenderFailure('cancelled', 'aborted');
     };
     o.onProgress?.({ stage: 'analysing', framesDone: done, framesTotal: null, fps: null, etaSeconds: null });
+    if (opts.loudness) o.onLoudness?.(opts.loudness);
     while (done < total) {
       check();
       // a real runner stops within a batch of an abort, so a held one does too

@@ -118,6 +118,29 @@ describe('runRender', () => {
     expect(existsSync(workDir)).toBe(false);
   });
 
+  it("hands the track's loudness to the thermal side after the analysis: one level per second, the loudest at 95 dBA", { timeout: 120_000 }, async () => {
+    // 1 s loud, then 1 s 20 dB quieter
+    const stepped = join(dir, 'stepped.wav');
+    const loud = tone(22050, 1, [220, 330], 0.2);
+    const quiet = tone(22050, 1, [220, 330], 0.02);
+    writeWav(stepped, 22050, 1, Int16Array.from([...loud, ...quiet]));
+    const tracks: Array<{ levelsDba: number[]; fps: number }> = [];
+    const stages: string[] = [];
+    await runRender({ ...spec(join(dir, 'stepped.mp4')), audio: [stepped] }, local.deps, {
+      workDir: join(dir, 'w-stepped'),
+      onLoudness: (t) => tracks.push({ ...t, stage: stages.at(-1) } as never),
+      onProgress: (p) => void (stages.at(-1) !== p.stage && stages.push(p.stage)),
+    });
+    expect(tracks).toHaveLength(1);
+    const t = tracks[0]! as { levelsDba: number[]; fps: number; stage?: string };
+    expect(t.fps).toBe(24);
+    expect(t.stage).toBe('analysing'); // before the frames: the plan can pre-cool ahead of the first quiet passage
+    expect(t.levelsDba).toHaveLength(2);
+    expect(t.levelsDba[0]).toBeCloseTo(95, 6);
+    expect(t.levelsDba[1]).toBeGreaterThan(73);
+    expect(t.levelsDba[1]).toBeLessThan(77);
+  });
+
   it('with ALAC the muxed audio decodes to the input samples exactly', { timeout: 120_000 }, async () => {
     const out = join(dir, 'lossless.mp4');
     const r = await runRender(spec(out, { audioCodec: 'alac' }), local.deps, { workDir: join(dir, 'w-alac') });

@@ -157,6 +157,25 @@ describe('render scheduler', () => {
     expect(seen).toEqual([`hint render:${job.id} 2,3 150 W 30 s`, `end render:${job.id} 2,3`]);
   });
 
+  it("hands the track's loudness to the thermal side ('music' on the workers' GPUs), then where the render is in it, and ends it with the load", async () => {
+    const levels = [95, 95, 40, 40];
+    const { scheduler: s, events, out } = setup(fakeRunner({ frames: 12, batch: 4, loudness: { levelsDba: levels, fps: 3 } }), { gpus: [2, 3] });
+    const seen: string[] = [];
+    events.on('music', (m) => seen.push(`music ${m.source} ${m.gpus.join(',')} ${m.levelsDba.join(',')} at ${m.positionSeconds}`));
+    events.on('music-position', (p) => seen.push(`at ${p.positionSeconds}`));
+    events.on('load-end', (e) => seen.push(`end ${e.source}`));
+    s.start();
+    const job = s.submit({ spec: spec({ path: join(out, 'm.mp4') }) });
+    await until(s, job.id, (j) => j.state === 'done');
+    expect(seen[0]).toBe(`music render:${job.id} 2,3 95,95,40,40 at 0`);
+    // positions are frames done / fps, in order, up to the whole track
+    const positions = seen.filter((x) => x.startsWith('at ')).map((x) => Number(x.slice(3)));
+    expect(positions.length).toBeGreaterThan(0);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(positions.at(-1)).toBe(4);
+    expect(seen.at(-1)).toBe(`end render:${job.id}`);
+  });
+
   it('holds a render while one of its GPUs is paused and lets it go on resume', async () => {
     const { scheduler: s, throttle, out } = setup(fakeRunner({ frames: 8, batch: 4 }), { gpus: [0, 1] });
     throttle.pause(1, 'too hot');
