@@ -154,6 +154,7 @@ function run(rigName: string, plantConfig: PlantConfig, track: { name: string; l
   let energy = 0;
   let secEnergy = 0;
   let counted = 0;
+  let lastDuty: number | undefined;
   for (let k = 0; k < steps; k++) {
     const now = k * PLANT_DT;
     if (k % every === 0) {
@@ -161,10 +162,11 @@ function run(rigName: string, plantConfig: PlantConfig, track: { name: string; l
       const temp = Math.round(g.temperatureC);
       const hintW = now >= LEAD_IN && now < LEAD_IN + 30 ? 150 : undefined;
       const b = aware
-        ? budget.step({ nowS: now, temperature: temp, watts: Math.max(hintW ?? 0, g.powerW), ambientC: cfg.feedForward.ambientCelsius, zone: { setpoint, criticalCelsius: cfg.criticalCelsius, minDuty: cfg.minDuty, maxDuty: cfg.maxDuty, sensorResolutionCelsius: cfg.pid.sensorResolutionCelsius } })
+        ? budget.step({ nowS: now, temperature: temp, watts: Math.max(hintW ?? 0, g.powerW), ambientC: cfg.feedForward.ambientCelsius, duty: lastDuty, zone: { setpoint, criticalCelsius: cfg.criticalCelsius, minDuty: cfg.minDuty, maxDuty: cfg.maxDuty, sensorResolutionCelsius: cfg.pid.sensorResolutionCelsius } })
         : null;
       const out = zone.step({ now, temps: [temp], powerW: [Math.round(g.powerW * 100) / 100], loadHintW: hintW, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])), budget: b });
       for (const id of fanIds) plant.setDuty(id, out.fanDuties[id] ?? 0);
+      lastDuty = out.duty;
     }
     plant.step(PLANT_DT);
     const t = plant.gpu(0).temperatureC;

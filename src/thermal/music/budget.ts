@@ -53,6 +53,8 @@ export interface BudgetInput {
   /** heat to plan with: the busiest GPU's power or the load hint, W */
   watts: number;
   ambientC: number;
+  /** zone duty the fans had since the previous step (the observer's input); absent: not known */
+  duty?: number;
   zone: BudgetZone;
 }
 
@@ -67,6 +69,8 @@ export interface BudgetStep {
   allowedDba: number;
   /** the planned temperature path now, C */
   pathC: number;
+  /** heat the observer adds to the model's, W (the rig off the model: dust, another heatsink) */
+  offsetW: number;
   /** why the cap is lifted, if it is */
   lifted: 'ceiling' | null;
 }
@@ -76,6 +80,9 @@ const CAP_MARGIN_DB = 1;
 
 /** how far under the ceiling (less the guard) a boost at the ceiling cools before it lets go, C */
 const BOOST_BAND_C = 1;
+
+/** the observer's time scale, s */
+const OBSERVER_SECONDS = 60;
 
 /** duty -> level at the listener, tabulated (the allocator's split is too slow per planned second) */
 class NoiseTable {
@@ -118,6 +125,13 @@ export class NoiseBudget {
   private readonly model: DieModel;
   /** at the ceiling: fans at full until the die is a band under it */
   private boost = false;
+  /**
+   * Disturbance observer: the model's temperature run with the duty really applied, corrected
+   * toward the readings, and a heat offset that absorbs what the model gets wrong (second order,
+   * critically damped at OBSERVER_SECONDS; whole-degree readings average out in it).
+   */
+  private observed: { t: number; at: number } | null = null;
+  private offsetW = 0;
 
   constructor(
     private readonly fans: ReadonlyArray<AllocFan>,
@@ -182,8 +196,9 @@ export class NoiseBudget {
 
     const ceiling = Math.min(zone.setpoint + this.cfg.warmAboveSetpointCelsius, zone.criticalCelsius - 2);
     const m = this.model;
-    const watts = Math.max(0, input.watts);
     const ta = input.ambientC;
+    this.observe(input);
+    const watts = Math.max(0, input.watts + this.offsetW);
     const reach = ta + watts / conductanceAt(m, zone.maxDuty);
     // caps per planned second: the fans slow down spinDownSeconds ahead of a quieter second
     const H = this.cfg.horizonSeconds;
@@ -242,6 +257,22 @@ export class NoiseBudget {
       lifted = 'ceiling';
       floor = zone.maxDuty;
     } else floor = leastFor(cap0);
-    return { cap, floor: Math.min(floor, zone.maxDuty), musicDba, allowedDba, pathC: paths[0]!, lifted };
+    return { cap, floor: Math.min(floor, zone.maxDuty), musicDba, allowedDba, pathC: paths[0]!, offsetW: this.offsetW, lifted };
+  }
+
+  private observe(input: BudgetInput): void {
+    const o = this.observed;
+    const dt = o ? input.nowS - o.at : NaN;
+    if (!o || !(dt > 0 && dt <= 5) || !(input.duty !== undefined && Number.isFinite(input.duty))) {
+      this.observed = { t: input.temperature, at: input.nowS };
+      return;
+    }
+    const predicted = stepC(this.model, o.t, input.duty, Math.max(0, input.watts + this.offsetW), input.ambientC, dt);
+    const e = input.temperature - predicted;
+    const w = 1 / OBSERVER_SECONDS;
+    o.t = predicted + 2 * w * dt * e;
+    o.at = input.nowS;
+    const bound = Math.max(50, input.watts);
+    this.offsetW = Math.max(-bound, Math.min(bound, this.offsetW + this.model.heatCapacityJPerK * w * w * dt * e));
   }
 }

@@ -73,7 +73,7 @@ export class MusicRouter {
   }
 
   /** this step's bounds for a zone; null (no budget) when music is off or no track is on */
-  step(zoneId: string, nowS: number, o: { temperature: number; watts: number; ambientC: number; zone: BudgetZone }): ZoneBudget | null {
+  step(zoneId: string, nowS: number, o: { temperature: number; watts: number; ambientC: number; duty?: number | undefined; zone: BudgetZone }): ZoneBudget | null {
     const z = this.zones.get(zoneId);
     if (!z || !this.config.enabled) return null;
     z.last = z.budget.step({ nowS, ...o });

@@ -15,6 +15,7 @@ export const MusicView = Type.Union(
         cap: Type.Union([Type.Number(), Type.Null()], { description: 'highest zone duty the budget allows now (below minDuty: stopped)' }),
         floor: Type.Union([Type.Number(), Type.Null()], { description: 'lowest zone duty the plan needs now (pre-cooling)' }),
         pathC: Type.Union([Type.Number(), Type.Null()], { description: 'the planned temperature path now, C' }),
+        offsetW: Type.Union([Type.Number(), Type.Null()], { description: 'heat the plan adds to its model from what it has observed (the rig off thermal.music.model), W' }),
         lifted: Type.Union([Type.Literal('ceiling'), Type.Null()], { description: 'the die reached setpoint + warmAboveSetpointCelsius: fans at full until it is back under' }),
       },
       { description: "the track this zone's noise budget follows" },
@@ -37,6 +38,7 @@ export function musicView(router: MusicRouter, zoneId: string): MusicView {
     cap: l ? num(l.cap) : null,
     floor: l ? num(l.floor) : null,
     pathC: l ? num(l.pathC) : null,
+    offsetW: l ? num(l.offsetW) : null,
     lifted: l?.lifted ?? null,
   };
 }

@@ -421,6 +421,7 @@ export class ThermalService extends EventEmitter {
               temperature: Math.max(...valid),
               watts: Math.max(hintW, ...power.map((p) => (p !== null && Number.isFinite(p) ? p : 0))),
               ambientC: typeof ambientC === 'number' ? ambientC : cfg.feedForward.ambientCelsius,
+              duty: slot.rt.failsafe ? 1 : slot.rt.out?.duty,
               zone: { setpoint: cfg.pid.setpoint, criticalCelsius: cfg.criticalCelsius, minDuty: cfg.minDuty, maxDuty: cfg.maxDuty, sensorResolutionCelsius: cfg.pid.sensorResolutionCelsius },
             })
           : null;

@@ -26,6 +26,7 @@ function simulate(aware: boolean) {
   budget.set({ levelsDba: TRACK, positionS: 0, anchorS: 0, rate: 1, loop: false });
   const perSecond: Array<{ fanDba: number; tempC: number; floor: number }> = [];
   let floor = 0;
+  let lastDuty: number | undefined;
   let peak = -Infinity;
   let energy = 0;
   for (let k = 0; k < TRACK.length * 10; k++) {
@@ -33,9 +34,10 @@ function simulate(aware: boolean) {
     if (k % 2 === 0) {
       const g = plant.gpu(0);
       const temp = Math.round(g.temperatureC);
-      const b = aware ? budget.step({ nowS: now, temperature: temp, watts: g.powerW, ambientC: 30, zone: ZONE }) : null;
+      const b = aware ? budget.step({ nowS: now, temperature: temp, watts: g.powerW, ambientC: 30, duty: lastDuty, zone: ZONE }) : null;
       floor = Math.max(floor, b?.floor ?? 0);
       const out = zone.step({ now, temps: [temp], powerW: [g.powerW], budget: b });
+      lastDuty = out.duty;
       for (const f of FANS) plant.setDuty(f.id, out.fanDuties[f.id] ?? 0);
     }
     plant.step(0.1);
@@ -120,5 +122,40 @@ describe('noise budget: bounds per step', () => {
     expect(step(b, 25, 60)!.musicDba).toBe(40);
     expect(() => b.set({ levelsDba: [], positionS: 0, anchorS: 0, rate: 1, loop: false })).toThrow(/levelsDba/);
     expect(() => new NoiseBudget(FANS, music({ model: { conductanceStillWPerK: 5, conductanceFullWPerK: 4, heatCapacityJPerK: 400, airflowExponent: 0.6 } }))).toThrow(/conductanceFullWPerK/);
+  });
+});
+
+describe('noise budget: the observer', () => {
+  it('learns the heat the model is missing on a rig off it (20% less conductance: dust), from whole-degree readings', () => {
+    const dusty = { ...rig, gpus: rig.gpus.map((g) => ({ ...g, conductanceStillWPerK: g.conductanceStillWPerK * 0.8, conductanceFullWPerK: g.conductanceFullWPerK * 0.8 })) };
+    const plant = createPlant(dusty);
+    plant.setLoad(0, 150);
+    for (const f of FANS) plant.setDuty(f.id, 0.5);
+    const b = new NoiseBudget(FANS, music());
+    b.set({ levelsDba: Array(3600).fill(90) as number[], positionS: 0, anchorS: 0, rate: 1, loop: false });
+    let last = null as ReturnType<NoiseBudget['step']>;
+    for (let k = 0; k < 2400 * 5; k++) {
+      const now = k / 5;
+      const g = plant.gpu(0);
+      last = b.step({ nowS: now, temperature: Math.round(g.temperatureC), watts: g.powerW, ambientC: 30, duty: 0.5, zone: ZONE });
+      plant.step(0.2);
+    }
+    // the model at duty 0.5 conducts G = 0.8 + 3.5 * 0.5^0.6 W/K; the die settles where that needs 150 W + offset
+    const tSteady = plant.steadyStateC(0, 150, 0.5);
+    const gModel = 0.8 + 3.5 * 0.5 ** 0.6;
+    expect(last!.offsetW).toBeGreaterThan(0.85 * (gModel * (tSteady - 30) - 150));
+    expect(last!.offsetW).toBeLessThan(1.15 * (gModel * (tSteady - 30) - 150));
+    // on the model's own rig it stays near nothing
+    const exact = createPlant(rig);
+    exact.setLoad(0, 150);
+    for (const f of FANS) exact.setDuty(f.id, 0.5);
+    const c = new NoiseBudget(FANS, music());
+    c.set({ levelsDba: Array(3600).fill(90) as number[], positionS: 0, anchorS: 0, rate: 1, loop: false });
+    for (let k = 0; k < 2400 * 5; k++) {
+      const g = exact.gpu(0);
+      last = c.step({ nowS: k / 5, temperature: Math.round(g.temperatureC), watts: g.powerW, ambientC: 30, duty: 0.5, zone: ZONE });
+      exact.step(0.2);
+    }
+    expect(Math.abs(last!.offsetW)).toBeLessThan(5);
   });
 });
