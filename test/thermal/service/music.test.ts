@@ -16,7 +16,7 @@ afterEach(async () => {
 const PID = { mode: 'pid', pid: { setpoint: 78 }, feedForward: { enabled: true, headroomCelsius: 0 }, slewDownPerSecond: 0.003, stopBelowDuty: 0 };
 
 describe('thermal service: music-aware cooling', () => {
-  it("a render's track (silence ahead, the die cool) stops the zone's fans under load; the source's end gives them back", async () => {
+  it("a render's track (silence ahead, the die cool) stops the zone's fans under load; a sensor fault still puts them to full; the source's end gives them back", async () => {
     h = await harness({ profile: 'full', zone: PID, thermal: { music: { enabled: true } } });
     const running = await untilAsync('fans running under the 150 W load', async () => {
       const z = await h!.zone();
@@ -38,6 +38,15 @@ describe('thermal service: music-aware cooling', () => {
     expect(() => h!.events.emit('music', { gpus: [0], source: 'bad', levelsDba: [Number.NaN], positionSeconds: 0 })).not.toThrow();
     expect(h.logged(/ignored music from bad: music: levelsDba must hold/)).toBeDefined();
     expect((await h.zone()).music?.source).toBe('render:r1');
+    // safety wins over the budget: a sensor fault puts the stopped fans to full, the track still on
+    h.rig.override(0, { hidden: true });
+    const faulted = await untilAsync('failsafe with the fans at full', async () => {
+      const z = await h!.zone();
+      return z.failsafe && h!.plantDuties().every((d) => d === 1) ? z : undefined;
+    });
+    expect(faulted.duty).toBe(1);
+    h.rig.override(0, null);
+    await untilAsync('stopped again once the sensor is back', async () => ((await h!.zone()).stopped && !(await h!.zone()).failsafe ? true : undefined));
     // the render ends: the fans come back for the load
     h.events.emit('load-end', { gpus: [0], source: 'render:r1' });
     const back = await untilAsync('fans back', async () => {
