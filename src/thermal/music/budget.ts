@@ -18,7 +18,7 @@
  * The zone applies both on top of its own demand (control/zone.ts); its critical-temperature and
  * sensor failsafes are outside this and still put the fans to full.
  */
-import type { AllocFan } from '../control/allocation.ts';
+import { fanNoiseDba, sumDba, type AllocFan } from '../control/allocation.ts';
 import type { MusicConfig } from './config.ts';
 import { backStepC, conductanceAt, stepC, timeConstantS, type DieModel } from './model.ts';
 import { zoneNoiseDba } from './noise.ts';
@@ -132,12 +132,15 @@ export class NoiseBudget {
    */
   private observed: { t: number; at: number } | null = null;
   private offsetW = 0;
+  /** stopped fans restart with a kick at their start duty: its level at the listener, dBA */
+  private readonly kickDba: number;
 
   constructor(
     private readonly fans: ReadonlyArray<AllocFan>,
     private readonly cfg: MusicConfig,
   ) {
     this.model = cfg.model;
+    this.kickDba = sumDba(fans.map((f) => fanNoiseDba(f, f.startDuty))) - 20 * Math.log10(Math.max(0.1, cfg.listenerDistanceMeters));
     if (!(cfg.model.conductanceFullWPerK > cfg.model.conductanceStillWPerK)) {
       throw new Error(`thermal.music.model: conductanceFullWPerK (${cfg.model.conductanceFullWPerK}) must be above conductanceStillWPerK (${cfg.model.conductanceStillWPerK})`);
     }
@@ -176,6 +179,12 @@ export class NoiseBudget {
     return s.levelsDba[Math.floor(pos)]!;
   }
 
+  /** what the fans may make at a track position, dBA (Infinity outside the track) */
+  private allowedAt(pos: number): number {
+    const l = this.levelAt(pos);
+    return l === null ? Infinity : l - this.cfg.audibleBelowMusicDb;
+  }
+
   private capAt(table: NoiseTable, pos: number, zone: BudgetZone): number {
     const l = this.levelAt(pos);
     return l === null ? zone.maxDuty : Math.min(zone.maxDuty, table.cap(l - this.cfg.audibleBelowMusicDb - CAP_MARGIN_DB));
@@ -210,6 +219,14 @@ export class NoiseBudget {
     };
     const caps: number[] = [];
     for (let k = 0; k <= H; k++) caps.push(capOf(k));
+    // Stopped fans restart with a kick (startDuty): through seconds where that kick would be
+    // heard the plan keeps them stopped, so it pre-cools for that rather than for slow fans.
+    let stopped = input.duty !== undefined && input.duty <= 0;
+    for (let k = 0; k <= H; k++) {
+      if (caps[k]! < zone.minDuty) stopped = true;
+      else if (stopped && this.kickDba > this.allowedAt(pos + s.rate * k) - CAP_MARGIN_DB) caps[k] = 0;
+      else stopped = false;
+    }
     // backwards: the highest temperature at second k from which the capped fans hold the die a
     // guard under the ceiling (the boost at the ceiling is the backstop, not the plan)
     const top = ceiling - this.cfg.guardCelsius;
@@ -223,15 +240,19 @@ export class NoiseBudget {
       path = Math.max(path, Math.min(top, reach + 0.5));
       paths[k] = path;
     }
-    const target = paths[1]!;
+    // where the fans may run at full unheard, cool a reading's step under the path: the quiet
+    // passage then starts with that in hand instead of on its edge (whole-degree readings)
+    const target = paths[1]! - (caps[0]! >= zone.maxDuty - 1e-9 ? (zone.sensorResolutionCelsius ?? 0) : 0);
     const reading = input.temperature;
     // a whole-degree reading of 72 may be a die at 72.5: the plan starts from the top of the interval
-    const t = reading + (zone.sensorResolutionCelsius ?? 0) / 2;
+    const half = (zone.sensorResolutionCelsius ?? 0) / 2;
+    const t = reading + half;
     const after = (u: number) => stepC(m, t, u < zone.minDuty ? 0 : u, watts, ta, 1);
-    const cap0 = caps[0]!;
     const level = this.levelAt(pos);
     const musicDba = level ?? NaN;
     const allowedDba = level === null ? Infinity : level - this.cfg.audibleBelowMusicDb;
+    // kept stopped for the kick, but the die needs them this second: they restart (one kick, heard)
+    const cap0 = caps[0]! < zone.minDuty && after(0) > target ? capOf(0) : caps[0]!;
     // the least duty that ends the next second on the path (0 when none is needed)
     const leastFor = (hi: number): number => {
       if (after(0) <= target) return 0;

@@ -17,7 +17,7 @@ export const MusicConfig = Type.Object(
     warmAboveSetpointCelsius: Type.Number({ minimum: 0, maximum: 10, default: 1, description: 'in quiet passages the die may warm this far above the setpoint before the fans may get audible (kept below criticalCelsius)' }),
     guardCelsius: Type.Number({ minimum: 0, maximum: 10, default: 1, description: 'the plan keeps the die this far under the ceiling (model error); reaching the ceiling itself puts the fans to full until the die is this plus 1 C under it' }),
     horizonSeconds: Type.Integer({ minimum: 10, maximum: 3600, default: 600, description: 'how far ahead in the track the plan looks' }),
-    spinDownSeconds: Type.Number({ minimum: 0, maximum: 10, default: 3, description: 'fans slow down ahead of a quiet passage by this much (their rpm lag)' }),
+    spinDownSeconds: Type.Number({ minimum: 0, maximum: 10, default: 5, description: 'fans slow down ahead of a quiet passage by this much: from full to their minimum a fan with a 1 s rpm lag needs about 4.5 s to come within 1 dB' }),
     preCoolTimeConstants: Type.Number({
       minimum: 0,
       maximum: 10,

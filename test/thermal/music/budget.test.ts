@@ -103,6 +103,20 @@ describe('noise budget: bounds per step', () => {
     expect(s.floor).toBe(0);
   });
 
+  it('keeps stopped fans stopped where their kick-start would be heard, unless the die needs them now', () => {
+    // 22 dBA: three fans at their minimum (9.8 dBA) fit under 12, a kick at start duty (29.7 dBA) does not
+    const b = new NoiseBudget(FANS, music());
+    b.set({ levelsDba: Array(100).fill(22) as number[], positionS: 0, anchorS: 0, rate: 1, loop: false });
+    const running = step(b, 0, 60);
+    expect(running!.cap).toBeGreaterThanOrEqual(ZONE.minDuty);
+    const stopped = b.step({ nowS: 0.2, temperature: 60, watts: 150, ambientC: 30, duty: 0, zone: ZONE })!;
+    expect(stopped.cap).toBe(0);
+    // at the ceiling's path the die needs them: they restart (one kick)
+    const hot = new NoiseBudget(FANS, music());
+    hot.set({ levelsDba: Array(100).fill(22) as number[], positionS: 0, anchorS: 0, rate: 1, loop: false });
+    expect(hot.step({ nowS: 0, temperature: 78, watts: 150, ambientC: 30, duty: 0, zone: ZONE })!.cap).toBeGreaterThanOrEqual(ZONE.minDuty);
+  });
+
   it('runs on no track, past its end, or far before its start; follows re-anchored positions at their pace; loops', () => {
     const b = new NoiseBudget(FANS, music({ horizonSeconds: 60 }));
     expect(step(b, 0, 60)).toBeNull();
