@@ -7,7 +7,9 @@
  *   -> pool.stream (several workers, results in order) -> rgb24 bytes -> ffmpeg stdin per segment
  *
  * Segments end at fixed frame multiples in `workDir` and are joined (video copied) with the audio
- * at the end, into a temporary name renamed once complete, with NAME.run.json beside it.
+ * at the end, into a temporary name renamed once complete, with NAME.run.json beside it. A debug
+ * video (output.debugPath) is drawn after that from the finished output and the latents
+ * (debug/video.ts), under a temporary name too, and renamed just before the output.
  *
  * Failure policy: a render that fails or is cancelled removes its partial output (the temporary
  * output and the segment being encoded). Complete segments stay in workDir, so running the same
@@ -27,12 +29,14 @@ import { reactiveActive } from '../latents/reactive.ts';
 import type { SynthesisPool } from '../synthesis/pool/pool.ts';
 import { assemble } from './assemble.ts';
 import { asNoSpace, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
+import { debugArgs, writeDebugVideo } from './debug/video.ts';
 import { ffmpegVersion } from './ffmpeg.ts';
 import { loadNetworks } from './networks.ts';
 import { rgbBytes } from './pixels.ts';
 import { ProgressMeter } from './progress.ts';
 import { frameRequests } from './requests.ts';
-import { resolveRender, type ResolvedRender } from './resolve.ts';
+import { preflight } from './preflight.ts';
+import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
 import { clearWorkDir, lockWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
@@ -58,19 +62,12 @@ function asFailure(err: unknown, signal: AbortSignal | undefined, fallback: Rend
   return new RenderFailure(fallback, (err as Error)?.message ?? String(err), { cause: err });
 }
 
-async function checkOutput(out: string, format: 'mp4' | 'png'): Promise<void> {
-  const dir = dirname(out);
-  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new RenderFailure('bad-input', `output ${out}: folder ${dir} does not exist`);
-  const there = await stat(out).catch(() => null);
-  if (!there) return;
-  if (format === 'mp4' && there.isDirectory()) throw new RenderFailure('bad-input', `output ${out}: is a folder`);
-  if (format === 'png' && (!there.isDirectory() || (await readdir(out)).length > 0)) throw new RenderFailure('bad-input', `output ${out}: already exists (PNG output needs a new or empty folder)`);
-}
-
 async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): Promise<OfflinePlan> {
   let plan: OfflinePlan;
   try {
-    plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures: reactiveActive(spec.latents.reactive), decode: { ffmpegPath: ffmpeg } });
+    // the debug video charts the per-frame features; they change no latent unless reactive motion is on
+    const richFeatures = reactiveActive(spec.latents.reactive) || spec.spec.output.debugPath !== null;
+    plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures, decode: { ffmpegPath: ffmpeg } });
   } catch (err) {
     if (err instanceof AudioError || err instanceof LatentError || err instanceof ProjectionError) throw new RenderFailure('bad-input', err.message, { cause: err });
     throw err;
@@ -98,9 +95,7 @@ const render: RunRender = async (rawSpec, deps, opts) => {
   const t0 = performance.now();
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
   const meter = new ProgressMeter(opts.onProgress);
-  const r = resolveRender(rawSpec, deps.networks.catalogue, deps.latents.config);
-  const ffmpegLine = await ffmpegVersion(ffmpeg);
-  await checkOutput(resolve(r.spec.output.path), r.spec.output.format);
+  const { resolved: r, ffmpegLine } = await preflight(rawSpec, deps.networks.catalogue, deps.latents.config, ffmpeg);
   cancelled(opts.signal, 'before the analysis');
   meter.stage('analysing');
   const plan = await analyse(r, deps, ffmpeg);
@@ -191,9 +186,13 @@ async function renderInWorkDir(
   meter.stage('rendering', plan.frames, from);
   let written = 0;
   let writtenFrames = 0;
-  const tmpOut = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmpName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmpOut = tmpName(out);
+  const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
+  const tmpDebug = debugOut === null ? null : tmpName(debugOut);
   const runJson = runConfigPath(out);
   let runJsonPlaced = false;
+  let debugPlaced = false;
   try {
     if (from < plan.frames) {
       await writeSegments(pipeline(r, source, pool, from, opts), {
@@ -218,12 +217,37 @@ async function renderInWorkDir(
     cancelled(signal, 'before muxing');
     meter.stage('muxing');
     const muxArgs = await assemble({ ffmpeg, workDir, encode: r.encode, plan, audio: r.spec.audio, target: tmpOut, signal });
-    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint });
+    let debug: { path: string; args: string[] } | null = null;
+    if (debugOut !== null && tmpDebug !== null) {
+      meter.stage('debug', plan.frames, 0);
+      await writeDebugVideo({
+        ffmpeg,
+        frames: plan.frames,
+        fps: r.encode.fps,
+        networks: r.networks.map((n) => n.id),
+        rowWidth: r.kind === 'z' ? r.networks[0]!.sidecar.zDim : r.networks[0]!.sidecar.wDim,
+        latents: (from) => guard(source.latents(from), signal),
+        main: { format: r.encode.format, path: tmpOut },
+        audio: r.spec.audio,
+        target: tmpDebug,
+        signal,
+        onFrame: () => meter.frame(),
+      });
+      debug = { path: debugOut, args: debugArgs({ fps: r.encode.fps, main: { format: r.encode.format, path: out }, audio: r.spec.audio, target: debugOut }) };
+    }
+    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug });
     runJsonPlaced = true;
     cancelled(signal, 'before the output was renamed into place');
+    // the debug video first: the output in place means the render is whole
+    if (debugOut !== null && tmpDebug !== null) {
+      await rename(tmpDebug, debugOut);
+      debugPlaced = true;
+    }
     await rename(tmpOut, out);
   } catch (err) {
     await rm(tmpOut, { recursive: true, force: true });
+    if (tmpDebug !== null) await rm(tmpDebug, { force: true });
+    if (debugPlaced && debugOut !== null) await rm(debugOut, { force: true });
     if (runJsonPlaced) await rm(runJson, { force: true });
     const failure = asFailure(err, signal, 'internal');
     log.warn({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
@@ -235,7 +259,7 @@ async function renderInWorkDir(
   meter.stage('done');
   const seconds = (performance.now() - t0) / 1000;
   log.info({ output: out, frames: plan.frames, seconds, resumedFrames: from }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
-  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from };
+  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
 }
 
 async function sizeOf(path: string): Promise<number> {

@@ -43,7 +43,7 @@ interface Active {
   done: Promise<void>;
 }
 
-const ENCODE_STAGES = new Set(['encoding', 'muxing']);
+const ENCODE_STAGES = new Set(['encoding', 'muxing', 'debug']);
 
 export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: [] }> {
   readonly queue: JobQueue;

@@ -8,7 +8,8 @@ import type { LatentsService } from '../latents/service.ts';
 import type { NetworkManager } from '../synthesis/networks/manager.ts';
 import type { RenderSpec } from './spec.ts';
 
-export type RenderStage = 'queued' | 'analysing' | 'rendering' | 'encoding' | 'muxing' | 'done';
+/** debug: drawing the debug video after the output is muxed (frames count again from 0) */
+export type RenderStage = 'queued' | 'analysing' | 'rendering' | 'encoding' | 'muxing' | 'debug' | 'done';
 
 export interface RenderProgress {
   stage: RenderStage;
@@ -46,6 +47,8 @@ export interface RenderResult {
   /** the finished output (mp4 file or png folder), renamed into place */
   output: string;
   runConfig: string;
+  /** the debug video, when the spec asked for one */
+  debugOutput?: string;
   frames: number;
   fps: number;
   seconds: number;

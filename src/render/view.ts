@@ -15,7 +15,7 @@ export const JobStateSchema = Type.Union(
 export const RenderJobView = Type.Object({
   id: Type.String(),
   state: JobStateSchema,
-  stage: Type.Union(['queued', 'analysing', 'rendering', 'encoding', 'muxing', 'done'].map((s) => Type.Literal(s))),
+  stage: Type.Union(['queued', 'analysing', 'rendering', 'encoding', 'muxing', 'debug', 'done'].map((s) => Type.Literal(s))),
   priority: Type.Integer(),
   framesDone: Type.Integer({ minimum: 0 }),
   framesTotal: Nullable(Type.Integer({ minimum: 0, description: 'known once the audio is analysed' })),

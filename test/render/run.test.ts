@@ -171,7 +171,6 @@ describe('runRender', () => {
       ],
       ['an odd size', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 65 }) }), 'bad-input', /output\.size/],
       ['an upscale beyond 4x', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 258 }) }), 'bad-input', /output size 258: more than 4x the network's 64 px/],
-      ['a debug video (not implemented)', () => ({ spec: spec(join(dir, 'x.mp4'), { debugVideo: true }) }), 'bad-input', /^output\.debugVideo: .*not implemented yet/],
       ['an output folder that does not exist', () => ({ spec: spec(join(dir, 'nowhere', 'x.mp4')) }), 'bad-input', /nowhere.*does not exist/],
       ['ffmpeg missing', () => ({ spec: spec(join(dir, 'x.mp4')), deps: { ffmpeg: join(dir, 'no-ffmpeg') } }), 'encoder', /ffmpeg not found or not executable at ".*no-ffmpeg"/],
       [
