@@ -254,4 +254,8 @@ async function checkOutput(job: Job, result: RenderResult): Promise<void> {
   const ok = st !== undefined && (want === 'file' ? st.isFile() && st.size > 0 : st.isDirectory());
   if (!ok) throw new RenderFailure('internal', `the runner finished but its output ${result.output} is not a complete ${want}`);
   if (!(result.frames > 0)) throw new RenderFailure('internal', `the runner finished with ${result.frames} frames`);
+  const debug = job.spec.output.debugPath;
+  if (debug !== null && !((await stat(debug).catch(() => undefined))?.isFile() ?? false)) {
+    throw new RenderFailure('internal', `the runner finished but the debug video ${debug} is not there`);
+  }
 }
