@@ -139,19 +139,24 @@ export async function renderResolved(
   if (plan.frames < 1) throw new RenderFailure('bad-input', `audio ${r.spec.audio.join(' + ')}: too short for one frame`);
   if (!Number.isInteger(plan.segmentFrames) || plan.segmentFrames < 1) throw new RenderFailure('internal', `segmentFrames must be a positive integer, got ${plan.segmentFrames}`);
 
-  const pool = await loadNetworks(deps.networks, r.networks, signal);
-  cancelled(signal, 'after loading the networks');
-  const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
-  let unlock: () => Promise<void>;
+  const { pool, release } = await loadNetworks(deps.networks, r.networks, signal, `render ${basename(out)}`);
   try {
-    unlock = await lockWorkDir(workDir);
-  } catch (err) {
-    throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
-  }
-  try {
-    return await renderInWorkDir(r, source, deps, opts, { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 });
+    cancelled(signal, 'after loading the networks');
+    const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
+    let unlock: () => Promise<void>;
+    try {
+      unlock = await lockWorkDir(workDir);
+    } catch (err) {
+      throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
+    }
+    try {
+      return await renderInWorkDir(r, source, deps, opts, { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 });
+    } finally {
+      await unlock();
+    }
   } finally {
-    await unlock();
+    // however it ended: a network this render loaded goes unless someone else holds or asked for it
+    await release();
   }
 }
 
