@@ -3,7 +3,7 @@
  * the real render pipeline, /v1/renders, /v1/networks and /v1/live in-process): a network only a
  * render asked for is unloaded once the render is done or cancelled; one the operator loaded, one
  * a live session uses and one another render still holds stay; a held network cannot be unloaded
- * by hand. The first render also writes a debug video, served by GET /v1/renders/{id}/debug.
+ * by hand, and one hot-swapped away while a render draws with it goes when the render ends. The first render also writes a debug video, served by GET /v1/renders/{id}/debug.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -115,5 +115,17 @@ describe('render networks in the daemon', () => {
     await vi.waitFor(async () => expect(await state('other-c')).toBe('available'), { timeout: 60_000, interval: 50 });
     expect(await state('other-b')).toBe('loaded');
     expect(await state('demo-64')).toBe('loaded');
+
+    // 5. the active network, hot-swapped away while a render draws with it: unloaded when the render ends, not under it
+    throttle.pause(0, 'test holds the render');
+    const six = await render('demo-64', 'six.mp4');
+    await waitJob(six, (j) => j.stage === 'rendering');
+    expect((await inject('POST', '/v1/networks/other-b/load?replace=true')).status).toBe(200);
+    expect(((await inject('GET', '/v1/networks')).body as { active: string }).active).toBe('other-b');
+    expect(await state('demo-64')).toBe('loaded');
+    throttle.resume(0);
+    await waitJob(six, (j) => j.state === 'done');
+    await vi.waitFor(async () => expect(await state('demo-64')).toBe('available'), { timeout: 60_000, interval: 50 });
+    expect(await state('other-b')).toBe('loaded');
   });
 });

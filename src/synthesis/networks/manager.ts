@@ -216,6 +216,12 @@ export class NetworkManager {
     pool.activate(id);
     this.opts.log.info({ network: id, previous }, `network "${id}" is active`);
     if (!replace || previous === undefined || previous === id) return;
+    if (this.holders.has(previous)) {
+      // a render still draws with it: it goes when the last one lets go
+      this.onBehalf.add(previous);
+      this.opts.log.info({ network: previous, heldBy: this.heldBy(previous) }, `network "${previous}" stays loaded until ${this.heldBy(previous).join(', ')} let go of it (replaced by "${id}")`);
+      return;
+    }
     pool.unload(previous).then(
       () => this.opts.log.info({ network: previous }, `network "${previous}" unloaded (replaced by "${id}")`),
       (err: Error) => this.opts.log.warn({ network: previous, err: err.message }, `network "${previous}" stays loaded: ${err.message}`),
