@@ -237,7 +237,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       },
       async (req, reply) => {
         const job = find(req.params.id);
-        const debug = job.spec.output.debugPath;
+        const debug = job.spec.output.debugPath ?? null;
         if (debug === null) throw new RequestError(404, `render "${job.id}" has no debug video (submit it with output.debugPath)`);
         if (job.state !== 'done') throw new RequestError(409, `render "${job.id}" is ${job.state}: its debug video is there once it is done`);
         return serveFile(req, reply, job, debug, 'debug video');

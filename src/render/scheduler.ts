@@ -254,7 +254,7 @@ async function checkOutput(job: Job, result: RenderResult): Promise<void> {
   const ok = st !== undefined && (want === 'file' ? st.isFile() && st.size > 0 : st.isDirectory());
   if (!ok) throw new RenderFailure('internal', `the runner finished but its output ${result.output} is not a complete ${want}`);
   if (!(result.frames > 0)) throw new RenderFailure('internal', `the runner finished with ${result.frames} frames`);
-  const debug = job.spec.output.debugPath;
+  const debug = job.spec.output.debugPath ?? null; // a job stored before debug videos has none
   if (debug !== null && !((await stat(debug).catch(() => undefined))?.isFile() ?? false)) {
     throw new RenderFailure('internal', `the runner finished but the debug video ${debug} is not there`);
   }

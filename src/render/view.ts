@@ -54,7 +54,7 @@ export function jobView(job: Job, prefix = '/v1/renders'): RenderJobView {
     error: job.error,
     output: job.output,
     outputUrl: job.state === 'done' && job.spec.output.format === 'mp4' ? `${prefix}/${job.id}/output` : null,
-    debugUrl: job.state === 'done' && job.spec.output.debugPath !== null ? `${prefix}/${job.id}/debug` : null,
+    debugUrl: job.state === 'done' && (job.spec.output.debugPath ?? null) !== null ? `${prefix}/${job.id}/debug` : null,
     attempts: job.attempts,
     createdAt: iso(job.createdAt)!,
     startedAt: iso(job.startedAt),
