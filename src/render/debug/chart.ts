@@ -132,7 +132,7 @@ export class ChartPainter {
     r.rect(0, 0, CHART_WIDTH, CHART_HEIGHT, BG);
     for (const [b, name] of [[AUDIO, 'AUDIO'], [LATENT, 'LATENT'], [NETWORK, 'NET'], [VECTOR, 'VECTOR']] as const) {
       r.rect(b.x, b.y, b.w, b.h, PANEL);
-      r.text(2, b.y + 2, name.slice(0, 5), DIM);
+      r.text(2, b.y + 2, name, DIM);
     }
     r.rect(LATENT.x, LATENT.y + LATENT.h / 2, LATENT.w, 1, GRID);
     r.rect(VECTOR.x, VECTOR.y + VECTOR.h / 2, VECTOR.w, 1, GRID);
