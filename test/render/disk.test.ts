@@ -22,7 +22,7 @@ interface Outcome {
   files: string[];
 }
 
-function renderOnTmpfs(mode: 'precheck' | 'fill', audio: string): Outcome {
+function renderOnTmpfs(mode: 'precheck' | 'fill' | 'fill-debug', audio: string): Outcome {
   const mnt = tempDir('gance-render-tmpfs-');
   const script = join(REPO, 'test/render/fixtures/disk-full.ts');
   const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" --import tsx "$3" "$4" "$1" "$5"`, 'sh', mnt, process.execPath, script, mode, audio], {
@@ -60,5 +60,16 @@ describe.skipIf(unavailable !== null)('render on a full disk', () => {
     expect(o.message).toMatch(/^encoding frames 0\.\.9 \(segment segment-000000\.mp4\): no space left on the device \(ffmpeg: .*No space left on device/);
     const names = o.files.map((f) => f.split(' ')[0]);
     expect(names.filter((n) => n!.includes('.tmp') || n!.includes('out.mp4'))).toEqual([]);
+  });
+  it('a disk that fills while the debug video is drawn: no-space, neither video left, the segments kept for a resume', { timeout: 120_000 }, () => {
+    const audio = join(dir, 'debug.wav');
+    writeWav(audio, 22050, 1, addInto(tone(22050, 2, [220]), clicks(22050, 2, 0.25)));
+    const o = renderOnTmpfs('fill-debug', audio);
+    expect(o.filled).toBe(true);
+    expect(o.reason, JSON.stringify(o)).toBe('no-space');
+    expect(o.message).toMatch(/^writing the debug video .*: no space left on the device/);
+    const names = o.files.map((f) => f.split(' ')[0]!);
+    expect(names.filter((n) => n.startsWith('out') || n.includes('.tmp'))).toEqual([]);
+    expect(names.filter((n) => /^work\/segment-\d{6}\.mp4$/.test(n))).toHaveLength(5);
   });
 });
