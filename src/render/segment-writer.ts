@@ -126,10 +126,13 @@ export async function writeSegments(frames: AsyncIterable<RgbFrame>, o: WriterOp
       await unlessFailed(seg.writing);
       check();
       const index = f.index;
-      seg.writing = seg.enc.write(f.rgb).then(() => {
-        o.onFrame?.(index);
-        if (++written === due) o.onFlush?.();
-      }, fail);
+      seg.writing = seg.enc
+        .write(f.rgb)
+        .then(() => {
+          o.onFrame?.(index);
+          if (++written === due) o.onFlush?.();
+        })
+        .catch(fail);
       seg.next++;
       received++;
       if (seg.next === seg.end) {
