@@ -21,7 +21,7 @@
  * of test/bench/synthesis-gpu.ts), on one WebGPU process worker as the daemon runs it.
  * The last line of output is one JSON object.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -231,4 +231,5 @@ try {
   );
 } finally {
   await local.close();
+  rmSync(dir, { recursive: true, force: true });
 }
