@@ -6,6 +6,9 @@
  *   latents (per frame, from the analysed track) -> frame requests (z+psi or w; throttle awaited)
  *   -> pool.stream (several workers, results in order) -> rgb24 bytes -> ffmpeg stdin per segment
  *
+ * Several segments encode at once (`encodeParallel`): the requests go round-robin across them
+ * (interleave.ts), so each encoder gets its own frames in order and none holds up the others.
+ *
  * Segments end at fixed frame multiples in `workDir` and are joined (video copied) with the audio
  * at the end, into a temporary name renamed once complete, with NAME.run.json beside it. A debug
  * video (output.debugPath) is drawn after that from the finished output and the latents
@@ -30,7 +33,9 @@ import type { SynthesisPool } from '../synthesis/pool/pool.ts';
 import { assemble } from './assemble.ts';
 import { asNoSpace, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
 import { debugArgs, writeDebugVideo } from './debug/video.ts';
+import { encodeParallel } from './encode-args.ts';
 import { ffmpegVersion } from './ffmpeg.ts';
+import { interleaveSegments } from './interleave.ts';
 import { loadNetworks } from './networks.ts';
 import { rgbBytes } from './pixels.ts';
 import { ProgressMeter } from './progress.ts';
@@ -177,6 +182,8 @@ async function renderInWorkDir(
     throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
   }
   const from = Math.min(opened.complete * plan.segmentFrames, plan.frames);
+  const parallel = encodeParallel(opts.encodeParallel);
+  if (!Number.isInteger(parallel) || parallel < 1) throw new RenderFailure('internal', `encodeParallel must be a positive integer, got ${parallel}`);
   if (opened.discarded > 0) log.warn({ workDir, discarded: opened.discarded }, `work folder ${workDir} held segments of another render; they were discarded`);
   if (from > 0) log.info({ workDir, from, frames: plan.frames }, `resuming after ${opened.complete} complete segments (${from} of ${plan.frames} frames)`);
 
@@ -191,6 +198,7 @@ async function renderInWorkDir(
   meter.stage('rendering', plan.frames, from);
   let written = 0;
   let writtenFrames = 0;
+  let doneFrames = from;
   const tmpName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const tmpOut = tmpName(out);
   const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
@@ -200,21 +208,24 @@ async function renderInWorkDir(
   let debugPlaced = false;
   try {
     if (from < plan.frames) {
-      await writeSegments(pipeline(r, source, pool, from, opts), {
+      await writeSegments(pipeline(r, source, pool, plan, opened.complete, parallel, opts), {
         ffmpeg,
         workDir,
         encode: r.encode,
         plan,
         firstSegment: opened.complete,
+        concurrency: parallel,
         onFrame: () => meter.frame(),
         onFlush: () => meter.stage('encoding'),
         onSegment: async (k, path) => {
           const [a, b] = [k * plan.segmentFrames, Math.min(plan.frames, (k + 1) * plan.segmentFrames)];
           written += await sizeOf(path);
           writtenFrames += b - a;
+          // segments finish in any order when several encode at once: count frames, not positions
+          doneFrames += b - a;
           // measured sizes, with headroom, once they say more than the bound does
           const perFrame = Math.min(bound, Math.ceil((written / writtenFrames) * 2));
-          await checkSpace(needs(perFrame, b));
+          await checkSpace(needs(perFrame, doneFrames));
           cancelled(signal, 'between segments');
         },
       });
@@ -275,21 +286,34 @@ async function sizeOf(path: string): Promise<number> {
   return n;
 }
 
-/** latents -> requests -> pool (in order) -> rgb bytes, from frame `from`. */
-async function* pipeline(r: ResolvedRender, source: FrameSource, pool: SynthesisPool, from: number, opts: RenderRunOptions): AsyncGenerator<RgbFrame> {
+/**
+ * latents -> requests -> pool (in submit order) -> rgb bytes, for the segments from `firstSegment`
+ * on, `parallel` of them at a time, their frames interleaved (each segment's in order).
+ */
+async function* pipeline(r: ResolvedRender, source: FrameSource, pool: SynthesisPool, plan: SegmentPlan, firstSegment: number, parallel: number, opts: RenderRunOptions): AsyncGenerator<RgbFrame> {
   const signal = opts.signal;
   const byId = new Map(r.networks.map((n) => [n.id, n]));
-  const requests = frameRequests(guard(source.latents(from), signal), { networks: r.networks, psi: r.psi, from, throttle: opts.throttle, signal });
-  let index = from;
+  const segmentRequests = (start: number) => frameRequests(guard(source.latents(start), signal), { networks: r.networks, psi: r.psi, from: start, throttle: opts.throttle, signal });
+  // the frame index of each request in the pool, in submit order (the pool answers in that order)
+  const inFlight: number[] = [];
+  async function* requests() {
+    for await (const t of interleaveSegments(plan, firstSegment, parallel, segmentRequests)) {
+      inFlight.push(t.index);
+      yield t.value;
+    }
+  }
+  let index = firstSegment * plan.segmentFrames;
   try {
-    for await (const frame of pool.stream(requests, signal ? { signal } : {})) {
+    for await (const frame of pool.stream(requests(), signal ? { signal } : {})) {
+      index = inFlight.shift()!;
       yield { index, rgb: rgbBytes(frame, byId.get(frame.network)!, index) };
-      index++;
     }
   } catch (err) {
     if (err instanceof RenderFailure) throw err;
-    if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled at frame ${index}`, { cause: err });
-    throw new RenderFailure('synthesis', `frame ${index}: ${(err as Error).message}`, { cause: err });
+    // the frame that failed is the oldest one still in the pool
+    const at = inFlight[0] ?? index;
+    if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled at frame ${at}`, { cause: err });
+    throw new RenderFailure('synthesis', `frame ${at}: ${(err as Error).message}`, { cause: err });
   }
   cancelled(signal, `at frame ${index}`);
 }

@@ -25,6 +25,8 @@ export interface SchedulerOptions {
   progressIntervalMs: number;
   /** the runner's resume granularity (its default when absent) */
   segmentFrames?: number;
+  /** segments of a render encoded at once (the runner's default when absent) */
+  encodeParallel?: number;
   log: Logger;
   events: DaemonEventBus;
   throttle: GpuThrottle;
@@ -198,6 +200,7 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
         onProgress,
         throttle: this.throttle.hook(hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
         ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
+        ...(this.opts.encodeParallel === undefined ? {} : { encodeParallel: this.opts.encodeParallel }),
       });
       await checkOutput(job, result);
       if (ENCODE_STAGES.has(a.progress.stage)) this.opts.metrics?.encodeSeconds.inc((this.now() - stageSince) / 1000);

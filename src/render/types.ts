@@ -41,6 +41,8 @@ export interface RenderRunOptions {
   throttle?: () => Promise<void>;
   /** frames per segment, the resume granularity (config render.segmentFrames; default 240) */
   segmentFrames?: number;
+  /** segments encoded at once (config render.encodeParallel; default: one per 4 CPU cores, see encodeParallel()) */
+  encodeParallel?: number;
 }
 
 export interface RenderResult {
