@@ -25,6 +25,8 @@ export interface SchedulerOptions {
   progressIntervalMs: number;
   /** the runner's resume granularity (its default when absent) */
   segmentFrames?: number;
+  /** segments of a render encoded at once (the runner's default when absent) */
+  encodeParallel?: number;
   log: Logger;
   events: DaemonEventBus;
   throttle: GpuThrottle;
@@ -43,7 +45,7 @@ interface Active {
   done: Promise<void>;
 }
 
-const ENCODE_STAGES = new Set(['encoding', 'muxing']);
+const ENCODE_STAGES = new Set(['encoding', 'muxing', 'debug']);
 
 export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: [] }> {
   readonly queue: JobQueue;
@@ -208,6 +210,7 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
         throttle: this.throttle.hook(hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
         onLoudness,
         ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
+        ...(this.opts.encodeParallel === undefined ? {} : { encodeParallel: this.opts.encodeParallel }),
       });
       await checkOutput(job, result);
       if (ENCODE_STAGES.has(a.progress.stage)) this.opts.metrics?.encodeSeconds.inc((this.now() - stageSince) / 1000);
@@ -265,4 +268,8 @@ async function checkOutput(job: Job, result: RenderResult): Promise<void> {
   const ok = st !== undefined && (want === 'file' ? st.isFile() && st.size > 0 : st.isDirectory());
   if (!ok) throw new RenderFailure('internal', `the runner finished but its output ${result.output} is not a complete ${want}`);
   if (!(result.frames > 0)) throw new RenderFailure('internal', `the runner finished with ${result.frames} frames`);
+  const debug = job.spec.output.debugPath ?? null; // a job stored before debug videos has none
+  if (debug !== null && !((await stat(debug).catch(() => undefined))?.isFile() ?? false)) {
+    throw new RenderFailure('internal', `the runner finished but the debug video ${debug} is not there`);
+  }
 }

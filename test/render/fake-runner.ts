@@ -2,7 +2,8 @@
  * A runner that honours the `RunRender` contract without synthesis: it "renders" frames in
  * batches into its workDir (one line per frame, so a second run with the same workDir continues
  * after what is there), reports progress, awaits the throttle hook, stops on abort with
- * RenderFailure('cancelled'), fails on request, and renames a complete output into place.
+ * RenderFailure('cancelled'), fails on request, and renames a complete output into place (and
+ * writes a stand-in debug video where the spec names one).
  */
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -71,9 +72,12 @@ export function fakeRunner(opts: FakeRunnerOptions = {}): RunRender & { runs: Fa
       const tmp = `${spec.output.path}.partial`;
       await writeFile(tmp, await readFile(framesFile));
       await rename(tmp, spec.output.path);
+      // the "debug video": the frame lines again, marked
+      if (spec.output.debugPath !== null) await writeFile(spec.output.debugPath, `debug of\n${await readFile(framesFile, 'utf8')}`);
     }
     record.outcome = 'done';
-    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, frames: total, fps: 30, seconds: 0.01, resumedFrames: record.startFrame };
+    const debug = spec.output.debugPath === null ? {} : { debugOutput: spec.output.debugPath };
+    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, ...debug, frames: total, fps: 30, seconds: 0.01, resumedFrames: record.startFrame };
   };
   return Object.assign(run, { runs });
 }

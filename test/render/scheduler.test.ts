@@ -123,6 +123,18 @@ describe('render scheduler', () => {
     expect(failed.error).toMatch(/is not a complete file/);
   });
 
+  it('never marks done a render whose debug video is not on disk', async () => {
+    // this runner writes its output but not the debug video the spec names
+    const writer = fakeRunner();
+    const run: RunRender = (sp, deps, o) => writer({ ...sp, output: { ...sp.output, debugPath: null } }, deps, o);
+    const { scheduler: s, out } = setup(run);
+    s.start();
+    const job = s.submit({ spec: { ...spec({ path: join(out, 'main.mp4') }), output: { ...spec({ path: join(out, 'main.mp4') }).output, debugPath: join(out, 'main.debug.mp4') } } });
+    const failed = await until(s, job.id, (j) => j.state === 'failed');
+    expect(failed).toMatchObject({ reason: 'internal', output: null });
+    expect(failed.error).toMatch(/the debug video .*main\.debug\.mp4 is not there/);
+  });
+
   it('a stop pauses the running job (still running); the next start resumes it in the same workDir to the same frames', async () => {
     const stateDir = tempDir();
     const gate = new Gate();
