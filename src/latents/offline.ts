@@ -4,13 +4,13 @@
  * network picked by smoothed loudness. The heavy work happens once in `prepareOffline`; `offlineLatents`
  * then yields frames, reading the live parameters for each one.
  */
-import { decodeFiles, probeAudio, type DecodeOptions } from '../audio/decode.ts';
+import { decodeFiles, probeAudio, type DecodedAudio, type DecodeOptions } from '../audio/decode.ts';
 import { ffmpegResampler } from '../audio/ffmpeg-resample.ts';
 import { ganceScaledRate, scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
 import { resampledLength } from '../audio/resampy.ts';
 import { frameRms } from '../audio/features/rms.ts';
 import { richFeaturesOffline, type RichFeatures } from '../audio/features/rich.ts';
-import { ganceSpectrogram } from '../audio/features/spectrogram.ts';
+import { SpectrogramRows, spectrogramState, type SpectrogramState } from '../audio/features/spectrogram-rows.ts';
 import { ProjectionFileReader } from './projection/reader.ts';
 import { LATENT_WIDTH } from './projection/format.ts';
 import { noiseBlend, projectionBlend } from './blend.ts';
@@ -54,7 +54,8 @@ export interface OfflinePlan {
   numWs: number;
   /** Range the spectrogram was scaled to (live params re-map from it). */
   configuredRange: [number, number];
-  spectrogram: Float64Array;
+  /** GANce's spectrogram vectors, each row made when asked for (the track holds its dB magnitudes only). */
+  spectrogram: SpectrogramRows;
   noise: Float32Array | null;
   projection: { reader: ProjectionFileReader; framesPerLatent: number } | null;
   network: OfflineNetworkSwitch;
@@ -134,7 +135,7 @@ async function analyse(
     return { frames, job };
   };
   let early = stated !== null && stated > 0 ? startNoise(framesFor(stated, rate0)) : null;
-  const decoded = await decodeFiles(opts.files, opts.decode, probes);
+  let decoded: DecodedAudio | null = await decodeFiles(opts.files, opts.decode, probes);
   lap('decode');
   const expectedFrames = framesFor(decoded.samples.length, decoded.sampleRate);
   // a stated length that was wrong: the early noise is dropped and made again
@@ -146,11 +147,13 @@ async function analyse(
   const ownPool = !opts.pool && cfg.analysisThreads > 1 && offThread ? analysisPool(cfg.analysisThreads) : null;
   const pool = opts.pool ?? ownPool;
   let video;
-  let spec;
+  let spec: SpectrogramState;
   let rich: RichFeatures[] | null = null;
   try {
     const resampler = opts.resampler ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : pool?.resample);
     video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, scaling, file, resampler);
+    // the track at its own rate is the largest array of all: not kept past its resampling
+    decoded = null;
     lap('resample');
     const richOpts = { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps };
     const specOpts = { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file };
@@ -161,7 +164,7 @@ async function analyse(
     } else {
       const richJob = wantRich && offThread ? helperThread.rich(video.samples, richOpts) : null;
       richJob?.catch(() => undefined);
-      spec = ganceSpectrogram(video.samples, specOpts);
+      spec = spectrogramState(video.samples, specOpts);
       lap('spectrogram');
       if (wantRich) {
         rich = richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);
@@ -190,7 +193,7 @@ async function analyse(
     vectorLength: vl,
     numWs: cfg.numWs,
     configuredRange: [cfg.fftAmplitudeRange[0], cfg.fftAmplitudeRange[1]],
-    spectrogram: spec.vectors,
+    spectrogram: new SpectrogramRows(spec),
     noise,
     projection,
     network,
@@ -216,7 +219,8 @@ export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, 
   const features = r ? { ...r, smoothedRms: plan.network.smoothed[f]! } : undefined;
   if (plan.noise) {
     const z = new Float32Array(vl);
-    noiseBlend(plan.noise, f * vl, plan.spectrogram, f * vl, vl, params.alpha, plan.configuredRange, params.amplitudeRange, z);
+    const s = plan.spectrogram.row(f);
+    noiseBlend(plan.noise, f * vl, s.data, s.offset, vl, params.alpha, plan.configuredRange, params.amplitudeRange, z);
     if (r && plan.reactive && reactiveActive(params)) addReactive(z, 1, plan.reactive.directions, r, plan.reactive.turns[f]!, params);
     return { index: f, network, z, ...(features ? { features } : {}) };
   }
@@ -232,7 +236,8 @@ export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, 
     }
   }
   const w = new Float32Array(plan.numWs * LATENT_WIDTH);
-  projectionBlend(w0, plan.spectrogram, f * vl, plan.numWs, params.blendDepth, params.alpha, plan.configuredRange, params.amplitudeRange, w);
+  const s = plan.spectrogram.row(f);
+  projectionBlend(w0, s.data, s.offset, plan.numWs, params.blendDepth, params.alpha, plan.configuredRange, params.amplitudeRange, w);
   // on the rows the audio drives (GANce's blend depth); the rest keep the projected face
   if (r && plan.reactive && reactiveActive(params)) addReactive(w, Math.min(params.blendDepth, plan.numWs), plan.reactive.directions, r, plan.reactive.turns[f]!, params);
   return { index: f, network, w, ...(features ? { features } : {}) };
