@@ -29,9 +29,12 @@ export interface NoiseKernel {
   scaleOffset(scale: number, offset: number): void;
 }
 
-/** A kernel for `count` float32 values, or null without WebAssembly SIMD. */
-export function noiseKernel(count: number): NoiseKernel | null {
-  const filteredAt = RAW + count * 4;
+/**
+ * A kernel for `count` float32 values, or null without WebAssembly SIMD. `inPlace`: the filtered noise
+ * takes the draws' place (a filter that reads all it needs before it writes), half the memory.
+ */
+export function noiseKernel(count: number, inPlace = false): NoiseKernel | null {
+  const filteredAt = inPlace ? RAW : RAW + count * 4;
   const exp = instantiateKernel<Exports>('noise', filteredAt + count * 4, { ln });
   if (!exp) return null;
   const buf = exp.memory.buffer;

@@ -21,7 +21,10 @@ export const GANCE_NOISE_DEFAULTS = { seed: 1234, sigma: 50, range: [-4, 4] as c
 export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Array {
   const { frames, vectorLength: vl } = opts;
   const count = frames * vl;
-  const k = opts.kernel === false ? null : noiseKernel(count);
+  // Direct sums for short runs; FFT convolution beyond (same float32 values, ~8x faster at 1 min), which
+  // filters in place: a long track's noise is held once, not as draws and filtered noise.
+  const direct = opts.sigma > 1e-15 && frames <= 64;
+  const k = opts.kernel === false ? null : noiseKernel(count, !direct);
   let raw: Float32Array;
   if (k) raw = k.gauss(opts.seed);
   else {
@@ -29,11 +32,10 @@ export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Ar
     raw = new Float32Array(count);
     for (let i = 0; i < count; i++) raw[i] = rng.nextGauss();
   }
-  const filtered = k ? k.filtered : new Float32Array(count);
-  // Direct sums for short runs; FFT convolution beyond (same float32 values, ~8x faster at 1 min).
-  if (opts.sigma > 1e-15 && frames <= 64) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
+  const filtered = k ? k.filtered : direct ? new Float32Array(count) : raw;
+  if (direct) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
   else if (opts.sigma > 1e-15) gaussianFilterRowsWrapFft(raw, frames, vl, opts.sigma, filtered);
-  else filtered.set(raw);
+  else if (filtered !== raw) filtered.set(raw);
   const f32 = Math.fround;
   // np.sqrt(np.mean(np.square(lat))): numpy's pairwise float32 sum over all frames x L values
   const sq = k ? k.sumSquares() : pairwiseSumF32(filtered, 0, count, true);
