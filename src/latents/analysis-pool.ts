@@ -15,7 +15,7 @@ import { threadEntry } from '../threads/ts-entry.ts';
 import { resampledLength, resampleTables } from '../audio/resampy.ts';
 import { RAW_STRIDE, richFrameCount, richFromRaw, type RichFeatures, type RichOptions } from '../audio/features/rich.ts';
 import { checkAudible, checkSpectrogramInput, type SpectrogramOptions } from '../audio/features/spectrogram.ts';
-import { rollShifts, type SpectrogramState } from '../audio/features/spectrogram-rows.ts';
+import { decibelsBuffer, rollShifts, type SpectrogramState } from '../audio/features/spectrogram-rows.ts';
 import type { AnalysisJob } from './analysis-worker.ts';
 import { callWorker } from '../threads/thread-call.ts';
 
@@ -25,9 +25,9 @@ export interface AnalysisPool {
   resample: (x: Float32Array, srOrig: number, srNew: number, padTo?: number) => Promise<Float32Array>;
   /**
    * spectrogramState (the rows of ganceSpectrogram on demand) and (unless `rich` is null)
-   * richFeaturesOffline of one signal, the same numbers.
+   * richFeaturesOffline of one signal, the same numbers; `scratch` as spectrogramState's.
    */
-  analyse: (samples: Float32Array, spectrogram: SpectrogramOptions, rich: RichOptions | null) => Promise<{ spectrogram: SpectrogramState; rich: RichFeatures[] | null }>;
+  analyse: (samples: Float32Array, spectrogram: SpectrogramOptions, rich: RichOptions | null, scratch?: SharedArrayBuffer) => Promise<{ spectrogram: SpectrogramState; rich: RichFeatures[] | null }>;
   /** Resolves once every worker has started and run a short track (a daemon does this once, up front). */
   ready: () => Promise<void>;
   close: () => Promise<void>;
@@ -80,13 +80,13 @@ export function analysisPool(threads: number, opts: AnalysisPoolOptions = {}): A
     return Promise.all(workers.map((w, i) => callWorker<T>(w, job(bounds[i]!, bounds[i + 1]!, i) as unknown as Record<string, unknown>)));
   };
 
-  async function spectrogram(samples: SharedArrayBuffer, sampleCount: number, opts: SpectrogramOptions, original: Float32Array): Promise<SpectrogramState> {
+  async function spectrogram(samples: SharedArrayBuffer, sampleCount: number, opts: SpectrogramOptions, original: Float32Array, scratch?: SharedArrayBuffer): Promise<SpectrogramState> {
     const vl = opts.vectorLength;
     const frames = checkSpectrogramInput(sampleCount, opts);
     const bins = Math.floor((vl - 2) / 2);
     const byFrame = evenBounds(frames, n);
     const byBin = byFrame.map((f) => f * bins);
-    const mags = new SharedArrayBuffer(frames * bins * 8);
+    const mags = decibelsBuffer(frames, bins, scratch, (bytes) => new SharedArrayBuffer(bytes));
     const maxes = await each<number>(byFrame, (f0, f1) => ({ kind: 'magnitudes', samples, vl, f0, f1, mags }));
     const max = Math.max(...maxes);
     checkAudible(max, opts.file);
@@ -97,7 +97,7 @@ export function analysisPool(threads: number, opts: AnalysisPoolOptions = {}): A
       frames,
       vectorLength: vl,
       bins,
-      decibels: new Float64Array(mags),
+      decibels: new Float64Array(mags, 0, frames * bins),
       min: Math.min(...ranges.map((r) => r[0])),
       max: Math.max(...ranges.map((r) => r[1])),
       amplitudeRange: [opts.amplitudeRange[0], opts.amplitudeRange[1]],
@@ -148,13 +148,13 @@ export function analysisPool(threads: number, opts: AnalysisPoolOptions = {}): A
       await each(bounds, (t0, t1, i) => ({ kind: 'resample', x: xs, xLength: x.length, y: ys, t0, t1, register: registers[i]!, srOrig, srNew }));
       return new Float32Array(ys, 0, nOut);
     },
-    async analyse(samples, specOpts, richOpts) {
+    async analyse(samples, specOpts, richOpts, scratch) {
       const s = shared(samples);
       // the rich features go first: their ranges take as long everywhere, the spectrogram's stages then
       // follow each other without one thread waiting long for another
       const richJob = richOpts ? rich(s, samples.length, richOpts, samples) : null;
       richJob?.catch(() => undefined);
-      const spec = await spectrogram(s, samples.length, specOpts, samples);
+      const spec = await spectrogram(s, samples.length, specOpts, samples, scratch);
       return { spectrogram: spec, rich: richJob ? await richJob : null };
     },
     async close() {

@@ -17,7 +17,8 @@ export type AnalysisJob =
   | { kind: 'extremes'; mags: SharedArrayBuffer; minFinite: number; bins: number; vl: number; f0: number; f1: number }
   | { kind: 'rich'; samples: SharedArrayBuffer; length: number; opts: RichOptions; f0: number; f1: number };
 
-const f64 = (b: SharedArrayBuffer) => new Float64Array(b);
+// whole float64s: a buffer reused for the magnitudes may end in half of one
+const f64 = (b: SharedArrayBuffer) => new Float64Array(b, 0, Math.floor(b.byteLength / 8));
 
 function run(job: AnalysisJob): { result?: unknown; transfer?: ArrayBuffer[] } {
   switch (job.kind) {

@@ -139,7 +139,11 @@ async function analyse(
   try {
     const resampler = opts.resampler ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : pool?.resample);
     video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, scaling, file, resampler);
-    // the track at its own rate is the largest array of all: not kept past its resampling
+    // The track at its own rate is the largest array of all: its memory takes the spectrogram's
+    // magnitudes next, when it is large enough (at 60 fps for rates from 30.6 kHz). Dropping it
+    // would not free it in time: the analysis threads that resampled it hold it until they collect
+    // their garbage, which their small heaps seldom need.
+    const scratch = video.samples.buffer === decoded.samples.buffer ? undefined : decoded.samples.buffer;
     decoded = null;
     lap('resample');
     // The noise needs only the frame count, but starts only now, beside the spectrogram: not on top of
@@ -152,12 +156,12 @@ async function analyse(
     const specOpts = { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file };
     const wantRich = opts.richFeatures !== false;
     if (pool) {
-      ({ spectrogram: spec, rich } = await pool.analyse(video.samples, specOpts, wantRich ? richOpts : null));
+      ({ spectrogram: spec, rich } = await pool.analyse(video.samples, specOpts, wantRich ? richOpts : null, scratch instanceof SharedArrayBuffer ? scratch : undefined));
       lap('spectrogramAndRich');
     } else {
       const richJob = wantRich && offThread ? helperThread.rich(video.samples, richOpts) : null;
       richJob?.catch(() => undefined);
-      spec = spectrogramState(video.samples, specOpts);
+      spec = spectrogramState(video.samples, specOpts, scratch);
       lap('spectrogram');
       if (wantRich) {
         rich = richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);

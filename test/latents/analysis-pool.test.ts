@@ -58,6 +58,13 @@ describe('analysis pool', () => {
     }
     const none = await pool(2).analyse(x, { vectorLength: 512, amplitudeRange: [0, 1], rollEnabled: false }, null);
     expect(none.rich).toBeNull();
+    // the magnitudes in memory given back by the caller (an odd number of float32s of garbage)
+    const scratch = new SharedArrayBuffer((301 * 255 * 2 + 5) * 4);
+    new Float32Array(scratch).fill(NaN);
+    const opts = { vectorLength: 512, amplitudeRange: [-1, 1] as [number, number], rollEnabled: false };
+    const reused = await pool(3).analyse(x, opts, null, scratch);
+    expect(reused.spectrogram.decibels.buffer).toBe(scratch);
+    expect(same(new SpectrogramRows(reused.spectrogram).all(), ganceSpectrogram(x, opts).vectors)).toBe(true);
   }, 60_000);
 
   it('a thread that dies fails its call with a reason, and the next call runs on a new thread', async () => {

@@ -72,12 +72,24 @@ export function rollShifts(samples: Float32Array, frames: number, vl: number, fi
   return shifts;
 }
 
-/** The track-wide steps of ganceSpectrogram on one thread. */
-export function spectrogramState(samples: Float32Array, opts: SpectrogramOptions): SpectrogramState {
+/**
+ * Where the dB magnitudes go: `scratch` (memory the caller is done with, every byte of it overwritten
+ * before it is read) when it is large enough, else new memory of the kind asked for.
+ */
+export function decibelsBuffer<T extends ArrayBuffer | SharedArrayBuffer>(frames: number, bins: number, scratch: T | undefined, fresh: (bytes: number) => T): T {
+  const bytes = frames * bins * 8;
+  return scratch && scratch.byteLength >= bytes ? scratch : fresh(bytes);
+}
+
+/**
+ * The track-wide steps of ganceSpectrogram on one thread; `scratch` as in decibelsBuffer (the
+ * decoded track, say, once it is resampled: the magnitudes then take no memory of their own).
+ */
+export function spectrogramState(samples: Float32Array, opts: SpectrogramOptions, scratch?: ArrayBuffer | SharedArrayBuffer): SpectrogramState {
   const vl = opts.vectorLength;
   const frames = checkSpectrogramInput(samples.length, opts);
   const bins = Math.floor((vl - 2) / 2);
-  const decibels = new Float64Array(frames * bins);
+  const decibels = new Float64Array(decibelsBuffer<ArrayBuffer | SharedArrayBuffer>(frames, bins, scratch, (n) => new ArrayBuffer(n)), 0, frames * bins);
   const loudest = magnitudesInto(samples, vl, 0, frames, decibels);
   checkAudible(loudest, opts.file);
   liftSilentBins(decibels, decibelsInto(decibels, loudest, 0, decibels.length), 0, decibels.length);

@@ -49,6 +49,21 @@ describe('spectrogram rows made on demand', () => {
     }
   }
 
+  it('puts the magnitudes in memory the caller is done with when it is large enough, whatever it held', () => {
+    const x = music(61);
+    const opts = { vectorLength: 512, amplitudeRange: [-1, 1] as [number, number], rollEnabled: false };
+    const whole = ganceSpectrogram(x, opts).vectors;
+    // an odd number of float32s of garbage: the magnitudes take its whole float64s
+    const scratch = new SharedArrayBuffer((61 * 255 * 2 + 3) * 4);
+    new Float32Array(scratch).fill(NaN);
+    const state = spectrogramState(x, opts, scratch);
+    expect(state.decibels.buffer).toBe(scratch);
+    expect(same(new SpectrogramRows(state).all(), whole)).toBe(true);
+    // too small: memory of its own
+    const small = new ArrayBuffer(61 * 255 * 8 - 8);
+    expect(spectrogramState(x, opts, small).decibels.buffer).not.toBe(small);
+  });
+
   it('refuses what ganceSpectrogram refuses, and rows out of range', () => {
     const opts = { vectorLength: 512, amplitudeRange: [-1, 1] as [number, number], rollEnabled: false };
     expect(() => spectrogramState(new Float32Array(20 * 512), opts)).toThrow(FeatureError);
