@@ -12,6 +12,8 @@ export interface LiveFrame {
   jpeg: Buffer;
   /** hrtime (ns) when the newest audio this frame depends on arrived */
   audioAt: bigint;
+  /** seconds on the session's audio timeline of the music this frame shows (its recordings' clock) */
+  at: number;
   /** performance.now() when the frame was published */
   publishedAt: number;
 }

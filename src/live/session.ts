@@ -19,7 +19,7 @@ import { RenderFailure } from '../render/types.ts';
 import { InvalidNetworkError, SynthesisUnavailableError, UnknownNetworkError, type NetworkManager } from '../synthesis/networks/manager.ts';
 import { FrameHub, type LiveFrame } from './hub.ts';
 import { JpegEncoders } from './jpeg.ts';
-import { FfmpegOutput } from './record.ts';
+import { BYTES_PER_SAMPLE, FfmpegOutput, MONITOR_RATE } from './record.ts';
 import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
 import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
 import { framingProblem, patchProblem, pushFormat, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
@@ -49,6 +49,8 @@ interface Item {
   set: NetworkSet;
   audioAt: bigint;
   latentAt: bigint;
+  /** the music's time on the session's timeline (LiveFrame.at) */
+  at: number;
 }
 
 const PATCH_PARAMS = ['alpha', 'blendDepth', 'amplitudeRange', 'pulse', 'motion', 'chroma'] as const;
@@ -91,6 +93,8 @@ export class LiveSession {
   private readonly recorders: FfmpegOutput[] = [];
   private latencyCache: { at: number; value: ReturnType<LiveSession['latencyNow']> } | null = null;
   private firstLatent!: { resolve: () => void; reject: (e: unknown) => void };
+  /** the session's timeline: monitor samples passed to the outputs, and where the current audio stream began on it */
+  private timeline = { samples: 0, generation: 0, streamStart: 0, streamFps: 1 };
 
   private constructor(
     readonly id: string,
@@ -110,7 +114,7 @@ export class LiveSession {
     this.warmEncoders(set);
     for (const o of spec.outputs ?? []) {
       const size = spec.framing ?? set.networks[0]!;
-      const r = new FfmpegOutput(o.target, { width: size.width, height: size.height }, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
+      const r = new FfmpegOutput(o.target, { width: size.width, height: size.height }, spec.fps, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
       this.recorders.push(r);
       this.hub.add(r);
       // an output that fails (a URL nobody listens on, a full disk) is said, the session goes on
@@ -306,7 +310,8 @@ export class LiveSession {
     let started = false;
     while (!this.stop$.signal.aborted) {
       const restart = this.restart$.signal;
-      const latents = this.deps.latents.live(this.params, this.source(this.spec.audio), { config: this.latentsConfig });
+      const monitor = this.startTimeline();
+      const latents = this.deps.latents.live(this.params, this.source(this.spec.audio), { config: this.latentsConfig, ...(monitor ? { monitor } : {}) });
       try {
         for (;;) {
           const next = await untilAborted(latents.next(), AbortSignal.any([restart, this.stop$.signal]));
@@ -347,6 +352,32 @@ export class LiveSession {
     if (!started) this.firstLatent.reject(new ConflictError(`live session ${this.id} stopped before its audio started`));
   }
 
+  /**
+   * A new audio stream starts where the timeline stands: its frame k is at start + k / fps. The
+   * stream's monitor PCM goes to the outputs (whole samples only; a stream replaced is not heard).
+   */
+  private startTimeline(): { sampleRate: number; onPcm(chunk: Buffer): void } | undefined {
+    const t = this.timeline;
+    const generation = ++t.generation;
+    t.streamStart = t.samples / MONITOR_RATE;
+    t.streamFps = this.latentsConfig.fps;
+    if (this.recorders.length === 0) return undefined;
+    let rest: Buffer = Buffer.alloc(0);
+    return {
+      sampleRate: MONITOR_RATE,
+      onPcm: (chunk) => {
+        if (generation !== t.generation) return;
+        const all = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+        const whole = all.length - (all.length % BYTES_PER_SAMPLE);
+        rest = Buffer.from(all.subarray(whole));
+        if (whole === 0) return;
+        const pcm = all.subarray(0, whole);
+        t.samples += whole / BYTES_PER_SAMPLE;
+        for (const r of this.recorders) r.audio(pcm);
+      },
+    };
+  }
+
   private restartAnalysis(): void {
     this.restart$.abort();
     this.restart$ = new AbortController();
@@ -357,7 +388,8 @@ export class LiveSession {
     const latentAt = now();
     const audioAt = latent.audioReceivedAt ?? latentAt;
     this.observeStage('latents', msBetween(audioAt, latentAt));
-    this.pacer.offer({ seq: this.seq++, latent, set: this.set, audioAt, latentAt });
+    const at = this.timeline.streamStart + latent.index / this.timeline.streamFps;
+    this.pacer.offer({ seq: this.seq++, latent, set: this.set, audioAt, latentAt, at });
   }
 
   private synthesize(item: Item): void {
@@ -429,7 +461,7 @@ export class LiveSession {
     this.rate.tick(t);
     this.deps.metrics.frames.inc();
     this.deps.metrics.fps.set({ session: this.id }, this.rate.rate(t));
-    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, publishedAt: t });
+    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, at: item.at, publishedAt: t });
   }
 
   private switchTo(next: NetworkSet, override: number | null | undefined): void {
