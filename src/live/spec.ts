@@ -102,7 +102,7 @@ export const LiveStart = Type.Object(
     maxClients: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'MJPEG and WebSocket clients at once (409 past that)' }),
     outputs: Type.Optional(
       Type.Array(
-        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://); H.264 with the session audio (AAC), the frames on the audio's clock' }) }, { additionalProperties: false }),
+        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://); H.264 with the session audio (AAC), the frames on the audio clock' }) }, { additionalProperties: false }),
         { maxItems: 4, description: 'ffmpeg outputs of the frames for the session\'s length' },
       ),
     ),
