@@ -40,7 +40,7 @@ const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 /** A frame as the WebSocket sends it: 4-byte header length, JSON header, JPEG. */
 export function framePacket(f: LiveFrame): Buffer {
-  const head = Buffer.from(JSON.stringify({ seq: f.seq, network: f.network, width: f.width, height: f.height }));
+  const head = Buffer.from(JSON.stringify({ seq: f.seq, network: f.network, width: f.width, height: f.height, at: f.at, placement: f.placement }));
   const len = Buffer.alloc(4);
   len.writeUInt32BE(head.length);
   return Buffer.concat([len, head, f.jpeg]);
@@ -102,7 +102,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
         res.writeHead(200, { 'content-type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, 'cache-control': 'no-store', connection: 'close' });
         const writer = new NewestWriter(
           (f, done) => {
-            res.write(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.jpeg.length}\r\nX-Frame: ${f.seq}\r\nX-Network: ${f.network}\r\n\r\n`);
+            res.write(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.jpeg.length}\r\nX-Frame: ${f.seq}\r\nX-Network: ${f.network}\r\nX-Time: ${f.at.toFixed(3)}\r\n${f.placement ? `X-Placement: ${f.placement.x},${f.placement.y},${f.placement.width},${f.placement.height}\r\n` : ''}\r\n`);
             res.write(f.jpeg);
             const ok = res.write('\r\n');
             s.reportWrite(f);

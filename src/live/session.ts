@@ -22,7 +22,8 @@ import { JpegEncoders } from './jpeg.ts';
 import { BYTES_PER_SAMPLE, FfmpegOutput, MONITOR_RATE } from './record.ts';
 import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
 import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
-import { framingProblem, patchProblem, pushFormat, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
+import { Framer, type Rect } from './compose.ts';
+import { framingProblem, patchProblem, pushFormat, type Framing, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
 
 export interface SessionDeps {
   networks: NetworkManager;
@@ -32,6 +33,8 @@ export interface SessionDeps {
   ffmpeg?: string;
   /** wait before reopening an audio source that failed mid-session */
   audioRetryMs?: number;
+  /** wait before reopening a camera that failed */
+  cameraRetryMs?: number;
   /** how long a start waits for the first latent before answering with the session still starting */
   startTimeoutMs?: number;
 }
@@ -77,6 +80,8 @@ export class LiveSession {
   private latentsConfig: LatentsConfig;
   private readonly pacer: Pacer<Item>;
   private readonly encoders: JpegEncoders;
+  /** the canvas the picture is placed on, or null for the picture as it is */
+  private framer: Framer | null = null;
   private readonly stop$ = new AbortController();
   private restart$ = new AbortController();
   private push: PassThrough | null = null;
@@ -110,7 +115,7 @@ export class LiveSession {
     this.latentsConfig = this.configFor(spec.fps, set);
     this.pacer = new Pacer<Item>(spec.maxInFlight, (item) => this.synthesize(item), (cause) => this.drop(cause));
     this.encoders = new JpegEncoders(spec.jpegQuality, deps.ffmpeg);
-    if (spec.framing) this.encoders.setFraming(spec.framing);
+    if (spec.framing) this.framer = this.makeFramer(spec.framing);
     this.warmEncoders(set);
     for (const o of spec.outputs ?? []) {
       const size = spec.framing ?? set.networks[0]!;
@@ -130,7 +135,36 @@ export class LiveSession {
 
   /** ffmpeg takes a while to start on a loaded machine: start the encoders before their first frame. */
   private warmEncoders(set: NetworkSet): void {
-    for (const n of set.networks) this.encoders.get(n.width, n.height);
+    if (this.framer) this.encoders.get(this.framer.width, this.framer.height);
+    else for (const n of set.networks) this.encoders.get(n.width, n.height);
+  }
+
+  private makeFramer(f: Framing): Framer {
+    return new Framer(
+      f,
+      this.spec.fps,
+      {
+        cameraError: (m) => {
+          this.error = `${m}; showing the canvas colour, trying again`;
+          this.log.warn(this.error);
+        },
+        cameraRunning: () => {
+          if (this.error?.startsWith('camera ')) this.error = null;
+        },
+      },
+      this.deps.ffmpeg,
+      this.deps.cameraRetryMs,
+    );
+  }
+
+  /** A framing change: on the same canvas the picture glides to its new place; a new canvas restarts the encoders. */
+  private reframe(f: Framing | null): void {
+    if (f && this.framer?.fits(f)) return this.framer.update(f);
+    this.framer?.close();
+    this.framer = f ? this.makeFramer(f) : null;
+    this.encoders.close();
+    this.framer?.close();
+    this.warmEncoders(this.set);
   }
 
   /**
@@ -196,10 +230,7 @@ export class LiveSession {
       this.latentsConfig = this.configFor(patch.fps, this.set);
       this.restartAnalysis();
     }
-    if (patch.framing !== undefined) {
-      this.encoders.setFraming(patch.framing);
-      this.warmEncoders(this.set);
-    }
+    if (patch.framing !== undefined) this.reframe(patch.framing);
     if (next) this.switchTo(next, patch.networkOverride);
   }
 
@@ -267,7 +298,7 @@ export class LiveSession {
       params: { alpha: this.params.alpha, blendDepth: this.params.blendDepth, amplitudeRange: this.params.amplitudeRange, networkOverride: this.params.networkOverride, pulse: this.params.pulse, motion: this.params.motion, chroma: this.params.chroma },
       frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
       latencyMs: this.latencyCache.value,
-      framing: this.encoders.framing,
+      framing: this.framer?.framing ?? null,
       clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws'), ffmpeg: this.hub.count('ffmpeg') },
       startedAt: this.startedAt.toISOString(),
     };
@@ -421,10 +452,13 @@ export class LiveSession {
           this.frameFailed(err);
           return;
         }
-        const encoder = this.encoders.get(net.width, net.height);
+        const framer = this.framer;
+        const encoder = this.encoders.get(framer?.width ?? net.width, framer?.height ?? net.height);
         if (encoder.pending >= ENCODE_BACKLOG) return this.drop('encode');
+        let placement: Rect | null = null;
+        if (framer) ({ rgb, placement } = framer.compose(rgb, net.width, net.height, item.at));
         encoder.encode(rgb).then(
-          (jpeg) => this.publish(item, net, jpeg, doneAt, encoder.outWidth, encoder.outHeight),
+          (jpeg) => this.publish(item, net, jpeg, doneAt, encoder.width, encoder.height, placement),
           (err: unknown) => {
             if (this.stop$.signal.aborted) return;
             // an encoder closed for new framing is no fault; its pending pictures are just dropped
@@ -449,7 +483,7 @@ export class LiveSession {
     this.drop('synthesis');
   }
 
-  private publish(item: Item, net: RenderNetwork, jpeg: Buffer, doneAt: bigint, width: number, height: number): void {
+  private publish(item: Item, net: RenderNetwork, jpeg: Buffer, doneAt: bigint, width: number, height: number, placement: Rect | null): void {
     if (this.stop$.signal.aborted || !this.pacer.admit(item.seq)) return;
     const at = now();
     this.observeStage('encode', msBetween(doneAt, at));
@@ -461,7 +495,7 @@ export class LiveSession {
     this.rate.tick(t);
     this.deps.metrics.frames.inc();
     this.deps.metrics.fps.set({ session: this.id }, this.rate.rate(t));
-    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, at: item.at, publishedAt: t });
+    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, at: item.at, placement, publishedAt: t });
   }
 
   private switchTo(next: NetworkSet, override: number | null | undefined): void {

@@ -46,6 +46,34 @@ export function pushFormat(a: Extract<LiveAudio, { kind: 'push' }>): { format: '
   return { format: a.format ?? 's16le', sampleRate: a.sampleRate ?? 48000, channels: a.channels ?? 2 };
 }
 
+const CameraSize = Type.String({ pattern: '^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$', description: 'WIDTHxHEIGHT the camera delivers' });
+
+export const Camera = Type.Union(
+  [
+    Type.Object(
+      {
+        kind: Type.Literal('v4l2'),
+        device: Type.String({ pattern: '^/dev/[A-Za-z0-9_./-]+$', maxLength: 255, description: 'a V4L2 capture device, e.g. /dev/video0' }),
+        inputFormat: Type.Optional(Type.String({ pattern: '^[a-z0-9_]{1,32}$', description: 'the device format ffmpeg asks for (-input_format), e.g. mjpeg or yuyv422' })),
+        size: Type.Optional(CameraSize),
+        fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        kind: Type.Literal('testsrc'),
+        pattern: Type.Optional(Type.Union([Type.Literal('testsrc'), Type.Literal('testsrc2'), Type.Literal('smptebars'), Type.Literal('rgbtestsrc')], { description: 'default testsrc' })),
+        size: Type.Optional(CameraSize),
+        fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),
+      },
+      { additionalProperties: false, description: "ffmpeg's generated test pattern in place of a camera (lining up a projector; the tests)" },
+    ),
+  ],
+  { description: 'a live picture behind the canvas, scaled and cropped to fill it; a missing or busy device is reported in the session error and the colour shows until it comes' },
+);
+export type Camera = Static<typeof Camera>;
+
 export const Framing = Type.Object(
   {
     width: Type.Integer({ minimum: 16, maximum: 7680, description: 'output canvas width, px' }),
@@ -60,6 +88,8 @@ export const Framing = Type.Object(
       { additionalProperties: false, description: 'the synthesized picture scaled to this size at this position on the canvas' },
     ),
     color: Type.Optional(Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'canvas colour around the picture (default #000000)' })),
+    camera: Type.Optional(Camera),
+    transitionMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000, description: 'a new size or position of the picture is reached over this long, eased in and out, on the music clock (default 500; 0 jumps)' })),
   },
   { additionalProperties: false },
 );
@@ -85,7 +115,7 @@ const changeable = {
   pulse: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: percussive pulse' })),
   motion: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: harmonic motion' })),
   chroma: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: chroma' })),
-  framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); a change restarts the JPEG encoder (a few frames dropped, cause encode)' })),
+  framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); the picture glides to a new place or size over transitionMs; a new canvas size restarts the JPEG encoder (a few frames dropped, cause encode)' })),
 };
 
 export const LivePatch = Type.Object(changeable, { additionalProperties: false });
