@@ -142,6 +142,22 @@ export const LiveStart = Type.Object(
 );
 export type LiveStart = Static<typeof LiveStart> & Omit<LivePatch, 'networks' | 'fps'>;
 
+/**
+ * What a client sends on the session WebSocket (text messages; binary ones are PCM for audio kind
+ * push). The patch is the PATCH route's body schema itself, so the two refuse the same things.
+ */
+export const WsClientMessage = Type.Union(
+  [
+    Type.Object({ type: Type.Literal('patch'), patch: LivePatch }, { description: 'change the session, as PATCH /v1/live/{id}; answered with "patched" or "error"' }),
+    Type.Object({ type: Type.Literal('get') }, { description: 'answered with "state"' }),
+    Type.Object({ type: Type.Literal('subscribe') }, { description: 'frames follow as binary messages: a 4-byte big-endian header length, a JSON header {seq, network, width, height, at, placement}, the JPEG' }),
+    Type.Object({ type: Type.Literal('paint'), seq: Type.Integer({ minimum: 0, description: 'the frame a page painted (its arrival is the paint time of the latency figures)' }) }),
+  ],
+  { description: 'a control message (JSON text, at most 64 KiB)' },
+);
+export type WsClientMessage = Static<typeof WsClientMessage>;
+export const WS_MESSAGE_TYPES = WsClientMessage.anyOf.map((m) => m.properties.type.const);
+
 export const checkPatch = TypeCompiler.Compile(LivePatch);
 
 /** The first problem of a patch that does not pass, as "/field message". */
