@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { buildApp } from '../../src/api/app.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { liveApi } from '../../src/live/api.ts';
@@ -75,6 +75,8 @@ const base = await app.listen({ host: '127.0.0.1', port: 0 });
 const wav = toneWav(mkdtempSync(join(tmpdir(), 'gance-bench-live-')), 4);
 let ctx: BrowserContext | undefined;
 if (browser) {
+  // a dev dependency: imported only where a browser runs (the device has neither)
+  const { chromium } = await import('playwright-core');
   ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'gance-chromium-')), {
     executablePath: '/usr/bin/chromium',
     headless: true,
