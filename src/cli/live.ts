@@ -20,6 +20,7 @@ interface LiveFlags {
   for?: number;
   out?: string[];
   daemon?: string;
+  projection?: string;
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -62,6 +63,7 @@ function startBody(flags: LiveFlags, networks: string[], audio: ReturnType<typeo
     networks,
     ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
     ...(flags.lookahead !== undefined ? { lookaheadFrames: flags.lookahead } : {}),
+    ...(flags.projection !== undefined ? { projectionFile: resolve(flags.projection) } : {}),
     ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : resolve(o) })) } : {}),
   };
 }
@@ -180,6 +182,7 @@ export function register(program: Command): void {
       if (v !== '0' && v !== '3') throw new InvalidArgumentError('--lookahead must be 0 or 3');
       return Number(v) as 0 | 3;
     })
+    .option('--projection <file.h5>', 'a GANce projection file: its w latents blended with the music, for networks with a w input')
     .option('--for <seconds>', 'stop after this long (default: until Ctrl-C)', integer('--for', 1, 31_536_000))
     .option('--daemon <url>', 'run the session on this daemon (e.g. http://rig:9840) instead of in this process; the audio is the daemon machine\'s')
     .option('-c, --config <file>', 'YAML config file (synthesis workers, latents)', DEFAULT_CONFIG_PATH)

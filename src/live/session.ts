@@ -13,6 +13,7 @@ import { checkLatentsConfig, type LatentsConfig } from '../latents/config.ts';
 import type { LatentFrame } from '../latents/frame.ts';
 import { createLiveParams, updateLiveParams, type LiveParams } from '../latents/params.ts';
 import type { LatentsService } from '../latents/service.ts';
+import { LATENT_WIDTH } from '../latents/projection/format.ts';
 import { rgbBytes } from '../render/pixels.ts';
 import { findNetwork, renderNetwork, type RenderNetwork } from '../render/resolve.ts';
 import { RenderFailure } from '../render/types.ts';
@@ -172,7 +173,7 @@ export class LiveSession {
    * latent is made (so a missing device or an unreadable file is the start's error, not a black screen).
    */
   static async start(id: string, spec: LiveStart, deps: SessionDeps): Promise<LiveSession> {
-    const set = resolveSet(deps.networks, spec.networks);
+    const set = resolveSet(deps.networks, spec.networks, spec.projectionFile);
     if (spec.networkOverride != null && spec.networkOverride >= set.networks.length) throw new BadRequestError(`networkOverride ${spec.networkOverride} is not below the ${set.networks.length} networks of the set`);
     const framing = framingProblem(spec.framing);
     if (framing) throw new BadRequestError(framing);
@@ -218,7 +219,7 @@ export class LiveSession {
     const problem = patchProblem(patch);
     if (problem) throw new BadRequestError(`live patch: ${problem}`);
     if (this.state === 'stopped') throw new ConflictError(`live session ${this.id} is stopped`);
-    const next = patch.networks ? resolveSet(this.deps.networks, patch.networks) : null;
+    const next = patch.networks ? resolveSet(this.deps.networks, patch.networks, this.spec.projectionFile) : null;
     const count = (next ?? this.set).networks.length;
     if (patch.networkOverride != null && patch.networkOverride >= count) throw new BadRequestError(`networkOverride ${patch.networkOverride} is not below the ${count} networks of the set`);
     const framing = framingProblem(patch.framing);
@@ -315,10 +316,20 @@ export class LiveSession {
 
   private configFor(fps: number, set: NetworkSet): LatentsConfig {
     const c = structuredClone(this.deps.latents.config);
-    c.mode = 'noise-blend';
     c.fps = fps;
-    // GANce: the latent length is the network's input length, and the audio samples per frame
-    c.vectorLength = set.networks[0]!.sidecar.zDim;
+    if (this.spec.projectionFile !== undefined) {
+      // w networks: the projection file's w latents blended with the audio, as a render does
+      c.mode = 'projection-file-blend';
+      c.projectionFile = this.spec.projectionFile;
+      c.numWs = set.networks[0]!.sidecar.numWs;
+      c.vectorLength = LATENT_WIDTH;
+      // the configured depth may be deeper than a small network's rows (the blend clamps it per frame too)
+      c.blendDepth = Math.min(c.blendDepth, c.numWs);
+    } else {
+      c.mode = 'noise-blend';
+      // GANce: the latent length is the network's input length, and the audio samples per frame
+      c.vectorLength = set.networks[0]!.sidecar.zDim;
+    }
     if (this.spec.lookaheadFrames !== undefined) c.streaming.lookaheadFrames = this.spec.lookaheadFrames;
     const issues = checkLatentsConfig(c, (n) => `latents.${String(n)}`);
     if (issues.length > 0) throw new UnprocessableError(`live latents: ${issues.join('; ')}`);
@@ -428,13 +439,14 @@ export class LiveSession {
     const i = latent.network < set.networks.length ? latent.network : latent.network % set.networks.length;
     const net = set.networks[i]!;
     const pool = this.deps.networks.pool;
-    if (!pool || !latent.z) {
-      this.error = pool ? `frame ${item.seq}: no z latent` : 'synthesis workers are not running';
+    const input = net.kind === 'w' ? latent.w : latent.z;
+    if (!pool || !input) {
+      this.error = pool ? `frame ${item.seq}: no ${net.kind} latent` : 'synthesis workers are not running';
       this.drop('synthesis');
       this.pacer.finished();
       return;
     }
-    const feeds: Record<string, Float32Array> = { [net.latentInput]: latent.z };
+    const feeds: Record<string, Float32Array> = { [net.latentInput]: input };
     if (net.psiInput) feeds[net.psiInput] = Float32Array.of(set.psi[i]!);
     const submittedAt = now();
     this.observeStage('queue', msBetween(item.latentAt, submittedAt));
@@ -517,12 +529,12 @@ export class LiveSession {
         this.log.warn(this.error);
         return;
       }
-      const zDim = next.networks[0]!.sidecar.zDim;
+      const size = next.networks[0]!.kind === 'w' ? next.networks[0]!.sidecar.numWs : next.networks[0]!.sidecar.zDim;
       this.set = next;
       this.params.networkCount = next.networks.length;
       if (override !== undefined) this.params.networkOverride = override;
       else if (this.params.networkOverride !== null && this.params.networkOverride >= next.networks.length) this.params.networkOverride = null;
-      if (zDim !== this.latentsConfig.vectorLength) {
+      if (size !== (this.spec.projectionFile !== undefined ? this.latentsConfig.numWs : this.latentsConfig.vectorLength)) {
         this.latentsConfig = this.configFor(this.fps, next);
         this.restartAnalysis();
       }
@@ -587,8 +599,11 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | null> 
   });
 }
 
-/** The catalogue's networks as the render resolves them; live sessions take z networks of one latent size. */
-function resolveSet(manager: NetworkManager, ids: string[]): NetworkSet {
+/**
+ * The catalogue's networks as the render resolves them: z networks of one latent size (noise
+ * blend), or with a projection file w networks of one w shape (projection blend).
+ */
+function resolveSet(manager: NetworkManager, ids: string[], projectionFile?: string): NetworkSet {
   const networks = ids.map((ref) => {
     try {
       return renderNetwork(ref, findNetwork(manager.catalogue, ref));
@@ -597,8 +612,16 @@ function resolveSet(manager: NetworkManager, ids: string[]): NetworkSet {
       throw err;
     }
   });
+  if (projectionFile !== undefined) {
+    const z = networks.find((n) => n.kind !== 'w');
+    if (z) throw new UnprocessableError(`network "${z.id}" takes z (input "${z.latentInput}"); a projection blend (projectionFile) makes w latents: use networks with a w input, or no projectionFile`);
+    const first = networks[0]!;
+    const odd = networks.find((n) => n.sidecar.wDim !== LATENT_WIDTH || n.sidecar.numWs !== first.sidecar.numWs);
+    if (odd) throw new UnprocessableError(`network "${odd.id}" takes w [${odd.sidecar.numWs}, ${odd.sidecar.wDim}]; projection latents are ${LATENT_WIDTH} wide and one set shares numWs (${first.sidecar.numWs})`);
+    return { networks, psi: networks.map((n) => n.sidecar.truncationPsi) };
+  }
   const w = networks.find((n) => n.kind !== 'z');
-  if (w) throw new UnprocessableError(`network "${w.id}" takes w rows; live sessions blend noise into z latents (use a network with a z input)`);
+  if (w) throw new UnprocessableError(`network "${w.id}" takes w rows; give projectionFile (a GANce projection file whose w latents the audio blends) or use a network with a z input`);
   const other = networks.find((n) => n.sidecar.zDim !== networks[0]!.sidecar.zDim);
   if (other) throw new UnprocessableError(`networks: "${other.id}" takes z of ${other.sidecar.zDim}, "${networks[0]!.id}" of ${networks[0]!.sidecar.zDim}; one set shares one latent size`);
   return { networks, psi: networks.map((n) => n.sidecar.truncationPsi) };

@@ -127,6 +127,9 @@ export const LiveStart = Type.Object(
     networks: Type.Array(NetworkId, { minItems: 1, maxItems: 16 }),
     fps: Type.Integer({ minimum: 1, maximum: 120, default: 30, description: 'target frames per second (whole: the analysis samples 512 x fps Hz)' }),
     ...Object.fromEntries(Object.entries(changeable).filter(([k]) => k !== 'networks' && k !== 'fps')),
+    projectionFile: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4096, description: 'a GANce projection file (HDF5) on the daemon machine: its w latents blended with the audio (projection-file-blend) feed networks with a w input; without it the networks take z' }),
+    ),
     lookaheadFrames: Type.Optional(Type.Union([Type.Literal(3), Type.Literal(0)], { description: 'analysis look-ahead: 3 frames (GANce smoothing window 7) or 0 (no smoothing, lowest latency); default synthesis.latents.streaming' })),
     maxInFlight: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'frames in synthesis at once; past that, new latents replace the waiting one (dropped, cause "behind")' }),
     maxClients: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'MJPEG and WebSocket clients at once (409 past that)' }),
