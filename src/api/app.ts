@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -72,6 +73,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   // before any route: the hook then runs for every route, those of later plugins included
   installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
+  // A WebSocket upgrade refused by a hook that runs before @fastify/websocket's own (the access
+  // hook's 401/403/421) is answered on a socket node no longer manages and the plugin does not know
+  // to close (its request.ws is unset): close it, or it stays open and app.close() waits for it.
+  app.addHook('onResponse', async (req) => {
+    const socket = req.raw.socket as Socket | undefined;
+    if (req.headers.upgrade !== undefined && (req as { ws?: boolean }).ws !== true && socket && !socket.destroyed) socket.destroy();
+  });
 
   // past this, node closes a new connection as it is accepted ('drop' event), so clients cannot take every descriptor
   app.server.maxConnections = connectionLimit(limits.maxConnections, readProcLimits());

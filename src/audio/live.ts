@@ -82,7 +82,16 @@ export interface LiveFramesOptions {
   /** Samples per frame; the target rate is samplesPerFrame * fps (GANce: 512). */
   samplesPerFrame: number;
   ffmpegPath?: string;
+  /**
+   * A second copy of the audio at listening quality (stereo s16le at `sampleRate`), cut from the same
+   * decode as the analysis blocks: its sample `n` is at time n / sampleRate of the blocks' timeline
+   * (block k starts at k / fps), so a recording muxes it in sync with the frames.
+   */
+  monitor?: { sampleRate: number; onPcm(chunk: Buffer): void };
 }
+
+/** What the monitor output gets: interleaved stereo signed 16-bit. */
+export const MONITOR_CHANNELS = 2;
 
 function sourceName(src: LiveSource): string {
   switch (src.kind) {
@@ -105,10 +114,17 @@ interface Spawned {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function spawnFfmpeg(path: string, inputArgs: string[], channels: number, rate: number, stdin: boolean, name: string): Spawned {
+function spawnFfmpeg(path: string, inputArgs: string[], channels: number, rate: number, stdin: boolean, name: string, monitor?: LiveFramesOptions['monitor']): Spawned {
   const args = ['-nostdin', '-hide_banner', '-v', 'error', ...inputArgs, '-vn', '-ac', String(channels), '-ar', String(rate), '-f', 'f32le', '-c:a', 'pcm_f32le', '-flush_packets', '1', 'pipe:1'];
+  // the monitor is a second output of the same decode: the two cannot drift apart
+  if (monitor) args.push('-vn', '-ac', String(MONITOR_CHANNELS), '-ar', String(monitor.sampleRate), '-f', 's16le', '-c:a', 'pcm_s16le', '-flush_packets', '1', 'pipe:3');
   if (stdin) args.splice(0, 1);
-  const child = spawn(path, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  const child = spawn(path, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', monitor ? 'pipe' : 'ignore'] }) as unknown as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  if (monitor) {
+    const out = child.stdio[3] as Readable;
+    out.on('data', (c: Buffer) => monitor.onPcm(c));
+    out.on('error', () => undefined); // ffmpeg gone: reported through its exit status
+  }
   let err = '';
   child.stderr.on('data', (c: Buffer) => {
     err = (err + c.toString('utf8')).slice(-4000);
@@ -130,7 +146,7 @@ export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): 
   if (!Number.isInteger(rate)) throw new AudioError('AUDIO_BAD_PARAMETER', `samples per frame x fps must be a whole sample rate, got ${rate}`, name);
   const ffmpeg = opts.ffmpegPath ?? 'ffmpeg';
 
-  if ((source.kind === 'stream' || source.kind === 'socket') && source.sampleRate === rate) {
+  if ((source.kind === 'stream' || source.kind === 'socket') && source.sampleRate === rate && !opts.monitor) {
     const stream = source.kind === 'stream' ? source.stream : await openSocket(source.address, name);
     try {
       yield* pcmFrames(stream, { format: source.format, channels: source.channels, samplesPerFrame: opts.samplesPerFrame, source: name });
@@ -168,7 +184,7 @@ export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): 
       feed = source.kind === 'stream' ? source.stream : await openSocket(source.address, name);
       break;
   }
-  const proc = spawnFfmpeg(ffmpeg, inputArgs, channels, rate, feed !== null, name);
+  const proc = spawnFfmpeg(ffmpeg, inputArgs, channels, rate, feed !== null, name, opts.monitor);
   let failure: unknown = null;
   proc.exited.catch((e: unknown) => {
     failure = e;

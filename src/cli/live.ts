@@ -20,6 +20,7 @@ interface LiveFlags {
   for?: number;
   out?: string[];
   daemon?: string;
+  projection?: string;
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -62,6 +63,7 @@ function startBody(flags: LiveFlags, networks: string[], audio: ReturnType<typeo
     networks,
     ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
     ...(flags.lookahead !== undefined ? { lookaheadFrames: flags.lookahead } : {}),
+    ...(flags.projection !== undefined ? { projectionFile: resolve(flags.projection) } : {}),
     ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : resolve(o) })) } : {}),
   };
 }
@@ -175,11 +177,12 @@ export function register(program: Command): void {
     .option('--fps <n>', 'target frames per second (1..120, default 30)', integer('--fps', 1, 120))
     .option('--mjpeg <port>', 'serve /v1/live/ID/mjpeg and /v1/live/ID/page on this port (0: any free port)', integer('--mjpeg', 0, 65535))
     .option('--host <address>', 'address for --mjpeg', '127.0.0.1')
-    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://): H.264, video only (repeatable)', collect)
+    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://): H.264 with the audio, AAC (repeatable)', collect)
     .option('--lookahead <frames>', 'analysis look-ahead: 3 (GANce smoothing) or 0 (lowest latency)', (v) => {
       if (v !== '0' && v !== '3') throw new InvalidArgumentError('--lookahead must be 0 or 3');
       return Number(v) as 0 | 3;
     })
+    .option('--projection <file.h5>', 'a GANce projection file: its w latents blended with the music, for networks with a w input')
     .option('--for <seconds>', 'stop after this long (default: until Ctrl-C)', integer('--for', 1, 31_536_000))
     .option('--daemon <url>', 'run the session on this daemon (e.g. http://rig:9840) instead of in this process; the audio is the daemon machine\'s')
     .option('-c, --config <file>', 'YAML config file (synthesis workers, latents)', DEFAULT_CONFIG_PATH)

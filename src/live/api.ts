@@ -6,15 +6,15 @@
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
 import { ConflictError } from '../api/errors.ts';
 import { NewestWriter, type Client, type LiveFrame } from './hub.ts';
-import { projectorPage } from './page.ts';
+import { controlPage, projectorPage } from './page.ts';
 import type { LiveService } from './service.ts';
 import type { LiveSession } from './session.ts';
-import { LivePatch, LiveStart } from './spec.ts';
+import { LivePatch, LiveStart, WsClientMessage } from './spec.ts';
 import { handleMessage } from './ws.ts';
 
 const BOUNDARY = 'gancelive';
@@ -36,11 +36,19 @@ const LiveView = Type.Object({
   startedAt: Type.String(),
 });
 
+/** What the daemon sends on the session WebSocket as text (frames are binary, see WsClientMessage's subscribe). */
+const WsServerMessage = Type.Union([
+  Type.Object({ type: Type.Literal('state'), session: LiveView }, { description: 'on connecting, each second, and in answer to get' }),
+  Type.Object({ type: Type.Literal('patched'), session: LiveView }, { description: 'a patch applied' }),
+  Type.Object({ type: Type.Literal('subscribed') }),
+  Type.Object({ type: Type.Literal('error'), message: Type.String() }, { description: 'a message refused (counted in gance_live_ws_bad_messages_total); the connection stays' }),
+]);
+
 const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 /** A frame as the WebSocket sends it: 4-byte header length, JSON header, JPEG. */
 export function framePacket(f: LiveFrame): Buffer {
-  const head = Buffer.from(JSON.stringify({ seq: f.seq, network: f.network, width: f.width, height: f.height }));
+  const head = Buffer.from(JSON.stringify({ seq: f.seq, network: f.network, width: f.width, height: f.height, at: f.at, placement: f.placement }));
   const len = Buffer.alloc(4);
   len.writeUInt32BE(head.length);
   return Buffer.concat([len, head, f.jpeg]);
@@ -49,6 +57,11 @@ export function framePacket(f: LiveFrame): Buffer {
 export function livePlugin(service: LiveService): FastifyPluginAsync {
   return async (fastify) => {
     await fastify.register(websocket, { options: { maxPayload: 1 << 20 } });
+    // @fastify/websocket hides its routes from the OpenAPI document; the session channel is part of
+    // the API (its messages are described in x-websocket-messages), so it is shown again
+    fastify.addHook('onRoute', (r) => {
+      if (r.websocket && r.schema && r.config && (r.config as { documented?: boolean }).documented) r.schema.hide = false;
+    });
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const m = service.metrics;
 
@@ -83,10 +96,21 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
     );
     app.delete('/:id', { schema: { description: 'Stop a live session', tags: ['live'], params: Id, response: { 200: LiveView, 404: ErrorReply } } }, async (req) => service.stop(req.params.id));
 
-    app.get('/:id/page', { schema: { description: 'The projector page (full-screen frames; h hides the overlay)', tags: ['live'], params: Id, produces: ['text/html'] } }, async (req, reply) => {
-      const s = service.get(req.params.id);
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(projectorPage(s.id));
-    });
+    // The pages are shells with no data of their own (everything comes over the WebSocket, which
+    // needs the token's cookie): public, so a browser without the cookie gets the sign-in form.
+    // They do not look the session up, so they tell nobody which ids exist.
+    const page = (render: (id: string) => string) => async (req: { params: { id: string } }, reply: FastifyReply) =>
+      reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').send(render(req.params.id));
+    app.get(
+      '/:id/page',
+      { config: { access: 'public' }, schema: { description: 'The projector page (full-screen frames; h hides the overlay); signs in with the session cookie (a form asks for the token once when there is none)', tags: ['live'], params: Id, produces: ['text/html'] } },
+      page(projectorPage),
+    );
+    app.get(
+      '/:id/control',
+      { config: { access: 'public' }, schema: { description: 'The control page: gains, network set and pin, fps, sent as WebSocket patches; signs in like the projector page', tags: ['live'], params: Id, produces: ['text/html'] } },
+      page(controlPage),
+    );
 
     app.get(
       '/:id/mjpeg',
@@ -102,7 +126,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
         res.writeHead(200, { 'content-type': `multipart/x-mixed-replace; boundary=${BOUNDARY}`, 'cache-control': 'no-store', connection: 'close' });
         const writer = new NewestWriter(
           (f, done) => {
-            res.write(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.jpeg.length}\r\nX-Frame: ${f.seq}\r\nX-Network: ${f.network}\r\n\r\n`);
+            res.write(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${f.jpeg.length}\r\nX-Frame: ${f.seq}\r\nX-Network: ${f.network}\r\nX-Time: ${f.at.toFixed(3)}\r\n${f.placement ? `X-Placement: ${f.placement.x},${f.placement.y},${f.placement.width},${f.placement.height}\r\n` : ''}\r\n`);
             res.write(f.jpeg);
             const ok = res.write('\r\n');
             s.reportWrite(f);
@@ -136,7 +160,25 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
       '/:id/ws',
       {
         websocket: true,
-        schema: { description: 'WebSocket: JSON controls ({type: patch|subscribe|get|paint}), binary frames after subscribe, binary PCM in for audio kind push', tags: ['live'], params: Id },
+        // the channel carries patches and audio: the token (its cookie, for pages) whenever one is configured
+        config: { access: 'write', documented: true } as { access: 'write' },
+        schema: {
+          summary: 'The session channel (WebSocket upgrade)',
+          description:
+            'A GET with Upgrade: websocket (101 Switching Protocols). Text messages are JSON, one of x-websocket-messages.client (the patch is the PATCH body schema); the daemon answers with x-websocket-messages.server, and sends a state message each second. After subscribe, frames come as binary messages (a 4-byte big-endian header length, a JSON header {seq, network, width, height, at, placement}, the JPEG); binary messages from the client are PCM for audio kind push. Needs the token whenever one is configured: Authorization: Bearer, or the session cookie (POST /v1/auth/session, or a POST /v1/auth/link link) that pages send.',
+          tags: ['live'],
+          params: Id,
+          headers: Type.Object({ upgrade: Type.String({ pattern: '^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$', description: 'websocket' }) }),
+          response: {
+            101: Type.Null({ description: 'Switching Protocols: the WebSocket is open' }),
+            400: ErrorReply,
+            401: ErrorReply,
+            403: ErrorReply,
+            404: ErrorReply,
+            409: ErrorReply,
+          },
+          'x-websocket-messages': { client: WsClientMessage, server: WsServerMessage },
+        },
         // refused before the upgrade, so a wrong id or a full session is a plain HTTP error
         preValidation: async (req) => admit(service.get((req.params as { id: string }).id)),
       },

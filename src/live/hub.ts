@@ -12,6 +12,10 @@ export interface LiveFrame {
   jpeg: Buffer;
   /** hrtime (ns) when the newest audio this frame depends on arrived */
   audioAt: bigint;
+  /** seconds on the session's audio timeline of the music this frame shows (its recordings' clock) */
+  at: number;
+  /** where the synthesized picture lies on a framing's canvas (null: no framing) */
+  placement: { x: number; y: number; width: number; height: number } | null;
   /** performance.now() when the frame was published */
   publishedAt: number;
 }

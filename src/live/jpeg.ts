@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import type { Framing } from './spec.ts';
 
 interface Waiter {
   resolve: (jpeg: Buffer) => void;
@@ -40,25 +39,13 @@ export class JpegEncoder {
   private stderr = '';
   private dead: Error | null = null;
 
-  /** the size of the JPEGs it makes: the framing's canvas, else the picture's */
-  readonly outWidth: number;
-  readonly outHeight: number;
-
   constructor(
     readonly width: number,
     readonly height: number,
     quality: number,
     ffmpeg = 'ffmpeg',
-    framing: Framing | null = null,
   ) {
     const args = ['-hide_banner', '-nostats', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-i', 'pipe:0'];
-    this.outWidth = framing?.width ?? width;
-    this.outHeight = framing?.height ?? height;
-    if (framing) {
-      const f = framing.frame;
-      const color = `0x${(framing.color ?? '#000000').slice(1)}`;
-      args.push('-vf', `scale=${f.width}:${f.height}:flags=bicubic,pad=${framing.width}:${framing.height}:${f.x}:${f.y}:color=${color}`);
-    }
     // one thread: frame threading holds each picture until the next one arrives (a frame of latency);
     // full-range yuv as JPEG expects; -flush_packets: each picture leaves as soon as it is made
     args.push('-c:v', 'mjpeg', '-threads', '1', '-pix_fmt', 'yuvj420p', '-q:v', String(quality), '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1');
@@ -108,32 +95,21 @@ export class JpegEncoder {
   }
 }
 
-/** One encoder per picture size (a session's networks may differ), made on first use. */
+/** One encoder per picture size (a session's networks may differ, a framing has its canvas), made on first use. */
 export class JpegEncoders {
   private readonly bySize = new Map<string, JpegEncoder>();
-  private framingNow: Framing | null = null;
 
   constructor(
     private readonly quality: number,
     private readonly ffmpeg = 'ffmpeg',
   ) {}
 
-  get framing(): Framing | null {
-    return this.framingNow;
-  }
-
-  /** New framing: the encoders start afresh with it (pictures pending in the old ones fail: dropped). */
-  setFraming(framing: Framing | null): void {
-    this.framingNow = framing;
-    this.close();
-  }
-
   get(width: number, height: number): JpegEncoder {
     const key = `${width}x${height}`;
     let e = this.bySize.get(key);
     if (!e || e.failed) {
       e?.close();
-      e = new JpegEncoder(width, height, this.quality, this.ffmpeg, this.framingNow);
+      e = new JpegEncoder(width, height, this.quality, this.ffmpeg);
       this.bySize.set(key, e);
     }
     return e;

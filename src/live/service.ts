@@ -28,6 +28,7 @@ export interface LiveServiceDeps {
   ffmpeg?: string;
   maxSessions?: number;
   audioRetryMs?: number;
+  cameraRetryMs?: number;
 }
 
 export type LiveView = ReturnType<LiveSession['view']>;
@@ -73,6 +74,7 @@ export function createLiveService(deps: LiveServiceDeps) {
           metrics,
           ...(deps.ffmpeg ? { ffmpeg: deps.ffmpeg } : {}),
           ...(deps.audioRetryMs !== undefined ? { audioRetryMs: deps.audioRetryMs } : {}),
+          ...(deps.cameraRetryMs !== undefined ? { cameraRetryMs: deps.cameraRetryMs } : {}),
         });
         sessions.set(id, s);
         metrics.sessions.set(sessions.size);

@@ -13,16 +13,18 @@ import { checkLatentsConfig, type LatentsConfig } from '../latents/config.ts';
 import type { LatentFrame } from '../latents/frame.ts';
 import { createLiveParams, updateLiveParams, type LiveParams } from '../latents/params.ts';
 import type { LatentsService } from '../latents/service.ts';
+import { LATENT_WIDTH } from '../latents/projection/format.ts';
 import { rgbBytes } from '../render/pixels.ts';
 import { findNetwork, renderNetwork, type RenderNetwork } from '../render/resolve.ts';
 import { RenderFailure } from '../render/types.ts';
 import { InvalidNetworkError, SynthesisUnavailableError, UnknownNetworkError, type NetworkManager } from '../synthesis/networks/manager.ts';
 import { FrameHub, type LiveFrame } from './hub.ts';
 import { JpegEncoders } from './jpeg.ts';
-import { FfmpegOutput } from './record.ts';
+import { BYTES_PER_SAMPLE, FfmpegOutput, MONITOR_RATE } from './record.ts';
 import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
 import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
-import { framingProblem, patchProblem, pushFormat, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
+import { Framer, type Rect } from './compose.ts';
+import { framingProblem, patchProblem, pushFormat, type Framing, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
 
 export interface SessionDeps {
   networks: NetworkManager;
@@ -32,6 +34,8 @@ export interface SessionDeps {
   ffmpeg?: string;
   /** wait before reopening an audio source that failed mid-session */
   audioRetryMs?: number;
+  /** wait before reopening a camera that failed */
+  cameraRetryMs?: number;
   /** how long a start waits for the first latent before answering with the session still starting */
   startTimeoutMs?: number;
 }
@@ -49,6 +53,8 @@ interface Item {
   set: NetworkSet;
   audioAt: bigint;
   latentAt: bigint;
+  /** the music's time on the session's timeline (LiveFrame.at) */
+  at: number;
 }
 
 const PATCH_PARAMS = ['alpha', 'blendDepth', 'amplitudeRange', 'pulse', 'motion', 'chroma'] as const;
@@ -75,6 +81,8 @@ export class LiveSession {
   private latentsConfig: LatentsConfig;
   private readonly pacer: Pacer<Item>;
   private readonly encoders: JpegEncoders;
+  /** the canvas the picture is placed on, or null for the picture as it is */
+  private framer: Framer | null = null;
   private readonly stop$ = new AbortController();
   private restart$ = new AbortController();
   private push: PassThrough | null = null;
@@ -91,6 +99,8 @@ export class LiveSession {
   private readonly recorders: FfmpegOutput[] = [];
   private latencyCache: { at: number; value: ReturnType<LiveSession['latencyNow']> } | null = null;
   private firstLatent!: { resolve: () => void; reject: (e: unknown) => void };
+  /** the session's timeline: monitor samples passed to the outputs, and where the current audio stream began on it */
+  private timeline = { samples: 0, generation: 0, streamStart: 0, streamFps: 1 };
 
   private constructor(
     readonly id: string,
@@ -106,11 +116,11 @@ export class LiveSession {
     this.latentsConfig = this.configFor(spec.fps, set);
     this.pacer = new Pacer<Item>(spec.maxInFlight, (item) => this.synthesize(item), (cause) => this.drop(cause));
     this.encoders = new JpegEncoders(spec.jpegQuality, deps.ffmpeg);
-    if (spec.framing) this.encoders.setFraming(spec.framing);
+    if (spec.framing) this.framer = this.makeFramer(spec.framing);
     this.warmEncoders(set);
     for (const o of spec.outputs ?? []) {
       const size = spec.framing ?? set.networks[0]!;
-      const r = new FfmpegOutput(o.target, { width: size.width, height: size.height }, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
+      const r = new FfmpegOutput(o.target, { width: size.width, height: size.height }, spec.fps, () => deps.metrics.clientDropped.inc({ output: 'ffmpeg' }), deps.ffmpeg);
       this.recorders.push(r);
       this.hub.add(r);
       // an output that fails (a URL nobody listens on, a full disk) is said, the session goes on
@@ -126,7 +136,36 @@ export class LiveSession {
 
   /** ffmpeg takes a while to start on a loaded machine: start the encoders before their first frame. */
   private warmEncoders(set: NetworkSet): void {
-    for (const n of set.networks) this.encoders.get(n.width, n.height);
+    if (this.framer) this.encoders.get(this.framer.width, this.framer.height);
+    else for (const n of set.networks) this.encoders.get(n.width, n.height);
+  }
+
+  private makeFramer(f: Framing): Framer {
+    return new Framer(
+      f,
+      this.spec.fps,
+      {
+        cameraError: (m) => {
+          this.error = `${m}; showing the canvas colour, trying again`;
+          this.log.warn(this.error);
+        },
+        cameraRunning: () => {
+          if (this.error?.startsWith('camera ')) this.error = null;
+        },
+      },
+      this.deps.ffmpeg,
+      this.deps.cameraRetryMs,
+    );
+  }
+
+  /** A framing change: on the same canvas the picture glides to its new place; a new canvas restarts the encoders. */
+  private reframe(f: Framing | null): void {
+    if (f && this.framer?.fits(f)) return this.framer.update(f);
+    this.framer?.close();
+    this.framer = f ? this.makeFramer(f) : null;
+    this.encoders.close();
+    this.framer?.close();
+    this.warmEncoders(this.set);
   }
 
   /**
@@ -134,7 +173,7 @@ export class LiveSession {
    * latent is made (so a missing device or an unreadable file is the start's error, not a black screen).
    */
   static async start(id: string, spec: LiveStart, deps: SessionDeps): Promise<LiveSession> {
-    const set = resolveSet(deps.networks, spec.networks);
+    const set = resolveSet(deps.networks, spec.networks, spec.projectionFile);
     if (spec.networkOverride != null && spec.networkOverride >= set.networks.length) throw new BadRequestError(`networkOverride ${spec.networkOverride} is not below the ${set.networks.length} networks of the set`);
     const framing = framingProblem(spec.framing);
     if (framing) throw new BadRequestError(framing);
@@ -180,7 +219,7 @@ export class LiveSession {
     const problem = patchProblem(patch);
     if (problem) throw new BadRequestError(`live patch: ${problem}`);
     if (this.state === 'stopped') throw new ConflictError(`live session ${this.id} is stopped`);
-    const next = patch.networks ? resolveSet(this.deps.networks, patch.networks) : null;
+    const next = patch.networks ? resolveSet(this.deps.networks, patch.networks, this.spec.projectionFile) : null;
     const count = (next ?? this.set).networks.length;
     if (patch.networkOverride != null && patch.networkOverride >= count) throw new BadRequestError(`networkOverride ${patch.networkOverride} is not below the ${count} networks of the set`);
     const framing = framingProblem(patch.framing);
@@ -192,10 +231,7 @@ export class LiveSession {
       this.latentsConfig = this.configFor(patch.fps, this.set);
       this.restartAnalysis();
     }
-    if (patch.framing !== undefined) {
-      this.encoders.setFraming(patch.framing);
-      this.warmEncoders(this.set);
-    }
+    if (patch.framing !== undefined) this.reframe(patch.framing);
     if (next) this.switchTo(next, patch.networkOverride);
   }
 
@@ -263,7 +299,7 @@ export class LiveSession {
       params: { alpha: this.params.alpha, blendDepth: this.params.blendDepth, amplitudeRange: this.params.amplitudeRange, networkOverride: this.params.networkOverride, pulse: this.params.pulse, motion: this.params.motion, chroma: this.params.chroma },
       frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
       latencyMs: this.latencyCache.value,
-      framing: this.encoders.framing,
+      framing: this.framer?.framing ?? null,
       clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws'), ffmpeg: this.hub.count('ffmpeg') },
       startedAt: this.startedAt.toISOString(),
     };
@@ -280,10 +316,20 @@ export class LiveSession {
 
   private configFor(fps: number, set: NetworkSet): LatentsConfig {
     const c = structuredClone(this.deps.latents.config);
-    c.mode = 'noise-blend';
     c.fps = fps;
-    // GANce: the latent length is the network's input length, and the audio samples per frame
-    c.vectorLength = set.networks[0]!.sidecar.zDim;
+    if (this.spec.projectionFile !== undefined) {
+      // w networks: the projection file's w latents blended with the audio, as a render does
+      c.mode = 'projection-file-blend';
+      c.projectionFile = this.spec.projectionFile;
+      c.numWs = set.networks[0]!.sidecar.numWs;
+      c.vectorLength = LATENT_WIDTH;
+      // the configured depth may be deeper than a small network's rows (the blend clamps it per frame too)
+      c.blendDepth = Math.min(c.blendDepth, c.numWs);
+    } else {
+      c.mode = 'noise-blend';
+      // GANce: the latent length is the network's input length, and the audio samples per frame
+      c.vectorLength = set.networks[0]!.sidecar.zDim;
+    }
     if (this.spec.lookaheadFrames !== undefined) c.streaming.lookaheadFrames = this.spec.lookaheadFrames;
     const issues = checkLatentsConfig(c, (n) => `latents.${String(n)}`);
     if (issues.length > 0) throw new UnprocessableError(`live latents: ${issues.join('; ')}`);
@@ -306,7 +352,8 @@ export class LiveSession {
     let started = false;
     while (!this.stop$.signal.aborted) {
       const restart = this.restart$.signal;
-      const latents = this.deps.latents.live(this.params, this.source(this.spec.audio), { config: this.latentsConfig });
+      const monitor = this.startTimeline();
+      const latents = this.deps.latents.live(this.params, this.source(this.spec.audio), { config: this.latentsConfig, ...(monitor ? { monitor } : {}) });
       try {
         for (;;) {
           const next = await untilAborted(latents.next(), AbortSignal.any([restart, this.stop$.signal]));
@@ -347,6 +394,32 @@ export class LiveSession {
     if (!started) this.firstLatent.reject(new ConflictError(`live session ${this.id} stopped before its audio started`));
   }
 
+  /**
+   * A new audio stream starts where the timeline stands: its frame k is at start + k / fps. The
+   * stream's monitor PCM goes to the outputs (whole samples only; a stream replaced is not heard).
+   */
+  private startTimeline(): { sampleRate: number; onPcm(chunk: Buffer): void } | undefined {
+    const t = this.timeline;
+    const generation = ++t.generation;
+    t.streamStart = t.samples / MONITOR_RATE;
+    t.streamFps = this.latentsConfig.fps;
+    if (this.recorders.length === 0) return undefined;
+    let rest: Buffer = Buffer.alloc(0);
+    return {
+      sampleRate: MONITOR_RATE,
+      onPcm: (chunk) => {
+        if (generation !== t.generation) return;
+        const all = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+        const whole = all.length - (all.length % BYTES_PER_SAMPLE);
+        rest = Buffer.from(all.subarray(whole));
+        if (whole === 0) return;
+        const pcm = all.subarray(0, whole);
+        t.samples += whole / BYTES_PER_SAMPLE;
+        for (const r of this.recorders) r.audio(pcm);
+      },
+    };
+  }
+
   private restartAnalysis(): void {
     this.restart$.abort();
     this.restart$ = new AbortController();
@@ -357,7 +430,8 @@ export class LiveSession {
     const latentAt = now();
     const audioAt = latent.audioReceivedAt ?? latentAt;
     this.observeStage('latents', msBetween(audioAt, latentAt));
-    this.pacer.offer({ seq: this.seq++, latent, set: this.set, audioAt, latentAt });
+    const at = this.timeline.streamStart + latent.index / this.timeline.streamFps;
+    this.pacer.offer({ seq: this.seq++, latent, set: this.set, audioAt, latentAt, at });
   }
 
   private synthesize(item: Item): void {
@@ -365,13 +439,14 @@ export class LiveSession {
     const i = latent.network < set.networks.length ? latent.network : latent.network % set.networks.length;
     const net = set.networks[i]!;
     const pool = this.deps.networks.pool;
-    if (!pool || !latent.z) {
-      this.error = pool ? `frame ${item.seq}: no z latent` : 'synthesis workers are not running';
+    const input = net.kind === 'w' ? latent.w : latent.z;
+    if (!pool || !input) {
+      this.error = pool ? `frame ${item.seq}: no ${net.kind} latent` : 'synthesis workers are not running';
       this.drop('synthesis');
       this.pacer.finished();
       return;
     }
-    const feeds: Record<string, Float32Array> = { [net.latentInput]: latent.z };
+    const feeds: Record<string, Float32Array> = { [net.latentInput]: input };
     if (net.psiInput) feeds[net.psiInput] = Float32Array.of(set.psi[i]!);
     const submittedAt = now();
     this.observeStage('queue', msBetween(item.latentAt, submittedAt));
@@ -389,10 +464,13 @@ export class LiveSession {
           this.frameFailed(err);
           return;
         }
-        const encoder = this.encoders.get(net.width, net.height);
+        const framer = this.framer;
+        const encoder = this.encoders.get(framer?.width ?? net.width, framer?.height ?? net.height);
         if (encoder.pending >= ENCODE_BACKLOG) return this.drop('encode');
+        let placement: Rect | null = null;
+        if (framer) ({ rgb, placement } = framer.compose(rgb, net.width, net.height, item.at));
         encoder.encode(rgb).then(
-          (jpeg) => this.publish(item, net, jpeg, doneAt, encoder.outWidth, encoder.outHeight),
+          (jpeg) => this.publish(item, net, jpeg, doneAt, encoder.width, encoder.height, placement),
           (err: unknown) => {
             if (this.stop$.signal.aborted) return;
             // an encoder closed for new framing is no fault; its pending pictures are just dropped
@@ -417,7 +495,7 @@ export class LiveSession {
     this.drop('synthesis');
   }
 
-  private publish(item: Item, net: RenderNetwork, jpeg: Buffer, doneAt: bigint, width: number, height: number): void {
+  private publish(item: Item, net: RenderNetwork, jpeg: Buffer, doneAt: bigint, width: number, height: number, placement: Rect | null): void {
     if (this.stop$.signal.aborted || !this.pacer.admit(item.seq)) return;
     const at = now();
     this.observeStage('encode', msBetween(doneAt, at));
@@ -429,7 +507,7 @@ export class LiveSession {
     this.rate.tick(t);
     this.deps.metrics.frames.inc();
     this.deps.metrics.fps.set({ session: this.id }, this.rate.rate(t));
-    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, publishedAt: t });
+    this.hub.publish({ seq: item.seq, network: net.id, width, height, jpeg, audioAt: item.audioAt, at: item.at, placement, publishedAt: t });
   }
 
   private switchTo(next: NetworkSet, override: number | null | undefined): void {
@@ -451,12 +529,12 @@ export class LiveSession {
         this.log.warn(this.error);
         return;
       }
-      const zDim = next.networks[0]!.sidecar.zDim;
+      const size = next.networks[0]!.kind === 'w' ? next.networks[0]!.sidecar.numWs : next.networks[0]!.sidecar.zDim;
       this.set = next;
       this.params.networkCount = next.networks.length;
       if (override !== undefined) this.params.networkOverride = override;
       else if (this.params.networkOverride !== null && this.params.networkOverride >= next.networks.length) this.params.networkOverride = null;
-      if (zDim !== this.latentsConfig.vectorLength) {
+      if (size !== (this.spec.projectionFile !== undefined ? this.latentsConfig.numWs : this.latentsConfig.vectorLength)) {
         this.latentsConfig = this.configFor(this.fps, next);
         this.restartAnalysis();
       }
@@ -521,8 +599,11 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | null> 
   });
 }
 
-/** The catalogue's networks as the render resolves them; live sessions take z networks of one latent size. */
-function resolveSet(manager: NetworkManager, ids: string[]): NetworkSet {
+/**
+ * The catalogue's networks as the render resolves them: z networks of one latent size (noise
+ * blend), or with a projection file w networks of one w shape (projection blend).
+ */
+function resolveSet(manager: NetworkManager, ids: string[], projectionFile?: string): NetworkSet {
   const networks = ids.map((ref) => {
     try {
       return renderNetwork(ref, findNetwork(manager.catalogue, ref));
@@ -531,8 +612,16 @@ function resolveSet(manager: NetworkManager, ids: string[]): NetworkSet {
       throw err;
     }
   });
+  if (projectionFile !== undefined) {
+    const z = networks.find((n) => n.kind !== 'w');
+    if (z) throw new UnprocessableError(`network "${z.id}" takes z (input "${z.latentInput}"); a projection blend (projectionFile) makes w latents: use networks with a w input, or no projectionFile`);
+    const first = networks[0]!;
+    const odd = networks.find((n) => n.sidecar.wDim !== LATENT_WIDTH || n.sidecar.numWs !== first.sidecar.numWs);
+    if (odd) throw new UnprocessableError(`network "${odd.id}" takes w [${odd.sidecar.numWs}, ${odd.sidecar.wDim}]; projection latents are ${LATENT_WIDTH} wide and one set shares numWs (${first.sidecar.numWs})`);
+    return { networks, psi: networks.map((n) => n.sidecar.truncationPsi) };
+  }
   const w = networks.find((n) => n.kind !== 'z');
-  if (w) throw new UnprocessableError(`network "${w.id}" takes w rows; live sessions blend noise into z latents (use a network with a z input)`);
+  if (w) throw new UnprocessableError(`network "${w.id}" takes w rows; give projectionFile (a GANce projection file whose w latents the audio blends) or use a network with a z input`);
   const other = networks.find((n) => n.sidecar.zDim !== networks[0]!.sidecar.zDim);
   if (other) throw new UnprocessableError(`networks: "${other.id}" takes z of ${other.sidecar.zDim}, "${networks[0]!.id}" of ${networks[0]!.sidecar.zDim}; one set shares one latent size`);
   return { networks, psi: networks.map((n) => n.sidecar.truncationPsi) };

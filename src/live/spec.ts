@@ -46,6 +46,34 @@ export function pushFormat(a: Extract<LiveAudio, { kind: 'push' }>): { format: '
   return { format: a.format ?? 's16le', sampleRate: a.sampleRate ?? 48000, channels: a.channels ?? 2 };
 }
 
+const CameraSize = Type.String({ pattern: '^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$', description: 'WIDTHxHEIGHT the camera delivers' });
+
+export const Camera = Type.Union(
+  [
+    Type.Object(
+      {
+        kind: Type.Literal('v4l2'),
+        device: Type.String({ pattern: '^/dev/[A-Za-z0-9_./-]+$', maxLength: 255, description: 'a V4L2 capture device, e.g. /dev/video0' }),
+        inputFormat: Type.Optional(Type.String({ pattern: '^[a-z0-9_]{1,32}$', description: 'the device format ffmpeg asks for (-input_format), e.g. mjpeg or yuyv422' })),
+        size: Type.Optional(CameraSize),
+        fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        kind: Type.Literal('testsrc'),
+        pattern: Type.Optional(Type.Union([Type.Literal('testsrc'), Type.Literal('testsrc2'), Type.Literal('smptebars'), Type.Literal('rgbtestsrc')], { description: 'default testsrc' })),
+        size: Type.Optional(CameraSize),
+        fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),
+      },
+      { additionalProperties: false, description: "ffmpeg's generated test pattern in place of a camera (lining up a projector; the tests)" },
+    ),
+  ],
+  { description: 'a live picture behind the canvas, scaled and cropped to fill it; a missing or busy device is reported in the session error and the colour shows until it comes' },
+);
+export type Camera = Static<typeof Camera>;
+
 export const Framing = Type.Object(
   {
     width: Type.Integer({ minimum: 16, maximum: 7680, description: 'output canvas width, px' }),
@@ -60,6 +88,8 @@ export const Framing = Type.Object(
       { additionalProperties: false, description: 'the synthesized picture scaled to this size at this position on the canvas' },
     ),
     color: Type.Optional(Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'canvas colour around the picture (default #000000)' })),
+    camera: Type.Optional(Camera),
+    transitionMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60000, description: 'a new size or position of the picture is reached over this long, eased in and out, on the music clock (default 500; 0 jumps)' })),
   },
   { additionalProperties: false },
 );
@@ -85,7 +115,7 @@ const changeable = {
   pulse: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: percussive pulse' })),
   motion: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: harmonic motion' })),
   chroma: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: chroma' })),
-  framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); a change restarts the JPEG encoder (a few frames dropped, cause encode)' })),
+  framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); the picture glides to a new place or size over transitionMs; a new canvas size restarts the JPEG encoder (a few frames dropped, cause encode)' })),
 };
 
 export const LivePatch = Type.Object(changeable, { additionalProperties: false });
@@ -97,12 +127,15 @@ export const LiveStart = Type.Object(
     networks: Type.Array(NetworkId, { minItems: 1, maxItems: 16 }),
     fps: Type.Integer({ minimum: 1, maximum: 120, default: 30, description: 'target frames per second (whole: the analysis samples 512 x fps Hz)' }),
     ...Object.fromEntries(Object.entries(changeable).filter(([k]) => k !== 'networks' && k !== 'fps')),
+    projectionFile: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4096, description: 'a GANce projection file (HDF5) on the daemon machine: its w latents blended with the audio (projection-file-blend) feed networks with a w input; without it the networks take z' }),
+    ),
     lookaheadFrames: Type.Optional(Type.Union([Type.Literal(3), Type.Literal(0)], { description: 'analysis look-ahead: 3 frames (GANce smoothing window 7) or 0 (no smoothing, lowest latency); default synthesis.latents.streaming' })),
     maxInFlight: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'frames in synthesis at once; past that, new latents replace the waiting one (dropped, cause "behind")' }),
     maxClients: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'MJPEG and WebSocket clients at once (409 past that)' }),
     outputs: Type.Optional(
       Type.Array(
-        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://); H.264, video only' }) }, { additionalProperties: false }),
+        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://); H.264 with the session audio (AAC), the frames on the audio clock' }) }, { additionalProperties: false }),
         { maxItems: 4, description: 'ffmpeg outputs of the frames for the session\'s length' },
       ),
     ),
@@ -111,6 +144,22 @@ export const LiveStart = Type.Object(
   { additionalProperties: false },
 );
 export type LiveStart = Static<typeof LiveStart> & Omit<LivePatch, 'networks' | 'fps'>;
+
+/**
+ * What a client sends on the session WebSocket (text messages; binary ones are PCM for audio kind
+ * push). The patch is the PATCH route's body schema itself, so the two refuse the same things.
+ */
+export const WsClientMessage = Type.Union(
+  [
+    Type.Object({ type: Type.Literal('patch'), patch: LivePatch }, { description: 'change the session, as PATCH /v1/live/{id}; answered with "patched" or "error"' }),
+    Type.Object({ type: Type.Literal('get') }, { description: 'answered with "state"' }),
+    Type.Object({ type: Type.Literal('subscribe') }, { description: 'frames follow as binary messages: a 4-byte big-endian header length, a JSON header {seq, network, width, height, at, placement}, the JPEG' }),
+    Type.Object({ type: Type.Literal('paint'), seq: Type.Integer({ minimum: 0, description: 'the frame a page painted (its arrival is the paint time of the latency figures)' }) }),
+  ],
+  { description: 'a control message (JSON text, at most 64 KiB)' },
+);
+export type WsClientMessage = Static<typeof WsClientMessage>;
+export const WS_MESSAGE_TYPES = WsClientMessage.anyOf.map((m) => m.properties.type.const);
 
 export const checkPatch = TypeCompiler.Compile(LivePatch);
 

@@ -4,8 +4,14 @@
  * projector page's report). Binary is PCM for a session whose audio is pushed. Anything else gets
  * an error message and is counted; nothing a client sends can throw out of here.
  */
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ApiError } from '../api/errors.ts';
 import type { LiveSession } from './session.ts';
+import { WS_MESSAGE_TYPES, WsClientMessage } from './spec.ts';
+
+const TYPES = WS_MESSAGE_TYPES.join(', ');
+// one checker per message type: a union's own errors would not say which field of which message was wrong
+const checkers = new Map(WsClientMessage.anyOf.map((m) => [m.properties.type.const as string, TypeCompiler.Compile(m)]));
 
 export interface MessageHooks {
   subscribe(): void;
@@ -29,13 +35,20 @@ export function handleMessage(s: LiveSession, data: Buffer, isBinary: boolean, h
     try {
       msg = JSON.parse(data.toString('utf8'));
     } catch {
-      return error('messages are JSON objects with a "type": patch, get, subscribe or paint');
+      return error(`messages are JSON objects with a "type": ${TYPES}`);
     }
-    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return error('messages are JSON objects with a "type": patch, get, subscribe or paint');
-    const m = msg as { type?: unknown; patch?: unknown; seq?: unknown };
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return error(`messages are JSON objects with a "type": ${TYPES}`);
+    const type = (msg as { type?: unknown }).type;
+    const check = typeof type === 'string' ? checkers.get(type) : undefined;
+    if (!check) return error(`unknown message type ${JSON.stringify(type ?? null).slice(0, 40)}: ${TYPES}`);
+    if (!check.Check(msg)) {
+      const e = check.Errors(msg).First();
+      return error(`${type}: ${e?.path || '/'} ${e?.message ?? 'is invalid'}`);
+    }
+    const m = msg as WsClientMessage;
     switch (m.type) {
       case 'patch':
-        s.patch(m.patch as never);
+        s.patch(m.patch);
         return { type: 'patched', session: s.view() };
       case 'get':
         return { type: 'state', session: s.view() };
@@ -43,11 +56,8 @@ export function handleMessage(s: LiveSession, data: Buffer, isBinary: boolean, h
         hooks.subscribe();
         return { type: 'subscribed' };
       case 'paint':
-        if (typeof m.seq !== 'number' || !Number.isInteger(m.seq) || m.seq < 0) return error('paint: seq must be a frame number');
         s.reportPaint(m.seq);
         return null;
-      default:
-        return error(`unknown message type ${JSON.stringify(m.type ?? null).slice(0, 40)}: patch, get, subscribe or paint`);
     }
   } catch (err) {
     // a refused patch or PCM to a session that does not take it: the client's mistake, said plainly

@@ -106,5 +106,32 @@ describe('live controls', () => {
     const spec = (await api(srv.base, 'GET', '/docs/json')).body;
     expect(Object.keys(spec.paths), Object.keys(spec.paths).join(' ')).toEqual(expect.arrayContaining(['/v1/live/', '/v1/live/{id}', '/v1/live/{id}/mjpeg', '/v1/live/{id}/page']));
     expect(spec.paths['/v1/live/{id}'].patch.requestBody.content['application/json'].schema.properties.fps.maximum).toBe(120);
+    // the WebSocket: a GET with the upgrade, its messages described; the patch message is the PATCH body itself
+    const ws = spec.paths['/v1/live/{id}/ws'].get;
+    expect(ws.responses['101']).toBeDefined();
+    expect(ws.parameters.find((p: { in: string; name: string }) => p.in === 'header' && p.name === 'upgrade')).toBeDefined();
+    const client = ws['x-websocket-messages'].client.anyOf as Array<{ properties: { type: { const: string }; patch?: unknown } }>;
+    expect(client.map((m) => m.properties.type.const)).toEqual(['patch', 'get', 'subscribe', 'paint']);
+    const body = spec.paths['/v1/live/{id}'].patch.requestBody.content['application/json'].schema;
+    const patch = client[0]!.properties.patch as typeof body;
+    expect(Object.keys(patch.properties)).toEqual(Object.keys(body.properties));
+    expect(patch.properties.fps).toEqual(body.properties.fps);
+    expect(ws['x-websocket-messages'].server.anyOf.map((m: { properties: { type: { const: string } } }) => m.properties.type.const)).toEqual(['state', 'patched', 'subscribed', 'error']);
+  });
+
+  it('answers a WebSocket message that breaks the schema with the field and what was expected, the connection kept', async () => {
+    const { ws, next } = await openWs(srv.base, id);
+    try {
+      ws.send(JSON.stringify({ type: 'patch', patch: { fps: 500 } }));
+      expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/^patch: \/patch\/fps .*120/);
+      ws.send(JSON.stringify({ type: 'paint', seq: -1 }));
+      expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/^paint: \/seq /);
+      ws.send(JSON.stringify({ type: 'dance' }));
+      expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/unknown message type "dance": patch, get, subscribe, paint/);
+      ws.send(JSON.stringify({ type: 'get' }));
+      expect((await next((m, bin) => !bin && m.type === 'state')).session.id).toBe(id);
+    } finally {
+      ws.close();
+    }
   });
 });

@@ -42,7 +42,7 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-export async function liveServer(o: { extraDirs?: string[]; workers?: number; loadHint?: boolean } = {}): Promise<LiveServer> {
+export async function liveServer(o: { extraDirs?: string[]; workers?: number; loadHint?: boolean; cameraRetryMs?: number; access?: Parameters<typeof buildApp>[0]['access'] } = {}): Promise<LiveServer> {
   const local = localRenderer({ workers: o.workers ?? 1, ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
   const registry = new Registry();
   const events = createEventBus();
@@ -53,9 +53,10 @@ export async function liveServer(o: { extraDirs?: string[]; workers?: number; lo
     registry,
     events,
     audioRetryMs: 50,
+    ...(o.cameraRetryMs !== undefined ? { cameraRetryMs: o.cameraRetryMs } : {}),
     ...(o.loadHint ? { loadHint: { gpus: [0], watts: 200, seconds: 5 } } : {}),
   });
-  const app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [] });
+  const app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [], ...(o.access ? { access: o.access } : {}) });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     app,

@@ -4,7 +4,7 @@ import { FrameHub, NewestWriter, type LiveFrame } from '../../src/live/hub.ts';
 import { JpegEncoder, JpegSplitter } from '../../src/live/jpeg.ts';
 import { Pacer, RecentWindow, type DropCause } from '../../src/live/pacing.ts';
 
-const frame = (seq: number): LiveFrame => ({ seq, network: 'n', width: 1, height: 1, jpeg: Buffer.from([seq]), audioAt: 0n, publishedAt: 0 });
+const frame = (seq: number): LiveFrame => ({ seq, network: 'n', width: 1, height: 1, jpeg: Buffer.from([seq]), audioAt: 0n, at: seq / 30, placement: null, publishedAt: 0 });
 
 describe('Pacer', () => {
   it('keeps maxInFlight in synthesis, lets the newest latent wait and drops the ones it replaces (behind)', () => {

@@ -1,4 +1,4 @@
-/** ffmpeg outputs: the frames recorded to a file for the session's length (H.264, the network's size). */
+/** ffmpeg outputs: the frames and the session's audio recorded to a file for the session's length (H.264 + AAC, the network's size). */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,52 @@ describe('live ffmpeg outputs', () => {
     // letterboxed: black bars above and below the 64x36 canvas, its red inside
     expect(Math.max(...at(32, 3))).toBeLessThan(40);
     expect(at(3, 32)[0]).toBeGreaterThan(180);
+  }, 30_000);
+
+  it('records the audio with the frames: a video and an audio stream of one length, the audio the tone played', async () => {
+    const out = join(dir, 'tone.mp4');
+    // a steady 440 Hz tone, looped: what the recording must sound like
+    const wav = join(dir, 'a440.wav');
+    expect(spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=f=440:sample_rate=48000:d=1', '-ac', '2', wav]).status).toBe(0);
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], fps: 20, outputs: [{ target: out }] });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    // about 3 s of show: 60 frames at 20 fps go by (some may be dropped; the recording holds the previous)
+    const shown = await new Promise<number>((resolve) => {
+      const s = srv.service.get(r.body.id);
+      const t = setInterval(() => {
+        const v = s.view();
+        if (v.frames.started >= 60) {
+          clearInterval(t);
+          resolve(v.frames.shown);
+        }
+      }, 50);
+    });
+    expect(shown).toBeGreaterThan(10);
+    const stopped = await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
+    expect(stopped.body.error).toBeNull();
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_type,codec_name,nb_read_frames,sample_rate,channels:format=duration', '-of', 'json', out]);
+    expect(probe.status, probe.stderr.toString()).toBe(0);
+    const streams = (JSON.parse(probe.stdout.toString()) as { streams: Array<{ codec_type: string; codec_name: string; nb_read_frames: string; sample_rate?: string; channels?: number }> }).streams;
+    const video = streams.find((s) => s.codec_type === 'video')!;
+    const audio = streams.find((s) => s.codec_type === 'audio')!;
+    expect(video.codec_name).toBe('h264');
+    expect(audio).toMatchObject({ codec_name: 'aac', sample_rate: '48000', channels: 2 });
+    // the lengths by decoding (a fragmented MP4 says none in its header): frames / fps against samples / rate
+    const videoSeconds = Number(video.nb_read_frames) / 20;
+    const pcm = spawnSync('ffmpeg', ['-v', 'error', '-i', out, '-map', '0:a', '-ac', '1', '-f', 'f32le', 'pipe:1'], { maxBuffer: 1 << 26 }).stdout;
+    const samples = new Float32Array(pcm.buffer, pcm.byteOffset, pcm.length / 4);
+    const audioSeconds = samples.length / 48000;
+    expect(videoSeconds).toBeGreaterThan(2.5);
+    // within two frames (AAC's priming and last packet are a fraction of a frame)
+    expect(Math.abs(videoSeconds - audioSeconds), `video ${videoSeconds} s, audio ${audioSeconds} s`).toBeLessThan(2 / 20);
+    // the tone: zero crossings of a middle second give its pitch, and it is loud
+    const mid = samples.subarray(48000, 96000);
+    let crossings = 0;
+    for (let i = 1; i < mid.length; i++) if (mid[i - 1]! < 0 !== mid[i]! < 0) crossings++;
+    expect(crossings / 2).toBeGreaterThan(430);
+    expect(crossings / 2).toBeLessThan(450);
+    const rms = Math.sqrt(mid.reduce((a, v) => a + v * v, 0) / mid.length);
+    expect(rms).toBeGreaterThan(0.05);
   }, 30_000);
 
   it('an output ffmpeg cannot write is reported in the session, which runs on', async () => {
