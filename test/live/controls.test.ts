@@ -34,10 +34,8 @@ describe('live controls', () => {
       const patched = next((m, bin) => !bin && m.type === 'patched');
       ws.send(JSON.stringify({ type: 'patch', patch: { networkOverride: 1 } }));
       // latents are numbered as they arrive: frames numbered from `started` on were begun after the patch
-      const { started, latest } = (await patched).session.frames as { started: number; latest: number };
+      const { started } = (await patched).session.frames as { started: number };
       expect(service.params.networkOverride).toBe(1);
-      // what was begun before it and not yet shown is the worst case's backlog: at most 5 frames
-      expect(started - latest).toBeLessThanOrEqual(5);
       const old: number[] = [];
       const first = await next((m, bin) => {
         if (!bin) return false;
@@ -47,6 +45,9 @@ describe('live controls', () => {
       // every old-network frame after the patch was begun before it; the first begun after shows the new one
       expect(old.every((seq) => seq < started)).toBe(true);
       expect(head(first).seq).toBeGreaterThanOrEqual(started);
+      // the worst case the viewer sees: the pipeline's backlog, at most 5 old frames shown after the
+      // patch (latents begun before it but dropped under load were never shown, so they do not count)
+      expect(old.length).toBeLessThanOrEqual(5);
     } finally {
       ws.close();
     }
