@@ -77,6 +77,13 @@ export const FeedForwardConfig = Type.Object(
       description:
         'learns the duty per watt this rig really needs while it runs: whenever the zone has held its setpoint at a steady load for a minute, the integral is moved into the feed-forward with this time constant (within 0.5..2 x dutyPerWatt; kept in the state directory); 0: off',
     }),
+    identifySeconds: Type.Number({
+      minimum: 0,
+      maximum: 86_400,
+      default: 3600,
+      description:
+        "identifies each zone GPU's heatsink while it runs (heat capacity, conductance with the fans stopped and at full airflow, the intake air's offset; recursive least squares, memory of this many seconds, kept in the state directory, shown in GET /v1/thermal): the feed-forward adds what the identified rig needs over what the configured dutyPerWatt assumes, and a GPU that reports no power gets its heat estimated from how its temperature moves; 0: off",
+    }),
     headroomCelsius: Type.Number({ minimum: 0, maximum: 50, default: 0, description: 'if > 0 the term waits until the temperature comes within this many degrees of the setpoint (the heatsink soaks up the start of a load step) and stays on until the load is gone; 0: always on' }),
   },
   { additionalProperties: false, default: {} },

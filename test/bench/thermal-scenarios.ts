@@ -109,6 +109,8 @@ const SC: Scenario[] = [
 ];
 
 const OURS_SETPOINTS = [72, 76, 80];
+/** THERMAL_SCENARIOS_TRACE=ours@76C[,10]: print that run's state every 10 s (diagnosis) */
+const TRACE = process.env.THERMAL_SCENARIOS_TRACE ? { label: process.env.THERMAL_SCENARIOS_TRACE.split(',')[0]!, every: Number(process.env.THERMAL_SCENARIOS_TRACE.split(',')[1] ?? 10) } : null;
 /** also run ours a second time through each scenario after a first pass (THERMAL_SCENARIOS_LEARNED=0: off) */
 const LEARNED = process.env.THERMAL_SCENARIOS_LEARNED !== '0';
 const CURVE_SHIFTS = [-10, -5, 0, 5, 8];
@@ -179,6 +181,7 @@ function ours(setpoint: number, gpus: number, fanConfigs: ReturnType<typeof fanC
   const base = Value.Default(ZoneConfig, Value.Clone({ id: 'z', gpus: Array.from({ length: gpus }, (_, k) => k), fans: fanConfigs.map((f) => f.id) })) as ZoneConfig;
   const zone = createZoneController(base, fanConfigs);
   zone.update({ pid: { setpoint } });
+  let tracedAt = -Infinity;
   return {
     family,
     label: `${family}@${setpoint}C`,
@@ -186,6 +189,13 @@ function ours(setpoint: number, gpus: number, fanConfigs: ReturnType<typeof fanC
     setpoint,
     step(s) {
       const out = zone.step({ now: s.now, temps: s.temps, powerW: s.powerW, loadHintW: s.hintW, ambientC: s.ambientC, fanRpm: s.rpm });
+      if (TRACE && `${family}@${setpoint}C` === TRACE.label && s.now >= tracedAt + TRACE.every) {
+        tracedAt = s.now;
+        const st = zone.state();
+        const f = (x: number) => x.toFixed(3);
+        const rig = st.rigs?.[0];
+        console.log(`  trace t ${s.now.toFixed(0)} T ${s.temps.join('/')} P ${s.powerW.join('/')} duty ${f(out.duty)} demand ${f(out.demand)} p ${f(out.terms.p)} i ${f(out.terms.i)} ff ${f(out.terms.ff)}${rig ? ` rig C ${rig.heatCapacityJPerK.toFixed(0)} Gs ${rig.stillWPerK.toFixed(2)} Gf ${rig.fullWPerK.toFixed(2)} off ${rig.ambientOffsetC.toFixed(1)} n ${rig.updates}` : ''}`);
+      }
       return { zoneDuty: out.duty, fanDuties: out.fanDuties };
     },
   };
