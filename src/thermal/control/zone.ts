@@ -16,7 +16,7 @@ import { LEARNED_DUTY_PER_WATT_FACTOR, plausibleAmbient, zoneIssues } from '../r
 import { createFanAllocator, type AllocFan } from './allocation.ts';
 import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
-import { createRigIdentifier, createSlope } from './identify.ts';
+import { createRigIdentifier, createSlope, DEFAULT_RIG_PRIOR } from './identify.ts';
 import { createPid } from './pid.ts';
 import { slew } from './slew.ts';
 import type { PidTerms, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
@@ -46,6 +46,11 @@ export type ZonePatch = Partial<Omit<ZoneConfig, 'id' | 'gpus' | 'fans' | 'pid' 
 const ZERO_TERMS: PidTerms = { p: 0, i: 0, d: 0, ff: 0 };
 /** s of readings the heat observer takes the temperature slope over */
 const OBSERVER_SLOPE_SECONDS = 20;
+/** anticipation (riseFor): the power filter's time constant as a share of the time the heatsink has left */
+const RISE_HEADROOM_SHARE = 0.25;
+/** a zone that came within this of its setpoint in the last REGULATING_SECONDS regulates: no anticipation */
+const REGULATING_BAND_C = 3;
+const REGULATING_SECONDS = 300;
 /** s, low-pass of the identified model's feed-forward correction */
 const CORRECTION_SECONDS = 60;
 
@@ -110,6 +115,32 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     return Number.isFinite(corr) ? corr : 0;
   };
   const modelCorrection = (t: number) => correction * headroomWeight(t);
+
+  /**
+   * Anticipation. The power filter averages render bursts on the assumption that the heatsink has
+   * room to soak them up. A new load that the identified heatsink, at the airflow it has now, would
+   * carry past the setpoint in less than RISE_HEADROOM_SHARE^-1 x riseSeconds (a warm GPU without a hint) is taken
+   * at a time constant of that share of the time left: the fans move before the overshoot, not
+   * after it. Only for a load that starts from idle (the estimate at idleWatts), followed until the
+   * estimate has caught up; not while the zone regulates (near the setpoint in the last
+   * REGULATING_SECONDS): there, and for bursts, the filter's averaging is what keeps the fans from hunting.
+   */
+  let regulatingSince = -Infinity;
+  const anticipating = zone.gpus.map(() => false);
+  const riseFor = (k: number, t: number | null | undefined, w: number, air: number, now: number): number | undefined => {
+    const est = ffs[k]!.estimateW;
+    if (est <= zone.feedForward.idleWatts + 5 && w > est + 20) anticipating[k] = true;
+    else if (w <= est * 1.05) anticipating[k] = false;
+    if (!anticipating[k] || !finite(t) || now - regulatingSince < REGULATING_SECONDS) return undefined;
+    const rig = ids[k]!.model();
+    const x = heldDuty ?? 0;
+    const cooling = rig.stillWPerK + (rig.fullWPerK - rig.stillWPerK) * Math.max(0, Math.min(1, x)) ** DEFAULT_RIG_PRIOR.airflowExponent;
+    const excessW = w - cooling * (t - air - rig.ambientOffsetC);
+    const roomJ = rig.heatCapacityJPerK * (zone.pid.setpoint - t);
+    if (!(excessW > 0) || !(roomJ > 0)) return undefined;
+    const rise = (RISE_HEADROOM_SHARE * roomJ) / excessW;
+    return Number.isFinite(rise) ? rise : undefined;
+  };
   const curve = createCurveFollower(
     () => zone.curve,
     () => zone.hysteresis,
@@ -330,8 +361,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       if (!Number.isFinite(correction)) correction = 0;
       // Per GPU: each filter sees its own GPU's power (missing: 0) and the zone's hint; the busiest estimate sets the term.
       let ffDuty = 0;
+      const tempsNow = zone.gpus.map((_, k) => input.temps[k]);
+      if (tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) regulatingSince = input.now;
       ffs.forEach((f, k) => {
-        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, finite(input.powerW?.[k]) ? input.powerW![k]! : (observedW[k] ?? 0), hint));
+        const w = finite(input.powerW?.[k]) ? input.powerW![k]! : (observedW[k] ?? 0);
+        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined));
       });
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
       if (Number.isFinite(temperature)) lastTemp = temperature;
