@@ -69,7 +69,7 @@ export const FeedForwardConfig = Type.Object(
     ),
     idleWatts: Type.Number({ minimum: 0, maximum: 2000, default: 40, description: 'GPU power that needs no feed-forward (and at or below which the zone counts as idle: fans may stop)' }),
     riseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'time constant of each of the two low-pass stages of the power estimate while power rises (render bursts average out; load hints lead the steps)' }),
-    fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'the same while power falls' }),
+    fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 90, description: 'the same while power falls' }),
     learnSeconds: Type.Number({
       minimum: 0,
       maximum: 86_400,

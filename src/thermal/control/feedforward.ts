@@ -18,6 +18,13 @@ export interface FeedForwardParams {
   curvature: number;
   riseSeconds: number;
   fallSeconds: number;
+  /**
+   * while the load bursts (the power has stepped up past the estimate twice within 5 hold
+   * windows), the term follows the highest estimate of this many seconds (0/undefined: off):
+   * bursts longer than the filter can average (a minute on, a minute off) hold the fans at their
+   * peaks instead of swinging them every burst. A single load step and its drop are not held.
+   */
+  holdSeconds?: number;
 }
 
 export interface FeedForward {
@@ -41,6 +48,25 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
   let stage1: number | null = null;
   let estimate: number | null = null;
   let duty = 0;
+  let clock = 0;
+  /** (time, estimate) with decreasing estimates: the front is the highest of the hold window */
+  let peaks: Array<{ t: number; v: number }> = [];
+  /** times the power stepped up past the estimate (burst starts) */
+  let steps: number[] = [];
+  let above = false;
+  const held = (v: number, measured: number) => {
+    const hold = params.holdSeconds ?? 0;
+    if (!(hold > 0)) return v;
+    while (peaks.length && peaks[peaks.length - 1]!.v <= v) peaks.pop();
+    peaks.push({ t: clock, v });
+    while (peaks[0]!.t < clock - hold) peaks.shift();
+    const nowAbove = measured > v * 1.2 + 10;
+    if (nowAbove && !above) steps.push(clock);
+    above = nowAbove;
+    steps = steps.filter((t) => t >= clock - 5 * hold);
+    return steps.length >= 2 ? peaks[0]!.v : v;
+  };
+  let heldEstimate = 0;
   /** dutyPerWatt * (W - idle) * ((W - idle) / (reference - idle))^curvature */
   const shape = (w: number) => {
     const above = Math.max(0, w - params.idleWatts);
@@ -66,7 +92,7 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
   };
   return {
     get estimateW() {
-      return estimate ?? 0;
+      return heldEstimate;
     },
     get duty() {
       return duty;
@@ -84,7 +110,9 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
       // A hint is a promise of power: taken at once as a floor; once it is no longer passed the
       // estimate falls back to the measured power at the slow rate, like after a real burst.
       if (hintW !== undefined && Number.isFinite(hintW) && hintW > estimate) stage1 = estimate = hintW;
-      duty = params.enabled ? shape(estimate) : 0;
+      clock += Number.isFinite(dt) && dt > 0 ? dt : 0;
+      heldEstimate = held(estimate, measured);
+      duty = params.enabled ? shape(heldEstimate) : 0;
       return duty;
     },
   };

@@ -46,6 +46,8 @@ export type ZonePatch = Partial<Omit<ZoneConfig, 'id' | 'gpus' | 'fans' | 'pid' 
 const ZERO_TERMS: PidTerms = { p: 0, i: 0, d: 0, ff: 0 };
 /** s of readings the heat observer takes the temperature slope over */
 const OBSERVER_SLOPE_SECONDS = 20;
+/** s, the feed-forward holds the highest power estimate this long (bursts of a minute do not swing the fans) */
+const FF_HOLD_SECONDS = 90;
 /** anticipation (riseFor): the power filter's time constant as a share of the time the heatsink has left */
 const RISE_HEADROOM_SHARE = 0.25;
 /** a zone that came within this of its setpoint in the last REGULATING_SECONDS regulates: no anticipation */
@@ -85,7 +87,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * in turn each average their own bursts, as their heatsinks do; the maximum taken before the
    * filter would look like one constant full load.
    */
-  const ffs = zone.gpus.map(() => createFeedForward(zone.feedForward));
+  const ffParams = () => ({ ...zone.feedForward, holdSeconds: FF_HOLD_SECONDS });
+  const ffs = zone.gpus.map(() => createFeedForward(ffParams()));
   const estimateW = () => Math.max(0, ...ffs.map((f) => f.estimateW));
   /**
    * Per GPU, the identified rig (feedForward.identifySeconds): what its heatsink and fans really
@@ -304,7 +307,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const modeChanged = next.mode !== zone.mode;
       const ffBefore = ffTerm(lastTemp);
       zone = next;
-      for (const f of ffs) f.setParams(zone.feedForward);
+      for (const f of ffs) f.setParams(ffParams());
       allocator.setStall(zone.stall);
       if (modeChanged) {
         pidNeedsTrack = true;
