@@ -98,8 +98,21 @@ const N = 4;
 /** bounds of the normalised parameters [a, b0, b1, c] (c in C at the prior's half-airflow conductance) */
 const LO = [0.25, 0.1, 0.15, -15];
 const HI = [4, 10, 6, 15];
-/** prior std-devs of the normalised parameters */
-const PRIOR_SD = [0.5, 0.6, 0.5, 3];
+/**
+ * Prior uncertainty, relative: heat capacity (a), each conductance (b0 = a G_still, b1 = a (G_full
+ * - G_still)), and the offset (C). The b terms carry a's uncertainty too (they are conductances per
+ * heat capacity): learning a heavier heatsink from a warm-up with the fans stopped must not make
+ * its fans look stronger. Prior covariance: var(a) = A, var(b_i) = A + G_i, cov(a, b_i) = cov(b0, b1) = A.
+ */
+const PRIOR_A = 0.5 ** 2;
+const PRIOR_G = [0.4 ** 2, 0.4 ** 2];
+const PRIOR_C = 3 ** 2;
+const PRIOR_COV = [
+  [PRIOR_A, PRIOR_A, PRIOR_A, 0],
+  [PRIOR_A, PRIOR_A + PRIOR_G[0]!, PRIOR_A, 0],
+  [PRIOR_A, PRIOR_A, PRIOR_A + PRIOR_G[1]!, 0],
+  [0, 0, 0, PRIOR_C],
+].flat();
 /** a window with less than this much of it sampled is dropped */
 const MIN_COVERAGE = 0.8;
 const EDGE_SECONDS = 1;
@@ -116,10 +129,10 @@ export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
   const b00 = prior.stillWPerK / prior.heatCapacityJPerK;
   const b10 = (prior.fullWPerK - prior.stillWPerK) / prior.heatCapacityJPerK;
   const c0 = b00 + b10 * 0.5 ** n;
-  const P0 = PRIOR_SD.map((s) => s * s);
+  const P0 = [0, 1, 2, 3].map((i) => PRIOR_COV[i * N + i]!);
 
   let theta = [1, 1, 1, 0];
-  let cov = identity(P0);
+  let cov = [...PRIOR_COV];
   let updates = 0;
   let rejected = 0;
 
@@ -263,12 +276,6 @@ export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
       return true;
     },
   };
-}
-
-function identity(diag: number[]): number[] {
-  const m = new Array<number>(N * N).fill(0);
-  diag.forEach((v, i) => (m[i * N + i] = v));
-  return m;
 }
 
 function mulMV(m: number[], v: number[]): number[] {
