@@ -50,7 +50,7 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
   let duty = 0;
   let clock = 0;
   /** (time, estimate) with decreasing estimates: the front is the highest of the hold window */
-  let peaks: Array<{ t: number; v: number }> = [];
+  const peaks: Array<{ t: number; v: number }> = [];
   /** times the power stepped up past the estimate (burst starts) */
   let steps: number[] = [];
   let above = false;
