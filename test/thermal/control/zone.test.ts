@@ -2,7 +2,7 @@ import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import type { FanConfig } from '../../../src/cooler/config.ts';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
-import { createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
+import { countReversals, createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
 import { bursts, conductance, createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
 
 const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
@@ -461,6 +461,39 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(Math.abs(rig.heatCapacityJPerK / on.g.heatCapacityJPerK - 1)).toBeLessThan(0.15);
     expect(Math.abs(rig.fullWPerK / on.g.conductanceFullWPerK - 1)).toBeLessThan(0.2);
     expect(off.state.rigs[0]!.updates).toBe(0);
+  });
+
+  it('on the plant: anticipates a load from idle on a warm GPU without a hint (the heatsink has no room to average it), not render bursts', () => {
+    const warm = (identifySeconds: number, loads: Array<{ seconds: number; watts: number }>) => {
+      const rig = k80Rig({ gpus: 1 });
+      rig.gpus[0]!.initialC = 65;
+      const plant = createPlant(rig);
+      plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, ...loads]));
+      const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+      const zone = createZoneController(base, fanConfigsFor(rig));
+      zone.update({ pid: { setpoint: 72 }, feedForward: { identifySeconds } });
+      let peak = -Infinity;
+      const duties: Array<{ t: number; duty: number }> = [];
+      for (let t = 0; t < 1020; t += 0.2) {
+        const r = plant.gpu(0);
+        const out = zone.step({ now: t, temps: [Math.round(r.temperatureC)], powerW: [r.powerW], ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+        for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+        plant.step(0.2);
+        peak = Math.max(peak, plant.gpu(0).temperatureC);
+        duties.push({ t, duty: out.duty });
+      }
+      return { peak, reversals: countReversals(duties, { deadband: 0.02, from: 120 }) };
+    };
+    const steady = [{ seconds: 900, watts: 150 }];
+    const blind = warm(0, steady);
+    const seen = warm(3600, steady);
+    expect(blind.peak).toBeGreaterThan(72 + 3);
+    expect(seen.peak).toBeLessThan(72 + 1.5);
+    // minute-long bursts far below the setpoint: the fans do not chase each one
+    const bursty = warm(3600, bursts(60, 150, 60, 40, 900));
+    // (the first bursts, before the hold engages, still move the fans: 5 reversals in 15 minutes)
+    expect(bursty.reversals / 15).toBeLessThan(0.35);
+    expect(bursty.peak).toBeLessThan(72 + 1.5);
   });
 
   it('restores identified rigs with what it learned, and refuses a set that does not match its GPUs', () => {
