@@ -52,7 +52,7 @@ export const FeedForwardConfig = Type.Object(
     enabled: Type.Boolean({ default: true, description: 'add a duty term from GPU power draw and load hints (pid mode)' }),
     dutyPerWatt: Type.Number({ minimum: 0, maximum: 0.1, default: 0.0048, description: 'duty per W above idleWatts at referenceWatts (power of the busiest zone GPU), at referenceSetpointCelsius' }),
     referenceWatts: Type.Number({ exclusiveMinimum: 0, maximum: 2000, default: 150, description: 'GPU power at which dutyPerWatt is exact (a K80 GPU: 150 W)' }),
-    curvature: Type.Number({ minimum: 0, maximum: 3, default: 0, description: 'below referenceWatts the term falls off as ((W - idle) / (reference - idle))^curvature more than linearly: the airflow a heat load needs grows faster than the heat' }),
+    curvature: Type.Number({ minimum: 0, maximum: 3, default: 0.3, description: 'below referenceWatts the term falls off as ((W - idle) / (reference - idle))^curvature more than linearly: the airflow a heat load needs grows faster than the heat' }),
     referenceSetpointCelsius: Celsius({
       default: 78,
       description: 'setpoint at which dutyPerWatt holds (with intake air at referenceAmbientCelsius); elsewhere the term scales with ((referenceSetpoint - referenceAmbient) / (setpoint - ambient))^2 (airflow needed grows about with the square of the conductance), within 0.25..4',
