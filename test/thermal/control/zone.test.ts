@@ -551,7 +551,8 @@ describe('zone controller: closed loop on the plant', () => {
     expect(Math.abs(noPower.peak - disabled.peak)).toBeLessThan(0.5);
     // with the rig model (the default) the heat is estimated from how the temperature moves: the load step shows long before the setpoint
     const observed = closedLoop(0.2, {}, { noPower: true });
-    expect(observed.peak).toBeLessThan(78 + 1.5);
+    // (no hint either: the slope shows the load only once the heatsink has warmed a little)
+    expect(observed.peak).toBeLessThan(78 + 2);
     expect(observed.peak).toBeLessThan(noPower.peak - 2);
     const slow = closedLoop(0.2, { feedForward: { enabled: false }, pid: { kiWithoutFeedForward: 0.0001 } });
     expect(slow.peak).toBeGreaterThan(disabled.peak + 3);
