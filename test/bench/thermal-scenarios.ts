@@ -194,7 +194,7 @@ function ours(setpoint: number, gpus: number, fanConfigs: ReturnType<typeof fanC
         const st = zone.state();
         const f = (x: number) => x.toFixed(3);
         const rig = st.rigs?.[0];
-        console.log(`  trace t ${s.now.toFixed(0)} T ${s.temps.join('/')} P ${s.powerW.join('/')} duty ${f(out.duty)} demand ${f(out.demand)} p ${f(out.terms.p)} i ${f(out.terms.i)} ff ${f(out.terms.ff)}${rig ? ` rig C ${rig.heatCapacityJPerK.toFixed(0)} Gs ${rig.stillWPerK.toFixed(2)} Gf ${rig.fullWPerK.toFixed(2)} off ${rig.ambientOffsetC.toFixed(1)} n ${rig.updates}` : ''}`);
+        console.log(`  trace t ${s.now.toFixed(0)} T ${s.temps.join('/')} P ${s.powerW.join('/')} duty ${f(out.duty)} demand ${f(out.demand)} p ${f(out.terms.p)} i ${f(out.terms.i)} ff ${f(out.terms.ff)}${rig ? ` rig C ${rig.heatCapacityJPerK.toFixed(0)} Gs ${rig.stillWPerK.toFixed(2)} Gf ${rig.fullWPerK.toFixed(2)} off ${rig.ambientOffsetC.toFixed(1)} n ${rig.updates} rej ${rig.rejected}` : ''}`);
       }
       return { zoneDuty: out.duty, fanDuties: out.fanDuties };
     },

@@ -23,7 +23,8 @@
  * Forgetting (memory `memorySeconds`) follows a rig that changes (dust, a hot venue); the
  * covariance is kept at or below the prior's so a long steady spell (nothing to learn from) does
  * not wind it up. A window whose residual is beyond `rejectSigma` standard deviations of what the
- * model expects (a sensor glitch, a fan that stalled mid-window) is not learned from. Every
+ * model expects (a sensor glitch, a fan that stalled mid-window) counts only up to that bound
+ * (Huber). Every
  * estimate stays inside physical bounds and finite: an update that would leave them is undone.
  */
 
@@ -60,7 +61,7 @@ export interface RigModel {
   /** C / G at full airflow and with the fans stopped, s */
   timeConstantFullS: number;
   timeConstantStillS: number;
-  /** windows learned from (with power readings) and windows refused as outliers */
+  /** windows learned from (with power readings), and of those the outliers (counted only up to rejectSigma) */
   updates: number;
   rejected: number;
   /** 0..1: how far the covariance has shrunk from the prior's (0: nothing learned) */
@@ -149,12 +150,14 @@ export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
     const s = dot(phi, Pphi) + r;
     const e = y - dot(phi, theta);
     if (!(s > 0) || !Number.isFinite(e)) return false;
-    if (Math.abs(e) > rejectSigma * Math.sqrt(s)) {
-      rejected++;
-      return false;
-    }
+    // Huber: a residual beyond rejectSigma standard deviations counts only up to that bound. A
+    // glitch moves the estimates a little; a model that is far off still learns (refusing its
+    // large residuals would keep only the windows it happens to fit, and keep it far off).
+    const bound = rejectSigma * Math.sqrt(s);
+    if (Math.abs(e) > bound) rejected++;
+    const eUsed = Math.max(-bound, Math.min(bound, e));
     const k = Pphi.map((v) => v / s);
-    const next = theta.map((v, i) => Math.min(HI[i]!, Math.max(LO[i]!, v + k[i]! * e)));
+    const next = theta.map((v, i) => Math.min(HI[i]!, Math.max(LO[i]!, v + k[i]! * eUsed)));
     const nextCov = cov.map((v, idx) => (v - k[Math.floor(idx / N)]! * Pphi[idx % N]!) / lambda);
     // symmetric, and never wider than the prior (no covariance wind-up in long steady spells)
     for (let i = 0; i < N; i++) for (let j = 0; j < i; j++) nextCov[i * N + j] = nextCov[j * N + i] = (nextCov[i * N + j]! + nextCov[j * N + i]!) / 2;
