@@ -33,7 +33,7 @@ export const PidConfig = Type.Object(
     measurementFallSeconds: Type.Number({ minimum: 0, maximum: 1800, default: 600, description: 'low-pass while the temperature falls: a dip after a load drop does not pull the duty below what the lower load needs (feed-forward carries the load change)' }),
     sensorResolutionCelsius: Type.Number({ exclusiveMinimum: 0, maximum: 5, default: 1, description: 'reading step of the temperature sensor (nvidia-smi: whole degrees)' }),
     peakHoldSeconds: Type.Number({ minimum: 0, maximum: 600, default: 45, description: 'P and I see the higher of the temperature and its highest reading of this many seconds (less half a sensor step), so a bursty load is held by its peaks, not its mean (0: off)' }),
-    closingSeconds: Type.Number({ minimum: 0, maximum: 600, default: 600, description: 'no integration while the temperature trend closes the error within this many seconds (no overshoot after load steps); 0: off' }),
+    closingSeconds: Type.Number({ minimum: 0, maximum: 600, default: 120, description: 'no integration while the temperature trend closes the error within this many seconds (no overshoot after load steps); 0: off' }),
     integralBandCelsius: Type.Number({
       minimum: 0,
       maximum: 20,

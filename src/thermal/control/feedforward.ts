@@ -37,6 +37,8 @@ export interface FeedForward {
   /** filtered power estimate, W */
   readonly estimateW: number;
   readonly duty: number;
+  /** the load bursts (holdSeconds): the estimate holds its peaks */
+  readonly bursting: boolean;
   /** the duty the current parameters give for a power estimate */
   dutyAt(estimateW: number): number;
   setParams(p: FeedForwardParams): void;
@@ -96,6 +98,9 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
     },
     get duty() {
       return duty;
+    },
+    get bursting() {
+      return (params.holdSeconds ?? 0) > 0 && steps.length >= 2;
     },
     dutyAt(w) {
       return params.enabled ? shape(w) : 0;

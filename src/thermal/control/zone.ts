@@ -53,6 +53,8 @@ const RISE_HEADROOM_SHARE = 0.25;
 /** a zone that came within this of its setpoint in the last REGULATING_SECONDS regulates: no anticipation */
 const REGULATING_BAND_C = 3;
 const REGULATING_SECONDS = 300;
+/** C/s: a slower rise is a drift (holdDown) */
+const RISING_MIN_CPS = 0.002;
 /** s, low-pass of the identified model's feed-forward correction */
 const CORRECTION_SECONDS = 60;
 
@@ -385,7 +387,12 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const ffNow = Math.max(0, ffBase * learned.dutyPerWattFactor + modelCorrection(temperature));
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
-          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty });
+          // A zone warming toward its setpoint from far below (not near it for REGULATING_SECONDS)
+          // under feed-forward: the integral does not wind down on the way (it would overshoot
+          // once there; a slow heatsink takes minutes). Near the setpoint it trims as usual.
+          // (Not while the load bursts: the feed-forward holds the bursts' peaks and the integral trims that.)
+          const holdDown = input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting);
+          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
           // learn only from a settled zone: at its setpoint, steady load and temperature, fans running within their limits, power measured
