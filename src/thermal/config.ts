@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MusicConfig } from './music/config.ts';
 
 const Celsius = (opts: object = {}) => Type.Number({ minimum: -40, maximum: 150, ...opts });
 const Ratio = (opts: object = {}) => Type.Number({ minimum: 0, maximum: 1, ...opts });
@@ -169,6 +170,7 @@ export const ThermalConfig = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    music: MusicConfig,
     history: Type.Object(
       {
         seconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'how far back GET /v1/thermal/history reaches' }),

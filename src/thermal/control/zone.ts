@@ -19,7 +19,7 @@ import { createFeedForward } from './feedforward.ts';
 import { createRigIdentifier, createSlope, DEFAULT_RIG_PRIOR } from './identify.ts';
 import { createPid } from './pid.ts';
 import { slew } from './slew.ts';
-import type { PidTerms, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
+import type { PidTerms, ZoneBudget, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
 
 export interface ZoneController {
   step(input: ZoneStepInput): ZoneStepOutput;
@@ -189,6 +189,15 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     if (pid && temperature > zone.pid.setpoint - zone.hysteresis) return false;
     return demand < zone.stopBelowDuty && powerEstimateW <= zone.feedForward.idleWatts && duty <= zone.minDuty + 1e-9;
   };
+
+  /**
+   * The noise budget (src/thermal/music) over the stop decision: a floor starts stopped fans
+   * (pre-cooling ahead of a known load or a quiet passage), a cap under minDuty stops them (the
+   * budget planned the die's warming for it); otherwise the usual hysteresis decides.
+   */
+  const budgetStopped = (b: ZoneBudget, plain: boolean) => (b.floor > 0 ? false : b.cap < zone.minDuty ? true : plain);
+  /** a running duty within the budget; the floor wins; applied after the slew (quieter at once) */
+  const budgeted = (b: ZoneBudget, d: number) => Math.min(zone.maxDuty, Math.max(zone.minDuty, b.floor, Math.min(d, b.cap)));
 
   /**
    * Backlash against hunting: after going down (by more than a third of reverseDeadband), the
@@ -380,6 +389,9 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       let terms = ZERO_TERMS;
       let demand = 1;
       let failsafe = alarms.length > 0;
+      const budget = input.budget && Number.isFinite(input.budget.cap) && Number.isFinite(input.budget.floor) ? input.budget : null;
+      let budgetBound = false;
+      let integralBefore: number | null = null;
       if (!failsafe) {
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
@@ -392,6 +404,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           // once there; a slow heatsink takes minutes). Near the setpoint it trims as usual.
           // (Not while the load bursts: the feed-forward holds the bursts' peaks and the integral trims that.)
           const holdDown = input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting);
+          integralBefore = pid.integral;
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
@@ -424,8 +437,17 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         } else {
           if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
           const wasStopped = stopped;
-          stopped = nextStopped(demand, estimateW(), temperature, hint);
-          const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
+          const plain = nextStopped(demand, estimateW(), temperature, hint);
+          stopped = budget ? budgetStopped(budget, plain) : plain;
+          const own = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
+          const next = budget && !stopped ? budgeted(budget, own) : own;
+          budgetBound = budget !== null && (stopped !== plain || Math.abs(next - own) > 1e-9);
+          // the budget, not the temperature, moved the duty: the integral must not learn from it
+          if (budgetBound && zone.mode === 'pid' && integralBefore !== null) {
+            pid.shiftIntegral(integralBefore - pid.integral);
+            terms = { ...terms, i: pid.integral };
+            demand = terms.p + terms.i + terms.d + terms.ff;
+          }
           duty = next;
           controlled = true;
         }
@@ -459,6 +481,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         stopped,
         ambientC: ambientC ?? zone.feedForward.ambientCelsius,
         ambientSource: ambientC === null ? 'config' : 'thermistor',
+        budget: budget && !failsafe ? { cap: budget.cap, floor: budget.floor, bound: budgetBound } : null,
       };
       return last;
     },

@@ -2,6 +2,7 @@
  * The thermal state as the API shows it: one TypeBox definition per shape gives the response
  * validation/serialisation, the TypeScript type and the OpenAPI document.
  */
+import { MusicView, musicView } from '../music/view.ts';
 import { performance } from 'node:perf_hooks';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ZoneConfig } from '../config.ts';
@@ -78,6 +79,7 @@ export const ZoneView = Type.Object({
   tuned: Nullable(ZoneTuning),
   persisted: Type.Boolean({ description: 'false: the run-time tuning in effect could not be saved to the state directory (see the tuning-not-saved alarm); a restart would go back to the last saved settings' }),
   tuningWarnings: Type.Array(Type.String(), { description: 'what the run-time tuning gives up against the config file (a later critical backstop, a lower ceiling, open-loop fans)' }),
+  music: MusicView,
 });
 export type ZoneView = Static<typeof ZoneView>;
 
@@ -173,6 +175,7 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     tuned: z.tuned ?? null,
     persisted: z.persisted,
     tuningWarnings: z.tuningWarnings,
+    music: musicView(service.music, id),
   };
 }
 
