@@ -53,7 +53,7 @@ export const FeedForwardConfig = Type.Object(
     enabled: Type.Boolean({ default: true, description: 'add a duty term from GPU power draw and load hints (pid mode)' }),
     dutyPerWatt: Type.Number({ minimum: 0, maximum: 0.1, default: 0.0048, description: 'duty per W above idleWatts at referenceWatts (power of the busiest zone GPU), at referenceSetpointCelsius' }),
     referenceWatts: Type.Number({ exclusiveMinimum: 0, maximum: 2000, default: 150, description: 'GPU power at which dutyPerWatt is exact (a K80 GPU: 150 W)' }),
-    curvature: Type.Number({ minimum: 0, maximum: 3, default: 0, description: 'below referenceWatts the term falls off as ((W - idle) / (reference - idle))^curvature more than linearly: the airflow a heat load needs grows faster than the heat' }),
+    curvature: Type.Number({ minimum: 0, maximum: 3, default: 0.3, description: 'below referenceWatts the term falls off as ((W - idle) / (reference - idle))^curvature more than linearly: the airflow a heat load needs grows faster than the heat' }),
     referenceSetpointCelsius: Celsius({
       default: 78,
       description: 'setpoint at which dutyPerWatt holds (with intake air at referenceAmbientCelsius); elsewhere the term scales with ((referenceSetpoint - referenceAmbient) / (setpoint - ambient))^2 (airflow needed grows about with the square of the conductance), within 0.25..4',
@@ -70,13 +70,20 @@ export const FeedForwardConfig = Type.Object(
     ),
     idleWatts: Type.Number({ minimum: 0, maximum: 2000, default: 40, description: 'GPU power that needs no feed-forward (and at or below which the zone counts as idle: fans may stop)' }),
     riseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'time constant of each of the two low-pass stages of the power estimate while power rises (render bursts average out; load hints lead the steps)' }),
-    fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 30, description: 'the same while power falls' }),
+    fallSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 90, description: 'the same while power falls' }),
     learnSeconds: Type.Number({
       minimum: 0,
       maximum: 86_400,
       default: 600,
       description:
         'learns the duty per watt this rig really needs while it runs: whenever the zone has held its setpoint at a steady load for a minute, the integral is moved into the feed-forward with this time constant (within 0.5..2 x dutyPerWatt; kept in the state directory); 0: off',
+    }),
+    identifySeconds: Type.Number({
+      minimum: 0,
+      maximum: 86_400,
+      default: 3600,
+      description:
+        "identifies each zone GPU's heatsink while it runs (heat capacity, conductance with the fans stopped and at full airflow, the intake air's offset; recursive least squares, memory of this many seconds, kept in the state directory, shown in GET /v1/thermal): the feed-forward adds what the identified rig needs over what the configured dutyPerWatt assumes, and a GPU that reports no power gets its heat estimated from how its temperature moves; 0: off",
     }),
     headroomCelsius: Type.Number({ minimum: 0, maximum: 50, default: 0, description: 'if > 0 the term waits until the temperature comes within this many degrees of the setpoint (the heatsink soaks up the start of a load step) and stays on until the load is gone; 0: always on' }),
   },

@@ -18,17 +18,27 @@ export interface FeedForwardParams {
   curvature: number;
   riseSeconds: number;
   fallSeconds: number;
+  /**
+   * while the load bursts (the power has stepped up past the estimate twice within 5 hold
+   * windows), the term follows the highest estimate of this many seconds (0/undefined: off):
+   * bursts longer than the filter can average (a minute on, a minute off) hold the fans at their
+   * peaks instead of swinging them every burst. A single load step and its drop are not held.
+   */
+  holdSeconds?: number;
 }
 
 export interface FeedForward {
   /**
    * Advance by dt seconds with the measured power (W, of the busiest zone GPU) and an optional
-   * hint (expected W per GPU). Returns the feed-forward duty.
+   * hint (expected W per GPU). `riseSeconds`: this step's rise time constant instead of the
+   * configured one (a load the heatsink has no room to average). Returns the feed-forward duty.
    */
-  step(dt: number, powerW: number, hintW?: number): number;
+  step(dt: number, powerW: number, hintW?: number, riseSeconds?: number): number;
   /** filtered power estimate, W */
   readonly estimateW: number;
   readonly duty: number;
+  /** the load bursts (holdSeconds): the estimate holds its peaks */
+  readonly bursting: boolean;
   /** the duty the current parameters give for a power estimate */
   dutyAt(estimateW: number): number;
   setParams(p: FeedForwardParams): void;
@@ -40,6 +50,25 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
   let stage1: number | null = null;
   let estimate: number | null = null;
   let duty = 0;
+  let clock = 0;
+  /** (time, estimate) with decreasing estimates: the front is the highest of the hold window */
+  const peaks: Array<{ t: number; v: number }> = [];
+  /** times the power stepped up past the estimate (burst starts) */
+  let steps: number[] = [];
+  let above = false;
+  const held = (v: number, measured: number) => {
+    const hold = params.holdSeconds ?? 0;
+    if (!(hold > 0)) return v;
+    while (peaks.length && peaks[peaks.length - 1]!.v <= v) peaks.pop();
+    peaks.push({ t: clock, v });
+    while (peaks[0]!.t < clock - hold) peaks.shift();
+    const nowAbove = measured > v * 1.2 + 10;
+    if (nowAbove && !above) steps.push(clock);
+    above = nowAbove;
+    steps = steps.filter((t) => t >= clock - 5 * hold);
+    return steps.length >= 2 ? peaks[0]!.v : v;
+  };
+  let heldEstimate = 0;
   /** dutyPerWatt * (W - idle) * ((W - idle) / (reference - idle))^curvature */
   const shape = (w: number) => {
     const above = Math.max(0, w - params.idleWatts);
@@ -52,8 +81,8 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
    * so the estimate is the same whatever the control period. One time constant per step, picked by
    * whether the input is above the estimate (rising) or below it (falling).
    */
-  const advance = (u: number, dt: number) => {
-    const tau = u > estimate! ? params.riseSeconds : params.fallSeconds;
+  const advance = (u: number, dt: number, rise: number) => {
+    const tau = u > estimate! ? rise : params.fallSeconds;
     if (!(tau > 0)) {
       stage1 = estimate = u;
       return;
@@ -65,10 +94,13 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
   };
   return {
     get estimateW() {
-      return estimate ?? 0;
+      return heldEstimate;
     },
     get duty() {
       return duty;
+    },
+    get bursting() {
+      return (params.holdSeconds ?? 0) > 0 && steps.length >= 2;
     },
     dutyAt(w) {
       return params.enabled ? shape(w) : 0;
@@ -76,14 +108,16 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
     setParams(p) {
       params = { ...p };
     },
-    step(dt, powerW, hintW) {
+    step(dt, powerW, hintW, riseSeconds) {
       const measured = Number.isFinite(powerW) ? Math.max(0, powerW) : 0;
       if (stage1 === null || estimate === null) stage1 = estimate = measured;
-      else advance(measured, Math.max(0, dt));
+      else advance(measured, Math.max(0, dt), riseSeconds !== undefined && riseSeconds >= 0 ? Math.min(riseSeconds, params.riseSeconds) : params.riseSeconds);
       // A hint is a promise of power: taken at once as a floor; once it is no longer passed the
       // estimate falls back to the measured power at the slow rate, like after a real burst.
       if (hintW !== undefined && Number.isFinite(hintW) && hintW > estimate) stage1 = estimate = hintW;
-      duty = params.enabled ? shape(estimate) : 0;
+      clock += Number.isFinite(dt) && dt > 0 ? dt : 0;
+      heldEstimate = held(estimate, measured);
+      duty = params.enabled ? shape(heldEstimate) : 0;
       return duty;
     },
   };

@@ -22,4 +22,6 @@ export type { FeedForward, FeedForwardParams } from './feedforward.ts';
 export { quietSplit, createFanAllocator, fanNoiseDba, sumDba, noiseEnergy, NOISE_DB_PER_DECADE } from './allocation.ts';
 export type { AllocFan, SplitOptions, StallParams, FanAllocation, FanAllocator } from './allocation.ts';
 export { countReversals } from './reversals.ts';
+export { createRigIdentifier, createSlope, DEFAULT_RIG_PRIOR } from './identify.ts';
+export type { RigIdentifier, RigModel, RigPrior, IdentifierState, IdentifierOptions } from './identify.ts';
 export type { ReversalOptions } from './reversals.ts';

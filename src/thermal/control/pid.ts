@@ -81,6 +81,8 @@ export interface PidStepInput {
    * but not wind further.
    */
   freezeAtOrBelow?: number;
+  /** the integral may not fall this step (the caller knows the temperature is still on its way up from far below) */
+  holdDown?: boolean;
 }
 
 export interface PidStepResult {
@@ -170,7 +172,7 @@ export function createPid(initial: PidGains): Pid {
       return pv;
     },
 
-    step({ dt, measurement, setpoint, ff, constrain, backCalculate, freezeAtOrBelow }) {
+    step({ dt, measurement, setpoint, ff, constrain, backCalculate, freezeAtOrBelow, holdDown }) {
       if (lastMeasurement !== null && dt > 0) {
         const raw = (measurement - lastMeasurement) / dt;
         slope += lowPass(dt, gains.derivativeFilterSeconds) * (raw - slope);
@@ -197,7 +199,7 @@ export function createPid(initial: PidGains): Pid {
       const p = gains.kp * error;
       const d = gains.kd * slope;
       const closing = (gains.closingSeconds ?? 0) > 0 && error * slope < 0 && Math.abs(slope) * gains.closingSeconds! >= Math.abs(error);
-      const tentative = closing ? integral : clampI(integral + gains.ki * errorI * (dt > 0 ? dt : 0));
+      const tentative = closing || (holdDown && errorI < 0) ? integral : clampI(integral + gains.ki * errorI * (dt > 0 ? dt : 0));
       const demandTry = p + tentative + d + ff;
       const outTry = constrain(demandTry);
       // Anti-windup: when a limit or the slew limit holds the output in the direction the error

@@ -3,6 +3,7 @@
  * timers, no I/O. The thermal service feeds it samples and applies what it returns.
  */
 import type { ZoneConfig } from '../config.ts';
+import type { IdentifierState, RigModel } from './identify.ts';
 
 export type ZoneMode = ZoneConfig['mode'];
 
@@ -92,6 +93,8 @@ export interface ZoneLearned {
   dutyPerWattFactor: number;
   /** seconds of settled operation it has learned from */
   learnedSeconds: number;
+  /** per zone GPU, in zone.gpus order: the identified rig (feedForward.identifySeconds), to restore */
+  rigs?: IdentifierState[];
 }
 
 export interface ZoneState {
@@ -100,4 +103,8 @@ export interface ZoneState {
   last: ZoneStepOutput | null;
   /** per-fan minimum duty after stall escalation */
   fanMinDuty: Record<string, number>;
+  /** per zone GPU, in zone.gpus order: the rig identified so far, in physical units */
+  rigs: RigModel[];
+  /** the same as the identifier keeps it (what the state directory stores) */
+  rigStates: IdentifierState[];
 }

@@ -16,6 +16,7 @@ import { LEARNED_DUTY_PER_WATT_FACTOR, plausibleAmbient, zoneIssues } from '../r
 import { createFanAllocator, type AllocFan } from './allocation.ts';
 import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
+import { createRigIdentifier, createSlope, DEFAULT_RIG_PRIOR } from './identify.ts';
 import { createPid } from './pid.ts';
 import { slew } from './slew.ts';
 import type { PidTerms, ZoneBudget, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
@@ -43,6 +44,19 @@ export type ZonePatch = Partial<Omit<ZoneConfig, 'id' | 'gpus' | 'fans' | 'pid' 
 };
 
 const ZERO_TERMS: PidTerms = { p: 0, i: 0, d: 0, ff: 0 };
+/** s of readings the heat observer takes the temperature slope over */
+const OBSERVER_SLOPE_SECONDS = 20;
+/** s, the feed-forward holds the highest power estimate this long (bursts of a minute do not swing the fans) */
+const FF_HOLD_SECONDS = 90;
+/** anticipation (riseFor): the power filter's time constant as a share of the time the heatsink has left */
+const RISE_HEADROOM_SHARE = 0.25;
+/** a zone that came within this of its setpoint in the last REGULATING_SECONDS regulates: no anticipation */
+const REGULATING_BAND_C = 3;
+const REGULATING_SECONDS = 300;
+/** C/s: a slower rise is a drift (holdDown) */
+const RISING_MIN_CPS = 0.002;
+/** s, low-pass of the identified model's feed-forward correction */
+const CORRECTION_SECONDS = 60;
 
 function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -75,8 +89,63 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * in turn each average their own bursts, as their heatsinks do; the maximum taken before the
    * filter would look like one constant full load.
    */
-  const ffs = zone.gpus.map(() => createFeedForward(zone.feedForward));
+  const ffParams = () => ({ ...zone.feedForward, holdSeconds: FF_HOLD_SECONDS });
+  const ffs = zone.gpus.map(() => createFeedForward(ffParams()));
   const estimateW = () => Math.max(0, ...ffs.map((f) => f.estimateW));
+  /**
+   * Per GPU, the identified rig (feedForward.identifySeconds): what its heatsink and fans really
+   * do. The feed-forward adds, per GPU, the duty the identified model needs for that GPU's power
+   * estimate at the setpoint over what the prior model (the rig the configured dutyPerWatt is
+   * fitted to) needs: 0 until it has learned, then the rig's own. A GPU without power readings
+   * gets its heat from the model and how its temperature moves (a load shows in the slope long
+   * before the temperature reaches the setpoint).
+   */
+  const ids = zone.gpus.map(() => createRigIdentifier({ memorySeconds: zone.feedForward.identifySeconds || undefined }));
+  const slopes = zone.gpus.map(() => createSlope(OBSERVER_SLOPE_SECONDS));
+  /** the zone duty of the interval that just ended (what the identifier learns from) */
+  let heldDuty: number | null = null;
+  /**
+   * The identified model's duty over the prior's, low-passed (CORRECTION_SECONDS): each window
+   * moves the estimates a little, and the fans must not follow every such step.
+   */
+  let correction = 0;
+  const rawCorrection = () => {
+    if (!(zone.feedForward.identifySeconds > 0) || !zone.feedForward.enabled) return 0;
+    const air = ambientC ?? zone.feedForward.ambientCelsius;
+    let corr = -Infinity;
+    ids.forEach((id, k) => {
+      const w = ffs[k]!.estimateW;
+      corr = Math.max(corr, id.dutyFor(w, zone.pid.setpoint, air) - id.priorDutyFor(w, zone.pid.setpoint, air));
+    });
+    return Number.isFinite(corr) ? corr : 0;
+  };
+  const modelCorrection = (t: number) => correction * headroomWeight(t);
+
+  /**
+   * Anticipation. The power filter averages render bursts on the assumption that the heatsink has
+   * room to soak them up. A new load that the identified heatsink, at the airflow it has now, would
+   * carry past the setpoint in less than RISE_HEADROOM_SHARE^-1 x riseSeconds (a warm GPU without a hint) is taken
+   * at a time constant of that share of the time left: the fans move before the overshoot, not
+   * after it. Only for a load that starts from idle (the estimate at idleWatts), followed until the
+   * estimate has caught up; not while the zone regulates (near the setpoint in the last
+   * REGULATING_SECONDS): there, and for bursts, the filter's averaging is what keeps the fans from hunting.
+   */
+  let regulatingSince = -Infinity;
+  const anticipating = zone.gpus.map(() => false);
+  const riseFor = (k: number, t: number | null | undefined, w: number, air: number, now: number): number | undefined => {
+    const est = ffs[k]!.estimateW;
+    if (est <= zone.feedForward.idleWatts + 5 && w > est + 20) anticipating[k] = true;
+    else if (w <= est * 1.05) anticipating[k] = false;
+    if (!anticipating[k] || !finite(t) || now - regulatingSince < REGULATING_SECONDS) return undefined;
+    const rig = ids[k]!.model();
+    const x = heldDuty ?? 0;
+    const cooling = rig.stillWPerK + (rig.fullWPerK - rig.stillWPerK) * Math.max(0, Math.min(1, x)) ** DEFAULT_RIG_PRIOR.airflowExponent;
+    const excessW = w - cooling * (t - air - rig.ambientOffsetC);
+    const roomJ = rig.heatCapacityJPerK * (zone.pid.setpoint - t);
+    if (!(excessW > 0) || !(roomJ > 0)) return undefined;
+    const rise = (RISE_HEADROOM_SHARE * roomJ) / excessW;
+    return Number.isFinite(rise) ? rise : undefined;
+  };
   const curve = createCurveFollower(
     () => zone.curve,
     () => zone.hysteresis,
@@ -212,19 +281,22 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
 
   /** the feed-forward duty at a temperature, with the current parameters and power estimate */
   const ffTerm = (t: number) =>
-    zone.feedForward.enabled && Number.isFinite(t) ? ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) : 0;
+    zone.feedForward.enabled && Number.isFinite(t) ? Math.max(0, ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) + modelCorrection(t)) : 0;
 
   return {
     state() {
-      return { learned: { ...learned }, config: structuredClone(zone), last, fanMinDuty: allocator.minDuty() };
+      return { learned: { ...learned }, config: structuredClone(zone), last, fanMinDuty: allocator.minDuty(), rigs: ids.map((id) => id.model()), rigStates: ids.map((id) => id.state()) };
     },
 
     restoreLearned(l) {
       const f = l.dutyPerWattFactor;
       if (!(f >= LEARNED_DUTY_PER_WATT_FACTOR.min && f <= LEARNED_DUTY_PER_WATT_FACTOR.max) || !(l.learnedSeconds >= 0 && Number.isFinite(l.learnedSeconds))) return false;
+      // identified rigs: all of them or none (a zone whose GPUs changed starts identifying afresh)
+      if (l.rigs !== undefined && (!Array.isArray(l.rigs) || l.rigs.length !== ids.length || !l.rigs.every((r) => createRigIdentifier().restore(r)))) return false;
       const before = ffTerm(lastTemp);
       learned.dutyPerWattFactor = f;
       learned.learnedSeconds = l.learnedSeconds;
+      l.rigs?.forEach((r, k) => ids[k]!.restore(r));
       // bumpless, like any feed-forward change
       if (zone.mode === 'pid') pid.shiftIntegral(before - ffTerm(lastTemp));
       return true;
@@ -246,7 +318,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const modeChanged = next.mode !== zone.mode;
       const ffBefore = ffTerm(lastTemp);
       zone = next;
-      for (const f of ffs) f.setParams(zone.feedForward);
+      for (const f of ffs) f.setParams(ffParams());
       allocator.setStall(zone.stall);
       if (modeChanged) {
         pidNeedsTrack = true;
@@ -276,18 +348,38 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         else alarms.push(`sensor-missing:gpu${gpu}`);
       });
       const hint = finite(input.loadHintW) ? input.loadHintW : undefined;
+      ambientC = plausibleAmbient(input.ambientC) ? input.ambientC : null;
+      const identify = zone.feedForward.identifySeconds > 0;
+      const air = ambientC ?? zone.feedForward.ambientCelsius;
+      // Identification, and the heat of GPUs without power readings (null: measured, or not known)
+      const observedW = zone.gpus.map((_, k) => {
+        const t = input.temps[k];
+        const p = input.powerW?.[k];
+        if (!finite(t)) {
+          slopes[k]!.reset();
+          return null;
+        }
+        const slope = slopes[k]!.push(input.now, t);
+        if (identify && !firstStep && heldDuty !== null) ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air);
+        if (finite(p) || !identify || slope === null) return null;
+        return ids[k]!.heatW(t, slope, heldDuty ?? 0, air);
+      });
       // Gain scheduling: without feed-forward input the integral gain that suits it is far too slow.
-      const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k])));
+      const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k]) || observedW[k] !== null));
       if (nowPidOnly !== pidOnly) {
         pidOnly = nowPidOnly;
         // the integral is kept in duty: a new ki changes only how fast it moves from here (no jump)
         applyGains();
       }
-      ambientC = plausibleAmbient(input.ambientC) ? input.ambientC : null;
+      correction += (firstStep ? 1 : 1 - Math.exp(-dt / CORRECTION_SECONDS)) * (rawCorrection() - correction);
+      if (!Number.isFinite(correction)) correction = 0;
       // Per GPU: each filter sees its own GPU's power (missing: 0) and the zone's hint; the busiest estimate sets the term.
       let ffDuty = 0;
+      const tempsNow = zone.gpus.map((_, k) => input.temps[k]);
+      if (tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) regulatingSince = input.now;
       ffs.forEach((f, k) => {
-        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, finite(input.powerW?.[k]) ? input.powerW![k]! : 0, hint));
+        const w = finite(input.powerW?.[k]) ? input.powerW![k]! : (observedW[k] ?? 0);
+        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined));
       });
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
       if (Number.isFinite(temperature)) lastTemp = temperature;
@@ -304,11 +396,16 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
           const ffBase = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
-          const ffNow = ffBase * learned.dutyPerWattFactor;
+          const ffNow = Math.max(0, ffBase * learned.dutyPerWattFactor + modelCorrection(temperature));
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
+          // A zone warming toward its setpoint from far below (not near it for REGULATING_SECONDS)
+          // under feed-forward: the integral does not wind down on the way (it would overshoot
+          // once there; a slow heatsink takes minutes). Near the setpoint it trims as usual.
+          // (Not while the load bursts: the feed-forward holds the bursts' peaks and the integral trims that.)
+          const holdDown = input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting);
           integralBefore = pid.integral;
-          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty });
+          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
           // learn only from a settled zone: at its setpoint, steady load and temperature, fans running within their limits, power measured
@@ -365,6 +462,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         pidNeedsTrack = true;
       }
 
+      heldDuty = stopped ? 0 : duty;
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);
       alarms.push(...alloc.alarms);
       // informs only (pushed after the failsafe decision): the feed-forward falls back to ambientCelsius

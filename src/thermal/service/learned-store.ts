@@ -1,7 +1,8 @@
 /**
  * What the zone controllers have learned about the rig (the duty per watt it really needs; see
  * feedForward.learnSeconds), kept in the state directory so a restart does not start over:
- * `thermal-learned.json`, `{ version: 1, zones: { [id]: { dutyPerWattFactor, learnedSeconds } } }`.
+ * `thermal-learned.json`, `{ version: 1, zones: { [id]: { dutyPerWattFactor, learnedSeconds, rigs? } } }`
+ * (rigs: per zone GPU, the identified heatsink as the identifier keeps it, src/thermal/control/identify.ts).
  *
  * Loaded at start: an entry the controller refuses (out of bounds, not finite) or a file that is
  * not what it should be is ignored with a warning (the zone starts from its config). Saved by the
@@ -44,8 +45,10 @@ export class LearnedStore {
       const out: Record<string, ZoneLearned> = {};
       for (const [id, v] of Object.entries(file.zones as Record<string, unknown>)) {
         const e = v as Partial<ZoneLearned> | null;
-        if (e && typeof e.dutyPerWattFactor === 'number' && typeof e.learnedSeconds === 'number') out[id] = { dutyPerWattFactor: e.dutyPerWattFactor, learnedSeconds: e.learnedSeconds };
-        else this.log.warn({ zone: id, path: this.path }, `${this.path}: entry of zone "${id}" is not { dutyPerWattFactor, learnedSeconds }: ignored`);
+        if (e && typeof e.dutyPerWattFactor === 'number' && typeof e.learnedSeconds === 'number') {
+          // the rigs' contents are checked by the controller (restoreLearned refuses what it cannot use)
+          out[id] = { dutyPerWattFactor: e.dutyPerWattFactor, learnedSeconds: e.learnedSeconds, ...(e.rigs === undefined ? {} : { rigs: e.rigs }) };
+        } else this.log.warn({ zone: id, path: this.path }, `${this.path}: entry of zone "${id}" is not { dutyPerWattFactor, learnedSeconds }: ignored`);
       }
       return out;
     } catch (err) {

@@ -24,7 +24,7 @@ import type { FanConfig } from '../../cooler/config.ts';
 import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
-import { createZoneController, type ZoneController, type ZoneLearned, type ZoneStepOutput } from '../control/index.ts';
+import { createZoneController, type RigModel, type ZoneController, type ZoneLearned, type ZoneStepOutput } from '../control/index.ts';
 import type { GpuSensorSource } from '../sensors/types.ts';
 import { MusicRouter, type MusicAnnouncement } from '../music/router.ts';
 import { CoolerIo } from './cooler-io.ts';
@@ -36,6 +36,15 @@ import { RuntimeTuning } from './runtime-tuning.ts';
 import type { ZoneTuning } from './tuning.ts';
 
 export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
+
+/**
+ * What changes when a zone learns: the duty per watt to 1e-3, and each rig identification per
+ * RIG_SAVE_WINDOWS windows learned (a few minutes of load; a short run adds nothing worth a write).
+ */
+function learnedSignature(l: ZoneLearned): string {
+  return `${l.dutyPerWattFactor.toFixed(3)}|${(l.rigs ?? []).map((r) => Math.floor(r.updates / RIG_SAVE_WINDOWS)).join(',')}`;
+}
+const RIG_SAVE_WINDOWS = 15;
 
 /** what the controllers learned is saved at most this often (and at stop) */
 const LEARNED_SAVE_MS = 60_000;
@@ -107,7 +116,8 @@ export class ThermalService extends EventEmitter {
   private readonly tuning: RuntimeTuning;
   private readonly learnedStore: LearnedStore | null;
   /** dutyPerWattFactor per zone as last saved */
-  private readonly learnedSaved = new Map<string, number>();
+  /** per zone, what was last saved (learnedSignature): a save only when something changed */
+  private readonly learnedSaved = new Map<string, string>();
   private learnedSavedAt = -Infinity;
   private readonly history: Ring<HistoryEntry>;
   private readonly historyIntervalMs: number;
@@ -361,7 +371,7 @@ export class ThermalService extends EventEmitter {
       const slot = this.zones.get(id);
       if (!slot) continue;
       if (slot.controller.restoreLearned(l)) {
-        this.learnedSaved.set(id, l.dutyPerWattFactor);
+        this.learnedSaved.set(id, learnedSignature(l));
         this.opts.log.info({ zone: id, learned: l, path: this.learnedStore.path }, `zone "${id}": starts from the duty per watt it learned before (x${l.dutyPerWattFactor.toFixed(3)})`);
       } else this.opts.log.warn({ zone: id, learned: l, path: this.learnedStore.path }, `zone "${id}": learned duty per watt in ${this.learnedStore.path} is out of bounds: ignored`);
     }
@@ -371,11 +381,16 @@ export class ThermalService extends EventEmitter {
   private async saveLearned(nowMs: number): Promise<void> {
     this.learnedSavedAt = nowMs;
     if (!this.learnedStore) return;
-    const zones = Object.fromEntries([...this.zones].map(([id, s]) => [id, s.controller.state().learned]));
-    if (Object.entries(zones).every(([id, l]) => Math.abs(l.dutyPerWattFactor - (this.learnedSaved.get(id) ?? 1)) < 1e-3)) return;
+    const zones = Object.fromEntries(
+      [...this.zones].map(([id, s]) => {
+        const st = s.controller.state();
+        return [id, { ...st.learned, rigs: st.rigStates }];
+      }),
+    );
+    if (Object.entries(zones).every(([id, l]) => learnedSignature(l) === (this.learnedSaved.get(id) ?? learnedSignature({ dutyPerWattFactor: 1, learnedSeconds: 0, rigs: l.rigs.map((r) => ({ ...r, updates: 0 })) })))) return;
     try {
       await this.learnedStore.save(zones);
-      for (const [id, l] of Object.entries(zones)) this.learnedSaved.set(id, l.dutyPerWattFactor);
+      for (const [id, l] of Object.entries(zones)) this.learnedSaved.set(id, learnedSignature(l));
     } catch (err) {
       this.opts.log.warn({ err, path: this.learnedStore.path }, `cannot save what the zones learned to ${this.learnedStore.path}: a restart starts from the configured feed-forward`);
     }
@@ -509,7 +524,7 @@ export class ThermalService extends EventEmitter {
   }
 
   zoneSlot(id: string):
-    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[]; learned: ZoneLearned }
+    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[]; learned: ZoneLearned; rigs: RigModel[] }
     | undefined {
     const s = this.zones.get(id);
     if (!s) return undefined;
@@ -522,6 +537,7 @@ export class ThermalService extends EventEmitter {
       persisted: this.tuning.unsavedError(id) === null,
       tuningWarnings: this.tuning.warnings(id),
       learned: st.learned,
+      rigs: st.rigs,
     };
   }
 

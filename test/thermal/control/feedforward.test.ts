@@ -52,4 +52,28 @@ describe('feed-forward', () => {
     expect(on.step(0.2, Number.NaN)).toBe(0);
     expect(on.dutyAt(140)).toBeCloseTo(0.4);
   });
+  it('while the load bursts it holds the highest estimate of holdSeconds; a single load step and its drop are not held', () => {
+    const run = (profileAt: (t: number) => number, holdSeconds?: number) => {
+      const ff = createFeedForward(params({ riseSeconds: 30, fallSeconds: 30, holdSeconds }));
+      ff.step(0, profileAt(0));
+      const out: number[] = [];
+      for (let t = 0.2; t <= 900 + 1e-9; t += 0.2) {
+        ff.step(0.2, profileAt(t));
+        out.push(ff.estimateW);
+      }
+      return out;
+    };
+    // a minute at 150 W, a minute at 40 W
+    const bursts = (t: number) => (Math.floor(t / 60) % 2 === 0 ? 150 : 40);
+    const swing = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+    const late = (xs: number[]) => xs.slice(xs.length - 1500);
+    const free = run(bursts);
+    const held = run(bursts, 90);
+    expect(swing(late(free))).toBeGreaterThan(40);
+    expect(swing(late(held))).toBeLessThan(10);
+    expect(Math.min(...late(held))).toBeGreaterThan(Math.max(...late(free)) - 10);
+    // one step up at 100 s and down at 400 s: the same with or without the hold
+    const step = (t: number) => (t >= 100 && t < 400 ? 150 : 40);
+    expect(run(step, 90)).toEqual(run(step));
+  });
 });

@@ -157,4 +157,14 @@ describe('pid: the integral and the slow fall filter (issue 14)', () => {
     for (let k = 0; k < 500; k++) r = pid.step({ dt: 0.2, measurement: 80, setpoint: 78, ff: 0, constrain: clamp01 });
     expect(r.i).toBeGreaterThan(first + 0.004 * 2 * 90);
   });
+  it('holdDown: the integral does not fall below the setpoint, but still rises above it', () => {
+    const pid = createPid(gains({ kp: 0.05, ki: 0.002 }));
+    pid.step({ dt: 0, measurement: 60, setpoint: 70, ff: 0.8, constrain: clamp01 });
+    for (let k = 0; k < 10; k++) pid.step({ dt: 1, measurement: 60, setpoint: 70, ff: 0.8, constrain: clamp01, holdDown: true });
+    expect(pid.integral).toBe(0);
+    for (let k = 0; k < 10; k++) pid.step({ dt: 1, measurement: 60, setpoint: 70, ff: 0.8, constrain: clamp01 });
+    expect(pid.integral).toBeCloseTo(-0.2);
+    for (let k = 0; k < 10; k++) pid.step({ dt: 1, measurement: 72, setpoint: 70, ff: 0.8, constrain: clamp01, holdDown: true });
+    expect(pid.integral).toBeCloseTo(-0.2 + 0.04);
+  });
 });

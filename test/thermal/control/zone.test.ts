@@ -2,8 +2,8 @@ import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import type { FanConfig } from '../../../src/cooler/config.ts';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
-import { createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
-import { bursts, createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
+import { countReversals, createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
+import { bursts, conductance, createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
 
 const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
 
@@ -246,8 +246,10 @@ describe('zone controller: inputs', () => {
 
 describe('zone controller: issue 14 defects', () => {
   it('a multi-GPU zone filters power per GPU before combining: two GPUs bursting in turn are not a constant full load', () => {
-    const zone = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0 }), FANS);
-    const single = createZoneController(zoneConfig({ gpus: [0], stopBelowDuty: 0 }), FANS);
+    // constant made-up temperatures: nothing a rig could do, so the configured feed-forward alone (no identification)
+    const noId = { identifySeconds: 0 };
+    const zone = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0, feedForward: noId }), FANS);
+    const single = createZoneController(zoneConfig({ gpus: [0], stopBelowDuty: 0, feedForward: noId }), FANS);
     let out = zone.step({ now: 0, temps: [60, 60], powerW: [40, 40] });
     let one = single.step({ now: 0, temps: [60], powerW: [40] });
     // 20 s at 150 W, 20 s at 40 W, the second GPU in antiphase, for 10 minutes
@@ -258,7 +260,7 @@ describe('zone controller: issue 14 defects', () => {
     }
     // each GPU's heatsink sees the mean of its own bursts: the zone needs what one bursting GPU needs
     expect(Math.abs(out.terms.ff - one.terms.ff)).toBeLessThan(0.03);
-    const steady = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0 }), FANS);
+    const steady = createZoneController(zoneConfig({ gpus: [0, 1], stopBelowDuty: 0, feedForward: noId }), FANS);
     let full = steady.step({ now: 0, temps: [60, 60], powerW: [150, 150] });
     for (let t = 0.2; t <= 600 + 1e-9; t += 0.2) full = steady.step({ now: t, temps: [60, 60], powerW: [150, 150] });
     expect(out.terms.ff).toBeLessThan(full.terms.ff * 0.8);
@@ -289,8 +291,9 @@ describe('zone controller: issue 14 defects', () => {
   });
 
   it('ambient compensation: hotter intake air raises the feed-forward by ((refSp - refAmbient) / (sp - ambient))^2; an implausible reading falls back to ambientCelsius', () => {
-    const ffAt = (ambientC: number | null | undefined, patch: Record<string, unknown> = {}) => {
-      const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, ...patch }), FANS);
+    // the configured scaling alone (identification off: constant made-up temperatures)
+    const ffAt = (ambientC: number | null | undefined, patch: { feedForward?: object } = {}) => {
+      const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, ...patch, feedForward: { identifySeconds: 0, ...patch.feedForward } }), FANS);
       let out = zone.step({ now: 0, temps: [70], powerW: [150], ambientC });
       for (let t = 0.2; t <= 300 + 1e-9; t += 0.2) out = zone.step({ now: t, temps: [70], powerW: [150], ambientC });
       return out;
@@ -375,7 +378,8 @@ describe('zone controller: learning the duty per watt (issue 14)', () => {
     plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 1500, watts: 150 }, { seconds: 600, watts: 30 }, { seconds: 900, watts: 150 }]));
     const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
     const zone = createZoneController(base, fanConfigsFor(rig));
-    zone.update({ pid: { setpoint: 80 }, feedForward: { learnSeconds } });
+    // identification off: it would carry the heavier rig itself and leave the integral nothing to hand over
+    zone.update({ pid: { setpoint: 80 }, feedForward: { learnSeconds, identifySeconds: 0 } });
     let secondPeak = -Infinity;
     let maxJump = 0;
     let lastDuty: number | null = null;
@@ -410,7 +414,7 @@ describe('zone controller: learning the duty per watt (issue 14)', () => {
 
   it('restores what an earlier run learned, bumplessly, and refuses values out of bounds', () => {
     // learning off: only what is restored counts
-    const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, feedForward: { learnSeconds: 0 } }), FANS);
+    const zone = createZoneController(zoneConfig({ stopBelowDuty: 0, feedForward: { learnSeconds: 0, identifySeconds: 0 } }), FANS);
     const before = hold(zone, 0, 300, 0.2, 78, 150);
     expect(zone.restoreLearned({ dutyPerWattFactor: 3, learnedSeconds: 10 })).toBe(false);
     expect(zone.restoreLearned({ dutyPerWattFactor: Number.NaN, learnedSeconds: 10 })).toBe(false);
@@ -421,6 +425,85 @@ describe('zone controller: learning the duty per watt (issue 14)', () => {
     const after = zone.step({ now: 300.2, temps: [78], powerW: [150] });
     expect(after.terms.ff).toBeCloseTo(before.terms.ff * 1.5, 3);
     expect(Math.abs(after.demand - before.demand)).toBeLessThan(0.01);
+  });
+});
+
+describe('zone controller: identifying the rig (issue 14)', () => {
+  /** a rig unlike the one the configured feed-forward was fitted to: heavier heatsink, 60% airflow, hotter air */
+  function run(identifySeconds: number) {
+    const rig = k80Rig({ gpus: 1, ambientC: 35 });
+    const g = rig.gpus[0]!;
+    g.conductanceStillWPerK /= 1.3;
+    g.conductanceFullWPerK = conductance({ ...g, conductanceFullWPerK: g.conductanceFullWPerK / 1.3 }, 0.75);
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 900, watts: 120 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ pid: { setpoint: 76 }, feedForward: { identifySeconds, learnSeconds: 0 } });
+    let peak = -Infinity;
+    for (let t = 0; t < 1020; t += 0.2) {
+      const r = plant.gpu(0);
+      const out = zone.step({ now: t, temps: [Math.round(r.temperatureC)], powerW: [r.powerW], ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      peak = Math.max(peak, plant.gpu(0).temperatureC);
+    }
+    return { peak, state: zone.state(), g };
+  }
+
+  it('on the plant: identifies the rig during the first load and holds the setpoint where the configured feed-forward overshoots', () => {
+    const off = run(0);
+    const on = run(3600);
+    expect(off.peak).toBeGreaterThan(76 + 2.5);
+    expect(on.peak).toBeLessThan(76 + 1.5);
+    const rig = on.state.rigs[0]!;
+    expect(rig.updates).toBeGreaterThan(30);
+    expect(Math.abs(rig.heatCapacityJPerK / on.g.heatCapacityJPerK - 1)).toBeLessThan(0.15);
+    expect(Math.abs(rig.fullWPerK / on.g.conductanceFullWPerK - 1)).toBeLessThan(0.2);
+    expect(off.state.rigs[0]!.updates).toBe(0);
+  });
+
+  it('on the plant: anticipates a load from idle on a warm GPU without a hint (the heatsink has no room to average it), not render bursts', () => {
+    const warm = (identifySeconds: number, loads: Array<{ seconds: number; watts: number }>) => {
+      const rig = k80Rig({ gpus: 1 });
+      rig.gpus[0]!.initialC = 65;
+      const plant = createPlant(rig);
+      plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, ...loads]));
+      const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+      const zone = createZoneController(base, fanConfigsFor(rig));
+      zone.update({ pid: { setpoint: 72 }, feedForward: { identifySeconds } });
+      let peak = -Infinity;
+      const duties: Array<{ t: number; duty: number }> = [];
+      for (let t = 0; t < 1020; t += 0.2) {
+        const r = plant.gpu(0);
+        const out = zone.step({ now: t, temps: [Math.round(r.temperatureC)], powerW: [r.powerW], ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+        for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+        plant.step(0.2);
+        peak = Math.max(peak, plant.gpu(0).temperatureC);
+        duties.push({ t, duty: out.duty });
+      }
+      return { peak, reversals: countReversals(duties, { deadband: 0.02, from: 120 }) };
+    };
+    const steady = [{ seconds: 900, watts: 150 }];
+    const blind = warm(0, steady);
+    const seen = warm(3600, steady);
+    expect(blind.peak).toBeGreaterThan(72 + 3);
+    expect(seen.peak).toBeLessThan(72 + 1.5);
+    // minute-long bursts far below the setpoint: the fans do not chase each one
+    const bursty = warm(3600, bursts(60, 150, 60, 40, 900));
+    // (the first bursts, before the hold engages, still move the fans: 5 reversals in 15 minutes)
+    expect(bursty.reversals / 15).toBeLessThan(0.35);
+    expect(bursty.peak).toBeLessThan(72 + 1.5);
+  });
+
+  it('restores identified rigs with what it learned, and refuses a set that does not match its GPUs', () => {
+    const { state } = run(3600);
+    const zone = createZoneController(zoneConfig(), FANS);
+    expect(zone.restoreLearned({ dutyPerWattFactor: 1, learnedSeconds: 0, rigs: [...state.rigStates, ...state.rigStates] })).toBe(false);
+    expect(zone.restoreLearned({ dutyPerWattFactor: 1, learnedSeconds: 0, rigs: [{ ...state.rigStates[0]!, theta: [Number.NaN, 1, 1, 0] }] })).toBe(false);
+    expect(zone.state().rigs[0]!.updates).toBe(0);
+    expect(zone.restoreLearned({ dutyPerWattFactor: 1, learnedSeconds: 0, rigs: state.rigStates })).toBe(true);
+    expect(zone.state().rigs).toEqual(state.rigs);
   });
 });
 
@@ -460,12 +543,17 @@ describe('zone controller: closed loop on the plant', () => {
 
   it('without feed-forward input (disabled, or no power reading) the integral gain steps up: the load step stays within a few degrees', () => {
     const disabled = closedLoop(0.2, { feedForward: { enabled: false } });
-    const noPower = closedLoop(0.2, {}, { noPower: true });
+    const noPower = closedLoop(0.2, { feedForward: { identifySeconds: 0 } }, { noPower: true });
     // kiWithoutFeedForward (0.004) instead of ki (0.0001): without the switch this peaks near 89 C
     expect(disabled.peak).toBeLessThan(78 + 6);
     expect(noPower.peak).toBeLessThan(78 + 6);
-    // a zone with no power readings behaves as one with feed-forward off
+    // a zone with no power readings and no identified rig behaves as one with feed-forward off
     expect(Math.abs(noPower.peak - disabled.peak)).toBeLessThan(0.5);
+    // with the rig model (the default) the heat is estimated from how the temperature moves: the load step shows long before the setpoint
+    const observed = closedLoop(0.2, {}, { noPower: true });
+    // (no hint either: the slope shows the load only once the heatsink has warmed a little)
+    expect(observed.peak).toBeLessThan(78 + 2);
+    expect(observed.peak).toBeLessThan(noPower.peak - 2);
     const slow = closedLoop(0.2, { feedForward: { enabled: false }, pid: { kiWithoutFeedForward: 0.0001 } });
     expect(slow.peak).toBeGreaterThan(disabled.peak + 3);
   });
