@@ -16,6 +16,8 @@ describe('h5wasm loading', () => {
     expect(hasFile).toBe(true);
     // tsx did handle the project's own modules (so an empty list is not mistaken for success)
     expect(loaded.some((u) => u.endsWith('/src/latents/projection/format.ts'))).toBe(true);
+    // and still does once h5wasm's hook is in place: the hook passes everything else on
+    expect(loaded.some((u) => u.endsWith('/src/latents/projection/reader.ts'))).toBe(true);
     expect(loaded.filter((u) => u.includes('/node_modules/h5wasm/'))).toEqual([]);
   });
 });
