@@ -20,8 +20,7 @@ export const GANCE_NOISE_DEFAULTS = { seed: 1234, sigma: 50, range: [-4, 4] as c
 
 /**
  * The noise of a whole track, held once: drawn (through the kernel a chunk at a time when there is
- * one) into shared memory, filtered in place, then divided and scaled in place in float32 (the same
- * values as the kernel's SIMD steps, tested). Shared memory: the helper thread hands it over
+ * one) into shared memory, filtered in place, then divided and scaled in place in float32. Shared memory: the helper thread hands it over
  * without a copy.
  */
 export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Array {

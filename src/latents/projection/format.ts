@@ -4,6 +4,7 @@
  * float32) and `final_images`, named `<group>_<index>`, plus per-frame history groups. Version 1 names
  * the network `model`, version 2 `network`.
  */
+import { register } from 'node:module';
 import type * as H5 from 'h5wasm/node';
 
 export const TARGET_IMAGES_GROUP = 'target_images';
@@ -39,18 +40,26 @@ export interface ProjectionAttributes {
   projectionFrameCount: number | null;
 }
 
+/** The loader hook that keeps h5wasm out of tsx's transform (test/latents/projection checks it works). */
+export const H5WASM_HOOK = './h5wasm-hook.mjs';
+
 let loaded: Promise<typeof H5> | null = null;
 
 /**
- * h5wasm, loaded once, when a projection file is first opened or written, not with this module: under
- * tsx (how `gance` runs) its 4 MB wasm wrapper goes through the loader's transform, which leaves the
- * process about 600 MB larger for good, a price no render without a projection file should pay.
+ * h5wasm, loaded once, when a projection file is first opened or written, not with this module, and
+ * past tsx: under tsx (how `gance` runs) its 4 MB wasm wrapper would go through the loader's
+ * transform, which costs seconds of CPU and leaves the process about 600 MB larger for good. The
+ * hook registered here (a plain .mjs, so the loader thread needs no tsx for it) runs before tsx's
+ * and gives node h5wasm's files untouched. Registering it again in a thread that already has it is
+ * harmless: the first one short-circuits.
  */
 export async function h5Library(): Promise<typeof H5> {
-  loaded ??= import('h5wasm/node').then(async (m) => {
+  loaded ??= (async () => {
+    register(H5WASM_HOOK, import.meta.url);
+    const m = await import('h5wasm/node');
     await m.default.ready;
     return m;
-  });
+  })();
   return loaded;
 }
 
