@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
-import { encodeParallel, MAX_ENCODE_PARALLEL } from '../render/encode-args.ts';
+import { MAX_ENCODE_PARALLEL } from '../render/limits.ts';
 import type { RenderProgress } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
 
@@ -237,12 +237,13 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   if (flags.still !== undefined) return stillsCommand(audio, flags);
   if (audio.length === 0) throw new InvalidArgumentError("missing required argument 'audio' (or --still SEED for stills)");
   if (flags.remote !== undefined) return remoteCommand(audio, flags);
-  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, pinoModule] = await Promise.all([
+  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, { encodeParallel }, pinoModule] = await Promise.all([
     import('../config/load.ts'),
     import('../render/run.ts'),
     import('../render/local.ts'),
     import('../render/types.ts'),
     import('../render/preflight.ts'),
+    import('../render/encode-args.ts'),
     import('pino'),
   ]);
   const config = loadConfigFile(flags.config);

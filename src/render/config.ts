@@ -4,7 +4,7 @@
  * machine's. Relative paths are taken from the daemon's working directory, like `stateDir`.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { MAX_ENCODE_PARALLEL } from './encode-args.ts';
+import { MAX_ENCODE_PARALLEL } from './limits.ts';
 
 export const RenderConfig = Type.Object(
   {

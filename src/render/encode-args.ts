@@ -8,7 +8,6 @@ import { availableParallelism } from 'node:os';
 import type { RenderOutput } from './spec.ts';
 
 export const ENCODER_THREADS = 4;
-export const MAX_ENCODE_PARALLEL = 32;
 
 /**
  * Segments encoded at once when the config leaves it to the machine: one per ENCODER_THREADS
