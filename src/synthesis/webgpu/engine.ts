@@ -362,13 +362,31 @@ export class WebGpuSynthesis {
    * Renders n samples. feeds: every input of inputSizes(), n per-sample blocks each. The outputs
    * are the network's (frames NHWC uint8, image NCHW float32), for n samples.
    */
-  async run(feeds: ReadonlyMap<string, Float32Array>, n: number): Promise<EngineOutputs> {
-    if (!(Number.isInteger(n) && n >= 1 && n <= this.options.maxBatch)) throw new Error(`batch must be 1..${this.options.maxBatch}, got ${n}`);
-    const q = this.device.queue;
+  run(feeds: ReadonlyMap<string, Float32Array>, n: number, want?: ReadonlySet<'frames' | 'image'>): Promise<EngineOutputs> {
+    if (!(Number.isInteger(n) && n >= 1 && n <= this.options.maxBatch)) return Promise.reject(new Error(`batch must be 1..${this.options.maxBatch}, got ${n}`));
     for (const [name, per] of this.inputSizes()) {
       const data = feeds.get(name);
-      if (!data) throw new Error(`input '${name}' missing`);
-      if (data.length !== n * per) throw new Error(`input '${name}' has ${data.length} values, expected ${n} x ${per}`);
+      if (!data) return Promise.reject(new Error(`input '${name}' missing`));
+      if (data.length !== n * per) return Promise.reject(new Error(`input '${name}' has ${data.length} values, expected ${n} x ${per}`));
+    }
+    // submissions one after another: a run's uploads must not land before the previous run's work is queued
+    const submitted = this.submitting.then(() => this.submit(feeds, n, want));
+    this.submitting = submitted.then(
+      () => undefined,
+      () => undefined,
+    );
+    return submitted.then((readback) => readback());
+  }
+
+  private submitting: Promise<void> = Promise.resolve();
+
+  private async submit(feeds: ReadonlyMap<string, Float32Array>, n: number, want?: ReadonlySet<'frames' | 'image'>): Promise<() => Promise<EngineOutputs>> {
+    const slot = this.ring[this.ringNext]!;
+    this.ringNext = (this.ringNext + 1) % this.ring.length;
+    await slot.busy;
+    const q = this.device.queue;
+    for (const name of this.inputSizes().keys()) {
+      const data = feeds.get(name)!;
       const target = name === this.plan.latentName ? this.uploads.latent : name === this.plan.psiName ? this.uploads.psi! : this.uploads.noise.get(name)!;
       q.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength);
     }
@@ -376,9 +394,6 @@ export class WebGpuSynthesis {
       for (const s of this.steps) q.writeBuffer(s.uniform, 0, s.params(n));
       this.currentN = n;
     }
-    const slot = this.ring[this.ringNext]!;
-    this.ringNext = (this.ringNext + 1) % this.ring.length;
-    await slot.busy;
 
     const enc = this.device.createCommandEncoder();
     if (this.query) {
@@ -404,8 +419,8 @@ export class WebGpuSynthesis {
     const C = this.plan.shape.imgChannels;
     const imageBytes = n * C * R * R * 4;
     const frameBytes = n * R * R * C;
-    const wantImage = this.plan.outputs.some((o) => o.role === 'image');
-    const wantFrames = this.plan.outputs.some((o) => o.role === 'frames');
+    const wantImage = this.plan.outputs.some((o) => o.role === 'image') && (!want || want.has('image'));
+    const wantFrames = this.plan.outputs.some((o) => o.role === 'frames') && (!want || want.has('frames'));
     const frameWords = Math.ceil(frameBytes / 4) * 4;
     if (wantImage) enc.copyBufferToBuffer(this.outs.image, 0, slot.buffer, 0, imageBytes);
     if (wantFrames) enc.copyBufferToBuffer(this.outs.frames, 0, slot.buffer, this.outs.imageBytes, frameWords);
@@ -427,7 +442,7 @@ export class WebGpuSynthesis {
       () => undefined,
       () => undefined,
     );
-    return done;
+    return () => done;
   }
 
   private async readProfile(n: number): Promise<void> {
