@@ -11,7 +11,7 @@ describe('synthesis config', () => {
   it('defaults to one CPU thread worker and the bundled demo, so configs without the section stay valid', () => {
     const c = resolveConfig(base).synthesis;
     expect(c.networks).toEqual({ dirs: [], bundled: true, default: 'demo-64' });
-    expect(workerSpecs(c)).toEqual([{ id: 'cpu0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 0, env: {} }]);
+    expect(workerSpecs(c)).toEqual([{ id: 'cpu0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 0, env: {}, engine: 'onnx' }]);
     expect(loadConfigFile().synthesis.networks.default).toBe('demo-64');
   });
 
@@ -27,9 +27,9 @@ describe('synthesis config', () => {
       },
     }).synthesis;
     expect(workerSpecs(c)).toEqual([
-      { id: 'gpu0', providers: [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 0, env: { VK_DEVICE_SELECT: '0' } },
-      { id: 'gpu1', providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }], isolation: 'process', intraOpThreads: 0, env: {} },
-      { id: 'cuda2', providers: [{ name: 'cuda', deviceId: 2 }], isolation: 'thread', intraOpThreads: 0, env: {} },
+      { id: 'gpu0', providers: [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 0, env: { VK_DEVICE_SELECT: '0' }, engine: 'onnx' },
+      { id: 'gpu1', providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }], isolation: 'process', intraOpThreads: 0, env: {}, engine: 'onnx' },
+      { id: 'cuda2', providers: [{ name: 'cuda', deviceId: 2 }], isolation: 'thread', intraOpThreads: 0, env: {}, engine: 'onnx' },
     ]);
     expect(checkSynthesisConfig(c)).toEqual([]);
   });
