@@ -15,6 +15,8 @@ export interface EngineOptions {
   maxBatch: number;
   /** Each dispatch in its own pass with timestamps (the device needs timestamp-query). */
   profile?: boolean;
+  /** Conv kernel: 'wide' (default; tiles shaped by the layer's channels, tap-major K) or 'square' (16 x 16 threads). */
+  kernel?: 'wide' | 'square';
   /** Conv tile override, for tuning. */
   tile?: (layer: ConvLayerPlan, pixels: number) => ConvTile;
 }
@@ -64,6 +66,22 @@ function linear(total: number): [number, number, number] {
 }
 
 const BIG = 3.0e38;
+
+/** Weights [(i, t), o] in tap-major order [(t, i), o], as the wide kernel reads them. */
+function tapMajor(w: Float32Array, I: number, T: number, O: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < I; i++) for (let t = 0; t < T; t++) out.set(w.subarray((i * T + t) * O, (i * T + t + 1) * O), (t * I + i) * O);
+  return out;
+}
+
+/** Wide-kernel tiles: 8x8 per thread on wide layers, more threads along the pixels where channels are few. */
+export function wideTile(layer: ConvLayerPlan): ConvTile {
+  const O = layer.info.outChannels;
+  if (O >= 128) return { tm: 8, tn: 8, bk: 16, wx: 16 };
+  if (O >= 64) return { tm: 4, tn: 8, bk: 16, wx: 16 };
+  if (O >= 32) return { tm: 4, tn: 8, bk: 16, wx: 32 };
+  return { tm: 4, tn: 4, bk: 16, wx: 64 };
+}
 
 /** Default tiles: output-channel tile near the layer's width, wide pixel tiles where channels are few. */
 export function defaultTile(layer: ConvLayerPlan): ConvTile {
@@ -244,10 +262,13 @@ export class WebGpuSynthesis {
       const out = up ? T : dst;
       c.passes.forEach((pass, pi) => {
         const grid = pass.gh * pass.gw;
-        const tile = this.options.tile?.(c, grid) ?? defaultTile(c);
+        const tile = this.options.tile?.(c, grid) ?? (this.options.kernel === 'square' ? defaultTile(c) : wideTile(c));
         const BM = 16 * tile.tm;
         const BN = 16 * tile.tn;
-        const pipeline = this.pipeline(`modconv.${tile.tm}.${tile.tn}.${tile.bk}`, () => modconvSource(tile));
+        const pipeline = this.pipeline(`modconv.${tile.tm}.${tile.tn}.${tile.bk}.${tile.wx ?? 0}`, () => modconvSource(tile));
+        const BMx = tile.wx ? (256 / tile.wx) * tile.tm : BM;
+        const BNx = tile.wx ? tile.wx * tile.tn : BN;
+        const weights = tile.wx ? tapMajor(pass.weights, I, pass.taps.length, O) : pass.weights;
         const K = I * pass.taps.length;
         const flags = up ? 0 : 1 | noiseFlag;
         const taps: Field[] = [];
@@ -257,7 +278,7 @@ export class WebGpuSynthesis {
         }
         this.step({
           name: `${c.info.prefix}${up ? `.phase${pass.ry}${pass.rx}` : ''}`, kind: up ? 'conv-up' : 'conv', pipeline,
-          buffers: [src, this.storage(pass.weights), sBuf, dBuf, bias, noiseBuf, out], uniformSize: 240,
+          buffers: [src, this.storage(weights), sBuf, dBuf, bias, noiseBuf, out], uniformSize: 240,
           params: (n) =>
             pack(
               [
@@ -272,8 +293,8 @@ export class WebGpuSynthesis {
               240,
             ),
           groups: (n) => {
-            const tiles = Math.ceil((n * grid) / BN);
-            return [Math.min(tiles, 32768), Math.ceil(O / BM), Math.ceil(tiles / 32768)];
+            const tiles = Math.ceil((n * grid) / BNx);
+            return [Math.min(tiles, 32768), Math.ceil(O / BMx), Math.ceil(tiles / 32768)];
           },
           flop: (n) => 2 * n * grid * K * O,
           bytes: (n) => 4 * (n * I * c.inRes ** 2 + K * O + n * O * grid),

@@ -25,6 +25,8 @@ export interface AdapterChoice {
   /** Dawn's `adapter` toggle: the adapter whose name matches (Dawn prints the names when none does). */
   adapter?: string;
   powerPreference?: 'low-power' | 'high-performance';
+  /** Dawn toggles to enable, e.g. disable_robustness (the kernels bound their own indices). */
+  toggles?: string[];
   /** Ask for shader-f16 when the adapter has it. */
   f16?: boolean;
 }
@@ -59,6 +61,7 @@ export async function openDevice(choice: AdapterChoice = {}): Promise<OpenedDevi
   const flags: string[] = [];
   if (choice.backend) flags.push(`backend=${choice.backend}`);
   if (choice.adapter) flags.push(`adapter=${choice.adapter}`);
+  if (choice.toggles?.length) flags.push(`enable-dawn-features=${choice.toggles.join(',')}`);
   let adapter: GPUAdapter | null;
   try {
     const gpu = create(flags);
