@@ -20,7 +20,7 @@ import pino from 'pino';
 import { configF, randomSourceHash, randomStateDict, readSidecar, writeNetwork } from '../../src/synthesis/stylegan2/index.ts';
 import { buildPlan, type EnginePlan } from '../../src/synthesis/webgpu/plan.ts';
 import { openDevice } from '../../src/synthesis/webgpu/gpu.ts';
-import { WebGpuSynthesis, type StepProfile } from '../../src/synthesis/webgpu/engine.ts';
+import { WebGpuSynthesis, wideTile, type EngineOptions, type StepProfile } from '../../src/synthesis/webgpu/engine.ts';
 import { SynthesisPool, type PoolNetwork } from '../../src/synthesis/pool/pool.ts';
 import type { TensorType } from '../../src/synthesis/pool/protocol.ts';
 
@@ -85,12 +85,12 @@ function summarise(profile: StepProfile[]) {
   return { totalMs: +total.toFixed(3), kinds, top };
 }
 
-async function poolPath(net: PoolNetwork, maxBatch: number): Promise<{ imagesPerSecond: number; frames: number }> {
+async function poolPath(net: PoolNetwork, maxBatch: number, pipelineDepth = 2): Promise<{ imagesPerSecond: number; frames: number }> {
   const pool = new SynthesisPool({
     workers: [{ id: 'gpu0', providers: [{ name: 'cpu' }], isolation: 'process', intraOpThreads: 1, engine: 'webgpu' }],
     log: pino({ level: 'warn' }),
     maxBatch,
-    pipelineDepth: 2,
+    pipelineDepth,
     warmupRuns: 2,
   });
   try {
@@ -152,8 +152,8 @@ async function main() {
   result.gflopPerImage = +((2 * plan.macsPerImage) / 1e9).toFixed(2);
 
   const direct: Record<string, Record<string, unknown>> = {};
-  const measure = async (label: string, dev: GPUDevice, kernel: 'wide' | 'square', sizes: number[]) => {
-    const engine = WebGpuSynthesis.create(dev, plan, { maxBatch: Math.max(...sizes), kernel });
+  const measure = async (label: string, dev: GPUDevice, kernel: 'wide' | 'square', sizes: number[], tile?: EngineOptions['tile']) => {
+    const engine = WebGpuSynthesis.create(dev, plan, { maxBatch: Math.max(...sizes), kernel, ...(tile ? { tile } : {}) });
     const rows: Record<string, unknown> = {};
     for (const n of sizes) {
       const m = await throughput(engine, plan, n);
@@ -164,7 +164,12 @@ async function main() {
     engine.destroy();
     direct[label] = rows;
   };
-  for (const variant of (arg('kernels') ?? 'wide,square').split(',')) await measure(variant, device, variant as 'wide' | 'square', variant === 'wide' ? batches : [1, Math.max(...batches)]);
+  // variants: the default wide tiles, 'wide-o32' (2x8 per thread, 16 x 16 threads, at 32 channels and fewer), the square kernel
+  const o32: EngineOptions['tile'] = (layer) => (layer.info.outChannels <= 32 ? { tm: 2, tn: 8, bk: 16, wx: 16 } : wideTile(layer));
+  for (const variant of (arg('kernels') ?? 'wide,wide-o32,square').split(',')) {
+    if (variant === 'wide-o32') await measure(variant, device, 'wide', [1, Math.max(...batches)], o32);
+    else await measure(variant, device, variant as 'wide' | 'square', variant === 'wide' ? batches : [1, Math.max(...batches)]);
+  }
   if (process.argv.includes('--no-robustness')) {
     const bare = await openDevice({ toggles: ['disable_robustness'] });
     await measure('wide-no-robustness', bare.device, 'wide', [1, Math.max(...batches)]);
@@ -200,6 +205,14 @@ async function main() {
     const m = await poolPath(net, n);
     pooled[n] = { imagesPerSecond: +m.imagesPerSecond.toFixed(2), frames: m.frames };
     console.log(`worker path maxBatch ${n}: ${m.imagesPerSecond.toFixed(1)} img/s`);
+  }
+  // deeper pipelines: more batches handed to the worker ahead of its answers
+  for (const depth of list(arg('pool-depths') ?? '')) {
+    if (!depth) continue;
+    const n = Math.max(...poolBatches);
+    const m = await poolPath(net, n, depth);
+    pooled[`${n}@depth${depth}`] = { imagesPerSecond: +m.imagesPerSecond.toFixed(2), frames: m.frames };
+    console.log(`worker path maxBatch ${n}, pipelineDepth ${depth}: ${m.imagesPerSecond.toFixed(1)} img/s`);
   }
   result.workerPath = pooled;
   if (official) {

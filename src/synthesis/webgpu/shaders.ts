@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 
 const cache = new Map<string, string>();
 
-export function wgsl(name: 'mapping' | 'styles' | 'modconv' | 'modconv-wide' | 'fir' | 'torgb' | 'frames'): string {
+export function wgsl(name: 'mapping' | 'styles' | 'modconv' | 'modconv-wide' | 'splitk' | 'fir' | 'torgb' | 'frames'): string {
   let text = cache.get(name);
   if (text === undefined) {
     text = readFileSync(new URL(`./wgsl/${name}.wgsl`, import.meta.url), 'utf8');

@@ -26,7 +26,7 @@ struct Params {
   oh: u32, ow: u32, sy: u32, sx: u32,         // output tensor size; grid-to-output stride
   ry: u32, rx: u32, k: u32, flags: u32,       // grid-to-output offset; K = taps * inC; bit0 epilogue, bit1 noise const, bit2 noise input
   sOff: u32, sStride: u32, dOff: u32, dStride: u32,
-  clampV: f32, noiseGain: f32, _p0: u32, _p1: u32,
+  clampV: f32, noiseGain: f32, kLen: u32, _p1: u32,   // kLen: K per slice when split (bit3 of flags)
   tap: array<vec4<i32>, 9>,                   // (dy, dx, -, -) per tap
 }
 
@@ -46,7 +46,11 @@ var<workgroup> Bs: array<f32, BK * BN>;
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let tid = lid.y * WX + lid.x;
   let o0 = wid.y * BM;
-  let p0 = (wid.x + wid.z * 32768u) * BN; // pixel tiles past 32768 continue in z
+  // split K: z is the slice, and the sums go out raw; else pixel tiles past 32768 continue in z
+  let split = (p.flags & 8u) != 0u;
+  let p0 = select((wid.x + wid.z * 32768u) * BN, wid.x * BN, split);
+  let kBegin = select(0u, wid.z * p.kLen, split);
+  let kEnd = select(p.k, min(p.k, kBegin + p.kLen), split);
   let grid = p.gh * p.gw;
   let total = p.n * grid;
 
@@ -68,7 +72,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var acc: array<f32, TM * TN>;
   for (var i = 0u; i < TM * TN; i++) { acc[i] = 0.0; }
 
-  for (var k0 = 0u; k0 < p.k; k0 += BK) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     for (var j = 0u; j < A_PER; j++) {
       let e = tid + j * 256u;
       if (e < BK * BM) {
@@ -77,7 +81,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         let gk = k0 + kk;
         let go = o0 + mm;
         var v = 0.0;
-        if (gk < p.k && go < p.outC) { v = wt[gk * p.outC + go]; }
+        if (gk < kEnd && go < p.outC) { v = wt[gk * p.outC + go]; }
         As[e] = v;
       }
     }
@@ -89,7 +93,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       var t = t0;
       while (ci >= p.inC) { ci -= p.inC; t += 1u; }
       var v = 0.0;
-      if (pvalid && t < p.taps) {
+      if (pvalid && t < p.taps && k0 + kk < kEnd) {
         let tp = p.tap[t];
         let iy = by + tp.x;
         let ix = bx + tp.y;
@@ -112,6 +116,17 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }
 
+  if (split) {
+    for (var j = 0u; j < TN; j++) {
+      let q = p0 + lid.x + j * WX;
+      if (q >= total) { continue; }
+      for (var i = 0u; i < TM; i++) {
+        let o = o0 + lid.y + i * WY;
+        if (o < p.outC) { y[(wid.z * p.outC + o) * total + q] = acc[i * TN + j]; }
+      }
+    }
+    return;
+  }
   for (var j = 0u; j < TN; j++) {
     let q = p0 + lid.x + j * WX;
     if (q >= total) { continue; }
