@@ -34,6 +34,34 @@ describe('synthesis config', () => {
     expect(checkSynthesisConfig(c)).toEqual([]);
   });
 
+  it('runs the webgpu engine in a process of its own, with the adapter it names, and refuses it in a thread', () => {
+    const c = resolveConfig({
+      ...base,
+      synthesis: {
+        workers: [
+          { id: 'g0', gpu: 0, engine: 'webgpu', adapter: { backend: 'vulkan', adapter: 'NVIDIA' }, env: { DRI_PRIME: 'pci-0000_41_00_0' } },
+        ],
+      },
+    }).synthesis;
+    expect(workerSpecs(c)[0]).toEqual({
+      id: 'g0',
+      providers: [{ name: 'cpu' }],
+      isolation: 'process',
+      intraOpThreads: 0,
+      env: { DRI_PRIME: 'pci-0000_41_00_0' },
+      engine: 'webgpu',
+      adapter: { backend: 'vulkan', adapter: 'NVIDIA' },
+    });
+    const bad = () =>
+      resolveConfig({
+        ...base,
+        synthesis: { workers: [{ id: 'g1', gpu: 1, engine: 'webgpu', isolation: 'thread' }, { id: 'c0', adapter: { powerPreference: 'high-performance' } }] },
+      });
+    expect(bad).toThrow(/synthesis\.workers\[0\]\.isolation: the webgpu engine needs a process per GPU/);
+    expect(bad).toThrow(/synthesis\.workers\[1\]\.adapter: only the webgpu engine opens an adapter/);
+    expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'x', engine: 'cuda' }] } })).toThrow(/synthesis\.workers\[0\]\.engine/);
+  });
+
   it('names the field of a bad value', () => {
     expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'g', providers: ['vulkan'] }] } })).toThrow(/synthesis\.workers\[0\]\.providers\[0\]/);
     expect(() => resolveConfig({ ...base, synthesis: { maxBatch: 0 } })).toThrow(/synthesis\.maxBatch/);
