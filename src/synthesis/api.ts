@@ -18,6 +18,13 @@ const Tensor = Type.Object({
 const LoadedOn = Type.Object({
   worker: Type.String(),
   provider: Type.String({ description: 'execution provider the worker got (cuda, webgpu, cpu)' }),
+  engine: Type.Union([Type.Literal('onnx'), Type.Literal('webgpu')], { description: 'onnx: onnxruntime; webgpu: the WGSL engine' }),
+  adapter: Type.Optional(
+    Type.Object(
+      { vendor: Type.String(), architecture: Type.String(), device: Type.String(), description: Type.String() },
+      { description: 'webgpu engine: the adapter the worker opened, as WebGPU reports it' },
+    ),
+  ),
   pid: Type.Integer(),
   isolation: Type.Union([Type.Literal('thread'), Type.Literal('process')]),
 });

@@ -36,9 +36,23 @@ export const SynthesisWorkerConfig = Type.Object(
       description: 'tried in order for each network; the first that loads is used, the others are logged as unavailable',
     }),
     gpu: Type.Optional(Type.Integer({ minimum: 0, description: 'GPU this worker drives: the cuda device id unless a provider sets its own' })),
+    engine: Type.Union([Type.Literal('onnx'), Type.Literal('webgpu')], {
+      default: 'onnx',
+      description: 'onnx: onnxruntime with `providers` (the reference, and the CPU path); webgpu: the WGSL kernels through Dawn, one device per worker process (providers are then unused)',
+    }),
+    adapter: Type.Optional(
+      Type.Object(
+        {
+          backend: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,16}$', description: "Dawn backend, e.g. vulkan (Dawn's default on Linux)" })),
+          adapter: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'adapter name as Dawn lists it (identical GPUs share a name: pick those by `env`, see README)' })),
+          powerPreference: Type.Optional(Type.Union([Type.Literal('low-power'), Type.Literal('high-performance')])),
+        },
+        { additionalProperties: false, description: 'engine webgpu: the WebGPU adapter this worker opens' },
+      ),
+    ),
     isolation: Type.Union([Type.Literal('auto'), Type.Literal('thread'), Type.Literal('process')], {
       default: 'auto',
-      description: 'auto: a child process when a provider is webgpu (its context is process-wide), else a worker thread',
+      description: 'auto: a child process when the engine or a provider is webgpu (its context is process-wide), else a worker thread',
     }),
     intraOpThreads: Type.Integer({ minimum: 0, maximum: 256, default: 0, description: 'onnxruntime intra-op threads (0: onnxruntime decides)' }),
     env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}$' }), Type.String({ maxLength: 4096 }), {
@@ -114,8 +128,9 @@ export function workerSpecs(config: SynthesisConfig): WorkerSpec[] {
       if (spec.name === 'cuda' && spec.deviceId === undefined && w.gpu !== undefined) spec.deviceId = w.gpu;
       return spec;
     });
-    const isolation = w.isolation === 'auto' ? (providers.some((p) => p.name === 'webgpu') ? 'process' : 'thread') : w.isolation;
-    return { id: w.id, providers, isolation, intraOpThreads: w.intraOpThreads, env: w.env };
+    const engine = w.engine ?? 'onnx';
+    const isolation = w.isolation === 'auto' ? (engine === 'webgpu' || providers.some((p) => p.name === 'webgpu') ? 'process' : 'thread') : w.isolation;
+    return { id: w.id, providers, isolation, intraOpThreads: w.intraOpThreads, env: w.env, engine, ...(w.adapter ? { adapter: w.adapter } : {}) };
   });
 }
 
@@ -137,6 +152,10 @@ export function checkSynthesisConfig(config: SynthesisConfig): string[] {
     names.forEach((n, j) => {
       if (names.indexOf(n) !== j) issues.push(`synthesis.workers[${i}].providers[${j}]: provider "${n}" listed twice`);
     });
+    if (w.isolation === 'thread' && w.engine === 'webgpu') {
+      issues.push(`synthesis.workers[${i}].isolation: the webgpu engine needs a process per GPU (Dawn's instance is process-wide); use "process" or "auto"`);
+    }
+    if (w.adapter !== undefined && w.engine !== 'webgpu') issues.push(`synthesis.workers[${i}].adapter: only the webgpu engine opens an adapter; set engine: webgpu or drop adapter`);
     if (w.isolation === 'thread' && names.includes('webgpu')) {
       issues.push(`synthesis.workers[${i}].isolation: webgpu needs a process per GPU (its context is process-wide); use "process" or "auto"`);
     }

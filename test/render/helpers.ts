@@ -15,7 +15,7 @@ export { DEFAULT_CONFIG_PATH };
 export function testConfig(workers = 1, output: Config['synthesis']['output'] = 'frames'): Config {
   const c = structuredClone(loadConfigFile());
   c.synthesis.output = output;
-  c.synthesis.workers = Array.from({ length: workers }, (_, i) => ({ id: `w${i}`, providers: ['cpu'], isolation: 'auto', intraOpThreads: 1, env: {} }));
+  c.synthesis.workers = Array.from({ length: workers }, (_, i) => ({ id: `w${i}`, providers: ['cpu'], engine: 'onnx', isolation: 'auto', intraOpThreads: 1, env: {} }));
   c.synthesis.latents.analysisThreads = 1;
   c.synthesis.warmupRuns = 0;
   return c;

@@ -131,7 +131,7 @@ describe('/v1/networks with the synthesis subsystem', () => {
     expect(res.json()).toEqual({ id: 'second', state: 'loading' });
     expect((await net('second')).state).toBe('loading');
     await until(async () => (await net('second')).state === 'loaded');
-    expect((await net('second')).loaded).toEqual([{ worker: 'cpu0', provider: 'cpu', isolation: 'thread', pid: process.pid }]);
+    expect((await net('second')).loaded).toEqual([{ worker: 'cpu0', provider: 'cpu', engine: 'onnx', isolation: 'thread', pid: process.pid }]);
     expect((await list()).active).toBe(DEMO_ID);
     const again = await app.inject({ method: 'POST', url: '/v1/networks/second/load' });
     expect(again.statusCode).toBe(200);

@@ -11,7 +11,7 @@ describe('synthesis config', () => {
   it('defaults to one CPU thread worker and the bundled demo, so configs without the section stay valid', () => {
     const c = resolveConfig(base).synthesis;
     expect(c.networks).toEqual({ dirs: [], bundled: true, default: 'demo-64' });
-    expect(workerSpecs(c)).toEqual([{ id: 'cpu0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 0, env: {} }]);
+    expect(workerSpecs(c)).toEqual([{ id: 'cpu0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 0, env: {}, engine: 'onnx' }]);
     expect(loadConfigFile().synthesis.networks.default).toBe('demo-64');
   });
 
@@ -27,11 +27,39 @@ describe('synthesis config', () => {
       },
     }).synthesis;
     expect(workerSpecs(c)).toEqual([
-      { id: 'gpu0', providers: [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 0, env: { VK_DEVICE_SELECT: '0' } },
-      { id: 'gpu1', providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }], isolation: 'process', intraOpThreads: 0, env: {} },
-      { id: 'cuda2', providers: [{ name: 'cuda', deviceId: 2 }], isolation: 'thread', intraOpThreads: 0, env: {} },
+      { id: 'gpu0', providers: [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 0, env: { VK_DEVICE_SELECT: '0' }, engine: 'onnx' },
+      { id: 'gpu1', providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }], isolation: 'process', intraOpThreads: 0, env: {}, engine: 'onnx' },
+      { id: 'cuda2', providers: [{ name: 'cuda', deviceId: 2 }], isolation: 'thread', intraOpThreads: 0, env: {}, engine: 'onnx' },
     ]);
     expect(checkSynthesisConfig(c)).toEqual([]);
+  });
+
+  it('runs the webgpu engine in a process of its own, with the adapter it names, and refuses it in a thread', () => {
+    const c = resolveConfig({
+      ...base,
+      synthesis: {
+        workers: [
+          { id: 'g0', gpu: 0, engine: 'webgpu', adapter: { backend: 'vulkan', adapter: 'NVIDIA' }, env: { DRI_PRIME: 'pci-0000_41_00_0' } },
+        ],
+      },
+    }).synthesis;
+    expect(workerSpecs(c)[0]).toEqual({
+      id: 'g0',
+      providers: [{ name: 'cpu' }],
+      isolation: 'process',
+      intraOpThreads: 0,
+      env: { DRI_PRIME: 'pci-0000_41_00_0' },
+      engine: 'webgpu',
+      adapter: { backend: 'vulkan', adapter: 'NVIDIA' },
+    });
+    const bad = () =>
+      resolveConfig({
+        ...base,
+        synthesis: { workers: [{ id: 'g1', gpu: 1, engine: 'webgpu', isolation: 'thread' }, { id: 'c0', adapter: { powerPreference: 'high-performance' } }] },
+      });
+    expect(bad).toThrow(/synthesis\.workers\[0\]\.isolation: the webgpu engine needs a process per GPU/);
+    expect(bad).toThrow(/synthesis\.workers\[1\]\.adapter: only the webgpu engine opens an adapter/);
+    expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'x', engine: 'cuda' }] } })).toThrow(/synthesis\.workers\[0\]\.engine/);
   });
 
   it('names the field of a bad value', () => {

@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { SynthesisMetrics } from '../metrics.ts';
 import { startProcess, startThread, type WorkerLink } from './link.ts';
-import type { FromWorker, ProviderAttempt, ProviderSpec, TensorData, TensorMsg, TensorType, ValueMeta } from './protocol.ts';
+import type { AdapterInfo, AdapterSpec, EngineName, FromWorker, ProviderAttempt, ProviderSpec, TensorData, TensorMsg, TensorType, ValueMeta } from './protocol.ts';
 
 export interface WorkerSpec {
   /** stable name: metric label, logs, API */
@@ -22,6 +22,10 @@ export interface WorkerSpec {
   intraOpThreads: number;
   /** extra environment of a process worker (what selects its GPU, for instance) */
   env?: Record<string, string>;
+  /** onnx (default): onnxruntime with `providers`; webgpu: the WGSL engine (process isolation only) */
+  engine?: EngineName;
+  /** webgpu engine: the adapter to open */
+  adapter?: AdapterSpec;
 }
 
 export interface NetworkInput {
@@ -97,6 +101,9 @@ export interface PoolOptions {
 export interface LoadedOn {
   worker: string;
   provider: string;
+  engine: EngineName;
+  /** webgpu engine: the adapter the worker opened */
+  adapter?: AdapterInfo;
   pid: number;
   isolation: 'thread' | 'process';
 }
@@ -131,6 +138,8 @@ interface Batch {
 
 interface LoadedNetwork {
   provider: string;
+  engine: EngineName;
+  adapter?: AdapterInfo;
   inputs: ValueMeta[];
   outputs: ValueMeta[];
 }
@@ -240,7 +249,8 @@ export class SynthesisPool {
       for (const slot of this.slots) {
         const h = slot.current;
         const loaded = h?.state === 'ready' ? h.loaded.get(id) : undefined;
-        if (h && loaded) where.push({ worker: slot.spec.id, provider: loaded.provider, pid: h.link.pid, isolation: h.link.kind });
+        if (h && loaded)
+          where.push({ worker: slot.spec.id, provider: loaded.provider, engine: loaded.engine, ...(loaded.adapter ? { adapter: loaded.adapter } : {}), pid: h.link.pid, isolation: h.link.kind });
       }
       out.set(id, where);
     }
@@ -491,7 +501,9 @@ export class SynthesisPool {
       exit: (reason: string) => this.onExit(handle, reason),
       output: (line: string, stream: 'stdout' | 'stderr') => log[stream === 'stderr' ? 'warn' : 'debug']({ worker: spec.id, stream }, line),
     };
-    const linkOpts = { testHooks: this.opts.testHooks, env: spec.env ?? {} };
+    const engine = spec.engine ?? 'onnx';
+    if (engine === 'webgpu' && spec.isolation !== 'process') throw new Error(`synthesis pool: worker "${spec.id}" runs the webgpu engine, which needs a process of its own`);
+    const linkOpts = { testHooks: this.opts.testHooks, env: { ...(spec.env ?? {}), ...(engine === 'webgpu' ? { GANCE_SYNTH_ENGINE: 'webgpu' } : {}) } };
     handle.link = spec.isolation === 'process' ? startProcess(handlers, linkOpts) : startThread(handlers, linkOpts);
     this.handles.add(handle);
     const loads = networks.map(
@@ -505,6 +517,9 @@ export class SynthesisPool {
             providers: spec.providers,
             intraOpThreads: spec.intraOpThreads,
             cpuNodes: net.cpuNodes ?? [],
+            engine,
+            ...(spec.adapter ? { adapter: spec.adapter } : {}),
+            maxBatch: this.batchLimit(net),
             warmup: { runs: this.opts.warmupRuns, shapes: this.warmupShapes(net) },
           });
         }),
@@ -546,7 +561,8 @@ export class SynthesisPool {
       case 'hello':
         return;
       case 'loaded': {
-        const entry = { provider: msg.provider, inputs: msg.inputs, outputs: msg.outputs };
+        const entry: LoadedNetwork = { provider: msg.provider, engine: msg.engine ?? 'onnx', inputs: msg.inputs, outputs: msg.outputs };
+        if (msg.adapter) entry.adapter = msg.adapter;
         h.loaded.set(msg.key, entry);
         if (msg.attempts.length > 0) {
           const why = msg.attempts.map((a) => `${a.provider} unavailable (${a.error})`).join('; ');

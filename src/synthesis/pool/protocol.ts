@@ -29,6 +29,24 @@ export interface ProviderSpec {
   options?: Record<string, string | number | boolean>;
 }
 
+/** Which engine a worker runs: onnxruntime with its providers, or the WGSL kernels of src/synthesis/webgpu. */
+export type EngineName = 'onnx' | 'webgpu';
+
+/** The WebGPU adapter a webgpu-engine worker opens (Dawn's options; see webgpu/gpu.ts). */
+export interface AdapterSpec {
+  backend?: string;
+  adapter?: string;
+  powerPreference?: 'low-power' | 'high-performance';
+}
+
+/** What a worker reports about the adapter it opened. */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+}
+
 export interface WarmupSpec {
   runs: number;
   /** feeds to warm up with, one list per batch size (the worker fills them with seeded values) */
@@ -44,6 +62,11 @@ export interface LoadRequest {
   warmup: WarmupSpec;
   /** nodes to keep on the CPU under WebGPU (the network's small-vector part: a dispatch each on the GPU) */
   cpuNodes: string[];
+  /** absent: onnx */
+  engine?: EngineName;
+  adapter?: AdapterSpec;
+  /** most frames per run the pool will send (the webgpu engine sizes its buffers for it) */
+  maxBatch?: number;
 }
 
 export type ToWorker =
@@ -66,6 +89,8 @@ export type FromWorker =
       t: 'loaded';
       key: string;
       provider: string;
+      engine?: EngineName;
+      adapter?: AdapterInfo;
       attempts: ProviderAttempt[];
       inputs: ValueMeta[];
       outputs: ValueMeta[];

@@ -3,9 +3,13 @@ import { SynthesisPool, type Frame, type FrameRequest } from '../../../src/synth
 import { tinyNetworks, tinyW } from './tiny-net.ts';
 import { captureLog, metrics, Reference, sample } from './helpers.ts';
 
+/** A process environment in which the Vulkan loader finds no driver, so WebGPU has no adapter. */
+const NO_VULKAN = { VK_DRIVER_FILES: '/nonexistent/none.json', VK_ICD_FILENAMES: '/nonexistent/none.json' };
+
 /**
- * One thread worker (CPU) and one process worker (asked for WebGPU first: there is no GPU here,
- * so it falls back to CPU in its own process, which is the path a GPU rig takes for real).
+ * One thread worker (CPU) and one process worker (asked for WebGPU first: its process sees no
+ * Vulkan driver, so it falls back to CPU in its own process, which is the path a rig without a
+ * working GPU driver takes for real).
  */
 describe('synthesis pool: thread + process workers', () => {
   const [netA, netB] = tinyNetworks([11, 22]);
@@ -27,7 +31,8 @@ describe('synthesis pool: thread + process workers', () => {
     pool = new SynthesisPool({
       workers: [
         { id: 't0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 1 },
-        { id: 'p0', providers: [{ name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 1 },
+        // no Vulkan driver for this process (CI has lavapipe, which onnxruntime's WebGPU provider would take)
+        { id: 'p0', providers: [{ name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 1, env: NO_VULKAN },
       ],
       log,
       metrics: m,

@@ -16,7 +16,19 @@ describe('worker sessions', () => {
 
   it('tries providers in order and reports why each one before the winner was skipped', async () => {
     const [net] = tinyNetworks([31]);
-    const { session, provider, attempts } = await createSession(net!.path, [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], 1, ['n_reducemean']);
+    // no Vulkan driver while the session is made (CI has lavapipe, which the WebGPU provider would take)
+    const saved = { VK_DRIVER_FILES: process.env.VK_DRIVER_FILES, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES };
+    process.env.VK_DRIVER_FILES = process.env.VK_ICD_FILENAMES = '/nonexistent/none.json';
+    let created;
+    try {
+      created = await createSession(net!.path, [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], 1, ['n_reducemean']);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    const { session, provider, attempts } = created;
     expect(provider).toBe('cpu');
     expect(attempts.map((a) => a.provider)).toEqual(['cuda', 'webgpu']);
     expect(attempts[0]!.error).toMatch(/^CUDA provider libraries are not installed/);
