@@ -63,7 +63,7 @@ if (gpu) {
   gpuNetwork = { id, variant, resolution, buildMs: Math.round(performance.now() - t0) };
   config.synthesis.networks.dirs = [dir];
   config.synthesis.networks.default = id;
-  config.synthesis.workers = [{ id: 'gpu0', gpu: 0, providers: [{ name: 'webgpu', ...(layout ? { options: { preferredLayout: layout } } : {}) }], isolation: 'process', intraOpThreads: 0, env: {} }];
+  config.synthesis.workers = [{ id: 'gpu0', gpu: 0, engine: 'onnx', providers: [{ name: 'webgpu', ...(layout ? { options: { preferredLayout: layout } } : {}) }], isolation: 'process', intraOpThreads: 0, env: {} }];
   console.log(`network ${id} built in ${gpuNetwork.buildMs} ms`);
 }
 const log = pino({ level: 'warn' }, pino.destination(2));

@@ -72,7 +72,7 @@ function setup(): { config: Config; network: string; extraDirs: string[]; sizes:
   buildBenchNetwork(join(nets, `${variant}.onnx`), build, resolution);
   console.log(`built ${resolution} px ${variant} network in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   config.synthesis.output = 'frames';
-  config.synthesis.workers = [{ id: 'gpu0', providers: [{ name: 'webgpu', ...(layout ? { options: { preferredLayout: layout } } : {}) }], isolation: 'process', intraOpThreads: 0, env: {} }];
+  config.synthesis.workers = [{ id: 'gpu0', engine: 'onnx', providers: [{ name: 'webgpu', ...(layout ? { options: { preferredLayout: layout } } : {}) }], isolation: 'process', intraOpThreads: 0, env: {} }];
   return { config, network: variant, extraDirs: [nets], sizes: (arg('sizes') ?? `${resolution},2160`).split(',').map(Number) };
 }
 
