@@ -7,6 +7,7 @@
  * (callers prefix `thermal.zones[1].` or `thermal.`).
  */
 import type { ThermalConfig, ZoneConfig } from './config.ts';
+import { yieldIssues } from './yield/config.ts';
 
 /** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
 export const CRITICAL_CLEAR_K = 3;
@@ -61,6 +62,7 @@ export function thermalIssues(config: ThermalConfig): string[] {
   if (config.history.intervalMs > config.history.seconds * 1000) {
     issues.push(`history.intervalMs: must be <= history.seconds x 1000 (${config.history.seconds * 1000}), got ${config.history.intervalMs}`);
   }
+  issues.push(...yieldIssues(config.yield));
   const ids = new Set<string>();
   config.zones.forEach((zone, z) => {
     if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);

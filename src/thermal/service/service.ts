@@ -33,6 +33,7 @@ import { Ring } from './history.ts';
 import { LearnedStore } from './learned-store.ts';
 import { RuntimeTuning } from './runtime-tuning.ts';
 import type { ZoneTuning } from './tuning.ts';
+import type { ThermalYield } from '../yield/controller.ts';
 
 export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
 
@@ -122,6 +123,8 @@ export class ThermalService extends EventEmitter {
   private failsafeActive: boolean | null = null;
   /** fan duties held by a measurement (fans measure), null when the controllers drive every fan */
   private held: Record<string, number> | null = null;
+  /** slows synthesis on zones at full fans near critical (thermal.yield); null: not attached */
+  private yielder: ThermalYield | null = null;
   private readonly onHint = (h: { gpus: number[]; watts: number; seconds: number; source: string }) => this.hint(h.gpus, h.watts, h.seconds, h.source);
 
   constructor(private readonly opts: ThermalServiceOptions) {
@@ -285,6 +288,7 @@ export class ThermalService extends EventEmitter {
         power.push(r.power);
       }
       raise(rules.tuningNotSaved(this.tuning.unsavedError(z.id)));
+      for (const a of this.yielder?.alarms(z.id) ?? []) raise(a);
 
       const forced = raised.some((a) => a.failsafe);
       const out = this.stepController(slot, nowMs, forced ? z.gpus.map(() => null) : temps, power, fanRpm, thermistors, raise);
@@ -310,6 +314,17 @@ export class ThermalService extends EventEmitter {
       this.opts.events?.emit('failsafe', { active: anyFailsafe, reasons });
     }
     this.recordHistory(nowMs, cs);
+    this.yielder?.update(
+      [...this.zones.values()].map((s) => ({
+        id: s.config.id,
+        gpus: s.config.gpus,
+        // the hottest GPU as read (the controller sees none in failsafe, yielding still must)
+        temperature: s.rt.temps.some((t) => t !== null) ? Math.max(...s.rt.temps.filter((t): t is number => t !== null)) : null,
+        duty: s.rt.failsafe ? 1 : (s.rt.out?.duty ?? 1),
+        failsafe: s.rt.failsafe,
+        criticalC: s.controller.state().config.criticalCelsius,
+      })),
+    );
     if (nowMs - this.learnedSavedAt >= LEARNED_SAVE_MS) void this.saveLearned(nowMs);
   }
 
@@ -443,6 +458,15 @@ export class ThermalService extends EventEmitter {
       }
     }
     this.held = duties ? { ...duties } : null;
+  }
+
+  /** Yielding runs after every tick from now on; its alarms join the zones'. */
+  attachYield(y: ThermalYield): void {
+    this.yielder = y;
+  }
+
+  get yielding(): ThermalYield | null {
+    return this.yielder;
   }
 
   // ---- what the API and metrics read ----

@@ -7,6 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ZoneConfig } from '../config.ts';
 import { ZoneTuning, withoutDefaults } from './tuning.ts';
 import type { ThermalService } from './service.ts';
+import { YieldView } from '../yield/view.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -95,6 +96,7 @@ export const ThermalView = Type.Object({
   cooler: Type.Object({ kind: Type.String(), linkUp: Type.Boolean(), deviceFailsafe: Nullable(Type.Boolean()), writeFailures: Type.Integer() }),
   failsafe: Type.Boolean({ description: 'some zone is held at full fans' }),
   loop: Type.Object({ periodMs: Type.Integer(), alive: Type.Boolean() }),
+  yield: Nullable(YieldView),
 });
 export type ThermalView = Static<typeof ThermalView>;
 
@@ -172,5 +174,6 @@ export function thermalView(service: ThermalService): ThermalView {
     cooler: { kind: service.cooler.info.kind, linkUp: service.io.linkOk(), deviceFailsafe: cs?.failsafe ?? null, writeFailures: service.io.writeFailures },
     failsafe: service.zoneIds().some((id) => service.zoneSlot(id)!.runtime.failsafe),
     loop: { periodMs: service.periodMs, alive: service.alive() },
+    yield: service.yielding?.view() ?? null,
   };
 }
