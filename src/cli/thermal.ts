@@ -5,6 +5,7 @@
  *   gance thermal status [--url URL] [--json]
  *   gance thermal set <zone> [--setpoint C] [--mode pid|curve|fixed] [--duty D] [--kp --ki --kd] [--url URL]
  *   gance thermal reset <zone> [--url URL]
+ *   gance thermal mode [NAME | --off] [--url URL] [--json]
  *   gance thermal simulate [--profile standard|idle|full] [--config FILE] [--setpoint C] [--mode M] [--every S] [--json]
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -12,6 +13,7 @@ import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import type { ZonePatch } from '../thermal/control/index.ts';
 import type { ThermalView, ZoneView } from '../thermal/service/view.ts';
 import type { SimulateOptions } from './thermal-simulate.ts';
+import { registerMode } from './thermal-mode.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
@@ -146,6 +148,8 @@ export function register(program: Command): void {
       process.stdout.write(`${z.id}: back to the config file (mode ${z.mode}, setpoint ${z.setpoint} C)\n`);
       sayTuningNotes(z);
     });
+
+  registerMode(thermal, DEFAULT_URL);
 
   thermal
     .command('simulate')

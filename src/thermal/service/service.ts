@@ -31,7 +31,9 @@ import * as rules from './failsafe-rules.ts';
 import type { RaisedAlarm } from './failsafe-rules.ts';
 import { Ring } from './history.ts';
 import { LearnedStore } from './learned-store.ts';
-import { RuntimeTuning } from './runtime-tuning.ts';
+import { RuntimeTuning, type ActiveMode, type TuningOrigin } from './runtime-tuning.ts';
+import { modesOf, type ModeConfig } from '../modes/config.ts';
+import type { SettingOrigin } from '../modes/layers.ts';
 import type { ZoneTuning } from './tuning.ts';
 import type { ThermalYield } from '../yield/controller.ts';
 
@@ -145,7 +147,7 @@ export class ThermalService extends EventEmitter {
         controllerFailing: false,
       });
     }
-    this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log);
+    this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log, modesOf(c));
     this.learnedStore = opts.stateDir ? new LearnedStore(opts.stateDir, opts.log) : null;
   }
 
@@ -476,7 +478,16 @@ export class ThermalService extends EventEmitter {
   }
 
   zoneSlot(id: string):
-    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[]; learned: ZoneLearned }
+    | {
+        config: ZoneConfig;
+        runtime: ZoneRuntime;
+        tuned: ZoneTuning | undefined;
+        fanMinDuty: Record<string, number>;
+        persisted: boolean;
+        tuningWarnings: string[];
+        learned: ZoneLearned;
+        provenance: Record<string, SettingOrigin>;
+      }
     | undefined {
     const s = this.zones.get(id);
     if (!s) return undefined;
@@ -489,6 +500,7 @@ export class ThermalService extends EventEmitter {
       persisted: this.tuning.unsavedError(id) === null,
       tuningWarnings: this.tuning.warnings(id),
       learned: st.learned,
+      provenance: this.tuning.provenance(id),
     };
   }
 
@@ -507,8 +519,17 @@ export class ThermalService extends EventEmitter {
   // ---- run-time tuning (runtime-tuning.ts) ----
 
   /** See RuntimeTuning.tune: applied now, saved; `persisted: false` when the save failed. */
-  tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<{ persisted: boolean }> {
-    return this.tuning.tune(id, patch, mode);
+  tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge', origin: TuningOrigin = 'tuning'): Promise<{ persisted: boolean }> {
+    return this.tuning.tune(id, patch, mode, origin);
+  }
+
+  /** See RuntimeTuning.applyMode: every zone to a mode (null: none), checked whole, saved. */
+  applyMode(name: string | null): Promise<{ persisted: boolean }> {
+    return this.tuning.applyMode(name);
+  }
+
+  modeState(): { active: ActiveMode | null; modes: ReadonlyArray<ModeConfig> } {
+    return this.tuning.modeState();
   }
 
   /** Back to the config file's values for a zone; forgets its saved tuning. */

@@ -28,6 +28,12 @@ export const FanView = Type.Object({
   stalls: Type.Integer(),
 });
 
+export const SettingOriginView = Type.Object({
+  source: Type.Union([Type.Literal('config'), Type.Literal('mode'), Type.Literal('tuning'), Type.Literal('autotune')]),
+  mode: Type.Optional(Type.String({ description: 'the mode, for source mode' })),
+  at: Type.Optional(Nullable(Type.String({ description: 'when it was applied (null: before this was recorded)' }))),
+});
+
 export const ZoneSettings = withoutDefaults(Type.Omit(ZoneConfig, ['id', 'gpus', 'fans']));
 
 export const ZoneView = Type.Object({
@@ -64,6 +70,9 @@ export const ZoneView = Type.Object({
   tuned: Nullable(ZoneTuning),
   persisted: Type.Boolean({ description: 'false: the run-time tuning in effect could not be saved to the state directory (see the tuning-not-saved alarm); a restart would go back to the last saved settings' }),
   tuningWarnings: Type.Array(Type.String(), { description: 'what the run-time tuning gives up against the config file (a later critical backstop, a lower ceiling, open-loop fans)' }),
+  provenance: Type.Record(Type.String(), SettingOriginView, {
+    description: 'where each setting (dotted path: mode, pid.setpoint, curve) comes from: the config file, a mode, a tuning (PATCH/PUT through the API or CLI) or an autotune result; the last one applied wins',
+  }),
 });
 export type ZoneView = Static<typeof ZoneView>;
 
@@ -97,6 +106,7 @@ export const ThermalView = Type.Object({
   failsafe: Type.Boolean({ description: 'some zone is held at full fans' }),
   loop: Type.Object({ periodMs: Type.Integer(), alive: Type.Boolean() }),
   yield: Nullable(YieldView),
+  mode: Type.Object({ active: Nullable(Type.Object({ name: Type.String(), at: Type.String({ format: 'date-time' }) })) }, { description: 'the mode applied last (GET /v1/thermal/mode lists them)' }),
 });
 export type ThermalView = Static<typeof ThermalView>;
 
@@ -144,6 +154,7 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     tuned: z.tuned ?? null,
     persisted: z.persisted,
     tuningWarnings: z.tuningWarnings,
+    provenance: z.provenance,
   };
 }
 
@@ -175,5 +186,6 @@ export function thermalView(service: ThermalService): ThermalView {
     failsafe: service.zoneIds().some((id) => service.zoneSlot(id)!.runtime.failsafe),
     loop: { periodMs: service.periodMs, alive: service.alive() },
     yield: service.yielding?.view() ?? null,
+    mode: { active: service.modeState().active },
   };
 }
