@@ -94,7 +94,9 @@ export function statusText(s: ThermalView): string {
   );
   const sensors = `sensors: ${s.sensors.source} ${s.sensors.running ? 'streaming' : 'DOWN'} (restarts ${s.sensors.restarts}, failed samples ${s.sensors.failedSamples})${s.sensors.lastError ? `, last error: ${s.sensors.lastError}` : ''}`;
   const cooler = `cooler: ${s.cooler.kind}, link ${s.cooler.linkUp ? 'up' : 'DOWN'}${s.thermistors.length ? `; thermistors ${s.thermistors.map((t) => `${t.id} ${fmt(t.celsius, 1, ' C')}`).join(', ')}` : ''}`;
-  return [zones, '', fans, '', gpus, '', sensors, cooler].join('\n');
+  const mode = `mode: ${s.mode.active ? `${s.mode.active.name} (applied ${s.mode.active.at})` : 'none'}`;
+  const yielding = (s.yield?.zones ?? []).filter((y) => y.step > 0).map((y) => `yield: zone ${y.zone} synthesis at ${pct(y.speed)} (step ${y.step}/${y.steps}): ${y.reason}`);
+  return [zones, '', fans, '', gpus, '', sensors, cooler, mode, ...yielding].join('\n');
 }
 
 export function register(program: Command): void {

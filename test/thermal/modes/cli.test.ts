@@ -44,6 +44,9 @@ describe('gance thermal mode', () => {
     expect(z.setpoint).toBe(65);
     expect(z.provenance['pid.setpoint']).toMatchObject({ source: 'mode', mode: 'studio-render' });
 
+    const status = await gance(['thermal', 'status', '--url', base]);
+    expect(status.stdout).toMatch(/^mode: studio-render \(applied .+\)$/m);
+
     r = await gance(['thermal', 'mode', 'disco', '--url', base]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('PUT /v1/thermal/mode: 404 no mode "disco" (modes: stage-quiet, studio-render)');
