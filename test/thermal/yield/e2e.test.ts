@@ -60,9 +60,12 @@ interface Run {
   metrics: string;
   state: string;
   framesDone: number;
+  /** seconds at or above critical, and with the GPU in thermal slowdown (sampled every ~250 ms) */
+  criticalSeconds: number;
+  slowdownSeconds: number;
 }
 
-/** Renders the track, sampling /v1/thermal every 250 ms; stops early once the zone passes critical + 1 (no need to cook it further). */
+/** Renders the track, sampling /v1/thermal every 250 ms, until the render is done and (with yielding) the zone has given every step back. */
 async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
   const d: Daemon = await createDaemon({ config: config(root, yieldOn), log: pino({ level: 'silent' }) });
   await d.start();
@@ -80,9 +83,16 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
     let renderDone: number | null = null;
     let state = 'running';
     const stepsAfterRender: number[] = [];
+    let criticalSeconds = 0;
+    let slowdownSeconds = 0;
+    let last = performance.now();
     for (;;) {
       await new Promise((r) => setTimeout(r, 250));
       const v = await get();
+      const dt = (performance.now() - last) / 1000;
+      last = performance.now();
+      if (v.zones[0]!.temperatures.some((t) => (t.celsius ?? 0) >= CRITICAL)) criticalSeconds += dt;
+      if (v.gpus[0]?.throttleReasons.includes('sw_thermal_slowdown')) slowdownSeconds += dt;
       const z = zone(v);
       if (process.env.YIELD_TRACE) console.log(((performance.now() - t0) / 1000).toFixed(1), z.temperature, z.duty, v.gpus[0]?.power, v.yield?.zones[0]?.step, (await d.app.inject(`/v1/renders/${id}`)).json<RenderJobView>().framesDone, z.alarms.map((a) => a.kind).join());
       peakC = Math.max(peakC, ...z.temperatures.map((t) => t.celsius ?? 0));
@@ -94,7 +104,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
         state = job.state;
       }
       if (renderDone !== null && stepsAfterRender.at(-1) !== step) stepsAfterRender.push(step);
-      if (!yieldOn && peakC >= CRITICAL + 1) break;
+      if (!yieldOn && renderDone !== null) break;
       // after the render, until the zone has given every step back (or a minute)
       if (renderDone !== null && (step === 0 || performance.now() - renderDone > 60_000)) break;
       if (performance.now() - t0 > 200_000) throw new Error('the render took too long');
@@ -115,6 +125,8 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       metrics: (await d.app.inject('/metrics')).body,
       state,
       framesDone: job.framesDone,
+      criticalSeconds: Math.round(criticalSeconds * 10) / 10,
+      slowdownSeconds: Math.round(slowdownSeconds * 10) / 10,
     };
   } finally {
     await d.stop();
@@ -129,11 +141,13 @@ describe('a render yields before the GPU throttles (simulator, real render on th
 
     const free = await runOnce(root, false);
     expect(free.peakC).toBeGreaterThanOrEqual(CRITICAL + 1);
+    expect(free.criticalSeconds).toBeGreaterThan(0);
     expect(free.view.yield).toBeNull();
 
     const held = await runOnce(root, true);
     expect(held).toMatchObject({ state: 'done', framesDone: FRAMES });
     expect(held.peakC).toBeLessThan(CRITICAL);
+    expect(held.slowdownSeconds).toBe(0);
     expect(held.steps[0]).toBe(0);
     expect(Math.max(...held.steps)).toBeGreaterThan(0);
     // back to full speed once the zone cooled, after the render
@@ -153,6 +167,11 @@ describe('a render yields before the GPU throttles (simulator, real render on th
       peakWithoutYieldC: Math.round(free.peakC * 10) / 10,
       peakWithYieldC: Math.round(held.peakC * 10) / 10,
       criticalC: CRITICAL,
+      secondsAtCriticalWithout: free.criticalSeconds,
+      secondsThrottledWithout: free.slowdownSeconds,
+      secondsThrottledWith: held.slowdownSeconds,
+      renderSecondsWithout: Math.round(free.renderSeconds * 10) / 10,
+      fpsWithout: Math.round(free.fps * 10) / 10,
       secondsYielding: held.yieldingSeconds,
       secondsPaused: held.pausedSeconds,
       renderSeconds: Math.round(held.renderSeconds * 10) / 10,
