@@ -77,6 +77,8 @@ interface ZoneYield {
   pausedS: number;
   yieldingS: number;
   lastAt: number | null;
+  /** what yielding set in the render throttle (pause:N, rate:N), to undo only that */
+  held: Set<string>;
 }
 
 interface GpuLimit {
@@ -158,7 +160,7 @@ export class ThermalYield {
     const now = this.now();
     for (const r of readings) {
       let z = this.zones.get(r.id);
-      if (!z) this.zones.set(r.id, (z = { s: initialYield(), gpus: r.gpus, reason: 'not yielding', since: null, baselineFps: null, pausedS: 0, yieldingS: 0, lastAt: null }));
+      if (!z) this.zones.set(r.id, (z = { s: initialYield(), gpus: r.gpus, reason: 'not yielding', since: null, baselineFps: null, pausedS: 0, yieldingS: 0, lastAt: null, held: new Set() }));
       if (z.lastAt !== null && z.s.step > 0) {
         const dt = now - z.lastAt;
         z.yieldingS += dt;
@@ -198,14 +200,17 @@ export class ThermalYield {
     const live = this.cfg.live ? this.targets.live() : undefined;
     for (const gpu of z.gpus) {
       if (renders) {
+        // only what yielding set is undone: an operator's own pause or rate stays
+        if (speed === 0) {
+          renders.throttle.pause(gpu, why);
+          z.held.add(`pause:${gpu}`);
+        } else if (z.held.delete(`pause:${gpu}`)) renders.throttle.resume(gpu);
         if (step === 0) {
-          renders.throttle.resume(gpu);
-          renders.throttle.setRate(gpu, null);
-        } else if (speed === 0) renders.throttle.pause(gpu, why);
-        else {
-          renders.throttle.resume(gpu);
+          if (z.held.delete(`rate:${gpu}`)) renders.throttle.setRate(gpu, null);
+        } else if (speed > 0 && z.baselineFps !== null) {
           // without a measured speed to take a share of, the rate waits for the pause step
-          if (z.baselineFps !== null) renders.throttle.setRate(gpu, Math.max(0.1, speed * z.baselineFps), why);
+          renders.throttle.setRate(gpu, Math.max(0.1, speed * z.baselineFps), why);
+          z.held.add(`rate:${gpu}`);
         }
       }
       live?.setThermalFpsCap(gpu, step === 0 ? null : speed);
