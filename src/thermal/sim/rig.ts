@@ -73,9 +73,12 @@ export class SimRig {
   private activity: ((gpu: number) => number | null) | null = null;
   /** power limits of the simulated GPUs (the cap yielding may set), W */
   readonly limits = { defaultW: FULL_W, minW: 60, maxW: 175 };
+  private readonly gpuIndices: number[];
 
   constructor(opts: SimRigOptions) {
     this.plant = createPlant(opts.plant);
+    // not plant.gpus(): reading a GPU draws from the power-noise generator
+    this.gpuIndices = opts.plant.gpus.map((g) => g.index);
     this.clock = opts.clock ?? (() => performance.now());
     this.timeScale = opts.timeScale ?? 1;
     this.profile = profileOf(opts.profile ?? 'standard');
@@ -179,8 +182,7 @@ export class SimRig {
     }
     if (!this.activity && this.caps.size === 0 && this.held.size === 0) return;
     // worked out here, held for the step (at most 1 s): the synthesis load and power caps
-    for (const gpu of this.plant.gpus()) {
-      const g = gpu.index;
+    for (const g of this.gpuIndices) {
       const a = this.activity?.(g) ?? null;
       const cap = this.caps.get(g);
       if (a === null && cap === undefined) {
