@@ -20,7 +20,7 @@ import { addInto, clicks, tone, writeWav } from '../../audio/wav.ts';
 import { tempDir } from '../../render/job-helpers.ts';
 
 const FPS = 24;
-const SECONDS = 90;
+const SECONDS = 60;
 const FRAMES = FPS * SECONDS;
 const CRITICAL = 90;
 
@@ -107,7 +107,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       if (!yieldOn && renderDone !== null) break;
       // after the render, until the zone has given every step back (or a minute)
       if (renderDone !== null && (step === 0 || performance.now() - renderDone > 60_000)) break;
-      if (performance.now() - t0 > 200_000) throw new Error('the render took too long');
+      if (performance.now() - t0 > 300_000) throw new Error(`the render took too long (${job.framesDone}/${FRAMES} frames in 300 s)`);
     }
     const end = renderDone ?? performance.now();
     const job = (await d.app.inject(`/v1/renders/${id}`)).json<RenderJobView>();
@@ -134,7 +134,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
 }
 
 describe('a render yields before the GPU throttles (simulator, real render on the CPU)', () => {
-  it('with yielding the zone stays under critical and the speed comes back; without it the same render passes critical', { timeout: 400_000 }, async () => {
+  it('with yielding the zone stays under critical and the speed comes back; without it the same render passes critical', { timeout: 900_000 }, async () => {
     const root = tempDir('gance-yield-');
     mkdirSync(join(root, 'media'));
     writeWav(join(root, 'media', 'track.wav'), 22050, 1, addInto(clicks(22050, SECONDS, 0.25), tone(22050, SECONDS, [220, 330], 0.2)));
