@@ -63,6 +63,8 @@ interface Run {
   /** seconds at or above critical, and with the GPU in thermal slowdown (sampled every ~250 ms) */
   criticalSeconds: number;
   slowdownSeconds: number;
+  /** the zone showed a thermal-yield alarm (not a failsafe) in /v1/thermal */
+  yieldAlarmSeen: boolean;
 }
 
 /** Renders the track, sampling /v1/thermal every 250 ms, until the render is done and (with yielding) the zone has given every step back. */
@@ -83,6 +85,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
     let renderDone: number | null = null;
     let state = 'running';
     const stepsAfterRender: number[] = [];
+    let yieldAlarmSeen = false;
     let criticalSeconds = 0;
     let slowdownSeconds = 0;
     let last = performance.now();
@@ -97,6 +100,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       if (process.env.YIELD_TRACE) console.log(((performance.now() - t0) / 1000).toFixed(1), z.temperature, z.duty, v.gpus[0]?.power, v.yield?.zones[0]?.step, (await d.app.inject(`/v1/renders/${id}`)).json<RenderJobView>().framesDone, z.alarms.map((a) => a.kind).join());
       peakC = Math.max(peakC, ...z.temperatures.map((t) => t.celsius ?? 0));
       const step = v.yield?.zones[0]?.step ?? 0;
+      if (z.alarms.some((a) => a.kind === 'thermal-yield' && !a.failsafe)) yieldAlarmSeen = true;
       if (steps.at(-1) !== step) steps.push(step);
       const job = (await d.app.inject(`/v1/renders/${id}`)).json<RenderJobView>();
       if (renderDone === null && job.state !== 'running' && job.state !== 'queued') {
@@ -127,6 +131,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       framesDone: job.framesDone,
       criticalSeconds: Math.round(criticalSeconds * 10) / 10,
       slowdownSeconds: Math.round(slowdownSeconds * 10) / 10,
+      yieldAlarmSeen,
     };
   } finally {
     await d.stop();
@@ -148,6 +153,8 @@ describe('a render yields before the GPU throttles (simulator, real render on th
     expect(held).toMatchObject({ state: 'done', framesDone: FRAMES });
     expect(held.peakC).toBeLessThan(CRITICAL);
     expect(held.slowdownSeconds).toBe(0);
+    expect(held.yieldAlarmSeen).toBe(true);
+    expect(free.yieldAlarmSeen).toBe(false);
     expect(held.steps[0]).toBe(0);
     expect(Math.max(...held.steps)).toBeGreaterThan(0);
     // back to full speed once the zone cooled, after the render
