@@ -109,9 +109,10 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       }
       if (renderDone !== null && stepsAfterRender.at(-1) !== step) stepsAfterRender.push(step);
       if (!yieldOn && renderDone !== null) break;
-      // after the render, until the zone has given every step back (or a minute)
-      if (renderDone !== null && (step === 0 || performance.now() - renderDone > 60_000)) break;
-      if (performance.now() - t0 > 300_000) throw new Error(`the render took too long (${job.framesDone}/${FRAMES} frames in 300 s)`);
+      // after the render, until the zone has given every step back (each step waits releaseSeconds,
+      // doubled per quick re-take during the render: up to 16 x 6 s)
+      if (renderDone !== null && (step === 0 || performance.now() - renderDone > 240_000)) break;
+      if (renderDone === null && performance.now() - t0 > 300_000) throw new Error(`the render took too long (${job.framesDone}/${FRAMES} frames in 300 s)`);
     }
     const end = renderDone ?? performance.now();
     const job = (await d.app.inject(`/v1/renders/${id}`)).json<RenderJobView>();
