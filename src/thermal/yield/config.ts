@@ -36,7 +36,7 @@ export const YieldConfig = Type.Object(
           minItems: 1,
           maxItems: 8,
           default: ['nvidia-smi'],
-          description: 'how nvidia-smi is run for -pl, e.g. [sudo, -n, /usr/bin/nvidia-smi] with a sudoers rule allowing exactly that',
+          description: 'how nvidia-smi is run for -pl (the default runs thermal.sensors.nvidiaSmiPath), e.g. [sudo, -n, /usr/bin/nvidia-smi] with a sudoers rule allowing exactly that',
         }),
       },
       { additionalProperties: false, default: {} },

@@ -25,7 +25,9 @@ export function yieldUnit(ctx: DaemonContext, service: ThermalService, rig: SimR
   const y = t.yield;
   if (!y.enabled) return units;
   const pl = y.powerLimit;
-  const limiter = !pl.enabled ? null : rig ? simulatedPowerLimiter(rig) : nvidiaSmiPowerLimiter(pl.command);
+  // the plain default runs the nvidia-smi the sensors use
+  const command = pl.command.length === 1 && pl.command[0] === 'nvidia-smi' ? [t.sensors.nvidiaSmiPath] : pl.command;
+  const limiter = !pl.enabled ? null : rig ? simulatedPowerLimiter(rig) : nvidiaSmiPowerLimiter(command);
   const yielder = new ThermalYield(
     y,
     {
