@@ -6,8 +6,7 @@
  * GANce user the same numbers, integer sources are decoded as raw integers and mapped that way here;
  * float sources (mp3, ogg, float WAV) are taken as ffmpeg decodes them.
  */
-import { readFile } from 'node:fs/promises';
-import wavefile from 'wavefile';
+import { open, type FileHandle } from 'node:fs/promises';
 import { AudioError } from './errors.ts';
 import { lastLine, runTool } from './ffmpeg.ts';
 
@@ -112,16 +111,76 @@ const OUTPUT: Record<SourceKind, { format: string; codec: string; bytes: number 
  * the way numpy averages float32: (a + b) rounded to float32, then divided by the count.
  */
 export function interleavedToMono(buf: Buffer, kind: SourceKind, channels: number): Float32Array {
+  const out = new Float32Array(Math.floor(buf.length / (OUTPUT[kind].bytes * channels)));
+  interleavedToMonoInto(buf, kind, channels, out, 0);
+  return out;
+}
+
+/** interleavedToMono of the whole sample frames in `buf` into out[at..]; returns the frames written. */
+function interleavedToMonoInto(buf: Buffer, kind: SourceKind, channels: number, out: Float32Array, at: number): number {
   const bytes = OUTPUT[kind].bytes;
   const frames = Math.floor(buf.length / (bytes * channels));
   const count = frames * channels;
   // Typed views need aligned offsets; copy the rare misaligned buffer.
-  const src = buf.byteOffset % bytes === 0 ? buf : Buffer.from(buf);
-  if (kind === 'float') return toMono(new Float64Array(src.buffer, src.byteOffset, count), channels, 1, 0, false);
-  // interp1d between (min, -1) and (max, 1) of the integer type
-  const lo = kind === 's16' ? -32768 : -2147483648;
-  const slope = kind === 's16' ? (1 - -1) / (32767 - -32768) : (1 - -1) / (2147483647 - -2147483648);
-  return toMono(kind === 's16' ? new Int16Array(src.buffer, src.byteOffset, count) : new Int32Array(src.buffer, src.byteOffset, count), channels, slope, lo, true);
+  const src = buf.byteOffset % bytes === 0 ? buf : Buffer.from(buf.subarray(0, count * bytes));
+  const dst = out.subarray(at, at + frames);
+  if (kind === 'float') toMono(new Float64Array(src.buffer, src.byteOffset, count), channels, 1, 0, false, dst);
+  else {
+    // interp1d between (min, -1) and (max, 1) of the integer type
+    const lo = kind === 's16' ? -32768 : -2147483648;
+    const slope = kind === 's16' ? (1 - -1) / (32767 - -32768) : (1 - -1) / (2147483647 - -2147483648);
+    toMono(kind === 's16' ? new Int16Array(src.buffer, src.byteOffset, count) : new Int32Array(src.buffer, src.byteOffset, count), channels, slope, lo, true, dst);
+  }
+  return frames;
+}
+
+/** Float32 samples on shared memory: the analysis threads read them where they lie. */
+function sharedFloat32(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(length * 4));
+}
+
+/**
+ * Interleaved PCM arriving in pieces of any size, converted to mono as it comes, so that a track is
+ * never held as its source bytes (four times the mono floats for 16-bit stereo, sixteen for float64
+ * stereo). `expected` sizes the buffer when the length is known or estimated; it grows if short.
+ */
+class MonoCollector {
+  private out: Float32Array;
+  private used = 0;
+  private rest: Buffer = Buffer.alloc(0);
+  private readonly frameBytes: number;
+
+  constructor(
+    private readonly kind: SourceKind,
+    private readonly channels: number,
+    expected: number,
+  ) {
+    this.frameBytes = OUTPUT[kind].bytes * channels;
+    this.out = sharedFloat32(Math.max(1, Math.ceil(expected)));
+  }
+
+  push(chunk: Buffer): void {
+    const buf = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
+    const frames = Math.floor(buf.length / this.frameBytes);
+    if (this.used + frames > this.out.length) {
+      const grown = sharedFloat32(Math.max(this.used + frames, Math.ceil(this.out.length * 1.5)));
+      grown.set(this.out.subarray(0, this.used));
+      this.out = grown;
+    }
+    this.used += interleavedToMonoInto(buf.subarray(0, frames * this.frameBytes), this.kind, this.channels, this.out, this.used);
+    this.rest = Buffer.from(buf.subarray(frames * this.frameBytes));
+  }
+
+  finish(): Float32Array {
+    if (this.used === this.out.length) return this.out;
+    // an estimate well off: the exact length, not a large unused tail
+    if (this.out.length - this.used > Math.max(4096, this.used / 50)) {
+      const exact = sharedFloat32(this.used);
+      exact.set(this.out.subarray(0, this.used));
+      return exact;
+    }
+    return this.out.subarray(0, this.used);
+  }
 }
 
 /**
@@ -132,25 +191,30 @@ export function interleavedToMono(buf: Buffer, kind: SourceKind, channels: numbe
  * The usual input (16-bit stereo) through a table of every sample's float32 value: the same numbers as
  * toMono's general loop, several times faster.
  */
-function stereo16ToMono(view: Int16Array, frames: number, slope: number, lo: number): Float32Array {
+let stereo16Table: { slope: number; lo: number; table: Float64Array } | null = null;
+
+function stereo16ToMono(view: Int16Array, frames: number, slope: number, lo: number, out: Float32Array): Float32Array {
   const f32 = Math.fround;
-  const table = new Float64Array(65536);
-  for (let v = -32768; v < 32768; v++) table[v + 32768] = f32(slope * (v - lo) + -1);
-  const out = new Float32Array(frames);
+  // built once: a track arrives in many pieces
+  if (!stereo16Table || stereo16Table.slope !== slope || stereo16Table.lo !== lo) {
+    const t = new Float64Array(65536);
+    for (let v = -32768; v < 32768; v++) t[v + 32768] = f32(slope * (v - lo) + -1);
+    stereo16Table = { slope, lo, table: t };
+  }
+  const table = stereo16Table.table;
   for (let i = 0, pos = 0; i < frames; i++, pos += 2) out[i] = f32(f32(table[view[pos]! + 32768]! + table[view[pos + 1]! + 32768]!) / 2);
   return out;
 }
 
-function toMono(view: Int16Array | Int32Array | Float64Array, channels: number, slope: number, lo: number, isInt: boolean): Float32Array {
+function toMono(view: Int16Array | Int32Array | Float64Array, channels: number, slope: number, lo: number, isInt: boolean, out: Float32Array): Float32Array {
   const frames = Math.floor(view.length / channels);
-  const out = new Float32Array(frames);
   const f32 = Math.fround;
   if (channels === 1) {
     if (isInt) for (let i = 0; i < frames; i++) out[i] = f32(slope * (view[i]! - lo) + -1);
     else for (let i = 0; i < frames; i++) out[i] = view[i]!;
     return out;
   }
-  if (channels === 2 && view instanceof Int16Array) return stereo16ToMono(view, frames, slope, lo);
+  if (channels === 2 && view instanceof Int16Array) return stereo16ToMono(view, frames, slope, lo, out);
   let pos = 0;
   for (let i = 0; i < frames; i++) {
     let acc = isInt ? f32(slope * (view[pos++]! - lo) + -1) : f32(view[pos++]!);
@@ -177,47 +241,81 @@ export async function decodeFile(file: string, opts: DecodeOptions = {}, probed?
   const probe = probed ?? (await probeAudio(file, opts));
   const resampling = opts.sampleRate !== undefined && opts.sampleRate !== probe.sampleRate;
   const kind = sourceKind(probe, resampling);
-  const pcm = resampling ? null : await readPcmWav(file, probe, kind);
-  const samples = interleavedToMono(pcm ?? (await ffmpegDecode(file, opts, kind)), kind, probe.channels);
   const rate = resampling ? opts.sampleRate! : probe.sampleRate;
+  const samples = (resampling ? null : await readPcmWav(file, probe, kind)) ?? (await ffmpegDecode(file, opts, kind, probe, rate));
   if (samples.length === 0) throw new AudioError('AUDIO_EMPTY', 'decoded to zero samples (empty or zero-length track)', file);
   checkFinite(samples, rate, file);
   return { samples, sampleRate: rate, sources: [{ file, samples: samples.length, channels: probe.channels, sampleFormat: probe.sampleFormat }] };
 }
 
-/** The stream's samples through ffmpeg, as OUTPUT[kind]. */
-async function ffmpegDecode(file: string, opts: DecodeOptions, kind: SourceKind): Promise<Buffer> {
+/** The stream's samples through ffmpeg, as OUTPUT[kind], converted to mono as they arrive. */
+async function ffmpegDecode(file: string, opts: DecodeOptions, kind: SourceKind, probe: AudioProbe, rate: number): Promise<Float32Array> {
   const out = OUTPUT[kind];
   const args = ['-nostdin', '-v', 'error', '-i', file, '-map', '0:a:0', '-vn', '-f', out.format, '-c:a', out.codec];
   if (opts.sampleRate !== undefined) args.push('-ar', String(opts.sampleRate));
   args.push('pipe:1');
-  const res = await runTool(opts.ffmpegPath ?? 'ffmpeg', args, file);
+  // sized by what the container says (a little over), else a minute, grown as needed
+  const expected = rate === probe.sampleRate && probe.exactSamples !== null ? probe.exactSamples : probe.duration !== null ? probe.duration * rate * 1.01 + 4096 : 60 * rate;
+  const mono = new MonoCollector(kind, probe.channels, expected);
+  const res = await runTool(opts.ffmpegPath ?? 'ffmpeg', args, file, (c) => mono.push(c));
   if (res.code !== 0) throw new AudioError('AUDIO_UNREADABLE', `ffmpeg could not decode it (${lastLine(res.stderrTail)})`, file);
-  return res.stdout;
+  return mono.finish();
 }
+
+/** Bytes read from a WAV at a time. */
+const WAV_PIECE = 1 << 22;
 
 /**
  * A 16- or 32-bit PCM WAV's samples straight from the file (what ffmpeg would pipe, without the
- * process and the pipe: the usual input, and a quarter of a second per 5 minutes saved). Anything
- * else, or anything unexpected in the file, goes to ffmpeg, which reads it or says why not.
+ * process and the pipe: the usual input), read a piece at a time. Anything else, or anything
+ * unexpected in the file, goes to ffmpeg, which reads it or says why not.
  */
-async function readPcmWav(file: string, probe: AudioProbe, kind: SourceKind): Promise<Buffer | null> {
+async function readPcmWav(file: string, probe: AudioProbe, kind: SourceKind): Promise<Float32Array | null> {
   const bits = probe.codec === 'pcm_s16le' ? 16 : probe.codec === 'pcm_s32le' ? 32 : 0;
   if (bits === 0 || (kind !== 's16' && kind !== 's32')) return null;
-  let bytes: Buffer;
+  let fh: FileHandle;
   try {
-    bytes = await readFile(file);
+    fh = await open(file, 'r');
   } catch {
     return null;
   }
-  if (bytes.toString('latin1', 0, 4) !== 'RIFF' || bytes.toString('latin1', 8, 12) !== 'WAVE') return null;
   try {
-    const wav = new wavefile.WaveFile(bytes) as unknown as { fmt: { numChannels: number; bitsPerSample: number; sampleRate: number }; data: { samples: Uint8Array } };
-    if (wav.fmt.numChannels !== probe.channels || wav.fmt.bitsPerSample !== bits || wav.fmt.sampleRate !== probe.sampleRate) return null;
-    const data = wav.data.samples;
-    return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const size = (await fh.stat()).size;
+    const at = async (pos: number, n: number) => {
+      const b = Buffer.alloc(n);
+      const { bytesRead } = await fh.read(b, 0, n, pos);
+      return b.subarray(0, bytesRead);
+    };
+    const head = await at(0, 12);
+    if (head.length < 12 || head.toString('latin1', 0, 4) !== 'RIFF' || head.toString('latin1', 8, 12) !== 'WAVE') return null;
+    let fmt: Buffer | null = null;
+    let data: { start: number; bytes: number } | null = null;
+    // the chunks in order: 'fmt ' before 'data', others skipped (padded to even sizes)
+    for (let pos = 12; pos + 8 <= size && !data; ) {
+      const h = await at(pos, 8);
+      const id = h.toString('latin1', 0, 4);
+      const len = h.readUInt32LE(4);
+      if (id === 'fmt ') fmt = await at(pos + 8, Math.min(len, 64));
+      else if (id === 'data') data = { start: pos + 8, bytes: Math.min(len, size - pos - 8) };
+      pos += 8 + len + (len % 2);
+    }
+    if (!fmt || !data || fmt.length < 16) return null;
+    const format = fmt.readUInt16LE(0);
+    if ((format !== 1 && format !== 0xfffe) || fmt.readUInt16LE(2) !== probe.channels || fmt.readUInt32LE(4) !== probe.sampleRate || fmt.readUInt16LE(14) !== bits) return null;
+    const frameBytes = (bits / 8) * probe.channels;
+    const mono = new MonoCollector(kind, probe.channels, Math.floor(data.bytes / frameBytes));
+    const piece = Buffer.alloc(Math.floor(WAV_PIECE / frameBytes) * frameBytes);
+    for (let done = 0; done < data.bytes; ) {
+      const { bytesRead } = await fh.read(piece, 0, Math.min(piece.length, data.bytes - done), data.start + done);
+      if (bytesRead === 0) break;
+      mono.push(piece.subarray(0, bytesRead));
+      done += bytesRead;
+    }
+    return mono.finish();
   } catch {
     return null;
+  } finally {
+    await fh.close();
   }
 }
 
@@ -240,8 +338,9 @@ export async function decodeFiles(files: readonly string[], opts: DecodeOptions 
     }
     parts.push(part);
   }
+  if (parts.length === 1) return parts[0]!;
   const total = parts.reduce((n, p) => n + p.samples.length, 0);
-  const samples = new Float32Array(total);
+  const samples = sharedFloat32(total);
   let at = 0;
   for (const p of parts) {
     samples.set(p.samples, at);

@@ -11,12 +11,28 @@ export interface RunResult {
 
 const STDERR_TAIL = 4000;
 
-export function runTool(tool: string, args: string[], file: string): Promise<RunResult> {
+/**
+ * Runs `tool` to its end. Its stdout comes back whole, or, with `onStdout`, goes there piece by piece
+ * as it arrives (a decoded track is not held as bytes as well); an error thrown there ends the tool
+ * and the run with it.
+ */
+export function runTool(tool: string, args: string[], file: string, onStdout?: (chunk: Buffer) => void): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    let failed: unknown = null;
+    child.stdout.on('data', (c: Buffer) => {
+      if (!onStdout) chunks.push(c);
+      else if (failed === null) {
+        try {
+          onStdout(c);
+        } catch (err) {
+          failed = err;
+          child.kill('SIGKILL');
+        }
+      }
+    });
     child.stderr.on('data', (c: Buffer) => {
       stderr = (stderr + c.toString('utf8')).slice(-STDERR_TAIL);
     });
@@ -25,7 +41,10 @@ export function runTool(tool: string, args: string[], file: string): Promise<Run
         reject(new AudioError('AUDIO_FFMPEG_MISSING', `${tool} is not installed or not on PATH (needed to read audio)`, file, { cause: err }));
       } else reject(new AudioError('AUDIO_UNREADABLE', `could not start ${tool}: ${err.message}`, file, { cause: err }));
     });
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(chunks), stderrTail: stderr.trim() }));
+    child.on('close', (code, signal) => {
+      if (failed !== null) reject(failed as Error);
+      else resolve({ code, signal, stdout: Buffer.concat(chunks), stderrTail: stderr.trim() });
+    });
   });
 }
 

@@ -27,7 +27,11 @@ export interface VideoAudio {
   scaledRate: number;
 }
 
-export type Resampler = (x: Float32Array, srOrig: number, srNew: number) => Float32Array | Promise<Float32Array>;
+/**
+ * A resampler may leave room after its result: when the result's buffer holds `padTo` multiples of
+ * zeros after it (a fresh buffer), the padded signal is taken from it in place instead of copied.
+ */
+export type Resampler = (x: Float32Array, srOrig: number, srNew: number, padTo?: number) => Float32Array | Promise<Float32Array>;
 
 export async function scaleForVideo(
   samples: Float32Array,
@@ -47,9 +51,15 @@ export async function scaleForVideo(
   if (!(scaledRate > 0)) throw new AudioError('AUDIO_EMPTY', `track is too short: ${samples.length} samples give no video frame`, file);
   const outLength = Math.trunc(samples.length * (scaledRate / sampleRate));
   if (outLength < 1) throw new AudioError('AUDIO_EMPTY', `track is too short: ${samples.length} samples at ${sampleRate} Hz make no video frame`, file);
-  const scaled = await resampler(samples, sampleRate, scaledRate);
+  const scaled = await resampler(samples, sampleRate, scaledRate, vectorLength);
   const frames = Math.ceil(scaled.length / vectorLength);
-  const padded = new Float32Array(frames * vectorLength);
+  const length = frames * vectorLength;
+  if (scaled.length === length) return { samples: scaled, vectorLength, frames, scaledRate };
+  // a whole track at the analysis rate: padded where it lies when the resampler left the room
+  if (scaled.byteOffset === 0 && scaled.buffer.byteLength >= length * 4 && new Float32Array(scaled.buffer, scaled.byteLength, length - scaled.length).every((v) => v === 0)) {
+    return { samples: new Float32Array(scaled.buffer, 0, length), vectorLength, frames, scaledRate };
+  }
+  const padded = new Float32Array(length);
   padded.set(scaled);
   return { samples: padded, vectorLength, frames, scaledRate };
 }

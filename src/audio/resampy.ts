@@ -139,12 +139,15 @@ export function resampleRangeReference(x: Float32Array, tables: ResampleTables, 
   }
 }
 
-/** Resample the whole signal (single thread). */
-export function resampleKaiserBest(x: Float32Array, srOrig: number, srNew: number): Float32Array {
+/**
+ * Resample the whole signal (single thread). With `padTo`, the result's buffer is zero-padded to a
+ * multiple of that many samples, so that a caller can take the padded signal without a copy.
+ */
+export function resampleKaiserBest(x: Float32Array, srOrig: number, srNew: number, padTo = 1): Float32Array {
   const nOut = resampledLength(x.length, srOrig, srNew);
   if (nOut < 1) throw new RangeError(`input of ${x.length} samples is too short to resample from ${srOrig} to ${srNew}`);
   const tables = resampleTables(srOrig, srNew);
-  const y = new Float32Array(nOut);
+  const y = new Float32Array(new ArrayBuffer(Math.ceil(nOut / padTo) * padTo * 4), 0, nOut);
   resampleRange(x, tables, 0, nOut, 0, y);
   return y;
 }

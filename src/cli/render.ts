@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import { encodeParallel, MAX_ENCODE_PARALLEL } from '../render/encode-args.ts';
 import type { RenderProgress } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
 
@@ -29,9 +30,11 @@ interface RenderFlags {
   psi?: number;
   workDir?: string;
   segmentFrames?: number;
+  encodeParallel?: number;
   progress?: boolean;
   remote?: string;
   still?: number[];
+  debug?: string;
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -93,7 +96,7 @@ export function specFromFlags(audio: string[], networks: string[], f: RenderFlag
       preset: f.preset ?? 'medium',
       audioCodec: f.audioCodec ?? 'aac',
       audioBitrate: 320,
-      debugVideo: false,
+      debugPath: f.debug === undefined ? null : resolve(f.debug),
     },
     priority: 0,
   };
@@ -152,7 +155,8 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
   const file = refs.find((r) => r.endsWith('.onnx'));
   if (file) throw new InvalidArgumentError(`--network ${file}: with --remote, networks are ids the daemon knows (GET /v1/networks)`);
   if (flags.format === 'png') throw new InvalidArgumentError('--format png: with --remote only mp4 renders come back (PNG frames stay in a folder on the daemon)');
-  if (flags.workDir !== undefined || flags.segmentFrames !== undefined) throw new InvalidArgumentError('--work-dir and --segment-frames: with --remote the daemon keeps its own (render.segmentFrames)');
+  if (flags.workDir !== undefined || flags.segmentFrames !== undefined || flags.encodeParallel !== undefined) throw new InvalidArgumentError('--work-dir, --segment-frames and --encode-parallel: with --remote the daemon keeps its own (render.segmentFrames, render.encodeParallel)');
+  if (flags.debug !== undefined) throw new InvalidArgumentError('--debug: with --remote, ask the daemon for one in the spec (output.debugPath, a name under its render.outputRoot) and download it from GET /v1/renders/{id}/debug');
   if (refs.length === 0) throw new InvalidArgumentError('--remote needs --network ID (the daemon\'s catalogue: GET /v1/networks)');
   const full = specFromFlags(audio, refs, flags);
   // a projection file is named under the daemon's render.mediaRoot, as given
@@ -183,7 +187,7 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
 /** The flags of a video render that a stills run has no use for (--size, --psi, --network, --config it takes). */
 const VIDEO_ONLY: Array<[keyof RenderFlags, string]> = [
   ['format', '--format'], ['fps', '--fps'], ['crf', '--crf'], ['preset', '--preset'], ['pixelFormat', '--pixel-format'], ['audioCodec', '--audio-codec'],
-  ['mode', '--mode'], ['projection', '--projection'], ['alpha', '--alpha'], ['seed', '--seed'], ['workDir', '--work-dir'], ['segmentFrames', '--segment-frames'], ['remote', '--remote'],
+  ['mode', '--mode'], ['projection', '--projection'], ['alpha', '--alpha'], ['seed', '--seed'], ['workDir', '--work-dir'], ['segmentFrames', '--segment-frames'], ['encodeParallel', '--encode-parallel'], ['remote', '--remote'], ['debug', '--debug'],
 ];
 
 /** --still SEED...: one PNG per seed into the --out folder, no audio (src/render/stills.ts). */
@@ -233,11 +237,12 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   if (flags.still !== undefined) return stillsCommand(audio, flags);
   if (audio.length === 0) throw new InvalidArgumentError("missing required argument 'audio' (or --still SEED for stills)");
   if (flags.remote !== undefined) return remoteCommand(audio, flags);
-  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, pinoModule] = await Promise.all([
+  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, pinoModule] = await Promise.all([
     import('../config/load.ts'),
     import('../render/run.ts'),
     import('../render/local.ts'),
     import('../render/types.ts'),
+    import('../render/preflight.ts'),
     import('pino'),
   ]);
   const config = loadConfigFile(flags.config);
@@ -265,18 +270,23 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const renderer = createLocalRenderer({ config, log, extraDirs: [...new Set(files.map((f) => dirname(f)))], firstNetwork: first });
+  // the workers start once the inputs are checked: a refusal is its one line and nothing else
+  const renderer = createLocalRenderer({ config, log, extraDirs: [...new Set(files.map((f) => dirname(f)))], firstNetwork: first, deferStart: true });
   const view = await progressView(flags.progress !== false);
   try {
+    await preflight(spec, renderer.deps.networks.catalogue, renderer.deps.latents.config, renderer.deps.ffmpeg);
+    renderer.start();
     const r = await runRender(spec, renderer.deps, {
       workDir,
       signal: abort.signal,
       onProgress: (p) => view.update(p),
       segmentFrames: flags.segmentFrames ?? config.render.segmentFrames,
+      encodeParallel: encodeParallel(flags.encodeParallel ?? config.render.encodeParallel),
     });
     view.stop();
     const resumed = r.resumedFrames > 0 ? `, ${r.resumedFrames} of them from ${workDir}` : '';
-    process.stdout.write(`wrote ${r.output} (${r.frames} frames at ${r.fps} fps${resumed} in ${r.seconds.toFixed(1)} s) and ${r.runConfig}\n`);
+    const debug = r.debugOutput === undefined ? '' : `, the debug video ${r.debugOutput}`;
+    process.stdout.write(`wrote ${r.output} (${r.frames} frames at ${r.fps} fps${resumed} in ${r.seconds.toFixed(1)} s)${debug} and ${r.runConfig}\n`);
   } catch (err) {
     view.stop();
     if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
@@ -315,6 +325,8 @@ export function register(program: Command): void {
     .option('--psi <psi>', "truncation psi for z networks (default: the network's)", number('--psi', -10, 10))
     .option('--work-dir <dir>', 'keep segments here: an interrupted render resumes when run again with the same folder')
     .option('--segment-frames <n>', 'frames per segment, the resume granularity (default: render.segmentFrames, 240)', number('--segment-frames', 1, 1_000_000, true))
+    .option('--debug <file.mp4>', 'also write a debug video here (GANce --debug-path): each frame beside charts of the audio features, the latents and the network index over time, with the audio; drawn after the render')
+    .option('--encode-parallel <n>', 'segments encoded at once, 4 x264 threads each; the same video with any number (default: render.encodeParallel, one per 4 CPU cores)', number('--encode-parallel', 1, MAX_ENCODE_PARALLEL, true))
     .option('--no-progress', 'print no progress')
     .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot')
     .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));

@@ -69,6 +69,7 @@ export function showText(j: RenderJobView): string {
     ['attempts', String(j.attempts)],
   ];
   if (j.outputUrl) lines.push(['download', j.outputUrl]);
+  if (j.spec.output.debugPath) lines.push(['debug', j.debugUrl ?? j.spec.output.debugPath]);
   return lines.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n');
 }
 

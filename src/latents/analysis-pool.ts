@@ -14,16 +14,20 @@ import { Worker } from 'node:worker_threads';
 import { threadEntry } from '../threads/ts-entry.ts';
 import { resampledLength, resampleTables } from '../audio/resampy.ts';
 import { RAW_STRIDE, richFrameCount, richFromRaw, type RichFeatures, type RichOptions } from '../audio/features/rich.ts';
-import { applyRoll, checkAudible, checkSpectrogramInput, SPECTROGRAM_SMOOTHING, type GanceSpectrogram, type SpectrogramOptions } from '../audio/features/spectrogram.ts';
+import { checkAudible, checkSpectrogramInput, type SpectrogramOptions } from '../audio/features/spectrogram.ts';
+import { decibelsBuffer, rollShifts, type SpectrogramState } from '../audio/features/spectrogram-rows.ts';
 import type { AnalysisJob } from './analysis-worker.ts';
 import { callWorker } from '../threads/thread-call.ts';
 
 export interface AnalysisPool {
   readonly threads: number;
-  /** resampy kaiser_best, the same samples as resampleKaiserBest. */
-  resample: (x: Float32Array, srOrig: number, srNew: number) => Promise<Float32Array>;
-  /** ganceSpectrogram and (unless `rich` is null) richFeaturesOffline of one signal, the same numbers. */
-  analyse: (samples: Float32Array, spectrogram: SpectrogramOptions, rich: RichOptions | null) => Promise<{ spectrogram: GanceSpectrogram; rich: RichFeatures[] | null }>;
+  /** resampy kaiser_best, the same samples as resampleKaiserBest (its buffer zero-padded to a multiple of padTo, shared). */
+  resample: (x: Float32Array, srOrig: number, srNew: number, padTo?: number) => Promise<Float32Array>;
+  /**
+   * spectrogramState (the rows of ganceSpectrogram on demand) and (unless `rich` is null)
+   * richFeaturesOffline of one signal, the same numbers; `scratch` as spectrogramState's.
+   */
+  analyse: (samples: Float32Array, spectrogram: SpectrogramOptions, rich: RichOptions | null, scratch?: SharedArrayBuffer) => Promise<{ spectrogram: SpectrogramState; rich: RichFeatures[] | null }>;
   /** Resolves once every worker has started and run a short track (a daemon does this once, up front). */
   ready: () => Promise<void>;
   close: () => Promise<void>;
@@ -39,7 +43,9 @@ function evenBounds(n: number, parts: number): number[] {
   return b;
 }
 
+/** `a` on shared memory the threads can read: itself when it already is (a whole buffer from its start). */
 function shared(a: Float32Array): SharedArrayBuffer {
+  if (a.buffer instanceof SharedArrayBuffer && a.byteOffset === 0) return a.buffer;
   const s = new SharedArrayBuffer(a.byteLength);
   new Float32Array(s).set(a);
   return s;
@@ -74,30 +80,29 @@ export function analysisPool(threads: number, opts: AnalysisPoolOptions = {}): A
     return Promise.all(workers.map((w, i) => callWorker<T>(w, job(bounds[i]!, bounds[i + 1]!, i) as unknown as Record<string, unknown>)));
   };
 
-  async function spectrogram(samples: SharedArrayBuffer, sampleCount: number, opts: SpectrogramOptions, original: Float32Array): Promise<GanceSpectrogram> {
+  async function spectrogram(samples: SharedArrayBuffer, sampleCount: number, opts: SpectrogramOptions, original: Float32Array, scratch?: SharedArrayBuffer): Promise<SpectrogramState> {
     const vl = opts.vectorLength;
     const frames = checkSpectrogramInput(sampleCount, opts);
     const bins = Math.floor((vl - 2) / 2);
     const byFrame = evenBounds(frames, n);
     const byBin = byFrame.map((f) => f * bins);
-    const byValue = byFrame.map((f) => f * vl);
-    const mags = new SharedArrayBuffer(frames * bins * 8);
+    const mags = decibelsBuffer(frames, bins, scratch, (bytes) => new SharedArrayBuffer(bytes));
     const maxes = await each<number>(byFrame, (f0, f1) => ({ kind: 'magnitudes', samples, vl, f0, f1, mags }));
     const max = Math.max(...maxes);
     checkAudible(max, opts.file);
     const minFinite = Math.min(...(await each<number>(byBin, (i0, i1) => ({ kind: 'decibels', mags, max, i0, i1 }))));
-    const resampled = new SharedArrayBuffer(frames * vl * 8);
-    const ranges = await each<[number, number]>(byFrame, (f0, f1) => ({ kind: 'fourier', mags, minFinite, bins, vl, f0, f1, out: resampled }));
-    const min = Math.min(...ranges.map((r) => r[0]));
-    const top = Math.max(...ranges.map((r) => r[1]));
-    const range: [number, number] = [opts.amplitudeRange[0], opts.amplitudeRange[1]];
-    await each(byValue, (i0, i1) => ({ kind: 'scale', data: resampled, min, max: top, range, i0, i1 }));
-    const out = new SharedArrayBuffer(frames * vl * 8);
-    const { across, within } = SPECTROGRAM_SMOOTHING;
-    await each(byFrame, (f0, f1) => ({ kind: 'smooth', data: resampled, frames, vl, across, within, f0, f1, out }));
-    let vectors: Float64Array = new Float64Array(out);
-    if (opts.rollEnabled) vectors = applyRoll(vectors, original, frames, vl, opts.file);
-    return { vectors, frames, vectorLength: vl };
+    // the resampled rows only for their extremes: the rows themselves are made when asked for
+    const ranges = await each<[number, number]>(byFrame, (f0, f1) => ({ kind: 'extremes', mags, minFinite, bins, vl, f0, f1 }));
+    return {
+      frames,
+      vectorLength: vl,
+      bins,
+      decibels: new Float64Array(mags, 0, frames * bins),
+      min: Math.min(...ranges.map((r) => r[0])),
+      max: Math.max(...ranges.map((r) => r[1])),
+      amplitudeRange: [opts.amplitudeRange[0], opts.amplitudeRange[1]],
+      rollShifts: opts.rollEnabled ? rollShifts(original, frames, vl, opts.file) : null,
+    };
   }
 
   async function rich(samples: SharedArrayBuffer, length: number, opts: RichOptions, original: Float32Array): Promise<RichFeatures[]> {
@@ -123,11 +128,11 @@ export function analysisPool(threads: number, opts: AnalysisPoolOptions = {}): A
       const frames = Math.floor(y.length / 512);
       await this.analyse(y.subarray(0, frames * 512), { vectorLength: 512, amplitudeRange: [-1, 1], rollEnabled: false }, { sampleRate: 30720, frameLength: 512, fps: 60 });
     },
-    async resample(x, srOrig, srNew) {
+    async resample(x, srOrig, srNew, padTo = 1) {
       const nOut = resampledLength(x.length, srOrig, srNew);
       if (nOut < 1) throw new RangeError(`input of ${x.length} samples is too short to resample from ${srOrig} to ${srNew}`);
       const xs = shared(x);
-      const ys = new SharedArrayBuffer(nOut * 4);
+      const ys = new SharedArrayBuffer(Math.ceil(nOut / padTo) * padTo * 4);
       const { timeIncrement } = resampleTables(srOrig, srNew);
       const bounds = Array.from({ length: n + 1 }, (_, i) => Math.round((i * nOut) / n));
       // Registers at each boundary: the same additions resampy makes, in one pass.
@@ -141,15 +146,15 @@ export function analysisPool(threads: number, opts: AnalysisPoolOptions = {}): A
         r += timeIncrement;
       }
       await each(bounds, (t0, t1, i) => ({ kind: 'resample', x: xs, xLength: x.length, y: ys, t0, t1, register: registers[i]!, srOrig, srNew }));
-      return new Float32Array(ys);
+      return new Float32Array(ys, 0, nOut);
     },
-    async analyse(samples, specOpts, richOpts) {
+    async analyse(samples, specOpts, richOpts, scratch) {
       const s = shared(samples);
       // the rich features go first: their ranges take as long everywhere, the spectrogram's stages then
       // follow each other without one thread waiting long for another
       const richJob = richOpts ? rich(s, samples.length, richOpts, samples) : null;
       richJob?.catch(() => undefined);
-      const spec = await spectrogram(s, samples.length, specOpts, samples);
+      const spec = await spectrogram(s, samples.length, specOpts, samples, scratch);
       return { spectrogram: spec, rich: richJob ? await richJob : null };
     },
     async close() {

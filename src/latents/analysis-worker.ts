@@ -5,7 +5,8 @@
 import { parentPort } from 'node:worker_threads';
 import { resampleRange, resampleTables } from '../audio/resampy.ts';
 import { richRawRange, type RichOptions } from '../audio/features/rich.ts';
-import { decibelsInto, extremes, fourierResampleRows, liftSilentBins, magnitudesInto, scaleToRange, smoothRowsInto } from '../audio/features/spectrogram.ts';
+import { decibelsInto, liftSilentBins, magnitudesInto } from '../audio/features/spectrogram.ts';
+import { resampledExtremes } from '../audio/features/spectrogram-rows.ts';
 import { reply } from '../threads/thread-call.ts';
 
 export type AnalysisJob =
@@ -13,12 +14,11 @@ export type AnalysisJob =
   | { kind: 'resample'; x: SharedArrayBuffer; xLength: number; y: SharedArrayBuffer; t0: number; t1: number; register: number; srOrig: number; srNew: number }
   | { kind: 'magnitudes'; samples: SharedArrayBuffer; vl: number; f0: number; f1: number; mags: SharedArrayBuffer }
   | { kind: 'decibels'; mags: SharedArrayBuffer; max: number; i0: number; i1: number }
-  | { kind: 'fourier'; mags: SharedArrayBuffer; minFinite: number; bins: number; vl: number; f0: number; f1: number; out: SharedArrayBuffer }
-  | { kind: 'scale'; data: SharedArrayBuffer; min: number; max: number; range: [number, number]; i0: number; i1: number }
-  | { kind: 'smooth'; data: SharedArrayBuffer; frames: number; vl: number; across: [number, number]; within: [number, number]; f0: number; f1: number; out: SharedArrayBuffer }
+  | { kind: 'extremes'; mags: SharedArrayBuffer; minFinite: number; bins: number; vl: number; f0: number; f1: number }
   | { kind: 'rich'; samples: SharedArrayBuffer; length: number; opts: RichOptions; f0: number; f1: number };
 
-const f64 = (b: SharedArrayBuffer) => new Float64Array(b);
+// whole float64s: a buffer reused for the magnitudes may end in half of one
+const f64 = (b: SharedArrayBuffer) => new Float64Array(b, 0, Math.floor(b.byteLength / 8));
 
 function run(job: AnalysisJob): { result?: unknown; transfer?: ArrayBuffer[] } {
   switch (job.kind) {
@@ -34,19 +34,11 @@ function run(job: AnalysisJob): { result?: unknown; transfer?: ArrayBuffer[] } {
       return { result: magnitudesInto(new Float32Array(job.samples), job.vl, job.f0, job.f1, f64(job.mags)) };
     case 'decibels':
       return { result: decibelsInto(f64(job.mags), job.max, job.i0, job.i1) };
-    case 'fourier': {
+    case 'extremes': {
       const mags = f64(job.mags);
       liftSilentBins(mags, job.minFinite, job.f0 * job.bins, job.f1 * job.bins);
-      const out = f64(job.out).subarray(job.f0 * job.vl, job.f1 * job.vl);
-      fourierResampleRows(mags.subarray(job.f0 * job.bins, job.f1 * job.bins), job.f1 - job.f0, job.bins, job.vl, out);
-      return { result: extremes(out) };
+      return { result: resampledExtremes(mags, job.bins, job.vl, job.f0, job.f1) };
     }
-    case 'scale':
-      scaleToRange(f64(job.data), job.min, job.max, job.range, job.i0, job.i1);
-      return {};
-    case 'smooth':
-      smoothRowsInto(f64(job.data), job.frames, job.vl, job.across, job.within, job.f0, job.f1, f64(job.out));
-      return {};
     case 'rich': {
       const raw = richRawRange(new Float32Array(job.samples, 0, job.length), job.opts, job.f0, job.f1);
       return { result: raw, transfer: [raw.buffer as ArrayBuffer] };

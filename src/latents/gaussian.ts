@@ -68,12 +68,16 @@ export function gaussianFilter1d(x: ArrayLike<number>, sigma: number, mode: Boun
   return out;
 }
 
+/** Columns copied out (column-major, float64) at a time: 16 float32 columns are one cache line of a row. */
+const COLUMN_GROUP = 16;
+
 /**
  * Same result as gaussianFilterRows(..., 'wrap') for float32 output, through FFT convolution: each pair
  * of columns is convolved in one complex FFT, block by block (overlap-save: every block of P rows of
  * the periodic signal gives its middle P - 2R outputs), so the transform stays small and cache-warm
  * whatever the track length. The double sums differ from direct summation only in rounding far below
- * float32 resolution.
+ * float32 resolution. `out` may be `data` itself: the columns are copied out a group at a time before
+ * their outputs are written, so a whole track's noise is filtered without a second copy of it.
  */
 export function gaussianFilterRowsWrapFft(data: ArrayLike<number>, rows: number, cols: number, sigma: number, out: Float32Array | Float64Array, truncate = 4.0): void {
   const kernel = gaussianKernel(sigma, truncate);
@@ -93,28 +97,33 @@ export function gaussianFilterRowsWrapFft(data: ArrayLike<number>, rows: number,
   const z = new Float64Array(2 * P);
   const Z = new Float64Array(2 * P);
   const y = new Float64Array(2 * P);
-  // Columns are read down the rows: a column-major copy keeps those reads contiguous.
-  const columns = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) columns[c * rows + r] = data[r * cols + c]!;
-  for (let c = 0; c < cols; c += 2) {
-    const hasB = c + 1 < cols;
-    const a = c * rows;
-    const b = (c + 1) * rows;
-    for (let o = 0; o < rows; o += V) {
-      // block position e holds row (o + e - R) of the periodic signal
-      let r = (((o - R) % rows) + rows) % rows;
-      for (let e = 0; e < P; e++) {
-        z[2 * e] = columns[a + r]!;
-        z[2 * e + 1] = hasB ? columns[b + r]! : 0;
-        if (++r === rows) r = 0;
-      }
-      fft.transform(Z, z);
-      complexMultiply(Z, Z, K, P);
-      fft.inverseTransform(y, Z);
-      const count = Math.min(V, rows - o);
-      for (let q = 0; q < count; q++) {
-        out[(o + q) * cols + c] = y[2 * (q + R)]!;
-        if (hasB) out[(o + q) * cols + c + 1] = y[2 * (q + R) + 1]!;
+  // Columns are read down the rows: a column-major copy of a group keeps those reads contiguous.
+  const columns = new Float64Array(rows * Math.min(COLUMN_GROUP, cols));
+  for (let g = 0; g < cols; g += COLUMN_GROUP) {
+    const width = Math.min(COLUMN_GROUP, cols - g);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) columns[j * rows + r] = data[r * cols + g + j]!;
+    // pairs within the group (the group is even but for a last odd column, as the pairs were over all columns)
+    for (let j = 0; j < width; j += 2) {
+      const c = g + j;
+      const hasB = j + 1 < width;
+      const a = j * rows;
+      const b = (j + 1) * rows;
+      for (let o = 0; o < rows; o += V) {
+        // block position e holds row (o + e - R) of the periodic signal
+        let r = (((o - R) % rows) + rows) % rows;
+        for (let e = 0; e < P; e++) {
+          z[2 * e] = columns[a + r]!;
+          z[2 * e + 1] = hasB ? columns[b + r]! : 0;
+          if (++r === rows) r = 0;
+        }
+        fft.transform(Z, z);
+        complexMultiply(Z, Z, K, P);
+        fft.inverseTransform(y, Z);
+        const count = Math.min(V, rows - o);
+        for (let q = 0; q < count; q++) {
+          out[(o + q) * cols + c] = y[2 * (q + R)]!;
+          if (hasB) out[(o + q) * cols + c + 1] = y[2 * (q + R) + 1]!;
+        }
       }
     }
   }

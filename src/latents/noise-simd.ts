@@ -29,9 +29,12 @@ export interface NoiseKernel {
   scaleOffset(scale: number, offset: number): void;
 }
 
-/** A kernel for `count` float32 values, or null without WebAssembly SIMD. */
-export function noiseKernel(count: number): NoiseKernel | null {
-  const filteredAt = RAW + count * 4;
+/**
+ * A kernel for `count` float32 values, or null without WebAssembly SIMD. `inPlace`: the filtered noise
+ * takes the draws' place (a filter that reads all it needs before it writes), half the memory.
+ */
+export function noiseKernel(count: number, inPlace = false): NoiseKernel | null {
+  const filteredAt = inPlace ? RAW : RAW + count * 4;
   const exp = instantiateKernel<Exports>('noise', filteredAt + count * 4, { ln });
   if (!exp) return null;
   const buf = exp.memory.buffer;
@@ -51,4 +54,27 @@ export function noiseKernel(count: number): NoiseKernel | null {
     },
     scaleOffset: (scale, offset) => exp.scaleOffset(filteredAt, count, scale, offset),
   };
+}
+
+/** Normals drawn through the kernel per call of drawNormalsInto: its memory stays this small. */
+const DRAW_CHUNK = 1 << 20;
+
+/**
+ * numpy RandomState(seed).randn(out.length) as float32 into `out`, a chunk at a time through the
+ * kernel's memory (the generator's state and its cached second normal carry over from chunk to
+ * chunk), so a whole track's draws are held once, where the caller wants them. False without
+ * WebAssembly SIMD.
+ */
+export function drawNormalsInto(seed: number, out: Float32Array): boolean {
+  const chunk = Math.max(1, Math.min(out.length, DRAW_CHUNK));
+  const exp = instantiateKernel<Exports>('noise', RAW + chunk * 4, { ln });
+  if (!exp) return false;
+  exp.seed(STATE, seed);
+  const drawn = new Float32Array(exp.memory.buffer, RAW, chunk);
+  for (let at = 0; at < out.length; at += chunk) {
+    const n = Math.min(chunk, out.length - at);
+    exp.gauss(RAW, n);
+    out.set(n === chunk ? drawn : drawn.subarray(0, n), at);
+  }
+  return true;
 }

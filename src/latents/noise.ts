@@ -5,7 +5,7 @@
  */
 import { pairwiseSumF32 } from '../audio/features/numpy-sum.ts';
 import { gaussianFilterRows, gaussianFilterRowsWrapFft } from './gaussian.ts';
-import { noiseKernel } from './noise-simd.ts';
+import { drawNormalsInto } from './noise-simd.ts';
 import { LegacyRandomState } from './rng.ts';
 
 export interface NoiseOptions {
@@ -18,43 +18,42 @@ export interface NoiseOptions {
 
 export const GANCE_NOISE_DEFAULTS = { seed: 1234, sigma: 50, range: [-4, 4] as const };
 
+/**
+ * The noise of a whole track, held once: drawn (through the kernel a chunk at a time when there is
+ * one) into shared memory, filtered in place, then divided and scaled in place in float32 (the same
+ * values as the kernel's SIMD steps, tested). Shared memory: the helper thread hands it over
+ * without a copy.
+ */
 export function ganceNoise(opts: NoiseOptions & { kernel?: boolean }): Float32Array {
   const { frames, vectorLength: vl } = opts;
   const count = frames * vl;
-  const k = opts.kernel === false ? null : noiseKernel(count);
-  let raw: Float32Array;
-  if (k) raw = k.gauss(opts.seed);
-  else {
+  const raw = new Float32Array(new SharedArrayBuffer(count * 4));
+  if (opts.kernel === false || !drawNormalsInto(opts.seed, raw)) {
     const rng = new LegacyRandomState(opts.seed);
-    raw = new Float32Array(count);
     for (let i = 0; i < count; i++) raw[i] = rng.nextGauss();
   }
-  const filtered = k ? k.filtered : new Float32Array(count);
-  // Direct sums for short runs; FFT convolution beyond (same float32 values, ~8x faster at 1 min).
-  if (opts.sigma > 1e-15 && frames <= 64) gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
-  else if (opts.sigma > 1e-15) gaussianFilterRowsWrapFft(raw, frames, vl, opts.sigma, filtered);
-  else filtered.set(raw);
+  // Direct sums for short runs; FFT convolution beyond (same float32 values, ~8x faster at 1 min), in place.
+  let filtered = raw;
+  if (opts.sigma > 1e-15 && frames <= 64) {
+    filtered = new Float32Array(new SharedArrayBuffer(count * 4));
+    gaussianFilterRows(raw, frames, vl, opts.sigma, 'wrap', filtered);
+  } else if (opts.sigma > 1e-15) gaussianFilterRowsWrapFft(raw, frames, vl, opts.sigma, filtered);
   const f32 = Math.fround;
   // np.sqrt(np.mean(np.square(lat))): numpy's pairwise float32 sum over all frames x L values
-  const sq = k ? k.sumSquares() : pairwiseSumF32(filtered, 0, count, true);
+  const sq = pairwiseSumF32(filtered, 0, count, true);
   const rms = f32(Math.sqrt(f32(sq / count)));
   let min = Infinity;
   let max = -Infinity;
-  if (k) [min, max] = k.divideExtremes(rms);
-  else {
-    for (let i = 0; i < count; i++) {
-      const v = f32(filtered[i]! / rms);
-      filtered[i] = v;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
+  for (let i = 0; i < count; i++) {
+    const v = f32(filtered[i]! / rms);
+    filtered[i] = v;
+    if (v < min) min = v;
+    if (v > max) max = v;
   }
   let dataRange = f32(max - min);
   if (dataRange === 0) dataRange = 1;
   const scale = f32((opts.range[1] - opts.range[0]) / dataRange);
   const offset = f32(opts.range[0] - f32(min * scale));
-  if (k) k.scaleOffset(scale, offset);
-  else for (let i = 0; i < count; i++) filtered[i] = f32(f32(filtered[i]! * scale) + offset);
-  // out of the kernel's memory: the caller may keep or transfer it
-  return k ? filtered.slice() : filtered;
+  for (let i = 0; i < count; i++) filtered[i] = f32(f32(filtered[i]! * scale) + offset);
+  return filtered;
 }

@@ -10,8 +10,8 @@ parentPort!.on('message', (job: Job) =>
   reply((m, t) => parentPort!.postMessage(m, t), job.id, () => {
     if ('ping' in job) return {};
     if (job.kind === 'noise') {
-      const out = ganceNoise(job.opts);
-      return { result: out, transfer: [out.buffer as ArrayBuffer] };
+      // on shared memory: posted without a copy
+      return { result: ganceNoise(job.opts) };
     }
     return { result: richFeaturesOffline(job.samples, job.opts) };
   }),

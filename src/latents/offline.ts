@@ -4,13 +4,13 @@
  * network picked by smoothed loudness. The heavy work happens once in `prepareOffline`; `offlineLatents`
  * then yields frames, reading the live parameters for each one.
  */
-import { decodeFiles, probeAudio, type DecodeOptions } from '../audio/decode.ts';
+import { decodeFiles, probeAudio, type DecodedAudio, type DecodeOptions } from '../audio/decode.ts';
 import { ffmpegResampler } from '../audio/ffmpeg-resample.ts';
 import { ganceScaledRate, scaleForVideo, type Resampler } from '../audio/gance-audio.ts';
 import { resampledLength } from '../audio/resampy.ts';
 import { frameRms } from '../audio/features/rms.ts';
 import { richFeaturesOffline, type RichFeatures } from '../audio/features/rich.ts';
-import { ganceSpectrogram } from '../audio/features/spectrogram.ts';
+import { SpectrogramRows, spectrogramState, type SpectrogramState } from '../audio/features/spectrogram-rows.ts';
 import { ProjectionFileReader } from './projection/reader.ts';
 import { LATENT_WIDTH } from './projection/format.ts';
 import { noiseBlend, projectionBlend } from './blend.ts';
@@ -54,7 +54,8 @@ export interface OfflinePlan {
   numWs: number;
   /** Range the spectrogram was scaled to (live params re-map from it). */
   configuredRange: [number, number];
-  spectrogram: Float64Array;
+  /** GANce's spectrogram vectors, each row made when asked for (the track holds its dB magnitudes only). */
+  spectrogram: SpectrogramRows;
   noise: Float32Array | null;
   projection: { reader: ProjectionFileReader; framesPerLatent: number } | null;
   network: OfflineNetworkSwitch;
@@ -120,48 +121,47 @@ async function analyse(
   const vl = cfg.vectorLength;
   const file = opts.files.join(' + ');
   const scaling = targetVectors === null ? { fps: cfg.fps } : { targetVectors };
-  // The noise needs only the frame count. Uncompressed files state their length exactly, so its
-  // helper-thread job can start before the decoding, on the count the probes give.
   const framesFor = (samples: number, rate: number) => Math.ceil(resampledLength(samples, rate, ganceScaledRate(rate, samples, vl, scaling)) / vl);
-  const noiseOptsFor = (frames: number) => ({ frames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range });
   const probes = await Promise.all(opts.files.map((f) => probeAudio(f, opts.decode)));
-  const rate0 = probes[0]!.sampleRate;
-  const stated = opts.decode?.sampleRate === undefined && probes.every((p) => p.exactSamples !== null && p.sampleRate === rate0) ? probes.reduce((n, p) => n + p.exactSamples!, 0) : null;
   const useHelper = (frames: number) => opts.helperThread ?? frames >= 600;
-  const startNoise = (frames: number) => {
-    const job = cfg.mode === 'noise-blend' && useHelper(frames) ? helperThread.noise(noiseOptsFor(frames)) : null;
-    job?.catch(() => undefined);
-    return { frames, job };
-  };
-  let early = stated !== null && stated > 0 ? startNoise(framesFor(stated, rate0)) : null;
-  const decoded = await decodeFiles(opts.files, opts.decode, probes);
+  let decoded: DecodedAudio | null = await decodeFiles(opts.files, opts.decode, probes);
   lap('decode');
   const expectedFrames = framesFor(decoded.samples.length, decoded.sampleRate);
-  // a stated length that was wrong: the early noise is dropped and made again
-  if (early && early.frames !== expectedFrames) early = null;
-  const { job: noiseJob } = early ?? startNoise(expectedFrames);
-  const noiseOpts = noiseOptsFor(expectedFrames);
+  const noiseOpts = { frames: expectedFrames, vectorLength: vl, seed: cfg.noise.seed, sigma: cfg.noise.sigma, range: cfg.noise.range };
+  let noiseJob: Promise<Float32Array> | null = null;
   const offThread = useHelper(expectedFrames);
   // threads of its own only for a track long enough to repay their start-up (like the helper thread)
   const ownPool = !opts.pool && cfg.analysisThreads > 1 && offThread ? analysisPool(cfg.analysisThreads) : null;
   const pool = opts.pool ?? ownPool;
   let video;
-  let spec;
+  let spec: SpectrogramState;
   let rich: RichFeatures[] | null = null;
   try {
     const resampler = opts.resampler ?? (cfg.resampler === 'ffmpeg' ? ffmpegResampler(opts.decode?.ffmpegPath) : pool?.resample);
     video = await scaleForVideo(decoded.samples, decoded.sampleRate, vl, scaling, file, resampler);
+    // The track at its own rate is the largest array of all: its memory takes the spectrogram's
+    // magnitudes next, when it is large enough (at 60 fps for rates from 30.6 kHz). Dropping it
+    // would not free it in time: the analysis threads that resampled it hold it until they collect
+    // their garbage, which their small heaps seldom need.
+    const scratch = video.samples.buffer === decoded.samples.buffer ? undefined : decoded.samples.buffer;
+    decoded = null;
     lap('resample');
+    // The noise needs only the frame count, but starts only now, beside the spectrogram: not on top of
+    // the track at its own rate and its resampling, the largest arrays (per minute of track at 60 fps
+    // 10.6 and 7.4 MB, the noise 7.4 MB). It costs little time: the spectrogram's threads take the
+    // cores meanwhile, and the noise takes less time than the spectrogram.
+    noiseJob = cfg.mode === 'noise-blend' && offThread ? helperThread.noise(noiseOpts) : null;
+    noiseJob?.catch(() => undefined);
     const richOpts = { sampleRate: video.scaledRate, frameLength: vl, fps: cfg.fps };
     const specOpts = { vectorLength: vl, amplitudeRange: cfg.fftAmplitudeRange, rollEnabled: cfg.fftRollEnabled, file };
     const wantRich = opts.richFeatures !== false;
     if (pool) {
-      ({ spectrogram: spec, rich } = await pool.analyse(video.samples, specOpts, wantRich ? richOpts : null));
+      ({ spectrogram: spec, rich } = await pool.analyse(video.samples, specOpts, wantRich ? richOpts : null, scratch instanceof SharedArrayBuffer ? scratch : undefined));
       lap('spectrogramAndRich');
     } else {
       const richJob = wantRich && offThread ? helperThread.rich(video.samples, richOpts) : null;
       richJob?.catch(() => undefined);
-      spec = ganceSpectrogram(video.samples, specOpts);
+      spec = spectrogramState(video.samples, specOpts, scratch);
       lap('spectrogram');
       if (wantRich) {
         rich = richJob ? await richJob : richFeaturesOffline(video.samples, richOpts);
@@ -172,6 +172,8 @@ async function analyse(
     await ownPool?.close();
   }
   const rms = frameRms(video.samples, vl);
+  // the resampled track is not needed past here (the spectrogram keeps its dB magnitudes)
+  video = undefined;
   const network = new OfflineNetworkSwitch(rms, cfg.mode === 'noise-blend' ? NOISE_BLEND_SMOOTHING : PROJECTION_BLEND_SMOOTHING, file);
   lap('network');
   let noise: Float32Array | null = null;
@@ -190,7 +192,7 @@ async function analyse(
     vectorLength: vl,
     numWs: cfg.numWs,
     configuredRange: [cfg.fftAmplitudeRange[0], cfg.fftAmplitudeRange[1]],
-    spectrogram: spec.vectors,
+    spectrogram: new SpectrogramRows(spec),
     noise,
     projection,
     network,
@@ -216,7 +218,8 @@ export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, 
   const features = r ? { ...r, smoothedRms: plan.network.smoothed[f]! } : undefined;
   if (plan.noise) {
     const z = new Float32Array(vl);
-    noiseBlend(plan.noise, f * vl, plan.spectrogram, f * vl, vl, params.alpha, plan.configuredRange, params.amplitudeRange, z);
+    const s = plan.spectrogram.row(f);
+    noiseBlend(plan.noise, f * vl, s.data, s.offset, vl, params.alpha, plan.configuredRange, params.amplitudeRange, z);
     if (r && plan.reactive && reactiveActive(params)) addReactive(z, 1, plan.reactive.directions, r, plan.reactive.turns[f]!, params);
     return { index: f, network, z, ...(features ? { features } : {}) };
   }
@@ -232,7 +235,8 @@ export function latentFrameAt(plan: OfflinePlan, f: number, params: LiveParams, 
     }
   }
   const w = new Float32Array(plan.numWs * LATENT_WIDTH);
-  projectionBlend(w0, plan.spectrogram, f * vl, plan.numWs, params.blendDepth, params.alpha, plan.configuredRange, params.amplitudeRange, w);
+  const s = plan.spectrogram.row(f);
+  projectionBlend(w0, s.data, s.offset, plan.numWs, params.blendDepth, params.alpha, plan.configuredRange, params.amplitudeRange, w);
   // on the rows the audio drives (GANce's blend depth); the rest keep the projected face
   if (r && plan.reactive && reactiveActive(params)) addReactive(w, Math.min(params.blendDepth, plan.numWs), plan.reactive.directions, r, plan.reactive.turns[f]!, params);
   return { index: f, network, w, ...(features ? { features } : {}) };

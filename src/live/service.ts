@@ -4,6 +4,7 @@
  * set rather than following it. Errors are the API's typed errors (the app's one handler answers them).
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Value } from '@sinclair/typebox/value';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -12,6 +13,7 @@ import type { DaemonEventBus } from '../events.ts';
 import type { LatentsService } from '../latents/service.ts';
 import type { NetworkManager } from '../synthesis/networks/manager.ts';
 import { createLiveMetrics, type LiveMetrics } from './metrics.ts';
+import { announceFileTrack } from './music.ts';
 import { LiveSession } from './session.ts';
 import { LiveStart, type LivePatch } from './spec.ts';
 
@@ -84,6 +86,10 @@ export function createLiveService(deps: LiveServiceDeps) {
         wantedFps.set(id, s.fps);
         applyCap(s);
         metrics.sessions.set(sessions.size);
+        const a = (spec as LiveStart).audio;
+        if (a.kind === 'file' && deps.events && deps.loadHint && deps.loadHint.gpus.length > 0) {
+          void announceFileTrack({ events: deps.events, gpus: deps.loadHint.gpus, source: `live:${id}`, path: a.path, loop: a.loop ?? true, startedAtMs: performance.now(), ...(deps.ffmpeg ? { ffmpeg: deps.ffmpeg } : {}), log });
+        }
         log.info({ live: id, networks: s.networkIds, fps: s.fps, audio: spec.audio }, `live session ${id} started`);
         return s;
       } catch (err) {
@@ -115,6 +121,8 @@ export function createLiveService(deps: LiveServiceDeps) {
       wantedFps.delete(id);
       await s.stop();
       metrics.sessions.set(sessions.size);
+      // its track (music-aware cooling) ends with it
+      if (deps.events && deps.loadHint && deps.loadHint.gpus.length > 0 && s.spec.audio.kind === 'file') deps.events.emit('load-end', { gpus: deps.loadHint.gpus, source: `live:${id}` });
       if (sessions.size === 0) hint(false);
       log.info({ live: id }, `live session ${id} stopped`);
       return s.view();

@@ -1,6 +1,7 @@
 /**
  * /v1/renders: submit a render (JSON naming files under render.mediaRoot, or a multipart upload),
- * list and inspect jobs, cancel, download the output (Range requests), follow progress (SSE).
+ * list and inspect jobs, cancel, download the output and the debug video (Range requests), follow
+ * progress (SSE).
  * Errors are thrown with their statusCode and leave the reply to the app's error handler.
  */
 import multipart from '@fastify/multipart';
@@ -9,7 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import type { FastifyPluginAsync, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -185,6 +186,25 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       async (req) => view(scheduler.cancel(req.params.id)),
     );
 
+    /** A finished file with Range requests, or the status that says why not. */
+    async function serveFile(req: FastifyRequest, reply: FastifyReply, job: Job, file: string, what: string) {
+      const r = await send(req.raw, basename(file), { root: dirname(file), dotfiles: 'allow', cacheControl: false, acceptRanges: true });
+      if (r.type === 'error') {
+        const status = (r.metadata.error as { status?: number }).status ?? r.statusCode;
+        if (status === 404) throw new RequestError(404, `render "${job.id}": its ${what} ${file} is no longer there`);
+        if (status === 416) {
+          // the client learns the size from it (RFC 9110 15.5.17)
+          const range = r.headers['Content-Range'];
+          if (range) reply.header('content-range', range);
+          throw new RequestError(416, `range not satisfiable: ${req.headers.range ?? ''}`);
+        }
+        throw new RequestError(status, r.metadata.error.message);
+      }
+      if (r.type !== 'file') throw new RequestError(409, `render "${job.id}": its ${what} is not a file`);
+      return reply.code(r.statusCode as 200 | 206).headers(r.headers).type('video/mp4').send(r.stream);
+    }
+    const fileResponses = { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary' }), 206: Type.Unsafe<unknown>({ type: 'string', format: 'binary' }), 404: ErrorReply, 409: ErrorReply, 416: ErrorReply };
+
     app.get(
       '/:id/output',
       {
@@ -193,27 +213,34 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           tags,
           params: IdParams,
           produces: ['video/mp4'],
-          response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary' }), 206: Type.Unsafe<unknown>({ type: 'string', format: 'binary' }), 404: ErrorReply, 409: ErrorReply, 416: ErrorReply },
+          response: fileResponses,
         },
       },
       async (req, reply) => {
         const job = find(req.params.id);
         if (job.state !== 'done' || !job.output) throw new RequestError(409, `render "${job.id}" is ${job.state}: its output is there once it is done`);
         if (job.spec.output.format !== 'mp4') throw new RequestError(409, `render "${job.id}" wrote PNG frames to a folder (${job.output}); only mp4 outputs are served`);
-        const r = await send(req.raw, basename(job.output), { root: dirname(job.output), dotfiles: 'allow', cacheControl: false, acceptRanges: true });
-        if (r.type === 'error') {
-          const status = (r.metadata.error as { status?: number }).status ?? r.statusCode;
-          if (status === 404) throw new RequestError(404, `render "${job.id}": its output ${job.output} is no longer there`);
-          if (status === 416) {
-            // the client learns the size from it (RFC 9110 15.5.17)
-            const range = r.headers['Content-Range'];
-            if (range) reply.header('content-range', range);
-            throw new RequestError(416, `range not satisfiable: ${req.headers.range ?? ''}`);
-          }
-          throw new RequestError(status, r.metadata.error.message);
-        }
-        if (r.type !== 'file') throw new RequestError(409, `render "${job.id}": its output is not a file`);
-        return reply.code(r.statusCode as 200 | 206).headers(r.headers).type('video/mp4').send(r.stream);
+        return serveFile(req, reply, job, job.output, 'output');
+      },
+    );
+
+    app.get(
+      '/:id/debug',
+      {
+        schema: {
+          description: 'The finished debug video (a render submitted with output.debugPath), with Range requests (206, 416); 404 for a render without one, 409 while it is not done',
+          tags,
+          params: IdParams,
+          produces: ['video/mp4'],
+          response: fileResponses,
+        },
+      },
+      async (req, reply) => {
+        const job = find(req.params.id);
+        const debug = job.spec.output.debugPath ?? null;
+        if (debug === null) throw new RequestError(404, `render "${job.id}" has no debug video (submit it with output.debugPath)`);
+        if (job.state !== 'done') throw new RequestError(409, `render "${job.id}" is ${job.state}: its debug video is there once it is done`);
+        return serveFile(req, reply, job, debug, 'debug video');
       },
     );
 

@@ -4,6 +4,7 @@
  * machine's. Relative paths are taken from the daemon's working directory, like `stateDir`.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { MAX_ENCODE_PARALLEL } from './encode-args.ts';
 
 export const RenderConfig = Type.Object(
   {
@@ -33,6 +34,17 @@ export const RenderConfig = Type.Object(
       default: 240,
       description: 'frames per encoded segment: a render interrupted by a crash or a stop resumes after its last complete segment',
     }),
+    encodeParallel: Type.Union(
+      [
+        Type.Integer({ minimum: 1, maximum: MAX_ENCODE_PARALLEL }),
+        Type.Null(),
+      ],
+      {
+        default: null,
+        description:
+          'segments of one render encoded at once (x264 runs 4 threads in each, fixed so the bits do not depend on the machine; any number gives the same video); frames are asked for round-robin across them, so memory does not grow with it beyond a frame per segment. null: one per 4 CPU cores, 1 to 8',
+      },
+    ),
     workDir: Type.Union([Type.String({ minLength: 1, maxLength: 4096 }), Type.Null()], {
       default: null,
       description: "where renders keep their segments while they run (a folder per render); best on the outputs' disk. null: stateDir/renders",

@@ -4,9 +4,21 @@
  * with a fixed thread count: x264's output depends on it, and a render must come out the same
  * on any machine and after a resume.
  */
+import { availableParallelism } from 'node:os';
 import type { RenderOutput } from './spec.ts';
 
 export const ENCODER_THREADS = 4;
+export const MAX_ENCODE_PARALLEL = 32;
+
+/**
+ * Segments encoded at once when the config leaves it to the machine: one per ENCODER_THREADS
+ * cores (the threads of one x264), at least one, at most 8 (past that the segments in flight, not
+ * the cores, bound the gain). Any number gives the same bits.
+ */
+export function encodeParallel(configured: number | null | undefined, cores = availableParallelism()): number {
+  if (configured !== null && configured !== undefined) return configured;
+  return Math.max(1, Math.min(8, Math.floor(cores / ENCODER_THREADS)));
+}
 export const MAX_UPSCALE = 4;
 
 export interface Geometry {

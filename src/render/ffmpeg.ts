@@ -83,6 +83,13 @@ export async function ffmpegVersion(bin: string): Promise<string> {
 export class FfmpegInput {
   private readonly run: Running;
   private exited = false;
+  private ending = false;
+  /**
+   * Settles, with the reason, if ffmpeg exits before finish() or kill() was called: it stopped
+   * reading, and frames would be missing. Never settles otherwise. Lets a writer that waits on
+   * another encoder learn of it at once rather than at this one's next write.
+   */
+  readonly stopped: Promise<RenderFailure>;
 
   constructor(
     private readonly bin: string,
@@ -91,6 +98,11 @@ export class FfmpegInput {
   ) {
     this.run = start(bin, args, 'pipe');
     void this.run.exit.then(() => (this.exited = true));
+    this.stopped = new Promise((resolve) => {
+      void this.run.exit.then(async () => {
+        if (!this.ending) resolve(await this.failure());
+      });
+    });
   }
 
   /** Resolves once ffmpeg has taken the chunk into its pipe (waits for it to drain: back-pressure). */
@@ -106,6 +118,7 @@ export class FfmpegInput {
 
   /** Closes stdin and waits for a clean exit. */
   async finish(): Promise<void> {
+    this.ending = true;
     this.run.child.stdin!.end();
     const r = await this.run.exit;
     if (r.spawnError) throw spawnError(this.bin, this.what, r.spawnError);
@@ -113,6 +126,7 @@ export class FfmpegInput {
   }
 
   async kill(): Promise<void> {
+    this.ending = true;
     if (!this.exited) this.run.child.kill('SIGKILL');
     await this.run.exit;
   }

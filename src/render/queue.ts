@@ -216,9 +216,12 @@ export class JobQueue {
   }
 
   /** Output paths of queued and running jobs (two renders must not write one file). */
+  /** The files queued and running jobs will write: outputs and debug videos. */
   activeOutputs(): Set<string> {
-    const rows = this.db.prepare("SELECT json_extract(spec, '$.output.path') AS path FROM jobs WHERE state IN ('queued', 'running')").all() as Array<{ path: string }>;
-    return new Set(rows.map((r) => r.path));
+    const rows = this.db
+      .prepare("SELECT json_extract(spec, '$.output.path') AS path, json_extract(spec, '$.output.debugPath') AS debug FROM jobs WHERE state IN ('queued', 'running')")
+      .all() as Array<{ path: string; debug: string | null }>;
+    return new Set(rows.flatMap((r) => (r.debug ? [r.path, r.debug] : [r.path])));
   }
 
   counts(): Record<JobState, number> {

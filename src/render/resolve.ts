@@ -11,6 +11,7 @@ import { LATENT_WIDTH } from '../latents/projection/format.ts';
 import type { CatalogueEntry, NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import type { NetworkSidecar } from '../synthesis/stylegan2/sidecar.ts';
 import { MAX_UPSCALE, type EncodeSettings } from './encode-args.ts';
+import { runConfigPath } from './run-config.ts';
 import { RenderSpec } from './spec.ts';
 import { RenderFailure } from './types.ts';
 
@@ -145,7 +146,12 @@ export function geometry(output: Pick<RenderSpec['output'], 'size' | 'format'>, 
 
 export function resolveRender(rawSpec: unknown, catalogue: NetworkCatalogue, baseLatents: LatentsConfig): ResolvedRender {
   const spec = checkSpec(rawSpec);
-  if (spec.output.debugVideo) throw bad('output.debugVideo: the debug video (features, latents and network over time) is not implemented yet; render without it');
+  const debug = spec.output.debugPath;
+  if (debug !== null) {
+    const d = resolvePath(debug);
+    const out = resolvePath(spec.output.path);
+    if (d === out || d === runConfigPath(out)) throw bad(`output.debugPath ${debug}: is the render's own ${d === out ? 'output' : 'run config'}; give the debug video a name of its own`);
+  }
   const networks = spec.networks.map((ref) => renderNetwork(ref, findNetwork(catalogue, ref)));
   const latents = mergeLatents(baseLatents, spec, networks);
   const o = spec.output;

@@ -65,7 +65,8 @@ export async function renderFingerprint(r: ResolvedRender, plan: SegmentPlan, ff
       return [resolve(a), s.size, s.mtimeMs];
     }),
   );
-  const spec = { ...r.spec, priority: 0, output: { ...r.spec.output, path: '' } };
+  // where the output and the debug video go changes no frame of the segments
+  const spec = { ...r.spec, priority: 0, output: { ...r.spec.output, path: '', debugPath: null } };
   const material = {
     spec,
     latents,
@@ -81,7 +82,7 @@ export async function renderFingerprint(r: ResolvedRender, plan: SegmentPlan, ff
 
 export async function writeRunConfig(
   path: string,
-  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string },
+  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string; debug?: { path: string; args: string[] } | null },
 ): Promise<void> {
   const { r, plan } = o;
   const config = {
@@ -101,6 +102,8 @@ export async function writeRunConfig(
       segmentArgs: segmentArgs(r.encode, 'SEGMENT', 0),
       muxArgs: o.muxArgs,
     },
+    // args: as they read on the output and the debug video in place (they ran on their temporary names)
+    debug: o.debug ?? null,
     ffmpeg: o.ffmpegLine,
     fingerprint: o.fingerprint,
   };

@@ -6,8 +6,13 @@
  *   latents (per frame, from the analysed track) -> frame requests (z+psi or w; throttle awaited)
  *   -> pool.stream (several workers, results in order) -> rgb24 bytes -> ffmpeg stdin per segment
  *
+ * Several segments encode at once (`encodeParallel`): the requests go round-robin across them
+ * (interleave.ts), so each encoder gets its own frames in order and none holds up the others.
+ *
  * Segments end at fixed frame multiples in `workDir` and are joined (video copied) with the audio
- * at the end, into a temporary name renamed once complete, with NAME.run.json beside it.
+ * at the end, into a temporary name renamed once complete, with NAME.run.json beside it. A debug
+ * video (output.debugPath) is drawn after that from the finished output and the latents
+ * (debug/video.ts), under a temporary name too, and renamed just before the output.
  *
  * Failure policy: a render that fails or is cancelled removes its partial output (the temporary
  * output and the segment being encoded). Complete segments stay in workDir, so running the same
@@ -24,15 +29,20 @@ import type { LatentFrame } from '../latents/frame.ts';
 import type { OfflinePlan } from '../latents/offline.ts';
 import { createLiveParams } from '../latents/params.ts';
 import { reactiveActive } from '../latents/reactive.ts';
+import { loudnessSchedule } from '../thermal/music/loudness.ts';
 import type { SynthesisPool } from '../synthesis/pool/pool.ts';
 import { assemble } from './assemble.ts';
 import { asNoSpace, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
+import { debugArgs, writeDebugVideo } from './debug/video.ts';
+import { encodeParallel } from './encode-args.ts';
 import { ffmpegVersion } from './ffmpeg.ts';
+import { interleaveSegments } from './interleave.ts';
 import { loadNetworks } from './networks.ts';
 import { rgbBytes } from './pixels.ts';
 import { ProgressMeter } from './progress.ts';
 import { frameRequests } from './requests.ts';
-import { resolveRender, type ResolvedRender } from './resolve.ts';
+import { preflight } from './preflight.ts';
+import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
 import { clearWorkDir, lockWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
@@ -58,19 +68,12 @@ function asFailure(err: unknown, signal: AbortSignal | undefined, fallback: Rend
   return new RenderFailure(fallback, (err as Error)?.message ?? String(err), { cause: err });
 }
 
-async function checkOutput(out: string, format: 'mp4' | 'png'): Promise<void> {
-  const dir = dirname(out);
-  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new RenderFailure('bad-input', `output ${out}: folder ${dir} does not exist`);
-  const there = await stat(out).catch(() => null);
-  if (!there) return;
-  if (format === 'mp4' && there.isDirectory()) throw new RenderFailure('bad-input', `output ${out}: is a folder`);
-  if (format === 'png' && (!there.isDirectory() || (await readdir(out)).length > 0)) throw new RenderFailure('bad-input', `output ${out}: already exists (PNG output needs a new or empty folder)`);
-}
-
 async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): Promise<OfflinePlan> {
   let plan: OfflinePlan;
   try {
-    plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures: reactiveActive(spec.latents.reactive), decode: { ffmpegPath: ffmpeg } });
+    // the debug video charts the per-frame features; they change no latent unless reactive motion is on
+    const richFeatures = reactiveActive(spec.latents.reactive) || spec.spec.output.debugPath !== null;
+    plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures, decode: { ffmpegPath: ffmpeg } });
   } catch (err) {
     if (err instanceof AudioError || err instanceof LatentError || err instanceof ProjectionError) throw new RenderFailure('bad-input', err.message, { cause: err });
     throw err;
@@ -98,14 +101,14 @@ const render: RunRender = async (rawSpec, deps, opts) => {
   const t0 = performance.now();
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
   const meter = new ProgressMeter(opts.onProgress);
-  const r = resolveRender(rawSpec, deps.networks.catalogue, deps.latents.config);
-  const ffmpegLine = await ffmpegVersion(ffmpeg);
-  await checkOutput(resolve(r.spec.output.path), r.spec.output.format);
+  const { resolved: r, ffmpegLine } = await preflight(rawSpec, deps.networks.catalogue, deps.latents.config, ffmpeg);
   cancelled(opts.signal, 'before the analysis');
   meter.stage('analysing');
   const plan = await analyse(r, deps, ffmpeg);
   try {
     cancelled(opts.signal, 'after the analysis');
+    // the whole track's loudness is known from here: the thermal side can plan the fans' noise around it
+    opts.onLoudness?.({ levelsDba: loudnessSchedule(plan.rms, r.latents.fps), fps: r.latents.fps });
     const params = createLiveParams(r.latents, r.networks.length);
     return await renderResolved(r, { frames: plan.frames, latents: (from) => deps.latents.offline(plan, params, from) }, deps, opts, { meter, ffmpegLine, t0 });
   } finally {
@@ -144,19 +147,24 @@ export async function renderResolved(
   if (plan.frames < 1) throw new RenderFailure('bad-input', `audio ${r.spec.audio.join(' + ')}: too short for one frame`);
   if (!Number.isInteger(plan.segmentFrames) || plan.segmentFrames < 1) throw new RenderFailure('internal', `segmentFrames must be a positive integer, got ${plan.segmentFrames}`);
 
-  const pool = await loadNetworks(deps.networks, r.networks, signal);
-  cancelled(signal, 'after loading the networks');
-  const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
-  let unlock: () => Promise<void>;
+  const { pool, release } = await loadNetworks(deps.networks, r.networks, signal, `render ${basename(out)}`);
   try {
-    unlock = await lockWorkDir(workDir);
-  } catch (err) {
-    throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
-  }
-  try {
-    return await renderInWorkDir(r, source, deps, opts, { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 });
+    cancelled(signal, 'after loading the networks');
+    const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
+    let unlock: () => Promise<void>;
+    try {
+      unlock = await lockWorkDir(workDir);
+    } catch (err) {
+      throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
+    }
+    try {
+      return await renderInWorkDir(r, source, deps, opts, { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 });
+    } finally {
+      await unlock();
+    }
   } finally {
-    await unlock();
+    // however it ended: a network this render loaded goes unless someone else holds or asked for it
+    await release();
   }
 }
 
@@ -177,6 +185,8 @@ async function renderInWorkDir(
     throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
   }
   const from = Math.min(opened.complete * plan.segmentFrames, plan.frames);
+  const parallel = encodeParallel(opts.encodeParallel);
+  if (!Number.isInteger(parallel) || parallel < 1) throw new RenderFailure('internal', `encodeParallel must be a positive integer, got ${parallel}`);
   if (opened.discarded > 0) log.warn({ workDir, discarded: opened.discarded }, `work folder ${workDir} held segments of another render; they were discarded`);
   if (from > 0) log.info({ workDir, from, frames: plan.frames }, `resuming after ${opened.complete} complete segments (${from} of ${plan.frames} frames)`);
 
@@ -191,26 +201,34 @@ async function renderInWorkDir(
   meter.stage('rendering', plan.frames, from);
   let written = 0;
   let writtenFrames = 0;
-  const tmpOut = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let doneFrames = from;
+  const tmpName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmpOut = tmpName(out);
+  const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
+  const tmpDebug = debugOut === null ? null : tmpName(debugOut);
   const runJson = runConfigPath(out);
   let runJsonPlaced = false;
+  let debugPlaced = false;
   try {
     if (from < plan.frames) {
-      await writeSegments(pipeline(r, source, pool, from, opts), {
+      await writeSegments(pipeline(r, source, pool, plan, opened.complete, parallel, opts), {
         ffmpeg,
         workDir,
         encode: r.encode,
         plan,
         firstSegment: opened.complete,
+        concurrency: parallel,
         onFrame: () => meter.frame(),
         onFlush: () => meter.stage('encoding'),
         onSegment: async (k, path) => {
           const [a, b] = [k * plan.segmentFrames, Math.min(plan.frames, (k + 1) * plan.segmentFrames)];
           written += await sizeOf(path);
           writtenFrames += b - a;
+          // segments finish in any order when several encode at once: count frames, not positions
+          doneFrames += b - a;
           // measured sizes, with headroom, once they say more than the bound does
           const perFrame = Math.min(bound, Math.ceil((written / writtenFrames) * 2));
-          await checkSpace(needs(perFrame, b));
+          await checkSpace(needs(perFrame, doneFrames));
           cancelled(signal, 'between segments');
         },
       });
@@ -218,12 +236,37 @@ async function renderInWorkDir(
     cancelled(signal, 'before muxing');
     meter.stage('muxing');
     const muxArgs = await assemble({ ffmpeg, workDir, encode: r.encode, plan, audio: r.spec.audio, target: tmpOut, signal });
-    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint });
+    let debug: { path: string; args: string[] } | null = null;
+    if (debugOut !== null && tmpDebug !== null) {
+      meter.stage('debug', plan.frames, 0);
+      await writeDebugVideo({
+        ffmpeg,
+        frames: plan.frames,
+        fps: r.encode.fps,
+        networks: r.networks.map((n) => n.id),
+        rowWidth: r.kind === 'z' ? r.networks[0]!.sidecar.zDim : r.networks[0]!.sidecar.wDim,
+        latents: (from) => guard(source.latents(from), signal),
+        main: { format: r.encode.format, path: tmpOut },
+        audio: r.spec.audio,
+        target: tmpDebug,
+        signal,
+        onFrame: () => meter.frame(),
+      });
+      debug = { path: debugOut, args: debugArgs({ fps: r.encode.fps, main: { format: r.encode.format, path: out }, audio: r.spec.audio, target: debugOut }) };
+    }
+    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug });
     runJsonPlaced = true;
     cancelled(signal, 'before the output was renamed into place');
+    // the debug video first: the output in place means the render is whole
+    if (debugOut !== null && tmpDebug !== null) {
+      await rename(tmpDebug, debugOut);
+      debugPlaced = true;
+    }
     await rename(tmpOut, out);
   } catch (err) {
     await rm(tmpOut, { recursive: true, force: true });
+    if (tmpDebug !== null) await rm(tmpDebug, { force: true });
+    if (debugPlaced && debugOut !== null) await rm(debugOut, { force: true });
     if (runJsonPlaced) await rm(runJson, { force: true });
     const failure = asFailure(err, signal, 'internal');
     log.warn({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
@@ -235,7 +278,7 @@ async function renderInWorkDir(
   meter.stage('done');
   const seconds = (performance.now() - t0) / 1000;
   log.info({ output: out, frames: plan.frames, seconds, resumedFrames: from }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
-  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from };
+  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
 }
 
 async function sizeOf(path: string): Promise<number> {
@@ -246,21 +289,34 @@ async function sizeOf(path: string): Promise<number> {
   return n;
 }
 
-/** latents -> requests -> pool (in order) -> rgb bytes, from frame `from`. */
-async function* pipeline(r: ResolvedRender, source: FrameSource, pool: SynthesisPool, from: number, opts: RenderRunOptions): AsyncGenerator<RgbFrame> {
+/**
+ * latents -> requests -> pool (in submit order) -> rgb bytes, for the segments from `firstSegment`
+ * on, `parallel` of them at a time, their frames interleaved (each segment's in order).
+ */
+async function* pipeline(r: ResolvedRender, source: FrameSource, pool: SynthesisPool, plan: SegmentPlan, firstSegment: number, parallel: number, opts: RenderRunOptions): AsyncGenerator<RgbFrame> {
   const signal = opts.signal;
   const byId = new Map(r.networks.map((n) => [n.id, n]));
-  const requests = frameRequests(guard(source.latents(from), signal), { networks: r.networks, psi: r.psi, from, throttle: opts.throttle, signal });
-  let index = from;
+  const segmentRequests = (start: number) => frameRequests(guard(source.latents(start), signal), { networks: r.networks, psi: r.psi, from: start, throttle: opts.throttle, signal });
+  // the frame index of each request in the pool, in submit order (the pool answers in that order)
+  const inFlight: number[] = [];
+  async function* requests() {
+    for await (const t of interleaveSegments(plan, firstSegment, parallel, segmentRequests)) {
+      inFlight.push(t.index);
+      yield t.value;
+    }
+  }
+  let index = firstSegment * plan.segmentFrames;
   try {
-    for await (const frame of pool.stream(requests, signal ? { signal } : {})) {
+    for await (const frame of pool.stream(requests(), signal ? { signal } : {})) {
+      index = inFlight.shift()!;
       yield { index, rgb: rgbBytes(frame, byId.get(frame.network)!, index) };
-      index++;
     }
   } catch (err) {
     if (err instanceof RenderFailure) throw err;
-    if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled at frame ${index}`, { cause: err });
-    throw new RenderFailure('synthesis', `frame ${index}: ${(err as Error).message}`, { cause: err });
+    // the frame that failed is the oldest one still in the pool
+    const at = inFlight[0] ?? index;
+    if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled at frame ${at}`, { cause: err });
+    throw new RenderFailure('synthesis', `frame ${at}: ${(err as Error).message}`, { cause: err });
   }
   cancelled(signal, `at frame ${index}`);
 }

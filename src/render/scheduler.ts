@@ -25,6 +25,8 @@ export interface SchedulerOptions {
   progressIntervalMs: number;
   /** the runner's resume granularity (its default when absent) */
   segmentFrames?: number;
+  /** segments of a render encoded at once (the runner's default when absent) */
+  encodeParallel?: number;
   log: Logger;
   events: DaemonEventBus;
   throttle: GpuThrottle;
@@ -43,7 +45,7 @@ interface Active {
   done: Promise<void>;
 }
 
-const ENCODE_STAGES = new Set(['encoding', 'muxing']);
+const ENCODE_STAGES = new Set(['encoding', 'muxing', 'debug']);
 
 export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: [] }> {
   readonly queue: JobQueue;
@@ -169,6 +171,14 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
 
     let lastWrite = -Infinity;
     let lastFrames = job.framesDone;
+    // the track's pace in frames per second once the runner has analysed it (music-aware cooling)
+    let trackFps: number | null = null;
+    const musicGpus = hint?.gpus ?? [];
+    const onLoudness = (t: { levelsDba: number[]; fps: number }) => {
+      if (musicGpus.length === 0) return;
+      trackFps = t.fps;
+      this.opts.events.emit('music', { gpus: musicGpus, source, levelsDba: t.levelsDba, positionSeconds: a.progress.framesDone / t.fps });
+    };
     let stageSince = this.now();
     const onProgress = (p: RenderProgress) => {
       const prev = a.progress;
@@ -182,6 +192,7 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
       }
       if (p.stage === prev.stage && t - lastWrite < this.opts.progressIntervalMs) return;
       lastWrite = t;
+      if (trackFps !== null) this.opts.events.emit('music-position', { source, positionSeconds: p.framesDone / trackFps });
       if (this.queue.progress(job.id, p)) this.emit('job', this.view(job.id)!);
     };
 
@@ -197,7 +208,9 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
         signal: a.abort.signal,
         onProgress,
         throttle: this.throttle.hook(hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
+        onLoudness,
         ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
+        ...(this.opts.encodeParallel === undefined ? {} : { encodeParallel: this.opts.encodeParallel }),
       });
       await checkOutput(job, result);
       if (ENCODE_STAGES.has(a.progress.stage)) this.opts.metrics?.encodeSeconds.inc((this.now() - stageSince) / 1000);
@@ -209,7 +222,8 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     } catch (err) {
       await this.ended(a, err, log);
     } finally {
-      if (hint && hint.gpus.length > 0 && hint.watts > 0) this.opts.events.emit('load-end', { gpus: hint.gpus, source });
+      // also ends the render's track on the thermal side
+      if (hint && hint.gpus.length > 0 && (hint.watts > 0 || trackFps !== null)) this.opts.events.emit('load-end', { gpus: hint.gpus, source });
       const final = this.queue.get(job.id);
       if (final) this.emit('job', final);
     }
@@ -254,4 +268,8 @@ async function checkOutput(job: Job, result: RenderResult): Promise<void> {
   const ok = st !== undefined && (want === 'file' ? st.isFile() && st.size > 0 : st.isDirectory());
   if (!ok) throw new RenderFailure('internal', `the runner finished but its output ${result.output} is not a complete ${want}`);
   if (!(result.frames > 0)) throw new RenderFailure('internal', `the runner finished with ${result.frames} frames`);
+  const debug = job.spec.output.debugPath ?? null; // a job stored before debug videos has none
+  if (debug !== null && !((await stat(debug).catch(() => undefined))?.isFile() ?? false)) {
+    throw new RenderFailure('internal', `the runner finished but the debug video ${debug} is not there`);
+  }
 }

@@ -1,8 +1,21 @@
 /**
- * The last stage of the frame pipeline: rgb24 frames in order -> ffmpeg's stdin, one ffmpeg per
- * segment, each writing under a temporary name in the workDir and renamed when it has finished.
- * Frames are pulled one at a time and each write waits for ffmpeg's pipe to drain, so a slow
- * encoder slows synthesis instead of piling frames up in memory.
+ * The last stage of the frame pipeline: rgb24 frames -> ffmpeg's stdin, one ffmpeg per segment,
+ * each writing under a temporary name in the workDir and renamed when it has finished.
+ *
+ * Several segments encode at once (`concurrency`): x264's output depends on its thread count, so
+ * the encoder's threads stay fixed per segment and the machine's cores are used by running more
+ * segments side by side instead; each segment comes out the same bits whatever the concurrency.
+ * Frames may arrive interleaved across the open segments (see interleave.ts), in order within
+ * each; frame i goes to segment floor(i / segmentFrames).
+ *
+ * Memory is bounded: each encoder has at most one frame waiting for its pipe to drain, and the
+ * next frame for that encoder is not accepted before that one went in, so a slow encoder slows
+ * synthesis instead of piling frames up. In frames held here: at most `concurrency` waiting plus
+ * the one in hand. At most `concurrency` encoders take frames, and at most `concurrency` more
+ * finish their last frames (x264's look-ahead) behind them.
+ *
+ * A failure anywhere (an encoder, a rename, the onSegment check) stops every encoder and removes
+ * every temporary segment; segments renamed before it are complete and stay for a resume.
  */
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,51 +36,126 @@ export interface WriterOptions {
   plan: SegmentPlan;
   /** first segment to write (the ones before are complete) */
   firstSegment: number;
+  /** segments taking frames at once (default 1) */
+  concurrency?: number;
   /** after each frame went into ffmpeg */
   onFrame?: (index: number) => void;
-  /** after each segment was renamed into place; may throw (a disk check) to stop the render */
+  /** after each segment was renamed into place (in the order they finish); may throw (a disk check) to stop the render */
   onSegment?: (k: number, path: string) => Promise<void>;
-  /** before the last segment's encoder is flushed */
+  /** once the last frame has gone into its encoder: what is left is encoding */
   onFlush?: () => void;
 }
 
+interface Segment {
+  k: number;
+  enc: FfmpegInput;
+  tmp: string;
+  next: number;
+  end: number;
+  /** the last frame handed to this encoder, settled once it is in ffmpeg's pipe (never rejects) */
+  writing: Promise<void>;
+  renamed: boolean;
+}
+
 export async function writeSegments(frames: AsyncIterable<RgbFrame>, o: WriterOptions): Promise<void> {
+  const n = o.concurrency ?? 1;
+  if (!Number.isInteger(n) || n < 1) throw new RenderFailure('internal', `segments at once must be a positive integer, got ${n}`);
   const total = segmentCount(o.plan);
-  let k = o.firstSegment;
-  let next = k < total ? segmentRange(o.plan, k)[0] : o.plan.frames;
-  let current: { enc: FfmpegInput; tmp: string; end: number } | null = null;
-  const open = async () => {
+  const first = o.firstSegment < total ? segmentRange(o.plan, o.firstSegment)[0] : o.plan.frames;
+  const due = o.plan.frames - first;
+  let received = 0;
+  let written = 0;
+  let nextSegment = o.firstSegment;
+  const feeding = new Map<number, Segment>();
+  const finishing = new Map<number, Promise<void>>();
+  /** segments with an encoder started and no segment renamed into place yet */
+  const started = new Set<Segment>();
+  let failure: { err: unknown } | null = null;
+  let stopping = false;
+  let onFailure!: () => void;
+  // settles at the first failure: a wait on one encoder must not outlast another's crash
+  const failed = new Promise<void>((resolve) => (onFailure = resolve));
+  const fail = (err: unknown) => {
+    failure ??= { err };
+    onFailure();
+  };
+  const unlessFailed = (p: Promise<unknown>) => Promise.race([p, failed]);
+  const check = () => {
+    if (failure) throw failure.err;
+  };
+
+  const open = async (k: number): Promise<Segment> => {
     const [start, end] = segmentRange(o.plan, k);
     const name = segmentName(k, o.plan.format);
     const tmp = join(o.workDir, `.${name}.tmp-${process.pid}`);
     if (o.plan.format === 'png') await mkdir(tmp);
-    current = { enc: new FfmpegInput(o.ffmpeg, segmentArgs(o.encode, tmp, start), `encoding frames ${start}..${end - 1} (segment ${name})`), tmp, end };
+    const enc = new FfmpegInput(o.ffmpeg, segmentArgs(o.encode, tmp, start), `encoding frames ${start}..${end - 1} (segment ${name})`);
+    const seg: Segment = { k, enc, tmp, next: start, end, writing: Promise.resolve(), renamed: false };
+    started.add(seg);
+    void enc.stopped.then(fail);
+    return seg;
   };
+  const finish = async (seg: Segment): Promise<void> => {
+    await seg.writing;
+    if (failure || stopping) return;
+    await seg.enc.finish();
+    const final = join(o.workDir, segmentName(seg.k, o.plan.format));
+    await rename(seg.tmp, final);
+    seg.renamed = true;
+    started.delete(seg);
+    if (!failure && !stopping) await o.onSegment?.(seg.k, final);
+  };
+
   try {
     for await (const f of frames) {
-      if (f.index !== next) throw new RenderFailure('internal', `frame ${f.index} reached the encoder where ${next} was due`);
-      if (next >= o.plan.frames) throw new RenderFailure('internal', `frame ${f.index} is past the render's ${o.plan.frames} frames`);
-      if (!current) await open();
-      const seg = current!;
-      await seg.enc.write(f.rgb);
-      o.onFrame?.(f.index);
-      next++;
-      if (next === seg.end) {
-        if (k === total - 1) o.onFlush?.();
-        await seg.enc.finish();
-        const final = join(o.workDir, segmentName(k, o.plan.format));
-        await rename(seg.tmp, final);
-        current = null;
-        await o.onSegment?.(k, final);
-        k++;
+      check();
+      if (!Number.isInteger(f.index) || f.index < first || f.index >= o.plan.frames) throw new RenderFailure('internal', `frame ${f.index} is outside the frames ${first}..${o.plan.frames - 1} this run writes`);
+      const k = Math.floor(f.index / o.plan.segmentFrames);
+      let seg = feeding.get(k);
+      if (!seg) {
+        if (k !== nextSegment) throw new RenderFailure('internal', `frame ${f.index} reached the encoders where segment ${nextSegment} was due to begin`);
+        if (feeding.size >= n) throw new RenderFailure('internal', `frame ${f.index} begins segment ${k} while ${feeding.size} segments (the most at once) still take frames`);
+        while (finishing.size >= n && !failure) await Promise.race([...finishing.values(), failed]);
+        check();
+        seg = await open(k);
+        feeding.set(k, seg);
+        nextSegment++;
+      }
+      if (f.index !== seg.next) throw new RenderFailure('internal', `frame ${f.index} reached the encoder where ${seg.next} was due`);
+      // the previous frame of this segment must be in ffmpeg's pipe before the next is handed over
+      await unlessFailed(seg.writing);
+      check();
+      const index = f.index;
+      seg.writing = seg.enc
+        .write(f.rgb)
+        .then(() => {
+          o.onFrame?.(index);
+          if (++written === due) o.onFlush?.();
+        })
+        .catch(fail);
+      seg.next++;
+      received++;
+      if (seg.next === seg.end) {
+        feeding.delete(k);
+        const done = finish(seg)
+          .catch(fail)
+          .finally(() => finishing.delete(k));
+        finishing.set(k, done);
       }
     }
-    if (next !== o.plan.frames) throw new RenderFailure('internal', `the frames stopped at ${next} of ${o.plan.frames}`);
+    check();
+    if (received !== due) throw new RenderFailure('internal', `the frames stopped after ${received} of the ${due} due (from frame ${first})`);
+    await unlessFailed(Promise.all(finishing.values()));
+    check();
+  } catch (err) {
+    stopping = true;
+    fail(err);
   } finally {
-    const left = current as { enc: FfmpegInput; tmp: string } | null;
-    if (left) {
-      await left.enc.kill();
-      await rm(left.tmp, { recursive: true, force: true });
-    }
+    stopping = true;
+    // encoders still running are killed; their writes and finishes then settle
+    await Promise.all([...started].map((s) => s.enc.kill()));
+    await Promise.all([...finishing.values(), ...[...started].map((s) => s.writing)]);
+    for (const s of started) if (!s.renamed) await rm(s.tmp, { recursive: true, force: true });
   }
+  check();
 }

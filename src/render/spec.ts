@@ -60,7 +60,12 @@ export const RenderOutput = Type.Object(
       description: 'audio of the mp4: AAC (plays everywhere) or ALAC (lossless: the decoded samples are the input\'s)',
     }),
     audioBitrate: Type.Integer({ minimum: 32, maximum: 512, default: 320, description: 'AAC bitrate in kbit/s (ffmpeg lowers it to what the channel count allows)' }),
-    debugVideo: Type.Boolean({ default: false, description: 'also write NAME.debug.mp4: audio features, latents and network index over time (GANce --debug-path)' }),
+    debugPath: Type.Union([Type.String({ minLength: 1, maxLength: PATH_MAX }), Type.Null()], {
+      default: null,
+      description:
+        'also write a debug video here (GANce --debug-path): the frame beside charts of the audio features, the latents and the network index over time, ' +
+        'frame for frame with the output, its audio muxed; null: none',
+    }),
   },
   { additionalProperties: false },
 );

@@ -14,6 +14,7 @@ import { LegacyRandomState } from '../latents/rng.ts';
 import { stillArgs, type Geometry } from './encode-args.ts';
 import { FfmpegInput, ffmpegVersion } from './ffmpeg.ts';
 import { loadNetworks } from './networks.ts';
+import type { SynthesisPool } from '../synthesis/pool/pool.ts';
 import { rgbBytes } from './pixels.ts';
 import { findNetwork, geometry, renderNetwork, type RenderNetwork } from './resolve.ts';
 import { GANCE_VERSION, networkRecord } from './run-config.ts';
@@ -111,10 +112,20 @@ export async function renderStills(o: StillsOptions, deps: RenderDeps): Promise<
 export async function writeStills(plan: StillsPlan, deps: RenderDeps, signal?: AbortSignal): Promise<StillsResult> {
   const t0 = performance.now();
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
-  const { seeds, network: net, geometry: g, psi, out } = plan;
+  const { network: net } = plan;
   const ffmpegLine = await ffmpegVersion(ffmpeg);
 
-  const pool = await loadNetworks(deps.networks, [net], signal);
+  const { pool, release } = await loadNetworks(deps.networks, [net], signal, 'stills');
+  try {
+    return await writeLoaded(plan, pool, { ffmpeg, ffmpegLine, t0, signal });
+  } finally {
+    await release();
+  }
+}
+
+async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: string; ffmpegLine: string; t0: number; signal: AbortSignal | undefined }): Promise<StillsResult> {
+  const { ffmpeg, ffmpegLine, t0, signal } = o;
+  const { seeds, network: net, geometry: g, psi, out } = plan;
   let made: string | undefined;
   try {
     made = await mkdir(out, { recursive: true });

@@ -23,6 +23,10 @@ export const RenderRequest = Type.Object(
       {
         ...RenderOutput.properties,
         path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png)' })),
+        debugPath: Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], {
+          default: null,
+          description: 'name under render.outputRoot for a debug video (GANce --debug-path): the frames beside charts of features, latents and network index; GET /v1/renders/{id}/debug once done',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -44,7 +48,7 @@ export interface SubmitContext {
   config: RenderConfig;
   /** the network catalogue: ids and why one cannot be used */
   networks: () => Array<{ id: string; state: string; error?: string }>;
-  /** outputs of queued and running jobs (two renders never write one file) */
+  /** outputs (and debug videos) of queued and running jobs (two renders never write one file) */
   activeOutputs: () => Set<string>;
 }
 
@@ -89,7 +93,15 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
   const output = await resolveOutputPath(ctx.config.outputRoot, name, 'body/output/path');
   if (ctx.activeOutputs().has(output)) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
 
-  const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output } }) as RenderSpec;
+  let debugPath: string | null = null;
+  if (req.output.debugPath != null) {
+    const field = 'body/output/debugPath';
+    debugPath = await resolveOutputPath(ctx.config.outputRoot, req.output.debugPath, field);
+    if (debugPath === output) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own output; give the debug video a name of its own`);
+    if (ctx.activeOutputs().has(debugPath)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is an output of a render that is queued or running`);
+  }
+
+  const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output, debugPath } }) as RenderSpec;
   const bad = Value.Errors(RenderSpec, spec).First();
   if (bad) throw new RequestError(400, `body${bad.path} ${bad.message}`);
   return spec;

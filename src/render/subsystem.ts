@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Unit } from '../lifecycle/unit.ts';
 import type { DaemonContext, Subsystem } from '../subsystem.ts';
 import { rendersApi } from './api.ts';
+import { encodeParallel } from './encode-args.ts';
 import { createRenderMetrics } from './metrics.ts';
 import { JobQueue } from './queue.ts';
 import { RenderScheduler } from './scheduler.ts';
@@ -51,6 +52,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     concurrency: cfg.concurrency,
     progressIntervalMs: cfg.progressIntervalMs,
     segmentFrames: cfg.segmentFrames,
+    encodeParallel: encodeParallel(cfg.encodeParallel),
     log,
     events: ctx.events,
     throttle,

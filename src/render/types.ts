@@ -8,7 +8,8 @@ import type { LatentsService } from '../latents/service.ts';
 import type { NetworkManager } from '../synthesis/networks/manager.ts';
 import type { RenderSpec } from './spec.ts';
 
-export type RenderStage = 'queued' | 'analysing' | 'rendering' | 'encoding' | 'muxing' | 'done';
+/** debug: drawing the debug video after the output is muxed (frames count again from 0) */
+export type RenderStage = 'queued' | 'analysing' | 'rendering' | 'encoding' | 'muxing' | 'debug' | 'done';
 
 export interface RenderProgress {
   stage: RenderStage;
@@ -40,12 +41,21 @@ export interface RenderRunOptions {
   throttle?: () => Promise<void>;
   /** frames per segment, the resume granularity (config render.segmentFrames; default 240) */
   segmentFrames?: number;
+  /**
+   * the track's loudness once analysed: per second at the listener, dBA, loudest second 95
+   * (src/thermal/music/loudness.ts), for music-aware cooling; `fps` turns frames into track seconds
+   */
+  onLoudness?: (track: { levelsDba: number[]; fps: number }) => void;
+  /** segments encoded at once (config render.encodeParallel; default: one per 4 CPU cores, see encodeParallel()) */
+  encodeParallel?: number;
 }
 
 export interface RenderResult {
   /** the finished output (mp4 file or png folder), renamed into place */
   output: string;
   runConfig: string;
+  /** the debug video, when the spec asked for one */
+  debugOutput?: string;
   frames: number;
   fps: number;
   seconds: number;

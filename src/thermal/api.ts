@@ -120,14 +120,24 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
               watts: Type.Number({ minimum: 0, maximum: 2000, description: 'expected power per GPU' }),
               seconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'how long the hint holds' }),
               source: Type.String({ maxLength: 100, default: 'api', description: 'who says so (logs)' }),
+              startsInSeconds: Type.Number({
+                minimum: 0,
+                maximum: 86_400,
+                default: 0,
+                description: "the load starts this far ahead: the hint goes live (starting stopped fans, pre-cooling) thermal.music.preCoolTimeConstants of the rig's thermal time constants before it",
+              }),
             },
             { additionalProperties: false },
           ),
-          response: { 202: Type.Object({ gpus: Type.Array(Type.Integer()), zones: Type.Array(Type.String()), watts: Type.Number(), seconds: Type.Number() }), 400: ErrorReply, 422: ErrorReply },
+          response: {
+            202: Type.Object({ gpus: Type.Array(Type.Integer()), zones: Type.Array(Type.String()), watts: Type.Number(), seconds: Type.Number(), preCoolFromSeconds: Type.Number({ description: 'the hint goes live this many seconds from now' }) }),
+            400: ErrorReply,
+            422: ErrorReply,
+          },
         },
       },
       async (req, reply) => {
-        const { gpus, watts, seconds, source } = req.body;
+        const { gpus, watts, seconds, source, startsInSeconds } = req.body;
         const zoneGpus = service.zoneIds().map((id) => ({ id, gpus: zoneView(service, id)!.gpus }));
         const known = new Set(zoneGpus.flatMap((z) => z.gpus));
         const unknown = gpus.filter((g) => !known.has(g));
@@ -135,8 +145,8 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
           throw new UnprocessableError(`body/gpus: no zone controls GPU ${unknown.join(', ')} (zones cover ${[...known].sort((a, b) => a - b).join(', ')})`);
         }
         const covered = zoneGpus.filter((z) => z.gpus.some((g) => gpus.includes(g))).map((z) => z.id);
-        service.hint(gpus, watts, seconds, source);
-        return reply.code(202).send({ gpus, zones: covered, watts, seconds });
+        service.hint(gpus, watts, seconds, source, startsInSeconds);
+        return reply.code(202).send({ gpus, zones: covered, watts, seconds, preCoolFromSeconds: Math.max(0, startsInSeconds - service.preCoolLeadSeconds()) });
       },
     );
 

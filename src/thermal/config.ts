@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { YieldConfig } from './yield/config.ts';
 import { modesSchema } from './modes/config.ts';
 import { zonePatchSchema } from './zone-patch.ts';
+import { MusicConfig } from './music/config.ts';
 
 const Celsius = (opts: object = {}) => Type.Number({ minimum: -40, maximum: 150, ...opts });
 const Ratio = (opts: object = {}) => Type.Number({ minimum: 0, maximum: 1, ...opts });
@@ -175,6 +176,7 @@ export const ThermalConfig = Type.Object(
     ),
     yield: YieldConfig,
     modes: modesSchema(zonePatchSchema(ZoneConfig), LIMITS.id),
+    music: MusicConfig,
     history: Type.Object(
       {
         seconds: Type.Integer({ minimum: 10, maximum: 86_400, default: 900, description: 'how far back GET /v1/thermal/history reaches' }),

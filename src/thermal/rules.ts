@@ -65,6 +65,10 @@ export function thermalIssues(config: ThermalConfig): string[] {
     issues.push(`history.intervalMs: must be <= history.seconds x 1000 (${config.history.seconds * 1000}), got ${config.history.intervalMs}`);
   }
   issues.push(...yieldIssues(config.yield));
+  const mm = config.music.model;
+  if (!(mm.conductanceFullWPerK > mm.conductanceStillWPerK)) {
+    issues.push(`music.model.conductanceFullWPerK: must be above music.model.conductanceStillWPerK (${mm.conductanceStillWPerK}), got ${mm.conductanceFullWPerK}`);
+  }
   const ids = new Set<string>();
   config.zones.forEach((zone, z) => {
     if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);

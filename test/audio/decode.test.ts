@@ -144,6 +144,36 @@ describe('decode', () => {
     await expectAudioError(decodeFile(broken), 'AUDIO_UNREADABLE', broken);
   });
 
+  it('reads a long WAV a piece at a time, past odd-sized chunks before its data, onto shared memory', async () => {
+    // 30 s of 16-bit stereo (5.3 MB: several pieces), with an odd-sized chunk between 'fmt ' and 'data'
+    const seconds = 30;
+    const pcm = interleave(tone(44100, seconds, [440, 1234], 0.4), tone(44100, seconds, [660], 0.3));
+    const plain = join(dir, 'long-plain.wav');
+    writeWav(plain, 44100, 2, pcm);
+    const bytes = readFileSync(plain);
+    const extra = Buffer.concat([Buffer.from('abcd', 'latin1'), Buffer.from([5, 0, 0, 0]), Buffer.from('12345'), Buffer.from([0])]);
+    const withChunk = Buffer.concat([bytes.subarray(0, 36), extra, bytes.subarray(36)]);
+    withChunk.writeUInt32LE(withChunk.length - 8, 4);
+    const long = join(dir, 'long.wav');
+    writeFileSync(long, withChunk);
+    const aiff = join(dir, 'long.aiff');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', plain, '-c:a', 'pcm_s16be', aiff]);
+    // no ffmpeg to fall back on: the file itself was read
+    const direct = await decodeFile(long, { ffmpegPath: join(dir, 'no-ffmpeg-here') });
+    const viaFfmpeg = await decodeFile(aiff);
+    expect(direct.samples.length).toBe(seconds * 44100);
+    expect(Buffer.compare(Buffer.from(direct.samples.buffer, 0, direct.samples.byteLength), Buffer.from(viaFfmpeg.samples.buffer, 0, viaFfmpeg.samples.byteLength))).toBe(0);
+    // the analysis threads read the track where it lies
+    expect(direct.samples.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(viaFfmpeg.samples.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // cut short inside a sample frame: the whole frames that are there
+    const cut = join(dir, 'long-cut.wav');
+    writeFileSync(cut, withChunk.subarray(0, withChunk.length - 4 * 1000 - 3));
+    const short = await decodeFile(cut, { ffmpegPath: join(dir, 'no-ffmpeg-here') });
+    expect(short.samples.length).toBe(seconds * 44100 - 1001);
+    expect(Buffer.compare(Buffer.from(short.samples.buffer, 0, short.samples.byteLength), Buffer.from(direct.samples.buffer, 0, short.samples.byteLength))).toBe(0);
+  });
+
   it("mixes 16-bit stereo as GANce does: scipy's interp1d line per sample, float32 mean (every sample value)", () => {
     const f32 = Math.fround;
     const level = (v: number) => f32(((1 - -1) / (32767 - -32768)) * (v - -32768) + -1);

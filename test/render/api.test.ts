@@ -187,12 +187,60 @@ describe('/v1/renders', () => {
     expect(beyond.headers['content-range']).toBe(`bytes */${size}`);
   });
 
+  it('a debug video: its name under the output root, refused where it clashes, served once done (Range requests), 404 for a render without one', async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 8, batch: 4, beforeBatch: async ({ framesDone }) => (framesDone >= 4 ? gate.wait() : undefined) }));
+    const post = (b: unknown) => s.app.inject({ method: 'POST', url: '/v1/renders', payload: b as Record<string, unknown> });
+    const res = await post(body({ output: { path: 'd/main.mp4', debugPath: 'd/main.debug.mp4' } }));
+    expect(res.statusCode).toBe(202);
+    const job = res.json<RenderJobView>();
+    expect(job.spec.output.debugPath).toBe(join(s.outputRoot, 'd', 'main.debug.mp4'));
+    expect(job.debugUrl).toBeNull();
+    await gate.arrived;
+    expect((await s.app.inject(`/v1/renders/${job.id}/debug`)).json()).toMatchObject({ statusCode: 409, message: expect.stringMatching(/is running: its debug video is there once it is done/) });
+    // while it runs, neither its output nor its debug video can be another render's
+    const clashes: Array<[unknown, number, RegExp]> = [
+      [body({ output: { path: 'd/main.debug.mp4' } }), 409, /^body\/output\/path: "d\/main.debug.mp4" is the output of a render that is queued or running/],
+      [body({ output: { path: 'other.mp4', debugPath: 'd/main.debug.mp4' } }), 409, /^body\/output\/debugPath: "d\/main.debug.mp4" is an output of a render that is queued or running/],
+      [body({ output: { path: 'other.mp4', debugPath: 'd/main.mp4' } }), 409, /^body\/output\/debugPath: "d\/main.mp4" is an output of a render/],
+      [body({ output: { path: 'same.mp4', debugPath: 'same.mp4' } }), 409, /^body\/output\/debugPath: "same.mp4" is the render's own output/],
+      [body({ output: { path: 'x.mp4', debugPath: '../x.debug.mp4' } }), 400, /^body\/output\/debugPath: .*"\.\." is not allowed/],
+      [body({ output: { path: 'x.mp4', debugPath: '/tmp/x.debug.mp4' } }), 400, /^body\/output\/debugPath: .*must be a name under the output root/],
+      [body({ output: { path: 'x.mp4', debugPath: 7 } }), 400, /output\/debugPath/],
+    ];
+    for (const [b, status, message] of clashes) {
+      const r = await post(b);
+      expect(r.statusCode, JSON.stringify(b)).toBe(status);
+      expect(r.json<{ message: string }>().message).toMatch(message);
+    }
+    gate.release();
+    const done = await until(s.scheduler, job.id, (j) => j.state === 'done');
+    const view = (await s.app.inject(`/v1/renders/${job.id}`)).json<RenderJobView>();
+    expect(view.debugUrl).toBe(`/v1/renders/${done.id}/debug`);
+    const file = readFileSync(join(s.outputRoot, 'd', 'main.debug.mp4'));
+    expect(file.toString('utf8')).toMatch(/^debug of\nframe 0\n/);
+    const full = await s.app.inject(view.debugUrl!);
+    expect(full.statusCode).toBe(200);
+    expect(full.headers).toMatchObject({ 'content-type': 'video/mp4', 'accept-ranges': 'bytes' });
+    expect(full.rawPayload.equals(file)).toBe(true);
+    const part = await s.app.inject({ url: view.debugUrl!, headers: { range: 'bytes=0-4' } });
+    expect(part.statusCode).toBe(206);
+    expect(part.body).toBe('debug');
+
+    const plain = (await post(body({ output: { path: 'plain.mp4' } }))).json<RenderJobView>();
+    await until(s.scheduler, plain.id, (j) => j.state === 'done');
+    expect((await s.app.inject(`/v1/renders/${plain.id}`)).json<RenderJobView>().debugUrl).toBeNull();
+    expect((await s.app.inject(`/v1/renders/${plain.id}/debug`)).json()).toMatchObject({ statusCode: 404, message: expect.stringMatching(/has no debug video/) });
+    expect((await s.app.inject('/v1/renders/nope/debug')).statusCode).toBe(404);
+  });
+
   it('documents every route with its schemas in the OpenAPI document', async () => {
     const s = await setup(fakeRunner());
     const doc = (await s.app.inject('/docs/json')).json<{ paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }; responses: Record<string, unknown> }>> }>();
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/renders')).sort()).toEqual([
       '/v1/renders/',
       '/v1/renders/{id}',
+      '/v1/renders/{id}/debug',
       '/v1/renders/{id}/events',
       '/v1/renders/{id}/output',
     ]);
@@ -203,5 +251,6 @@ describe('/v1/renders', () => {
     expect(Object.keys(doc.paths['/v1/renders/{id}']!.get!.responses).sort()).toEqual(['200', '404']);
     expect(Object.keys(doc.paths['/v1/renders/{id}']!.delete!.responses).sort()).toEqual(['200', '404', '409']);
     expect(Object.keys(doc.paths['/v1/renders/{id}/output']!.get!.responses).sort()).toEqual(['200', '206', '404', '409', '416']);
+    expect(Object.keys(doc.paths['/v1/renders/{id}/debug']!.get!.responses).sort()).toEqual(['200', '206', '404', '409', '416']);
   });
 });

@@ -84,18 +84,18 @@ describe('gance render', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
-  it('a render killed with SIGKILL resumes from its work folder: the frames of an uninterrupted render', { timeout: 240_000 }, async () => {
+  it('a render killed with SIGKILL (3 segments encoding at once) resumes from its work folder: the frames of an uninterrupted render encoded one segment at a time', { timeout: 240_000 }, async () => {
     const song = join(dir, 'long.wav');
     writeWav(song, 22050, 1, addInto(tone(22050, 8, [220, 277], 0.2), clicks(22050, 8, 0.3)));
     const out = join(dir, 'killed.mp4');
     const work = join(dir, 'work');
-    const args = ['render', song, '--out', out, '--fps', '24', '--size', '256', '--segment-frames', '16', '--work-dir', work, '--config', config, '--no-progress'];
+    const args = ['render', song, '--out', out, '--fps', '24', '--size', '256', '--segment-frames', '16', '--encode-parallel', '3', '--work-dir', work, '--config', config, '--no-progress'];
     const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, stdio: 'ignore' });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
     let ended = false;
     void exited.then(() => (ended = true));
-    // kill it once two segments are complete, while the third is being encoded
-    while (!ended && !existsSync(join(work, 'segment-000001.mp4'))) await new Promise((r) => setTimeout(r, 20));
+    // kill it once the first two segments are complete (they finish in any order), while others are being encoded
+    while (!ended && !(existsSync(join(work, 'segment-000000.mp4')) && existsSync(join(work, 'segment-000001.mp4')))) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
     expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
     expect(existsSync(out)).toBe(false);
@@ -116,7 +116,7 @@ describe('gance render', () => {
     try {
       const ref = join(dir, 'reference.mp4');
       const flags = { out: ref, config, fps: 24, size: 256 };
-      await runRender(specFromFlags([song], ['demo-64'], flags), local.deps, { workDir: join(dir, 'work-ref'), segmentFrames: 16 });
+      await runRender(specFromFlags([song], ['demo-64'], flags), local.deps, { workDir: join(dir, 'work-ref'), segmentFrames: 16, encodeParallel: 1 });
       const want = frameMd5s(ref);
       expect(want).toHaveLength(192);
       expect(frameMd5s(out)).toEqual(want);
@@ -147,6 +147,51 @@ describe('gance render', () => {
     const kept = readdirSync(work);
     expect(kept).toContain('segment-000000.mp4');
     expect(kept.filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('--debug FILE: a second mp4 with the same frames and the audio, named in the last line', { timeout: 120_000 }, () => {
+    const song = join(dir, 'debug-song.wav');
+    writeWav(song, 22050, 1, addInto(tone(22050, 2, [330], 0.2), clicks(22050, 2, 0.5)));
+    const out = join(dir, 'with-debug.mp4');
+    const debug = join(dir, 'with-debug.debug.mp4');
+    const r = gance('render', song, '--fps', '12', '--preset', 'ultrafast', '--out', out, '--debug', debug, '--config', config);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\ndebug 0\/24 frames\n/);
+    expect(r.stdout).toMatch(new RegExp(`wrote ${out} \\(24 frames at 12 fps in [0-9.]+ s\\), the debug video ${debug} and `));
+    expect(probeStream(out, 'v').nb_read_frames).toBe('24');
+    expect(probeStream(debug, 'v')).toMatchObject({ nb_read_frames: '24', height: '540' });
+    expect(probeStream(debug, 'a')).toMatchObject({ codec_name: 'aac' });
+    const frames = frameMd5s(debug);
+    expect(new Set(frames).size).toBe(24);
+  });
+
+  describe('bad input is refused before the workers start: one line on stderr, nothing on stdout, nothing left', () => {
+    const cases: Array<[string, (song: string, out: string) => string[], RegExp]> = [
+      ['audio that is not audio', (_song, out) => [join(dir, 'not-audio.wav'), '--out', out], /^gance: render failed \(bad-input\): .*not-audio\.wav: not a readable audio file/],
+      ['a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out], /^gance: render failed \(bad-input\): .*no-such\.wav/],
+      ['an unknown network', (song, out) => [song, '--network', 'no-such-net', '--out', out], /^gance: render failed \(bad-input\): network "no-such-net": no such network/],
+      ['an output folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4')], /nowhere.*(does not exist|not writable)/],
+      ['a debug video in a folder that does not exist', (song, out) => [song, '--out', out, '--debug', join(dir, 'nowhere', 'd.mp4')], /^gance: render failed \(bad-input\): output\.debugPath .*nowhere.*does not exist/],
+      ['a debug video that is the output', (song, out) => [song, '--out', out, '--debug', out], /^gance: render failed \(bad-input\): output\.debugPath .*is the render's own output/],
+      ['--debug with --remote', (song, out) => [song, '--out', out, '--debug', join(dir, 'd.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /--debug: with --remote/],
+      ['--debug with --still', (_song, out) => ['--still', '1', '--out', out, '--debug', join(dir, 'd.mp4')], /--still: --debug is for video renders/],
+    ];
+    for (const [what, args, message] of cases) {
+      it(what, { timeout: 60_000 }, () => {
+        const song = join(dir, 'refused.wav');
+        writeWav(song, 22050, 1, tone(22050, 1, [330]));
+        writeFileSync(join(dir, 'not-audio.wav'), 'this is not a wave file');
+        const out = join(dir, `refused-${what.replace(/\W+/g, '-')}.mp4`);
+        const r = gance('render', ...args(song, out), '--config', config);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/^[^\n]+\n$/);
+        expect(r.stderr).toMatch(message);
+        // no progress line: the render never started (the workers start after these checks)
+        expect(r.stdout).toBe('');
+        expect(readdirSync(dir).filter((n) => n.includes('refused-') || n.startsWith('d.mp4'))).toEqual([]);
+      });
+    }
   });
 
   it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {

@@ -22,10 +22,10 @@ interface Outcome {
   files: string[];
 }
 
-function renderOnTmpfs(mode: 'precheck' | 'fill', audio: string): Outcome {
+function renderOnTmpfs(mode: 'precheck' | 'fill' | 'fill-debug', audio: string, parallel = 1): Outcome {
   const mnt = tempDir('gance-render-tmpfs-');
   const script = join(REPO, 'test/render/fixtures/disk-full.ts');
-  const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" --import tsx "$3" "$4" "$1" "$5"`, 'sh', mnt, process.execPath, script, mode, audio], {
+  const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" --import tsx "$3" "$4" "$1" "$5" "$6"`, 'sh', mnt, process.execPath, script, mode, audio, String(parallel)], {
     cwd: REPO,
     encoding: 'utf8',
   });
@@ -60,5 +60,27 @@ describe.skipIf(unavailable !== null)('render on a full disk', () => {
     expect(o.message).toMatch(/^encoding frames 0\.\.9 \(segment segment-000000\.mp4\): no space left on the device \(ffmpeg: .*No space left on device/);
     const names = o.files.map((f) => f.split(' ')[0]);
     expect(names.filter((n) => n!.includes('.tmp') || n!.includes('out.mp4'))).toEqual([]);
+  });
+  it('a disk that fills while the debug video is drawn: no-space, neither video left, the segments kept for a resume', { timeout: 120_000 }, () => {
+    const audio = join(dir, 'debug.wav');
+    writeWav(audio, 22050, 1, addInto(tone(22050, 2, [220]), clicks(22050, 2, 0.25)));
+    const o = renderOnTmpfs('fill-debug', audio);
+    expect(o.filled).toBe(true);
+    expect(o.reason, JSON.stringify(o)).toBe('no-space');
+    expect(o.message).toMatch(/^writing the debug video .*: no space left on the device/);
+    const names = o.files.map((f) => f.split(' ')[0]!);
+    expect(names.filter((n) => n.startsWith('out') || n.includes('.tmp'))).toEqual([]);
+    expect(names.filter((n) => /^work\/segment-\d{6}\.mp4$/.test(n))).toHaveLength(5);
+  });
+
+  it('the same with 3 segments encoding at once: no-space from whichever encoder met it, every one of them stopped and removed', { timeout: 120_000 }, () => {
+    const audio = join(dir, 'short3.wav');
+    writeWav(audio, 22050, 1, addInto(tone(22050, 2, [220]), clicks(22050, 2, 0.25)));
+    const o = renderOnTmpfs('fill', audio, 3);
+    expect(o.filled).toBe(true);
+    expect(o.reason, JSON.stringify(o)).toBe('no-space');
+    expect(o.message).toMatch(/^encoding frames \d+\.\.\d+ \(segment segment-00000[0-2]\.mp4\): no space left on the device \(ffmpeg: .*No space left on device/);
+    const names = o.files.map((f) => f.split(' ')[0]);
+    expect(names.filter((n) => n!.includes('.tmp') || n!.includes('out.mp4') || n!.includes('segment-'))).toEqual([]);
   });
 });

@@ -43,7 +43,7 @@ let reference: string[];
 const daemons: DaemonProcess[] = [];
 
 function startDaemon(stateDir: string): DaemonProcess {
-  const yaml = testConfigYaml(`render: { mediaRoot: ${media}, outputRoot: ${join(root, 'renders')}, segmentFrames: ${SEGMENT}, progressIntervalMs: 0 }\n`).replace(/stateDir: .*/, `stateDir: ${stateDir}`);
+  const yaml = testConfigYaml(`render: { mediaRoot: ${media}, outputRoot: ${join(root, 'renders')}, segmentFrames: ${SEGMENT}, encodeParallel: 2, progressIntervalMs: 0 }\n`).replace(/stateDir: .*/, `stateDir: ${stateDir}`);
   const d = spawnCli(['daemon', '--config', writeTempConfig(yaml)]);
   daemons.push(d);
   return d;
@@ -80,7 +80,8 @@ beforeAll(async () => {
   writeWav(join(media, 'track.wav'), 22050, 1, addInto(clicks(22050, SECONDS, 0.25), tone(22050, SECONDS, [220, 330], 0.2)));
   // the uninterrupted, in-process render every daemon render is compared with
   const local = join(root, 'local.mp4');
-  await run(spawnCli(['render', join(media, 'track.wav'), '--out', local, '--segment-frames', String(SEGMENT), ...cliFlags]));
+  // one segment at a time; the daemons encode two at once (render.encodeParallel): the same frames either way
+  await run(spawnCli(['render', join(media, 'track.wav'), '--out', local, '--segment-frames', String(SEGMENT), '--encode-parallel', '1', ...cliFlags]));
   reference = frameMd5s(local);
 }, 120_000);
 

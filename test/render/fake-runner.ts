@@ -2,7 +2,8 @@
  * A runner that honours the `RunRender` contract without synthesis: it "renders" frames in
  * batches into its workDir (one line per frame, so a second run with the same workDir continues
  * after what is there), reports progress, awaits the throttle hook, stops on abort with
- * RenderFailure('cancelled'), fails on request, and renames a complete output into place.
+ * RenderFailure('cancelled'), fails on request, and renames a complete output into place (and
+ * writes a stand-in debug video where the spec names one).
  */
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -15,6 +16,8 @@ export interface FakeRunnerOptions {
   beforeBatch?: (info: { jobWorkDir: string; framesDone: number }) => Promise<void>;
   /** an audio file whose name contains `fail-<reason>` makes the run fail with that reason */
   lieAboutOutput?: boolean;
+  /** handed to onLoudness after the analysing stage, as the real runner does */
+  loudness?: { levelsDba: number[]; fps: number };
 }
 
 export interface FakeRun {
@@ -46,6 +49,7 @@ export function fakeRunner(opts: FakeRunnerOptions = {}): RunRender & { runs: Fa
       if (o.signal?.aborted) throw new RenderFailure('cancelled', 'aborted');
     };
     o.onProgress?.({ stage: 'analysing', framesDone: done, framesTotal: null, fps: null, etaSeconds: null });
+    if (opts.loudness) o.onLoudness?.(opts.loudness);
     while (done < total) {
       check();
       // a real runner stops within a batch of an abort, so a held one does too
@@ -68,9 +72,12 @@ export function fakeRunner(opts: FakeRunnerOptions = {}): RunRender & { runs: Fa
       const tmp = `${spec.output.path}.partial`;
       await writeFile(tmp, await readFile(framesFile));
       await rename(tmp, spec.output.path);
+      // the "debug video": the frame lines again, marked
+      if (spec.output.debugPath !== null) await writeFile(spec.output.debugPath, `debug of\n${await readFile(framesFile, 'utf8')}`);
     }
     record.outcome = 'done';
-    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, frames: total, fps: 30, seconds: 0.01, resumedFrames: record.startFrame };
+    const debug = spec.output.debugPath === null ? {} : { debugOutput: spec.output.debugPath };
+    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, ...debug, frames: total, fps: 30, seconds: 0.01, resumedFrames: record.startFrame };
   };
   return Object.assign(run, { runs });
 }

@@ -17,11 +17,15 @@ const FRAMES = 300; // past 256, so the second byte of the index counts too
 /** frames 0, 1, 7, 8, 14, 15, ... go to the inverted network */
 const networkOf = (i: number) => (i % 7 < 2 ? 1 : 0);
 
-function indexSource(frames: number): FrameSource {
+/** `pulled`: the indices of the latents taken from it, in the order they were taken */
+function indexSource(frames: number, pulled: number[] = []): FrameSource {
   return {
     frames,
     async *latents(from: number): AsyncGenerator<LatentFrame> {
-      for (let i = from; i < frames; i++) yield { index: i, network: networkOf(i), z: indexLatent(i) };
+      for (let i = from; i < frames; i++) {
+        pulled.push(i);
+        yield { index: i, network: networkOf(i), z: indexLatent(i) };
+      }
     },
   };
 }
@@ -70,17 +74,26 @@ describe('render frames', () => {
 
   const spec = (out: string) => ({ audio: [wav], networks: ['index-a', 'index-b'], latents: { fps: 24 }, output: { format: 'png', path: out } });
 
-  it('writes every frame once, in order, drawn by the network its latent picked (two workers)', { timeout: 60_000 }, async () => {
-    const out = join(dir, 'frames');
-    const workDir = join(dir, 'work-1');
+  // 300 frames in segments of 64: five segments, the last one short; with 3 at once their frames are asked for round-robin
+  it.each([1, 3])('writes every frame once, in order, drawn by the network its latent picked (two workers, %i segments encoding at once)', { timeout: 60_000 }, async (parallel) => {
+    const out = join(dir, `frames-${parallel}`);
+    const workDir = join(dir, `work-1-${parallel}`);
     const r = resolveRender(spec(out), local.deps.networks.catalogue, local.deps.latents.config);
     const progress: RenderProgress[] = [];
     let throttled = 0;
     const throttle = async () => {
       throttled++;
     };
-    const res = await renderResolved(r, indexSource(FRAMES), local.deps, { workDir, segmentFrames: 64, throttle, onProgress: (p) => progress.push(p) });
+    const pulled: number[] = [];
+    const res = await renderResolved(r, indexSource(FRAMES, pulled), local.deps, { workDir, segmentFrames: 64, encodeParallel: parallel, throttle, onProgress: (p) => progress.push(p) });
     expect(throttled).toBe(FRAMES);
+    // each latent taken once; with 3 at once, one frame of each of segments 0, 1, 2 in turn, then segments 3 and 4 (the short one) in their place
+    expect([...pulled].sort((a, b) => a - b)).toEqual(Array.from({ length: FRAMES }, (_, i) => i));
+    if (parallel === 1) expect(pulled).toEqual(Array.from({ length: FRAMES }, (_, i) => i));
+    else {
+      expect(pulled.slice(0, 7)).toEqual([0, 64, 128, 1, 65, 129, 2]);
+      expect(pulled.slice(3 * 64, 3 * 64 + 4)).toEqual([192, 256, 193, 257]);
+    }
     expect(res).toMatchObject({ output: out, frames: FRAMES, fps: 24, resumedFrames: 0 });
     checkFrames(out, FRAMES);
     const rendered = progress.filter((p) => p.stage === 'rendering');

@@ -45,7 +45,7 @@ describe('runRender', () => {
 
   it('cancelled after two segments, then run again with the same workDir: the frames of an uninterrupted render', { timeout: 120_000 }, async () => {
     const ref = join(dir, 'ref.mp4');
-    const whole = await runRender(spec(ref), local.deps, { workDir: join(dir, 'w-ref'), segmentFrames: 10 });
+    const whole = await runRender(spec(ref), local.deps, { workDir: join(dir, 'w-ref'), segmentFrames: 10, encodeParallel: 1 });
     expect(whole).toMatchObject({ frames: 48, fps: 24, resumedFrames: 0 });
     expect(probeStream(ref, 'v').nb_read_frames).toBe('48');
 
@@ -93,6 +93,54 @@ describe('runRender', () => {
     expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
   });
 
+  describe('3 segments encoding at once', () => {
+    it('the frames of a render that encoded one segment at a time', { timeout: 120_000 }, async () => {
+      const r = await runRender(spec(join(dir, 'parallel.mp4')), local.deps, { workDir: join(dir, 'w-parallel'), segmentFrames: 10, encodeParallel: 3 });
+      expect(r).toMatchObject({ frames: 48, resumedFrames: 0 });
+      expect(probeStream(r.output, 'v').nb_read_frames).toBe('48');
+      expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
+    });
+
+    it('cancelled mid-way, then resumed (at 3 again): the same frames; only complete segments were kept', { timeout: 120_000 }, async () => {
+      const out = join(dir, 'parallel-resumed.mp4');
+      const workDir = join(dir, 'w-parallel-resume');
+      const abort = new AbortController();
+      const opts = { workDir, segmentFrames: 10, encodeParallel: 3 };
+      const cancelled = await failure(runRender(spec(out), local.deps, { ...opts, signal: abort.signal, onProgress: (p) => p.framesDone >= 34 && abort.abort() }));
+      expect(cancelled.reason).toBe('cancelled');
+      expect(existsSync(out)).toBe(false);
+      expect(leftovers()).toEqual([]);
+      expect(readdirSync(workDir).filter((n) => n.startsWith('.'))).toEqual([]);
+      // each kept segment decodes to its 10 frames
+      const kept = segments(workDir);
+      for (const name of kept) expect(probeStream(join(workDir, name), 'v').nb_read_frames).toBe('10');
+      let prefix = 0;
+      while (kept.includes(`segment-00000${prefix}.mp4`)) prefix++;
+      const resumed = await runRender(spec(out), local.deps, opts);
+      expect(resumed).toMatchObject({ frames: 48, resumedFrames: prefix * 10 });
+      expect(frameMd5s(out)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
+    });
+
+    it("one segment's ffmpeg crashing fails the render (encoder) with nothing partial; a run with a sound ffmpeg then gives the same frames", { timeout: 120_000 }, async () => {
+      // the real ffmpeg, except for segment 1's encode, which reads a frame and a half and dies
+      const crashing = join(dir, 'ffmpeg-crashing-segment-1');
+      writeFileSync(crashing, `#!/bin/bash\ncase "$*" in *segment-000001*) head -c 18000 >/dev/null; echo "segment 1 encoder gave up" >&2; exit 3;; esac\nexec ffmpeg "$@"\n`);
+      chmodSync(crashing, 0o755);
+      const out = join(dir, 'parallel-crash.mp4');
+      const workDir = join(dir, 'w-parallel-crash');
+      const f = await failure(runRender(spec(out), { ...local.deps, ffmpeg: crashing }, { workDir, segmentFrames: 10, encodeParallel: 3 }));
+      expect(f.reason, f.message).toBe('encoder');
+      expect(f.message).toMatch(/^encoding frames 10\.\.19 \(segment segment-000001\.mp4\): ffmpeg .* exited with code 3: segment 1 encoder gave up$/);
+      expect(existsSync(out)).toBe(false);
+      expect(leftovers()).toEqual([]);
+      expect(readdirSync(workDir).filter((n) => n.startsWith('.'))).toEqual([]);
+      expect(segments(workDir)).not.toContain('segment-000001.mp4');
+      for (const name of segments(workDir)) expect(probeStream(join(workDir, name), 'v').nb_read_frames).toBe('10');
+      const r = await runRender(spec(out), local.deps, { workDir, segmentFrames: 10, encodeParallel: 3 });
+      expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
+    });
+  });
+
   it('one render at a time in a work folder: a second is refused while the first runs; a lock left by a dead process is taken over', { timeout: 120_000 }, async () => {
     const workDir = join(dir, 'w-lock');
     let started!: () => void;
@@ -116,6 +164,29 @@ describe('runRender', () => {
     const r = await runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 });
     expect(r.frames).toBe(48);
     expect(existsSync(workDir)).toBe(false);
+  });
+
+  it("hands the track's loudness to the thermal side after the analysis: one level per second, the loudest at 95 dBA", { timeout: 120_000 }, async () => {
+    // 1 s loud, then 1 s 20 dB quieter
+    const stepped = join(dir, 'stepped.wav');
+    const loud = tone(22050, 1, [220, 330], 0.2);
+    const quiet = tone(22050, 1, [220, 330], 0.02);
+    writeWav(stepped, 22050, 1, Int16Array.from([...loud, ...quiet]));
+    const tracks: Array<{ levelsDba: number[]; fps: number }> = [];
+    const stages: string[] = [];
+    await runRender({ ...spec(join(dir, 'stepped.mp4')), audio: [stepped] }, local.deps, {
+      workDir: join(dir, 'w-stepped'),
+      onLoudness: (t) => tracks.push({ ...t, stage: stages.at(-1) } as never),
+      onProgress: (p) => void (stages.at(-1) !== p.stage && stages.push(p.stage)),
+    });
+    expect(tracks).toHaveLength(1);
+    const t = tracks[0]! as { levelsDba: number[]; fps: number; stage?: string };
+    expect(t.fps).toBe(24);
+    expect(t.stage).toBe('analysing'); // before the frames: the plan can pre-cool ahead of the first quiet passage
+    expect(t.levelsDba).toHaveLength(2);
+    expect(t.levelsDba[0]).toBeCloseTo(95, 6);
+    expect(t.levelsDba[1]).toBeGreaterThan(73);
+    expect(t.levelsDba[1]).toBeLessThan(77);
   });
 
   it('with ALAC the muxed audio decodes to the input samples exactly', { timeout: 120_000 }, async () => {
@@ -171,7 +242,6 @@ describe('runRender', () => {
       ],
       ['an odd size', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 65 }) }), 'bad-input', /output\.size/],
       ['an upscale beyond 4x', () => ({ spec: spec(join(dir, 'x.mp4'), { size: 258 }) }), 'bad-input', /output size 258: more than 4x the network's 64 px/],
-      ['a debug video (not implemented)', () => ({ spec: spec(join(dir, 'x.mp4'), { debugVideo: true }) }), 'bad-input', /^output\.debugVideo: .*not implemented yet/],
       ['an output folder that does not exist', () => ({ spec: spec(join(dir, 'nowhere', 'x.mp4')) }), 'bad-input', /nowhere.*does not exist/],
       ['ffmpeg missing', () => ({ spec: spec(join(dir, 'x.mp4')), deps: { ffmpeg: join(dir, 'no-ffmpeg') } }), 'encoder', /ffmpeg not found or not executable at ".*no-ffmpeg"/],
       [

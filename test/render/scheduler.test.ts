@@ -123,6 +123,18 @@ describe('render scheduler', () => {
     expect(failed.error).toMatch(/is not a complete file/);
   });
 
+  it('never marks done a render whose debug video is not on disk', async () => {
+    // this runner writes its output but not the debug video the spec names
+    const writer = fakeRunner();
+    const run: RunRender = (sp, deps, o) => writer({ ...sp, output: { ...sp.output, debugPath: null } }, deps, o);
+    const { scheduler: s, out } = setup(run);
+    s.start();
+    const job = s.submit({ spec: { ...spec({ path: join(out, 'main.mp4') }), output: { ...spec({ path: join(out, 'main.mp4') }).output, debugPath: join(out, 'main.debug.mp4') } } });
+    const failed = await until(s, job.id, (j) => j.state === 'failed');
+    expect(failed).toMatchObject({ reason: 'internal', output: null });
+    expect(failed.error).toMatch(/the debug video .*main\.debug\.mp4 is not there/);
+  });
+
   it('a stop pauses the running job (still running); the next start resumes it in the same workDir to the same frames', async () => {
     const stateDir = tempDir();
     const gate = new Gate();
@@ -155,6 +167,25 @@ describe('render scheduler', () => {
     const job = s.submit({ spec: spec({ path: join(out, 'x.mp4') }) });
     await until(s, job.id, (j) => j.state === 'done');
     expect(seen).toEqual([`hint render:${job.id} 2,3 150 W 30 s`, `end render:${job.id} 2,3`]);
+  });
+
+  it("hands the track's loudness to the thermal side ('music' on the workers' GPUs), then where the render is in it, and ends it with the load", async () => {
+    const levels = [95, 95, 40, 40];
+    const { scheduler: s, events, out } = setup(fakeRunner({ frames: 12, batch: 4, loudness: { levelsDba: levels, fps: 3 } }), { gpus: [2, 3] });
+    const seen: string[] = [];
+    events.on('music', (m) => seen.push(`music ${m.source} ${m.gpus.join(',')} ${m.levelsDba.join(',')} at ${m.positionSeconds}`));
+    events.on('music-position', (p) => seen.push(`at ${p.positionSeconds}`));
+    events.on('load-end', (e) => seen.push(`end ${e.source}`));
+    s.start();
+    const job = s.submit({ spec: spec({ path: join(out, 'm.mp4') }) });
+    await until(s, job.id, (j) => j.state === 'done');
+    expect(seen[0]).toBe(`music render:${job.id} 2,3 95,95,40,40 at 0`);
+    // positions are frames done / fps, in order, up to the whole track
+    const positions = seen.filter((x) => x.startsWith('at ')).map((x) => Number(x.slice(3)));
+    expect(positions.length).toBeGreaterThan(0);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(positions.at(-1)).toBe(4);
+    expect(seen.at(-1)).toBe(`end render:${job.id}`);
   });
 
   it('holds a render while one of its GPUs is paused and lets it go on resume', async () => {

@@ -38,7 +38,7 @@ describe('synthesis subsystem: latents', () => {
       // the analysis threads (synthesis.latents.analysisThreads, 2 by default) did the spectrogram
       expect(plan.timings.spectrogramAndRich).toBeDefined();
       const again = await synthesis.latents.prepare([file]);
-      expect(Buffer.compare(Buffer.from(again.spectrogram.buffer), Buffer.from(plan.spectrogram.buffer))).toBe(0);
+      expect(Buffer.compare(Buffer.from(again.spectrogram.all().buffer), Buffer.from(plan.spectrogram.all().buffer))).toBe(0);
 
       const after = (await daemon.app.inject('/metrics')).body;
       expect(after).toMatch(/^gance_latents_frames_total\{mode="noise-blend",source="offline"\} 30$/m);

@@ -308,7 +308,7 @@ describe('/v1/thermal', () => {
     await untilAsync('samples', async () => (await h.zone()).temperature !== null);
     const res = await h.app.inject({ method: 'POST', url: '/v1/thermal/load-hint', payload: { gpus: [1], watts: 150, seconds: 5, source: 'studio render' } });
     expect(res.statusCode).toBe(202);
-    expect(res.json()).toEqual({ gpus: [1], zones: ['gpu1'], watts: 150, seconds: 5 });
+    expect(res.json()).toEqual({ gpus: [1], zones: ['gpu1'], watts: 150, seconds: 5, preCoolFromSeconds: 0 });
     const led = await untilAsync('gpu1 feed-forward', async () => {
       const s = (await h.app.inject('/v1/thermal')).json() as { zones: ZoneView[] };
       const z1 = s.zones.find((z) => z.id === 'gpu1')!;

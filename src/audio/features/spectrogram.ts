@@ -202,7 +202,8 @@ export function minmaxScaleInPlace(x: Float64Array, range: readonly [number, num
 
 /**
  * Savitzky-Golay across frames (per position) then within each frame, like GANce, for output rows
- * [f0, f1) into `out` (row f at row f). Reads any row of `data` the across-frame window needs.
+ * [f0, f1) into `out` (row f at row f - outBase). Reads any row of `data` (row r at r - dataBase) the
+ * across-frame window needs: the bases let a caller hold a window of the track instead of all of it.
  */
 export function smoothRowsInto(
   data: Float64Array,
@@ -213,16 +214,18 @@ export function smoothRowsInto(
   f0: number,
   f1: number,
   out: Float64Array,
+  dataBase = 0,
+  outBase = 0,
 ): void {
   let cur = data;
-  let curBase = 0; // row f of cur is at (f - curBase) * vl
+  let curBase = dataBase; // row f of cur is at (f - curBase) * vl
   if (across) {
     const plan = savgolPlan(across[0], across[1]);
     const w = plan.windowLength;
     if (frames < w) throw new RangeError(`savgol: signal of ${frames} samples is shorter than the window of ${w}`);
     const half = (w - 1) / 2;
     const next = within ? new Float64Array((f1 - f0) * vl) : out;
-    const nextBase = within ? f0 : 0;
+    const nextBase = within ? f0 : outBase;
     // Row-wise (contiguous) form of the per-position filter: out[f] = sum_j c_j in[first + j].
     for (let f = f0; f < f1; f++) {
       let weights: Float64Array;
@@ -233,7 +236,7 @@ export function smoothRowsInto(
       const o = (f - nextBase) * vl;
       for (let j = 0; j < w; j++) {
         const c = weights[j]!;
-        const src = (firstRow + j) * vl;
+        const src = (firstRow + j - dataBase) * vl;
         if (j === 0) for (let p = 0; p < vl; p++) next[o + p] = c * data[src + p]!;
         else for (let p = 0; p < vl; p++) next[o + p] = next[o + p]! + c * data[src + p]!;
       }
@@ -243,8 +246,8 @@ export function smoothRowsInto(
   }
   if (within) {
     const plan = savgolPlan(within[0], within[1]);
-    for (let f = f0; f < f1; f++) savgolStrided(plan, cur, (f - curBase) * vl, 1, vl, out, f * vl, 1);
-  } else if (!across) out.set(data.subarray(f0 * vl, f1 * vl), f0 * vl);
+    for (let f = f0; f < f1; f++) savgolStrided(plan, cur, (f - curBase) * vl, 1, vl, out, (f - outBase) * vl, 1);
+  } else if (!across) out.set(data.subarray((f0 - dataBase) * vl, (f1 - dataBase) * vl), (f0 - outBase) * vl);
 }
 
 /** Savitzky-Golay across frames (per position) then within each frame, like GANce. */

@@ -4,7 +4,7 @@
  * float32) and `final_images`, named `<group>_<index>`, plus per-frame history groups. Version 1 names
  * the network `model`, version 2 `network`.
  */
-import h5wasm from 'h5wasm/node';
+import type * as H5 from 'h5wasm/node';
 
 export const TARGET_IMAGES_GROUP = 'target_images';
 export const FINAL_LATENTS_GROUP = 'final_latents';
@@ -39,13 +39,24 @@ export interface ProjectionAttributes {
   projectionFrameCount: number | null;
 }
 
-let ready: Promise<unknown> | null = null;
+let loaded: Promise<typeof H5> | null = null;
 
-/** h5wasm's wasm module, loaded once. */
-export async function h5(): Promise<typeof h5wasm> {
-  ready ??= h5wasm.ready;
-  await ready;
-  return h5wasm;
+/**
+ * h5wasm, loaded once, when a projection file is first opened or written, not with this module: under
+ * tsx (how `gance` runs) its 4 MB wasm wrapper goes through the loader's transform, which leaves the
+ * process about 600 MB larger for good, a price no render without a projection file should pay.
+ */
+export async function h5Library(): Promise<typeof H5> {
+  loaded ??= import('h5wasm/node').then(async (m) => {
+    await m.default.ready;
+    return m;
+  });
+  return loaded;
+}
+
+/** h5wasm's default export, ready. */
+export async function h5(): Promise<typeof H5.default> {
+  return (await h5Library()).default;
 }
 
 /** Frame index from a GANce dataset/group name (`final_latents_12` -> 12), as its reader sorts them. */

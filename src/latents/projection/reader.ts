@@ -4,7 +4,7 @@
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Module, type Dataset, type File as H5File, type Group } from 'h5wasm/node';
+import type { Dataset, File as H5File, Group } from 'h5wasm/node';
 import { ProjectionError } from './errors.ts';
 import {
   FINAL_IMAGES_GROUP,
@@ -13,8 +13,11 @@ import {
   TARGET_IMAGES_GROUP,
   frameIndexOf,
   h5,
+  h5Library,
   type ProjectionAttributes,
 } from './format.ts';
+
+let h5Module: (typeof import('h5wasm/node'))['Module'] | null = null;
 
 export interface OpenOptions {
   /** Accept files whose `complete` flag is false (inspection only; GANce's blend refuses them). */
@@ -58,6 +61,8 @@ function toList(v: AttrValue): number[] | null {
  * the file is unusable by then anyway.)
  */
 function checked<T>(fn: () => T): T {
+  // set by open(), which loads h5wasm before any call comes here
+  const Module = h5Module!;
   Module.activate_throwing_error_handler();
   try {
     return fn();
@@ -129,6 +134,7 @@ export class ProjectionFileReader {
     const abs = resolve(path);
     if (!existsSync(abs)) throw new ProjectionError('PROJECTION_UNREADABLE', 'file does not exist', path);
     const lib = await h5();
+    h5Module = (await h5Library()).Module;
     let file: H5File;
     try {
       file = checked(() => new lib.File(abs, 'r'));

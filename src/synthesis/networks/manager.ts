@@ -1,7 +1,8 @@
 /**
  * Between the catalogue (what could be loaded) and the pool (what is loaded): background loads
  * requested by id, their progress and failures, and the listing the API shows. A failed load
- * leaves the pool with the networks it had.
+ * leaves the pool with the networks it had. Renders hold the networks they use (acquire/release,
+ * counted per holder): one a render had loaded goes again when the last holder lets go.
  */
 import type { Logger } from 'pino';
 import type { LoadedOn, SynthesisPool } from '../pool/pool.ts';
@@ -50,6 +51,14 @@ export class NetworkManager {
   private poolInstance: SynthesisPool | undefined;
   private readonly loading = new Map<string, { activate: boolean; replace: boolean; promise: Promise<void> }>();
   private readonly failed = new Map<string, string>();
+  /** who holds each network (renders, by a name of their own): a held network is not unloaded */
+  private readonly holders = new Map<string, Set<string>>();
+  /**
+   * networks loaded only because a holder asked: unloaded when the last holder lets go. Anyone
+   * asking without holding (the operator through /v1/networks, a live session, the default
+   * network at start) takes a network out of here: it stays, as every load did before holds.
+   */
+  private readonly onBehalf = new Set<string>();
 
   constructor(private readonly opts: ManagerOptions) {}
 
@@ -102,6 +111,53 @@ export class NetworkManager {
    * Throws UnknownNetworkError, InvalidNetworkError or SynthesisUnavailableError.
    */
   requestLoad(id: string, opts: { activate?: boolean; replace?: boolean } = {}): 'loading' | 'loaded' {
+    const state = this.load(id, opts);
+    this.onBehalf.delete(id);
+    return state;
+  }
+
+  /**
+   * Holds a network for `holder` (loading it in the background if it is not there): it stays
+   * loaded until `release`. One the holder's request loaded is unloaded when its last holder lets
+   * go; one that was there already, or that anyone asked for without holding it, stays.
+   * Throws as requestLoad does.
+   */
+  acquire(id: string, holder: string): 'loading' | 'loaded' {
+    const there = this.poolInstance?.isLoaded(id) === true || this.loading.has(id);
+    const state = this.load(id, {});
+    if (!there) this.onBehalf.add(id);
+    let set = this.holders.get(id);
+    if (!set) this.holders.set(id, (set = new Set()));
+    set.add(holder);
+    return state;
+  }
+
+  /** Lets go of a network `acquire` held; unloads it if it was loaded on the holders' behalf and no one holds it now. */
+  async release(id: string, holder: string): Promise<void> {
+    const set = this.holders.get(id);
+    if (!set?.delete(holder)) return;
+    if (set.size > 0) return;
+    this.holders.delete(id);
+    if (!this.onBehalf.has(id)) return;
+    await this.settled(id);
+    // held again, or asked for, while its load finished
+    if (this.holders.has(id) || !this.onBehalf.delete(id)) return;
+    const pool = this.poolInstance;
+    if (!pool || !pool.isLoaded(id) || pool.active === id || this.loading.has(id)) return;
+    try {
+      await pool.unload(id);
+      this.opts.log.info({ network: id, holder }, `network "${id}" unloaded (loaded for ${holder}, no one holds it now)`);
+    } catch (err) {
+      this.opts.log.warn({ network: id, err: (err as Error).message }, `network "${id}" stays loaded: ${(err as Error).message}`);
+    }
+  }
+
+  /** Who holds a network now (renders); empty when no one does. */
+  heldBy(id: string): string[] {
+    return [...(this.holders.get(id) ?? [])];
+  }
+
+  private load(id: string, opts: { activate?: boolean; replace?: boolean }): 'loading' | 'loaded' {
     const entry = this.lookup(id);
     if (entry.error) throw new InvalidNetworkError(entry.error);
     const pool = this.requirePool();
@@ -138,14 +194,17 @@ export class NetworkManager {
 
   /**
    * Releases a loaded network from every worker once the frames that need it are done.
-   * Throws UnknownNetworkError, or SynthesisUnavailableError (409) for the active network or one
-   * that is loading.
+   * Throws UnknownNetworkError, or SynthesisUnavailableError (409) for the active network, one
+   * that is loading, or one a render holds.
    */
   async unload(id: string): Promise<void> {
     this.lookup(id);
     const pool = this.requirePool();
     if (this.loading.has(id)) throw new SynthesisUnavailableError(`network "${id}" is loading; unload it once it has loaded`);
     if (pool.active === id) throw new SynthesisUnavailableError(`network "${id}" is active; activate another one first`);
+    const held = this.heldBy(id);
+    if (held.length > 0) throw new SynthesisUnavailableError(`network "${id}" is in use by ${held.join(', ')}; unload it once they have finished`);
+    this.onBehalf.delete(id);
     if (!pool.isLoaded(id)) return;
     await pool.unload(id);
     this.opts.log.info({ network: id }, `network "${id}" unloaded`);
@@ -157,6 +216,12 @@ export class NetworkManager {
     pool.activate(id);
     this.opts.log.info({ network: id, previous }, `network "${id}" is active`);
     if (!replace || previous === undefined || previous === id) return;
+    if (this.holders.has(previous)) {
+      // a render still draws with it: it goes when the last one lets go
+      this.onBehalf.add(previous);
+      this.opts.log.info({ network: previous, heldBy: this.heldBy(previous) }, `network "${previous}" stays loaded until ${this.heldBy(previous).join(', ')} let go of it (replaced by "${id}")`);
+      return;
+    }
     pool.unload(previous).then(
       () => this.opts.log.info({ network: previous }, `network "${previous}" unloaded (replaced by "${id}")`),
       (err: Error) => this.opts.log.warn({ network: previous, err: err.message }, `network "${previous}" stays loaded: ${err.message}`),

@@ -25,8 +25,19 @@ export interface ZoneStepInput {
    * configured feedForward.ambientCelsius.
    */
   ambientC?: number | null;
+  /**
+   * duty bounds from the noise budget (src/thermal/music) for this step: the zone duty stays
+   * within [floor, cap] (floor wins); cap below minDuty stops the fans, floor above 0 starts them.
+   * Failsafes ignore it. While it moves the duty, the PID integral holds still.
+   */
+  budget?: ZoneBudget | null;
   /** tach per fan id; null = no tach (stall detection off for that fan); absent = unknown */
   fanRpm?: Readonly<Record<string, number | null | undefined>>;
+}
+
+export interface ZoneBudget {
+  cap: number;
+  floor: number;
 }
 
 export interface PidTerms {
@@ -71,6 +82,8 @@ export interface ZoneStepOutput {
   /** intake air temperature the feed-forward used, C, and where it came from */
   ambientC: number;
   ambientSource: 'thermistor' | 'config';
+  /** the noise budget this step, and whether it moved the duty; null without one */
+  budget?: (ZoneBudget & { bound: boolean }) | null;
 }
 
 /** What the zone has learned about its rig (feedForward.learnSeconds). */

@@ -18,7 +18,7 @@ import { createCurveFollower } from './curve.ts';
 import { createFeedForward } from './feedforward.ts';
 import { createPid } from './pid.ts';
 import { slew } from './slew.ts';
-import type { PidTerms, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
+import type { PidTerms, ZoneBudget, ZoneLearned, ZoneState, ZoneStepInput, ZoneStepOutput } from './types.ts';
 
 export interface ZoneController {
   step(input: ZoneStepInput): ZoneStepOutput;
@@ -120,6 +120,15 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     if (pid && temperature > zone.pid.setpoint - zone.hysteresis) return false;
     return demand < zone.stopBelowDuty && powerEstimateW <= zone.feedForward.idleWatts && duty <= zone.minDuty + 1e-9;
   };
+
+  /**
+   * The noise budget (src/thermal/music) over the stop decision: a floor starts stopped fans
+   * (pre-cooling ahead of a known load or a quiet passage), a cap under minDuty stops them (the
+   * budget planned the die's warming for it); otherwise the usual hysteresis decides.
+   */
+  const budgetStopped = (b: ZoneBudget, plain: boolean) => (b.floor > 0 ? false : b.cap < zone.minDuty ? true : plain);
+  /** a running duty within the budget; the floor wins; applied after the slew (quieter at once) */
+  const budgeted = (b: ZoneBudget, d: number) => Math.min(zone.maxDuty, Math.max(zone.minDuty, b.floor, Math.min(d, b.cap)));
 
   /**
    * Backlash against hunting: after going down (by more than a third of reverseDeadband), the
@@ -288,6 +297,9 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       let terms = ZERO_TERMS;
       let demand = 1;
       let failsafe = alarms.length > 0;
+      const budget = input.budget && Number.isFinite(input.budget.cap) && Number.isFinite(input.budget.floor) ? input.budget : null;
+      let budgetBound = false;
+      let integralBefore: number | null = null;
       if (!failsafe) {
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
@@ -295,6 +307,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const ffNow = ffBase * learned.dutyPerWattFactor;
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
+          integralBefore = pid.integral;
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
@@ -327,8 +340,17 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         } else {
           if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
           const wasStopped = stopped;
-          stopped = nextStopped(demand, estimateW(), temperature, hint);
-          const next = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
+          const plain = nextStopped(demand, estimateW(), temperature, hint);
+          stopped = budget ? budgetStopped(budget, plain) : plain;
+          const own = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
+          const next = budget && !stopped ? budgeted(budget, own) : own;
+          budgetBound = budget !== null && (stopped !== plain || Math.abs(next - own) > 1e-9);
+          // the budget, not the temperature, moved the duty: the integral must not learn from it
+          if (budgetBound && zone.mode === 'pid' && integralBefore !== null) {
+            pid.shiftIntegral(integralBefore - pid.integral);
+            terms = { ...terms, i: pid.integral };
+            demand = terms.p + terms.i + terms.d + terms.ff;
+          }
           duty = next;
           controlled = true;
         }
@@ -361,6 +383,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         stopped,
         ambientC: ambientC ?? zone.feedForward.ambientCelsius,
         ambientSource: ambientC === null ? 'config' : 'thermistor',
+        budget: budget && !failsafe ? { cap: budget.cap, floor: budget.floor, bound: budgetBound } : null,
       };
       return last;
     },

@@ -26,6 +26,7 @@ import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
 import { createZoneController, type ZoneController, type ZoneLearned, type ZoneStepOutput } from '../control/index.ts';
 import type { GpuSensorSource } from '../sensors/types.ts';
+import { MusicRouter, type MusicAnnouncement } from '../music/router.ts';
 import { CoolerIo } from './cooler-io.ts';
 import * as rules from './failsafe-rules.ts';
 import type { RaisedAlarm } from './failsafe-rules.ts';
@@ -114,7 +115,10 @@ export class ThermalService extends EventEmitter {
   private readonly history: Ring<HistoryEntry>;
   private readonly historyIntervalMs: number;
   private lastHistoryAt = -Infinity;
-  private readonly hints = new Map<number, { watts: number; until: number }>();
+  /** live from `from` (a hint announced ahead: its pre-cooling lead) until `until`, ms */
+  private readonly hints = new Map<number, { watts: number; from: number; until: number }>();
+  /** tracks with known loudness -> per-zone noise budgets (thermal.music) */
+  readonly music: MusicRouter;
   private timer: NodeJS.Timeout | undefined;
   private nextAt = 0;
   private lastTickAt = -Infinity;
@@ -127,7 +131,18 @@ export class ThermalService extends EventEmitter {
   private held: Record<string, number> | null = null;
   /** slows synthesis on zones at full fans near critical (thermal.yield); null: not attached */
   private yielder: ThermalYield | null = null;
-  private readonly onHint = (h: { gpus: number[]; watts: number; seconds: number; source: string }) => this.hint(h.gpus, h.watts, h.seconds, h.source);
+  private readonly onHint = (h: { gpus: number[]; watts: number; seconds: number; source: string; startsInSeconds?: number }) => this.hint(h.gpus, h.watts, h.seconds, h.source, h.startsInSeconds);
+  private readonly onMusic = (m: MusicAnnouncement) => {
+    // from other subsystems' emit(): a bad track is logged, never thrown back at the sender
+    try {
+      const zones = this.music.announce(m, performance.now() / 1000);
+      this.opts.log.info({ source: m.source, gpus: m.gpus, seconds: m.levelsDba.length, zones, enabled: this.music.config.enabled }, `music from ${m.source}: ${m.levelsDba.length} s of loudness for zones ${zones.join(', ') || '(none)'}`);
+    } catch (err) {
+      this.opts.log.warn({ source: m.source, err: (err as Error).message }, `ignored music from ${m.source}: ${(err as Error).message}`);
+    }
+  };
+  private readonly onMusicPosition = (p: { source: string; positionSeconds: number }) => this.music.position(p.source, p.positionSeconds, performance.now() / 1000);
+  private readonly onLoadEnd = (e: { source: string }) => this.music.end(e.source);
 
   constructor(private readonly opts: ThermalServiceOptions) {
     super();
@@ -147,6 +162,10 @@ export class ThermalService extends EventEmitter {
         controllerFailing: false,
       });
     }
+    this.music = new MusicRouter(
+      c.music,
+      c.zones.map((z) => ({ id: z.id, gpus: z.gpus, fans: z.fans.flatMap((id) => opts.fans.filter((f) => f.id === id)) })),
+    );
     this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log, modesOf(c));
     this.learnedStore = opts.stateDir ? new LearnedStore(opts.stateDir, opts.log) : null;
   }
@@ -190,6 +209,9 @@ export class ThermalService extends EventEmitter {
     this.stopped = false;
     this.validSeen.clear();
     this.opts.events?.on('load-hint', this.onHint);
+    this.opts.events?.on('music', this.onMusic);
+    this.opts.events?.on('music-position', this.onMusicPosition);
+    this.opts.events?.on('load-end', this.onLoadEnd);
     await this.opts.source.start();
     this.running = true;
     this.opts.log.info({ periodMs: this.periodMs, zones: [...this.zones.keys()], source: this.opts.source.kind }, 'thermal control started; fans stay at full until the first sample');
@@ -203,6 +225,9 @@ export class ThermalService extends EventEmitter {
     this.stopped = true;
     clearTimeout(this.timer);
     this.opts.events?.off('load-hint', this.onHint);
+    this.opts.events?.off('music', this.onMusic);
+    this.opts.events?.off('music-position', this.onMusicPosition);
+    this.opts.events?.off('load-end', this.onLoadEnd);
     // One last tick raises the daemon-stop alarm everywhere and commands full duty...
     this.tick();
     // ...and the device's own failsafe command makes sure of it (bounded; the reader stops meanwhile).
@@ -220,21 +245,37 @@ export class ThermalService extends EventEmitter {
     return this.running && performance.now() - this.lastTickAt < 3 * this.periodMs;
   }
 
-  /** A render announces load: the feed-forward leads it. */
-  hint(gpus: number[], watts: number, seconds: number, source = 'api'): void {
+  /**
+   * A render announces load: the feed-forward leads it, and a hint above idle starts stopped fans.
+   * One announced ahead (startsInSeconds) goes live thermal.music.preCoolTimeConstants of the
+   * rig's time constants before its load: enough to pre-cool, not minutes of needless fan noise.
+   */
+  hint(gpus: number[], watts: number, seconds: number, source = 'api', startsInSeconds = 0): void {
     // Called from other subsystems' emit(): a bad hint is logged, never thrown back at the sender.
-    if (!Array.isArray(gpus) || !gpus.every((g) => Number.isInteger(g)) || !(watts >= 0 && watts < 10_000) || !(seconds > 0 && seconds <= 86_400)) {
-      this.opts.log.warn({ gpus, watts, seconds, source }, 'ignored a malformed load hint (expected gpus: integer[], watts 0..10000, seconds 0..86400)');
+    if (!Array.isArray(gpus) || !gpus.every((g) => Number.isInteger(g)) || !(watts >= 0 && watts < 10_000) || !(seconds > 0 && seconds <= 86_400) || !(startsInSeconds >= 0 && startsInSeconds <= 86_400)) {
+      this.opts.log.warn({ gpus, watts, seconds, source, startsInSeconds }, 'ignored a malformed load hint (expected gpus: integer[], watts 0..10000, seconds 0..86400, startsInSeconds 0..86400)');
       return;
     }
-    const until = performance.now() + seconds * 1000;
-    for (const g of gpus) this.hints.set(g, { watts, until });
-    try {
-      this.opts.onLoadHint?.(gpus, watts, seconds);
-    } catch (err) {
-      this.opts.log.warn({ err }, 'simulated load hint failed');
-    }
-    this.opts.log.debug({ gpus, watts, seconds, source }, 'load hint');
+    const now = performance.now();
+    const startAt = now + startsInSeconds * 1000;
+    const leadMs = this.preCoolLeadSeconds() * 1000;
+    for (const g of gpus) this.hints.set(g, { watts, from: Math.max(now, startAt - leadMs), until: startAt + seconds * 1000 });
+    const simulate = () => {
+      try {
+        this.opts.onLoadHint?.(gpus, watts, seconds);
+      } catch (err) {
+        this.opts.log.warn({ err }, 'simulated load hint failed');
+      }
+    };
+    // the simulated GPUs draw the announced load when it starts
+    if (startsInSeconds > 0 && this.opts.onLoadHint) setTimeout(simulate, startsInSeconds * 1000).unref();
+    else simulate();
+    this.opts.log.debug({ gpus, watts, seconds, source, startsInSeconds, preCoolFromS: Math.max(0, startsInSeconds - leadMs / 1000) }, 'load hint');
+  }
+
+  /** how long before an announced load its hint goes live, s */
+  preCoolLeadSeconds(): number {
+    return this.music.config.preCoolTimeConstants * this.music.timeConstantFullS;
   }
 
   private onTimer(): void {
@@ -380,12 +421,28 @@ export class ThermalService extends EventEmitter {
     raise: (a: RaisedAlarm) => void,
   ): ZoneStepOutput | null {
     const z = slot.config;
-    const hintW = Math.max(0, ...z.gpus.map((g) => this.hints.get(g)?.watts ?? 0));
+    const hintW = Math.max(0, ...z.gpus.map((g) => {
+      const h = this.hints.get(g);
+      return h && h.from <= nowMs ? h.watts : 0;
+    }));
     try {
       // the zone's intake air (feedForward.ambientThermistor, possibly tuned at run time); fresh cooler state only
       const ambientId = slot.controller.state().config.feedForward.ambientThermistor;
       const ambientC = ambientId === undefined ? undefined : (thermistors.get(ambientId) ?? null);
-      const out = slot.controller.step({ now: nowMs / 1000, temps, powerW: power, loadHintW: hintW > 0 ? hintW : undefined, ambientC, fanRpm });
+      const cfg = slot.controller.state().config;
+      const valid = temps.filter((t): t is number => t !== null && Number.isFinite(t));
+      // the noise budget plans with the hottest GPU and the busiest one's power (or the hint)
+      const budget =
+        valid.length === temps.length && valid.length > 0
+          ? this.music.step(z.id, nowMs / 1000, {
+              temperature: Math.max(...valid),
+              watts: Math.max(hintW, ...power.map((p) => (p !== null && Number.isFinite(p) ? p : 0))),
+              ambientC: typeof ambientC === 'number' ? ambientC : cfg.feedForward.ambientCelsius,
+              duty: slot.rt.failsafe ? 1 : slot.rt.out?.duty,
+              zone: { setpoint: cfg.pid.setpoint, criticalCelsius: cfg.criticalCelsius, minDuty: cfg.minDuty, maxDuty: cfg.maxDuty, sensorResolutionCelsius: cfg.pid.sensorResolutionCelsius },
+            })
+          : null;
+      const out = slot.controller.step({ now: nowMs / 1000, temps, powerW: power, loadHintW: hintW > 0 ? hintW : undefined, ambientC, fanRpm, budget });
       if (slot.controllerFailing) {
         slot.controllerFailing = false;
         this.opts.log.info({ zone: z.id }, `zone "${z.id}": controller works again`);

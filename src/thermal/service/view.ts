@@ -2,6 +2,7 @@
  * The thermal state as the API shows it: one TypeBox definition per shape gives the response
  * validation/serialisation, the TypeScript type and the OpenAPI document.
  */
+import { MusicView, musicView } from '../music/view.ts';
 import { performance } from 'node:perf_hooks';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ZoneConfig } from '../config.ts';
@@ -73,6 +74,7 @@ export const ZoneView = Type.Object({
   provenance: Type.Record(Type.String(), SettingOriginView, {
     description: 'where each setting (dotted path: mode, pid.setpoint, curve) comes from: the config file, a mode, a tuning (PATCH/PUT through the API or CLI) or an autotune result; the last one applied wins',
   }),
+  music: MusicView,
 });
 export type ZoneView = Static<typeof ZoneView>;
 
@@ -155,6 +157,7 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     persisted: z.persisted,
     tuningWarnings: z.tuningWarnings,
     provenance: z.provenance,
+    music: musicView(service.music, id),
   };
 }
 

@@ -102,4 +102,17 @@ describe('GANce noise smoothing: FFT path', () => {
       expect(Buffer.compare(Buffer.from(direct.buffer), Buffer.from(fft.buffer)), `${frames} frames`).toBe(0);
     }
   });
+
+  it('filters in place (out the input itself) to the same values, column groups of any width', () => {
+    // 37 columns: two groups of 16 and one of 5 (an odd last column without a partner)
+    for (const [frames, cols] of [[65, 37], [700, 37], [300, 512]] as const) {
+      const rng = new LegacyRandomState(99);
+      const raw = new Float32Array(frames * cols);
+      for (let i = 0; i < raw.length; i++) raw[i] = rng.nextGauss();
+      const direct = new Float32Array(raw.length);
+      gaussianFilterRows(raw, frames, cols, 50, 'wrap', direct);
+      gaussianFilterRowsWrapFft(raw, frames, cols, 50, raw);
+      expect(Buffer.compare(Buffer.from(direct.buffer), Buffer.from(raw.buffer)), `${frames} x ${cols}`).toBe(0);
+    }
+  });
 });

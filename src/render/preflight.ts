@@ -1,0 +1,71 @@
+/**
+ * The checks a render can make before any worker starts or any frame is analysed: the spec, its
+ * networks, the encoder, every audio file readable as audio (ffprobe), and the output (and debug)
+ * paths writable. `gance render` runs them before it starts the pool, so a bad input is one line
+ * and nothing else; the runner runs them again (they are cheap) for callers that did not.
+ */
+import { constants } from 'node:fs';
+import { access, readdir, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { probeAudio } from '../audio/decode.ts';
+import { AudioError } from '../audio/errors.ts';
+import type { LatentsConfig } from '../latents/config.ts';
+import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
+import { ffmpegVersion } from './ffmpeg.ts';
+import { resolveRender, type ResolvedRender } from './resolve.ts';
+import { RenderFailure } from './types.ts';
+
+const bad = (message: string) => new RenderFailure('bad-input', message);
+
+async function checkFolder(path: string, what: string): Promise<void> {
+  const dir = dirname(path);
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw bad(`${what} ${path}: folder ${dir} does not exist`);
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw bad(`${what} ${path}: folder ${dir} is not writable`);
+  }
+}
+
+/** The output can be written: its folder is there and writable, and nothing is in the way. */
+export async function checkOutput(out: string, format: 'mp4' | 'png'): Promise<void> {
+  await checkFolder(out, 'output');
+  const there = await stat(out).catch(() => null);
+  if (!there) return;
+  if (format === 'mp4' && there.isDirectory()) throw bad(`output ${out}: is a folder`);
+  if (format === 'png' && (!there.isDirectory() || (await readdir(out)).length > 0)) throw bad(`output ${out}: already exists (PNG output needs a new or empty folder)`);
+}
+
+/** The debug video's file: its folder writable, not a folder itself. */
+export async function checkDebugOutput(path: string): Promise<void> {
+  await checkFolder(path, 'output.debugPath');
+  if ((await stat(path).catch(() => null))?.isDirectory()) throw bad(`output.debugPath ${path}: is a folder`);
+}
+
+/** Every audio file opens as audio (ffprobe); decoding problems past the header show in the analysis. */
+export async function checkAudio(files: readonly string[]): Promise<void> {
+  for (const f of files) {
+    try {
+      await probeAudio(f);
+    } catch (err) {
+      if (err instanceof AudioError) throw bad(err.message);
+      throw err;
+    }
+  }
+}
+
+export interface Preflight {
+  resolved: ResolvedRender;
+  ffmpegLine: string;
+}
+
+/** Everything checkable without the workers or the analysis, in the order a user fixes them. */
+export async function preflight(rawSpec: unknown, catalogue: NetworkCatalogue, latents: LatentsConfig, ffmpeg = 'ffmpeg'): Promise<Preflight> {
+  const resolved = resolveRender(rawSpec, catalogue, latents);
+  const out = resolve(resolved.spec.output.path);
+  await checkOutput(out, resolved.spec.output.format);
+  if (resolved.spec.output.debugPath !== null) await checkDebugOutput(resolve(resolved.spec.output.debugPath));
+  const ffmpegLine = await ffmpegVersion(ffmpeg);
+  await checkAudio(resolved.spec.audio);
+  return { resolved, ffmpegLine };
+}
