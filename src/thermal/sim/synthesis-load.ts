@@ -14,7 +14,7 @@ export interface SynthesisLoadOptions {
   /** worker id -> GPU index */
   workerGpu: ReadonlyMap<string, number>;
   pollMs?: number;
-  /** time constant of the rate's low-pass, s */
+  /** time constant of the rate's low-pass, s (default 2: a CPU render's rate jumps, and the highest smoothed rate is the scale) */
   smoothSeconds?: number;
 }
 
@@ -28,7 +28,7 @@ export class SynthesisLoad {
 
   constructor(private readonly o: SynthesisLoadOptions) {
     this.pollMs = o.pollMs ?? 250;
-    this.smoothS = o.smoothSeconds ?? 1;
+    this.smoothS = o.smoothSeconds ?? 2;
   }
 
   start(): void {
