@@ -5,6 +5,7 @@
  *   gance thermal status [--url URL] [--json]
  *   gance thermal set <zone> [--setpoint C] [--mode pid|curve|fixed] [--duty D] [--kp --ki --kd] [--url URL]
  *   gance thermal reset <zone> [--url URL]
+ *   gance thermal mode [NAME | --off] [--url URL] [--json]
  *   gance thermal simulate [--profile standard|idle|full] [--config FILE] [--setpoint C] [--mode M] [--every S] [--json]
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -12,6 +13,7 @@ import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import type { ZonePatch } from '../thermal/control/index.ts';
 import type { ThermalView, ZoneView } from '../thermal/service/view.ts';
 import type { SimulateOptions } from './thermal-simulate.ts';
+import { registerMode } from './thermal-mode.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
@@ -92,7 +94,9 @@ export function statusText(s: ThermalView): string {
   );
   const sensors = `sensors: ${s.sensors.source} ${s.sensors.running ? 'streaming' : 'DOWN'} (restarts ${s.sensors.restarts}, failed samples ${s.sensors.failedSamples})${s.sensors.lastError ? `, last error: ${s.sensors.lastError}` : ''}`;
   const cooler = `cooler: ${s.cooler.kind}, link ${s.cooler.linkUp ? 'up' : 'DOWN'}${s.thermistors.length ? `; thermistors ${s.thermistors.map((t) => `${t.id} ${fmt(t.celsius, 1, ' C')}`).join(', ')}` : ''}`;
-  return [zones, '', fans, '', gpus, '', sensors, cooler].join('\n');
+  const mode = `mode: ${s.mode.active ? `${s.mode.active.name} (applied ${s.mode.active.at})` : 'none'}`;
+  const yielding = (s.yield?.zones ?? []).filter((y) => y.step > 0).map((y) => `yield: zone ${y.zone} synthesis at ${pct(y.speed)} (step ${y.step}/${y.steps}): ${y.reason}`);
+  return [zones, '', fans, '', gpus, '', sensors, cooler, mode, ...yielding].join('\n');
 }
 
 export function register(program: Command): void {
@@ -146,6 +150,8 @@ export function register(program: Command): void {
       process.stdout.write(`${z.id}: back to the config file (mode ${z.mode}, setpoint ${z.setpoint} C)\n`);
       sayTuningNotes(z);
     });
+
+  registerMode(thermal, DEFAULT_URL);
 
   thermal
     .command('simulate')

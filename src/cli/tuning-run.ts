@@ -190,7 +190,8 @@ export async function autotuneCommand(o: Where & { zone: string; apply?: string;
   if (o.apply) {
     const p = r.proposals.find((x) => x.rule === o.apply)!;
     const body = tuningPatch(p);
-    const zv = await api<ZoneView>(o.url!, `/v1/thermal/zones/${encodeURIComponent(o.zone)}`, { method: 'PATCH', body });
+    // marked as an autotune result: the zone's provenance says so
+    const zv = await api<ZoneView>(o.url!, `/v1/thermal/zones/${encodeURIComponent(o.zone)}?source=autotune`, { method: 'PATCH', body });
     say(`applied ${p.rule} to zone ${o.zone}: kp ${zv.settings.pid.kp}, ki ${zv.settings.pid.ki}, kiWithoutFeedForward ${zv.settings.pid.kiWithoutFeedForward}, kd ${zv.settings.pid.kd}${zv.persisted ? '' : ' (NOT saved: see the daemon log)'}`);
     if (!zv.persisted) process.exitCode = 4;
   } else say(`apply one with: gance thermal autotune ... --apply ${r.recommended} --url URL, or gance thermal set ${o.zone} --kp ... --ki ...`);

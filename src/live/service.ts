@@ -39,6 +39,14 @@ export function createLiveService(deps: LiveServiceDeps) {
   const log = deps.log.child({ subsystem: 'live' });
   const maxSessions = deps.maxSessions ?? 4;
   let starting = 0;
+  // thermal yield: per GPU a share of each session's own fps (null: none); the lowest applies, at least 1 fps
+  const fpsCaps = new Map<number, number>();
+  const wantedFps = new Map<string, number>();
+  const capped = (fps: number) => (fpsCaps.size === 0 ? fps : Math.max(1, Math.round(fps * Math.min(...fpsCaps.values()))));
+  const applyCap = (s: LiveSession) => {
+    const fps = capped(wantedFps.get(s.id) ?? s.fps);
+    if (fps !== s.fps) s.patch({ fps });
+  };
 
   function hint(on: boolean): void {
     const h = deps.loadHint;
@@ -77,6 +85,8 @@ export function createLiveService(deps: LiveServiceDeps) {
           ...(deps.cameraRetryMs !== undefined ? { cameraRetryMs: deps.cameraRetryMs } : {}),
         });
         sessions.set(id, s);
+        wantedFps.set(id, s.fps);
+        applyCap(s);
         metrics.sessions.set(sessions.size);
         const a = (spec as LiveStart).audio;
         if (a.kind === 'file' && deps.events && deps.loadHint && deps.loadHint.gpus.length > 0) {
@@ -100,13 +110,17 @@ export function createLiveService(deps: LiveServiceDeps) {
 
     patch(id: string, patch: LivePatch): LiveView {
       const s = get(id);
-      s.patch(patch);
+      if (patch.fps !== undefined) {
+        s.patch({ ...patch, fps: capped(patch.fps) });
+        wantedFps.set(id, patch.fps);
+      } else s.patch(patch);
       return s.view();
     },
 
     async stop(id: string): Promise<LiveView> {
       const s = get(id);
       sessions.delete(id);
+      wantedFps.delete(id);
       await s.stop();
       metrics.sessions.set(sessions.size);
       // its track (music-aware cooling) ends with it
@@ -114,6 +128,23 @@ export function createLiveService(deps: LiveServiceDeps) {
       if (sessions.size === 0) hint(false);
       log.info({ live: id }, `live session ${id} stopped`);
       return s.view();
+    },
+
+    /**
+     * Thermal yield: sessions run at `share` of their own fps (lowest share over the GPUs, at
+     * least 1 fps) until it is lifted with null: a steady lower rate rather than frames dropped
+     * at random once the GPU throttles. A session's own fps comes back when the caps are lifted.
+     */
+    setThermalFpsCap(gpu: number, share: number | null): void {
+      if (share !== null && !(share >= 0 && share <= 1)) throw new RangeError(`fps cap share must be within 0..1 or null, got ${share}`);
+      if (share === null || share >= 1) fpsCaps.delete(gpu);
+      else fpsCaps.set(gpu, share);
+      for (const s of sessions.values()) applyCap(s);
+    },
+
+    /** the share of their fps live sessions run at (1: no thermal cap) */
+    thermalFpsShare(): number {
+      return fpsCaps.size === 0 ? 1 : Math.min(...fpsCaps.values());
     },
 
     async stopAll(): Promise<void> {

@@ -119,6 +119,8 @@ export class GpuThrottle {
         if (this.paused(gpus)) {
           this.changed.emit('hold', { gpus: [...gpus], reason: this.reasons(gpus) });
           await this.wake(null, signal);
+          // the rate counts from the resume: the paused time is not made up in a burst
+          window = null;
           continue;
         }
         const rate = this.rate(gpus);

@@ -13,8 +13,12 @@ import type { ZonePatch } from './control/index.ts';
 import { LIMITS } from './config.ts';
 import { tuningRoutes } from './tuning/api.ts';
 import { pageRoutes } from './page/routes.ts';
+import { modeRoutes } from './modes/api.ts';
 
 const tags = ['thermal'];
+const TuneQuery = Type.Object({
+  source: Type.Union([Type.Literal('tuning'), Type.Literal('autotune')], { default: 'tuning', description: "what the change is, for the zone's provenance: a tuning (by hand) or an autotune result" }),
+});
 const ZoneParams = Type.Object({ zone: Type.String({ minLength: 1, maxLength: LIMITS.id, description: 'zone id from thermal.zones[].id' }) });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -45,6 +49,8 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
     await fastify.register(tuningRoutes(service));
     // the thermal page and its preview (src/thermal/page)
     await fastify.register(pageRoutes(service));
+    // modes: GET/PUT/DELETE /mode (src/thermal/modes/api.ts)
+    await fastify.register(modeRoutes(service));
 
     app.get('/', { schema: { description: 'State of every zone, GPU, fan and alarm', tags, response: { 200: ThermalView } } }, async () => thermalView(service));
 
@@ -63,12 +69,13 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
             'if that write fails the change still applies (cooling asked for is cooling given): the reply has persisted: false and the zone a tuning-not-saved alarm.',
           tags,
           params: ZoneParams,
+          querystring: TuneQuery,
           body: ZoneTuning,
           response: { 200: ZoneView, ...errors },
         },
       },
       async (req) => {
-        await service.tune(req.params.zone, req.body as ZonePatch, 'merge');
+        await service.tune(req.params.zone, req.body as ZonePatch, 'merge', req.query.source);
         return zoneOr404(req.params.zone);
       },
     );
@@ -80,12 +87,13 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
           description: "Set the zone's run-time settings: the config file's values plus these (earlier run-time changes are dropped). Saved, as PATCH (persisted: false if not).",
           tags,
           params: ZoneParams,
+          querystring: TuneQuery,
           body: ZoneTuning,
           response: { 200: ZoneView, ...errors },
         },
       },
       async (req) => {
-        await service.tune(req.params.zone, req.body as ZonePatch, 'replace');
+        await service.tune(req.params.zone, req.body as ZonePatch, 'replace', req.query.source);
         return zoneOr404(req.params.zone);
       },
     );

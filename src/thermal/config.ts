@@ -1,4 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { YieldConfig } from './yield/config.ts';
+import { modesSchema } from './modes/config.ts';
+import { zonePatchSchema } from './zone-patch.ts';
 import { MusicConfig } from './music/config.ts';
 
 const Celsius = (opts: object = {}) => Type.Number({ minimum: -40, maximum: 150, ...opts });
@@ -145,11 +148,19 @@ export const SensorsConfig = Type.Object(
     }),
     simulation: Type.Object(
       {
-        profile: Type.Union([Type.Literal('standard'), Type.Literal('idle'), Type.Literal('full')], {
+        profile: Type.Union([Type.Literal('standard'), Type.Literal('idle'), Type.Literal('full'), Type.Literal('synthesis')], {
           default: 'standard',
-          description: 'simulated GPU load, looped: the benchmark profile (idle, sustained, bursts, idle), idle or full',
+          description: 'simulated GPU load, looped: the benchmark profile (idle, sustained, bursts, idle), idle or full; synthesis: each GPU draws as the synthesis worker with its `gpu` index works (30 W idle to 150 W at its highest frame rate)',
         }),
         ambientC: Celsius({ default: 30, description: 'simulated air temperature' }),
+        gpu: Type.Object(
+          {
+            heatCapacityJPerK: Type.Optional(Type.Number({ minimum: 1, maximum: 100_000, description: 'heat capacity of die + heatsink (K80-like: 400); smaller heats and cools faster' })),
+            conductanceFullWPerK: Type.Optional(Type.Number({ minimum: 0.1, maximum: 100, description: 'conductance to the air with the fans at full (K80-like: 4.3); lower: airflow too weak for the load' })),
+            conductanceStillWPerK: Type.Optional(Type.Number({ minimum: 0.01, maximum: 100, description: 'conductance with the fans stopped (K80-like: 0.8)' })),
+          },
+          { additionalProperties: false, default: {}, description: 'the simulated GPUs\' heatsink, where it differs from the K80-like one' },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -170,6 +181,8 @@ export const ThermalConfig = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    yield: YieldConfig,
+    modes: modesSchema(zonePatchSchema(ZoneConfig), LIMITS.id),
     music: MusicConfig,
     history: Type.Object(
       {

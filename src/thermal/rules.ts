@@ -7,6 +7,9 @@
  * (callers prefix `thermal.zones[1].` or `thermal.`).
  */
 import type { ThermalConfig, ZoneConfig } from './config.ts';
+import { yieldIssues } from './yield/config.ts';
+import { modePatch, modesOf } from './modes/config.ts';
+import { mergeTuning, tunablesOf } from './zone-patch.ts';
 
 /** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
 export const CRITICAL_CLEAR_K = 3;
@@ -61,6 +64,7 @@ export function thermalIssues(config: ThermalConfig): string[] {
   if (config.history.intervalMs > config.history.seconds * 1000) {
     issues.push(`history.intervalMs: must be <= history.seconds x 1000 (${config.history.seconds * 1000}), got ${config.history.intervalMs}`);
   }
+  issues.push(...yieldIssues(config.yield));
   const mm = config.music.model;
   if (!(mm.conductanceFullWPerK > mm.conductanceStillWPerK)) {
     issues.push(`music.model.conductanceFullWPerK: must be above music.model.conductanceStillWPerK (${mm.conductanceStillWPerK}), got ${mm.conductanceFullWPerK}`);
@@ -70,6 +74,31 @@ export function thermalIssues(config: ThermalConfig): string[] {
     if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);
     ids.add(zone.id);
     for (const issue of zoneIssues(zone)) issues.push(`zones[${z}].${issue}`);
+  });
+  issues.push(...modeIssues(config));
+  return issues;
+}
+
+/**
+ * Each mode: a unique name, zone entries naming configured zones, and every zone it changes
+ * passing the zone rules with the mode applied over the config file (as switching to it would).
+ */
+export function modeIssues(config: Pick<ThermalConfig, 'zones' | 'modes'>): string[] {
+  const issues: string[] = [];
+  const names = new Set<string>();
+  const zoneIds = config.zones.map((z) => z.id);
+  modesOf(config).forEach((m, i) => {
+    if (names.has(m.name)) issues.push(`modes[${i}].name: duplicate mode name "${m.name}"`);
+    names.add(m.name);
+    for (const id of Object.keys(m.zones)) {
+      if (!zoneIds.includes(id)) issues.push(`modes[${i}].zones.${id}: unknown zone "${id}" (zones: ${zoneIds.join(', ')})`);
+    }
+    for (const zone of config.zones) {
+      const patch = modePatch(m, zone.id);
+      if (Object.keys(patch).length === 0) continue;
+      const applied = { ...zone, ...(mergeTuning(tunablesOf(zone), patch) as Partial<ZoneConfig>) } as ZoneConfig;
+      for (const issue of zoneIssues(applied)) issues.push(`modes[${i}].zones.${zone.id}.${issue}`);
+    }
   });
   return issues;
 }

@@ -14,6 +14,7 @@ import type { GpuSensorSource } from './sensors/types.ts';
 import { ThermalService } from './service/service.ts';
 import { SimRig, plantConfigFor } from './sim/rig.ts';
 import { effectiveFans, loadFanReportSync } from './tuning/fan-measure.ts';
+import { yieldUnit } from './yield/unit.ts';
 
 export const thermalSubsystem: SubsystemFactory = (ctx) => {
   const { config, events } = ctx;
@@ -35,7 +36,7 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
     if (!(ctx.cooler instanceof SimulatedCooler)) {
       throw new Error('thermal.sensors.source: "simulated" needs cooler.driver "simulated" (the simulated GPUs are cooled by the simulated fans); use "nvidia-smi" with a real cooler');
     }
-    rig = new SimRig({ plant: plantConfigFor(config.cooler.fans, t.zones, s.simulation.ambientC), profile: s.simulation.profile });
+    rig = new SimRig({ plant: plantConfigFor(config.cooler.fans, t.zones, s.simulation.ambientC, s.simulation.gpu), profile: s.simulation.profile });
     ctx.cooler.attachPlant(rig);
     source = new SimulatedSmiSource(rig, common);
   } else {
@@ -80,5 +81,6 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
     onLoadHint: simRig ? (gpus, watts, seconds) => simRig.hint(gpus, watts, seconds) : undefined,
   });
   registerThermalMetrics(ctx.registry, service);
-  return { units: [service.unit()], plugins: [thermalApi(service)] };
+  const yielding = yieldUnit(ctx, service, rig);
+  return { units: [service.unit(), ...yielding], plugins: [thermalApi(service)] };
 };

@@ -84,6 +84,31 @@ describe('GPU throttle', () => {
     await t.hook([0], () => 0)();
   });
 
+  it('after a pause the rate counts from the resume: the paused time is not made up in a burst', async () => {
+    const c = manualClock();
+    const t = new GpuThrottle(c.clock);
+    t.setRate(0, 4);
+    let frames = 0;
+    const hook = t.hook([0], () => frames);
+    await hook();
+    frames += 4;
+    t.pause(0, 'hot');
+    const held = hook();
+    await Promise.resolve();
+    c.advance(60_000); // a minute paused: 240 frames "owed" at 4 fps
+    t.resume(0);
+    await held; // the first batch after the resume goes at once
+    frames += 4;
+    let passed = false;
+    const next = hook().then(() => (passed = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(passed).toBe(false); // ...and the next waits its second, no burst
+    c.advance(1000);
+    await next;
+    expect(passed).toBe(true);
+  });
+
   it('refuses rates and GPU indices that are not finite and in range', () => {
     const t = new GpuThrottle();
     expect(() => t.setRate(0, 0)).toThrow(RangeError);

@@ -161,14 +161,20 @@ describe('/v1/thermal', () => {
     z = r.json() as ZoneView;
     expect(z.settings.pid.kp).toBe(h.config.thermal.zones[0]!.pid.kp);
     expect(z.tuned).toBeNull();
-    expect(JSON.parse(readFileSync(join(h.stateDir, 'thermal-tuning.json'), 'utf8'))).toEqual({ version: 1, zones: {} });
+    expect(JSON.parse(readFileSync(join(h.stateDir, 'thermal-tuning.json'), 'utf8'))).toEqual({ version: 1, zones: {}, layers: {}, mode: null });
   });
 
   it('changes persist in the state directory and a restart re-applies them over the config file', async () => {
     const h = await open();
     await patch(h, 'gpu0', { pid: { setpoint: 62 }, slewDownPerSecond: 0.01 });
     const file = join(h.stateDir, 'thermal-tuning.json');
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, zones: { gpu0: { pid: { setpoint: 62 }, slewDownPerSecond: 0.01 } } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      version: 1,
+      zones: { gpu0: { pid: { setpoint: 62 }, slewDownPerSecond: 0.01 } },
+      // the same as tunings with where they came from (what the zone's provenance shows)
+      layers: { gpu0: [{ source: { kind: 'tuning' }, at: expect.any(String), patch: { pid: { setpoint: 62 }, slewDownPerSecond: 0.01 } }] },
+      mode: null,
+    });
     // atomic write: no temp file left behind
     expect(readdirSync(h.stateDir)).toEqual(['thermal-tuning.json']);
     await h.close();

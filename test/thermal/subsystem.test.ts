@@ -1,7 +1,7 @@
 /** The thermal subsystem factory in nvidia-smi mode (the fake nvidia-smi as the real one) and its config errors. */
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +87,33 @@ describe('thermal subsystem', () => {
     expect(s.zones[0]!.alarms.map((a) => a.kind)).toContain('nvidia-smi-down');
     expect(s.sensors.lastError).toBe('/nonexistent/nvidia-smi: not found');
     expect(s.zones[0]!.fans.every((f) => f.duty === 1)).toBe(true);
+  });
+
+  it('yield with power limits on nvidia-smi: the unit runs the sensors\' nvidia-smi, and at start puts back a limit an earlier run left lowered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-pl-'));
+    const stateFile = join(dir, 'limits.json');
+    writeFileSync(stateFile, JSON.stringify({ limits: { '0': 110 } }));
+    process.env.FAKE_NVIDIA_SMI_STATE = stateFile;
+    process.env.FAKE_NVIDIA_SMI_ROOT = '1';
+    // no nvidia-smi on PATH: only thermal.sensors.nvidiaSmiPath reaches the fake
+    const withFakes = process.env.PATH;
+    process.env.PATH = savedPath;
+    try {
+      const c = config({ source: 'nvidia-smi', nvidiaSmiPath: join(FIXTURES, 'nvidia-smi') });
+      c.thermal.yield.powerLimit.enabled = true;
+      const registry = createRegistry();
+      const sub = await thermalSubsystem({ config: c, log: pino({ level: 'silent' }), registry, cooler: new SimulatedCooler(c.cooler), events: createEventBus(), services: new ServiceRegistry() });
+      const y = sub.units.find((u) => u.name === 'thermal-yield')!;
+      expect(y).toMatchObject({ dependsOn: ['thermal'] });
+      await y.start();
+      expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toEqual({ limits: { '0': 149 } });
+      expect(await registry.metrics()).toMatch(/^gance_gpu_power_limit_watts\{gpu="0"\} 149$/m);
+      await y.stop();
+    } finally {
+      process.env.PATH = withFakes;
+      delete process.env.FAKE_NVIDIA_SMI_STATE;
+      delete process.env.FAKE_NVIDIA_SMI_ROOT;
+    }
   });
 
   it('refuses simulated sensors with a real cooler, saying what to change', async () => {

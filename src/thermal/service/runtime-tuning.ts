@@ -1,12 +1,20 @@
 /**
  * Run-time tuning of the zones: what the API changes, checked (schema, then the zone rules),
  * applied bumplessly to the controllers, saved in the state directory and re-applied at start.
- * The thermal service owns one and delegates its tune/reset calls here.
+ * The thermal service owns one and delegates its tune/reset/mode calls here.
+ *
+ * A zone's tunings are layers over the config file (modes/layers.ts): a saved tuning, an autotune
+ * result and a mode are each one, the last applied wins setting by setting, and the view says
+ * where each setting came from. Switching modes changes every zone the old or new mode touches,
+ * checked for all of them before any changes.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { BadRequestError, NotFoundError } from '../../api/errors.ts';
 import type { ZoneConfig } from '../config.ts';
 import type { ZoneController } from '../control/index.ts';
+import { modePatch, type ModeConfig } from '../modes/config.ts';
+import { effectivePatch, provenance, pushTuning, switchMode, type LayerSource, type SettingOrigin, type TuningLayer } from '../modes/layers.ts';
 import { weakerThanConfig, zoneIssues } from '../rules.ts';
 import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
 
@@ -16,9 +24,20 @@ export interface TunableZone {
   readonly controller: ZoneController;
 }
 
+/** where a run-time change comes from: the API or CLI (tuning), or an autotune result */
+export type TuningOrigin = 'tuning' | 'autotune';
+
+export interface ActiveMode {
+  name: string;
+  at: string;
+}
+
+const MAX_LAYERS = 16;
+
 export class RuntimeTuning {
   private readonly store: TuningStore | null;
-  private tuned: Record<string, ZoneTuning> = {};
+  private layers: Record<string, TuningLayer[]> = {};
+  private mode: ActiveMode | null = null;
   /** the last state-file write failed: zones whose run-time tuning a restart would lose, and why */
   private unsaved: { zones: Set<string>; error: string } | null = null;
 
@@ -26,13 +45,26 @@ export class RuntimeTuning {
     private readonly zones: ReadonlyMap<string, TunableZone>,
     stateDir: string | undefined,
     private readonly log: Logger,
+    private readonly modes: ReadonlyArray<ModeConfig> = [],
   ) {
     this.store = stateDir ? new TuningStore(stateDir, log) : null;
   }
 
-  /** The zone's saved run-time tuning (what it changes over the config file), if any. */
+  /** The zone's run-time tuning (everything its layers change over the config file), if any. */
   of(id: string): ZoneTuning | undefined {
-    return this.tuned[id];
+    const l = this.layers[id];
+    return l && l.length > 0 ? effectivePatch(l) : undefined;
+  }
+
+  /** Where each of the zone's settings comes from (config, mode NAME, tuning, autotune). */
+  provenance(id: string): Record<string, SettingOrigin> {
+    const z = this.zones.get(id);
+    return z ? provenance(tunablesOf(z.config), this.layers[id] ?? []) : {};
+  }
+
+  /** The mode applied last (and not cleared since), and the modes the config defines. */
+  modeState(): { active: ActiveMode | null; modes: ReadonlyArray<ModeConfig> } {
+    return { active: this.mode, modes: this.modes };
   }
 
   /** Why the zone's tuning in effect is not in the state file, or null when it is. */
@@ -48,16 +80,29 @@ export class RuntimeTuning {
 
   /**
    * At start: the saved tuning, each entry checked with the same zone rules as config load and
-   * the API (a bad entry is set aside alone), applied over the config file.
+   * the API (a bad entry is set aside alone), applied over the config file, with its layers when
+   * they are whole and agree with it (else it counts as one tuning of unknown time).
    */
   async restore(): Promise<void> {
     if (!this.store) return;
     const path = this.store.path;
-    this.tuned = await this.store.load((id, t) => {
+    const tuned = await this.store.load((id, t) => {
       const z = this.zones.get(id);
       return z ? zoneIssues(tunedConfig(z, t)) : [];
     });
-    for (const [id, t] of Object.entries(this.tuned)) {
+    const savedLayers = (this.store.extras.layers ?? {}) as Record<string, unknown>;
+    this.layers = {};
+    for (const [id, t] of Object.entries(tuned)) {
+      const layers = checkedLayers(savedLayers[id]);
+      if (layers && isDeepStrictEqual(effectivePatch(layers), t)) this.layers[id] = layers;
+      else {
+        if (savedLayers[id] !== undefined) this.log.warn({ zone: id, path }, `${path}: the tuning layers of zone "${id}" do not match its tuning: kept as one tuning (where each setting came from is lost)`);
+        this.layers[id] = [{ source: { kind: 'tuning' }, at: null, patch: t }];
+      }
+    }
+    const m = this.store.extras.mode as Partial<ActiveMode> | null | undefined;
+    this.mode = m && typeof m.name === 'string' && typeof m.at === 'string' && m.name.length <= 64 ? { name: m.name, at: m.at } : null;
+    for (const [id, t] of Object.entries(tuned)) {
       const z = this.zones.get(id);
       if (!z) {
         this.log.warn({ zone: id, path }, `saved tuning for zone "${id}", which the config no longer has: kept, not applied`);
@@ -65,49 +110,80 @@ export class RuntimeTuning {
       }
       try {
         apply(z, t);
-        this.log.info({ zone: id, tuning: t, path }, `re-applied run-time tuning of zone "${id}" over the config file`);
+        this.log.info({ zone: id, tuning: t, mode: this.mode?.name ?? null, path }, `re-applied run-time tuning of zone "${id}" over the config file`);
         this.warnIfWeaker(z, 're-applied at start from the state file');
       } catch (err) {
         this.log.error({ zone: id, err: (err as Error).message }, `saved tuning of zone "${id}" does not fit the config any more; using the config file`);
-        delete this.tuned[id];
+        delete this.layers[id];
       }
     }
   }
 
   /**
-   * Changes a zone's settings now (bumpless) and saves them. `replace`: the zone goes back to the
-   * config file's values first, then the patch applies. Throws NotFoundError, BadRequestError
-   * (schema or a rule across fields).
+   * Changes a zone's settings now (bumpless) and saves them. `replace`: the zone's earlier
+   * tunings (a mode's included) are dropped first, then the patch applies over the config file.
+   * Throws NotFoundError, BadRequestError (schema or a rule across fields).
    *
    * A failed save does not undo the change: an operator turning the fans up on a full disk must
    * get the cooling. It resolves `persisted: false` instead, logs the error and the zone shows a
    * tuning-not-saved alarm until a later save succeeds.
    */
-  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace'): Promise<{ persisted: boolean }> {
+  async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace', origin: TuningOrigin = 'tuning'): Promise<{ persisted: boolean }> {
     const z = this.zone(id);
     // The API's schema already ran; in-process callers get the same check (finite, in range, bounded).
     const schema = tuningSchemaIssues(patch);
     if (schema.length) throw new BadRequestError(schema.join('; '));
-    const base = mode === 'replace' ? tunablesOf(z.config) : {};
-    const stored = mode === 'replace' ? patch : mergeTuning(this.tuned[id] ?? {}, patch);
+    const layer: TuningLayer = { source: { kind: origin } as LayerSource, at: new Date().toISOString(), patch };
+    const next = mode === 'replace' ? [layer] : pushTuning(this.layers[id] ?? [], layer);
+    if (next.length > MAX_LAYERS) throw new BadRequestError(`zone "${id}" has ${MAX_LAYERS} tuning layers; PUT the zone to start again from the config file`);
     try {
-      apply(z, mergeTuning(base, patch));
+      apply(z, effectivePatch(next));
     } catch (err) {
       throw new BadRequestError((err as Error).message);
     }
-    this.tuned[id] = stored;
-    this.log.info({ zone: id, patch, mode }, `zone "${id}" tuned at run time`);
+    this.layers[id] = next;
+    this.log.info({ zone: id, patch, mode, origin }, `zone "${id}" tuned at run time${origin === 'autotune' ? ' (autotune result)' : ''}`);
     this.warnIfWeaker(z, 'tuned at run time');
-    return { persisted: await this.persist(id) };
+    return { persisted: await this.persist([id]) };
   }
 
-  /** Back to the config file's values for a zone; forgets its saved tuning. */
+  /** Back to the config file's values for a zone; forgets its saved tuning (a mode's layer included). */
   async reset(id: string): Promise<{ persisted: boolean }> {
     const z = this.zone(id);
-    apply(z, tunablesOf(z.config));
-    delete this.tuned[id];
+    apply(z, {});
+    delete this.layers[id];
     this.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
-    return { persisted: await this.persist(id) };
+    return { persisted: await this.persist([id]) };
+  }
+
+  /**
+   * Switches every zone to a mode (null: no mode): the previous mode's settings go, the new
+   * mode's go on top of each zone's tunings. All zones are checked before any changes: a mode
+   * that breaks a zone rule with the tunings under it is refused whole (400 naming the zone).
+   */
+  async applyMode(name: string | null): Promise<{ persisted: boolean }> {
+    const mode = name === null ? null : this.modes.find((m) => m.name === name);
+    if (name !== null && !mode) throw new NotFoundError(`no mode "${name}" (modes: ${this.modes.map((m) => m.name).join(', ') || 'none in thermal.modes'})`);
+    const at = new Date().toISOString();
+    const plan: { id: string; z: TunableZone; layers: TuningLayer[] }[] = [];
+    const issues: string[] = [];
+    for (const [id, z] of this.zones) {
+      const layers = switchMode(this.layers[id] ?? [], mode ? { name: mode.name, patch: modePatch(mode, id), at } : null);
+      if (isDeepStrictEqual(layers, this.layers[id] ?? [])) continue;
+      for (const issue of zoneIssues(tunedConfig(z, effectivePatch(layers)))) issues.push(`zone "${id}": ${issue}`);
+      plan.push({ id, z, layers });
+    }
+    if (issues.length) throw new BadRequestError(`mode "${name}" does not fit the zones as tuned now: ${issues.join('; ')}`);
+    for (const p of plan) {
+      apply(p.z, effectivePatch(p.layers));
+      if (p.layers.length) this.layers[p.id] = p.layers;
+      else delete this.layers[p.id];
+      this.warnIfWeaker(p.z, name === null ? 'with the mode cleared' : `in mode "${name}"`);
+    }
+    const before = this.mode?.name ?? null;
+    this.mode = mode ? { name: mode.name, at } : null;
+    this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, name === null ? `thermal mode "${before}" cleared` : `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})`);
+    return { persisted: await this.persist(plan.map((p) => p.id)) };
   }
 
   private zone(id: string): TunableZone {
@@ -120,25 +196,39 @@ export class RuntimeTuning {
     const notes = weakerThanConfig(z.config, z.controller.state().config);
     if (notes.length === 0) return;
     const id = z.config.id;
-    this.log.warn({ zone: id, weaker: notes, tuning: this.tuned[id] }, `zone "${id}" ${how} with weaker cooling than the config file: ${notes.join('; ')}`);
+    this.log.warn({ zone: id, weaker: notes, tuning: this.of(id) }, `zone "${id}" ${how} with weaker cooling than the config file: ${notes.join('; ')}`);
   }
 
   /** Saves every zone's tuning; false (logged, alarmed) when the write failed. */
-  private async persist(id: string): Promise<boolean> {
+  private async persist(ids: string[]): Promise<boolean> {
     if (!this.store) return true;
     const path = this.store.path;
+    const zones = Object.fromEntries(Object.entries(this.layers).map(([id, l]) => [id, effectivePatch(l)]));
     try {
-      await this.store.save(this.tuned);
+      await this.store.save(zones, { layers: this.layers, mode: this.mode });
       if (this.unsaved) this.log.info({ path, zones: [...this.unsaved.zones] }, `run-time tuning saved to ${path} again`);
       this.unsaved = null;
       return true;
     } catch (err) {
       const error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      this.unsaved = { zones: new Set([...(this.unsaved?.zones ?? []), id]), error: `${path}: ${error}` };
-      this.log.error({ err, zone: id, path }, `zone "${id}": run-time tuning applied but NOT saved to ${path} (${(err as Error).message}); a restart would go back to the last saved settings`);
+      this.unsaved = { zones: new Set([...(this.unsaved?.zones ?? []), ...ids]), error: `${path}: ${error}` };
+      this.log.error({ err, zones: ids, path }, `zone${ids.length === 1 ? '' : 's'} ${ids.map((i) => `"${i}"`).join(', ')}: run-time tuning applied but NOT saved to ${path} (${(err as Error).message}); a restart would go back to the last saved settings`);
       return false;
     }
   }
+}
+
+/** Saved layers as they must be (each source known, each patch valid), or null. */
+function checkedLayers(v: unknown): TuningLayer[] | null {
+  if (!Array.isArray(v) || v.length > MAX_LAYERS) return null;
+  const out: TuningLayer[] = [];
+  for (const l of v as Partial<TuningLayer>[]) {
+    const s = l?.source as Partial<{ kind: string; name: unknown }> | undefined;
+    const sourceOk = s && (s.kind === 'tuning' || s.kind === 'autotune' || (s.kind === 'mode' && typeof s.name === 'string' && s.name.length > 0 && s.name.length <= 64));
+    if (!sourceOk || !(l.at === null || typeof l.at === 'string') || tuningSchemaIssues(l.patch).length > 0) return null;
+    out.push({ source: s.kind === 'mode' ? { kind: 'mode', name: s.name as string } : ({ kind: s.kind } as LayerSource), at: l.at ?? null, patch: l.patch as ZoneTuning });
+  }
+  return out;
 }
 
 /** the config file's zone with a tuning over it */
@@ -146,11 +236,14 @@ function tunedConfig(z: TunableZone, t: ZoneTuning): ZoneConfig {
   return { ...z.config, ...(mergeTuning(tunablesOf(z.config), t) as Partial<ZoneConfig>) } as ZoneConfig;
 }
 
-/** Rules across fields (the same ones config load applies), checked before anything changes. */
-function apply(z: TunableZone, patch: ZoneTuning): void {
-  const now = z.controller.state().config;
-  const next = { ...now, ...(mergeTuning(tunablesOf(now), patch) as Partial<ZoneConfig>) } as ZoneConfig;
+/**
+ * The zone's settings become the config file's with `tuning` over it: rules across fields (the
+ * same ones config load applies) checked before anything changes, then the controller takes
+ * them bumplessly.
+ */
+function apply(z: TunableZone, tuning: ZoneTuning): void {
+  const next = tunedConfig(z, tuning);
   const issues = zoneIssues(next);
   if (issues.length) throw new Error(issues.join('; '));
-  z.controller.update(patch);
+  z.controller.update(tunablesOf(next));
 }

@@ -32,8 +32,11 @@ import * as rules from './failsafe-rules.ts';
 import type { RaisedAlarm } from './failsafe-rules.ts';
 import { Ring } from './history.ts';
 import { LearnedStore } from './learned-store.ts';
-import { RuntimeTuning } from './runtime-tuning.ts';
+import { RuntimeTuning, type ActiveMode, type TuningOrigin } from './runtime-tuning.ts';
+import { modesOf, type ModeConfig } from '../modes/config.ts';
+import type { SettingOrigin } from '../modes/layers.ts';
 import type { ZoneTuning } from './tuning.ts';
+import type { ThermalYield } from '../yield/controller.ts';
 
 export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
 
@@ -136,6 +139,8 @@ export class ThermalService extends EventEmitter {
   private failsafeActive: boolean | null = null;
   /** fan duties held by a measurement (fans measure), null when the controllers drive every fan */
   private held: Record<string, number> | null = null;
+  /** slows synthesis on zones at full fans near critical (thermal.yield); null: not attached */
+  private yielder: ThermalYield | null = null;
   private readonly onHint = (h: { gpus: number[]; watts: number; seconds: number; source: string; startsInSeconds?: number }) => this.hint(h.gpus, h.watts, h.seconds, h.source, h.startsInSeconds);
   private readonly onMusic = (m: MusicAnnouncement) => {
     // from other subsystems' emit(): a bad track is logged, never thrown back at the sender
@@ -171,7 +176,7 @@ export class ThermalService extends EventEmitter {
       c.music,
       c.zones.map((z) => ({ id: z.id, gpus: z.gpus, fans: z.fans.flatMap((id) => opts.fans.filter((f) => f.id === id)) })),
     );
-    this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log);
+    this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log, modesOf(c));
     this.learnedStore = opts.stateDir ? new LearnedStore(opts.stateDir, opts.log) : null;
   }
 
@@ -336,6 +341,7 @@ export class ThermalService extends EventEmitter {
         power.push(r.power);
       }
       raise(rules.tuningNotSaved(this.tuning.unsavedError(z.id)));
+      for (const a of this.yielder?.alarms(z.id) ?? []) raise(a);
 
       const forced = raised.some((a) => a.failsafe);
       const out = this.stepController(slot, nowMs, forced ? z.gpus.map(() => null) : temps, power, fanRpm, thermistors, raise);
@@ -361,6 +367,17 @@ export class ThermalService extends EventEmitter {
       this.opts.events?.emit('failsafe', { active: anyFailsafe, reasons });
     }
     this.recordHistory(nowMs, cs);
+    this.yielder?.update(
+      [...this.zones.values()].map((s) => ({
+        id: s.config.id,
+        gpus: s.config.gpus,
+        // the hottest GPU as read (the controller sees none in failsafe, yielding still must)
+        temperature: s.rt.temps.some((t) => t !== null) ? Math.max(...s.rt.temps.filter((t): t is number => t !== null)) : null,
+        duty: s.rt.failsafe ? 1 : (s.rt.out?.duty ?? 1),
+        failsafe: s.rt.failsafe,
+        criticalC: s.controller.state().config.criticalCelsius,
+      })),
+    );
     if (nowMs - this.learnedSavedAt >= LEARNED_SAVE_MS) void this.saveLearned(nowMs);
   }
 
@@ -517,6 +534,15 @@ export class ThermalService extends EventEmitter {
     this.held = duties ? { ...duties } : null;
   }
 
+  /** Yielding runs after every tick from now on; its alarms join the zones'. */
+  attachYield(y: ThermalYield): void {
+    this.yielder = y;
+  }
+
+  get yielding(): ThermalYield | null {
+    return this.yielder;
+  }
+
   // ---- what the API and metrics read ----
 
   zoneIds(): string[] {
@@ -524,7 +550,17 @@ export class ThermalService extends EventEmitter {
   }
 
   zoneSlot(id: string):
-    | { config: ZoneConfig; runtime: ZoneRuntime; tuned: ZoneTuning | undefined; fanMinDuty: Record<string, number>; persisted: boolean; tuningWarnings: string[]; learned: ZoneLearned; rigs: RigModel[] }
+    | {
+        config: ZoneConfig;
+        runtime: ZoneRuntime;
+        tuned: ZoneTuning | undefined;
+        fanMinDuty: Record<string, number>;
+        persisted: boolean;
+        tuningWarnings: string[];
+        learned: ZoneLearned;
+        provenance: Record<string, SettingOrigin>;
+        rigs: RigModel[];
+      }
     | undefined {
     const s = this.zones.get(id);
     if (!s) return undefined;
@@ -538,6 +574,7 @@ export class ThermalService extends EventEmitter {
       tuningWarnings: this.tuning.warnings(id),
       learned: st.learned,
       rigs: st.rigs,
+      provenance: this.tuning.provenance(id),
     };
   }
 
@@ -556,8 +593,17 @@ export class ThermalService extends EventEmitter {
   // ---- run-time tuning (runtime-tuning.ts) ----
 
   /** See RuntimeTuning.tune: applied now, saved; `persisted: false` when the save failed. */
-  tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge'): Promise<{ persisted: boolean }> {
-    return this.tuning.tune(id, patch, mode);
+  tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace' = 'merge', origin: TuningOrigin = 'tuning'): Promise<{ persisted: boolean }> {
+    return this.tuning.tune(id, patch, mode, origin);
+  }
+
+  /** See RuntimeTuning.applyMode: every zone to a mode (null: none), checked whole, saved. */
+  applyMode(name: string | null): Promise<{ persisted: boolean }> {
+    return this.tuning.applyMode(name);
+  }
+
+  modeState(): { active: ActiveMode | null; modes: ReadonlyArray<ModeConfig> } {
+    return this.tuning.modeState();
   }
 
   /** Back to the config file's values for a zone; forgets its saved tuning. */

@@ -4,50 +4,18 @@
  */
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Type, type TSchema } from '@sinclair/typebox';
-import { TypeGuard } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { Logger } from 'pino';
 import { formatSchemaErrors } from '../../config/errors.ts';
 import { LIMITS, ZoneConfig } from '../config.ts';
 import type { ZonePatch } from '../control/index.ts';
+import { zonePatchSchema } from '../zone-patch.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 
-/** Fields of a zone that identify it rather than tune it. */
-const FIXED = new Set(['id', 'gpus', 'fans']);
-
-/** A schema with every `default` removed: in a patch, an absent key means "leave it". */
-export function withoutDefaults<T extends TSchema>(schema: T): T {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') {
-      const out: Record<string | symbol, unknown> = {};
-      for (const k of Reflect.ownKeys(v)) if (k !== 'default') out[k] = walk((v as Record<string | symbol, unknown>)[k]);
-      return out;
-    }
-    return v;
-  };
-  return walk(schema) as T;
-}
-
-function tuningSchema(): TSchema {
-  const props: Record<string, TSchema> = {};
-  for (const [k, v] of Object.entries(ZoneConfig.properties as Record<string, TSchema>)) {
-    if (FIXED.has(k)) continue;
-    // nested sections (pid, feedForward, stall) change key by key
-    props[k] = Type.Optional(TypeGuard.IsObject(v) ? Type.Partial(v) : v);
-  }
-  return withoutDefaults(
-    Type.Object(props, {
-      additionalProperties: false,
-      minProperties: 1,
-      description: 'zone settings to change; absent keys keep their value, nested sections merge key by key',
-    }),
-  );
-}
+export { withoutDefaults, mergeTuning, tunablesOf } from '../zone-patch.ts';
 
 /** Every tunable zone key, optional; the same schema validates API bodies and the state file. */
-export const ZoneTuning = tuningSchema();
+export const ZoneTuning = zonePatchSchema(ZoneConfig);
 export type ZoneTuning = ZonePatch;
 const checkTuning = TypeCompiler.Compile(ZoneTuning);
 /** a zone id as the config schema allows it: a key that is not one cannot name a zone */
@@ -58,27 +26,18 @@ export function tuningSchemaIssues(t: unknown): string[] {
   return checkTuning.Check(t) ? [] : formatSchemaErrors(checkTuning.Errors(t));
 }
 
-/** Merge b into a: later wins, nested sections key by key. */
-export function mergeTuning(a: ZoneTuning, b: ZoneTuning): ZoneTuning {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev) ? { ...prev, ...v } : v;
-  }
-  return out as ZoneTuning;
-}
-
-/** The tunable part of a zone config (what a reset goes back to). */
-export function tunablesOf(zone: ZoneConfig): ZoneTuning {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(zone)) if (!FIXED.has(k)) out[k] = structuredClone(v);
-  return out as ZoneTuning;
-}
-
 export interface TuningFile {
   version: 1;
+  /** per zone, everything its tunings change over the config file (what older daemons read) */
   zones: Record<string, ZoneTuning>;
+  /** per zone, the tunings as layers with where each came from (modes/layers.ts); checked by the reader */
+  layers?: Record<string, unknown>;
+  /** the mode applied last and not cleared */
+  mode?: unknown;
 }
+
+/** what the file holds besides the zones, as read (unchecked) */
+export type TuningExtras = Pick<TuningFile, 'layers' | 'mode'>;
 
 export const TUNING_FILE = 'thermal-tuning.json';
 
@@ -91,6 +50,8 @@ export type EntryCheck = (zone: string, tuning: ZoneTuning) => string[];
 export class TuningStore {
   readonly path: string;
   private writing: Promise<void> = Promise.resolve();
+  /** the layers and mode of the file last loaded */
+  extras: TuningExtras = {};
 
   constructor(
     private readonly dir: string,
@@ -100,12 +61,13 @@ export class TuningStore {
   }
 
   /**
-   * The saved tuning per zone. A missing file is no tuning. A file that cannot be read as a whole
+   * The saved tuning per zone (its layers and mode in `extras` afterwards). A missing file is no tuning. A file that cannot be read as a whole
    * (not JSON, wrong shape, too big) is set aside (renamed with a .bad suffix) and the config
    * file's values apply. An entry that breaks the schema or `check` (the zone rules) is set
    * aside alone: it goes to a .bad file, a warning names it, and the other zones keep theirs.
    */
   async load(check: EntryCheck = () => []): Promise<Record<string, ZoneTuning>> {
+    this.extras = {};
     let text: string;
     try {
       const { size } = await stat(this.path);
@@ -125,6 +87,7 @@ export class TuningStore {
     if (!doc || typeof doc !== 'object' || doc.version !== 1 || !doc.zones || typeof doc.zones !== 'object' || Array.isArray(doc.zones)) {
       return this.setAsideWhole('expected {"version": 1, "zones": {...}}');
     }
+    this.extras = { layers: doc.layers, mode: doc.mode };
     const zones: Record<string, ZoneTuning> = {};
     const bad: Record<string, { tuning: unknown; problems: string[] }> = {};
     for (const [id, t] of Object.entries(doc.zones)) {
@@ -163,12 +126,12 @@ export class TuningStore {
         `${this.path}: saved tuning of zone "${id}" set aside (${b.problems.map((p) => `zones.${id}${p.startsWith('(root)') ? p.slice('(root)'.length) : `.${p}`}`).join('; ')})${written ? `; moved to ${to}` : ''}; zone "${id}" uses the config file's settings, the other zones keep theirs`,
       );
     }
-    await this.save(good).catch((err: unknown) => this.log.error({ err, path: this.path }, `cannot rewrite ${this.path} without the set-aside entries`));
+    await this.save(good, this.extras).catch((err: unknown) => this.log.error({ err, path: this.path }, `cannot rewrite ${this.path} without the set-aside entries`));
   }
 
   /** Atomic: written to a temp file, flushed, renamed over the old one. Writes are serialised. */
-  save(zones: Record<string, ZoneTuning>): Promise<void> {
-    const body = `${JSON.stringify({ version: 1, zones } satisfies TuningFile, null, 2)}\n`;
+  save(zones: Record<string, ZoneTuning>, extras: TuningExtras = {}): Promise<void> {
+    const body = `${JSON.stringify({ version: 1, zones, ...extras } satisfies TuningFile, null, 2)}\n`;
     const next = this.writing.then(() => writeFileAtomic(this.path, body));
     this.writing = next.catch(() => {});
     return next;

@@ -8,6 +8,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ZoneConfig } from '../config.ts';
 import { ZoneTuning, withoutDefaults } from './tuning.ts';
 import type { ThermalService } from './service.ts';
+import { YieldView } from '../yield/view.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -26,6 +27,12 @@ export const FanView = Type.Object({
   minDuty: Type.Number({ description: 'effective minimum (raised after stalls)' }),
   kicking: Type.Boolean(),
   stalls: Type.Integer(),
+});
+
+export const SettingOriginView = Type.Object({
+  source: Type.Union([Type.Literal('config'), Type.Literal('mode'), Type.Literal('tuning'), Type.Literal('autotune')]),
+  mode: Type.Optional(Type.String({ description: 'the mode, for source mode' })),
+  at: Type.Optional(Nullable(Type.String({ description: 'when it was applied (null: before this was recorded)' }))),
 });
 
 export const ZoneSettings = withoutDefaults(Type.Omit(ZoneConfig, ['id', 'gpus', 'fans']));
@@ -79,6 +86,9 @@ export const ZoneView = Type.Object({
   tuned: Nullable(ZoneTuning),
   persisted: Type.Boolean({ description: 'false: the run-time tuning in effect could not be saved to the state directory (see the tuning-not-saved alarm); a restart would go back to the last saved settings' }),
   tuningWarnings: Type.Array(Type.String(), { description: 'what the run-time tuning gives up against the config file (a later critical backstop, a lower ceiling, open-loop fans)' }),
+  provenance: Type.Record(Type.String(), SettingOriginView, {
+    description: 'where each setting (dotted path: mode, pid.setpoint, curve) comes from: the config file, a mode, a tuning (PATCH/PUT through the API or CLI) or an autotune result; the last one applied wins',
+  }),
   music: MusicView,
 });
 export type ZoneView = Static<typeof ZoneView>;
@@ -112,6 +122,8 @@ export const ThermalView = Type.Object({
   cooler: Type.Object({ kind: Type.String(), linkUp: Type.Boolean(), deviceFailsafe: Nullable(Type.Boolean()), writeFailures: Type.Integer() }),
   failsafe: Type.Boolean({ description: 'some zone is held at full fans' }),
   loop: Type.Object({ periodMs: Type.Integer(), alive: Type.Boolean() }),
+  yield: Nullable(YieldView),
+  mode: Type.Object({ active: Nullable(Type.Object({ name: Type.String(), at: Type.String({ format: 'date-time' }) })) }, { description: 'the mode applied last (GET /v1/thermal/mode lists them)' }),
 });
 export type ThermalView = Static<typeof ThermalView>;
 
@@ -175,6 +187,7 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     tuned: z.tuned ?? null,
     persisted: z.persisted,
     tuningWarnings: z.tuningWarnings,
+    provenance: z.provenance,
     music: musicView(service.music, id),
   };
 }
@@ -206,5 +219,7 @@ export function thermalView(service: ThermalService): ThermalView {
     cooler: { kind: service.cooler.info.kind, linkUp: service.io.linkOk(), deviceFailsafe: cs?.failsafe ?? null, writeFailures: service.io.writeFailures },
     failsafe: service.zoneIds().some((id) => service.zoneSlot(id)!.runtime.failsafe),
     loop: { periodMs: service.periodMs, alive: service.alive() },
+    yield: service.yielding?.view() ?? null,
+    mode: { active: service.modeState().active },
   };
 }

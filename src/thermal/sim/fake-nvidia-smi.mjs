@@ -10,8 +10,13 @@
 // {"cmd":"hang"} stop printing (stay alive), {"cmd":"resume"}, {"cmd":"exit","code":N},
 // {"cmd":"line","text":"..."} print a raw line, {"cmd":"interval","ms":N}.
 // FAKE_NVIDIA_SMI_FED=1: print nothing until the first {"gpus":...} arrives (the plant feeds it).
+// `-i N -pl W` sets a power limit the way nvidia-smi does: only as root (FAKE_NVIDIA_SMI_ROOT=1
+// stands for it; otherwise exit 4, nvidia-smi's "no permission"), within the GPU's min..max
+// limit; the limits persist in FAKE_NVIDIA_SMI_STATE (a JSON file) between calls, as the
+// driver keeps them, and power.limit / power.default_limit / power.min_limit / power.max_limit read them.
 // FAKE_NVIDIA_SMI_DRIVER sets the driver version; below 535 the clocks_event_reasons.* names are
 // rejected the way older drivers reject them (they only know clocks_throttle_reasons.*).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const driver = process.env.FAKE_NVIDIA_SMI_DRIVER || '550.54.15';
@@ -27,11 +32,25 @@ const defaultGpu = (index) => ({
   utilization: 0,
   reasons: 1,
   powerLimit: 149,
+  defaultLimit: 149,
+  minLimit: 100,
+  maxLimit: 175,
   memoryTotal: 11441,
   memoryUsed: 0,
 });
 
 let gpus = process.env.FAKE_NVIDIA_SMI_GPUS ? JSON.parse(process.env.FAKE_NVIDIA_SMI_GPUS).map((g, i) => ({ ...defaultGpu(g.index ?? i), ...g })) : [defaultGpu(0)];
+
+const statePath = process.env.FAKE_NVIDIA_SMI_STATE;
+function loadLimits() {
+  if (!statePath) return {};
+  try {
+    return JSON.parse(readFileSync(statePath, 'utf8')).limits ?? {};
+  } catch {
+    return {};
+  }
+}
+const limitOf = (g) => loadLimits()[String(g.index)] ?? g.powerLimit;
 
 function na(v, fmt) {
   if (v === null || v === undefined) return '[N/A]';
@@ -53,7 +72,10 @@ const FIELDS = {
   'temperature.gpu': ['', (g) => na(g.temperature, int), ''],
   'temperature.memory': ['', () => '[N/A]', ''],
   'power.draw': [' [W]', (g) => na(g.power, two), ' W'],
-  'power.limit': [' [W]', (g) => na(g.powerLimit, two), ' W'],
+  'power.limit': [' [W]', (g) => na(limitOf(g), two), ' W'],
+  'power.default_limit': [' [W]', (g) => na(g.defaultLimit, two), ' W'],
+  'power.min_limit': [' [W]', (g) => na(g.minLimit, two), ' W'],
+  'power.max_limit': [' [W]', (g) => na(g.maxLimit, two), ' W'],
   'utilization.gpu': [' [%]', (g) => na(g.utilization, int), ' %'],
   'utilization.memory': [' [%]', (g) => na(g.utilization, int), ' %'],
   'memory.total': [' [MiB]', (g) => na(g.memoryTotal, int), ' MiB'],
@@ -76,6 +98,7 @@ let query = null;
 let format = null;
 let loopMs = null;
 let ids = null;
+let setLimit = null;
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -90,12 +113,14 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '-lms' || a.startsWith('--loop-ms')) loopMs = Number(value());
   else if (a === '-l' || a.startsWith('--loop')) loopMs = Number(value()) * 1000;
   else if (a === '-i' || a.startsWith('--id')) ids = value().split(',').map(Number);
+  else if (a === '-pl' || a.startsWith('--power-limit')) setLimit = value();
   else if (a === '-L' || a === '--list-gpus') {
     for (const g of gpus) process.stdout.write(`GPU ${g.index}: ${g.name} (UUID: ${g.uuid})\n`);
     process.exit(0);
   } else fail(`Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n`, 2);
 }
-if (!query) fail(`fake nvidia-smi: only --query-gpu is simulated\n`, 2);
+if (setLimit !== null) powerLimit();
+if (!query) fail(`fake nvidia-smi: only --query-gpu and -pl are simulated\n`, 2);
 if (!format || !format.split(',').includes('csv')) fail(`"--query-gpu" requires "--format=csv"\n`, 2);
 const fields = query.split(',').map((f) => f.trim());
 for (const f of fields) if (!FIELDS[f]) fail(`Field "${f}" is not a valid field to query.\n`, 2);
@@ -123,6 +148,29 @@ function print() {
     out += '\n';
   }
   process.stdout.write(out);
+}
+
+function powerLimit() {
+  const w = Number(setLimit);
+  if (!Number.isFinite(w)) fail(`Invalid power limit "${setLimit}"`, 2);
+  const targets = gpus.filter((g) => !ids || ids.includes(g.index));
+  if (targets.length === 0) fail('No devices were found', 6);
+  if (process.env.FAKE_NVIDIA_SMI_ROOT !== '1') {
+    for (const g of targets) process.stdout.write(`Changing power management limit is not permitted for GPU ${g.busId}: Insufficient Permissions\n`);
+    fail('Terminating early due to previous errors.', 4);
+  }
+  const limits = loadLimits();
+  for (const g of targets) {
+    if (w < g.minLimit || w > g.maxLimit) {
+      fail(`Provided power limit ${w.toFixed(2)} W is not a valid power limit which should be between ${g.minLimit.toFixed(2)} W and ${g.maxLimit.toFixed(2)} W for GPU ${g.busId}\nTerminating early due to previous errors.`, 2);
+    }
+    const before = limits[String(g.index)] ?? g.powerLimit;
+    limits[String(g.index)] = w;
+    process.stdout.write(`Power limit for GPU ${g.busId} was set to ${w.toFixed(2)} W from ${Number(before).toFixed(2)} W.\n`);
+  }
+  if (statePath) writeFileSync(statePath, JSON.stringify({ limits }));
+  process.stdout.write('All done.\n');
+  process.exit(0);
 }
 
 // The parent reading us went away: a real nvidia-smi dies of SIGPIPE on its next write.

@@ -9,7 +9,8 @@ import type { ZoneConfig } from '../config.ts';
 import { FAN_40MM, K80_GPU, constant, createPlant, standardBenchmarkProfile, type LoadProfile, type Plant, type PlantConfig } from '../plant/index.ts';
 import type { FakeGpu } from './fake-nvidia-smi.ts';
 
-export type SimProfile = 'standard' | 'idle' | 'full';
+/** synthesis: each GPU draws as its synthesis worker works (see synthesis-load.ts) */
+export type SimProfile = 'standard' | 'idle' | 'full' | 'synthesis';
 
 export interface SimRigOptions {
   plant: PlantConfig;
@@ -34,19 +35,24 @@ const SINK_K_PER_W = 0.08;
 
 function profileOf(p: SimProfile | LoadProfile): LoadProfile {
   if (typeof p !== 'string') return p;
-  if (p === 'idle') return constant(IDLE_W);
+  if (p === 'idle' || p === 'synthesis') return constant(IDLE_W);
   if (p === 'full') return constant(FULL_W);
   return standardBenchmarkProfile();
 }
 
 /** A plant for the daemon's own config: every zone GPU is cooled by all of its zone's fans. */
-export function plantConfigFor(fans: ReadonlyArray<FanConfig>, zones: ReadonlyArray<Pick<ZoneConfig, 'gpus' | 'fans'>>, ambientC = 30): PlantConfig {
+export function plantConfigFor(
+  fans: ReadonlyArray<FanConfig>,
+  zones: ReadonlyArray<Pick<ZoneConfig, 'gpus' | 'fans'>>,
+  ambientC = 30,
+  gpu: Partial<Pick<typeof K80_GPU, 'heatCapacityJPerK' | 'conductanceFullWPerK' | 'conductanceStillWPerK'>> = {},
+): PlantConfig {
   const gpuFans = new Map<number, string[]>();
   for (const z of zones) for (const g of z.gpus) gpuFans.set(g, [...(gpuFans.get(g) ?? []), ...z.fans]);
   return {
     ambientC,
     fans: fans.map((f) => ({ ...FAN_40MM, id: f.id, maxRpm: f.maxRpm, maxDba: f.maxDba })),
-    gpus: [...gpuFans].sort(([a], [b]) => a - b).map(([index, ids]) => ({ ...K80_GPU, index, fans: [...new Set(ids)] })),
+    gpus: [...gpuFans].sort(([a], [b]) => a - b).map(([index, ids]) => ({ ...K80_GPU, ...gpu, index, fans: [...new Set(ids)] })),
     seed: 1,
     powerNoiseW: 1.5,
   };
@@ -61,9 +67,18 @@ export class SimRig {
   private loadSince = 0;
   private readonly hints = new Map<number, { watts: number; until: number }>();
   private readonly overrides = new Map<number, SensorOverride>();
+  private readonly caps = new Map<number, number>();
+  /** GPUs whose load the activity or a cap set last step */
+  private readonly held = new Set<number>();
+  private activity: ((gpu: number) => number | null) | null = null;
+  /** power limits of the simulated GPUs (the cap yielding may set), W */
+  readonly limits = { defaultW: FULL_W, minW: 60, maxW: 175 };
+  private readonly gpuIndices: number[];
 
   constructor(opts: SimRigOptions) {
     this.plant = createPlant(opts.plant);
+    // not plant.gpus(): reading a GPU draws from the power-noise generator
+    this.gpuIndices = opts.plant.gpus.map((g) => g.index);
     this.clock = opts.clock ?? (() => performance.now());
     this.timeScale = opts.timeScale ?? 1;
     this.profile = profileOf(opts.profile ?? 'standard');
@@ -95,6 +110,25 @@ export class SimRig {
     this.applyLoad();
   }
 
+  /** a power limit below the default caps the GPU's power; null lifts it */
+  setPowerCap(gpu: number, watts: number | null): void {
+    this.advance();
+    if (watts === null) this.caps.delete(gpu);
+    else this.caps.set(gpu, watts);
+    this.applyLoad();
+  }
+
+  powerCap(gpu: number): number | null {
+    return this.caps.get(gpu) ?? null;
+  }
+
+  /** GPUs whose `activity` (0..1) is a number draw idle + (full - idle) x activity instead of the profile */
+  setActivity(activity: ((gpu: number) => number | null) | null): void {
+    this.advance();
+    this.activity = activity;
+    this.applyLoad();
+  }
+
   override(gpu: number, o: SensorOverride | null): void {
     if (o) this.overrides.set(gpu, o);
     else this.overrides.delete(gpu);
@@ -116,7 +150,7 @@ export class SimRig {
           power: g.powerW,
           utilization: Math.round(g.utilization * 100),
           reasons: g.clocksEventReasons | (g.utilization === 0 ? 0x1 : 0),
-          powerLimit: FULL_W,
+          powerLimit: this.caps.get(g.index) ?? FULL_W,
         };
       });
   }
@@ -145,6 +179,21 @@ export class SimRig {
       } else if (this.profile.at(t - this.loadSince).watts < h.watts) {
         this.plant.setLoad(g, h.watts);
       } else this.restoreProfile(g);
+    }
+    if (!this.activity && this.caps.size === 0 && this.held.size === 0) return;
+    // worked out here, held for the step (at most 1 s): the synthesis load and power caps
+    for (const g of this.gpuIndices) {
+      const a = this.activity?.(g) ?? null;
+      const cap = this.caps.get(g);
+      if (a === null && cap === undefined) {
+        if (this.held.delete(g) && !this.hints.has(g)) this.restoreProfile(g);
+        continue;
+      }
+      this.held.add(g);
+      const h = this.hints.get(g);
+      let w = a !== null ? IDLE_W + (FULL_W - IDLE_W) * Math.max(0, Math.min(1, a)) : this.profile.at(t - this.loadSince).watts;
+      if (a === null && h && h.watts > w) w = h.watts;
+      this.plant.setLoad(g, cap === undefined ? w : Math.min(w, cap));
     }
   }
 

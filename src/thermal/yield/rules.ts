@@ -1,0 +1,117 @@
+/**
+ * When a zone yields, as a plain function of its readings: no timers, no I/O, so every rule has a
+ * unit test. One state per zone; `stepYield` is called every control tick.
+ *
+ * Steps: 0 is full speed; step k (1..steps.length) runs synthesis at steps[k-1] of the speed it
+ * had before yielding. A step is taken when the fans are already at full, the zone is within
+ * startBelowCriticalC of critical and still rising, and the previous step has had stepSeconds to
+ * show; within pauseAboveCriticalMinusC of critical the last step is taken at once. A step is
+ * given back once the zone has stayed releaseBelowCriticalC under critical for the release hold.
+ * The gap between the start and release thresholds is the hysteresis; a step that has to be
+ * taken again soon after it was given back doubles the hold (up to 16x), so a load that sits
+ * between two steps cycles slower and slower instead of hunting.
+ */
+import type { YieldConfig } from './config.ts';
+
+export type YieldRules = Pick<
+  YieldConfig,
+  'fullDuty' | 'startBelowCriticalC' | 'riseCPerMinute' | 'riseFilterSeconds' | 'steps' | 'stepSeconds' | 'pauseAboveCriticalMinusC' | 'releaseBelowCriticalC' | 'releaseSeconds'
+>;
+
+export interface YieldState {
+  /** 0: not yielding; k: running at steps[k-1] */
+  step: number;
+  /** seconds (the caller's clock) of the last step change */
+  changedAt: number;
+  /** since when the zone has been cool enough to give a step back; null: it is not */
+  coolSince: number | null;
+  /** last release (step given back), for the bounce backoff; null: none recent */
+  releasedAt: number | null;
+  /** steps taken again soon after they were given back */
+  bounces: number;
+  /** filtered rise rate, C/s, and the reading it was last updated with */
+  rise: { t: number; temperature: number; cPerS: number } | null;
+}
+
+export interface YieldInput {
+  /** seconds, monotonic */
+  now: number;
+  /** zone temperature; null: no usable reading (the step is held) */
+  temperature: number | null;
+  /** zone duty commanded, 0..1 */
+  duty: number;
+  /** the zone is in failsafe (its fans at full) */
+  failsafe: boolean;
+  criticalC: number;
+}
+
+export interface YieldDecision {
+  state: YieldState;
+  /** the step changed this call */
+  change: 'up' | 'down' | null;
+  /** why, for logs and the API */
+  reason: string;
+}
+
+export const MAX_BOUNCE_DOUBLINGS = 4;
+
+export function initialYield(): YieldState {
+  return { step: 0, changedAt: -Infinity, coolSince: null, releasedAt: null, bounces: 0, rise: null };
+}
+
+/** speed share of a step: 1 at step 0 */
+export function speedOf(rules: Pick<YieldRules, 'steps'>, step: number): number {
+  return step <= 0 ? 1 : rules.steps[Math.min(step, rules.steps.length) - 1]!;
+}
+
+/** seconds the zone must stay cool before a step is given back */
+export function releaseHold(rules: Pick<YieldRules, 'releaseSeconds'>, bounces: number): number {
+  return rules.releaseSeconds * 2 ** Math.min(MAX_BOUNCE_DOUBLINGS, bounces);
+}
+
+function updateRise(rules: YieldRules, prev: YieldState['rise'], now: number, temperature: number): NonNullable<YieldState['rise']> {
+  if (!prev || !(now > prev.t)) return { t: now, temperature, cPerS: prev?.cPerS ?? 0 };
+  const dt = now - prev.t;
+  const raw = (temperature - prev.temperature) / dt;
+  const a = dt / (rules.riseFilterSeconds + dt);
+  return { t: now, temperature, cPerS: prev.cPerS + a * (raw - prev.cPerS) };
+}
+
+export function stepYield(rules: YieldRules, prev: YieldState, input: YieldInput): YieldDecision {
+  const last = rules.steps.length;
+  const { now, temperature: t, criticalC } = input;
+  if (t === null || !Number.isFinite(t)) {
+    // no reading: the fans are in failsafe anyway; giving speed back on no evidence is not safe
+    return { state: { ...prev, coolSince: null }, change: null, reason: 'no temperature: step held' };
+  }
+  const rise = updateRise(rules, prev.rise, now, t);
+  const s: YieldState = { ...prev, rise };
+  const fansFull = input.failsafe || input.duty >= rules.fullDuty;
+  const rising = rise.cPerS * 60 > rules.riseCPerMinute;
+  const hot = t >= criticalC - rules.startBelowCriticalC;
+  const up = (to: number, reason: string): YieldDecision => {
+    // taken again soon after it was given back: the next release waits longer
+    const bounced = s.releasedAt !== null && now - s.releasedAt < 3 * releaseHold(rules, s.bounces);
+    return { state: { ...s, step: to, changedAt: now, coolSince: null, bounces: bounced ? s.bounces + 1 : s.bounces }, change: 'up', reason };
+  };
+
+  if (s.step < last && t >= criticalC - rules.pauseAboveCriticalMinusC) {
+    return up(last, `${t.toFixed(1)} C is within ${rules.pauseAboveCriticalMinusC} C of critical ${criticalC} C: last step at once`);
+  }
+  if (s.step < last && hot && rising && fansFull && now - s.changedAt >= (s.step === 0 ? 0 : rules.stepSeconds)) {
+    return up(s.step + 1, `fans at full (duty ${input.duty.toFixed(2)}) and ${t.toFixed(1)} C rising ${(rise.cPerS * 60).toFixed(1)} C/min within ${rules.startBelowCriticalC} C of critical ${criticalC} C`);
+  }
+  if (s.step === 0) {
+    // long cool spells at full speed forget old bounces
+    if (s.releasedAt !== null && now - s.releasedAt >= 3 * releaseHold(rules, s.bounces)) return { state: { ...s, releasedAt: null, bounces: 0, coolSince: null }, change: null, reason: 'not yielding' };
+    return { state: { ...s, coolSince: null }, change: null, reason: 'not yielding' };
+  }
+  const cool = t <= criticalC - rules.releaseBelowCriticalC;
+  if (!cool) return { state: { ...s, coolSince: null }, change: null, reason: `holding step ${s.step}: ${t.toFixed(1)} C is above ${criticalC - rules.releaseBelowCriticalC} C` };
+  const since = s.coolSince ?? now;
+  const hold = releaseHold(rules, s.bounces);
+  if (now - since >= hold && now - s.changedAt >= hold) {
+    return { state: { ...s, step: s.step - 1, changedAt: now, coolSince: now, releasedAt: now }, change: 'down', reason: `${t.toFixed(1)} C at or below ${criticalC - rules.releaseBelowCriticalC} C for ${hold} s` };
+  }
+  return { state: { ...s, coolSince: since }, change: null, reason: `cooling: step ${s.step} given back after ${hold} s at or below ${criticalC - rules.releaseBelowCriticalC} C` };
+}
