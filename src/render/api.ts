@@ -16,11 +16,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
+import { ApiError } from '../api/errors.ts';
+import type { AdmitRender } from './admit.ts';
 import type { RenderConfig } from './config.ts';
 import { newJobId, FINISHED_STATES, type Job, type JobState } from './queue.ts';
 import type { RenderScheduler } from './scheduler.ts';
 import { streamJobEvents } from './sse.ts';
-import { parseUploadSpec, prepareSpec, RenderRequest, RequestError, type SubmitContext, type UploadRequest } from './submit.ts';
+import { valueErrorMessage } from './schema-message.ts';
+import { claimOutputs, parseUploadSpec, prepareSpec, RenderRequest, RequestError, type SubmitContext, type UploadRequest } from './submit.ts';
 import { jobView, JobStateSchema, RenderJobView } from './view.ts';
 
 export const RENDERS_PREFIX = '/v1/renders';
@@ -33,6 +36,8 @@ export interface RendersApiOptions {
   networks: SubmitContext['networks'];
   /** SSE keep-alive comment period */
   heartbeatMs?: number;
+  /** checks against the networks and the audio itself before a render is queued (the daemon's: ./admit.ts) */
+  admit?: AdmitRender;
   /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */
   onClose?: () => void;
 }
@@ -65,7 +70,9 @@ const specCompiler: FastifySchemaCompiler<unknown> = (route) => {
     const v = value === null || typeof value !== 'object' ? value : Value.Default(schema, Value.Clone(value));
     if (check.Check(v)) return { value: v };
     const first = check.Errors(v).First()!;
-    return { error: [{ instancePath: first.path, message: first.message, keyword: 'typebox', schemaPath: '', params: {} }] as never };
+    // the app's error formatter puts "body" and the path in front
+    const message = valueErrorMessage('', first).slice(first.path.length + 1);
+    return { error: [{ instancePath: first.path, message, keyword: 'typebox', schemaPath: '', params: {} }] as never };
   };
 };
 
@@ -107,6 +114,10 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       const code = (err as { statusCode?: number }).statusCode;
+      // busboy's parse errors are plain Errors; a file system error (errno) stays the daemon's
+      if (!(err instanceof ApiError) && code === undefined && (err as NodeJS.ErrnoException).errno === undefined) {
+        throw new RequestError(400, `body: malformed multipart/form-data (${(err as Error).message})`);
+      }
       if (code === 413) throw new RequestError(413, `body/audio: ${(err as Error).message} (render.uploadMaxBytes ${config.uploadMaxBytes}, at most ${config.maxUploadFiles} files)`);
       throw err;
     }
@@ -142,18 +153,30 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
         const id = newJobId();
         let spec;
         let uploadDir: string | null = null;
+        let request: UploadRequest;
         if (req.isMultipart()) {
           const up = await receiveUpload(req, id);
           uploadDir = up.dir;
+          request = up.spec;
           try {
             spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
+            await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')) });
+            claimOutputs(spec, request, submitCtx);
           } catch (err) {
             await rm(up.dir, { recursive: true, force: true });
             throw err;
           }
         } else {
-          spec = await prepareSpec(req.body as RenderRequest, submitCtx, { id });
+          // fastify parses text/plain too, and no schema is declared for it: a string would reach prepareSpec
+          if (req.body === null || typeof req.body !== 'object') {
+            throw new RequestError(415, `content-type "${req.headers['content-type'] ?? ''}": a render is sent as application/json or multipart/form-data`);
+          }
+          request = req.body as RenderRequest;
+          spec = await prepareSpec(request, submitCtx, { id });
+          await opts.admit?.(spec, { audio: request.audio ?? [] });
+          claimOutputs(spec, request, submitCtx);
         }
+        // no await since claimOutputs: no other submission can come between the check and the insert
         const job = scheduler.submit({ id, spec, uploadDir });
         return reply.code(202).header('location', `${RENDERS_PREFIX}/${job.id}`).send(view(job));
       },
