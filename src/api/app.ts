@@ -70,18 +70,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req) => {
     if (req.url.length > limits.maxUrlLength) throw new UriTooLongError(`the URL is ${req.url.length} characters; at most ${limits.maxUrlLength} (server.maxUrlLength)`);
   });
-  // before any route: the hook then runs for every route, those of later plugins included
-  installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
-
-  // past this, node closes a new connection as it is accepted ('drop' event), so clients cannot take every descriptor
-  app.server.maxConnections = connectionLimit(limits.maxConnections, readProcLimits());
-
+  // the spec collects routes as they are added (an onRoute hook), so it comes before the first
+  // route: registered after the access routes, it left /v1/auth/* out of /docs/json
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'gance', description: 'Rig daemon: thermal control, synthesis, renders', version },
     },
   });
+  // before any route: the hook then runs for every route, those of later plugins included
+  installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
+
+  // past this, node closes a new connection as it is accepted ('drop' event), so clients cannot take every descriptor
+  app.server.maxConnections = connectionLimit(limits.maxConnections, readProcLimits());
+
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/healthz', { config: { access: 'public' }, schema: { description: 'Process is alive', tags: ['daemon'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({

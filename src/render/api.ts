@@ -137,7 +137,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
         schema: {
           description:
             'Queue a render (202). JSON: a RenderSpec whose audio and projection files are names under the daemon\'s render.mediaRoot and whose output.path is a name under render.outputRoot. ' +
-            `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it).`,
+            `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it). Any other content type: 415. ` +
+            'Every audio file is probed and the networks, latents settings and output size checked before the render is queued: what can only fail is 422 naming the field.',
           tags,
           body: {
             content: {
@@ -145,7 +146,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
               'multipart/form-data': { schema: UploadBody },
             },
           },
-          response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 422: ErrorReply },
+          response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 415: ErrorReply, 422: ErrorReply },
         },
         validatorCompiler: specCompiler as never,
       },
