@@ -100,6 +100,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       for await (const part of req.parts({ limits: { fileSize: config.uploadMaxBytes, files: config.maxUploadFiles, fields: 4, fieldSize: 1024 * 1024 } })) {
         if (part.type === 'field') {
           if (part.fieldname !== 'spec') throw new RequestError(400, `body/${part.fieldname}: unknown field (an upload has "spec" and "audio" parts)`);
+          // taking the last of several would render something the client may not have meant
+          if (specText !== undefined) throw new RequestError(400, 'body/spec: given more than once (an upload has one "spec" field)');
           specText = String(part.value);
         } else {
           if (part.fieldname !== 'audio') throw new RequestError(400, `body/${part.fieldname}: unknown file part (audio files go in "audio" parts)`);
@@ -118,6 +120,9 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       if (!(err instanceof ApiError) && code === undefined && (err as NodeJS.ErrnoException).errno === undefined) {
         throw new RequestError(400, `body: malformed multipart/form-data (${(err as Error).message})`);
       }
+      const fst = (err as { code?: string }).code;
+      if (fst === 'FST_FILES_LIMIT') throw new RequestError(413, `body/audio: more than ${config.maxUploadFiles} files (render.maxUploadFiles)`);
+      if (fst === 'FST_FIELDS_LIMIT' || fst === 'FST_PARTS_LIMIT') throw new RequestError(413, 'body: too many parts (an upload has one "spec" field and its "audio" files)');
       if (code === 413) throw new RequestError(413, `body/audio: ${(err as Error).message} (render.uploadMaxBytes ${config.uploadMaxBytes}, at most ${config.maxUploadFiles} files)`);
       throw err;
     }

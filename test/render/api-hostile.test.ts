@@ -90,3 +90,23 @@ describe('/v1/renders, hostile input', () => {
     await s.scheduler.idle();
   });
 });
+
+describe('/v1/renders, uploads past their limits', () => {
+  it('too many files, too many fields and a repeated spec each say which limit, and keep nothing', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), { maxUploadFiles: 2 });
+    const specPart = { name: 'spec', value: JSON.stringify({ networks: ['demo-64'] }) };
+    const file = { name: 'audio', value: 'RIFF', filename: 'a.wav' };
+    const post = (parts: Parameters<typeof multipartBody>[0]) => s.app.inject({ method: 'POST', url: '/v1/renders', ...multipartBody(parts) });
+    const files = await post([specPart, file, file, file]);
+    expect(files.statusCode).toBe(413);
+    expect(files.json().message).toBe('body/audio: more than 2 files (render.maxUploadFiles)');
+    const fields = await post([specPart, ...Array.from({ length: 6 }, (_, k) => ({ name: `f${k}`, value: 'x' })), file]);
+    expect(fields.statusCode).toBe(400);
+    expect(fields.json().message).toMatch(/^body\/f0: unknown field/);
+    const twice = await post([specPart, { name: 'spec', value: JSON.stringify({ networks: ['nope'] }) }, file]);
+    expect(twice.statusCode).toBe(400);
+    expect(twice.json().message).toBe('body/spec: given more than once (an upload has one "spec" field)');
+    expect(readdirSync(s.uploadRoot)).toEqual([]);
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+  });
+});
