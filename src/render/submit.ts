@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RenderConfig } from './config.ts';
 import { RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
+import { runConfigPath } from './run-config.ts';
 import { valueErrorMessage } from './schema-message.ts';
 import { RenderOutput, RenderSpec } from './spec.ts';
 
@@ -99,6 +100,7 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
     const field = 'body/output/debugPath';
     debugPath = await resolveOutputPath(ctx.config.outputRoot, req.output.debugPath, field);
     if (debugPath === output) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own output; give the debug video a name of its own`);
+    if (debugPath === runConfigPath(output)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own run config; give the debug video a name of its own`);
     if (ctx.activeOutputs().has(debugPath)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is an output of a render that is queued or running`);
   }
 
@@ -114,8 +116,9 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
  * checking their files could both pass and overwrite each other's video.
  */
 export function claimOutputs(spec: RenderSpec, req: Pick<UploadRequest, 'output'>, ctx: SubmitContext): void {
-  const active = ctx.activeOutputs();
-  if (active.has(spec.output.path)) throw new RequestPathError(409, 'body/output/path', `"${req.output.path ?? spec.output.path}" is the output of a render that is queued or running`);
+  // a render also writes NAME.run.json beside its output (a debug video's name claims one too: harmless)
+  const active = new Set([...ctx.activeOutputs()].flatMap((p) => [p, runConfigPath(p)]));
+  if (active.has(spec.output.path) || active.has(runConfigPath(spec.output.path))) throw new RequestPathError(409, 'body/output/path', `"${req.output.path ?? spec.output.path}" is the output of a render that is queued or running`);
   const debug = spec.output.debugPath;
   if (debug !== null && active.has(debug)) throw new RequestPathError(409, 'body/output/debugPath', `"${req.output.debugPath ?? debug}" is an output of a render that is queued or running`);
 }

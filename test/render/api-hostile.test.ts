@@ -110,3 +110,24 @@ describe('/v1/renders, uploads past their limits', () => {
     expect(s.queue.list({ limit: 50 })).toEqual([]);
   });
 });
+
+describe('/v1/renders, run configs', () => {
+  it("a debug video or an output named as a render's run config (NAME.run.json beside NAME.mp4) is 409, its own or a queued render's", async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait }));
+    const post = (output: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], output } });
+    const own = await post({ path: 'x.mp4', debugPath: 'x.run.json' });
+    expect(own.statusCode).toBe(409);
+    expect(own.json().message).toBe('body/output/debugPath: "x.run.json" is the render\'s own run config; give the debug video a name of its own');
+    expect((await post({ path: 'a.mp4' })).statusCode).toBe(202);
+    const asOutput = await post({ path: 'a.run.json' });
+    expect(asOutput.statusCode).toBe(409);
+    expect(asOutput.json().message).toMatch(/^body\/output\/path: "a.run.json" is the output of a render that is queued or running/);
+    const asDebug = await post({ path: 'b.mp4', debugPath: 'a.run.json' });
+    expect(asDebug.statusCode).toBe(409);
+    expect(asDebug.json().message).toMatch(/^body\/output\/debugPath: "a.run.json" is an output of a render that is queued or running/);
+    expect(s.queue.list({ limit: 50 })).toHaveLength(1);
+    gate.release();
+    await s.scheduler.idle();
+  });
+});
