@@ -1,8 +1,9 @@
 /**
  * What the daemon can tell about a render at the door, before it is queued: the networks can be
  * fed (their kind fits the latents settings and each other), the output size is within 4x of the
- * networks' picture, and every audio file opens as audio. Without this a render that could only
- * fail as `bad-input` was answered 202 and failed a moment later; now it is a 422 naming the field.
+ * networks' picture, and every audio file opens as audio, all at one sample rate. Without this a
+ * render that could only fail as `bad-input` was answered 202 and failed a moment later; now it is
+ * a 422 naming the field.
  * The runner's preflight makes the same checks again (a file can change while a job waits).
  */
 import { probeAudio } from '../audio/decode.ts';
@@ -38,10 +39,16 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
     spec.networks.forEach((ref, k) => refusal(`body/networks/${k}`, () => void networks.push(renderNetwork(ref, findNetwork(opts.catalogue, ref)))));
     refusal('body/latents', () => void mergeLatents(opts.latents, spec, networks));
     refusal('body/output/size', () => void geometry(spec.output, networks));
+    let first: { name: string; rate: number } | null = null;
     for (const [k, file] of spec.audio.entries()) {
       const name = names.audio[k] ?? file;
       try {
-        await probeAudio(file, opts.ffprobe === undefined ? {} : { ffprobePath: opts.ffprobe });
+        const { sampleRate } = await probeAudio(file, opts.ffprobe === undefined ? {} : { ffprobePath: opts.ffprobe });
+        first ??= { name, rate: sampleRate };
+        // the analysis joins the samples as they are (GANce resamples the joined track, not each file)
+        if (sampleRate !== first.rate) {
+          throw new RequestError(422, `body/audio/${k}: "${name}" is ${sampleRate} Hz, "${first.name}" ${first.rate} Hz: files joined in one render must share one sample rate`);
+        }
       } catch (err) {
         if (!(err instanceof AudioError)) throw err;
         // the daemon's own paths (uploads live in its state folder) are none of the client's business

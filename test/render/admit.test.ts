@@ -26,19 +26,21 @@ async function setup() {
   const s = await rendersApp(fakeRunner({ frames: 4, batch: 4 }), {}, { admit });
   apps.push(s);
   writeWav(join(s.mediaRoot, 'tone.wav'), 22050, 1, tone(22050, 0.5, [440]));
+  writeWav(join(s.mediaRoot, 'tone-44k.wav'), 44100, 1, tone(44100, 0.5, [440]));
   writeFileSync(join(s.mediaRoot, 'empty.wav'), '');
   writeFileSync(join(s.mediaRoot, 'text.wav'), 'hello, not audio\n');
   return s;
 }
 
 describe('render admission', () => {
-  it('refuses an output size over 4x the network, an empty file and a non-audio file with 422 naming the field; queues nothing; renders on', async () => {
+  it('refuses an output size over 4x the network, an empty file, a non-audio file and files of two sample rates with 422 naming the field; queues nothing; renders on', async () => {
     const s = await setup();
     const post = (payload: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload });
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ audio: ['tone.wav'], networks: ['demo-64'], output: { size: 258 } }, /^body\/output\/size: output size 258: more than 4x the network's 64 px \(at most 256\)/],
       [{ audio: ['tone.wav', 'empty.wav'], networks: ['demo-64'] }, /^body\/audio\/1: "empty.wav" is not usable audio \(not a readable audio file/],
       [{ audio: ['text.wav'], networks: ['demo-64'] }, /^body\/audio\/0: "text.wav" is not usable audio/],
+      [{ audio: ['tone.wav', 'tone-44k.wav'], networks: ['demo-64'] }, /^body\/audio\/1: "tone-44k.wav" is 44100 Hz, "tone.wav" 22050 Hz: files joined in one render must share one sample rate$/],
     ];
     for (const [payload, message] of cases) {
       const res = await post(payload);
