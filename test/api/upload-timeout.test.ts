@@ -80,3 +80,26 @@ describe('upload timeout', () => {
     expect(await up.closed).toMatch(/^HTTP\/1\.1 408/);
   });
 });
+
+describe('request timeout and long-lived connections', () => {
+  it('a WebSocket open past requestTimeoutMs stays open (the body timeout is for bodies)', async () => {
+    const { default: websocket } = await import('@fastify/websocket');
+    const { WebSocket } = await import('ws');
+    const ws: FastifyPluginAsync = async (f) => {
+      await f.register(websocket);
+      f.get('/ws', { websocket: true }, (socket) => socket.on('message', (m: Buffer) => socket.send(m.toString())));
+    };
+    app = await buildApp({ registry: createRegistry(), notReady: () => [], plugins: [{ prefix: '/v1/t', plugin }, { prefix: '/v1/w', plugin: ws }], limits: { headersTimeoutMs: 200, requestTimeoutMs: 300 } });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const client = new WebSocket(`ws://127.0.0.1:${port}/v1/w/ws`);
+    await once(client, 'open');
+    const json = await open(port);
+    json.socket.write('POST /v1/t/json HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":');
+    expect(await json.closed).toMatch(/^HTTP\/1\.1 408/);
+    client.send('still here');
+    const [reply] = (await once(client, 'message')) as [Buffer];
+    expect(reply.toString()).toBe('still here');
+    client.close();
+  });
+});
