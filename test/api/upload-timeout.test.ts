@@ -87,7 +87,9 @@ describe('request timeout and long-lived connections', () => {
     const { WebSocket } = await import('ws');
     const ws: FastifyPluginAsync = async (f) => {
       await f.register(websocket);
-      f.get('/ws', { websocket: true }, (socket) => socket.on('message', (m: Buffer) => socket.send(m.toString())));
+      f.get('/ws', { websocket: true }, (socket) => {
+        socket.on('message', (m: Buffer) => socket.send(m.toString()));
+      });
     };
     app = await buildApp({ registry: createRegistry(), notReady: () => [], plugins: [{ prefix: '/v1/t', plugin }, { prefix: '/v1/w', plugin: ws }], limits: { headersTimeoutMs: 200, requestTimeoutMs: 300 } });
     await app.listen({ host: '127.0.0.1', port: 0 });
