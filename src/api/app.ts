@@ -1,5 +1,4 @@
-import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -8,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import { errorHandler, schemaErrorFormatter, UriTooLongError } from './errors.ts';
 import { finiteNumbers } from './finite.ts';
 import { performance } from 'node:perf_hooks';
@@ -55,7 +55,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const headersTimeout = Math.min(limits.headersTimeoutMs, requestTimeout); // node refuses headers > request
   const app = Fastify({
     ...(typeof logger === 'boolean' ? { logger } : { loggerInstance: logger }),
-    requestTimeout,
+    // node has one request timeout per server: the upload's; the others get theirs from bodyTimeout below
+    requestTimeout: Math.max(requestTimeout, limits.uploadTimeoutMs),
     bodyLimit: limits.bodyLimitBytes,
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -71,6 +72,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req) => {
     if (req.url.length > limits.maxUrlLength) throw new UriTooLongError(`the URL is ${req.url.length} characters; at most ${limits.maxUrlLength} (server.maxUrlLength)`);
   });
+  // the spec collects routes as they are added (an onRoute hook), so it comes before the first
+  // route: registered after the access routes, it left /v1/auth/* out of /docs/json
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'gance', description: 'Rig daemon: thermal control, synthesis, renders', version },
+    },
+  });
+  app.addHook('onRequest', async (req, reply) => bodyTimeout(req, reply, requestTimeout));
   // before any route: the hook then runs for every route, those of later plugins included
   installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
   // A WebSocket upgrade refused by a hook that runs before @fastify/websocket's own (the access
@@ -84,12 +94,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // past this, node closes a new connection as it is accepted ('drop' event), so clients cannot take every descriptor
   app.server.maxConnections = connectionLimit(limits.maxConnections, readProcLimits());
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'gance', description: 'Rig daemon: thermal control, synthesis, renders', version },
-    },
-  });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/healthz', { config: { access: 'public' }, schema: { description: 'Process is alive', tags: ['daemon'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
@@ -116,6 +120,28 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.ready();
   return app;
+}
+
+/**
+ * A body (other than an upload's) still arriving after `ms` is answered 408 and its connection
+ * closed, as node does with its own request timeout, which is set to the longer upload timeout.
+ */
+function bodyTimeout(req: FastifyRequest, reply: FastifyReply, ms: number): void {
+  // an injected request (tests) has no connection to time out
+  if (!(req.raw.socket instanceof Socket) || req.raw.complete || /^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) return;
+  const timer = setTimeout(() => {
+    if (req.raw.complete) return;
+    const res = reply.raw;
+    if (!res.headersSent) {
+      res.writeHead(408, { connection: 'close', 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ statusCode: 408, error: 'Request Timeout', message: `the request was not fully received within ${ms} ms (server.requestTimeoutMs)` }));
+    }
+    req.raw.socket.destroySoon();
+  }, ms);
+  timer.unref();
+  const clear = () => clearTimeout(timer);
+  req.raw.once('end', clear).once('close', clear);
+  reply.raw.once('finish', clear);
 }
 
 /**

@@ -129,7 +129,15 @@ export function schemaErrorFormatter(errors: ReadonlyArray<AjvLikeError>, dataVa
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
   if (err instanceof ApiError) return reply.code(err.statusCode).headers(err.headers).send({ statusCode: err.statusCode, error: err.error, message: err.message });
-  // fastify's own client errors (malformed JSON, body too large, unsupported content type)
+  // curl -d without -H sends a form: say what came and what the route takes, not just "Unsupported Media Type"
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const content = (req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined)?.content;
+    const want = (content ? Object.keys(content) : ['application/json']).join(' or ');
+    const type = req.headers['content-type'];
+    const message = type ? `content-type "${type}" is not accepted here: send the body as ${want}` : `the body has no content-type: send it as ${want}`;
+    return reply.code(415).send({ statusCode: 415, error: STATUS_CODES[415], message });
+  }
+  // fastify's own client errors (malformed JSON, body too large)
   const code = err.statusCode;
   if (typeof err.code === 'string' && err.code.startsWith('FST_') && code !== undefined && code >= 400 && code < 500) {
     return reply.code(code).send({ statusCode: code, error: STATUS_CODES[code] ?? 'Bad Request', message: err.message });

@@ -33,6 +33,13 @@ export const ServerConfig = Type.Object(
     // that nvidia-smi and the cooler's serial port also need.
     headersTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000, description: 'a request whose headers are not all in by then is answered 408 and closed' }),
     requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: 'a request not fully received by then (headers and body) is answered 408 and closed' }),
+    uploadTimeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 86_400_000,
+      default: 3_600_000,
+      description:
+        'a multipart/form-data upload (render audio, up to render.uploadMaxBytes) not fully received by then is answered 408 and closed; other requests have requestTimeoutMs. One that stalls is closed after idleTimeoutMs',
+    }),
     idleTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000, description: 'a connection with no traffic this long is closed' }),
     keepAliveTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000, description: 'an idle keep-alive connection between requests is closed after this' }),
     maxConnections: Type.Integer({ minimum: 1, maximum: 10_000, default: 1024, description: 'connections past this are closed as they arrive; never more than half the descriptor limit (ulimit -n)' }),

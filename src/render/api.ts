@@ -16,11 +16,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
+import { ApiError } from '../api/errors.ts';
+import type { AdmitRender } from './admit.ts';
 import type { RenderConfig } from './config.ts';
 import { newJobId, FINISHED_STATES, type Job, type JobState } from './queue.ts';
 import type { RenderScheduler } from './scheduler.ts';
 import { streamJobEvents } from './sse.ts';
-import { parseUploadSpec, prepareSpec, RenderRequest, RequestError, type SubmitContext, type UploadRequest } from './submit.ts';
+import { valueErrorMessage } from './schema-message.ts';
+import { claimOutputs, parseUploadSpec, prepareSpec, RenderRequest, RequestError, type SubmitContext, type UploadRequest } from './submit.ts';
 import { jobView, JobStateSchema, RenderJobView } from './view.ts';
 
 export const RENDERS_PREFIX = '/v1/renders';
@@ -33,6 +36,8 @@ export interface RendersApiOptions {
   networks: SubmitContext['networks'];
   /** SSE keep-alive comment period */
   heartbeatMs?: number;
+  /** checks against the networks and the audio itself before a render is queued (the daemon's: ./admit.ts) */
+  admit?: AdmitRender;
   /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */
   onClose?: () => void;
 }
@@ -65,7 +70,9 @@ const specCompiler: FastifySchemaCompiler<unknown> = (route) => {
     const v = value === null || typeof value !== 'object' ? value : Value.Default(schema, Value.Clone(value));
     if (check.Check(v)) return { value: v };
     const first = check.Errors(v).First()!;
-    return { error: [{ instancePath: first.path, message: first.message, keyword: 'typebox', schemaPath: '', params: {} }] as never };
+    // the app's error formatter puts "body" and the path in front
+    const message = valueErrorMessage('', first).slice(first.path.length + 1);
+    return { error: [{ instancePath: first.path, message, keyword: 'typebox', schemaPath: '', params: {} }] as never };
   };
 };
 
@@ -93,6 +100,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       for await (const part of req.parts({ limits: { fileSize: config.uploadMaxBytes, files: config.maxUploadFiles, fields: 4, fieldSize: 1024 * 1024 } })) {
         if (part.type === 'field') {
           if (part.fieldname !== 'spec') throw new RequestError(400, `body/${part.fieldname}: unknown field (an upload has "spec" and "audio" parts)`);
+          // taking the last of several would render something the client may not have meant
+          if (specText !== undefined) throw new RequestError(400, 'body/spec: given more than once (an upload has one "spec" field)');
           specText = String(part.value);
         } else {
           if (part.fieldname !== 'audio') throw new RequestError(400, `body/${part.fieldname}: unknown file part (audio files go in "audio" parts)`);
@@ -107,6 +116,13 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       const code = (err as { statusCode?: number }).statusCode;
+      // busboy's parse errors are plain Errors; a file system error (errno) stays the daemon's
+      if (!(err instanceof ApiError) && code === undefined && (err as NodeJS.ErrnoException).errno === undefined) {
+        throw new RequestError(400, `body: malformed multipart/form-data (${(err as Error).message})`);
+      }
+      const fst = (err as { code?: string }).code;
+      if (fst === 'FST_FILES_LIMIT') throw new RequestError(413, `body/audio: more than ${config.maxUploadFiles} files (render.maxUploadFiles)`);
+      if (fst === 'FST_FIELDS_LIMIT' || fst === 'FST_PARTS_LIMIT') throw new RequestError(413, 'body: too many parts (an upload has one "spec" field and its "audio" files)');
       if (code === 413) throw new RequestError(413, `body/audio: ${(err as Error).message} (render.uploadMaxBytes ${config.uploadMaxBytes}, at most ${config.maxUploadFiles} files)`);
       throw err;
     }
@@ -126,7 +142,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
         schema: {
           description:
             'Queue a render (202). JSON: a RenderSpec whose audio and projection files are names under the daemon\'s render.mediaRoot and whose output.path is a name under render.outputRoot. ' +
-            `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it).`,
+            `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it). Any other content type: 415. ` +
+            'Every audio file is probed and the networks, latents settings and output size checked before the render is queued: what can only fail is 422 naming the field.',
           tags,
           body: {
             content: {
@@ -134,7 +151,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
               'multipart/form-data': { schema: UploadBody },
             },
           },
-          response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 422: ErrorReply },
+          response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 415: ErrorReply, 422: ErrorReply },
         },
         validatorCompiler: specCompiler as never,
       },
@@ -142,18 +159,30 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
         const id = newJobId();
         let spec;
         let uploadDir: string | null = null;
+        let request: UploadRequest;
         if (req.isMultipart()) {
           const up = await receiveUpload(req, id);
           uploadDir = up.dir;
+          request = up.spec;
           try {
             spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
+            await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')) });
+            claimOutputs(spec, request, submitCtx);
           } catch (err) {
             await rm(up.dir, { recursive: true, force: true });
             throw err;
           }
         } else {
-          spec = await prepareSpec(req.body as RenderRequest, submitCtx, { id });
+          // fastify parses text/plain too, and no schema is declared for it: a string would reach prepareSpec
+          if (req.body === null || typeof req.body !== 'object') {
+            throw new RequestError(415, `content-type "${req.headers['content-type'] ?? ''}": a render is sent as application/json or multipart/form-data`);
+          }
+          request = req.body as RenderRequest;
+          spec = await prepareSpec(request, submitCtx, { id });
+          await opts.admit?.(spec, { audio: request.audio ?? [] });
+          claimOutputs(spec, request, submitCtx);
         }
+        // no await since claimOutputs: no other submission can come between the check and the insert
         const job = scheduler.submit({ id, spec, uploadDir });
         return reply.code(202).header('location', `${RENDERS_PREFIX}/${job.id}`).send(view(job));
       },

@@ -7,6 +7,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RenderConfig } from './config.ts';
 import { RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
+import { runConfigPath } from './run-config.ts';
+import { valueErrorMessage } from './schema-message.ts';
 import { RenderOutput, RenderSpec } from './spec.ts';
 
 /** RenderSpec as the API takes it: paths are names under the daemon's roots, output.path may be left to the daemon. */
@@ -63,7 +65,7 @@ export function parseUploadSpec(text: string | undefined): UploadRequest {
   }
   const withDefaults = Value.Default(UploadRequest, Value.Clone(raw));
   const first = Value.Errors(UploadRequest, withDefaults).First();
-  if (first) throw new RequestError(400, `body/spec${first.path} ${first.message}`);
+  if (first) throw new RequestError(400, valueErrorMessage('body/spec', first));
   return withDefaults as UploadRequest;
 }
 
@@ -98,11 +100,25 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
     const field = 'body/output/debugPath';
     debugPath = await resolveOutputPath(ctx.config.outputRoot, req.output.debugPath, field);
     if (debugPath === output) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own output; give the debug video a name of its own`);
+    if (debugPath === runConfigPath(output)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own run config; give the debug video a name of its own`);
     if (ctx.activeOutputs().has(debugPath)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is an output of a render that is queued or running`);
   }
 
   const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output, debugPath } }) as RenderSpec;
   const bad = Value.Errors(RenderSpec, spec).First();
-  if (bad) throw new RequestError(400, `body${bad.path} ${bad.message}`);
+  if (bad) throw new RequestError(400, valueErrorMessage('body', bad));
   return spec;
+}
+
+/**
+ * Refuses a spec whose output or debug video a queued or running render will write. Called with
+ * no await between it and the submit: checked earlier only, two requests that were both still
+ * checking their files could both pass and overwrite each other's video.
+ */
+export function claimOutputs(spec: RenderSpec, req: Pick<UploadRequest, 'output'>, ctx: SubmitContext): void {
+  // a render also writes NAME.run.json beside its output (a debug video's name claims one too: harmless)
+  const active = new Set([...ctx.activeOutputs()].flatMap((p) => [p, runConfigPath(p)]));
+  if (active.has(spec.output.path) || active.has(runConfigPath(spec.output.path))) throw new RequestPathError(409, 'body/output/path', `"${req.output.path ?? spec.output.path}" is the output of a render that is queued or running`);
+  const debug = spec.output.debugPath;
+  if (debug !== null && active.has(debug)) throw new RequestPathError(409, 'body/output/debugPath', `"${req.output.debugPath ?? debug}" is an output of a render that is queued or running`);
 }

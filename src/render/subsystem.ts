@@ -7,6 +7,7 @@
 import { join, resolve } from 'node:path';
 import type { Unit } from '../lifecycle/unit.ts';
 import type { DaemonContext, Subsystem } from '../subsystem.ts';
+import { renderAdmission } from './admit.ts';
 import { rendersApi } from './api.ts';
 import { encodeParallel } from './encode-args.ts';
 import { createRenderMetrics } from './metrics.ts';
@@ -76,6 +77,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     config: cfg,
     uploadRoot: join(stateDir, 'uploads'),
     networks: () => networks.list().networks,
+    admit: renderAdmission({ catalogue: networks.catalogue, latents: latents.config }),
     onClose: () => queue.close(),
   });
   return { units: [unit], plugins: [plugin], service };

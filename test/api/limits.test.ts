@@ -93,7 +93,7 @@ describe('API server limits', () => {
 
   it("the daemon's server takes its limits from the config's server section", async () => {
     const config = loadConfigFile();
-    Object.assign(config.server, { port: 0, maxConnections: 7, requestTimeoutMs: 1234, headersTimeoutMs: 999, keepAliveTimeoutMs: 4321, idleTimeoutMs: 5555 });
+    Object.assign(config.server, { port: 0, maxConnections: 7, requestTimeoutMs: 1234, uploadTimeoutMs: 7777, headersTimeoutMs: 999, keepAliveTimeoutMs: 4321, idleTimeoutMs: 5555 });
     config.stateDir = mkdtempSync(join(tmpdir(), 'gance-limits-'));
     config.synthesis.enabled = false;
     const daemon = await createDaemon({ config, log: pino({ level: 'silent' }) });
@@ -101,7 +101,8 @@ describe('API server limits', () => {
       const server = daemon.app.server;
       expect({ max: server.maxConnections, request: server.requestTimeout, headers: server.headersTimeout, keepAlive: server.keepAliveTimeout, idle: server.timeout }).toEqual({
         max: 7,
-        request: 1234,
+        // node's one request timeout is the upload's; requestTimeoutMs is the app's own (upload-timeout.test.ts)
+        request: 7777,
         headers: 999,
         keepAlive: 4321,
         idle: 5555,

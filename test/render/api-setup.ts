@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { buildApp } from '../../src/api/app.ts';
 import { createEventBus } from '../../src/events.ts';
-import { rendersApi } from '../../src/render/api.ts';
+import { rendersApi, type RendersApiOptions } from '../../src/render/api.ts';
 import { Value } from '@sinclair/typebox/value';
 import { RenderConfig } from '../../src/render/config.ts';
 import { createRenderMetrics } from '../../src/render/metrics.ts';
@@ -15,7 +15,7 @@ import { GpuThrottle } from '../../src/render/throttle.ts';
 import type { RenderDeps, RunRender } from '../../src/render/types.ts';
 import { tempDir } from './job-helpers.ts';
 
-export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}) {
+export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit'> = {}) {
   const root = tempDir('gance-api-');
   const mediaRoot = join(root, 'media');
   const outputRoot = join(root, 'out');
@@ -49,6 +49,7 @@ export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {
           { id: 'demo-64', state: 'loaded' },
           { id: 'broken', state: 'invalid', error: 'sidecar does not match the ONNX graph' },
         ],
+        ...api,
       }),
     ],
   });

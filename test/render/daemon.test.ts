@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon } from '../../src/daemon.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
+import { tone, writeWav } from '../audio/wav.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
 import { tempDir, until } from './job-helpers.ts';
 
@@ -27,7 +28,8 @@ describe('render subsystem in the daemon', () => {
     const root = tempDir();
     const stateDir = join(root, 'state');
     mkdirSync(join(root, 'media'));
-    writeFileSync(join(root, 'media', 'a.wav'), 'x');
+    // real audio: the daemon probes it before it queues the render
+    writeWav(join(root, 'media', 'a.wav'), 22050, 1, tone(22050, 0.5, [440]));
     const gate = new Gate();
     const first = fakeRunner({ frames: 12, batch: 4, beforeBatch: async ({ framesDone }) => (framesDone >= 4 ? gate.wait() : undefined) });
     const d1 = await createDaemon({ config: config(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => first } });

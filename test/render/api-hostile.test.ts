@@ -1,0 +1,133 @@
+/** /v1/renders against what a hostile or careless client sends: each is a 4xx naming what is wrong, and the daemon renders on. */
+import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RenderJobView } from '../../src/render/view.ts';
+import { multipartBody, rendersApp } from './api-setup.ts';
+import { fakeRunner, Gate } from './fake-runner.ts';
+import { until } from './job-helpers.ts';
+
+const apps: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const a of apps.splice(0)) await a.close();
+});
+async function setup(...args: Parameters<typeof rendersApp>) {
+  const s = await rendersApp(...args);
+  apps.push(s);
+  return s;
+}
+const spec = JSON.stringify({ audio: ['a.wav'], networks: ['demo-64'] });
+
+describe('/v1/renders, hostile input', () => {
+  it('a body that is neither JSON nor multipart is 415 naming the content types it takes, never a 500', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    for (const type of ['text/plain', 'text/plain; charset=utf-8']) {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', headers: { 'content-type': type }, payload: spec });
+      expect({ type, code: res.statusCode }).toEqual({ type, code: 415 });
+      expect(res.json().message).toMatch(/application\/json or multipart\/form-data/);
+    }
+    expect((await s.app.inject({ method: 'POST', url: '/v1/renders', headers: { 'content-type': 'application/json' }, payload: spec })).statusCode).toBe(202);
+  });
+
+  it('a malformed multipart body is 400 (not 500) and leaves no upload folder behind', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    const good = multipartBody([{ name: 'spec', value: JSON.stringify({ networks: ['demo-64'] }) }, { name: 'audio', value: 'RIFF', filename: 'a.wav' }]);
+    const bodies: Array<[string, Buffer | string]> = [
+      ['multipart/form-data', 'xx'],
+      ['multipart/form-data; boundary=zz', 'xx'],
+      // cut off in the middle of the file part
+      [good.headers['content-type'], good.payload.subarray(0, good.payload.length - 40)],
+    ];
+    for (const [type, payload] of bodies) {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', headers: { 'content-type': type }, payload });
+      expect({ type, code: res.statusCode }).toEqual({ type, code: 400 });
+      expect(res.json().message).toMatch(/^body: malformed multipart\/form-data/);
+    }
+    expect(readdirSync(s.uploadRoot)).toEqual([]);
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+    const ok = await s.app.inject({ method: 'POST', url: '/v1/renders', ...good });
+    expect(ok.statusCode).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
+  it('says what a union field takes (output.size: an even integer 16..8192 or null), in JSON and in an upload spec', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    for (const size of [65, -64, 99999999999, '512']) {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], output: { size } } });
+      expect({ size, code: res.statusCode }).toEqual({ size, code: 400 });
+      expect(res.json().message).toBe('body/output/size must be one of: an integer from 16 to 8192, a multiple of 2; null');
+    }
+    const up = await s.app.inject({
+      method: 'POST',
+      url: '/v1/renders',
+      ...multipartBody([{ name: 'spec', value: JSON.stringify({ networks: ['demo-64'], truncationPsi: 'high' }) }, { name: 'audio', value: 'RIFF', filename: 'a.wav' }]),
+    });
+    expect(up.statusCode).toBe(400);
+    expect(up.json().message).toBe('body/spec/truncationPsi must be one of: a number from -10 to 10; null');
+  });
+
+  it('two submissions at once naming one output: exactly one is queued, the other 409 (JSON with a debug video, and uploads)', async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait }));
+    const json = await Promise.all(
+      [1, 2, 3].map((i) => s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], output: { path: 'same.mp4', debugPath: `dbg${i}.mp4` } } })),
+    );
+    expect(json.map((r) => r.statusCode).sort()).toEqual([202, 409, 409]);
+    const uploads = await Promise.all(
+      [1, 2, 3].map(() =>
+        s.app.inject({
+          method: 'POST',
+          url: '/v1/renders',
+          ...multipartBody([{ name: 'spec', value: JSON.stringify({ networks: ['demo-64'], output: { path: 'up.mp4' } }) }, { name: 'audio', value: 'RIFF', filename: 'a.wav' }]),
+        }),
+      ),
+    );
+    expect(uploads.map((r) => r.statusCode).sort()).toEqual([202, 409, 409]);
+    for (const r of [...json, ...uploads].filter((r) => r.statusCode === 409)) expect(r.json().message).toMatch(/^body\/output\/path: "(same|up).mp4" is the output of a render that is queued or running/);
+    // the refused uploads left nothing; the accepted one keeps its files until it ends
+    expect(readdirSync(s.uploadRoot)).toHaveLength(1);
+    expect(s.queue.list({ limit: 50 })).toHaveLength(2);
+    gate.release();
+    await s.scheduler.idle();
+  });
+});
+
+describe('/v1/renders, uploads past their limits', () => {
+  it('too many files, too many fields and a repeated spec each say which limit, and keep nothing', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), { maxUploadFiles: 2 });
+    const specPart = { name: 'spec', value: JSON.stringify({ networks: ['demo-64'] }) };
+    const file = { name: 'audio', value: 'RIFF', filename: 'a.wav' };
+    const post = (parts: Parameters<typeof multipartBody>[0]) => s.app.inject({ method: 'POST', url: '/v1/renders', ...multipartBody(parts) });
+    const files = await post([specPart, file, file, file]);
+    expect(files.statusCode).toBe(413);
+    expect(files.json().message).toBe('body/audio: more than 2 files (render.maxUploadFiles)');
+    const fields = await post([specPart, ...Array.from({ length: 6 }, (_, k) => ({ name: `f${k}`, value: 'x' })), file]);
+    expect(fields.statusCode).toBe(400);
+    expect(fields.json().message).toMatch(/^body\/f0: unknown field/);
+    const twice = await post([specPart, { name: 'spec', value: JSON.stringify({ networks: ['nope'] }) }, file]);
+    expect(twice.statusCode).toBe(400);
+    expect(twice.json().message).toBe('body/spec: given more than once (an upload has one "spec" field)');
+    expect(readdirSync(s.uploadRoot)).toEqual([]);
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+  });
+});
+
+describe('/v1/renders, run configs', () => {
+  it("a debug video or an output named as a render's run config (NAME.run.json beside NAME.mp4) is 409, its own or a queued render's", async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait }));
+    const post = (output: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], output } });
+    const own = await post({ path: 'x.mp4', debugPath: 'x.run.json' });
+    expect(own.statusCode).toBe(409);
+    expect(own.json().message).toBe('body/output/debugPath: "x.run.json" is the render\'s own run config; give the debug video a name of its own');
+    expect((await post({ path: 'a.mp4' })).statusCode).toBe(202);
+    const asOutput = await post({ path: 'a.run.json' });
+    expect(asOutput.statusCode).toBe(409);
+    expect(asOutput.json().message).toMatch(/^body\/output\/path: "a.run.json" is the output of a render that is queued or running/);
+    const asDebug = await post({ path: 'b.mp4', debugPath: 'a.run.json' });
+    expect(asDebug.statusCode).toBe(409);
+    expect(asDebug.json().message).toMatch(/^body\/output\/debugPath: "a.run.json" is an output of a render that is queued or running/);
+    expect(s.queue.list({ limit: 50 })).toHaveLength(1);
+    gate.release();
+    await s.scheduler.idle();
+  });
+});
