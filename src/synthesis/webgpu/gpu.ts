@@ -4,6 +4,7 @@
  * adapter is picked per process (see AdapterChoice).
  */
 import { create, globals } from 'webgpu';
+import { deviceSelectProblem } from './device-select.ts';
 
 let installed = false;
 /**
@@ -56,8 +57,11 @@ export class NoAdapterError extends Error {
   }
 }
 
-export async function openDevice(choice: AdapterChoice = {}): Promise<OpenedDevice> {
+export async function openDevice(choice: AdapterChoice = {}, env: NodeJS.ProcessEnv = process.env): Promise<OpenedDevice> {
   installGlobals();
+  const wanted = choice.adapter !== undefined ? ` adapter "${choice.adapter}"` : ' adapter';
+  const bound = deviceSelectProblem(env);
+  if (bound) throw new NoAdapterError(`no WebGPU adapter as bound: ${bound}`);
   const flags: string[] = [];
   if (choice.backend) flags.push(`backend=${choice.backend}`);
   if (choice.adapter) flags.push(`adapter=${choice.adapter}`);
@@ -68,9 +72,9 @@ export async function openDevice(choice: AdapterChoice = {}): Promise<OpenedDevi
     instances.push(gpu);
     adapter = await gpu.requestAdapter(choice.powerPreference ? { powerPreference: choice.powerPreference } : {});
   } catch (err) {
-    throw new NoAdapterError(`no WebGPU adapter: ${(err as Error).message.split('\n').join(' ')}`);
+    throw new NoAdapterError(`no WebGPU${wanted}: ${(err as Error).message.split('\n').join(' ')}`);
   }
-  if (!adapter) throw new NoAdapterError('no WebGPU adapter (is a Vulkan driver installed? lavapipe on CPU-only machines: mesa-vulkan-drivers)');
+  if (!adapter) throw new NoAdapterError(`no WebGPU${wanted} (is a Vulkan driver installed? lavapipe on CPU-only machines: mesa-vulkan-drivers)`);
   const has = (f: string) => adapter.features.has(f);
   const required: GPUFeatureName[] = [];
   const features = { f16: Boolean(choice.f16) && has('shader-f16'), timestamps: has('timestamp-query'), subgroups: has('subgroups') };
