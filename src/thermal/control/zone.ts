@@ -57,6 +57,18 @@ const REGULATING_SECONDS = 300;
 const RISING_MIN_CPS = 0.002;
 /** s, low-pass of the identified model's feed-forward correction */
 const CORRECTION_SECONDS = 60;
+/**
+ * Stopping under a light load (nextStopped): the identified heatsink, fans stopped, must settle
+ * the load at least PASSIVE_STOP_MARGIN_C under the setpoint; a stop it made ends once that falls
+ * under PASSIVE_RESTART_MARGIN_C or the die comes within it of the setpoint (the gap between the two
+ * is the hysteresis; restarting 3 C early keeps the restart from overshooting).
+ */
+const PASSIVE_STOP_MARGIN_C = 6;
+const PASSIVE_RESTART_MARGIN_C = 3;
+/** identification windows with power read and the fans stopped throughout, per GPU, before the still-air conductance counts as measured */
+const PASSIVE_MIN_STILL_WINDOWS = 3;
+/** s, the identifier's window: fans stopped this long before a window ends count it as still air */
+const STILL_WINDOW_SECONDS = 20;
 
 function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -102,6 +114,10 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    */
   const ids = zone.gpus.map(() => createRigIdentifier({ memorySeconds: zone.feedForward.identifySeconds || undefined }));
   const slopes = zone.gpus.map(() => createSlope(OBSERVER_SLOPE_SECONDS));
+  /** per GPU: windows learned with power read and the fans stopped throughout (the still-air conductance was measured, not the prior's) */
+  const stillWindows = zone.gpus.map(() => 0);
+  /** s the fans have been stopped (0 while they run) */
+  let stoppedFor = 0;
   /** the zone duty of the interval that just ended (what the identifier learns from) */
   let heldDuty: number | null = null;
   /**
@@ -159,6 +175,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   let duty = 1;
   /** fans stopped on purpose (idle zone) */
   let stopped = false;
+  /** ...under a load the identified heatsink holds passively (its own restart rule) */
+  let passiveStop = false;
   /** pid must re-track before its next step (mode change, failsafe exit) */
   let pidNeedsTrack = true;
   let lastTemp = NaN;
@@ -178,16 +196,31 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * idleWatts starts stopped fans at once (pre-cooling ahead of the load; the allocator kicks them)
    * and keeps running ones from stopping.
    */
-  const nextStopped = (demand: number, powerEstimateW: number, temperature: number, hintW: number | undefined) => {
-    if (zone.stopBelowDuty <= 0) return false;
-    if (hintW !== undefined && hintW > zone.feedForward.idleWatts) return false;
+  const nextStopped = (demand: number, powerEstimateW: number, temperature: number, hintW: number | undefined, holdsAt: (marginC: number) => boolean) => {
+    passiveStop &&= stopped;
+    if (zone.stopBelowDuty <= 0) return (passiveStop = false);
+    if (hintW !== undefined && hintW > zone.feedForward.idleWatts) return (passiveStop = false);
     // A zone at its setpoint has its fans running whatever the demand says: without feed-forward
     // (disabled, or a GPU that reports no power) a small P term alone would leave them stopped
     // well above it. They stop again only `hysteresis` degrees below it.
     const pid = zone.mode === 'pid';
+    if (stopped && passiveStop) {
+      // Stopped under a load the heatsink holds: the demand does not restart them (the feed-forward
+      // of a light load can reach minDuty while the die sits well under the setpoint; that would
+      // cycle them); the model losing its margin (a heavier load) or the die coming near the
+      // setpoint (the model was wrong) does, early enough not to overshoot.
+      if (holdsAt(PASSIVE_RESTART_MARGIN_C) && temperature < zone.pid.setpoint - PASSIVE_RESTART_MARGIN_C) return true;
+      return (passiveStop = false);
+    }
     if (stopped) return demand < zone.minDuty && !(pid && temperature >= zone.pid.setpoint);
     if (pid && temperature > zone.pid.setpoint - zone.hysteresis) return false;
-    return demand < zone.stopBelowDuty && powerEstimateW <= zone.feedForward.idleWatts && duty <= zone.minDuty + 1e-9;
+    if (!(demand < zone.stopBelowDuty) || duty > zone.minDuty + 1e-9) return false;
+    if (powerEstimateW <= zone.feedForward.idleWatts) return true;
+    // Under a load: only one the identified heatsink settles well under the setpoint with the fans
+    // stopped, and only from the floor with the controller wanting less than it. Bursts cannot
+    // cycle this: the power estimate averages them and holds its highest (FF_HOLD_SECONDS).
+    if (pid && demand < zone.minDuty && temperature <= zone.pid.setpoint - PASSIVE_STOP_MARGIN_C && holdsAt(PASSIVE_STOP_MARGIN_C)) return (passiveStop = true);
+    return false;
   };
 
   /**
@@ -360,7 +393,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           return null;
         }
         const slope = slopes[k]!.push(input.now, t);
-        if (identify && !firstStep && heldDuty !== null) ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air);
+        if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air) && stoppedFor >= STILL_WINDOW_SECONDS) stillWindows[k]!++;
         if (finite(p) || !identify || slope === null) return null;
         return ids[k]!.heatW(t, slope, heldDuty ?? 0, air);
       });
@@ -437,7 +470,18 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         } else {
           if (first) high = duty = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
           const wasStopped = stopped;
-          const plain = nextStopped(demand, estimateW(), temperature, hint);
+          /**
+           * The identified heatsink settles every zone GPU's load (its power estimate: bursts
+           * averaged as the heatsink averages them, and held a while) at least `marginC` under the
+           * setpoint with the fans stopped (not the instantaneous power: a burst would cross the
+           * hysteresis band at once). Only where it
+           * is known: identification on, every GPU's power read and its still-air conductance
+           * measured (windows with the fans stopped), not the prior's.
+           */
+          const holdsAt = (marginC: number) =>
+            identify &&
+            zone.gpus.every((_, k) => finite(input.powerW?.[k]) && stillWindows[k]! >= PASSIVE_MIN_STILL_WINDOWS && ids[k]!.dutyFor(ffs[k]!.estimateW, zone.pid.setpoint - marginC, air) <= 0);
+          const plain = nextStopped(demand, estimateW(), temperature, hint, holdsAt);
           stopped = budget ? budgetStopped(budget, plain) : plain;
           const own = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
           const next = budget && !stopped ? budgeted(budget, own) : own;
@@ -458,11 +502,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         demand = 1;
         high = duty = 1;
         stopped = false;
+        passiveStop = false;
         // the next controlled step starts over from the full duty the fans have: no NaN carried on
         pidNeedsTrack = true;
       }
 
       heldDuty = stopped ? 0 : duty;
+      stoppedFor = stopped ? stoppedFor + (Number.isFinite(dt) ? dt : 0) : 0;
       const alloc = allocator.step(input.now, stopped ? 0 : duty, input.fanRpm);
       alarms.push(...alloc.alarms);
       // informs only (pushed after the failsafe decision): the feed-forward falls back to ambientCelsius

@@ -131,7 +131,7 @@ describe('zone controller: limits', () => {
     expect(hold(zone, 191.8, 60, 0.2, 72, 30).stopped).toBe(true);
   });
 
-  it('never stops the fans under load, however cool', () => {
+  it('never stops the fans under load, however cool, while the heatsink is not identified with the fans stopped', () => {
     const zone = createZoneController(zoneConfig({ pid: { setpoint: 75 } }), FANS);
     const out = hold(zone, 0, 600, 0.2, 40, 140);
     expect(out.stopped).toBe(false);
