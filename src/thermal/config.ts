@@ -117,7 +117,7 @@ export const ZoneConfig = Type.Object(
     fixedDuty: Ratio({ default: 0.5, description: 'fixed mode: the duty' }),
     minDuty: Ratio({ default: 0.2, description: 'lowest zone duty (share of the zone fans\' full airflow) while the fans run; allocation runs fewer fans at low duty' }),
     maxDuty: Ratio({ default: 1, description: 'highest zone duty' }),
-    stopBelowDuty: Ratio({ default: 0.1, description: 'fans stop when the demand falls below this and start again when it reaches minDuty (stop/start hysteresis); 0: never stop' }),
+    stopBelowDuty: Ratio({ default: 0.1, description: 'fans stop when the demand falls below this (at idle; under a load also only if the identified heatsink holds it 6 C under the setpoint with them stopped) and start again when it reaches minDuty (stop/start hysteresis); 0: never stop' }),
     slewUpPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.5, description: 'max zone duty rise per second' }),
     slewDownPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.003, description: 'max zone duty fall per second (slow: quiet, no hunting)' }),
     reverseDeadband: Ratio({ default: 0.04, description: 'after falling, the duty rises again only once the demand is this far above it: no hunting on sensor jitter and bursts (critical temperature and sensor faults bypass it)' }),

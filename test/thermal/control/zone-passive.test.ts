@@ -94,7 +94,6 @@ describe('zone controller: stopping under a light load the heatsink holds', () =
       const trace = runOnPlant(bursts(20, peakW, 20, 40, 1800));
       const perMin = countReversals(trace, { deadband: 0.02, from: LIGHT_AT }) / ((trace.at(-1)!.t - LIGHT_AT) / 60);
       expect(perMin, `${peakW} W bursts`).toBeLessThanOrEqual(0.2);
-      if (process.env.DBG) for (let k = 1; k < trace.length; k++) if (trace[k]!.stopped !== trace[k - 1]!.stopped) console.log(peakW, trace[k]!.t.toFixed(1), trace[k]!.stopped, trace[k]!.dieC.toFixed(2), trace[k]!.powerW.toFixed(1));
       expect(transitions(trace, LIGHT_AT), `${peakW} W bursts`).toBe(expectStops);
       expect(Math.max(...trace.map((s) => s.dieC)), `${peakW} W bursts`).toBeLessThanOrEqual(SETPOINT + 1.5);
     }
