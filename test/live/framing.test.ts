@@ -117,11 +117,15 @@ describe('live framing', () => {
         expect(xs[i]!).toBeGreaterThanOrEqual(xs[i - 1]!);
         expect(widths[i]!).toBeLessThanOrEqual(widths[i - 1]!);
       }
-      // no jump: even with a few frames dropped under load, no step covers a third of the way
-      const steps = xs.slice(1).map((x, i) => x - xs[i]!);
-      expect(Math.max(...steps)).toBeLessThan(120 / 3);
-      // on the frames' clock the glide takes the transition (the eased ends round to the end pixels a little early)
+      // no jump: between any two frames this client got (a loaded machine drops some for it), the
+      // picture moved no faster than the glide's steepest point (cubic in-out: 3x the mean speed,
+      // 120 px in 1 s) over the music time between them, plus a pixel of rounding at each end
       const t = (p: MjpegPart) => Number(p.headers['x-time']);
+      for (let i = 1; i < parts.length; i++) {
+        const dt = t(parts[i]!) - t(parts[i - 1]!);
+        expect(xs[i]! - xs[i - 1]!, `frames at ${t(parts[i - 1]!)} and ${t(parts[i]!)} s`).toBeLessThanOrEqual(3 * 120 * dt + 2);
+      }
+      // on the frames' clock the glide takes the transition (the eased ends round to the end pixels a little early)
       const lastAtStart = parts.filter((p) => p.headers['x-placement'] === '0,13,64,64').at(-1)!;
       const firstAtEnd = parts.find((p) => p.headers['x-placement'] === '120,50,32,32')!;
       expect(t(firstAtEnd) - t(lastAtStart)).toBeGreaterThanOrEqual(0.7);
