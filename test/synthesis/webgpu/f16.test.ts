@@ -15,6 +15,9 @@ import { demoShape, randomSourceHash, randomStateDict, readSidecar, writeNetwork
 import { buildPlan, type EnginePlan } from '../../../src/synthesis/webgpu/plan.ts';
 import { openDevice, type OpenedDevice } from '../../../src/synthesis/webgpu/gpu.ts';
 import { WebGpuSynthesis, type EngineOptions } from '../../../src/synthesis/webgpu/engine.ts';
+import { resolvePrecision } from '../../../src/synthesis/webgpu/host.ts';
+import { SynthesisPool } from '../../../src/synthesis/pool/pool.ts';
+import { captureLog } from '../pool/helpers.ts';
 
 const N = 3;
 
@@ -56,6 +59,7 @@ describe('webgpu engine, f16 conv arithmetic', () => {
   let feeds: Map<string, Float32Array>;
   let ref32: Float32Array;
   let ref16: Float32Array;
+  let pool: SynthesisPool | undefined;
 
   const render = async (options: Omit<EngineOptions, 'maxBatch'>): Promise<Float32Array> => {
     const engine = WebGpuSynthesis.create(opened.device, plan, { maxBatch: N, ...options });
@@ -83,7 +87,8 @@ describe('webgpu engine, f16 conv arithmetic', () => {
     opened = await openDevice({ f16: true });
   }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    await pool?.close();
     opened?.device.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -112,6 +117,43 @@ describe('webgpu engine, f16 conv arithmetic', () => {
     expect(eng16.max).toBeLessThanOrEqual(2 * onnx16.max);
     expect(eng16.mean).toBeLessThanOrEqual(2 * onnx16.mean);
   }, 120_000);
+
+  it('a worker with precision auto gets f16 on this adapter, says so, and renders within the bound', async () => {
+    pool = new SynthesisPool({
+      workers: [{ id: 'gpu0', providers: [{ name: 'cpu' }], isolation: 'process', intraOpThreads: 1, engine: 'webgpu', adapter: { precision: 'auto' } }],
+      log: captureLog().log,
+      maxBatch: N,
+      warmupRuns: 0,
+      restartDelayMs: 20,
+    });
+    const zDim = plan.shape.zDim;
+    await pool.load({ id: 'net', path: join(dir, 'f32.onnx'), inputs: [{ name: 'z', type: 'float32', dims: [zDim] }, { name: 'psi', type: 'float32', dims: [] }], fetch: [], batch: null });
+    expect(pool.loadedNetworks().get('net')![0]!.adapter).toMatchObject({ precision: 'f16' });
+    expect(pool.loadedNetworks().get('net')![0]!.adapter?.precisionNote).toBeUndefined();
+    pool.activate('net');
+    const z = feeds.get('z')!;
+    const psi = feeds.get('psi')!;
+    const frames = await Promise.all(Array.from({ length: N }, (_, i) => pool!.submit({ network: 'net', feeds: { z: z.slice(i * zDim, (i + 1) * zDim), psi: psi.slice(i, i + 1) } })));
+    const image = new Float32Array(ref32.length);
+    frames.forEach((f, i) => image.set(f.outputs.image!.data as Float32Array, (i * ref32.length) / N));
+    const onnx16 = errors(ref16, ref32);
+    const got = errors(image, ref32);
+    expect(got.max).toBeGreaterThan(1e-4);
+    expect(got.max).toBeLessThanOrEqual(2 * onnx16.max);
+  }, 120_000);
+
+  it('precision f16 on a device without shader-f16 fails naming the adapter; auto falls back to f32 saying why', async () => {
+    // a real device created without the feature, as the host gets where the adapter lacks it
+    const plain = await openDevice({});
+    try {
+      expect(() => resolvePrecision('f16', plain)).toThrow(/precision f16: adapter "[^"]*llvmpipe[^"]*" has no shader-f16 feature/i);
+      expect(resolvePrecision('auto', plain)).toEqual({ use: 'f32', note: expect.stringMatching(/^auto: adapter ".+" has no shader-f16 feature; computing in f32$/) });
+      expect(resolvePrecision(undefined, opened)).toEqual({ use: 'f32' });
+      expect(resolvePrecision('auto', opened)).toEqual({ use: 'f16' });
+    } finally {
+      plain.device.destroy();
+    }
+  });
 
   it('refuses f16 on a device without shader-f16, and on the square kernel', async () => {
     const plain = await openDevice({});
