@@ -48,9 +48,8 @@ export const SynthesisWorkerConfig = Type.Object(
           powerPreference: Type.Optional(Type.Union([Type.Literal('low-power'), Type.Literal('high-performance')])),
           precision: Type.Optional(
             Type.Union([Type.Literal('f32'), Type.Literal('f16'), Type.Literal('auto')], {
-              default: 'f32',
               description:
-                "arithmetic of the conv kernels: f32; f16 (needs the adapter's shader-f16, else the worker's loads fail naming the adapter); auto: f16 where the adapter has shader-f16, else f32 with the reason in GET /v1/networks",
+                "arithmetic of the conv kernels: f32 (when absent); f16 (needs the adapter's shader-f16, else the worker's loads fail naming the adapter); auto: f16 where the adapter has shader-f16, else f32 with the reason in GET /v1/networks",
             }),
           ),
         },
