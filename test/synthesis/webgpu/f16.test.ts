@@ -1,7 +1,8 @@
 /**
  * The engine's f16 conv arithmetic on the machine's WebGPU adapter (lavapipe on CI, which has
- * shader-f16), held to the error today's float16 ONNX graph has: one random demo-shaped network
- * built twice from the same weights (float32 and float16 graphs), both run on onnxruntime's CPU
+ * shader-f16), held to the error today's float16 ONNX graph has: a random demo-shaped network and
+ * the official-architecture fixture (imported from its state dict), each built twice from
+ * the same weights (float32 and float16 graphs), both run on onnxruntime's CPU
  * provider for the same latents; the f16 engine, on the float32 network, must stay within twice the
  * float16 graph's error against the float32 graph (worst pixel and mean), and must differ from the
  * f32 engine (else the f16 path did not run).
@@ -11,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { demoShape, randomSourceHash, randomStateDict, readSidecar, writeNetwork } from '../../../src/synthesis/stylegan2/index.ts';
+import { demoShape, importNetwork, randomSourceHash, randomStateDict, readSidecar, writeNetwork } from '../../../src/synthesis/stylegan2/index.ts';
+import { TINY_WEIGHTS } from '../stylegan2/helpers.ts';
 import { buildPlan, type EnginePlan } from '../../../src/synthesis/webgpu/plan.ts';
 import { openDevice, type OpenedDevice } from '../../../src/synthesis/webgpu/gpu.ts';
 import { WebGpuSynthesis, type EngineOptions } from '../../../src/synthesis/webgpu/engine.ts';
@@ -55,16 +57,19 @@ function errors(got: Float32Array, want: Float32Array): { max: number; mean: num
 describe('webgpu engine, f16 conv arithmetic', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gance-webgpu-f16-'));
   let opened: OpenedDevice;
-  let plan: EnginePlan;
-  let feeds: Map<string, Float32Array>;
-  let ref32: Float32Array;
-  let ref16: Float32Array;
+  interface Net {
+    plan: EnginePlan;
+    feeds: Map<string, Float32Array>;
+    ref32: Float32Array;
+    ref16: Float32Array;
+  }
+  const nets: Record<string, Net> = {};
   let pool: SynthesisPool | undefined;
 
-  const render = async (options: Omit<EngineOptions, 'maxBatch'>): Promise<Float32Array> => {
-    const engine = WebGpuSynthesis.create(opened.device, plan, { maxBatch: N, ...options });
+  const render = async (net: Net, options: Omit<EngineOptions, 'maxBatch'>): Promise<Float32Array> => {
+    const engine = WebGpuSynthesis.create(opened.device, net.plan, { maxBatch: N, ...options });
     try {
-      return (await engine.run(feeds, N)).image!;
+      return (await engine.run(net.feeds, N)).image!;
     } finally {
       engine.destroy();
     }
@@ -74,16 +79,24 @@ describe('webgpu engine, f16 conv arithmetic', () => {
     const shape = demoShape();
     const dict = randomStateDict(shape, 11);
     const src = { kind: 'random' as const, seed: 11, hash: randomSourceHash(shape, 11) };
-    writeNetwork(dict, shape, join(dir, 'f32.onnx'), src, { outputs: ['image'] });
-    writeNetwork(dict, shape, join(dir, 'f16.onnx'), src, { outputs: ['image'], dtype: 'float16' });
-    plan = buildPlan(join(dir, 'f32.onnx'), readSidecar(join(dir, 'f32.json')));
-    const { z, psi } = latents(shape.zDim);
-    feeds = new Map([
-      [plan.latentName, z],
-      [plan.psiName!, psi],
-    ]);
-    ref32 = await onnxImage(join(dir, 'f32.onnx'), z, psi, shape.zDim);
-    ref16 = await onnxImage(join(dir, 'f16.onnx'), z, psi, shape.zDim);
+    writeNetwork(dict, shape, join(dir, 'demo-f32.onnx'), src, { outputs: ['image'] });
+    writeNetwork(dict, shape, join(dir, 'demo-f16.onnx'), src, { outputs: ['image'], dtype: 'float16' });
+    importNetwork(TINY_WEIGHTS, join(dir, 'tiny-f32.onnx'), { outputs: ['image'] });
+    importNetwork(TINY_WEIGHTS, join(dir, 'tiny-f16.onnx'), { outputs: ['image'], dtype: 'float16' });
+    for (const key of ['demo', 'tiny']) {
+      const plan = buildPlan(join(dir, `${key}-f32.onnx`), readSidecar(join(dir, `${key}-f32.json`)));
+      const zDim = plan.shape.zDim;
+      const { z, psi } = latents(zDim);
+      nets[key] = {
+        plan,
+        feeds: new Map([
+          [plan.latentName, z],
+          [plan.psiName!, psi],
+        ]),
+        ref32: await onnxImage(join(dir, `${key}-f32.onnx`), z, psi, zDim),
+        ref16: await onnxImage(join(dir, `${key}-f16.onnx`), z, psi, zDim),
+      };
+    }
     opened = await openDevice({ f16: true });
   }, 120_000);
 
@@ -98,25 +111,29 @@ describe('webgpu engine, f16 conv arithmetic', () => {
     expect(opened.features.f16).toBe(true);
   });
 
-  it('renders within twice the float16 graph error against the float32 graph', async () => {
-    expect(Math.max(...ref32) - Math.min(...ref32)).toBeGreaterThan(0.5);
-    const onnx16 = errors(ref16, ref32);
-    const eng32 = errors(await render({ precision: 'f32' }), ref32);
-    const eng16 = errors(await render({ precision: 'f16' }), ref32);
-    console.log(
-      `f16 figures (demo-shaped random net, ${N} images, |diff| on [-1, 1] images vs the float32 graph on ORT CPU): ` +
-        `float16 graph max ${onnx16.max.toExponential(3)} mean ${onnx16.mean.toExponential(3)}; ` +
-        `f16 engine max ${eng16.max.toExponential(3)} mean ${eng16.mean.toExponential(3)}; ` +
-        `f32 engine max ${eng32.max.toExponential(3)}`,
-    );
-    // the float16 graph is measurably off, or the bound below means nothing
-    expect(onnx16.max).toBeGreaterThan(1e-3);
-    expect(eng32.max).toBeLessThan(1e-4);
-    // the f16 path ran: its error is of the float16 kind, far above the f32 engine's
-    expect(eng16.max).toBeGreaterThan(10 * eng32.max);
-    expect(eng16.max).toBeLessThanOrEqual(2 * onnx16.max);
-    expect(eng16.mean).toBeLessThanOrEqual(2 * onnx16.mean);
-  }, 120_000);
+  for (const key of ['demo', 'tiny']) {
+    it(`${key}: renders within twice the float16 graph error against the float32 graph`, async () => {
+      const net = nets[key]!;
+      const { ref32, ref16 } = net;
+      expect(Math.max(...ref32) - Math.min(...ref32)).toBeGreaterThan(0.5);
+      const onnx16 = errors(ref16, ref32);
+      const eng32 = errors(await render(net, { precision: 'f32' }), ref32);
+      const eng16 = errors(await render(net, { precision: 'f16' }), ref32);
+      console.log(
+        `f16 figures, ${key} (${N} images, |diff| on [-1, 1] images vs the float32 graph on ORT CPU): ` +
+          `float16 graph max ${onnx16.max.toExponential(3)} mean ${onnx16.mean.toExponential(3)}; ` +
+          `f16 engine max ${eng16.max.toExponential(3)} mean ${eng16.mean.toExponential(3)}; ` +
+          `f32 engine max ${eng32.max.toExponential(3)}`,
+      );
+      // the float16 graph is measurably off, or the bound below means nothing
+      expect(onnx16.max).toBeGreaterThan(1e-3);
+      expect(eng32.max).toBeLessThan(1e-4);
+      // the f16 path ran: its error is of the float16 kind, far above the f32 engine's
+      expect(eng16.max).toBeGreaterThan(10 * eng32.max);
+      expect(eng16.max).toBeLessThanOrEqual(2 * onnx16.max);
+      expect(eng16.mean).toBeLessThanOrEqual(2 * onnx16.mean);
+    }, 120_000);
+  }
 
   it('a worker with precision auto gets f16 on this adapter, says so, and renders within the bound', async () => {
     pool = new SynthesisPool({
@@ -126,8 +143,9 @@ describe('webgpu engine, f16 conv arithmetic', () => {
       warmupRuns: 0,
       restartDelayMs: 20,
     });
+    const { plan, feeds, ref32, ref16 } = nets.demo!;
     const zDim = plan.shape.zDim;
-    await pool.load({ id: 'net', path: join(dir, 'f32.onnx'), inputs: [{ name: 'z', type: 'float32', dims: [zDim] }, { name: 'psi', type: 'float32', dims: [] }], fetch: [], batch: null });
+    await pool.load({ id: 'net', path: join(dir, 'demo-f32.onnx'), inputs: [{ name: 'z', type: 'float32', dims: [zDim] }, { name: 'psi', type: 'float32', dims: [] }], fetch: [], batch: null });
     expect(pool.loadedNetworks().get('net')![0]!.adapter).toMatchObject({ precision: 'f16' });
     expect(pool.loadedNetworks().get('net')![0]!.adapter?.precisionNote).toBeUndefined();
     pool.activate('net');
@@ -159,10 +177,10 @@ describe('webgpu engine, f16 conv arithmetic', () => {
     const plain = await openDevice({});
     try {
       expect(plain.features.f16).toBe(false);
-      expect(() => WebGpuSynthesis.create(plain.device, plan, { maxBatch: 1, precision: 'f16' })).toThrow(/without the 'shader-f16' feature/);
+      expect(() => WebGpuSynthesis.create(plain.device, nets.demo!.plan, { maxBatch: 1, precision: 'f16' })).toThrow(/without the 'shader-f16' feature/);
     } finally {
       plain.device.destroy();
     }
-    expect(() => WebGpuSynthesis.create(opened.device, plan, { maxBatch: 1, precision: 'f16', kernel: 'square' })).toThrow(/needs the wide conv kernel/);
+    expect(() => WebGpuSynthesis.create(opened.device, nets.demo!.plan, { maxBatch: 1, precision: 'f16', kernel: 'square' })).toThrow(/needs the wide conv kernel/);
   });
 });
