@@ -336,6 +336,7 @@ export class WebGpuSynthesis {
         const splitOf = (n: number) => this.splitOf(tile, O, K, grid, n);
         const name = `${c.info.prefix}${up ? `.phase${pass.ry}${pass.rx}` : ''}`;
         const wBuf = this.storage(precision === 'f16' ? toFloat16Array(weights) : weights);
+        const wBytes = precision === 'f16' ? 2 : 4;
         this.step({
           name, kind: up ? 'conv-up' : 'conv', pipeline,
           buffers: [src, wBuf, sBuf, dBuf, bias, noiseBuf, out], uniformSize: 240,
@@ -346,7 +347,7 @@ export class WebGpuSynthesis {
             return [Math.min(tiles, 32768), Math.ceil(O / BMx), Math.ceil(tiles / 32768)];
           },
           flop: (n) => (splitOf(n) > 1 ? 0 : 2 * n * grid * K * O),
-          bytes: (n) => (splitOf(n) > 1 ? 0 : 4 * (n * I * c.inRes ** 2 + K * O + n * O * grid)),
+          bytes: (n) => (splitOf(n) > 1 ? 0 : 4 * (n * I * c.inRes ** 2 + n * O * grid) + wBytes * K * O),
         });
         if ([...Array(B).keys()].some((i) => splitOf(i + 1) > 1)) {
           {
@@ -358,7 +359,7 @@ export class WebGpuSynthesis {
                 params: (n) => params(n, splitOf(n)),
                 groups: (n) => (splitOf(n) > 1 ? [Math.ceil((n * grid) / BNx), Math.ceil(O / BMx), splitOf(n)] : [0, 0, 0]),
                 flop: (n) => (splitOf(n) > 1 ? 2 * n * grid * K * O : 0),
-                bytes: (n) => (splitOf(n) > 1 ? 4 * (n * I * c.inRes ** 2 + K * O + splitOf(n) * n * O * grid) : 0),
+                bytes: (n) => (splitOf(n) > 1 ? 4 * (n * I * c.inRes ** 2 + splitOf(n) * n * O * grid) + wBytes * K * O : 0),
               });
               this.step({
                 name: `${name}.sum`, kind: 'split-sum', pipeline: this.pipeline('splitk', () => wgsl('splitk')),
