@@ -21,7 +21,14 @@ const LoadedOn = Type.Object({
   engine: Type.Union([Type.Literal('onnx'), Type.Literal('webgpu')], { description: 'onnx: onnxruntime; webgpu: the WGSL engine' }),
   adapter: Type.Optional(
     Type.Object(
-      { vendor: Type.String(), architecture: Type.String(), device: Type.String(), description: Type.String() },
+      {
+        vendor: Type.String(),
+        architecture: Type.String(),
+        device: Type.String(),
+        description: Type.String(),
+        precision: Type.Optional(Type.Union([Type.Literal('f32'), Type.Literal('f16')], { description: 'the conv kernels\' arithmetic' })),
+        precisionNote: Type.Optional(Type.String({ description: 'why the precision is not the one configured (auto on an adapter without shader-f16)' })),
+      },
       { description: 'webgpu engine: the adapter the worker opened, as WebGPU reports it' },
     ),
   ),

@@ -46,6 +46,12 @@ export const SynthesisWorkerConfig = Type.Object(
           backend: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,16}$', description: "Dawn backend, e.g. vulkan (Dawn's default on Linux)" })),
           adapter: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'adapter name as Dawn lists it (identical GPUs share a name: pick those by `env`, see README)' })),
           powerPreference: Type.Optional(Type.Union([Type.Literal('low-power'), Type.Literal('high-performance')])),
+          precision: Type.Optional(
+            Type.Union([Type.Literal('f32'), Type.Literal('f16'), Type.Literal('auto')], {
+              description:
+                "arithmetic of the conv kernels: f32 (when absent); f16 (needs the adapter's shader-f16, else the worker's loads fail naming the adapter); auto: f16 where the adapter has shader-f16, else f32 with the reason in GET /v1/networks",
+            }),
+          ),
         },
         { additionalProperties: false, description: 'engine webgpu: the WebGPU adapter this worker opens' },
       ),

@@ -8,6 +8,7 @@
  *
  *   node --import tsx test/bench/synthesis-webgpu.ts [--resolution 1024] [--seconds 3]
  *        [--batches 1,2,4,8] [--pool-batches 1,8] [--official DIR] [--official-batches 1,8]
+ *        [--kernels wide,wide-o32,square,wide-f16]
  *
  * The last line of output is one JSON object.
  */
@@ -144,7 +145,8 @@ async function main() {
   console.log(`network built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const sc = readSidecar(onnx.replace(/\.onnx$/, '.json'));
   const plan = buildPlan(onnx, sc);
-  const opened = await openDevice();
+  // shader-f16 where the adapter has it, for the wide-f16 variant (the f32 kernels do not use it)
+  const opened = await openDevice({ f16: true });
   const { device } = opened;
   device.addEventListener('uncapturederror', (e) => console.error('GPU error:', (e as GPUUncapturedErrorEvent).error.message));
   console.log(`adapter: ${opened.adapter.description} (${opened.adapter.vendor}, ${opened.adapter.architecture}); f16 ${opened.adapter.features.includes('shader-f16')}, subgroups ${opened.features.subgroups}`);
@@ -152,8 +154,8 @@ async function main() {
   result.gflopPerImage = +((2 * plan.macsPerImage) / 1e9).toFixed(2);
 
   const direct: Record<string, Record<string, unknown>> = {};
-  const measure = async (label: string, dev: GPUDevice, kernel: 'wide' | 'square', sizes: number[], tile?: EngineOptions['tile']) => {
-    const engine = WebGpuSynthesis.create(dev, plan, { maxBatch: Math.max(...sizes), kernel, ...(tile ? { tile } : {}) });
+  const measure = async (label: string, dev: GPUDevice, kernel: 'wide' | 'square', sizes: number[], tile?: EngineOptions['tile'], precision: 'f32' | 'f16' = 'f32') => {
+    const engine = WebGpuSynthesis.create(dev, plan, { maxBatch: Math.max(...sizes), kernel, precision, ...(tile ? { tile } : {}) });
     const rows: Record<string, unknown> = {};
     for (const n of sizes) {
       const m = await throughput(engine, plan, n);
@@ -164,10 +166,17 @@ async function main() {
     engine.destroy();
     direct[label] = rows;
   };
-  // variants: the default wide tiles, 'wide-o32' (2x8 per thread, 16 x 16 threads, at 32 channels and fewer), the square kernel
+  // variants: the default wide tiles, 'wide-o32' (2x8 per thread, 16 x 16 threads, at 32 channels and fewer), the square kernel,
+  // 'wide-f16' (precision f16; recorded as skipped where the adapter has no shader-f16)
   const o32: EngineOptions['tile'] = (layer) => (layer.info.outChannels <= 32 ? { tm: 2, tn: 8, bk: 16, wx: 16 } : wideTile(layer));
-  for (const variant of (arg('kernels') ?? 'wide,wide-o32,square').split(',')) {
-    if (variant === 'wide-o32') await measure(variant, device, 'wide', [1, Math.max(...batches)], o32);
+  for (const variant of (arg('kernels') ?? 'wide,wide-o32,square,wide-f16').split(',')) {
+    if (variant === 'wide-f16') {
+      if (opened.features.f16) await measure(variant, device, 'wide', batches, undefined, 'f16');
+      else {
+        console.log(`engine direct ${variant}: skipped, adapter "${opened.adapter.description}" has no shader-f16`);
+        direct[variant] = { skipped: 'adapter has no shader-f16' };
+      }
+    } else if (variant === 'wide-o32') await measure(variant, device, 'wide', [1, Math.max(...batches)], o32);
     else await measure(variant, device, variant as 'wide' | 'square', variant === 'wide' ? batches : [1, Math.max(...batches)]);
   }
   if (process.argv.includes('--no-robustness')) {

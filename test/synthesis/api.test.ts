@@ -258,3 +258,27 @@ describe('synthesis subsystem edge cases', () => {
     );
   });
 });
+
+describe('/v1/networks with a webgpu worker asking for precision auto', () => {
+  let sup: Supervisor | undefined;
+  let app: FastifyInstance | undefined;
+  afterAll(async () => {
+    await app?.close();
+    await sup?.stop();
+  });
+
+  it('shows the adapter and the f16 arithmetic it got (lavapipe has shader-f16)', async () => {
+    const log = captureLog().log;
+    const ctx = context({ workers: [{ id: 'gpu0', engine: 'webgpu', adapter: { precision: 'auto' } }] }, log);
+    const syn = createSynthesis(ctx);
+    sup = new Supervisor(syn.units, log);
+    app = await buildApp({ registry: ctx.registry, plugins: syn.plugins, notReady: () => sup!.notReady() });
+    await sup.start();
+    await until(() => sup!.notReady().length === 0, 60_000);
+    const body = (await app.inject('/v1/networks')).json() as { networks: NetworkView[] };
+    const loaded = body.networks.find((n) => n.id === DEMO_ID)!.loaded;
+    expect(loaded).toHaveLength(1);
+    expect(loaded[0]).toMatchObject({ worker: 'gpu0', engine: 'webgpu', adapter: { precision: 'f16', description: expect.stringMatching(/llvmpipe/) } });
+    expect(loaded[0]!.adapter).not.toHaveProperty('precisionNote');
+  }, 90_000);
+});

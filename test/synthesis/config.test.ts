@@ -62,6 +62,12 @@ describe('synthesis config', () => {
     expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'x', engine: 'cuda' }] } })).toThrow(/synthesis\.workers\[0\]\.engine/);
   });
 
+  it('takes the webgpu conv precision per worker, naming the field of a bad one', () => {
+    const c = resolveConfig({ ...base, synthesis: { workers: [{ id: 'g0', gpu: 0, engine: 'webgpu', adapter: { precision: 'auto' } }] } }).synthesis;
+    expect(workerSpecs(c)[0]!.adapter).toEqual({ precision: 'auto' });
+    expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'g0', engine: 'webgpu', adapter: { precision: 'f8' } }] } })).toThrow(/synthesis\.workers\[0\]\.adapter\.precision/);
+  });
+
   it('names the field of a bad value', () => {
     expect(() => resolveConfig({ ...base, synthesis: { workers: [{ id: 'g', providers: ['vulkan'] }] } })).toThrow(/synthesis\.workers\[0\]\.providers\[0\]/);
     expect(() => resolveConfig({ ...base, synthesis: { maxBatch: 0 } })).toThrow(/synthesis\.maxBatch/);

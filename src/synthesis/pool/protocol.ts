@@ -37,6 +37,8 @@ export interface AdapterSpec {
   backend?: string;
   adapter?: string;
   powerPreference?: 'low-power' | 'high-performance';
+  /** Arithmetic of the conv kernels (absent: f32); auto: f16 where the adapter has shader-f16. */
+  precision?: 'f32' | 'f16' | 'auto';
 }
 
 /** What a worker reports about the adapter it opened. */
@@ -45,6 +47,9 @@ export interface AdapterInfo {
   architecture: string;
   device: string;
   description: string;
+  /** The conv kernels' arithmetic the engine got, and why it is not the one asked for (auto on an adapter without shader-f16). */
+  precision?: 'f32' | 'f16';
+  precisionNote?: string;
 }
 
 export interface WarmupSpec {

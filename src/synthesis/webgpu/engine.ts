@@ -9,7 +9,8 @@
  */
 import type { ConvLayerPlan, EnginePlan } from './plan.ts';
 import { installGlobals } from './gpu.ts';
-import { modconvSource, wgsl, type ConvTile } from './shaders.ts';
+import { modconvSource, wgsl, type ConvTile, type Precision } from './shaders.ts';
+import { toFloat16Array } from '../onnx/float16.ts';
 
 export interface EngineOptions {
   maxBatch: number;
@@ -21,6 +22,12 @@ export interface EngineOptions {
   splitK?: boolean;
   /** Conv tile override, for tuning. */
   tile?: (layer: ConvLayerPlan, pixels: number) => ConvTile;
+  /**
+   * Arithmetic of the conv GEMMs (plain and transposed): 'f32' (default), or 'f16' (weights stored
+   * in f16, activations rounded to f16 as they are gathered, products in f16, sums in f32; the
+   * device must have been created with shader-f16). The other kernels and the activation buffers stay f32.
+   */
+  precision?: Precision;
 }
 
 export interface StepProfile {
@@ -120,6 +127,8 @@ export class WebGpuSynthesis {
   static create(device: GPUDevice, plan: EnginePlan, options: EngineOptions): WebGpuSynthesis {
     installGlobals();
     if (!(Number.isInteger(options.maxBatch) && options.maxBatch >= 1)) throw new Error(`maxBatch must be a positive integer, got ${options.maxBatch}`);
+    if (options.precision === 'f16' && !device.features.has('shader-f16')) throw new Error("precision f16: the device was created without the 'shader-f16' feature");
+    if (options.precision === 'f16' && options.kernel === 'square') throw new Error('precision f16 needs the wide conv kernel (kernel: square computes in f32 only)');
     const e = new WebGpuSynthesis(device, plan, options);
     e.build();
     return e;
@@ -141,9 +150,9 @@ export class WebGpuSynthesis {
     return b;
   }
 
-  private storage(data: Float32Array | Uint32Array | number): GPUBuffer {
-    const n = typeof data === 'number' ? data : data.length;
-    const b = this.buffer(n, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
+  private storage(data: Float32Array | Uint32Array | Uint16Array | number): GPUBuffer {
+    const bytes = typeof data === 'number' ? 4 * data : data.byteLength;
+    const b = this.buffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, true);
     if (typeof data !== 'number') this.device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
     return b;
   }
@@ -297,7 +306,8 @@ export class WebGpuSynthesis {
         const tile = this.tileFor(c, grid);
         const BM = 16 * tile.tm;
         const BN = 16 * tile.tn;
-        const pipeline = this.pipeline(`modconv.${tile.tm}.${tile.tn}.${tile.bk}.${tile.wx ?? 0}`, () => modconvSource(tile));
+        const precision = this.options.precision ?? 'f32';
+        const pipeline = this.pipeline(`modconv.${tile.tm}.${tile.tn}.${tile.bk}.${tile.wx ?? 0}.${precision}`, () => modconvSource(tile, precision));
         const BMx = tile.wx ? (256 / tile.wx) * tile.tm : BM;
         const BNx = tile.wx ? tile.wx * tile.tn : BN;
         const weights = tile.wx ? tapMajor(pass.weights, I, pass.taps.length, O) : pass.weights;
@@ -325,7 +335,8 @@ export class WebGpuSynthesis {
         };
         const splitOf = (n: number) => this.splitOf(tile, O, K, grid, n);
         const name = `${c.info.prefix}${up ? `.phase${pass.ry}${pass.rx}` : ''}`;
-        const wBuf = this.storage(weights);
+        const wBuf = this.storage(precision === 'f16' ? toFloat16Array(weights) : weights);
+        const wBytes = precision === 'f16' ? 2 : 4;
         this.step({
           name, kind: up ? 'conv-up' : 'conv', pipeline,
           buffers: [src, wBuf, sBuf, dBuf, bias, noiseBuf, out], uniformSize: 240,
@@ -336,7 +347,7 @@ export class WebGpuSynthesis {
             return [Math.min(tiles, 32768), Math.ceil(O / BMx), Math.ceil(tiles / 32768)];
           },
           flop: (n) => (splitOf(n) > 1 ? 0 : 2 * n * grid * K * O),
-          bytes: (n) => (splitOf(n) > 1 ? 0 : 4 * (n * I * c.inRes ** 2 + K * O + n * O * grid)),
+          bytes: (n) => (splitOf(n) > 1 ? 0 : 4 * (n * I * c.inRes ** 2 + n * O * grid) + wBytes * K * O),
         });
         if ([...Array(B).keys()].some((i) => splitOf(i + 1) > 1)) {
           {
@@ -348,7 +359,7 @@ export class WebGpuSynthesis {
                 params: (n) => params(n, splitOf(n)),
                 groups: (n) => (splitOf(n) > 1 ? [Math.ceil((n * grid) / BNx), Math.ceil(O / BMx), splitOf(n)] : [0, 0, 0]),
                 flop: (n) => (splitOf(n) > 1 ? 2 * n * grid * K * O : 0),
-                bytes: (n) => (splitOf(n) > 1 ? 4 * (n * I * c.inRes ** 2 + K * O + splitOf(n) * n * O * grid) : 0),
+                bytes: (n) => (splitOf(n) > 1 ? 4 * (n * I * c.inRes ** 2 + splitOf(n) * n * O * grid) + wBytes * K * O : 0),
               });
               this.step({
                 name: `${name}.sum`, kind: 'split-sum', pipeline: this.pipeline('splitk', () => wgsl('splitk')),

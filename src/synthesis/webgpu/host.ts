@@ -30,6 +30,15 @@ function warmupData(length: number, seed: number): Float32Array {
   });
 }
 
+/** The conv arithmetic a worker gets: f16 only on a device created with shader-f16. */
+export function resolvePrecision(asked: 'f32' | 'f16' | 'auto' | undefined, opened: OpenedDevice): { use: 'f32' | 'f16'; note?: string } {
+  if (asked === undefined || asked === 'f32') return { use: 'f32' };
+  if (opened.features.f16) return { use: 'f16' };
+  const why = `adapter "${opened.adapter.description || opened.adapter.device || opened.adapter.vendor}" has no shader-f16 feature`;
+  if (asked === 'f16') throw new Error(`precision f16: ${why} (use precision f32 or auto)`);
+  return { use: 'f32', note: `auto: ${why}; computing in f32` };
+}
+
 export class WebGpuHost {
   private readonly engines = new Map<string, { engine: WebGpuSynthesis; meta: { inputs: ValueMeta[]; outputs: ValueMeta[] } }>();
   private opened?: Promise<OpenedDevice>;
@@ -48,7 +57,7 @@ export class WebGpuHost {
   }
 
   private device(adapter: AdapterSpec | undefined): Promise<OpenedDevice> {
-    this.opened ??= openDevice({ ...adapter });
+    this.opened ??= openDevice({ ...adapter, f16: adapter?.precision === 'f16' || adapter?.precision === 'auto' });
     return this.opened;
   }
 
@@ -80,13 +89,15 @@ export class WebGpuHost {
     let opened: OpenedDevice;
     let engine: WebGpuSynthesis;
     let meta: { inputs: ValueMeta[]; outputs: ValueMeta[] };
+    let precision: { use: 'f32' | 'f16'; note?: string };
     try {
       opened = await this.device(req.adapter);
       const sc = readSidecar(sidecarPathFor(req.path));
       const plan = buildPlan(req.path, sc);
       const maxBatch = sc.batch ?? Math.max(1, req.maxBatch ?? 1, ...req.warmup.shapes.map((s) => s[0]?.dims[0] ?? 1));
       opened.device.pushErrorScope('validation');
-      engine = WebGpuSynthesis.create(opened.device, plan, { maxBatch });
+      precision = resolvePrecision(req.adapter?.precision, opened);
+      engine = WebGpuSynthesis.create(opened.device, plan, { maxBatch, precision: precision.use });
       const invalid = await opened.device.popErrorScope();
       if (invalid) throw new Error(`WebGPU validation: ${invalid.message}`);
       const dims = (shape: Array<number | string>) => shape.map((d) => (typeof d === 'number' ? d : 'N'));
@@ -122,7 +133,14 @@ export class WebGpuHost {
       key: req.key,
       provider: 'webgpu',
       engine: 'webgpu',
-      adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description },
+      adapter: {
+        vendor: a.vendor,
+        architecture: a.architecture,
+        device: a.device,
+        description: a.description,
+        precision: precision.use,
+        ...(precision.note ? { precisionNote: precision.note } : {}),
+      },
       attempts: [],
       inputs: meta.inputs,
       outputs: meta.outputs,

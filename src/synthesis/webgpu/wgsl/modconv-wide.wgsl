@@ -8,6 +8,12 @@
 // bias, then lrelu and the clamp (gains are folded into the tables).
 // Tiles: WX x WY threads, each TM output channels by TN pixels (BM = WY * TM, BN = WX * TN), BK
 // deep; the engine fills these in per layer shape.
+// Precision: H is f32, or f16 where the device has shader-f16 (the engine's precision option):
+// then the weights are stored in f16, the styled activations are rounded to f16 as they are
+// gathered (workgroup memory holds f16), the products are f16 arithmetic and their sums f32
+// (f16 partial sums cost accuracy: see shaders.ts). Activation buffers stay f32.
+$ENABLE
+alias H = $H;
 
 const TM: u32 = $TMu;
 const TN: u32 = $TNu;
@@ -32,15 +38,15 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;     // [K, outC]
+@group(0) @binding(2) var<storage, read> wt: array<H>;       // [K, outC]
 @group(0) @binding(3) var<storage, read> styles: array<f32>;
 @group(0) @binding(4) var<storage, read> demod: array<f32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read> noise: array<f32>;  // const [oh * ow] or input [n, oh * ow]
 @group(0) @binding(7) var<storage, read_write> y: array<f32>;
 
-var<workgroup> As: array<f32, BK * BM>;
-var<workgroup> Bs: array<f32, BK * BN>;
+var<workgroup> As: array<H, BK * BM>;
+var<workgroup> Bs: array<H, BK * BN>;
 
 @compute @workgroup_size(WX, WY)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -80,7 +86,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         let mm = e % BM;
         let gk = k0 + kk;
         let go = o0 + mm;
-        var v = 0.0;
+        var v = H(0.0);
         if (gk < kEnd && go < p.outC) { v = wt[gk * p.outC + go]; }
         As[e] = v;
       }
@@ -92,27 +98,19 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       var ci = c0 + kk;
       var t = t0;
       while (ci >= p.inC) { ci -= p.inC; t += 1u; }
-      var v = 0.0;
+      var v = H(0.0);
       if (pvalid && t < p.taps && k0 + kk < kEnd) {
         let tp = p.tap[t];
         let iy = by + tp.x;
         let ix = bx + tp.y;
         if (iy >= 0 && iy < hi && ix >= 0 && ix < wi) {
-          v = x[xBase + ci * plane + u32(iy) * p.w + u32(ix)] * styles[sBase + ci];
+          v = H(x[xBase + ci * plane + u32(iy) * p.w + u32(ix)] * styles[sBase + ci]);
         }
       }
       Bs[kk * BN + pb] = v;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      var a: array<f32, TM>;
-      var b: array<f32, TN>;
-      for (var i = 0u; i < TM; i++) { a[i] = As[kk * BM + lid.y + i * WY]; }
-      for (var j = 0u; j < TN; j++) { b[j] = Bs[kk * BN + lid.x + j * WX]; }
-      for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) { acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]); }
-      }
-    }
+$INNER
     workgroupBarrier();
   }
 
