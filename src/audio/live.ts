@@ -88,6 +88,27 @@ export interface LiveFramesOptions {
    * (block k starts at k / fps), so a recording muxes it in sync with the frames.
    */
   monitor?: { sampleRate: number; onPcm(chunk: Buffer): void };
+  /**
+   * Stops the source from outside: a generator waiting on an ffmpeg that sends nothing (blocked
+   * opening a FIFO, a hung capture device) never reaches its own clean-up, so this kills the child
+   * and the stream ends without an error.
+   */
+  signal?: AbortSignal;
+  /** how long ffmpeg gets after SIGTERM before SIGKILL (one blocked in open() never acts on SIGTERM) */
+  killGraceMs?: number;
+}
+
+const KILL_GRACE_MS = 1500;
+
+/** SIGTERM, then SIGKILL if it is still there after `graceMs`. */
+function terminate(child: ChildProcessByStdio<Writable | null, Readable, Readable>, graceMs: number): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }, graceMs);
+  timer.unref();
+  child.once('exit', () => clearTimeout(timer));
 }
 
 /** What the monitor output gets: interleaved stereo signed 16-bit. */
@@ -185,6 +206,10 @@ export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): 
       break;
   }
   const proc = spawnFfmpeg(ffmpeg, inputArgs, channels, rate, feed !== null, name, opts.monitor);
+  const grace = opts.killGraceMs ?? KILL_GRACE_MS;
+  const onAbort = () => terminate(proc.child, grace);
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
   let failure: unknown = null;
   proc.exited.catch((e: unknown) => {
     failure = e;
@@ -198,13 +223,17 @@ export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): 
     yield* pcmFrames(proc.child.stdout, { format: 'f32le', channels, samplesPerFrame: opts.samplesPerFrame, source: name });
     const { code, signal } = await proc.exited;
     if (failure) throw failure;
+    if (opts.signal?.aborted) return;
     if (code !== 0) throw new AudioError('AUDIO_LIVE_FAILED', `ffmpeg stopped with ${code ?? signal} (${lastLine(proc.stderr())})`, name);
   } catch (err) {
     if (failure) throw failure;
     throw err;
   } finally {
-    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+    opts.signal?.removeEventListener('abort', onAbort);
+    terminate(proc.child, grace);
     if (feed && source.kind === 'socket') feed.destroy();
+    // the child is gone (reaped) when the stream is
+    await proc.exited.catch(() => undefined);
   }
 }
 
