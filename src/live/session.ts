@@ -469,6 +469,8 @@ export class LiveSession {
       (frame) => {
         const doneAt = now();
         this.pacer.finished();
+        // stopped meanwhile: encoders.get would start an encoder nobody closes (its ffmpeg would keep the process up)
+        if (this.stop$.signal.aborted) return;
         this.observeStage('synthesis', msBetween(submittedAt, doneAt));
         let rgb: Uint8Array;
         try {
