@@ -12,7 +12,7 @@ import { access } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { AudioError } from './errors.ts';
-import { lastLine } from './ffmpeg.ts';
+import { lastLine, terminate } from './ffmpeg.ts';
 
 export type PcmFormat = 's16le' | 'f32le';
 
@@ -100,16 +100,6 @@ export interface LiveFramesOptions {
 
 const KILL_GRACE_MS = 1500;
 
-/** SIGTERM, then SIGKILL if it is still there after `graceMs`. */
-function terminate(child: ChildProcessByStdio<Writable | null, Readable, Readable>, graceMs: number): void {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }, graceMs);
-  timer.unref();
-  child.once('exit', () => clearTimeout(timer));
-}
 
 /** What the monitor output gets: interleaved stereo signed 16-bit. */
 export const MONITOR_CHANNELS = 2;
