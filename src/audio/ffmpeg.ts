@@ -1,5 +1,5 @@
 /** Child-process helpers for ffprobe/ffmpeg: whole-output runs with a bounded stderr tail. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { AudioError } from './errors.ts';
 
 export interface RunResult {
@@ -52,4 +52,18 @@ export function runTool(tool: string, args: string[], file: string, onStdout?: (
 export function lastLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   return lines.at(-1) ?? 'no diagnostic output';
+}
+
+/**
+ * SIGTERM, then SIGKILL if it is still there after `graceMs`: an ffmpeg blocked in a system call
+ * (opening a FIFO nobody writes, writing to a pipe nobody reads) never acts on SIGTERM.
+ */
+export function terminate(child: ChildProcess, graceMs = 1500): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }, graceMs);
+  timer.unref();
+  child.once('exit', () => clearTimeout(timer));
 }

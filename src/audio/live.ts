@@ -12,7 +12,7 @@ import { access } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { AudioError } from './errors.ts';
-import { lastLine } from './ffmpeg.ts';
+import { lastLine, terminate } from './ffmpeg.ts';
 
 export type PcmFormat = 's16le' | 'f32le';
 
@@ -88,7 +88,18 @@ export interface LiveFramesOptions {
    * (block k starts at k / fps), so a recording muxes it in sync with the frames.
    */
   monitor?: { sampleRate: number; onPcm(chunk: Buffer): void };
+  /**
+   * Stops the source from outside: a generator waiting on an ffmpeg that sends nothing (blocked
+   * opening a FIFO, a hung capture device) never reaches its own clean-up, so this kills the child
+   * and the stream ends without an error.
+   */
+  signal?: AbortSignal;
+  /** how long ffmpeg gets after SIGTERM before SIGKILL (one blocked in open() never acts on SIGTERM) */
+  killGraceMs?: number;
 }
+
+const KILL_GRACE_MS = 1500;
+
 
 /** What the monitor output gets: interleaved stereo signed 16-bit. */
 export const MONITOR_CHANNELS = 2;
@@ -185,6 +196,10 @@ export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): 
       break;
   }
   const proc = spawnFfmpeg(ffmpeg, inputArgs, channels, rate, feed !== null, name, opts.monitor);
+  const grace = opts.killGraceMs ?? KILL_GRACE_MS;
+  const onAbort = () => terminate(proc.child, grace);
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
   let failure: unknown = null;
   proc.exited.catch((e: unknown) => {
     failure = e;
@@ -198,13 +213,17 @@ export async function* liveFrames(source: LiveSource, opts: LiveFramesOptions): 
     yield* pcmFrames(proc.child.stdout, { format: 'f32le', channels, samplesPerFrame: opts.samplesPerFrame, source: name });
     const { code, signal } = await proc.exited;
     if (failure) throw failure;
+    if (opts.signal?.aborted) return;
     if (code !== 0) throw new AudioError('AUDIO_LIVE_FAILED', `ffmpeg stopped with ${code ?? signal} (${lastLine(proc.stderr())})`, name);
   } catch (err) {
     if (failure) throw failure;
     throw err;
   } finally {
-    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+    opts.signal?.removeEventListener('abort', onAbort);
+    terminate(proc.child, grace);
     if (feed && source.kind === 'socket') feed.destroy();
+    // the child is gone (reaped) when the stream is
+    await proc.exited.catch(() => undefined);
   }
 }
 

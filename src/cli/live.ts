@@ -57,14 +57,20 @@ export function statusLine(v: View): string {
   );
 }
 
-function startBody(flags: LiveFlags, networks: string[], audio: ReturnType<typeof audioFromFlag>) {
+/**
+ * The session's body. In this process paths are taken from here; for a daemon they go as given:
+ * names under its render.mediaRoot (audio, projection) and render.outputRoot (--out files).
+ */
+function startBody(flags: LiveFlags, networks: string[], here: boolean) {
+  const audio = audioFromFlag(flags.audio);
+  const path = (p: string) => (here ? resolve(p) : p);
   return {
-    audio,
+    audio: audio.kind === 'file' && !here ? { kind: 'file' as const, path: flags.audio } : audio,
     networks,
     ...(flags.fps !== undefined ? { fps: flags.fps } : {}),
     ...(flags.lookahead !== undefined ? { lookaheadFrames: flags.lookahead } : {}),
-    ...(flags.projection !== undefined ? { projectionFile: resolve(flags.projection) } : {}),
-    ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : resolve(o) })) } : {}),
+    ...(flags.projection !== undefined ? { projectionFile: path(flags.projection) } : {}),
+    ...(flags.out ? { outputs: flags.out.map((o) => ({ target: /^[a-z]+:\/\//i.test(o) ? o : path(o) })) } : {}),
   };
 }
 
@@ -97,7 +103,7 @@ async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
   const active = flags.network ? null : (await call<{ active: string | null }>('GET', '/v1/networks')).active;
   const networks = flags.network ?? (active ? [active] : []);
   if (networks.length === 0) throw new Error(`daemon ${url} has no active network: name one with --network`);
-  const started = await call('POST', '/v1/live', startBody(flags, networks, audioFromFlag(flags.audio)));
+  const started = await call('POST', '/v1/live', startBody(flags, networks, false));
   process.stdout.write(`live session ${started.id} on ${url}: ${flags.audio} -> ${started.networks.join(', ')} at ${started.fps} fps\nmjpeg ${url}/v1/live/${started.id}/mjpeg\npage ${url}/v1/live/${started.id}/page\n`);
   const tty = process.stdout.isTTY === true;
   const timer = setInterval(() => {
@@ -117,6 +123,9 @@ async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
 
 async function liveCommand(flags: LiveFlags): Promise<void> {
   if (flags.daemon) return againstDaemon(flags, flags.daemon);
+  // before any network loads: a recording that cannot be written is said at once, not warned about each second
+  const { checkOutputFolder } = await import('../live/targets.ts');
+  for (const o of flags.out ?? []) await checkOutputFolder(o, '--out');
   const [{ loadConfigFile }, { createLocalRenderer }, { createLiveService }, { liveApi }, { buildApp }, pinoModule, { Registry }] = await Promise.all([
     import('../config/load.ts'),
     import('../render/local.ts'),
@@ -144,7 +153,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
   const tty = process.stdout.isTTY === true;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const session = await service.start(startBody(flags, networks, audioFromFlag(flags.audio)));
+    const session = await service.start(startBody(flags, networks, true));
     process.stdout.write(`live session ${session.id}: ${flags.audio} -> ${networks.join(', ')} at ${session.fps} fps\n`);
     if (flags.mjpeg !== undefined) {
       app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [] });
@@ -172,12 +181,12 @@ export function register(program: Command): void {
   program
     .command('live')
     .description('one live session in this process: audio in, frames paced to it, status line; --mjpeg serves the stream and the projector page')
-    .requiredOption('--audio <device|file>', 'ALSA capture device (e.g. hw:1,0, default) or an audio file played looped at real time')
+    .requiredOption('--audio <device|file>', 'ALSA capture device (e.g. hw:1,0, default) or an audio file played looped at real time (with --daemon a name under its render.mediaRoot)')
     .option('-n, --network <id|file.onnx>', 'network (repeat for a set the music switches between; default synthesis.networks.default)', collect)
     .option('--fps <n>', 'target frames per second (1..120, default 30)', integer('--fps', 1, 120))
     .option('--mjpeg <port>', 'serve /v1/live/ID/mjpeg and /v1/live/ID/page on this port (0: any free port)', integer('--mjpeg', 0, 65535))
     .option('--host <address>', 'address for --mjpeg', '127.0.0.1')
-    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://): H.264 with the audio, AAC (repeatable)', collect)
+    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4; with --daemon a name under its render.outputRoot) or a stream URL (udp://, srt://, rtmp://): H.264 with the audio, AAC (repeatable)', collect)
     .option('--lookahead <frames>', 'analysis look-ahead: 3 (GANce smoothing) or 0 (lowest latency)', (v) => {
       if (v !== '0' && v !== '3') throw new InvalidArgumentError('--lookahead must be 0 or 3');
       return Number(v) as 0 | 3;

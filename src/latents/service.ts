@@ -110,7 +110,7 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
      * Latents from live audio. `opts.config` replaces the service's config for this stream (a live
      * session's fps and its networks' latent size over synthesis.latents).
      */
-    async *live(params: LiveParams, source: LiveSource = liveSource(), opts: { config?: LatentsConfig; monitor?: LiveFramesOptions['monitor'] } = {}): AsyncGenerator<LatentFrame> {
+    async *live(params: LiveParams, source: LiveSource = liveSource(), opts: { config?: LatentsConfig; monitor?: LiveFramesOptions['monitor']; signal?: AbortSignal } = {}): AsyncGenerator<LatentFrame> {
       const config = opts.config ?? base;
       let projection: ProjectionFileReader | undefined;
       if (config.mode === 'projection-file-blend') {
@@ -118,7 +118,7 @@ export function createLatentsService({ config, logger, registry }: LatentsServic
         projection = await ProjectionFileReader.open(config.projectionFile, { numWs: config.numWs, ...(config.projectionNetworkMd5 ? { networkMd5: config.projectionNetworkMd5 } : {}) });
       }
       const table = projection ? undefined : noiseFor(config);
-      const blocks = liveFrames(source, { fps: config.fps, samplesPerFrame: config.vectorLength, ...(opts.monitor ? { monitor: opts.monitor } : {}) });
+      const blocks = liveFrames(source, { fps: config.fps, samplesPerFrame: config.vectorLength, ...(opts.monitor ? { monitor: opts.monitor } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
       log.info({ source: source.kind, mode: config.mode }, 'live latents started');
       try {
         for await (const f of streamingLatents(blocks, { config, params, ...(projection ? { projection } : {}), ...(table ? { noiseTable: table } : {}) })) {

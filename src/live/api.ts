@@ -74,7 +74,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
 
     app.post(
       '/',
-      { schema: { description: 'Start a live session: audio in, frames out (201 once its first latent is made)', tags: ['live'], body: LiveStart, response: { 201: LiveView, 400: ErrorReply, 409: ErrorReply, 422: ErrorReply } } },
+      { schema: { description: 'Start a live session: audio in, frames out (201 once its first latent is made; 422 when the source sends nothing within 10 s). Files are names under render.mediaRoot, file outputs names under render.outputRoot', tags: ['live'], body: LiveStart, response: { 201: LiveView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 422: ErrorReply } } },
       async (req, reply) => reply.code(201).send((await service.start(req.body)).view()),
     );
     app.get('/', { schema: { description: 'Live sessions', tags: ['live'], response: { 200: Type.Array(LiveView) } } }, async () => service.list());

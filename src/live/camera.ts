@@ -6,6 +6,7 @@
  * missing, busy or unplugged is reported and tried again, the canvas showing its colour meanwhile.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { terminate } from '../audio/ffmpeg.ts';
 import type { Readable } from 'node:stream';
 import type { Camera } from './spec.ts';
 
@@ -62,7 +63,8 @@ export class CameraFeed {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    this.child?.kill('SIGTERM');
+    // a capture device that hangs leaves ffmpeg deaf to SIGTERM
+    if (this.child) terminate(this.child);
     this.child = null;
     this.newest = null;
   }

@@ -4,6 +4,7 @@
  * end marker, never a compression on the main thread (the thermal loop shares it).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { terminate } from '../audio/ffmpeg.ts';
 import type { Readable, Writable } from 'node:stream';
 
 interface Waiter {
@@ -86,7 +87,8 @@ export class JpegEncoder {
     this.closedOnPurpose = true;
     this.fail(new Error('JPEG encoder closed'));
     this.child.stdin.end();
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    // an ffmpeg blocked writing to a stdout nobody reads any more ignores SIGTERM and would keep the process up
+    terminate(this.child);
   }
 
   private fail(err: Error): void {

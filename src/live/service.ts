@@ -16,6 +16,7 @@ import { createLiveMetrics, type LiveMetrics } from './metrics.ts';
 import { announceFileTrack } from './music.ts';
 import { LiveSession } from './session.ts';
 import { LiveStart, type LivePatch } from './spec.ts';
+import { resolveTargets, type LiveRoots } from './targets.ts';
 
 export interface LiveServiceDeps {
   networks: NetworkManager;
@@ -27,6 +28,13 @@ export interface LiveServiceDeps {
   loadHint?: { gpus: number[]; watts: number; seconds: number };
   ffmpeg?: string;
   maxSessions?: number;
+  /**
+   * The daemon's render.mediaRoot and render.outputRoot: the API's file sources and outputs stay
+   * under them. Left out by `gance live` in-process (the operator's own files).
+   */
+  roots?: LiveRoots;
+  /** how long a start waits for the source's first audio before failing */
+  startTimeoutMs?: number;
   audioRetryMs?: number;
   cameraRetryMs?: number;
 }
@@ -65,17 +73,18 @@ export function createLiveService(deps: LiveServiceDeps) {
     metrics,
 
     async start(body: unknown): Promise<LiveSession> {
-      const spec = Value.Default(LiveStart, Value.Clone(body));
-      if (!Value.Check(LiveStart, spec)) {
-        const e = Value.Errors(LiveStart, spec).First();
+      const checked = Value.Default(LiveStart, Value.Clone(body));
+      if (!Value.Check(LiveStart, checked)) {
+        const e = Value.Errors(LiveStart, checked).First();
         throw new BadRequestError(`live session: ${e?.path || '/'} ${e?.message ?? 'is invalid'}`);
       }
+      const spec = await resolveTargets(checked as LiveStart, deps.roots);
       if (sessions.size + starting >= maxSessions) throw new ConflictError(`${maxSessions} live sessions are running; stop one first`);
       starting++;
       const id = randomUUID().slice(0, 8);
       try {
         if (sessions.size === 0) hint(true);
-        const s = await LiveSession.start(id, spec as LiveStart, {
+        const s = await LiveSession.start(id, spec, {
           networks: deps.networks,
           latents: deps.latents,
           log,
@@ -83,12 +92,13 @@ export function createLiveService(deps: LiveServiceDeps) {
           ...(deps.ffmpeg ? { ffmpeg: deps.ffmpeg } : {}),
           ...(deps.audioRetryMs !== undefined ? { audioRetryMs: deps.audioRetryMs } : {}),
           ...(deps.cameraRetryMs !== undefined ? { cameraRetryMs: deps.cameraRetryMs } : {}),
+          ...(deps.startTimeoutMs !== undefined ? { startTimeoutMs: deps.startTimeoutMs } : {}),
         });
         sessions.set(id, s);
         wantedFps.set(id, s.fps);
         applyCap(s);
         metrics.sessions.set(sessions.size);
-        const a = (spec as LiveStart).audio;
+        const a = spec.audio;
         if (a.kind === 'file' && deps.events && deps.loadHint && deps.loadHint.gpus.length > 0) {
           void announceFileTrack({ events: deps.events, gpus: deps.loadHint.gpus, source: `live:${id}`, path: a.path, loop: a.loop ?? true, startedAtMs: performance.now(), ...(deps.ffmpeg ? { ffmpeg: deps.ffmpeg } : {}), log });
         }

@@ -95,6 +95,8 @@ export class LiveSession {
   private readonly recent = new Map<number, bigint>();
   private readonly log: Logger;
   private loop: Promise<void> | null = null;
+  /** the latest audio stream's end (its ffmpeg gone) */
+  private audioClosed: Promise<void> = Promise.resolve();
   private readonly inSynthesis = new Set<Promise<void>>();
   private readonly recorders: FfmpegOutput[] = [];
   private latencyCache: { at: number; value: ReturnType<LiveSession['latencyNow']> } | null = null;
@@ -186,13 +188,16 @@ export class LiveSession {
       first.catch(() => {});
       return s;
     }
-    // a source that neither fails nor sends (a capture device that hangs) leaves the session starting
+    // a source that neither fails nor sends (a FIFO nobody writes to, a capture device that hangs)
+    // fails the start: left starting it would hold a session slot and its ffmpeg for ever
+    const limit = deps.startTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
-    const bounded = new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.startTimeoutMs ?? 10_000)));
+    const bounded = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), limit)));
     try {
-      await Promise.race([first, bounded]);
-      first.catch(() => {});
+      const r = await Promise.race([first.then(() => 'started' as const), bounded]);
+      if (r === 'late') throw new UnprocessableError(`live audio (${describe(spec.audio)}): no audio within ${limit / 1000} s (a FIFO nobody writes to, a capture device that hangs?)`);
     } catch (err) {
+      first.catch(() => {});
       await s.stop();
       throw err;
     } finally {
@@ -271,8 +276,12 @@ export class LiveSession {
     this.hub.closeAll();
     this.encoders.close();
     this.deps.metrics.fps.remove({ session: this.id });
-    // the loop ends at once; the audio source behind it closes with its next block
+    // the loop ends at once; the abort kills the audio source's ffmpeg (SIGKILL if SIGTERM is not
+    // enough), so a source that sends nothing is gone too (bounded, should a source not end)
     await this.loop;
+    let audioTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.audioClosed, new Promise((r) => (audioTimer = setTimeout(r, 5_000)))]);
+    clearTimeout(audioTimer);
     // frames in synthesis finish (a frame takes milliseconds to a second; bounded for a stuck worker)
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inSynthesis]), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
@@ -353,7 +362,8 @@ export class LiveSession {
     while (!this.stop$.signal.aborted) {
       const restart = this.restart$.signal;
       const monitor = this.startTimeline();
-      const latents = this.deps.latents.live(this.params, this.source(this.spec.audio), { config: this.latentsConfig, ...(monitor ? { monitor } : {}) });
+      const signal = AbortSignal.any([restart, this.stop$.signal]);
+      const latents = this.deps.latents.live(this.params, this.source(this.spec.audio), { config: this.latentsConfig, signal, ...(monitor ? { monitor } : {}) });
       try {
         for (;;) {
           const next = await untilAborted(latents.next(), AbortSignal.any([restart, this.stop$.signal]));
@@ -388,7 +398,10 @@ export class LiveSession {
         await untilAborted(new Promise((r) => setTimeout(r, this.deps.audioRetryMs ?? 1000).unref()), this.stop$.signal);
       } finally {
         this.push?.end();
-        void latents.return(undefined).catch(() => {});
+        this.audioClosed = latents.return(undefined).then(
+          () => undefined,
+          () => undefined,
+        );
       }
     }
     if (!started) this.firstLatent.reject(new ConflictError(`live session ${this.id} stopped before its audio started`));
@@ -456,6 +469,8 @@ export class LiveSession {
       (frame) => {
         const doneAt = now();
         this.pacer.finished();
+        // stopped meanwhile: encoders.get would start an encoder nobody closes (its ffmpeg would keep the process up)
+        if (this.stop$.signal.aborted) return;
         this.observeStage('synthesis', msBetween(submittedAt, doneAt));
         let rgb: Uint8Array;
         try {

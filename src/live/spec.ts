@@ -13,7 +13,7 @@ export const LiveAudio = Type.Union(
     Type.Object(
       {
         kind: Type.Literal('file'),
-        path: Type.String({ minLength: 1, maxLength: 4096, description: 'an audio file on the daemon machine, played at real time' }),
+        path: Type.String({ minLength: 1, maxLength: 4096, description: 'an audio file (or a named pipe) under the daemon\'s render.mediaRoot, relative to it, played at real time (gance live in its own process: any file)' }),
         loop: Type.Optional(Type.Boolean({ description: 'start again at the end (default); false: the session ends with the file' })),
       },
       { additionalProperties: false },
@@ -128,14 +128,14 @@ export const LiveStart = Type.Object(
     fps: Type.Integer({ minimum: 1, maximum: 120, default: 30, description: 'target frames per second (whole: the analysis samples 512 x fps Hz)' }),
     ...Object.fromEntries(Object.entries(changeable).filter(([k]) => k !== 'networks' && k !== 'fps')),
     projectionFile: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 4096, description: 'a GANce projection file (HDF5) on the daemon machine: its w latents blended with the audio (projection-file-blend) feed networks with a w input; without it the networks take z' }),
+      Type.String({ minLength: 1, maxLength: 4096, description: 'a GANce projection file (HDF5) under the daemon\'s render.mediaRoot: its w latents blended with the audio (projection-file-blend) feed networks with a w input; without it the networks take z' }),
     ),
     lookaheadFrames: Type.Optional(Type.Union([Type.Literal(3), Type.Literal(0)], { description: 'analysis look-ahead: 3 frames (GANce smoothing window 7) or 0 (no smoothing, lowest latency); default synthesis.latents.streaming' })),
     maxInFlight: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'frames in synthesis at once; past that, new latents replace the waiting one (dropped, cause "behind")' }),
     maxClients: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'MJPEG and WebSocket clients at once (409 past that)' }),
     outputs: Type.Optional(
       Type.Array(
-        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4) or a stream URL (udp://, srt://, rtmp://); H.264 with the session audio (AAC), the frames on the audio clock' }) }, { additionalProperties: false }),
+        Type.Object({ target: Type.String({ minLength: 1, maxLength: 4096, description: 'a file (.mkv, .ts, .mp4; for the daemon a name under its render.outputRoot, not there yet) or a stream URL (udp://, srt://, tcp://, rtmp://, rtmps://); H.264 with the session audio (AAC), the frames on the audio clock' }) }, { additionalProperties: false }),
         { maxItems: 4, description: 'ffmpeg outputs of the frames for the session\'s length' },
       ),
     ),

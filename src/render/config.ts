@@ -12,9 +12,9 @@ export const RenderConfig = Type.Object(
       minLength: 1,
       maxLength: 4096,
       default: './media',
-      description: 'the folder API requests may name audio and projection files in (nothing outside it, symlinks included, is read)',
+      description: 'the folder API requests (renders and live sessions) may name audio and projection files in (nothing outside it, symlinks included, is read)',
     }),
-    outputRoot: Type.String({ minLength: 1, maxLength: 4096, default: './renders', description: 'the folder API renders are written to (output.path is a name under it)' }),
+    outputRoot: Type.String({ minLength: 1, maxLength: 4096, default: './renders', description: 'the folder API renders and live session file outputs are written to (output.path, outputs[].target are names under it)' }),
     uploadMaxBytes: Type.Integer({
       minimum: 1024,
       maximum: 16 * 1024 ** 3,

@@ -37,8 +37,11 @@ async function realRoot(root: string, what: string, field: string): Promise<stri
   }
 }
 
-/** A file under the media root, as its real path. Relative paths are taken from the root. */
-export async function resolveMediaFile(root: string, path: string, field: string): Promise<string> {
+/**
+ * A file under the media root, as its real path. Relative paths are taken from the root. `fifo`
+ * also lets a named pipe through (a live session reads its audio as a stream).
+ */
+export async function resolveMediaFile(root: string, path: string, field: string, opts: { fifo?: boolean } = {}): Promise<string> {
   checkShape(path, field);
   const rootReal = await realRoot(root, 'render.mediaRoot', field);
   const lexical = isAbsolute(path) ? resolve(path) : resolve(rootReal, path);
@@ -51,7 +54,7 @@ export async function resolveMediaFile(root: string, path: string, field: string
   }
   if (!inside(rootReal, real)) throw new RequestPathError(403, field, `"${path}" leads outside the media root (symlink)`);
   const st = await stat(real);
-  if (!st.isFile()) throw new RequestPathError(422, field, `"${path}" is not a file`);
+  if (!st.isFile() && !(opts.fifo && st.isFIFO())) throw new RequestPathError(422, field, `"${path}" is not a file`);
   return real;
 }
 

@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AudioError } from '../../src/audio/errors.ts';
 import { liveFrames, pcmFrames, type AudioBlock } from '../../src/audio/live.ts';
+import { pidsWith } from '../live/helpers.ts';
 import { dominantFrequency, interleave, tempDir, tone } from './wav.ts';
 
 async function collect(gen: AsyncIterable<AudioBlock>, max = Infinity): Promise<AudioBlock[]> {
@@ -64,6 +66,24 @@ describe('live audio blocks', () => {
   it('stops ffmpeg when the consumer stops early', async () => {
     const blocks = await collect(liveFrames({ kind: 'ffmpeg', inputArgs: ['-f', 'lavfi', '-i', 'sine=frequency=300:sample_rate=30720'] }, { fps: 60, samplesPerFrame: 512 }), 5);
     expect(blocks).toHaveLength(5);
+  });
+
+  it('kills an ffmpeg blocked on a FIFO nobody writes when the signal aborts (SIGTERM, then SIGKILL)', async () => {
+    const fifo = join(tempDir(), 'silent.wav');
+    execFileSync('mkfifo', [fifo]);
+    const stop = new AbortController();
+    const gen = liveFrames({ kind: 'file', path: fifo }, { fps: 30, samplesPerFrame: 512, signal: stop.signal, killGraceMs: 300 });
+    const next = gen.next();
+    let pids: number[] = [];
+    for (let i = 0; i < 200 && pids.length === 0; i++) {
+      pids = pidsWith(fifo);
+      if (pids.length === 0) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(pids).toHaveLength(1);
+    stop.abort();
+    // ends quietly: stopping is no failure of the source
+    expect(await next).toEqual({ done: true, value: undefined });
+    expect(pidsWith(fifo)).toEqual([]);
   });
 
   it('reads raw PCM from a Unix socket', async () => {

@@ -47,6 +47,14 @@ describe('gance live', () => {
     expect(p.err()).toMatch(/^gance: live audio \(ALSA device hw:97,0\): .*\n$/);
   }, 60_000);
 
+  it('--out into a folder that is not there ends at once with one line naming it and exit code 1', async () => {
+    const wav = toneWav(tempDir());
+    const p = run(['--audio', wav, '--network', 'demo-64', '--out', '/nonexistent/x.mkv', '--for', '30']);
+    expect(await p.exited).toBe(1);
+    expect(p.err()).toBe('gance: --out: "/nonexistent/x.mkv": folder /nonexistent does not exist\n');
+    expect(p.out()).not.toMatch(/live session/);
+  }, 60_000);
+
   it('--daemon runs the session on a daemon through its API and deletes it on SIGINT', async () => {
     const srv = await liveServer();
     try {

@@ -25,6 +25,9 @@ describe('live in the daemon', () => {
     config.synthesis.loadHint = { watts: 150, seconds: 20, idleSeconds: 1 };
     config.synthesis.latents.analysisThreads = 1;
     config.thermal.music.enabled = true;
+    // the API names files under the media root, as a render does
+    config.render.mediaRoot = tempDir();
+    toneWav(config.render.mediaRoot);
     let base = '';
     daemon = await createDaemon({ config, log: pino({ level: 'silent' }), onListening: (a) => (base = a) });
     const events: string[] = [];
@@ -36,7 +39,7 @@ describe('live in the daemon', () => {
     await vi.waitFor(() => expect(daemon!.supervisor.notReady()).toEqual([]), { timeout: 60_000, interval: 50 });
     expect(typeof daemon.services.get('live').start).toBe('function');
 
-    const r = await api(base, 'POST', '/v1/live', { audio: { kind: 'file', path: toneWav(tempDir()) }, networks: ['demo-64'] });
+    const r = await api(base, 'POST', '/v1/live', { audio: { kind: 'file', path: 'tone.wav' }, networks: ['demo-64'] });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(events).toEqual(['hint 0 150']);
     // the file's loudness (2 s, looped) reaches the zone of the worker's GPU through the bus

@@ -1,7 +1,7 @@
 /** Shared pieces of the live tests: a looped tone, an in-process daemon slice over real HTTP, MJPEG and WebSocket readers. */
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -42,7 +42,19 @@ export interface LiveServer {
   close(): Promise<void>;
 }
 
-export async function liveServer(o: { extraDirs?: string[]; workers?: number; loadHint?: boolean; cameraRetryMs?: number; access?: Parameters<typeof buildApp>[0]['access'] } = {}): Promise<LiveServer> {
+export async function liveServer(
+  o: {
+    extraDirs?: string[];
+    workers?: number;
+    loadHint?: boolean;
+    cameraRetryMs?: number;
+    access?: Parameters<typeof buildApp>[0]['access'];
+    /** the daemon's confinement (render.mediaRoot, render.outputRoot); none: the CLI's in-process service */
+    roots?: { media: string; output: string };
+    startTimeoutMs?: number;
+    maxSessions?: number;
+  } = {},
+): Promise<LiveServer> {
   const local = localRenderer({ workers: o.workers ?? 1, ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
   const registry = new Registry();
   const events = createEventBus();
@@ -54,6 +66,9 @@ export async function liveServer(o: { extraDirs?: string[]; workers?: number; lo
     events,
     audioRetryMs: 50,
     ...(o.cameraRetryMs !== undefined ? { cameraRetryMs: o.cameraRetryMs } : {}),
+    ...(o.roots ? { roots: o.roots } : {}),
+    ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
+    ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
     ...(o.loadHint ? { loadHint: { gpus: [0], watts: 200, seconds: 5 } } : {}),
   });
   const app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [], ...(o.access ? { access: o.access } : {}) });
@@ -176,4 +191,18 @@ export function unloadableNetwork(dir: string, id: string): void {
   if (at < 0) throw new Error('no Tile node to rename');
   bytes.write('Tilx', at, 'latin1');
   writeFileSync(path, bytes);
+}
+
+/** Pids of live processes whose command line holds `needle` (an ffmpeg reading a given path). */
+export function pidsWith(needle: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(needle) && !/^\S+\s+\S+\s+Z/.test(readFileSync(`/proc/${e}/stat`, 'utf8').replace(/\(.*\)/, 'x'))) pids.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }

@@ -1,0 +1,62 @@
+/**
+ * What a live session reads and writes. In the daemon (roots given) the API is confined as a
+ * render is: audio and projection files under render.mediaRoot, file outputs under
+ * render.outputRoot, streams only to the URL schemes an output knows (an ffmpeg `file:` URL
+ * would write anywhere). Without roots (`gance live` in the operator's own process) any file
+ * goes, but a file output's folder must be there and writable: a session must not run on without
+ * ever recording. Errors name the field.
+ */
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { RequestPathError, resolveMediaFile, resolveOutputPath } from '../render/media.ts';
+import type { LiveStart } from './spec.ts';
+
+export interface LiveRoots {
+  media: string;
+  output: string;
+}
+
+/** the stream URLs an output muxes for (record.ts) */
+const STREAM_SCHEMES = ['udp', 'srt', 'tcp', 'rtmp', 'rtmps'];
+
+export function isUrl(target: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
+}
+
+/** A file output anywhere (no roots): its absolute path, once its folder is there and writable. URLs are left to ffmpeg. */
+export async function checkOutputFolder(target: string, field: string): Promise<string> {
+  if (isUrl(target)) return target;
+  const path = resolve(target);
+  const dir = dirname(path);
+  const st = await stat(dir).catch(() => null);
+  if (!st) throw new RequestPathError(422, field, `"${target}": folder ${dir} does not exist`);
+  if (!st.isDirectory()) throw new RequestPathError(422, field, `"${target}": ${dir} is not a folder`);
+  await access(dir, constants.W_OK).catch(() => {
+    throw new RequestPathError(422, field, `"${target}": folder ${dir} is not writable`);
+  });
+  return path;
+}
+
+/** The spec with its paths checked and made absolute (under the roots when given). */
+export async function resolveTargets(spec: LiveStart, roots: LiveRoots | undefined): Promise<LiveStart> {
+  const out = { ...spec };
+  if (roots && spec.audio.kind === 'file') out.audio = { ...spec.audio, path: await resolveMediaFile(roots.media, spec.audio.path, 'body/audio/path', { fifo: true }) };
+  if (roots && spec.projectionFile !== undefined) out.projectionFile = await resolveMediaFile(roots.media, spec.projectionFile, 'body/projectionFile');
+  if (spec.outputs) {
+    const outputs: NonNullable<LiveStart['outputs']> = [];
+    for (const [k, o] of spec.outputs.entries()) {
+      const field = `body/outputs/${k}/target`;
+      let target: string;
+      if (!roots) target = await checkOutputFolder(o.target, field);
+      else if (isUrl(o.target)) {
+        const scheme = o.target.slice(0, o.target.indexOf(':')).toLowerCase();
+        if (!STREAM_SCHEMES.includes(scheme)) throw new RequestPathError(400, field, `"${o.target}": a stream URL must be ${STREAM_SCHEMES.map((s) => `${s}://`).join(', ')}; files are names under the output root`);
+        target = o.target;
+      } else target = await resolveOutputPath(roots.output, o.target, field);
+      outputs.push({ ...o, target });
+    }
+    out.outputs = outputs;
+  }
+  return out;
+}
