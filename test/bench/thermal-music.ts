@@ -42,7 +42,7 @@ import { createZoneController } from '../../src/thermal/control/index.ts';
 import { NoiseBudget } from '../../src/thermal/music/budget.ts';
 import { MusicConfig } from '../../src/thermal/music/config.ts';
 import { loudnessSchedule } from '../../src/thermal/music/loudness.ts';
-import { createPlant, fanConfigsFor, k80Rig, profile, type PlantConfig } from '../../src/thermal/plant/index.ts';
+import { createPlant, fanConfigsFor, k80Rig, profile, rng, type PlantConfig } from '../../src/thermal/plant/index.ts';
 
 const PLANT_DT = 0.1;
 const PERIOD = 0.2;
@@ -64,22 +64,11 @@ const allocFans = fanConfigs.map((f) => ({ id: f.id, maxRpm: f.maxRpm, minDuty: 
 
 // ---- tracks ----
 
-function mulberry(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Kind = 'loud' | 'mid' | 'quiet' | 'soft' | 'break';
 const RANGE: Record<Kind, [number, number]> = { loud: [84, 95], mid: [62, 72], quiet: [38, 46], soft: [30, 36], break: [18, 24] };
 
 function envelope(name: string, seed: number, sections: Array<[Kind, number]>): { name: string; levels: number[] } {
-  const r = mulberry(seed);
+  const r = rng(seed);
   const levels: number[] = [];
   for (const [kind, seconds] of sections) {
     const [lo, hi] = RANGE[kind];

@@ -34,7 +34,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { ZoneConfig } from '../../src/thermal/config.ts';
 import { countReversals, createZoneController } from '../../src/thermal/control/index.ts';
-import { bursts, conductance, createPlant, fanConfigsFor, k80Rig, profile, type LoadHint, type LoadProfile, type LoadSegment, type PlantConfig } from '../../src/thermal/plant/index.ts';
+import { bursts, conductance, createPlant, rng, fanConfigsFor, k80Rig, profile, type LoadHint, type LoadProfile, type LoadSegment, type PlantConfig } from '../../src/thermal/plant/index.ts';
 import { fan2goPid, originalCurve, type Controller, type Sample } from './thermal-baselines.ts';
 
 const PLANT_DT = 0.1;
@@ -166,14 +166,7 @@ function build(sc: Scenario): Built {
 
 /** deterministic gaussian noise for the temperature readings */
 function gaussian(seed: number) {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = rng(seed);
   return () => Math.sqrt(-2 * Math.log(Math.max(1e-12, u()))) * Math.cos(2 * Math.PI * u());
 }
 

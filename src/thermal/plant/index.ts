@@ -8,7 +8,7 @@
  *   plant.step(0.2);
  *   plant.gpu(0).temperatureC; plant.fan('gpu0-a').rpm; plant.noiseDba();
  */
-export { createPlant, conductance, SW_THERMAL_SLOWDOWN } from './model.ts';
+export { createPlant, conductance, rng, SW_THERMAL_SLOWDOWN } from './model.ts';
 export type { Plant, PlantConfig, GpuParams, PlantFanParams, GpuReading, PlantFanReading, FanFault } from './model.ts';
 export { profile, constant, bursts, standardBenchmarkProfile } from './profiles.ts';
 export type { LoadProfile, LoadSegment, LoadHint } from './profiles.ts';

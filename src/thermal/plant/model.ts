@@ -113,8 +113,8 @@ export interface Plant {
 /** Thermal slowdown bit of nvidia-smi clocks_event_reasons.active (NVML). */
 export const SW_THERMAL_SLOWDOWN = 0x20;
 
-/** mulberry32: tiny, seedable, good enough for sensor noise */
-function rng(seed: number): () => number {
+/** mulberry32: tiny, seedable, good enough for sensor noise (and the benches' made-up loads) */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
