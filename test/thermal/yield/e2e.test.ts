@@ -182,8 +182,11 @@ describe('a render yields before the GPU throttles (simulator, real render on th
     expect(Math.max(...held.steps)).toBeGreaterThan(0);
     // back to full speed once the zone cooled, after the render
     expect(held.stepsAfterRender.at(-1)).toBe(0);
-    // no hunting: a handful of step changes over the run
-    expect(held.steps.length).toBeLessThan(12);
+    // no hunting: stepping down then back up is the design; what must stay rare is turning round
+    // (each quick re-take doubles the next wait). A loaded machine renders unevenly, so the count
+    // of steps varies from run to run; the turns stay few.
+    const turns = held.steps.slice(1, -1).filter((s, i) => Math.sign(s - held.steps[i]!) !== Math.sign(held.steps[i + 2]! - s)).length;
+    expect(turns, held.steps.join(' ')).toBeLessThanOrEqual(6);
     const y = held.view.yield!;
     expect(y.events.length).toBeGreaterThan(1);
     expect(y.events[0]).toMatchObject({ zone: 'gpu0', step: 1, reason: expect.stringMatching(/fans at full .* rising/) });
