@@ -49,6 +49,26 @@ export function writeIndexNetwork(dir: string, id: string, inverted = false, tru
   const valued = inverted ? g.node('Sub', [g.scalar('top', 'float32', 255), head]) : head;
   const tiled = g.node('Tile', [g.node('Reshape', [valued, g.int64s('row', [-1, 1, 3])]), g.int64s('reps', [1, s * s, 1])]);
   const img = g.node('Reshape', [g.node('Cast', [tiled], { to: int(2) }), g.int64s('shape', [-1, s, s, 3])]);
+  writeFramesNetwork(dir, id, g, img, {
+    numWs: 2,
+    zDim: 512,
+    wDim: 4,
+    wAvg: [0, 0, 0, 0],
+    truncationPsi,
+    inputs: [
+      { name: 'z', role: 'latent', dtype: 'float32', shape: ['N', 512] },
+      { name: 'psi', role: 'psi', dtype: 'float32', shape: ['N'] },
+    ],
+    sourceHash: `sha256:${(inverted ? 'b' : 'a').repeat(64)}`,
+  });
+}
+
+/**
+ * The tail both probe networks share: `img` [N, s, s, 3] uint8 becomes the graph's "frames"
+ * output, and the sidecar is demo-64's with this network's own fields.
+ */
+function writeFramesNetwork(dir: string, id: string, g: OnnxGraph, img: string, fields: Record<string, unknown>): void {
+  const s = INDEX_NET_SIZE;
   g.rename(img, 'frames');
   g.output('frames', 'uint8', ['N', s, s, 3]);
   writeFileSync(join(dir, `${id}.onnx`), g.toBytes());
@@ -58,20 +78,11 @@ export function writeIndexNetwork(dir: string, id: string, inverted = false, tru
     name: id,
     onnx: `${id}.onnx`,
     resolution: s,
-    numWs: 2,
-    zDim: 512,
-    wDim: 4,
-    wAvg: [0, 0, 0, 0],
     channels: { '4': 4, '8': 4 },
-    truncationPsi,
     batch: null,
     output: { width: s, height: s, resize: 'none' },
-    inputs: [
-      { name: 'z', role: 'latent', dtype: 'float32', shape: ['N', 512] },
-      { name: 'psi', role: 'psi', dtype: 'float32', shape: ['N'] },
-    ],
     outputs: [{ name: 'frames', role: 'frames', dtype: 'uint8', shape: ['N', s, s, 3], layout: 'NHWC' }],
-    sourceHash: `sha256:${(inverted ? 'b' : 'a').repeat(64)}`,
+    ...fields,
   };
   writeFileSync(join(dir, `${id}.json`), JSON.stringify(sidecar, null, 2));
 }
@@ -135,27 +146,14 @@ export function writeWIndexNetwork(dir: string, id: string): void {
   const clipped = g.node('Clip', [scaled, g.scalar('lo', 'float32', 0), g.scalar('hi', 'float32', 255)]);
   const tiled = g.node('Tile', [clipped, g.int64s('reps', [1, s * s, 1])]);
   const img = g.node('Reshape', [g.node('Cast', [tiled], { to: int(2) }), g.int64s('shape', [-1, s, s, 3])]);
-  g.rename(img, 'frames');
-  g.output('frames', 'uint8', ['N', s, s, 3]);
-  writeFileSync(join(dir, `${id}.onnx`), g.toBytes());
-  const template = JSON.parse(readFileSync(join(DEFAULT_CONFIG_PATH, '..', 'networks', 'demo-64.json'), 'utf8')) as Record<string, unknown>;
-  const sidecar = {
-    ...template,
-    name: id,
-    onnx: `${id}.onnx`,
-    resolution: s,
+  writeFramesNetwork(dir, id, g, img, {
     numWs: W_NET_ROWS,
     zDim: 512,
     wDim: 512,
     wAvg: new Array(512).fill(0),
-    channels: { '4': 4, '8': 4 },
-    batch: null,
-    output: { width: s, height: s, resize: 'none' },
     inputs: [{ name: 'w', role: 'latent', dtype: 'float32', shape: ['N', W_NET_ROWS, 512] }],
-    outputs: [{ name: 'frames', role: 'frames', dtype: 'uint8', shape: ['N', s, s, 3], layout: 'NHWC' }],
     sourceHash: `sha256:${'c'.repeat(64)}`,
-  };
-  writeFileSync(join(dir, `${id}.json`), JSON.stringify(sidecar, null, 2));
+  });
 }
 
 /** What the w network draws for a w: the first row's first three values, as the graph computes them. */
