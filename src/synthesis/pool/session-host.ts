@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { FromWorker, LoadRequest, ProviderAttempt, ProviderSpec, TensorMsg, TensorType, ToWorker, ValueMeta } from './protocol.ts';
+import { CrashHooks, type CrashHow } from './crash-hooks.ts';
 
 type Send = (msg: FromWorker) => void;
 
@@ -96,14 +97,16 @@ function fromOrt(name: string, value: ort.OnnxValue): TensorMsg {
 export class SessionHost {
   private readonly sessions = new Map<string, ort.InferenceSession>();
   private chain: Promise<void> = Promise.resolve();
-  private crashOnRun: { how: 'exit' | 'throw' | 'abort' } | undefined;
+  private readonly crash: CrashHooks;
   private slowMs = 0;
 
   constructor(
     private readonly send: Send,
-    private readonly testHooks: boolean,
-    private readonly die: (how: 'exit' | 'throw' | 'abort') => void,
-  ) {}
+    testHooks: boolean,
+    die: (how: CrashHow) => void,
+  ) {
+    this.crash = new CrashHooks(testHooks, die);
+  }
 
   /** Messages are handled strictly in arrival order: a run never overlaps a load. */
   receive(msg: ToWorker): void {
@@ -121,16 +124,14 @@ export class SessionHost {
         return;
       }
       case 'run':
-        if (this.crashOnRun) return this.die(this.crashOnRun.how);
+        if (this.crash.diesOnRun()) return;
         if (this.slowMs > 0) await new Promise((r) => setTimeout(r, this.slowMs));
         return this.run(msg.id, msg.key, msg.feeds, msg.fetch);
       case 'slow':
-        if (this.testHooks) this.slowMs = msg.ms;
+        if (this.crash.enabled) this.slowMs = msg.ms;
         return;
       case 'crash':
-        if (!this.testHooks) return;
-        if (msg.onRun) this.crashOnRun = { how: msg.how };
-        else setTimeout(() => this.die(msg.how), msg.delayMs ?? 0);
+        this.crash.request(msg);
         return;
     }
   }

@@ -13,6 +13,7 @@ import { sidecarPathFor } from '../stylegan2/network-file.ts';
 import { buildPlan } from './plan.ts';
 import { openDevice, type OpenedDevice } from './gpu.ts';
 import { WebGpuSynthesis } from './engine.ts';
+import { CrashHooks, type CrashHow } from '../pool/crash-hooks.ts';
 
 type Send = (msg: FromWorker) => void;
 
@@ -44,13 +45,15 @@ export class WebGpuHost {
   private opened?: Promise<OpenedDevice>;
   private chain: Promise<void> = Promise.resolve();
   private answers: Promise<void> = Promise.resolve();
-  private crashOnRun: { how: 'exit' | 'throw' | 'abort' } | undefined;
+  private readonly crash: CrashHooks;
 
   constructor(
     private readonly send: Send,
-    private readonly testHooks: boolean,
-    private readonly die: (how: 'exit' | 'throw' | 'abort') => void,
-  ) {}
+    testHooks: boolean,
+    die: (how: CrashHow) => void,
+  ) {
+    this.crash = new CrashHooks(testHooks, die);
+  }
 
   receive(msg: ToWorker): void {
     this.chain = this.chain.then(() => this.handle(msg));
@@ -72,14 +75,12 @@ export class WebGpuHost {
         return;
       }
       case 'run':
-        if (this.crashOnRun) return this.die(this.crashOnRun.how);
+        if (this.crash.diesOnRun()) return;
         return this.run(msg.id, msg.key, msg.feeds, msg.fetch);
       case 'slow':
         return;
       case 'crash':
-        if (!this.testHooks) return;
-        if (msg.onRun) this.crashOnRun = { how: msg.how };
-        else setTimeout(() => this.die(msg.how), msg.delayMs ?? 0);
+        this.crash.request(msg);
         return;
     }
   }
