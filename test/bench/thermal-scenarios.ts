@@ -174,6 +174,7 @@ function ours(setpoint: number, gpus: number, fanConfigs: ReturnType<typeof fanC
   const base = Value.Default(ZoneConfig, Value.Clone({ id: 'z', gpus: Array.from({ length: gpus }, (_, k) => k), fans: fanConfigs.map((f) => f.id) })) as ZoneConfig;
   const zone = createZoneController(base, fanConfigs);
   zone.update({ pid: { setpoint } });
+  if (process.env.OURS_PATCH) zone.update(JSON.parse(process.env.OURS_PATCH));
   let tracedAt = -Infinity;
   return {
     family,

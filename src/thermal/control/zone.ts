@@ -70,6 +70,10 @@ const PASSIVE_MIN_STILL_WINDOWS = 3;
 /** s, the identifier's window: fans stopped this long before a window ends count it as still air */
 const STILL_WINDOW_SECONDS = 20;
 
+/** C under the setpoint from which the duty falls faster, and how much faster per C further (duty/s) */
+const FAST_FALL_FROM_C = 3;
+const FAST_FALL_PER_C = 0.004;
+
 function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
@@ -186,7 +190,16 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
 
   /** min/max and slew while running; pure (the PID probes it) */
   const runningDuty = (demand: number, dt: number) =>
-    slew(duty, Math.min(zone.maxDuty, Math.max(zone.minDuty, demand)), dt, zone.slewUpPerSecond, zone.slewDownPerSecond);
+    slew(duty, Math.min(zone.maxDuty, Math.max(zone.minDuty, demand)), dt, zone.slewUpPerSecond, slewDownNow());
+  /**
+   * PID mode: the slow fall rate keeps a regulating zone from hunting; a die well under its setpoint has
+   * nothing to hunt about, and fans left high there (after a hint, a load drop) are noise for
+   * nothing: the fall speeds up with the distance below it.
+   */
+  const slewDownNow = () => {
+    const below = zone.mode === 'pid' && Number.isFinite(lastTemp) ? zone.pid.setpoint - FAST_FALL_FROM_C - lastTemp : 0;
+    return zone.slewDownPerSecond + (below > 0 ? FAST_FALL_PER_C * below : 0);
+  };
 
   /**
    * Stop/start hysteresis. Fans stop only when the zone idles (power estimate at or below the

@@ -98,6 +98,19 @@ describe('zone controller: limits', () => {
     expect(down.duty).toBeCloseTo(0.9 - 0.01 * 10, 2);
   });
 
+  it('pid mode: near the setpoint the duty falls at slewDownPerSecond; far under it, faster (fans left high there are noise for nothing)', () => {
+    const fall = (newSetpoint: number) => {
+      const zone = createZoneController(zoneConfig({ pid: { setpoint: 58 }, slewDownPerSecond: 0.003, stopBelowDuty: 0 }), FANS);
+      const high = hold(zone, 0, 60, 0.2, 62, 150).duty;
+      zone.update({ pid: { setpoint: newSetpoint } });
+      const after = hold(zone, 60.2, 10, 0.2, 62, 150);
+      expect(after.demand).toBeLessThanOrEqual(after.duty);
+      return (high - after.duty) / 10;
+    };
+    expect(fall(64)).toBeLessThanOrEqual(0.0031); // 10.2 s of steps
+    expect(fall(85)).toBeGreaterThan(5 * 0.003);
+  });
+
   it('honours min and max duty', () => {
     const zone = createZoneController(zoneConfig({ mode: 'fixed', fixedDuty: 0.05, minDuty: 0.25, maxDuty: 0.8, stopBelowDuty: 0 }), FANS);
     expect(hold(zone, 0, 1, 0.2, 60).duty).toBe(0.25);
