@@ -22,7 +22,8 @@
  * duty reversals per minute after the first 120 s (deadband 0.02, src/thermal/control/reversals.ts).
  * Margin of one of ours: the best baseline's mean noise at the same peak (linear interpolation on
  * the baselines' joint peak/noise frontier) minus ours; positive = ours quieter. Outside the
- * baselines' peak range only where one side dominates (marginAgainst), else n/a. A scenario is "holdable" for a setpoint when the fans still
+ * baselines' peak range only where one side dominates (marginAgainst), else n/a; none for a run whose
+ * peak is the thermal slowdown point (compared on seconds above the limit). A scenario is "holdable" for a setpoint when the fans still
  * working, at full, would settle the hottest GPU at its highest load at least 1 C under it.
  *
  * Figures are in simulated time and deterministic; the elapsed time printed is wall time on a
@@ -109,6 +110,12 @@ const SC: Scenario[] = [
 ];
 
 const OURS_SETPOINTS = [72, 76, 80];
+/**
+ * A run whose peak reaches the GPU's thermal slowdown point has its peak set by the throttling, not
+ * by its controller: at "equal peak" a controller that throttles for minutes longer compares as
+ * equal. Such runs get no margin; they are compared on seconds above the limit instead (summary).
+ */
+const THROTTLED_WITHIN_C = 0.05;
 /** THERMAL_SCENARIOS_TRACE=ours@76C[,10]: print that run's state every 10 s (diagnosis) */
 const TRACE = process.env.THERMAL_SCENARIOS_TRACE ? { label: process.env.THERMAL_SCENARIOS_TRACE.split(',')[0]!, every: Number(process.env.THERMAL_SCENARIOS_TRACE.split(',')[1] ?? 10) } : null;
 /** also run ours a second time through each scenario after a first pass (THERMAL_SCENARIOS_LEARNED=0: off) */
@@ -318,7 +325,7 @@ const t0 = performance.now();
 interface ScenarioResult {
   name: string;
   factor: string;
-  runs: Array<RunResult & { marginDb: number | null; holdable: boolean | null }>;
+  runs: Array<RunResult & { marginDb: number | null; holdable: boolean | null; throttled: boolean }>;
   worstMarginDb: number | null;
   worstOvershootC: number;
 }
@@ -347,7 +354,8 @@ for (const sc of scenarios) {
   const g0 = b.plant.gpus[0]!;
   const hottestAtFull = b.plant.ambientC + Math.max(...b.maxW) / conductance(g0, workingShare);
   const withRuns = runs.map((r) => {
-    return { ...r, marginDb: r.family.startsWith('ours') ? marginAgainst(front, r) : null, holdable: r.setpoint === null ? null : hottestAtFull <= r.setpoint - 1 };
+    const throttled = r.peakC >= g0.slowdownC - THROTTLED_WITHIN_C;
+    return { ...r, marginDb: r.family.startsWith('ours') && !throttled ? marginAgainst(front, r) : null, holdable: r.setpoint === null ? null : hottestAtFull <= r.setpoint - 1, throttled };
   });
   const oursRuns = withRuns.filter((r) => r.family === 'ours');
   const margins = oursRuns.map((r) => r.marginDb).filter((m): m is number => m !== null);
@@ -388,12 +396,18 @@ function summarise(family: string) {
     return baseBelow ? s.runs.filter((r) => r.family === family && r.secondsAboveLimit > 0).map((r) => `${s.name}:${r.label}`) : [];
   });
   const worstRev = pick(all, (a, b) => a.reversalsPerMin > b.reversalsPerMin)!;
+  // throttled runs: seconds above the limit against the baseline that spent the fewest there
+  const throttled = out.flatMap((s) => {
+    const fewest = Math.min(...s.runs.filter((r) => !r.family.startsWith('ours')).map((r) => r.secondsAboveLimit));
+    return s.runs.filter((r) => r.family === family && r.throttled).map((r) => ({ at: `${s.name} ${r.label}`, seconds: r.secondsAboveLimit, fewestBaseline: fewest }));
+  });
   const at = (r: R | null) => (r ? `${r.scenario} ${r.label}` : null);
   console.log('');
   console.log(`summary (${family} over every scenario and setpoint):`);
   console.log(`  worst margin vs best baseline at equal peak: ${fmt(worstMargin?.marginDb ?? null, 2)} dB (${at(worstMargin)}); ${withMargin.length}/${all.length} runs comparable, ${withMargin.filter((r) => r.marginDb! < -0.5).length} worse than -0.5 dB`);
   console.log(`  worst overshoot over setpoint: ${fmt(worstOver?.overshootC ?? null, 2)} C (${at(worstOver)}); where the fans can hold it and a power reading or hint exists: ${fmt(worstHeldOver?.overshootC ?? null, 2)} C (${at(worstHeldOver)})`);
   console.log(`  most reversals/min: ${fmt(worstRev.reversalsPerMin, 2)} (${at(worstRev)}); above the limit where a baseline stays below: ${baselineBelow.length ? baselineBelow.join(', ') : 'none'}`);
+  if (throttled.length) console.log(`  pinned at thermal slowdown (no margin): ${throttled.map((t) => `${t.at} ${t.seconds} s above the limit (fewest of the baselines ${t.fewestBaseline} s)`).join('; ')}`);
   return {
     worstMarginDb: round(worstMargin?.marginDb ?? null),
     worstMarginAt: at(worstMargin),
@@ -406,6 +420,7 @@ function summarise(family: string) {
     runs: all.length,
     maxReversalsPerMin: round(worstRev.reversalsPerMin, 3),
     aboveLimitWhereBaselineBelow: baselineBelow,
+    throttled,
   };
 }
 const oursSummary = summarise('ours');
@@ -424,7 +439,7 @@ console.log(
       factor: s.factor,
       worstMarginDb: round(s.worstMarginDb),
       worstOvershootC: round(s.worstOvershootC),
-      runs: s.runs.map((r) => ({ label: r.label, peakC: round(r.peakC), secondsAboveLimit: r.secondsAboveLimit, overshootC: round(r.overshootC), meanDba: round(r.meanDba), peakDba: round(r.peakDba), reversalsPerMin: round(r.reversalsPerMin, 3), marginDb: round(r.marginDb), holdable: r.holdable })),
+      runs: s.runs.map((r) => ({ label: r.label, throttled: r.throttled, peakC: round(r.peakC), secondsAboveLimit: r.secondsAboveLimit, overshootC: round(r.overshootC), meanDba: round(r.meanDba), peakDba: round(r.peakDba), reversalsPerMin: round(r.reversalsPerMin, 3), marginDb: round(r.marginDb), holdable: r.holdable })),
     })),
   }),
 );
