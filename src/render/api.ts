@@ -43,6 +43,11 @@ export interface RendersApiOptions {
 }
 
 const tags = ['renders'];
+/**
+ * A Range header as RFC 9110 14.1.2 writes it: "bytes=" and a comma list of "first-[last]" or
+ * "-suffix" (unit case-insensitive, spaces around the commas); whether it fits the file is send's.
+ */
+const BYTE_RANGES = /^bytes=[ \t]*(?:\d+-\d*|-\d+)(?:[ \t]*,[ \t]*(?:\d+-\d*|-\d+))*[ \t]*$/i;
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'render id' }) });
 const ListQuery = Type.Object({
   state: Type.Optional(JobStateSchema),
@@ -217,6 +222,9 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
 
     /** A finished file with Range requests, or the status that says why not. */
     async function serveFile(req: FastifyRequest, reply: FastifyReply, job: Job, file: string, what: string) {
+      // RFC 9110 14.2: a Range that does not parse is ignored, the whole file sent; send answers it 416
+      const range = req.headers.range;
+      if (range !== undefined && !BYTE_RANGES.test(range)) delete req.raw.headers.range;
       const r = await send(req.raw, basename(file), { root: dirname(file), dotfiles: 'allow', cacheControl: false, acceptRanges: true });
       if (r.type === 'error') {
         const status = (r.metadata.error as { status?: number }).status ?? r.statusCode;
@@ -238,7 +246,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id/output',
       {
         schema: {
-          description: 'The finished mp4, with Range requests (206, 416); 409 while the render is not done',
+          description: 'The finished mp4, with Range requests (206; 416 for a range past the end; a Range header that does not parse is ignored: 200); 409 while the render is not done',
           tags,
           params: IdParams,
           produces: ['video/mp4'],
@@ -257,7 +265,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id/debug',
       {
         schema: {
-          description: 'The finished debug video (a render submitted with output.debugPath), with Range requests (206, 416); 404 for a render without one, 409 while it is not done',
+          description: 'The finished debug video (a render submitted with output.debugPath), with Range requests (206, 416; a Range header that does not parse is ignored); 404 for a render without one, 409 while it is not done',
           tags,
           params: IdParams,
           produces: ['video/mp4'],
