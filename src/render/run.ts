@@ -45,7 +45,7 @@ import { preflight } from './preflight.ts';
 import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
-import { clearWorkDir, lockWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
+import { clearWorkDir, lockWorkDir, openWorkDir, readCheckpoint, type SegmentPlan } from './segments.ts';
 import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOptions, type RunRender } from './types.ts';
 
 export const DEFAULT_SEGMENT_FRAMES = 240;
@@ -103,7 +103,9 @@ const render: RunRender = async (rawSpec, deps, opts) => {
   const meter = new ProgressMeter(opts.onProgress);
   const { resolved: r, ffmpegLine } = await preflight(rawSpec, deps.networks.catalogue, deps.latents.config, ffmpeg);
   cancelled(opts.signal, 'before the analysis');
-  meter.stage('analysing');
+  // a resumed render has its checkpoint's frames done while it analyses again, not 0 (the bar went back)
+  const saved = await readCheckpoint(resolve(opts.workDir));
+  meter.stage('analysing', saved?.frames, saved?.framesDone);
   const plan = await analyse(r, deps, ffmpeg);
   try {
     cancelled(opts.signal, 'after the analysis');

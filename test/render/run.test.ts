@@ -72,6 +72,9 @@ describe('runRender', () => {
     const progress: RenderProgress[] = [];
     const resumed = await runRender(spec(out), local.deps, { workDir, segmentFrames: 10, onProgress: (p) => progress.push(p) });
     expect(resumed).toMatchObject({ frames: 48, resumedFrames: 20 });
+    // the checkpoint's frames count from the first event on, while the audio is analysed again
+    expect(progress[0]).toMatchObject({ stage: 'analysing', framesDone: 20, framesTotal: 48 });
+    expect(progress.filter((p) => p.stage === 'analysing' || p.stage === 'rendering').every((p) => p.framesDone >= 20)).toBe(true);
     expect(progress.find((p) => p.stage === 'rendering')!.framesDone).toBe(20);
     expect(probeStream(out, 'v').nb_read_frames).toBe('48');
     const want = frameMd5s(ref);
