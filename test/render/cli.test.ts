@@ -169,6 +169,7 @@ describe('gance render', () => {
   describe('bad input is refused before the workers start: one line on stderr, nothing on stdout, nothing left', () => {
     const cases: Array<[string, (song: string, out: string) => string[], RegExp]> = [
       ['audio that is not audio', (_song, out) => [join(dir, 'not-audio.wav'), '--out', out], /^gance: render failed \(bad-input\): .*not-audio\.wav: not a readable audio file/],
+      ['silent audio', (_song, out) => [join(dir, 'silent.wav'), '--out', out], /^gance: render failed \(bad-input\): audio is silent: .*silent\.wav has only zero samples \(below -90\.3 dBFS, one 16-bit step\): nothing for the video to react to$/m],
       ['a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out], /^gance: render failed \(bad-input\): .*no-such\.wav/],
       ['an unknown network', (song, out) => [song, '--network', 'no-such-net', '--out', out], /^gance: render failed \(bad-input\): network "no-such-net": no such network/],
       ['an output folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4')], /nowhere.*(does not exist|not writable)/],
@@ -182,6 +183,7 @@ describe('gance render', () => {
         const song = join(dir, 'refused.wav');
         writeWav(song, 22050, 1, tone(22050, 1, [330]));
         writeFileSync(join(dir, 'not-audio.wav'), 'this is not a wave file');
+        writeWav(join(dir, 'silent.wav'), 22050, 1, new Int16Array(22050));
         const out = join(dir, `refused-${what.replace(/\W+/g, '-')}.mp4`);
         const r = gance('render', ...args(song, out), '--config', config);
         expect(r.status).toBe(1);
