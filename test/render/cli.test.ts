@@ -196,6 +196,37 @@ describe('gance render', () => {
     }
   });
 
+  it('refuses to overwrite an existing --out or --debug file (one line, the file untouched) unless --force, which renders over it', { timeout: 120_000 }, () => {
+    const song = join(dir, 'over.wav');
+    writeWav(song, 22050, 1, tone(22050, 1, [330]));
+    const out = join(dir, 'precious.mp4');
+    const debug = join(dir, 'precious.debug.mp4');
+    writeFileSync(out, 'somebody\'s video');
+    const refusals: Array<[string[], RegExp]> = [
+      [[song, '--out', out], /^gance: --out .*precious\.mp4: already exists \(--force to overwrite it\)\n$/],
+      [[song, '--out', out, '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*precious\.mp4: already exists \(--force to overwrite it\)\n$/],
+    ];
+    for (const [args, message] of refusals) {
+      const r = gance('render', ...args, '--config', config);
+      expect({ args, status: r.status }).toEqual({ args, status: 1 });
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+      expect(readFileSync(out, 'utf8')).toBe('somebody\'s video');
+    }
+    writeFileSync(debug, 'somebody\'s debug video');
+    const fresh = join(dir, 'fresh.mp4');
+    const r = gance('render', song, '--out', fresh, '--debug', debug, '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^gance: --debug .*precious\.debug\.mp4: already exists \(--force to overwrite it\)\n$/);
+    expect(existsSync(fresh)).toBe(false);
+    expect(readFileSync(debug, 'utf8')).toBe('somebody\'s debug video');
+
+    const forced = gance('render', song, '--out', out, '--fps', '12', '--force', '--no-progress', '--config', config);
+    expect(forced.stderr).toBe('');
+    expect(forced.status).toBe(0);
+    expect(probeStream(out, 'v').nb_read_frames).toBe('12');
+  });
+
   it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {
     const song = join(dir, 'short.wav');
     writeWav(song, 22050, 1, tone(22050, 1, [330]));
