@@ -88,7 +88,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
     networks: opts.networks,
     activeOutputs: () => scheduler.queue.activeOutputs(),
   };
-  const view = (job: Job) => jobView(job, RENDERS_PREFIX);
+  const roots = { mediaRoot: config.mediaRoot, outputRoot: config.outputRoot };
+  const view = (job: Job) => jobView(job, RENDERS_PREFIX, roots);
   const find = (id: string) => {
     const job = scheduler.view(id);
     if (!job) throw new RequestError(404, `no render "${id}"`);
