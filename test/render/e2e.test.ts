@@ -153,7 +153,7 @@ describe('renders in a daemon process with the real pipeline', () => {
     expect(line.resumedFrames).toBeGreaterThanOrEqual(SEGMENT);
     expect(line.resumedFrames).toBeLessThan(FRAMES);
     // from the restart on it never shows fewer frames than its checkpoint, the analysis included
-    expect(after.filter((e) => e.framesDone < line.resumedFrames)).toEqual([]);
+    expect(after.filter((e) => e.framesDone < Number(line.resumedFrames))).toEqual([]);
     expect(frameMd5s(done.output!)).toEqual(reference);
     const download = Buffer.from(await (await fetch(`${base2}${done.outputUrl}`)).arrayBuffer());
     expect(download.length).toBeGreaterThan(1000);
