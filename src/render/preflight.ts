@@ -1,8 +1,9 @@
 /**
  * The checks a render can make before any worker starts or any frame is analysed: the spec, its
- * networks, the encoder, every audio file readable as audio (ffprobe) and not all silent, and the output (and debug)
- * paths writable. `gance render` runs them before it starts the pool, so a bad input is one line
- * and nothing else; the runner runs them again (they are cheap) for callers that did not.
+ * networks, the encoder, every audio file readable as audio (ffprobe), the track they make not
+ * silent, and the output (and debug) paths writable. `gance render` runs them before it starts the
+ * pool, so a bad input is one line and nothing else; the runner runs them again (they are cheap:
+ * the silence check reads only up to the first sound) for callers that did not.
  */
 import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';

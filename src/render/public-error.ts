@@ -45,7 +45,8 @@ export function publicError(message: string, job: Job, roots: PublicRoots): stri
     if (under) files.set(a, basename(a).replace(/^\d+-/, ''));
   }
   const folders: Array<[string, string]> = [];
-  for (const dir of [job.workDir, ...(uploadDir === null ? [] : [uploadDir])]) folders.push([resolve(dir), 'the work folder']);
+  folders.push([resolve(job.workDir), 'the work folder']);
+  if (uploadDir !== null) folders.push([uploadDir, 'the upload folder']);
   for (const dir of spellings(roots.mediaRoot)) folders.push([dir, 'the media root']);
   for (const dir of spellings(roots.outputRoot)) folders.push([dir, 'the output root']);
   let out = message;
