@@ -5,7 +5,7 @@
  * terminal). Ctrl-C cancels cleanly; with --work-dir an interrupted render resumes when run again.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import { MAX_ENCODE_PARALLEL } from '../render/limits.ts';
@@ -35,6 +35,7 @@ interface RenderFlags {
   remote?: string;
   still?: number[];
   debug?: string;
+  force?: boolean;
 }
 
 function collect(v: string, prev: string[] | undefined): string[] {
@@ -187,7 +188,7 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
 /** The flags of a video render that a stills run has no use for (--size, --psi, --network, --config it takes). */
 const VIDEO_ONLY: Array<[keyof RenderFlags, string]> = [
   ['format', '--format'], ['fps', '--fps'], ['crf', '--crf'], ['preset', '--preset'], ['pixelFormat', '--pixel-format'], ['audioCodec', '--audio-codec'],
-  ['mode', '--mode'], ['projection', '--projection'], ['alpha', '--alpha'], ['seed', '--seed'], ['workDir', '--work-dir'], ['segmentFrames', '--segment-frames'], ['encodeParallel', '--encode-parallel'], ['remote', '--remote'], ['debug', '--debug'],
+  ['mode', '--mode'], ['projection', '--projection'], ['alpha', '--alpha'], ['seed', '--seed'], ['workDir', '--work-dir'], ['segmentFrames', '--segment-frames'], ['encodeParallel', '--encode-parallel'], ['remote', '--remote'], ['debug', '--debug'], ['force', '--force'],
 ];
 
 /** --still SEED...: one PNG per seed into the --out folder, no audio (src/render/stills.ts). */
@@ -233,9 +234,23 @@ async function stillsCommand(audio: string[], flags: RenderFlags): Promise<void>
   }
 }
 
+/**
+ * A file already at --out (or --debug) is somebody's video: the render would rename its own over
+ * it at the end, so it is refused before anything starts unless --force says to replace it (the
+ * daemon refuses an existing output.path likewise, 409). Folders are checkOutput's (PNG frames).
+ */
+async function refuseOverwrite(flags: RenderFlags): Promise<void> {
+  if (flags.force) return;
+  for (const [flag, path] of [['--out', flags.out], ['--debug', flags.debug]] as const) {
+    if (path === undefined) continue;
+    if ((await stat(resolve(path)).catch(() => null))?.isFile()) throw new Error(`${flag} ${path}: already exists (--force to overwrite it)`);
+  }
+}
+
 async function renderCommand(audio: string[], flags: RenderFlags): Promise<void> {
   if (flags.still !== undefined) return stillsCommand(audio, flags);
   if (audio.length === 0) throw new InvalidArgumentError("missing required argument 'audio' (or --still SEED for stills)");
+  await refuseOverwrite(flags);
   if (flags.remote !== undefined) return remoteCommand(audio, flags);
   const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, { encodeParallel }, pinoModule] = await Promise.all([
     import('../config/load.ts'),
@@ -328,6 +343,7 @@ export function register(program: Command): void {
     .option('--segment-frames <n>', 'frames per segment, the resume granularity (default: render.segmentFrames, 240)', number('--segment-frames', 1, 1_000_000, true))
     .option('--debug <file.mp4>', 'also write a debug video here (GANce --debug-path): each frame beside charts of the audio features, the latents and the network index over time, with the audio; drawn after the render')
     .option('--encode-parallel <n>', 'segments encoded at once, 4 x264 threads each; the same video with any number (default: render.encodeParallel, one per 4 CPU cores)', number('--encode-parallel', 1, MAX_ENCODE_PARALLEL, true))
+    .option('--force', 'replace a file already at --out (or --debug); without it such a file is refused before anything starts')
     .option('--no-progress', 'print no progress')
     .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot')
     .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));

@@ -1,13 +1,14 @@
 /**
  * What the daemon can tell about a render at the door, before it is queued: the networks can be
  * fed (their kind fits the latents settings and each other), the output size is within 4x of the
- * networks' picture, and every audio file opens as audio, all at one sample rate. Without this a
- * render that could only fail as `bad-input` was answered 202 and failed a moment later; now it is
- * a 422 naming the field.
+ * networks' picture, every audio file opens as audio, all at one sample rate, and the track they
+ * make is not silent (src/audio/silence.ts). Without this a render that could only fail as
+ * `bad-input` was answered 202 and failed a moment later; now it is a 422 naming the field.
  * The runner's preflight makes the same checks again (a file can change while a job waits).
  */
 import { probeAudio } from '../audio/decode.ts';
 import { AudioError } from '../audio/errors.ts';
+import { audioPeak, SILENCE_LEVEL, silenceReason } from '../audio/silence.ts';
 import type { LatentsConfig } from '../latents/config.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import { findNetwork, geometry, mergeLatents, renderNetwork, type RenderNetwork } from './resolve.ts';
@@ -22,6 +23,7 @@ export interface AdmitOptions {
   catalogue: NetworkCatalogue;
   latents: LatentsConfig;
   ffprobe?: string;
+  ffmpeg?: string;
 }
 
 function refusal(field: string, fn: () => void): void {
@@ -31,6 +33,12 @@ function refusal(field: string, fn: () => void): void {
     if (err instanceof RenderFailure && err.reason === 'bad-input') throw new RequestError(422, `${field}: ${err.message}`);
     throw err;
   }
+}
+
+/** An audio error's reason in the client's words: the daemon's own paths (uploads live in its state folder) are none of its business. */
+function clientWords(err: AudioError, file: string, name: string): string {
+  const own = err.file === undefined ? err.message : err.message.slice(err.file.length + 2);
+  return own.split(file).join(name);
 }
 
 export function renderAdmission(opts: AdmitOptions): AdmitRender {
@@ -51,11 +59,23 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
         }
       } catch (err) {
         if (!(err instanceof AudioError)) throw err;
-        // the daemon's own paths (uploads live in its state folder) are none of the client's business
-        const own = err.file === undefined ? err.message : err.message.slice(err.file.length + 2);
-        const why = own.split(file).join(name);
+        const why = clientWords(err, file, name);
         throw new RequestError(422, `body/audio/${k}: "${name}" is not usable audio (${why})`);
       }
     }
+    // the joined track is what the video reacts to: a silent intro before the music is fine
+    let peak = 0;
+    for (const [k, file] of spec.audio.entries()) {
+      try {
+        peak = Math.max(peak, await audioPeak(file, opts.ffmpeg === undefined ? {} : { ffmpegPath: opts.ffmpeg }));
+      } catch (err) {
+        if (!(err instanceof AudioError)) throw err;
+        throw new RequestError(422, `body/audio/${k}: "${names.audio[k] ?? file}" is not usable audio (${clientWords(err, file, names.audio[k] ?? file)})`);
+      }
+      if (peak >= SILENCE_LEVEL) return;
+    }
+    const why = silenceReason(peak, spec.audio.length)!;
+    const field = spec.audio.length === 1 ? 'body/audio/0' : 'body/audio';
+    throw new RequestError(422, `${field}: audio is silent: ${spec.audio.map((f, k) => `"${names.audio[k] ?? f}"`).join(' + ')} ${why}`);
   };
 }

@@ -43,6 +43,11 @@ export interface RendersApiOptions {
 }
 
 const tags = ['renders'];
+/**
+ * A Range header as RFC 9110 14.1.2 writes it: "bytes=" and a comma list of "first-[last]" or
+ * "-suffix" (unit case-insensitive, spaces around the commas); whether it fits the file is send's.
+ */
+const BYTE_RANGES = /^bytes=[ \t]*(?:\d+-\d*|-\d+)(?:[ \t]*,[ \t]*(?:\d+-\d*|-\d+))*[ \t]*$/i;
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'render id' }) });
 const ListQuery = Type.Object({
   state: Type.Optional(JobStateSchema),
@@ -83,7 +88,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
     networks: opts.networks,
     activeOutputs: () => scheduler.queue.activeOutputs(),
   };
-  const view = (job: Job) => jobView(job, RENDERS_PREFIX);
+  const roots = { mediaRoot: config.mediaRoot, outputRoot: config.outputRoot };
+  const view = (job: Job) => jobView(job, RENDERS_PREFIX, roots);
   const find = (id: string) => {
     const job = scheduler.view(id);
     if (!job) throw new RequestError(404, `no render "${id}"`);
@@ -143,7 +149,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           description:
             'Queue a render (202). JSON: a RenderSpec whose audio and projection files are names under the daemon\'s render.mediaRoot and whose output.path is a name under render.outputRoot. ' +
             `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it). Any other content type: 415. ` +
-            'Every audio file is probed and the networks, latents settings and output size checked before the render is queued: what can only fail is 422 naming the field.',
+            'Every audio file is probed (and the track they make checked for sound: silent audio, no sample of the mix at -90.3 dBFS, is 422) and the networks, latents settings and output size checked before the render is queued: what can only fail is 422 naming the field.',
           tags,
           body: {
             content: {
@@ -217,6 +223,9 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
 
     /** A finished file with Range requests, or the status that says why not. */
     async function serveFile(req: FastifyRequest, reply: FastifyReply, job: Job, file: string, what: string) {
+      // RFC 9110 14.2: a Range that does not parse is ignored, the whole file sent; send answers it 416
+      const range = req.headers.range;
+      if (range !== undefined && !BYTE_RANGES.test(range)) delete req.raw.headers.range;
       const r = await send(req.raw, basename(file), { root: dirname(file), dotfiles: 'allow', cacheControl: false, acceptRanges: true });
       if (r.type === 'error') {
         const status = (r.metadata.error as { status?: number }).status ?? r.statusCode;
@@ -238,7 +247,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id/output',
       {
         schema: {
-          description: 'The finished mp4, with Range requests (206, 416); 409 while the render is not done',
+          description: 'The finished mp4, with Range requests (206; 416 for a range past the end; a Range header that does not parse is ignored: 200); 409 while the render is not done',
           tags,
           params: IdParams,
           produces: ['video/mp4'],
@@ -257,7 +266,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id/debug',
       {
         schema: {
-          description: 'The finished debug video (a render submitted with output.debugPath), with Range requests (206, 416); 404 for a render without one, 409 while it is not done',
+          description: 'The finished debug video (a render submitted with output.debugPath), with Range requests (206, 416; a Range header that does not parse is ignored); 404 for a render without one, 409 while it is not done',
           tags,
           params: IdParams,
           produces: ['video/mp4'],

@@ -1,14 +1,16 @@
 /**
  * The checks a render can make before any worker starts or any frame is analysed: the spec, its
- * networks, the encoder, every audio file readable as audio (ffprobe), and the output (and debug)
- * paths writable. `gance render` runs them before it starts the pool, so a bad input is one line
- * and nothing else; the runner runs them again (they are cheap) for callers that did not.
+ * networks, the encoder, every audio file readable as audio (ffprobe), the track they make not
+ * silent, and the output (and debug) paths writable. `gance render` runs them before it starts the
+ * pool, so a bad input is one line and nothing else; the runner runs them again (they are cheap:
+ * the silence check reads only up to the first sound) for callers that did not.
  */
 import { constants } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { probeAudio } from '../audio/decode.ts';
 import { AudioError } from '../audio/errors.ts';
+import { joinedPeak, silenceReason } from '../audio/silence.ts';
 import type { LatentsConfig } from '../latents/config.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import { ffmpegVersion } from './ffmpeg.ts';
@@ -42,15 +44,18 @@ export async function checkDebugOutput(path: string): Promise<void> {
   if ((await stat(path).catch(() => null))?.isDirectory()) throw bad(`output.debugPath ${path}: is a folder`);
 }
 
-/** Every audio file opens as audio (ffprobe); decoding problems past the header show in the analysis. */
-export async function checkAudio(files: readonly string[]): Promise<void> {
-  for (const f of files) {
-    try {
-      await probeAudio(f);
-    } catch (err) {
-      if (err instanceof AudioError) throw bad(err.message);
-      throw err;
-    }
+/**
+ * Every audio file opens as audio (ffprobe) and the joined track is not silent (see SILENCE_LEVEL);
+ * decoding problems past the header show in the analysis.
+ */
+export async function checkAudio(files: readonly string[], ffmpeg = 'ffmpeg'): Promise<void> {
+  try {
+    for (const f of files) await probeAudio(f);
+    const why = silenceReason(await joinedPeak(files, { ffmpegPath: ffmpeg }), files.length);
+    if (why !== null) throw bad(`audio is silent: ${files.join(' + ')} ${why}`);
+  } catch (err) {
+    if (err instanceof AudioError) throw bad(err.message);
+    throw err;
   }
 }
 
@@ -66,6 +71,6 @@ export async function preflight(rawSpec: unknown, catalogue: NetworkCatalogue, l
   await checkOutput(out, resolved.spec.output.format);
   if (resolved.spec.output.debugPath !== null) await checkDebugOutput(resolve(resolved.spec.output.debugPath));
   const ffmpegLine = await ffmpegVersion(ffmpeg);
-  await checkAudio(resolved.spec.audio);
+  await checkAudio(resolved.spec.audio, ffmpeg);
   return { resolved, ffmpegLine };
 }

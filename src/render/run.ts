@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AudioError } from '../audio/errors.ts';
+import { SILENCE_LEVEL } from '../audio/silence.ts';
 import { LatentError } from '../latents/errors.ts';
 import { ProjectionError } from '../latents/projection/errors.ts';
 import type { LatentFrame } from '../latents/frame.ts';
@@ -45,12 +46,16 @@ import { preflight } from './preflight.ts';
 import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
-import { clearWorkDir, lockWorkDir, openWorkDir, type SegmentPlan } from './segments.ts';
+import { clearWorkDir, lockWorkDir, openWorkDir, readCheckpoint, type SegmentPlan } from './segments.ts';
 import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOptions, type RunRender } from './types.ts';
 
 export const DEFAULT_SEGMENT_FRAMES = 240;
-/** A track whose loudest frame is quieter than this (one 16-bit step) has nothing to react to. */
-const SILENCE_RMS = 2 ** -15;
+/**
+ * A track whose loudest frame is quieter than this has nothing to react to: the level preflight and
+ * the daemon's admission hold the track's peak to (a frame's RMS is at most the peak), so this
+ * catches only what they let through, sound too sparse to fill a frame, or a file changed since.
+ */
+const SILENCE_RMS = SILENCE_LEVEL;
 
 function cancelled(signal: AbortSignal | undefined, where: string): void {
   if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled ${where}`);
@@ -103,7 +108,9 @@ const render: RunRender = async (rawSpec, deps, opts) => {
   const meter = new ProgressMeter(opts.onProgress);
   const { resolved: r, ffmpegLine } = await preflight(rawSpec, deps.networks.catalogue, deps.latents.config, ffmpeg);
   cancelled(opts.signal, 'before the analysis');
-  meter.stage('analysing');
+  // a resumed render has its checkpoint's frames done while it analyses again, not 0 (the bar went back)
+  const saved = await readCheckpoint(resolve(opts.workDir));
+  meter.stage('analysing', saved?.frames, saved?.framesDone);
   const plan = await analyse(r, deps, ffmpeg);
   try {
     cancelled(opts.signal, 'after the analysis');

@@ -65,6 +65,28 @@ export async function openWorkDir(dir: string, plan: SegmentPlan, fingerprint: s
   return { complete, discarded };
 }
 
+/**
+ * What a workDir holds from an earlier run, read before the audio is analysed again (the analysis
+ * decides whether the segments still fit: openWorkDir): the frames of its complete segments from
+ * the first on, and the frames of the whole render. null: nothing to resume from.
+ */
+export async function readCheckpoint(dir: string): Promise<{ framesDone: number; frames: number } | null> {
+  let state: State;
+  let names: string[];
+  try {
+    state = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as State;
+    names = await readdir(dir);
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(state.frames) || state.frames < 1 || !Number.isInteger(state.segmentFrames) || state.segmentFrames < 1 || (state.format !== 'mp4' && state.format !== 'png')) return null;
+  const plan: SegmentPlan = { frames: state.frames, segmentFrames: state.segmentFrames, format: state.format };
+  const have = new Set(names);
+  let complete = 0;
+  while (complete < segmentCount(plan) && have.has(segmentName(complete, plan.format))) complete++;
+  return { framesDone: Math.min(complete * plan.segmentFrames, plan.frames), frames: plan.frames };
+}
+
 /** Removes what this module put in a workDir (after a render that completed, or one that cannot resume). */
 export async function clearWorkDir(dir: string): Promise<void> {
   let names: string[];

@@ -24,7 +24,7 @@ export const RenderRequest = Type.Object(
     output: Type.Object(
       {
         ...RenderOutput.properties,
-        path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png)' })),
+        path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png); one that already exists, or that a queued or running render will write, is 409: a render never overwrites a file' })),
         debugPath: Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], {
           default: null,
           description: 'name under render.outputRoot for a debug video (GANce --debug-path): the frames beside charts of features, latents and network index; GET /v1/renders/{id}/debug once done',

@@ -1,5 +1,6 @@
 /** A render job as the API shows it (and the CLI reads it). */
 import { Type, type Static } from '@sinclair/typebox';
+import { publicError, type PublicRoots } from './public-error.ts';
 import type { Job } from './queue.ts';
 import { JOB_STATES } from './states.ts';
 import { RenderSpec } from './spec.ts';
@@ -25,7 +26,7 @@ export const RenderJobView = Type.Object({
   reason: Nullable(
     Type.Union(['bad-input', 'no-space', 'encoder', 'synthesis', 'cancelled', 'internal'].map((s) => Type.Literal(s)), { description: 'why it failed or ended' }),
   ),
-  error: Nullable(Type.String()),
+  error: Nullable(Type.String({ description: 'why it failed, with files by the names the client gave them (the daemon\'s own folders left out)' })),
   output: Nullable(Type.String({ description: 'the finished file on the daemon (only once complete)' })),
   outputUrl: Nullable(Type.String({ description: 'where to download it (mp4 renders that are done)' })),
   debugUrl: Nullable(Type.String({ description: 'where to download the debug video (renders with output.debugPath that are done)' })),
@@ -39,7 +40,8 @@ export type RenderJobView = Static<typeof RenderJobView>;
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
-export function jobView(job: Job, prefix = '/v1/renders'): RenderJobView {
+/** `roots`: the daemon's media and output roots; with them the error is in the client's terms (public-error.ts). */
+export function jobView(job: Job, prefix = '/v1/renders', roots?: PublicRoots): RenderJobView {
   return {
     id: job.id,
     state: job.state,
@@ -51,7 +53,7 @@ export function jobView(job: Job, prefix = '/v1/renders'): RenderJobView {
     fps: job.fps,
     etaSeconds: job.etaSeconds,
     reason: job.reason,
-    error: job.error,
+    error: job.error !== null && roots ? publicError(job.error, job, roots) : job.error,
     output: job.output,
     outputUrl: job.state === 'done' && job.spec.output.format === 'mp4' ? `${prefix}/${job.id}/output` : null,
     debugUrl: job.state === 'done' && (job.spec.output.debugPath ?? null) !== null ? `${prefix}/${job.id}/debug` : null,

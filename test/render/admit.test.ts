@@ -2,7 +2,8 @@
  * A render that can only fail as bad-input is refused at the door (422 naming the field), with the
  * real network catalogue and real ffprobe, instead of a 202 and a job that fails a moment later.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -29,7 +30,16 @@ async function setup() {
   writeWav(join(s.mediaRoot, 'tone-44k.wav'), 44100, 1, tone(44100, 0.5, [440]));
   writeFileSync(join(s.mediaRoot, 'empty.wav'), '');
   writeFileSync(join(s.mediaRoot, 'text.wav'), 'hello, not audio\n');
+  writeWav(join(s.mediaRoot, 'silent.wav'), 22050, 2, new Int16Array(2 * 22050));
+  // a float file whose loudest sample is below one 16-bit step (-96 dBFS): nothing a 16-bit file could hold either
+  writeWav(join(s.mediaRoot, 'hiss.wav'), 22050, 1, new Float32Array(22050).map((_, i) => (i % 2 ? 1 : -1) * 2 ** -16));
   return s;
+}
+
+/** Digital silence through ffmpeg's own generator, as a client would make it. */
+function anullsrc(path: string, rate: number, seconds: number): void {
+  const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `anullsrc=r=${rate}:cl=stereo`, '-t', String(seconds), path]);
+  if (r.status !== 0) throw new Error(`ffmpeg anullsrc: ${r.stderr.toString()}`);
 }
 
 describe('render admission', () => {
@@ -53,6 +63,48 @@ describe('render admission', () => {
     const ok = await post({ audio: ['tone.wav'], networks: ['demo-64'], output: { size: 256 } });
     expect(ok.statusCode).toBe(202);
     await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
+  it('refuses silent audio with 422 naming the audio and why (peak below -90.3 dBFS, one 16-bit step); a silent file joined to one with sound is queued', async () => {
+    const s = await setup();
+    anullsrc(join(s.mediaRoot, 'nothing.flac'), 22050, 1);
+    const post = (payload: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload });
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ audio: ['silent.wav'], networks: ['demo-64'] }, /^body\/audio\/0: audio is silent: "silent.wav" has only zero samples \(below -90.3 dBFS, one 16-bit step\): nothing for the video to react to$/],
+      [{ audio: ['nothing.flac'], networks: ['demo-64'] }, /^body\/audio\/0: audio is silent: "nothing.flac" has only zero samples/],
+      [{ audio: ['hiss.wav'], networks: ['demo-64'] }, /^body\/audio\/0: audio is silent: "hiss.wav" peaks at -96.3 dBFS \(below -90.3 dBFS, one 16-bit step\)/],
+      [{ audio: ['silent.wav', 'hiss.wav'], networks: ['demo-64'] }, /^body\/audio: audio is silent: "silent.wav" \+ "hiss.wav" peak at -96.3 dBFS \(below -90.3 dBFS/],
+    ];
+    for (const [payload, message] of cases) {
+      const res = await post(payload);
+      expect({ payload, code: res.statusCode }).toEqual({ payload, code: 422 });
+      expect(res.json().message).toMatch(message);
+      expect(res.json().message).not.toContain(s.mediaRoot);
+    }
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+    // a silent intro before the music is a track with something to react to
+    const joined = await post({ audio: ['silent.wav', 'tone.wav'], networks: ['demo-64'] });
+    expect(joined.statusCode).toBe(202);
+    await until(s.scheduler, joined.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
+  it('refuses a silent upload (422 naming the part by its file name) and keeps nothing of it', async () => {
+    const s = await setup();
+    const file = join(s.root, 'quiet.wav');
+    anullsrc(file, 44100, 2);
+    const res = await s.app.inject({
+      method: 'POST',
+      url: '/v1/renders',
+      ...multipartBody([
+        { name: 'spec', value: JSON.stringify({ networks: ['demo-64'] }) },
+        { name: 'audio', value: readFileSync(file), filename: 'quiet.wav' },
+      ]),
+    });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().message).toMatch(/^body\/audio\/0: audio is silent: "quiet.wav" has only zero samples/);
+    expect(res.json().message).not.toContain(s.uploadRoot);
+    expect(readdirSync(s.uploadRoot)).toEqual([]);
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
   });
 
   it('refuses an uploaded file that is not audio (422 naming the part by its file name, not the daemon path) and keeps nothing of it', async () => {

@@ -185,6 +185,19 @@ describe('/v1/renders', () => {
     const beyond = await s.app.inject({ url, headers: { range: `bytes=${size}-${size + 10}` } });
     expect(beyond.statusCode).toBe(416);
     expect(beyond.headers['content-range']).toBe(`bytes */${size}`);
+    // RFC 9110 14.2: a Range that does not parse is ignored (the whole file); 416 is for ranges that parse but miss
+    for (const range of ['bytes=abc', 'bytes=', 'bytes=5', 'bytes=--1', 'items=0-5', 'abc']) {
+      const ignored = await s.app.inject({ url, headers: { range } });
+      expect({ range, status: ignored.statusCode }).toEqual({ range, status: 200 });
+      expect(ignored.headers['content-range']).toBeUndefined();
+      expect(ignored.rawPayload.equals(file)).toBe(true);
+    }
+    // bytes=10-1 parses (its last before its first makes it invalid, which RFC 9110 lets a server reject)
+    for (const range of [`bytes=${size}-`, `bytes=${size + 100}-${size + 200}`, 'bytes=-0', 'bytes=10-1']) {
+      const missed = await s.app.inject({ url, headers: { range } });
+      expect({ range, status: missed.statusCode }).toEqual({ range, status: 416 });
+      expect(missed.headers['content-range']).toBe(`bytes */${size}`);
+    }
   });
 
   it('a debug video: its name under the output root, refused where it clashes, served once done (Range requests), 404 for a render without one', async () => {
@@ -226,6 +239,12 @@ describe('/v1/renders', () => {
     const part = await s.app.inject({ url: view.debugUrl!, headers: { range: 'bytes=0-4' } });
     expect(part.statusCode).toBe(206);
     expect(part.body).toBe('debug');
+    const malformed = await s.app.inject({ url: view.debugUrl!, headers: { range: 'bytes=abc' } });
+    expect(malformed.statusCode).toBe(200);
+    expect(malformed.rawPayload.equals(file)).toBe(true);
+    const unsatisfiable = await s.app.inject({ url: view.debugUrl!, headers: { range: `bytes=${file.length}-` } });
+    expect(unsatisfiable.statusCode).toBe(416);
+    expect(unsatisfiable.headers['content-range']).toBe(`bytes */${file.length}`);
 
     const plain = (await post(body({ output: { path: 'plain.mp4' } }))).json<RenderJobView>();
     await until(s.scheduler, plain.id, (j) => j.state === 'done');

@@ -169,6 +169,7 @@ describe('gance render', () => {
   describe('bad input is refused before the workers start: one line on stderr, nothing on stdout, nothing left', () => {
     const cases: Array<[string, (song: string, out: string) => string[], RegExp]> = [
       ['audio that is not audio', (_song, out) => [join(dir, 'not-audio.wav'), '--out', out], /^gance: render failed \(bad-input\): .*not-audio\.wav: not a readable audio file/],
+      ['silent audio', (_song, out) => [join(dir, 'silent.wav'), '--out', out], /^gance: render failed \(bad-input\): audio is silent: .*silent\.wav has only zero samples \(below -90\.3 dBFS, one 16-bit step\): nothing for the video to react to$/m],
       ['a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out], /^gance: render failed \(bad-input\): .*no-such\.wav/],
       ['an unknown network', (song, out) => [song, '--network', 'no-such-net', '--out', out], /^gance: render failed \(bad-input\): network "no-such-net": no such network/],
       ['an output folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4')], /nowhere.*(does not exist|not writable)/],
@@ -182,6 +183,7 @@ describe('gance render', () => {
         const song = join(dir, 'refused.wav');
         writeWav(song, 22050, 1, tone(22050, 1, [330]));
         writeFileSync(join(dir, 'not-audio.wav'), 'this is not a wave file');
+        writeWav(join(dir, 'silent.wav'), 22050, 1, new Int16Array(22050));
         const out = join(dir, `refused-${what.replace(/\W+/g, '-')}.mp4`);
         const r = gance('render', ...args(song, out), '--config', config);
         expect(r.status).toBe(1);
@@ -192,6 +194,37 @@ describe('gance render', () => {
         expect(readdirSync(dir).filter((n) => n.includes('refused-') || n.startsWith('d.mp4'))).toEqual([]);
       });
     }
+  });
+
+  it('refuses to overwrite an existing --out or --debug file (one line, the file untouched) unless --force, which renders over it', { timeout: 120_000 }, () => {
+    const song = join(dir, 'over.wav');
+    writeWav(song, 22050, 1, tone(22050, 1, [330]));
+    const out = join(dir, 'precious.mp4');
+    const debug = join(dir, 'precious.debug.mp4');
+    writeFileSync(out, 'somebody\'s video');
+    const refusals: Array<[string[], RegExp]> = [
+      [[song, '--out', out], /^gance: --out .*precious\.mp4: already exists \(--force to overwrite it\)\n$/],
+      [[song, '--out', out, '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*precious\.mp4: already exists \(--force to overwrite it\)\n$/],
+    ];
+    for (const [args, message] of refusals) {
+      const r = gance('render', ...args, '--config', config);
+      expect({ args, status: r.status }).toEqual({ args, status: 1 });
+      expect(r.stderr).toMatch(message);
+      expect(r.stdout).toBe('');
+      expect(readFileSync(out, 'utf8')).toBe('somebody\'s video');
+    }
+    writeFileSync(debug, 'somebody\'s debug video');
+    const fresh = join(dir, 'fresh.mp4');
+    const r = gance('render', song, '--out', fresh, '--debug', debug, '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^gance: --debug .*precious\.debug\.mp4: already exists \(--force to overwrite it\)\n$/);
+    expect(existsSync(fresh)).toBe(false);
+    expect(readFileSync(debug, 'utf8')).toBe('somebody\'s debug video');
+
+    const forced = gance('render', song, '--out', out, '--fps', '12', '--force', '--no-progress', '--config', config);
+    expect(forced.stderr).toBe('');
+    expect(forced.status).toBe(0);
+    expect(probeStream(out, 'v').nb_read_frames).toBe('12');
   });
 
   it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {

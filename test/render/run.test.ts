@@ -72,6 +72,9 @@ describe('runRender', () => {
     const progress: RenderProgress[] = [];
     const resumed = await runRender(spec(out), local.deps, { workDir, segmentFrames: 10, onProgress: (p) => progress.push(p) });
     expect(resumed).toMatchObject({ frames: 48, resumedFrames: 20 });
+    // the checkpoint's frames count from the first event on, while the audio is analysed again
+    expect(progress[0]).toMatchObject({ stage: 'analysing', framesDone: 20, framesTotal: 48 });
+    expect(progress.filter((p) => p.stage === 'analysing' || p.stage === 'rendering').every((p) => p.framesDone >= 20)).toBe(true);
     expect(progress.find((p) => p.stage === 'rendering')!.framesDone).toBe(20);
     expect(probeStream(out, 'v').nb_read_frames).toBe('48');
     const want = frameMd5s(ref);
@@ -231,7 +234,7 @@ describe('runRender', () => {
           return { spec: { ...spec(join(dir, 'x.mp4')), audio: [f] } };
         },
         'bad-input',
-        /silence\.wav: silent/,
+        /^audio is silent: .*silence\.wav has only zero samples \(below -90\.3 dBFS/,
       ],
       ['an unknown network', () => ({ spec: { ...spec(join(dir, 'x.mp4')), networks: ['no-such-net'] } }), 'bad-input', /network "no-such-net": no such network \(known: .*demo-64/],
       [
@@ -247,9 +250,9 @@ describe('runRender', () => {
       [
         'ffmpeg crashing mid-render',
         () => {
-          // answers -version like ffmpeg, then reads a frame and a half of the input and dies
+          // answers -version like ffmpeg and leaves reading the audio (the silence check) to the real one; an encode reads a frame and a half of the input and dies
           const fake = join(dir, 'crashing-ffmpeg');
-          writeFileSync(fake, `#!/bin/sh\nif [ "$1" = -version ]; then echo "ffmpeg version fake"; exit 0; fi\nhead -c 18000 >/dev/null\necho "fake encoder gave up" >&2\nexit 3\n`);
+          writeFileSync(fake, `#!/bin/sh\nif [ "$1" = -version ]; then echo "ffmpeg version fake"; exit 0; fi\ncase "$*" in *segment-*) ;; *) exec ffmpeg "$@";; esac\nhead -c 18000 >/dev/null\necho "fake encoder gave up" >&2\nexit 3\n`);
           chmodSync(fake, 0o755);
           return { spec: spec(join(dir, 'x.mp4')), deps: { ffmpeg: fake } };
         },
