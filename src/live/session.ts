@@ -2,7 +2,9 @@
  * One live session: audio -> latents (the latents service's live stream, at the session's fps) ->
  * frames through the pool, paced to the audio clock (pacing.ts) -> JPEG (jpeg.ts) -> the frame hub
  * its outputs read (hub.ts). Parameters change between two latents; a new network set loads in the
- * background while the previous one keeps showing. Nothing here stops the daemon: an audio source
+ * background while the previous one keeps showing. The session holds the networks it shows and the
+ * set it is switching to in the network manager, as a render does: none can be unloaded under it,
+ * and one loaded only for it goes once it lets go. Nothing here stops the daemon: an audio source
  * that fails is retried, a frame that fails is dropped (counted), the last good frame stays up.
  */
 import { PassThrough } from 'node:stream';
@@ -78,6 +80,10 @@ export class LiveSession {
   private error: string | null = null;
   private set: NetworkSet;
   private pending: { ids: string[]; token: object } | null = null;
+  /** the networks this session holds in the manager: its set and the pending one */
+  private readonly held: Set<string>;
+  /** releases still under way (a network loaded for the session being unloaded) */
+  private readonly releasing = new Set<Promise<void>>();
   private latentsConfig: LatentsConfig;
   private readonly pacer: Pacer<Item>;
   private readonly encoders: JpegEncoders;
@@ -112,6 +118,7 @@ export class LiveSession {
   ) {
     this.log = deps.log.child({ live: id });
     this.set = set;
+    this.held = new Set(set.networks.map((n) => n.id));
     this.params = createLiveParams(deps.latents.config, set.networks.length);
     updateLiveParams(this.params, pick(spec));
     if (spec.networkOverride !== undefined) this.params.networkOverride = spec.networkOverride;
@@ -179,7 +186,7 @@ export class LiveSession {
     if (spec.networkOverride != null && spec.networkOverride >= set.networks.length) throw new BadRequestError(`networkOverride ${spec.networkOverride} is not below the ${set.networks.length} networks of the set`);
     const framing = framingProblem(spec.framing);
     if (framing) throw new BadRequestError(framing);
-    await loadSet(deps.networks, set);
+    await loadSet(deps.networks, holderOf(id), set);
     const s = new LiveSession(id, spec, deps, set);
     const first = new Promise<void>((resolve, reject) => (s.firstLatent = { resolve, reject }));
     s.loop = s.run();
@@ -290,6 +297,22 @@ export class LiveSession {
     const ends = await Promise.all(this.recorders.map((r) => r.exited));
     const failed = ends.map((e, i) => (e.error ? `output ${this.recorders[i]!.target}: ${e.error}` : null)).find((e) => e !== null);
     if (failed) this.error = failed;
+    // no frame needs the networks now: a network loaded only for this session goes
+    this.pending = null;
+    this.letGo();
+    await Promise.all([...this.releasing]);
+  }
+
+  /** Lets go of every held network that is neither showing nor pending. */
+  private letGo(): void {
+    const keep = this.stop$.signal.aborted ? new Set<string>() : new Set([...this.networkIds, ...(this.pending?.ids ?? [])]);
+    for (const id of [...this.held]) {
+      if (keep.has(id)) continue;
+      this.held.delete(id);
+      const p = this.deps.networks.release(id, holderOf(this.id));
+      this.releasing.add(p);
+      void p.finally(() => this.releasing.delete(p));
+    }
   }
 
   view() {
@@ -448,7 +471,10 @@ export class LiveSession {
   }
 
   private synthesize(item: Item): void {
-    const { set, latent } = item;
+    const { latent } = item;
+    // a latent that waited through a switch is drawn by the set that took over: the set it was made
+    // for was let go (a latent of another size would have been dropped by the analysis restart)
+    const set = item.set === this.set ? item.set : this.set;
     const i = latent.network < set.networks.length ? latent.network : latent.network % set.networks.length;
     const net = set.networks[i]!;
     const pool = this.deps.networks.pool;
@@ -528,8 +554,10 @@ export class LiveSession {
   private switchTo(next: NetworkSet, override: number | null | undefined): void {
     const token = {};
     const ids = next.networks.map((n) => n.id);
+    acquireAll(this.deps.networks, holderOf(this.id), ids, this.held);
     this.pending = { ids, token };
-    for (const n of next.networks) requestLoad(this.deps.networks, n.id);
+    // a set still loading that this one replaces is let go
+    this.letGo();
     this.warmEncoders(next);
     this.log.info({ networks: ids }, `live networks ${ids.join(', ')} loading; ${this.networkIds.join(', ')} showing meanwhile`);
     void (async () => {
@@ -542,10 +570,13 @@ export class LiveSession {
         const why = missing.map((n) => `"${n.id}": ${this.deps.networks.list().networks.find((v) => v.id === n.id)?.error ?? 'not loaded'}`).join('; ');
         this.error = `networks ${ids.join(', ')} could not be loaded (${why}); keeping ${this.networkIds.join(', ')}`;
         this.log.warn(this.error);
+        this.letGo();
         return;
       }
       const size = next.networks[0]!.kind === 'w' ? next.networks[0]!.sidecar.numWs : next.networks[0]!.sidecar.zDim;
       this.set = next;
+      // the set it replaces is let go: frames already submitted with it finish first (the pool's unload waits for them)
+      this.letGo();
       this.params.networkCount = next.networks.length;
       if (override !== undefined) this.params.networkOverride = override;
       else if (this.params.networkOverride !== null && this.params.networkOverride >= next.networks.length) this.params.networkOverride = null;
@@ -642,23 +673,49 @@ function resolveSet(manager: NetworkManager, ids: string[], projectionFile?: str
   return { networks, psi: networks.map((n) => n.sidecar.truncationPsi) };
 }
 
-function requestLoad(manager: NetworkManager, id: string): void {
-  try {
-    manager.requestLoad(id);
-  } catch (err) {
-    if (err instanceof UnknownNetworkError || err instanceof InvalidNetworkError) throw new UnprocessableError(`network "${id}": ${err.message}`);
-    if (err instanceof SynthesisUnavailableError) throw new ConflictError(`network "${id}": ${err.message}`);
-    throw err;
+/** how a session holds networks in the manager: the name a refused unload shows */
+function holderOf(id: string): string {
+  return `live session ${id}`;
+}
+
+/**
+ * Holds `ids` for `holder` (loading those not there), adding them to `held`. On an error none of
+ * the networks this call took up stays held, and the error is the API's.
+ */
+function acquireAll(manager: NetworkManager, holder: string, ids: string[], held: Set<string>): void {
+  const taken: string[] = [];
+  for (const id of ids) {
+    if (held.has(id)) continue;
+    try {
+      manager.acquire(id, holder);
+    } catch (err) {
+      for (const t of taken) {
+        held.delete(t);
+        void manager.release(t, holder);
+      }
+      if (err instanceof UnknownNetworkError || err instanceof InvalidNetworkError) throw new UnprocessableError(`network "${id}": ${err.message}`);
+      if (err instanceof SynthesisUnavailableError) throw new ConflictError(`network "${id}": ${err.message}`);
+      throw err;
+    }
+    held.add(id);
+    taken.push(id);
   }
 }
 
-async function loadSet(manager: NetworkManager, set: NetworkSet): Promise<void> {
-  for (const n of set.networks) requestLoad(manager, n.id);
-  for (const n of set.networks) await manager.settled(n.id);
-  for (const n of set.networks) {
-    if (!manager.pool?.isLoaded(n.id)) {
-      const why = manager.list().networks.find((v) => v.id === n.id)?.error ?? 'it is not loaded';
-      throw new UnprocessableError(`network "${n.id}" could not be loaded: ${why}`);
+/** Holds a session's first set until it is loaded; a set that cannot be is let go again. */
+async function loadSet(manager: NetworkManager, holder: string, set: NetworkSet): Promise<void> {
+  const held = new Set<string>();
+  acquireAll(manager, holder, set.networks.map((n) => n.id), held);
+  try {
+    for (const n of set.networks) await manager.settled(n.id);
+    for (const n of set.networks) {
+      if (!manager.pool?.isLoaded(n.id)) {
+        const why = manager.list().networks.find((v) => v.id === n.id)?.error ?? 'it is not loaded';
+        throw new UnprocessableError(`network "${n.id}" could not be loaded: ${why}`);
+      }
     }
+  } catch (err) {
+    for (const id of held) await manager.release(id, holder);
+    throw err;
   }
 }

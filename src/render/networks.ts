@@ -1,7 +1,7 @@
 /**
  * Makes sure a render's networks are loaded in the pool, held for it until it lets go: a network
- * the render had to load is unloaded again once no one holds it (another render, a live session
- * or the operator asking for it keeps it), so renders of other networks do not pile them up in
+ * the render had to load is unloaded again once no one holds it (another render or a live session
+ * holding it, or the operator asking for it, keeps it), so renders of other networks do not pile them up in
  * GPU memory. A network that was loaded already stays loaded.
  */
 import { randomBytes } from 'node:crypto';

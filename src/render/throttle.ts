@@ -1,17 +1,37 @@
 /**
- * Per-GPU pause and rate limit for renders, for whoever knows a GPU should do less (thermal, an
- * operator): `pause(gpu)`, `resume(gpu)`, `setRate(gpu, fps)`. A render's runner awaits its hook
- * before each batch; the hook holds while any of the render's GPUs is paused and spaces batches so
- * the render stays under the lowest rate set on them. Live sessions are not held by it.
+ * Per-GPU pause and rate limit for renders, in two layers: the operator's (`pause(gpu)`,
+ * `resume(gpu)`, `setRate(gpu, fps)`) and thermal yielding's over it (`setYield`). A GPU is paused
+ * while either layer pauses it and runs at the lower of the two rates; yielding lifted leaves the
+ * operator's settings as they are now, changes made meanwhile included. A render's runner awaits
+ * its hook before each batch; the hook holds while any of the render's GPUs is paused and spaces
+ * batches so the render stays under the lowest rate on them. Live sessions are not held by it.
  */
 import { EventEmitter } from 'node:events';
 import { RenderFailure } from './types.ts';
 
+/** one layer's say over a GPU */
+export interface ThrottleLayer {
+  paused: boolean;
+  /** frames per second; null: no limit from this layer */
+  fps: number | null;
+}
+
 export interface GpuThrottleState {
   gpu: number;
+  /** paused by the operator or by yielding */
   paused: boolean;
-  /** frames per second the renders on this GPU are held to; null: no limit */
+  /** frames per second the renders on this GPU are held to, the lower of the two layers'; null: no limit */
   fps: number | null;
+  /** whose rate `fps` is (the operator's when both are equal); null: no limit */
+  fpsFrom: 'operator' | 'yield' | null;
+  /** why the GPU is paused, else why it is held to `fps` */
+  reason: string | null;
+  operator: ThrottleLayer;
+  /** thermal yielding's layer; null while it does not yield on this GPU */
+  yield: ThrottleLayer | null;
+}
+
+interface Layer extends ThrottleLayer {
   reason: string | null;
 }
 
@@ -39,8 +59,17 @@ const realClock: ThrottleClock = {
 
 const MAX_FPS = 10_000;
 
+interface GpuEntry {
+  operator: Layer;
+  yield: Layer | null;
+}
+
+function checkFps(fps: number | null): void {
+  if (fps !== null && (!Number.isFinite(fps) || fps <= 0 || fps > MAX_FPS)) throw new RangeError(`fps must be in (0, ${MAX_FPS}] or null, got ${fps}`);
+}
+
 export class GpuThrottle {
-  private readonly gpus = new Map<number, GpuThrottleState>();
+  private readonly gpus = new Map<number, GpuEntry>();
   private readonly changed = new EventEmitter<{ change: []; hold: [hold: { gpus: number[]; reason: string }] }>();
   private readonly clock: ThrottleClock;
 
@@ -49,46 +78,73 @@ export class GpuThrottle {
     this.changed.setMaxListeners(0);
   }
 
-  private entry(gpu: number): GpuThrottleState {
+  private entry(gpu: number): GpuEntry {
     if (!Number.isInteger(gpu) || gpu < 0) throw new RangeError(`gpu must be a GPU index (integer >= 0), got ${gpu}`);
     let e = this.gpus.get(gpu);
-    if (!e) this.gpus.set(gpu, (e = { gpu, paused: false, fps: null, reason: null }));
+    if (!e) this.gpus.set(gpu, (e = { operator: { paused: false, fps: null, reason: null }, yield: null }));
     return e;
   }
 
+  /** The operator's pause (yielding's is `setYield`). */
   pause(gpu: number, reason = 'paused'): void {
-    const e = this.entry(gpu);
-    e.paused = true;
-    e.reason = reason;
+    const o = this.entry(gpu).operator;
+    o.paused = true;
+    o.reason = reason;
     this.changed.emit('change');
   }
 
+  /** Lifts the operator's pause; one yielding holds stays until yielding lifts it. */
   resume(gpu: number): void {
-    const e = this.entry(gpu);
-    e.paused = false;
-    e.reason = e.fps === null ? null : e.reason;
+    const o = this.entry(gpu).operator;
+    o.paused = false;
+    if (o.fps === null) o.reason = null;
     this.changed.emit('change');
   }
 
-  /** null lifts the limit */
+  /** The operator's rate; null lifts it. While yielding holds the GPU lower, it applies once yielding lets go. */
   setRate(gpu: number, fps: number | null, reason = 'rate limit'): void {
-    if (fps !== null && (!Number.isFinite(fps) || fps <= 0 || fps > MAX_FPS)) throw new RangeError(`fps must be in (0, ${MAX_FPS}] or null, got ${fps}`);
-    const e = this.entry(gpu);
-    e.fps = fps;
-    if (fps !== null) e.reason = reason;
+    checkFps(fps);
+    const o = this.entry(gpu).operator;
+    o.fps = fps;
+    if (fps !== null) o.reason = reason;
+    else if (!o.paused) o.reason = null;
+    this.changed.emit('change');
+  }
+
+  /**
+   * Thermal yielding's layer on a GPU, over the operator's: it pauses, or holds the rate to the
+   * lower of its `fps` and the operator's. null lifts it, and the operator's settings are what is left.
+   */
+  setYield(gpu: number, layer: ThrottleLayer | null, reason = 'thermal yield'): void {
+    if (layer) checkFps(layer.fps);
+    this.entry(gpu).yield = layer ? { paused: layer.paused, fps: layer.fps, reason } : null;
     this.changed.emit('change');
   }
 
   state(): GpuThrottleState[] {
-    return [...this.gpus.values()].map((e) => ({ ...e })).sort((a, b) => a.gpu - b.gpu);
+    return [...this.gpus.keys()].sort((a, b) => a - b).map((gpu) => this.effective(gpu));
+  }
+
+  /** what applies on a GPU: either layer's pause, the lower rate, and whose it is */
+  private effective(gpu: number): GpuThrottleState {
+    const { operator: o, yield: y } = this.gpus.get(gpu) ?? { operator: { paused: false, fps: null, reason: null }, yield: null };
+    const paused = o.paused || (y?.paused ?? false);
+    const fpsFrom = y?.fps != null && (o.fps === null || y.fps < o.fps) ? 'yield' : o.fps !== null ? 'operator' : null;
+    const fps = fpsFrom === 'yield' ? y!.fps : o.fps;
+    const pausedBy = [o.paused ? o.reason : null, y?.paused ? y.reason : null].filter((r) => r !== null);
+    const reason = paused ? pausedBy.join('; ') : fpsFrom === 'yield' ? y!.reason : fpsFrom === 'operator' ? o.reason : null;
+    return { gpu, paused, fps, fpsFrom, reason, operator: { paused: o.paused, fps: o.fps }, yield: y ? { paused: y.paused, fps: y.fps } : null };
   }
 
   private paused(gpus: readonly number[]): boolean {
-    return gpus.some((g) => this.gpus.get(g)?.paused);
+    return gpus.some((g) => this.effective(g).paused);
   }
 
   private reasons(gpus: readonly number[]): string {
-    return gpus.flatMap((g) => (this.gpus.get(g)?.paused ? [`gpu ${g}: ${this.gpus.get(g)!.reason}`] : [])).join(', ');
+    return gpus.flatMap((g) => {
+      const e = this.effective(g);
+      return e.paused ? [`gpu ${g}: ${e.reason}`] : [];
+    }).join(', ');
   }
 
   /** A render is held by a pause (its log line; tests wait for it). */
@@ -100,7 +156,7 @@ export class GpuThrottle {
   private rate(gpus: readonly number[]): number | null {
     let r: number | null = null;
     for (const g of gpus) {
-      const fps = this.gpus.get(g)?.fps ?? null;
+      const fps = this.effective(g).fps;
       if (fps !== null) r = r === null ? fps : Math.min(r, fps);
     }
     return r;

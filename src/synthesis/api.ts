@@ -115,7 +115,7 @@ export function networksPlugin(manager: NetworkManager): FastifyPluginAsync {
       '/:id/unload',
       {
         schema: {
-          description: 'Release a network from every inference worker, once the frames already submitted for it are done. The active network cannot be unloaded (409).',
+          description: 'Release a network from every inference worker, once the frames already submitted for it are done. The active network, and one a render or a live session holds, cannot be unloaded (409, naming who holds it).',
           tags: ['synthesis'],
           params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 255 }) }),
           response: { 200: Type.Object({ id: Type.String(), state: Type.Literal('available') }), 404: ErrorReply, 409: ErrorReply },

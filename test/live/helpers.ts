@@ -12,6 +12,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { createEventBus, type DaemonEventBus } from '../../src/events.ts';
 import { liveApi } from '../../src/live/api.ts';
 import { createLiveService, type LiveService } from '../../src/live/service.ts';
+import { networksApi } from '../../src/synthesis/api.ts';
 import { buildRandomNetwork, demoShape } from '../../src/synthesis/stylegan2/index.ts';
 import { localRenderer, writeIndexNetwork } from '../render/helpers.ts';
 
@@ -53,6 +54,8 @@ export async function liveServer(
     roots?: { media: string; output: string };
     startTimeoutMs?: number;
     maxSessions?: number;
+    /** /v1/networks beside /v1/live, on the same network manager (as the daemon has it) */
+    networksApi?: boolean;
   } = {},
 ): Promise<LiveServer> {
   const local = localRenderer({ workers: o.workers ?? 1, ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
@@ -71,7 +74,7 @@ export async function liveServer(
     ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
     ...(o.loadHint ? { loadHint: { gpus: [0], watts: 200, seconds: 5 } } : {}),
   });
-  const app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [], ...(o.access ? { access: o.access } : {}) });
+  const app = await buildApp({ registry, plugins: [liveApi(service), ...(o.networksApi ? [networksApi(local.deps.networks)] : [])], notReady: () => [], ...(o.access ? { access: o.access } : {}) });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     app,

@@ -2,7 +2,7 @@
  * Networks a render loads go when it ends, through the whole daemon (embedded config, CPU worker,
  * the real render pipeline, /v1/renders, /v1/networks and /v1/live in-process): a network only a
  * render asked for is unloaded once the render is done or cancelled; one the operator loaded, one
- * a live session uses and one another render still holds stay; a held network cannot be unloaded
+ * a live session uses and one another render still holds stay (the session's until it ends); a held network cannot be unloaded
  * by hand, and one hot-swapped away while a render draws with it goes when the render ends. The first render also writes a debug video, served by GET /v1/renders/{id}/debug.
  */
 import { spawnSync } from 'node:child_process';
@@ -99,7 +99,9 @@ describe('render networks in the daemon', () => {
     throttle.resume(0);
     await waitJob(three, (j) => j.state === 'done');
     expect(await state('other-a')).toBe('loaded');
+    // the session held it too: loaded for the render, it goes when the session, its last holder, ends
     expect((await inject('DELETE', `/v1/live/${live.body.id as string}`)).status).toBe(200);
+    await vi.waitFor(async () => expect(await state('other-a')).toBe('available'), { timeout: 60_000, interval: 50 });
 
     // 4. two renders hold other-c: the first to end leaves it to the second; the second's cancel lets it go
     throttle.pause(0, 'test holds the renders');

@@ -71,7 +71,7 @@ describe('GPU throttle', () => {
   it('holds while a GPU is paused, and an abort ends the wait with a cancelled failure', async () => {
     const t = new GpuThrottle(manualClock().clock);
     t.pause(3, 'over temperature');
-    expect(t.state()).toEqual([{ gpu: 3, paused: true, fps: null, reason: 'over temperature' }]);
+    expect(t.state()).toEqual([{ gpu: 3, paused: true, fps: null, fpsFrom: null, reason: 'over temperature', operator: { paused: true, fps: null }, yield: null }]);
     const ac = new AbortController();
     const wait = t.hook([3], () => 0, ac.signal)();
     await Promise.resolve();
@@ -107,6 +107,47 @@ describe('GPU throttle', () => {
     c.advance(1000);
     await next;
     expect(passed).toBe(true);
+  });
+
+  it('yielding is a layer over the operator: the lower rate spaces the batches, either pause holds, lifting it leaves the operator\'s settings', async () => {
+    const c = manualClock();
+    const t = new GpuThrottle(c.clock);
+    t.setRate(0, 4, 'operator');
+    t.setYield(0, { paused: false, fps: 2 }, 'yield');
+    let frames = 0;
+    const hook = t.hook([0], () => frames);
+    await hook();
+    frames += 4;
+    const slow = hook();
+    await Promise.resolve();
+    expect(c.requested).toEqual([2000]); // 4 frames at yielding's 2 fps
+    // the operator changes their rate meanwhile: kept, yielding's lower one still governs
+    t.setRate(0, 8, 'operator again');
+    await Promise.resolve();
+    expect(c.requested).toEqual([2000, 2000]); // woken by the change, the same 2 fps due time again
+    c.advance(2000);
+    await slow;
+    expect(t.state()[0]).toMatchObject({ fps: 2, fpsFrom: 'yield', operator: { paused: false, fps: 8 }, yield: { paused: false, fps: 2 } });
+    // yielding pauses: the operator's resume does not release it
+    t.setYield(0, { paused: true, fps: null }, 'yield pause');
+    t.resume(0);
+    let passed = false;
+    const held = hook().then(() => (passed = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(passed).toBe(false);
+    expect(t.state()[0]).toMatchObject({ paused: true, reason: 'yield pause' });
+    // lifted: the operator's 8 fps is what is left
+    t.setYield(0, null);
+    await held;
+    expect(t.state()).toEqual([{ gpu: 0, paused: false, fps: 8, fpsFrom: 'operator', reason: 'operator again', operator: { paused: false, fps: 8 }, yield: null }]);
+    // and the other way round: an operator pause outlives yielding's
+    t.pause(0, 'operator pause');
+    t.setYield(0, { paused: true, fps: null }, 'yield pause');
+    expect(t.state()[0]).toMatchObject({ paused: true, reason: 'operator pause; yield pause' });
+    t.setYield(0, null);
+    expect(t.state()[0]).toMatchObject({ paused: true, reason: 'operator pause', yield: null });
+    expect(() => t.setYield(0, { paused: false, fps: 0 })).toThrow(RangeError);
   });
 
   it('refuses rates and GPU indices that are not finite and in range', () => {

@@ -1,8 +1,8 @@
 /**
  * Between the catalogue (what could be loaded) and the pool (what is loaded): background loads
  * requested by id, their progress and failures, and the listing the API shows. A failed load
- * leaves the pool with the networks it had. Renders hold the networks they use (acquire/release,
- * counted per holder): one a render had loaded goes again when the last holder lets go.
+ * leaves the pool with the networks it had. Renders and live sessions hold the networks they use
+ * (acquire/release, counted per holder): one loaded for a holder goes again when the last holder lets go.
  */
 import type { Logger } from 'pino';
 import type { LoadedOn, SynthesisPool } from '../pool/pool.ts';
@@ -51,11 +51,11 @@ export class NetworkManager {
   private poolInstance: SynthesisPool | undefined;
   private readonly loading = new Map<string, { activate: boolean; replace: boolean; promise: Promise<void> }>();
   private readonly failed = new Map<string, string>();
-  /** who holds each network (renders, by a name of their own): a held network is not unloaded */
+  /** who holds each network (renders and live sessions, by a name of their own): a held network is not unloaded */
   private readonly holders = new Map<string, Set<string>>();
   /**
    * networks loaded only because a holder asked: unloaded when the last holder lets go. Anyone
-   * asking without holding (the operator through /v1/networks, a live session, the default
+   * asking without holding (the operator through /v1/networks, the default
    * network at start) takes a network out of here: it stays, as every load did before holds.
    */
   private readonly onBehalf = new Set<string>();
@@ -152,7 +152,7 @@ export class NetworkManager {
     }
   }
 
-  /** Who holds a network now (renders); empty when no one does. */
+  /** Who holds a network now (renders, live sessions); empty when no one does. */
   heldBy(id: string): string[] {
     return [...(this.holders.get(id) ?? [])];
   }
@@ -195,7 +195,7 @@ export class NetworkManager {
   /**
    * Releases a loaded network from every worker once the frames that need it are done.
    * Throws UnknownNetworkError, or SynthesisUnavailableError (409) for the active network, one
-   * that is loading, or one a render holds.
+   * that is loading, or one a render or a live session holds.
    */
   async unload(id: string): Promise<void> {
     this.lookup(id);
@@ -217,7 +217,7 @@ export class NetworkManager {
     this.opts.log.info({ network: id, previous }, `network "${id}" is active`);
     if (!replace || previous === undefined || previous === id) return;
     if (this.holders.has(previous)) {
-      // a render still draws with it: it goes when the last one lets go
+      // a render or a live session still draws with it: it goes when the last one lets go
       this.onBehalf.add(previous);
       this.opts.log.info({ network: previous, heldBy: this.heldBy(previous) }, `network "${previous}" stays loaded until ${this.heldBy(previous).join(', ')} let go of it (replaced by "${id}")`);
       return;

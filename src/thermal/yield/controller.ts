@@ -5,23 +5,25 @@
  * restores their power limit. The renders and live services are looked up when needed: thermal
  * is built before them, and a daemon without them still yields what it has.
  *
- * What it owns: while a zone yields, the pause and rate of its GPUs in the render throttle and
- * the live fps cap of its GPUs are this module's; they are lifted when the zone recovers and at
- * stop. The power limit it lowered goes back to the GPU's default on recovery, at stop, and at
+ * What it owns: while a zone yields, the yield layer of its GPUs in the render throttle (over the
+ * operator's pause and rate, which it never touches: the lower rate applies) and the live fps cap
+ * of its GPUs (over each session's own fps) are this module's; they are lifted when the zone
+ * recovers and at stop, and what the operator set, meanwhile too, applies again. The power limit it lowered goes back to the GPU's default on recovery, at stop, and at
  * start (a limit a crashed daemon left lowered).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { RaisedAlarm } from '../service/failsafe-rules.ts';
 import type { YieldConfig } from './config.ts';
+import type { GpuThrottleState, ThrottleLayer } from '../../render/throttle.ts';
 import { PowerLimitError, type PowerLimiter, type PowerLimits } from './power-limit.ts';
 import { initialYield, speedOf, stepYield, type YieldState } from './rules.ts';
 
-/** the parts of the render throttle yielding drives */
+/** the parts of the render throttle yielding drives and shows */
 export interface YieldThrottle {
-  pause(gpu: number, reason?: string): void;
-  resume(gpu: number): void;
-  setRate(gpu: number, fps: number | null, reason?: string): void;
+  /** yielding's layer over the operator's pause and rate; null lifts it */
+  setYield(gpu: number, layer: ThrottleLayer | null, reason?: string): void;
+  state(): GpuThrottleState[];
 }
 
 export interface YieldTargets {
@@ -66,6 +68,8 @@ export interface YieldZoneView {
   /** seconds at any step > 0, since start */
   yieldingSeconds: number;
   powerLimit: { gpu: number; watts: number | null; defaultW: number | null; error: string | null }[];
+  /** the render rate on each of the zone's GPUs: the one that applies, whose it is, and each layer's own */
+  renderRate: { gpu: number; paused: boolean; fps: number | null; fpsFrom: 'operator' | 'yield' | null; operatorFps: number | null; yieldFps: number | null }[];
 }
 
 interface ZoneYield {
@@ -77,8 +81,6 @@ interface ZoneYield {
   pausedS: number;
   yieldingS: number;
   lastAt: number | null;
-  /** what yielding set in the render throttle (pause:N, rate:N), to undo only that */
-  held: Set<string>;
 }
 
 interface GpuLimit {
@@ -160,7 +162,7 @@ export class ThermalYield {
     const now = this.now();
     for (const r of readings) {
       let z = this.zones.get(r.id);
-      if (!z) this.zones.set(r.id, (z = { s: initialYield(), gpus: r.gpus, reason: 'not yielding', since: null, baselineFps: null, pausedS: 0, yieldingS: 0, lastAt: null, held: new Set() }));
+      if (!z) this.zones.set(r.id, (z = { s: initialYield(), gpus: r.gpus, reason: 'not yielding', since: null, baselineFps: null, pausedS: 0, yieldingS: 0, lastAt: null }));
       if (z.lastAt !== null && z.s.step > 0) {
         const dt = now - z.lastAt;
         z.yieldingS += dt;
@@ -200,18 +202,10 @@ export class ThermalYield {
     const live = this.cfg.live ? this.targets.live() : undefined;
     for (const gpu of z.gpus) {
       if (renders) {
-        // only what yielding set is undone: an operator's own pause or rate stays
-        if (speed === 0) {
-          renders.throttle.pause(gpu, why);
-          z.held.add(`pause:${gpu}`);
-        } else if (z.held.delete(`pause:${gpu}`)) renders.throttle.resume(gpu);
-        if (step === 0) {
-          if (z.held.delete(`rate:${gpu}`)) renders.throttle.setRate(gpu, null);
-        } else if (speed > 0 && z.baselineFps !== null) {
-          // without a measured speed to take a share of, the rate waits for the pause step
-          renders.throttle.setRate(gpu, Math.max(0.1, speed * z.baselineFps), why);
-          z.held.add(`rate:${gpu}`);
-        }
+        // a layer over the operator's pause and rate: lifting it leaves theirs as they are now.
+        // Without a measured speed to take a share of, the rate waits for the pause step.
+        const fps = speed > 0 && z.baselineFps !== null ? Math.max(0.1, speed * z.baselineFps) : null;
+        renders.throttle.setYield(gpu, step === 0 ? null : { paused: speed === 0, fps }, why);
       }
       live?.setThermalFpsCap(gpu, step === 0 ? null : speed);
       if (this.limitingPower()) this.limitPower(gpu, step > 0);
@@ -285,6 +279,7 @@ export class ThermalYield {
   }
 
   view(): { enabled: boolean; powerLimit: boolean; zones: YieldZoneView[]; events: YieldEvent[] } {
+    const rates = new Map((this.targets.renders()?.throttle.state() ?? []).map((g) => [g.gpu, g]));
     return {
       enabled: this.cfg.enabled,
       powerLimit: this.limitingPower(),
@@ -303,6 +298,10 @@ export class ThermalYield {
         powerLimit: z.gpus.map((gpu) => {
           const g = this.gpuLimits.get(gpu);
           return { gpu, watts: g?.applied ?? null, defaultW: g?.limits?.defaultW ?? null, error: g?.error ?? null };
+        }),
+        renderRate: z.gpus.map((gpu) => {
+          const r = rates.get(gpu);
+          return { gpu, paused: r?.paused ?? false, fps: r?.fps ?? null, fpsFrom: r?.fpsFrom ?? null, operatorFps: r?.operator.fps ?? null, yieldFps: r?.yield?.fps ?? null };
         }),
       })),
       events: [...this.recent],
