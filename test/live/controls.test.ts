@@ -85,7 +85,7 @@ describe('live controls', () => {
     const part = async (bytes: number) => {
       for (;;) {
         const { parts } = await readMjpeg(`${srv.base}/v1/live/${id}/mjpeg`, 1);
-        const rgb = decodeJpeg(parts[0]!.jpeg);
+        const rgb = await decodeJpeg(parts[0]!.jpeg);
         if (rgb.length === bytes) return rgb;
       }
     };

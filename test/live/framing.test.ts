@@ -19,14 +19,24 @@ function region(rgb: Buffer, x0: number, y0: number, w: number, h: number): Buff
 }
 
 /** Reads MJPEG parts until `until` says enough (or `max` parts). */
-async function partsUntil(url: string, until: (p: MjpegPart, all: MjpegPart[]) => boolean, max = 400): Promise<MjpegPart[]> {
+async function partsUntil(url: string, until: (p: MjpegPart, all: MjpegPart[]) => boolean | Promise<boolean>, max = 400): Promise<MjpegPart[]> {
   const all: MjpegPart[] = [];
   const enough = new AbortController();
+  // an async test (a decode) sees the parts one at a time, in order; those that came meanwhile are left out
+  let tested = Promise.resolve();
+  let accepted: number | undefined;
   await readMjpeg(url, max, enough.signal, (p) => {
     all.push(p);
-    if (until(p, all)) enough.abort();
+    const seen = all.slice();
+    tested = tested.then(async () => {
+      if (accepted === undefined && (await until(p, seen))) {
+        accepted = seen.length;
+        enough.abort();
+      }
+    });
   }).catch(() => {});
-  return all;
+  await tested;
+  return all.slice(0, accepted);
 }
 
 const placementOf = (p: MjpegPart) => (p.headers['x-placement'] ?? '').split(',').map(Number);
@@ -51,8 +61,8 @@ describe('live framing', () => {
       // the camera starts beside the session: read until the canvas left of the picture is no longer grey
       const grey = Buffer.alloc(40 * 60 * 3, 0x40);
       let rgb: Buffer = Buffer.alloc(0);
-      const parts = await partsUntil(`${srv.base}/v1/live/${r.body.id}/mjpeg`, (p) => {
-        rgb = decodeJpeg(p.jpeg);
+      const parts = await partsUntil(`${srv.base}/v1/live/${r.body.id}/mjpeg`, async (p) => {
+        rgb = await decodeJpeg(p.jpeg);
         return meanDiff(region(rgb, 0, 0, 40, 60), grey) > 40;
       });
       expect(parts.length).toBeLessThan(400);
@@ -78,7 +88,7 @@ describe('live framing', () => {
       const seen = await partsUntil(`${srv.base}/v1/live/${r.body.id}/mjpeg`, (_p, all) => all.length >= 5 && s.view().error !== null);
       expect(s.view().error).toMatch(/^camera \/dev\/video97: No such file or directory; showing the canvas colour/);
       expect(s.view().state).toBe('running');
-      const rgb = decodeJpeg(seen.at(-1)!.jpeg);
+      const rgb = await decodeJpeg(seen.at(-1)!.jpeg);
       expect(meanDiff(region(rgb, 0, 0, 40, 60), Buffer.alloc(40 * 60 * 3, 0x40))).toBeLessThan(4);
       // still tried again (a camera plugged in later comes up), still failing, frames still coming
       const shown = s.view().frames.shown;
@@ -134,7 +144,7 @@ describe('live framing', () => {
       // the picture really is where the header says: a mid-glide frame's non-grey box
       const mid = moving[Math.floor(moving.length / 2)]!;
       const [x, y, w, h] = placementOf(mid);
-      const rgb = decodeJpeg(mid.jpeg);
+      const rgb = await decodeJpeg(mid.jpeg);
       const isGrey = (px: number, py: number) => {
         const o = (py * W + px) * 3;
         return Math.abs(rgb[o]! - 0x40) + Math.abs(rgb[o + 1]! - 0x40) + Math.abs(rgb[o + 2]! - 0x40) < 24;

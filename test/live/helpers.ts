@@ -1,5 +1,5 @@
 /** Shared pieces of the live tests: a looped tone, an in-process daemon slice over real HTTP, MJPEG and WebSocket readers. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,11 +147,24 @@ export function readMjpeg(url: string, n: number, signal?: AbortSignal, onPart?:
   });
 }
 
-/** A JPEG decoded to rgb24 by ffmpeg. */
-export function decodeJpeg(jpeg: Buffer): Buffer {
-  const r = spawnSync('ffmpeg', ['-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', 'pipe:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { input: jpeg });
-  if (r.status !== 0) throw new Error(`ffmpeg: ${r.stderr.toString()}`);
-  return r.stdout;
+/**
+ * A JPEG decoded to rgb24 by ffmpeg, without holding the event loop: the daemon slice under test
+ * shares it. Held (spawnSync, a dozen decodes on a loaded machine: 11 s) past both keep-alive
+ * timeouts, the next fetch went out on the pooled socket before either timer could run, and the
+ * server's overdue timer then closed that socket with the request unread: ECONNRESET.
+ */
+export function decodeJpeg(jpeg: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const ff = spawn('ffmpeg', ['-v', 'error', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', 'pipe:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    ff.stdout.on('data', (c: Buffer) => out.push(c));
+    ff.stderr.on('data', (c: Buffer) => err.push(c));
+    ff.stdin.on('error', () => {}); // ffmpeg exiting early: its status and stderr say why
+    ff.on('error', reject);
+    ff.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ffmpeg: ${Buffer.concat(err).toString()}`))));
+    ff.stdin.end(jpeg);
+  });
 }
 
 /** Mean absolute difference of two equal-sized pictures, 0..255. */

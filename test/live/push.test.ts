@@ -53,7 +53,7 @@ describe('a live session on pushed PCM', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body.state).toBe('running');
     const { parts } = await readMjpeg(`${srv.base}/v1/live/${r.body.id}/mjpeg`, 6);
-    expect(meanDiff(decodeJpeg(parts[0]!.jpeg), decodeJpeg(parts.at(-1)!.jpeg))).toBeGreaterThan(0);
+    expect(meanDiff(await decodeJpeg(parts[0]!.jpeg), await decodeJpeg(parts.at(-1)!.jpeg))).toBeGreaterThan(0);
     expect((await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`)).status).toBe(200);
   }, 30_000);
 });

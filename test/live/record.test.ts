@@ -25,9 +25,14 @@ describe('live ffmpeg outputs', () => {
     expect((await api(srv.base, 'PATCH', `/v1/live/${r.body.id}`, { framing: { width: 160, height: 90, frame: { width: 64, height: 64, x: 48, y: 13 }, color: '#ff0000' } })).status).toBe(200);
     let framed = 0;
     const enough = new AbortController();
+    let decoded = Promise.resolve();
     await readMjpeg(`${srv.base}/v1/live/${r.body.id}/mjpeg`, 300, enough.signal, (p) => {
-      if (decodeJpeg(p.jpeg).length === 160 * 90 * 3 && ++framed === 5) enough.abort();
+      // one decode at a time, in order, off the event loop the daemon slice shares
+      decoded = decoded.then(async () => {
+        if (framed < 5 && (await decodeJpeg(p.jpeg)).length === 160 * 90 * 3 && ++framed === 5) enough.abort();
+      });
     }).catch(() => {});
+    await decoded;
     expect(framed).toBe(5);
     const stopped = await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
     expect(stopped.body.error).toBeNull();

@@ -41,8 +41,8 @@ describe('live session from a looped WAV', () => {
       expect(p.headers['x-network']).toBe('demo-64');
       expect(p.jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
     }
-    const first = decodeJpeg(parts[0]!.jpeg);
-    const last = decodeJpeg(parts.at(-1)!.jpeg);
+    const first = await decodeJpeg(parts[0]!.jpeg);
+    const last = await decodeJpeg(parts.at(-1)!.jpeg);
     expect(first.length).toBe(64 * 64 * 3);
     expect(meanDiff(first, last)).toBeGreaterThan(0.5);
     // the view's latency figures are recomputed at most every 250 ms
@@ -109,9 +109,9 @@ describe('live session from a looped WAV', () => {
       await next((m, bin) => bin && head(m).seq > head(after).seq && seen.push(head(m).network) >= 5);
       expect(new Set(seen)).toEqual(new Set(['seeded-7']));
       // other weights, another picture: further from the old network's frame than two of its frames in a row are
-      const a = decodeJpeg(jpeg(before));
-      const step = meanDiff(a, decodeJpeg(jpeg(beforeNext)));
-      expect(meanDiff(a, decodeJpeg(jpeg(after)))).toBeGreaterThan(Math.max(5, 3 * step));
+      const a = await decodeJpeg(jpeg(before));
+      const step = meanDiff(a, await decodeJpeg(jpeg(beforeNext)));
+      expect(meanDiff(a, await decodeJpeg(jpeg(after)))).toBeGreaterThan(Math.max(5, 3 * step));
       const view = (await api(srv.base, 'GET', `/v1/live/${id}`)).body;
       expect(view).toMatchObject({ networks: ['seeded-7'], pendingNetworks: null, error: null });
     } finally {

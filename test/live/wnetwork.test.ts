@@ -51,7 +51,8 @@ describe('live sessions on w networks', () => {
     try {
       const { parts } = await readMjpeg(`${srv.base}/v1/live/${r.body.id}/mjpeg`, 12);
       for (const p of parts) expect(p.headers['x-network']).toBe('w-index');
-      const pictures = parts.map((p) => decodeJpeg(p.jpeg));
+      const pictures: Buffer[] = [];
+      for (const p of parts) pictures.push(await decodeJpeg(p.jpeg));
       expect(pictures[0]!.length).toBe(INDEX_NET_SIZE * INDEX_NET_SIZE * 3);
       // the w network paints w[0][0..2]: the blend moves with the music, so the colour changes
       const colours = new Set(pictures.map((px) => `${px[0]! >> 3},${px[1]! >> 3},${px[2]! >> 3}`));
