@@ -123,6 +123,26 @@ describe('/v1/thermal', () => {
     expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
   });
 
+  it('refuses null and booleans in place of numbers: a client NaN (JSON null) cannot set a duty of 0', async () => {
+    const h = await open();
+    await h.underControl();
+    const cases: Array<[unknown, string]> = [
+      [{ mode: 'fixed', fixedDuty: null }, 'body/fixedDuty must be number, got null'],
+      [{ pid: { setpoint: null } }, 'body/pid/setpoint must be number, got null'],
+      [{ maxDuty: false, minDuty: 0, stopBelowDuty: 0 }, 'body/maxDuty must be number, got false'],
+      [{ feedForward: { enabled: 0 } }, 'body/feedForward/enabled must be boolean, got 0'],
+    ];
+    for (const [body, message] of cases) {
+      const r = await patch(h, 'gpu0', body);
+      expect(r.statusCode, JSON.stringify(body)).toBe(400);
+      expect(r.json().message, JSON.stringify(body)).toBe(message);
+    }
+    const z = await h.underControl();
+    expect(z).toMatchObject({ mode: 'pid', setpoint: 70, tuned: null, failsafe: false });
+    expect(z.settings.maxDuty).toBe(1);
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+  });
+
   it('refuses oversized lists and strings: a 60,000-point curve is 400 and nothing is saved', async () => {
     const h = await open();
     // short numbers: the body stays under fastify's 1 MiB limit, so only the schema can refuse it
