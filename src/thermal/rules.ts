@@ -46,6 +46,14 @@ export function zoneIssues(zone: ZoneConfig): string[] {
     const [t1] = zone.curve[k]!;
     if (!(t1 > t0)) issues.push(`curve[${k}]: temperatures must increase (${t1} after ${t0})`);
   }
+  // A falling curve slows the fans as the GPU heats: control would push it up to critical, and
+  // hysteresis (degrees to fall before the duty follows down) assumes a rising curve. A NaN is
+  // the schema's to refuse (and the controller's failsafe's, which its tests reach through here).
+  for (let k = 1; k < zone.curve.length; k++) {
+    const [t0, d0] = zone.curve[k - 1]!;
+    const [t1, d1] = zone.curve[k]!;
+    if (d1 < d0) issues.push(`curve[${k}]: duties must not fall as the temperature rises (${d1} at ${t1} C after ${d0} at ${t0} C)`);
+  }
   return issues;
 }
 

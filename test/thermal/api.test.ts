@@ -86,6 +86,7 @@ describe('/v1/thermal', () => {
       [{ minDuty: 0.8, maxDuty: 0.5 }, /minDuty: must be <= maxDuty \(0\.5\)/],
       [{ curve: [[60, 0.2], [50, 1]] }, /curve\[1\]: temperatures must increase/],
       [{ curve: [[60, 1.2], [70, 1]] }, /body\/curve\/0\/1 must be <= 1/],
+      [{ mode: 'curve', curve: [[40, 1], [90, 0]] }, /^curve\[1\]: duties must not fall as the temperature rises \(0 at 90 C after 1 at 40 C\)$/],
       [{ pid: { setpoint: 95 } }, /^pid\.setpoint: must be at most criticalCelsius - 3 \(87\), got 95$/],
       [{ criticalCelsius: 72 }, /^pid\.setpoint: must be at most criticalCelsius - 3 \(69\), got 70$/],
       [{ criticalCelsius: 150 }, /^body\/criticalCelsius must be <= 105$/],

@@ -22,6 +22,13 @@ describe('zone rules', () => {
     expect(zoneIssues(zone({ curve: [[40, 0]] }))).toEqual(['curve: must have at least 2 points, got 1']);
   });
 
+  it('refuses a curve whose duty falls as the temperature rises: the fans would slow down as the GPU heats', () => {
+    expect(zoneIssues(zone({ curve: [[40, 1], [90, 0]] }))).toEqual(['curve[1]: duties must not fall as the temperature rises (0 at 90 C after 1 at 40 C)']);
+    expect(zoneIssues(zone({ curve: [[40, 0.2], [60, 0.6], [70, 0.5], [90, 1]] }))).toEqual(['curve[2]: duties must not fall as the temperature rises (0.5 at 70 C after 0.6 at 60 C)']);
+    // flat stretches are fine
+    expect(zoneIssues(zone({ curve: [[40, 0.3], [60, 0.3], [90, 1]] }))).toEqual([]);
+  });
+
   it('keeps the setpoint out of the critical alarm\'s clearing band (at most criticalCelsius - 3)', () => {
     expect(zoneIssues(zone({ criticalCelsius: 90, pid: { setpoint: 87 } }))).toEqual([]);
     expect(zoneIssues(zone({ criticalCelsius: 90, pid: { setpoint: 88 } }))).toEqual(['pid.setpoint: must be at most criticalCelsius - 3 (87), got 88']);
