@@ -10,6 +10,7 @@ import type { ThermalConfig, ZoneConfig } from './config.ts';
 import { yieldIssues } from './yield/config.ts';
 import { modePatch, modesOf } from './modes/config.ts';
 import { mergeTuning, tunablesOf } from './zone-patch.ts';
+import type { ZonePatch } from './control/index.ts';
 
 /** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
 export const CRITICAL_CLEAR_K = 3;
@@ -112,19 +113,32 @@ export function modeIssues(config: Pick<ThermalConfig, 'zones' | 'modes'>): stri
 }
 
 /**
- * Each zone's feedForward.ambientThermistor must name a configured cooler thermistor (config load;
- * the zone itself falls back to ambientCelsius with an alarm when the reading is missing).
+ * Each zone's feedForward.ambientThermistor must name a configured cooler thermistor, and so must
+ * every mode setting one (config load; the zone itself falls back to ambientCelsius with an alarm
+ * when the reading is missing).
  */
 export function ambientThermistorIssues(config: ThermalConfig, thermistorIds: ReadonlyArray<string>): string[] {
   const issues: string[] = [];
   config.zones.forEach((zone, z) => {
-    const id = zone.feedForward.ambientThermistor;
-    if (id !== undefined && !thermistorIds.includes(id)) {
-      issues.push(`zones[${z}].feedForward.ambientThermistor: unknown thermistor "${id}" (cooler.thermistors has: ${thermistorIds.length ? thermistorIds.join(', ') : 'none'})`);
+    for (const issue of zoneThermistorIssues(zone, thermistorIds)) issues.push(`zones[${z}].${issue}`);
+  });
+  modesOf(config).forEach((m, i) => {
+    const patches: Array<[string, ZonePatch | undefined]> = [['all', m.all], ...Object.entries(m.zones).map(([id, p]): [string, ZonePatch] => [`zones.${id}`, p])];
+    for (const [where, patch] of patches) {
+      const id = patch?.feedForward?.ambientThermistor;
+      if (id !== undefined && !thermistorIds.includes(id)) issues.push(`modes[${i}].${where}.${unknownThermistor(id, thermistorIds)}`);
     }
   });
   return issues;
 }
+
+/** The zone's ambientThermistor against the configured ones (config load, and each run-time tuning). */
+export function zoneThermistorIssues(zone: ZoneConfig, thermistorIds: ReadonlyArray<string>): string[] {
+  const id = zone.feedForward.ambientThermistor;
+  return id !== undefined && !thermistorIds.includes(id) ? [unknownThermistor(id, thermistorIds)] : [];
+}
+
+const unknownThermistor = (id: string, ids: ReadonlyArray<string>) => `feedForward.ambientThermistor: unknown thermistor "${id}" (cooler.thermistors has: ${ids.length ? ids.join(', ') : 'none'})`;
 
 /**
  * What a valid run-time tuning gives up against the config file: a later critical backstop, a

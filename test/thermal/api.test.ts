@@ -92,6 +92,7 @@ describe('/v1/thermal', () => {
       [{ criticalCelsius: 150 }, /^body\/criticalCelsius must be <= 105$/],
       [{ stopBelowDuty: 0.5 }, /^stopBelowDuty: must be <= minDuty \(0\.2\)$/],
       [{ id: 'other' }, /must NOT have additional properties/],
+      [{ feedForward: { ambientThermistor: 'intake' } }, /^feedForward\.ambientThermistor: unknown thermistor "intake" \(cooler\.thermistors has: sink0\)$/],
     ];
     for (const [body, re] of cases) {
       const r = await patch(h, 'gpu0', body);

@@ -2,7 +2,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { ThermalConfig, ZoneConfig } from '../../src/thermal/config.ts';
-import { ambientThermistorIssues, thermalIssues, zoneIssues } from '../../src/thermal/rules.ts';
+import { ambientThermistorIssues, thermalIssues, zoneIssues, zoneThermistorIssues } from '../../src/thermal/rules.ts';
 
 const zone = (patch: Record<string, unknown> = {}): ZoneConfig => {
   const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'] }) as ZoneConfig;
@@ -64,5 +64,17 @@ describe('ambient thermistor rules (issue 14)', () => {
     expect(ambientThermistorIssues(thermal, ['sink0'])).toEqual(['zones[0].feedForward.ambientThermistor: unknown thermistor "intake" (cooler.thermistors has: sink0)']);
     const bad = { ...zone, feedForward: { ...zone.feedForward, referenceAmbientCelsius: 80 } };
     expect(zoneIssues(bad)).toEqual(['feedForward.referenceAmbientCelsius: must be below feedForward.referenceSetpointCelsius (78), got 80']);
+  });
+
+  it('a mode naming an unknown ambientThermistor is refused like a zone naming one (as a tuning through the API is)', () => {
+    const zone = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'] }) as ZoneConfig;
+    const modes = [{ name: 'venue', all: { feedForward: { ambientThermistor: 'inlet' } }, zones: { z: { feedForward: { ambientThermistor: 'intake' } } } }];
+    const thermal = Value.Default(ThermalConfig, { zones: [zone], modes }) as ThermalConfig;
+    expect(ambientThermistorIssues(thermal, ['intake', 'inlet'])).toEqual([]);
+    expect(ambientThermistorIssues(thermal, ['sink0'])).toEqual([
+      'modes[0].all.feedForward.ambientThermistor: unknown thermistor "inlet" (cooler.thermistors has: sink0)',
+      'modes[0].zones.z.feedForward.ambientThermistor: unknown thermistor "intake" (cooler.thermistors has: sink0)',
+    ]);
+    expect(zoneThermistorIssues({ ...zone, feedForward: { ...zone.feedForward, ambientThermistor: 'inlet' } }, [])).toEqual(['feedForward.ambientThermistor: unknown thermistor "inlet" (cooler.thermistors has: none)']);
   });
 });

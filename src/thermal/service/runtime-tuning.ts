@@ -15,7 +15,7 @@ import type { ZoneConfig } from '../config.ts';
 import type { ZoneController } from '../control/index.ts';
 import { modePatch, type ModeConfig } from '../modes/config.ts';
 import { effectivePatch, provenance, pushTuning, switchMode, type LayerSource, type SettingOrigin, type TuningLayer } from '../modes/layers.ts';
-import { weakerThanConfig, zoneIssues } from '../rules.ts';
+import { weakerThanConfig, zoneIssues, zoneThermistorIssues } from '../rules.ts';
 import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
 
 /** a zone as the tuning sees it: the config file's settings and the controller running it */
@@ -46,6 +46,8 @@ export class RuntimeTuning {
     stateDir: string | undefined,
     private readonly log: Logger,
     private readonly modes: ReadonlyArray<ModeConfig> = [],
+    /** the configured cooler thermistor ids a zone's ambientThermistor may name; undefined: not checked */
+    private readonly thermistors?: ReadonlyArray<string>,
   ) {
     this.store = stateDir ? new TuningStore(stateDir, log) : null;
   }
@@ -88,7 +90,7 @@ export class RuntimeTuning {
     const path = this.store.path;
     const tuned = await this.store.load((id, t) => {
       const z = this.zones.get(id);
-      return z ? zoneIssues(tunedConfig(z, t)) : [];
+      return z ? this.issues(tunedConfig(z, t)) : [];
     });
     const savedLayers = (this.store.extras.layers ?? {}) as Record<string, unknown>;
     this.layers = {};
@@ -109,7 +111,7 @@ export class RuntimeTuning {
         continue;
       }
       try {
-        apply(z, t);
+        this.apply(z, t);
         this.log.info({ zone: id, tuning: t, mode: this.mode?.name ?? null, path }, `re-applied run-time tuning of zone "${id}" over the config file`);
         this.warnIfWeaker(z, 're-applied at start from the state file');
       } catch (err) {
@@ -137,7 +139,7 @@ export class RuntimeTuning {
     const next = mode === 'replace' ? [layer] : pushTuning(this.layers[id] ?? [], layer);
     if (next.length > MAX_LAYERS) throw new BadRequestError(`zone "${id}" has ${MAX_LAYERS} tuning layers; PUT the zone to start again from the config file`);
     try {
-      apply(z, effectivePatch(next));
+      this.apply(z, effectivePatch(next));
     } catch (err) {
       throw new BadRequestError((err as Error).message);
     }
@@ -150,7 +152,7 @@ export class RuntimeTuning {
   /** Back to the config file's values for a zone; forgets its saved tuning (a mode's layer included). */
   async reset(id: string): Promise<{ persisted: boolean }> {
     const z = this.zone(id);
-    apply(z, {});
+    this.apply(z, {});
     delete this.layers[id];
     this.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
     return { persisted: await this.persist([id]) };
@@ -170,12 +172,12 @@ export class RuntimeTuning {
     for (const [id, z] of this.zones) {
       const layers = switchMode(this.layers[id] ?? [], mode ? { name: mode.name, patch: modePatch(mode, id), at } : null);
       if (isDeepStrictEqual(layers, this.layers[id] ?? [])) continue;
-      for (const issue of zoneIssues(tunedConfig(z, effectivePatch(layers)))) issues.push(`zone "${id}": ${issue}`);
+      for (const issue of this.issues(tunedConfig(z, effectivePatch(layers)))) issues.push(`zone "${id}": ${issue}`);
       plan.push({ id, z, layers });
     }
     if (issues.length) throw new BadRequestError(`mode "${name}" does not fit the zones as tuned now: ${issues.join('; ')}`);
     for (const p of plan) {
-      apply(p.z, effectivePatch(p.layers));
+      this.apply(p.z, effectivePatch(p.layers));
       if (p.layers.length) this.layers[p.id] = p.layers;
       else delete this.layers[p.id];
       this.warnIfWeaker(p.z, name === null ? 'with the mode cleared' : `in mode "${name}"`);
@@ -184,6 +186,21 @@ export class RuntimeTuning {
     this.mode = mode ? { name: mode.name, at } : null;
     this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, name === null ? `thermal mode "${before}" cleared` : `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})`);
     return { persisted: await this.persist(plan.map((p) => p.id)) };
+  }
+
+  /** the rules a zone with its tunings must pass: config load's (the zone rules, its thermistor) */
+  private issues(zone: ZoneConfig): string[] {
+    return [...zoneIssues(zone), ...(this.thermistors ? zoneThermistorIssues(zone, this.thermistors) : [])];
+  }
+
+  /**
+   * The zone's settings become the config file's with `tuning` over it: the same rules as config
+   * load checked before anything changes, then the controller takes them bumplessly.
+   */
+  private apply(z: TunableZone, tuning: ZoneTuning): void {
+    const issues = this.issues(tunedConfig(z, tuning));
+    if (issues.length) throw new Error(issues.join('; '));
+    z.controller.update(tunablesOf(tunedConfig(z, tuning)));
   }
 
   private zone(id: string): TunableZone {
@@ -234,16 +251,4 @@ function checkedLayers(v: unknown): TuningLayer[] | null {
 /** the config file's zone with a tuning over it */
 function tunedConfig(z: TunableZone, t: ZoneTuning): ZoneConfig {
   return { ...z.config, ...(mergeTuning(tunablesOf(z.config), t) as Partial<ZoneConfig>) } as ZoneConfig;
-}
-
-/**
- * The zone's settings become the config file's with `tuning` over it: rules across fields (the
- * same ones config load applies) checked before anything changes, then the controller takes
- * them bumplessly.
- */
-function apply(z: TunableZone, tuning: ZoneTuning): void {
-  const next = tunedConfig(z, tuning);
-  const issues = zoneIssues(next);
-  if (issues.length) throw new Error(issues.join('; '));
-  z.controller.update(tunablesOf(next));
 }
