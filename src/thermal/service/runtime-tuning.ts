@@ -104,7 +104,9 @@ export class RuntimeTuning {
     }
     const m = this.store.extras.mode as Partial<ActiveMode> | null | undefined;
     this.mode = m && typeof m.name === 'string' && typeof m.at === 'string' && m.name.length <= 64 ? { name: m.name, at: m.at } : null;
-    for (const [id, t] of Object.entries(tuned)) {
+    const followed = this.followModeDefinitions();
+    for (const [id, layers] of Object.entries(this.layers)) {
+      const t = effectivePatch(layers);
       const z = this.zones.get(id);
       if (!z) {
         this.log.warn({ zone: id, path }, `saved tuning for zone "${id}", which the config no longer has: kept, not applied`);
@@ -119,6 +121,53 @@ export class RuntimeTuning {
         delete this.layers[id];
       }
     }
+    if (followed.length) await this.persist(followed);
+  }
+
+  /**
+   * At start, each saved mode layer takes the settings its mode has in the config now: a mode
+   * edited in the config and the daemon restarted would otherwise go on running the old
+   * settings under the mode's name while GET /mode shows the new ones. A mode gone from the
+   * config goes, tunings stay; one whose new settings break a zone rule with the tunings there
+   * goes from every zone (checked whole, as a switch is). Returns the zones whose layers changed.
+   */
+  private followModeDefinitions(): string[] {
+    const plan = new Map<string, TuningLayer[]>();
+    const broken: string[] = [];
+    const isMode = (l: TuningLayer) => l.source.kind === 'mode';
+    for (const [id, layers] of Object.entries(this.layers)) {
+      const z = this.zones.get(id);
+      if (!z || !layers.some(isMode)) continue;
+      let changed = false;
+      const next = layers.flatMap((l): TuningLayer[] => {
+        if (l.source.kind !== 'mode') return [l];
+        const name = l.source.name;
+        const def = this.modes.find((m) => m.name === name);
+        const patch = def ? modePatch(def, id) : {};
+        if (def && isDeepStrictEqual(patch, l.patch)) return [l];
+        changed = true;
+        if (def) this.log.info({ zone: id, mode: name, before: l.patch, now: patch }, `mode "${name}" is defined differently in the config now: zone "${id}" takes its settings as they are there`);
+        return Object.keys(patch).length > 0 ? [{ ...l, patch }] : [];
+      });
+      if (!changed) continue;
+      plan.set(id, next);
+      for (const issue of this.issues(tunedConfig(z, effectivePatch(next)))) broken.push(`zone "${id}": ${issue}`);
+    }
+    const active = this.mode?.name;
+    const gone = active !== undefined && !this.modes.some((m) => m.name === active);
+    if (broken.length) {
+      for (const [id, layers] of Object.entries(this.layers)) if (this.zones.has(id) && layers.some(isMode)) plan.set(id, layers.filter((l) => !isMode(l)));
+    }
+    for (const [id, layers] of plan) {
+      if (layers.length) this.layers[id] = layers;
+      else delete this.layers[id];
+    }
+    if (active !== undefined && (gone || broken.length)) {
+      const why = gone ? 'is no longer in thermal.modes' : `breaks a zone rule as the config now defines it (${broken.join('; ')})`;
+      this.log.warn({ mode: active, zones: [...plan.keys()] }, `mode "${active}" ${why}: its settings are dropped (zones ${[...plan.keys()].join(', ') || 'none'}) and no mode is active`);
+      this.mode = null;
+    }
+    return [...plan.keys()];
   }
 
   /**
