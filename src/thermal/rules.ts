@@ -58,6 +58,13 @@ export function zoneIssues(zone: ZoneConfig): string[] {
   return issues;
 }
 
+/**
+ * Keys every plain object has (constructor, toString, __proto__): the zone id keys records across
+ * the service, the view and the state files, and a lookup of a zone with no entry found the
+ * inherited function instead (GET /v1/thermal and /metrics answered 500).
+ */
+const OBJECT_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 /** Rules of the thermal section as a whole, each zone's included (`zones[1].pid.setpoint: ...`). */
 export function thermalIssues(config: ThermalConfig): string[] {
   const issues: string[] = [];
@@ -81,6 +88,7 @@ export function thermalIssues(config: ThermalConfig): string[] {
   const ids = new Set<string>();
   config.zones.forEach((zone, z) => {
     if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);
+    if (OBJECT_KEYS.has(zone.id)) issues.push(`zones[${z}].id: "${zone.id}" is a name every JavaScript object has; choose another`);
     ids.add(zone.id);
     for (const issue of zoneIssues(zone)) issues.push(`zones[${z}].${issue}`);
   });
