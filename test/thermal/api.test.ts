@@ -210,6 +210,31 @@ describe('/v1/thermal', () => {
     expect(again.logged(/re-applied run-time tuning of zone "gpu0" over the config file/)).toBeDefined();
   });
 
+  it('a change sent while thermal control starts (the API is up, the saved tunings not loaded yet) is refused with 409 and does not erase them', async () => {
+    const first = await open();
+    await patch(first, 'gpu0', { pid: { setpoint: 62 } });
+    await first.close();
+    opened.length = 0;
+    const h = await open({ stateDir: first.stateDir, start: false });
+    const file = join(h.stateDir, 'thermal-tuning.json');
+    const saved = readFileSync(file, 'utf8');
+    const early = [
+      await patch(h, 'gpu0', { maxDuty: 0.9 }),
+      await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0', payload: { maxDuty: 0.9 } }),
+      await h.app.inject({ method: 'DELETE', url: '/v1/thermal/zones/gpu0/tuning' }),
+      await h.app.inject({ method: 'DELETE', url: '/v1/thermal/mode' }),
+    ];
+    for (const r of early) {
+      expect(r.statusCode).toBe(409);
+      expect(r.json().message).toBe('thermal control is starting: its saved tunings are not loaded yet; try again once GET /readyz lists it ready');
+    }
+    expect(readFileSync(file, 'utf8')).toBe(saved);
+    await h.service.start();
+    const z = await h.zone();
+    expect(z.setpoint).toBe(62);
+    expect((await patch(h, 'gpu0', { maxDuty: 0.9 })).statusCode).toBe(200);
+  });
+
   it('a tuning file that is not JSON is moved aside whole with a clear log line and the config file applies', async () => {
     const first = await open();
     const dir = first.stateDir;

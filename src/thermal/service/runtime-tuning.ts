@@ -10,7 +10,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { BadRequestError, NotFoundError } from '../../api/errors.ts';
+import { BadRequestError, ConflictError, NotFoundError } from '../../api/errors.ts';
 import type { ZoneConfig } from '../config.ts';
 import type { ZoneController } from '../control/index.ts';
 import { modePatch, type ModeConfig } from '../modes/config.ts';
@@ -40,6 +40,11 @@ export class RuntimeTuning {
   private mode: ActiveMode | null = null;
   /** the last state-file write failed: zones whose run-time tuning a restart would lose, and why */
   private unsaved: { zones: Set<string>; error: string } | null = null;
+  /**
+   * restore() has run: the API listens before thermal control starts (it waits on the cooler), and
+   * a change saved before the saved tunings are loaded would write over them with itself alone.
+   */
+  private restored = false;
 
   constructor(
     private readonly zones: ReadonlyMap<string, TunableZone>,
@@ -86,6 +91,14 @@ export class RuntimeTuning {
    * they are whole and agree with it (else it counts as one tuning of unknown time).
    */
   async restore(): Promise<void> {
+    try {
+      await this.load();
+    } finally {
+      this.restored = true;
+    }
+  }
+
+  private async load(): Promise<void> {
     if (!this.store) return;
     const path = this.store.path;
     const tuned = await this.store.load((id, t) => {
@@ -180,6 +193,7 @@ export class RuntimeTuning {
    * tuning-not-saved alarm until a later save succeeds.
    */
   async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace', origin: TuningOrigin = 'tuning'): Promise<{ persisted: boolean }> {
+    this.mustBeRestored();
     const z = this.zone(id);
     // The API's schema already ran; in-process callers get the same check (finite, in range, bounded).
     const schema = tuningSchemaIssues(patch);
@@ -200,6 +214,7 @@ export class RuntimeTuning {
 
   /** Back to the config file's values for a zone; forgets its saved tuning (a mode's layer included). */
   async reset(id: string): Promise<{ persisted: boolean }> {
+    this.mustBeRestored();
     const z = this.zone(id);
     this.apply(z, {});
     delete this.layers[id];
@@ -213,6 +228,7 @@ export class RuntimeTuning {
    * that breaks a zone rule with the tunings under it is refused whole (400 naming the zone).
    */
   async applyMode(name: string | null): Promise<{ persisted: boolean }> {
+    this.mustBeRestored();
     const mode = name === null ? null : this.modes.find((m) => m.name === name);
     if (name !== null && !mode) throw new NotFoundError(`no mode "${name}" (modes: ${this.modes.map((m) => m.name).join(', ') || 'none in thermal.modes'})`);
     const at = new Date().toISOString();
@@ -250,6 +266,10 @@ export class RuntimeTuning {
     const issues = this.issues(tunedConfig(z, tuning));
     if (issues.length) throw new Error(issues.join('; '));
     z.controller.update(tunablesOf(tunedConfig(z, tuning)));
+  }
+
+  private mustBeRestored(): void {
+    if (!this.restored) throw new ConflictError('thermal control is starting: its saved tunings are not loaded yet; try again once GET /readyz lists it ready');
   }
 
   private zone(id: string): TunableZone {
