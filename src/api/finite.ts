@@ -120,11 +120,13 @@ function guardedValidator(coercing: ValidateFunction, exact?: ValidateFunction):
   const wrapped: ValidateFunction = (data, ctx) => {
     if (!exact || !exact(data, ctx)) {
       const before = exact ? snapshot(data) : undefined;
-      if (!coercing(data, ctx)) {
-        wrapped.errors = coercing.errors;
+      const ok = coercing(data, ctx);
+      const coerced = exact ? findCoerced(before, data) : null;
+      if (!ok) {
+        // a non-string was coerced on the way: the error of the value as it came (null, not the [""] it became)
+        wrapped.errors = coerced ? exact!.errors : coercing.errors;
         return false;
       }
-      const coerced = exact ? findCoerced(before, data) : null;
       if (coerced) return fail(wrapped, coerced.at, COERCED_KEYWORD, coerced.message);
     }
     const at = findNonFinite(data);

@@ -16,6 +16,7 @@ const Body = Type.Object(
     enabled: Type.Optional(Type.Boolean()),
     name: Type.Optional(Type.String()),
     gpus: Type.Optional(Type.Array(Type.Integer())),
+    names: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     label: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     limit: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
     curve: Type.Optional(Type.Array(Type.Tuple([Type.Number(), Type.Number()]))),
@@ -53,6 +54,10 @@ describe('request values keep their JSON types', () => {
       [{ name: 12 }, 'body/name must be string, got 12'],
       [{ name: null }, 'body/name must be string, got null'],
       [{ gpus: 3 }, 'body/gpus must be array, got 3'],
+      // coerced, null would be [""] and fail on that: the error names what came
+      [{ names: null }, 'body/names must be array'],
+      // a null the schema allows is not the error where another field is
+      [{ label: null, duty: 5 }, 'body/duty must be <= 1'],
       [{ gpus: [0, null] }, 'body/gpus/1 must be number, got null'],
       [{ curve: [[40, 0], [80, null]] }, 'body/curve/1/1 must be number, got null'],
       [{ nested: { setpoint: false } }, 'body/nested/setpoint must be number, got false'],
