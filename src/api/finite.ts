@@ -1,5 +1,6 @@
 /**
- * Every number a request brings in is finite, whatever its route's schema says.
+ * Every number a request brings in is finite, and every value that is not a string keeps its
+ * JSON type, whatever its route's schema says.
  *
  * Ajv lets non-finite numbers through: type coercion turns the strings "Infinity", "-Infinity"
  * and "1e309" into ±Infinity (so does JSON.parse for a literal 1e309), and its minimum/maximum
@@ -8,6 +9,13 @@
  * wraps every validator the app compiles: once the schema passes (coercion done), the data is
  * walked and the first non-finite number fails validation like any schema error, so new routes
  * get the rule for free.
+ *
+ * Coercion is there for querystrings, path params and headers, which arrive as strings. Applied to
+ * a JSON body it turned null into 0 (a client's NaN, which JSON.stringify writes as null, set a
+ * fan duty of 0), booleans into 0 or 1, [0.5] into 0.5, and a null the schema allows into "" or 0
+ * (the first branch of a union coerces it). So each validator is also compiled without coercion
+ * and tried first; only when that fails does the coercing one run, and it may change strings
+ * alone: any other value whose type it changed fails as `must be number, got null`.
  */
 
 /** The part of ajv's API this plugin touches (ajv is fastify's, not a dependency of ours). */
@@ -25,6 +33,8 @@ interface ValidateFunction {
   schema?: unknown;
 }
 interface Ajv {
+  /** read by compile(): coerceTypes decides the code it generates */
+  opts: { coerceTypes?: unknown };
   compile(schema: object, meta?: boolean): ValidateFunction;
   getSchema(keyRef: string): ValidateFunction | undefined;
 }
@@ -49,30 +59,106 @@ export function findNonFinite(data: unknown, pointer = ''): string | null {
   return null;
 }
 
-function finiteValidator(inner: ValidateFunction): ValidateFunction {
+export const COERCED_KEYWORD = 'type';
+
+const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/** what came, short enough for an error message */
+function shown(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+/**
+ * The first place where `after` (validated, coerced) holds a value of another type than `before`
+ * (as it came) did, where `before` was not a string: coercion of strings is what it is for.
+ */
+export function findCoerced(before: unknown, after: unknown, pointer = ''): { at: string; message: string } | null {
+  if (typeof before === 'string') return null;
+  const kb = kind(before);
+  const ka = kind(after);
+  if (kb !== ka || (kb === 'array' && (before as unknown[]).length !== (after as unknown[]).length)) {
+    // what it was coerced to is what the schema wants (an integer shows as number)
+    return { at: pointer, message: `must be ${ka}, got ${shown(before)}` };
+  }
+  if (kb === 'array') {
+    const a = after as unknown[];
+    for (let i = 0; i < a.length; i++) {
+      const found = findCoerced((before as unknown[])[i], a[i], `${pointer}/${i}`);
+      if (found) return found;
+    }
+  } else if (kb === 'object') {
+    for (const [k, v] of Object.entries(before as object)) {
+      const found = findCoerced(v, (after as Record<string, unknown>)[k], `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** a copy of what a request brought (JSON-like: plain objects, arrays, scalars); anything else as is */
+function snapshot(data: unknown): unknown {
+  if (data === null || typeof data !== 'object') return data;
+  if (Array.isArray(data)) return data.map(snapshot);
+  const proto = Object.getPrototypeOf(data) as unknown;
+  if (proto !== Object.prototype && proto !== null) return data;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) out[k] = snapshot(v);
+  return out;
+}
+
+function fail(wrapped: ValidateFunction, at: string, keyword: string, message: string): false {
+  wrapped.errors = [{ instancePath: at, schemaPath: `#/${keyword}`, keyword, params: {}, message }];
+  return false;
+}
+
+/**
+ * `coercing`: the validator as fastify configured it; `exact`: the same schema compiled without
+ * coercion (absent where it could not be compiled: the coercing one alone, as before).
+ */
+function guardedValidator(coercing: ValidateFunction, exact?: ValidateFunction): ValidateFunction {
   const wrapped: ValidateFunction = (data, ctx) => {
-    const ok = inner(data, ctx);
-    if (!ok) {
-      wrapped.errors = inner.errors;
-      return false;
+    if (!exact || !exact(data, ctx)) {
+      const before = exact ? snapshot(data) : undefined;
+      const ok = coercing(data, ctx);
+      const coerced = exact ? findCoerced(before, data) : null;
+      if (!ok) {
+        // a non-string was coerced on the way: the error of the value as it came (null, not the [""] it became)
+        wrapped.errors = coerced ? exact!.errors : coercing.errors;
+        return false;
+      }
+      if (coerced) return fail(wrapped, coerced.at, COERCED_KEYWORD, coerced.message);
     }
     const at = findNonFinite(data);
-    if (at === null) {
-      wrapped.errors = null;
-      return true;
-    }
-    const error: AjvError = { instancePath: at, schemaPath: `#/${FINITE_KEYWORD}`, keyword: FINITE_KEYWORD, params: {}, message: 'must be a finite number' };
-    wrapped.errors = [error];
-    return false;
+    if (at !== null) return fail(wrapped, at, FINITE_KEYWORD, 'must be a finite number');
+    wrapped.errors = null;
+    return true;
   };
-  wrapped.schema = inner.schema;
+  wrapped.schema = coercing.schema;
   return wrapped;
 }
 
-/** Ajv plugin (fastify `ajv.plugins`): every compiled validator also refuses non-finite numbers. */
+/** Ajv plugin (fastify `ajv.plugins`): every compiled validator refuses non-finite numbers and coercion of non-strings. */
 export function finiteNumbers<A extends Ajv>(ajv: A): A {
   const compile = ajv.compile.bind(ajv);
-  (ajv as Ajv).compile = (schema, meta) => finiteValidator(compile(schema, meta));
+  const compileExact = (schema: object, meta?: boolean): ValidateFunction | undefined => {
+    const coerceTypes = ajv.opts.coerceTypes;
+    if (!coerceTypes) return undefined;
+    // ajv caches by schema object: a copy gets its own code; the option is read while generating it
+    ajv.opts.coerceTypes = false;
+    try {
+      return compile(structuredClone(schema), meta);
+    } catch {
+      // a schema with an $id ajv already holds: it keeps the coercing validator alone
+      return undefined;
+    } finally {
+      ajv.opts.coerceTypes = coerceTypes;
+    }
+  };
+  (ajv as Ajv).compile = (schema, meta) => {
+    const coercing = compile(schema, meta);
+    return guardedValidator(coercing, compileExact(schema, meta));
+  };
   // fastify takes a route schema with an $id it has seen (app.addSchema) from here, not compile()
   const getSchema = ajv.getSchema.bind(ajv);
   const wrapped = new WeakMap<ValidateFunction, ValidateFunction>();
@@ -80,7 +166,7 @@ export function finiteNumbers<A extends Ajv>(ajv: A): A {
     const v = getSchema(keyRef);
     if (!v) return v;
     let w = wrapped.get(v);
-    if (!w) wrapped.set(v, (w = finiteValidator(v)));
+    if (!w) wrapped.set(v, (w = guardedValidator(v)));
     return w;
   };
   return ajv;

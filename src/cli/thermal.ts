@@ -17,9 +17,13 @@ import { registerMode } from './thermal-mode.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
-function number(name: string, min: number, max: number) {
+/** decimal notation only: Number() reads "" and " " as 0 and "0x46" as 70 */
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/** a commander parser for a number option in min..max; anything else is refused naming the option */
+export function number(name: string, min: number, max: number) {
   return (v: string) => {
-    const x = Number(v);
+    const x = DECIMAL.test(v) ? Number(v) : Number.NaN;
     if (!Number.isFinite(x) || x < min || x > max) throw new InvalidArgumentError(`${name} must be a number in ${min}..${max}, got "${v}"`);
     return x;
   };

@@ -9,16 +9,10 @@
  * Without --url the experiment runs on the plant simulator built from the config, in simulated
  * time (seconds, not minutes); with --url it goes through the running daemon that holds the cooler.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import { number } from './thermal.ts';
 
-function number(name: string, min: number, max: number) {
-  return (v: string) => {
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min || x > max) throw new InvalidArgumentError(`${name} must be a number in ${min}..${max}, got "${v}"`);
-    return x;
-  };
-}
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 

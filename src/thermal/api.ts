@@ -38,7 +38,7 @@ const HistoryReply = Type.Object({
 export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-    const errors = { 400: ErrorReply, 404: ErrorReply, 500: ErrorReply };
+    const errors = { 400: ErrorReply, 404: ErrorReply, 409: ErrorReply, 500: ErrorReply };
     const zoneOr404 = (id: string) => {
       const v = zoneView(service, id);
       if (!v) throw new NotFoundError(`no zone "${id}" (zones: ${service.zoneIds().join(', ')})`);

@@ -10,6 +10,7 @@ import type { ThermalConfig, ZoneConfig } from './config.ts';
 import { yieldIssues } from './yield/config.ts';
 import { modePatch, modesOf } from './modes/config.ts';
 import { mergeTuning, tunablesOf } from './zone-patch.ts';
+import type { ZonePatch } from './control/index.ts';
 
 /** degrees below criticalCelsius a GPU must fall before the critical alarm clears */
 export const CRITICAL_CLEAR_K = 3;
@@ -46,8 +47,23 @@ export function zoneIssues(zone: ZoneConfig): string[] {
     const [t1] = zone.curve[k]!;
     if (!(t1 > t0)) issues.push(`curve[${k}]: temperatures must increase (${t1} after ${t0})`);
   }
+  // A falling curve slows the fans as the GPU heats: control would push it up to critical, and
+  // hysteresis (degrees to fall before the duty follows down) assumes a rising curve. A NaN is
+  // the schema's to refuse (and the controller's failsafe's, which its tests reach through here).
+  for (let k = 1; k < zone.curve.length; k++) {
+    const [t0, d0] = zone.curve[k - 1]!;
+    const [t1, d1] = zone.curve[k]!;
+    if (d1 < d0) issues.push(`curve[${k}]: duties must not fall as the temperature rises (${d1} at ${t1} C after ${d0} at ${t0} C)`);
+  }
   return issues;
 }
+
+/**
+ * Keys every plain object has (constructor, toString, __proto__): the zone id keys records across
+ * the service, the view and the state files, and a lookup of a zone with no entry found the
+ * inherited function instead (GET /v1/thermal and /metrics answered 500).
+ */
+const OBJECT_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 /** Rules of the thermal section as a whole, each zone's included (`zones[1].pid.setpoint: ...`). */
 export function thermalIssues(config: ThermalConfig): string[] {
@@ -72,6 +88,7 @@ export function thermalIssues(config: ThermalConfig): string[] {
   const ids = new Set<string>();
   config.zones.forEach((zone, z) => {
     if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);
+    if (OBJECT_KEYS.has(zone.id)) issues.push(`zones[${z}].id: "${zone.id}" is a name every JavaScript object has; choose another`);
     ids.add(zone.id);
     for (const issue of zoneIssues(zone)) issues.push(`zones[${z}].${issue}`);
   });
@@ -104,19 +121,32 @@ export function modeIssues(config: Pick<ThermalConfig, 'zones' | 'modes'>): stri
 }
 
 /**
- * Each zone's feedForward.ambientThermistor must name a configured cooler thermistor (config load;
- * the zone itself falls back to ambientCelsius with an alarm when the reading is missing).
+ * Each zone's feedForward.ambientThermistor must name a configured cooler thermistor, and so must
+ * every mode setting one (config load; the zone itself falls back to ambientCelsius with an alarm
+ * when the reading is missing).
  */
 export function ambientThermistorIssues(config: ThermalConfig, thermistorIds: ReadonlyArray<string>): string[] {
   const issues: string[] = [];
   config.zones.forEach((zone, z) => {
-    const id = zone.feedForward.ambientThermistor;
-    if (id !== undefined && !thermistorIds.includes(id)) {
-      issues.push(`zones[${z}].feedForward.ambientThermistor: unknown thermistor "${id}" (cooler.thermistors has: ${thermistorIds.length ? thermistorIds.join(', ') : 'none'})`);
+    for (const issue of zoneThermistorIssues(zone, thermistorIds)) issues.push(`zones[${z}].${issue}`);
+  });
+  modesOf(config).forEach((m, i) => {
+    const patches: Array<[string, ZonePatch | undefined]> = [['all', m.all], ...Object.entries(m.zones).map(([id, p]): [string, ZonePatch] => [`zones.${id}`, p])];
+    for (const [where, patch] of patches) {
+      const id = patch?.feedForward?.ambientThermistor;
+      if (id !== undefined && !thermistorIds.includes(id)) issues.push(`modes[${i}].${where}.${unknownThermistor(id, thermistorIds)}`);
     }
   });
   return issues;
 }
+
+/** The zone's ambientThermistor against the configured ones (config load, and each run-time tuning). */
+export function zoneThermistorIssues(zone: ZoneConfig, thermistorIds: ReadonlyArray<string>): string[] {
+  const id = zone.feedForward.ambientThermistor;
+  return id !== undefined && !thermistorIds.includes(id) ? [unknownThermistor(id, thermistorIds)] : [];
+}
+
+const unknownThermistor = (id: string, ids: ReadonlyArray<string>) => `feedForward.ambientThermistor: unknown thermistor "${id}" (cooler.thermistors has: ${ids.length ? ids.join(', ') : 'none'})`;
 
 /**
  * What a valid run-time tuning gives up against the config file: a later critical backstop, a

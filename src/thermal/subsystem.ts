@@ -79,6 +79,7 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
     stateDir: resolve(config.stateDir),
     gpuInfo: simRig ? () => new Map(simRig.plant.gpus().map((g) => [g.index, { name: g.name }])) : () => discovered,
     onLoadHint: simRig ? (gpus, watts, seconds) => simRig.hint(gpus, watts, seconds) : undefined,
+    thermistors: config.cooler.thermistors.map((th) => th.id),
   });
   registerThermalMetrics(ctx.registry, service);
   const yielding = yieldUnit(ctx, service, rig);

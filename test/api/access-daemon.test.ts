@@ -82,6 +82,8 @@ describe('daemon on a non-loopback address', () => {
     const d = track(spawnCli(['daemon', '--config', writeTempConfig(yaml)]));
     const listening = await d.waitFor((l) => typeof l.address === 'string');
     const url = listening.address as string;
+    // writes are refused (409) until thermal control has loaded its saved tunings
+    await d.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('thermal control started'));
     const port = new URL(url).port;
     expect(listening.msg).toContain(`gance API listening on 0.0.0.0:${port} (every IPv4 address of this machine)`);
     expect(listening.msg).toContain('token required for writes');

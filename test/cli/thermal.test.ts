@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { register } from '../../src/cli/thermal.ts';
+import { register as registerTuning } from '../../src/cli/tuning.ts';
 import { simulate } from '../../src/cli/thermal-simulate.ts';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { harness, untilAsync, type Harness } from '../thermal/service/harness.ts
 async function run(args: string[]): Promise<{ out: string; err: string; error?: Error; exitCode: number | undefined }> {
   const program = new Command('gance').exitOverride();
   register(program);
+  registerTuning(program);
   let out = '';
   let err = '';
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -117,6 +119,23 @@ describe('gance thermal', () => {
     expect(unsaved.out).toContain('gpu0: mode pid');
     expect(unsaved.err).toMatch(/^warning: zone gpu0: applied, but NOT saved in the daemon's state directory/);
     expect(unsaved.exitCode).toBe(4);
+  });
+
+  it('refuses option values that are not plain decimal numbers: "" is not 0, 0x46 is not 70', async () => {
+    const url = 'http://127.0.0.1:1';
+    for (const v of ['', ' ', '0x46', '1e400', 'Infinity', '70C', '0b1']) {
+      const r = await run(['thermal', 'set', 'gpu0', '--setpoint', v, '--url', url]);
+      expect(r.error?.message, JSON.stringify(v)).toContain(`--setpoint must be a number in -40..150, got "${v}"`);
+    }
+    for (const v of ['', '0x1']) {
+      const r = await run(['thermal', 'step', '--zone', 'gpu0', '--from', v, '--to', '1']);
+      expect(r.error?.message, JSON.stringify(v)).toContain(`--from must be a number in 0..1, got "${v}"`);
+    }
+    // what a number looks like is taken: the request goes out (and finds no daemon)
+    for (const v of ['70', '70.5', '-5', '+7.5e1', '.5']) {
+      const r = await run(['thermal', 'set', 'gpu0', '--setpoint', v, '--url', url]);
+      expect(r.error?.message, v).toMatch(/^cannot reach the daemon/);
+    }
   });
 
   it('says clearly when no daemon answers', async () => {

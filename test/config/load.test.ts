@@ -103,6 +103,12 @@ describe('config loading', () => {
     expect(issuesOf(text)).toEqual(['cooler.path: is required when cooler.driver is "serial"', 'thermal.zones[1].fans[0]: unknown fan "c" (cooler.fans has: a, b)']);
   });
 
+  it('refuses a zone id that every JavaScript object already has as a key (constructor, __proto__, toString): the API and /metrics answered 500', () => {
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(issuesOf(base.replace('id: z1', `id: ${id}`)), id).toEqual([`thermal.zones[1].id: "${id}" is a name every JavaScript object has; choose another`]);
+    }
+  });
+
   it('checks the synthesis workers at load time (so config check reports them too)', () => {
     const text = `${base}synthesis:\n  workers:\n    - { id: g0, gpu: 0, providers: [cuda] }\n    - { id: g1, gpu: 0, providers: [webgpu], isolation: thread }\n`;
     expect(issuesOf(text)).toEqual([

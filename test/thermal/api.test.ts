@@ -86,11 +86,13 @@ describe('/v1/thermal', () => {
       [{ minDuty: 0.8, maxDuty: 0.5 }, /minDuty: must be <= maxDuty \(0\.5\)/],
       [{ curve: [[60, 0.2], [50, 1]] }, /curve\[1\]: temperatures must increase/],
       [{ curve: [[60, 1.2], [70, 1]] }, /body\/curve\/0\/1 must be <= 1/],
+      [{ mode: 'curve', curve: [[40, 1], [90, 0]] }, /^curve\[1\]: duties must not fall as the temperature rises \(0 at 90 C after 1 at 40 C\)$/],
       [{ pid: { setpoint: 95 } }, /^pid\.setpoint: must be at most criticalCelsius - 3 \(87\), got 95$/],
       [{ criticalCelsius: 72 }, /^pid\.setpoint: must be at most criticalCelsius - 3 \(69\), got 70$/],
       [{ criticalCelsius: 150 }, /^body\/criticalCelsius must be <= 105$/],
       [{ stopBelowDuty: 0.5 }, /^stopBelowDuty: must be <= minDuty \(0\.2\)$/],
       [{ id: 'other' }, /must NOT have additional properties/],
+      [{ feedForward: { ambientThermistor: 'intake' } }, /^feedForward\.ambientThermistor: unknown thermistor "intake" \(cooler\.thermistors has: sink0\)$/],
     ];
     for (const [body, re] of cases) {
       const r = await patch(h, 'gpu0', body);
@@ -120,6 +122,26 @@ describe('/v1/thermal', () => {
     const z = await h.underControl();
     expect(z).toMatchObject({ setpoint: 70, criticalCelsius: 90, tuned: null, failsafe: false });
     expect(Number.isFinite(z.duty) && Number.isFinite(z.terms.i)).toBe(true);
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+  });
+
+  it('refuses null and booleans in place of numbers: a client NaN (JSON null) cannot set a duty of 0', async () => {
+    const h = await open();
+    await h.underControl();
+    const cases: Array<[unknown, string]> = [
+      [{ mode: 'fixed', fixedDuty: null }, 'body/fixedDuty must be number, got null'],
+      [{ pid: { setpoint: null } }, 'body/pid/setpoint must be number, got null'],
+      [{ maxDuty: false, minDuty: 0, stopBelowDuty: 0 }, 'body/maxDuty must be number, got false'],
+      [{ feedForward: { enabled: 0 } }, 'body/feedForward/enabled must be boolean, got 0'],
+    ];
+    for (const [body, message] of cases) {
+      const r = await patch(h, 'gpu0', body);
+      expect(r.statusCode, JSON.stringify(body)).toBe(400);
+      expect(r.json().message, JSON.stringify(body)).toBe(message);
+    }
+    const z = await h.underControl();
+    expect(z).toMatchObject({ mode: 'pid', setpoint: 70, tuned: null, failsafe: false });
+    expect(z.settings.maxDuty).toBe(1);
     expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
   });
 
@@ -186,6 +208,31 @@ describe('/v1/thermal', () => {
     expect(z.settings.slewDownPerSecond).toBe(0.01);
     expect(z.tuned).toEqual({ pid: { setpoint: 62 }, slewDownPerSecond: 0.01 });
     expect(again.logged(/re-applied run-time tuning of zone "gpu0" over the config file/)).toBeDefined();
+  });
+
+  it('a change sent while thermal control starts (the API is up, the saved tunings not loaded yet) is refused with 409 and does not erase them', async () => {
+    const first = await open();
+    await patch(first, 'gpu0', { pid: { setpoint: 62 } });
+    await first.close();
+    opened.length = 0;
+    const h = await open({ stateDir: first.stateDir, start: false });
+    const file = join(h.stateDir, 'thermal-tuning.json');
+    const saved = readFileSync(file, 'utf8');
+    const early = [
+      await patch(h, 'gpu0', { maxDuty: 0.9 }),
+      await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0', payload: { maxDuty: 0.9 } }),
+      await h.app.inject({ method: 'DELETE', url: '/v1/thermal/zones/gpu0/tuning' }),
+      await h.app.inject({ method: 'DELETE', url: '/v1/thermal/mode' }),
+    ];
+    for (const r of early) {
+      expect(r.statusCode).toBe(409);
+      expect(r.json().message).toBe('thermal control is starting: its saved tunings are not loaded yet; try again once GET /readyz lists it ready');
+    }
+    expect(readFileSync(file, 'utf8')).toBe(saved);
+    await h.service.start();
+    const z = await h.zone();
+    expect(z.setpoint).toBe(62);
+    expect((await patch(h, 'gpu0', { maxDuty: 0.9 })).statusCode).toBe(200);
   });
 
   it('a tuning file that is not JSON is moved aside whole with a clear log line and the config file applies', async () => {

@@ -2,7 +2,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { ThermalConfig, ZoneConfig } from '../../src/thermal/config.ts';
-import { ambientThermistorIssues, thermalIssues, zoneIssues } from '../../src/thermal/rules.ts';
+import { ambientThermistorIssues, thermalIssues, zoneIssues, zoneThermistorIssues } from '../../src/thermal/rules.ts';
 
 const zone = (patch: Record<string, unknown> = {}): ZoneConfig => {
   const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'] }) as ZoneConfig;
@@ -20,6 +20,13 @@ describe('zone rules', () => {
     expect(zoneIssues(zone({ minDuty: 0.8, maxDuty: 0.5, stopBelowDuty: 0.9 }))).toEqual(['minDuty: must be <= maxDuty (0.5)', 'stopBelowDuty: must be <= minDuty (0.8)']);
     expect(zoneIssues(zone({ curve: [[40, 0], [40, 0.5], [30, 1]] }))).toEqual(['curve[1]: temperatures must increase (40 after 40)', 'curve[2]: temperatures must increase (30 after 40)']);
     expect(zoneIssues(zone({ curve: [[40, 0]] }))).toEqual(['curve: must have at least 2 points, got 1']);
+  });
+
+  it('refuses a curve whose duty falls as the temperature rises: the fans would slow down as the GPU heats', () => {
+    expect(zoneIssues(zone({ curve: [[40, 1], [90, 0]] }))).toEqual(['curve[1]: duties must not fall as the temperature rises (0 at 90 C after 1 at 40 C)']);
+    expect(zoneIssues(zone({ curve: [[40, 0.2], [60, 0.6], [70, 0.5], [90, 1]] }))).toEqual(['curve[2]: duties must not fall as the temperature rises (0.5 at 70 C after 0.6 at 60 C)']);
+    // flat stretches are fine
+    expect(zoneIssues(zone({ curve: [[40, 0.3], [60, 0.3], [90, 1]] }))).toEqual([]);
   });
 
   it('keeps the setpoint out of the critical alarm\'s clearing band (at most criticalCelsius - 3)', () => {
@@ -57,5 +64,17 @@ describe('ambient thermistor rules (issue 14)', () => {
     expect(ambientThermistorIssues(thermal, ['sink0'])).toEqual(['zones[0].feedForward.ambientThermistor: unknown thermistor "intake" (cooler.thermistors has: sink0)']);
     const bad = { ...zone, feedForward: { ...zone.feedForward, referenceAmbientCelsius: 80 } };
     expect(zoneIssues(bad)).toEqual(['feedForward.referenceAmbientCelsius: must be below feedForward.referenceSetpointCelsius (78), got 80']);
+  });
+
+  it('a mode naming an unknown ambientThermistor is refused like a zone naming one (as a tuning through the API is)', () => {
+    const zone = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'] }) as ZoneConfig;
+    const modes = [{ name: 'venue', all: { feedForward: { ambientThermistor: 'inlet' } }, zones: { z: { feedForward: { ambientThermistor: 'intake' } } } }];
+    const thermal = Value.Default(ThermalConfig, { zones: [zone], modes }) as ThermalConfig;
+    expect(ambientThermistorIssues(thermal, ['intake', 'inlet'])).toEqual([]);
+    expect(ambientThermistorIssues(thermal, ['sink0'])).toEqual([
+      'modes[0].all.feedForward.ambientThermistor: unknown thermistor "inlet" (cooler.thermistors has: sink0)',
+      'modes[0].zones.z.feedForward.ambientThermistor: unknown thermistor "intake" (cooler.thermistors has: sink0)',
+    ]);
+    expect(zoneThermistorIssues({ ...zone, feedForward: { ...zone.feedForward, ambientThermistor: 'inlet' } }, [])).toEqual(['feedForward.ambientThermistor: unknown thermistor "inlet" (cooler.thermistors has: none)']);
   });
 });

@@ -58,7 +58,7 @@ export function modeRoutes(service: ThermalService): FastifyPluginAsync {
             'Checked for every zone before any changes. Saved like a tuning. name null: no mode.',
           tags,
           body: Type.Object({ name: Nullable(Type.String({ minLength: 1, maxLength: LIMITS.id, description: 'a thermal.modes[].name' })) }, { additionalProperties: false }),
-          response: { 200: ModesView, 400: ErrorReply, 404: ErrorReply, 500: ErrorReply },
+          response: { 200: ModesView, 400: ErrorReply, 404: ErrorReply, 409: ErrorReply, 500: ErrorReply },
         },
       },
       async (req) => {
@@ -67,7 +67,7 @@ export function modeRoutes(service: ThermalService): FastifyPluginAsync {
       },
     );
 
-    app.delete('/mode', { schema: { description: 'No mode: the last mode\'s settings go (the tunings under it show again)', tags, response: { 200: ModesView, 400: ErrorReply, 500: ErrorReply } } }, async () => {
+    app.delete('/mode', { schema: { description: 'No mode: the last mode\'s settings go (the tunings under it show again)', tags, response: { 200: ModesView, 400: ErrorReply, 409: ErrorReply, 500: ErrorReply } } }, async () => {
       const { persisted } = await service.applyMode(null);
       return { ...modesView(service), persisted };
     });

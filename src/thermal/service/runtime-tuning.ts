@@ -10,12 +10,12 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import { BadRequestError, NotFoundError } from '../../api/errors.ts';
+import { BadRequestError, ConflictError, NotFoundError } from '../../api/errors.ts';
 import type { ZoneConfig } from '../config.ts';
 import type { ZoneController } from '../control/index.ts';
 import { modePatch, type ModeConfig } from '../modes/config.ts';
 import { effectivePatch, provenance, pushTuning, switchMode, type LayerSource, type SettingOrigin, type TuningLayer } from '../modes/layers.ts';
-import { weakerThanConfig, zoneIssues } from '../rules.ts';
+import { weakerThanConfig, zoneIssues, zoneThermistorIssues } from '../rules.ts';
 import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
 
 /** a zone as the tuning sees it: the config file's settings and the controller running it */
@@ -40,12 +40,19 @@ export class RuntimeTuning {
   private mode: ActiveMode | null = null;
   /** the last state-file write failed: zones whose run-time tuning a restart would lose, and why */
   private unsaved: { zones: Set<string>; error: string } | null = null;
+  /**
+   * restore() has run: the API listens before thermal control starts (it waits on the cooler), and
+   * a change saved before the saved tunings are loaded would write over them with itself alone.
+   */
+  private restored = false;
 
   constructor(
     private readonly zones: ReadonlyMap<string, TunableZone>,
     stateDir: string | undefined,
     private readonly log: Logger,
     private readonly modes: ReadonlyArray<ModeConfig> = [],
+    /** the configured cooler thermistor ids a zone's ambientThermistor may name; undefined: not checked */
+    private readonly thermistors?: ReadonlyArray<string>,
   ) {
     this.store = stateDir ? new TuningStore(stateDir, log) : null;
   }
@@ -84,11 +91,19 @@ export class RuntimeTuning {
    * they are whole and agree with it (else it counts as one tuning of unknown time).
    */
   async restore(): Promise<void> {
+    try {
+      await this.load();
+    } finally {
+      this.restored = true;
+    }
+  }
+
+  private async load(): Promise<void> {
     if (!this.store) return;
     const path = this.store.path;
     const tuned = await this.store.load((id, t) => {
       const z = this.zones.get(id);
-      return z ? zoneIssues(tunedConfig(z, t)) : [];
+      return z ? this.issues(tunedConfig(z, t)) : [];
     });
     const savedLayers = (this.store.extras.layers ?? {}) as Record<string, unknown>;
     this.layers = {};
@@ -102,14 +117,16 @@ export class RuntimeTuning {
     }
     const m = this.store.extras.mode as Partial<ActiveMode> | null | undefined;
     this.mode = m && typeof m.name === 'string' && typeof m.at === 'string' && m.name.length <= 64 ? { name: m.name, at: m.at } : null;
-    for (const [id, t] of Object.entries(tuned)) {
+    const followed = this.followModeDefinitions();
+    for (const [id, layers] of Object.entries(this.layers)) {
+      const t = effectivePatch(layers);
       const z = this.zones.get(id);
       if (!z) {
         this.log.warn({ zone: id, path }, `saved tuning for zone "${id}", which the config no longer has: kept, not applied`);
         continue;
       }
       try {
-        apply(z, t);
+        this.apply(z, t);
         this.log.info({ zone: id, tuning: t, mode: this.mode?.name ?? null, path }, `re-applied run-time tuning of zone "${id}" over the config file`);
         this.warnIfWeaker(z, 're-applied at start from the state file');
       } catch (err) {
@@ -117,6 +134,53 @@ export class RuntimeTuning {
         delete this.layers[id];
       }
     }
+    if (followed.length) await this.persist(followed);
+  }
+
+  /**
+   * At start, each saved mode layer takes the settings its mode has in the config now: a mode
+   * edited in the config and the daemon restarted would otherwise go on running the old
+   * settings under the mode's name while GET /mode shows the new ones. A mode gone from the
+   * config goes, tunings stay; one whose new settings break a zone rule with the tunings there
+   * goes from every zone (checked whole, as a switch is). Returns the zones whose layers changed.
+   */
+  private followModeDefinitions(): string[] {
+    const plan = new Map<string, TuningLayer[]>();
+    const broken: string[] = [];
+    const isMode = (l: TuningLayer) => l.source.kind === 'mode';
+    for (const [id, layers] of Object.entries(this.layers)) {
+      const z = this.zones.get(id);
+      if (!z || !layers.some(isMode)) continue;
+      let changed = false;
+      const next = layers.flatMap((l): TuningLayer[] => {
+        if (l.source.kind !== 'mode') return [l];
+        const name = l.source.name;
+        const def = this.modes.find((m) => m.name === name);
+        const patch = def ? modePatch(def, id) : {};
+        if (def && isDeepStrictEqual(patch, l.patch)) return [l];
+        changed = true;
+        if (def) this.log.info({ zone: id, mode: name, before: l.patch, now: patch }, `mode "${name}" is defined differently in the config now: zone "${id}" takes its settings as they are there`);
+        return Object.keys(patch).length > 0 ? [{ ...l, patch }] : [];
+      });
+      if (!changed) continue;
+      plan.set(id, next);
+      for (const issue of this.issues(tunedConfig(z, effectivePatch(next)))) broken.push(`zone "${id}": ${issue}`);
+    }
+    const active = this.mode?.name;
+    const gone = active !== undefined && !this.modes.some((m) => m.name === active);
+    if (broken.length) {
+      for (const [id, layers] of Object.entries(this.layers)) if (this.zones.has(id) && layers.some(isMode)) plan.set(id, layers.filter((l) => !isMode(l)));
+    }
+    for (const [id, layers] of plan) {
+      if (layers.length) this.layers[id] = layers;
+      else delete this.layers[id];
+    }
+    if (active !== undefined && (gone || broken.length)) {
+      const why = gone ? 'is no longer in thermal.modes' : `breaks a zone rule as the config now defines it (${broken.join('; ')})`;
+      this.log.warn({ mode: active, zones: [...plan.keys()] }, `mode "${active}" ${why}: its settings are dropped (zones ${[...plan.keys()].join(', ') || 'none'}) and no mode is active`);
+      this.mode = null;
+    }
+    return [...plan.keys()];
   }
 
   /**
@@ -129,6 +193,7 @@ export class RuntimeTuning {
    * tuning-not-saved alarm until a later save succeeds.
    */
   async tune(id: string, patch: ZoneTuning, mode: 'merge' | 'replace', origin: TuningOrigin = 'tuning'): Promise<{ persisted: boolean }> {
+    this.mustBeRestored();
     const z = this.zone(id);
     // The API's schema already ran; in-process callers get the same check (finite, in range, bounded).
     const schema = tuningSchemaIssues(patch);
@@ -137,7 +202,7 @@ export class RuntimeTuning {
     const next = mode === 'replace' ? [layer] : pushTuning(this.layers[id] ?? [], layer);
     if (next.length > MAX_LAYERS) throw new BadRequestError(`zone "${id}" has ${MAX_LAYERS} tuning layers; PUT the zone to start again from the config file`);
     try {
-      apply(z, effectivePatch(next));
+      this.apply(z, effectivePatch(next));
     } catch (err) {
       throw new BadRequestError((err as Error).message);
     }
@@ -149,8 +214,9 @@ export class RuntimeTuning {
 
   /** Back to the config file's values for a zone; forgets its saved tuning (a mode's layer included). */
   async reset(id: string): Promise<{ persisted: boolean }> {
+    this.mustBeRestored();
     const z = this.zone(id);
-    apply(z, {});
+    this.apply(z, {});
     delete this.layers[id];
     this.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
     return { persisted: await this.persist([id]) };
@@ -162,6 +228,7 @@ export class RuntimeTuning {
    * that breaks a zone rule with the tunings under it is refused whole (400 naming the zone).
    */
   async applyMode(name: string | null): Promise<{ persisted: boolean }> {
+    this.mustBeRestored();
     const mode = name === null ? null : this.modes.find((m) => m.name === name);
     if (name !== null && !mode) throw new NotFoundError(`no mode "${name}" (modes: ${this.modes.map((m) => m.name).join(', ') || 'none in thermal.modes'})`);
     const at = new Date().toISOString();
@@ -170,12 +237,12 @@ export class RuntimeTuning {
     for (const [id, z] of this.zones) {
       const layers = switchMode(this.layers[id] ?? [], mode ? { name: mode.name, patch: modePatch(mode, id), at } : null);
       if (isDeepStrictEqual(layers, this.layers[id] ?? [])) continue;
-      for (const issue of zoneIssues(tunedConfig(z, effectivePatch(layers)))) issues.push(`zone "${id}": ${issue}`);
+      for (const issue of this.issues(tunedConfig(z, effectivePatch(layers)))) issues.push(`zone "${id}": ${issue}`);
       plan.push({ id, z, layers });
     }
     if (issues.length) throw new BadRequestError(`mode "${name}" does not fit the zones as tuned now: ${issues.join('; ')}`);
     for (const p of plan) {
-      apply(p.z, effectivePatch(p.layers));
+      this.apply(p.z, effectivePatch(p.layers));
       if (p.layers.length) this.layers[p.id] = p.layers;
       else delete this.layers[p.id];
       this.warnIfWeaker(p.z, name === null ? 'with the mode cleared' : `in mode "${name}"`);
@@ -184,6 +251,25 @@ export class RuntimeTuning {
     this.mode = mode ? { name: mode.name, at } : null;
     this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, name === null ? `thermal mode "${before}" cleared` : `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})`);
     return { persisted: await this.persist(plan.map((p) => p.id)) };
+  }
+
+  /** the rules a zone with its tunings must pass: config load's (the zone rules, its thermistor) */
+  private issues(zone: ZoneConfig): string[] {
+    return [...zoneIssues(zone), ...(this.thermistors ? zoneThermistorIssues(zone, this.thermistors) : [])];
+  }
+
+  /**
+   * The zone's settings become the config file's with `tuning` over it: the same rules as config
+   * load checked before anything changes, then the controller takes them bumplessly.
+   */
+  private apply(z: TunableZone, tuning: ZoneTuning): void {
+    const issues = this.issues(tunedConfig(z, tuning));
+    if (issues.length) throw new Error(issues.join('; '));
+    z.controller.update(tunablesOf(tunedConfig(z, tuning)));
+  }
+
+  private mustBeRestored(): void {
+    if (!this.restored) throw new ConflictError('thermal control is starting: its saved tunings are not loaded yet; try again once GET /readyz lists it ready');
   }
 
   private zone(id: string): TunableZone {
@@ -234,16 +320,4 @@ function checkedLayers(v: unknown): TuningLayer[] | null {
 /** the config file's zone with a tuning over it */
 function tunedConfig(z: TunableZone, t: ZoneTuning): ZoneConfig {
   return { ...z.config, ...(mergeTuning(tunablesOf(z.config), t) as Partial<ZoneConfig>) } as ZoneConfig;
-}
-
-/**
- * The zone's settings become the config file's with `tuning` over it: rules across fields (the
- * same ones config load applies) checked before anything changes, then the controller takes
- * them bumplessly.
- */
-function apply(z: TunableZone, tuning: ZoneTuning): void {
-  const next = tunedConfig(z, tuning);
-  const issues = zoneIssues(next);
-  if (issues.length) throw new Error(issues.join('; '));
-  z.controller.update(tunablesOf(next));
 }

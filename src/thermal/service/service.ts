@@ -92,6 +92,8 @@ export interface ThermalServiceOptions {
   gpuInfo?: () => ReadonlyMap<number, { name: string; driverVersion?: string }>;
   /** load hints also reach the simulated GPUs (simulated mode) */
   onLoadHint?: (gpus: number[], watts: number, seconds: number) => void;
+  /** cooler.thermistors ids: a run-time tuning's feedForward.ambientThermistor must name one, as at config load; absent: not checked */
+  thermistors?: ReadonlyArray<string>;
 }
 
 function pick(duties: Readonly<Record<string, number>>, ids: ReadonlyArray<string>): Record<string, number> {
@@ -176,7 +178,7 @@ export class ThermalService extends EventEmitter {
       c.music,
       c.zones.map((z) => ({ id: z.id, gpus: z.gpus, fans: z.fans.flatMap((id) => opts.fans.filter((f) => f.id === id)) })),
     );
-    this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log, modesOf(c));
+    this.tuning = new RuntimeTuning(this.zones, opts.stateDir, opts.log, modesOf(c), opts.thermistors);
     this.learnedStore = opts.stateDir ? new LearnedStore(opts.stateDir, opts.log) : null;
   }
 

@@ -131,6 +131,50 @@ describe('thermal modes over the API', () => {
     expect(((await h2.app.inject('/v1/thermal')).json<ThermalView>()).mode.active?.name).toBe('stage-quiet');
   });
 
+  it('after a restart a mode layer follows the mode as the config now defines it; a mode gone from the config is cleared', async () => {
+    const h = await open();
+    await h.app.inject({ method: 'PATCH', url: '/v1/thermal/zones/gpu0', payload: { pid: { kp: 0.03 } } });
+    await put(h, 'stage-quiet');
+    await h.app.inject({ method: 'PATCH', url: '/v1/thermal/zones/gpu1', payload: { slewDownPerSecond: 0.01 } });
+    await h.close();
+    opened.length = 0;
+    // stage-quiet edited: a cooler setpoint, gpu1's ceiling no longer lowered
+    const edited = [{ name: 'stage-quiet', all: { pid: { setpoint: 75 } } }, MODES[1]!];
+    const h2 = await harness({ gpus: 2, zone: { mode: 'pid', pid: { setpoint: 70 } }, thermal: { modes: edited }, stateDir: h.stateDir });
+    opened.push(h2);
+    const [z0, z1] = [await zone(h2, 'gpu0'), await zone(h2, 'gpu1')];
+    expect([z0.setpoint, z0.settings.pid.kp, z0.settings.slewUpPerSecond]).toEqual([75, 0.03, 0.5]);
+    expect([z1.setpoint, z1.settings.maxDuty, z1.settings.slewDownPerSecond]).toEqual([75, 1, 0.01]);
+    expect(z1.provenance['pid.setpoint']).toMatchObject({ source: 'mode', mode: 'stage-quiet' });
+    expect(z1.provenance.maxDuty).toEqual({ source: 'config' });
+    expect(z1.provenance.slewDownPerSecond).toMatchObject({ source: 'tuning' });
+    expect((await h2.app.inject('/v1/thermal/mode')).json<ModesView>().active?.name).toBe('stage-quiet');
+    expect(h2.logged(/mode "stage-quiet" is defined differently in the config now: zone "gpu1" takes its settings as they are there/)).toBeDefined();
+    const saved = JSON.parse(readFileSync(join(h2.stateDir, 'thermal-tuning.json'), 'utf8'));
+    expect(saved.zones.gpu1).toEqual({ pid: { setpoint: 75 }, slewDownPerSecond: 0.01 });
+    await h2.close();
+    opened.length = 0;
+    // stage-quiet removed: its settings go, the tunings stay, no mode is active
+    const h3 = await harness({ gpus: 2, zone: { mode: 'pid', pid: { setpoint: 70 } }, thermal: { modes: [MODES[1]!] }, stateDir: h.stateDir });
+    opened.push(h3);
+    const [y0, y1] = [await zone(h3, 'gpu0'), await zone(h3, 'gpu1')];
+    expect([y0.setpoint, y0.settings.pid.kp, y1.setpoint, y1.settings.slewDownPerSecond]).toEqual([70, 0.03, 70, 0.01]);
+    expect((await h3.app.inject('/v1/thermal/mode')).json<ModesView>().active).toBeNull();
+    expect(h3.logged(/mode "stage-quiet" is no longer in thermal\.modes: its settings are dropped/)).toBeDefined();
+    // studio-render on, a ceiling tuned over it; then its minDuty is raised past that ceiling in the config
+    await put(h3, 'studio-render');
+    await h3.app.inject({ method: 'PATCH', url: '/v1/thermal/zones/gpu0', payload: { maxDuty: 0.35 } });
+    await h3.close();
+    opened.length = 0;
+    const raised = [{ name: 'studio-render', zones: { gpu0: { pid: { setpoint: 65 }, minDuty: 0.4 } } }];
+    const h4 = await harness({ gpus: 2, zone: { mode: 'pid', pid: { setpoint: 70 } }, thermal: { modes: raised }, stateDir: h.stateDir });
+    opened.push(h4);
+    const x0 = await zone(h4, 'gpu0');
+    expect([x0.setpoint, x0.settings.minDuty, x0.settings.maxDuty, x0.settings.pid.kp]).toEqual([70, 0.2, 0.35, 0.03]);
+    expect((await h4.app.inject('/v1/thermal/mode')).json<ModesView>().active).toBeNull();
+    expect(h4.logged(/mode "studio-render" breaks a zone rule as the config now defines it \(zone "gpu0": minDuty: must be <= maxDuty \(0\.35\)\): its settings are dropped/)).toBeDefined();
+  });
+
   it('config load refuses modes naming unknown zones, duplicate names, or settings a zone rule refuses', () => {
     const base = {
       cooler: { driver: 'simulated', fans: [{ id: 'f0', channel: 0 }] },

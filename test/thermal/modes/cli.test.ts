@@ -20,6 +20,8 @@ beforeAll(async () => {
   );
   d = spawnCli(['daemon', '--config', writeTempConfig(yaml)]);
   base = (await d.waitFor((l) => typeof l.address === 'string', 90_000)).address as string;
+  // the API listens before thermal control has loaded its saved tunings; a switch before that is a 409
+  await d.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('thermal control started'), 90_000);
 }, 120_000);
 
 afterAll(async () => {

@@ -99,6 +99,7 @@ export async function harness(opts: HarnessOptions = {}) {
     stateDir,
     controllerFactory: opts.controllerFactory,
     onLoadHint: (g, w, sec) => rig.hint(g, w, sec),
+    thermistors: config.cooler.thermistors.map((th) => th.id),
   });
   registerThermalMetrics(registry, service);
   // every read sees the state of the moment (the daemon's /metrics reuses an exposition for server.metricsCacheMs)
