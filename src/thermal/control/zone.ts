@@ -70,6 +70,9 @@ const PASSIVE_MIN_STILL_WINDOWS = 3;
 /** s, the identifier's window: fans stopped this long before a window ends count it as still air */
 const STILL_WINDOW_SECONDS = 20;
 
+/** W over idleWatts from which a first arrival at the setpoint counts as a load's (arrivalDuty) */
+const ARRIVAL_MIN_LOAD_W = 20;
+
 /** C under the setpoint from which the duty falls faster, and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
 const FAST_FALL_PER_C = 0.004;
@@ -140,6 +143,37 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     return Number.isFinite(corr) ? corr : 0;
   };
   const modelCorrection = (t: number) => correction * headroomWeight(t);
+
+  /** last time the die was at or above its setpoint */
+  let reachedSince = -Infinity;
+  /**
+   * Setpoint arrival. A heatsink is a first-order plant: at any duty under the steady duty for its
+   * load at the setpoint it keeps warming through the setpoint; at that duty it stops there, with
+   * no inertia to carry it further (the fans follow within a second). On the way up a duty under
+   * it is quiet and brings the die up faster; what makes the overshoot is arriving with it: the
+   * negative P of a die still under the setpoint (and the 15 s measurement filter lagging it), an
+   * integral trimmed down on the way in, a configured dutyPerWatt fitted at another load. The die
+   * then settles over the setpoint until the slow integral and the backlash deadband catch up.
+   * So the first time the reading reaches the setpoint (not there in the last REGULATING_SECONDS)
+   * with the die still rising under a load, the integral is raised: back to what it held before the
+   * die came within REGULATING_BAND_C (at most up to the feed-forward), and up to the identified model's steady duty
+   * for the power estimate at the setpoint where that asks more (dutyPerWatt is fitted at one load,
+   * the model holds at any; only for a steady load read on every GPU). A whole-degree reading turns
+   * to the setpoint half a degree under it: the die settles at it, not over it.
+   * Returns the two steady duties at such an arrival, else 0.
+   */
+  const arrivalDuty = (t: number, now: number, ffNow: number, powerRead: boolean, air: number): { ff: number; model: number } | 0 => {
+    if (!Number.isFinite(t) || t < zone.pid.setpoint) return 0;
+    const first = now - reachedSince >= REGULATING_SECONDS;
+    reachedSince = now;
+    if (!first || !zone.feedForward.enabled || !(ffNow > 0) || !(pid.derivative > RISING_MIN_CPS) || ffs.some((f) => f.bursting)) return 0;
+    if (!(estimateW() > zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W)) return 0;
+    let model = 0;
+    if (powerRead && zone.feedForward.identifySeconds > 0) ids.forEach((id, k) => (model = Math.max(model, id.dutyFor(ffs[k]!.estimateW, zone.pid.setpoint, air))));
+    return { ff: ffNow, model };
+  };
+  /** the integral before the die last came within REGULATING_BAND_C of the setpoint */
+  let integralOnApproach = 0;
 
   /**
    * Anticipation. The power filter averages render bursts on the assumption that the heatsink has
@@ -253,10 +287,12 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    */
   let high = 0;
   let armed = false;
+  /** this step's demand was lifted at the setpoint arrival: a rise to it is not a reversal the backlash holds */
+  let arrivalLift = false;
   const backlash = (demand: number, slewed: number) => {
     const target = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
     if (slewed > duty) {
-      if (armed && target - duty < zone.reverseDeadband) return duty;
+      if (armed && !arrivalLift && target - duty < zone.reverseDeadband) return duty;
       armed = false;
       high = slewed;
     } else if (slewed < high - zone.reverseDeadband / 3) armed = true;
@@ -438,6 +474,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const budget = input.budget && Number.isFinite(input.budget.cap) && Number.isFinite(input.budget.floor) ? input.budget : null;
       let budgetBound = false;
       let integralBefore: number | null = null;
+      arrivalLift = false;
       if (!failsafe) {
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
@@ -449,11 +486,28 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           // under feed-forward: the integral does not wind down on the way (it would overshoot
           // once there; a slow heatsink takes minutes). Near the setpoint it trims as usual.
           // (Not while the load bursts: the feed-forward holds the bursts' peaks and the integral trims that.)
+          // the model's duty only for a steady load read on every GPU (each within 10% of its estimate: the estimate of a bursty load holds its peaks)
+          const powerRead = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
           const holdDown = input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting);
           integralBefore = pid.integral;
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
+          const steady = arrivalDuty(temperature, input.now, ffNow, powerRead, air);
+          if (!(temperature >= zone.pid.setpoint - REGULATING_BAND_C)) integralOnApproach = pid.integral;
+          // The feed-forward's part undoes only what the integral lost on the way in (since the die came
+          // within REGULATING_BAND_C), and only where it held no downward trim before: one it held (bursts,
+          // a learned rig the feed-forward overrates) says the wind-down is real. The model's part not where
+          // even full fans cannot hold the load: the limit does that, a raised integral would only keep the
+          // fans up after it. P is left out: it is the lag of the measurement filter (the reading is at the
+          // setpoint) and fades within it.
+          const lift = steady !== 0 ? Math.max(integralOnApproach >= 0 ? Math.min(steady.ff - (demand - r.p), integralOnApproach - r.i) : 0, steady.model < zone.maxDuty ? steady.model - (demand - r.p) : 0) : 0;
+          if (lift > 0) {
+            pid.shiftIntegral(lift);
+            terms = { ...terms, i: pid.integral };
+            demand = terms.p + terms.i + terms.d + terms.ff;
+            arrivalLift = true;
+          }
           // learn only from a settled zone: at its setpoint, steady load and temperature, fans running within their limits, power measured
           const measured = hint === undefined || zone.gpus.every((_, k) => finite(input.powerW?.[k]) && input.powerW![k]! >= hint);
           // a steady load: each GPU's power within 10% of its filtered estimate (bursts never settle)

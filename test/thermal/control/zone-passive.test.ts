@@ -72,7 +72,9 @@ describe('zone controller: stopping under a light load the heatsink holds', () =
     expect(transitions(trace, LIGHT_AT)).toBe(1);
     const stopAt = light.find((s) => s.stopped)!;
     expect(stopAt.powerW).toBeGreaterThan(45); // a load, not idle
-    expect(stopAt.t - LIGHT_AT).toBeLessThan(600);
+    // (when depends on the identified rig: 600-620 s; the heavy load before it, held at the setpoint
+    // from its arrival instead of settling over it, gives the identifier other windows)
+    expect(stopAt.t - LIGHT_AT).toBeLessThan(660);
     expect(light.at(-1)!.stopped).toBe(true);
     // stopped, the die settles where the heatsink holds it: well under the setpoint
     expect(Math.max(...light.filter((s) => s.t >= stopAt.t).map((s) => s.dieC))).toBeLessThan(SETPOINT - 3);

@@ -509,6 +509,33 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(bursty.peak).toBeLessThan(72 + 1.5);
   });
 
+  it('on the plant: arrives at the setpoint from a load step with the steady duty, not short of it (no overshoot to settle from)', () => {
+    // a warm GPU (65 C) that gets a steady load after 2 minutes of idle, as in the scenario bench
+    const arrive = (setpoint: number, watts: number, hint: boolean) => {
+      const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
+      rig.gpus[0]!.initialC = 65;
+      const plant = createPlant(rig);
+      plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 900, watts }]));
+      const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+      const zone = createZoneController(base, fanConfigsFor(rig));
+      zone.update({ pid: { setpoint } });
+      let peak = -Infinity;
+      for (let t = 0; t < 1020; t += 0.2) {
+        const r = plant.gpu(0);
+        const loadHintW = hint && t >= 120 && t < 150 ? watts : undefined;
+        const out = zone.step({ now: t, temps: [Math.round(r.temperatureC)], powerW: [Math.round(r.powerW * 100) / 100], loadHintW, ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+        for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+        plant.step(0.2);
+        peak = Math.max(peak, plant.gpu(0).temperatureC);
+      }
+      return peak;
+    };
+    // the integral trimmed down on the way in: without the arrival rule 0.63 C over
+    expect(arrive(76, 150, true)).toBeLessThan(76 + 0.2);
+    // 200 W, beyond the load dutyPerWatt is fitted at: the identified model's steady duty (1.51 C over without)
+    expect(arrive(80, 200, false)).toBeLessThan(80 + 1.25);
+  });
+
   it('restores identified rigs with what it learned, and refuses a set that does not match its GPUs', () => {
     const { state } = run(3600);
     const zone = createZoneController(zoneConfig(), FANS);
