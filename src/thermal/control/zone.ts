@@ -405,10 +405,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           slopes[k]!.reset();
           return null;
         }
-        const slope = slopes[k]!.push(input.now, t);
+        // the cooling of the interval that just ended (the duty held over it), averaged with the slope over the same window
+        const slope = slopes[k]!.push(input.now, t, ids[k]!.coolingW(t, heldDuty ?? 0, air));
         if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air) && stoppedFor >= STILL_WINDOW_SECONDS) stillWindows[k]!++;
         if (finite(p) || !identify || slope === null) return null;
-        return ids[k]!.heatW(t, slope, heldDuty ?? 0, air);
+        return ids[k]!.heatFrom(slope, slopes[k]!.mean());
       });
       // Gain scheduling: without feed-forward input the integral gain that suits it is far too slow.
       const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k]) || observedW[k] !== null));
