@@ -127,6 +127,14 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    */
   const ids = zone.gpus.map(() => createRigIdentifier({ memorySeconds: zone.feedForward.identifySeconds || undefined }));
   const slopes = zone.gpus.map(() => createSlope(OBSERVER_SLOPE_SECONDS));
+  /**
+   * Per GPU without power readings: the die temperature the model predicts from the observed heat
+   * and the duty, kept within half a sensor step of the reading. A whole-degree reading that does
+   * not move says only that the die is within that band: after a duty change the die moves inside
+   * it for minutes, and the reading itself would tell the observer the heat changed instead.
+   */
+  const modelC: Array<number | null> = zone.gpus.map(() => null);
+  const lastObservedW: Array<number | null> = zone.gpus.map(() => null);
   /** per GPU: windows learned with power read and the fans stopped throughout (the still-air conductance was measured, not the prior's) */
   const stillWindows = zone.gpus.map(() => 0);
   /** s the fans have been stopped (0 while they run) */
@@ -420,13 +428,22 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         const p = input.powerW?.[k];
         if (!finite(t)) {
           slopes[k]!.reset();
+          modelC[k] = lastObservedW[k] = null;
           return null;
         }
-        // the cooling of the interval that just ended (the duty held over it), averaged with the slope over the same window
-        const slope = slopes[k]!.push(input.now, t, ids[k]!.coolingW(t, heldDuty ?? 0, air));
+        // the die moves as the observed heat and the duty held over the last interval say, within the reading's band
+        // (GPUs with power readings, and any until the observer has an estimate, take the reading as it is)
+        const half = zone.pid.sensorResolutionCelsius / 2;
+        let m = modelC[k] ?? null;
+        const q = lastObservedW[k] ?? null;
+        if (m === null || q === null || !(dt > 0) || !Number.isFinite(dt)) m = t;
+        else m = Math.min(t + half, Math.max(t - half, m + (dt / ids[k]!.model().heatCapacityJPerK) * (q - ids[k]!.coolingW(m, heldDuty ?? 0, air))));
+        modelC[k] = m;
+        // the cooling of that interval, averaged with the slope over the same window
+        const slope = slopes[k]!.push(input.now, m, ids[k]!.coolingW(m, heldDuty ?? 0, air));
         if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air) && stoppedFor >= STILL_WINDOW_SECONDS) stillWindows[k]!++;
         if (finite(p) || !identify || slope === null) return null;
-        return ids[k]!.heatFrom(slope, slopes[k]!.mean());
+        return (lastObservedW[k] = ids[k]!.heatFrom(slope, slopes[k]!.mean()));
       });
       // Gain scheduling: without feed-forward input the integral gain that suits it is far too slow.
       const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k]) || observedW[k] !== null));
