@@ -167,6 +167,12 @@ export interface FanAllocator {
   step(now: number, zoneDuty: number, rpm?: Readonly<Record<string, number | null | undefined>>): FanAllocation;
   /** per-fan minimum after stall escalation */
   minDuty(): Record<string, number>;
+  /**
+   * The least airflow the zone's fans can give while any turns (share of the zone's full
+   * airflow): the fan whose minimum moves the least air, alone, at that minimum. Stalled fans
+   * (alarmed) do not count; 0 when none works.
+   */
+  leastShare(): number;
   setStall(p: StallParams): void;
 }
 
@@ -198,6 +204,15 @@ export function createFanAllocator(fans: ReadonlyArray<AllocFan>, stall: StallPa
 
   return {
     minDuty,
+    leastShare() {
+      const totalRpm = fans.reduce((s, f) => s + f.maxRpm, 0);
+      let least = Infinity;
+      for (const f of fans) {
+        const s = rt.get(f.id)!;
+        if (!s.alarmed) least = Math.min(least, (Math.max(0, Math.min(1, s.raisedMin)) * f.maxRpm) / totalRpm);
+      }
+      return Number.isFinite(least) && totalRpm > 0 ? least : 0;
+    },
     setStall(p) {
       params = { ...p };
     },

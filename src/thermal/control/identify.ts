@@ -88,6 +88,10 @@ export interface RigIdentifier {
   dutyFor(powerW: number, temperatureC: number, ambientC: number): number;
   /** heat being dissipated, W, for a temperature moving at `slopeCPerS` at `duty` (the observer) */
   heatW(temperatureC: number, slopeCPerS: number, duty: number, ambientC: number): number;
+  /** heat the heatsink sheds to the air at a temperature and duty, W (what the observer averages with the slope) */
+  coolingW(temperatureC: number, duty: number, ambientC: number): number;
+  /** heat being dissipated, W, for a temperature moving at `slopeCPerS` while the heatsink sheds `coolingW` (both of the same moment) */
+  heatFrom(slopeCPerS: number, coolingW: number): number;
   /** the same with the prior model (what the configured feed-forward was fitted to) */
   priorDutyFor(powerW: number, temperatureC: number, ambientC: number): number;
   state(): IdentifierState;
@@ -257,6 +261,17 @@ export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
       return Number.isFinite(w) ? Math.max(0, w) : 0;
     },
 
+    coolingW(temperatureC, duty, ambientC) {
+      const p = params();
+      const w = (conductancePerC(duty, p) * (temperatureC - ambientC) - p.c) / p.a;
+      return Number.isFinite(w) ? w : 0;
+    },
+
+    heatFrom(slopeCPerS, coolingW) {
+      const w = slopeCPerS / params().a + coolingW;
+      return Number.isFinite(w) ? Math.max(0, w) : 0;
+    },
+
     state() {
       return { theta: [...theta], covariance: [...cov], updates, rejected };
     },
@@ -297,40 +312,48 @@ function dot(a: number[], b: number[]): number {
  * Least-squares slope of the readings over the last `windowSeconds` (C/s), null until the window
  * holds two readings a second apart. Over 20 s of 0.2 s whole-degree readings the slope is good to
  * a few mC/s, where a difference of two readings is 0 or 5 C/s.
+ *
+ * The slope of a window is the rate at its middle, 10 s ago for 20 s: anything set against it must
+ * be of the same moment. `mean()` is the window mean of a companion value pushed with each reading
+ * (the heat the heatsink sheds, for the observer): a fan start must not add the new airflow's
+ * cooling to a slope that is still mostly the warming before it.
  */
 export function createSlope(windowSeconds: number) {
-  let q: Array<{ t: number; v: number }> = [];
+  let q: Array<{ t: number; v: number; w: number }> = [];
   let origin = 0;
   let n = 0;
   let st = 0;
   let sv = 0;
   let stt = 0;
   let stv = 0;
-  const add = (t: number, v: number, sign: number) => {
+  let sw = 0;
+  const add = (t: number, v: number, w: number, sign: number) => {
     const x = t - origin;
     n += sign;
     st += sign * x;
     sv += sign * v;
     stt += sign * x * x;
     stv += sign * x * v;
+    sw += sign * w;
   };
   const rebase = (t: number) => {
     origin = t;
-    n = st = sv = stt = stv = 0;
-    for (const s of q) add(s.t, s.v, 1);
+    n = st = sv = stt = stv = sw = 0;
+    for (const s of q) add(s.t, s.v, s.w, 1);
   };
   return {
-    push(t: number, v: number): number | null {
+    push(t: number, v: number, w = 0): number | null {
       if (!Number.isFinite(t) || !Number.isFinite(v) || (q.length && t < q[q.length - 1]!.t)) {
         q = [];
         rebase(Number.isFinite(t) ? t : 0);
         return null;
       }
-      q.push({ t, v });
-      add(t, v, 1);
+      const companion = Number.isFinite(w) ? w : 0;
+      q.push({ t, v, w: companion });
+      add(t, v, companion, 1);
       while (q.length && q[0]!.t < t - windowSeconds) {
         const s = q.shift()!;
-        add(s.t, s.v, -1);
+        add(s.t, s.v, s.w, -1);
       }
       // running sums lose precision far from their origin: start them again from the window now and then
       if (t - origin > 600) rebase(q[0]!.t);
@@ -338,6 +361,10 @@ export function createSlope(windowSeconds: number) {
       const den = n * stt - st * st;
       const slope = den > 0 ? (n * stv - st * sv) / den : 0;
       return Number.isFinite(slope) ? slope : null;
+    },
+    /** window mean of the companion values (0 while empty) */
+    mean(): number {
+      return n > 0 ? sw / n : 0;
     },
     reset() {
       q = [];

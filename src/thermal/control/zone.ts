@@ -72,6 +72,14 @@ const STILL_WINDOW_SECONDS = 20;
 
 /** W over idleWatts from which a first arrival at the setpoint counts as a load's (arrivalDuty) */
 const ARRIVAL_MIN_LOAD_W = 20;
+/**
+ * Trickle (a light load at the setpoint, see `trickle`): the identified heatsink must hold every
+ * GPU's load `hysteresis` under the setpoint with at most this share of the least airflow the fans
+ * give (one fan at its minimum clearly cools it), and the die must stay under setpoint +
+ * TRICKLE_OVER_C (a reading above that: the model was wrong, the usual minimum takes over).
+ */
+const TRICKLE_LEAST_SHARE = 0.5;
+const TRICKLE_OVER_C = 1;
 
 /** C under the setpoint from which the duty falls faster, and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
@@ -121,6 +129,14 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    */
   const ids = zone.gpus.map(() => createRigIdentifier({ memorySeconds: zone.feedForward.identifySeconds || undefined }));
   const slopes = zone.gpus.map(() => createSlope(OBSERVER_SLOPE_SECONDS));
+  /**
+   * Per GPU without power readings: the die temperature the model predicts from the observed heat
+   * and the duty, kept within half a sensor step of the reading. A whole-degree reading that does
+   * not move says only that the die is within that band: after a duty change the die moves inside
+   * it for minutes, and the reading itself would tell the observer the heat changed instead.
+   */
+  const modelC: Array<number | null> = zone.gpus.map(() => null);
+  const lastObservedW: Array<number | null> = zone.gpus.map(() => null);
   /** per GPU: windows learned with power read and the fans stopped throughout (the still-air conductance was measured, not the prior's) */
   const stillWindows = zone.gpus.map(() => 0);
   /** s the fans have been stopped (0 while they run) */
@@ -215,6 +231,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   let stopped = false;
   /** ...under a load the identified heatsink holds passively (its own restart rule) */
   let passiveStop = false;
+  /**
+   * Running on the least airflow: a load so light (idle, or a little over it) that the die warms
+   * only slowly with the fans stopped reached the setpoint and restarted them. All that holds it is
+   * a little airflow for a short time: one fan at its minimum (one fan's start kick) instead of the
+   * zone minimum on every fan, until the die is `hysteresis` under the setpoint and they stop again.
+   */
+  let trickle = false;
   /** pid must re-track before its next step (mode change, failsafe exit) */
   let pidNeedsTrack = true;
   let lastTemp = NaN;
@@ -262,7 +285,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     if (stopped) return demand < zone.minDuty && !(pid && temperature >= zone.pid.setpoint);
     if (pid && temperature > zone.pid.setpoint - zone.hysteresis) return false;
     if (!(demand < zone.stopBelowDuty) || duty > zone.minDuty + 1e-9) return false;
-    if (powerEstimateW <= zone.feedForward.idleWatts) return true;
+    // a trickle stops like an idle zone: the load is one the least airflow holds (checked each step)
+    if (powerEstimateW <= zone.feedForward.idleWatts || trickle) return true;
     // Under a load: only one the identified heatsink settles well under the setpoint with the fans
     // stopped, and only from the floor with the controller wanting less than it. Bursts cannot
     // cycle this: the power estimate averages them and holds its highest (FF_HOLD_SECONDS).
@@ -439,12 +463,22 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         const p = input.powerW?.[k];
         if (!finite(t)) {
           slopes[k]!.reset();
+          modelC[k] = lastObservedW[k] = null;
           return null;
         }
-        const slope = slopes[k]!.push(input.now, t);
+        // the die moves as the observed heat and the duty held over the last interval say, within the reading's band
+        // (GPUs with power readings, and any until the observer has an estimate, take the reading as it is)
+        const half = zone.pid.sensorResolutionCelsius / 2;
+        let m = modelC[k] ?? null;
+        const q = lastObservedW[k] ?? null;
+        if (m === null || q === null || !(dt > 0) || !Number.isFinite(dt)) m = t;
+        else m = Math.min(t + half, Math.max(t - half, m + (dt / ids[k]!.model().heatCapacityJPerK) * (q - ids[k]!.coolingW(m, heldDuty ?? 0, air))));
+        modelC[k] = m;
+        // the cooling of that interval, averaged with the slope over the same window
+        const slope = slopes[k]!.push(input.now, m, ids[k]!.coolingW(m, heldDuty ?? 0, air));
         if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air) && stoppedFor >= STILL_WINDOW_SECONDS) stillWindows[k]!++;
         if (finite(p) || !identify || slope === null) return null;
-        return ids[k]!.heatW(t, slope, heldDuty ?? 0, air);
+        return (lastObservedW[k] = ids[k]!.heatFrom(slope, slopes[k]!.mean()));
       });
       // Gain scheduling: without feed-forward input the integral gain that suits it is far too slow.
       const nowPidOnly = !zone.feedForward.enabled || (hint === undefined && !zone.gpus.some((_, k) => finite(input.powerW?.[k]) || observedW[k] !== null));
@@ -550,7 +584,28 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
             zone.gpus.every((_, k) => finite(input.powerW?.[k]) && stillWindows[k]! >= PASSIVE_MIN_STILL_WINDOWS && ids[k]!.dutyFor(ffs[k]!.estimateW, zone.pid.setpoint - marginC, air) <= 0);
           const plain = nextStopped(demand, estimateW(), temperature, hint, holdsAt);
           stopped = budget ? budgetStopped(budget, plain) : plain;
-          const own = stopped ? 0 : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
+          /**
+           * The least airflow holds the load: every GPU's estimate settles `hysteresis` under the
+           * setpoint (the identified model, or the prior before it has learned) with at most
+           * TRICKLE_LEAST_SHARE of it, one GPU's would pass the setpoint with none, and nothing
+           * asks for more (no hint of a load, the demand under minDuty, the die not over the
+           * setpoint by TRICKLE_OVER_C).
+           */
+          const least = allocator.leastShare();
+          const light = () =>
+            zone.mode === 'pid' &&
+            least > 0 &&
+            least < zone.minDuty &&
+            !(hint !== undefined && hint > zone.feedForward.idleWatts) &&
+            demand < zone.minDuty &&
+            temperature < zone.pid.setpoint + TRICKLE_OVER_C &&
+            // the model explains the warming (with the fans stopped the load would pass the setpoint; a die
+            // at the setpoint under a load the model says still air holds means the model is wrong here)
+            ffs.some((f, k) => ids[k]!.dutyFor(f.estimateW, zone.pid.setpoint, air) > 0) &&
+            ffs.every((f, k) => ids[k]!.dutyFor(f.estimateW, zone.pid.setpoint - zone.hysteresis, air) <= TRICKLE_LEAST_SHARE * least);
+          // it starts only as the temperature restarts stopped fans (the demand under minDuty) and ends with the next stop
+          trickle = !stopped && !budget && (trickle || wasStopped) && light();
+          const own = stopped ? 0 : trickle ? least : wasStopped ? Math.max(zone.minDuty, runningDuty(demand, dt)) : backlash(demand, runningDuty(demand, dt));
           const next = budget && !stopped ? budgeted(budget, own) : own;
           budgetBound = budget !== null && (stopped !== plain || Math.abs(next - own) > 1e-9);
           // the budget, not the temperature, moved the duty: the integral must not learn from it
@@ -570,6 +625,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         high = duty = 1;
         stopped = false;
         passiveStop = false;
+        trickle = false;
         // the next controlled step starts over from the full duty the fans have: no NaN carried on
         pidNeedsTrack = true;
       }

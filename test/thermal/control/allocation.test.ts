@@ -140,6 +140,37 @@ describe('fan allocator: kick-start and stall handling', () => {
     expect(al.minDuty().a).toBeCloseTo(0.3, 6);
   });
 
+  it('leastShare: the least airflow while any fan turns is one fan at its minimum, and the zone duty of that share runs that fan alone', () => {
+    const al = createFanAllocator(same, stall);
+    expect(al.leastShare()).toBeCloseTo(0.2 / 3, 9);
+    const out = al.step(0, al.leastShare());
+    expect(Object.values(out.fanDuties).filter((d) => d > 0)).toHaveLength(1);
+    // mixed fans: the one whose minimum moves the least air (mid: 0.2 x 7500 rpm of 24500)
+    expect(createFanAllocator(mixed, stall).leastShare()).toBeCloseTo((0.2 * 7500) / total(mixed), 9);
+  });
+
+  it('leastShare follows a raised minimum and leaves out a stalled (alarmed) fan', () => {
+    const al = createFanAllocator([fan('a', { minDuty: 0.1 }), fan('b'), fan('c')], stall);
+    expect(al.leastShare()).toBeCloseTo(0.1 / 3, 9);
+    let t = 0;
+    // a reads 0 rpm while commanded: after two stalls its minimum is 0.2, after the third it is alarmed
+    const run = (until: number) => {
+      while (t < until - 1e-9) {
+        al.step(t, 0.25, { a: 0, b: 2500, c: 2500 });
+        t += 0.2;
+      }
+    };
+    run(8.4);
+    expect(al.minDuty().a).toBeCloseTo(0.2, 6);
+    expect(al.leastShare()).toBeCloseTo(0.2 / 3, 9);
+    run(12.6);
+    expect(al.step(t, 0.25, { a: 0, b: 2500, c: 2500 }).alarms).toEqual(['fan-stalled:a']);
+    expect(al.leastShare()).toBeCloseTo(0.2 / 3, 9);
+    const lone = createFanAllocator([fan('a')], stall);
+    for (let k = 0; k <= 70; k++) lone.step(k * 0.2, 0.5, { a: 0 });
+    expect(lone.leastShare()).toBe(0);
+  });
+
   it('never calls a fan without a tach stalled', () => {
     const al = createFanAllocator(same, stall);
     let out = al.step(0, 0.25, { a: null, b: null, c: null });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRigIdentifier, DEFAULT_RIG_PRIOR, type RigIdentifier } from '../../../src/thermal/control/identify.ts';
+import { createRigIdentifier, createSlope, DEFAULT_RIG_PRIOR, type RigIdentifier } from '../../../src/thermal/control/identify.ts';
 import { bursts, createPlant, k80Rig, profile, type PlantConfig } from '../../../src/thermal/plant/index.ts';
 
 /** a K80 GPU with its heat capacity and conductances scaled (the rig the identifier does not know) */
@@ -140,5 +140,25 @@ describe('rig identification (recursive least squares on the first-order plant)'
     ])
       expect(fresh.restore(bad)).toBe(false);
     expect(fresh.state()).toEqual(was);
+  });
+});
+
+describe('window slope (the heat observer)', () => {
+  it('gives the slope of the window and the mean of a companion over the same window; heatFrom adds C x slope to it', () => {
+    const s = createSlope(20);
+    let slope: number | null = null;
+    // 0.1 C/s for 40 s; the companion steps from 10 to 30 at 30 s: a 20 s window at 40 s holds 10 s of each
+    for (let t = 0; t <= 40 + 1e-9; t += 0.2) slope = s.push(t, 30 + 0.1 * t, t < 30 - 1e-9 ? 10 : 30);
+    expect(slope).toBeCloseTo(0.1, 9);
+    expect(s.mean()).toBeGreaterThan(19);
+    expect(s.mean()).toBeLessThan(21);
+    const id = createRigIdentifier();
+    expect(id.heatFrom(0.1, 50)).toBeCloseTo(DEFAULT_RIG_PRIOR.heatCapacityJPerK * 0.1 + 50, 9);
+    // the cooling of a steady die is what heatW gives with no slope
+    expect(id.coolingW(65, 0.5, 30)).toBeCloseTo(id.heatW(65, 0, 0.5, 30), 9);
+    s.reset();
+    expect(s.mean()).toBe(0);
+    expect(s.push(0, 30, Number.NaN)).toBeNull();
+    expect(s.mean()).toBe(0);
   });
 });
