@@ -148,9 +148,15 @@ describe('runRender', () => {
     const workDir = join(dir, 'w-lock');
     let started!: () => void;
     const rendering = new Promise<void>((resolve) => (started = resolve));
-    const first = runRender(spec(join(dir, 'lock-a.mp4')), local.deps, { workDir, segmentFrames: 10, onProgress: (p) => p.stage === 'rendering' && started() });
+    // the first render's encoders wait for `go`, so it still holds the folder however long the
+    // second takes to get there (its analysis, on a loaded machine, can outlast a whole render)
+    const go = join(dir, 'lock-go');
+    const held = join(dir, 'held-ffmpeg');
+    writeFileSync(held, `#!/bin/bash\ncase "$*" in *segment-*) while [ ! -e ${JSON.stringify(go)} ]; do sleep 0.05; done;; esac\nexec ffmpeg "$@"\n`);
+    chmodSync(held, 0o755);
+    const first = runRender(spec(join(dir, 'lock-a.mp4')), { ...local.deps, ffmpeg: held }, { workDir, segmentFrames: 10, onProgress: (p) => p.stage === 'rendering' && started() });
     await rendering;
-    const second = await failure(runRender(spec(join(dir, 'lock-b.mp4')), local.deps, { workDir, segmentFrames: 10 }));
+    const second = await failure(runRender(spec(join(dir, 'lock-b.mp4')), local.deps, { workDir, segmentFrames: 10 })).finally(() => writeFileSync(go, ''));
     expect(second.reason).toBe('bad-input');
     expect(second.message).toBe(`work folder ${workDir}: another render of this process is using it`);
     expect((await first).frames).toBe(48);
