@@ -121,6 +121,8 @@ const PRIOR_COV = [
 /** a window with less than this much of it sampled is dropped */
 const MIN_COVERAGE = 0.8;
 const EDGE_SECONDS = 1;
+/** s, a longer step between readings is a gap: the window being accumulated is dropped */
+const MAX_STEP_SECONDS = 5;
 
 export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
   const prior = o.prior ?? DEFAULT_RIG_PRIOR;
@@ -196,6 +198,12 @@ export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
   return {
     step(dt, temperatureC, powerW, duty, ambientC) {
       if (!(dt > 0) || !Number.isFinite(dt)) return false;
+      // a gap in the readings (a stalled loop, a sensor outage, a restart from saved state): what
+      // the die did meanwhile is unknown, and integrating one reading over it would teach garbage
+      if (dt > MAX_STEP_SECONDS) {
+        w = newWindow();
+        return false;
+      }
       const x = Math.max(0, Math.min(1, Number.isFinite(duty) ? duty : 1));
       if (!Number.isFinite(temperatureC) || !Number.isFinite(ambientC)) {
         w = newWindow();

@@ -162,3 +162,15 @@ describe('window slope (the heat observer)', () => {
     expect(s.mean()).toBe(0);
   });
 });
+
+describe('rig identifier: gaps in the readings', () => {
+  it('a step longer than a few seconds (a stalled loop, a sensor outage) drops the window instead of integrating one reading over the gap', () => {
+    const id = createRigIdentifier();
+    drive(id, rig(), 1800);
+    const before = id.model();
+    // the die seen 60 s later, 30 C cooler, the load gone: nothing is known of the minute between
+    for (let k = 0; k < 5; k++) expect(id.step(60, 40, 150, 0.5, 30)).toBe(false);
+    expect(id.model().updates).toBe(before.updates);
+    expect(id.model().heatCapacityJPerK).toBe(before.heatCapacityJPerK);
+  });
+});
