@@ -16,7 +16,7 @@ let daemon: Daemon | undefined;
 afterAll(async () => daemon?.stop());
 
 describe('yield view in /v1/thermal', () => {
-  it('shows each zone GPU\'s effective render rate and whether the operator or yielding set it', { timeout: 60_000 }, async () => {
+  it('shows each zone GPU\'s effective render rate and whether the operator or yielding set it', { timeout: 120_000 }, async () => {
     const config = loadConfigFile();
     config.server.port = 0;
     config.stateDir = mkdtempSync(join(tmpdir(), 'gance-yield-view-'));
@@ -24,6 +24,9 @@ describe('yield view in /v1/thermal', () => {
     daemon = await createDaemon({ config, log: pino({ level: 'silent' }) });
     const d = daemon;
     await d.start();
+    // the synthesis worker is up before the daemon is stopped: stopping it while onnxruntime loads a
+    // network in its worker thread once took the whole test process down (CI, a loaded 2-core machine)
+    await vi.waitFor(() => expect(d.supervisor.notReady()).toEqual([]), { timeout: 60_000, interval: 50 });
     d.services.get('renders').throttle.setRate(1, 12.5, 'operator: quiet hours');
     const zones = async () => ((await d.app.inject('/v1/thermal')).json() as ThermalView).yield?.zones ?? [];
     await vi.waitFor(async () => expect((await zones()).map((z) => z.zone).sort()).toEqual(['gpu0', 'gpu1']), { timeout: 20_000, interval: 50 });
