@@ -178,14 +178,14 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * to the setpoint half a degree under it: the die settles at it, not over it.
    * Returns the two steady duties at such an arrival, else 0.
    */
-  const arrivalDuty = (t: number, now: number, ffNow: number, powerRead: boolean, air: number): { ff: number; model: number } | 0 => {
+  const arrivalDuty = (t: number, now: number, ffNow: number, steadyLoad: boolean, air: number): { ff: number; model: number } | 0 => {
     if (!Number.isFinite(t) || t < zone.pid.setpoint) return 0;
     const first = now - reachedSince >= REGULATING_SECONDS;
     reachedSince = now;
     if (!first || !zone.feedForward.enabled || !(ffNow > 0) || !(pid.derivative > RISING_MIN_CPS) || ffs.some((f) => f.bursting)) return 0;
     if (!(estimateW() > zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W)) return 0;
     let model = 0;
-    if (powerRead && zone.feedForward.identifySeconds > 0) ids.forEach((id, k) => (model = Math.max(model, id.dutyFor(ffs[k]!.estimateW, zone.pid.setpoint, air))));
+    if (steadyLoad && zone.feedForward.identifySeconds > 0) ids.forEach((id, k) => (model = Math.max(model, id.dutyFor(ffs[k]!.estimateW, zone.pid.setpoint, air))));
     return { ff: ffNow, model };
   };
   /** the integral before the die last came within REGULATING_BAND_C of the setpoint */
@@ -520,14 +520,15 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           // under feed-forward: the integral does not wind down on the way (it would overshoot
           // once there; a slow heatsink takes minutes). Near the setpoint it trims as usual.
           // (Not while the load bursts: the feed-forward holds the bursts' peaks and the integral trims that.)
-          // the model's duty only for a steady load read on every GPU (each within 10% of its estimate: the estimate of a bursty load holds its peaks)
-          const powerRead = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
+          // a steady load read on every GPU: each within 10% of its filtered estimate (bursts never settle;
+          // the estimate of a bursty load holds its peaks). The arrival's model duty and learning both need it.
+          const steadyPower = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
           const holdDown = input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting);
           integralBefore = pid.integral;
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
-          const steady = arrivalDuty(temperature, input.now, ffNow, powerRead, air);
+          const steady = arrivalDuty(temperature, input.now, ffNow, steadyPower, air);
           if (!(temperature >= zone.pid.setpoint - REGULATING_BAND_C)) integralOnApproach = pid.integral;
           // The feed-forward's part undoes only what the integral lost on the way in (since the die came
           // within REGULATING_BAND_C), and only where it held no downward trim before: one it held (bursts,
@@ -544,8 +545,6 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           }
           // learn only from a settled zone: at its setpoint, steady load and temperature, fans running within their limits, power measured
           const measured = hint === undefined || zone.gpus.every((_, k) => finite(input.powerW?.[k]) && input.powerW![k]! >= hint);
-          // a steady load: each GPU's power within 10% of its filtered estimate (bursts never settle)
-          const steadyPower = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
           const settled =
             !first &&
             !stopped &&
