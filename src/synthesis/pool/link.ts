@@ -29,7 +29,11 @@ export interface WorkerLink {
   terminate(): Promise<void>;
 }
 
+/** How long a closing worker thread may finish its native call (a large network's load) before it is terminated. */
+export const THREAD_CLOSE_GRACE_MS = 60_000;
+
 export interface LinkOptions {
+  closeGraceMs?: number;
   testHooks?: boolean;
   /** extra environment for a process worker (e.g. what selects its GPU) */
   env?: Record<string, string>;
@@ -76,9 +80,14 @@ export function startThread(handlers: LinkHandlers, opts: LinkOptions = {}): Wor
       worker.postMessage(msg, transferables(msg));
     },
     async terminate() {
+      if (gone) return exited;
       gone = true;
-      await worker.terminate();
+      // a thread stopped inside onnxruntime-node takes the process down: it exits itself once the
+      // native call under way returns; terminate() only for a thread that hangs there
+      worker.postMessage({ t: 'close' } satisfies ToWorker);
+      const timer = setTimeout(() => void worker.terminate(), opts.closeGraceMs ?? THREAD_CLOSE_GRACE_MS);
       await exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -453,16 +453,9 @@ export class SynthesisPool {
     for (const h of handles) {
       for (const batch of h.inflight.values()) for (const f of batch.frames) f.reject(new Error('synthesis pool closed'));
     }
-    // A thread terminated while onnxruntime-node runs a batch takes the whole process down (its
-    // completion callback throws into a torn-down environment: SIGABRT), so the batches already
-    // in the workers come back first; their frames are settled, so the results are dropped.
-    await this.drained(handles, 10_000);
+    // a worker thread ends itself once its native call under way returns (see link.ts); results
+    // that still arrive are for settled frames and dropped
     await Promise.all(handles.map((h) => this.dispose(h)));
-  }
-
-  private async drained(handles: WorkerHandle[], ms: number): Promise<void> {
-    const deadline = performance.now() + ms;
-    while (handles.some((h) => h.state !== 'dead' && h.inflight.size > 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   }
 
   // --- internals ---

@@ -78,6 +78,8 @@ export type ToWorker =
   | LoadRequest
   | { t: 'unload'; key: string }
   | { t: 'run'; id: number; key: string; feeds: TensorMsg[]; fetch: string[] }
+  /** the pool is done with a worker thread: finish the native call under way, release, exit */
+  | { t: 'close' }
   /** test-only (honoured when the worker was started with test hooks): die on purpose */
   | { t: 'crash'; how: 'exit' | 'throw' | 'abort'; onRun: boolean; delayMs?: number }
   /** test-only: sleep this long before each inference call (makes one worker slower than another) */

@@ -108,9 +108,27 @@ export class SessionHost {
     this.crash = new CrashHooks(testHooks, die);
   }
 
+  private closing = false;
+
   /** Messages are handled strictly in arrival order: a run never overlaps a load. */
   receive(msg: ToWorker): void {
-    this.chain = this.chain.then(() => this.handle(msg));
+    // once closing, queued work is skipped: the pool has already settled (requeued) its frames
+    this.chain = this.chain.then(() => (this.closing ? undefined : this.handle(msg)));
+  }
+
+  /**
+   * Ends this host once the native call under way (a load, a warm-up, a run) has returned, with
+   * every session released. A worker thread stopped inside onnxruntime-node aborts the whole
+   * process (its completion throws into a torn-down environment), so a thread is only ended after this.
+   */
+  close(): Promise<void> {
+    this.closing = true;
+    this.chain = this.chain.then(async () => {
+      const sessions = [...this.sessions.values()];
+      this.sessions.clear();
+      await Promise.all(sessions.map((s) => s.release().catch(() => {})));
+    });
+    return this.chain;
   }
 
   private async handle(msg: ToWorker): Promise<void> {

@@ -25,7 +25,10 @@ if (!isMainThread && parentPort) {
   const send = (msg: FromWorker) => port.postMessage(msg, transferables(msg));
   const { SessionHost } = await import('./session-host.ts');
   const host = new SessionHost(send, testHooks, die);
-  port.on('message', (msg: ToWorker) => host.receive(msg));
+  port.on('message', (msg: ToWorker) => {
+    if (msg.t === 'close') void host.close().then(() => process.exit(0));
+    else host.receive(msg);
+  });
   send({ t: 'hello', pid: process.pid, threadId });
 } else if (process.env.GANCE_SYNTH_WORKER === 'process') {
   const testHooks = process.env.GANCE_SYNTH_TEST_HOOKS === '1';
