@@ -225,6 +225,7 @@ async function renderInWorkDir(
         plan,
         firstSegment: opened.complete,
         concurrency: parallel,
+        ...(opts.encodeQueueFrames ? { queueFrames: opts.encodeQueueFrames } : {}),
         onFrame: () => meter.frame(),
         onFlush: () => meter.stage('encoding'),
         onSegment: async (k, path) => {
@@ -314,7 +315,7 @@ async function* pipeline(r: ResolvedRender, source: FrameSource, pool: Synthesis
   }
   let index = firstSegment * plan.segmentFrames;
   try {
-    for await (const frame of pool.stream(requests(), signal ? { signal } : {})) {
+    for await (const frame of pool.stream(requests(), { ...(signal ? { signal } : {}), ...(opts.framesAhead ? { window: opts.framesAhead } : {}) })) {
       index = inFlight.shift()!;
       yield { index, rgb: rgbBytes(frame, byId.get(frame.network)!, index) };
     }

@@ -8,10 +8,11 @@
  * Frames may arrive interleaved across the open segments (see interleave.ts), in order within
  * each; frame i goes to segment floor(i / segmentFrames).
  *
- * Memory is bounded: each encoder has at most one frame waiting for its pipe to drain, and the
- * next frame for that encoder is not accepted before that one went in, so a slow encoder slows
- * synthesis instead of piling frames up. In frames held here: at most `concurrency` waiting plus
- * the one in hand. At most `concurrency` encoders take frames, and at most `concurrency` more
+ * Memory is bounded: each encoder has at most `queueFrames` frames waiting for its pipe to drain,
+ * and a further frame for that encoder is not accepted before the oldest went in, so a slow encoder
+ * slows synthesis instead of piling frames up. In frames held here: at most `concurrency` x
+ * `queueFrames` waiting plus the one in hand. x264 takes its input in bursts (its look-ahead), so
+ * a few frames queued per encoder keep the others, and synthesis, going through a burst. At most `concurrency` encoders take frames, and at most `concurrency` more
  * finish their last frames (x264's look-ahead) behind them.
  *
  * A failure anywhere (an encoder, a rename, the onSegment check) stops every encoder and removes
@@ -38,6 +39,8 @@ export interface WriterOptions {
   firstSegment: number;
   /** segments taking frames at once (default 1) */
   concurrency?: number;
+  /** frames waiting per encoder for its pipe (default 1) */
+  queueFrames?: number;
   /** after each frame went into ffmpeg */
   onFrame?: (index: number) => void;
   /** after each segment was renamed into place (in the order they finish); may throw (a disk check) to stop the render */
@@ -54,12 +57,16 @@ interface Segment {
   end: number;
   /** the last frame handed to this encoder, settled once it is in ffmpeg's pipe (never rejects) */
   writing: Promise<void>;
+  /** frames handed to this encoder and not yet in its pipe, oldest first (each settles as writing does) */
+  waiting: Array<Promise<void>>;
   renamed: boolean;
 }
 
 export async function writeSegments(frames: AsyncIterable<RgbFrame>, o: WriterOptions): Promise<void> {
   const n = o.concurrency ?? 1;
   if (!Number.isInteger(n) || n < 1) throw new RenderFailure('internal', `segments at once must be a positive integer, got ${n}`);
+  const q = o.queueFrames ?? 1;
+  if (!Number.isInteger(q) || q < 1) throw new RenderFailure('internal', `frames queued per encoder must be a positive integer, got ${q}`);
   const total = segmentCount(o.plan);
   const first = o.firstSegment < total ? segmentRange(o.plan, o.firstSegment)[0] : o.plan.frames;
   const due = o.plan.frames - first;
@@ -90,7 +97,7 @@ export async function writeSegments(frames: AsyncIterable<RgbFrame>, o: WriterOp
     const tmp = join(o.workDir, `.${name}.tmp-${process.pid}`);
     if (o.plan.format === 'png') await mkdir(tmp);
     const enc = new FfmpegInput(o.ffmpeg, segmentArgs(o.encode, tmp, start), `encoding frames ${start}..${end - 1} (segment ${name})`);
-    const seg: Segment = { k, enc, tmp, next: start, end, writing: Promise.resolve(), renamed: false };
+    const seg: Segment = { k, enc, tmp, next: start, end, writing: Promise.resolve(), waiting: [], renamed: false };
     started.add(seg);
     void enc.stopped.then(fail);
     return seg;
@@ -122,17 +129,27 @@ export async function writeSegments(frames: AsyncIterable<RgbFrame>, o: WriterOp
         nextSegment++;
       }
       if (f.index !== seg.next) throw new RenderFailure('internal', `frame ${f.index} reached the encoder where ${seg.next} was due`);
-      // the previous frame of this segment must be in ffmpeg's pipe before the next is handed over
-      await unlessFailed(seg.writing);
-      check();
+      // the oldest frame waiting for this encoder must be in ffmpeg's pipe before another is handed over
+      while (seg.waiting.length >= q) {
+        await unlessFailed(seg.waiting[0]!);
+        check();
+      }
       const index = f.index;
-      seg.writing = seg.enc
-        .write(f.rgb)
+      const rgb = f.rgb;
+      const s = seg;
+      const write = s.writing
+        .then(() => (failure ? undefined : s.enc.write(rgb)))
         .then(() => {
+          if (failure) return;
           o.onFrame?.(index);
           if (++written === due) o.onFlush?.();
         })
-        .catch(fail);
+        .catch(fail)
+        .finally(() => {
+          s.waiting.shift();
+        });
+      s.waiting.push(write);
+      seg.writing = write;
       seg.next++;
       received++;
       if (seg.next === seg.end) {

@@ -48,6 +48,10 @@ export interface RenderRunOptions {
   onLoudness?: (track: { levelsDba: number[]; fps: number }) => void;
   /** segments encoded at once (config render.encodeParallel; default: one per 4 CPU cores, see encodeParallel()) */
   encodeParallel?: number;
+  /** frames in synthesis ahead of the encoders (default: the pool's own window, workers x pipeline depth x batch) */
+  framesAhead?: number;
+  /** frames waiting per encoder for its pipe (default 1), see segment-writer.ts */
+  encodeQueueFrames?: number;
 }
 
 export interface RenderResult {

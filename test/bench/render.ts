@@ -184,6 +184,24 @@ try {
     console.log(`e2e ${net.width} -> ${size} px, ${parallel} segments at once, segments of ${segment}: ${JSON.stringify(e2e[size])}`);
   }
 
+  // 4b. optional: the first size end to end again with other pipeline settings, ahead:queue:parallel each
+  const variants: Record<string, { e2eFps: number; ratioToSynthesis: number; feedFps: number }> = {};
+  for (const v of (arg('e2e-variants') ?? '').split(',').filter(Boolean)) {
+    const [ahead, queue, par] = v.split(':').map(Number);
+    const at: Partial<Record<RenderStage, number>> = {};
+    const res = await runRender(spec(sizes[0]!, join(dir, `out-v-${v}.mp4`)), deps, {
+      workDir: join(dir, `work-v-${v}`),
+      segmentFrames: segment,
+      encodeParallel: par || parallel,
+      ...(ahead ? { framesAhead: ahead } : {}),
+      ...(queue ? { encodeQueueFrames: queue } : {}),
+      onProgress: (p) => (at[p.stage] ??= performance.now()),
+    });
+    const e2eFps = res.frames / ((at.muxing! - at.rendering!) / 1000);
+    variants[v] = { e2eFps: round(e2eFps), ratioToSynthesis: round(e2eFps / synthesisFps, 3), feedFps: round(res.frames / ((at.encoding! - at.rendering!) / 1000)) };
+    console.log(`e2e variant ahead:queue:parallel ${v}: ${JSON.stringify(variants[v])}`);
+  }
+
   // 5. which stage limits, and projected wall times
   const stages = (size: number) => ({ conversion: conversionFps, synthesis: synthesisFps, [`encode x${parallel}`]: encode[size]!.parallel });
   const perSize = Object.fromEntries(
@@ -226,6 +244,7 @@ try {
       conversionFps: round(conversionFps, 0),
       encodeFps: encode,
       e2e,
+      ...(Object.keys(variants).length > 0 ? { e2eVariants: variants } : {}),
       projected: perSize,
     }),
   );

@@ -86,8 +86,8 @@ describe('writeSegments, several segments at once', () => {
     return { dir, workDir, pids };
   };
 
-  it('while every encoder is stalled at most one frame per segment (and the one in hand) is taken; all of them finish once they read', { timeout: 60_000 }, async () => {
-    const { dir, workDir, pids } = setup('stalled');
+  it.each([1, 2])('while every encoder is stalled at most %i frame(s) per segment (and the one in hand) are taken; all of them finish once they read', { timeout: 60_000 }, async (queueFrames) => {
+    const { dir, workDir, pids } = setup(`stalled-${queueFrames}`);
     const gate = join(dir, 'go');
     const counter = { pulled: 0 };
     const segmentsDone: number[] = [];
@@ -99,14 +99,17 @@ describe('writeSegments, several segments at once', () => {
       plan,
       firstSegment: 0,
       concurrency: 3,
+      queueFrames,
       onSegment: async (k) => void segmentsDone.push(k),
       onFlush: () => flushed++,
     });
-    // three encoders each got their first frame (in their pipes, not read), and the writer holds the fourth frame for segment 0
-    await until('three encoders run and four frames were taken', () => pids().length === 3 && counter.pulled === 4);
+    // three encoders each got their first frame (in their pipes, not read) and queueFrames - 1 more
+    // waiting, and the writer holds the next frame for segment 0
+    const taken = 3 * queueFrames + 1;
+    await until(`three encoders run and ${taken} frames were taken`, () => pids().length === 3 && counter.pulled === taken);
     // time to misbehave: a writer without a bound would now take frames for as long as synthesis gives them
     await new Promise((r) => setTimeout(r, 500));
-    expect(counter.pulled).toBe(4);
+    expect(counter.pulled).toBe(taken);
     expect(pids()).toHaveLength(3);
     writeFileSync(gate, '');
     await writing;
