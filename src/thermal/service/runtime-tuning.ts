@@ -16,6 +16,7 @@ import type { ZoneController } from '../control/index.ts';
 import { modePatch, type ModeConfig } from '../modes/config.ts';
 import { effectivePatch, provenance, pushTuning, switchMode, type LayerSource, type SettingOrigin, type TuningLayer } from '../modes/layers.ts';
 import { weakerThanConfig, zoneIssues, zoneThermistorIssues } from '../rules.ts';
+import { withoutEmptySections } from '../zone-patch.ts';
 import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
 
 /** a zone as the tuning sees it: the config file's settings and the controller running it */
@@ -311,8 +312,9 @@ function checkedLayers(v: unknown): TuningLayer[] | null {
   for (const l of v as Partial<TuningLayer>[]) {
     const s = l?.source as Partial<{ kind: string; name: unknown }> | undefined;
     const sourceOk = s && (s.kind === 'tuning' || s.kind === 'autotune' || (s.kind === 'mode' && typeof s.name === 'string' && s.name.length > 0 && s.name.length <= 64));
-    if (!sourceOk || !(l.at === null || typeof l.at === 'string') || tuningSchemaIssues(l.patch).length > 0) return null;
-    out.push({ source: s.kind === 'mode' ? { kind: 'mode', name: s.name as string } : ({ kind: s.kind } as LayerSource), at: l.at ?? null, patch: l.patch as ZoneTuning });
+    const patch = withoutEmptySections(l.patch);
+    if (!sourceOk || !(l.at === null || typeof l.at === 'string') || tuningSchemaIssues(patch).length > 0) return null;
+    out.push({ source: s.kind === 'mode' ? { kind: 'mode', name: s.name as string } : ({ kind: s.kind } as LayerSource), at: l.at ?? null, patch: patch as ZoneTuning });
   }
   return out;
 }
