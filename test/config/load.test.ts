@@ -137,6 +137,20 @@ describe('config loading', () => {
     expect(parseConfigText(edge, 'edge.yaml').thermal.zones[0]!.slewUpPerSecond).toBe(0.02);
   });
 
+  it('refuses the same names for fan, thermistor and mode ids (they key the duties, rpm, history and modes as zone ids do), naming the field; a thermistor id given twice too', () => {
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const text = base
+        .replace('{ id: b, channel: 1 }]', `{ id: b, channel: 1 }, { id: ${id}, channel: 2 }]\n  thermistors: [{ id: ${id}, channel: 0 }, { id: t1, channel: 1 }, { id: t1, channel: 2 }]`)
+        .replace('thermal:\n', `thermal:\n  modes:\n    - { name: ${id}, all: { maxDuty: 0.9 } }\n`);
+      expect(issuesOf(text), id).toEqual([
+        `cooler.fans[2].id: "${id}" is a name every JavaScript object has; choose another`,
+        `cooler.thermistors[0].id: "${id}" is a name every JavaScript object has; choose another`,
+        'cooler.thermistors[2].id: duplicate thermistor id "t1"',
+        `thermal.modes[0].name: "${id}" is a name every JavaScript object has; choose another`,
+      ]);
+    }
+  });
+
   it('checks the synthesis workers at load time (so config check reports them too)', () => {
     const text = `${base}synthesis:\n  workers:\n    - { id: g0, gpu: 0, providers: [cuda] }\n    - { id: g1, gpu: 0, providers: [webgpu], isolation: thread }\n`;
     expect(issuesOf(text)).toEqual([

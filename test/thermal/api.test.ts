@@ -137,6 +137,23 @@ describe('/v1/thermal', () => {
     expect(readdirSync(h.stateDir).filter((f) => f.includes('.bad-'))).toEqual([]);
   });
 
+  it('a request naming a fan, thermistor, mode or zone "constructor", "__proto__" or "toString" is refused naming the field, never found on the object prototype', async () => {
+    const h = await open();
+    for (const id of ['constructor', '__proto__', 'toString']) {
+      const cases: Array<[string, string, unknown, number, string]> = [
+        ['POST', '/v1/thermal/fans/measure', { fans: [id] }, 422, `body/fans: no fan "${id}" (fans: gpu0-a, gpu0-b, gpu0-c)`],
+        ['PATCH', '/v1/thermal/zones/gpu0', { feedForward: { ambientThermistor: id } }, 400, `feedForward.ambientThermistor: unknown thermistor "${id}" (cooler.thermistors has: sink0)`],
+        ['PUT', '/v1/thermal/mode', { name: id }, 404, `no mode "${id}" (modes: none in thermal.modes)`],
+        ['PATCH', `/v1/thermal/zones/${id}`, { pid: { setpoint: 60 } }, 404, `no zone "${id}" (zones: gpu0)`],
+      ];
+      for (const [method, url, payload, status, message] of cases) {
+        const r = await h.app.inject({ method: method as 'POST', url, payload: payload as object });
+        expect([r.statusCode, r.json().message], `${method} ${url} ${id}`).toEqual([status, message]);
+      }
+    }
+    expect((await h.zone()).tuned).toBeNull();
+  });
+
   it('refuses non-finite numbers in PATCH/PUT bodies and queries: the zone stays under control and nothing is saved', async () => {
     const h = await open();
     await h.underControl();
