@@ -48,6 +48,12 @@ export interface RenderRunOptions {
   onLoudness?: (track: { levelsDba: number[]; fps: number }) => void;
   /** segments encoded at once (config render.encodeParallel; default: one per 4 CPU cores, see encodeParallel()) */
   encodeParallel?: number;
+  /**
+   * replace a file already at the output, debug or run config path when the render puts its own
+   * there (gance render --force). Without it a file that appeared there while the render ran is
+   * left alone and the render fails naming it, its finished output kept under another name.
+   */
+  replace?: boolean;
 }
 
 export interface RenderResult {

@@ -87,6 +87,9 @@ describe('/v1/renders', () => {
     mkdirSync(s.outputRoot, { recursive: true });
     writeFileSync(join(s.outputRoot, 'taken.mp4'), 'x');
     expect((await post(body({ output: { path: 'taken.mp4' } }))).json()).toMatchObject({ statusCode: 409, message: expect.stringMatching(/^body\/output\/path: "taken.mp4" already exists/) });
+    // the run config the render writes beside it at the end would be replaced: refused now (a render never overwrites a file)
+    writeFileSync(join(s.outputRoot, 'notes.run.json'), 'x');
+    expect((await post(body({ output: { path: 'notes.mp4' } }))).json()).toMatchObject({ statusCode: 409, message: 'body/output/path: "notes.mp4": its run config notes.run.json already exists beside it under the output root' });
     for (const id of ['nope', 'x'.repeat(64)]) {
       for (const url of [`/v1/renders/${id}`, `/v1/renders/${id}/output`, `/v1/renders/${id}/events`]) expect((await s.app.inject(url)).statusCode).toBe(404);
       expect((await s.app.inject({ method: 'DELETE', url: `/v1/renders/${id}` })).statusCode).toBe(404);
