@@ -245,6 +245,12 @@ async function refuseOverwrite(flags: RenderFlags): Promise<void> {
     if (path === undefined) continue;
     if ((await stat(resolve(path)).catch(() => null))?.isFile()) throw new Error(`${flag} ${path}: already exists (--force to overwrite it)`);
   }
+  // the run config written beside the output is not replaced either: said now, not after the render
+  if (flags.out !== undefined && flags.remote === undefined) {
+    const { runConfigPath } = await import('../render/run-config.ts');
+    const json = runConfigPath(resolve(flags.out));
+    if ((await stat(json).catch(() => null)) !== null) throw new Error(`--out ${flags.out}: its run config ${json} already exists (--force to overwrite it)`);
+  }
 }
 
 async function renderCommand(audio: string[], flags: RenderFlags): Promise<void> {
@@ -298,6 +304,8 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
       onProgress: (p) => view.update(p),
       segmentFrames: flags.segmentFrames ?? config.render.segmentFrames,
       encodeParallel: encodeParallel(flags.encodeParallel ?? config.render.encodeParallel),
+      // --force replaces a file at --out or --debug, one made while the render ran included
+      replace: flags.force === true,
     });
     view.stop();
     const resumed = r.resumedFrames > 0 ? `, ${r.resumedFrames} of them from ${workDir}` : '';

@@ -1,5 +1,5 @@
 import { checkSynthesisConfig } from '../synthesis/config.ts';
-import { ambientThermistorIssues, thermalIssues } from '../thermal/rules.ts';
+import { ambientThermistorIssues, reservedIdIssue, thermalIssues } from '../thermal/rules.ts';
 import type { Config } from './schema.ts';
 import { isLoopbackHost } from '../api/hosts.ts';
 
@@ -27,12 +27,21 @@ export function crossCheck(config: Config): string[] {
   const fanIds = new Set<string>();
   const channels = new Map<number, string>();
   config.cooler.fans.forEach((fan, i) => {
+    const reserved = reservedIdIssue(`cooler.fans[${i}].id`, fan.id);
+    if (reserved) issues.push(reserved);
     if (fanIds.has(fan.id)) issues.push(`cooler.fans[${i}].id: duplicate fan id "${fan.id}"`);
     fanIds.add(fan.id);
     const other = channels.get(fan.channel);
     if (other !== undefined) issues.push(`cooler.fans[${i}].channel: channel ${fan.channel} already used by fan "${other}"`);
     channels.set(fan.channel, fan.id);
     if (fan.startDuty < fan.minDuty) issues.push(`cooler.fans[${i}].startDuty: must be >= minDuty (${fan.minDuty})`);
+  });
+  const thermistorIds = new Set<string>();
+  config.cooler.thermistors.forEach((t, i) => {
+    const reserved = reservedIdIssue(`cooler.thermistors[${i}].id`, t.id);
+    if (reserved) issues.push(reserved);
+    if (thermistorIds.has(t.id)) issues.push(`cooler.thermistors[${i}].id: duplicate thermistor id "${t.id}"`);
+    thermistorIds.add(t.id);
   });
   if (config.cooler.driver !== 'simulated' && !config.cooler.path) {
     issues.push(`cooler.path: is required when cooler.driver is "${config.cooler.driver}"`);

@@ -60,6 +60,8 @@ function expectation(e: ValueError): string {
       return `must be at most ${s.maxLength} characters`;
     case ValueErrorType.ArrayUniqueItems:
       return 'must not list an item twice';
+    case ValueErrorType.ObjectMinProperties:
+      return `must set at least ${s.minProperties} key(s); an empty mapping changes nothing`;
     case ValueErrorType.ObjectMaxProperties:
       return `must have at most ${s.maxProperties} keys`;
     case ValueErrorType.StringPattern:

@@ -56,7 +56,10 @@ export const CoolerConfig = Type.Object(
         description: `serial line rate; default by driver: ${DEFAULT_BAUD_RATE.serial} for serial (the gance firmware), ${DEFAULT_BAUD_RATE.firmata} for firmata (StandardFirmata)`,
       }),
     ),
-    watchdogSeconds: Type.Number({ minimum: 0.5, maximum: 60, default: 3, description: 'device goes to failsafe duty after this much host silence' }),
+    // The device's own failsafe is the last one left when the host is gone (daemon hung, USB
+    // unplugged); at 60 s a loaded GPU with its fans stopped could warm 22 C before it acted. The
+    // bound is thermal.sensors.staleAfterMs's (see there).
+    watchdogSeconds: Type.Number({ minimum: 0.5, maximum: 10, default: 3, description: 'device goes to failsafe duty after this much host silence; at most 10 s' }),
     failsafeDuty: Type.Number({ minimum: 0.5, maximum: 1, default: 1, description: 'duty the device applies on its own when the host goes quiet' }),
     fans: Type.Array(FanConfig, { minItems: 1 }),
     thermistors: Type.Array(ThermistorConfig, { default: [] }),

@@ -16,6 +16,7 @@ import { createLiveMetrics, type LiveMetrics } from './metrics.ts';
 import { announceFileTrack } from './music.ts';
 import { LiveSession } from './session.ts';
 import { LiveStart, type LivePatch } from './spec.ts';
+import { publicText } from '../render/public-error.ts';
 import { resolveTargets, type LiveRoots } from './targets.ts';
 
 export interface LiveServiceDeps {
@@ -93,6 +94,7 @@ export function createLiveService(deps: LiveServiceDeps) {
           ...(deps.audioRetryMs !== undefined ? { audioRetryMs: deps.audioRetryMs } : {}),
           ...(deps.cameraRetryMs !== undefined ? { cameraRetryMs: deps.cameraRetryMs } : {}),
           ...(deps.startTimeoutMs !== undefined ? { startTimeoutMs: deps.startTimeoutMs } : {}),
+          ...(deps.roots ? { publicView: { audio: (checked as LiveStart).audio, text: (m: string) => publicText(m, { mediaRoot: deps.roots!.media, outputRoot: deps.roots!.output }) } } : {}),
         });
         sessions.set(id, s);
         wantedFps.set(id, s.fps);
@@ -106,6 +108,10 @@ export function createLiveService(deps: LiveServiceDeps) {
         return s;
       } catch (err) {
         if (sessions.size === 0) hint(false);
+        // a refused start (the source's error, a network's) goes to the client: in its terms
+        if (deps.roots && err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number') {
+          err.message = publicText(err.message, { mediaRoot: deps.roots.media, outputRoot: deps.roots.output });
+        }
         throw err;
       } finally {
         starting--;

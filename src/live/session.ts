@@ -40,6 +40,11 @@ export interface SessionDeps {
   cameraRetryMs?: number;
   /** how long a start waits for the first latent before answering with the session still starting */
   startTimeoutMs?: number;
+  /**
+   * The daemon's: the audio as the client named it and its messages in the client's terms (the
+   * spec holds the real paths under the daemon's roots, which are none of a client's business).
+   */
+  publicView?: { audio: LiveAudio; text: (message: string) => string };
 }
 
 export type SessionState = 'starting' | 'running' | 'audio-lost' | 'ended' | 'failed' | 'stopped';
@@ -322,8 +327,8 @@ export class LiveSession {
     return {
       id: this.id,
       state: this.state,
-      error: this.error,
-      audio: this.spec.audio,
+      error: this.error !== null && this.deps.publicView ? this.deps.publicView.text(this.error) : this.error,
+      audio: this.deps.publicView?.audio ?? this.spec.audio,
       fps: this.fps,
       measuredFps: Math.round(this.rate.rate(t) * 10) / 10,
       networks: this.networkIds,

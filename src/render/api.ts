@@ -24,6 +24,7 @@ import type { RenderScheduler } from './scheduler.ts';
 import { streamJobEvents } from './sse.ts';
 import { valueErrorMessage } from './schema-message.ts';
 import { claimOutputs, parseUploadSpec, prepareSpec, RenderRequest, RequestError, type SubmitContext, type UploadRequest } from './submit.ts';
+import { publicPath } from './public-error.ts';
 import { jobView, JobStateSchema, RenderJobView } from './view.ts';
 
 export const RENDERS_PREFIX = '/v1/renders';
@@ -229,7 +230,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       const r = await send(req.raw, basename(file), { root: dirname(file), dotfiles: 'allow', cacheControl: false, acceptRanges: true });
       if (r.type === 'error') {
         const status = (r.metadata.error as { status?: number }).status ?? r.statusCode;
-        if (status === 404) throw new RequestError(404, `render "${job.id}": its ${what} ${file} is no longer there`);
+        if (status === 404) throw new RequestError(404, `render "${job.id}": its ${what} ${publicPath(file, job, roots)} is no longer there`);
         if (status === 416) {
           // the client learns the size from it (RFC 9110 15.5.17)
           const range = r.headers['Content-Range'];
@@ -257,7 +258,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       async (req, reply) => {
         const job = find(req.params.id);
         if (job.state !== 'done' || !job.output) throw new RequestError(409, `render "${job.id}" is ${job.state}: its output is there once it is done`);
-        if (job.spec.output.format !== 'mp4') throw new RequestError(409, `render "${job.id}" wrote PNG frames to a folder (${job.output}); only mp4 outputs are served`);
+        if (job.spec.output.format !== 'mp4') throw new RequestError(409, `render "${job.id}" wrote PNG frames to a folder (${publicPath(job.output, job, roots)}); only mp4 outputs are served`);
         return serveFile(req, reply, job, job.output, 'output');
       },
     );

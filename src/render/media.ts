@@ -33,7 +33,8 @@ async function realRoot(root: string, what: string, field: string): Promise<stri
   try {
     return await realpath(root);
   } catch {
-    throw new RequestPathError(422, field, `the daemon's ${what} (${resolve(root)}) does not exist`);
+    // where it is, is the operator's to know (the log, `gance config check`), not a client's
+    throw new RequestPathError(422, field, `the daemon's ${what} does not exist`);
   }
 }
 

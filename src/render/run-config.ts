@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { segmentArgs, ENCODER_THREADS } from './encode-args.ts';
+import { place, TakenError } from './publish.ts';
 import type { RenderNetwork, ResolvedRender } from './resolve.ts';
 import type { SegmentPlan } from './segments.ts';
 
@@ -82,7 +83,7 @@ export async function renderFingerprint(r: ResolvedRender, plan: SegmentPlan, ff
 
 export async function writeRunConfig(
   path: string,
-  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string; debug?: { path: string; args: string[] } | null },
+  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string; debug?: { path: string; args: string[] } | null; replace?: boolean },
 ): Promise<void> {
   const { r, plan } = o;
   const config = {
@@ -110,7 +111,8 @@ export async function writeRunConfig(
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   try {
     await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`);
-    await rename(tmp, path);
+    // a file put there while the render ran is someone's: not replaced (publish.ts)
+    if (!(await place(tmp, path, { replace: o.replace ?? false, folder: false }))) throw new TakenError(path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;

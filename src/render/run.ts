@@ -14,13 +14,17 @@
  * video (output.debugPath) is drawn after that from the finished output and the latents
  * (debug/video.ts), under a temporary name too, and renamed just before the output.
  *
+ * Nothing is replaced at the end (publish.ts): a file put at the output, debug or run config name
+ * while the render ran stays, and the render fails naming it, its finished output kept beside it
+ * under a name the error gives (RenderRunOptions.replace, gance render --force, replaces instead).
+ *
  * Failure policy: a render that fails or is cancelled removes its partial output (the temporary
  * output and the segment being encoded). Complete segments stay in workDir, so running the same
  * spec with the same workDir resumes after them; a spec that no longer matches them (another
  * fingerprint) discards them. A completed render clears the workDir of its segments.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AudioError } from '../audio/errors.ts';
 import { SILENCE_LEVEL } from '../audio/silence.ts';
@@ -43,6 +47,7 @@ import { rgbBytes } from './pixels.ts';
 import { ProgressMeter } from './progress.ts';
 import { frameRequests } from './requests.ts';
 import { preflight } from './preflight.ts';
+import { keptName, place, TakenError } from './publish.ts';
 import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
@@ -214,6 +219,8 @@ async function renderInWorkDir(
   const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
   const tmpDebug = debugOut === null ? null : tmpName(debugOut);
   const runJson = runConfigPath(out);
+  const replace = opts.replace ?? false;
+  const folder = r.spec.output.format === 'png';
   let runJsonPlaced = false;
   let debugPlaced = false;
   try {
@@ -262,16 +269,27 @@ async function renderInWorkDir(
       });
       debug = { path: debugOut, args: debugArgs({ fps: r.encode.fps, main: { format: r.encode.format, path: out }, audio: r.spec.audio, target: debugOut }) };
     }
-    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug });
+    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug, replace });
     runJsonPlaced = true;
     cancelled(signal, 'before the output was renamed into place');
     // the debug video first: the output in place means the render is whole
     if (debugOut !== null && tmpDebug !== null) {
-      await rename(tmpDebug, debugOut);
+      if (!(await place(tmpDebug, debugOut, { replace, folder: false }))) throw new TakenError(debugOut);
       debugPlaced = true;
     }
-    await rename(tmpOut, out);
-  } catch (err) {
+    if (!(await place(tmpOut, out, { replace, folder }))) throw new TakenError(out);
+  } catch (caught) {
+    let err = caught;
+    if (caught instanceof TakenError) {
+      // Something was put at one of the render's names while it ran (checked free at the start):
+      // it is someone's and stays. The finished output is hours of GPU time, so it is kept under
+      // a name of its own that the error reports; the job fails, so nothing claims the render
+      // went where it was asked to. What this render had placed already (run config, debug) goes.
+      const kept = await keepAside(tmpOut, out, folder).catch(() => null);
+      const what = caught.path === out ? `output ${out}` : caught.path === debugOut ? `output.debugPath ${debugOut}` : `output ${out}: its run config ${caught.path}`;
+      const keptText = kept === null ? 'the finished output could not be kept' : `the finished ${folder ? 'frames were' : 'video was'} kept as ${kept}`;
+      err = new RenderFailure('bad-input', `${what}: something was put there while the render ran; it was left as it is and ${keptText}`);
+    }
     await rm(tmpOut, { recursive: true, force: true });
     if (tmpDebug !== null) await rm(tmpDebug, { force: true });
     if (debugPlaced && debugOut !== null) await rm(debugOut, { force: true });
@@ -287,6 +305,15 @@ async function renderInWorkDir(
   const seconds = (performance.now() - t0) / 1000;
   log.info({ output: out, frames: plan.frames, seconds, resumedFrames: from }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
   return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
+}
+
+/** The finished output under a free name beside `out` (keptName; a few tries should one be taken too), or null. */
+async function keepAside(tmp: string, out: string, folder: boolean): Promise<string | null> {
+  for (let k = 0; k < 5; k++) {
+    const name = keptName(out);
+    if (await place(tmp, name, { replace: false, folder })) return name;
+  }
+  return null;
 }
 
 async function sizeOf(path: string): Promise<number> {

@@ -2,6 +2,8 @@
  * From an API request to the spec a job stores: names resolved against the media and output
  * roots, networks checked against the catalogue, defaults filled in. Every refusal names the field.
  */
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { ClientError } from '../api/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -94,6 +96,10 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
   const name = req.output.path ?? (req.output.format === 'png' ? opts.id : `${opts.id}.mp4`);
   const output = await resolveOutputPath(ctx.config.outputRoot, name, 'body/output/path');
   if (ctx.activeOutputs().has(output)) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
+  // the run config beside it is written at the end and never replaces a file either (publish.ts)
+  if (await stat(runConfigPath(output)).then(() => true, () => false)) {
+    throw new RequestPathError(409, 'body/output/path', `"${name}": its run config ${basename(runConfigPath(output))} already exists beside it under the output root`);
+  }
 
   let debugPath: string | null = null;
   if (req.output.debugPath != null) {

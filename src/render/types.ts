@@ -52,6 +52,12 @@ export interface RenderRunOptions {
   framesAhead?: number;
   /** frames waiting per encoder for its pipe (default 1), see segment-writer.ts */
   encodeQueueFrames?: number;
+  /**
+   * replace a file already at the output, debug or run config path when the render puts its own
+   * there (gance render --force). Without it a file that appeared there while the render ran is
+   * left alone and the render fails naming it, its finished output kept under another name.
+   */
+  replace?: boolean;
 }
 
 export interface RenderResult {

@@ -1,6 +1,6 @@
 /** A render job as the API shows it (and the CLI reads it). */
 import { Type, type Static } from '@sinclair/typebox';
-import { publicError, type PublicRoots } from './public-error.ts';
+import { publicError, publicPath, publicSpec, type PublicRoots } from './public-error.ts';
 import type { Job } from './queue.ts';
 import { JOB_STATES } from './states.ts';
 import { RenderSpec } from './spec.ts';
@@ -27,20 +27,23 @@ export const RenderJobView = Type.Object({
     Type.Union(['bad-input', 'no-space', 'encoder', 'synthesis', 'cancelled', 'internal'].map((s) => Type.Literal(s)), { description: 'why it failed or ended' }),
   ),
   error: Nullable(Type.String({ description: 'why it failed, with files by the names the client gave them (the daemon\'s own folders left out)' })),
-  output: Nullable(Type.String({ description: 'the finished file on the daemon (only once complete)' })),
+  output: Nullable(Type.String({ description: 'the finished file (only once complete): its name under the daemon\'s render.outputRoot' })),
   outputUrl: Nullable(Type.String({ description: 'where to download it (mp4 renders that are done)' })),
   debugUrl: Nullable(Type.String({ description: 'where to download the debug video (renders with output.debugPath that are done)' })),
   attempts: Type.Integer({ description: 'runs of the render (more than 1: resumed after a restart)' }),
   createdAt: Type.String({ format: 'date-time' }),
   startedAt: Time,
   finishedAt: Time,
-  spec: RenderSpec,
+  spec: { ...RenderSpec, description: 'the render as queued, defaults filled in; files by the names the client gave them (uploads by their file names, the rest as names under render.mediaRoot and render.outputRoot)' } as typeof RenderSpec,
 });
 export type RenderJobView = Static<typeof RenderJobView>;
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
-/** `roots`: the daemon's media and output roots; with them the error is in the client's terms (public-error.ts). */
+/**
+ * `roots`: the daemon's media and output roots; with them the error, the output and the spec's
+ * files are in the client's terms (public-error.ts). Without them (tests of the store) as stored.
+ */
 export function jobView(job: Job, prefix = '/v1/renders', roots?: PublicRoots): RenderJobView {
   return {
     id: job.id,
@@ -54,13 +57,13 @@ export function jobView(job: Job, prefix = '/v1/renders', roots?: PublicRoots): 
     etaSeconds: job.etaSeconds,
     reason: job.reason,
     error: job.error !== null && roots ? publicError(job.error, job, roots) : job.error,
-    output: job.output,
+    output: job.output !== null && roots ? publicPath(job.output, job, roots) : job.output,
     outputUrl: job.state === 'done' && job.spec.output.format === 'mp4' ? `${prefix}/${job.id}/output` : null,
     debugUrl: job.state === 'done' && (job.spec.output.debugPath ?? null) !== null ? `${prefix}/${job.id}/debug` : null,
     attempts: job.attempts,
     createdAt: iso(job.createdAt)!,
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
-    spec: job.spec,
+    spec: roots ? publicSpec(job, roots) : job.spec,
   };
 }

@@ -11,6 +11,16 @@ const Ratio = (opts: object = {}) => Type.Number({ minimum: 0, maximum: 1, ...op
  * Bounds on every list and string: a 60,000-point curve was accepted and saved, and every scrape
  * and control step then walked it. These are far above any real rig and far below harm.
  */
+/** lowest zone slewUpPerSecond: stopped fans reach full duty within 50 s (see ZoneConfig) */
+export const SLEW_UP_MIN = 0.02;
+
+/**
+ * Longest a zone may go without a fresh sample before its fans go to full. A 150 W GPU on the K80
+ * heatsink (400 J/K) with its fans stopped warms 0.375 C/s: 10 s blind is under 4 C, well inside
+ * the 12 C between the default setpoint and criticalCelsius; at the old 60 s it was 22 C.
+ */
+export const STALE_AFTER_MAX_MS = 10_000;
+
 export const LIMITS = { id: 64, zones: 16, gpusPerZone: 16, fansPerZone: 16, gpuIndex: 1023, curvePoints: 32, path: 4096 } as const;
 export const Id = (opts: object = {}) => Type.String({ minLength: 1, maxLength: LIMITS.id, pattern: '^[A-Za-z0-9_.-]+$', ...opts });
 const GpuIndex = (opts: object = {}) => Type.Integer({ minimum: 0, maximum: LIMITS.gpuIndex, ...opts });
@@ -118,7 +128,11 @@ export const ZoneConfig = Type.Object(
     minDuty: Ratio({ default: 0.2, description: 'lowest zone duty (share of the zone fans\' full airflow) while the fans run; allocation runs fewer fans at low duty' }),
     maxDuty: Ratio({ default: 1, description: 'highest zone duty' }),
     stopBelowDuty: Ratio({ default: 0.1, description: 'fans stop when the demand falls below this (at idle; under a load also only if the identified heatsink holds it 6 C under the setpoint with them stopped) and start again when it reaches minDuty (stop/start hysteresis); 0: never stop' }),
-    slewUpPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.5, description: 'max zone duty rise per second' }),
+    // The failsafe skips the slew, but a load step under control does not: at 1e-300 the fans could
+    // never follow it and only the critical alarm would cool. 0.02 brings stopped fans to full in
+    // 50 s, about half the rig's time constant at full airflow (400 J/K / 4.3 W/K = 93 s).
+    slewUpPerSecond: Type.Number({ minimum: SLEW_UP_MIN, maximum: 100, default: 0.5, description: `max zone duty rise per second; at least ${SLEW_UP_MIN} (full duty from stopped within ${1 / SLEW_UP_MIN} s)` }),
+    // a slow fall keeps the fans up, never down: no bound needed for safety
     slewDownPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 0.003, description: 'max zone duty fall per second (slow: quiet, no hunting)' }),
     reverseDeadband: Ratio({ default: 0.04, description: 'after falling, the duty rises again only once the demand is this far above it: no hunting on sensor jitter and bursts (critical temperature and sensor faults bypass it)' }),
     criticalCelsius: Celsius({
@@ -137,8 +151,14 @@ export const SensorsConfig = Type.Object(
   {
     source: Type.Union([Type.Literal('nvidia-smi'), Type.Literal('simulated')], { default: 'simulated' }),
     nvidiaSmiPath: Type.String({ minLength: 1, maxLength: LIMITS.path, default: 'nvidia-smi' }),
-    intervalMs: Type.Integer({ minimum: 100, maximum: 10_000, default: 500 }),
-    staleAfterMs: Type.Integer({ minimum: 200, maximum: 60_000, default: 3000, description: 'a sample older than this is a fault (fans to full)' }),
+    // at most half the stale limit: a sample may be missed once before the zone counts as stale
+    intervalMs: Type.Integer({ minimum: 100, maximum: STALE_AFTER_MAX_MS / 2, default: 500 }),
+    staleAfterMs: Type.Integer({
+      minimum: 200,
+      maximum: STALE_AFTER_MAX_MS,
+      default: 3000,
+      description: `a sample older than this is a fault (fans to full); at most ${STALE_AFTER_MAX_MS} ms: a GPU under load with its fans stopped warms a few C in that time`,
+    }),
     silentAfterMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 120_000, description: 'nvidia-smi printing nothing this long is killed and restarted; default staleAfterMs' })),
     restartMinMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'first wait before restarting a dead nvidia-smi; doubles per failure' }),
     restartMaxMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: 'longest wait between nvidia-smi restarts' }),

@@ -65,6 +65,14 @@ export function zoneIssues(zone: ZoneConfig): string[] {
  */
 const OBJECT_KEYS = new Set(Object.getOwnPropertyNames(Object.prototype));
 
+/**
+ * The refusal of such a name for any id that keys a record (zones; fans and thermistors key the
+ * duties, rpm, held duties and history by id; mode names), or null when the id is fine.
+ */
+export function reservedIdIssue(field: string, id: string): string | null {
+  return OBJECT_KEYS.has(id) ? `${field}: "${id}" is a name every JavaScript object has; choose another` : null;
+}
+
 /** Rules of the thermal section as a whole, each zone's included (`zones[1].pid.setpoint: ...`). */
 export function thermalIssues(config: ThermalConfig): string[] {
   const issues: string[] = [];
@@ -88,7 +96,8 @@ export function thermalIssues(config: ThermalConfig): string[] {
   const ids = new Set<string>();
   config.zones.forEach((zone, z) => {
     if (ids.has(zone.id)) issues.push(`zones[${z}].id: duplicate zone id "${zone.id}"`);
-    if (OBJECT_KEYS.has(zone.id)) issues.push(`zones[${z}].id: "${zone.id}" is a name every JavaScript object has; choose another`);
+    const reserved = reservedIdIssue(`zones[${z}].id`, zone.id);
+    if (reserved) issues.push(reserved);
     ids.add(zone.id);
     for (const issue of zoneIssues(zone)) issues.push(`zones[${z}].${issue}`);
   });
@@ -106,6 +115,8 @@ export function modeIssues(config: Pick<ThermalConfig, 'zones' | 'modes'>): stri
   const zoneIds = config.zones.map((z) => z.id);
   modesOf(config).forEach((m, i) => {
     if (names.has(m.name)) issues.push(`modes[${i}].name: duplicate mode name "${m.name}"`);
+    const reserved = reservedIdIssue(`modes[${i}].name`, m.name);
+    if (reserved) issues.push(reserved);
     names.add(m.name);
     for (const id of Object.keys(m.zones)) {
       if (!zoneIds.includes(id)) issues.push(`modes[${i}].zones.${id}: unknown zone "${id}" (zones: ${zoneIds.join(', ')})`);

@@ -27,10 +27,20 @@ export function zonePatchSchema(zone: TObject, description = 'zone settings to c
   const props: Record<string, TSchema> = {};
   for (const [k, v] of Object.entries(zone.properties as Record<string, TSchema>)) {
     if (FIXED_ZONE_KEYS.has(k)) continue;
-    // nested sections (pid, feedForward, stall) change key by key
-    props[k] = Type.Optional(TypeGuard.IsObject(v) ? Type.Partial(v) : v);
+    // nested sections (pid, feedForward, stall) change key by key; an empty one changes nothing
+    // and was answered 200 as if it had (a client that lost its keys would never know)
+    props[k] = Type.Optional(TypeGuard.IsObject(v) ? Type.Partial(v, { minProperties: 1 }) : v);
   }
   return withoutDefaults(Type.Object(props, { additionalProperties: false, minProperties: 1, description }));
+}
+
+/**
+ * The patch without empty sections (`pid: {}`): daemons before the schema refused them saved them
+ * as they came, and such a saved entry changes nothing, so it is read as what it always meant.
+ */
+export function withoutEmptySections(patch: unknown): unknown {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => !(v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)));
 }
 
 /** Merge b into a: later wins, nested sections key by key. */

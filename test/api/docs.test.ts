@@ -2,6 +2,7 @@
  * /docs/json against what the whole daemon really answers: every route of every subsystem is in
  * the OpenAPI document with its methods, except the few hidden on purpose (listed with why).
  */
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -49,6 +50,10 @@ describe('OpenAPI document of the whole daemon', () => {
       const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${bare(path)}`));
       const missing = routes.filter((r) => !HIDDEN.some((h) => h.test(r)) && !documented.includes(r));
       expect(missing).toEqual([]);
+      // no daemon path in it (its roots, state, checkout, home): a client learns names, not where they are
+      const text = (await d.app.inject('/docs/json')).body;
+      for (const path of [root, process.cwd(), homedir(), tmpdir()]) expect(text.includes(path), path).toBe(false);
+      expect(text.match(/"\/(?:home|root|tmp|var|etc|opt|usr|work|srv|mnt)\/[^"\s]*/g)).toBeNull();
     } finally {
       await d.stop();
     }

@@ -109,6 +109,48 @@ describe('config loading', () => {
     }
   });
 
+  it('refuses a mode whose zone settings hold an empty section, naming it (the API refuses the same patch)', () => {
+    const text = base.replace('thermal:\n', 'thermal:\n  modes:\n    - { name: quiet, all: { feedForward: {} }, zones: { z0: { pid: {} } } }\n');
+    expect(issuesOf(text)).toEqual([
+      'thermal.modes[0].all.feedForward: must set at least 1 key(s); an empty mapping changes nothing',
+      'thermal.modes[0].zones.z0.pid: must set at least 1 key(s); an empty mapping changes nothing',
+    ]);
+  });
+
+  it('bounds each rate and time the failsafe rests on, naming the field: fans that cannot reach full in time, a zone blind for a minute, a device watchdog that waits a minute', () => {
+    const text = base
+      .replace('pid: { setpoint: 70 } }\n    - { id: z1', 'pid: { setpoint: 70 }, slewUpPerSecond: 1e-300 }\n    - { id: z1')
+      .replace('thermal:\n', 'thermal:\n  sensors: { intervalMs: 8000, staleAfterMs: 60000 }\n  modes:\n    - { name: quiet, all: { slewUpPerSecond: 0.001 } }\n')
+      .replace('driver: simulated\n', 'driver: simulated\n  watchdogSeconds: 60\n');
+    expect(issuesOf(text)).toEqual([
+      'cooler.watchdogSeconds: must be <= 10',
+      'thermal.sensors.intervalMs: must be <= 5000',
+      'thermal.sensors.staleAfterMs: must be <= 10000',
+      'thermal.zones[0].slewUpPerSecond: must be >= 0.02',
+      'thermal.modes[0].all.slewUpPerSecond: must be >= 0.02',
+    ]);
+    // the bounds themselves are taken
+    const edge = base
+      .replace('pid: { setpoint: 70 } }\n    - { id: z1', 'pid: { setpoint: 70 }, slewUpPerSecond: 0.02 }\n    - { id: z1')
+      .replace('thermal:\n', 'thermal:\n  sensors: { intervalMs: 5000, staleAfterMs: 10000 }\n')
+      .replace('driver: simulated\n', 'driver: simulated\n  watchdogSeconds: 10\n');
+    expect(parseConfigText(edge, 'edge.yaml').thermal.zones[0]!.slewUpPerSecond).toBe(0.02);
+  });
+
+  it('refuses the same names for fan, thermistor and mode ids (they key the duties, rpm, history and modes as zone ids do), naming the field; a thermistor id given twice too', () => {
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const text = base
+        .replace('{ id: b, channel: 1 }]', `{ id: b, channel: 1 }, { id: ${id}, channel: 2 }]\n  thermistors: [{ id: ${id}, channel: 0 }, { id: t1, channel: 1 }, { id: t1, channel: 2 }]`)
+        .replace('thermal:\n', `thermal:\n  modes:\n    - { name: ${id}, all: { maxDuty: 0.9 } }\n`);
+      expect(issuesOf(text), id).toEqual([
+        `cooler.fans[2].id: "${id}" is a name every JavaScript object has; choose another`,
+        `cooler.thermistors[0].id: "${id}" is a name every JavaScript object has; choose another`,
+        'cooler.thermistors[2].id: duplicate thermistor id "t1"',
+        `thermal.modes[0].name: "${id}" is a name every JavaScript object has; choose another`,
+      ]);
+    }
+  });
+
   it('checks the synthesis workers at load time (so config check reports them too)', () => {
     const text = `${base}synthesis:\n  workers:\n    - { id: g0, gpu: 0, providers: [cuda] }\n    - { id: g1, gpu: 0, providers: [webgpu], isolation: thread }\n`;
     expect(issuesOf(text)).toEqual([

@@ -64,7 +64,8 @@ describe('live sessions in the daemon are confined to its media and output roots
   it('a relative path is a name under the media root, not the daemon folder; its recording lands under the output root', async () => {
     const r = await post({ audio: { kind: 'file', path: 'tone.wav' }, outputs: [{ target: 'shows/x.mkv' }] });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
-    expect(r.body.audio.path).toBe(join(media, 'tone.wav'));
+    // as the client named it: where the media root is, is the daemon's business
+    expect(r.body.audio.path).toBe('tone.wav');
     await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
     expect(existsSync(join(output, 'shows', 'x.mkv'))).toBe(true);
   }, 60_000);

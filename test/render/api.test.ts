@@ -1,6 +1,6 @@
 /** /v1/renders through app.inject with a real store and scheduler and a fake runner. */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp, multipartBody } from './api-setup.ts';
@@ -28,8 +28,9 @@ describe('/v1/renders', () => {
     const job = res.json<RenderJobView>();
     expect(res.headers.location).toBe(`/v1/renders/${job.id}`);
     expect(job).toMatchObject({ state: 'running', priority: 3, framesDone: 0, outputUrl: null });
-    expect(job.spec.audio).toEqual([join(s.mediaRoot, 'a.wav'), join(s.mediaRoot, 'b.wav')]);
-    expect(job.spec.output).toMatchObject({ path: join(s.outputRoot, 'clips', 'one.mp4'), crf: 20, format: 'mp4', preset: 'medium' });
+    // files by the names the client gave them (an absolute one under the media root by its name there)
+    expect(job.spec.audio).toEqual(['a.wav', 'b.wav']);
+    expect(job.spec.output).toMatchObject({ path: 'clips/one.mp4', crf: 20, format: 'mp4', preset: 'medium' });
     // null is the network's own psi, not 0 (a coercing validator made it 0)
     expect(job.spec.truncationPsi).toBeNull();
     await gate.arrived;
@@ -41,7 +42,7 @@ describe('/v1/renders', () => {
     expect(done).toMatchObject({ state: 'done', stage: 'done', framesDone: 8, framesTotal: 8, progress: 1, etaSeconds: 0, reason: null, outputUrl: `/v1/renders/${job.id}/output`, attempts: 1 });
     expect(Date.parse(done.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(done.createdAt));
     const second = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body() })).json<RenderJobView>();
-    expect(second.spec.output.path).toBe(join(s.outputRoot, `${second.id}.mp4`));
+    expect(second.spec.output.path).toBe(`${second.id}.mp4`);
     await until(s.scheduler, second.id, (j) => j.state === 'done');
     const list = (await s.app.inject('/v1/renders')).json<{ renders: RenderJobView[] }>();
     expect(list.renders.map((r) => r.id)).toEqual([second.id, job.id]);
@@ -86,6 +87,9 @@ describe('/v1/renders', () => {
     mkdirSync(s.outputRoot, { recursive: true });
     writeFileSync(join(s.outputRoot, 'taken.mp4'), 'x');
     expect((await post(body({ output: { path: 'taken.mp4' } }))).json()).toMatchObject({ statusCode: 409, message: expect.stringMatching(/^body\/output\/path: "taken.mp4" already exists/) });
+    // the run config the render writes beside it at the end would be replaced: refused now (a render never overwrites a file)
+    writeFileSync(join(s.outputRoot, 'notes.run.json'), 'x');
+    expect((await post(body({ output: { path: 'notes.mp4' } }))).json()).toMatchObject({ statusCode: 409, message: 'body/output/path: "notes.mp4": its run config notes.run.json already exists beside it under the output root' });
     for (const id of ['nope', 'x'.repeat(64)]) {
       for (const url of [`/v1/renders/${id}`, `/v1/renders/${id}/output`, `/v1/renders/${id}/events`]) expect((await s.app.inject(url)).statusCode).toBe(404);
       expect((await s.app.inject({ method: 'DELETE', url: `/v1/renders/${id}` })).statusCode).toBe(404);
@@ -130,7 +134,9 @@ describe('/v1/renders', () => {
     expect(res.statusCode).toBe(202);
     const job = res.json<RenderJobView>();
     const dir = join(s.uploadRoot, job.id);
-    expect(job.spec.audio).toEqual([join(dir, '00-first_track.wav'), join(dir, '01-evil.wav')]);
+    // the names they were sent under, as far as they were kept (the store holds the daemon's copies)
+    expect(job.spec.audio).toEqual(['first_track.wav', 'evil.wav']);
+    expect(s.scheduler.view(job.id)!.spec.audio).toEqual([join(dir, '00-first_track.wav'), join(dir, '01-evil.wav')]);
     await until(s.scheduler, job.id, (j) => j.state === 'done');
     expect(existsSync(dir)).toBe(false);
   });
@@ -207,7 +213,7 @@ describe('/v1/renders', () => {
     const res = await post(body({ output: { path: 'd/main.mp4', debugPath: 'd/main.debug.mp4' } }));
     expect(res.statusCode).toBe(202);
     const job = res.json<RenderJobView>();
-    expect(job.spec.output.debugPath).toBe(join(s.outputRoot, 'd', 'main.debug.mp4'));
+    expect(job.spec.output.debugPath).toBe('d/main.debug.mp4');
     expect(job.debugUrl).toBeNull();
     await gate.arrived;
     expect((await s.app.inject(`/v1/renders/${job.id}/debug`)).json()).toMatchObject({ statusCode: 409, message: expect.stringMatching(/is running: its debug video is there once it is done/) });
@@ -251,6 +257,42 @@ describe('/v1/renders', () => {
     expect((await s.app.inject(`/v1/renders/${plain.id}`)).json<RenderJobView>().debugUrl).toBeNull();
     expect((await s.app.inject(`/v1/renders/${plain.id}/debug`)).json()).toMatchObject({ statusCode: 404, message: expect.stringMatching(/has no debug video/) });
     expect((await s.app.inject('/v1/renders/nope/debug')).statusCode).toBe(404);
+  });
+
+  it('no render response names a daemon path: spec, output and error as the client named them, in the list, the events, a cancel, a 404 of a removed output', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 2 }));
+    const daemon = dirname(s.mediaRoot);
+    writeFileSync(join(s.mediaRoot, 'p.h5'), 'HDF');
+    writeFileSync(join(s.mediaRoot, 'fail-encoder.wav'), 'RIFF');
+    const leaks = (text: string) => expect(text.includes(daemon), text).toBe(false);
+    const post = async (b: Record<string, unknown>) => (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: b })).json<RenderJobView>();
+    const done = await post(body({ audio: ['a.wav', join(s.mediaRoot, 'b.wav')], latents: { projectionFile: 'p.h5' }, output: { path: 'x/done.mp4', debugPath: 'x/done.debug.mp4' } }));
+    const failed = await post(body({ audio: ['fail-encoder.wav'], output: { path: 'x/failed.mp4' } }));
+    await until(s.scheduler, done.id, (j) => j.state === 'done');
+    await until(s.scheduler, failed.id, (j) => j.state === 'failed');
+    const view = (await s.app.inject(`/v1/renders/${done.id}`)).json<RenderJobView>();
+    expect(view.spec.audio).toEqual(['a.wav', 'b.wav']);
+    expect(view.spec.latents.projectionFile).toBe('p.h5');
+    expect(view.spec.output).toMatchObject({ path: 'x/done.mp4', debugPath: 'x/done.debug.mp4' });
+    expect(view.output).toBe('x/done.mp4');
+    // the store keeps the daemon's paths: the runner and a restart need them
+    expect(s.scheduler.view(done.id)!.output).toBe(join(s.outputRoot, 'x', 'done.mp4'));
+    const upload = multipartBody([{ name: 'spec', value: JSON.stringify({ networks: ['demo-64'] }) }, { name: 'audio', value: 'RIFF', filename: 'take.wav' }]);
+    const uploaded = (await s.app.inject({ method: 'POST', url: '/v1/renders', ...upload })).json<RenderJobView>();
+    expect(uploaded.spec.audio).toEqual(['take.wav']);
+    await until(s.scheduler, uploaded.id, (j) => j.state === 'done');
+    const queued = await post(body({ output: { path: 'x/cancelled.mp4' } }));
+    const answers = [
+      await s.app.inject(`/v1/renders/${done.id}`),
+      await s.app.inject(`/v1/renders/${failed.id}`),
+      await s.app.inject('/v1/renders'),
+      await s.app.inject(`/v1/renders/${done.id}/events`),
+      await s.app.inject({ method: 'DELETE', url: `/v1/renders/${queued.id}` }),
+    ];
+    for (const a of answers) leaks(a.body);
+    rmSync(join(s.outputRoot, 'x', 'done.mp4'));
+    const gone = await s.app.inject(`/v1/renders/${done.id}/output`);
+    expect([gone.statusCode, gone.json().message]).toEqual([404, `render "${done.id}": its output x/done.mp4 is no longer there`]);
   });
 
   it('documents every route with its schemas in the OpenAPI document', async () => {

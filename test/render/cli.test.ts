@@ -221,6 +221,14 @@ describe('gance render', () => {
     expect(existsSync(fresh)).toBe(false);
     expect(readFileSync(debug, 'utf8')).toBe('somebody\'s debug video');
 
+    // the run config written beside the output is not replaced at the end either: refused now, not after the render
+    const orphanJson = join(dir, 'orphan.run.json');
+    writeFileSync(orphanJson, 'somebody\'s notes');
+    const orphan = gance('render', song, '--out', join(dir, 'orphan.mp4'), '--config', config);
+    expect(orphan.status).toBe(1);
+    expect(orphan.stderr).toMatch(/^gance: --out .*orphan\.mp4: its run config .*orphan\.run\.json already exists \(--force to overwrite it\)\n$/);
+    expect(readFileSync(orphanJson, 'utf8')).toBe('somebody\'s notes');
+
     const forced = gance('render', song, '--out', out, '--fps', '12', '--force', '--no-progress', '--config', config);
     expect(forced.stderr).toBe('');
     expect(forced.status).toBe(0);

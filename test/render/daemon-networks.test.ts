@@ -81,7 +81,7 @@ describe('render networks in the daemon', () => {
     writeFileSync(file, dl.rawPayload);
     const count = (f: string) => spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', f], { encoding: 'utf8' }).stdout.trim();
     expect(count(file)).toBe(String(done.framesTotal));
-    expect(count(done.output!)).toBe(String(done.framesTotal));
+    expect(count(join(root, 'out', done.output!))).toBe(String(done.framesTotal));
 
     // 2. loaded by the operator before the render: it stays
     expect((await inject('POST', '/v1/networks/other-b/load')).status).toBe(202);

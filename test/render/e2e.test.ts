@@ -148,13 +148,15 @@ describe('renders in a daemon process with the real pipeline', () => {
     const after = await follow(base2, job.id, () => false);
     const done = after.at(-1)!;
     expect(done).toMatchObject({ id: job.id, state: 'done', framesDone: FRAMES, framesTotal: FRAMES, attempts: 2 });
-    const line = await second.waitFor((l) => l.msg === `render ${job.id} done: ${done.output}`, 60_000);
+    // the API names the output under the output root; the log, the operator's, names it whole
+    expect(done.output).toBe(`${job.id}.mp4`);
+    const line = await second.waitFor((l) => l.msg === `render ${job.id} done: ${join(root, 'renders', done.output!)}`, 60_000);
     // it continued from the segments the killed daemon had finished
     expect(line.resumedFrames).toBeGreaterThanOrEqual(SEGMENT);
     expect(line.resumedFrames).toBeLessThan(FRAMES);
     // from the restart on it never shows fewer frames than its checkpoint, the analysis included
     expect(after.filter((e) => e.framesDone < Number(line.resumedFrames))).toEqual([]);
-    expect(frameMd5s(done.output!)).toEqual(reference);
+    expect(frameMd5s(join(root, 'renders', done.output!))).toEqual(reference);
     const download = Buffer.from(await (await fetch(`${base2}${done.outputUrl}`)).arrayBuffer());
     expect(download.length).toBeGreaterThan(1000);
     await stopDaemon(second);
@@ -175,7 +177,7 @@ describe('renders in a daemon process with the real pipeline', () => {
     const base2 = await addressOf(second);
     const done = (await follow(base2, job.id, () => false)).at(-1)!;
     expect(done).toMatchObject({ state: 'done', framesDone: FRAMES, attempts: 2 });
-    expect(frameMd5s(done.output!)).toEqual(reference);
+    expect(frameMd5s(join(root, 'renders', done.output!))).toEqual(reference);
     await stopDaemon(second);
   });
 });

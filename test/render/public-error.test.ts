@@ -2,7 +2,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { publicError } from '../../src/render/public-error.ts';
+import { publicError, publicPath, publicText } from '../../src/render/public-error.ts';
 import type { Job } from '../../src/render/queue.ts';
 import { spec, tempDir } from './job-helpers.ts';
 
@@ -34,5 +34,19 @@ describe('publicError', () => {
     expect(publicError('ffmpeg (/usr/local/bin/ffmpeg) exited: "/opt/nets/face.onnx" missing', up, roots)).toBe('ffmpeg (ffmpeg) exited: "face.onnx" missing');
     const kept = 'fetch http://host:9/v1/x failed at 24/1 fps: Input/output error [out#0/mp4]';
     expect(publicError(kept, up, roots)).toBe(kept);
+  });
+
+  it('a path alone (the spec, the output): the upload name, the name under the output or media root (through a symlinked root too), else its last part', () => {
+    const roots = { mediaRoot: join(root, 'media-link'), outputRoot: out };
+    const uploads = join(root, 'state', 'uploads', 'j3');
+    expect(publicPath(join(uploads, '03-take.wav'), { uploadDir: uploads }, roots)).toBe('take.wav');
+    expect(publicPath(join(media, 'set', 'a.wav'), { uploadDir: null }, roots)).toBe('set/a.wav');
+    expect(publicPath(join(out, 'clips', 'x.mp4'), { uploadDir: null }, roots)).toBe('clips/x.mp4');
+    expect(publicPath('/opt/nets/face.onnx', { uploadDir: null }, roots)).toBe('face.onnx');
+  });
+
+  it('a message without a job (a live session): files under the roots by their names there, the roots in words', () => {
+    const roots = { mediaRoot: media, outputRoot: out };
+    expect(publicText(`audio: ${join(media, 'set', 'a.wav')}: Invalid data; output ${out} is full`, roots)).toBe('audio: set/a.wav: Invalid data; output the output root is full');
   });
 });

@@ -3,8 +3,8 @@
  * (framemd5), and bad input of every kind fails with the input named and nothing partial left.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRenderer } from '../../src/render/local.ts';
 import type { RenderSpec } from '../../src/render/spec.ts';
@@ -94,6 +94,45 @@ describe('runRender', () => {
     const r = await runRender(spec(join(dir, 'other.mp4')), local.deps, { workDir, segmentFrames: 10 });
     expect(r.resumedFrames).toBe(0);
     expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
+  });
+
+  it('a file put at the output, debug or run config name while the render runs stays: the render fails naming it and keeps its video under a name it reports; replace (--force) replaces it', { timeout: 120_000 }, async () => {
+    // one work folder: the first run renders, the others resume from its segments (the output's name is not in their fingerprint)
+    const workDir = join(dir, 'w-taken');
+    const intrude = (path: string, make: () => void) => (p: RenderProgress) => {
+      if (p.stage === 'muxing' && !existsSync(path)) make();
+    };
+    const cases: Array<[string, Record<string, unknown>, string, () => void, RegExp]> = [
+      ['taken.mp4', {}, join(dir, 'taken.mp4'), () => writeFileSync(join(dir, 'taken.mp4'), 'mine'), /^output (\S+taken\.mp4): something was put there/],
+      ['taken2.mp4', { debugPath: join(dir, 'taken2.debug.mp4') }, join(dir, 'taken2.debug.mp4'), () => writeFileSync(join(dir, 'taken2.debug.mp4'), 'mine'), /^output\.debugPath (\S+taken2\.debug\.mp4): something was put there/],
+      ['taken3.mp4', {}, join(dir, 'taken3.run.json'), () => writeFileSync(join(dir, 'taken3.run.json'), 'mine'), /^output \S+taken3\.mp4: its run config (\S+taken3\.run\.json): something was put there/],
+    ];
+    for (const [name, extra, path, make, re] of cases) {
+      const out = join(dir, name);
+      const err = await failure(runRender(spec(out, extra), local.deps, { workDir, segmentFrames: 24, onProgress: intrude(path, make) }));
+      expect(err.reason, name).toBe('bad-input');
+      expect(err.message, name).toMatch(re);
+      expect(re.exec(err.message)![1], name).toBe(path);
+      // the file that appeared is as it was; nothing of the render is at its names
+      expect(readFileSync(path, 'utf8'), name).toBe('mine');
+      for (const own of [out, join(dir, name.replace('.mp4', '.run.json')), join(dir, name.replace('.mp4', '.debug.mp4'))]) if (own !== path) expect(existsSync(own), own).toBe(false);
+      const kept = /; it was left as it is and the finished video was kept as (\S+)$/.exec(err.message)?.[1];
+      expect(kept && basename(kept), err.message).toMatch(new RegExp(`^${name.replace('.mp4', '')}\\.kept-[0-9a-f]{8}\\.mp4$`));
+      expect(dirname(kept!)).toBe(dir);
+      expect(probeStream(kept!, 'v').nb_read_frames, name).toBe('48');
+      expect(leftovers()).toEqual([]);
+    }
+    // PNG frames: a folder with a file in it appeared at the output
+    const frames = join(dir, 'frames');
+    const png = await failure(runRender(spec(frames, { format: 'png' }), local.deps, { workDir: join(dir, 'w-png'), segmentFrames: 24, onProgress: intrude(frames, () => { mkdirSync(frames); writeFileSync(join(frames, 'mine.txt'), 'mine'); }) }));
+    expect(png.message).toMatch(new RegExp(`^output ${frames}: something was put there while the render ran; it was left as it is and the finished frames were kept as ${frames}\\.kept-[0-9a-f]{8}$`));
+    expect(readdirSync(frames)).toEqual(['mine.txt']);
+    expect(readdirSync(png.message.split(' kept as ')[1]!).filter((f) => f.endsWith('.png'))).toHaveLength(48);
+    // replace: what gance render --force asks for
+    const forced = join(dir, 'forced.mp4');
+    const r = await runRender(spec(forced), local.deps, { workDir, segmentFrames: 24, replace: true, onProgress: intrude(forced, () => writeFileSync(forced, 'mine')) });
+    expect(r.output).toBe(forced);
+    expect(probeStream(forced, 'v').nb_read_frames).toBe('48');
   });
 
   describe('3 segments encoding at once', () => {

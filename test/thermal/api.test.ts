@@ -91,6 +91,8 @@ describe('/v1/thermal', () => {
       [{ criticalCelsius: 72 }, /^pid\.setpoint: must be at most criticalCelsius - 3 \(69\), got 70$/],
       [{ criticalCelsius: 150 }, /^body\/criticalCelsius must be <= 105$/],
       [{ stopBelowDuty: 0.5 }, /^stopBelowDuty: must be <= minDuty \(0\.2\)$/],
+      // fans that could never reach full duty under control (the failsafe skips the slew; a load step does not)
+      [{ slewUpPerSecond: 1e-300 }, /^body\/slewUpPerSecond must be >= 0\.02$/],
       [{ id: 'other' }, /must NOT have additional properties/],
       [{ feedForward: { ambientThermistor: 'intake' } }, /^feedForward\.ambientThermistor: unknown thermistor "intake" \(cooler\.thermistors has: sink0\)$/],
     ];
@@ -103,6 +105,53 @@ describe('/v1/thermal', () => {
     expect(z.setpoint).toBe(70);
     expect(z.tuned).toBeNull();
     expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+  });
+
+  it('an empty nested section (pid: {}) is 400 naming it, PATCH and PUT alike: it changed nothing and was answered 200 as if it had', async () => {
+    const h = await open();
+    for (const body of [{ pid: {} }, { feedForward: {} }, { stall: {}, minDuty: 0.3 }]) {
+      const field = Object.keys(body)[0]!;
+      for (const method of ['PATCH', 'PUT'] as const) {
+        const r = await h.app.inject({ method, url: '/v1/thermal/zones/gpu0', payload: body });
+        expect(r.statusCode, `${method} ${JSON.stringify(body)}`).toBe(400);
+        expect(r.json().message, `${method} ${JSON.stringify(body)}`).toBe(`body/${field} must NOT have fewer than 1 properties`);
+      }
+    }
+    expect((await h.zone()).tuned).toBeNull();
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+    // the OpenAPI document says so (the schema is the one definition)
+    const doc = (await h.app.inject('/docs/json')).json() as { paths: Record<string, { patch: { requestBody: { content: Record<string, { schema: { properties: Record<string, { minProperties?: number }> } }> } } }> };
+    const props = doc.paths['/v1/thermal/zones/{zone}']!.patch.requestBody.content['application/json']!.schema.properties;
+    expect([props.pid!.minProperties, props.feedForward!.minProperties, props.stall!.minProperties]).toEqual([1, 1, 1]);
+  });
+
+  it('a saved tuning holding an empty section (written before it was refused) is read as what it meant, not set aside', async () => {
+    const h = await open();
+    await h.close();
+    opened.length = 0;
+    writeFileSync(join(h.stateDir, 'thermal-tuning.json'), JSON.stringify({ version: 1, zones: { gpu0: { pid: { setpoint: 66 }, stall: {} } }, layers: { gpu0: [{ source: { kind: 'tuning' }, at: null, patch: { pid: { setpoint: 66 }, stall: {} } }] } }));
+    const again = await open({ stateDir: h.stateDir });
+    const z = await again.zone();
+    expect(z.setpoint).toBe(66);
+    expect(z.tuned).toEqual({ pid: { setpoint: 66 } });
+    expect(readdirSync(h.stateDir).filter((f) => f.includes('.bad-'))).toEqual([]);
+  });
+
+  it('a request naming a fan, thermistor, mode or zone "constructor", "__proto__" or "toString" is refused naming the field, never found on the object prototype', async () => {
+    const h = await open();
+    for (const id of ['constructor', '__proto__', 'toString']) {
+      const cases: Array<[string, string, unknown, number, string]> = [
+        ['POST', '/v1/thermal/fans/measure', { fans: [id] }, 422, `body/fans: no fan "${id}" (fans: gpu0-a, gpu0-b, gpu0-c)`],
+        ['PATCH', '/v1/thermal/zones/gpu0', { feedForward: { ambientThermistor: id } }, 400, `feedForward.ambientThermistor: unknown thermistor "${id}" (cooler.thermistors has: sink0)`],
+        ['PUT', '/v1/thermal/mode', { name: id }, 404, `no mode "${id}" (modes: none in thermal.modes)`],
+        ['PATCH', `/v1/thermal/zones/${id}`, { pid: { setpoint: 60 } }, 404, `no zone "${id}" (zones: gpu0)`],
+      ];
+      for (const [method, url, payload, status, message] of cases) {
+        const r = await h.app.inject({ method: method as 'POST', url, payload: payload as object });
+        expect([r.statusCode, r.json().message], `${method} ${url} ${id}`).toEqual([status, message]);
+      }
+    }
+    expect((await h.zone()).tuned).toBeNull();
   });
 
   it('refuses non-finite numbers in PATCH/PUT bodies and queries: the zone stays under control and nothing is saved', async () => {

@@ -16,6 +16,7 @@ import type { ZoneController } from '../control/index.ts';
 import { modePatch, type ModeConfig } from '../modes/config.ts';
 import { effectivePatch, provenance, pushTuning, switchMode, type LayerSource, type SettingOrigin, type TuningLayer } from '../modes/layers.ts';
 import { weakerThanConfig, zoneIssues, zoneThermistorIssues } from '../rules.ts';
+import { withoutEmptySections } from '../zone-patch.ts';
 import { TuningStore, mergeTuning, tunablesOf, tuningSchemaIssues, type ZoneTuning } from './tuning.ts';
 
 /** a zone as the tuning sees it: the config file's settings and the controller running it */
@@ -38,6 +39,13 @@ export class RuntimeTuning {
   private readonly store: TuningStore | null;
   private layers: Record<string, TuningLayer[]> = {};
   private mode: ActiveMode | null = null;
+  /**
+   * The zones the active mode covered when it was switched to (and as each start found it since):
+   * a zone the config's mode covers now and that is not in here is new to it and takes its settings
+   * at start; one in here without the mode's settings had them taken away (a reset, a PUT) and is
+   * left so. null: not known (a state file from before this was kept): no zone is added.
+   */
+  private modeCovered: string[] | null = null;
   /** the last state-file write failed: zones whose run-time tuning a restart would lose, and why */
   private unsaved: { zones: Set<string>; error: string } | null = null;
   /**
@@ -117,6 +125,8 @@ export class RuntimeTuning {
     }
     const m = this.store.extras.mode as Partial<ActiveMode> | null | undefined;
     this.mode = m && typeof m.name === 'string' && typeof m.at === 'string' && m.name.length <= 64 ? { name: m.name, at: m.at } : null;
+    const covered = (m as { zones?: unknown } | null | undefined)?.zones;
+    this.modeCovered = this.mode && Array.isArray(covered) && covered.length <= 64 && covered.every((z) => typeof z === 'string') ? (covered as string[]) : null;
     const followed = this.followModeDefinitions();
     for (const [id, layers] of Object.entries(this.layers)) {
       const t = effectivePatch(layers);
@@ -134,7 +144,7 @@ export class RuntimeTuning {
         delete this.layers[id];
       }
     }
-    if (followed.length) await this.persist(followed);
+    if (followed.save) await this.persist(followed.zones);
   }
 
   /**
@@ -142,9 +152,11 @@ export class RuntimeTuning {
    * edited in the config and the daemon restarted would otherwise go on running the old
    * settings under the mode's name while GET /mode shows the new ones. A mode gone from the
    * config goes, tunings stay; one whose new settings break a zone rule with the tunings there
-   * goes from every zone (checked whole, as a switch is). Returns the zones whose layers changed.
+   * goes from every zone (checked whole, as a switch is). A zone the active mode covers now and did
+   * not when it was switched to takes its settings on top. Returns the zones whose layers changed,
+   * and whether the state file must be written (those, or the mode's coverage to record).
    */
-  private followModeDefinitions(): string[] {
+  private followModeDefinitions(): { zones: string[]; save: boolean } {
     const plan = new Map<string, TuningLayer[]>();
     const broken: string[] = [];
     const isMode = (l: TuningLayer) => l.source.kind === 'mode';
@@ -166,10 +178,27 @@ export class RuntimeTuning {
       plan.set(id, next);
       for (const issue of this.issues(tunedConfig(z, effectivePatch(next)))) broken.push(`zone "${id}": ${issue}`);
     }
+    // The active mode edited to cover a zone it did not: that zone takes its settings now, on top
+    // (as a switch would have put them), not only at the next switch.
+    const activeDef = this.mode ? this.modes.find((m) => m.name === this.mode!.name) : undefined;
+    if (this.mode && activeDef && this.modeCovered) {
+      for (const [id, z] of this.zones) {
+        const patch = modePatch(activeDef, id);
+        if (Object.keys(patch).length === 0 || this.modeCovered.includes(id)) continue;
+        const layers = plan.get(id) ?? this.layers[id] ?? [];
+        if (layers.some(isMode)) continue;
+        const next = [...layers, { source: { kind: 'mode', name: activeDef.name } as LayerSource, at: this.mode.at, patch }];
+        plan.set(id, next);
+        this.log.info({ zone: id, mode: activeDef.name, now: patch }, `mode "${activeDef.name}" covers zone "${id}" in the config now: the zone takes its settings`);
+        for (const issue of this.issues(tunedConfig(z, effectivePatch(next)))) broken.push(`zone "${id}": ${issue}`);
+      }
+    }
     const active = this.mode?.name;
     const gone = active !== undefined && !this.modes.some((m) => m.name === active);
     if (broken.length) {
       for (const [id, layers] of Object.entries(this.layers)) if (this.zones.has(id) && layers.some(isMode)) plan.set(id, layers.filter((l) => !isMode(l)));
+      // a zone the mode newly covers has its planned layer only
+      for (const [id, layers] of plan) plan.set(id, layers.filter((l) => !isMode(l)));
     }
     for (const [id, layers] of plan) {
       if (layers.length) this.layers[id] = layers;
@@ -180,7 +209,10 @@ export class RuntimeTuning {
       this.log.warn({ mode: active, zones: [...plan.keys()] }, `mode "${active}" ${why}: its settings are dropped (zones ${[...plan.keys()].join(', ') || 'none'}) and no mode is active`);
       this.mode = null;
     }
-    return [...plan.keys()];
+    const covering = this.coverage();
+    const save = plan.size > 0 || !isDeepStrictEqual(covering, this.modeCovered);
+    this.modeCovered = covering;
+    return { zones: [...plan.keys()], save };
   }
 
   /**
@@ -249,8 +281,15 @@ export class RuntimeTuning {
     }
     const before = this.mode?.name ?? null;
     this.mode = mode ? { name: mode.name, at } : null;
+    this.modeCovered = this.coverage();
     this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, name === null ? `thermal mode "${before}" cleared` : `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})`);
     return { persisted: await this.persist(plan.map((p) => p.id)) };
+  }
+
+  /** the zones the active mode, as the config defines it, sets anything on (null: no active mode, or one the config lacks) */
+  private coverage(): string[] | null {
+    const def = this.mode ? this.modes.find((m) => m.name === this.mode!.name) : undefined;
+    return def ? [...this.zones.keys()].filter((id) => Object.keys(modePatch(def, id)).length > 0) : null;
   }
 
   /** the rules a zone with its tunings must pass: config load's (the zone rules, its thermistor) */
@@ -291,7 +330,7 @@ export class RuntimeTuning {
     const path = this.store.path;
     const zones = Object.fromEntries(Object.entries(this.layers).map(([id, l]) => [id, effectivePatch(l)]));
     try {
-      await this.store.save(zones, { layers: this.layers, mode: this.mode });
+      await this.store.save(zones, { layers: this.layers, mode: this.mode ? { ...this.mode, zones: this.modeCovered ?? [] } : null });
       if (this.unsaved) this.log.info({ path, zones: [...this.unsaved.zones] }, `run-time tuning saved to ${path} again`);
       this.unsaved = null;
       return true;
@@ -311,8 +350,9 @@ function checkedLayers(v: unknown): TuningLayer[] | null {
   for (const l of v as Partial<TuningLayer>[]) {
     const s = l?.source as Partial<{ kind: string; name: unknown }> | undefined;
     const sourceOk = s && (s.kind === 'tuning' || s.kind === 'autotune' || (s.kind === 'mode' && typeof s.name === 'string' && s.name.length > 0 && s.name.length <= 64));
-    if (!sourceOk || !(l.at === null || typeof l.at === 'string') || tuningSchemaIssues(l.patch).length > 0) return null;
-    out.push({ source: s.kind === 'mode' ? { kind: 'mode', name: s.name as string } : ({ kind: s.kind } as LayerSource), at: l.at ?? null, patch: l.patch as ZoneTuning });
+    const patch = withoutEmptySections(l.patch);
+    if (!sourceOk || !(l.at === null || typeof l.at === 'string') || tuningSchemaIssues(patch).length > 0) return null;
+    out.push({ source: s.kind === 'mode' ? { kind: 'mode', name: s.name as string } : ({ kind: s.kind } as LayerSource), at: l.at ?? null, patch: patch as ZoneTuning });
   }
   return out;
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { formatSchemaErrors } from '../../config/errors.ts';
 import { LIMITS, ZoneConfig } from '../config.ts';
 import type { ZonePatch } from '../control/index.ts';
-import { zonePatchSchema } from '../zone-patch.ts';
+import { withoutEmptySections, zonePatchSchema } from '../zone-patch.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 
 export { withoutDefaults, mergeTuning, tunablesOf } from '../zone-patch.ts';
@@ -90,7 +90,8 @@ export class TuningStore {
     this.extras = { layers: doc.layers, mode: doc.mode };
     const zones: Record<string, ZoneTuning> = {};
     const bad: Record<string, { tuning: unknown; problems: string[] }> = {};
-    for (const [id, t] of Object.entries(doc.zones)) {
+    for (const [id, saved] of Object.entries(doc.zones)) {
+      const t = withoutEmptySections(saved);
       const schema = ZONE_ID.test(id) ? tuningSchemaIssues(t) : [`(root): the zone id must match ${ZONE_ID.source}`];
       const problems = schema.length > 0 ? schema : check(id, t as ZoneTuning);
       if (problems.length === 0) zones[id] = t as ZoneTuning;

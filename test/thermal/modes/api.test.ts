@@ -119,7 +119,8 @@ describe('thermal modes over the API', () => {
     await put(h, 'stage-quiet');
     const before = await zone(h, 'gpu1');
     const saved = JSON.parse(readFileSync(join(h.stateDir, 'thermal-tuning.json'), 'utf8'));
-    expect(saved.mode).toEqual({ name: 'stage-quiet', at: expect.any(String) });
+    // with the zones it covered at the switch (a zone it covers later takes its settings at the next start)
+    expect(saved.mode).toEqual({ name: 'stage-quiet', at: expect.any(String), zones: ['gpu0', 'gpu1'] });
     expect(saved.zones.gpu1).toEqual({ pid: { kp: 0.04, setpoint: 80 }, slewUpPerSecond: 0.05, maxDuty: 0.8 });
     await h.close();
     opened.length = 0;
@@ -173,6 +174,37 @@ describe('thermal modes over the API', () => {
     expect([x0.setpoint, x0.settings.minDuty, x0.settings.maxDuty, x0.settings.pid.kp]).toEqual([70, 0.2, 0.35, 0.03]);
     expect((await h4.app.inject('/v1/thermal/mode')).json<ModesView>().active).toBeNull();
     expect(h4.logged(/mode "studio-render" breaks a zone rule as the config now defines it \(zone "gpu0": minDuty: must be <= maxDuty \(0\.35\)\): its settings are dropped/)).toBeDefined();
+  });
+
+  it('the active mode edited to cover another zone: after the restart that zone takes its settings at once (not at the next switch); a zone reset under the mode stays reset', async () => {
+    const h = await open();
+    await put(h, 'studio-render');
+    expect((await zone(h, 'gpu1')).settings.minDuty).toBe(0.2);
+    await h.close();
+    opened.length = 0;
+    // studio-render now also sets gpu1
+    const wider = [MODES[0]!, { name: 'studio-render', zones: { gpu0: { pid: { setpoint: 65 }, minDuty: 0.3 }, gpu1: { pid: { setpoint: 66 }, minDuty: 0.25 } } }];
+    const restart = async (modes: unknown[]) => {
+      const r = await harness({ gpus: 2, zone: { mode: 'pid', pid: { setpoint: 70 } }, thermal: { modes }, stateDir: h.stateDir });
+      opened.push(r);
+      return r;
+    };
+    const h2 = await restart(wider);
+    const z1 = await zone(h2, 'gpu1');
+    expect([z1.setpoint, z1.settings.minDuty]).toEqual([66, 0.25]);
+    expect(z1.provenance.minDuty).toMatchObject({ source: 'mode', mode: 'studio-render' });
+    expect([(await zone(h2, 'gpu0')).setpoint, (await zone(h2, 'gpu0')).settings.minDuty]).toEqual([65, 0.3]);
+    expect((await h2.app.inject('/v1/thermal/mode')).json<ModesView>().active?.name).toBe('studio-render');
+    expect(h2.logged(/mode "studio-render" covers zone "gpu1" in the config now: the zone takes its settings/)).toBeDefined();
+    // the controller runs it, not only the view
+    expect(h2.service.zoneSlot('gpu1')!.config.minDuty).toBe(0.25);
+    // gpu1 back to the config file under the mode: a restart leaves it there
+    expect((await h2.app.inject({ method: 'DELETE', url: '/v1/thermal/zones/gpu1/tuning' })).statusCode).toBe(200);
+    await h2.close();
+    opened.length = 0;
+    const h3 = await restart(wider);
+    expect([(await zone(h3, 'gpu1')).setpoint, (await zone(h3, 'gpu1')).settings.minDuty]).toEqual([70, 0.2]);
+    expect((await zone(h3, 'gpu0')).setpoint).toBe(65);
   });
 
   it('config load refuses modes naming unknown zones, duplicate names, or settings a zone rule refuses', () => {

@@ -1,0 +1,67 @@
+/**
+ * Putting a finished file (or PNG folder) in place without replacing what someone else put there
+ * while the render ran. rename(2) replaces a file at the target silently; link(2) fails with
+ * EEXIST instead, so a file is linked to its final name and its temporary name unlinked after.
+ * A folder is renamed: rename(2) onto a folder that is not empty, or onto a file, fails too (onto
+ * an empty one it succeeds, which replaces nothing). `replace` (gance render --force) renames over.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { copyFile, link, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+
+/** Codes that mean "something is at the target" from link(2), rename(2) of a folder and copyfile with COPYFILE_EXCL. */
+const TAKEN = new Set(['EEXIST', 'ENOTEMPTY', 'ENOTDIR', 'EISDIR']);
+/** link(2) refused by the file system itself (FAT and exFAT cards, some network shares): copy without replacing instead */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+const code = (err: unknown) => (err as NodeJS.ErrnoException).code ?? '';
+
+/**
+ * Moves `tmp` to `final` (same folder, so the same file system). Resolves false, leaving `tmp`
+ * where it is, when something is already at `final`.
+ */
+export async function place(tmp: string, final: string, opts: { replace: boolean; folder: boolean }): Promise<boolean> {
+  if (opts.replace) {
+    await rename(tmp, final);
+    return true;
+  }
+  if (opts.folder) {
+    try {
+      await rename(tmp, final);
+      return true;
+    } catch (err) {
+      if (TAKEN.has(code(err))) return false;
+      throw err;
+    }
+  }
+  try {
+    await link(tmp, final);
+  } catch (err) {
+    if (TAKEN.has(code(err))) return false;
+    if (!NO_LINKS.has(code(err))) throw err;
+    try {
+      await copyFile(tmp, final, constants.COPYFILE_EXCL);
+    } catch (err2) {
+      if (TAKEN.has(code(err2))) return false;
+      throw err2;
+    }
+  }
+  await unlink(tmp);
+  return true;
+}
+
+/** A free name beside `final` for the finished output when `final` was taken: song.mp4 -> song.kept-1a2b3c4d.mp4. */
+export function keptName(final: string): string {
+  const ext = extname(final);
+  const stem = basename(final, ext);
+  return join(dirname(final), `${stem}.kept-${randomBytes(4).toString('hex')}${ext}`);
+}
+
+/** Thrown by the run config's placement: the caller keeps the output elsewhere and says why. */
+export class TakenError extends Error {
+  constructor(readonly path: string) {
+    super(`${path}: already exists`);
+    this.name = 'TakenError';
+  }
+}
