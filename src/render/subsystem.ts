@@ -77,6 +77,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     config: cfg,
     uploadRoot: join(stateDir, 'uploads'),
     networks: () => networks.list().networks,
+    gpus,
     admit: renderAdmission({ catalogue: networks.catalogue, latents: latents.config }),
     onClose: () => queue.close(),
   });
