@@ -181,6 +181,12 @@ export function register(program: Command): void {
     if (o.json) process.stdout.write(`${JSON.stringify({ gpus: done }, null, 2)}\n`);
     else process.stdout.write(`${await gpusText(done)}\n`);
     for (const note of done.map(heldBack).filter((n) => n !== null)) process.stderr.write(`note: ${note}\n`);
+    const unsaved = done.filter((g) => g.persisted === false).map((g) => g.gpu);
+    if (unsaved.length > 0) {
+      // as gance thermal mode: applied, but the next start goes back to what was saved
+      process.stderr.write(`warning: GPU ${unsaved.join(', ')}: applied, but NOT saved in the daemon's state directory (see its log); a restart goes back to the last saved settings\n`);
+      process.exitCode = 4;
+    }
   };
   const gpuOption = (c: Command) =>
     where(c).option('--gpu <n>', 'this GPU (repeat for several; default: every GPU renders run on)', gpuIndex).option('--json', 'print the raw API answers');

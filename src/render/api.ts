@@ -19,7 +19,7 @@ import { ErrorReply, type ApiPlugin } from '../api/app.ts';
 import { ApiError } from '../api/errors.ts';
 import type { AdmitRender } from './admit.ts';
 import type { RenderConfig } from './config.ts';
-import { gpuRoutes } from './gpus.ts';
+import { gpuRoutes, type OperatorSettingsStore } from './gpus.ts';
 import { newJobId, FINISHED_STATES, type Job, type JobState } from './queue.ts';
 import type { RenderScheduler } from './scheduler.ts';
 import { streamJobEvents } from './sse.ts';
@@ -41,6 +41,8 @@ export interface RendersApiOptions {
   admit?: AdmitRender;
   /** the GPUs renders run on (the synthesis workers' `gpu`s): /gpus pauses and limits them; default none */
   gpus?: readonly number[];
+  /** where PATCH /gpus saves the operator's settings (the daemon's: stateDir/render-gpus.json); none: not saved */
+  gpuSettings?: OperatorSettingsStore;
   /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */
   onClose?: () => void;
 }
@@ -144,7 +146,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       fastify.addHook('onClose', async () => onClose());
     }
     // the operator's pause and rate per GPU (./gpus.ts); render ids are hex, so "gpus" is never one
-    await fastify.register(gpuRoutes(scheduler.throttle, opts.gpus ?? []));
+    await fastify.register(gpuRoutes(scheduler.throttle, opts.gpus ?? [], opts.gpuSettings));
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
     app.post(

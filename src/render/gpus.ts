@@ -2,11 +2,17 @@
  * /v1/renders/gpus: the operator's pause and rate limit on the renders of each GPU, over the
  * renders' throttle (./throttle.ts). Thermal yielding keeps its own layer above the operator's:
  * a change made here while yielding holds a GPU is kept and applies once yielding lets go, and
- * the view says whose pause and rate are in force. The settings last until the daemon stops.
+ * the view says whose pause and rate are in force. The operator's settings are saved in the state
+ * directory (render-gpus.json) and set again at the next start: a restart resumes the interrupted
+ * renders, and must not lift a pause with them.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { writeFileAtomic } from '../thermal/service/atomic-file.ts';
 import { ErrorReply } from '../api/app.ts';
 import { NotFoundError } from '../api/errors.ts';
 import { MAX_FPS, type GpuThrottle, type GpuThrottleState } from './throttle.ts';
@@ -31,6 +37,9 @@ export const RenderGpuView = Type.Object({
   reason: Nullable(Type.String(), 'why the GPU is paused, else why it is held to maxFps'),
   operator: Layer('the operator', "the operator's settings (PATCH's): kept while yielding holds the GPU, and what applies once it lets go"),
   yield: Nullable(Layer('thermal yielding', 'thermal yielding (thermal.yield) on the GPU'), 'null while thermal yielding does not hold the GPU'),
+  persisted: Type.Optional(
+    Type.Boolean({ description: "PATCH only: the operator's settings were saved in the state directory; false: applied, but a restart forgets them (the daemon's log says why)" }),
+  ),
 });
 export type RenderGpuView = Static<typeof RenderGpuView>;
 
@@ -53,6 +62,75 @@ export const RenderGpuPatch = Type.Object(
 );
 export type RenderGpuPatch = Static<typeof RenderGpuPatch>;
 
+/** The operator's settings as saved: per GPU, what PATCH set. */
+const SavedSettings = Type.Object({
+  version: Type.Literal(1),
+  gpus: Type.Record(
+    Type.String({ pattern: '^[0-9]+$' }),
+    Type.Object({ paused: Type.Boolean(), maxFps: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: MAX_FPS }), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]) }),
+  ),
+});
+type SavedSettings = Static<typeof SavedSettings>;
+export type OperatorSetting = SavedSettings['gpus'][string];
+
+export interface OperatorSettingsStore {
+  /** the saved settings per GPU; none when there is no file, or one that does not parse (logged) */
+  load(): Map<number, OperatorSetting>;
+  /** saves these (the whole set); false when the write failed (logged) */
+  save(settings: Map<number, OperatorSetting>): Promise<boolean>;
+}
+
+export function operatorSettingsFile(path: string, log: Logger): OperatorSettingsStore {
+  // one write at a time, in order: the last PATCH's settings are the ones left in the file
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    load() {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err, path }, `cannot read the renders' GPU settings ${path}; starting with none`);
+        return new Map();
+      }
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = undefined;
+      }
+      if (!Value.Check(SavedSettings, data)) {
+        log.warn({ path }, `the renders' GPU settings ${path} are not what this daemon writes; starting with none`);
+        return new Map();
+      }
+      return new Map(Object.entries(data.gpus).map(([g, v]) => [Number(g), v]));
+    },
+    save(settings) {
+      const body: SavedSettings = { version: 1, gpus: Object.fromEntries([...settings].map(([g, v]) => [String(g), v])) };
+      const done = queue.then(() => writeFileAtomic(path, `${JSON.stringify(body, null, 2)}\n`)).then(
+        () => true,
+        (err: unknown) => {
+          log.error({ err, path }, `cannot save the renders' GPU settings in ${path}: they apply, but a restart forgets them`);
+          return false;
+        },
+      );
+      queue = done;
+      return done;
+    },
+  };
+}
+
+/** Sets the saved settings of the GPUs renders run on (others are logged and left). */
+export function restoreOperatorSettings(throttle: GpuThrottle, gpus: readonly number[], store: OperatorSettingsStore, log: Logger): void {
+  for (const [gpu, s] of store.load()) {
+    if (!gpus.includes(gpu)) {
+      log.warn({ gpu }, `saved render settings for GPU ${gpu}, which renders no longer run on: left`);
+      continue;
+    }
+    const st = throttle.setOperator(gpu, { paused: s.paused, fps: s.maxFps }, s.reason ?? undefined);
+    if (st.operator.paused || st.operator.fps !== null) log.info({ gpu, operator: st.operator }, `renders on GPU ${gpu}: ${describe(st)} (saved before the restart)`);
+  }
+}
+
 const GpuParams = Type.Object({ gpu: Type.Integer({ minimum: 0, maximum: 1023, description: 'GPU index (synthesis.workers[].gpu)' }) });
 
 export function gpuView(s: GpuThrottleState): RenderGpuView {
@@ -71,7 +149,7 @@ export function gpuView(s: GpuThrottleState): RenderGpuView {
  * The routes, under the renders' prefix. `gpus`: the GPUs renders load (the synthesis workers'
  * `gpu`s); the throttle holds a render on those only, so a setting on any other would do nothing.
  */
-export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[]): FastifyPluginAsync {
+export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[], store?: OperatorSettingsStore): FastifyPluginAsync {
   const known = [...new Set(gpus)].sort((a, b) => a - b);
   const check = (gpu: number) => {
     if (known.includes(gpu)) return;
@@ -109,7 +187,8 @@ export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[]): Fasti
         schema: {
           description:
             "Pause the renders on a GPU, resume them, or limit their rate (the operator's settings; absent keys keep their value). Applies before each render's next batch. " +
-            "While thermal yielding holds the GPU (paused, or a lower rate) the change is kept and applies once yielding lets go. Kept until the daemon stops. 404: a GPU renders do not run on.",
+            "While thermal yielding holds the GPU (paused, or a lower rate) the change is kept and applies once yielding lets go. " +
+            'Saved in the state directory and set again at the next start (persisted: false when the write failed: it applies, but a restart forgets it). 404: a GPU renders do not run on.',
           tags,
           params: GpuParams,
           body: RenderGpuPatch,
@@ -122,7 +201,15 @@ export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[]): Fasti
         const body = req.body;
         const s = throttle.setOperator(gpu, { ...(body.paused === undefined ? {} : { paused: body.paused }), ...(body.maxFps === undefined ? {} : { fps: body.maxFps }) }, body.reason);
         req.log.info({ gpu, operator: s.operator, effective: { paused: s.paused, fps: s.fps, from: s.fpsFrom } }, `renders on GPU ${gpu}: ${describe(s)}`);
-        return gpuView(s);
+        if (!store) return gpuView(s);
+        const saved = new Map<number, OperatorSetting>();
+        for (const g of known) {
+          const o = throttle.operator(g);
+          if (o.paused || o.fps !== null) saved.set(g, { paused: o.paused, maxFps: o.fps, reason: o.reason });
+        }
+        const persisted = await store.save(saved);
+        // the state as it is now: another PATCH may have come while this one was saved
+        return { ...gpuView(throttle.gpu(gpu)), persisted };
       },
     );
   };

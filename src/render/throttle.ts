@@ -130,6 +130,12 @@ export class GpuThrottle {
     return this.effective(gpu);
   }
 
+  /** The operator's layer on a GPU, with its reason (what is saved across restarts). */
+  operator(gpu: number): { paused: boolean; fps: number | null; reason: string | null } {
+    const o = this.gpus.get(gpu)?.operator;
+    return o ? { paused: o.paused, fps: o.fps, reason: o.reason } : { paused: false, fps: null, reason: null };
+  }
+
   /** What applies on one GPU now (a GPU nobody has set: no pause, no limit). */
   gpu(gpu: number): GpuThrottleState {
     if (!Number.isInteger(gpu) || gpu < 0) throw new RangeError(`gpu must be a GPU index (integer >= 0), got ${gpu}`);

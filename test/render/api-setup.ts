@@ -20,7 +20,7 @@ import { tempDir } from './job-helpers.ts';
  * `api.gpus`: the GPUs renders run on (the scheduler's load hint, so the throttle holds them);
  * `api.access`: the app's access settings (a token, ...)
  */
-export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit' | 'gpus'> & { access?: Partial<AccessOptions> } = {}) {
+export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit' | 'gpus' | 'gpuSettings'> & { access?: Partial<AccessOptions> } = {}) {
   const root = tempDir('gance-api-');
   const mediaRoot = join(root, 'media');
   const outputRoot = join(root, 'out');

@@ -137,6 +137,16 @@ describe('gance renders', () => {
     }
   });
 
+  it('warns and exits 4 when the daemon applied a change it could not save', async () => {
+    const s = await rendersApp(fakeRunner(), {}, { gpus: [0], gpuSettings: { load: () => new Map(), save: async () => false } });
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const r = await gance('renders', 'pause', '--url', url);
+    expect(r.code).toBe(4);
+    expect(r.out).toMatch(/^0\s+paused/m);
+    expect(r.err).toBe("warning: GPU 0: applied, but NOT saved in the daemon's state directory (see its log); a restart goes back to the last saved settings\n");
+  });
+
   it("takes the daemon's address from the config's server section", () => {
     expect(daemonUrl({ server: { host: '127.0.0.1', port: 9840 } })).toBe('http://127.0.0.1:9840');
     expect(daemonUrl({ server: { host: '0.0.0.0', port: 1234 } })).toBe('http://127.0.0.1:1234');
