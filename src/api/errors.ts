@@ -118,8 +118,11 @@ export function schemaErrorFormatter(errors: ReadonlyArray<AjvLikeError>, dataVa
   const message =
     first && consts.length > 1 && errors.some((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath)
       ? `${at(first.instancePath)} must be one of: ${consts.map((e) => JSON.stringify(e.params.allowedValue)).join(', ')}`
-      : first
-        ? `${at(first.instancePath)} ${first.message ?? 'is invalid'}`
+      : first?.keyword === 'additionalProperties'
+        ? // the key the client got wrong (a misspelt field would otherwise go unnamed)
+          `${at(first.instancePath)} must NOT have additional properties (got "${String(first.params.additionalProperty)}")`
+        : first
+          ? `${at(first.instancePath)} ${first.message ?? 'is invalid'}`
         : `${dataVar} is invalid`;
   return new Error(message);
 }

@@ -127,7 +127,16 @@ function guardedValidator(coercing: ValidateFunction, exact?: ValidateFunction):
         wrapped.errors = coerced ? exact!.errors : coercing.errors;
         return false;
       }
-      if (coerced) return fail(wrapped, coerced.at, COERCED_KEYWORD, coerced.message);
+      if (coerced) {
+        // the value as sent had a type the schema takes and broke a bound there, and coercion into
+        // another branch let it pass (0 for "a number > 0, or null" became null): the bound is the reason
+        const sent = exact!.errors?.[0];
+        if (sent && sent.keyword !== 'type' && sent.instancePath === coerced.at) {
+          wrapped.errors = exact!.errors;
+          return false;
+        }
+        return fail(wrapped, coerced.at, COERCED_KEYWORD, coerced.message);
+      }
     }
     const at = findNonFinite(data);
     if (at !== null) return fail(wrapped, at, FINITE_KEYWORD, 'must be a finite number');

@@ -2,6 +2,7 @@
  * Talking to a running daemon from the CLI: its address from the config (server.host/port) unless
  * --url says otherwise, JSON calls whose failures say what the daemon said, and an SSE reader.
  */
+import { clientAuthHeaders } from '../api/client-token.ts';
 import type { Config } from '../config/schema.ts';
 
 /** The daemon's address as the config has it; a wildcard listen address is reached on loopback. */
@@ -19,10 +20,16 @@ export class DaemonCallError extends Error {
   }
 }
 
+/**
+ * A JSON call; the API token goes with it (GANCE_TOKEN or its file, as `gance thermal` sends it):
+ * a daemon with a token refuses every change without it.
+ */
 export async function call<T>(base: string, path: string, init: RequestInit = {}, timeoutMs = 10_000): Promise<T> {
   let res: Response;
+  const headers = new Headers(init.headers);
+  for (const [k, v] of Object.entries(clientAuthHeaders())) if (!headers.has(k)) headers.set(k, v);
   try {
-    res = await fetch(new URL(path, base), { ...init, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
+    res = await fetch(new URL(path, base), { ...init, headers, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
     throw new Error(`cannot reach the daemon at ${base} (${cause}); is it running? (--url)`);

@@ -2,13 +2,14 @@
  * What the daemon can tell about a render at the door, before it is queued: the networks can be
  * fed (their kind fits the latents settings and each other), the output size is within 4x of the
  * networks' picture, every audio file opens as audio, all at one sample rate, and the track they
- * make is not silent (src/audio/silence.ts). Without this a render that could only fail as
+ * make is not silent as the analysis judges it (src/audio/silence.ts: a loud enough sample, then a
+ * loud enough video frame; at most ADMIT_SCAN_SECONDS of it here). Without this a render that could only fail as
  * `bad-input` was answered 202 and failed a moment later; now it is a 422 naming the field.
  * The runner's preflight makes the same checks again (a file can change while a job waits).
  */
 import { probeAudio } from '../audio/decode.ts';
 import { AudioError } from '../audio/errors.ts';
-import { audioPeak, SILENCE_LEVEL, silenceReason } from '../audio/silence.ts';
+import { checkSilence } from '../audio/silence.ts';
 import type { LatentsConfig } from '../latents/config.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import { findNetwork, geometry, mergeLatents, renderNetwork, type RenderNetwork } from './resolve.ts';
@@ -24,7 +25,18 @@ export interface AdmitOptions {
   latents: LatentsConfig;
   ffprobe?: string;
   ffmpeg?: string;
+  /** seconds of the joined track the silence check reads at most (default ADMIT_SCAN_SECONDS) */
+  scanSeconds?: number;
 }
+
+/**
+ * The silence check reads at most this much of a track inside the request (each of its two
+ * passes): proving a long track silent means decoding all of it, seconds of CPU per half hour
+ * (more for compressed audio), while a track with sound answers within its first moments. A
+ * longer track still silent here is queued, and the job's preflight reads the rest (the render
+ * then fails as bad-input with the same reason).
+ */
+export const ADMIT_SCAN_SECONDS = 600;
 
 function refusal(field: string, fn: () => void): void {
   try {
@@ -45,7 +57,8 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
   return async (spec, names) => {
     const networks: RenderNetwork[] = [];
     spec.networks.forEach((ref, k) => refusal(`body/networks/${k}`, () => void networks.push(renderNetwork(ref, findNetwork(opts.catalogue, ref)))));
-    refusal('body/latents', () => void mergeLatents(opts.latents, spec, networks));
+    let latents = opts.latents;
+    refusal('body/latents', () => void (latents = mergeLatents(opts.latents, spec, networks)));
     refusal('body/output/size', () => void geometry(spec.output, networks));
     let first: { name: string; rate: number } | null = null;
     for (const [k, file] of spec.audio.entries()) {
@@ -64,18 +77,19 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
       }
     }
     // the joined track is what the video reacts to: a silent intro before the music is fine
-    let peak = 0;
-    for (const [k, file] of spec.audio.entries()) {
-      try {
-        peak = Math.max(peak, await audioPeak(file, opts.ffmpeg === undefined ? {} : { ffmpegPath: opts.ffmpeg }));
-      } catch (err) {
-        if (!(err instanceof AudioError)) throw err;
-        throw new RequestError(422, `body/audio/${k}: "${names.audio[k] ?? file}" is not usable audio (${clientWords(err, file, names.audio[k] ?? file)})`);
-      }
-      if (peak >= SILENCE_LEVEL) return;
+    // one rate for all of them (checked above)
+    const rates = spec.audio.map((file) => ({ file, sampleRate: first!.rate }));
+    let check;
+    try {
+      check = await checkSilence(rates, { fps: latents.fps, vectorLength: latents.vectorLength, maxSeconds: opts.scanSeconds ?? ADMIT_SCAN_SECONDS, ...(opts.ffmpeg === undefined ? {} : { ffmpegPath: opts.ffmpeg }) });
+    } catch (err) {
+      if (!(err instanceof AudioError)) throw err;
+      const k = Math.max(0, spec.audio.findIndex((f) => f === err.file));
+      const file = spec.audio[k]!;
+      throw new RequestError(422, `body/audio/${k}: "${names.audio[k] ?? file}" is not usable audio (${clientWords(err, file, names.audio[k] ?? file)})`);
     }
-    const why = silenceReason(peak, spec.audio.length)!;
+    if (check.why === null) return;
     const field = spec.audio.length === 1 ? 'body/audio/0' : 'body/audio';
-    throw new RequestError(422, `${field}: audio is silent: ${spec.audio.map((f, k) => `"${names.audio[k] ?? f}"`).join(' + ')} ${why}`);
+    throw new RequestError(422, `${field}: audio is silent: ${spec.audio.map((f, k) => `"${names.audio[k] ?? f}"`).join(' + ')} ${check.why}`);
   };
 }

@@ -1,7 +1,7 @@
 /**
  * /v1/renders: submit a render (JSON naming files under render.mediaRoot, or a multipart upload),
  * list and inspect jobs, cancel, download the output and the debug video (Range requests), follow
- * progress (SSE).
+ * progress (SSE); pause or limit the renders of a GPU (/gpus, ./gpus.ts).
  * Errors are thrown with their statusCode and leave the reply to the app's error handler.
  */
 import multipart from '@fastify/multipart';
@@ -19,6 +19,7 @@ import { ErrorReply, type ApiPlugin } from '../api/app.ts';
 import { ApiError } from '../api/errors.ts';
 import type { AdmitRender } from './admit.ts';
 import type { RenderConfig } from './config.ts';
+import { gpuRoutes, type OperatorSettingsStore } from './gpus.ts';
 import { newJobId, FINISHED_STATES, type Job, type JobState } from './queue.ts';
 import type { RenderScheduler } from './scheduler.ts';
 import { streamJobEvents } from './sse.ts';
@@ -39,6 +40,10 @@ export interface RendersApiOptions {
   heartbeatMs?: number;
   /** checks against the networks and the audio itself before a render is queued (the daemon's: ./admit.ts) */
   admit?: AdmitRender;
+  /** the GPUs renders run on (the synthesis workers' `gpu`s): /gpus pauses and limits them; default none */
+  gpus?: readonly number[];
+  /** where PATCH /gpus saves the operator's settings (the daemon's: stateDir/render-gpus.json); none: not saved */
+  gpuSettings?: OperatorSettingsStore;
   /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */
   onClose?: () => void;
 }
@@ -141,6 +146,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       const onClose = opts.onClose;
       fastify.addHook('onClose', async () => onClose());
     }
+    // the operator's pause and rate per GPU (./gpus.ts); render ids are hex, so "gpus" is never one
+    await fastify.register(gpuRoutes(scheduler.throttle, opts.gpus ?? [], opts.gpuSettings));
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
     app.post(

@@ -10,7 +10,7 @@ import { access, readdir, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { probeAudio } from '../audio/decode.ts';
 import { AudioError } from '../audio/errors.ts';
-import { joinedPeak, silenceReason } from '../audio/silence.ts';
+import { checkSilence, type AnalysisFrames } from '../audio/silence.ts';
 import type { LatentsConfig } from '../latents/config.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import { ffmpegVersion } from './ffmpeg.ts';
@@ -45,13 +45,15 @@ export async function checkDebugOutput(path: string): Promise<void> {
 }
 
 /**
- * Every audio file opens as audio (ffprobe) and the joined track is not silent (see SILENCE_LEVEL);
- * decoding problems past the header show in the analysis.
+ * Every audio file opens as audio (ffprobe) and the joined track is not silent as the analysis
+ * judges it (src/audio/silence.ts checkSilence, the whole track: admission may have read only its
+ * start); decoding problems past the header show in the analysis.
  */
-export async function checkAudio(files: readonly string[], ffmpeg = 'ffmpeg'): Promise<void> {
+export async function checkAudio(files: readonly string[], frames: AnalysisFrames, ffmpeg = 'ffmpeg'): Promise<void> {
   try {
-    for (const f of files) await probeAudio(f);
-    const why = silenceReason(await joinedPeak(files, { ffmpegPath: ffmpeg }), files.length);
+    const probed = [];
+    for (const f of files) probed.push({ file: f, sampleRate: (await probeAudio(f)).sampleRate });
+    const { why } = await checkSilence(probed, { ...frames, ffmpegPath: ffmpeg });
     if (why !== null) throw bad(`audio is silent: ${files.join(' + ')} ${why}`);
   } catch (err) {
     if (err instanceof AudioError) throw bad(err.message);
@@ -71,6 +73,6 @@ export async function preflight(rawSpec: unknown, catalogue: NetworkCatalogue, l
   await checkOutput(out, resolved.spec.output.format);
   if (resolved.spec.output.debugPath !== null) await checkDebugOutput(resolve(resolved.spec.output.debugPath));
   const ffmpegLine = await ffmpegVersion(ffmpeg);
-  await checkAudio(resolved.spec.audio, ffmpeg);
+  await checkAudio(resolved.spec.audio, { fps: resolved.latents.fps, vectorLength: resolved.latents.vectorLength }, ffmpeg);
   return { resolved, ffmpegLine };
 }

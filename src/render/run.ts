@@ -56,9 +56,10 @@ import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOption
 
 export const DEFAULT_SEGMENT_FRAMES = 240;
 /**
- * A track whose loudest frame is quieter than this has nothing to react to: the level preflight and
- * the daemon's admission hold the track's peak to (a frame's RMS is at most the peak), so this
- * catches only what they let through, sound too sparse to fill a frame, or a file changed since.
+ * A track whose loudest frame is quieter than this has nothing to react to. Preflight and the
+ * daemon's admission judge the track the same way (src/audio/silence.ts checkSilence: ffmpeg's
+ * resampler for this analysis's), so this catches only a file changed since, or a frame within a
+ * hair of the level on which the two resamplers disagree.
  */
 const SILENCE_RMS = SILENCE_LEVEL;
 

@@ -13,6 +13,7 @@ import { encodeParallel } from './encode-args.ts';
 import { createRenderMetrics } from './metrics.ts';
 import { JobQueue } from './queue.ts';
 import { RenderScheduler } from './scheduler.ts';
+import { operatorSettingsFile, restoreOperatorSettings } from './gpus.ts';
 import { GpuThrottle } from './throttle.ts';
 import type { RunRender } from './types.ts';
 
@@ -44,6 +45,9 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
   throttle.onHold((h) => log.info(h, `renders on GPU ${h.gpus.join(', ')} held: ${h.reason}`));
   const synthesis = ctx.config.synthesis;
   const gpus = [...new Set(synthesis.workers.flatMap((w) => (w.gpu === undefined ? [] : [w.gpu])))];
+  // the operator's pauses and rates from before a restart, before any render can start
+  const gpuSettings = operatorSettingsFile(join(stateDir, 'render-gpus.json'), log);
+  restoreOperatorSettings(throttle, gpus, gpuSettings, log);
   let scheduler: RenderScheduler | undefined = undefined;
   const metrics = createRenderMetrics(ctx.registry, { counts: () => queue.counts(), fps: () => scheduler?.runningFps() ?? [] });
   scheduler = new RenderScheduler({
@@ -77,6 +81,8 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     config: cfg,
     uploadRoot: join(stateDir, 'uploads'),
     networks: () => networks.list().networks,
+    gpus,
+    gpuSettings,
     admit: renderAdmission({ catalogue: networks.catalogue, latents: latents.config }),
     onClose: () => queue.close(),
   });

@@ -1,10 +1,11 @@
 /**
  * Per-GPU pause and rate limit for renders, in two layers: the operator's (`pause(gpu)`,
- * `resume(gpu)`, `setRate(gpu, fps)`) and thermal yielding's over it (`setYield`). A GPU is paused
- * while either layer pauses it and runs at the lower of the two rates; yielding lifted leaves the
- * operator's settings as they are now, changes made meanwhile included. A render's runner awaits
- * its hook before each batch; the hook holds while any of the render's GPUs is paused and spaces
- * batches so the render stays under the lowest rate on them. Live sessions are not held by it.
+ * `resume(gpu)`, `setRate(gpu, fps)`, `setOperator`; PATCH /v1/renders/gpus/{gpu}) and thermal
+ * yielding's over it (`setYield`). A GPU is paused while either layer pauses it and runs at the
+ * lower of the two rates; yielding lifted leaves the operator's settings as they are now, changes
+ * made meanwhile included. A render's runner awaits its hook before each batch; the hook holds
+ * while any of the render's GPUs is paused and spaces batches so the render stays under the lowest
+ * rate on them. Live sessions are not held by it.
  */
 import { EventEmitter } from 'node:events';
 import { RenderFailure } from './types.ts';
@@ -57,7 +58,8 @@ const realClock: ThrottleClock = {
     }),
 };
 
-const MAX_FPS = 10_000;
+/** the highest rate limit taken (fps); past it a limit would not hold anything back */
+export const MAX_FPS = 10_000;
 
 interface GpuEntry {
   operator: Layer;
@@ -109,6 +111,35 @@ export class GpuThrottle {
     if (fps !== null) o.reason = reason;
     else if (!o.paused) o.reason = null;
     this.changed.emit('change');
+  }
+
+  /**
+   * The operator's pause and rate in one change (the API's PATCH): a held render wakes once and
+   * never sees half of it, and a bad fps changes nothing. Absent keys keep their value. Like
+   * `pause` and `setRate`, it sets the operator's layer only: while yielding holds the GPU, the
+   * change applies once yielding lets go. The reason is the change's; without one it says what the
+   * operator's layer now does.
+   */
+  setOperator(gpu: number, change: { paused?: boolean; fps?: number | null }, reason?: string): GpuThrottleState {
+    if (change.fps !== undefined) checkFps(change.fps);
+    const o = this.entry(gpu).operator;
+    if (change.paused !== undefined) o.paused = change.paused;
+    if (change.fps !== undefined) o.fps = change.fps;
+    o.reason = !o.paused && o.fps === null ? null : (reason ?? (o.paused ? 'paused by the operator' : `held to ${o.fps} fps by the operator`));
+    this.changed.emit('change');
+    return this.effective(gpu);
+  }
+
+  /** The operator's layer on a GPU, with its reason (what is saved across restarts). */
+  operator(gpu: number): { paused: boolean; fps: number | null; reason: string | null } {
+    const o = this.gpus.get(gpu)?.operator;
+    return o ? { paused: o.paused, fps: o.fps, reason: o.reason } : { paused: false, fps: null, reason: null };
+  }
+
+  /** What applies on one GPU now (a GPU nobody has set: no pause, no limit). */
+  gpu(gpu: number): GpuThrottleState {
+    if (!Number.isInteger(gpu) || gpu < 0) throw new RangeError(`gpu must be a GPU index (integer >= 0), got ${gpu}`);
+    return this.effective(gpu);
   }
 
   /**

@@ -128,7 +128,7 @@ describe('app factory', () => {
     const cases: Array<[string, string, number, string, string | RegExp]> = [
       ['x', '{"mode":"c","n":1}', 400, 'Bad Request', 'body/mode must be one of: "a", "b"'],
       ['x', '{"mode":"a","n":9}', 400, 'Bad Request', 'body/n must be <= 5'],
-      ['x', '{"mode":"a","n":1,"z":0}', 400, 'Bad Request', 'body must NOT have additional properties'],
+      ['x', '{"mode":"a","n":1,"z":0}', 400, 'Bad Request', 'body must NOT have additional properties (got "z")'],
       ['x', '{"mode":', 400, 'Bad Request', /JSON/],
       ['missing', '{"mode":"a","n":1}', 404, 'Not Found', 'no thing "missing"'],
       ['busy', '{"mode":"a","n":1}', 409, 'Conflict', 'thing "busy" is in use'],

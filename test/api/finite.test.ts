@@ -19,6 +19,7 @@ const Body = Type.Object(
     names: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     label: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     limit: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    rate: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()])),
     curve: Type.Optional(Type.Array(Type.Tuple([Type.Number(), Type.Number()]))),
     nested: Type.Optional(Type.Object({ setpoint: Type.Number() })),
   },
@@ -61,6 +62,8 @@ describe('request values keep their JSON types', () => {
       [{ gpus: [0, null] }, 'body/gpus/1 must be number, got null'],
       [{ curve: [[40, 0], [80, null]] }, 'body/curve/1/1 must be number, got null'],
       [{ nested: { setpoint: false } }, 'body/nested/setpoint must be number, got false'],
+      // coercion would make 0 the null the union allows: the bound it broke as sent is the reason
+      [{ rate: 0 }, 'body/rate must be > 0'],
     ];
     for (const [payload, message] of cases) {
       const r = await a.inject({ method: 'POST', url: '/t/echo', payload: payload as object });

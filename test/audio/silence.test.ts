@@ -1,9 +1,15 @@
-/** The loudest sample of a track through the real ffmpeg, and the level a silent track is refused at. */
+/**
+ * The loudest sample of a track through the real ffmpeg, and the level a silent track is refused
+ * at; checkSilence against the render's analysis itself (decode, GANce resampling, frame RMS).
+ */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AudioError } from '../../src/audio/errors.ts';
-import { audioPeak, joinedPeak, SILENCE_LEVEL, silenceReason } from '../../src/audio/silence.ts';
+import { decodeFiles } from '../../src/audio/decode.ts';
+import { frameRms } from '../../src/audio/features/rms.ts';
+import { scaleForVideo } from '../../src/audio/gance-audio.ts';
+import { audioPeak, checkSilence, joinedPeak, loudestFrame, scanPeak, SILENCE_LEVEL, silenceReason } from '../../src/audio/silence.ts';
 import { interleave, tempDir, tone, writeWav } from './wav.ts';
 
 describe('audioPeak', () => {
@@ -46,5 +52,66 @@ describe('audioPeak', () => {
     expect(silenceReason(0, 1)).toBe('has only zero samples (below -90.3 dBFS, one 16-bit step): nothing for the video to react to');
     expect(silenceReason(2 ** -16, 2)).toBe('peak at -96.3 dBFS (below -90.3 dBFS, one 16-bit step): nothing for the video to react to');
     expect(silenceReason(SILENCE_LEVEL, 1)).toBeNull();
+  });
+});
+
+/** The analysis's verdict: its loudest frame RMS (src/latents/offline.ts: decode, resample, frameRms). */
+async function analysisLoudest(file: string, fps: number, vectorLength = 512): Promise<number> {
+  const d = await decodeFiles([file]);
+  const v = await scaleForVideo(d.samples, d.sampleRate, vectorLength, { fps });
+  return frameRms(v.samples, vectorLength).reduce((a, b) => Math.max(a, b), 0);
+}
+
+describe('checkSilence', () => {
+  const dir = tempDir('gance-sparse-');
+  const RATE = 22050;
+  const FPS = 24;
+  const track = (name: string, at: number, what: (x: Float32Array, i: number) => void) => {
+    const x = new Float32Array(RATE * 10);
+    what(x, Math.round(at * RATE));
+    writeWav(join(dir, name), RATE, 1, x);
+    return { file: join(dir, name), sampleRate: RATE };
+  };
+  const zeros = track('zeros.wav', 0, () => {});
+  // one faint click in ten seconds of silence: a peak at -66 dBFS, but no 1/24 s frame near -90 dBFS
+  const click = track('click.wav', 5, (x, i) => (x[i] = 2 ** -11));
+  const loudClick = track('loud-click.wav', 5, (x, i) => (x[i] = 0.5));
+  // 20 ms of a -63 dBFS tone: little, but a frame's worth of sound
+  const burst = track('burst.wav', 5, (x, i) => {
+    for (let k = 0; k < 0.02 * RATE; k++) x[i + k] = 2 ** -10 * Math.sin((2 * Math.PI * 440 * k) / RATE);
+  });
+
+  it('refuses what the analysis would refuse as silent, a lone faint click included, and passes what it takes', { timeout: 120_000 }, async () => {
+    for (const [t, refused] of [[zeros, true], [click, true], [loudClick, false], [burst, false]] as const) {
+      const check = await checkSilence([t], { fps: FPS, vectorLength: 512 });
+      expect({ file: t.file, refused: check.why !== null, complete: check.complete }).toEqual({ file: t.file, refused, complete: true });
+      expect({ file: t.file, analysisRefuses: !((await analysisLoudest(t.file, FPS)) >= SILENCE_LEVEL) }).toEqual({ file: t.file, analysisRefuses: refused });
+    }
+    expect((await checkSilence([zeros], { fps: FPS, vectorLength: 512 })).why).toBe(silenceReason(0, 1));
+    expect((await checkSilence([click], { fps: FPS, vectorLength: 512 })).why).toMatch(
+      /^peaks at -66\.2 dBFS, but its loudest video frame \(1\/24 s\) is at -\d+\.\d dBFS RMS \(below -90\.3 dBFS, one 16-bit step\): too sparse for the video to react to$/,
+    );
+    // joined: the click's file after a silent one is still too sparse; a burst after it is not
+    expect((await checkSilence([zeros, click], { fps: FPS, vectorLength: 512 })).why).toMatch(/^peak at -66\.2 dBFS, but their loudest video frame/);
+    expect((await checkSilence([zeros, click, burst], { fps: FPS, vectorLength: 512 })).why).toBeNull();
+  });
+
+  it('reads at most maxSeconds of the track: a silent or sparse one longer than that is not complete, and ffmpeg stops there', async () => {
+    expect((await scanPeak(zeros.file, { maxSeconds: 2 })).samples).toBe(2 * RATE);
+    expect(await checkSilence([zeros], { fps: FPS, vectorLength: 512, maxSeconds: 2 })).toEqual({ why: null, complete: false });
+    // across files: the budget is the joined track's
+    expect(await checkSilence([zeros, zeros], { fps: FPS, vectorLength: 512, maxSeconds: 15 })).toEqual({ why: null, complete: false });
+    expect(await checkSilence([zeros, zeros], { fps: FPS, vectorLength: 512, maxSeconds: 25 })).toEqual({ why: silenceReason(0, 2), complete: true });
+    // the click is found at 5 s; its frames are read from 4 s, and 2 s of them is not the rest of the file
+    expect(await checkSilence([click], { fps: FPS, vectorLength: 512, maxSeconds: 2 })).toEqual({ why: null, complete: false });
+    expect((await checkSilence([click], { fps: FPS, vectorLength: 512, maxSeconds: 20 })).complete).toBe(true);
+  });
+
+  it('stops reading frames at the first loud one', async () => {
+    const early = track('early.wav', 0.1, (x, i) => x.fill(0.25, i));
+    const f = await loudestFrame(early.file, { fps: FPS, vectorLength: 512 });
+    expect(f.rms).toBeGreaterThanOrEqual(SILENCE_LEVEL);
+    expect(f.seconds).toBeLessThan(5); // of 10: the rest was never decoded
+    expect((await loudestFrame(zeros.file, { fps: FPS, vectorLength: 512 })).seconds).toBeCloseTo(10, 1);
   });
 });

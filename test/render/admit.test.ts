@@ -9,6 +9,8 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { renderAdmission } from '../../src/render/admit.ts';
+import { checkAudio } from '../../src/render/preflight.ts';
+import { RenderFailure } from '../../src/render/types.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from '../../src/synthesis/networks/catalogue.ts';
 import { tone, writeWav } from '../audio/wav.ts';
@@ -86,6 +88,36 @@ describe('render admission', () => {
     const joined = await post({ audio: ['silent.wav', 'tone.wav'], networks: ['demo-64'] });
     expect(joined.statusCode).toBe(202);
     await until(s.scheduler, joined.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
+  it('refuses a track too sparse for the analysis (one faint click in silence) with the same 422, at the render\'s fps', async () => {
+    const s = await setup();
+    const x = new Float32Array(22050 * 20);
+    x[22050 * 12] = 2 ** -11; // a peak at -66 dBFS, twelve seconds in
+    writeWav(join(s.mediaRoot, 'click.wav'), 22050, 1, x);
+    await expectRefused(s, [
+      [
+        { audio: ['click.wav'], networks: ['demo-64'], latents: { fps: 30 } },
+        /^body\/audio\/0: audio is silent: "click.wav" peaks at -66\.2 dBFS, but its loudest video frame \(1\/30 s\) is at -\d+\.\d dBFS RMS \(below -90\.3 dBFS, one 16-bit step\): too sparse for the video to react to$/,
+      ],
+      [{ audio: ['silent.wav', 'click.wav'], networks: ['demo-64'] }, /^body\/audio: audio is silent: "silent.wav" \+ "click.wav" peak at -66\.2 dBFS, but their loudest video frame \(1\/60 s\)/],
+    ]);
+  });
+
+  it('reads at most scanSeconds of a track at the door: a longer silent one is queued, and the job\'s preflight refuses it with the same reason', async () => {
+    const catalogue = new NetworkCatalogue({ dirs: [], bundledDir: BUNDLED_NETWORKS_DIR, log: pino({ level: 'silent' }) });
+    const latents = loadConfigFile().synthesis.latents;
+    const s = await rendersApp(fakeRunner({ frames: 4, batch: 4 }), {}, { admit: renderAdmission({ catalogue, latents, scanSeconds: 2 }) });
+    apps.push(s);
+    anullsrc(join(s.mediaRoot, 'short.wav'), 22050, 1.5);
+    anullsrc(join(s.mediaRoot, 'long.wav'), 22050, 5);
+    await expectRefused(s, [[{ audio: ['short.wav'], networks: ['demo-64'] }, /^body\/audio\/0: audio is silent: "short.wav" has only zero samples/]]);
+    const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['long.wav'], networks: ['demo-64'] } });
+    expect(res.statusCode).toBe(202);
+    const err = await checkAudio([join(s.mediaRoot, 'long.wav')], { fps: latents.fps, vectorLength: latents.vectorLength }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RenderFailure);
+    expect(err).toMatchObject({ reason: 'bad-input' });
+    expect((err as Error).message).toMatch(/^audio is silent: .*long\.wav has only zero samples \(below -90\.3 dBFS, one 16-bit step\)/);
   });
 
   it('refuses a silent upload (422 naming the part by its file name) and keeps nothing of it', async () => {

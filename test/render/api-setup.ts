@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import type { AccessOptions } from '../../src/api/access.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { createEventBus } from '../../src/events.ts';
 import { rendersApi, type RendersApiOptions } from '../../src/render/api.ts';
@@ -15,7 +16,11 @@ import { GpuThrottle } from '../../src/render/throttle.ts';
 import type { RenderDeps, RunRender } from '../../src/render/types.ts';
 import { tempDir } from './job-helpers.ts';
 
-export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit'> = {}) {
+/**
+ * `api.gpus`: the GPUs renders run on (the scheduler's load hint, so the throttle holds them);
+ * `api.access`: the app's access settings (a token, ...)
+ */
+export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit' | 'gpus' | 'gpuSettings'> & { access?: Partial<AccessOptions> } = {}) {
   const root = tempDir('gance-api-');
   const mediaRoot = join(root, 'media');
   const outputRoot = join(root, 'out');
@@ -35,10 +40,13 @@ export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {
     log,
     events: createEventBus(),
     throttle: new GpuThrottle(),
+    ...(api.gpus ? { loadHint: { gpus: [...api.gpus], watts: 0, seconds: 0 } } : {}),
     metrics: createRenderMetrics(registry, { counts: () => queue.counts(), fps: () => scheduler.runningFps() }),
   });
+  const { access, ...apiOpts } = api;
   const app = await buildApp({
     registry,
+    ...(access ? { access } : {}),
     notReady: () => [],
     plugins: [
       rendersApi({
@@ -49,7 +57,7 @@ export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {
           { id: 'demo-64', state: 'loaded' },
           { id: 'broken', state: 'invalid', error: 'sidecar does not match the ONNX graph' },
         ],
-        ...api,
+        ...apiOpts,
       }),
     ],
   });

@@ -300,6 +300,8 @@ describe('/v1/renders', () => {
     const doc = (await s.app.inject('/docs/json')).json<{ paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }; responses: Record<string, unknown> }>> }>();
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/renders')).sort()).toEqual([
       '/v1/renders/',
+      '/v1/renders/gpus',
+      '/v1/renders/gpus/{gpu}',
       '/v1/renders/{id}',
       '/v1/renders/{id}/debug',
       '/v1/renders/{id}/events',

@@ -1,10 +1,14 @@
-/** `gance renders list|show|cancel` against a listening API (fake runner), through the CLI's own main(). */
+/**
+ * `gance renders list|show|cancel|gpus|pause|resume|max-fps` against a listening API (fake
+ * runner), through the CLI's own main().
+ */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { daemonUrl } from '../../src/cli/daemon-api.ts';
 import { main } from '../../src/cli.ts';
 import { spawnCli, testConfigYaml, writeTempConfig } from '../helpers/daemon-process.ts';
+import type { RenderGpuView } from '../../src/render/gpus.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
@@ -69,6 +73,78 @@ describe('gance renders', () => {
     await until(s.scheduler, a.id, (j) => j.state === 'done');
     expect((await gance('renders', 'list', '--url', url, '--state', 'done')).out).toMatch(new RegExp(`^${a.id}\\s+done\\s+done\\s+8/8 \\(100%\\)`, 'm'));
     expect((await gance('renders', 'list', '--url', url, '--state', 'sleeping')).code).not.toBe(0);
+  });
+
+  it('pauses, resumes and limits the renders of a GPU, says when thermal yielding holds the change back, and sends the API token', async () => {
+    const token = 'cli-test-token-0123456789abcdef0123456789';
+    const s = await rendersApp(fakeRunner(), {}, { gpus: [0, 1], access: { token } });
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const gpus = async () => (await s.app.inject({ url: '/v1/renders/gpus', headers: { authorization: `Bearer ${token}` } })).json<{ gpus: RenderGpuView[] }>().gpus;
+    const saved = { token: process.env.GANCE_TOKEN, file: process.env.GANCE_TOKEN_FILE };
+    try {
+      // without the token the daemon refuses the change, and the CLI says so
+      process.env.GANCE_TOKEN = '';
+      process.env.GANCE_TOKEN_FILE = join(s.root, 'no-token-here');
+      const refused = await gance('renders', 'pause', '--gpu', '0', '--url', url);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toMatch(/GANCE_TOKEN_FILE: cannot read/);
+      delete process.env.GANCE_TOKEN_FILE;
+      process.env.GANCE_TOKEN = 'not-the-token-but-long-enough-0123456789';
+      expect((await gance('renders', 'pause', '--gpu', '0', '--url', url)).err).toMatch(/PATCH \/v1\/renders\/gpus\/0: 401 /);
+      process.env.GANCE_TOKEN = token;
+
+      const list = await gance('renders', 'gpus', '--url', url);
+      expect(list.out.trim().split('\n').map((l) => l.split(/\s+/).join(' '))).toEqual(['GPU STATE MAX FPS FROM OPERATOR YIELD REASON', '0 running - - - -', '1 running - - - -']);
+
+      const paused = await gance('renders', 'pause', '--gpu', '1', '--reason', 'quiet hours', '--url', url);
+      expect(paused.code, paused.err).toBe(0);
+      expect(paused.out).toMatch(/^1\s+paused\s+-\s+-\s+paused\s+-\s+quiet hours$/m);
+      expect((await gpus()).map((g) => g.paused)).toEqual([false, true]);
+
+      // without --gpu: every GPU renders run on
+      const limited = await gance('renders', 'max-fps', '12.5', '--url', url, '--json');
+      expect(JSON.parse(limited.out).gpus.map((g: RenderGpuView) => [g.gpu, g.operator.maxFps])).toEqual([[0, 12.5], [1, 12.5]]);
+      expect((await gpus()).map((g) => [g.paused, g.maxFps, g.maxFpsFrom])).toEqual([[false, 12.5, 'operator'], [true, 12.5, 'operator']]);
+
+      // the daemon's bounds, with its reason; what is not a number never leaves the CLI (Infinity would go out as null)
+      const zero = await gance('renders', 'max-fps', '0', '--gpu', '0', '--url', url);
+      expect(zero.code).toBe(1);
+      expect(zero.err).toBe('gance: PATCH /v1/renders/gpus/0: 400 body/maxFps must be > 0\n');
+      for (const bad of ['Infinity', 'fast', '']) {
+        const r = await gance('renders', 'max-fps', bad, '--url', url);
+        expect(r.code, bad).not.toBe(0);
+        expect(r.err, bad).toMatch(/FPS must be a number of frames per second or "none"/);
+      }
+      expect((await gance('renders', 'pause', '--gpu', '-1', '--url', url)).code).not.toBe(0);
+      expect((await gance('renders', 'pause', '--gpu', '7', '--url', url)).err).toMatch(/404 no GPU 7: renders run on GPU 0, 1/);
+      expect((await gpus()).map((g) => [g.paused, g.maxFps])).toEqual([[false, 12.5], [true, 12.5]]);
+
+      // yielding pauses GPU 1: the operator's resume is kept, and the CLI says it waits for yielding
+      s.scheduler.throttle.setYield(1, { paused: true, fps: null }, 'thermal yield');
+      const resumed = await gance('renders', 'resume', '--url', url);
+      expect(resumed.code).toBe(0);
+      expect(resumed.err).toBe('note: GPU 1: thermal yielding pauses its renders; your settings apply once it lets go\n');
+      expect((await gpus()).map((g) => [g.paused, g.operator.paused])).toEqual([[false, false], [true, false]]);
+      s.scheduler.throttle.setYield(1, null);
+      expect((await gance('renders', 'max-fps', 'none', '--url', url)).code).toBe(0);
+      expect((await gpus()).map((g) => [g.paused, g.maxFps])).toEqual([[false, null], [false, null]]);
+    } finally {
+      for (const [k, v] of [['GANCE_TOKEN', saved.token], ['GANCE_TOKEN_FILE', saved.file]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it('warns and exits 4 when the daemon applied a change it could not save', async () => {
+    const s = await rendersApp(fakeRunner(), {}, { gpus: [0], gpuSettings: { load: () => new Map(), save: async () => false } });
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const r = await gance('renders', 'pause', '--url', url);
+    expect(r.code).toBe(4);
+    expect(r.out).toMatch(/^0\s+paused/m);
+    expect(r.err).toBe("warning: GPU 0: applied, but NOT saved in the daemon's state directory (see its log); a restart goes back to the last saved settings\n");
   });
 
   it("takes the daemon's address from the config's server section", () => {

@@ -150,6 +150,31 @@ describe('GPU throttle', () => {
     expect(() => t.setYield(0, { paused: false, fps: 0 })).toThrow(RangeError);
   });
 
+  it("setOperator changes the operator's pause and rate in one change, keeps absent keys, and a bad rate changes nothing", async () => {
+    const c = manualClock();
+    const t = new GpuThrottle(c.clock);
+    t.pause(0, 'night');
+    const frames = 0;
+    const hook = t.hook([0], () => frames);
+    const holds: string[] = [];
+    t.onHold((h) => holds.push(h.reason));
+    const first = hook();
+    await Promise.resolve();
+    expect(holds).toEqual(['gpu 0: night']);
+    // resumed with a rate at once: the held batch wakes once and goes (the window opens now), not held again
+    expect(t.setOperator(0, { paused: false, fps: 5 })).toMatchObject({ paused: false, fps: 5, fpsFrom: 'operator', reason: 'held to 5 fps by the operator', operator: { paused: false, fps: 5 } });
+    await first;
+    expect(holds).toEqual(['gpu 0: night']);
+    expect(() => t.setOperator(0, { paused: true, fps: 0 })).toThrow(RangeError);
+    expect(() => t.setOperator(0, { fps: Number.NaN })).toThrow(RangeError);
+    expect(t.gpu(0)).toMatchObject({ paused: false, fps: 5 });
+    expect(t.setOperator(0, { paused: true }, 'quiet hours')).toMatchObject({ paused: true, fps: 5, reason: 'quiet hours' });
+    expect(t.setOperator(0, { paused: false, fps: null })).toMatchObject({ paused: false, fps: null, fpsFrom: null, reason: null });
+    // a GPU nobody set: nothing applies
+    expect(t.gpu(7)).toEqual({ gpu: 7, paused: false, fps: null, fpsFrom: null, reason: null, operator: { paused: false, fps: null }, yield: null });
+    expect(() => t.gpu(-1)).toThrow(RangeError);
+  });
+
   it('refuses rates and GPU indices that are not finite and in range', () => {
     const t = new GpuThrottle();
     expect(() => t.setRate(0, 0)).toThrow(RangeError);

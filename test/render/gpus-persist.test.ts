@@ -1,0 +1,96 @@
+/**
+ * The operator's pause and rate per GPU outlive a restart (a restart resumes the interrupted
+ * renders, so it must not lift a pause): a daemon (in-process, fake runner) saves them in
+ * stateDir/render-gpus.json, the next one on the same stateDir holds a render with them. A write
+ * that fails still applies (persisted: false); a file that is not the daemon's is left aside.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { createDaemon, type Daemon } from '../../src/daemon.ts';
+import type { RenderGpuView } from '../../src/render/gpus.ts';
+import type { RenderJobView } from '../../src/render/view.ts';
+import { tone, writeWav } from '../audio/wav.ts';
+import { fakeRunner } from './fake-runner.ts';
+import { tempDir, until } from './job-helpers.ts';
+
+function config(root: string) {
+  const c = loadConfigFile();
+  c.server.port = 0;
+  c.stateDir = join(root, 'state');
+  c.synthesis.enabled = false; // the fake runner needs no inference workers
+  c.render.mediaRoot = join(root, 'media');
+  c.render.outputRoot = join(root, 'out');
+  c.render.progressIntervalMs = 0;
+  c.synthesis.workers = [{ id: 'cpu0', providers: ['cpu'], gpu: 0, isolation: 'auto' }] as typeof c.synthesis.workers;
+  return c;
+}
+
+async function withDaemon<T>(root: string, fn: (d: Daemon) => Promise<T>): Promise<T> {
+  const d = await createDaemon({ config: config(root), log: pino({ level: 'silent' }), render: { loadRunner: async () => fakeRunner({ frames: 8, batch: 4 }) } });
+  await d.start();
+  try {
+    return await fn(d);
+  } finally {
+    await d.stop();
+  }
+}
+
+const patch = async (d: Daemon, body: Record<string, unknown>) => {
+  const r = await d.app.inject({ method: 'PATCH', url: '/v1/renders/gpus/0', payload: body });
+  expect(r.statusCode, r.body).toBe(200);
+  return r.json<RenderGpuView>();
+};
+
+describe("the operator's GPU settings across a restart", () => {
+  it('are saved, set again by the next daemon before a render starts, and a file not the daemon\'s is left aside', { timeout: 60_000 }, async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'media'));
+    writeWav(join(root, 'media', 'a.wav'), 22050, 1, tone(22050, 0.5, [440]));
+    await withDaemon(root, async (d) => {
+      expect(await patch(d, { paused: true, maxFps: 7, reason: 'quiet hours' })).toMatchObject({ paused: true, maxFps: 7, reason: 'quiet hours', persisted: true });
+    });
+    expect(JSON.parse(readFileSync(join(root, 'state', 'render-gpus.json'), 'utf8'))).toEqual({ version: 1, gpus: { '0': { paused: true, maxFps: 7, reason: 'quiet hours' } } });
+
+    await withDaemon(root, async (d) => {
+      expect((await d.app.inject('/v1/renders/gpus/0')).json()).toEqual({
+        gpu: 0,
+        paused: true,
+        maxFps: 7,
+        maxFpsFrom: 'operator',
+        reason: 'quiet hours',
+        operator: { paused: true, maxFps: 7 },
+        yield: null,
+      });
+      const throttle = d.services.get('renders').throttle;
+      const held = new Promise<string>((resolve) => throttle.onHold((h) => resolve(h.reason)));
+      const r = await d.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } });
+      expect(r.statusCode, r.body).toBe(202);
+      expect(await held).toBe('gpu 0: quiet hours');
+      const id = r.json<RenderJobView>().id;
+      expect(d.services.get('renders').scheduler.view(id)).toMatchObject({ state: 'running', framesDone: 0 });
+      expect(await patch(d, { paused: false, maxFps: null })).toMatchObject({ paused: false, maxFps: null, persisted: true });
+      await until(d.services.get('renders').scheduler, id, (j) => j.state === 'done');
+    });
+    expect(JSON.parse(readFileSync(join(root, 'state', 'render-gpus.json'), 'utf8'))).toEqual({ version: 1, gpus: {} });
+
+    // not the daemon's file: the daemon starts with no settings
+    writeFileSync(join(root, 'state', 'render-gpus.json'), '{"version": 1, "gpus": {"0": {"paused": "yes"}}}');
+    await withDaemon(root, async (d) => {
+      expect((await d.app.inject('/v1/renders/gpus/0')).json()).toMatchObject({ paused: false, maxFps: null });
+    });
+  });
+
+  it('a write that fails still applies the change, and says it was not saved', { timeout: 60_000 }, async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'media'));
+    // a folder where the file goes: the rename over it fails
+    mkdirSync(join(root, 'state', 'render-gpus.json'), { recursive: true });
+    await withDaemon(root, async (d) => {
+      expect(await patch(d, { paused: true })).toMatchObject({ paused: true, operator: { paused: true }, persisted: false });
+      expect((await d.app.inject('/v1/renders/gpus/0')).json()).toMatchObject({ paused: true });
+    });
+  });
+});
