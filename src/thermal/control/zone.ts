@@ -317,8 +317,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     const target = Math.min(zone.maxDuty, Math.max(zone.minDuty, demand));
     if (slewed > duty) {
       if (armed && !arrivalLift && target - duty < zone.reverseDeadband) return duty;
+      // `high` is the top the duty turned down from: an uptick of sensor noise (a reading's
+      // jitter through P) on a slow way down must not restart the count, or the way down never
+      // arms and a slow swing back up of a few hundredths passes unheld (a reversal).
+      high = armed ? slewed : Math.max(high, slewed);
       armed = false;
-      high = slewed;
     } else if (slewed < high - zone.reverseDeadband / 3) armed = true;
     return slewed;
   };

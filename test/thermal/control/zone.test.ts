@@ -169,6 +169,31 @@ describe('zone controller: limits', () => {
     plain.update({ fixedDuty: 0.52 });
     expect(hold(plain, 4.4, 2, 0.2, 60).duty).toBeCloseTo(0.52, 6);
   });
+
+  it('backlash: a slow way down with small upticks (sensor noise through P) still arms it; the swing back up is held', () => {
+    const cfg = zoneConfig({ mode: 'fixed', fixedDuty: 0.6, stopBelowDuty: 0, reverseDeadband: 0.03, slewDownPerSecond: 1 });
+    const zone = createZoneController(cfg, FANS);
+    hold(zone, 0, 2, 0.2, 60);
+    // down 0.005, up 0.002, six times: never 0.01 (a third of the deadband) down between two upticks, 0.018 in all
+    let t = 2.2;
+    let d = 0.6;
+    for (let k = 0; k < 6; k++) {
+      for (const step of [-0.005, 0.002]) {
+        d += step;
+        zone.update({ fixedDuty: d });
+        hold(zone, t, 1, 0.2, 60);
+        t += 1.2;
+      }
+    }
+    const bottom = zone.state().last!.duty;
+    expect(bottom).toBeLessThanOrEqual(0.582 + 1e-9);
+    // back up to the top: under the deadband, a swing of noise, not a real rise
+    zone.update({ fixedDuty: 0.6 });
+    expect(hold(zone, t, 2, 0.2, 60).duty).toBeCloseTo(bottom, 6);
+    // a real rise still gets through
+    zone.update({ fixedDuty: 0.62 });
+    expect(hold(zone, t + 2.2, 2, 0.2, 60).duty).toBeCloseTo(0.62, 6);
+  });
 });
 
 describe('zone controller: curve mode', () => {
