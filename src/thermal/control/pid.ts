@@ -83,6 +83,12 @@ export interface PidStepInput {
   freezeAtOrBelow?: number;
   /** the integral may not fall this step (the caller knows the temperature is still on its way up from far below) */
   holdDown?: boolean;
+  /**
+   * true: this step a falling measurement is followed at measurementFilterSeconds, not
+   * measurementFallSeconds (the caller knows the load has not changed: a falling reading is the die
+   * settling, not a dip after a load drop)
+   */
+  settling?: boolean;
 }
 
 export interface PidStepResult {
@@ -172,7 +178,7 @@ export function createPid(initial: PidGains): Pid {
       return pv;
     },
 
-    step({ dt, measurement, setpoint, ff, constrain, backCalculate, freezeAtOrBelow, holdDown }) {
+    step({ dt, measurement, setpoint, ff, constrain, backCalculate, freezeAtOrBelow, holdDown, settling }) {
       if (lastMeasurement !== null && dt > 0) {
         const raw = (measurement - lastMeasurement) / dt;
         slope += lowPass(dt, gains.derivativeFilterSeconds) * (raw - slope);
@@ -186,7 +192,7 @@ export function createPid(initial: PidGains): Pid {
       if (filtered === null) filtered = raw;
       else {
         const rise = gains.measurementFilterSeconds ?? 0;
-        filtered += lowPass(dt, raw >= filtered ? rise : (gains.measurementFallSeconds ?? rise)) * (raw - filtered);
+        filtered += lowPass(dt, raw >= filtered || settling ? rise : (gains.measurementFallSeconds ?? rise)) * (raw - filtered);
       }
       pv = filtered;
       if (fast === null) fast = raw;

@@ -81,6 +81,9 @@ const ARRIVAL_MIN_LOAD_W = 20;
 const TRICKLE_LEAST_SHARE = 0.5;
 const TRICKLE_OVER_C = 1;
 
+/** C: a reading at most this far under the filtered one the PID sees may be followed at the rise time constant (settling) */
+const SETTLE_FALL_C = 2;
+
 /** C under the setpoint from which the duty falls faster, and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
 const FAST_FALL_PER_C = 0.004;
@@ -527,8 +530,25 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           // the estimate of a bursty load holds its peaks). The arrival's model duty and learning both need it.
           const steadyPower = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
           const holdDown = input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting);
+          // The slow fall filter (measurementFallSeconds) is there for a load drop: the die dips while the
+          // heatsink settles at the lower load, and the duty must not follow the dip. Near the setpoint
+          // under a load that has not changed (steady power on every GPU, not bursting) nothing dips: a
+          // reading that falls is the die settling under the setpoint (an arrival overshoot corrected,
+          // a feed-forward or identified model that asks a little more than the rig needs). Held 600 s
+          // at the old reading, P and I saw no error for minutes while the die sat up to a degree
+          // under its setpoint with the fans louder than needed; the rise time constant lets them see it.
+          // (Not from the observer's heat: its steps at each reading change would flicker it.)
+          // Only at or under the setpoint, and only within SETTLE_FALL_C of what P and I see: a larger gap is
+          // the memory of an overshoot the fans are still working off, and dropping it at once would cut
+          // the duty while the die is still on its way down.
+          const settling =
+            steadyPower &&
+            !ffs.some((f) => f.bursting) &&
+            temperature <= zone.pid.setpoint &&
+            temperature >= zone.pid.setpoint - REGULATING_BAND_C &&
+            (pid.measurement ?? temperature) - temperature <= SETTLE_FALL_C;
           integralBefore = pid.integral;
-          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown });
+          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown, settling });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
           const steady = arrivalDuty(temperature, input.now, ffNow, steadyPower, air);

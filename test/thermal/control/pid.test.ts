@@ -150,6 +150,19 @@ describe('pid: the integral and the slow fall filter (issue 14)', () => {
     expect(r.i).toBeLessThanOrEqual(before + 1e-12);
   });
 
+  it('settling: a falling reading is followed at the rise time constant, not the slow fall one (the caller knows the load has not changed)', () => {
+    const run = (settling: boolean) => {
+      const pid = createPid(gains({ kp: 0.018, ki: 0, kd: 0, measurementFilterSeconds: 15, measurementFallSeconds: 600, closingSeconds: 0 }));
+      pid.step({ dt: 0, measurement: 78, setpoint: 78, ff: 0.4, constrain: clamp01 });
+      let r = pid.step({ dt: 0.2, measurement: 77, setpoint: 78, ff: 0.4, constrain: clamp01, settling });
+      for (let k = 0; k < 300; k++) r = pid.step({ dt: 0.2, measurement: 77, setpoint: 78, ff: 0.4, constrain: clamp01, settling });
+      return r;
+    };
+    // 60 s: four rise time constants, a tenth of the fall one
+    expect(run(true).p).toBeLessThan(-0.018 * 0.95);
+    expect(run(false).p).toBeGreaterThan(-0.018 * 0.15);
+  });
+
   it('still integrates up while the die itself is above the setpoint', () => {
     const pid = createPid(gains({ kp: 0.018, ki: 0.004, kd: 0, measurementFilterSeconds: 15, measurementFallSeconds: 600, closingSeconds: 0, integralBandCelsius: 1 }));
     let r = pid.step({ dt: 0, measurement: 80, setpoint: 78, ff: 0, constrain: clamp01 });

@@ -328,6 +328,21 @@ describe('zone controller: issue 14 defects', () => {
     expect(windup).toBe(0);
   });
 
+  it('at the setpoint under an unchanged load a falling reading reaches P at once; after a load drop the slow fall filter still rides the dip', () => {
+    const run = (afterW: number) => {
+      const zone = createZoneController(zoneConfig({ pid: { setpoint: 78 } }), FANS);
+      // settled: 150 W read steadily (the power estimate has caught up), the reading at the setpoint
+      hold(zone, 0, 600, 0.2, 78, 150);
+      // the die settles a degree under it: the load unchanged, or dropped to 60 W
+      return hold(zone, 600.2, 90, 0.2, 77, afterW).terms.p;
+    };
+    const kp = zoneConfig().pid.kp;
+    // the die is settling (the power matches its estimate): P sees the degree within a minute and a half
+    expect(run(150)).toBeLessThan(-0.9 * kp);
+    // a load drop: the dip is not taken for the temperature the lower load will settle at
+    expect(run(60)).toBeGreaterThan(-0.2 * kp);
+  });
+
   it('ambient compensation: hotter intake air raises the feed-forward by ((refSp - refAmbient) / (sp - ambient))^2; an implausible reading falls back to ambientCelsius', () => {
     // the configured scaling alone (identification off: constant made-up temperatures)
     const ffAt = (ambientC: number | null | undefined, patch: { feedForward?: object } = {}) => {
