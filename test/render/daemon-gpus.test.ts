@@ -66,7 +66,7 @@ describe('render GPU pause in the daemon', () => {
     throttle.setYield(0, null);
     await vi.waitFor(async () => expect((await job(id)).state).toBe('done'), { timeout: 120_000, interval: 100 });
     const done = await job(id);
-    const frames = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', done.output!], { encoding: 'utf8' }).stdout.trim();
+    const frames = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', join(root, 'out', done.output!)], { encoding: 'utf8' }).stdout.trim();
     expect(frames).toBe(String(done.framesTotal));
     expect(done.framesTotal).toBe(12);
   });
