@@ -4,7 +4,7 @@
  * machine's. Relative paths are taken from the daemon's working directory, like `stateDir`.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { MAX_ENCODE_PARALLEL } from './limits.ts';
+import { DEFAULT_ENCODE_QUEUE_FRAMES, FRAMES_AHEAD_PER_SEGMENT, MAX_ENCODE_PARALLEL, MAX_ENCODE_QUEUE_FRAMES, MAX_FRAMES_AHEAD } from './limits.ts';
 
 export const RenderConfig = Type.Object(
   {
@@ -45,6 +45,16 @@ export const RenderConfig = Type.Object(
           'segments of one render encoded at once (x264 runs 4 threads in each, fixed so the bits do not depend on the machine; any number gives the same video); frames are asked for round-robin across them, so memory does not grow with it beyond a frame per segment. null: one per 4 CPU cores, 1 to 8',
       },
     ),
+    framesAhead: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_FRAMES_AHEAD }), Type.Null()], {
+      default: null,
+      description: `frames a render keeps in synthesis ahead of its encoders, so a momentarily slow encoder does not leave the GPU idle; each holds the network's output (a 1024 px float frame is 12 MiB). null: ${FRAMES_AHEAD_PER_SEGMENT} per segment encoding at once`,
+    }),
+    encodeQueueFrames: Type.Integer({
+      minimum: 1,
+      maximum: MAX_ENCODE_QUEUE_FRAMES,
+      default: DEFAULT_ENCODE_QUEUE_FRAMES,
+      description: 'finished frames waiting for each encoding segment (rgb24 bytes: 3 MiB at 1024 px) while its x264 is busy',
+    }),
     workDir: Type.Union([Type.String({ minLength: 1, maxLength: 4096 }), Type.Null()], {
       default: null,
       description: "where renders keep their segments while they run (a folder per render); best on the outputs' disk. null: stateDir/renders",

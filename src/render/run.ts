@@ -40,6 +40,7 @@ import { assemble } from './assemble.ts';
 import { asNoSpace, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
 import { debugArgs, writeDebugVideo } from './debug/video.ts';
 import { encodeParallel } from './encode-args.ts';
+import { DEFAULT_ENCODE_QUEUE_FRAMES, FRAMES_AHEAD_PER_SEGMENT } from './limits.ts';
 import { ffmpegVersion } from './ffmpeg.ts';
 import { interleaveSegments } from './interleave.ts';
 import { loadNetworks } from './networks.ts';
@@ -233,7 +234,7 @@ async function renderInWorkDir(
         plan,
         firstSegment: opened.complete,
         concurrency: parallel,
-        ...(opts.encodeQueueFrames ? { queueFrames: opts.encodeQueueFrames } : {}),
+        queueFrames: opts.encodeQueueFrames ?? DEFAULT_ENCODE_QUEUE_FRAMES,
         onFrame: () => meter.frame(),
         onFlush: () => meter.stage('encoding'),
         onSegment: async (k, path) => {
@@ -343,7 +344,7 @@ async function* pipeline(r: ResolvedRender, source: FrameSource, pool: Synthesis
   }
   let index = firstSegment * plan.segmentFrames;
   try {
-    for await (const frame of pool.stream(requests(), { ...(signal ? { signal } : {}), ...(opts.framesAhead ? { window: opts.framesAhead } : {}) })) {
+    for await (const frame of pool.stream(requests(), { ...(signal ? { signal } : {}), window: opts.framesAhead ?? FRAMES_AHEAD_PER_SEGMENT * parallel })) {
       index = inFlight.shift()!;
       yield { index, rgb: rgbBytes(frame, byId.get(frame.network)!, index) };
     }

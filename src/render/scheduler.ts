@@ -27,6 +27,9 @@ export interface SchedulerOptions {
   segmentFrames?: number;
   /** segments of a render encoded at once (the runner's default when absent) */
   encodeParallel?: number;
+  /** frames in synthesis ahead of the encoders and waiting per encoder (the runner's defaults when absent) */
+  framesAhead?: number;
+  encodeQueueFrames?: number;
   log: Logger;
   events: DaemonEventBus;
   throttle: GpuThrottle;
@@ -211,6 +214,8 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
         onLoudness,
         ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
         ...(this.opts.encodeParallel === undefined ? {} : { encodeParallel: this.opts.encodeParallel }),
+        ...(this.opts.framesAhead === undefined ? {} : { framesAhead: this.opts.framesAhead }),
+        ...(this.opts.encodeQueueFrames === undefined ? {} : { encodeQueueFrames: this.opts.encodeQueueFrames }),
       });
       await checkOutput(job, result);
       if (ENCODE_STAGES.has(a.progress.stage)) this.opts.metrics?.encodeSeconds.inc((this.now() - stageSince) / 1000);

@@ -58,6 +58,8 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     progressIntervalMs: cfg.progressIntervalMs,
     segmentFrames: cfg.segmentFrames,
     encodeParallel: encodeParallel(cfg.encodeParallel),
+    ...(cfg.framesAhead === null ? {} : { framesAhead: cfg.framesAhead }),
+    encodeQueueFrames: cfg.encodeQueueFrames,
     log,
     events: ctx.events,
     throttle,

@@ -48,9 +48,9 @@ export interface RenderRunOptions {
   onLoudness?: (track: { levelsDba: number[]; fps: number }) => void;
   /** segments encoded at once (config render.encodeParallel; default: one per 4 CPU cores, see encodeParallel()) */
   encodeParallel?: number;
-  /** frames in synthesis ahead of the encoders (default: the pool's own window, workers x pipeline depth x batch) */
+  /** frames in synthesis ahead of the encoders (config render.framesAhead; default FRAMES_AHEAD_PER_SEGMENT per segment encoding at once) */
   framesAhead?: number;
-  /** frames waiting per encoder for its pipe (default 1), see segment-writer.ts */
+  /** frames waiting per encoder for its pipe (config render.encodeQueueFrames; default DEFAULT_ENCODE_QUEUE_FRAMES), see segment-writer.ts */
   encodeQueueFrames?: number;
   /**
    * replace a file already at the output, debug or run config path when the render puts its own
