@@ -42,6 +42,16 @@ describe('live audio that ends or fails', () => {
   it('a file without loop ends the audio; the last frame stays up for new clients', async () => {
     const s = await service.start({ audio: { kind: 'file', path: wav, loop: false }, networks: ['demo-64'], fps: 30 });
     await vi.waitFor(() => expect(s.view().state).toBe('ended'), { timeout: 15_000, interval: 20 });
+    // 'ended' is the audio's end: the frames of its last latents may still be in synthesis or JPEG
+    // (on a loaded machine all of them, the first included). Once each latent is shown or dropped
+    // the session has nothing more to show, and the last frame must be up.
+    await vi.waitFor(
+      () => {
+        const { started, shown, dropped } = s.view().frames as { started: number; shown: number; dropped: Record<string, number> };
+        expect(shown + Object.values(dropped).reduce((a, b) => a + b, 0)).toBe(started);
+      },
+      { timeout: 15_000, interval: 20 },
+    );
     const last = s.hub.latest;
     expect(last).not.toBeNull();
     const got: number[] = [];

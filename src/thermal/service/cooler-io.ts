@@ -33,7 +33,6 @@ export class CoolerIo {
   lastError: string | null = null;
   private consecutiveFailures = 0;
   private writing = false;
-  private writeStartedAt = 0;
   private reading = false;
   private abandoned = 0;
   private lastProbe = -Infinity;
@@ -59,13 +58,17 @@ export class CoolerIo {
     return { ...s, failsafe: d.failsafe, failsafeAssumed: d.assumed };
   }
 
-  /** The link is usable: the driver says it is up and our commands get answers. */
-  linkOk(now = performance.now()): boolean {
+  /**
+   * The link is usable: the driver says it is up and our commands get answers. A command still
+   * out counts only once its stall-tolerant timeout has expired (a failure below), never by the
+   * wall clock here: after our own loop stalled, the tick runs before the answer that arrived
+   * meanwhile is read, and would call a working link lost and command a failsafe.
+   */
+  linkOk(): boolean {
     if (!this.cooler.linkUp) return false;
     if (this.consecutiveFailures >= FAILED_WRITES_LOST) return false;
     // one unanswered command is already a whole timeout of silence
-    if (this.consecutiveFailures > 0 && this.lastFailureTimedOut) return false;
-    return !(this.writing && now - this.writeStartedAt > this.timeoutMs);
+    return !(this.consecutiveFailures > 0 && this.lastFailureTimedOut);
   }
 
   /** Send duties unless a command is still out (the next tick sends fresher ones). */
@@ -76,7 +79,6 @@ export class CoolerIo {
     if (this.abandoned >= MAX_ABANDONED && now - this.lastProbe < 5 * this.timeoutMs) return;
     this.lastProbe = now;
     this.writing = true;
-    this.writeStartedAt = now;
     let settled = false;
     let driverDone = false; // the driver settled it (an answer, or its own timeout or error)
     const p = this.cooler.setDuties(duties);

@@ -312,7 +312,7 @@ export class ThermalService extends EventEmitter {
     const samples = source.latest();
     const missing = source.missing();
     const sourceUp = source.stats().running;
-    const linkOk = this.io.linkOk(nowMs);
+    const linkOk = this.io.linkOk();
     this.io.read();
     const cs: CoolerState | null = this.io.state && nowMs - this.io.stateAt < COOLER_STATE_FRESH_MS ? this.io.state : null;
     const held = this.held;

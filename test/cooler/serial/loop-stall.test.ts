@@ -6,7 +6,7 @@
  * while it is blocked, so they arrive strictly during the stall.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,10 +16,12 @@ import { SerialPort } from 'serialport';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FrameParser, FrameParserStream, encodeFrame, type Frame } from '../../../src/cooler/protocol/frame.ts';
 import { Command, REPLY_BIT } from '../../../src/cooler/protocol/messages.ts';
+import type { Cooler } from '../../../src/cooler/cooler.ts';
 import { SerialLink } from '../../../src/cooler/serial/link.ts';
 import { CoolerLinkMetrics } from '../../../src/cooler/serial/metrics.ts';
+import { CoolerIo } from '../../../src/thermal/service/cooler-io.ts';
 import { PtyPair } from '../../helpers/avr/pty.ts';
-import { countersNow } from './setup.ts';
+import { countersNow, quietLog } from './setup.ts';
 
 let dir: string;
 let pair: PtyPair;
@@ -56,6 +58,21 @@ function blockLoop(ms: number): void {
   while (performance.now() < until) {
     // spin
   }
+}
+
+/** A cooler whose setDuties is one ping over `link`: CoolerIo's view of a device, nothing more. */
+function pingCooler(link: SerialLink): Cooler {
+  return Object.assign(new EventEmitter(), {
+    info: { kind: 'serial' as const, version: 'test', fans: ['a'], thermistors: [] },
+    linkUp: true,
+    deviceWatchdogMs: null,
+    deviceFailsafe: () => ({ failsafe: null, assumed: false }),
+    open: async () => {},
+    setDuties: async () => void (await link.request(Command.ping, Buffer.from('duties'))),
+    read: () => Promise.reject(new Error('not read here')),
+    failsafe: async () => ({ sent: false as const, why: 'not here' }),
+    close: async () => {},
+  });
 }
 
 async function openPort(path: string): Promise<SerialPort> {
@@ -134,5 +151,30 @@ describe('event-loop stalls on the serial link', () => {
     await asked;
     blockLoop(300);
     await expect(reply).rejects.toThrow(/no answer to ping within 100 ms/);
+  });
+
+  it('the control loop does not call the link lost over a command answered during its own stall past the cooler timeout', async () => {
+    const link = await SerialLink.open({ path: pair.hostPath, baudRate: 115200, metrics: new CoolerLinkMetrics(new Registry()), requestTimeoutMs: 100, retries: 0 });
+    closers.push(() => link.close());
+    const io = new CoolerIo(pingCooler(link), 100, quietLog);
+    const requests = new FrameParser();
+    const asked = new Promise<Frame>((resolve) => device.on('data', (d: Buffer) => requests.push(d).forEach(resolve)));
+    io.write({ a: 0.5 });
+    const f = await asked;
+    // the loop's next tick, armed before the stall: after it Node runs this timer before it reads the reply
+    const tick = new Promise<boolean>((resolve) => setTimeout(() => resolve(io.linkOk()), 150));
+    stallWhileFarEndWrites(encodeFrame(f.seq, f.type | REPLY_BIT, f.payload), 300);
+    expect(await tick).toBe(true);
+    // (that the reply then answers the command is the first test's, on the link itself)
+    await io.whenSettled();
+
+    // a device that stays silent through the same stall is still a lost link
+    const again = once(device, 'data');
+    io.write({ a: 0.5 });
+    await again;
+    blockLoop(300);
+    await io.whenSettled();
+    expect(io.lastError).toMatch(/no answer to ping within 100 ms/);
+    expect(io.linkOk()).toBe(false);
   });
 });

@@ -18,26 +18,65 @@ async function histogram(h: Harness, name: string) {
   return { count, sum, le };
 }
 
+/**
+ * Fires `fires` times, every `periodMs` from `offsetMs` on, scheduled as the control loop schedules
+ * its ticks; says how late it ran against its slots and its mean period.
+ */
+function plainTimerChain(periodMs: number, offsetMs: number, fires: number): Promise<{ fires: number; meanPeriodS: number; within10ms: number }> {
+  return new Promise((resolve) => {
+    let next = performance.now() + offsetMs;
+    let first = NaN;
+    let count = 0;
+    let onTime = 0;
+    const fire = () => {
+      const now = performance.now();
+      if (now - next <= 10) onTime++;
+      if (count === 0) first = now;
+      if (++count === fires) return resolve({ fires, meanPeriodS: (now - first) / (fires - 1) / 1000, within10ms: onTime / fires });
+      next += periodMs;
+      if (next < performance.now()) next = performance.now() + periodMs;
+      setTimeout(fire, Math.max(0, next - performance.now()));
+    };
+    setTimeout(fire, offsetMs);
+  });
+}
+
 describe('thermal control loop', () => {
   it('keeps its period while the main thread is otherwise idle (lateness histogram)', async () => {
     h = await harness({ gpus: 2 });
     await h.underControl();
+    const periodMs = h.service.periodMs;
+    // How late this machine runs timers right now, measured in the same window: a chain doing
+    // nothing, on the loop's own schedule (slot after slot, re-anchored when a whole period
+    // behind), half a period out of phase so the two never wait for each other. A loaded machine
+    // delays both alike; a loop that drifts or falls behind its slots does worse than the chain.
+    await new Promise((r) => h!.service.once('tick', r));
     const before = await histogram(h, 'gance_thermal_loop_period_seconds');
     const lateBefore = await histogram(h, 'gance_thermal_loop_lateness_seconds');
-    await new Promise((r) => setTimeout(r, 3000));
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const chain = await plainTimerChain(periodMs, periodMs / 2, 60);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
     const period = await histogram(h, 'gance_thermal_loop_period_seconds');
     const late = await histogram(h, 'gance_thermal_loop_lateness_seconds');
     const ticks = period.count - before.count;
-    // 50 ms period for 3 s: ~60 ticks; the mean period is the configured one
-    expect(ticks).toBeGreaterThanOrEqual(55);
-    expect(ticks).toBeLessThanOrEqual(62);
+    const context = `loop: ticks ${ticks}, mean period ${((period.sum - before.sum) / ticks).toFixed(4)} s; plain timers: ${chain.fires} in the window, mean period ${chain.meanPeriodS.toFixed(4)} s, within 10 ms ${chain.within10ms.toFixed(3)}; CPU ${(cpuShare * 100).toFixed(1)}% of a core`;
+    // A tick that holds the thread for much of its period delays the chain with it, so the
+    // comparisons below cannot see it; the process's CPU time can (~6% of a core in all, idle; a
+    // tick busy 60 ms of each period: 30-45% on this shared machine). A loaded machine stretches
+    // the wall clock, not the CPU time spent, so it only lowers this share.
+    expect(cpuShare, context).toBeLessThan(0.25);
+    // as many ticks as the chain fired in the same window: no slot lost or added
+    expect(Math.abs(ticks - chain.fires), context).toBeLessThanOrEqual(2);
+    // the mean period is the configured one, within 3% and however far the plain chain strayed itself
     const mean = (period.sum - before.sum) / ticks;
-    expect(mean).toBeGreaterThan(0.0485);
-    expect(mean).toBeLessThan(0.0515);
-    // almost every tick starts within 10 ms of its slot (2 cores shared with other work: some slack)
+    const periodS = periodMs / 1000;
+    expect(Math.abs(mean / periodS - 1), context).toBeLessThan(0.03 + Math.abs(chain.meanPeriodS / periodS - 1));
+    // almost every tick starts within 10 ms of its slot, as nearly as often as plain timers do here
     const n = late.count - lateBefore.count;
     const within10ms = (late.le(0.01) - lateBefore.le(0.01)) / n;
-    expect(within10ms, `ticks ${n}, mean period ${mean}`).toBeGreaterThan(0.9);
+    expect(within10ms, context).toBeGreaterThan(Math.min(0.9, chain.within10ms - 0.1));
     const text = await h.metrics();
     expect(text).toMatch(/^gance_thermal_loop_lateness_seconds_bucket\{le="0\.005"\} \d+/m);
     expect(text).toMatch(/^gance_thermal_loop_period_seconds_bucket\{le="0\.05"\} \d+/m);
