@@ -4,24 +4,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon } from '../../src/daemon.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { tone, writeWav } from '../audio/wav.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
-import { tempDir, until } from './job-helpers.ts';
-
-function config(stateDir: string, root: string) {
-  const c = loadConfigFile();
-  c.server.port = 0;
-  c.stateDir = stateDir;
-  c.synthesis.enabled = false; // the fake runner needs no inference workers
-  c.render.mediaRoot = join(root, 'media');
-  c.render.outputRoot = join(root, 'out');
-  c.render.progressIntervalMs = 0;
-  c.synthesis.workers = [{ id: 'cpu0', providers: ['cpu'], gpu: 0, isolation: 'auto' }] as typeof c.synthesis.workers;
-  return c;
-}
+import { fakeRunnerDaemonConfig, tempDir, until } from './job-helpers.ts';
 
 describe('render subsystem in the daemon', () => {
   it('serves /v1/renders and gance_render_* metrics; a stop pauses the render and the next daemon finishes it', { timeout: 60_000 }, async () => {
@@ -32,7 +19,7 @@ describe('render subsystem in the daemon', () => {
     writeWav(join(root, 'media', 'a.wav'), 22050, 1, tone(22050, 0.5, [440]));
     const gate = new Gate();
     const first = fakeRunner({ frames: 12, batch: 4, beforeBatch: async ({ framesDone }) => (framesDone >= 4 ? gate.wait() : undefined) });
-    const d1 = await createDaemon({ config: config(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => first } });
+    const d1 = await createDaemon({ config: fakeRunnerDaemonConfig(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => first } });
     const hints: string[] = [];
     d1.events.on('load-hint', (h) => hints.push(`${h.source} ${h.gpus.join(',')}`));
     await d1.start();
@@ -60,7 +47,7 @@ describe('render subsystem in the daemon', () => {
     expect(first.runs.map((r) => r.outcome)).toEqual(['cancelled']);
 
     const second = fakeRunner({ frames: 12, batch: 4 });
-    const d2 = await createDaemon({ config: config(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => second } });
+    const d2 = await createDaemon({ config: fakeRunnerDaemonConfig(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => second } });
     const paused = (await d2.app.inject(`/v1/renders/${id}`)).json<RenderJobView>();
     expect(paused).toMatchObject({ state: 'running', framesDone: 4 });
     await d2.start();

@@ -8,28 +8,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon, type Daemon } from '../../src/daemon.ts';
 import type { RenderGpuView } from '../../src/render/gpus.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { tone, writeWav } from '../audio/wav.ts';
 import { fakeRunner } from './fake-runner.ts';
-import { tempDir, until } from './job-helpers.ts';
-
-function config(root: string) {
-  const c = loadConfigFile();
-  c.server.port = 0;
-  c.stateDir = join(root, 'state');
-  c.synthesis.enabled = false; // the fake runner needs no inference workers
-  c.render.mediaRoot = join(root, 'media');
-  c.render.outputRoot = join(root, 'out');
-  c.render.progressIntervalMs = 0;
-  c.synthesis.workers = [{ id: 'cpu0', providers: ['cpu'], gpu: 0, isolation: 'auto' }] as typeof c.synthesis.workers;
-  return c;
-}
+import { fakeRunnerDaemonConfig, tempDir, until } from './job-helpers.ts';
 
 async function withDaemon<T>(root: string, fn: (d: Daemon) => Promise<T>): Promise<T> {
-  const d = await createDaemon({ config: config(root), log: pino({ level: 'silent' }), render: { loadRunner: async () => fakeRunner({ frames: 8, batch: 4 }) } });
+  const d = await createDaemon({ config: fakeRunnerDaemonConfig(join(root, 'state'), root), log: pino({ level: 'silent' }), render: { loadRunner: async () => fakeRunner({ frames: 8, batch: 4 }) } });
   await d.start();
   try {
     return await fn(d);

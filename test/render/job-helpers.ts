@@ -2,6 +2,7 @@ import { Value } from '@sinclair/typebox/value';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfigFile } from '../../src/config/load.ts';
 import { RenderSpec } from '../../src/render/spec.ts';
 
 export function tempDir(prefix = 'gance-render-'): string {
@@ -41,4 +42,17 @@ export function until(s: RenderScheduler, id: string, pred: (j: Job) => boolean,
     };
     s.on('job', on);
   });
+}
+
+/** The embedded config for a daemon whose renders a fake runner makes: no inference workers, media and outputs under `root`. */
+export function fakeRunnerDaemonConfig(stateDir: string, root: string) {
+  const c = loadConfigFile();
+  c.server.port = 0;
+  c.stateDir = stateDir;
+  c.synthesis.enabled = false; // the fake runner needs no inference workers
+  c.render.mediaRoot = join(root, 'media');
+  c.render.outputRoot = join(root, 'out');
+  c.render.progressIntervalMs = 0;
+  c.synthesis.workers = [{ id: 'cpu0', providers: ['cpu'], gpu: 0, isolation: 'auto' }] as typeof c.synthesis.workers;
+  return c;
 }
