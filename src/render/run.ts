@@ -289,7 +289,7 @@ async function renderInWorkDir(
       const kept = await keepAside(tmpOut, out, folder).catch(() => null);
       const what = caught.path === out ? `output ${out}` : caught.path === debugOut ? `output.debugPath ${debugOut}` : `output ${out}: its run config ${caught.path}`;
       const keptText = kept === null ? 'the finished output could not be kept' : `the finished ${folder ? 'frames were' : 'video was'} kept as ${kept}`;
-      err = new RenderFailure('bad-input', `${what}: something was put there while the render ran; it was left as it is and ${keptText}`);
+      err = new RenderFailure('bad-input', `${what}: something was put there while the render ran; it was left as it is and ${keptText}`, kept === null ? {} : { kept });
     }
     await rm(tmpOut, { recursive: true, force: true });
     if (tmpDebug !== null) await rm(tmpDebug, { force: true });
