@@ -18,8 +18,8 @@ import type { RenderSpec } from './spec.ts';
 import { RequestError } from './submit.ts';
 import { RenderFailure } from './types.ts';
 
-/** `names`: how the client named each audio file (its path under the media root, or the upload's file name). */
-export type AdmitRender = (spec: RenderSpec, names: { audio: readonly string[] }) => Promise<void>;
+/** `names`: how the client named each audio file (its path under the media root, or the upload's file name) and the projection file. */
+export type AdmitRender = (spec: RenderSpec, names: { audio: readonly string[]; projectionFile?: string | undefined }) => Promise<void>;
 
 export interface AdmitOptions {
   catalogue: NetworkCatalogue;
@@ -39,12 +39,14 @@ export interface AdmitOptions {
  */
 export const ADMIT_SCAN_SECONDS = 600;
 
-function refusal(field: string, fn: () => void): void {
+/** `own`: the daemon's path of a file and the client's name for it (the message says the latter). */
+function refusal(field: string, fn: () => void, own?: { path: string | undefined; name: string | undefined }): void {
   try {
     fn();
   } catch (err) {
-    if (err instanceof RenderFailure && err.reason === 'bad-input') throw new RequestError(422, `${field}: ${err.message}`);
-    throw err;
+    if (!(err instanceof RenderFailure && err.reason === 'bad-input')) throw err;
+    const message = own?.path !== undefined && own.name !== undefined ? err.message.split(own.path).join(own.name) : err.message;
+    throw new RequestError(422, `${field}: ${message}`);
   }
 }
 
@@ -77,7 +79,7 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
     const networks: RenderNetwork[] = [];
     spec.networks.forEach((ref, k) => refusal(`body/networks/${k}`, () => void networks.push(renderNetwork(ref, findNetwork(opts.catalogue, ref)))));
     let latents = opts.latents;
-    refusal('body/latents', () => void (latents = mergeLatents(opts.latents, spec, networks)));
+    refusal('body/latents', () => void (latents = mergeLatents(opts.latents, spec, networks)), { path: spec.latents.projectionFile, name: names.projectionFile });
     refusal('body/output/size', () => void geometry(spec.output, networks));
     let first: { name: string; rate: number } | null = null;
     let seconds: number | null = 0;

@@ -180,7 +180,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           request = up.spec;
           try {
             spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
-            await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')) });
+            await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')), projectionFile: up.spec.latents?.projectionFile });
             claimOutputs(spec, request, submitCtx);
           } catch (err) {
             await rm(up.dir, { recursive: true, force: true });
@@ -193,7 +193,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           }
           request = req.body as RenderRequest;
           spec = await prepareSpec(request, submitCtx, { id });
-          await opts.admit?.(spec, { audio: request.audio ?? [] });
+          await opts.admit?.(spec, { audio: request.audio ?? [], projectionFile: request.latents?.projectionFile });
           claimOutputs(spec, request, submitCtx);
         }
         // no await since claimOutputs: no other submission can come between the check and the insert

@@ -66,6 +66,8 @@ describe('render admission', () => {
       [{ audio: ['tone.wav', 'empty.wav'], networks: ['demo-64'] }, /^body\/audio\/1: "empty.wav" is not usable audio \(not a readable audio file/],
       [{ audio: ['text.wav'], networks: ['demo-64'] }, /^body\/audio\/0: "text.wav" is not usable audio/],
       [{ audio: ['tone.wav', 'tone-44k.wav'], networks: ['demo-64'] }, /^body\/audio\/1: "tone-44k.wav" is 44100 Hz, "tone.wav" 22050 Hz: files joined in one render must share one sample rate$/],
+      // the projection file by the client's name, not the daemon's path of it
+      [{ audio: ['tone.wav'], networks: ['demo-64'], latents: { projectionFile: 'tone.wav' } }, /^body\/latents: projection file "tone.wav": a projection blend makes w latents, but network "demo-64" takes z/],
     ];
     await expectRefused(s, cases);
     const ok = await post({ audio: ['tone.wav'], networks: ['demo-64'], output: { size: 256 } });
