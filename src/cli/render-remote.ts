@@ -1,14 +1,16 @@
 /**
  * `gance render ... --remote URL`: the same render, done by a running daemon. The audio files are
  * uploaded, progress is followed over SSE, and the finished mp4 is downloaded to --out (under a
- * temporary name, renamed once complete). Ctrl-C cancels the render on the daemon (a second one
- * quits at once).
+ * temporary name, put in place once complete without replacing a file that appeared at --out
+ * meanwhile, as a local render does: src/render/publish.ts). Ctrl-C cancels the render on the
+ * daemon (a second one quits at once).
  */
 import { createWriteStream, openAsBlob } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { keptName, place } from '../render/publish.ts';
 import type { RenderJobView } from '../render/view.ts';
 import type { RenderProgress, RenderStage } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
@@ -21,6 +23,8 @@ export interface RemoteRenderOptions {
   spec: Omit<RenderSpec, 'audio' | 'output'> & { output: Omit<RenderSpec['output'], 'path'> };
   /** where the finished mp4 goes; null: leave it on the daemon */
   out: string | null;
+  /** replace a file at `out` (--force); without it one that appeared there meanwhile stays, the video kept beside it */
+  replace?: boolean;
   onProgress?: (p: RenderProgress) => void;
   onQueued?: (job: RenderJobView) => void;
   signal?: AbortSignal;
@@ -39,7 +43,7 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
     // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done
     const final = await follow(o.url, job.id, o.onProgress);
     if (final.state !== 'done') throw new Error(`render ${job.id} ${final.state}${final.reason ? ` (${final.reason})` : ''}: ${final.error ?? ''}`);
-    if (o.out && final.outputUrl) await download(new URL(final.outputUrl, o.url).href, o.out);
+    if (o.out && final.outputUrl) await download(new URL(final.outputUrl, o.url).href, o.out, o.replace ?? false);
     return final;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
@@ -58,15 +62,22 @@ export async function follow(url: string, id: string, onProgress?: (p: RenderPro
   throw new Error(`the daemon closed the event stream of render ${id} before it ended`);
 }
 
-async function download(href: string, out: string): Promise<void> {
+async function download(href: string, out: string, replace: boolean): Promise<void> {
   const res = await fetch(href);
   if (!res.ok || !res.body) throw new Error(`GET ${href}: ${res.status}`);
   const tmp = `${out}.download-${process.pid}`;
   try {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp));
-    await rename(tmp, out);
-  } catch (err) {
+    if (await place(tmp, out, { replace, folder: false })) return;
+    // checked free before the upload: whoever put a file there since owns it; the video is kept beside it
+    let kept: string | null = null;
+    for (let k = 0; k < 5 && kept === null; k++) {
+      const name = keptName(out);
+      if (await place(tmp, name, { replace: false, folder: false })) kept = name;
+    }
+    const keptText = kept === null ? 'the downloaded video could not be kept' : `the video was kept as ${kept}`;
+    throw new Error(`--out ${out}: something was put there while the render ran; it was left as it is and ${keptText}`);
+  } finally {
     await rm(tmp, { force: true });
-    throw err;
   }
 }

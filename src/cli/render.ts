@@ -174,6 +174,8 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
       audio: audio.map((a) => resolve(a)),
       spec,
       out: resolve(flags.out),
+      // --force replaces a file at --out, one made while the render ran included
+      replace: flags.force === true,
       onQueued: (j) => process.stderr.write(`render ${j.id} queued on ${flags.remote}\n`),
       onProgress: (p) => view.update(p),
       signal: abort.signal,

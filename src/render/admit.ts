@@ -9,7 +9,8 @@
  */
 import { probeAudio } from '../audio/decode.ts';
 import { AudioError } from '../audio/errors.ts';
-import { checkSilence } from '../audio/silence.ts';
+import { spectrogramFrames } from '../audio/features/spectrogram.ts';
+import { analysisGrid, checkSilence } from '../audio/silence.ts';
 import type { LatentsConfig } from '../latents/config.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import { findNetwork, geometry, mergeLatents, renderNetwork, type RenderNetwork } from './resolve.ts';
@@ -17,8 +18,8 @@ import type { RenderSpec } from './spec.ts';
 import { RequestError } from './submit.ts';
 import { RenderFailure } from './types.ts';
 
-/** `names`: how the client named each audio file (its path under the media root, or the upload's file name). */
-export type AdmitRender = (spec: RenderSpec, names: { audio: readonly string[] }) => Promise<void>;
+/** `names`: how the client named each audio file (its path under the media root, or the upload's file name) and the projection file. */
+export type AdmitRender = (spec: RenderSpec, names: { audio: readonly string[]; projectionFile?: string | undefined }) => Promise<void>;
 
 export interface AdmitOptions {
   catalogue: NetworkCatalogue;
@@ -38,12 +39,14 @@ export interface AdmitOptions {
  */
 export const ADMIT_SCAN_SECONDS = 600;
 
-function refusal(field: string, fn: () => void): void {
+/** `own`: the daemon's path of a file and the client's name for it (the message says the latter). */
+function refusal(field: string, fn: () => void, own?: { path: string | undefined; name: string | undefined }): void {
   try {
     fn();
   } catch (err) {
-    if (err instanceof RenderFailure && err.reason === 'bad-input') throw new RequestError(422, `${field}: ${err.message}`);
-    throw err;
+    if (!(err instanceof RenderFailure && err.reason === 'bad-input')) throw err;
+    const message = own?.path !== undefined && own.name !== undefined ? err.message.split(own.path).join(own.name) : err.message;
+    throw new RequestError(422, `${field}: ${message}`);
   }
 }
 
@@ -53,19 +56,39 @@ function clientWords(err: AudioError, file: string, name: string): string {
   return own.split(file).join(name);
 }
 
+/** GANce's smoothing runs over 7 video frames (src/audio/features/spectrogram.ts): a shorter track fails in the analysis. */
+const MIN_FRAMES = 7;
+
+/**
+ * A track plainly too short for the analysis (by the stated durations, null: unknown, not
+ * judged). Judged with a frame of samples to spare, so a track the analysis could take is never
+ * refused; one within that hair of the limit fails in the job's analysis as bad-input instead.
+ */
+function tooShort(spec: RenderSpec, names: { audio: readonly string[] }, latents: LatentsConfig, seconds: number | null): void {
+  if (seconds === null) return;
+  const { rate, frame } = analysisGrid(latents);
+  if (spectrogramFrames(Math.ceil(seconds * rate) + frame, frame) >= MIN_FRAMES) return;
+  const field = spec.audio.length === 1 ? 'body/audio/0' : 'body/audio';
+  const what = spec.audio.map((f, k) => `"${names.audio[k] ?? f}"`).join(' + ');
+  const need = (MIN_FRAMES / latents.fps).toFixed(3);
+  throw new RequestError(422, `${field}: ${what} ${spec.audio.length === 1 ? 'is' : 'are'} ${seconds.toFixed(3)} s: too short for the analysis, which needs at least ${MIN_FRAMES} video frames (about ${need} s at ${latents.fps} fps)`);
+}
+
 export function renderAdmission(opts: AdmitOptions): AdmitRender {
   return async (spec, names) => {
     const networks: RenderNetwork[] = [];
     spec.networks.forEach((ref, k) => refusal(`body/networks/${k}`, () => void networks.push(renderNetwork(ref, findNetwork(opts.catalogue, ref)))));
     let latents = opts.latents;
-    refusal('body/latents', () => void (latents = mergeLatents(opts.latents, spec, networks)));
+    refusal('body/latents', () => void (latents = mergeLatents(opts.latents, spec, networks)), { path: spec.latents.projectionFile, name: names.projectionFile });
     refusal('body/output/size', () => void geometry(spec.output, networks));
     let first: { name: string; rate: number } | null = null;
+    let seconds: number | null = 0;
     for (const [k, file] of spec.audio.entries()) {
       const name = names.audio[k] ?? file;
       try {
-        const { sampleRate } = await probeAudio(file, opts.ffprobe === undefined ? {} : { ffprobePath: opts.ffprobe });
+        const { sampleRate, duration } = await probeAudio(file, opts.ffprobe === undefined ? {} : { ffprobePath: opts.ffprobe });
         first ??= { name, rate: sampleRate };
+        seconds = seconds === null || duration === null ? null : seconds + duration;
         // the analysis joins the samples as they are (GANce resamples the joined track, not each file)
         if (sampleRate !== first.rate) {
           throw new RequestError(422, `body/audio/${k}: "${name}" is ${sampleRate} Hz, "${first.name}" ${first.rate} Hz: files joined in one render must share one sample rate`);
@@ -76,6 +99,7 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
         throw new RequestError(422, `body/audio/${k}: "${name}" is not usable audio (${why})`);
       }
     }
+    tooShort(spec, names, latents, seconds);
     // the joined track is what the video reacts to: a silent intro before the music is fine
     // one rate for all of them (checked above)
     const rates = spec.audio.map((file) => ({ file, sampleRate: first!.rate }));

@@ -180,7 +180,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           request = up.spec;
           try {
             spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
-            await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')) });
+            await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')), projectionFile: up.spec.latents?.projectionFile });
             claimOutputs(spec, request, submitCtx);
           } catch (err) {
             await rm(up.dir, { recursive: true, force: true });
@@ -193,7 +193,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           }
           request = req.body as RenderRequest;
           spec = await prepareSpec(request, submitCtx, { id });
-          await opts.admit?.(spec, { audio: request.audio ?? [] });
+          await opts.admit?.(spec, { audio: request.audio ?? [], projectionFile: request.latents?.projectionFile });
           claimOutputs(spec, request, submitCtx);
         }
         // no await since claimOutputs: no other submission can come between the check and the insert
@@ -255,7 +255,9 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id/output',
       {
         schema: {
-          description: 'The finished mp4, with Range requests (206; 416 for a range past the end; a Range header that does not parse is ignored: 200); 409 while the render is not done',
+          description:
+            'The finished mp4, with Range requests (206; 416 for a range past the end; a Range header that does not parse is ignored: 200); 409 while the render is not done. ' +
+            'A render that failed because something was put at its output name while it ran serves its finished video, kept under the name its output field gives',
           tags,
           params: IdParams,
           produces: ['video/mp4'],
@@ -264,7 +266,9 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       },
       async (req, reply) => {
         const job = find(req.params.id);
-        if (job.state !== 'done' || !job.output) throw new RequestError(409, `render "${job.id}" is ${job.state}: its output is there once it is done`);
+        // a render that failed only because its output name was taken at the end kept its video under another name
+        const kept = job.state === 'failed' && job.output !== null;
+        if ((job.state !== 'done' && !kept) || !job.output) throw new RequestError(409, `render "${job.id}" is ${job.state}: its output is there once it is done`);
         if (job.spec.output.format !== 'mp4') throw new RequestError(409, `render "${job.id}" wrote PNG frames to a folder (${publicPath(job.output, job, roots)}); only mp4 outputs are served`);
         return serveFile(req, reply, job, job.output, 'output');
       },

@@ -38,7 +38,11 @@ export interface SpaceNeed {
 export async function checkSpace(needs: SpaceNeed[]): Promise<void> {
   const byDev = new Map<number, { free: number; dir: string; bytes: number; what: string[] }>();
   for (const n of needs) {
-    const { free, dev } = await freeSpace(n.dir);
+    const { free, dev } = await freeSpace(n.dir).catch((err: unknown) => {
+      // the output's folder removed while the render ran: the render cannot be put there, not a fault of its own
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && n.what === 'output') throw new RenderFailure('bad-input', `output folder ${n.dir}: is no longer there (removed while the render ran)`, { cause: err });
+      throw err;
+    });
     const e = byDev.get(dev) ?? { free, dir: n.dir, bytes: 0, what: [] };
     e.bytes += n.bytes;
     e.what.push(`${n.what} ~${mb(n.bytes)}`);

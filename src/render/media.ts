@@ -60,8 +60,16 @@ export async function resolveMediaFile(root: string, path: string, field: string
 }
 
 /**
+ * Longest file name (bytes) an output may have: a render writes beside it under longer names of
+ * its own (`.NAME.tmp-PID-XXXXXXXX`, `NAME.kept-XXXXXXXX.mp4`), and most file systems stop at 255.
+ */
+export const OUTPUT_NAME_MAX_BYTES = 200;
+
+/**
  * Where an output named `name` goes under the output root (its folders are made). Refuses names
  * that climb out, absolute names, and a name whose file is already there (it belongs to someone).
+ * The folders are made one at a time, each checked to be inside the root first: a symlink under
+ * the root that leads out gets nothing made at its far end.
  */
 export async function resolveOutputPath(root: string, name: string, field: string): Promise<string> {
   checkShape(name, field);
@@ -70,10 +78,29 @@ export async function resolveOutputPath(root: string, name: string, field: strin
   const rootReal = await realRoot(root, 'render.outputRoot', field);
   const target = resolve(rootReal, name);
   if (target === rootReal) throw new RequestPathError(400, field, 'names the output root itself');
-  await mkdir(dirname(target), { recursive: true });
-  const parent = await realpath(dirname(target));
-  if (!inside(rootReal, parent)) throw new RequestPathError(403, field, `"${name}" leads outside the output root (symlink)`);
-  const out = join(parent, basename(target));
+  const file = basename(target);
+  const bytes = Buffer.byteLength(file);
+  if (bytes > OUTPUT_NAME_MAX_BYTES) throw new RequestPathError(400, field, `file name "${file.slice(0, 40)}..." is ${bytes} bytes; at most ${OUTPUT_NAME_MAX_BYTES} (the render writes longer names of its own beside it)`);
+  let parent = rootReal;
+  for (const part of relative(rootReal, dirname(target)).split(sep).filter((p) => p !== '')) {
+    const next = join(parent, part);
+    try {
+      await mkdir(next);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (code === 'ENAMETOOLONG') throw new RequestPathError(400, field, `"${name}": a folder name in it is too long for the file system`);
+      if (code !== 'EEXIST') throw new RequestPathError(422, field, `"${name}": its folder cannot be made under the output root (${code || (err as Error).message})`);
+    }
+    try {
+      parent = await realpath(next);
+    } catch {
+      // a symlink whose far end is not there: where it leads is not the client's to learn
+      throw new RequestPathError(403, field, `"${name}" leads outside the output root (symlink)`);
+    }
+    if (!inside(rootReal, parent)) throw new RequestPathError(403, field, `"${name}" leads outside the output root (symlink)`);
+    if (!(await stat(parent)).isDirectory()) throw new RequestPathError(409, field, `"${name}": ${relative(rootReal, next)} is a file under the output root, not a folder`);
+  }
+  const out = join(parent, file);
   if (await stat(out).then(() => true, () => false)) throw new RequestPathError(409, field, `"${name}" already exists under the output root`);
   return out;
 }

@@ -33,7 +33,10 @@ export interface Job {
   /** failure reason code (failed, cancelled) */
   reason: RenderFailureReason | null;
   error: string | null;
-  /** the finished file, set only once it is complete and in place */
+  /**
+   * the finished file, set only once it is complete and in place; for a render that failed
+   * because its output name was taken at the end, the finished file kept under another name
+   */
   output: string | null;
   workDir: string;
   /** uploaded audio kept for this job (removed once it is finished) */
@@ -271,11 +274,12 @@ export class JobQueue {
     return r.changes === 1;
   }
 
-  fail(id: string, reason: RenderFailureReason, error: string): boolean {
+  /** `kept`: the finished output kept under another name (its own was taken), downloadable still */
+  fail(id: string, reason: RenderFailureReason, error: string, kept: string | null = null): boolean {
     const t = this.now();
     const r = this.db
-      .prepare("UPDATE jobs SET state = 'failed', reason = ?, error = ?, eta_seconds = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'running'")
-      .run(reason, error, t, t, id);
+      .prepare("UPDATE jobs SET state = 'failed', reason = ?, error = ?, output = ?, eta_seconds = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'running'")
+      .run(reason, error, kept, t, t, id);
     return r.changes === 1;
   }
 

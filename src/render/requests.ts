@@ -25,6 +25,7 @@ export async function* frameRequests(latents: AsyncIterable<LatentFrame>, opts: 
     if (!net) throw new RenderFailure('internal', `frame ${f.index}: network index ${f.network} outside 0..${opts.networks.length - 1}`);
     const latent = net.kind === 'z' ? f.z : f.w;
     if (!latent) throw new RenderFailure('internal', `frame ${f.index}: no ${net.kind} latent for network "${net.id}"`);
+    if (opts.signal?.aborted) return;
     if (opts.throttle) await held(opts.throttle(), opts.signal);
     if (opts.signal?.aborted) return;
     const feeds: FrameRequest['feeds'] = { [net.latentInput]: latent };
@@ -37,7 +38,12 @@ export async function* frameRequests(latents: AsyncIterable<LatentFrame>, opts: 
 /** The throttle's wait, cut short by a cancel (a paused render must still cancel at once). */
 function held(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return wait;
-  if (signal.aborted) return Promise.resolve();
+  // the hook rejects once the render is aborted: that is the cancel, which the caller sees itself;
+  // left without a handler the rejection would be unhandled, and that stops the daemon
+  if (signal.aborted) {
+    wait.catch(() => {});
+    return Promise.resolve();
+  }
   return new Promise<void>((resolve, reject) => {
     const onAbort = () => resolve();
     signal.addEventListener('abort', onAbort, { once: true });

@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AudioError } from '../audio/errors.ts';
+import { FeatureError } from '../audio/features/errors.ts';
 import { SILENCE_LEVEL } from '../audio/silence.ts';
 import { LatentError } from '../latents/errors.ts';
 import { ProjectionError } from '../latents/projection/errors.ts';
@@ -87,7 +88,8 @@ async function analyse(spec: ResolvedRender, deps: RenderDeps, ffmpeg: string): 
     const richFeatures = reactiveActive(spec.latents.reactive) || spec.spec.output.debugPath !== null;
     plan = await deps.latents.prepare(spec.spec.audio, { config: spec.latents, richFeatures, decode: { ffmpegPath: ffmpeg } });
   } catch (err) {
-    if (err instanceof AudioError || err instanceof LatentError || err instanceof ProjectionError) throw new RenderFailure('bad-input', err.message, { cause: err });
+    // FeatureError: a track too short for GANce's smoothing is the input's fault, as unreadable audio is
+    if (err instanceof AudioError || err instanceof FeatureError || err instanceof LatentError || err instanceof ProjectionError) throw new RenderFailure('bad-input', err.message, { cause: err });
     throw err;
   }
   let loudest = 0;
@@ -290,7 +292,7 @@ async function renderInWorkDir(
       const kept = await keepAside(tmpOut, out, folder).catch(() => null);
       const what = caught.path === out ? `output ${out}` : caught.path === debugOut ? `output.debugPath ${debugOut}` : `output ${out}: its run config ${caught.path}`;
       const keptText = kept === null ? 'the finished output could not be kept' : `the finished ${folder ? 'frames were' : 'video was'} kept as ${kept}`;
-      err = new RenderFailure('bad-input', `${what}: something was put there while the render ran; it was left as it is and ${keptText}`);
+      err = new RenderFailure('bad-input', `${what}: something was put there while the render ran; it was left as it is and ${keptText}`, kept === null ? {} : { kept });
     }
     await rm(tmpOut, { recursive: true, force: true });
     if (tmpDebug !== null) await rm(tmpDebug, { force: true });

@@ -247,7 +247,8 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     }
     const reason = err instanceof RenderFailure ? err.reason : 'internal';
     const message = (err as Error)?.message ?? String(err);
-    if (this.queue.fail(job.id, reason, message)) {
+    const kept = err instanceof RenderFailure ? (err.kept ?? null) : null;
+    if (this.queue.fail(job.id, reason, message, kept)) {
       this.opts.metrics?.failures.inc({ reason });
       log.error({ reason, err }, `render ${job.id} failed (${reason}): ${message}`);
       // a failed render is not retried (a new one is submitted), so its segments would only fill the disk

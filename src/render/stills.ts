@@ -5,10 +5,15 @@
  * if given, written as `DIR/seed0042.png`. Every PNG is written under a temporary name and all
  * are renamed into place together with `DIR/stills.run.json` (seeds, network and its hashes, psi,
  * size) once every one is complete; a failure leaves none of them.
+ *
+ * Nothing in DIR is replaced (as a render's output is not, publish.ts): a still or run config
+ * already there is refused before the run, and one put there while it ran makes the run fail
+ * naming it, the file left as it is and the stills this run had placed taken back (seconds of
+ * work: run again elsewhere, rather than a kept copy under another name).
  */
 import { randomBytes } from 'node:crypto';
-import { statSync, type Stats } from 'node:fs';
-import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { existsSync, statSync, type Stats } from 'node:fs';
+import { mkdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LegacyRandomState } from '../latents/rng.ts';
 import { stillArgs, type Geometry } from './encode-args.ts';
@@ -16,6 +21,7 @@ import { FfmpegInput, ffmpegVersion } from './ffmpeg.ts';
 import { loadNetworks } from './networks.ts';
 import type { SynthesisPool } from '../synthesis/pool/pool.ts';
 import { rgbBytes } from './pixels.ts';
+import { place } from './publish.ts';
 import { findNetwork, geometry, renderNetwork, type RenderNetwork } from './resolve.ts';
 import { GANCE_VERSION, networkRecord } from './run-config.ts';
 import { RenderFailure, type RenderDeps } from './types.ts';
@@ -94,8 +100,13 @@ export function planStills(o: Omit<StillsOptions, 'signal'>, deps: Pick<RenderDe
     throw bad(`output ${out}: ${(err as Error).message}`);
   }
   if (there && !there.isDirectory()) throw bad(`output ${out}: is not a folder`);
+  const seeds = [...new Set(o.seeds)];
+  if (there) {
+    const taken = [...seeds.map(stillName), STILLS_RUN_JSON].find((name) => existsSync(join(out, name)));
+    if (taken !== undefined) throw bad(`output ${out}: ${taken} already exists there (stills never replace a file; give another folder)`);
+  }
   return {
-    seeds: [...new Set(o.seeds)],
+    seeds,
     network,
     geometry: geometry({ size: o.size, format: 'png' }, [network]),
     psi: o.psi ?? network.sidecar.truncationPsi,
@@ -134,6 +145,7 @@ async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: s
   }
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const pending: Array<{ tmp: string; final: string }> = [];
+  const placedFinals: string[] = [];
   try {
     for (const seed of seeds) {
       if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled before seed ${seed}`);
@@ -178,10 +190,18 @@ async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: s
     await writeFile(tmpJson, `${JSON.stringify(record, null, 2)}\n`);
     pending.push({ tmp: tmpJson, final: runJson });
     if (signal?.aborted) throw new RenderFailure('cancelled', 'cancelled before the stills were renamed into place');
-    for (const p of pending) await rename(p.tmp, p.final);
+    for (const p of pending) {
+      if (!(await place(p.tmp, p.final, { replace: false, folder: false }))) {
+        // someone's file, put there while the stills were made (checked free at the plan): it stays
+        throw bad(`output ${p.final}: something was put there while the stills were made; it was left as it is and none of this run's stills were kept`);
+      }
+      placedFinals.push(p.final);
+    }
     return { files: pending.slice(0, -1).map((p) => p.final), runConfig: runJson, network: net.id, psi, geometry: g, seconds: (performance.now() - t0) / 1000 };
   } catch (err) {
     await Promise.all(pending.map((p) => rm(p.tmp, { force: true })));
+    // all or none: what this run had linked into place before the taken name goes again
+    await Promise.all(placedFinals.map((f) => unlink(f).catch(() => {})));
     // a folder made for this run goes too when nothing else came into it
     if (made !== undefined) await rmdir(out).catch(() => {});
     throw err;

@@ -83,13 +83,17 @@ export type RenderFailureReason =
   | 'internal';
 
 export class RenderFailure extends Error {
+  /** the finished output kept under another name when its own was taken at the end (run.ts) */
+  readonly kept: string | undefined;
+
   constructor(
     readonly reason: RenderFailureReason,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; kept?: string },
   ) {
     super(message, options);
     this.name = 'RenderFailure';
+    this.kept = options?.kept;
   }
 }
 

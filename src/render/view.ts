@@ -27,8 +27,13 @@ export const RenderJobView = Type.Object({
     Type.Union(['bad-input', 'no-space', 'encoder', 'synthesis', 'cancelled', 'internal'].map((s) => Type.Literal(s)), { description: 'why it failed or ended' }),
   ),
   error: Nullable(Type.String({ description: 'why it failed, with files by the names the client gave them (the daemon\'s own folders left out)' })),
-  output: Nullable(Type.String({ description: 'the finished file (only once complete): its name under the daemon\'s render.outputRoot' })),
-  outputUrl: Nullable(Type.String({ description: 'where to download it (mp4 renders that are done)' })),
+  output: Nullable(
+    Type.String({
+      description:
+        'the finished file (only once complete): its name under the daemon\'s render.outputRoot. A render that failed because something was put at its output name while it ran has its finished video here, kept under another name (NAME.kept-XXXXXXXX.mp4)',
+    }),
+  ),
+  outputUrl: Nullable(Type.String({ description: 'where to download it (mp4 renders that are done, or failed with their finished video kept under another name)' })),
   debugUrl: Nullable(Type.String({ description: 'where to download the debug video (renders with output.debugPath that are done)' })),
   attempts: Type.Integer({ description: 'runs of the render (more than 1: resumed after a restart)' }),
   createdAt: Type.String({ format: 'date-time' }),
@@ -58,7 +63,7 @@ export function jobView(job: Job, prefix = '/v1/renders', roots?: PublicRoots): 
     reason: job.reason,
     error: job.error !== null && roots ? publicError(job.error, job, roots) : job.error,
     output: job.output !== null && roots ? publicPath(job.output, job, roots) : job.output,
-    outputUrl: job.state === 'done' && job.spec.output.format === 'mp4' ? `${prefix}/${job.id}/output` : null,
+    outputUrl: (job.state === 'done' || (job.state === 'failed' && job.output !== null)) && job.spec.output.format === 'mp4' ? `${prefix}/${job.id}/output` : null,
     debugUrl: job.state === 'done' && (job.spec.output.debugPath ?? null) !== null ? `${prefix}/${job.id}/debug` : null,
     attempts: job.attempts,
     createdAt: iso(job.createdAt)!,

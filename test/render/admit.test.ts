@@ -66,11 +66,27 @@ describe('render admission', () => {
       [{ audio: ['tone.wav', 'empty.wav'], networks: ['demo-64'] }, /^body\/audio\/1: "empty.wav" is not usable audio \(not a readable audio file/],
       [{ audio: ['text.wav'], networks: ['demo-64'] }, /^body\/audio\/0: "text.wav" is not usable audio/],
       [{ audio: ['tone.wav', 'tone-44k.wav'], networks: ['demo-64'] }, /^body\/audio\/1: "tone-44k.wav" is 44100 Hz, "tone.wav" 22050 Hz: files joined in one render must share one sample rate$/],
+      // the projection file by the client's name, not the daemon's path of it
+      [{ audio: ['tone.wav'], networks: ['demo-64'], latents: { projectionFile: 'tone.wav' } }, /^body\/latents: projection file "tone.wav": a projection blend makes w latents, but network "demo-64" takes z/],
     ];
     await expectRefused(s, cases);
     const ok = await post({ audio: ['tone.wav'], networks: ['demo-64'], output: { size: 256 } });
     expect(ok.statusCode).toBe(202);
     await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
+  it('refuses a track too short for the analysis (under 7 video frames) with 422 naming it, at the render\'s fps; one just long enough is queued', async () => {
+    const s = await setup();
+    writeWav(join(s.mediaRoot, 'blip.wav'), 22050, 1, tone(22050, 0.005, [440]));
+    writeWav(join(s.mediaRoot, 'eighth.wav'), 22050, 1, tone(22050, 0.125, [440]));
+    await expectRefused(s, [
+      [{ audio: ['blip.wav'], networks: ['demo-64'] }, /^body\/audio\/0: "blip.wav" is 0\.005 s: too short for the analysis, which needs at least 7 video frames \(about 0\.117 s at 60 fps\)$/],
+      [{ audio: ['blip.wav', 'blip.wav'], networks: ['demo-64'] }, /^body\/audio: "blip.wav" \+ "blip.wav" are 0\.010 s: too short for the analysis/],
+      // 0.125 s is 7.5 frames at 60 fps, 3.75 at 30
+      [{ audio: ['eighth.wav'], networks: ['demo-64'], latents: { fps: 30 } }, /^body\/audio\/0: "eighth.wav" is 0\.125 s: too short for the analysis, which needs at least 7 video frames \(about 0\.233 s at 30 fps\)$/],
+    ]);
+    const ok = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['eighth.wav'], networks: ['demo-64'] } });
+    expect(ok.statusCode, ok.body).toBe(202);
   });
 
   it('refuses silent audio with 422 naming the audio and why (peak below -90.3 dBFS, one 16-bit step); a silent file joined to one with sound is queued', async () => {

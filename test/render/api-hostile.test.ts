@@ -1,10 +1,11 @@
 /** /v1/renders against what a hostile or careless client sends: each is a 4xx naming what is wrong, and the daemon renders on. */
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { multipartBody, rendersApp } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
-import { until } from './job-helpers.ts';
+import { tempDir, until } from './job-helpers.ts';
 
 const apps: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -129,5 +130,56 @@ describe('/v1/renders, run configs', () => {
     expect(s.queue.list({ limit: 50 })).toHaveLength(1);
     gate.release();
     await s.scheduler.idle();
+  });
+});
+
+describe('/v1/renders, output names the file system cannot take as they are', () => {
+  const post = (s: Awaited<ReturnType<typeof setup>>, output: Record<string, unknown>) =>
+    s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], output } });
+
+  it('a name through a file (song.mp4/x.mp4, the debug video too) is 409 naming the file, not a 500', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    mkdirSync(s.outputRoot, { recursive: true });
+    writeFileSync(join(s.outputRoot, 'song.mp4'), 'a video');
+    for (const [output, field] of [
+      [{ path: 'song.mp4/x.mp4' }, 'body/output/path'],
+      [{ path: 'ok.mp4', debugPath: 'song.mp4/deeper/d.mp4' }, 'body/output/debugPath'],
+    ] as const) {
+      const res = await post(s, output);
+      expect({ output, code: res.statusCode }).toEqual({ output, code: 409 });
+      expect(res.json().message).toMatch(new RegExp(`^${field}: ".*": song\\.mp4 is a file under the output root, not a folder$`));
+    }
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+  });
+
+  it('a symlink under the output root that leads out is 403 and nothing is made at its far end', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    const elsewhere = tempDir('gance-elsewhere-');
+    mkdirSync(s.outputRoot, { recursive: true });
+    symlinkSync(elsewhere, join(s.outputRoot, 'link'));
+    symlinkSync(join(elsewhere, 'gone'), join(s.outputRoot, 'dangling'));
+    for (const path of ['link/sub/deeper/x.mp4', 'link/x.mp4', 'dangling/sub/x.mp4']) {
+      const res = await post(s, { path });
+      expect({ path, code: res.statusCode }).toEqual({ path, code: 403 });
+      expect(res.json().message).toBe(`body/output/path: "${path}" leads outside the output root (symlink)`);
+    }
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it('a file name longer than the render can write beside (200 bytes) is 400 before anything runs; folders under the root still work', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    for (const path of [`${'a'.repeat(240)}.mp4`, `x/${'é'.repeat(110)}.mp4`]) {
+      const res = await post(s, { path });
+      expect({ path, code: res.statusCode }).toEqual({ path, code: 400 });
+      expect(res.json().message).toMatch(/^body\/output\/path: file name ".*\.\.\." is \d+ bytes; at most 200 \(the render writes longer names of its own beside it\)$/);
+    }
+    const folder = await post(s, { path: `${'f'.repeat(300)}/x.mp4` });
+    expect(folder.statusCode).toBe(400);
+    expect(folder.json().message).toMatch(/^body\/output\/path: ".*": a folder name in it is too long for the file system$/);
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+    const ok = await post(s, { path: `set/one/${'b'.repeat(190)}.mp4` });
+    expect(ok.statusCode, ok.body).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+    expect(existsSync(join(s.outputRoot, 'set', 'one'))).toBe(true);
   });
 });

@@ -235,6 +235,16 @@ describe('gance render', () => {
     expect(probeStream(out, 'v').nb_read_frames).toBe('12');
   });
 
+  it('audio too short for the analysis (5 ms) fails as bad-input naming the file, not as an internal error', { timeout: 120_000 }, () => {
+    const tiny = join(dir, 'tiny.wav');
+    writeWav(tiny, 44100, 1, tone(44100, 0.005, [440]));
+    const out = join(dir, 'tiny.mp4');
+    const r = gance('render', tiny, '--out', out, '--no-progress', '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^gance: render failed \(bad-input\): .*tiny\.wav: the track gives \d video frames; GANce's smoothing needs at least 7\n$/);
+    expect(readdirSync(dir).filter((n) => n.startsWith('tiny.') || n.startsWith('.tiny'))).toEqual(['tiny.wav']);
+  });
+
   it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {
     const song = join(dir, 'short.wav');
     writeWav(song, 22050, 1, tone(22050, 1, [330]));

@@ -2,7 +2,7 @@
  * `gance renders list|show|cancel|gpus|pause|resume|max-fps` against a listening API (fake
  * runner), through the CLI's own main().
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { daemonUrl } from '../../src/cli/daemon-api.ts';
@@ -176,5 +176,28 @@ describe('gance render --remote', () => {
     expect(cli.stderr).toMatch(new RegExp(`render ${id} cancelled \\(cancelled\\): cancelled by request`));
     expect(s.queue.get(id)!.state).toBe('cancelled');
     expect(existsSync(join(s.root, 'x.mp4'))).toBe(false);
+  });
+
+  it('a file put at --out while the daemon rendered stays as it was; the download is kept beside it and named, exit 1', { timeout: 60_000 }, async () => {
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const out = join(s.root, 'x.mp4');
+    const cli = spawnCli(['render', join(s.mediaRoot, 'a.wav'), '--out', out, '--network', 'demo-64', '--remote', url, '--no-progress']);
+    await gate.arrived;
+    // free when the CLI checked it; someone writes it while the daemon renders
+    writeFileSync(out, 'mine');
+    gate.release();
+    const { code } = await cli.exited;
+    expect(code).toBe(1);
+    expect(readFileSync(out, 'utf8')).toBe('mine');
+    const kept = readdirSync(s.root).filter((n) => /^x\.kept-[0-9a-f]{8}\.mp4$/.test(n));
+    expect(kept).toHaveLength(1);
+    expect(cli.stderr).toContain(`--out ${out}: something was put there while the render ran; it was left as it is and the video was kept as ${join(s.root, kept[0]!)}`);
+    const job = s.queue.list({ limit: 1 })[0]!;
+    expect(job.state).toBe('done');
+    expect(readFileSync(join(s.root, kept[0]!)).equals(readFileSync(job.output!))).toBe(true);
+    expect(readdirSync(s.root).filter((n) => n.includes('.download-'))).toEqual([]);
   });
 });

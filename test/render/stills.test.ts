@@ -6,14 +6,15 @@
  * of numpy's z); bad input is one line naming it, with nothing written.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { createLocalRenderer } from '../../src/render/local.ts';
 import { rgbBytes } from '../../src/render/pixels.ts';
-import { seedLatent, stillName, stillsNetwork } from '../../src/render/stills.ts';
+import { planStills, seedLatent, stillName, stillsNetwork, writeStills } from '../../src/render/stills.ts';
+import { RenderFailure } from '../../src/render/types.ts';
 import { CLI, REPO } from '../helpers/daemon-process.ts';
 import { tempDir } from '../audio/wav.ts';
 import { probeStream, writeWIndexNetwork } from './helpers.ts';
@@ -114,6 +115,36 @@ describe('gance render --still', () => {
     } finally {
       await local.close();
     }
+  });
+
+  it('a still already in the folder is refused before the run: one line naming it, the file as it was, nothing else written', { timeout: 60_000 }, () => {
+    const out = join(dir, 'taken-before');
+    mkdirSync(out);
+    writeFileSync(join(out, 'seed0001.png'), 'mine');
+    const r = gance('render', '--still', '2', '--still', '1', '--network', 'demo-64', '--out', out, '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^gance: stills failed \(bad-input\): output [^\n]*taken-before: seed0001\.png already exists there[^\n]*\n$/);
+    expect(readFileSync(join(out, 'seed0001.png'), 'utf8')).toBe('mine');
+    expect(readdirSync(out)).toEqual(['seed0001.png']);
+  });
+
+  it('a still put in the folder while the run made them stays as it was; the run fails naming it and leaves none of its own', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'taken-during');
+    mkdirSync(out);
+    const local = createLocalRenderer({ config: loadConfigFile(config), log: pino({ level: 'silent' }), firstNetwork: 'demo-64' });
+    try {
+      const plan = planStills({ seeds: [1, 42], network: 'demo-64', out, psi: null, size: null }, local.deps);
+      // checked free by the plan; someone writes it before the stills are put in place
+      writeFileSync(join(out, 'seed0042.png'), 'mine');
+      const err = await writeStills(plan, local.deps).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(RenderFailure);
+      expect((err as RenderFailure).reason).toBe('bad-input');
+      expect((err as RenderFailure).message).toMatch(/seed0042\.png: something was put there while the stills were made; it was left as it is/);
+    } finally {
+      await local.close();
+    }
+    expect(readFileSync(join(out, 'seed0042.png'), 'utf8')).toBe('mine');
+    expect(readdirSync(out)).toEqual(['seed0042.png']);
   });
 
   describe('bad input: one line naming it, nothing written', () => {
