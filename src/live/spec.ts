@@ -118,7 +118,9 @@ const changeable = {
   framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); the picture glides to a new place or size over transitionMs; a new canvas size restarts the JPEG encoder (a few frames dropped, cause encode)' })),
 };
 
-export const LivePatch = Type.Object(changeable, { additionalProperties: false });
+// an empty patch changes nothing: refused (400) as the thermal zone and render GPU patches refuse theirs,
+// so a client that lost its fields on the way hears about it instead of getting a 200
+export const LivePatch = Type.Object(changeable, { additionalProperties: false, minProperties: 1 });
 export type LivePatch = Static<typeof LivePatch>;
 
 export const LiveStart = Type.Object(
