@@ -74,7 +74,9 @@ function shown(v: unknown): string {
  * (as it came) did, where `before` was not a string: coercion of strings is what it is for.
  */
 export function findCoerced(before: unknown, after: unknown, pointer = ''): { at: string; message: string } | null {
-  if (typeof before === 'string') return null;
+  // a string becoming a number, boolean or list is what coercion is for; "" becoming the null a
+  // union allows is not: {"name": ""} cleared a thermal mode and {"maxFps": ""} lifted a rate limit
+  if (typeof before === 'string') return after === null ? { at: pointer, message: `must be null, got ${shown(before)}` } : null;
   const kb = kind(before);
   const ka = kind(after);
   if (kb !== ka || (kb === 'array' && (before as unknown[]).length !== (after as unknown[]).length)) {
@@ -107,6 +109,13 @@ function snapshot(data: unknown): unknown {
   return out;
 }
 
+/** the value at a JSON pointer findCoerced made (its segments escaped as there) */
+function getAt(data: unknown, pointer: string): unknown {
+  let v = data;
+  for (const seg of pointer.split('/').slice(1)) v = (v as Record<string, unknown> | null)?.[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return v;
+}
+
 function fail(wrapped: ValidateFunction, at: string, keyword: string, message: string): false {
   wrapped.errors = [{ instancePath: at, schemaPath: `#/${keyword}`, keyword, params: {}, message }];
   return false;
@@ -135,7 +144,9 @@ function guardedValidator(coercing: ValidateFunction, exact?: ValidateFunction):
           wrapped.errors = exact!.errors;
           return false;
         }
-        return fail(wrapped, coerced.at, COERCED_KEYWORD, coerced.message);
+        // "" made null: say every type the union takes (number or null), not only the null it became
+        const types = typeof getAt(before, coerced.at) === 'string' ? [...new Set(exact!.errors?.filter((e) => e.keyword === 'type' && e.instancePath === coerced.at).map((e) => String(e.params.type)))] : [];
+        return fail(wrapped, coerced.at, COERCED_KEYWORD, types.length > 1 ? `must be ${types.join(' or ')}, got ${shown(getAt(before, coerced.at))}` : coerced.message);
       }
     }
     const at = findNonFinite(data);

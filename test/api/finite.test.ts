@@ -20,6 +20,8 @@ const Body = Type.Object(
     label: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     limit: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
     rate: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()])),
+    mode: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+    framing: Type.Optional(Type.Union([Type.Object({ width: Type.Integer() }), Type.Null()])),
     curve: Type.Optional(Type.Array(Type.Tuple([Type.Number(), Type.Number()]))),
     nested: Type.Optional(Type.Object({ setpoint: Type.Number() })),
   },
@@ -64,6 +66,11 @@ describe('request values keep their JSON types', () => {
       [{ nested: { setpoint: false } }, 'body/nested/setpoint must be number, got false'],
       // coercion would make 0 the null the union allows: the bound it broke as sent is the reason
       [{ rate: 0 }, 'body/rate must be > 0'],
+      // "" is no null: coerced, it cleared a thermal mode ({"name": ""}) and lifted a rate limit ({"maxFps": ""})
+      [{ mode: '' }, 'body/mode must NOT have fewer than 1 characters'],
+      [{ limit: '' }, 'body/limit must be number or null, got ""'],
+      [{ rate: '' }, 'body/rate must be number or null, got ""'],
+      [{ framing: '' }, 'body/framing must be object or null, got ""'],
     ];
     for (const [payload, message] of cases) {
       const r = await a.inject({ method: 'POST', url: '/t/echo', payload: payload as object });
