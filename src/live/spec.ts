@@ -153,10 +153,11 @@ export type LiveStart = Static<typeof LiveStart> & Omit<LivePatch, 'networks' | 
  */
 export const WsClientMessage = Type.Union(
   [
-    Type.Object({ type: Type.Literal('patch'), patch: LivePatch }, { description: 'change the session, as PATCH /v1/live/{id}; answered with "patched" or "error"' }),
-    Type.Object({ type: Type.Literal('get') }, { description: 'answered with "state"' }),
-    Type.Object({ type: Type.Literal('subscribe') }, { description: 'frames follow as binary messages: a 4-byte big-endian header length, a JSON header {seq, network, width, height, at, placement}, the JPEG' }),
-    Type.Object({ type: Type.Literal('paint'), seq: Type.Integer({ minimum: 0, description: 'the frame a page painted (its arrival is the paint time of the latency figures)' }) }),
+    // unknown keys are refused as the REST bodies refuse them: {"type": "get", "patch": {...}} did nothing, silently
+    Type.Object({ type: Type.Literal('patch'), patch: LivePatch }, { additionalProperties: false, description: 'change the session, as PATCH /v1/live/{id}; answered with "patched" or "error"' }),
+    Type.Object({ type: Type.Literal('get') }, { additionalProperties: false, description: 'answered with "state"' }),
+    Type.Object({ type: Type.Literal('subscribe') }, { additionalProperties: false, description: 'frames follow as binary messages: a 4-byte big-endian header length, a JSON header {seq, network, width, height, at, placement}, the JPEG' }),
+    Type.Object({ type: Type.Literal('paint'), seq: Type.Integer({ minimum: 0, description: 'the frame a page painted (its arrival is the paint time of the latency figures)' }) }, { additionalProperties: false }),
   ],
   { description: 'a control message (JSON text, at most 64 KiB)' },
 );
