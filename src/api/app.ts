@@ -8,8 +8,8 @@ import type { Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
-import { errorHandler, schemaErrorFormatter, UriTooLongError } from './errors.ts';
-import { finiteNumbers } from './finite.ts';
+import { BadRequestError, errorHandler, schemaErrorFormatter, UriTooLongError } from './errors.ts';
+import { findTooDeep, finiteNumbers, MAX_DEPTH } from './finite.ts';
 import { performance } from 'node:perf_hooks';
 import { ServerConfig } from '../config/schema.ts';
 import { installAccess, type AccessOptions } from './access.ts';
@@ -82,6 +82,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     transformObject: (d) => optionalDefaults('openapiObject' in d ? d.openapiObject : d.swaggerObject),
   });
   app.addHook('onRequest', async (req, reply) => bodyTimeout(req, reply, requestTimeout));
+  // before any validator (ajv's, a route's own) walks the body recursively: see findTooDeep
+  app.addHook('preValidation', async (req) => {
+    const deep = findTooDeep(req.body);
+    if (deep !== null) throw new BadRequestError(`body nests deeper than ${MAX_DEPTH} levels (at ${deep.length > 40 ? `${deep.slice(0, 40)}...` : deep})`);
+  });
   // before any route: the hook then runs for every route, those of later plugins included
   installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
   // A WebSocket upgrade refused by a hook that runs before @fastify/websocket's own (the access

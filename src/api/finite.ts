@@ -61,6 +61,28 @@ export function findNonFinite(data: unknown, pointer = ''): string | null {
 
 export const COERCED_KEYWORD = 'type';
 
+/** deeper than any route's schema goes; the walks here (and ajv's) recurse once per level */
+export const MAX_DEPTH = 64;
+
+/**
+ * JSON pointer of the first value nested `max` levels down, or null. Iterative, unlike the walks
+ * below, TypeBox's Value.Clone and ajv's code: a body of 200 000 nested brackets (400 kB, under
+ * the body limit) overflowed their stack and was answered 500. The app checks every body with it
+ * before validation (app.ts), so custom validators (renders) are covered too.
+ */
+export function findTooDeep(data: unknown, max = MAX_DEPTH): string | null {
+  const stack: Array<[unknown, string, number]> = [[data, '', 0]];
+  while (stack.length > 0) {
+    const [v, at, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    // JSON is plain objects and arrays; a Buffer or stream (a multipart part) is not walked byte by byte
+    if (!Array.isArray(v) && ![Object.prototype, null].includes(Object.getPrototypeOf(v) as object | null)) continue;
+    if (depth >= max) return at;
+    for (const [k, c] of Object.entries(v)) stack.push([c, `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, depth + 1]);
+  }
+  return null;
+}
+
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 /** what came, short enough for an error message */

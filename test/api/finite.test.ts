@@ -5,6 +5,7 @@
  * headers) may be coerced; any other value keeps its JSON type or the request is refused.
  */
 import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -29,6 +30,8 @@ const Body = Type.Object(
 );
 const plugin: FastifyPluginAsync = async (app) => {
   app.post('/echo', { schema: { body: Body } }, async (req) => req.body);
+  // a route with its own validator, as /v1/renders has (TypeBox's Value.Clone recurses per level)
+  app.post('/own', { schema: { body: Body }, validatorCompiler: () => (v: unknown) => ({ value: Value.Clone(v) }) }, async (req) => req.body);
   app.get('/q/:n', { schema: { params: Type.Object({ n: Type.Integer() }), querystring: Type.Object({ seconds: Type.Integer({ default: 5 }), fans: Type.Optional(Type.Array(Type.String())), on: Type.Optional(Type.Boolean()) }) } }, async (req) => ({
     params: req.params,
     query: req.query,
@@ -77,6 +80,19 @@ describe('request values keep their JSON types', () => {
       expect(r.statusCode, JSON.stringify(payload)).toBe(400);
       expect(r.json().message, JSON.stringify(payload)).toBe(message);
     }
+  });
+
+  it('refuses a body nested deeper than any schema goes with a 400, not a stack overflow (500)', async () => {
+    const a = await open();
+    const deep = `{"curve": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    const r = await a.inject({ method: 'POST', url: '/t/echo', payload: deep, headers: { 'content-type': 'application/json' } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toBe('body nests deeper than 64 levels (at /curve/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0...)');
+    const own = await a.inject({ method: 'POST', url: '/t/own', payload: deep, headers: { 'content-type': 'application/json' } });
+    expect([own.statusCode, own.json().message]).toEqual([400, r.json().message]);
+    // as deep as a real body goes passes
+    const ok = await a.inject({ method: 'POST', url: '/t/echo', payload: { nested: { setpoint: 70 }, curve: [[40, 0]] } });
+    expect(ok.statusCode).toBe(200);
   });
 
   it('a null the schema allows stays null (not "" or 0); well-typed bodies pass unchanged', async () => {
