@@ -10,7 +10,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
 import { ConflictError } from '../api/errors.ts';
-import { NewestWriter, type Client, type LiveFrame } from './hub.ts';
+import { NewestWriter, STALLED_CLIENT_MS, type Client, type LiveFrame } from './hub.ts';
 import { controlPage, projectorPage } from './page.ts';
 import type { LiveService } from './service.ts';
 import type { LiveSession } from './session.ts';
@@ -134,6 +134,8 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
             else res.once('drain', done);
           },
           () => m.clientDropped.inc({ output: 'mjpeg' }),
+          // a client that stopped reading gives its place back (its close handler below tidies up)
+          { ms: STALLED_CLIENT_MS, onStalled: () => res.destroy() },
         );
         const client: Client = {
           output: 'mjpeg',
@@ -197,6 +199,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
           const writer = new NewestWriter(
             (f, done) => socket.send(framePacket(f), () => done()),
             () => m.clientDropped.inc({ output: 'ws' }),
+            { ms: STALLED_CLIENT_MS, onStalled: () => socket.terminate() },
           );
           client = {
             output: 'ws',
