@@ -15,7 +15,7 @@ import { controlPage, projectorPage } from './page.ts';
 import type { LiveService } from './service.ts';
 import type { LiveSession } from './session.ts';
 import { LivePatch, LiveStart, WsClientMessage } from './spec.ts';
-import { handleMessage } from './ws.ts';
+import { handleMessage, stateTicker } from './ws.ts';
 
 const BOUNDARY = 'gancelive';
 
@@ -215,8 +215,8 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
           m.clients.inc({ output: 'ws' });
           s.hub.add(client);
         };
-        const timer = setInterval(() => send({ type: 'state', session: s.view() }), 1000);
-        timer.unref();
+        const ticked = { get bufferedAmount() { return socket.bufferedAmount; }, send: (text: string) => socket.readyState === socket.OPEN && socket.send(text), terminate: () => socket.terminate() };
+        const stopTicker = stateTicker(ticked, () => s.view(), { periodMs: 1000, stalledMs: STALLED_CLIENT_MS, subscribed: () => client !== null });
         send({ type: 'state', session: s.view() });
         socket.on('message', (data, isBinary) => {
           const answer = handleMessage(s, data as Buffer, isBinary, { subscribe, bad: () => m.badMessages.inc() });
@@ -224,7 +224,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
         });
         socket.on('error', () => {});
         socket.on('close', () => {
-          clearInterval(timer);
+          stopTicker();
           s.stopped.removeEventListener('abort', onStop);
           s.controls--;
           if (client) {
