@@ -8,8 +8,8 @@ import type { Registry } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
-import { errorHandler, schemaErrorFormatter, UriTooLongError } from './errors.ts';
-import { finiteNumbers } from './finite.ts';
+import { BadRequestError, errorHandler, schemaErrorFormatter, UriTooLongError } from './errors.ts';
+import { findTooDeep, finiteNumbers, MAX_DEPTH } from './finite.ts';
 import { performance } from 'node:perf_hooks';
 import { ServerConfig } from '../config/schema.ts';
 import { installAccess, type AccessOptions } from './access.ts';
@@ -79,8 +79,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       openapi: '3.0.3',
       info: { title: 'gance', description: 'Rig daemon: thermal control, synthesis, renders', version },
     },
+    transformObject: (d) => optionalDefaults('openapiObject' in d ? d.openapiObject : d.swaggerObject),
   });
   app.addHook('onRequest', async (req, reply) => bodyTimeout(req, reply, requestTimeout));
+  // before any validator (ajv's, a route's own) walks the body recursively: see findTooDeep
+  app.addHook('preValidation', async (req) => {
+    const deep = findTooDeep(req.body);
+    if (deep !== null) throw new BadRequestError(`body nests deeper than ${MAX_DEPTH} levels (at ${deep.length > 40 ? `${deep.slice(0, 40)}...` : deep})`);
+  });
   // before any route: the hook then runs for every route, those of later plugins included
   installAccess(app, { ...DEFAULT_ACCESS, ...opts.access }, opts.registry);
   // A WebSocket upgrade refused by a hook that runs before @fastify/websocket's own (the access
@@ -120,6 +126,40 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.ready();
   return app;
+}
+
+/**
+ * A request field or parameter with a default may be left out (validation fills it in), but TypeBox
+ * lists it as required, and so did the document: a client generated from /docs/json had to send
+ * fps, maxClients and jpegQuality to start a live session, ?source= to patch a zone. The document
+ * says what the routes accept: such fields are optional there. Responses keep theirs (always sent).
+ */
+export function optionalDefaults<T>(doc: T): T {
+  const relax = (schema: unknown): void => {
+    if (schema === null || typeof schema !== 'object') return;
+    if (Array.isArray(schema)) return schema.forEach(relax);
+    const s = schema as { required?: unknown; properties?: Record<string, { default?: unknown }> };
+    if (Array.isArray(s.required) && s.properties) {
+      const props = s.properties;
+      s.required = s.required.filter((k) => typeof k !== 'string' || props[k]?.default === undefined);
+      if ((s.required as unknown[]).length === 0) delete s.required;
+    }
+    for (const v of Object.values(s)) relax(v);
+  };
+  type Operation = { requestBody?: unknown; parameters?: Array<{ required?: boolean; in?: string; schema?: { default?: unknown } }> };
+  const paths = (doc as { paths?: Record<string, Record<string, Operation>> }).paths ?? {};
+  for (const ops of Object.values(paths)) {
+    for (const op of Object.values(ops)) {
+      if (op === null || typeof op !== 'object') continue;
+      relax(op.requestBody);
+      for (const p of op.parameters ?? []) {
+        // a path parameter is always there; a query one with a default need not be
+        if (p.in !== 'path' && p.required && p.schema?.default !== undefined) p.required = false;
+        relax(p.schema);
+      }
+    }
+  }
+  return doc;
 }
 
 /**

@@ -61,6 +61,28 @@ export function findNonFinite(data: unknown, pointer = ''): string | null {
 
 export const COERCED_KEYWORD = 'type';
 
+/** deeper than any route's schema goes; the walks here (and ajv's) recurse once per level */
+export const MAX_DEPTH = 64;
+
+/**
+ * JSON pointer of the first value nested `max` levels down, or null. Iterative, unlike the walks
+ * below, TypeBox's Value.Clone and ajv's code: a body of 200 000 nested brackets (400 kB, under
+ * the body limit) overflowed their stack and was answered 500. The app checks every body with it
+ * before validation (app.ts), so custom validators (renders) are covered too.
+ */
+export function findTooDeep(data: unknown, max = MAX_DEPTH): string | null {
+  const stack: Array<[unknown, string, number]> = [[data, '', 0]];
+  while (stack.length > 0) {
+    const [v, at, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    // JSON is plain objects and arrays; a Buffer or stream (a multipart part) is not walked byte by byte
+    if (!Array.isArray(v) && ![Object.prototype, null].includes(Object.getPrototypeOf(v) as object | null)) continue;
+    if (depth >= max) return at;
+    for (const [k, c] of Object.entries(v)) stack.push([c, `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, depth + 1]);
+  }
+  return null;
+}
+
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 /** what came, short enough for an error message */
@@ -74,7 +96,9 @@ function shown(v: unknown): string {
  * (as it came) did, where `before` was not a string: coercion of strings is what it is for.
  */
 export function findCoerced(before: unknown, after: unknown, pointer = ''): { at: string; message: string } | null {
-  if (typeof before === 'string') return null;
+  // a string becoming a number, boolean or list is what coercion is for; "" becoming the null a
+  // union allows is not: {"name": ""} cleared a thermal mode and {"maxFps": ""} lifted a rate limit
+  if (typeof before === 'string') return after === null ? { at: pointer, message: `must be null, got ${shown(before)}` } : null;
   const kb = kind(before);
   const ka = kind(after);
   if (kb !== ka || (kb === 'array' && (before as unknown[]).length !== (after as unknown[]).length)) {
@@ -107,6 +131,13 @@ function snapshot(data: unknown): unknown {
   return out;
 }
 
+/** the value at a JSON pointer findCoerced made (its segments escaped as there) */
+function getAt(data: unknown, pointer: string): unknown {
+  let v = data;
+  for (const seg of pointer.split('/').slice(1)) v = (v as Record<string, unknown> | null)?.[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return v;
+}
+
 function fail(wrapped: ValidateFunction, at: string, keyword: string, message: string): false {
   wrapped.errors = [{ instancePath: at, schemaPath: `#/${keyword}`, keyword, params: {}, message }];
   return false;
@@ -135,7 +166,9 @@ function guardedValidator(coercing: ValidateFunction, exact?: ValidateFunction):
           wrapped.errors = exact!.errors;
           return false;
         }
-        return fail(wrapped, coerced.at, COERCED_KEYWORD, coerced.message);
+        // "" made null: say every type the union takes (number or null), not only the null it became
+        const types = typeof getAt(before, coerced.at) === 'string' ? [...new Set(exact!.errors?.filter((e) => e.keyword === 'type' && e.instancePath === coerced.at).map((e) => String(e.params.type)))] : [];
+        return fail(wrapped, coerced.at, COERCED_KEYWORD, types.length > 1 ? `must be ${types.join(' or ')}, got ${shown(getAt(before, coerced.at))}` : coerced.message);
       }
     }
     const at = findNonFinite(data);

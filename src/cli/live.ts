@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import { clientAuthHeaders } from '../api/client-token.ts';
 
 interface LiveFlags {
   audio: string;
@@ -92,7 +93,10 @@ function untilStopped(flags: LiveFlags): Promise<void> {
 async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
   const url = base.replace(/\/+$/, '');
   const call = async <T = View>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${url}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) }).catch((e: Error) => {
+    // the token as every other daemon command sends it (GANCE_TOKEN, its file, /etc/gance/token):
+    // without it a daemon with a token refused the start 401, and nothing here could send one
+    const headers = { ...clientAuthHeaders(), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
+    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).catch((e: Error) => {
       throw new Error(`daemon ${url}: ${e.message}`);
     });
     const json = (await res.json()) as T & { message?: string };

@@ -9,6 +9,9 @@ function authIssues(server: Config['server']): string[] {
   const issues: string[] = [];
   const hasToken = auth.token !== undefined || auth.tokenFile !== undefined;
   if (auth.token !== undefined && auth.tokenFile !== undefined) issues.push('server.auth: set token or tokenFile, not both');
+  // as tokenFile's: HTTP trims a header value and the CLI trims GANCE_TOKEN, so a token with spaces
+  // around it was one no Authorization header could ever match (the token itself is never printed)
+  if (auth.token !== undefined && /\s/.test(auth.token)) issues.push('server.auth.token: must be one word (no whitespace in it or around it)');
   if (!hasToken && !isLoopbackHost(host)) {
     issues.push(
       `server.auth.tokenFile: required when server.host is ${host} (not loopback): anyone on the network could change the fans; ` +

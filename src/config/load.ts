@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import { Config } from './schema.ts';
 import { ConfigError, formatSchemaErrors } from './errors.ts';
 import { crossCheck } from './cross-check.ts';
@@ -30,7 +30,8 @@ export function resolveConfig(raw: unknown, source = '(inline)'): Config {
 }
 
 export function parseConfigText(text: string, source: string): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
@@ -40,7 +41,26 @@ export function parseConfigText(text: string, source: string): Config {
       }),
     );
   }
-  return resolveConfig(doc.toJS() ?? {}, source);
+  // An alias inside the node it names (`a: &a [*a]`) makes a cyclic object that overflowed the
+  // stack while defaults were filled in ("Maximum call stack size exceeded", exit 1), and an alias
+  // bomb threw from toJS: both are YAML no config can use, said as such with where they are.
+  const cycles: string[] = [];
+  visit(doc, {
+    Alias(_key, node, path) {
+      const target = node.resolve(doc);
+      if (!target || !path.includes(target)) return;
+      const pos = node.range ? lines.linePos(node.range[0]) : undefined;
+      cycles.push(`${pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)'}: invalid YAML: alias *${node.source} is inside the node it refers to (a cycle)`);
+    },
+  });
+  if (cycles.length > 0) throw new ConfigError(source, cycles);
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    throw new ConfigError(source, [`(yaml): invalid YAML: ${(err as Error).message}`]);
+  }
+  return resolveConfig(raw ?? {}, source);
 }
 
 export function loadConfigFile(path: string = DEFAULT_CONFIG_PATH): Config {

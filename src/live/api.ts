@@ -10,12 +10,12 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
 import { ConflictError } from '../api/errors.ts';
-import { NewestWriter, type Client, type LiveFrame } from './hub.ts';
+import { NewestWriter, STALLED_CLIENT_MS, type Client, type LiveFrame } from './hub.ts';
 import { controlPage, projectorPage } from './page.ts';
 import type { LiveService } from './service.ts';
 import type { LiveSession } from './session.ts';
 import { LivePatch, LiveStart, WsClientMessage } from './spec.ts';
-import { handleMessage } from './ws.ts';
+import { handleMessage, stateTicker } from './ws.ts';
 
 const BOUNDARY = 'gancelive';
 
@@ -134,6 +134,8 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
             else res.once('drain', done);
           },
           () => m.clientDropped.inc({ output: 'mjpeg' }),
+          // a client that stopped reading gives its place back (its close handler below tidies up)
+          { ms: STALLED_CLIENT_MS, onStalled: () => res.destroy() },
         );
         const client: Client = {
           output: 'mjpeg',
@@ -197,6 +199,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
           const writer = new NewestWriter(
             (f, done) => socket.send(framePacket(f), () => done()),
             () => m.clientDropped.inc({ output: 'ws' }),
+            { ms: STALLED_CLIENT_MS, onStalled: () => socket.terminate() },
           );
           client = {
             output: 'ws',
@@ -212,8 +215,8 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
           m.clients.inc({ output: 'ws' });
           s.hub.add(client);
         };
-        const timer = setInterval(() => send({ type: 'state', session: s.view() }), 1000);
-        timer.unref();
+        const ticked = { get bufferedAmount() { return socket.bufferedAmount; }, send: (text: string) => socket.readyState === socket.OPEN && socket.send(text), terminate: () => socket.terminate() };
+        const stopTicker = stateTicker(ticked, () => s.view(), { periodMs: 1000, stalledMs: STALLED_CLIENT_MS, subscribed: () => client !== null });
         send({ type: 'state', session: s.view() });
         socket.on('message', (data, isBinary) => {
           const answer = handleMessage(s, data as Buffer, isBinary, { subscribe, bad: () => m.badMessages.inc() });
@@ -221,7 +224,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
         });
         socket.on('error', () => {});
         socket.on('close', () => {
-          clearInterval(timer);
+          stopTicker();
           s.stopped.removeEventListener('abort', onStop);
           s.controls--;
           if (client) {

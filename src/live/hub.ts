@@ -31,18 +31,30 @@ export interface Client {
 }
 
 /**
+ * How long a client may leave one frame unread before it is let go. Memory is bounded without it
+ * (one frame in the socket, one waiting), but a client that connects and never reads held one of
+ * the session's maxClients for ever: enough of them (the MJPEG stream is a read route, open
+ * without a token unless server.auth.read says so) and the projector itself was refused 409.
+ * Long enough for a projector on a poor link to catch up.
+ */
+export const STALLED_CLIENT_MS = 30_000;
+
+/**
  * Writes the newest frame offered, one at a time: `write` calls `done` once the transport took it
- * (drained), and a frame offered meanwhile waits in a single slot (a newer one replaces it).
+ * (drained), and a frame offered meanwhile waits in a single slot (a newer one replaces it). A
+ * write not done within `stall.ms` calls `stall.onStalled` (the transport closes the client).
  */
 export class NewestWriter {
   private writing = false;
   private waiting: LiveFrame | null = null;
   private closed = false;
+  private stallTimer: NodeJS.Timeout | null = null;
   dropped = 0;
 
   constructor(
     private readonly write: (frame: LiveFrame, done: () => void) => void,
     private readonly onDrop: () => void,
+    private readonly stall?: { ms: number; onStalled: () => void },
   ) {}
 
   offer(frame: LiveFrame): void {
@@ -58,14 +70,26 @@ export class NewestWriter {
   close(): void {
     this.closed = true;
     this.waiting = null;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
   }
 
   private start(frame: LiveFrame): void {
     this.writing = true;
     let called = false;
+    const stall = this.stall;
+    if (stall) {
+      this.stallTimer = setTimeout(() => {
+        this.stallTimer = null;
+        if (!called && !this.closed) stall.onStalled();
+      }, stall.ms);
+      this.stallTimer.unref();
+    }
     this.write(frame, () => {
       if (called) return;
       called = true;
+      if (this.stallTimer) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
       this.writing = false;
       const next = this.waiting;
       this.waiting = null;

@@ -118,7 +118,9 @@ const changeable = {
   framing: Type.Optional(Type.Union([Framing, Type.Null()], { description: 'an output canvas with the picture placed on it (null: the picture as it is); the picture glides to a new place or size over transitionMs; a new canvas size restarts the JPEG encoder (a few frames dropped, cause encode)' })),
 };
 
-export const LivePatch = Type.Object(changeable, { additionalProperties: false });
+// an empty patch changes nothing: refused (400) as the thermal zone and render GPU patches refuse theirs,
+// so a client that lost its fields on the way hears about it instead of getting a 200
+export const LivePatch = Type.Object(changeable, { additionalProperties: false, minProperties: 1 });
 export type LivePatch = Static<typeof LivePatch>;
 
 export const LiveStart = Type.Object(
@@ -151,10 +153,11 @@ export type LiveStart = Static<typeof LiveStart> & Omit<LivePatch, 'networks' | 
  */
 export const WsClientMessage = Type.Union(
   [
-    Type.Object({ type: Type.Literal('patch'), patch: LivePatch }, { description: 'change the session, as PATCH /v1/live/{id}; answered with "patched" or "error"' }),
-    Type.Object({ type: Type.Literal('get') }, { description: 'answered with "state"' }),
-    Type.Object({ type: Type.Literal('subscribe') }, { description: 'frames follow as binary messages: a 4-byte big-endian header length, a JSON header {seq, network, width, height, at, placement}, the JPEG' }),
-    Type.Object({ type: Type.Literal('paint'), seq: Type.Integer({ minimum: 0, description: 'the frame a page painted (its arrival is the paint time of the latency figures)' }) }),
+    // unknown keys are refused as the REST bodies refuse them: {"type": "get", "patch": {...}} did nothing, silently
+    Type.Object({ type: Type.Literal('patch'), patch: LivePatch }, { additionalProperties: false, description: 'change the session, as PATCH /v1/live/{id}; answered with "patched" or "error"' }),
+    Type.Object({ type: Type.Literal('get') }, { additionalProperties: false, description: 'answered with "state"' }),
+    Type.Object({ type: Type.Literal('subscribe') }, { additionalProperties: false, description: 'frames follow as binary messages: a 4-byte big-endian header length, a JSON header {seq, network, width, height, at, placement}, the JPEG' }),
+    Type.Object({ type: Type.Literal('paint'), seq: Type.Integer({ minimum: 0, description: 'the frame a page painted (its arrival is the paint time of the latency figures)' }) }, { additionalProperties: false }),
   ],
   { description: 'a control message (JSON text, at most 64 KiB)' },
 );

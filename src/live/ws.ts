@@ -65,3 +65,34 @@ export function handleMessage(s: LiveSession, data: Buffer, isBinary: boolean, h
     return error(`internal error: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
+
+/** What the state ticker needs of a WebSocket (ws's own; a fake in the tests). */
+export interface TickedSocket {
+  readonly bufferedAmount: number;
+  send(text: string): void;
+  terminate(): void;
+}
+
+/**
+ * The state message each second, for a client that reads it. A state goes out only when the
+ * last one has left (nothing buffered): a client that stopped reading grew the daemon's memory by a
+ * state a second, for ever, once its socket's kernel buffers were full. One that has not
+ * subscribed (a control page) and leaves its socket full for `stalledMs` is terminated, giving its
+ * maxClients place back; a subscribed one is let go by its frame writer (hub.ts). Returns a stop.
+ */
+export function stateTicker(socket: TickedSocket, state: () => unknown, opts: { periodMs: number; stalledMs: number; subscribed: () => boolean }): () => void {
+  let fullSince: number | null = null;
+  let elapsed = 0;
+  const timer = setInterval(() => {
+    elapsed += opts.periodMs;
+    if (socket.bufferedAmount === 0) {
+      fullSince = null;
+      socket.send(JSON.stringify({ type: 'state', session: state() }));
+      return;
+    }
+    fullSince ??= elapsed;
+    if (!opts.subscribed() && elapsed - fullSince >= opts.stalledMs) socket.terminate();
+  }, opts.periodMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

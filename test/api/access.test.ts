@@ -331,6 +331,17 @@ describe('token sources', () => {
     expect(msg).toContain('server.auth.token: must be at least 32 characters');
     expect(msg).not.toContain('short-secret-x');
     expect(() => parseConfigText(`server: { auth: { token: ${TOKEN}, tokenFile: /x } }\n${base}`, 'c.yaml')).toThrow('server.auth: set token or tokenFile, not both');
+    // a header value is trimmed on the way (and GANCE_TOKEN by the CLI): such a token could never be sent
+    for (const spaced of [`"${TOKEN} "`, `" ${TOKEN}"`, `"${TOKEN.slice(0, 16)} ${TOKEN.slice(16)}"`]) {
+      let spacedMsg = '';
+      try {
+        parseConfigText(`server: { auth: { token: ${spaced} } }\n${base}`, 'c.yaml');
+      } catch (err) {
+        spacedMsg = (err as Error).message;
+      }
+      expect(spacedMsg).toContain('server.auth.token: must be one word (no whitespace in it or around it)');
+      expect(spacedMsg).not.toContain(TOKEN.slice(0, 16));
+    }
     expect(() => parseConfigText(`server: { auth: { metrics: token } }\n${base}`, 'c.yaml')).toThrow('server.auth.metrics: "token" needs server.auth.token or server.auth.tokenFile');
     expect(() => parseConfigText(`server: { allowedHosts: ["bad host"] }\n${base}`, 'c.yaml')).toThrow(/server\.allowedHosts\[0\]/);
   });

@@ -50,6 +50,24 @@ describe('OpenAPI document of the whole daemon', () => {
       const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${bare(path)}`));
       const missing = routes.filter((r) => !HIDDEN.some((h) => h.test(r)) && !documented.includes(r));
       expect(missing).toEqual([]);
+      // a field with a default may be left out (validation fills it): the document must not require it
+      const requiredWithDefault: string[] = [];
+      const scan = (schema: unknown, at: string): void => {
+        if (schema === null || typeof schema !== 'object') return;
+        const o = schema as { required?: unknown; properties?: Record<string, { default?: unknown }> };
+        if (Array.isArray(o.required) && o.properties) for (const k of o.required) if (o.properties[k]?.default !== undefined) requiredWithDefault.push(`${at} ${k}`);
+        for (const [k, v] of Object.entries(o)) scan(v, `${at}/${k}`);
+      };
+      type Op = { requestBody?: unknown; parameters?: Array<{ name: string; in: string; required?: boolean; schema?: { default?: unknown } }> };
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Op>>)) {
+        for (const [method, op] of Object.entries(ops)) {
+          scan(op.requestBody, `${method.toUpperCase()} ${path} body`);
+          for (const p of op.parameters ?? []) if (p.required && p.schema?.default !== undefined) requiredWithDefault.push(`${method.toUpperCase()} ${path} ${p.in} ${p.name}`);
+        }
+      }
+      expect(requiredWithDefault).toEqual([]);
+      const liveStart = (doc.paths['/v1/live/'] ?? doc.paths['/v1/live'])!.post as { requestBody: { content: { 'application/json': { schema: { required: string[] } } } } };
+      expect(liveStart.requestBody.content['application/json'].schema.required).toEqual(['audio', 'networks']);
       // no daemon path in it (its roots, state, checkout, home): a client learns names, not where they are
       const text = (await d.app.inject('/docs/json')).body;
       for (const path of [root, process.cwd(), homedir(), tmpdir()]) expect(text.includes(path), path).toBe(false);

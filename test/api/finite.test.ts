@@ -5,6 +5,7 @@
  * headers) may be coerced; any other value keeps its JSON type or the request is refused.
  */
 import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,6 +21,8 @@ const Body = Type.Object(
     label: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     limit: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
     rate: Type.Optional(Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()])),
+    mode: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+    framing: Type.Optional(Type.Union([Type.Object({ width: Type.Integer() }), Type.Null()])),
     curve: Type.Optional(Type.Array(Type.Tuple([Type.Number(), Type.Number()]))),
     nested: Type.Optional(Type.Object({ setpoint: Type.Number() })),
   },
@@ -27,6 +30,8 @@ const Body = Type.Object(
 );
 const plugin: FastifyPluginAsync = async (app) => {
   app.post('/echo', { schema: { body: Body } }, async (req) => req.body);
+  // a route with its own validator, as /v1/renders has (TypeBox's Value.Clone recurses per level)
+  app.post('/own', { schema: { body: Body }, validatorCompiler: () => (v: unknown) => ({ value: Value.Clone(v) }) }, async (req) => req.body);
   app.get('/q/:n', { schema: { params: Type.Object({ n: Type.Integer() }), querystring: Type.Object({ seconds: Type.Integer({ default: 5 }), fans: Type.Optional(Type.Array(Type.String())), on: Type.Optional(Type.Boolean()) }) } }, async (req) => ({
     params: req.params,
     query: req.query,
@@ -64,12 +69,30 @@ describe('request values keep their JSON types', () => {
       [{ nested: { setpoint: false } }, 'body/nested/setpoint must be number, got false'],
       // coercion would make 0 the null the union allows: the bound it broke as sent is the reason
       [{ rate: 0 }, 'body/rate must be > 0'],
+      // "" is no null: coerced, it cleared a thermal mode ({"name": ""}) and lifted a rate limit ({"maxFps": ""})
+      [{ mode: '' }, 'body/mode must NOT have fewer than 1 characters'],
+      [{ limit: '' }, 'body/limit must be number or null, got ""'],
+      [{ rate: '' }, 'body/rate must be number or null, got ""'],
+      [{ framing: '' }, 'body/framing must be object or null, got ""'],
     ];
     for (const [payload, message] of cases) {
       const r = await a.inject({ method: 'POST', url: '/t/echo', payload: payload as object });
       expect(r.statusCode, JSON.stringify(payload)).toBe(400);
       expect(r.json().message, JSON.stringify(payload)).toBe(message);
     }
+  });
+
+  it('refuses a body nested deeper than any schema goes with a 400, not a stack overflow (500)', async () => {
+    const a = await open();
+    const deep = `{"curve": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    const r = await a.inject({ method: 'POST', url: '/t/echo', payload: deep, headers: { 'content-type': 'application/json' } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toBe('body nests deeper than 64 levels (at /curve/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0...)');
+    const own = await a.inject({ method: 'POST', url: '/t/own', payload: deep, headers: { 'content-type': 'application/json' } });
+    expect([own.statusCode, own.json().message]).toEqual([400, r.json().message]);
+    // as deep as a real body goes passes
+    const ok = await a.inject({ method: 'POST', url: '/t/echo', payload: { nested: { setpoint: 70 }, curve: [[40, 0]] } });
+    expect(ok.statusCode).toBe(200);
   });
 
   it('a null the schema allows stays null (not "" or 0); well-typed bodies pass unchanged', async () => {

@@ -195,6 +195,14 @@ describe('config loading', () => {
     for (const i of issues) expect(i).toMatch(/^line \d+, column \d+: invalid YAML: /);
   });
 
+  it('refuses a YAML alias inside the node it names, and an alias bomb, as invalid YAML (not a stack overflow)', () => {
+    expect(issuesOf(`${base}server: &s { allowedHosts: [*s] }\n`)).toEqual(['line 8, column 29: invalid YAML: alias *s is inside the node it refers to (a cycle)']);
+    const bomb = ['a: &a [x, x]', ...'bcdefgh'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`)].join('\n');
+    const issues = issuesOf(`${base}${bomb}\n`);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^\(yaml\): invalid YAML: .*alias/i);
+  });
+
   it('refuses a missing file', () => {
     expect(() => loadConfigFile('/nonexistent/gance.yaml')).toThrow('/nonexistent/gance.yaml: cannot read config: file not found');
   });

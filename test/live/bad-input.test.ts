@@ -48,6 +48,26 @@ describe('live sessions refuse bad input and keep going', () => {
     expect((await api(srv.base, 'GET', '/v1/live')).body.map((s: { id: string }) => s.id)).toEqual([id]);
   }, 30_000);
 
+  it('refuses an empty patch (REST and WebSocket) as the thermal zone patch does, changing nothing', async () => {
+    const before = (await api(srv.base, 'GET', `/v1/live/${id}`)).body.params;
+    const r = await api(srv.base, 'PATCH', `/v1/live/${id}`, {});
+    expect(r.status).toBe(400);
+    expect(r.body.message).toBe('body must NOT have fewer than 1 properties');
+    const { ws, next } = await openWs(srv.base, id);
+    try {
+      const err = next((m, bin) => !bin && (m.type === 'error' || m.type === 'patched'));
+      ws.send(JSON.stringify({ type: 'patch', patch: {} }));
+      const answer = await err;
+      expect(answer.type).toBe('error');
+      expect(answer.message).toMatch(/^patch: \/patch .*at least 1 propert/);
+    } finally {
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      ws.close();
+      await closed;
+    }
+    expect((await api(srv.base, 'GET', `/v1/live/${id}`)).body.params).toEqual(before);
+  }, 30_000);
+
   it('keeps the previous network when a new one fails to load mid-set', async () => {
     const r = await api(srv.base, 'PATCH', `/v1/live/${id}`, { networks: ['unloadable'] });
     expect(r.status).toBe(200);

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { api, liveServer, readMjpeg, tempDir, toneWav } from './helpers.ts';
 
-function run(args: string[]) {
-  const child = spawn(process.execPath, ['bin/gance.js', 'live', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['bin/gance.js', 'live', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   const waiters: Array<{ re: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
@@ -70,6 +70,32 @@ describe('gance live', () => {
       expect(await p.exited).toBe(0);
       expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
       expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+
+  it('--daemon sends the API token (GANCE_TOKEN) as the other daemon commands do', async () => {
+    const token = 'live-cli-token-0123456789abcdef0123456789';
+    const srv = await liveServer({ access: { token } });
+    try {
+      const wav = toneWav(tempDir());
+      const p = run(['--daemon', srv.base, '--audio', wav, '--network', 'demo-64', '--fps', '25'], { GANCE_TOKEN: token, GANCE_TOKEN_FILE: '' });
+      try {
+        const quit = p.exited.then((code) => Promise.reject(new Error(`gance live exited ${code}: ${p.err()}`)));
+        quit.catch(() => {}); // it exits at the end either way
+        await Promise.race([p.line(/^live session (\w+) on /m), quit]);
+        // a status line: the GETs carry it too, and SIGINT is handled from here on
+        await p.line(/^running demo-64: .* fps, \d+ shown/m);
+      } finally {
+        p.child.kill('SIGINT');
+      }
+      expect(await p.exited).toBe(0);
+      // the DELETE went with it too
+      expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+      const refused = run(['--daemon', srv.base, '--audio', wav, '--network', 'demo-64'], { GANCE_TOKEN: 'not-the-token-but-long-enough-0123456789', GANCE_TOKEN_FILE: '' });
+      expect(await refused.exited).toBe(1);
+      expect(refused.err()).toMatch(/401 the API token \(or session cookie\) is not valid/);
     } finally {
       await srv.close();
     }

@@ -127,6 +127,10 @@ describe('live controls', () => {
       expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/^patch: \/patch\/fps .*120/);
       ws.send(JSON.stringify({ type: 'paint', seq: -1 }));
       expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/^paint: \/seq /);
+      ws.send(JSON.stringify({ type: 'get', patch: { alpha: 1 } }));
+      expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/^get: \/patch Unexpected property/);
+      ws.send(JSON.stringify({ type: 'patch', patch: { alpha: 1 }, fps: 10 }));
+      expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/^patch: \/fps Unexpected property/);
       ws.send(JSON.stringify({ type: 'dance' }));
       expect((await next((m, bin) => !bin && m.type === 'error')).message).toMatch(/unknown message type "dance": patch, get, subscribe, paint/);
       ws.send(JSON.stringify({ type: 'get' }));

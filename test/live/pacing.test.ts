@@ -1,6 +1,6 @@
 /** The pacing rules, the newest-frame writer and the JPEG splitter, on their own. */
-import { describe, expect, it } from 'vitest';
-import { FrameHub, NewestWriter, type LiveFrame } from '../../src/live/hub.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { FrameHub, NewestWriter, STALLED_CLIENT_MS, type LiveFrame } from '../../src/live/hub.ts';
 import { JpegEncoder, JpegSplitter } from '../../src/live/jpeg.ts';
 import { Pacer, RecentWindow, type DropCause } from '../../src/live/pacing.ts';
 
@@ -71,6 +71,34 @@ describe('NewestWriter', () => {
     for (let s = 0; s < 10; s++) hub.publish(frame(s));
     expect(fast).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(stalled.dropped).toBe(8); // 0 in its socket, 9 waiting, the rest skipped
+  });
+});
+
+describe('NewestWriter with a client that stops reading', () => {
+  it('lets go of a client whose frame stays unwritten past the stall limit, and never of one that keeps up', () => {
+    vi.useFakeTimers();
+    try {
+      let stalledCalls = 0;
+      let keptUpCalls = 0;
+      const stalled = new NewestWriter(() => {}, () => {}, { ms: STALLED_CLIENT_MS, onStalled: () => stalledCalls++ });
+      const keptUp = new NewestWriter((_f, d) => setTimeout(d, STALLED_CLIENT_MS / 2), () => {}, { ms: STALLED_CLIENT_MS, onStalled: () => keptUpCalls++ });
+      for (let s = 0; s < 8; s++) {
+        stalled.offer(frame(s));
+        keptUp.offer(frame(s));
+        vi.advanceTimersByTime(STALLED_CLIENT_MS / 4);
+      }
+      // the stalled one: once, after the limit; the slow one drains each frame in half of it
+      expect([stalledCalls, keptUpCalls]).toEqual([1, 0]);
+      // closed (the transport went away) before the limit: nothing fires later
+      let closedCalls = 0;
+      const closed = new NewestWriter(() => {}, () => {}, { ms: STALLED_CLIENT_MS, onStalled: () => closedCalls++ });
+      closed.offer(frame(0));
+      closed.close();
+      vi.advanceTimersByTime(STALLED_CLIENT_MS * 2);
+      expect(closedCalls).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

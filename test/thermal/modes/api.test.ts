@@ -100,6 +100,10 @@ describe('thermal modes over the API', () => {
     r = await h.app.inject({ method: 'PUT', url: '/v1/thermal/mode', payload: { mode: 'stage-quiet' } });
     expect(r.statusCode).toBe(400);
     expect(r.json().message).toMatch(/name/);
+    // "" is not the null that clears the mode (ajv's coercion made it one: a 200 that cleared it)
+    r = await h.app.inject({ method: 'PUT', url: '/v1/thermal/mode', payload: { name: '' } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toBe('body/name must NOT have fewer than 1 characters');
     r = await h.app.inject({ method: 'PATCH', url: '/v1/thermal/zones/gpu0?source=oracle', payload: { maxDuty: 0.9 } });
     expect(r.statusCode).toBe(400);
     expect(r.json().message).toMatch(/querystring\/source/);
