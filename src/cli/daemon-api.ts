@@ -2,7 +2,6 @@
  * Talking to a running daemon from the CLI: its address from the config (server.host/port) unless
  * --url says otherwise, JSON calls whose failures say what the daemon said, and an SSE reader.
  */
-import { clientAuthHeaders } from '../api/client-token.ts';
 import type { Config } from '../config/schema.ts';
 
 /** The daemon's address as the config has it; a wildcard listen address is reached on loopback. */
@@ -27,6 +26,8 @@ export class DaemonCallError extends Error {
 export async function call<T>(base: string, path: string, init: RequestInit = {}, timeoutMs = 10_000): Promise<T> {
   let res: Response;
   const headers = new Headers(init.headers);
+  // loaded here, not at the top: --help loads command definitions only (test/cli/startup.test.ts)
+  const { clientAuthHeaders } = await import('../api/client-token.ts');
   for (const [k, v] of Object.entries(clientAuthHeaders())) if (!headers.has(k)) headers.set(k, v);
   try {
     res = await fetch(new URL(path, base), { ...init, headers, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });

@@ -8,7 +8,6 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
-import { clientAuthHeaders } from '../api/client-token.ts';
 
 interface LiveFlags {
   audio: string;
@@ -92,6 +91,8 @@ function untilStopped(flags: LiveFlags): Promise<void> {
 /** The same session on a running daemon: its API starts, shows and stops it (the audio is the daemon's). */
 async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
   const url = base.replace(/\/+$/, '');
+  // loaded here, not at the top: --help loads command definitions only (test/cli/startup.test.ts)
+  const { clientAuthHeaders } = await import('../api/client-token.ts');
   const call = async <T = View>(method: string, path: string, body?: unknown): Promise<T> => {
     // the token as every other daemon command sends it (GANCE_TOKEN, its file, /etc/gance/token):
     // without it a daemon with a token refused the start 401, and nothing here could send one
