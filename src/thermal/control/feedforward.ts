@@ -25,6 +25,12 @@ export interface FeedForwardParams {
    * peaks instead of swinging them every burst. A single load step and its drop are not held.
    */
   holdSeconds?: number;
+  /**
+   * a step up counts only after an off part (the power under the estimate): a steady load's noisy
+   * readings, while the estimate rises through the step threshold, are one step, not one each time they
+   * cross it (false/undefined: each crossing counts)
+   */
+  burstNeedsOffPart?: boolean;
 }
 
 export interface FeedForward {
@@ -39,6 +45,8 @@ export interface FeedForward {
   readonly duty: number;
   /** the load bursts (holdSeconds): the estimate holds its peaks */
   readonly bursting: boolean;
+  /** while bursting, the shortest s between two burst starts of the last 5 hold windows, else Infinity */
+  readonly burstPeriodSeconds: number;
   /** the duty the current parameters give for a power estimate */
   dutyAt(estimateW: number): number;
   setParams(p: FeedForwardParams): void;
@@ -64,7 +72,7 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
     while (peaks[0]!.t < clock - hold) peaks.shift();
     const nowAbove = measured > v * 1.2 + 10;
     if (nowAbove && !above) steps.push(clock);
-    above = nowAbove;
+    above = nowAbove || (params.burstNeedsOffPart === true && above && measured >= v);
     steps = steps.filter((t) => t >= clock - 5 * hold);
     return steps.length >= 2 ? peaks[0]!.v : v;
   };
@@ -101,6 +109,11 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
     },
     get bursting() {
       return (params.holdSeconds ?? 0) > 0 && steps.length >= 2;
+    },
+    get burstPeriodSeconds() {
+      let shortest = Infinity;
+      if ((params.holdSeconds ?? 0) > 0) for (let k = 1; k < steps.length; k++) shortest = Math.min(shortest, steps[k]! - steps[k - 1]!);
+      return shortest;
     },
     dutyAt(w) {
       return params.enabled ? shape(w) : 0;

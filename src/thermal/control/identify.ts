@@ -86,6 +86,11 @@ export interface RigIdentifier {
   model(): RigModel;
   /** duty (0..1) at which `powerW` settles at `temperatureC` with intake air `ambientC`; 1 when even full airflow cannot */
   dutyFor(powerW: number, temperatureC: number, ambientC: number): number;
+  /**
+   * s the die takes from `temperatureC` to `targetC` at `powerW` and `duty` (0 if already there,
+   * Infinity if it settles below it): the first-order step response of the identified rig.
+   */
+  secondsTo(temperatureC: number, powerW: number, duty: number, ambientC: number, targetC: number): number;
   /** heat being dissipated, W, for a temperature moving at `slopeCPerS` at `duty` (the observer) */
   heatW(temperatureC: number, slopeCPerS: number, duty: number, ambientC: number): number;
   /** heat the heatsink sheds to the air at a temperature and duty, W (what the observer averages with the slope) */
@@ -260,6 +265,16 @@ export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
 
     priorDutyFor(powerW, temperatureC, ambientC) {
       return dutyFrom(params([1, 1, 1, 0]), powerW, temperatureC, ambientC);
+    },
+
+    secondsTo(temperatureC, powerW, duty, ambientC, targetC) {
+      if (temperatureC >= targetC) return 0;
+      const p = params();
+      const g = conductancePerC(duty, p);
+      const settle = ambientC + (p.a * Math.max(0, powerW) + p.c) / g;
+      if (!(g > 0) || !(settle > targetC)) return Infinity;
+      const s = Math.log((settle - temperatureC) / (settle - targetC)) / g;
+      return Number.isFinite(s) ? Math.max(0, s) : Infinity;
     },
 
     heatW(temperatureC, slopeCPerS, duty, ambientC) {

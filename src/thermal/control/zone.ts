@@ -84,6 +84,44 @@ const TRICKLE_OVER_C = 1;
 /** C: a reading at most this far under the filtered one the PID sees may be followed at the rise time constant (settling) */
 const SETTLE_FALL_C = 2;
 
+/**
+ * A new load's first windows (identification on, headroomCelsius 0, every GPU's power read): the
+ * configured dutyPerWatt and a hint are fitted to the prior rig, not this one (a 200 W hint on a
+ * heatsink twice as light and fast ran the fans at 0.6 for a minute and a half while the die sat
+ * 30 C under the setpoint). While the identified rig (the prior before it learns) at minDuty would
+ * take more than FF_WAIT_LEAD_SECONDS to bring every GPU to the setpoint, the feed-forward may not
+ * lift the duty over minDuty until FF_WAIT_WINDOWS identification windows have seen the load on
+ * every GPU, at most FF_WAIT_MAX_SECONDS; where it did hold the term back, the term then starts
+ * from the rig the windows measured. Bounded by the windows, not by how far the die is (a rig
+ * identified only at minDuty for minutes knows its fans' strength poorly, and a late feed-forward
+ * costs an arrival overshoot); the lead covers a die that would come near the setpoint sooner.
+ * Where the term would not lift the duty anyway (the die far enough under the setpoint for P to
+ * outweigh it, fans stopped) nothing changes.
+ */
+const FF_WAIT_WINDOWS = 2;
+const FF_WAIT_MAX_SECONDS = 60;
+const FF_WAIT_LEAD_SECONDS = 30;
+/**
+ * ...and only for a load that starts with every die this far under the setpoint: a GPU already warm
+ * gets to the setpoint within minutes whatever the rig, and a term held back there costs more at
+ * the arrival than it saves on the way.
+ */
+const FF_WAIT_BAND_C = 20;
+
+/**
+ * While the load bursts, the term is at most the identified rig's duty at the setpoint for the
+ * bursts' mean power: the measured power through the rise filter both ways (riseSeconds), its highest
+ * of BURST_MEAN_HOLD_SECONDS. The power estimate rises at riseSeconds and falls at fallSeconds, so
+ * 20 s bursts of 40/150 W read as ~120 W where the die sees their 95 W mean; with the prior's
+ * dutyPerWatt the fans ran at 0.27-0.44 for a load 0.25 holds at the setpoint. The peaks over that
+ * mean are the P term's (its peak hold) and the integral's. The hold spans two of FF_HOLD_SECONDS:
+ * over one, the mean of minute-long bursts sagged between their peaks and the fans followed each.
+ * Only for bursts a whole cycle of which fits in the hold (the shortest interval between burst starts,
+ * feedforward.ts burstPeriodSeconds): longer ones the die follows rather than averages (5 min on,
+ * 5 min off), and the hold would sag through their off part.
+ */
+const BURST_MEAN_HOLD_SECONDS = 2 * FF_HOLD_SECONDS;
+
 /** C under the setpoint from which the duty falls faster, and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
 const FAST_FALL_PER_C = 0.004;
@@ -119,8 +157,19 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * in turn each average their own bursts, as their heatsinks do; the maximum taken before the
    * filter would look like one constant full load.
    */
-  const ffParams = () => ({ ...zone.feedForward, holdSeconds: FF_HOLD_SECONDS });
-  const ffs = zone.gpus.map(() => createFeedForward(ffParams()));
+  /**
+   * A GPU's power read: a step up needs an off part before the next counts (a steady load's reading noise,
+   * while the estimate rises through the step threshold, made it a burst). Not for the observer's heat of a
+   * GPU without power readings: it moves with every whole-degree step of the reading, and its bursts are
+   * what its hold has been tuned on.
+   */
+  const ffRead = zone.gpus.map(() => true);
+  const ffParams = (k: number) => ({ ...zone.feedForward, holdSeconds: FF_HOLD_SECONDS, burstNeedsOffPart: ffRead[k]! });
+  const ffs = zone.gpus.map((_, k) => createFeedForward(ffParams(k)));
+  /** per GPU: the measured power through the rise filter both ways, its highest of BURST_MEAN_HOLD_SECONDS while bursting (its bursting flag: this one also sees bursts too short for the estimate's) */
+  const meanParams = () => ({ ...zone.feedForward, fallSeconds: zone.feedForward.riseSeconds, holdSeconds: BURST_MEAN_HOLD_SECONDS, burstNeedsOffPart: true });
+  const means = zone.gpus.map(() => createFeedForward(meanParams()));
+  const meanRead = zone.gpus.map(() => false);
   const estimateW = () => Math.max(0, ...ffs.map((f) => f.estimateW));
   /**
    * Per GPU, the identified rig (feedForward.identifySeconds): what its heatsink and fans really
@@ -162,6 +211,48 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     return Number.isFinite(corr) ? corr : 0;
   };
   const modelCorrection = (t: number) => correction * headroomWeight(t);
+
+  /**
+   * start of the load the zone carries now (null: idle); per GPU the windows learned that saw it (begun after it
+   * started, its power read in them), and the start and highest power of the window being learned
+   */
+  let loadSince: number | null = null;
+  const loadWindows = zone.gpus.map(() => 0);
+  const windowPeakW = zone.gpus.map(() => 0);
+  const windowFrom = zone.gpus.map(() => -Infinity);
+  /** the feed-forward waits for the identifier (FF_WAIT_WINDOWS); true only from a load's start until it stops waiting */
+  let ffWaiting = false;
+  /** ...and it did hold the term back in this wait */
+  let ffHeldBack = false;
+  const updateWaiting = (now: number, hint: number | undefined, powerW: ReadonlyArray<number | null | undefined> | undefined, temps: ReadonlyArray<number | null | undefined>, air: number) => {
+    const idle = zone.feedForward.idleWatts;
+    const shows = (hint !== undefined && hint > idle) || zone.gpus.some((_, k) => finite(powerW?.[k]) && powerW![k]! > idle + ARRIVAL_MIN_LOAD_W);
+    if (loadSince !== null && !shows && estimateW() <= idle + ARRIVAL_MIN_LOAD_W) {
+      loadSince = null;
+      ffWaiting = false;
+    }
+    if (loadSince === null && shows) {
+      loadSince = now;
+      loadWindows.fill(0);
+      ffWaiting = zone.gpus.every((_, k) => finite(temps[k]) && temps[k]! < zone.pid.setpoint - FF_WAIT_BAND_C);
+      ffHeldBack = false;
+    }
+    if (!ffWaiting) return;
+    const far = zone.gpus.every((_, k) => {
+      const t = temps[k];
+      const p = powerW?.[k];
+      // the power the heatsink will see: the measured one, or the estimate a hint lifted
+      return finite(t) && finite(p) && ids[k]!.secondsTo(t, Math.max(p, ffs[k]!.estimateW), zone.minDuty, air, zone.pid.setpoint) > FF_WAIT_LEAD_SECONDS;
+    });
+    ffWaiting =
+      zone.mode === 'pid' &&
+      zone.feedForward.enabled &&
+      zone.feedForward.identifySeconds > 0 &&
+      zone.feedForward.headroomCelsius <= 0 &&
+      now - loadSince! < FF_WAIT_MAX_SECONDS &&
+      loadWindows.some((n) => n < FF_WAIT_WINDOWS) &&
+      far;
+  };
 
   /** last time the die was at or above its setpoint */
   let reachedSince = -Infinity;
@@ -430,7 +521,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const modeChanged = next.mode !== zone.mode;
       const ffBefore = ffTerm(lastTemp);
       zone = next;
-      for (const f of ffs) f.setParams(ffParams());
+      ffs.forEach((f, k) => f.setParams(ffParams(k)));
+      for (const m of means) m.setParams(meanParams());
       allocator.setStall(zone.stall);
       if (modeChanged) {
         pidNeedsTrack = true;
@@ -482,7 +574,15 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         modelC[k] = m;
         // the cooling of that interval, averaged with the slope over the same window
         const slope = slopes[k]!.push(input.now, m, ids[k]!.coolingW(m, heldDuty ?? 0, air));
-        if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air) && stoppedFor >= STILL_WINDOW_SECONDS) stillWindows[k]!++;
+        if (finite(p)) windowPeakW[k] = Math.max(windowPeakW[k]!, p);
+        if (finite(p)) means[k]!.step(firstStep ? 0 : dt, p);
+        meanRead[k] = finite(p);
+        if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air)) {
+          if (stoppedFor >= STILL_WINDOW_SECONDS) stillWindows[k]!++;
+          if (loadSince !== null && windowFrom[k]! >= loadSince && windowPeakW[k]! > zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W) loadWindows[k]!++;
+          windowPeakW[k] = 0;
+          windowFrom[k] = input.now;
+        }
         if (finite(p) || !identify || slope === null) return null;
         return (lastObservedW[k] = ids[k]!.heatFrom(slope, slopes[k]!.mean()));
       });
@@ -500,9 +600,20 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       const tempsNow = zone.gpus.map((_, k) => input.temps[k]);
       if (tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) regulatingSince = input.now;
       ffs.forEach((f, k) => {
+        const read = finite(input.powerW?.[k]);
+        if (read !== ffRead[k]) {
+          ffRead[k] = read;
+          f.setParams(ffParams(k));
+        }
         const w = finite(input.powerW?.[k]) ? input.powerW![k]! : (observedW[k] ?? 0);
         ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined));
       });
+      const waited = ffWaiting;
+      updateWaiting(input.now, hint, input.powerW, tempsNow, air);
+      // A term held back starts from what the windows measured (the last one included) where that asks less
+      // than the prior: not from the low-passed way down to it. One that asks more is low-passed as usual (a few
+      // windows at one duty do not tell the fans' strength, and their noise would come through whole).
+      if (waited && !ffWaiting && ffHeldBack) correction = Math.min(correction, rawCorrection());
       const temperature = alarms.length === 0 && temps.length ? aggregate(temps) : NaN;
       if (Number.isFinite(temperature)) lastTemp = temperature;
       const hottest = temps.length ? Math.max(...temps) : NaN;
@@ -519,7 +630,20 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         if (zone.mode === 'pid') {
           updateEngaged(temperature, ffDuty);
           const ffBase = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
-          const ffNow = Math.max(0, ffBase * learned.dutyPerWattFactor + modelCorrection(temperature));
+          let ffNow = Math.max(0, ffBase * learned.dutyPerWattFactor + modelCorrection(temperature));
+          // the bursts' mean power (BURST_MEAN_HOLD_SECONDS), on every GPU read
+          if (identify && means.some((m) => m.burstPeriodSeconds <= BURST_MEAN_HOLD_SECONDS) && meanRead.every(Boolean)) {
+            const cap = Math.max(...ids.map((id, k) => id.dutyFor(means[k]!.estimateW, zone.pid.setpoint, air)));
+            if (Number.isFinite(cap)) ffNow = Math.min(ffNow, cap);
+          }
+          if (ffWaiting && last !== null && !last.failsafe) {
+            // at most what keeps the demand at minDuty with the other terms of the last step
+            const room = Math.max(0, zone.minDuty - (last.demand - last.terms.ff));
+            // (held back by more than the backlash deadband: less is a wobble the fans would not have followed,
+            // and the few windows' correction no surer than the low-passed one)
+            if (ffNow - room > zone.reverseDeadband) ffHeldBack = true;
+            ffNow = Math.min(ffNow, room);
+          }
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
           // A zone warming toward its setpoint from far below (not near it for REGULATING_SECONDS)

@@ -76,4 +76,19 @@ describe('feed-forward', () => {
     const step = (t: number) => (t >= 100 && t < 400 ? 150 : 40);
     expect(run(step, 90)).toEqual(run(step));
   });
+
+  it('a steady load with noisy power readings is one step, not bursts: the estimate rising through the step threshold does not count each crossing', () => {
+    const ff = createFeedForward(params({ riseSeconds: 30, fallSeconds: 30, holdSeconds: 90, burstNeedsOffPart: true }));
+    ff.step(0, 30);
+    // 150 W +-0.5 W from 10 s on: while the estimate passes (150 - 10) / 1.2 the reading flickers across the threshold
+    for (let k = 1; k <= 3000; k++) {
+      ff.step(0.2, k * 0.2 < 10 ? 30 : 150 + (k % 2 ? 0.5 : -0.5));
+      expect(ff.bursting).toBe(false);
+    }
+    // real bursts (an off part under the estimate between them) still are
+    for (let k = 1; k <= 1500; k++) ff.step(0.2, Math.floor((k * 0.2) / 60) % 2 === 0 ? 40 : 150);
+    expect(ff.bursting).toBe(true);
+    // their period, while they go on
+    expect(ff.burstPeriodSeconds).toBeCloseTo(120, 0);
+  });
 });

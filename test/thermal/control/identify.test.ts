@@ -141,6 +141,18 @@ describe('rig identification (recursive least squares on the first-order plant)'
       expect(fresh.restore(bad)).toBe(false);
     expect(fresh.state()).toEqual(was);
   });
+  it('secondsTo: the first-order step response of the identified rig (the prior before it learns)', () => {
+    const id = createRigIdentifier();
+    const { heatCapacityJPerK: c, stillWPerK: gs, fullWPerK: gf, airflowExponent: n } = DEFAULT_RIG_PRIOR;
+    const g = gs + (gf - gs) * 0.2 ** n;
+    const settle = 30 + 150 / g;
+    expect(id.secondsTo(40, 150, 0.2, 30, 72)).toBeCloseTo((c / g) * Math.log((settle - 40) / (settle - 72)), 6);
+    expect(id.secondsTo(72, 150, 0.2, 30, 72)).toBe(0);
+    // a load that settles under the target at that airflow never gets there
+    expect(id.secondsTo(40, 60, 0.2, 30, 72)).toBe(Infinity);
+    // more airflow: later
+    expect(id.secondsTo(40, 150, 0.5, 30, 72)).toBeGreaterThan(id.secondsTo(40, 150, 0.2, 30, 72));
+  });
 });
 
 describe('window slope (the heat observer)', () => {

@@ -576,6 +576,59 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(arrive(80, 200, false)).toBeLessThan(80 + 1.25);
   });
 
+  /** the scenario bench's rig scaled (plant gain: conductances / gain; time constant: heat capacity x tau), a load after 120 s of idle with a hint at its start */
+  function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number }) {
+    const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
+    const g = rig.gpus[0]!;
+    g.conductanceStillWPerK /= o.gain;
+    g.conductanceFullWPerK /= o.gain;
+    g.heatCapacityJPerK *= o.tau;
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, ...o.loads]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig, { minDuty: 0.2, startDuty: 0.5 }));
+    zone.update({ pid: { setpoint: o.setpoint } });
+    let peak = -Infinity;
+    const duties: Array<{ t: number; duty: number }> = [];
+    for (let t = 0; t < 1020; t += 0.2) {
+      const r = plant.gpu(0);
+      const hint = o.hintW !== undefined && t >= 120 && t < 150 ? o.hintW : undefined;
+      const out = zone.step({ now: t, temps: [Math.round(r.temperatureC)], powerW: [Math.round(r.powerW * 100) / 100], loadHintW: hint, ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      peak = Math.max(peak, plant.gpu(0).temperatureC);
+      duties.push({ t, duty: out.duty });
+    }
+    const mean = (from: number, to: number) => {
+      const xs = duties.filter((d) => d.t >= from && d.t < to).map((d) => d.duty);
+      return xs.reduce((a, b) => a + b, 0) / xs.length;
+    };
+    return { peak, duties, mean, state: zone.state() };
+  }
+
+  it('on the plant: a new load far under the setpoint waits for the identifier before the feed-forward lifts the fans (a 200 W hint on a rig twice as light and fast)', () => {
+    const r = onRig({ gain: 0.5, tau: 0.5, setpoint: 72, loads: bursts(20, 200, 20, 40, 900), hintW: 200 });
+    // the rig holds these bursts at minDuty 10 C under the setpoint; the prior's dutyPerWatt asked for 0.6-0.7 for over a minute
+    expect(Math.max(...r.duties.filter((d) => d.t >= 120).map((d) => d.duty))).toBeLessThan(0.35);
+    expect(r.mean(120, 300)).toBeLessThan(0.25);
+    expect(r.peak).toBeLessThan(72);
+    // a warm GPU (within 20 C of the setpoint when the load starts) is not held back: the hint lifts its fans at once
+    const warm = createZoneController(zoneConfig({ pid: { setpoint: 80 } }), FANS);
+    hold(warm, 0, 60, 0.2, 65, 30);
+    const out = warm.step({ now: 60.2, temps: [65], powerW: [30], loadHintW: 150 });
+    expect(out.terms.ff).toBeGreaterThan(0.3);
+  });
+
+  it('on the plant: 20 s bursts hold the setpoint with the duty for their mean power, not the estimate that rises faster than it falls', () => {
+    const r = onRig({ gain: 1, tau: 1, setpoint: 72, loads: bursts(20, 150, 20, 40, 900), hintW: 150 });
+    // 95 W mean: the identified K80 holds it at ~0.25; the estimate (~120 W) with dutyPerWatt asked for 0.27-0.44
+    expect(r.mean(600, 1020)).toBeLessThan(0.26);
+    expect(r.mean(120, 1020)).toBeLessThan(0.25);
+    expect(r.peak).toBeLessThan(72 + 1.5);
+    expect(r.peak).toBeGreaterThan(72 - 1.5);
+    expect(countReversals(r.duties, { deadband: 0.02, from: 120 }) / 15).toBeLessThan(0.2);
+  });
+
   it('restores identified rigs with what it learned, and refuses a set that does not match its GPUs', () => {
     const { state } = run(3600);
     const zone = createZoneController(zoneConfig(), FANS);
