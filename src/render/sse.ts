@@ -1,6 +1,8 @@
 /**
  * One render's changes as Server-Sent Events. The stream holds one listener on the scheduler and
  * one timer, both released when the render ends or the client goes away, whichever is first.
+ * Progress events are snapshots: while a client is not reading (its socket buffer full) only the
+ * latest one waits for it, so a stalled client costs one event of memory however long the render.
  */
 import type { FastifyReply } from 'fastify';
 import type { Job } from './queue.ts';
@@ -24,6 +26,16 @@ export function streamJobEvents(reply: FastifyReply, scheduler: RenderScheduler,
     'x-accel-buffering': 'no',
   });
   const write = (event: 'progress' | 'end', j: Job) => res.write(`event: ${event}\ndata: ${JSON.stringify(opts.view(j))}\n\n`);
+  let waiting: Job | null = null;
+  const progress = (j: Job) => {
+    if (res.writableNeedDrain) waiting = j;
+    else write('progress', j);
+  };
+  const onDrain = () => {
+    const j = waiting;
+    waiting = null;
+    if (j) write('progress', j);
+  };
   if (opts.finished(job)) {
     write('end', job);
     res.end();
@@ -32,6 +44,7 @@ export function streamJobEvents(reply: FastifyReply, scheduler: RenderScheduler,
   const release = () => {
     scheduler.off('job', onJob);
     scheduler.off('closing', onClosing);
+    res.off('drain', onDrain);
     clearInterval(timer);
   };
   // the daemon is stopping: the render is paused, not ended; the client may follow it again after the restart
@@ -46,13 +59,15 @@ export function streamJobEvents(reply: FastifyReply, scheduler: RenderScheduler,
       release();
       res.end();
     } else {
-      write('progress', j);
+      progress(j);
     }
   };
-  const timer = setInterval(() => res.write(': keep-alive\n\n'), opts.heartbeatMs);
+  // a client that is not reading needs no keep-alive either
+  const timer = setInterval(() => res.writableNeedDrain || res.write(': keep-alive\n\n'), opts.heartbeatMs);
   timer.unref();
   scheduler.on('job', onJob);
   scheduler.on('closing', onClosing);
   res.on('close', release);
+  res.on('drain', onDrain);
   write('progress', job);
 }

@@ -1,7 +1,7 @@
 /** GET /v1/renders/{id}/events on a listening server: progress then the end, and a client that leaves early. */
 import { once } from 'node:events';
-import { request, type IncomingMessage } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
@@ -104,6 +104,35 @@ describe('/v1/renders/{id}/events', () => {
     gate.release();
     const done = await until(s.scheduler, job.id, (j) => j.state === 'done');
     expect(done.framesDone).toBe(8);
+  });
+
+  it('a client that stops reading costs one waiting event, not every event since; it gets the latest once it reads again', async () => {
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const base = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } })).json<RenderJobView>();
+    await gate.arrived;
+    let served: ServerResponse | undefined;
+    s.app.server.on('request', (req, res: ServerResponse) => {
+      if (req.url?.endsWith('/events')) served = res;
+    });
+    const { res } = await get(`${base}/v1/renders/${job.id}/events`);
+    res.pause();
+    // a long render's worth of progress (each event about a kilobyte) while the client reads nothing
+    const current = s.queue.get(job.id)!;
+    let peak = 0;
+    for (let i = 1; i <= 20_000; i++) {
+      s.scheduler.emit('job', { ...current, framesDone: i });
+      peak = Math.max(peak, served!.writableLength);
+    }
+    expect(peak).toBeLessThan(256 * 1024);
+    const stream = readEvents(res);
+    res.resume();
+    await vi.waitFor(() => expect(stream.events.at(-1)?.data.framesDone).toBe(20_000), { timeout: 10_000, interval: 20 });
+    gate.release();
+    await stream.ended;
+    expect(stream.events.at(-1)).toMatchObject({ event: 'end', data: { state: 'done', framesDone: 8 } });
   });
 
   it('a stopping scheduler ends open streams (the HTTP server can close), the render stays running for the restart', async () => {
