@@ -58,14 +58,20 @@ function get(url: string): Promise<{ res: IncomingMessage; abort: () => void }> 
   });
 }
 
+/** A listening renders app with one render held before its first batch (the gate). */
+async function heldRender() {
+  const gate = new Gate();
+  const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+  apps.push(s);
+  const base = await s.app.listen({ host: '127.0.0.1', port: 0 });
+  const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } })).json<RenderJobView>();
+  await gate.arrived;
+  return { gate, s, base, job };
+}
+
 describe('/v1/renders/{id}/events', () => {
   it('streams progress while the render runs, then one end event with the final state, and closes', async () => {
-    const gate = new Gate();
-    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
-    apps.push(s);
-    const base = await s.app.listen({ host: '127.0.0.1', port: 0 });
-    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } })).json<RenderJobView>();
-    await gate.arrived;
+    const { gate, s, base, job } = await heldRender();
     const { res } = await get(`${base}/v1/renders/${job.id}/events`);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
@@ -85,12 +91,7 @@ describe('/v1/renders/{id}/events', () => {
   });
 
   it('a client that disconnects leaves no listener behind and does not disturb the render', async () => {
-    const gate = new Gate();
-    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
-    apps.push(s);
-    const base = await s.app.listen({ host: '127.0.0.1', port: 0 });
-    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } })).json<RenderJobView>();
-    await gate.arrived;
+    const { gate, s, base, job } = await heldRender();
     const before = s.scheduler.listenerCount('job');
     const clients = await Promise.all([1, 2, 3].map(() => get(`${base}/v1/renders/${job.id}/events`)));
     await Promise.all(clients.map((c) => readEvents(c.res).next(1)));
@@ -107,12 +108,7 @@ describe('/v1/renders/{id}/events', () => {
   });
 
   it('a client that stops reading costs one waiting event, not every event since; it gets the latest once it reads again', async () => {
-    const gate = new Gate();
-    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
-    apps.push(s);
-    const base = await s.app.listen({ host: '127.0.0.1', port: 0 });
-    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } })).json<RenderJobView>();
-    await gate.arrived;
+    const { gate, s, base, job } = await heldRender();
     let served: ServerResponse | undefined;
     s.app.server.on('request', (req, res: ServerResponse) => {
       if (req.url?.endsWith('/events')) served = res;
@@ -136,12 +132,7 @@ describe('/v1/renders/{id}/events', () => {
   });
 
   it('a stopping scheduler ends open streams (the HTTP server can close), the render stays running for the restart', async () => {
-    const gate = new Gate();
-    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
-    apps.push(s);
-    const base = await s.app.listen({ host: '127.0.0.1', port: 0 });
-    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'] } })).json<RenderJobView>();
-    await gate.arrived;
+    const { s, base, job } = await heldRender();
     const { res } = await get(`${base}/v1/renders/${job.id}/events`);
     const stream = readEvents(res);
     await stream.next(1);
