@@ -13,6 +13,7 @@ import { findTooDeep, finiteNumbers, MAX_DEPTH } from './finite.ts';
 import { performance } from 'node:perf_hooks';
 import { ServerConfig } from '../config/schema.ts';
 import { installAccess, type AccessOptions } from './access.ts';
+import { discriminatedUnions } from './union.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -64,7 +65,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     http: { maxHeaderSize: limits.maxHeaderBytes, headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))) },
     // finiteNumbers: coercion turns "Infinity" into a number that min/max let through; refused here for every route
     schemaErrorFormatter: (errors, dataVar) => schemaErrorFormatter(errors, dataVar),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false }, plugins: [finiteNumbers] },
+    // discriminatedUnions: a union with a tag (audio.kind) is checked by its tag and names it when wrong (union.ts)
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, discriminator: true }, plugins: [discriminatedUnions, finiteNumbers] },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // every route's errors map to status codes here, and only here (see errors.ts)
   app.setErrorHandler(errorHandler);

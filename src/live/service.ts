@@ -16,6 +16,7 @@ import { createLiveMetrics, type LiveMetrics } from './metrics.ts';
 import { announceFileTrack } from './music.ts';
 import { LiveSession } from './session.ts';
 import { LiveStart, type LivePatch } from './spec.ts';
+import { firstProblem } from '../api/union.ts';
 import { publicText } from '../render/public-error.ts';
 import { resolveTargets, type LiveRoots } from './targets.ts';
 
@@ -76,8 +77,8 @@ export function createLiveService(deps: LiveServiceDeps) {
     async start(body: unknown): Promise<LiveSession> {
       const checked = Value.Default(LiveStart, Value.Clone(body));
       if (!Value.Check(LiveStart, checked)) {
-        const e = Value.Errors(LiveStart, checked).First();
-        throw new BadRequestError(`live session: ${e?.path || '/'} ${e?.message ?? 'is invalid'}`);
+        const e = firstProblem(Value.Errors(LiveStart, checked));
+        throw new BadRequestError(`live session: ${e?.path ?? '/'} ${e?.message ?? 'is invalid'}`);
       }
       const spec = await resolveTargets(checked as LiveStart, deps.roots);
       if (sessions.size + starting >= maxSessions) throw new ConflictError(`${maxSessions} live sessions are running; stop one first`);

@@ -5,10 +5,12 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { DiscriminatedUnion, firstProblem } from '../api/union.ts';
 
 const NetworkId = Type.String({ minLength: 1, maxLength: 255 });
 
-export const LiveAudio = Type.Union(
+export const LiveAudio = DiscriminatedUnion(
+  'kind',
   [
     Type.Object(
       {
@@ -48,7 +50,8 @@ export function pushFormat(a: Extract<LiveAudio, { kind: 'push' }>): { format: '
 
 const CameraSize = Type.String({ pattern: '^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$', description: 'WIDTHxHEIGHT the camera delivers' });
 
-export const Camera = Type.Union(
+export const Camera = DiscriminatedUnion(
+  'kind',
   [
     Type.Object(
       {
@@ -151,7 +154,8 @@ export type LiveStart = Static<typeof LiveStart> & Omit<LivePatch, 'networks' | 
  * What a client sends on the session WebSocket (text messages; binary ones are PCM for audio kind
  * push). The patch is the PATCH route's body schema itself, so the two refuse the same things.
  */
-export const WsClientMessage = Type.Union(
+export const WsClientMessage = DiscriminatedUnion(
+  'type',
   [
     // unknown keys are refused as the REST bodies refuse them: {"type": "get", "patch": {...}} did nothing, silently
     Type.Object({ type: Type.Literal('patch'), patch: LivePatch }, { additionalProperties: false, description: 'change the session, as PATCH /v1/live/{id}; answered with "patched" or "error"' }),
@@ -169,6 +173,6 @@ export const checkPatch = TypeCompiler.Compile(LivePatch);
 /** The first problem of a patch that does not pass, as "/field message". */
 export function patchProblem(patch: unknown): string | null {
   if (checkPatch.Check(patch)) return null;
-  const e = checkPatch.Errors(patch).First();
-  return `${e?.path || '/'} ${e?.message ?? 'is invalid'}`;
+  const e = firstProblem(checkPatch.Errors(patch));
+  return `${e?.path ?? '/'} ${e?.message ?? 'is invalid'}`;
 }

@@ -6,6 +6,7 @@
  */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ApiError } from '../api/errors.ts';
+import { firstProblem } from '../api/union.ts';
 import type { LiveSession } from './session.ts';
 import { WS_MESSAGE_TYPES, WsClientMessage } from './spec.ts';
 
@@ -42,8 +43,8 @@ export function handleMessage(s: LiveSession, data: Buffer, isBinary: boolean, h
     const check = typeof type === 'string' ? checkers.get(type) : undefined;
     if (!check) return error(`unknown message type ${JSON.stringify(type ?? null).slice(0, 40)}: ${TYPES}`);
     if (!check.Check(msg)) {
-      const e = check.Errors(msg).First();
-      return error(`${type}: ${e?.path || '/'} ${e?.message ?? 'is invalid'}`);
+      const e = firstProblem(check.Errors(msg));
+      return error(`${type}: ${e?.path ?? '/'} ${e?.message ?? 'is invalid'}`);
     }
     const m = msg as WsClientMessage;
     switch (m.type) {

@@ -1,0 +1,76 @@
+/**
+ * A live session's tagged unions (audio.kind, a camera's kind, a WebSocket message's type) refused
+ * by their tag: a wrong or missing tag is named with the tags allowed, where it was once reported as
+ * the first member's missing field (`{"audio": {"kind": "nope"}}` -> "body/audio must have required
+ * property 'path'"); a right tag gets that member's own errors. Real routes (fastify inject, the
+ * app's ajv), the service's TypeBox check, the WebSocket's message check and the OpenAPI document.
+ */
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/api/app.ts';
+import { liveApi } from '../../src/live/api.ts';
+import { createLiveService, type LiveServiceDeps } from '../../src/live/service.ts';
+import type { LiveSession } from '../../src/live/session.ts';
+import { patchProblem } from '../../src/live/spec.ts';
+import { handleMessage } from '../../src/live/ws.ts';
+
+const framing = (camera: unknown) => ({ width: 64, height: 64, frame: { width: 32, height: 32, x: 0, y: 0 }, camera });
+
+describe('live tagged unions name their tag', () => {
+  let app: FastifyInstance;
+  let service: ReturnType<typeof createLiveService>;
+
+  beforeAll(async () => {
+    // every body here is refused before a network or the latents would be touched
+    const untouched = new Proxy({}, { get: (_t, k) => { throw new Error(`touched ${String(k)}`); } });
+    service = createLiveService({ networks: untouched, latents: untouched, log: pino({ level: 'silent' }), registry: new Registry() } as unknown as LiveServiceDeps);
+    app = await buildApp({ registry: new Registry(), plugins: [liveApi(service)], notReady: () => [] });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const post = async (body: unknown) => {
+    const r = await app.inject({ method: 'POST', url: '/v1/live', payload: body as object });
+    return { status: r.statusCode, message: r.json<{ message: string }>().message };
+  };
+
+  it('POST: a wrong audio.kind is named, with the kinds it takes', async () => {
+    expect(await post({ audio: { kind: 'nope' }, networks: ['demo-64'] })).toEqual({ status: 400, message: 'body/audio/kind must be one of: "file", "alsa", "push" (got "nope")' });
+    expect(await post({ audio: { kind: 7 }, networks: ['demo-64'] })).toEqual({ status: 400, message: 'body/audio/kind must be one of: "file", "alsa", "push" (got 7)' });
+    expect(await post({ audio: { path: 'a.wav' }, networks: ['demo-64'] })).toEqual({ status: 400, message: 'body/audio/kind is required: one of "file", "alsa", "push"' });
+    expect(await post({ audio: 'a.wav', networks: ['demo-64'] })).toEqual({ status: 400, message: 'body/audio must be object' });
+  });
+
+  it('POST: a right kind gets its own member\'s errors, not another member\'s', async () => {
+    expect(await post({ audio: { kind: 'file' }, networks: ['demo-64'] })).toEqual({ status: 400, message: "body/audio must have required property 'path'" });
+    expect(await post({ audio: { kind: 'alsa', path: 'a.wav' }, networks: ['demo-64'] })).toEqual({ status: 400, message: "body/audio must have required property 'device'" });
+    expect(await post({ audio: { kind: 'push', sampleRate: 10 }, networks: ['demo-64'] })).toEqual({ status: 400, message: 'body/audio/sampleRate must be >= 8000' });
+  });
+
+  it('PATCH: a camera kind inside the framing (itself a union with null) is named', async () => {
+    const r = await app.inject({ method: 'PATCH', url: '/v1/live/abc', payload: { framing: framing({ kind: 'usb', device: '/dev/video0' }) } });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().message).toBe('body/framing/camera/kind must be one of: "v4l2", "testsrc" (got "usb")');
+  });
+
+  it('the service (CLI and daemon alike), the patch check and the WebSocket name the tag too', async () => {
+    await expect(service.start({ audio: { kind: 'nope' }, networks: ['demo-64'] })).rejects.toThrow('live session: /audio/kind must be one of: "file", "alsa", "push" (got "nope")');
+    await expect(service.start({ audio: { kind: 'alsa' }, networks: ['demo-64'] })).rejects.toThrow("live session: /audio/device Expected required property");
+    expect(patchProblem({ framing: framing({ kind: 'usb' }) })).toBe('/framing/camera/kind must be one of: "v4l2", "testsrc" (got "usb")');
+    expect(patchProblem({ framing: framing({ kind: 'testsrc', pattern: 'plaid' }) })).toMatch(/^\/framing\/camera\/pattern /);
+    let bad = 0;
+    const answer = handleMessage({} as LiveSession, Buffer.from(JSON.stringify({ type: 'patch', patch: { framing: framing({}) } })), false, { subscribe: () => {}, bad: () => bad++ });
+    expect(answer).toEqual({ type: 'error', message: 'patch: /patch/framing/camera/kind is required: one of "v4l2", "testsrc"' });
+    expect(bad).toBe(1);
+  });
+
+  it('the OpenAPI document marks the unions with their discriminator', async () => {
+    const doc = (await app.inject('/docs/json')).json();
+    const start = doc.paths['/v1/live/'].post.requestBody.content['application/json'].schema;
+    expect(start.properties.audio.discriminator).toEqual({ propertyName: 'kind' });
+    expect(start.properties.audio.anyOf.map((m: { properties: { kind: { const?: string; enum?: string[] } } }) => m.properties.kind.const ?? m.properties.kind.enum?.[0])).toEqual(['file', 'alsa', 'push']);
+  });
+});
