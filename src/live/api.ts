@@ -32,7 +32,17 @@ const LiveView = Type.Object({
   frames: Type.Any({ description: 'started (latents numbered so far), shown, latest (the number of the newest frame shown), dropped by cause' }),
   latencyMs: Type.Any({ description: 'p50/p99 of recent frames per stage (latents, queue, synthesis, encode) and from audio to publish, MJPEG write, page paint' }),
   framing: Type.Any({ description: 'the output canvas and where the picture lies on it, or null' }),
-  clients: Type.Any(),
+  clients: Type.Object(
+    {
+      mjpeg: Type.Integer({ description: 'MJPEG streams' }),
+      ws: Type.Integer({ description: 'WebSocket connections (projector and control pages, programs), subscribed to frames or not' }),
+      wsSubscribed: Type.Integer({ description: 'of the WebSockets, those subscribed to frames' }),
+      connected: Type.Integer({ description: 'mjpeg + ws: what maxClients bounds (409 past it)' }),
+      maxClients: Type.Integer(),
+      ffmpeg: Type.Integer({ description: 'the session\'s outputs (recordings, streams): not clients, not counted in maxClients' }),
+    },
+    { description: 'clients connected, by kind' },
+  ),
   startedAt: Type.String(),
 });
 
@@ -66,7 +76,7 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
     const m = service.metrics;
 
     function admit(s: LiveSession): void {
-      if (s.hub.count('mjpeg') + s.controls >= s.spec.maxClients) {
+      if (s.clientCounts().connected >= s.spec.maxClients) {
         m.refused.inc();
         throw new ConflictError(`live session ${s.id} has ${s.spec.maxClients} clients (its maxClients)`);
       }
@@ -188,6 +198,8 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
         const s = service.get(req.params.id);
         req.raw.socket.setTimeout(0);
         s.controls++;
+        // connected, subscribed or not: as the session view and maxClients count them
+        m.clients.inc({ output: 'ws' });
         const onStop = () => socket.close(1001, 'session stopped');
         s.stopped.addEventListener('abort', onStop, { once: true });
         let client: Client | null = null;
@@ -212,7 +224,6 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
               socket.close(1001, 'session stopped');
             },
           };
-          m.clients.inc({ output: 'ws' });
           s.hub.add(client);
         };
         const ticked = { get bufferedAmount() { return socket.bufferedAmount; }, send: (text: string) => socket.readyState === socket.OPEN && socket.send(text), terminate: () => socket.terminate() };
@@ -227,10 +238,8 @@ export function livePlugin(service: LiveService): FastifyPluginAsync {
           stopTicker();
           s.stopped.removeEventListener('abort', onStop);
           s.controls--;
-          if (client) {
-            s.hub.remove(client);
-            m.clients.dec({ output: 'ws' });
-          }
+          m.clients.dec({ output: 'ws' });
+          if (client) s.hub.remove(client);
         });
       },
     );

@@ -20,7 +20,7 @@ export function createLiveMetrics(registry: Registry) {
       registers: [registry],
     }),
     clientDropped: new Counter({ name: 'gance_live_client_dropped_frames_total', help: 'Frames a client skipped because it was still receiving an earlier one, per output', labelNames: ['output'] as const, registers: [registry] }),
-    clients: new Gauge({ name: 'gance_live_clients', help: 'Clients connected, per output (mjpeg, ws)', labelNames: ['output'] as const, registers: [registry] }),
+    clients: new Gauge({ name: 'gance_live_clients', help: 'Clients connected, per output (mjpeg: streams; ws: WebSocket connections, subscribed to frames or not)', labelNames: ['output'] as const, registers: [registry] }),
     refused: new Counter({ name: 'gance_live_clients_refused_total', help: 'Clients refused because their session had maxClients', registers: [registry] }),
     badMessages: new Counter({ name: 'gance_live_ws_bad_messages_total', help: 'WebSocket messages that were not a valid live message (answered with an error)', registers: [registry] }),
     stage: new Histogram({ name: 'gance_live_stage_seconds', help: 'Seconds per stage of a live frame (latents: audio arrival to latent; queue; synthesis; encode: JPEG)', labelNames: ['stage'] as const, buckets, registers: [registry] }),

@@ -79,7 +79,7 @@ export class LiveSession {
   readonly hub = new FrameHub();
   readonly params: LiveParams;
   readonly startedAt = new Date();
-  /** WebSocket connections (controls), for the session's client limit */
+  /** WebSocket connections, subscribed to frames or not: the session's client limit counts them all */
   controls = 0;
   private state: SessionState = 'starting';
   private error: string | null = null;
@@ -337,9 +337,18 @@ export class LiveSession {
       frames: { started: this.seq, shown: this.shown, latest: this.hub.latest?.seq ?? null, dropped: { ...this.dropped } },
       latencyMs: this.latencyCache.value,
       framing: this.framer?.framing ?? null,
-      clients: { mjpeg: this.hub.count('mjpeg'), ws: this.hub.count('ws'), ffmpeg: this.hub.count('ffmpeg') },
+      clients: this.clientCounts(),
       startedAt: this.startedAt.toISOString(),
     };
+  }
+
+  /**
+   * Who is connected, by kind: every WebSocket counts (a control page that never subscribes holds a
+   * maxClients place as a projector does), so `connected` is what maxClients bounds.
+   */
+  clientCounts() {
+    const mjpeg = this.hub.count('mjpeg');
+    return { mjpeg, ws: this.controls, wsSubscribed: this.hub.count('ws'), connected: mjpeg + this.controls, maxClients: this.spec.maxClients, ffmpeg: this.hub.count('ffmpeg') };
   }
 
   private latencyNow(): Record<LatencyStage | LatencyEnd, { p50: number | null; p99: number | null; count: number }> {

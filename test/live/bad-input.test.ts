@@ -101,6 +101,28 @@ describe('live sessions refuse bad input and keep going', () => {
     }
   }, 30_000);
 
+  it('counts every connected client by kind: a WebSocket that never subscribes (a control page) too, as maxClients does', async () => {
+    const clients = async () => (await api(srv.base, 'GET', `/v1/live/${id}`)).body.clients;
+    // from the registry: /metrics shares one exposition for metricsCacheMs
+    const wsGauge = async () => (await srv.registry.getSingleMetric('gance_live_clients')!.get()).values.find((v) => v.labels.output === 'ws')?.value;
+    const { ws, next } = await openWs(srv.base, id);
+    try {
+      await vi.waitFor(async () => expect(await clients()).toEqual({ mjpeg: 0, ws: 1, wsSubscribed: 0, connected: 1, maxClients: 2, ffmpeg: 0 }), { timeout: 5000, interval: 20 });
+      expect(await wsGauge()).toBe(1);
+      const subscribed = next((m, bin) => !bin && m.type === 'subscribed');
+      ws.send(JSON.stringify({ type: 'subscribe' }));
+      await subscribed;
+      expect(await clients()).toEqual({ mjpeg: 0, ws: 1, wsSubscribed: 1, connected: 1, maxClients: 2, ffmpeg: 0 });
+      expect(await wsGauge()).toBe(1);
+    } finally {
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      ws.close();
+      await closed;
+    }
+    await vi.waitFor(async () => expect(await clients()).toEqual({ mjpeg: 0, ws: 0, wsSubscribed: 0, connected: 0, maxClients: 2, ffmpeg: 0 }), { timeout: 5000, interval: 20 });
+    expect(await wsGauge()).toBe(0);
+  }, 30_000);
+
   it('refuses clients past maxClients with 409, over HTTP and the WebSocket upgrade', async () => {
     const { ws } = await openWs(srv.base, id); // one of the two
     const hold = new AbortController();
