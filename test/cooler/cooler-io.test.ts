@@ -3,6 +3,7 @@
  * driver, over a socat pty, to the real firmware image in avr8js: how many failed commands make a
  * lost link, by what kind of failure.
  */
+import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/cooler/protocol/frame.ts';
@@ -72,5 +73,30 @@ describe('CoolerIo link verdict', () => {
     io.write({ 'gpu0-a': 0.5 });
     await io.whenSettled();
     expect(io.linkOk()).toBe(false); // two in a row: something is wrong all the same
+  });
+
+  it('logs a failure once while it lasts, and again after a recovery even when it says the same', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const io = new CoolerIo(cooler, 1000, log);
+    const refuse = (f: { seq: number; type: number }) => (f.type === (Command.setDuty | REPLY_BIT) ? encodeFrame(f.seq, TYPE_ERROR, Uint8Array.of(ErrorCode.badArgument, Command.setDuty)) : null);
+    const send = async () => {
+      io.write({ 'gpu0-a': 0.5 });
+      await io.whenSettled();
+    };
+    const warnings = () => lines.filter((l) => l.msg === 'cooler command failed').length;
+    board.bridge.toHost = refuse;
+    await send();
+    await send();
+    expect(io.writeFailures).toBe(2);
+    expect(warnings()).toBe(1); // the same failure again, while it lasts: not repeated
+    board.bridge.toHost = null;
+    await send();
+    expect(io.lastError).toBeNull();
+    expect(lines.filter((l) => l.msg === 'cooler commands answered again')).toHaveLength(1);
+    board.bridge.toHost = refuse;
+    await send();
+    expect(io.lastError).toMatch(/rejected setDuty/);
+    expect(warnings()).toBe(2);
   });
 });

@@ -30,6 +30,7 @@ export class CoolerIo {
   stateAt = -Infinity;
   private lastRead: CoolerState | null = null;
   writeFailures = 0;
+  /** the failure of the latest command, null once one is answered again (each failure episode is logged once) */
   lastError: string | null = null;
   private consecutiveFailures = 0;
   private writing = false;
@@ -102,6 +103,10 @@ export class CoolerIo {
         this.lastFailureTimedOut = false;
         this.abandoned = 0;
         this.failsafeSent = false;
+        // the failure is over: the next one is news even when it says the same (a flapping link
+        // repeating one error was logged once, then never again across its recoveries)
+        if (this.lastError !== null) this.log.info({ after: this.lastError }, 'cooler commands answered again');
+        this.lastError = null;
       },
       (err: Error) => {
         settled = true;
