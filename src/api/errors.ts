@@ -115,9 +115,14 @@ export function schemaErrorFormatter(errors: ReadonlyArray<AjvLikeError>, dataVa
   const first = errors[0];
   const at = (path: string) => `${dataVar}${path}`;
   const consts = errors.filter((e) => e.keyword === 'const' && e.instancePath === first?.instancePath);
+  const union = first !== undefined && errors.some((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath);
+  // a value of no member's type (`gpu0` for a GPU index or "cpu"): every member's type or constant, not the first's alone
+  const members = union && first.keyword === 'type' ? errors.filter((e) => e.instancePath === first.instancePath && (e.keyword === 'type' || e.keyword === 'const')) : [];
   const message =
-    first && consts.length > 1 && errors.some((e) => e.keyword === 'anyOf' && e.instancePath === first.instancePath)
+    first && consts.length > 1 && union
       ? `${at(first.instancePath)} must be one of: ${consts.map((e) => JSON.stringify(e.params.allowedValue)).join(', ')}`
+      : first && members.length > 1
+        ? `${at(first.instancePath)} must be ${members.map((e) => (e.keyword === 'type' ? String(e.params.type) : JSON.stringify(e.params.allowedValue))).join(' or ')}`
       : first?.keyword === 'additionalProperties'
         ? // the key the client got wrong (a misspelt field would otherwise go unnamed)
           `${at(first.instancePath)} must NOT have additional properties (got "${String(first.params.additionalProperty)}")`

@@ -9,8 +9,9 @@
  *   gance renders resume [--gpu N]...
  *   gance renders max-fps FPS|none [--gpu N]... [--reason TEXT]
  *
- * pause, resume and max-fps set the operator's pause and rate limit on the renders of a GPU
- * (PATCH /v1/renders/gpus/{gpu}); without --gpu, on every GPU renders run on.
+ * pause, resume and max-fps set the operator's pause and rate limit on the renders of a GPU, or of
+ * the CPU workers (--gpu cpu; PATCH /v1/renders/gpus/{gpu}); without --gpu, on everything renders
+ * run on (the embedded default's CPU worker included).
  *
  * The daemon's address comes from the config's server.host/port (default: the embedded config).
  */
@@ -18,6 +19,10 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import { JOB_STATES } from '../render/states.ts';
 import type { RenderGpuPatch, RenderGpuView } from '../render/gpus.ts';
+import type { RenderDevice } from '../render/throttle.ts';
+
+/** "GPU 0", "the CPU workers" (as the daemon's gpus.ts says it; not imported: the CLI loads no render code for --help) */
+const name = (d: RenderDevice): string => (d === 'cpu' ? 'the CPU workers' : `GPU ${d}`);
 import type { RenderJobView } from '../render/view.ts';
 import { call, daemonUrl } from './daemon-api.ts';
 
@@ -85,7 +90,7 @@ const fpsText = (fps: number | null) => (fps === null ? '-' : String(fps));
 
 export async function gpusText(gpus: RenderGpuView[]): Promise<string> {
   const { table } = await import('./thermal.ts');
-  if (gpus.length === 0) return 'renders run on no GPU (no synthesis worker names one in synthesis.workers[].gpu)';
+  if (gpus.length === 0) return 'renders run on no synthesis worker';
   return table(
     ['GPU', 'STATE', 'MAX FPS', 'FROM', 'OPERATOR', 'YIELD', 'REASON'],
     gpus.map((g) => [
@@ -108,9 +113,10 @@ export function heldBack(g: RenderGpuView): string | null {
   return null;
 }
 
-function gpuIndex(v: string, prev: number[] = []): number[] {
+function gpuIndex(v: string, prev: RenderDevice[] = []): RenderDevice[] {
+  if (v === 'cpu') return [...prev, 'cpu'];
   const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`--gpu must be a GPU index (an integer >= 0), got "${v}"`);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`--gpu must be a GPU index (an integer >= 0) or "cpu" (the workers without a gpu), got "${v}"`);
   return [...prev, n];
 }
 
@@ -169,11 +175,11 @@ export function register(program: Command): void {
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${await gpusText(r.gpus)}\n`);
     });
 
-  /** PATCHes each GPU named (every GPU renders run on when none is), then prints what is in force */
-  const patch = async (o: Where & { gpu?: number[]; json?: boolean }, body: RenderGpuPatch) => {
+  /** PATCHes each GPU (or cpu) named (everything renders run on when none is), then prints what is in force */
+  const patch = async (o: Where & { gpu?: RenderDevice[]; json?: boolean }, body: RenderGpuPatch) => {
     const url = await base(o);
     const gpus = o.gpu ?? (await call<{ gpus: RenderGpuView[] }>(url, '/v1/renders/gpus')).gpus.map((g) => g.gpu);
-    if (gpus.length === 0) throw new Error('renders run on no GPU on this daemon (no synthesis worker names one in synthesis.workers[].gpu): nothing to change');
+    if (gpus.length === 0) throw new Error('renders run on no synthesis worker on this daemon: nothing to change');
     const done: RenderGpuView[] = [];
     for (const gpu of [...new Set(gpus)]) {
       done.push(await call<RenderGpuView>(url, `/v1/renders/gpus/${gpu}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
@@ -184,23 +190,23 @@ export function register(program: Command): void {
     const unsaved = done.filter((g) => g.persisted === false).map((g) => g.gpu);
     if (unsaved.length > 0) {
       // as gance thermal mode: applied, but the next start goes back to what was saved
-      process.stderr.write(`warning: GPU ${unsaved.join(', ')}: applied, but NOT saved in the daemon's state directory (see its log); a restart goes back to the last saved settings\n`);
+      process.stderr.write(`warning: ${unsaved.map(name).join(', ')}: applied, but NOT saved in the daemon's state directory (see its log); a restart goes back to the last saved settings\n`);
       process.exitCode = 4;
     }
   };
   const gpuOption = (c: Command) =>
-    where(c).option('--gpu <n>', 'this GPU (repeat for several; default: every GPU renders run on)', gpuIndex).option('--json', 'print the raw API answers');
+    where(c).option('--gpu <n>', 'this GPU, or "cpu" for the workers without a gpu (repeat for several; default: everything renders run on)', gpuIndex).option('--json', 'print the raw API answers');
   const reason = (o: { reason?: string }) => (o.reason === undefined ? {} : { reason: o.reason });
 
   gpuOption(renders.command('pause').description("hold the renders on a GPU before their next batch (they stay running; resume lets them go on)"))
     .option('--reason <text>', "why (the daemon's log and the GPU's reason)")
-    .action(async (o: Where & { gpu?: number[]; json?: boolean; reason?: string }) => patch(o, { paused: true, ...reason(o) }));
+    .action(async (o: Where & { gpu?: RenderDevice[]; json?: boolean; reason?: string }) => patch(o, { paused: true, ...reason(o) }));
 
   gpuOption(renders.command('resume').description("lift the operator's pause on a GPU (a pause by thermal yielding stays until it lets go)")).action(
-    async (o: Where & { gpu?: number[]; json?: boolean }) => patch(o, { paused: false }),
+    async (o: Where & { gpu?: RenderDevice[]; json?: boolean }) => patch(o, { paused: false }),
   );
 
   gpuOption(renders.command('max-fps').description('limit the frames per second of the renders on a GPU, or lift the limit ("none")').argument('<fps>', 'frames per second, or "none"', maxFps))
     .option('--reason <text>', "why (the daemon's log and the GPU's reason)")
-    .action(async (fps: number | null, o: Where & { gpu?: number[]; json?: boolean; reason?: string }) => patch(o, { maxFps: fps, ...reason(o) }));
+    .action(async (fps: number | null, o: Where & { gpu?: RenderDevice[]; json?: boolean; reason?: string }) => patch(o, { maxFps: fps, ...reason(o) }));
 }

@@ -20,6 +20,7 @@ import { ApiError } from '../api/errors.ts';
 import type { AdmitRender } from './admit.ts';
 import type { RenderConfig } from './config.ts';
 import { gpuRoutes, type OperatorSettingsStore } from './gpus.ts';
+import type { RenderDevice } from './throttle.ts';
 import { newJobId, FINISHED_STATES, type Job, type JobState } from './queue.ts';
 import type { RenderScheduler } from './scheduler.ts';
 import { streamJobEvents } from './sse.ts';
@@ -40,8 +41,8 @@ export interface RendersApiOptions {
   heartbeatMs?: number;
   /** checks against the networks and the audio itself before a render is queued (the daemon's: ./admit.ts) */
   admit?: AdmitRender;
-  /** the GPUs renders run on (the synthesis workers' `gpu`s): /gpus pauses and limits them; default none */
-  gpus?: readonly number[];
+  /** what renders run on (the synthesis workers' `gpu`s, and "cpu" for workers without one): /gpus pauses and limits them; default none */
+  gpus?: readonly RenderDevice[];
   /** where PATCH /gpus saves the operator's settings (the daemon's: stateDir/render-gpus.json); none: not saved */
   gpuSettings?: OperatorSettingsStore;
   /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */

@@ -4,7 +4,9 @@
  * a change made here while yielding holds a GPU is kept and applies once yielding lets go, and
  * the view says whose pause and rate are in force. The operator's settings are saved in the state
  * directory (render-gpus.json) and set again at the next start: a restart resumes the interrupted
- * renders, and must not lift a pause with them.
+ * renders, and must not lift a pause with them. The synthesis workers without a gpu (CPU
+ * inference: the embedded default) are one more entry, "cpu": the operator pauses and limits the
+ * renders there too (a CPU-only machine freed for a live show); thermal yielding never holds it.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from '@sinclair/typebox';
@@ -15,7 +17,7 @@ import type { Logger } from 'pino';
 import { writeFileAtomic } from '../thermal/service/atomic-file.ts';
 import { ErrorReply } from '../api/app.ts';
 import { NotFoundError } from '../api/errors.ts';
-import { MAX_FPS, type GpuThrottle, type GpuThrottleState } from './throttle.ts';
+import { byDevice, CPU, MAX_FPS, type GpuThrottle, type GpuThrottleState, type RenderDevice } from './throttle.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T, description?: string) =>
   Type.Union([t, Type.Null()], description === undefined ? {} : { description });
@@ -29,8 +31,11 @@ const Layer = (who: string, description: string) =>
     { description },
   );
 
+const DEVICE = 'GPU index (synthesis.workers[].gpu), or "cpu": the synthesis workers without a gpu (CPU inference, as in the embedded default)';
+const Device = Type.Union([Type.Integer({ minimum: 0, maximum: 1023 }), Type.Literal(CPU)], { description: DEVICE });
+
 export const RenderGpuView = Type.Object({
-  gpu: Type.Integer({ description: 'GPU index (synthesis.workers[].gpu)' }),
+  gpu: Device,
   paused: Type.Boolean({ description: 'renders on the GPU hold before their next batch: paused by the operator or by thermal yielding' }),
   maxFps: Nullable(Type.Number(), "the rate renders on the GPU are held to, the lower of the operator's and yielding's; null: no limit"),
   maxFpsFrom: Nullable(Type.Union([Type.Literal('operator'), Type.Literal('yield')]), "whose rate maxFps is (the operator's when both are equal); null: no limit"),
@@ -66,7 +71,7 @@ export type RenderGpuPatch = Static<typeof RenderGpuPatch>;
 const SavedSettings = Type.Object({
   version: Type.Literal(1),
   gpus: Type.Record(
-    Type.String({ pattern: '^[0-9]+$' }),
+    Type.String({ pattern: '^([0-9]+|cpu)$' }),
     Type.Object({ paused: Type.Boolean(), maxFps: Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: MAX_FPS }), Type.Null()]), reason: Type.Union([Type.String(), Type.Null()]) }),
   ),
 });
@@ -75,9 +80,9 @@ export type OperatorSetting = SavedSettings['gpus'][string];
 
 export interface OperatorSettingsStore {
   /** the saved settings per GPU; none when there is no file, or one that does not parse (logged) */
-  load(): Map<number, OperatorSetting>;
+  load(): Map<RenderDevice, OperatorSetting>;
   /** saves these (the whole set); false when the write failed (logged) */
-  save(settings: Map<number, OperatorSetting>): Promise<boolean>;
+  save(settings: Map<RenderDevice, OperatorSetting>): Promise<boolean>;
 }
 
 export function operatorSettingsFile(path: string, log: Logger): OperatorSettingsStore {
@@ -102,7 +107,7 @@ export function operatorSettingsFile(path: string, log: Logger): OperatorSetting
         log.warn({ path }, `the renders' GPU settings ${path} are not what this daemon writes; starting with none`);
         return new Map();
       }
-      return new Map(Object.entries(data.gpus).map(([g, v]) => [Number(g), v]));
+      return new Map(Object.entries(data.gpus).map(([g, v]) => [g === CPU ? CPU : Number(g), v]));
     },
     save(settings) {
       const body: SavedSettings = { version: 1, gpus: Object.fromEntries([...settings].map(([g, v]) => [String(g), v])) };
@@ -120,18 +125,21 @@ export function operatorSettingsFile(path: string, log: Logger): OperatorSetting
 }
 
 /** Sets the saved settings of the GPUs renders run on (others are logged and left). */
-export function restoreOperatorSettings(throttle: GpuThrottle, gpus: readonly number[], store: OperatorSettingsStore, log: Logger): void {
+export function restoreOperatorSettings(throttle: GpuThrottle, gpus: readonly RenderDevice[], store: OperatorSettingsStore, log: Logger): void {
   for (const [gpu, s] of store.load()) {
     if (!gpus.includes(gpu)) {
-      log.warn({ gpu }, `saved render settings for GPU ${gpu}, which renders no longer run on: left`);
+      log.warn({ gpu }, `saved render settings for ${name(gpu)}, which renders no longer run on: left`);
       continue;
     }
     const st = throttle.setOperator(gpu, { paused: s.paused, fps: s.maxFps }, s.reason ?? undefined);
-    if (st.operator.paused || st.operator.fps !== null) log.info({ gpu, operator: st.operator }, `renders on GPU ${gpu}: ${describe(st)} (saved before the restart)`);
+    if (st.operator.paused || st.operator.fps !== null) log.info({ gpu, operator: st.operator }, `renders on ${name(gpu)}: ${describe(st)} (saved before the restart)`);
   }
 }
 
-const GpuParams = Type.Object({ gpu: Type.Integer({ minimum: 0, maximum: 1023, description: 'GPU index (synthesis.workers[].gpu)' }) });
+const GpuParams = Type.Object({ gpu: Device });
+
+/** "GPU 0", "the CPU workers" */
+export const name = (d: RenderDevice): string => (d === CPU ? 'the CPU workers' : `GPU ${d}`);
 
 export function gpuView(s: GpuThrottleState): RenderGpuView {
   return {
@@ -149,14 +157,20 @@ export function gpuView(s: GpuThrottleState): RenderGpuView {
  * The routes, under the renders' prefix. `gpus`: the GPUs renders load (the synthesis workers'
  * `gpu`s); the throttle holds a render on those only, so a setting on any other would do nothing.
  */
-export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[], store?: OperatorSettingsStore): FastifyPluginAsync {
-  const known = [...new Set(gpus)].sort((a, b) => a - b);
-  const check = (gpu: number) => {
+export function gpuRoutes(throttle: GpuThrottle, gpus: readonly RenderDevice[], store?: OperatorSettingsStore): FastifyPluginAsync {
+  const known = [...new Set(gpus)].sort(byDevice);
+  const check = (gpu: RenderDevice) => {
     if (known.includes(gpu)) return;
+    const indices = known.filter((d) => d !== CPU);
+    const gpusText = `GPU ${indices.join(', ')} (synthesis.workers[].gpu)`;
+    const cpuText = '"cpu" (the workers without a gpu)';
+    const on = indices.length === 0 ? `${cpuText} alone: no synthesis worker names a gpu` : known.includes(CPU) ? `${gpusText} and ${cpuText}` : gpusText;
     throw new NotFoundError(
       known.length === 0
-        ? `no GPU ${gpu}: renders run on no GPU (no synthesis worker names one in synthesis.workers[].gpu), so there is nothing to pause or limit`
-        : `no GPU ${gpu}: renders run on GPU ${known.join(', ')} (synthesis.workers[].gpu)`,
+        ? `no ${gpu === CPU ? 'CPU workers' : `GPU ${gpu}`}: renders run on no synthesis worker, so there is nothing to pause or limit`
+        : gpu === CPU
+          ? `no CPU workers: every synthesis worker names a gpu; renders run on ${on}`
+          : `no GPU ${gpu}: renders run on ${on}`,
     );
   };
   const tags = ['renders'];
@@ -166,7 +180,7 @@ export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[], store?
       '/gpus',
       {
         schema: {
-          description: 'The GPUs renders run on: whether their renders are paused or held to a rate, by the operator or by thermal yielding',
+          description: 'The GPUs renders run on, and "cpu" when synthesis workers without a gpu make their frames too: whether their renders are paused or held to a rate, by the operator or by thermal yielding',
           tags,
           response: { 200: Type.Object({ gpus: Type.Array(RenderGpuView) }) },
         },
@@ -175,7 +189,7 @@ export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[], store?
     );
     app.get(
       '/gpus/:gpu',
-      { schema: { description: 'One GPU: pause and rate limit of its renders, and whose they are', tags, params: GpuParams, response: { 200: RenderGpuView, 400: ErrorReply, 404: ErrorReply } } },
+      { schema: { description: 'One GPU (or "cpu"): pause and rate limit of its renders, and whose they are', tags, params: GpuParams, response: { 200: RenderGpuView, 400: ErrorReply, 404: ErrorReply } } },
       async (req) => {
         check(req.params.gpu);
         return gpuView(throttle.gpu(req.params.gpu));
@@ -186,9 +200,9 @@ export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[], store?
       {
         schema: {
           description:
-            "Pause the renders on a GPU, resume them, or limit their rate (the operator's settings; absent keys keep their value). Applies before each render's next batch. " +
+            "Pause the renders on a GPU (or \"cpu\": the workers without a gpu), resume them, or limit their rate (the operator's settings; absent keys keep their value). Applies before each render's next batch. " +
             "While thermal yielding holds the GPU (paused, or a lower rate) the change is kept and applies once yielding lets go. " +
-            'Saved in the state directory and set again at the next start (persisted: false when the write failed: it applies, but a restart forgets it). 404: a GPU renders do not run on.',
+            'Saved in the state directory and set again at the next start (persisted: false when the write failed: it applies, but a restart forgets it). 404: a GPU renders do not run on (or "cpu" where every worker names a gpu).',
           tags,
           params: GpuParams,
           body: RenderGpuPatch,
@@ -200,9 +214,9 @@ export function gpuRoutes(throttle: GpuThrottle, gpus: readonly number[], store?
         check(gpu);
         const body = req.body;
         const s = throttle.setOperator(gpu, { ...(body.paused === undefined ? {} : { paused: body.paused }), ...(body.maxFps === undefined ? {} : { fps: body.maxFps }) }, body.reason);
-        req.log.info({ gpu, operator: s.operator, effective: { paused: s.paused, fps: s.fps, from: s.fpsFrom } }, `renders on GPU ${gpu}: ${describe(s)}`);
+        req.log.info({ gpu, operator: s.operator, effective: { paused: s.paused, fps: s.fps, from: s.fpsFrom } }, `renders on ${name(gpu)}: ${describe(s)}`);
         if (!store) return gpuView(s);
-        const saved = new Map<number, OperatorSetting>();
+        const saved = new Map<RenderDevice, OperatorSetting>();
         for (const g of known) {
           const o = throttle.operator(g);
           if (o.paused || o.fps !== null) saved.set(g, { paused: o.paused, maxFps: o.fps, reason: o.reason });

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { DaemonEventBus } from '../events.ts';
 import type { RenderMetrics } from './metrics.ts';
 import type { Job, JobQueue, NewJob } from './queue.ts';
-import type { GpuThrottle } from './throttle.ts';
+import type { GpuThrottle, RenderDevice } from './throttle.ts';
 import { RenderFailure, type RenderDeps, type RenderProgress, type RenderResult, type RunRender } from './types.ts';
 
 export interface SchedulerOptions {
@@ -36,6 +36,8 @@ export interface SchedulerOptions {
   metrics?: RenderMetrics;
   /** the GPUs renders load (the inference workers' `gpu`s) and the power hinted per GPU; none: no hints */
   loadHint?: { gpus: number[]; watts: number; seconds: number };
+  /** what a render runs on for the throttle's pause and rate: the GPUs, and "cpu" for workers without one; default the hint's GPUs */
+  devices?: RenderDevice[];
   now?: () => number;
 }
 
@@ -210,7 +212,7 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
         workDir: job.workDir,
         signal: a.abort.signal,
         onProgress,
-        throttle: this.throttle.hook(hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
+        throttle: this.throttle.hook(this.opts.devices ?? hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
         onLoudness,
         ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
         ...(this.opts.encodeParallel === undefined ? {} : { encodeParallel: this.opts.encodeParallel }),

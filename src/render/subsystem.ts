@@ -13,8 +13,8 @@ import { encodeParallel } from './encode-args.ts';
 import { createRenderMetrics } from './metrics.ts';
 import { JobQueue } from './queue.ts';
 import { RenderScheduler } from './scheduler.ts';
-import { operatorSettingsFile, restoreOperatorSettings } from './gpus.ts';
-import { GpuThrottle } from './throttle.ts';
+import { name, operatorSettingsFile, restoreOperatorSettings } from './gpus.ts';
+import { CPU, GpuThrottle, type RenderDevice } from './throttle.ts';
 import type { RunRender } from './types.ts';
 
 export interface RenderService {
@@ -42,12 +42,14 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
   const stateDir = resolve(ctx.config.stateDir);
   const queue = new JobQueue({ stateDir, ...(cfg.workDir === null ? {} : { workRoot: resolve(cfg.workDir) }) });
   const throttle = new GpuThrottle();
-  throttle.onHold((h) => log.info(h, `renders on GPU ${h.gpus.join(', ')} held: ${h.reason}`));
+  throttle.onHold((h) => log.info(h, `renders on ${h.gpus.map(name).join(', ')} held: ${h.reason}`));
   const synthesis = ctx.config.synthesis;
   const gpus = [...new Set(synthesis.workers.flatMap((w) => (w.gpu === undefined ? [] : [w.gpu])))];
+  // what the operator can pause: those GPUs, and the CPU when a worker without a gpu makes frames too
+  const devices: RenderDevice[] = synthesis.workers.some((w) => w.gpu === undefined) ? [...gpus, CPU] : gpus;
   // the operator's pauses and rates from before a restart, before any render can start
   const gpuSettings = operatorSettingsFile(join(stateDir, 'render-gpus.json'), log);
-  restoreOperatorSettings(throttle, gpus, gpuSettings, log);
+  restoreOperatorSettings(throttle, devices, gpuSettings, log);
   let scheduler: RenderScheduler | undefined = undefined;
   const metrics = createRenderMetrics(ctx.registry, { counts: () => queue.counts(), fps: () => scheduler?.runningFps() ?? [] });
   scheduler = new RenderScheduler({
@@ -65,6 +67,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     throttle,
     metrics,
     loadHint: { gpus, watts: synthesis.loadHint.watts, seconds: synthesis.loadHint.seconds },
+    devices,
   });
   const sched = scheduler;
   const unit: Unit = {
@@ -83,7 +86,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     config: cfg,
     uploadRoot: join(stateDir, 'uploads'),
     networks: () => networks.list().networks,
-    gpus,
+    gpus: devices,
     gpuSettings,
     admit: renderAdmission({ catalogue: networks.catalogue, latents: latents.config }),
     onClose: () => queue.close(),

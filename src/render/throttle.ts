@@ -10,6 +10,21 @@
 import { EventEmitter } from 'node:events';
 import { RenderFailure } from './types.ts';
 
+/**
+ * What renders run on: a GPU index, or `cpu` for the synthesis workers without a `gpu` (CPU
+ * inference, the embedded default's only worker). Pausing renders frees the machine for something
+ * else (a live show) whether they run on a GPU or the CPU; thermal yielding is per GPU alone.
+ */
+export type RenderDevice = number | 'cpu';
+export const CPU: RenderDevice = 'cpu';
+
+export function checkDevice(d: RenderDevice): void {
+  if (d !== CPU && (typeof d !== 'number' || !Number.isInteger(d) || d < 0)) throw new RangeError(`gpu must be a GPU index (integer >= 0) or "cpu", got ${d}`);
+}
+
+/** GPUs in order, the CPU last */
+export const byDevice = (a: RenderDevice, b: RenderDevice): number => (a === b ? 0 : a === CPU ? 1 : b === CPU ? -1 : a - b);
+
 /** one layer's say over a GPU */
 export interface ThrottleLayer {
   paused: boolean;
@@ -18,7 +33,7 @@ export interface ThrottleLayer {
 }
 
 export interface GpuThrottleState {
-  gpu: number;
+  gpu: RenderDevice;
   /** paused by the operator or by yielding */
   paused: boolean;
   /** frames per second the renders on this GPU are held to, the lower of the two layers'; null: no limit */
@@ -71,8 +86,8 @@ function checkFps(fps: number | null): void {
 }
 
 export class GpuThrottle {
-  private readonly gpus = new Map<number, GpuEntry>();
-  private readonly changed = new EventEmitter<{ change: []; hold: [hold: { gpus: number[]; reason: string }] }>();
+  private readonly gpus = new Map<RenderDevice, GpuEntry>();
+  private readonly changed = new EventEmitter<{ change: []; hold: [hold: { gpus: RenderDevice[]; reason: string }] }>();
   private readonly clock: ThrottleClock;
 
   constructor(clock: ThrottleClock = realClock) {
@@ -80,15 +95,15 @@ export class GpuThrottle {
     this.changed.setMaxListeners(0);
   }
 
-  private entry(gpu: number): GpuEntry {
-    if (!Number.isInteger(gpu) || gpu < 0) throw new RangeError(`gpu must be a GPU index (integer >= 0), got ${gpu}`);
+  private entry(gpu: RenderDevice): GpuEntry {
+    checkDevice(gpu);
     let e = this.gpus.get(gpu);
     if (!e) this.gpus.set(gpu, (e = { operator: { paused: false, fps: null, reason: null }, yield: null }));
     return e;
   }
 
   /** The operator's pause (yielding's is `setYield`). */
-  pause(gpu: number, reason = 'paused'): void {
+  pause(gpu: RenderDevice, reason = 'paused'): void {
     const o = this.entry(gpu).operator;
     o.paused = true;
     o.reason = reason;
@@ -96,7 +111,7 @@ export class GpuThrottle {
   }
 
   /** Lifts the operator's pause; one yielding holds stays until yielding lifts it. */
-  resume(gpu: number): void {
+  resume(gpu: RenderDevice): void {
     const o = this.entry(gpu).operator;
     o.paused = false;
     if (o.fps === null) o.reason = null;
@@ -104,7 +119,7 @@ export class GpuThrottle {
   }
 
   /** The operator's rate; null lifts it. While yielding holds the GPU lower, it applies once yielding lets go. */
-  setRate(gpu: number, fps: number | null, reason = 'rate limit'): void {
+  setRate(gpu: RenderDevice, fps: number | null, reason = 'rate limit'): void {
     checkFps(fps);
     const o = this.entry(gpu).operator;
     o.fps = fps;
@@ -120,7 +135,7 @@ export class GpuThrottle {
    * change applies once yielding lets go. The reason is the change's; without one it says what the
    * operator's layer now does.
    */
-  setOperator(gpu: number, change: { paused?: boolean; fps?: number | null }, reason?: string): GpuThrottleState {
+  setOperator(gpu: RenderDevice, change: { paused?: boolean; fps?: number | null }, reason?: string): GpuThrottleState {
     if (change.fps !== undefined) checkFps(change.fps);
     const o = this.entry(gpu).operator;
     if (change.paused !== undefined) o.paused = change.paused;
@@ -131,14 +146,14 @@ export class GpuThrottle {
   }
 
   /** The operator's layer on a GPU, with its reason (what is saved across restarts). */
-  operator(gpu: number): { paused: boolean; fps: number | null; reason: string | null } {
+  operator(gpu: RenderDevice): { paused: boolean; fps: number | null; reason: string | null } {
     const o = this.gpus.get(gpu)?.operator;
     return o ? { paused: o.paused, fps: o.fps, reason: o.reason } : { paused: false, fps: null, reason: null };
   }
 
   /** What applies on one GPU now (a GPU nobody has set: no pause, no limit). */
-  gpu(gpu: number): GpuThrottleState {
-    if (!Number.isInteger(gpu) || gpu < 0) throw new RangeError(`gpu must be a GPU index (integer >= 0), got ${gpu}`);
+  gpu(gpu: RenderDevice): GpuThrottleState {
+    checkDevice(gpu);
     return this.effective(gpu);
   }
 
@@ -153,11 +168,11 @@ export class GpuThrottle {
   }
 
   state(): GpuThrottleState[] {
-    return [...this.gpus.keys()].sort((a, b) => a - b).map((gpu) => this.effective(gpu));
+    return [...this.gpus.keys()].sort(byDevice).map((gpu) => this.effective(gpu));
   }
 
   /** what applies on a GPU: either layer's pause, the lower rate, and whose it is */
-  private effective(gpu: number): GpuThrottleState {
+  private effective(gpu: RenderDevice): GpuThrottleState {
     const { operator: o, yield: y } = this.gpus.get(gpu) ?? { operator: { paused: false, fps: null, reason: null }, yield: null };
     const paused = o.paused || (y?.paused ?? false);
     const fpsFrom = y?.fps != null && (o.fps === null || y.fps < o.fps) ? 'yield' : o.fps !== null ? 'operator' : null;
@@ -167,24 +182,24 @@ export class GpuThrottle {
     return { gpu, paused, fps, fpsFrom, reason, operator: { paused: o.paused, fps: o.fps }, yield: y ? { paused: y.paused, fps: y.fps } : null };
   }
 
-  private paused(gpus: readonly number[]): boolean {
+  private paused(gpus: readonly RenderDevice[]): boolean {
     return gpus.some((g) => this.effective(g).paused);
   }
 
-  private reasons(gpus: readonly number[]): string {
+  private reasons(gpus: readonly RenderDevice[]): string {
     return gpus.flatMap((g) => {
       const e = this.effective(g);
-      return e.paused ? [`gpu ${g}: ${e.reason}`] : [];
+      return e.paused ? [`${g === CPU ? 'cpu' : `gpu ${g}`}: ${e.reason}`] : [];
     }).join(', ');
   }
 
   /** A render is held by a pause (its log line; tests wait for it). */
-  onHold(listener: (hold: { gpus: number[]; reason: string }) => void): () => void {
+  onHold(listener: (hold: { gpus: RenderDevice[]; reason: string }) => void): () => void {
     this.changed.on('hold', listener);
     return () => this.changed.off('hold', listener);
   }
 
-  private rate(gpus: readonly number[]): number | null {
+  private rate(gpus: readonly RenderDevice[]): number | null {
     let r: number | null = null;
     for (const g of gpus) {
       const fps = this.effective(g).fps;
@@ -194,10 +209,10 @@ export class GpuThrottle {
   }
 
   /**
-   * The `throttle` hook of one render on `gpus`: resolves when the next batch may go. `framesDone`
+   * The `throttle` hook of one render on `gpus` (its GPUs, and `cpu` when CPU workers make its frames too): resolves when the next batch may go. `framesDone`
    * reads the render's progress, so the spacing follows the frames actually made.
    */
-  hook(gpus: readonly number[], framesDone: () => number, signal?: AbortSignal): () => Promise<void> {
+  hook(gpus: readonly RenderDevice[], framesDone: () => number, signal?: AbortSignal): () => Promise<void> {
     // the rate window restarts whenever the limit changes, so a new limit is not paid for by old frames
     let window: { rate: number; t0: number; f0: number } | null = null;
     return async () => {

@@ -17,7 +17,7 @@ import type { RenderDeps, RunRender } from '../../src/render/types.ts';
 import { tempDir } from './job-helpers.ts';
 
 /**
- * `api.gpus`: the GPUs renders run on (the scheduler's load hint, so the throttle holds them);
+ * `api.gpus`: what renders run on, GPUs and "cpu" (the scheduler's devices, so the throttle holds them; the GPUs are its load hint);
  * `api.access`: the app's access settings (a token, ...)
  */
 export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit' | 'gpus' | 'gpuSettings'> & { access?: Partial<AccessOptions> } = {}) {
@@ -40,7 +40,7 @@ export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {
     log,
     events: createEventBus(),
     throttle: new GpuThrottle(),
-    ...(api.gpus ? { loadHint: { gpus: [...api.gpus], watts: 0, seconds: 0 } } : {}),
+    ...(api.gpus ? { loadHint: { gpus: api.gpus.filter((g) => typeof g === 'number'), watts: 0, seconds: 0 }, devices: [...api.gpus] } : {}),
     metrics: createRenderMetrics(registry, { counts: () => queue.counts(), fps: () => scheduler.runningFps() }),
   });
   const { access, ...apiOpts } = api;

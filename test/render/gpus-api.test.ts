@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RenderGpuView } from '../../src/render/gpus.ts';
-import type { GpuThrottle } from '../../src/render/throttle.ts';
+import type { GpuThrottle, RenderDevice } from '../../src/render/throttle.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp } from './api-setup.ts';
 import { fakeRunner } from './fake-runner.ts';
@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 /** resolves at the next time a render is held by a pause (the throttle's hold event) */
-function nextHold(t: GpuThrottle): Promise<{ gpus: number[]; reason: string }> {
+function nextHold(t: GpuThrottle): Promise<{ gpus: RenderDevice[]; reason: string }> {
   return new Promise((resolve) => {
     const off = t.onHold((h) => {
       off();
@@ -27,7 +27,7 @@ function nextHold(t: GpuThrottle): Promise<{ gpus: number[]; reason: string }> {
   });
 }
 
-const idle = (gpu: number): RenderGpuView => ({ gpu, paused: false, maxFps: null, maxFpsFrom: null, reason: null, operator: { paused: false, maxFps: null }, yield: null });
+const idle = (gpu: RenderDevice): RenderGpuView => ({ gpu, paused: false, maxFps: null, maxFpsFrom: null, reason: null, operator: { paused: false, maxFps: null }, yield: null });
 
 async function setup(gpus: number[] = [0, 1], frames = 8) {
   const s = await rendersApp(fakeRunner({ frames, batch: 4 }), {}, { gpus });
@@ -119,7 +119,7 @@ describe('/v1/renders/gpus', () => {
       [0, '{"maxFps":-1}', 400, 'body/maxFps must be > 0'],
       [0, '{"maxFps":10001}', 400, 'body/maxFps must be <= 10000'],
       [0, '{"maxFps":1e309}', 400, /^body\/maxFps must be/],
-      [0, '{"maxFps":"fast"}', 400, 'body/maxFps must be number'],
+      [0, '{"maxFps":"fast"}', 400, 'body/maxFps must be number or null'],
       [0, '{"maxFps":[5]}', 400, /^body\/maxFps must be number/],
       [0, '{"paused":"yes"}', 400, 'body/paused must be boolean'],
       [0, '{"paused":1}', 400, /^body\/paused must be boolean/],
@@ -127,8 +127,8 @@ describe('/v1/renders/gpus', () => {
       [0, '{}', 400, 'body must NOT have fewer than 1 properties'],
       [0, '{"fps":3}', 400, 'body must NOT have additional properties (got "fps")'],
       [-1, '{"paused":true}', 400, 'params/gpu must be >= 0'],
-      ['1.5', '{"paused":true}', 400, 'params/gpu must be integer'],
-      ['abc', '{"paused":true}', 400, 'params/gpu must be integer'],
+      ['1.5', '{"paused":true}', 400, 'params/gpu must be integer or "cpu"'],
+      ['abc', '{"paused":true}', 400, 'params/gpu must be integer or "cpu"'],
       [2, '{"paused":true}', 404, 'no GPU 2: renders run on GPU 0, 1 (synthesis.workers[].gpu)'],
     ];
     for (const [gpu, payload, status, message] of cases) {
@@ -142,12 +142,42 @@ describe('/v1/renders/gpus', () => {
     expect(s.throttle.state()).toEqual([]);
   });
 
-  it('on a daemon whose renders run on no GPU, lists none and says why a PATCH finds nothing', async () => {
+  it('on a daemon whose renders run on no worker, lists none and says why a PATCH finds nothing', async () => {
     const s = await setup([]);
     expect(await s.get('/v1/renders/gpus')).toEqual({ status: 200, body: { gpus: [] } });
     const r = await s.patch(0, { paused: true });
     expect(r.status).toBe(404);
-    expect(r.body.message).toMatch(/^no GPU 0: renders run on no GPU \(no synthesis worker names one in synthesis\.workers\[\]\.gpu\)/);
+    expect(r.body.message).toMatch(/^no GPU 0: renders run on no synthesis worker/);
+  });
+
+  it('pauses, resumes and limits the renders of CPU workers ("cpu"), as a GPU\'s', async () => {
+    // the embedded default: one worker without a gpu
+    const s = await setup(['cpu'] as unknown as number[]);
+    expect(await s.get('/v1/renders/gpus')).toEqual({ status: 200, body: { gpus: [idle('cpu')] } });
+    const paused = await s.patch('cpu', { paused: true, reason: 'the show starts' });
+    expect(paused).toEqual({ status: 200, body: { ...idle('cpu'), paused: true, reason: 'the show starts', operator: { paused: true, maxFps: null } } });
+    expect((await s.get('/v1/renders/gpus/cpu')).body).toEqual(paused.body);
+    const held = nextHold(s.throttle);
+    const id = await s.submit('a.mp4');
+    expect(await held).toEqual({ gpus: ['cpu'], reason: 'cpu: the show starts' });
+    expect(s.scheduler.view(id)).toMatchObject({ state: 'running', framesDone: 0 });
+    expect((await s.patch('cpu', { paused: false })).body).toEqual(idle('cpu'));
+    expect(await until(s.scheduler, id, (j) => j.state === 'done')).toMatchObject({ framesDone: 8 });
+    expect((await s.patch('cpu', { maxFps: 1000 })).body).toMatchObject({ gpu: 'cpu', maxFps: 1000, maxFpsFrom: 'operator' });
+    // no GPU here: a GPU index is a 404 that says what renders run on
+    const gpu = await s.patch(0, { paused: true });
+    expect(gpu.status).toBe(404);
+    expect(gpu.body.message).toBe('no GPU 0: renders run on "cpu" (the workers without a gpu) alone: no synthesis worker names a gpu');
+    const bad = await s.patch('gpu0', { paused: true });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toBe('params/gpu must be integer or "cpu"');
+  });
+
+  it('refuses "cpu" where every worker names a GPU, saying so', async () => {
+    const s = await setup([0]);
+    const r = await s.patch('cpu', { paused: true });
+    expect(r.status).toBe(404);
+    expect(r.body.message).toBe('no CPU workers: every synthesis worker names a gpu; renders run on GPU 0 (synthesis.workers[].gpu)');
   });
 
   it('is in the OpenAPI document with its body schema', async () => {

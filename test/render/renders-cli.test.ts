@@ -137,6 +137,21 @@ describe('gance renders', () => {
     }
   });
 
+  it('pauses the renders of CPU workers (the embedded default): without --gpu, and with --gpu cpu', async () => {
+    const s = await rendersApp(fakeRunner(), {}, { gpus: ['cpu'] });
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const paused = await gance('renders', 'pause', '--reason', 'the show starts', '--url', url);
+    expect(paused.code, paused.err).toBe(0);
+    expect(paused.out).toMatch(/^cpu\s+paused\s+-\s+-\s+paused\s+-\s+the show starts$/m);
+    expect(s.scheduler.throttle.gpu('cpu').paused).toBe(true);
+    const resumed = await gance('renders', 'resume', '--gpu', 'cpu', '--url', url);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(s.scheduler.throttle.gpu('cpu').paused).toBe(false);
+    expect((await gance('renders', 'pause', '--gpu', 'gpu0', '--url', url)).err).toMatch(/--gpu must be a GPU index \(an integer >= 0\) or "cpu"/);
+    expect((await gance('renders', 'pause', '--gpu', '0', '--url', url)).err).toMatch(/404 no GPU 0: renders run on "cpu" \(the workers without a gpu\) alone/);
+  });
+
   it('warns and exits 4 when the daemon applied a change it could not save', async () => {
     const s = await rendersApp(fakeRunner(), {}, { gpus: [0], gpuSettings: { load: () => new Map(), save: async () => false } });
     apps.push(s);

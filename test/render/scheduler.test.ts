@@ -8,7 +8,7 @@ import { createEventBus } from '../../src/events.ts';
 import { createRenderMetrics } from '../../src/render/metrics.ts';
 import { JobQueue } from '../../src/render/queue.ts';
 import { RenderScheduler } from '../../src/render/scheduler.ts';
-import { GpuThrottle } from '../../src/render/throttle.ts';
+import { GpuThrottle, type RenderDevice } from '../../src/render/throttle.ts';
 import type { RenderDeps, RunRender } from '../../src/render/types.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
 import { spec, tempDir, until } from './job-helpers.ts';
@@ -191,7 +191,7 @@ describe('render scheduler', () => {
   it('holds a render while one of its GPUs is paused and lets it go on resume', async () => {
     const { scheduler: s, throttle, out } = setup(fakeRunner({ frames: 8, batch: 4 }), { gpus: [0, 1] });
     throttle.pause(1, 'too hot');
-    const held = new Promise<{ gpus: number[]; reason: string }>((resolve) => throttle.onHold(resolve));
+    const held = new Promise<{ gpus: RenderDevice[]; reason: string }>((resolve) => throttle.onHold(resolve));
     s.start();
     const job = s.submit({ spec: spec({ path: join(out, 'p.mp4') }) });
     expect(await held).toEqual({ gpus: [0, 1], reason: 'gpu 1: too hot' });
