@@ -8,6 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import { daemonFetch } from './daemon-api.ts';
 
 interface LiveFlags {
   audio: string;
@@ -97,7 +98,7 @@ async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
     // the token as every other daemon command sends it (GANCE_TOKEN, its file, /etc/gance/token):
     // without it a daemon with a token refused the start 401, and nothing here could send one
     const headers = { ...clientAuthHeaders(), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
-    const res = await fetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).catch((e: Error) => {
+    const res = await daemonFetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).catch((e: Error) => {
       throw new Error(`daemon ${url}: ${e.message}`);
     });
     const json = (await res.json()) as T & { message?: string };

@@ -14,7 +14,7 @@ import { keptName, place } from '../render/publish.ts';
 import type { RenderJobView } from '../render/view.ts';
 import type { RenderProgress, RenderStage } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
-import { call, sseEvents } from './daemon-api.ts';
+import { call, daemonFetch, sseEvents } from './daemon-api.ts';
 
 export interface RemoteRenderOptions {
   url: string;
@@ -52,7 +52,7 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
 
 /** Progress until the end event; the final state of the render. */
 export async function follow(url: string, id: string, onProgress?: (p: RenderProgress) => void, signal?: AbortSignal): Promise<RenderJobView> {
-  const res = await fetch(new URL(`/v1/renders/${id}/events`, url), signal ? { signal } : {});
+  const res = await daemonFetch(new URL(`/v1/renders/${id}/events`, url), signal ? { signal } : {});
   if (!res.ok || !res.body) throw new Error(`GET /v1/renders/${id}/events: ${res.status}`);
   for await (const e of sseEvents(res.body)) {
     const job = JSON.parse(e.data) as RenderJobView;
@@ -63,7 +63,7 @@ export async function follow(url: string, id: string, onProgress?: (p: RenderPro
 }
 
 async function download(href: string, out: string, replace: boolean): Promise<void> {
-  const res = await fetch(href);
+  const res = await daemonFetch(href);
   if (!res.ok || !res.body) throw new Error(`GET ${href}: ${res.status}`);
   const tmp = `${out}.download-${process.pid}`;
   try {

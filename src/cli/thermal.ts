@@ -14,6 +14,7 @@ import type { ZonePatch } from '../thermal/control/index.ts';
 import type { ThermalView, ZoneView } from '../thermal/service/view.ts';
 import type { SimulateOptions } from './thermal-simulate.ts';
 import { registerMode } from './thermal-mode.ts';
+import { daemonFetch } from './daemon-api.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
@@ -34,7 +35,7 @@ export async function api<T>(url: string, path: string, init?: { method: string;
   const { clientAuthHeaders } = await import('../api/client-token.ts');
   const auth = clientAuthHeaders();
   try {
-    res = await fetch(new URL(path, url), {
+    res = await daemonFetch(new URL(path, url), {
       method: init?.method ?? 'GET',
       headers: { ...auth, ...(init?.body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: init?.body !== undefined ? JSON.stringify(init.body) : undefined,
