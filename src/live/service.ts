@@ -17,7 +17,8 @@ import { announceFileTrack } from './music.ts';
 import { LiveSession } from './session.ts';
 import { LiveStart, type LivePatch } from './spec.ts';
 import { publicText } from '../render/public-error.ts';
-import { resolveTargets, type LiveRoots } from './targets.ts';
+import { fileOutputs, resolveTargets, type LiveRoots } from './targets.ts';
+import { makeOutputFolders } from '../render/media.ts';
 
 export interface LiveServiceDeps {
   networks: NetworkManager;
@@ -95,6 +96,7 @@ export function createLiveService(deps: LiveServiceDeps) {
           ...(deps.cameraRetryMs !== undefined ? { cameraRetryMs: deps.cameraRetryMs } : {}),
           ...(deps.startTimeoutMs !== undefined ? { startTimeoutMs: deps.startTimeoutMs } : {}),
           ...(deps.roots ? { publicView: { audio: (checked as LiveStart).audio, text: (m: string) => publicText(m, { mediaRoot: deps.roots!.media, outputRoot: deps.roots!.output }) } } : {}),
+          ...(deps.roots ? { makeOutputFolders: () => makeOutputFolders(deps.roots!.output, fileOutputs(checked as LiveStart, spec)) } : {}),
         });
         sessions.set(id, s);
         wantedFps.set(id, s.fps);

@@ -9,7 +9,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { RequestPathError, resolveMediaFile, resolveOutputPath } from '../render/media.ts';
+import { RequestPathError, resolveMediaFile, resolveOutputPath, type OutputFolder } from '../render/media.ts';
 import type { LiveStart } from './spec.ts';
 
 export interface LiveRoots {
@@ -59,4 +59,9 @@ export async function resolveTargets(spec: LiveStart, roots: LiveRoots | undefin
     out.outputs = outputs;
   }
   return out;
+}
+
+/** The file outputs of a spec resolved under the roots (`resolved`), for makeOutputFolders: each with its field and the client's name. */
+export function fileOutputs(asSent: LiveStart, resolved: LiveStart): OutputFolder[] {
+  return (resolved.outputs ?? []).flatMap((o, k) => (isUrl(o.target) ? [] : [{ path: o.target, field: `body/outputs/${k}/target`, name: asSent.outputs?.[k]?.target ?? o.target }]));
 }

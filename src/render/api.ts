@@ -19,6 +19,8 @@ import { ErrorReply, type ApiPlugin } from '../api/app.ts';
 import { ApiError } from '../api/errors.ts';
 import { planRange, rangeForSend } from '../api/range.ts';
 import type { AdmitRender } from './admit.ts';
+import { makeOutputFolders, type OutputFolder } from './media.ts';
+import type { RenderSpec } from './spec.ts';
 import type { RenderConfig } from './config.ts';
 import { gpuRoutes, type OperatorSettingsStore } from './gpus.ts';
 import { newJobId, FINISHED_STATES, type Job, type JobState } from './queue.ts';
@@ -97,6 +99,14 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
     if (!job) throw new RequestError(404, `no render "${id}"`);
     return job;
   };
+
+  /** The folders of an accepted render's outputs, made only now: a refused request leaves none behind. */
+  function makeFolders(spec: RenderSpec, request: Pick<UploadRequest, 'output'>): void {
+    const outputs: OutputFolder[] = [{ path: spec.output.path, field: 'body/output/path', name: request.output.path ?? basename(spec.output.path) }];
+    const debug = spec.output.debugPath;
+    if (debug !== null) outputs.push({ path: debug, field: 'body/output/debugPath', name: request.output.debugPath ?? basename(debug) });
+    makeOutputFolders(config.outputRoot, outputs);
+  }
 
   /** Multipart: files stream to the job's upload folder (limit: uploadMaxBytes each); the spec is a field. */
   async function receiveUpload(req: FastifyRequest, id: string): Promise<{ spec: UploadRequest; files: string[]; dir: string }> {
@@ -178,6 +188,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
             spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
             await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')), projectionFile: up.spec.latents?.projectionFile });
             claimOutputs(spec, request, submitCtx);
+            makeFolders(spec, request);
           } catch (err) {
             await rm(up.dir, { recursive: true, force: true });
             throw err;
@@ -191,6 +202,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           spec = await prepareSpec(request, submitCtx, { id });
           await opts.admit?.(spec, { audio: request.audio ?? [], projectionFile: request.latents?.projectionFile });
           claimOutputs(spec, request, submitCtx);
+          makeFolders(spec, request);
         }
         // no await since claimOutputs: no other submission can come between the check and the insert
         const job = scheduler.submit({ id, spec, uploadDir });

@@ -5,7 +5,7 @@
  * leaves no ffmpeg behind.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, liveServer, pidsWith, tempDir, toneWav, type LiveServer } from './helpers.ts';
@@ -59,6 +59,15 @@ describe('live sessions in the daemon are confined to its media and output roots
     expect(scheme.status).toBe(400);
     expect(scheme.body.message).toMatch(/^body\/outputs\/1\/target: "file:\/\/\/tmp\/x\.mkv": a stream URL must be/);
     expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+  }, 60_000);
+
+  it('a start refused after its outputs were checked (an unknown network, a bad framing) leaves no folder under the output root', async () => {
+    const before = existsSync(output) ? readdirSync(output) : [];
+    const unknown = await post({ audio: { kind: 'file', path: 'tone.wav' }, networks: ['no-such-net'], outputs: [{ target: 'refused1/deep/x.mkv' }] });
+    expect(unknown.status).toBe(422);
+    const framing = await post({ audio: { kind: 'file', path: 'tone.wav' }, framing: { width: 64, height: 64, frame: { width: 64, height: 64, x: 10, y: 0 } }, outputs: [{ target: 'refused2/x.mkv' }] });
+    expect(framing.status).toBe(400);
+    expect(readdirSync(output)).toEqual(before);
   }, 60_000);
 
   it('a relative path is a name under the media root, not the daemon folder; its recording lands under the output root', async () => {

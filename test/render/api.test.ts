@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RequestError } from '../../src/render/submit.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp, multipartBody } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
@@ -98,6 +99,40 @@ describe('/v1/renders', () => {
     const ok = await post(body());
     expect(ok.statusCode).toBe(202);
     expect((await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done')).framesDone).toBe(4);
+  });
+
+  it('a refused request leaves no folder under the output root; an accepted one gets its folders; one there before stays', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), {}, {
+      // the daemon's admission (audio probed, networks fitted) refuses after the names are resolved
+      admit: async (spec) => {
+        if (spec.latents.alpha === 7) throw new RequestError(422, 'body/latents: refused by admission');
+        // while it is checked, a file takes the name of the debug video's folder
+        if (spec.latents.alpha === 8) writeFileSync(join(s.outputRoot, 'm2'), 'x');
+      },
+    });
+    const post = (payload: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload });
+    mkdirSync(join(s.outputRoot, 'kept'), { recursive: true });
+    const refused: Array<[Record<string, unknown>, number]> = [
+      [body({ networks: ['nope'], output: { path: 'n1/deep/x.mp4' } }), 422],
+      [body({ output: { path: 'n2/x.mp4', debugPath: 'n2/x.mp4' } }), 409],
+      [body({ output: { path: 'n3/x.mp4', debugPath: 'n4/x.run.json' } }), 202],
+      [body({ latents: { alpha: 7 }, output: { path: 'n5/a/x.mp4', debugPath: 'n6/d.mp4' } }), 422],
+      [body({ latents: { alpha: 7 }, output: { path: 'kept/x.mp4' } }), 422],
+    ];
+    for (const [payload, code] of refused) expect((await post(payload)).statusCode, JSON.stringify(payload)).toBe(code);
+    // the folders are made last; one that cannot be made undoes those made before it (m1)
+    const late = await post(body({ latents: { alpha: 8 }, output: { path: 'm1/x.mp4', debugPath: 'm2/sub/d.mp4' } }));
+    expect(late.json()).toMatchObject({ statusCode: 409, message: 'body/output/debugPath: "m2/sub/d.mp4": m2 is a file under the output root, not a folder' });
+    rmSync(join(s.outputRoot, 'm2'));
+    const up = multipartBody([
+      { name: 'spec', value: JSON.stringify({ networks: ['demo-64'], latents: { alpha: 7 }, output: { path: 'n7/up.mp4' } }) },
+      { name: 'audio', value: Buffer.alloc(100, 1), filename: 'a.wav' },
+    ]);
+    expect((await s.app.inject({ method: 'POST', url: '/v1/renders', ...up })).statusCode).toBe(422);
+    await s.scheduler.idle();
+    // the accepted one (n3, and its debug video's n4) made its folders; the refused ones made none
+    expect(readdirSync(s.outputRoot).sort()).toEqual(['kept', 'n3', 'n4']);
+    expect(readdirSync(join(s.outputRoot, 'kept'))).toEqual([]);
   });
 
   it('cancels queued and running renders (200); a finished one is 409; two renders never share an output', async () => {
