@@ -270,6 +270,9 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
     import('pino'),
   ]);
   const config = loadConfigFile(flags.config);
+  if (flags.mode === 'projection-file-blend' && flags.projection === undefined && config.synthesis.latents.projectionFile === null) {
+    throw new InvalidArgumentError('--mode projection-file-blend needs --projection FILE.h5 (the GANce projection file whose w latents the audio blends; synthesis.latents.projectionFile gives none)');
+  }
   const refs = flags.network ?? [config.synthesis.networks.default];
   // an ONNX file names its folder as one more place to find networks; it is matched by path
   const files = refs.filter((r) => r.endsWith('.onnx')).map((r) => resolve(r));

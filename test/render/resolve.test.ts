@@ -64,5 +64,8 @@ describe('resolveRender', () => {
     expect(z.message).toMatch(/^projection file "\/data\/face\.h5": a projection blend makes w latents, but network "demo-64" takes z/);
     const both = refusal(() => resolveRender(spec({ latents: { projectionFile: '/data/face.h5', mode: 'noise-blend' } }), catalogue, daemon));
     expect(both.message).toBe('projection file "/data/face.h5": goes with mode projection-file-blend, not noise-blend');
+    // the mode with no file from the render or the daemon: the missing field, by its name
+    const none = refusal(() => resolveRender(spec({ latents: { mode: 'projection-file-blend' } }), catalogue, daemon));
+    expect(none.message).toBe('latents.projectionFile: is required when latents.mode is "projection-file-blend" (the GANce projection file whose w latents the audio blends); none was given');
   });
 });
