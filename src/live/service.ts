@@ -15,7 +15,7 @@ import type { NetworkManager } from '../synthesis/networks/manager.ts';
 import { createLiveMetrics, type LiveMetrics } from './metrics.ts';
 import { announceFileTrack } from './music.ts';
 import { LiveSession } from './session.ts';
-import { LiveStart, type LivePatch } from './spec.ts';
+import { LiveStart, rangeProblem, type LivePatch } from './spec.ts';
 import { publicText } from '../render/public-error.ts';
 import { fileOutputs, resolveTargets, type LiveRoots } from './targets.ts';
 import { makeOutputFolders } from '../render/media.ts';
@@ -80,6 +80,8 @@ export function createLiveService(deps: LiveServiceDeps) {
         const e = Value.Errors(LiveStart, checked).First();
         throw new BadRequestError(`live session: ${e?.path || '/'} ${e?.message ?? 'is invalid'}`);
       }
+      const reversed = rangeProblem(checked as LiveStart);
+      if (reversed) throw new BadRequestError(`live session: ${reversed}`);
       const spec = await resolveTargets(checked as LiveStart, deps.roots);
       if (sessions.size + starting >= maxSessions) throw new ConflictError(`${maxSessions} live sessions are running; stop one first`);
       starting++;

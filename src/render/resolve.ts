@@ -12,7 +12,7 @@ import type { CatalogueEntry, NetworkCatalogue } from '../synthesis/networks/cat
 import type { NetworkSidecar } from '../synthesis/stylegan2/sidecar.ts';
 import { MAX_UPSCALE, type EncodeSettings } from './encode-args.ts';
 import { runConfigPath } from './run-config.ts';
-import { RenderSpec } from './spec.ts';
+import { latentsRangeProblems, RenderSpec } from './spec.ts';
 import { RenderFailure } from './types.ts';
 
 export interface RenderNetwork {
@@ -43,7 +43,11 @@ const bad = (message: string) => new RenderFailure('bad-input', message);
 /** The spec as the schema has it (defaults filled in); a spec that does not pass names its first problems. */
 export function checkSpec(raw: unknown): RenderSpec {
   const spec = Value.Default(RenderSpec, Value.Clone(raw)) as unknown;
-  if (Value.Check(RenderSpec, spec)) return spec;
+  if (Value.Check(RenderSpec, spec)) {
+    const reversed = latentsRangeProblems(spec.latents);
+    if (reversed.length > 0) throw bad(`render spec: ${reversed.map((r) => `latents.${r.path.join('.')}: ${r.problem}`).join('; ')}`);
+    return spec;
+  }
   const issues = [...Value.Errors(RenderSpec, spec)].slice(0, 4).map((e) => `${e.path.slice(1).replace(/\//g, '.') || '(root)'}: ${e.message}`);
   throw bad(`render spec: ${issues.join('; ')}`);
 }

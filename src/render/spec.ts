@@ -5,7 +5,7 @@
  * schema can be stored and re-run without further checks of size.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { LatentsConfig, NoiseConfig, ReactiveConfig } from '../latents/config.ts';
+import { LatentsConfig, NoiseConfig, rangeOrderProblem, ReactiveConfig } from '../latents/config.ts';
 
 const PATH_MAX = 4096;
 
@@ -29,7 +29,7 @@ export const RenderLatents = overrideOf(Type.Partial(
     alpha: Type.Number({ minimum: 0, maximum: 100, description: 'blend weight of the spectrogram (GANce --alpha)' }),
     fftRollEnabled: LatentsConfig.properties.fftRollEnabled,
     fftAmplitudeRange: Type.Tuple([Type.Number({ minimum: -1000, maximum: 1000 }), Type.Number({ minimum: -1000, maximum: 1000 })], {
-      description: 'spectrogram min-max range, the only gain (GANce --fft-amplitude-range)',
+      description: 'spectrogram [min, max] range, min <= max, the only gain (GANce --fft-amplitude-range)',
     }),
     blendDepth: LatentsConfig.properties.blendDepth,
     projectionFile: Type.String({ minLength: 1, maxLength: PATH_MAX, description: 'GANce HDF5 projection file (implies projection-file-blend)' }),
@@ -90,3 +90,16 @@ export const RenderSpec = Type.Object(
   { additionalProperties: false },
 );
 export type RenderSpec = Static<typeof RenderSpec>;
+
+/**
+ * The [min, max] pairs of a render's latents given the other way round (the schema cannot say it):
+ * each with its path under `latents`, as segments, and why.
+ */
+export function latentsRangeProblems(latents: RenderLatents): Array<{ path: string[]; problem: string }> {
+  const out: Array<{ path: string[]; problem: string }> = [];
+  const amplitude = rangeOrderProblem(latents.fftAmplitudeRange);
+  if (amplitude) out.push({ path: ['fftAmplitudeRange'], problem: amplitude });
+  const noise = rangeOrderProblem(latents.noise?.range);
+  if (noise) out.push({ path: ['noise', 'range'], problem: noise });
+  return out;
+}

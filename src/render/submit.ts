@@ -11,7 +11,7 @@ import type { RenderConfig } from './config.ts';
 import { RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
 import { runConfigPath } from './run-config.ts';
 import { valueErrorMessage } from './schema-message.ts';
-import { RenderOutput, RenderSpec } from './spec.ts';
+import { latentsRangeProblems, RenderOutput, RenderSpec } from './spec.ts';
 
 /** RenderSpec as the API takes it: paths are names under the daemon's roots, output.path may be left to the daemon. */
 export const RenderRequest = Type.Object(
@@ -113,6 +113,8 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
   const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output, debugPath } }) as RenderSpec;
   const bad = Value.Errors(RenderSpec, spec).First();
   if (bad) throw new RequestError(400, valueErrorMessage('body', bad));
+  const reversed = latentsRangeProblems(spec.latents)[0];
+  if (reversed) throw new RequestError(400, `body/latents/${reversed.path.join('/')}: ${reversed.problem}`);
   return spec;
 }
 

@@ -78,6 +78,8 @@ describe('/v1/renders', () => {
       [body({ audio: [] }), 400, /^body\/audio Expected array length to be greater or equal to 1/],
       [body({ colour: 'red' }), 400, /^body\/colour Unexpected property/],
       [{ networks: ['demo-64'] }, 400, /^body\/audio Expected required property/],
+      [body({ latents: { fftAmplitudeRange: [1, -1] } }), 400, /^body\/latents\/fftAmplitudeRange: must be \[min, max\] with min <= max, got \[1, -1\]/],
+      [body({ latents: { noise: { range: [4, -4] } } }), 400, /^body\/latents\/noise\/range: must be \[min, max\] with min <= max, got \[4, -4\]/],
     ];
     for (const [payload, code, message] of cases) {
       const res = await post(payload);

@@ -246,6 +246,19 @@ describe('gance render', () => {
     expect(readdirSync(dir).filter((n) => n.startsWith('tiny.') || n.startsWith('.tiny'))).toEqual(['tiny.wav']);
   });
 
+  it('refuses a config whose latents ranges are given as [hi, lo], naming the field, before anything starts', { timeout: 60_000 }, () => {
+    const song = join(dir, 'short.wav');
+    writeWav(song, 22050, 1, tone(22050, 1, [330]));
+    const reversed = join(dir, 'reversed.yaml');
+    writeFileSync(reversed, readFileSync(config, 'utf8').replace('latents: { analysisThreads: 1 }', 'latents: { analysisThreads: 1, fftAmplitudeRange: [5, -5] }'));
+    const r = gance('render', song, '--out', join(dir, 'reversed.mp4'), '--config', reversed);
+    // a config error, as gance config check says it
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/synthesis\.latents\.fftAmplitudeRange: must be \[min, max\] with min <= max, got \[5, -5\]/);
+    expect(r.stdout).toBe('');
+    expect(existsSync(join(dir, 'reversed.mp4'))).toBe(false);
+  });
+
   it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {
     const song = join(dir, 'short.wav');
     writeWav(song, 22050, 1, tone(22050, 1, [330]));
