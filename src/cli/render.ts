@@ -242,6 +242,12 @@ async function stillsCommand(audio: string[], flags: RenderFlags): Promise<void>
  * daemon refuses an existing output.path likewise, 409). Folders are checkOutput's (PNG frames).
  */
 async function refuseOverwrite(flags: RenderFlags): Promise<void> {
+  // a name that says another format than the mp4 written there (x.exe) is refused first, --force or not
+  const { outputNameProblem } = await import('../render/spec.ts');
+  for (const [flag, path, format] of [['--out', flags.out, flags.format ?? 'mp4'], ['--debug', flags.debug, 'mp4']] as const) {
+    const misnamed = path === undefined ? null : outputNameProblem(format, path);
+    if (misnamed) throw new InvalidArgumentError(`${flag} ${path}: ${misnamed}`);
+  }
   if (flags.force) return;
   for (const [flag, path] of [['--out', flags.out], ['--debug', flags.debug]] as const) {
     if (path === undefined) continue;

@@ -12,7 +12,7 @@ import type { CatalogueEntry, NetworkCatalogue } from '../synthesis/networks/cat
 import type { NetworkSidecar } from '../synthesis/stylegan2/sidecar.ts';
 import { MAX_UPSCALE, type EncodeSettings } from './encode-args.ts';
 import { runConfigPath } from './run-config.ts';
-import { latentsRangeProblems, RenderSpec } from './spec.ts';
+import { latentsRangeProblems, outputNameProblem, RenderSpec } from './spec.ts';
 import { RenderFailure } from './types.ts';
 
 export interface RenderNetwork {
@@ -160,7 +160,11 @@ export function geometry(output: Pick<RenderSpec['output'], 'size' | 'format'>, 
 
 export function resolveRender(rawSpec: unknown, catalogue: NetworkCatalogue, baseLatents: LatentsConfig): ResolvedRender {
   const spec = checkSpec(rawSpec);
+  const misnamed = outputNameProblem(spec.output.format, spec.output.path);
+  if (misnamed) throw bad(`output.path ${spec.output.path}: ${misnamed}`);
   const debug = spec.output.debugPath;
+  const debugMisnamed = debug === null ? null : outputNameProblem('mp4', debug);
+  if (debugMisnamed) throw bad(`output.debugPath ${debug}: ${debugMisnamed}`);
   if (debug !== null) {
     const d = resolvePath(debug);
     const out = resolvePath(spec.output.path);

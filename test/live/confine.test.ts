@@ -58,6 +58,12 @@ describe('live sessions in the daemon are confined to its media and output roots
     const scheme = await post({ audio: { kind: 'file', path: 'tone.wav' }, outputs: [{ target: 'udp://127.0.0.1:9' }, { target: 'file:///tmp/x.mkv' }] });
     expect(scheme.status).toBe(400);
     expect(scheme.body.message).toMatch(/^body\/outputs\/1\/target: "file:\/\/\/tmp\/x\.mkv": a stream URL must be/);
+    // a file's extension picks its container: one no output writes is refused (x.exe was written as Matroska)
+    for (const [target, why] of [['x.exe', 'the extension ".exe" is not one an output writes'], ['shows/x', 'has no extension']]) {
+      const r = await post({ audio: { kind: 'file', path: 'tone.wav' }, outputs: [{ target: 'ok.mkv' }, { target }] });
+      expect({ target, status: r.status }).toEqual({ target, status: 400 });
+      expect(r.body.message).toBe(`body/outputs/1/target: "${target}": ${why}; a file output is .mkv, .ts, .mp4 (or a stream URL: udp://, srt://, tcp://, rtmp://, rtmps://)`);
+    }
     expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
   }, 60_000);
 
@@ -121,6 +127,9 @@ describe('live outputs in the CLI\'s service (no roots)', () => {
     const notDir = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], outputs: [{ target: `${wav}/x.mkv` }] });
     expect(notDir.status).toBe(422);
     expect(notDir.body.message).toMatch(/tone\.wav is not a folder$/);
+    const exe = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], outputs: [{ target: join(tempDir(), 'x.EXE') }] });
+    expect(exe.status).toBe(400);
+    expect(exe.body.message).toMatch(/^body\/outputs\/0\/target: ".*x\.EXE": the extension "\.EXE" is not one an output writes; a file output is \.mkv, \.ts, \.mp4 /);
     expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
   }, 60_000);
 });

@@ -78,6 +78,10 @@ describe('/v1/renders', () => {
       [body({ audio: [] }), 400, /^body\/audio Expected array length to be greater or equal to 1/],
       [body({ colour: 'red' }), 400, /^body\/colour Unexpected property/],
       [{ networks: ['demo-64'] }, 400, /^body\/audio Expected required property/],
+      // the name says what is written there: an mp4 named x.exe is refused, as the CLI's --out is
+      [body({ output: { path: 'x.exe' } }), 400, /^body\/output\/path: "x.exe": the extension ".exe" is not one the render writes; an mp4 render's file is \.mp4$/],
+      [body({ output: { path: 'clip' } }), 400, /^body\/output\/path: "clip": has no extension; an mp4 render's file is \.mp4$/],
+      [body({ output: { path: 'x.mp4', debugPath: 'x.debug.mkv' } }), 400, /^body\/output\/debugPath: "x.debug.mkv": the extension ".mkv" is not one/],
       [body({ latents: { fftAmplitudeRange: [1, -1] } }), 400, /^body\/latents\/fftAmplitudeRange: must be \[min, max\] with min <= max, got \[1, -1\]/],
       [body({ latents: { noise: { range: [4, -4] } } }), 400, /^body\/latents\/noise\/range: must be \[min, max\] with min <= max, got \[4, -4\]/],
     ];
@@ -117,7 +121,7 @@ describe('/v1/renders', () => {
     const refused: Array<[Record<string, unknown>, number]> = [
       [body({ networks: ['nope'], output: { path: 'n1/deep/x.mp4' } }), 422],
       [body({ output: { path: 'n2/x.mp4', debugPath: 'n2/x.mp4' } }), 409],
-      [body({ output: { path: 'n3/x.mp4', debugPath: 'n4/x.run.json' } }), 202],
+      [body({ output: { path: 'n3/x.mp4', debugPath: 'n4/x.debug.mp4' } }), 202],
       [body({ latents: { alpha: 7 }, output: { path: 'n5/a/x.mp4', debugPath: 'n6/d.mp4' } }), 422],
       [body({ latents: { alpha: 7 }, output: { path: 'kept/x.mp4' } }), 422],
     ];

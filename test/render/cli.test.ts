@@ -177,6 +177,9 @@ describe('gance render', () => {
       ['a debug video that is the output', (song, out) => [song, '--out', out, '--debug', out], /^gance: render failed \(bad-input\): output\.debugPath .*is the render's own output/],
       ['--debug with --remote', (song, out) => [song, '--out', out, '--debug', join(dir, 'd.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /--debug: with --remote/],
       ['--mode projection-file-blend without --projection', (song, out) => [song, '--mode', 'projection-file-blend', '--out', out], /^gance: --mode projection-file-blend needs --projection FILE\.h5 /],
+      ['an --out that is not .mp4', (song) => [song, '--out', join(dir, 'refused-x.exe')], /^gance: --out .*refused-x\.exe: the extension "\.exe" is not one the render writes; an mp4 render's file is \.mp4$/m],
+      ['a --debug that is not .mp4', (song, out) => [song, '--out', out, '--debug', join(dir, 'refused-d.mkv')], /^gance: --debug .*refused-d\.mkv: the extension "\.mkv" is not one/],
+      ['an --out that is not .mp4, with --remote', (song) => [song, '--out', join(dir, 'refused-r.exe'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*refused-r\.exe: the extension "\.exe"/],
       ['--debug with --still', (_song, out) => ['--still', '1', '--out', out, '--debug', join(dir, 'd.mp4')], /--still: --debug is for video renders/],
     ];
     for (const [what, args, message] of cases) {
