@@ -6,7 +6,7 @@
  */
 import { ClientError } from '../api/errors.ts';
 import { mkdirSync, realpathSync, rmdirSync, statSync } from 'node:fs';
-import { lstat, mkdir, realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 export class RequestPathError extends ClientError {
@@ -72,15 +72,15 @@ const FOLDER_NAME_MAX_BYTES = 255;
 /**
  * Where an output named `name` goes under the output root. Refuses names that climb out, absolute
  * names, a folder in it that leads out through a symlink or is a file, and a name whose file is
- * already there (it belongs to someone). Nothing is made here (the output root itself aside): a
+ * already there (it belongs to someone). Nothing is made here, the output root itself included: a
  * request refused after this check must leave nothing behind, so the folders it needs are made
  * by makeOutputFolders once the request is accepted.
  */
 export async function resolveOutputPath(root: string, name: string, field: string): Promise<string> {
   checkShape(name, field);
   if (isAbsolute(name)) throw new RequestPathError(400, field, `"${name}" must be a name under the output root, not an absolute path`);
-  await mkdir(root, { recursive: true });
-  const rootReal = await realRoot(root, 'render.outputRoot', field);
+  // an output root not made yet is made with the first accepted output's folders
+  const rootReal = await realOrFuture(root);
   const target = resolve(rootReal, name);
   if (target === rootReal) throw new RequestPathError(400, field, 'names the output root itself');
   const file = basename(target);
@@ -106,6 +106,17 @@ export async function resolveOutputPath(root: string, name: string, field: strin
   const out = join(parent, file);
   if (await stat(out).then(() => true, () => false)) throw new RequestPathError(409, field, `"${name}" already exists under the output root`);
   return out;
+}
+
+/** Where `path` is or would be once made: the real path of its deepest existing folder, the rest appended. */
+async function realOrFuture(path: string): Promise<string> {
+  const tail: string[] = [];
+  for (let at = resolve(path); ; at = dirname(at)) {
+    const real = await realpath(at).catch(() => null);
+    if (real !== null) return join(real, ...tail);
+    if (dirname(at) === at) return resolve(path);
+    tail.unshift(basename(at));
+  }
 }
 
 /** `path`, an existing entry under the root, as the real folder it is; refused when it leads out or is not a folder. */
@@ -140,6 +151,22 @@ export interface OutputFolder {
 export function makeOutputFolders(root: string, outputs: readonly OutputFolder[]): void {
   const made: string[] = [];
   try {
+    if (outputs.length === 0) return;
+    let first: string | undefined;
+    try {
+      first = mkdirSync(root, { recursive: true });
+    } catch (err) {
+      throw new RequestPathError(422, outputs[0]!.field, `the daemon's render.outputRoot cannot be made (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    // the folders that made, outermost first (undone like the others)
+    if (first !== undefined) {
+      const chain: string[] = [];
+      for (let d = resolve(root); ; d = dirname(d)) {
+        chain.unshift(d);
+        if (d === first || dirname(d) === d) break;
+      }
+      made.push(...chain);
+    }
     for (const o of outputs) {
       const rootReal = realpathSync(root);
       let parent = rootReal;

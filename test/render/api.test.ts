@@ -117,6 +117,11 @@ describe('/v1/renders', () => {
       },
     });
     const post = (payload: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload });
+    // the output root itself is not made for a refused request either
+    expect(existsSync(s.outputRoot)).toBe(false);
+    expect((await post(body({ networks: ['nope'], output: { path: 'n0/x.mp4' } }))).statusCode).toBe(422);
+    expect((await post(body({ latents: { alpha: 7 } }))).statusCode).toBe(422);
+    expect(existsSync(s.outputRoot)).toBe(false);
     mkdirSync(join(s.outputRoot, 'kept'), { recursive: true });
     const refused: Array<[Record<string, unknown>, number]> = [
       [body({ networks: ['nope'], output: { path: 'n1/deep/x.mp4' } }), 422],
