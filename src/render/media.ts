@@ -158,13 +158,12 @@ export function makeOutputFolders(root: string, outputs: readonly OutputFolder[]
     } catch (err) {
       throw new RequestPathError(422, outputs[0]!.field, `the daemon's render.outputRoot cannot be made (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
-    // the folders that made, outermost first (undone like the others)
+    // the folders that made, outermost first (undone like the others); mkdir names the first one
+    // as the root was given, relative ones relative
     if (first !== undefined) {
+      const top = resolve(first);
       const chain: string[] = [];
-      for (let d = resolve(root); ; d = dirname(d)) {
-        chain.unshift(d);
-        if (d === first || dirname(d) === d) break;
-      }
+      for (let d = resolve(root); d.startsWith(top); d = dirname(d)) chain.unshift(d);
       made.push(...chain);
     }
     for (const o of outputs) {
