@@ -22,7 +22,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { Counter, type Registry } from 'prom-client';
 import { ForbiddenError, MisdirectedError, UnauthorizedError } from './errors.ts';
 import { TOKEN_MIN_LENGTH } from '../config/schema.ts';
@@ -52,6 +52,12 @@ export interface AccessOptions {
 }
 
 export const SESSION_COOKIE = 'gance_session';
+
+/** POST /v1/auth/session's JSON body (the token may come in the Authorization header instead, with no body). */
+const SessionBody = Type.Object(
+  { token: Type.Optional(Type.String({ maxLength: 1024, description: 'the API token (or send it as Authorization: Bearer and no body)' })) },
+  { additionalProperties: false },
+);
 
 /** Reads server.auth.tokenFile; every problem names the field, none shows the file's content. */
 export function readTokenFile(path: string): string {
@@ -268,15 +274,17 @@ export function installAccess(app: FastifyInstance, opts: AccessOptions, registr
         description:
           'Trade the API token (Authorization: Bearer, or {"token"} in the body) for an HttpOnly SameSite=Strict session cookie, which pages and WebSockets of this daemon then send instead of the token',
         tags: ['auth'],
-        // no body schema: fastify would refuse the body-less form (token in the header) as "body must be object"
+        // per content type: a body-less request (token in the header) has none, so it is not
+        // validated against the object (fastify would refuse it as "body must be object")
+        body: { content: { 'application/json': { schema: SessionBody } } },
         response: { 200: Type.Object({ expiresAt: Type.String({ format: 'date-time' }) }) },
       },
     },
     async (req, reply) => {
       if (expected === null) throw new ForbiddenError('no API token is configured (server.auth.token or tokenFile), so there is no session to open: every route is open');
-      const body = req.body as { token?: unknown } | null | undefined;
-      const fromBody = typeof body === 'object' && body !== null && typeof body.token === 'string' && body.token.length <= 1024 ? body.token : undefined;
-      const presented = bearer(req) ?? fromBody;
+      // validated by SessionBody when there is one
+      const body = req.body as Static<typeof SessionBody> | undefined;
+      const presented = bearer(req) ?? body?.token;
       if (presented === undefined) refuse('no-token', new UnauthorizedError('send the API token as Authorization: Bearer <token> or {"token": "..."}'));
       if (!tokenMatches(presented!, expected)) refuse('bad-token', new UnauthorizedError('the API token is not valid'));
       const expires = Math.floor(now() / 1000) + opts.sessionTtlSeconds;

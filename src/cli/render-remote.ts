@@ -2,8 +2,10 @@
  * `gance render ... --remote URL`: the same render, done by a running daemon. The audio files are
  * uploaded, progress is followed over SSE, and the finished mp4 is downloaded to --out (under a
  * temporary name, put in place once complete without replacing a file that appeared at --out
- * meanwhile, as a local render does: src/render/publish.ts). Ctrl-C cancels the render on the
- * daemon (a second one quits at once).
+ * meanwhile, as a local render does: src/render/publish.ts). A render that failed only because its
+ * name on the daemon was taken has its finished video kept there; it is downloaded beside --out
+ * under a kept name, said, and the command still fails. Ctrl-C cancels the render on the daemon
+ * (a second one quits at once).
  */
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -42,7 +44,19 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
   try {
     // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done
     const final = await follow(o.url, job.id, o.onProgress);
-    if (final.state !== 'done') throw new Error(`render ${job.id} ${final.state}${final.reason ? ` (${final.reason})` : ''}: ${final.error ?? ''}`);
+    if (final.state !== 'done') {
+      const failure = `render ${job.id} ${final.state}${final.reason ? ` (${final.reason})` : ''}: ${final.error ?? ''}`;
+      // failed only because its name on the daemon was taken at the end: the daemon kept the finished
+      // video (hours of GPU time), so it comes here too, beside --out, and the render still fails
+      if (final.state === 'failed' && final.output !== null && final.outputUrl && o.out) {
+        const href = new URL(final.outputUrl, o.url).href;
+        const saved = await downloadKept(href, o.out).catch((err: unknown) => {
+          throw new Error(`${failure}; its finished video could not be downloaded (${(err as Error).message}): it is on the daemon, GET ${href}`);
+        });
+        throw new Error(`${failure}; its finished video was downloaded beside --out as ${saved}`);
+      }
+      throw new Error(failure);
+    }
     if (o.out && final.outputUrl) await download(new URL(final.outputUrl, o.url).href, o.out, o.replace ?? false);
     return final;
   } finally {
@@ -62,21 +76,52 @@ export async function follow(url: string, id: string, onProgress?: (p: RenderPro
   throw new Error(`the daemon closed the event stream of render ${id} before it ended`);
 }
 
-async function download(href: string, out: string, replace: boolean): Promise<void> {
+/** The file at `href`, complete, under a temporary name beside `out`. */
+async function fetchBeside(href: string, out: string): Promise<string> {
   const res = await daemonFetch(href);
   if (!res.ok || !res.body) throw new Error(`GET ${href}: ${res.status}`);
   const tmp = `${out}.download-${process.pid}`;
   try {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp));
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return tmp;
+}
+
+/** `tmp` under a free kept name beside `out` (song.kept-1a2b3c4d.mp4), never replacing a file; null when none was free. */
+async function keepBeside(tmp: string, out: string): Promise<string | null> {
+  for (let k = 0; k < 5; k++) {
+    const name = keptName(out);
+    if (await place(tmp, name, { replace: false, folder: false })) return name;
+  }
+  return null;
+}
+
+async function download(href: string, out: string, replace: boolean): Promise<void> {
+  const tmp = await fetchBeside(href, out);
+  try {
     if (await place(tmp, out, { replace, folder: false })) return;
     // checked free before the upload: whoever put a file there since owns it; the video is kept beside it
-    let kept: string | null = null;
-    for (let k = 0; k < 5 && kept === null; k++) {
-      const name = keptName(out);
-      if (await place(tmp, name, { replace: false, folder: false })) kept = name;
-    }
+    const kept = await keepBeside(tmp, out);
     const keptText = kept === null ? 'the downloaded video could not be kept' : `the video was kept as ${kept}`;
     throw new Error(`--out ${out}: something was put there while the render ran; it was left as it is and ${keptText}`);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/**
+ * A failed render's kept video, downloaded as a finished one is, but under a kept name beside
+ * `out`: --out itself is for a render that succeeded.
+ */
+async function downloadKept(href: string, out: string): Promise<string> {
+  const tmp = await fetchBeside(href, out);
+  try {
+    const kept = await keepBeside(tmp, out);
+    if (kept === null) throw new Error(`no free name beside ${out}`);
+    return kept;
   } finally {
     await rm(tmp, { force: true });
   }

@@ -242,6 +242,12 @@ async function stillsCommand(audio: string[], flags: RenderFlags): Promise<void>
  * daemon refuses an existing output.path likewise, 409). Folders are checkOutput's (PNG frames).
  */
 async function refuseOverwrite(flags: RenderFlags): Promise<void> {
+  // a name that says another format than the mp4 written there (x.exe) is refused first, --force or not
+  const { outputNameProblem } = await import('../render/spec.ts');
+  for (const [flag, path, format] of [['--out', flags.out, flags.format ?? 'mp4'], ['--debug', flags.debug, 'mp4']] as const) {
+    const misnamed = path === undefined ? null : outputNameProblem(format, path);
+    if (misnamed) throw new InvalidArgumentError(`${flag} ${path}: ${misnamed}`);
+  }
   if (flags.force) return;
   for (const [flag, path] of [['--out', flags.out], ['--debug', flags.debug]] as const) {
     if (path === undefined) continue;
@@ -270,6 +276,9 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
     import('pino'),
   ]);
   const config = loadConfigFile(flags.config);
+  if (flags.mode === 'projection-file-blend' && flags.projection === undefined && config.synthesis.latents.projectionFile === null) {
+    throw new InvalidArgumentError('--mode projection-file-blend needs --projection FILE.h5 (the GANce projection file whose w latents the audio blends; synthesis.latents.projectionFile gives none)');
+  }
   const refs = flags.network ?? [config.synthesis.networks.default];
   // an ONNX file names its folder as one more place to find networks; it is matched by path
   const files = refs.filter((r) => r.endsWith('.onnx')).map((r) => resolve(r));

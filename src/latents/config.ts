@@ -6,8 +6,9 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 
+/** A [min, max] pair; its order is checked by checkLatentsConfig (rangeOrderProblem), which the schema cannot do. */
 const Range = (def: [number, number], description: string) =>
-  Type.Tuple([Type.Number(), Type.Number()], { default: def, description });
+  Type.Tuple([Type.Number(), Type.Number()], { default: def, description: `${description}; [min, max], min <= max` });
 
 export const NoiseConfig = Type.Object(
   {
@@ -98,11 +99,25 @@ export const LatentsConfig = Type.Object(
 export type LatentsConfig = Static<typeof LatentsConfig>;
 
 /**
+ * A [min, max] pair given the other way round, which the schema cannot refuse: the min-max scaling
+ * would then invert (the loudest bins mapped to the lowest values). Why, or null. Equal ends are
+ * taken (everything maps to that one value).
+ */
+export function rangeOrderProblem(range: readonly [number, number] | undefined): string | null {
+  if (range === undefined || !(range[0] > range[1])) return null;
+  return `must be [min, max] with min <= max, got [${range[0]}, ${range[1]}] (the other way round inverts the mapping)`;
+}
+
+/**
  * Rules the schema cannot say; one line per issue, each naming its field through `field` (the
  * daemon config's `synthesis.latents.X`; the CLI adds the flag that set it).
  */
 export function checkLatentsConfig(config: LatentsConfig, field: (name: keyof LatentsConfig) => string = (n) => `synthesis.latents.${n}`): string[] {
   const issues: string[] = [];
+  const amplitude = rangeOrderProblem(config.fftAmplitudeRange);
+  if (amplitude) issues.push(`${field('fftAmplitudeRange')}: ${amplitude}`);
+  const noise = rangeOrderProblem(config.noise.range);
+  if (noise) issues.push(`${field('noise')}.range: ${noise}`);
   if (config.blendDepth > config.numWs) issues.push(`${field('blendDepth')}: must be <= numWs (${config.numWs})`);
   if (config.mode === 'projection-file-blend') {
     // the projection latents are w rows, 512 wide

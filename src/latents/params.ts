@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { LatentsConfig } from './config.ts';
+import { rangeOrderProblem, type LatentsConfig } from './config.ts';
 import { LatentError } from './errors.ts';
 
 export const LiveParamsPatch = Type.Object(
@@ -59,6 +59,8 @@ export function updateLiveParams(params: LiveParams, patch: unknown): void {
     throw new LatentError('LATENT_BAD_PARAMETER', `live parameter ${e?.path || '/'} ${e?.message ?? 'invalid'}`);
   }
   const p = patch as LiveParamsPatch;
+  const reversed = rangeOrderProblem(p.amplitudeRange);
+  if (reversed) throw new LatentError('LATENT_BAD_PARAMETER', `live parameter /amplitudeRange ${reversed}`);
   if (p.networkOverride !== undefined && p.networkOverride !== null && p.networkOverride >= (p.networkCount ?? params.networkCount)) {
     throw new LatentError('LATENT_BAD_PARAMETER', `networkOverride ${p.networkOverride} is not below the network count ${p.networkCount ?? params.networkCount}`);
   }

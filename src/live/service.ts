@@ -15,10 +15,11 @@ import type { NetworkManager } from '../synthesis/networks/manager.ts';
 import { createLiveMetrics, type LiveMetrics } from './metrics.ts';
 import { announceFileTrack } from './music.ts';
 import { LiveSession } from './session.ts';
-import { LiveStart, type LivePatch } from './spec.ts';
+import { LiveStart, rangeProblem, type LivePatch } from './spec.ts';
 import { firstProblem } from '../api/union.ts';
 import { publicText } from '../render/public-error.ts';
-import { resolveTargets, type LiveRoots } from './targets.ts';
+import { fileOutputs, resolveTargets, type LiveRoots } from './targets.ts';
+import { makeOutputFolders } from '../render/media.ts';
 
 export interface LiveServiceDeps {
   networks: NetworkManager;
@@ -80,6 +81,8 @@ export function createLiveService(deps: LiveServiceDeps) {
         const e = firstProblem(Value.Errors(LiveStart, checked));
         throw new BadRequestError(`live session: ${e?.path ?? '/'} ${e?.message ?? 'is invalid'}`);
       }
+      const reversed = rangeProblem(checked as LiveStart);
+      if (reversed) throw new BadRequestError(`live session: ${reversed}`);
       const spec = await resolveTargets(checked as LiveStart, deps.roots);
       if (sessions.size + starting >= maxSessions) throw new ConflictError(`${maxSessions} live sessions are running; stop one first`);
       starting++;
@@ -96,6 +99,7 @@ export function createLiveService(deps: LiveServiceDeps) {
           ...(deps.cameraRetryMs !== undefined ? { cameraRetryMs: deps.cameraRetryMs } : {}),
           ...(deps.startTimeoutMs !== undefined ? { startTimeoutMs: deps.startTimeoutMs } : {}),
           ...(deps.roots ? { publicView: { audio: (checked as LiveStart).audio, text: (m: string) => publicText(m, { mediaRoot: deps.roots!.media, outputRoot: deps.roots!.output }) } } : {}),
+          ...(deps.roots ? { makeOutputFolders: () => makeOutputFolders(deps.roots!.output, fileOutputs(checked as LiveStart, spec)) } : {}),
         });
         sessions.set(id, s);
         wantedFps.set(id, s.fps);

@@ -45,6 +45,8 @@ export interface SessionDeps {
    * spec holds the real paths under the daemon's roots, which are none of a client's business).
    */
   publicView?: { audio: LiveAudio; text: (message: string) => string };
+  /** makes the folders of the file outputs (the daemon's, under its output root) once the start's checks have passed */
+  makeOutputFolders?: () => void;
 }
 
 export type SessionState = 'starting' | 'running' | 'audio-lost' | 'ended' | 'failed' | 'stopped';
@@ -192,6 +194,8 @@ export class LiveSession {
     const framing = framingProblem(spec.framing);
     if (framing) throw new BadRequestError(framing);
     await loadSet(deps.networks, holderOf(id), set);
+    // only now: a start refused above leaves no folder behind under the output root
+    deps.makeOutputFolders?.();
     const s = new LiveSession(id, spec, deps, set);
     const first = new Promise<void>((resolve, reject) => (s.firstLatent = { resolve, reject }));
     s.loop = s.run();

@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { DiscriminatedUnion, firstProblem } from '../api/union.ts';
+import { rangeOrderProblem } from '../latents/config.ts';
 
 const NetworkId = Type.String({ minLength: 1, maxLength: 255 });
 
@@ -113,7 +114,7 @@ const changeable = {
   fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120, description: 'target frames per second (restarts the audio analysis: a gap of a few frames)' })),
   alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'blend: (1 - alpha) noise + alpha spectrogram' })),
   blendDepth: Type.Optional(Type.Integer({ minimum: 0, maximum: 64 })),
-  amplitudeRange: Type.Optional(Type.Tuple([Type.Number({ minimum: -1000, maximum: 1000 }), Type.Number({ minimum: -1000, maximum: 1000 })])),
+  amplitudeRange: Type.Optional(Type.Tuple([Type.Number({ minimum: -1000, maximum: 1000 }), Type.Number({ minimum: -1000, maximum: 1000 })], { description: 'spectrogram [min, max] range, min <= max (400 the other way round)' })),
   networkOverride: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 15 }), Type.Null()], { description: 'pin one network of the set, or null to follow the music' })),
   pulse: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: percussive pulse' })),
   motion: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'reactive gain: harmonic motion' })),
@@ -172,7 +173,13 @@ export const checkPatch = TypeCompiler.Compile(LivePatch);
 
 /** The first problem of a patch that does not pass, as "/field message". */
 export function patchProblem(patch: unknown): string | null {
-  if (checkPatch.Check(patch)) return null;
+  if (checkPatch.Check(patch)) return rangeProblem(patch);
   const e = firstProblem(checkPatch.Errors(patch));
-  return `${e?.path ?? '/'} ${e?.message ?? 'is invalid'}`;
+  return `${e?.path || '/'} ${e?.message ?? 'is invalid'}`;
+}
+
+/** The start's or a patch's amplitudeRange given the other way round (the schema cannot say it), as "/amplitudeRange why"; or null. */
+export function rangeProblem(p: Pick<LivePatch, 'amplitudeRange'>): string | null {
+  const why = rangeOrderProblem(p.amplitudeRange);
+  return why === null ? null : `/amplitudeRange ${why}`;
 }

@@ -8,8 +8,8 @@
  */
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { RequestPathError, resolveMediaFile, resolveOutputPath } from '../render/media.ts';
+import { dirname, extname, resolve } from 'node:path';
+import { RequestPathError, resolveMediaFile, resolveOutputPath, type OutputFolder } from '../render/media.ts';
 import type { LiveStart } from './spec.ts';
 
 export interface LiveRoots {
@@ -24,9 +24,33 @@ export function isUrl(target: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
 }
 
+/**
+ * A file output's container by its extension (case aside). Any other is refused: ffmpeg would be
+ * told some container anyway and `show.exe` would hold Matroska under a name that says otherwise.
+ */
+export const FILE_OUTPUT_FORMATS: Readonly<Record<string, readonly string[]>> = {
+  '.mkv': ['-f', 'matroska'],
+  '.ts': ['-f', 'mpegts'],
+  // fragmented: readable even if cut short
+  '.mp4': ['-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov'],
+};
+
+/** A file output's ffmpeg format arguments, or null for an extension no output writes. */
+export function fileOutputFormat(target: string): readonly string[] | null {
+  const ext = extname(target).toLowerCase();
+  return Object.hasOwn(FILE_OUTPUT_FORMATS, ext) ? FILE_OUTPUT_FORMATS[ext]! : null;
+}
+
+function checkExtension(target: string, field: string): void {
+  if (fileOutputFormat(target) !== null) return;
+  const ext = extname(target);
+  throw new RequestPathError(400, field, `"${target}": ${ext === '' ? 'has no extension' : `the extension "${ext}" is not one an output writes`}; a file output is ${Object.keys(FILE_OUTPUT_FORMATS).join(', ')} (or a stream URL: ${STREAM_SCHEMES.map((s) => `${s}://`).join(', ')})`);
+}
+
 /** A file output anywhere (no roots): its absolute path, once its folder is there and writable. URLs are left to ffmpeg. */
 export async function checkOutputFolder(target: string, field: string): Promise<string> {
   if (isUrl(target)) return target;
+  checkExtension(target, field);
   const path = resolve(target);
   const dir = dirname(path);
   const st = await stat(dir).catch(() => null);
@@ -53,10 +77,18 @@ export async function resolveTargets(spec: LiveStart, roots: LiveRoots | undefin
         const scheme = o.target.slice(0, o.target.indexOf(':')).toLowerCase();
         if (!STREAM_SCHEMES.includes(scheme)) throw new RequestPathError(400, field, `"${o.target}": a stream URL must be ${STREAM_SCHEMES.map((s) => `${s}://`).join(', ')}; files are names under the output root`);
         target = o.target;
-      } else target = await resolveOutputPath(roots.output, o.target, field);
+      } else {
+        checkExtension(o.target, field);
+        target = await resolveOutputPath(roots.output, o.target, field);
+      }
       outputs.push({ ...o, target });
     }
     out.outputs = outputs;
   }
   return out;
+}
+
+/** The file outputs of a spec resolved under the roots (`resolved`), for makeOutputFolders: each with its field and the client's name. */
+export function fileOutputs(asSent: LiveStart, resolved: LiveStart): OutputFolder[] {
+  return (resolved.outputs ?? []).flatMap((o, k) => (isUrl(o.target) ? [] : [{ path: o.target, field: `body/outputs/${k}/target`, name: asSent.outputs?.[k]?.target ?? o.target }]));
 }

@@ -13,7 +13,7 @@ import { spectrogramFrames } from '../audio/features/spectrogram.ts';
 import { analysisGrid, checkSilence } from '../audio/silence.ts';
 import type { LatentsConfig } from '../latents/config.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
-import { findNetwork, geometry, mergeLatents, renderNetwork, type RenderNetwork } from './resolve.ts';
+import { findNetwork, geometry, mergeLatents, projectionMissing, renderNetwork, type RenderNetwork } from './resolve.ts';
 import type { RenderSpec } from './spec.ts';
 import { RequestError } from './submit.ts';
 import { RenderFailure } from './types.ts';
@@ -79,6 +79,9 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
     const networks: RenderNetwork[] = [];
     spec.networks.forEach((ref, k) => refusal(`body/networks/${k}`, () => void networks.push(renderNetwork(ref, findNetwork(opts.catalogue, ref)))));
     let latents = opts.latents;
+    if (projectionMissing(opts.latents, spec.latents)) {
+      throw new RequestError(400, 'body/latents/projectionFile: is required when latents.mode is "projection-file-blend" (a GANce projection file under the media root whose w latents the audio blends); none was given');
+    }
     refusal('body/latents', () => void (latents = mergeLatents(opts.latents, spec, networks)), { path: spec.latents.projectionFile, name: names.projectionFile });
     refusal('body/output/size', () => void geometry(spec.output, networks));
     let first: { name: string; rate: number } | null = null;

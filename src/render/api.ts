@@ -12,12 +12,15 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
 import { ApiError } from '../api/errors.ts';
+import { planRange, rangeForSend } from '../api/range.ts';
 import type { AdmitRender } from './admit.ts';
+import { makeOutputFolders, type OutputFolder } from './media.ts';
+import type { RenderSpec } from './spec.ts';
 import type { RenderConfig } from './config.ts';
 import { gpuRoutes, type OperatorSettingsStore } from './gpus.ts';
 import type { RenderDevice } from './throttle.ts';
@@ -50,11 +53,6 @@ export interface RendersApiOptions {
 }
 
 const tags = ['renders'];
-/**
- * A Range header as RFC 9110 14.1.2 writes it: "bytes=" and a comma list of "first-[last]" or
- * "-suffix" (unit case-insensitive, spaces around the commas); whether it fits the file is send's.
- */
-const BYTE_RANGES = /^bytes=[ \t]*(?:\d+-\d*|-\d+)(?:[ \t]*,[ \t]*(?:\d+-\d*|-\d+))*[ \t]*$/i;
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'render id' }) });
 const ListQuery = Type.Object({
   state: Type.Optional(JobStateSchema),
@@ -102,6 +100,14 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
     if (!job) throw new RequestError(404, `no render "${id}"`);
     return job;
   };
+
+  /** The folders of an accepted render's outputs, made only now: a refused request leaves none behind. */
+  function makeFolders(spec: RenderSpec, request: Pick<UploadRequest, 'output'>): void {
+    const outputs: OutputFolder[] = [{ path: spec.output.path, field: 'body/output/path', name: request.output.path ?? basename(spec.output.path) }];
+    const debug = spec.output.debugPath;
+    if (debug !== null) outputs.push({ path: debug, field: 'body/output/debugPath', name: request.output.debugPath ?? basename(debug) });
+    makeOutputFolders(config.outputRoot, outputs);
+  }
 
   /** Multipart: files stream to the job's upload folder (limit: uploadMaxBytes each); the spec is a field. */
   async function receiveUpload(req: FastifyRequest, id: string): Promise<{ spec: UploadRequest; files: string[]; dir: string }> {
@@ -183,6 +189,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
             spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
             await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')), projectionFile: up.spec.latents?.projectionFile });
             claimOutputs(spec, request, submitCtx);
+            makeFolders(spec, request);
           } catch (err) {
             await rm(up.dir, { recursive: true, force: true });
             throw err;
@@ -196,6 +203,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           spec = await prepareSpec(request, submitCtx, { id });
           await opts.admit?.(spec, { audio: request.audio ?? [], projectionFile: request.latents?.projectionFile });
           claimOutputs(spec, request, submitCtx);
+          makeFolders(spec, request);
         }
         // no await since claimOutputs: no other submission can come between the check and the insert
         const job = scheduler.submit({ id, spec, uploadDir });
@@ -232,9 +240,15 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
 
     /** A finished file with Range requests, or the status that says why not. */
     async function serveFile(req: FastifyRequest, reply: FastifyReply, job: Job, file: string, what: string) {
-      // RFC 9110 14.2: a Range that does not parse is ignored, the whole file sent; send answers it 416
+      // RFC 9110 14.2 judged here (../api/range.ts), send left the one form it reads right; a file
+      // that is not there is send's 404 below
       const range = req.headers.range;
-      if (range !== undefined && !BYTE_RANGES.test(range)) delete req.raw.headers.range;
+      if (range !== undefined) {
+        const size = await stat(file).then((st) => st.size, () => null);
+        const forSend = size === null ? undefined : rangeForSend(planRange(range, size), size);
+        if (forSend === undefined) delete req.raw.headers.range;
+        else req.raw.headers.range = forSend;
+      }
       const r = await send(req.raw, basename(file), { root: dirname(file), dotfiles: 'allow', cacheControl: false, acceptRanges: true });
       if (r.type === 'error') {
         const status = (r.metadata.error as { status?: number }).status ?? r.statusCode;
@@ -243,7 +257,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           // the client learns the size from it (RFC 9110 15.5.17)
           const range = r.headers['Content-Range'];
           if (range) reply.header('content-range', range);
-          throw new RequestError(416, `range not satisfiable: ${req.headers.range ?? ''}`);
+          throw new RequestError(416, `range not satisfiable: ${range ?? ''}`);
         }
         throw new RequestError(status, r.metadata.error.message);
       }
@@ -257,7 +271,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       {
         schema: {
           description:
-            'The finished mp4, with Range requests (206; 416 for a range past the end; a Range header that does not parse is ignored: 200); 409 while the render is not done. ' +
+            'The finished mp4, with Range requests (206 for one range, several overlapping ones joined; 416 when no range of a valid Range header is in the file; a Range header that is not bytes, does not parse, or holds an invalid range such as bytes=5-2 is ignored, as are several disjoint ranges: 200, the whole file); 409 while the render is not done. ' +
             'A render that failed because something was put at its output name while it ran serves its finished video, kept under the name its output field gives',
           tags,
           params: IdParams,
@@ -279,7 +293,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id/debug',
       {
         schema: {
-          description: 'The finished debug video (a render submitted with output.debugPath), with Range requests (206, 416; a Range header that does not parse is ignored); 404 for a render without one, 409 while it is not done',
+          description: 'The finished debug video (a render submitted with output.debugPath), with Range requests as for the output; 404 for a render without one, 409 while it is not done',
           tags,
           params: IdParams,
           produces: ['video/mp4'],

@@ -12,7 +12,7 @@ import type { CatalogueEntry, NetworkCatalogue } from '../synthesis/networks/cat
 import type { NetworkSidecar } from '../synthesis/stylegan2/sidecar.ts';
 import { MAX_UPSCALE, type EncodeSettings } from './encode-args.ts';
 import { runConfigPath } from './run-config.ts';
-import { RenderSpec } from './spec.ts';
+import { latentsRangeProblems, outputNameProblem, RenderSpec } from './spec.ts';
 import { RenderFailure } from './types.ts';
 
 export interface RenderNetwork {
@@ -43,7 +43,11 @@ const bad = (message: string) => new RenderFailure('bad-input', message);
 /** The spec as the schema has it (defaults filled in); a spec that does not pass names its first problems. */
 export function checkSpec(raw: unknown): RenderSpec {
   const spec = Value.Default(RenderSpec, Value.Clone(raw)) as unknown;
-  if (Value.Check(RenderSpec, spec)) return spec;
+  if (Value.Check(RenderSpec, spec)) {
+    const reversed = latentsRangeProblems(spec.latents);
+    if (reversed.length > 0) throw bad(`render spec: ${reversed.map((r) => `latents.${r.path.join('.')}: ${r.problem}`).join('; ')}`);
+    return spec;
+  }
   const issues = [...Value.Errors(RenderSpec, spec)].slice(0, 4).map((e) => `${e.path.slice(1).replace(/\//g, '.') || '(root)'}: ${e.message}`);
   throw bad(`render spec: ${issues.join('; ')}`);
 }
@@ -84,6 +88,15 @@ export function renderNetwork(ref: string, entry: CatalogueEntry): RenderNetwork
   return { id: entry.id, entry, sidecar: s, kind, latentInput: input.name, psiInput: psi?.name ?? null, width, height };
 }
 
+/** Said when the mode is projection-file-blend and neither the render nor synthesis.latents gives the file. */
+export const PROJECTION_MISSING = 'latents.projectionFile: is required when latents.mode is "projection-file-blend" (the GANce projection file whose w latents the audio blends); none was given';
+
+/** The render's mode is projection-file-blend (its own or the daemon's) and no projection file comes with it, from it or from `base`. */
+export function projectionMissing(base: LatentsConfig, latents: RenderSpec['latents']): boolean {
+  const mode = latents.projectionFile !== undefined ? 'projection-file-blend' : (latents.mode ?? base.mode);
+  return mode === 'projection-file-blend' && latents.projectionFile === undefined && base.projectionFile === null;
+}
+
 /** synthesis.latents with the render's overrides on top, fitted to the networks' latent size, checked. */
 export function mergeLatents(base: LatentsConfig, spec: RenderSpec, networks: RenderNetwork[]): LatentsConfig {
   const o = spec.latents;
@@ -107,7 +120,8 @@ export function mergeLatents(base: LatentsConfig, spec: RenderSpec, networks: Re
   const names = (k: 'z' | 'w') => networks.filter((n) => n.kind === k).map((n) => `"${n.id}"`).join(', ');
   if (networks.some((n) => n.kind !== first.kind)) throw bad(`networks: ${names('z')} take z and ${names('w')} take w; one render feeds one kind of latent`);
   if (c.mode === 'projection-file-blend') {
-    const where = `projection file "${c.projectionFile ?? '(none)'}"`;
+    if (c.projectionFile === null) throw bad(PROJECTION_MISSING);
+    const where = `projection file "${c.projectionFile}"`;
     if (first.kind === 'z') throw bad(`${where}: a projection blend makes w latents, but network ${names('z')} takes z (input "${first.latentInput}" [${first.sidecar.zDim}]); use a network with a w input`);
     const bad1 = networks.find((n) => n.sidecar.wDim !== LATENT_WIDTH || n.sidecar.numWs !== first.sidecar.numWs);
     if (bad1) throw bad(`${where}: network "${bad1.id}" takes w [${bad1.sidecar.numWs}, ${bad1.sidecar.wDim}]; projection latents are ${LATENT_WIDTH} wide and all networks must share numWs`);
@@ -146,7 +160,11 @@ export function geometry(output: Pick<RenderSpec['output'], 'size' | 'format'>, 
 
 export function resolveRender(rawSpec: unknown, catalogue: NetworkCatalogue, baseLatents: LatentsConfig): ResolvedRender {
   const spec = checkSpec(rawSpec);
+  const misnamed = outputNameProblem(spec.output.format, spec.output.path);
+  if (misnamed) throw bad(`output.path ${spec.output.path}: ${misnamed}`);
   const debug = spec.output.debugPath;
+  const debugMisnamed = debug === null ? null : outputNameProblem('mp4', debug);
+  if (debugMisnamed) throw bad(`output.debugPath ${debug}: ${debugMisnamed}`);
   if (debug !== null) {
     const d = resolvePath(debug);
     const out = resolvePath(spec.output.path);

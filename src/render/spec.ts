@@ -5,7 +5,7 @@
  * schema can be stored and re-run without further checks of size.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { LatentsConfig, NoiseConfig, ReactiveConfig } from '../latents/config.ts';
+import { LatentsConfig, NoiseConfig, rangeOrderProblem, ReactiveConfig } from '../latents/config.ts';
 
 const PATH_MAX = 4096;
 
@@ -29,7 +29,7 @@ export const RenderLatents = overrideOf(Type.Partial(
     alpha: Type.Number({ minimum: 0, maximum: 100, description: 'blend weight of the spectrogram (GANce --alpha)' }),
     fftRollEnabled: LatentsConfig.properties.fftRollEnabled,
     fftAmplitudeRange: Type.Tuple([Type.Number({ minimum: -1000, maximum: 1000 }), Type.Number({ minimum: -1000, maximum: 1000 })], {
-      description: 'spectrogram min-max range, the only gain (GANce --fft-amplitude-range)',
+      description: 'spectrogram [min, max] range, min <= max, the only gain (GANce --fft-amplitude-range)',
     }),
     blendDepth: LatentsConfig.properties.blendDepth,
     projectionFile: Type.String({ minLength: 1, maxLength: PATH_MAX, description: 'GANce HDF5 projection file (implies projection-file-blend)' }),
@@ -44,7 +44,7 @@ export type RenderLatents = Static<typeof RenderLatents>;
 export const RenderOutput = Type.Object(
   {
     format: Type.Union([Type.Literal('mp4'), Type.Literal('png')], { default: 'mp4', description: 'mp4 (x264, audio muxed) or a folder of PNG frames' }),
-    path: Type.String({ minLength: 1, maxLength: PATH_MAX, description: 'output file (mp4) or folder (png); the API takes a name under its output root' }),
+    path: Type.String({ minLength: 1, maxLength: PATH_MAX, description: 'output file (mp4: ending in .mp4) or folder (png); the API takes a name under its output root' }),
     size: Type.Union([Type.Integer({ minimum: 16, maximum: 8192, multipleOf: 2 }), Type.Null()], {
       default: null,
       description: 'side length of the video in pixels (bicubic scaling; at most 4x the network resolution); null: the network resolution',
@@ -63,7 +63,7 @@ export const RenderOutput = Type.Object(
     debugPath: Type.Union([Type.String({ minLength: 1, maxLength: PATH_MAX }), Type.Null()], {
       default: null,
       description:
-        'also write a debug video here (GANce --debug-path): the frame beside charts of the audio features, the latents and the network index over time, ' +
+        'also write a debug video (an mp4: ending in .mp4) here (GANce --debug-path): the frame beside charts of the audio features, the latents and the network index over time, ' +
         'frame for frame with the output, its audio muxed; null: none',
     }),
   },
@@ -90,3 +90,31 @@ export const RenderSpec = Type.Object(
   { additionalProperties: false },
 );
 export type RenderSpec = Static<typeof RenderSpec>;
+
+/**
+ * The [min, max] pairs of a render's latents given the other way round (the schema cannot say it):
+ * each with its path under `latents`, as segments, and why.
+ */
+export function latentsRangeProblems(latents: RenderLatents): Array<{ path: string[]; problem: string }> {
+  const out: Array<{ path: string[]; problem: string }> = [];
+  const amplitude = rangeOrderProblem(latents.fftAmplitudeRange);
+  if (amplitude) out.push({ path: ['fftAmplitudeRange'], problem: amplitude });
+  const noise = rangeOrderProblem(latents.noise?.range);
+  if (noise) out.push({ path: ['noise', 'range'], problem: noise });
+  return out;
+}
+
+/** The extensions an mp4 render's output and debug video may have (ffmpeg writes them as mp4 whatever the name). */
+export const MP4_EXTENSIONS: readonly string[] = ['.mp4'];
+
+/**
+ * Why an output name does not fit what is written there (an mp4 named `x.exe`), or null; the
+ * caller names the file. `png` outputs are folders and take any name.
+ */
+export function outputNameProblem(format: RenderOutput['format'], path: string): string | null {
+  if (format !== 'mp4') return null;
+  const dot = path.lastIndexOf('.');
+  const ext = dot > path.lastIndexOf('/') ? path.slice(dot).toLowerCase() : '';
+  if (MP4_EXTENSIONS.includes(ext)) return null;
+  return `${ext === '' ? 'has no extension' : `the extension "${path.slice(dot)}" is not one the render writes`}; an mp4 render's file is ${MP4_EXTENSIONS.join(', ')}`;
+}

@@ -11,7 +11,7 @@ import type { RenderConfig } from './config.ts';
 import { RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
 import { runConfigPath } from './run-config.ts';
 import { valueErrorMessage } from './schema-message.ts';
-import { RenderOutput, RenderSpec } from './spec.ts';
+import { latentsRangeProblems, outputNameProblem, RenderOutput, RenderSpec } from './spec.ts';
 
 /** RenderSpec as the API takes it: paths are names under the daemon's roots, output.path may be left to the daemon. */
 export const RenderRequest = Type.Object(
@@ -94,6 +94,10 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
   if (latents.projectionFile !== undefined) latents.projectionFile = await resolveMediaFile(ctx.config.mediaRoot, latents.projectionFile, 'body/latents/projectionFile');
 
   const name = req.output.path ?? (req.output.format === 'png' ? opts.id : `${opts.id}.mp4`);
+  const misnamed = outputNameProblem(req.output.format ?? 'mp4', name);
+  if (misnamed) throw new RequestPathError(400, 'body/output/path', `"${name}": ${misnamed}`);
+  const debugMisnamed = req.output.debugPath == null ? null : outputNameProblem('mp4', req.output.debugPath);
+  if (debugMisnamed) throw new RequestPathError(400, 'body/output/debugPath', `"${req.output.debugPath}": ${debugMisnamed}`);
   const output = await resolveOutputPath(ctx.config.outputRoot, name, 'body/output/path');
   if (ctx.activeOutputs().has(output)) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
   // the run config beside it is written at the end and never replaces a file either (publish.ts)
@@ -113,6 +117,8 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
   const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output, debugPath } }) as RenderSpec;
   const bad = Value.Errors(RenderSpec, spec).First();
   if (bad) throw new RequestError(400, valueErrorMessage('body', bad));
+  const reversed = latentsRangeProblems(spec.latents)[0];
+  if (reversed) throw new RequestError(400, `body/latents/${reversed.path.join('/')}: ${reversed.problem}`);
   return spec;
 }
 

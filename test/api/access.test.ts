@@ -247,6 +247,24 @@ describe('session cookie (pages and WebSockets present the token once)', () => {
     await app.close();
   });
 
+  it('POST /v1/auth/session: its JSON body is in the OpenAPI document, and that schema is what refuses a bad body (400 naming the field)', async () => {
+    const { app } = await make({ host: '0.0.0.0', token: TOKEN });
+    const doc = (await app.inject('/docs/json')).json<{ paths: Record<string, { post?: { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown>; additionalProperties?: boolean } }> } } }> }>();
+    const body = doc.paths['/v1/auth/session']?.post?.requestBody;
+    expect(body?.content['application/json']?.schema).toMatchObject({ properties: { token: { type: 'string', maxLength: 1024 } }, additionalProperties: false });
+    const post = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/v1/auth/session', headers: json, payload });
+    const extra = await post({ token: TOKEN, user: 'x' });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json().message).toMatch(/^body .*"user"/);
+    const long = await post({ token: 'x'.repeat(1025) });
+    expect(long.statusCode).toBe(400);
+    expect(long.json().message).toMatch(/^body\/token\b.*1024/);
+    // the header alone (no body, so no content type) still logs in
+    expect((await app.inject({ method: 'POST', url: '/v1/auth/session', headers: bearer() })).statusCode).toBe(200);
+    expect((await post({ token: TOKEN })).statusCode).toBe(200);
+    await app.close();
+  });
+
   it('a cookie signed under another token is refused (a new token ends every session), and a cross-site login is 403', async () => {
     const a = await make({ host: '0.0.0.0', token: TOKEN });
     const cookie = String((await a.app.inject({ method: 'POST', url: '/v1/auth/session', headers: bearer() })).headers['set-cookie']).split(';')[0]!;

@@ -171,6 +171,12 @@ describe('config loading', () => {
     expect(latents('{ projectionNetworkMd5: abc }')).toEqual(['synthesis.latents.projectionNetworkMd5: must be null, or must match ^[0-9a-fA-F]{32}$, got "abc"']);
     expect(latents('{ projectionFile: "" }')).toEqual(['synthesis.latents.projectionFile: must be null, or must not be empty']);
     expect(latents('{ alpah: 0.3, noise: { sigma: -1 } }')).toEqual(expect.arrayContaining(['synthesis.latents.alpah: unknown key', 'synthesis.latents.noise.sigma: must be >= 0']));
+    // [min, max] pairs the other way round would invert the mapping
+    expect(latents('{ fftAmplitudeRange: [5, -5], noise: { range: [4, -4] } }')).toEqual([
+      'synthesis.latents.fftAmplitudeRange: must be [min, max] with min <= max, got [5, -5] (the other way round inverts the mapping)',
+      'synthesis.latents.noise.range: must be [min, max] with min <= max, got [4, -4] (the other way round inverts the mapping)',
+    ]);
+    expect(parseConfigText(`${base}synthesis:\n  latents: { fftAmplitudeRange: [-5, 5], noise: { range: [0, 0] } }\n`, 'ok.yaml').synthesis.latents.fftAmplitudeRange).toEqual([-5, 5]);
   });
 
   it('cross-checks the latents: a projection blend needs a readable projection file, w rows and a blend depth within them', () => {

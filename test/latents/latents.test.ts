@@ -81,6 +81,8 @@ describe('offline latents', () => {
     expect(() => updateLiveParams(params, { alpha: -1 })).toThrow(LatentError);
     expect(() => updateLiveParams(params, { networkOverride: 5 })).toThrow(/not below the network count 2/);
     expect(() => updateLiveParams(params, { colour: 'red' })).toThrow(LatentError);
+    expect(() => updateLiveParams(params, { alpha: 0.5, amplitudeRange: [5, -5] })).toThrow(/amplitudeRange must be \[min, max\] with min <= max, got \[5, -5\]/);
+    expect(params.amplitudeRange).toEqual([-5, 5]);
     expect(params.alpha).toBe(1); // a refused patch changes nothing
     await gen.return(undefined);
   });

@@ -48,6 +48,34 @@ describe('live sessions refuse bad input and keep going', () => {
     expect((await api(srv.base, 'GET', '/v1/live')).body.map((s: { id: string }) => s.id)).toEqual([id]);
   }, 30_000);
 
+  it('refuses an amplitudeRange given as [hi, lo] (it would invert the mapping), at the start, in a PATCH and over the WebSocket, naming the field; changes nothing', async () => {
+    const expected = /amplitudeRange must be \[min, max\] with min <= max, got \[2, -2\]/;
+    const start = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], amplitudeRange: [2, -2] });
+    expect(start.status).toBe(400);
+    expect(start.body.message).toMatch(expected);
+    expect((await api(srv.base, 'GET', '/v1/live')).body.map((s: { id: string }) => s.id)).toEqual([id]);
+    const before = (await api(srv.base, 'GET', `/v1/live/${id}`)).body.params;
+    const r = await api(srv.base, 'PATCH', `/v1/live/${id}`, { amplitudeRange: [2, -2], alpha: 0.9 });
+    expect(r.status).toBe(400);
+    expect(r.body.message).toMatch(expected);
+    const { ws, next } = await openWs(srv.base, id);
+    try {
+      const err = next((m, bin) => !bin && (m.type === 'error' || m.type === 'patched'));
+      ws.send(JSON.stringify({ type: 'patch', patch: { amplitudeRange: [2, -2] } }));
+      const answer = await err;
+      expect(answer.type).toBe('error');
+      expect(answer.message).toMatch(expected);
+    } finally {
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      ws.close();
+      await closed;
+    }
+    expect((await api(srv.base, 'GET', `/v1/live/${id}`)).body.params).toEqual(before);
+    // equal ends are a range (everything at one value), not a reversed one
+    expect((await api(srv.base, 'PATCH', `/v1/live/${id}`, { amplitudeRange: [1, 1] })).status).toBe(200);
+    expect((await api(srv.base, 'PATCH', `/v1/live/${id}`, { amplitudeRange: before.amplitudeRange })).status).toBe(200);
+  }, 30_000);
+
   it('refuses an empty patch (REST and WebSocket) as the thermal zone patch does, changing nothing', async () => {
     const before = (await api(srv.base, 'GET', `/v1/live/${id}`)).body.params;
     const r = await api(srv.base, 'PATCH', `/v1/live/${id}`, {});

@@ -5,7 +5,7 @@
  * leaves no ffmpeg behind.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, liveServer, pidsWith, tempDir, toneWav, type LiveServer } from './helpers.ts';
@@ -58,7 +58,24 @@ describe('live sessions in the daemon are confined to its media and output roots
     const scheme = await post({ audio: { kind: 'file', path: 'tone.wav' }, outputs: [{ target: 'udp://127.0.0.1:9' }, { target: 'file:///tmp/x.mkv' }] });
     expect(scheme.status).toBe(400);
     expect(scheme.body.message).toMatch(/^body\/outputs\/1\/target: "file:\/\/\/tmp\/x\.mkv": a stream URL must be/);
+    // a file's extension picks its container: one no output writes is refused (x.exe was written as Matroska)
+    for (const [target, why] of [['x.exe', 'the extension ".exe" is not one an output writes'], ['shows/x', 'has no extension']]) {
+      const r = await post({ audio: { kind: 'file', path: 'tone.wav' }, outputs: [{ target: 'ok.mkv' }, { target }] });
+      expect({ target, status: r.status }).toEqual({ target, status: 400 });
+      expect(r.body.message).toBe(`body/outputs/1/target: "${target}": ${why}; a file output is .mkv, .ts, .mp4 (or a stream URL: udp://, srt://, tcp://, rtmp://, rtmps://)`);
+    }
     expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+  }, 60_000);
+
+  it('a start refused after its outputs were checked (an unknown network, a bad framing) leaves no folder under the output root', async () => {
+    // the output root itself too, when it is not there yet
+    const listing = () => (existsSync(output) ? readdirSync(output) : null);
+    const before = listing();
+    const unknown = await post({ audio: { kind: 'file', path: 'tone.wav' }, networks: ['no-such-net'], outputs: [{ target: 'refused1/deep/x.mkv' }] });
+    expect(unknown.status).toBe(422);
+    const framing = await post({ audio: { kind: 'file', path: 'tone.wav' }, framing: { width: 64, height: 64, frame: { width: 64, height: 64, x: 10, y: 0 } }, outputs: [{ target: 'refused2/x.mkv' }] });
+    expect(framing.status).toBe(400);
+    expect(listing()).toEqual(before);
   }, 60_000);
 
   it('a relative path is a name under the media root, not the daemon folder; its recording lands under the output root', async () => {
@@ -112,6 +129,9 @@ describe('live outputs in the CLI\'s service (no roots)', () => {
     const notDir = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], outputs: [{ target: `${wav}/x.mkv` }] });
     expect(notDir.status).toBe(422);
     expect(notDir.body.message).toMatch(/tone\.wav is not a folder$/);
+    const exe = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], outputs: [{ target: join(tempDir(), 'x.EXE') }] });
+    expect(exe.status).toBe(400);
+    expect(exe.body.message).toMatch(/^body\/outputs\/0\/target: ".*x\.EXE": the extension "\.EXE" is not one an output writes; a file output is \.mkv, \.ts, \.mp4 /);
     expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
   }, 60_000);
 });

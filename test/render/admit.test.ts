@@ -70,6 +70,9 @@ describe('render admission', () => {
       [{ audio: ['tone.wav'], networks: ['demo-64'], latents: { projectionFile: 'tone.wav' } }, /^body\/latents: projection file "tone.wav": a projection blend makes w latents, but network "demo-64" takes z/],
     ];
     await expectRefused(s, cases);
+    // the mode without the file: the missing field by its name, not a projection file "(none)"
+    const none = await post({ audio: ['tone.wav'], networks: ['demo-64'], latents: { mode: 'projection-file-blend' } });
+    expect(none.json()).toMatchObject({ statusCode: 400, message: expect.stringMatching(/^body\/latents\/projectionFile: is required when latents\.mode is "projection-file-blend" .*; none was given$/) });
     const ok = await post({ audio: ['tone.wav'], networks: ['demo-64'], output: { size: 256 } });
     expect(ok.statusCode).toBe(202);
     await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');

@@ -113,20 +113,22 @@ describe('/v1/renders, uploads past their limits', () => {
 });
 
 describe('/v1/renders, run configs', () => {
-  it("a debug video or an output named as a render's run config (NAME.run.json beside NAME.mp4) is 409, its own or a queued render's", async () => {
+  it("a PNG output named as a queued render's run config (NAME.run.json beside NAME.mp4) is 409; a debug video of that name is 400 (not .mp4)", async () => {
     const gate = new Gate();
     const s = await setup(fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait }));
     const post = (output: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], output } });
+    // a debug video is an mp4: a run config's name is refused by its extension already
     const own = await post({ path: 'x.mp4', debugPath: 'x.run.json' });
-    expect(own.statusCode).toBe(409);
-    expect(own.json().message).toBe('body/output/debugPath: "x.run.json" is the render\'s own run config; give the debug video a name of its own');
+    expect(own.statusCode).toBe(400);
+    expect(own.json().message).toBe('body/output/debugPath: "x.run.json": the extension ".json" is not one the render writes; an mp4 render\'s file is .mp4');
     expect((await post({ path: 'a.mp4' })).statusCode).toBe(202);
-    const asOutput = await post({ path: 'a.run.json' });
+    // PNG frames go to a folder of any name: one named as a queued render's run config is 409
+    const asOutput = await post({ format: 'png', path: 'a.run.json' });
     expect(asOutput.statusCode).toBe(409);
     expect(asOutput.json().message).toMatch(/^body\/output\/path: "a.run.json" is the output of a render that is queued or running/);
     const asDebug = await post({ path: 'b.mp4', debugPath: 'a.run.json' });
-    expect(asDebug.statusCode).toBe(409);
-    expect(asDebug.json().message).toMatch(/^body\/output\/debugPath: "a.run.json" is an output of a render that is queued or running/);
+    expect(asDebug.statusCode).toBe(400);
+    expect(asDebug.json().message).toMatch(/^body\/output\/debugPath: "a.run.json": the extension ".json" is not one/);
     expect(s.queue.list({ limit: 50 })).toHaveLength(1);
     gate.release();
     await s.scheduler.idle();

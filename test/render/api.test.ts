@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RequestError } from '../../src/render/submit.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { rendersApp, multipartBody } from './api-setup.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
@@ -77,6 +78,12 @@ describe('/v1/renders', () => {
       [body({ audio: [] }), 400, /^body\/audio Expected array length to be greater or equal to 1/],
       [body({ colour: 'red' }), 400, /^body\/colour Unexpected property/],
       [{ networks: ['demo-64'] }, 400, /^body\/audio Expected required property/],
+      // the name says what is written there: an mp4 named x.exe is refused, as the CLI's --out is
+      [body({ output: { path: 'x.exe' } }), 400, /^body\/output\/path: "x.exe": the extension ".exe" is not one the render writes; an mp4 render's file is \.mp4$/],
+      [body({ output: { path: 'clip' } }), 400, /^body\/output\/path: "clip": has no extension; an mp4 render's file is \.mp4$/],
+      [body({ output: { path: 'x.mp4', debugPath: 'x.debug.mkv' } }), 400, /^body\/output\/debugPath: "x.debug.mkv": the extension ".mkv" is not one/],
+      [body({ latents: { fftAmplitudeRange: [1, -1] } }), 400, /^body\/latents\/fftAmplitudeRange: must be \[min, max\] with min <= max, got \[1, -1\]/],
+      [body({ latents: { noise: { range: [4, -4] } } }), 400, /^body\/latents\/noise\/range: must be \[min, max\] with min <= max, got \[4, -4\]/],
     ];
     for (const [payload, code, message] of cases) {
       const res = await post(payload);
@@ -98,6 +105,45 @@ describe('/v1/renders', () => {
     const ok = await post(body());
     expect(ok.statusCode).toBe(202);
     expect((await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done')).framesDone).toBe(4);
+  });
+
+  it('a refused request leaves no folder under the output root; an accepted one gets its folders; one there before stays', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), {}, {
+      // the daemon's admission (audio probed, networks fitted) refuses after the names are resolved
+      admit: async (spec) => {
+        if (spec.latents.alpha === 7) throw new RequestError(422, 'body/latents: refused by admission');
+        // while it is checked, a file takes the name of the debug video's folder
+        if (spec.latents.alpha === 8) writeFileSync(join(s.outputRoot, 'm2'), 'x');
+      },
+    });
+    const post = (payload: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload });
+    // the output root itself is not made for a refused request either
+    expect(existsSync(s.outputRoot)).toBe(false);
+    expect((await post(body({ networks: ['nope'], output: { path: 'n0/x.mp4' } }))).statusCode).toBe(422);
+    expect((await post(body({ latents: { alpha: 7 } }))).statusCode).toBe(422);
+    expect(existsSync(s.outputRoot)).toBe(false);
+    mkdirSync(join(s.outputRoot, 'kept'), { recursive: true });
+    const refused: Array<[Record<string, unknown>, number]> = [
+      [body({ networks: ['nope'], output: { path: 'n1/deep/x.mp4' } }), 422],
+      [body({ output: { path: 'n2/x.mp4', debugPath: 'n2/x.mp4' } }), 409],
+      [body({ output: { path: 'n3/x.mp4', debugPath: 'n4/x.debug.mp4' } }), 202],
+      [body({ latents: { alpha: 7 }, output: { path: 'n5/a/x.mp4', debugPath: 'n6/d.mp4' } }), 422],
+      [body({ latents: { alpha: 7 }, output: { path: 'kept/x.mp4' } }), 422],
+    ];
+    for (const [payload, code] of refused) expect((await post(payload)).statusCode, JSON.stringify(payload)).toBe(code);
+    // the folders are made last; one that cannot be made undoes those made before it (m1)
+    const late = await post(body({ latents: { alpha: 8 }, output: { path: 'm1/x.mp4', debugPath: 'm2/sub/d.mp4' } }));
+    expect(late.json()).toMatchObject({ statusCode: 409, message: 'body/output/debugPath: "m2/sub/d.mp4": m2 is a file under the output root, not a folder' });
+    rmSync(join(s.outputRoot, 'm2'));
+    const up = multipartBody([
+      { name: 'spec', value: JSON.stringify({ networks: ['demo-64'], latents: { alpha: 7 }, output: { path: 'n7/up.mp4' } }) },
+      { name: 'audio', value: Buffer.alloc(100, 1), filename: 'a.wav' },
+    ]);
+    expect((await s.app.inject({ method: 'POST', url: '/v1/renders', ...up })).statusCode).toBe(422);
+    await s.scheduler.idle();
+    // the accepted one (n3, and its debug video's n4) made its folders; the refused ones made none
+    expect(readdirSync(s.outputRoot).sort()).toEqual(['kept', 'n3', 'n4']);
+    expect(readdirSync(join(s.outputRoot, 'kept'))).toEqual([]);
   });
 
   it('cancels queued and running renders (200); a finished one is 409; two renders never share an output', async () => {
@@ -165,7 +211,7 @@ describe('/v1/renders', () => {
     await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
   });
 
-  it('serves the finished mp4 with Range requests: 200, 206 (start-end, open end, suffix), 416', async () => {
+  it('serves the finished mp4 with Range requests as RFC 9110 says: 200, 206 (start-end, open end, suffix, joined), 416 for valid ranges outside it, an invalid Range ignored', async () => {
     const s = await setup(fakeRunner({ frames: 12, batch: 4 }));
     const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body({ output: { path: 'r.mp4' } }) })).json<RenderJobView>();
     const done = await until(s.scheduler, job.id, (j) => j.state === 'done');
@@ -191,18 +237,33 @@ describe('/v1/renders', () => {
     const beyond = await s.app.inject({ url, headers: { range: `bytes=${size}-${size + 10}` } });
     expect(beyond.statusCode).toBe(416);
     expect(beyond.headers['content-range']).toBe(`bytes */${size}`);
-    // RFC 9110 14.2: a Range that does not parse is ignored (the whole file); 416 is for ranges that parse but miss
-    for (const range of ['bytes=abc', 'bytes=', 'bytes=5', 'bytes=--1', 'items=0-5', 'abc']) {
+    // RFC 9110 14.2: a Range that is not bytes, does not parse, or holds an invalid range-spec (last before
+    // first) is ignored: the whole file. Several disjoint ranges may be ignored likewise (no multipart/byteranges)
+    for (const range of ['bytes=abc', 'bytes=', 'bytes=5', 'bytes=--1', 'items=0-5', 'abc', 'bytes=5-2', 'bytes=10-1', 'bytes=0-1, 5-2', 'bytes=99999999999999999999-99999999999999999998', 'bytes=0-1,x', 'bytes 0-1', 'bytes=0-1,20-29']) {
       const ignored = await s.app.inject({ url, headers: { range } });
       expect({ range, status: ignored.statusCode }).toEqual({ range, status: 200 });
       expect(ignored.headers['content-range']).toBeUndefined();
       expect(ignored.rawPayload.equals(file)).toBe(true);
     }
-    // bytes=10-1 parses (its last before its first makes it invalid, which RFC 9110 lets a server reject)
-    for (const range of [`bytes=${size}-`, `bytes=${size + 100}-${size + 200}`, 'bytes=-0', 'bytes=10-1']) {
+    // valid, and none of it in the file: 416 with the size
+    for (const range of [`bytes=${size}-`, `bytes=${size + 100}-${size + 200}`, 'bytes=-0', `bytes=-0, ${size}-`, 'bytes=99999999999999999999-']) {
       const missed = await s.app.inject({ url, headers: { range } });
       expect({ range, status: missed.statusCode }).toEqual({ range, status: 416 });
       expect(missed.headers['content-range']).toBe(`bytes */${size}`);
+    }
+    // one range once the satisfiable ones are joined: 206 (the unit in any case, OWS and empty elements in the list)
+    const one: Array<[string, number, number]> = [
+      ['Bytes=10-19', 10, 19],
+      ['bytes=10-14, 15-19', 10, 19],
+      ['bytes= 12-19 ,10-15,', 10, 19],
+      [`bytes=-0, 10-19, ${size}-`, 10, 19],
+      [`bytes=-${size + 1000}`, 0, size - 1],
+      [`bytes=${size - 3}-99999999999999999999`, size - 3, size - 1],
+    ];
+    for (const [range, from, to] of one) {
+      const r = await s.app.inject({ url, headers: { range } });
+      expect({ range, status: r.statusCode, contentRange: r.headers['content-range'] }).toEqual({ range, status: 206, contentRange: `bytes ${from}-${to}/${size}` });
+      expect(r.rawPayload.equals(file.subarray(from, to + 1))).toBe(true);
     }
   });
 

@@ -176,6 +176,10 @@ describe('gance render', () => {
       ['a debug video in a folder that does not exist', (song, out) => [song, '--out', out, '--debug', join(dir, 'nowhere', 'd.mp4')], /^gance: render failed \(bad-input\): output\.debugPath .*nowhere.*does not exist/],
       ['a debug video that is the output', (song, out) => [song, '--out', out, '--debug', out], /^gance: render failed \(bad-input\): output\.debugPath .*is the render's own output/],
       ['--debug with --remote', (song, out) => [song, '--out', out, '--debug', join(dir, 'd.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /--debug: with --remote/],
+      ['--mode projection-file-blend without --projection', (song, out) => [song, '--mode', 'projection-file-blend', '--out', out], /^gance: --mode projection-file-blend needs --projection FILE\.h5 /],
+      ['an --out that is not .mp4', (song) => [song, '--out', join(dir, 'refused-x.exe')], /^gance: --out .*refused-x\.exe: the extension "\.exe" is not one the render writes; an mp4 render's file is \.mp4$/m],
+      ['a --debug that is not .mp4', (song, out) => [song, '--out', out, '--debug', join(dir, 'refused-d.mkv')], /^gance: --debug .*refused-d\.mkv: the extension "\.mkv" is not one/],
+      ['an --out that is not .mp4, with --remote', (song) => [song, '--out', join(dir, 'refused-r.exe'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*refused-r\.exe: the extension "\.exe"/],
       ['--debug with --still', (_song, out) => ['--still', '1', '--out', out, '--debug', join(dir, 'd.mp4')], /--still: --debug is for video renders/],
     ];
     for (const [what, args, message] of cases) {
@@ -243,6 +247,19 @@ describe('gance render', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^gance: render failed \(bad-input\): .*tiny\.wav: the track gives \d video frames; GANce's smoothing needs at least 7\n$/);
     expect(readdirSync(dir).filter((n) => n.startsWith('tiny.') || n.startsWith('.tiny'))).toEqual(['tiny.wav']);
+  });
+
+  it('refuses a config whose latents ranges are given as [hi, lo], naming the field, before anything starts', { timeout: 60_000 }, () => {
+    const song = join(dir, 'short.wav');
+    writeWav(song, 22050, 1, tone(22050, 1, [330]));
+    const reversed = join(dir, 'reversed.yaml');
+    writeFileSync(reversed, readFileSync(config, 'utf8').replace('latents: { analysisThreads: 1 }', 'latents: { analysisThreads: 1, fftAmplitudeRange: [5, -5] }'));
+    const r = gance('render', song, '--out', join(dir, 'reversed.mp4'), '--config', reversed);
+    // a config error, as gance config check says it
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/synthesis\.latents\.fftAmplitudeRange: must be \[min, max\] with min <= max, got \[5, -5\]/);
+    expect(r.stdout).toBe('');
+    expect(existsSync(join(dir, 'reversed.mp4'))).toBe(false);
   });
 
   it('refuses an unknown network with one line naming it, and leaves nothing', { timeout: 120_000 }, () => {

@@ -6,7 +6,7 @@
  * unreachable on the daemon. Its folder removed: the job fails as bad-input saying so.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -14,9 +14,11 @@ import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon, type Daemon } from '../../src/daemon.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { tempDir, tone, writeWav } from '../audio/wav.ts';
+import { spawnCli } from '../helpers/daemon-process.ts';
 
 let daemon: Daemon;
 let root: string;
+let address: string;
 afterAll(async () => daemon?.stop());
 
 beforeAll(async () => {
@@ -31,7 +33,7 @@ beforeAll(async () => {
   config.render.mediaRoot = join(root, 'media');
   config.render.outputRoot = join(root, 'out');
   config.render.progressIntervalMs = 0;
-  daemon = await createDaemon({ config, log: pino({ level: 'silent' }) });
+  daemon = await createDaemon({ config, log: pino({ level: 'silent' }), onListening: (a) => (address = a) });
   await daemon.start();
   await vi.waitFor(() => expect(daemon.supervisor.notReady()).toEqual([]), { timeout: 60_000, interval: 50 });
 }, 120_000);
@@ -85,6 +87,43 @@ describe('a render whose output changes under it', () => {
     // the one in the list says the same
     const listed = (await d.app.inject('/v1/renders')).json<{ renders: RenderJobView[] }>().renders.find((j) => j.id === id);
     expect(listed).toMatchObject({ output: failed.output, outputUrl: failed.outputUrl });
+  });
+});
+
+describe('gance render --remote, the daemon\'s output name taken while it rendered', () => {
+  it('downloads the kept video beside --out (not at it), says where, and exits non-zero', { timeout: 180_000 }, async () => {
+    const scheduler = daemon.services.get('renders').scheduler;
+    // the remote render's output on the daemon is ID.mp4: someone writes that name once it renders
+    let taken: string | null = null;
+    const listener = (j: { stage: string; spec: { output: { path: string } } }) => {
+      if (j.stage !== 'rendering' || taken !== null) return;
+      taken = j.spec.output.path;
+      writeFileSync(taken, 'not a render', { flag: 'wx' });
+    };
+    scheduler.on('job', listener);
+    const local = join(root, 'cli');
+    mkdirSync(local);
+    const out = join(local, 'song.mp4');
+    try {
+      const cli = spawnCli(['render', join(root, 'media', 'short.wav'), '--out', out, '--network', 'demo-64', '--fps', '12', '--preset', 'ultrafast', '--remote', address, '--no-progress']);
+      const { code } = await cli.exited;
+      expect(code).toBe(1);
+      const id = /render ([0-9a-f]+) queued/.exec(cli.stderr)![1]!;
+      const job = (await daemon.app.inject(`/v1/renders/${id}`)).json<RenderJobView>();
+      expect(job).toMatchObject({ state: 'failed', reason: 'bad-input', output: expect.stringMatching(/\.kept-[0-9a-f]{8}\.mp4$/) });
+      // --out stays free (the render failed); the video is beside it under a kept name, the daemon's bytes
+      expect(existsSync(out)).toBe(false);
+      const kept = readdirSync(local).filter((n) => /^song\.kept-[0-9a-f]{8}\.mp4$/.test(n));
+      expect(readdirSync(local)).toEqual(kept);
+      expect(kept).toHaveLength(1);
+      expect(readFileSync(join(local, kept[0]!)).equals(readFileSync(join(root, 'out', job.output!)))).toBe(true);
+      const frames = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', join(local, kept[0]!)], { encoding: 'utf8' }).stdout.trim();
+      expect(frames).toBe(String(job.framesTotal));
+      expect(cli.stderr).toMatch(new RegExp(`^gance: render ${id} failed \\(bad-input\\): .*something was put there while the render ran.*; its finished video was downloaded beside --out as ${join(local, kept[0]!).replace(/[.]/g, '\\.')}\n$`, 'm'));
+      expect(readFileSync(taken!, 'utf8')).toBe('not a render');
+    } finally {
+      scheduler.off('job', listener);
+    }
   });
 });
 

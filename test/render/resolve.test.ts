@@ -58,11 +58,21 @@ describe('resolveRender', () => {
     );
   });
 
+  it('refuses an mp4 output or debug video whose name says another format; PNG folders take any name', () => {
+    expect(refusal(() => resolveRender(spec({}, { path: '/tmp/x.exe' }), catalogue, daemon)).message).toBe('output.path /tmp/x.exe: the extension ".exe" is not one the render writes; an mp4 render\'s file is .mp4');
+    expect(refusal(() => resolveRender(spec({}, { debugPath: '/tmp/d.webm' }), catalogue, daemon)).message).toMatch(/^output\.debugPath \/tmp\/d\.webm: the extension "\.webm"/);
+    expect(resolveRender(spec({}, { path: '/tmp/UPPER.MP4' }), catalogue, daemon).spec.output.path).toBe('/tmp/UPPER.MP4');
+    expect(resolveRender(spec({}, { format: 'png', path: '/tmp/frames.d' }), catalogue, daemon).encode.format).toBe('png');
+  });
+
   it('refuses a projection for a z network, and a projection file with noise-blend', () => {
     const z = refusal(() => resolveRender(spec({ latents: { projectionFile: '/data/face.h5' } }), catalogue, daemon));
     expect(z.reason).toBe('bad-input');
     expect(z.message).toMatch(/^projection file "\/data\/face\.h5": a projection blend makes w latents, but network "demo-64" takes z/);
     const both = refusal(() => resolveRender(spec({ latents: { projectionFile: '/data/face.h5', mode: 'noise-blend' } }), catalogue, daemon));
     expect(both.message).toBe('projection file "/data/face.h5": goes with mode projection-file-blend, not noise-blend');
+    // the mode with no file from the render or the daemon: the missing field, by its name
+    const none = refusal(() => resolveRender(spec({ latents: { mode: 'projection-file-blend' } }), catalogue, daemon));
+    expect(none.message).toBe('latents.projectionFile: is required when latents.mode is "projection-file-blend" (the GANce projection file whose w latents the audio blends); none was given');
   });
 });

@@ -121,14 +121,16 @@ describe('debug video', () => {
     const cases: Array<[string, () => string, RegExp]> = [
       ['a folder that does not exist', () => join(dir, 'nowhere', 'd.mp4'), /^output\.debugPath .*nowhere.*: folder .* does not exist$/],
       ['the output itself', () => join(dir, 'x.mp4'), /^output\.debugPath .*x\.mp4: is the render's own output/],
-      ['the run config', () => join(dir, 'x.run.json'), /^output\.debugPath .*x\.run\.json: is the render's own run config/],
+      // a debug video is an mp4: the run config's name is refused by its extension first
+      ['the run config', () => join(dir, 'x.run.json'), /^output\.debugPath .*x\.run\.json: the extension "\.json" is not one the render writes/],
+      ['a name that is not .mp4', () => join(dir, 'd.exe'), /^output\.debugPath .*d\.exe: the extension "\.exe" is not one the render writes; an mp4 render's file is \.mp4$/],
       [
         'a folder',
         () => {
-          mkdirSync(join(dir, 'a-folder'), { recursive: true });
-          return join(dir, 'a-folder');
+          mkdirSync(join(dir, 'a-folder.mp4'), { recursive: true });
+          return join(dir, 'a-folder.mp4');
         },
-        /^output\.debugPath .*a-folder: is a folder$/,
+        /^output\.debugPath .*a-folder\.mp4: is a folder$/,
       ],
     ];
     for (const [name, path, message] of cases) {
