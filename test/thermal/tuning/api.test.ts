@@ -86,4 +86,21 @@ describe('/v1/thermal tuning routes', () => {
     expect(quiet.overshootC).toBeLessThan(zn.overshootC);
     expect((await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/nope/preview', payload: { kp: 1, ki: 0 } })).statusCode).toBe(404);
   });
+
+  it('PUT /zones/{id}/model sent for several zones at once: every one answered 200 is kept (the file is read, changed and written one at a time)', async () => {
+    const h = await harness({ gpus: 2, zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    opened.push(h);
+    // each put reads the file, adds its zone and writes it back: interleaved, they wrote one temp
+    // file name at once (a rename found it gone: 500) and each wrote the file it had read (lost zones)
+    const puts = Array.from({ length: 20 }, (_, i) => {
+      const zone = `gpu${i % 2}`;
+      return h.app.inject({ method: 'PUT', url: `/v1/thermal/zones/${zone}/model`, payload: { gain: -10 - i, timeConstantS: 90, deadTimeS: 1, source: 'identified' } });
+    });
+    const codes = (await Promise.all(puts)).map((r) => r.statusCode);
+    expect(codes).toEqual(codes.map(() => 200));
+    for (const zone of ['gpu0', 'gpu1']) expect((await h.app.inject(`/v1/thermal/zones/${zone}/model`)).json(), zone).toMatchObject({ source: 'identified' });
+    // the last put of each zone is the one kept
+    expect((await h.app.inject('/v1/thermal/zones/gpu0/model')).json().gain).toBe(-28);
+    expect((await h.app.inject('/v1/thermal/zones/gpu1/model')).json().gain).toBe(-29);
+  });
 });
