@@ -16,7 +16,7 @@ import { FanConfig } from '../../cooler/config.ts';
 import { LIMITS } from '../config.ts';
 import type { ThermalService } from '../service/service.ts';
 import { zoneChart } from '../charts/svg.ts';
-import { FanReport, loadFanReport } from './fan-measure.ts';
+import { FAN_FILE, FanReport, loadFanReport } from './fan-measure.ts';
 import { FanMeasureJob } from './daemon-jobs.ts';
 
 const tags = ['thermal'];
@@ -45,10 +45,27 @@ export function tuningRoutes(service: ThermalService, job?: FanMeasureJob): Fast
         schema: {
           description: 'The stored fan characterisation (gance fans measure) and the fan figures thermal control uses now (measured ones apply from the next start, unless thermal.measuredFans pins the fan)',
           tags,
-          response: { 200: Type.Object({ report: Nullable(FanReport), inUse: Type.Array(FanConfig) }), 500: ErrorReply },
+          response: {
+            200: Type.Object({
+              report: Nullable(FanReport),
+              reportProblem: Type.Optional(Type.String({ description: 'why the stored report is not shown (and was not used at start): the file is truncated, not JSON or not a report' })),
+              inUse: Type.Array(FanConfig),
+            }),
+            500: ErrorReply,
+          },
         },
       },
-      async () => ({ report: service.stateDir ? await loadFanReport(service.stateDir) : null, inUse: [...service.fanConfigs] }),
+      async () => {
+        const inUse = [...service.fanConfigs];
+        if (!service.stateDir) return { report: null, inUse };
+        try {
+          return { report: await loadFanReport(service.stateDir), inUse };
+        } catch (err) {
+          // a broken file is the operator's to see, not a daemon fault: start ignored it the same way
+          const e = err as NodeJS.ErrnoException;
+          return { report: null, reportProblem: e instanceof SyntaxError ? `${service.stateDir}/${FAN_FILE}: not JSON (${e.message})` : e.message, inUse };
+        }
+      },
     );
 
     app.post(

@@ -1,4 +1,6 @@
 /** The tuning routes on a running (simulated, real-time) thermal service: fan measurement through the daemon, chart. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -85,6 +87,22 @@ describe('/v1/thermal tuning routes', () => {
     expect(quiet.oscillating).toBe(false);
     expect(quiet.overshootC).toBeLessThan(zn.overshootC);
     expect((await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/nope/preview', payload: { kp: 1, ki: 0 } })).statusCode).toBe(404);
+  });
+
+  it('GET /fans with a stored report that cannot be read (truncated, or not a report): 200 with the figures in use and what is wrong with the file, not a 500', async () => {
+    const h = await harness();
+    opened.push(h);
+    const file = join(h.stateDir, 'fan-characterisation.json');
+    for (const [body, problem] of [
+      ['{"measuredAt": "2026-01-01T00:00:00Z", "pass": tr', /fan-characterisation\.json: .*JSON/],
+      [JSON.stringify({ measuredAt: 'x', pass: true, thermistors: [], fans: [{ id: 'gpu0-a' }] }), /fan-characterisation\.json: not a fan characterisation/],
+    ] as const) {
+      writeFileSync(file, body);
+      const r = await h.app.inject('/v1/thermal/fans');
+      expect(r.statusCode, body).toBe(200);
+      expect(r.json()).toMatchObject({ report: null, inUse: [{ id: 'gpu0-a' }, { id: 'gpu0-b' }, { id: 'gpu0-c' }] });
+      expect(r.json().reportProblem).toMatch(problem);
+    }
   });
 
   it('PUT /zones/{id}/model sent for several zones at once: every one answered 200 is kept (the file is read, changed and written one at a time)', async () => {
