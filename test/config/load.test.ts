@@ -137,6 +137,14 @@ describe('config loading', () => {
     expect(parseConfigText(edge, 'edge.yaml').thermal.zones[0]!.slewUpPerSecond).toBe(0.02);
   });
 
+  it('bounds the fan figures the allocation splits the duty by, naming the field: maxRpm 1e308 split a zone duty of 0.5 into 0.2, 0.2 and 0 (a third of the airflow asked for)', () => {
+    const fans = (a: string, b: string) => base.replace('fans: [{ id: a, channel: 0 }, { id: b, channel: 1 }]', `fans: [{ id: a, channel: 0, ${a} }, { id: b, channel: 1, ${b} }]`);
+    expect(issuesOf(fans('maxRpm: 1e308', 'maxDba: 1e308'))).toEqual(['cooler.fans[0].maxRpm: must be <= 100000', 'cooler.fans[1].maxDba: must be <= 150']);
+    expect(issuesOf(base.replace('{ id: b, channel: 1 }', `{ id: ${'b'.repeat(65)}, channel: 1 }`))).toEqual(expect.arrayContaining(['cooler.fans[1].id: must be at most 64 characters']));
+    // the bounds themselves are taken
+    expect(parseConfigText(fans('maxRpm: 100000', 'maxDba: 150'), 'edge.yaml').cooler.fans.map((f) => [f.maxRpm, f.maxDba])).toEqual([[100000, 40], [9000, 150]]);
+  });
+
   it('refuses the same names for fan, thermistor and mode ids (they key the duties, rpm, history and modes as zone ids do), naming the field; a thermistor id given twice too', () => {
     for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       const text = base
