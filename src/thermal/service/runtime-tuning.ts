@@ -282,7 +282,8 @@ export class RuntimeTuning {
     const before = this.mode?.name ?? null;
     this.mode = mode ? { name: mode.name, at } : null;
     this.modeCovered = this.coverage();
-    this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, name === null ? `thermal mode "${before}" cleared` : `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})`);
+    const said = name !== null ? `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})` : before !== null ? `thermal mode "${before}" cleared` : 'no thermal mode was active: nothing to clear';
+    this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, said);
     return { persisted: await this.persist(plan.map((p) => p.id)) };
   }
 
