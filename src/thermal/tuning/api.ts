@@ -76,7 +76,12 @@ export function tuningRoutes(service: ThermalService, job?: FanMeasureJob): Fast
             'Measure fans (all, or those listed): each is ramped with the others at full; start duty, minimum running duty, max rpm, rpm curve, and the end-of-line checks. ' +
             'While it runs the measured fans leave thermal control (no kick-start, no stall re-kick); a zone GPU past its setpoint + 5 C stops it with every fan at full. Runs in the background: poll GET.',
           tags,
-          body: Type.Object({ fans: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.id }), { maxItems: 16, uniqueItems: true })) }, { additionalProperties: false }),
+          // an empty list is refused, not read as every fan: a client whose selection came out empty
+          // would have taken every fan out of thermal control
+          body: Type.Object(
+            { fans: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.id }), { minItems: 1, maxItems: 16, uniqueItems: true, description: 'fan ids to measure; leave it out to measure every fan' })) },
+            { additionalProperties: false },
+          ),
           response: { 202: MeasureJobView, 400: ErrorReply, 409: ErrorReply, 422: ErrorReply },
         },
       },

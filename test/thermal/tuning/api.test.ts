@@ -50,6 +50,11 @@ describe('/v1/thermal tuning routes', () => {
     try {
       expect((await app.inject('/v1/thermal/fans')).json()).toMatchObject({ report: null, inUse: [{ id: 'gpu0-a' }, { id: 'gpu0-b' }, { id: 'gpu0-c' }] });
       expect((await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: ['gpu9'] } })).statusCode).toBe(422);
+      // an empty list is not every fan (a client whose filter found none took all of them out of control)
+      const none = await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: [] } });
+      expect(none.statusCode).toBe(400);
+      expect(none.json().message).toBe('body/fans must NOT have fewer than 1 items');
+      expect((await app.inject('/v1/thermal/fans/measure')).json().state).toBe('idle');
       const r = await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: ['gpu0-a'] } });
       expect(r.statusCode).toBe(202);
       expect(r.json()).toMatchObject({ state: 'running', fans: ['gpu0-a'] });
