@@ -15,7 +15,8 @@ import { writeFileAtomic } from '../service/atomic-file.ts';
 
 export const ZoneModel = Type.Object(
   {
-    gain: Type.Number({ minimum: -1e4, maximum: 1e4, description: 'C per unit duty (negative: more airflow, cooler)' }),
+    // negative: more airflow cools; a gain of 0 or above is a failed fit, and previews on it were nonsense
+    gain: Type.Number({ minimum: -1e4, exclusiveMaximum: 0, description: 'C per unit duty (negative: more airflow, cooler)' }),
     timeConstantS: Type.Number({ exclusiveMinimum: 0, maximum: 1e5 }),
     deadTimeS: Type.Number({ minimum: 0, maximum: 1e4 }),
     r2: Type.Optional(Type.Number({ minimum: -1e6, maximum: 1 })),
@@ -28,13 +29,16 @@ export const ZoneModel = Type.Object(
 export type ZoneModel = Static<typeof ZoneModel>;
 
 const FILE = 'thermal-models.json';
-const checkFile = TypeCompiler.Compile(Type.Record(Type.String(), ZoneModel));
+const checkModel = TypeCompiler.Compile(ZoneModel);
 
 export async function loadModels(stateDir: string | undefined): Promise<Record<string, ZoneModel>> {
   if (!stateDir) return {};
   try {
     const data: unknown = JSON.parse(await readFile(join(stateDir, FILE), 'utf8'));
-    return checkFile.Check(data) ? data : {};
+    if (!data || typeof data !== 'object' || Array.isArray(data)) return {};
+    // entry by entry: one that no longer passes (a positive gain stored before that was refused) is
+    // left out alone, not every zone's model with it at the next save
+    return Object.fromEntries(Object.entries(data).filter(([, m]) => checkModel.Check(m))) as Record<string, ZoneModel>;
   } catch {
     return {};
   }

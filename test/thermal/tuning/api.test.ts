@@ -86,6 +86,12 @@ describe('/v1/thermal tuning routes', () => {
     const model = { gain: -30, timeConstantS: 95, deadTimeS: 2.3, r2: 0.99, rmsC: 0.25, source: 'identified' };
     expect((await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: model })).statusCode).toBe(200);
     expect((await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: { ...model, timeConstantS: -1 } })).statusCode).toBe(400);
+    // a fan cools: a model where more airflow heats (or does nothing) is a failed fit, and previews on it were nonsense
+    for (const gain of [5, 0]) {
+      const r = await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: { ...model, gain } });
+      expect(r.statusCode, String(gain)).toBe(400);
+      expect(r.json().message).toBe('body/gain must be < 0');
+    }
     const quiet = (await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/gpu0/preview', payload: { kp: 0.05, ki: 0.000528 } })).json();
     const zn = (await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/gpu0/preview', payload: { kp: 0.132, ki: 0.0053, kd: 0.82 } })).json();
     expect(quiet.model).toMatchObject(model);
