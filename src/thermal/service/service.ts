@@ -608,8 +608,8 @@ export class ThermalService extends EventEmitter {
     return this.tuning.modeState();
   }
 
-  /** Back to the config file's values for a zone; forgets its saved tuning. */
-  resetTuning(id: string): Promise<{ persisted: boolean }> {
-    return this.tuning.reset(id);
+  /** Back to the config file's values for a zone; forgets its saved tuning (keepMode: the mode's settings stay). */
+  resetTuning(id: string, keepMode = false): Promise<{ persisted: boolean }> {
+    return this.tuning.reset(id, keepMode);
   }
 }
