@@ -421,6 +421,25 @@ describe('/v1/thermal', () => {
     }
   });
 
+  it('GET /history: a GPU whose sample is stale is recorded with no temperature, power or utilization, not its last values again', async () => {
+    // the hung reader is not restarted within the test: the samples stay stale
+    const h = await open({ sensors: { silentAfterMs: 60_000 } });
+    await h.underControl();
+    h.source.command({ cmd: 'hang' });
+    await untilAsync('sensor-stale failsafe', async () => (await h.zone()).alarms.some((a) => a.kind === 'sensor-stale'));
+    const staleSince = Date.now();
+    // a few history samples (every 100 ms) taken while it is stale
+    const samples = await untilAsync('samples while stale', async () => {
+      const all = (await h.app.inject('/v1/thermal/history?seconds=60')).json().samples as Array<{ t: number; zones: Record<string, { failsafe: boolean }>; gpus: Record<string, unknown> }>;
+      const after = all.filter((x) => x.t > staleSince + 100);
+      return after.length >= 3 ? after : undefined;
+    });
+    for (const x of samples) {
+      expect(x.zones.gpu0!.failsafe).toBe(true);
+      expect(x.gpus['0']).toEqual({ temperature: null, power: null, utilization: null });
+    }
+  });
+
   it('POST /load-hint leads the named GPUs\' zones; 400/422 with the reason for bad hints', async () => {
     const h = await open({ gpus: 2 });
     await untilAsync('samples', async () => (await h.zone()).temperature !== null);
