@@ -145,6 +145,16 @@ describe('config loading', () => {
     expect(parseConfigText(fans('maxRpm: 100000', 'maxDba: 150'), 'edge.yaml').cooler.fans.map((f) => [f.maxRpm, f.maxDba])).toEqual([[100000, 40], [9000, 150]]);
   });
 
+  it('wants the control loop to speak to the cooler well within its watchdog: periodMs 10000 with watchdogSeconds 3 left the device in its own failsafe between ticks while the API showed duty 0', () => {
+    const at = (period: number, watchdog: number, driver = 'simulated') =>
+      base.replace('thermal:\n', `thermal:\n  periodMs: ${period}\n`).replace('driver: simulated\n', `driver: ${driver}\n  path: /dev/null\n  watchdogSeconds: ${watchdog}\n`);
+    expect(issuesOf(at(10_000, 3))).toEqual(['thermal.periodMs: must be at most half of cooler.watchdogSeconds (1500 ms): the cooler goes to its own failsafe after 3 s without a command, got 10000']);
+    expect(issuesOf(at(1600, 3, 'serial'))).toEqual(['thermal.periodMs: must be at most half of cooler.watchdogSeconds (1500 ms): the cooler goes to its own failsafe after 3 s without a command, got 1600']);
+    expect(parseConfigText(at(1500, 3), 'edge.yaml').thermal.periodMs).toBe(1500);
+    // StandardFirmata has no watchdog of its own
+    expect(parseConfigText(at(10_000, 3, 'firmata'), 'firmata.yaml').thermal.periodMs).toBe(10_000);
+  });
+
   it('refuses the same names for fan, thermistor and mode ids (they key the duties, rpm, history and modes as zone ids do), naming the field; a thermistor id given twice too', () => {
     for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       const text = base
