@@ -73,6 +73,10 @@ export function crossCheck(config: Config): string[] {
       owner.set(fan, zone.id);
     });
   });
+  config.thermal.measuredFans.pin.forEach((fan, i) => {
+    // a pin that names no fan pins nothing: the fan meant gets the measured figures
+    if (!fanIds.has(fan)) issues.push(`thermal.measuredFans.pin[${i}]: unknown fan "${fan}" (cooler.fans has: ${[...fanIds].join(', ')})`);
+  });
   issues.push(...checkSynthesisConfig(config.synthesis));
   return issues;
 }

@@ -155,6 +155,11 @@ describe('config loading', () => {
     expect(parseConfigText(at(10_000, 3, 'firmata'), 'firmata.yaml').thermal.periodMs).toBe(10_000);
   });
 
+  it('refuses a thermal.measuredFans.pin entry naming no fan: a typo (gpu0a for a) pinned nothing and the measured figures replaced the ones meant to stay', () => {
+    expect(issuesOf(base.replace('thermal:\n', 'thermal:\n  measuredFans: { pin: [a, gpu0a] }\n'))).toEqual(['thermal.measuredFans.pin[1]: unknown fan "gpu0a" (cooler.fans has: a, b)']);
+    expect(parseConfigText(base.replace('thermal:\n', 'thermal:\n  measuredFans: { pin: [a, b] }\n'), 'ok.yaml').thermal.measuredFans.pin).toEqual(['a', 'b']);
+  });
+
   it('refuses the same names for fan, thermistor and mode ids (they key the duties, rpm, history and modes as zone ids do), naming the field; a thermistor id given twice too', () => {
     for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       const text = base
