@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -8,6 +9,7 @@ import { commandFailsafe, coolerUnit } from './cooler/unit.ts';
 import { buildApp, type ApiPlugin } from './api/app.ts';
 import { httpUnit } from './api/unit.ts';
 import { resolveToken } from './api/access.ts';
+import { ensureStateDir } from './lifecycle/state-dir.ts';
 import { Supervisor } from './lifecycle/supervisor.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import { ServiceRegistry, type DaemonContext, type SubsystemFactory } from './subsystem.ts';
@@ -50,6 +52,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { config, log } = opts;
   // first: a token file that cannot be read stops the daemon before anything touches the hardware
   const token = resolveToken(config.server.auth);
+  // and a state directory that cannot hold the tunings and the render queue
+  ensureStateDir(resolve(config.stateDir));
   const registry = createRegistry();
   const cooler = opts.cooler ?? (await createCooler(config.cooler, { log: log.child({ unit: 'cooler' }), registry }));
   const events = createEventBus();

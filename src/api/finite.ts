@@ -83,6 +83,9 @@ export function findTooDeep(data: unknown, max = MAX_DEPTH): string | null {
   return null;
 }
 
+/** how a number sent as a string must look (the CLI's own options take the same) */
+export const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
 const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 /** what came, short enough for an error message */
@@ -98,7 +101,13 @@ function shown(v: unknown): string {
 export function findCoerced(before: unknown, after: unknown, pointer = ''): { at: string; message: string } | null {
   // a string becoming a number, boolean or list is what coercion is for; "" becoming the null a
   // union allows is not: {"name": ""} cleared a thermal mode and {"maxFps": ""} lifted a rate limit
-  if (typeof before === 'string') return after === null ? { at: pointer, message: `must be null, got ${shown(before)}` } : null;
+  if (typeof before === 'string') {
+    if (after === null) return { at: pointer, message: `must be null, got ${shown(before)}` };
+    // ajv takes any string Number() reads: "0x50" became a setpoint of 80, " 70 " 70, "0b1" a duty
+    // of 1. A number in a string is read as people write one; one out of range still says finite.
+    if (typeof after === 'number' && Number.isFinite(after) && !DECIMAL.test(before)) return { at: pointer, message: `must be a number in decimal notation, got ${shown(before)}` };
+    return null;
+  }
   const kb = kind(before);
   const ka = kind(after);
   if (kb !== ka || (kb === 'array' && (before as unknown[]).length !== (after as unknown[]).length)) {
@@ -124,8 +133,10 @@ export function findCoerced(before: unknown, after: unknown, pointer = ''): { at
 function snapshot(data: unknown): unknown {
   if (data === null || typeof data !== 'object') return data;
   if (Array.isArray(data)) return data.map(snapshot);
-  const proto = Object.getPrototypeOf(data) as unknown;
-  if (proto !== Object.prototype && proto !== null) return data;
+  const proto = Object.getPrototypeOf(data) as object | null;
+  // fastify's querystring is an object whose prototype has none (fast-querystring's Empty): plain too,
+  // else coercion changed the very object kept as `before` and no query value was ever compared
+  if (proto !== Object.prototype && proto !== null && Object.getPrototypeOf(proto) !== null) return data;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(data)) out[k] = snapshot(v);
   return out;

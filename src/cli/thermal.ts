@@ -3,7 +3,8 @@
  * the real controllers offline.
  *
  *   gance thermal status [--url URL] [--json]
- *   gance thermal set <zone> [--setpoint C] [--mode pid|curve|fixed] [--duty D] [--kp --ki --kd] [--url URL]
+ *   gance thermal set <zone> [--setpoint C] [--mode pid|curve|fixed] [--duty D] [--kp --ki --kd] [--curve T:D,...]
+ *                        [--min-duty D] [--max-duty D] [--critical C] [--url URL]
  *   gance thermal reset <zone> [--url URL]
  *   gance thermal mode [NAME | --off] [--url URL] [--json]
  *   gance thermal simulate [--profile standard|idle|full] [--config FILE] [--setpoint C] [--mode M] [--every S] [--json]
@@ -28,6 +29,17 @@ export function number(name: string, min: number, max: number) {
     if (!Number.isFinite(x) || x < min || x > max) throw new InvalidArgumentError(`${name} must be a number in ${min}..${max}, got "${v}"`);
     return x;
   };
+}
+
+/** --curve: "T:D,T:D,..." as [temperature, duty] points; order and shape are the daemon's rules to check */
+function curve(v: string): [number, number][] {
+  const points = v.split(',').map((p) => p.split(':'));
+  const ok = points.length >= 2 && points.length <= 32 && points.every((p) => p.length === 2 && p.every((x) => DECIMAL.test(x)));
+  const out = ok ? points.map(([t, d]) => [Number(t), Number(d)] as [number, number]) : [];
+  if (!ok || !out.every(([t, d]) => t >= -40 && t <= 150 && d >= 0 && d <= 1)) {
+    throw new InvalidArgumentError(`--curve must be 2 to 32 points TEMPERATURE:DUTY separated by commas (C in -40..150, duty in 0..1), e.g. 40:0,70:0.33,100:1; got "${v}"`);
+  }
+  return out;
 }
 
 export async function api<T>(url: string, path: string, init?: { method: string; body?: unknown }): Promise<T> {
@@ -129,7 +141,11 @@ export function register(program: Command): void {
     .option('--kp <n>', 'duty per C', number('--kp', 0, 10))
     .option('--ki <n>', 'duty per C*s', number('--ki', 0, 10))
     .option('--kd <n>', 'duty per C/s', number('--kd', 0, 100))
-    .action(async (zone: string, o: { url: string; setpoint?: number; mode?: string; duty?: number; kp?: number; ki?: number; kd?: number }) => {
+    .option('--curve <points>', 'curve mode: TEMPERATURE:DUTY points, e.g. 40:0,70:0.33,100:1', curve)
+    .option('--min-duty <ratio>', 'lowest zone duty while the fans run, 0..1', number('--min-duty', 0, 1))
+    .option('--max-duty <ratio>', 'highest zone duty, 0..1', number('--max-duty', 0, 1))
+    .option('--critical <celsius>', 'fans to full at or above this', number('--critical', -40, 105))
+    .action(async (zone: string, o: { url: string; setpoint?: number; mode?: string; duty?: number; kp?: number; ki?: number; kd?: number; curve?: [number, number][]; minDuty?: number; maxDuty?: number; critical?: number }) => {
       const patch: Record<string, unknown> = {};
       const pid: Record<string, number> = {};
       if (o.setpoint !== undefined) pid.setpoint = o.setpoint;
@@ -139,7 +155,11 @@ export function register(program: Command): void {
       if (Object.keys(pid).length) patch.pid = pid;
       if (o.mode !== undefined) patch.mode = o.mode;
       if (o.duty !== undefined) patch.fixedDuty = o.duty;
-      if (Object.keys(patch).length === 0) throw new InvalidArgumentError('nothing to change: give --setpoint, --mode, --duty, --kp, --ki or --kd');
+      if (o.curve !== undefined) patch.curve = o.curve;
+      if (o.minDuty !== undefined) patch.minDuty = o.minDuty;
+      if (o.maxDuty !== undefined) patch.maxDuty = o.maxDuty;
+      if (o.critical !== undefined) patch.criticalCelsius = o.critical;
+      if (Object.keys(patch).length === 0) throw new InvalidArgumentError('nothing to change: give --setpoint, --mode, --duty, --kp, --ki, --kd, --curve, --min-duty, --max-duty or --critical');
       const z = await api<ZoneView>(o.url, `/v1/thermal/zones/${encodeURIComponent(zone)}`, { method: 'PATCH', body: patch });
       process.stdout.write(`${z.id}: mode ${z.mode}, setpoint ${z.setpoint} C, kp ${z.settings.pid.kp}, ki ${z.settings.pid.ki}, kd ${z.settings.pid.kd}, fixed duty ${z.settings.fixedDuty}\n`);
       sayTuningNotes(z);

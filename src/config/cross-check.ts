@@ -50,6 +50,16 @@ export function crossCheck(config: Config): string[] {
     issues.push(`cooler.path: is required when cooler.driver is "${config.cooler.driver}"`);
   }
 
+  // The device goes to its own failsafe after watchdogSeconds without a command, and the loop sends
+  // one per tick: a period near it (10 s against 3 s) left the fans at the device's full between
+  // ticks while the API showed the duty commanded. Half leaves one late tick. StandardFirmata has none.
+  const watchdogMs = config.cooler.watchdogSeconds * 1000;
+  if (config.cooler.driver !== 'firmata' && config.thermal.periodMs > watchdogMs / 2) {
+    issues.push(
+      `thermal.periodMs: must be at most half of cooler.watchdogSeconds (${watchdogMs / 2} ms): the cooler goes to its own failsafe after ${config.cooler.watchdogSeconds} s without a command, got ${config.thermal.periodMs}`,
+    );
+  }
+
   // the thermal section's own rules (the API and the state-file reload apply the same ones)
   issues.push(...thermalIssues(config.thermal).map((issue) => `thermal.${issue}`));
   issues.push(...ambientThermistorIssues(config.thermal, config.cooler.thermistors.map((t) => t.id)).map((issue) => `thermal.${issue}`));
@@ -62,6 +72,10 @@ export function crossCheck(config: Config): string[] {
       if (prev !== undefined && prev !== zone.id) issues.push(`${at}.fans[${f}]: fan "${fan}" is already driven by zone "${prev}"`);
       owner.set(fan, zone.id);
     });
+  });
+  config.thermal.measuredFans.pin.forEach((fan, i) => {
+    // a pin that names no fan pins nothing: the fan meant gets the measured figures
+    if (!fanIds.has(fan)) issues.push(`thermal.measuredFans.pin[${i}]: unknown fan "${fan}" (cooler.fans has: ${[...fanIds].join(', ')})`);
   });
   issues.push(...checkSynthesisConfig(config.synthesis));
   return issues;

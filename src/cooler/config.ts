@@ -2,12 +2,14 @@ import { Type, type Static } from '@sinclair/typebox';
 
 export const FanConfig = Type.Object(
   {
-    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$', description: 'fan id used in zones, API and metric labels' }),
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', description: 'fan id used in zones, API and metric labels' }),
     channel: Type.Integer({ minimum: 0, maximum: 15, description: 'output channel on the cooler (serial) or PWM pin (firmata)' }),
-    maxRpm: Type.Number({ exclusiveMinimum: 0, default: 9000, description: 'speed at 100% duty' }),
+    // The allocation splits a zone's duty by these (airflow ~ duty * maxRpm, noise ~ 10^(maxDba/10)):
+    // unbounded, maxRpm 1e308 overflowed its sums and a zone duty of 0.5 went out as 0.2, 0.2 and 0.
+    maxRpm: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 9000, description: 'speed at 100% duty (40 mm fans: up to about 30,000)' }),
     minDuty: Type.Number({ minimum: 0, maximum: 1, default: 0.2, description: 'lowest duty at which the fan keeps turning' }),
     startDuty: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'duty needed to start a stopped fan (kick-start)' }),
-    maxDba: Type.Number({ minimum: 0, default: 40, description: 'noise at full speed, dBA (allocation cost)' }),
+    maxDba: Type.Number({ minimum: 0, maximum: 150, default: 40, description: 'noise at full speed, dBA (allocation cost)' }),
   },
   { additionalProperties: false },
 );
@@ -15,7 +17,7 @@ export type FanConfig = Static<typeof FanConfig>;
 
 export const ThermistorConfig = Type.Object(
   {
-    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }),
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
     channel: Type.Integer({ minimum: 0, maximum: 7 }),
   },
   { additionalProperties: false },

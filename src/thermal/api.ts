@@ -100,9 +100,19 @@ export function thermalPlugin(service: ThermalService): FastifyPluginAsync {
 
     app.delete(
       '/zones/:zone/tuning',
-      { schema: { description: "Back to the config file's settings; the saved run-time tuning is removed", tags, params: ZoneParams, response: { 200: ZoneView, ...errors } } },
+      {
+        schema: {
+          description: "Back to the config file's settings; the saved run-time tuning is removed (the active mode's settings too, unless keepMode)",
+          tags,
+          params: ZoneParams,
+          querystring: Type.Object({
+            keepMode: Type.Boolean({ default: false, description: "keep the active mode's settings on the zone (a tuning experiment giving the zone back as it was)" }),
+          }),
+          response: { 200: ZoneView, ...errors },
+        },
+      },
       async (req) => {
-        await service.resetTuning(req.params.zone);
+        await service.resetTuning(req.params.zone, req.query.keepMode);
         return zoneOr404(req.params.zone);
       },
     );

@@ -38,19 +38,25 @@ export function registerThermalMetrics(registry: Registry, service: ThermalServi
     });
 
   const samples = () => service.source.latest();
+  // A reading older than the stale limit is not shown as current: with nvidia-smi hung its last
+  // values stayed on every scrape (a GPU heating unseen read as steady); its age stays below.
+  const fresh = () => {
+    const now = performance.now();
+    return [...samples()].filter(([, s]) => now - s.receivedAt <= service.config.sensors.staleAfterMs);
+  };
   const gpuLabel = (i: number) => ({ gpu: String(i) });
 
-  gauge('gpu_temperature_celsius', 'GPU temperature as the sensor reports it', ['gpu'], (g) => {
-    for (const [i, s] of samples()) if (s.temperatureC !== null) g.set(gpuLabel(i), s.temperatureC);
+  gauge('gpu_temperature_celsius', 'GPU temperature as the sensor reports it (absent while its sample is stale)', ['gpu'], (g) => {
+    for (const [i, s] of fresh()) if (s.temperatureC !== null) g.set(gpuLabel(i), s.temperatureC);
   });
-  gauge('gpu_power_watts', 'GPU power draw', ['gpu'], (g) => {
-    for (const [i, s] of samples()) if (s.powerW !== null) g.set(gpuLabel(i), s.powerW);
+  gauge('gpu_power_watts', 'GPU power draw (absent while its sample is stale)', ['gpu'], (g) => {
+    for (const [i, s] of fresh()) if (s.powerW !== null) g.set(gpuLabel(i), s.powerW);
   });
-  gauge('gpu_utilization_ratio', 'GPU utilization, 0..1', ['gpu'], (g) => {
-    for (const [i, s] of samples()) if (s.utilization !== null) g.set(gpuLabel(i), s.utilization);
+  gauge('gpu_utilization_ratio', 'GPU utilization, 0..1 (absent while its sample is stale)', ['gpu'], (g) => {
+    for (const [i, s] of fresh()) if (s.utilization !== null) g.set(gpuLabel(i), s.utilization);
   });
-  gauge('gpu_clocks_event_reason', 'Active clock event (throttle) reasons, 1 when set', ['gpu', 'reason'], (g) => {
-    for (const [i, s] of samples()) {
+  gauge('gpu_clocks_event_reason', 'Active clock event (throttle) reasons, 1 when set (absent while the sample is stale)', ['gpu', 'reason'], (g) => {
+    for (const [i, s] of fresh()) {
       if (s.throttleMask === null) continue;
       for (const [bit, reason] of THROTTLE_BITS) g.set({ gpu: String(i), reason }, (s.throttleMask & bit) !== 0 ? 1 : 0);
     }

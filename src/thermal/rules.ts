@@ -73,6 +73,31 @@ export function reservedIdIssue(field: string, id: string): string | null {
   return OBJECT_KEYS.has(id) ? `${field}: "${id}" is a name every JavaScript object has; choose another` : null;
 }
 
+/**
+ * Values the history may hold: a day at 1 s of the default rig (2 zones, 2 GPUs, 6 fans), about
+ * 100 MB in samples. The history is kept in memory and GET /history answers from it: a day at 50 ms
+ * was accepted and grew to about 2 GB.
+ */
+export const HISTORY_MAX_VALUES = 864_000;
+
+function historyIssues(config: ThermalConfig): string[] {
+  const { seconds, intervalMs } = config.history;
+  const zones = config.zones.length;
+  const gpus = new Set(config.zones.flatMap((z) => z.gpus)).size;
+  const fans = config.zones.reduce((n, z) => n + z.fans.length, 0);
+  const perSample = zones + gpus + fans;
+  // one sample per control tick at most
+  const every = Math.max(intervalMs, config.periodMs);
+  const samples = Math.ceil((seconds * 1000) / every);
+  if (samples * perSample <= HISTORY_MAX_VALUES) return [];
+  const minInterval = Math.ceil((seconds * 1000 * perSample) / HISTORY_MAX_VALUES);
+  const maxSeconds = Math.floor(((HISTORY_MAX_VALUES / perSample) * every) / 1000);
+  return [
+    `history.intervalMs: ${seconds} s at one sample per ${every} ms holds ${samples} samples of ${perSample} values (${zones} zones, ${gpus} GPUs, ${fans} fans): ` +
+      `at most ${HISTORY_MAX_VALUES} values (about 100 MB); raise history.intervalMs to at least ${minInterval} or lower history.seconds to at most ${maxSeconds}`,
+  ];
+}
+
 /** Rules of the thermal section as a whole, each zone's included (`zones[1].pid.setpoint: ...`). */
 export function thermalIssues(config: ThermalConfig): string[] {
   const issues: string[] = [];
@@ -88,6 +113,7 @@ export function thermalIssues(config: ThermalConfig): string[] {
   if (config.history.intervalMs > config.history.seconds * 1000) {
     issues.push(`history.intervalMs: must be <= history.seconds x 1000 (${config.history.seconds * 1000}), got ${config.history.intervalMs}`);
   }
+  issues.push(...historyIssues(config));
   issues.push(...yieldIssues(config.yield));
   const mm = config.music.model;
   if (!(mm.conductanceFullWPerK > mm.conductanceStillWPerK)) {

@@ -106,6 +106,22 @@ describe('gance thermal', () => {
     expect(hot.exitCode).toBe(3);
   });
 
+  it('set changes the curve and limits as the README says (--curve, --min-duty, --max-duty, --critical); a curve not written T:D,T:D is refused naming the option', async () => {
+    h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    const url = await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const r = await run(['thermal', 'set', 'gpu0', '--mode', 'curve', '--curve', '40:0,70:0.4,95:1', '--min-duty', '0.3', '--max-duty', '0.9', '--critical', '88', '--url', url]);
+    expect(r.error).toBeUndefined();
+    expect(r.out).toContain('gpu0: mode curve');
+    expect((await h.zone()).settings).toMatchObject({ mode: 'curve', curve: [[40, 0], [70, 0.4], [95, 1]], minDuty: 0.3, maxDuty: 0.9, criticalCelsius: 88 });
+    for (const v of ['40', '40:0', '40:0,x:1', '40:0,70:2', '40:0;70:1', '']) {
+      const bad = await run(['thermal', 'set', 'gpu0', '--curve', v, '--url', url]);
+      expect(bad.error?.message, JSON.stringify(v)).toContain(`--curve must be 2 to 32 points TEMPERATURE:DUTY separated by commas (C in -40..150, duty in 0..1), e.g. 40:0,70:0.33,100:1; got "${v}"`);
+    }
+    // the daemon's own rules still apply, named as it names them
+    const falling = await run(['thermal', 'set', 'gpu0', '--curve', '40:1,90:0', '--url', url]);
+    expect(falling.error?.message).toMatch(/400 curve\[1\]: duties must not fall/);
+  });
+
   it('set warns on stderr when the change cools less than the config file, and exits 4 when the daemon could not save it', async () => {
     h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
     const url = await h.app.listen({ host: '127.0.0.1', port: 0 });

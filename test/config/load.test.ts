@@ -137,6 +137,29 @@ describe('config loading', () => {
     expect(parseConfigText(edge, 'edge.yaml').thermal.zones[0]!.slewUpPerSecond).toBe(0.02);
   });
 
+  it('bounds the fan figures the allocation splits the duty by, naming the field: maxRpm 1e308 split a zone duty of 0.5 into 0.2, 0.2 and 0 (a third of the airflow asked for)', () => {
+    const fans = (a: string, b: string) => base.replace('fans: [{ id: a, channel: 0 }, { id: b, channel: 1 }]', `fans: [{ id: a, channel: 0, ${a} }, { id: b, channel: 1, ${b} }]`);
+    expect(issuesOf(fans('maxRpm: 1e308', 'maxDba: 1e308'))).toEqual(['cooler.fans[0].maxRpm: must be <= 100000', 'cooler.fans[1].maxDba: must be <= 150']);
+    expect(issuesOf(base.replace('{ id: b, channel: 1 }', `{ id: ${'b'.repeat(65)}, channel: 1 }`))).toEqual(expect.arrayContaining(['cooler.fans[1].id: must be at most 64 characters']));
+    // the bounds themselves are taken
+    expect(parseConfigText(fans('maxRpm: 100000', 'maxDba: 150'), 'edge.yaml').cooler.fans.map((f) => [f.maxRpm, f.maxDba])).toEqual([[100000, 40], [9000, 150]]);
+  });
+
+  it('wants the control loop to speak to the cooler well within its watchdog: periodMs 10000 with watchdogSeconds 3 left the device in its own failsafe between ticks while the API showed duty 0', () => {
+    const at = (period: number, watchdog: number, driver = 'simulated') =>
+      base.replace('thermal:\n', `thermal:\n  periodMs: ${period}\n`).replace('driver: simulated\n', `driver: ${driver}\n  path: /dev/null\n  watchdogSeconds: ${watchdog}\n`);
+    expect(issuesOf(at(10_000, 3))).toEqual(['thermal.periodMs: must be at most half of cooler.watchdogSeconds (1500 ms): the cooler goes to its own failsafe after 3 s without a command, got 10000']);
+    expect(issuesOf(at(1600, 3, 'serial'))).toEqual(['thermal.periodMs: must be at most half of cooler.watchdogSeconds (1500 ms): the cooler goes to its own failsafe after 3 s without a command, got 1600']);
+    expect(parseConfigText(at(1500, 3), 'edge.yaml').thermal.periodMs).toBe(1500);
+    // StandardFirmata has no watchdog of its own
+    expect(parseConfigText(at(10_000, 3, 'firmata'), 'firmata.yaml').thermal.periodMs).toBe(10_000);
+  });
+
+  it('refuses a thermal.measuredFans.pin entry naming no fan: a typo (gpu0a for a) pinned nothing and the measured figures replaced the ones meant to stay', () => {
+    expect(issuesOf(base.replace('thermal:\n', 'thermal:\n  measuredFans: { pin: [a, gpu0a] }\n'))).toEqual(['thermal.measuredFans.pin[1]: unknown fan "gpu0a" (cooler.fans has: a, b)']);
+    expect(parseConfigText(base.replace('thermal:\n', 'thermal:\n  measuredFans: { pin: [a, b] }\n'), 'ok.yaml').thermal.measuredFans.pin).toEqual(['a', 'b']);
+  });
+
   it('refuses the same names for fan, thermistor and mode ids (they key the duties, rpm, history and modes as zone ids do), naming the field; a thermistor id given twice too', () => {
     for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       const text = base

@@ -194,6 +194,28 @@ describe('/v1/thermal', () => {
     expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
   });
 
+  it('a number sent as a string is read only in decimal notation: "0x50" was a setpoint of 80, " 70 " 70 and "0b1" a fixed duty of 1', async () => {
+    const h = await open();
+    await h.underControl();
+    const cases: Array<[unknown, string]> = [
+      [{ pid: { setpoint: '0x50' } }, 'body/pid/setpoint must be a number in decimal notation, got "0x50"'],
+      [{ pid: { setpoint: ' 70 ' } }, 'body/pid/setpoint must be a number in decimal notation, got " 70 "'],
+      [{ mode: 'fixed', fixedDuty: '0b1' }, 'body/fixedDuty must be a number in decimal notation, got "0b1"'],
+      [{ curve: [[40, 0], ['0o120', 1]] }, 'body/curve/1/0 must be a number in decimal notation, got "0o120"'],
+    ];
+    for (const [body, message] of cases) {
+      const r = await patch(h, 'gpu0', body);
+      expect(r.statusCode, JSON.stringify(body)).toBe(400);
+      expect(r.json().message, JSON.stringify(body)).toBe(message);
+    }
+    const q = await h.app.inject('/v1/thermal/history?seconds=0x10');
+    expect(q.statusCode).toBe(400);
+    expect(q.json().message).toBe('querystring/seconds must be a number in decimal notation, got "0x10"');
+    expect(existsSync(join(h.stateDir, 'thermal-tuning.json'))).toBe(false);
+    // decimal strings still convert, as the README says
+    expect((await patch(h, 'gpu0', { pid: { setpoint: '72.5', kp: '2e-2' } })).json()).toMatchObject({ setpoint: 72.5, settings: { pid: { kp: 0.02 } } });
+  });
+
   it('refuses oversized lists and strings: a 60,000-point curve is 400 and nothing is saved', async () => {
     const h = await open();
     // short numbers: the body stays under fastify's 1 MiB limit, so only the schema can refuse it
@@ -396,6 +418,25 @@ describe('/v1/thermal', () => {
       const r = await h.app.inject(`/v1/thermal/history?${q}`);
       expect(r.statusCode, q).toBe(400);
       expect(r.json().message).toMatch(/querystring\/seconds/);
+    }
+  });
+
+  it('GET /history: a GPU whose sample is stale is recorded with no temperature, power or utilization, not its last values again', async () => {
+    // the hung reader is not restarted within the test: the samples stay stale
+    const h = await open({ sensors: { silentAfterMs: 60_000 } });
+    await h.underControl();
+    h.source.command({ cmd: 'hang' });
+    await untilAsync('sensor-stale failsafe', async () => (await h.zone()).alarms.some((a) => a.kind === 'sensor-stale'));
+    const staleSince = Date.now();
+    // a few history samples (every 100 ms) taken while it is stale
+    const samples = await untilAsync('samples while stale', async () => {
+      const all = (await h.app.inject('/v1/thermal/history?seconds=60')).json().samples as Array<{ t: number; zones: Record<string, { failsafe: boolean }>; gpus: Record<string, unknown> }>;
+      const after = all.filter((x) => x.t > staleSince + 100);
+      return after.length >= 3 ? after : undefined;
+    });
+    for (const x of samples) {
+      expect(x.zones.gpu0!.failsafe).toBe(true);
+      expect(x.gpus['0']).toEqual({ temperature: null, power: null, utilization: null });
     }
   });
 

@@ -82,6 +82,18 @@ describe('thermal metrics', () => {
     promtool(text);
   });
 
+  it('a GPU whose sample is stale has no temperature, power or utilization series (a frozen value read as current), only its sample age', async () => {
+    h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    await h.underControl();
+    expect(await h.metric('gance_gpu_temperature_celsius', { gpu: '0' })).toEqual(expect.any(Number));
+    h.source.command({ cmd: 'hang' });
+    await untilAsync('sensor-stale failsafe', async () => (await h!.metric('gance_thermal_failsafe', { zone: 'gpu0', reason: 'sensor-stale' })) === 1);
+    const text = await h.metrics();
+    for (const name of ['gance_gpu_temperature_celsius', 'gance_gpu_power_watts', 'gance_gpu_utilization_ratio']) expect(text, name).not.toMatch(new RegExp(`^${name}\\{gpu="0"\\}`, 'm'));
+    expect(await h.metric('gance_sensor_sample_age_seconds', { gpu: '0' })).toBeGreaterThan(h.config.thermal.sensors.staleAfterMs / 1000);
+    promtool(text);
+  });
+
   it('promtool would catch a bad exposition (the lint is real)', () => {
     expect(() => promtool('# TYPE gance_bad_total gauge\ngance_bad_total 1\n')).toThrow();
   });

@@ -56,6 +56,19 @@ describe('thermal section rules', () => {
   });
 });
 
+describe('history size (config load)', () => {
+  it('bounds what the history holds: a day at 50 ms was accepted and grew to about 2 GB of samples (and GET /history answered them all)', () => {
+    const rig = [zone({ id: 'z0', gpus: [0], fans: ['a', 'b', 'c'] }), zone({ id: 'z1', gpus: [1], fans: ['d', 'e', 'f'] })];
+    // the default rig kept a day at 1 s: 86,400 samples of 10 values
+    expect(thermalIssues(thermal({}, { zones: rig, history: { seconds: 86_400, intervalMs: 1000 } }))).toEqual([]);
+    expect(thermalIssues(thermal({}, { zones: rig, periodMs: 50, history: { seconds: 86_400, intervalMs: 50 } }))).toEqual([
+      'history.intervalMs: 86400 s at one sample per 50 ms holds 1728000 samples of 10 values (2 zones, 2 GPUs, 6 fans): at most 864000 values (about 100 MB); raise history.intervalMs to at least 1000 or lower history.seconds to at most 4320',
+    ]);
+    // a sample is taken per control tick at most: a slower loop keeps fewer
+    expect(thermalIssues(thermal({}, { zones: rig, periodMs: 1000, history: { seconds: 86_400, intervalMs: 50 } }))).toEqual([]);
+  });
+});
+
 describe('ambient thermistor rules (issue 14)', () => {
   it('a zone\'s ambientThermistor must be a configured cooler thermistor; the reference ambient must be below the reference setpoint', () => {
     const zone = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: ['a'], feedForward: { ambientThermistor: 'intake' } }) as ZoneConfig;

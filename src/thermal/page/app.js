@@ -61,10 +61,19 @@ function zoneSection(z) {
   form.append(preview, apply, status);
   const out = el('div', { class: 'preview' });
   section.append(form, out);
-  const values = () => Object.fromEntries(FIELDS.map(([name]) => [name, Number(form.elements[name].value)]));
+  // An emptied or unreadable field is refused here: Number('') is 0, and a cleared kp went out as kp 0
+  const values = () =>
+    Object.fromEntries(
+      FIELDS.map(([name, label]) => {
+        const input = form.elements[name];
+        const x = Number(input.value);
+        if (input.value.trim() === '' || !input.validity.valid || !Number.isFinite(x)) throw new Error(`${label}: enter a number`);
+        return [name, x];
+      }),
+    );
   preview.addEventListener('click', async () => {
-    const v = values();
     try {
+      const v = values();
       const r = await json(`${API}/zones/${encodeURIComponent(z.id)}/preview`, { method: 'POST', body: { kp: v.kp, ki: v.ki, kd: v.kd } });
       out.replaceChildren(
         el('p', { class: 'preview-text' }, `on the ${r.model.source} model (gain ${r.model.gain.toFixed(1)} C/duty, ${r.model.timeConstantS.toFixed(0)} s, dead time ${r.model.deadTimeS.toFixed(1)} s): setpoint lowered 5 C -> overshoot ${r.overshootC.toFixed(2)} C, settles ${r.settlingS === null ? 'never' : `in ${r.settlingS.toFixed(0)} s`}${r.oscillating ? ', KEEPS OSCILLATING' : ''}`),
@@ -76,9 +85,9 @@ function zoneSection(z) {
   });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const v = values();
-    status.textContent = 'applying...';
     try {
+      const v = values();
+      status.textContent = 'applying...';
       const r = await json(`${API}/zones/${encodeURIComponent(z.id)}`, { method: 'PATCH', body: { pid: { setpoint: v.setpoint, kp: v.kp, ki: v.ki, kd: v.kd } } });
       status.textContent = r.persisted ? 'applied' : 'applied, NOT saved (see the daemon log)';
     } catch (err) {

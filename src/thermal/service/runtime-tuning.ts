@@ -244,13 +244,19 @@ export class RuntimeTuning {
     return { persisted: await this.persist([id]) };
   }
 
-  /** Back to the config file's values for a zone; forgets its saved tuning (a mode's layer included). */
-  async reset(id: string): Promise<{ persisted: boolean }> {
+  /**
+   * Back to the config file's values for a zone; forgets its saved tuning (a mode's layer included,
+   * unless `keepMode`: then the zone keeps the active mode's settings over the config file, as a
+   * tuning experiment giving the zone back needs).
+   */
+  async reset(id: string, keepMode = false): Promise<{ persisted: boolean }> {
     this.mustBeRestored();
     const z = this.zone(id);
-    this.apply(z, {});
-    delete this.layers[id];
-    this.log.info({ zone: id }, `zone "${id}" back to the config file's settings`);
+    const kept = keepMode ? (this.layers[id] ?? []).filter((l) => l.source.kind === 'mode') : [];
+    this.apply(z, effectivePatch(kept));
+    if (kept.length) this.layers[id] = kept;
+    else delete this.layers[id];
+    this.log.info({ zone: id, keepMode }, kept.length ? `zone "${id}" back to the config file's settings under its mode` : `zone "${id}" back to the config file's settings`);
     return { persisted: await this.persist([id]) };
   }
 
@@ -282,7 +288,8 @@ export class RuntimeTuning {
     const before = this.mode?.name ?? null;
     this.mode = mode ? { name: mode.name, at } : null;
     this.modeCovered = this.coverage();
-    this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, name === null ? `thermal mode "${before}" cleared` : `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})`);
+    const said = name !== null ? `thermal mode "${name}" applied (zones ${plan.map((p) => p.id).join(', ') || 'unchanged'})` : before !== null ? `thermal mode "${before}" cleared` : 'no thermal mode was active: nothing to clear';
+    this.log.info({ mode: name, before, zones: plan.map((p) => p.id) }, said);
     return { persisted: await this.persist(plan.map((p) => p.id)) };
   }
 

@@ -515,7 +515,10 @@ export class ThermalService extends EventEmitter {
         failsafe: s.rt.failsafe,
       };
     }
-    for (const [g, smp] of this.opts.source.latest()) entry.gpus[String(g)] = { temperature: smp.temperatureC, power: smp.powerW, utilization: smp.utilization };
+    // a stale sample is recorded as no reading: its last values again drew a steady line while the GPU went unseen
+    for (const [g, smp] of this.opts.source.latest()) {
+      entry.gpus[String(g)] = nowMs - smp.receivedAt > this.staleAfterMs ? { temperature: null, power: null, utilization: null } : { temperature: smp.temperatureC, power: smp.powerW, utilization: smp.utilization };
+    }
     const rpm = new Map(cs?.fans.map((f) => [f.id, f.rpm]) ?? []);
     for (const s of this.zones.values()) for (const [f, d] of Object.entries(s.rt.duties)) entry.fans[f] = { duty: d, rpm: rpm.get(f) ?? null };
     this.history.push(entry);
@@ -608,8 +611,8 @@ export class ThermalService extends EventEmitter {
     return this.tuning.modeState();
   }
 
-  /** Back to the config file's values for a zone; forgets its saved tuning. */
-  resetTuning(id: string): Promise<{ persisted: boolean }> {
-    return this.tuning.reset(id);
+  /** Back to the config file's values for a zone; forgets its saved tuning (keepMode: the mode's settings stay). */
+  resetTuning(id: string, keepMode = false): Promise<{ persisted: boolean }> {
+    return this.tuning.reset(id, keepMode);
   }
 }

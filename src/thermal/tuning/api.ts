@@ -16,7 +16,7 @@ import { FanConfig } from '../../cooler/config.ts';
 import { LIMITS } from '../config.ts';
 import type { ThermalService } from '../service/service.ts';
 import { zoneChart } from '../charts/svg.ts';
-import { FanReport, loadFanReport } from './fan-measure.ts';
+import { FAN_FILE, FanReport, loadFanReport } from './fan-measure.ts';
 import { FanMeasureJob } from './daemon-jobs.ts';
 
 const tags = ['thermal'];
@@ -45,10 +45,27 @@ export function tuningRoutes(service: ThermalService, job?: FanMeasureJob): Fast
         schema: {
           description: 'The stored fan characterisation (gance fans measure) and the fan figures thermal control uses now (measured ones apply from the next start, unless thermal.measuredFans pins the fan)',
           tags,
-          response: { 200: Type.Object({ report: Nullable(FanReport), inUse: Type.Array(FanConfig) }), 500: ErrorReply },
+          response: {
+            200: Type.Object({
+              report: Nullable(FanReport),
+              reportProblem: Type.Optional(Type.String({ description: 'why the stored report is not shown (and was not used at start): the file is truncated, not JSON or not a report' })),
+              inUse: Type.Array(FanConfig),
+            }),
+            500: ErrorReply,
+          },
         },
       },
-      async () => ({ report: service.stateDir ? await loadFanReport(service.stateDir) : null, inUse: [...service.fanConfigs] }),
+      async () => {
+        const inUse = [...service.fanConfigs];
+        if (!service.stateDir) return { report: null, inUse };
+        try {
+          return { report: await loadFanReport(service.stateDir), inUse };
+        } catch (err) {
+          // a broken file is the operator's to see, not a daemon fault: start ignored it the same way
+          const e = err as NodeJS.ErrnoException;
+          return { report: null, reportProblem: e instanceof SyntaxError ? `${service.stateDir}/${FAN_FILE}: not JSON (${e.message})` : e.message, inUse };
+        }
+      },
     );
 
     app.post(
@@ -59,7 +76,12 @@ export function tuningRoutes(service: ThermalService, job?: FanMeasureJob): Fast
             'Measure fans (all, or those listed): each is ramped with the others at full; start duty, minimum running duty, max rpm, rpm curve, and the end-of-line checks. ' +
             'While it runs the measured fans leave thermal control (no kick-start, no stall re-kick); a zone GPU past its setpoint + 5 C stops it with every fan at full. Runs in the background: poll GET.',
           tags,
-          body: Type.Object({ fans: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.id }), { maxItems: 16, uniqueItems: true })) }, { additionalProperties: false }),
+          // an empty list is refused, not read as every fan: a client whose selection came out empty
+          // would have taken every fan out of thermal control
+          body: Type.Object(
+            { fans: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: LIMITS.id }), { minItems: 1, maxItems: 16, uniqueItems: true, description: 'fan ids to measure; leave it out to measure every fan' })) },
+            { additionalProperties: false },
+          ),
           response: { 202: MeasureJobView, 400: ErrorReply, 409: ErrorReply, 422: ErrorReply },
         },
       },

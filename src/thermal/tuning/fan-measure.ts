@@ -24,6 +24,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { formatSchemaErrors } from '../../config/errors.ts';
 import type { FanConfig } from '../../cooler/config.ts';
 import { TuningAbortedError } from './zone-io.ts';
 
@@ -39,14 +40,21 @@ export interface FanRig {
   guard(): Promise<string | null>;
 }
 
+/** above any 40 mm fan (the fastest turn about 30,000 rpm) and far under what breaks the allocation's sums */
+export const MAX_FAN_RPM = 100_000;
+const Rpm = () => Type.Number({ minimum: 0, maximum: MAX_FAN_RPM });
+const Duty = () => Type.Number({ minimum: 0, maximum: 1 });
+
+// Bounded: the stored report replaces the configured fan figures at start, past the config's checks,
+// so a figure no fan can have (a hand-edited or broken file) must fail here rather than reach the allocation.
 export const FanCharacterisation = Type.Object({
-  id: Type.String(),
+  id: Type.String({ maxLength: 64 }),
   pass: Type.Boolean({ description: 'PWM reaches the fan and its tach answers' }),
-  problems: Type.Array(Type.String()),
-  maxRpm: Type.Union([Type.Number(), Type.Null()], { description: 'rpm at full duty' }),
-  minDuty: Type.Union([Type.Number(), Type.Null()], { description: 'lowest duty at which the turning fan keeps turning' }),
-  startDuty: Type.Union([Type.Number(), Type.Null()], { description: 'lowest duty that starts it from standstill' }),
-  curve: Type.Array(Type.Object({ duty: Type.Number(), rpm: Type.Union([Type.Number(), Type.Null()]) }), { description: 'rpm over duty, from full down' }),
+  problems: Type.Array(Type.String({ maxLength: 1000 }), { maxItems: 64 }),
+  maxRpm: Type.Union([Rpm(), Type.Null()], { description: 'rpm at full duty' }),
+  minDuty: Type.Union([Duty(), Type.Null()], { description: 'lowest duty at which the turning fan keeps turning' }),
+  startDuty: Type.Union([Duty(), Type.Null()], { description: 'lowest duty that starts it from standstill' }),
+  curve: Type.Array(Type.Object({ duty: Duty(), rpm: Type.Union([Rpm(), Type.Null()]) }), { maxItems: 1000, description: 'rpm over duty, from full down' }),
 });
 export type FanCharacterisation = Static<typeof FanCharacterisation>;
 
@@ -56,8 +64,8 @@ export type ThermistorCheck = Static<typeof ThermistorCheck>;
 export const FanReport = Type.Object({
   measuredAt: Type.String({ description: 'ISO 8601 time of the measurement' }),
   pass: Type.Boolean({ description: 'every measured fan and every thermistor passed' }),
-  fans: Type.Array(FanCharacterisation),
-  thermistors: Type.Array(ThermistorCheck),
+  fans: Type.Array(FanCharacterisation, { maxItems: 64 }),
+  thermistors: Type.Array(ThermistorCheck, { maxItems: 64 }),
 });
 export type FanReport = Static<typeof FanReport>;
 
@@ -184,6 +192,13 @@ export async function saveFanReport(stateDir: string, report: FanReport): Promis
   return path;
 }
 
+/** the report in `data`, or an error naming the file and the first field that does not pass (`fans[0].minDuty: must be >= 0`) */
+function checkedReport(path: string, data: unknown): FanReport {
+  if (checkReport.Check(data)) return data;
+  const first = formatSchemaErrors(checkReport.Errors(data))[0];
+  throw new Error(`${path}: not a fan characterisation (${first ?? 'invalid'})`);
+}
+
 /** the stored report, null when there is none; throws on a file that does not pass the schema */
 export async function loadFanReport(stateDir: string): Promise<FanReport | null> {
   let text: string;
@@ -193,9 +208,7 @@ export async function loadFanReport(stateDir: string): Promise<FanReport | null>
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const data: unknown = JSON.parse(text);
-  if (!checkReport.Check(data)) throw new Error(`${join(stateDir, FAN_FILE)}: not a fan characterisation (${[...checkReport.Errors(data)][0]?.message ?? 'invalid'})`);
-  return data;
+  return checkedReport(join(stateDir, FAN_FILE), JSON.parse(text) as unknown);
 }
 
 /** loadFanReport, synchronously (daemon start builds its subsystems synchronously) */
@@ -207,9 +220,7 @@ export function loadFanReportSync(stateDir: string): FanReport | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const data: unknown = JSON.parse(text);
-  if (!checkReport.Check(data)) throw new Error(`${join(stateDir, FAN_FILE)}: not a fan characterisation (${[...checkReport.Errors(data)][0]?.message ?? 'invalid'})`);
-  return data;
+  return checkedReport(join(stateDir, FAN_FILE), JSON.parse(text) as unknown);
 }
 
 /**

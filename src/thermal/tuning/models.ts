@@ -5,16 +5,18 @@
  *   G* = P / (setpoint - ambient), x* from G(x*) = G*, K = dT/dx = -P G'(x*) / G*^2, tau = C / G*,
  *   theta = the fans' rpm lag + one sensor interval.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { FAN_40MM, K80_GPU } from '../plant/index.ts';
 import type { Fopdt } from './fopdt.ts';
+import { writeFileAtomic } from '../service/atomic-file.ts';
 
 export const ZoneModel = Type.Object(
   {
-    gain: Type.Number({ minimum: -1e4, maximum: 1e4, description: 'C per unit duty (negative: more airflow, cooler)' }),
+    // negative: more airflow cools; a gain of 0 or above is a failed fit, and previews on it were nonsense
+    gain: Type.Number({ minimum: -1e4, exclusiveMaximum: 0, description: 'C per unit duty (negative: more airflow, cooler)' }),
     timeConstantS: Type.Number({ exclusiveMinimum: 0, maximum: 1e5 }),
     deadTimeS: Type.Number({ minimum: 0, maximum: 1e4 }),
     r2: Type.Optional(Type.Number({ minimum: -1e6, maximum: 1 })),
@@ -27,24 +29,42 @@ export const ZoneModel = Type.Object(
 export type ZoneModel = Static<typeof ZoneModel>;
 
 const FILE = 'thermal-models.json';
-const checkFile = TypeCompiler.Compile(Type.Record(Type.String(), ZoneModel));
+const checkModel = TypeCompiler.Compile(ZoneModel);
 
 export async function loadModels(stateDir: string | undefined): Promise<Record<string, ZoneModel>> {
   if (!stateDir) return {};
   try {
     const data: unknown = JSON.parse(await readFile(join(stateDir, FILE), 'utf8'));
-    return checkFile.Check(data) ? data : {};
+    if (!data || typeof data !== 'object' || Array.isArray(data)) return {};
+    // entry by entry: one that no longer passes (a positive gain stored before that was refused) is
+    // left out alone, not every zone's model with it at the next save
+    return Object.fromEntries(Object.entries(data).filter(([, m]) => checkModel.Check(m))) as Record<string, ZoneModel>;
   } catch {
     return {};
   }
 }
 
-export async function saveModel(stateDir: string, zone: string, model: ZoneModel): Promise<void> {
-  const all = { ...(await loadModels(stateDir)), [zone]: model };
-  await mkdir(stateDir, { recursive: true });
-  const path = join(stateDir, FILE);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(all, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
+/** per state file, the save in progress: each save reads the file, adds its zone and writes it */
+const saving = new Map<string, Promise<void>>();
+
+/**
+ * Stores one zone's model beside the others. Saves of one file run one after the other: two PUTs
+ * at once each read the file, added their zone and wrote what they had read (one zone lost,
+ * answered 200), and both wrote one temp file name (the second rename found it gone: 500).
+ */
+export function saveModel(stateDir: string, zone: string, model: ZoneModel): Promise<void> {
+  const path = resolve(stateDir, FILE);
+  const next = (saving.get(path) ?? Promise.resolve()).then(async () => {
+    const all = { ...(await loadModels(stateDir)), [zone]: model };
+    await writeFileAtomic(path, `${JSON.stringify(all, null, 2)}\n`);
+  });
+  const settled = next.catch(() => {});
+  saving.set(path, settled);
+  // the map holds a file only while a save of it is pending
+  void settled.then(() => {
+    if (saving.get(path) === settled) saving.delete(path);
+  });
+  return next;
 }
 
 /** the simulator's model of a K80-like GPU held at `setpointC` with `watts` */

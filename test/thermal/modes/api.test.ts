@@ -117,6 +117,15 @@ describe('thermal modes over the API', () => {
     expect((await h.app.inject('/v1/thermal/mode')).json<ModesView>().active).toBeNull();
   });
 
+  it('clearing the mode logs which mode was cleared, or that none was active (it logged: thermal mode "null" cleared)', async () => {
+    const h = await open();
+    expect((await h.app.inject({ method: 'DELETE', url: '/v1/thermal/mode' })).statusCode).toBe(200);
+    expect((await put(h, 'studio-render')).statusCode).toBe(200);
+    expect((await put(h, null)).statusCode).toBe(200);
+    const said = h.logs.filter((l) => /thermal mode/.test(l.msg)).map((l) => l.msg);
+    expect(said).toEqual(['no thermal mode was active: nothing to clear', 'thermal mode "studio-render" applied (zones gpu0)', 'thermal mode "studio-render" cleared']);
+  });
+
   it('the mode and where each setting came from survive a restart', async () => {
     const h = await open();
     await h.app.inject({ method: 'PATCH', url: '/v1/thermal/zones/gpu1?source=autotune', payload: { pid: { kp: 0.04 } } });

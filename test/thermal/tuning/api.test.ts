@@ -1,4 +1,6 @@
 /** The tuning routes on a running (simulated, real-time) thermal service: fan measurement through the daemon, chart. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -48,6 +50,11 @@ describe('/v1/thermal tuning routes', () => {
     try {
       expect((await app.inject('/v1/thermal/fans')).json()).toMatchObject({ report: null, inUse: [{ id: 'gpu0-a' }, { id: 'gpu0-b' }, { id: 'gpu0-c' }] });
       expect((await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: ['gpu9'] } })).statusCode).toBe(422);
+      // an empty list is not every fan (a client whose filter found none took all of them out of control)
+      const none = await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: [] } });
+      expect(none.statusCode).toBe(400);
+      expect(none.json().message).toBe('body/fans must NOT have fewer than 1 items');
+      expect((await app.inject('/v1/thermal/fans/measure')).json().state).toBe('idle');
       const r = await app.inject({ method: 'POST', url: '/v1/thermal/fans/measure', payload: { fans: ['gpu0-a'] } });
       expect(r.statusCode).toBe(202);
       expect(r.json()).toMatchObject({ state: 'running', fans: ['gpu0-a'] });
@@ -79,11 +86,50 @@ describe('/v1/thermal tuning routes', () => {
     const model = { gain: -30, timeConstantS: 95, deadTimeS: 2.3, r2: 0.99, rmsC: 0.25, source: 'identified' };
     expect((await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: model })).statusCode).toBe(200);
     expect((await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: { ...model, timeConstantS: -1 } })).statusCode).toBe(400);
+    // a fan cools: a model where more airflow heats (or does nothing) is a failed fit, and previews on it were nonsense
+    for (const gain of [5, 0]) {
+      const r = await h.app.inject({ method: 'PUT', url: '/v1/thermal/zones/gpu0/model', payload: { ...model, gain } });
+      expect(r.statusCode, String(gain)).toBe(400);
+      expect(r.json().message).toBe('body/gain must be < 0');
+    }
     const quiet = (await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/gpu0/preview', payload: { kp: 0.05, ki: 0.000528 } })).json();
     const zn = (await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/gpu0/preview', payload: { kp: 0.132, ki: 0.0053, kd: 0.82 } })).json();
     expect(quiet.model).toMatchObject(model);
     expect(quiet.oscillating).toBe(false);
     expect(quiet.overshootC).toBeLessThan(zn.overshootC);
     expect((await h.app.inject({ method: 'POST', url: '/v1/thermal/zones/nope/preview', payload: { kp: 1, ki: 0 } })).statusCode).toBe(404);
+  });
+
+  it('GET /fans with a stored report that cannot be read (truncated, or not a report): 200 with the figures in use and what is wrong with the file, not a 500', async () => {
+    const h = await harness();
+    opened.push(h);
+    const file = join(h.stateDir, 'fan-characterisation.json');
+    for (const [body, problem] of [
+      ['{"measuredAt": "2026-01-01T00:00:00Z", "pass": tr', /fan-characterisation\.json: .*JSON/],
+      [JSON.stringify({ measuredAt: 'x', pass: true, thermistors: [], fans: [{ id: 'gpu0-a' }] }), /fan-characterisation\.json: not a fan characterisation/],
+    ] as const) {
+      writeFileSync(file, body);
+      const r = await h.app.inject('/v1/thermal/fans');
+      expect(r.statusCode, body).toBe(200);
+      expect(r.json()).toMatchObject({ report: null, inUse: [{ id: 'gpu0-a' }, { id: 'gpu0-b' }, { id: 'gpu0-c' }] });
+      expect(r.json().reportProblem).toMatch(problem);
+    }
+  });
+
+  it('PUT /zones/{id}/model sent for several zones at once: every one answered 200 is kept (the file is read, changed and written one at a time)', async () => {
+    const h = await harness({ gpus: 2, zone: { mode: 'pid', pid: { setpoint: 70 } } });
+    opened.push(h);
+    // each put reads the file, adds its zone and writes it back: interleaved, they wrote one temp
+    // file name at once (a rename found it gone: 500) and each wrote the file it had read (lost zones)
+    const puts = Array.from({ length: 20 }, (_, i) => {
+      const zone = `gpu${i % 2}`;
+      return h.app.inject({ method: 'PUT', url: `/v1/thermal/zones/${zone}/model`, payload: { gain: -10 - i, timeConstantS: 90, deadTimeS: 1, source: 'identified' } });
+    });
+    const codes = (await Promise.all(puts)).map((r) => r.statusCode);
+    expect(codes).toEqual(codes.map(() => 200));
+    for (const zone of ['gpu0', 'gpu1']) expect((await h.app.inject(`/v1/thermal/zones/${zone}/model`)).json(), zone).toMatchObject({ source: 'identified' });
+    // the last put of each zone is the one kept
+    expect((await h.app.inject('/v1/thermal/zones/gpu0/model')).json().gain).toBe(-28);
+    expect((await h.app.inject('/v1/thermal/zones/gpu1/model')).json().gain).toBe(-29);
   });
 });

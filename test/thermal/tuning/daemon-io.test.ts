@@ -38,6 +38,32 @@ describe('daemonZoneIo', () => {
     expect(after).toMatchObject({ mode: 'pid', tuned: null });
   });
 
+  it('gives back the zone as it was under a mode: the mode keeps its settings (clearing it later takes them away), tunings and autotune results keep theirs', async () => {
+    const h = await harness({
+      zone: { mode: 'pid', pid: { setpoint: 70 } },
+      thermal: { modes: [{ name: 'stage-quiet', all: { pid: { setpoint: 80 }, slewUpPerSecond: 0.05 } }] },
+    });
+    opened.push(h);
+    await h.underControl();
+    const api = apiOf(h);
+    await api('/v1/thermal/mode', { method: 'PUT', body: { name: 'stage-quiet' } });
+    await api('/v1/thermal/zones/gpu0', { method: 'PATCH', body: { minDuty: 0.25 } });
+    await api('/v1/thermal/zones/gpu0?source=autotune', { method: 'PATCH', body: { pid: { kp: 0.03 } } });
+    const io = daemonZoneIo(api, 'gpu0', { periodS: 0.05 });
+    const before = await io.begin();
+    await io.setDuty(0.6);
+    await io.restore();
+    const after = await h.zone();
+    expect(after.settings).toEqual(before.settings);
+    const sources = (z: ZoneView) => Object.fromEntries(Object.entries(z.provenance).map(([k, v]) => [k, v.source === 'mode' ? `mode ${v.mode}` : v.source]));
+    expect(sources(after)).toEqual(sources(before));
+    // the experiment made the mode's settings a tuning: clearing the mode left setpoint 80 and the slow slew
+    await api('/v1/thermal/mode', { method: 'DELETE' });
+    const cleared = await h.zone();
+    expect(cleared).toMatchObject({ setpoint: 70, settings: { slewUpPerSecond: 0.5, minDuty: 0.25, pid: { kp: 0.03 } } });
+    expect(cleared.provenance['pid.setpoint']).toEqual({ source: 'config' });
+  });
+
   it('above the limit: fans to full and the zone stays there; an applied proposal reaches the zone', async () => {
     const h = await harness({ zone: { mode: 'pid', pid: { setpoint: 70 } } });
     opened.push(h);

@@ -54,15 +54,20 @@ describe('thermal page', () => {
       { eval: `document.querySelectorAll('${zone} .preview polyline[data-series=preview]').length`, as: 'previewLines' },
       { eval: `(document.querySelector('${zone} form').requestSubmit(), true)` },
       { waitFor: `document.querySelector('${zone} .status').textContent === 'applied'` },
+      // a cleared field is not 0 (Number('') is): it went out as kp 0, the P term off
+      { eval: `(() => { const f = document.querySelector('${zone} form'); f.elements.kp.value = ''; f.requestSubmit(); return true; })()` },
+      { waitFor: `document.querySelector('${zone} .status').textContent.startsWith('refused')`, timeoutMs: 5000 },
+      { eval: `document.querySelector('${zone} .status').textContent`, as: 'emptied' },
     ];
     const stepsFile = join(profile, 'steps.json');
     writeFileSync(stepsFile, JSON.stringify(steps));
     const { stdout } = await promisify(execFile)(process.execPath, ['--experimental-websocket', 'test/helpers/cdp-drive.mjs', targets.webSocketDebuggerUrl, stepsFile], { timeout: 90_000 });
-    const out = JSON.parse(stdout.trim()) as { series: string[]; state: string; preview: string; previewLines: number };
+    const out = JSON.parse(stdout.trim()) as { series: string[]; state: string; preview: string; previewLines: number; emptied: string };
     expect(out.series).toEqual(['temperature', 'setpoint', 'duty', 'rpm']);
     expect(out.state).toMatch(/^pid, [\d.]+ C \(setpoint 70 C\)/);
     expect(out.preview).toMatch(/on the simulator model .* overshoot [\d.]+ C, settles/);
     expect(out.previewLines).toBe(1);
+    expect(out.emptied).toBe('refused: kp: enter a number');
     const z = await h.zone();
     expect(z.settings.pid).toMatchObject({ kp: 0.031, ki: 0.0004, setpoint: 70 });
   }, 120_000);
