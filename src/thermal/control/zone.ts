@@ -482,9 +482,26 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     pid.shiftIntegral(-(next - before) * base);
   };
 
-  /** the feed-forward duty at a temperature, with the current parameters and power estimate */
-  const ffTerm = (t: number) =>
-    zone.feedForward.enabled && Number.isFinite(t) ? Math.max(0, ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) + modelCorrection(t)) : 0;
+  /** the bursts' mean power (BURST_MEAN_HOLD_SECONDS), on every GPU read: the most the term may be (Infinity: no cap) */
+  const burstCap = (air: number) => {
+    if (!(zone.feedForward.identifySeconds > 0) || !means.some((m) => m.burstPeriodSeconds <= BURST_MEAN_HOLD_SECONDS) || !meanRead.every(Boolean)) return Infinity;
+    const cap = Math.max(...ids.map((id, k) => id.dutyFor(means[k]!.estimateW, zone.pid.setpoint, air)));
+    return Number.isFinite(cap) ? cap : Infinity;
+  };
+  /** while the term waits for the identifier (FF_WAIT_WINDOWS): at most what keeps the demand at minDuty with the other terms of the last step */
+  const waitRoom = () => (ffWaiting && last !== null && !last.failsafe ? Math.max(0, zone.minDuty - (last.demand - last.terms.ff)) : Infinity);
+
+  /**
+   * The feed-forward term at a temperature, with the current parameters and power estimate, as a step
+   * would apply it (the burst cap and the identifier wait included): a settings change is bumpless only
+   * if the integral absorbs what the applied term moves, not what an uncapped one would.
+   */
+  const ffTerm = (t: number) => {
+    if (!zone.feedForward.enabled || !Number.isFinite(t)) return 0;
+    const air = ambientC ?? zone.feedForward.ambientCelsius;
+    const raw = Math.max(0, ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) + modelCorrection(t));
+    return Math.min(raw, burstCap(air), waitRoom());
+  };
 
   return {
     state() {
@@ -631,19 +648,12 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           updateEngaged(temperature, ffDuty);
           const ffBase = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
           let ffNow = Math.max(0, ffBase * learned.dutyPerWattFactor + modelCorrection(temperature));
-          // the bursts' mean power (BURST_MEAN_HOLD_SECONDS), on every GPU read
-          if (identify && means.some((m) => m.burstPeriodSeconds <= BURST_MEAN_HOLD_SECONDS) && meanRead.every(Boolean)) {
-            const cap = Math.max(...ids.map((id, k) => id.dutyFor(means[k]!.estimateW, zone.pid.setpoint, air)));
-            if (Number.isFinite(cap)) ffNow = Math.min(ffNow, cap);
-          }
-          if (ffWaiting && last !== null && !last.failsafe) {
-            // at most what keeps the demand at minDuty with the other terms of the last step
-            const room = Math.max(0, zone.minDuty - (last.demand - last.terms.ff));
-            // (held back by more than the backlash deadband: less is a wobble the fans would not have followed,
-            // and the few windows' correction no surer than the low-passed one)
-            if (ffNow - room > zone.reverseDeadband) ffHeldBack = true;
-            ffNow = Math.min(ffNow, room);
-          }
+          ffNow = Math.min(ffNow, burstCap(air));
+          const room = waitRoom();
+          // (held back by more than the backlash deadband: less is a wobble the fans would not have followed,
+          // and the few windows' correction no surer than the low-passed one)
+          if (ffNow - room > zone.reverseDeadband) ffHeldBack = true;
+          ffNow = Math.min(ffNow, room);
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
           // A zone warming toward its setpoint from far below (not near it for REGULATING_SECONDS)

@@ -2,7 +2,7 @@ import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import type { FanConfig } from '../../../src/cooler/config.ts';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
-import { countReversals, createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
+import { countReversals, createZoneController, type ZonePatch, type ZoneStepOutput } from '../../../src/thermal/control/index.ts';
 import { bursts, conductance, createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
 
 const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
@@ -577,7 +577,7 @@ describe('zone controller: identifying the rig (issue 14)', () => {
   });
 
   /** the scenario bench's rig scaled (plant gain: conductances / gain; time constant: heat capacity x tau), a load after 120 s of idle with a hint at its start */
-  function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number }) {
+  function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number; patchAt?: { t: number; patch: ZonePatch } }) {
     const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
     const g = rig.gpus[0]!;
     g.conductanceStillWPerK /= o.gain;
@@ -590,20 +590,24 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     zone.update({ pid: { setpoint: o.setpoint } });
     let peak = -Infinity;
     const duties: Array<{ t: number; duty: number }> = [];
+    /** the outputs of the steps just before and just after patchAt */
+    const around: ZoneStepOutput[] = [];
     for (let t = 0; t < 1020; t += 0.2) {
       const r = plant.gpu(0);
       const hint = o.hintW !== undefined && t >= 120 && t < 150 ? o.hintW : undefined;
+      if (o.patchAt && Math.abs(t - o.patchAt.t) < 0.1) zone.update(o.patchAt.patch);
       const out = zone.step({ now: t, temps: [Math.round(r.temperatureC)], powerW: [Math.round(r.powerW * 100) / 100], loadHintW: hint, ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
       for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
       plant.step(0.2);
       peak = Math.max(peak, plant.gpu(0).temperatureC);
       duties.push({ t, duty: out.duty });
+      if (o.patchAt && Math.abs(t - o.patchAt.t) < 0.3) around.push(out);
     }
     const mean = (from: number, to: number) => {
       const xs = duties.filter((d) => d.t >= from && d.t < to).map((d) => d.duty);
       return xs.reduce((a, b) => a + b, 0) / xs.length;
     };
-    return { peak, duties, mean, state: zone.state() };
+    return { peak, duties, mean, around, state: zone.state() };
   }
 
   it('on the plant: a new load far under the setpoint waits for the identifier before the feed-forward lifts the fans (a 200 W hint on a rig twice as light and fast)', () => {
@@ -627,6 +631,22 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(r.peak).toBeLessThan(72 + 1.5);
     expect(r.peak).toBeGreaterThan(72 - 1.5);
     expect(countReversals(r.duties, { deadband: 0.02, from: 120 }) / 15).toBeLessThan(0.2);
+  });
+
+  it('a feed-forward change while the burst cap or the identifier wait holds the term back is bumpless (the integral absorbs what the applied term moves)', () => {
+    const doubled = { feedForward: { dutyPerWatt: 2 * zoneConfig().feedForward.dutyPerWatt } };
+    // 20 s bursts: the term is capped at the duty for their mean power; doubling dutyPerWatt moves the uncapped one by ~0.3
+    const capped = onRig({ gain: 1, tau: 1, setpoint: 72, loads: bursts(20, 150, 20, 40, 900), hintW: 150, patchAt: { t: 600, patch: doubled } });
+    const [a, b] = capped.around;
+    expect(Math.abs(b!.terms.ff - a!.terms.ff)).toBeLessThan(0.01);
+    // (the slow slew would spread a drop over minutes: the demand shows it at once)
+    expect(Math.abs(b!.demand - a!.demand)).toBeLessThan(0.01);
+    expect(Math.abs(b!.duty - a!.duty)).toBeLessThan(0.01);
+    // a 200 W hint on a rig twice as light and fast, 10 s into the load: the term waits at what keeps minDuty
+    const waiting = onRig({ gain: 0.5, tau: 0.5, setpoint: 72, loads: bursts(20, 200, 20, 40, 900), hintW: 200, patchAt: { t: 130, patch: doubled } });
+    const [c, d] = waiting.around;
+    expect(Math.abs(d!.duty - c!.duty)).toBeLessThan(0.01);
+    expect(Math.abs(d!.demand - c!.demand)).toBeLessThan(0.01);
   });
 
   it('restores identified rigs with what it learned, and refuses a set that does not match its GPUs', () => {
