@@ -122,9 +122,11 @@ const FF_WAIT_BAND_C = 20;
  */
 const BURST_MEAN_HOLD_SECONDS = 2 * FF_HOLD_SECONDS;
 
-/** C under the setpoint from which the duty falls faster, and how much faster per C further (duty/s) */
+/** C under the setpoint from which the duty falls faster (and the power estimate at its rise time constant, fallFor), and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
 const FAST_FALL_PER_C = 0.004;
+/** share of maxDuty over which a rig holding its setpoint is near its limit: its power estimate keeps the slow fall (fallFor) */
+const FAST_FALL_MAX_DUTY = 0.8;
 
 function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -295,6 +297,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * REGULATING_SECONDS): there, and for bursts, the filter's averaging is what keeps the fans from hunting.
    */
   let regulatingSince = -Infinity;
+  /** the duty when the zone was last within REGULATING_BAND_C of its setpoint (fallFor) */
+  let regulatingDuty = 0;
   const anticipating = zone.gpus.map(() => false);
   const riseFor = (k: number, t: number | null | undefined, w: number, air: number, now: number): number | undefined => {
     const est = ffs[k]!.estimateW;
@@ -310,6 +314,22 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     const rise = (RISE_HEADROOM_SHARE * roomJ) / excessW;
     return Number.isFinite(rise) ? rise : undefined;
   };
+  /**
+   * The power estimate's fall (fallSeconds) is slow so that a regulating zone does not follow each
+   * burst's off part down and back up. A die more than FAST_FALL_FROM_C under its setpoint (a load
+   * that dropped or ended, the die cooling) has nothing to hunt about: the fans held up by the slow
+   * fall are noise for nothing (after 300 s bursts, 0.53 -> 0.2 took 140 s while the die fell 18 C),
+   * and if the load comes back the heatsink has that room to soak it up while the estimate rises. There
+   * the estimate falls at its rise time constant: a symmetric filter, still averaging bursts.
+   * (Down to minDuty, not to stopped fans: the stop rules are unchanged.) Not on a rig that needed more
+   * than FAST_FALL_MAX_DUTY of its airflow to hold the setpoint (regulatingDuty): it has little left to
+   * catch a load that comes back, and the heat its fans shed after the load is its margin (a heavy K80
+   * heatsink at 0.95: the next load, unannounced 10 min later, overshot 2.3 C instead of 1.4).
+   */
+  const fallFor = (t: number | null | undefined): number | undefined =>
+    zone.mode === 'pid' && finite(t) && t < zone.pid.setpoint - FAST_FALL_FROM_C && regulatingDuty <= FAST_FALL_MAX_DUTY * zone.maxDuty
+      ? zone.feedForward.riseSeconds
+      : undefined;
   const curve = createCurveFollower(
     () => zone.curve,
     () => zone.hysteresis,
@@ -615,7 +635,10 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       // Per GPU: each filter sees its own GPU's power (missing: 0) and the zone's hint; the busiest estimate sets the term.
       let ffDuty = 0;
       const tempsNow = zone.gpus.map((_, k) => input.temps[k]);
-      if (tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) regulatingSince = input.now;
+      if (tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) {
+        regulatingSince = input.now;
+        regulatingDuty = stopped ? 0 : duty;
+      }
       ffs.forEach((f, k) => {
         const read = finite(input.powerW?.[k]);
         if (read !== ffRead[k]) {
@@ -623,7 +646,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           f.setParams(ffParams(k));
         }
         const w = finite(input.powerW?.[k]) ? input.powerW![k]! : (observedW[k] ?? 0);
-        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined));
+        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined, fallFor(tempsNow[k])));
       });
       const waited = ffWaiting;
       updateWaiting(input.now, hint, input.powerW, tempsNow, air);

@@ -385,6 +385,52 @@ describe('zone controller: issue 14 defects', () => {
     expect(highest).toBeLessThanOrEqual(Math.max(atDrop, 0) + 0.06);
   });
 
+  it('after a load drop the power estimate falls at the rise time constant once the die is more than 3 C under the setpoint, at fallSeconds near it', () => {
+    const ffAfterDrop = (tempAfter: number) => {
+      const zone = createZoneController(zoneConfig({ pid: { setpoint: 76 }, stopBelowDuty: 0, feedForward: { identifySeconds: 0, learnSeconds: 0 } }), FANS);
+      hold(zone, 0, 300, 0.2, 75, 150);
+      return hold(zone, 300.2, 30, 0.2, tempAfter, 40).terms.ff;
+    };
+    const near = ffAfterDrop(75);
+    const far = ffAfterDrop(65);
+    // 30 s of two stages: (1 + 1/3) e^(-1/3) of the step left at fallSeconds (90 s), 2 e^(-1) at riseSeconds (30 s)
+    expect(far / near).toBeGreaterThan(0.7);
+    expect(far / near).toBeLessThan(0.8);
+  });
+
+  it('on the plant: when 300 s of load end the fans are back at minDuty within a minute and a half (it took over two); a rig at its limit keeps them up', () => {
+    /** s from the end of the load until the duty is back at minDuty, and the duty when it ended */
+    const after = (gain: number, setpoint: number) => {
+      const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
+      rig.gpus[0]!.conductanceFullWPerK /= gain;
+      rig.gpus[0]!.conductanceStillWPerK /= gain;
+      const plant = createPlant(rig);
+      plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 300, watts: 150 }, { seconds: 300, watts: 40 }]));
+      const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+      const zone = createZoneController(base, fanConfigsFor(rig, { minDuty: 0.2, startDuty: 0.5 }));
+      zone.update({ pid: { setpoint } });
+      let atDrop = NaN;
+      let backAt = Infinity;
+      for (let t = 0; t < 720; t += 0.2) {
+        const g = plant.gpu(0);
+        const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [Math.round(g.powerW * 100) / 100], loadHintW: t >= 120 && t < 150 ? 150 : undefined, ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+        for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+        plant.step(0.2);
+        if (t < 420) atDrop = out.duty;
+        else if (out.duty <= 0.2 + 1e-6) backAt = Math.min(backAt, t);
+      }
+      return { atDrop, seconds: backAt - 420 };
+    };
+    // the die came up to ~75 C with the fans at ~0.53 (76 C setpoint), then fell ~18 C within two minutes of the drop
+    const k80 = after(1, 76);
+    expect(k80.atDrop).toBeGreaterThan(0.45);
+    expect(k80.seconds).toBeLessThan(90);
+    // a heatsink 1.4x as heavy holds 150 W at 80 C only with the fans at ~0.9: they shed heat after the load at the slow fall
+    const heavy = after(1.4, 80);
+    expect(heavy.atDrop).toBeGreaterThan(0.85);
+    expect(heavy.seconds).toBeGreaterThan(150);
+  });
+
   it('on the plant: 60 s bursts far below the setpoint do not ratchet the integral up burst by burst through the slew-down back-calculation', () => {
     const rig = k80Rig({ gpus: 1 });
     const plant = createPlant(rig);
