@@ -127,6 +127,8 @@ const FAST_FALL_FROM_C = 3;
 const FAST_FALL_PER_C = 0.004;
 /** share of maxDuty over which a rig holding its setpoint is near its limit: its power estimate keeps the slow fall (fallFor) */
 const FAST_FALL_MAX_DUTY = 0.8;
+/** s the power must have stayed under its estimate before it falls at the rise time constant (fallFor): longer than render bursts' off parts */
+const FAST_FALL_AFTER_SECONDS = 25;
 
 function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -324,12 +326,24 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * (Down to minDuty, not to stopped fans: the stop rules are unchanged.) Not on a rig that needed more
    * than FAST_FALL_MAX_DUTY of its airflow to hold the setpoint (regulatingDuty): it has little left to
    * catch a load that comes back, and the heat its fans shed after the load is its margin (a heavy K80
-   * heatsink at 0.95: the next load, unannounced 10 min later, overshot 2.3 C instead of 1.4).
+   * heatsink at 0.95: the next load, unannounced 10 min later, overshot 2.3 C instead of 1.4). Nor in the
+   * first FAST_FALL_AFTER_SECONDS of a drop: that may be the off part of render bursts the hold has not
+   * recognised yet (after a steady load, 20 s bursts: the estimate fell fast through the first off parts,
+   * then the hold took its 90 s peak back up: a reversal).
    */
-  const fallFor = (t: number | null | undefined): number | undefined =>
-    zone.mode === 'pid' && finite(t) && t < zone.pid.setpoint - FAST_FALL_FROM_C && regulatingDuty <= FAST_FALL_MAX_DUTY * zone.maxDuty
+  /** per GPU: since when its power has stayed under its estimate (Infinity: it is not) */
+  const fallingSince = zone.gpus.map(() => Infinity);
+  const fallFor = (k: number, t: number | null | undefined, w: number, now: number): number | undefined => {
+    if (!(w < ffs[k]!.estimateW)) fallingSince[k] = Infinity;
+    else if (fallingSince[k] === Infinity) fallingSince[k] = now;
+    return zone.mode === 'pid' &&
+      finite(t) &&
+      t < zone.pid.setpoint - FAST_FALL_FROM_C &&
+      regulatingDuty <= FAST_FALL_MAX_DUTY * zone.maxDuty &&
+      now - fallingSince[k]! >= FAST_FALL_AFTER_SECONDS
       ? zone.feedForward.riseSeconds
       : undefined;
+  };
   const curve = createCurveFollower(
     () => zone.curve,
     () => zone.hysteresis,
@@ -646,7 +660,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           f.setParams(ffParams(k));
         }
         const w = finite(input.powerW?.[k]) ? input.powerW![k]! : (observedW[k] ?? 0);
-        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined, fallFor(tempsNow[k])));
+        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined, fallFor(k, tempsNow[k], w, input.now)));
       });
       const waited = ffWaiting;
       updateWaiting(input.now, hint, input.powerW, tempsNow, air);
