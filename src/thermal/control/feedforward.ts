@@ -37,9 +37,11 @@ export interface FeedForward {
   /**
    * Advance by dt seconds with the measured power (W, of the busiest zone GPU) and an optional
    * hint (expected W per GPU). `riseSeconds`: this step's rise time constant instead of the
-   * configured one (a load the heatsink has no room to average). Returns the feed-forward duty.
+   * configured one (a load the heatsink has no room to average); `fallSeconds` the same for the fall
+   * (a die with room under its setpoint: nothing to average for). Each only shortens the configured
+   * one. Returns the feed-forward duty.
    */
-  step(dt: number, powerW: number, hintW?: number, riseSeconds?: number): number;
+  step(dt: number, powerW: number, hintW?: number, riseSeconds?: number, fallSeconds?: number): number;
   /** filtered power estimate, W */
   readonly estimateW: number;
   readonly duty: number;
@@ -89,8 +91,8 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
    * so the estimate is the same whatever the control period. One time constant per step, picked by
    * whether the input is above the estimate (rising) or below it (falling).
    */
-  const advance = (u: number, dt: number, rise: number) => {
-    const tau = u > estimate! ? rise : params.fallSeconds;
+  const advance = (u: number, dt: number, rise: number, fall: number) => {
+    const tau = u > estimate! ? rise : fall;
     if (!(tau > 0)) {
       stage1 = estimate = u;
       return;
@@ -121,10 +123,11 @@ export function createFeedForward(initial: FeedForwardParams): FeedForward {
     setParams(p) {
       params = { ...p };
     },
-    step(dt, powerW, hintW, riseSeconds) {
+    step(dt, powerW, hintW, riseSeconds, fallSeconds) {
       const measured = Number.isFinite(powerW) ? Math.max(0, powerW) : 0;
+      const shorter = (override: number | undefined, configured: number) => (override !== undefined && override >= 0 ? Math.min(override, configured) : configured);
       if (stage1 === null || estimate === null) stage1 = estimate = measured;
-      else advance(measured, Math.max(0, dt), riseSeconds !== undefined && riseSeconds >= 0 ? Math.min(riseSeconds, params.riseSeconds) : params.riseSeconds);
+      else advance(measured, Math.max(0, dt), shorter(riseSeconds, params.riseSeconds), shorter(fallSeconds, params.fallSeconds));
       // A hint is a promise of power: taken at once as a floor; once it is no longer passed the
       // estimate falls back to the measured power at the slow rate, like after a real burst.
       if (hintW !== undefined && Number.isFinite(hintW) && hintW > estimate) stage1 = estimate = hintW;

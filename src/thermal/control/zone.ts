@@ -122,9 +122,13 @@ const FF_WAIT_BAND_C = 20;
  */
 const BURST_MEAN_HOLD_SECONDS = 2 * FF_HOLD_SECONDS;
 
-/** C under the setpoint from which the duty falls faster, and how much faster per C further (duty/s) */
+/** C under the setpoint from which the duty falls faster (and the power estimate at its rise time constant, fallFor), and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
 const FAST_FALL_PER_C = 0.004;
+/** share of maxDuty over which a rig holding its setpoint is near its limit: its power estimate keeps the slow fall (fallFor) */
+const FAST_FALL_MAX_DUTY = 0.8;
+/** s the power must have stayed under its estimate before it falls at the rise time constant (fallFor): longer than render bursts' off parts */
+const FAST_FALL_AFTER_SECONDS = 25;
 
 function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -295,6 +299,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * REGULATING_SECONDS): there, and for bursts, the filter's averaging is what keeps the fans from hunting.
    */
   let regulatingSince = -Infinity;
+  /** the duty when the zone was last within REGULATING_BAND_C of its setpoint (fallFor) */
+  let regulatingDuty = 0;
   const anticipating = zone.gpus.map(() => false);
   const riseFor = (k: number, t: number | null | undefined, w: number, air: number, now: number): number | undefined => {
     const est = ffs[k]!.estimateW;
@@ -309,6 +315,34 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     if (!(excessW > 0) || !(roomJ > 0)) return undefined;
     const rise = (RISE_HEADROOM_SHARE * roomJ) / excessW;
     return Number.isFinite(rise) ? rise : undefined;
+  };
+  /**
+   * The power estimate's fall (fallSeconds) is slow so that a regulating zone does not follow each
+   * burst's off part down and back up. A die more than FAST_FALL_FROM_C under its setpoint (a load
+   * that dropped or ended, the die cooling) has nothing to hunt about: the fans held up by the slow
+   * fall are noise for nothing (after 300 s bursts, 0.53 -> 0.2 took 140 s while the die fell 18 C),
+   * and if the load comes back the heatsink has that room to soak it up while the estimate rises. There
+   * the estimate falls at its rise time constant: a symmetric filter, still averaging bursts.
+   * (Down to minDuty, not to stopped fans: the stop rules are unchanged.) Not on a rig that needed more
+   * than FAST_FALL_MAX_DUTY of its airflow to hold the setpoint (regulatingDuty): it has little left to
+   * catch a load that comes back, and the heat its fans shed after the load is its margin (a heavy K80
+   * heatsink at 0.95: the next load, unannounced 10 min later, overshot 2.3 C instead of 1.4). Nor in the
+   * first FAST_FALL_AFTER_SECONDS of a drop: that may be the off part of render bursts the hold has not
+   * recognised yet (after a steady load, 20 s bursts: the estimate fell fast through the first off parts,
+   * then the hold took its 90 s peak back up: a reversal).
+   */
+  /** per GPU: since when its power has stayed under its estimate (Infinity: it is not) */
+  const fallingSince = zone.gpus.map(() => Infinity);
+  const fallFor = (k: number, t: number | null | undefined, w: number, now: number): number | undefined => {
+    if (!(w < ffs[k]!.estimateW)) fallingSince[k] = Infinity;
+    else if (fallingSince[k] === Infinity) fallingSince[k] = now;
+    return zone.mode === 'pid' &&
+      finite(t) &&
+      t < zone.pid.setpoint - FAST_FALL_FROM_C &&
+      regulatingDuty <= FAST_FALL_MAX_DUTY * zone.maxDuty &&
+      now - fallingSince[k]! >= FAST_FALL_AFTER_SECONDS
+      ? zone.feedForward.riseSeconds
+      : undefined;
   };
   const curve = createCurveFollower(
     () => zone.curve,
@@ -482,9 +516,26 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     pid.shiftIntegral(-(next - before) * base);
   };
 
-  /** the feed-forward duty at a temperature, with the current parameters and power estimate */
-  const ffTerm = (t: number) =>
-    zone.feedForward.enabled && Number.isFinite(t) ? Math.max(0, ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) + modelCorrection(t)) : 0;
+  /** the bursts' mean power (BURST_MEAN_HOLD_SECONDS), on every GPU read: the most the term may be (Infinity: no cap) */
+  const burstCap = (air: number) => {
+    if (!(zone.feedForward.identifySeconds > 0) || !means.some((m) => m.burstPeriodSeconds <= BURST_MEAN_HOLD_SECONDS) || !meanRead.every(Boolean)) return Infinity;
+    const cap = Math.max(...ids.map((id, k) => id.dutyFor(means[k]!.estimateW, zone.pid.setpoint, air)));
+    return Number.isFinite(cap) ? cap : Infinity;
+  };
+  /** while the term waits for the identifier (FF_WAIT_WINDOWS): at most what keeps the demand at minDuty with the other terms of the last step */
+  const waitRoom = () => (ffWaiting && last !== null && !last.failsafe ? Math.max(0, zone.minDuty - (last.demand - last.terms.ff)) : Infinity);
+
+  /**
+   * The feed-forward term at a temperature, with the current parameters and power estimate, as a step
+   * would apply it (the burst cap and the identifier wait included): a settings change is bumpless only
+   * if the integral absorbs what the applied term moves, not what an uncapped one would.
+   */
+  const ffTerm = (t: number) => {
+    if (!zone.feedForward.enabled || !Number.isFinite(t)) return 0;
+    const air = ambientC ?? zone.feedForward.ambientCelsius;
+    const raw = Math.max(0, ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) + modelCorrection(t));
+    return Math.min(raw, burstCap(air), waitRoom());
+  };
 
   return {
     state() {
@@ -598,7 +649,10 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       // Per GPU: each filter sees its own GPU's power (missing: 0) and the zone's hint; the busiest estimate sets the term.
       let ffDuty = 0;
       const tempsNow = zone.gpus.map((_, k) => input.temps[k]);
-      if (tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) regulatingSince = input.now;
+      if (tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) {
+        regulatingSince = input.now;
+        regulatingDuty = stopped ? 0 : duty;
+      }
       ffs.forEach((f, k) => {
         const read = finite(input.powerW?.[k]);
         if (read !== ffRead[k]) {
@@ -606,7 +660,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           f.setParams(ffParams(k));
         }
         const w = finite(input.powerW?.[k]) ? input.powerW![k]! : (observedW[k] ?? 0);
-        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined));
+        ffDuty = Math.max(ffDuty, f.step(firstStep ? 0 : dt, w, hint, identify ? riseFor(k, tempsNow[k], w, air, input.now) : undefined, fallFor(k, tempsNow[k], w, input.now)));
       });
       const waited = ffWaiting;
       updateWaiting(input.now, hint, input.powerW, tempsNow, air);
@@ -631,19 +685,12 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           updateEngaged(temperature, ffDuty);
           const ffBase = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
           let ffNow = Math.max(0, ffBase * learned.dutyPerWattFactor + modelCorrection(temperature));
-          // the bursts' mean power (BURST_MEAN_HOLD_SECONDS), on every GPU read
-          if (identify && means.some((m) => m.burstPeriodSeconds <= BURST_MEAN_HOLD_SECONDS) && meanRead.every(Boolean)) {
-            const cap = Math.max(...ids.map((id, k) => id.dutyFor(means[k]!.estimateW, zone.pid.setpoint, air)));
-            if (Number.isFinite(cap)) ffNow = Math.min(ffNow, cap);
-          }
-          if (ffWaiting && last !== null && !last.failsafe) {
-            // at most what keeps the demand at minDuty with the other terms of the last step
-            const room = Math.max(0, zone.minDuty - (last.demand - last.terms.ff));
-            // (held back by more than the backlash deadband: less is a wobble the fans would not have followed,
-            // and the few windows' correction no surer than the low-passed one)
-            if (ffNow - room > zone.reverseDeadband) ffHeldBack = true;
-            ffNow = Math.min(ffNow, room);
-          }
+          ffNow = Math.min(ffNow, burstCap(air));
+          const room = waitRoom();
+          // (held back by more than the backlash deadband: less is a wobble the fans would not have followed,
+          // and the few windows' correction no surer than the low-passed one)
+          if (ffNow - room > zone.reverseDeadband) ffHeldBack = true;
+          ffNow = Math.min(ffNow, room);
           if (pidNeedsTrack && !first) pid.track(stopped ? 0 : duty, temperature, zone.pid.setpoint, ffNow);
           pidNeedsTrack = false;
           // A zone warming toward its setpoint from far below (not near it for REGULATING_SECONDS)

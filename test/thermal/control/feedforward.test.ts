@@ -21,6 +21,23 @@ describe('feed-forward', () => {
     expect(ff.estimateW).toBeCloseTo(40 + 100 * (1 + 10 / 100) * Math.exp(-10 / 100), 6);
   });
 
+  it('a fallSeconds for the step shortens the fall (never lengthens it) and leaves the rise alone', () => {
+    const fallen = (fallSeconds?: number) => {
+      const ff = createFeedForward(params());
+      ff.step(0, 140);
+      for (let k = 0; k < 50; k++) ff.step(0.2, 40, undefined, undefined, fallSeconds);
+      return ff.estimateW;
+    };
+    // 10 s: one override time constant, a tenth of the configured one
+    expect(fallen(10)).toBeCloseTo(40 + 100 * 2 * Math.exp(-1), 6);
+    expect(fallen(1000)).toBeCloseTo(fallen(), 9);
+    expect(fallen()).toBeCloseTo(40 + 100 * 1.1 * Math.exp(-0.1), 6);
+    const rising = createFeedForward(params());
+    rising.step(0, 40);
+    for (let k = 0; k < 50; k++) rising.step(0.2, 140, undefined, undefined, 1);
+    expect(rising.estimateW).toBeCloseTo(40 + 100 * (1 - 2 * Math.exp(-1)), 6);
+  });
+
   it('is the same at any period (exact filter)', () => {
     const run = (dt: number) => {
       const ff = createFeedForward(params());

@@ -2,7 +2,7 @@ import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import type { FanConfig } from '../../../src/cooler/config.ts';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
-import { countReversals, createZoneController, type ZonePatch } from '../../../src/thermal/control/index.ts';
+import { countReversals, createZoneController, type ZonePatch, type ZoneStepOutput } from '../../../src/thermal/control/index.ts';
 import { bursts, conductance, createPlant, fanConfigsFor, k80Rig, profile, standardBenchmarkProfile } from '../../../src/thermal/plant/index.ts';
 
 const FANS: FanConfig[] = ['a', 'b', 'c'].map((id, channel) => ({ id, channel, maxRpm: 9000, minDuty: 0.2, startDuty: 0.5, maxDba: 40 }));
@@ -385,6 +385,54 @@ describe('zone controller: issue 14 defects', () => {
     expect(highest).toBeLessThanOrEqual(Math.max(atDrop, 0) + 0.06);
   });
 
+  it('after a load drop the power estimate falls at the rise time constant once the die is more than 3 C under the setpoint and the drop has lasted 25 s, at fallSeconds near it', () => {
+    const ffAfterDrop = (tempAfter: number, seconds: number) => {
+      const zone = createZoneController(zoneConfig({ pid: { setpoint: 76 }, stopBelowDuty: 0, feedForward: { identifySeconds: 0, learnSeconds: 0 } }), FANS);
+      hold(zone, 0, 300, 0.2, 75, 150);
+      return hold(zone, 300.2, seconds, 0.2, tempAfter, 40).terms.ff;
+    };
+    // the first 25 s of a drop (a burst's off part?) fall at fallSeconds wherever the die is
+    expect(ffAfterDrop(65, 20)).toBeCloseTo(ffAfterDrop(75, 20), 9);
+    // 60 s: (1 + 2/3) e^(-2/3) of the step left at fallSeconds (90 s) throughout; 25 s of it, then 35 s at the rise time constant (30 s): 0.6 of that
+    const near = ffAfterDrop(75, 60);
+    const far = ffAfterDrop(65, 60);
+    expect(far / near).toBeGreaterThan(0.55);
+    expect(far / near).toBeLessThan(0.65);
+  });
+
+  it('on the plant: when 300 s of load end the fans are back at minDuty within a minute and a half (it took over two); a rig at its limit keeps them up', () => {
+    /** s from the end of the load until the duty is back at minDuty, and the duty when it ended */
+    const after = (gain: number, setpoint: number) => {
+      const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
+      rig.gpus[0]!.conductanceFullWPerK /= gain;
+      rig.gpus[0]!.conductanceStillWPerK /= gain;
+      const plant = createPlant(rig);
+      plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 300, watts: 150 }, { seconds: 300, watts: 40 }]));
+      const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+      const zone = createZoneController(base, fanConfigsFor(rig, { minDuty: 0.2, startDuty: 0.5 }));
+      zone.update({ pid: { setpoint } });
+      let atDrop = NaN;
+      let backAt = Infinity;
+      for (let t = 0; t < 720; t += 0.2) {
+        const g = plant.gpu(0);
+        const out = zone.step({ now: t, temps: [Math.round(g.temperatureC)], powerW: [Math.round(g.powerW * 100) / 100], loadHintW: t >= 120 && t < 150 ? 150 : undefined, ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+        for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+        plant.step(0.2);
+        if (t < 420) atDrop = out.duty;
+        else if (out.duty <= 0.2 + 1e-6) backAt = Math.min(backAt, t);
+      }
+      return { atDrop, seconds: backAt - 420 };
+    };
+    // the die came up to ~75 C with the fans at ~0.53 (76 C setpoint), then fell ~18 C within two minutes of the drop
+    const k80 = after(1, 76);
+    expect(k80.atDrop).toBeGreaterThan(0.45);
+    expect(k80.seconds).toBeLessThan(90);
+    // a heatsink 1.4x as heavy holds 150 W at 80 C only with the fans at ~0.9: they shed heat after the load at the slow fall
+    const heavy = after(1.4, 80);
+    expect(heavy.atDrop).toBeGreaterThan(0.85);
+    expect(heavy.seconds).toBeGreaterThan(150);
+  });
+
   it('on the plant: 60 s bursts far below the setpoint do not ratchet the integral up burst by burst through the slew-down back-calculation', () => {
     const rig = k80Rig({ gpus: 1 });
     const plant = createPlant(rig);
@@ -577,7 +625,7 @@ describe('zone controller: identifying the rig (issue 14)', () => {
   });
 
   /** the scenario bench's rig scaled (plant gain: conductances / gain; time constant: heat capacity x tau), a load after 120 s of idle with a hint at its start */
-  function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number }) {
+  function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number; patchAt?: { t: number; patch: ZonePatch } }) {
     const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
     const g = rig.gpus[0]!;
     g.conductanceStillWPerK /= o.gain;
@@ -590,20 +638,24 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     zone.update({ pid: { setpoint: o.setpoint } });
     let peak = -Infinity;
     const duties: Array<{ t: number; duty: number }> = [];
+    /** the outputs of the steps just before and just after patchAt */
+    const around: ZoneStepOutput[] = [];
     for (let t = 0; t < 1020; t += 0.2) {
       const r = plant.gpu(0);
       const hint = o.hintW !== undefined && t >= 120 && t < 150 ? o.hintW : undefined;
+      if (o.patchAt && Math.abs(t - o.patchAt.t) < 0.1) zone.update(o.patchAt.patch);
       const out = zone.step({ now: t, temps: [Math.round(r.temperatureC)], powerW: [Math.round(r.powerW * 100) / 100], loadHintW: hint, ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
       for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
       plant.step(0.2);
       peak = Math.max(peak, plant.gpu(0).temperatureC);
       duties.push({ t, duty: out.duty });
+      if (o.patchAt && Math.abs(t - o.patchAt.t) < 0.3) around.push(out);
     }
     const mean = (from: number, to: number) => {
       const xs = duties.filter((d) => d.t >= from && d.t < to).map((d) => d.duty);
       return xs.reduce((a, b) => a + b, 0) / xs.length;
     };
-    return { peak, duties, mean, state: zone.state() };
+    return { peak, duties, mean, around, state: zone.state() };
   }
 
   it('on the plant: a new load far under the setpoint waits for the identifier before the feed-forward lifts the fans (a 200 W hint on a rig twice as light and fast)', () => {
@@ -627,6 +679,22 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(r.peak).toBeLessThan(72 + 1.5);
     expect(r.peak).toBeGreaterThan(72 - 1.5);
     expect(countReversals(r.duties, { deadband: 0.02, from: 120 }) / 15).toBeLessThan(0.2);
+  });
+
+  it('a feed-forward change while the burst cap or the identifier wait holds the term back is bumpless (the integral absorbs what the applied term moves)', () => {
+    const doubled = { feedForward: { dutyPerWatt: 2 * zoneConfig().feedForward.dutyPerWatt } };
+    // 20 s bursts: the term is capped at the duty for their mean power; doubling dutyPerWatt moves the uncapped one by ~0.3
+    const capped = onRig({ gain: 1, tau: 1, setpoint: 72, loads: bursts(20, 150, 20, 40, 900), hintW: 150, patchAt: { t: 600, patch: doubled } });
+    const [a, b] = capped.around;
+    expect(Math.abs(b!.terms.ff - a!.terms.ff)).toBeLessThan(0.01);
+    // (the slow slew would spread a drop over minutes: the demand shows it at once)
+    expect(Math.abs(b!.demand - a!.demand)).toBeLessThan(0.01);
+    expect(Math.abs(b!.duty - a!.duty)).toBeLessThan(0.01);
+    // a 200 W hint on a rig twice as light and fast, 10 s into the load: the term waits at what keeps minDuty
+    const waiting = onRig({ gain: 0.5, tau: 0.5, setpoint: 72, loads: bursts(20, 200, 20, 40, 900), hintW: 200, patchAt: { t: 130, patch: doubled } });
+    const [c, d] = waiting.around;
+    expect(Math.abs(d!.duty - c!.duty)).toBeLessThan(0.01);
+    expect(Math.abs(d!.demand - c!.demand)).toBeLessThan(0.01);
   });
 
   it('restores identified rigs with what it learned, and refuses a set that does not match its GPUs', () => {
