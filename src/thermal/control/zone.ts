@@ -725,12 +725,16 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const steady = arrivalDuty(temperature, input.now, ffNow, steadyPower, air);
           if (!(temperature >= zone.pid.setpoint - REGULATING_BAND_C)) integralOnApproach = pid.integral;
           // The feed-forward's part undoes only what the integral lost on the way in (since the die came
-          // within REGULATING_BAND_C), and only where it held no downward trim before: one it held (bursts,
-          // a learned rig the feed-forward overrates) says the wind-down is real. The model's part not where
-          // even full fans cannot hold the load: the limit does that, a raised integral would only keep the
-          // fans up after it. P is left out: it is the lag of the measurement filter (the reading is at the
-          // setpoint) and fades within it.
-          const lift = steady !== 0 ? Math.max(integralOnApproach >= 0 ? Math.min(steady.ff - (demand - r.p), integralOnApproach - r.i) : 0, steady.model < zone.maxDuty ? steady.model - (demand - r.p) : 0) : 0;
+          // within REGULATING_BAND_C): back to what it held before, never over it, so a downward trim it held
+          // (bursts, a learned rig the feed-forward overrates) stays. Whatever the sign of what it held: the
+          // integral a load starts with is often negative, trimmed down while the die cooled after the last
+          // load, and the way in to the next one trims it as much as it trims a zero one (with a negative
+          // start refused here, a second load the zone carries with no power reading settled half a degree
+          // over the setpoint where the first settled under it). The model's part not where even full fans
+          // cannot hold the load: the limit does that, a raised integral would only keep the fans up after
+          // it. P is left out: it is the lag of the measurement filter (the reading is at the setpoint) and
+          // fades within it.
+          const lift = steady !== 0 ? Math.max(Math.min(steady.ff - (demand - r.p), integralOnApproach - r.i), steady.model < zone.maxDuty ? steady.model - (demand - r.p) : 0) : 0;
           if (lift > 0) {
             pid.shiftIntegral(lift);
             terms = { ...terms, i: pid.integral };

@@ -624,6 +624,37 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(arrive(80, 200, false)).toBeLessThan(80 + 1.25);
   });
 
+  it('on the plant: a second load arrives as the first did, whatever the integral the cool-down after the first left (no power reading)', () => {
+    // one controller through two loads, as the scenario bench's second pass: 150 W for 15 min after 2 min of idle, a hint at
+    // its start, no power reading (the heat is observed), 5 min of idle after it; the plant starts cold again a minute later
+    const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ pid: { setpoint: 76 } });
+    const pass = (offset: number) => {
+      const plant = createPlant(rig);
+      plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 900, watts: 150 }, { seconds: 300, watts: 30 }]));
+      let peak = -Infinity;
+      let integralAfter = NaN;
+      for (let t = 0; t < 1320; t += 0.2) {
+        const r = plant.gpu(0);
+        const loadHintW = t >= 120 && t < 150 ? 150 : undefined;
+        const out = zone.step({ now: offset + t, temps: [Math.round(r.temperatureC)], powerW: [null], loadHintW, ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+        for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+        plant.step(0.2);
+        peak = Math.max(peak, plant.gpu(0).temperatureC);
+        integralAfter = out.terms.i;
+      }
+      return { peak, integralAfter };
+    };
+    const first = pass(0);
+    // the cool-down after the first load left the integral under zero: the second load starts from there
+    expect(first.integralAfter).toBeLessThan(-0.005);
+    expect(first.peak).toBeLessThan(76);
+    // with the arrival refusing a negative start, the second load settled 0.5 C over the setpoint
+    expect(pass(1380).peak).toBeLessThan(76 + 0.2);
+  });
+
   /** the scenario bench's rig scaled (plant gain: conductances / gain; time constant: heat capacity x tau), a load after 120 s of idle with a hint at its start */
   function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number; patchAt?: { t: number; patch: ZonePatch } }) {
     const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
