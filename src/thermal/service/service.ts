@@ -132,6 +132,8 @@ export class ThermalService extends EventEmitter {
   /** tracks with known loudness -> per-zone noise budgets (thermal.music) */
   readonly music: MusicRouter;
   private timer: NodeJS.Timeout | undefined;
+  /** an extra tick at the moment a zone GPU's sample goes stale, when that comes before the next tick */
+  private staleTimer: NodeJS.Timeout | undefined;
   private nextAt = 0;
   private lastTickAt = -Infinity;
   private running = false;
@@ -236,6 +238,7 @@ export class ThermalService extends EventEmitter {
     this.running = false;
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.staleTimer);
     this.opts.events?.off('load-hint', this.onHint);
     this.opts.events?.off('music', this.onMusic);
     this.opts.events?.off('music-position', this.onMusicPosition);
@@ -303,6 +306,47 @@ export class ThermalService extends EventEmitter {
     // Far behind (a blocked event loop): start again from now rather than firing a burst.
     if (this.nextAt < performance.now()) this.nextAt = performance.now() + this.periodMs;
     this.timer = setTimeout(() => this.onTimer(), Math.max(0, this.nextAt - performance.now()));
+    this.armStaleWatch();
+  }
+
+  /**
+   * Staleness is judged when a sample goes stale, not only at the next tick: judged at ticks
+   * alone, a sensor that died just after one went unnoticed for staleAfterMs plus a whole period
+   * (up to 13 s at periodMs 10 s and the default 3 s). This arms a timer at the earliest moment a
+   * zone GPU's latest sample passes staleAfterMs, when that comes before the next tick; zones
+   * already at full fans need none.
+   */
+  private armStaleWatch(): void {
+    clearTimeout(this.staleTimer);
+    this.staleTimer = undefined;
+    if (!this.running) return;
+    const samples = this.opts.source.latest();
+    let deadline = Infinity;
+    for (const slot of this.zones.values()) {
+      if (slot.rt.failsafe) continue;
+      for (const g of slot.config.gpus) {
+        const smp = samples.get(g);
+        if (smp) deadline = Math.min(deadline, smp.receivedAt + this.staleAfterMs);
+      }
+    }
+    if (deadline >= this.nextAt) return;
+    // 1 ms past it: the rule calls a sample stale once it is strictly older than the limit
+    this.staleTimer = setTimeout(() => this.onStaleWatch(), Math.max(0, deadline - performance.now()) + 1);
+  }
+
+  /** A sample went stale between ticks: an extra tick now (not a period: no 'tick' event) puts its zone at full. */
+  private onStaleWatch(): void {
+    this.staleTimer = undefined;
+    if (!this.running) return;
+    const now = performance.now();
+    const samples = this.opts.source.latest();
+    // a newer sample may have come meanwhile: then only the watch moves on
+    const stale = [...this.zones.values()].some((slot) => !slot.rt.failsafe && slot.config.gpus.some((g) => {
+      const smp = samples.get(g);
+      return smp !== undefined && now - smp.receivedAt > this.staleAfterMs;
+    }));
+    if (stale) this.tick();
+    this.armStaleWatch();
   }
 
   /** One control step for every zone. Synchronous by design. */

@@ -40,6 +40,8 @@ export interface HarnessOptions {
   zone?: Record<string, unknown>;
   thermal?: Record<string, unknown>;
   sensors?: Record<string, unknown>;
+  /** merged into the cooler section (e.g. a longer watchdogSeconds, which bounds thermal.periodMs) */
+  cooler?: Record<string, unknown>;
   stateDir?: string;
   controllerFactory?: ThermalServiceOptions['controllerFactory'];
   start?: boolean;
@@ -59,7 +61,7 @@ export async function harness(opts: HarnessOptions = {}) {
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'gance-thermal-'));
   const config: Config = resolveConfig({
     stateDir,
-    cooler: { driver: 'simulated', watchdogSeconds: 0.5, fans, thermistors: [{ id: 'sink0', channel: 0 }] },
+    cooler: { driver: 'simulated', watchdogSeconds: 0.5, fans, thermistors: [{ id: 'sink0', channel: 0 }], ...opts.cooler },
     thermal: {
       periodMs: 50,
       coolerTimeoutMs: 200,
