@@ -359,6 +359,8 @@ export class ThermalService extends EventEmitter {
     const linkOk = this.io.linkOk();
     this.io.read();
     const cs: CoolerState | null = this.io.state && nowMs - this.io.stateAt < COOLER_STATE_FRESH_MS ? this.io.state : null;
+    // the device's own failsafe: read while the link works (fresh only), else what can be told without it
+    const deviceState = linkOk ? cs : this.io.state;
     const held = this.held;
     // a fan held by a measurement is not the controller's: its tach must not count as a stall
     const fanRpm = cs ? Object.fromEntries(cs.fans.filter((f) => held?.[f.id] === undefined).map((f) => [f.id, f.rpm])) : undefined;
@@ -374,6 +376,7 @@ export class ThermalService extends EventEmitter {
       raise(rules.daemonStop(z.id, this.stopped));
       raise(rules.sensorProcessDown(sourceState));
       raise(rules.coolerLinkLost(linkOk, this.io.lastError));
+      raise(rules.coolerInFailsafe(deviceState));
 
       const criticalCelsius = slot.controller.state().config.criticalCelsius;
       const temps: (number | null)[] = [];
@@ -629,6 +632,29 @@ export class ThermalService extends EventEmitter {
 
   coolerState(): CoolerState | null {
     return this.io.state;
+  }
+
+  /**
+   * What each fan runs at as the device last reported it (its own failsafe, a kick-start and its
+   * PWM steps included), from a fresh reading while the link works; empty when there is none or
+   * the driver cannot tell. The API and metrics show these over the duties commanded.
+   */
+  appliedDuties(): Map<string, number> {
+    const cs = this.io.state;
+    if (!cs || !this.io.linkOk() || performance.now() - this.io.stateAt >= COOLER_STATE_FRESH_MS) return new Map();
+    return new Map(cs.fans.filter((f) => typeof f.applied === 'number').map((f) => [f.id, f.applied!]));
+  }
+
+  /**
+   * A zone's duty (share of its fans' full airflow) as it is: full in failsafe, and full when the
+   * device runs all its fans at full on its own (its failsafe); else the controller's.
+   */
+  zoneDuty(id: string, applied = this.appliedDuties()): number {
+    const s = this.zones.get(id);
+    if (!s) return 1;
+    if (s.rt.failsafe) return 1;
+    if (s.config.fans.length > 0 && s.config.fans.every((f) => applied.get(f) === 1)) return 1;
+    return s.rt.out?.duty ?? 1;
   }
 
   historySince(seconds: number): HistoryEntry[] {
