@@ -27,11 +27,16 @@ export interface SimulateZoneResult {
   peakC: number;
   secondsAtOrAboveCritical: number;
   secondsAboveSetpointPlus3: number;
-  meanDba: number;
-  peakDba: number;
+  /** null: every fan stood still the whole run (silence has no finite level in dB) */
+  meanDba: number | null;
+  /** null: as meanDba */
+  peakDba: number | null;
   reversalsPerMinute: number;
   failsafeSteps: number;
 }
+
+/** A level for people: "off" where the fans stood still (no finite dB level), else one decimal. */
+export const dbaText = (l: number | null): string => (l === null ? 'off' : fmt(l, 1));
 
 function loadProfile(name: SimulateOptions['profile']): LoadProfile {
   return name === 'standard' ? standardBenchmarkProfile() : constant(name === 'full' ? 150 : 30, 1800);
@@ -86,10 +91,12 @@ export function simulate(opts: SimulateOptions): { seconds: number; zones: Simul
         const rpms = z.fans.map((f) => plant.fan(f).rpm).filter((r): r is number => r !== null);
         opts.record(z.id, { t, temperature: trueT, setpoint: res.setpoint, duty: res.duty, rpm: rpms.length ? rpms.reduce((x, r) => x + r, 0) / rpms.length : null });
       }
-      const l = Math.max(-200, 10 * Math.log10(z.fans.reduce((e, f) => e + 10 ** (plant.fan(f).noiseDba / 10), 0) || 1e-20));
-      a.energy += 10 ** (l / 10) * dt;
-      a.peakDba = Math.max(a.peakDba, l);
-      if (every > 0 && k % Math.round(every / dt) === 0) row.push(fmt(gpus[0]!.powerW, 0), fmt(trueT, 1), pct(res.duty), l < -100 ? 'off' : fmt(l, 1));
+      // stopped fans have no level (-Infinity dB): they add no energy and no peak, and read "off"
+      const e = z.fans.reduce((sum, f) => sum + (Number.isFinite(plant.fan(f).noiseDba) ? 10 ** (plant.fan(f).noiseDba / 10) : 0), 0);
+      const l = e > 0 ? 10 * Math.log10(e) : null;
+      a.energy += e * dt;
+      if (l !== null) a.peakDba = Math.max(a.peakDba, l);
+      if (every > 0 && k % Math.round(every / dt) === 0) row.push(fmt(gpus[0]!.powerW, 0), fmt(trueT, 1), pct(res.duty), dbaText(l));
     });
     if (row.length > 1) out(row.join('  '));
     // (rows are space-joined, not padded: a long timeline streams)
@@ -105,8 +112,8 @@ export function simulate(opts: SimulateOptions): { seconds: number; zones: Simul
         peakC: Number(a.peak.toFixed(2)),
         secondsAtOrAboveCritical: Number(a.crit.toFixed(1)),
         secondsAboveSetpointPlus3: Number(a.above.toFixed(1)),
-        meanDba: Number((10 * Math.log10(a.energy / total)).toFixed(2)),
-        peakDba: Number(a.peakDba.toFixed(2)),
+        meanDba: a.energy > 0 ? Number((10 * Math.log10(a.energy / total)).toFixed(2)) : null,
+        peakDba: Number.isFinite(a.peakDba) ? Number(a.peakDba.toFixed(2)) : null,
         reversalsPerMinute: Number((countReversals(a.duties, { deadband: 0.02, from: warmup }) / minutes).toFixed(3)),
         failsafeSteps: a.failsafe,
       };

@@ -192,7 +192,7 @@ export function register(program: Command): void {
     .action(async (o: { config: string; profile: string; setpoint?: number; mode?: string; seconds?: number; every: number; json?: boolean; out?: string }) => {
       if (!['standard', 'idle', 'full'].includes(o.profile)) throw new InvalidArgumentError(`--profile must be standard, idle or full, got "${o.profile}"`);
       if (o.mode !== undefined && !['pid', 'curve', 'fixed'].includes(o.mode)) throw new InvalidArgumentError(`--mode must be pid, curve or fixed, got "${o.mode}"`);
-      const [{ loadConfigFile }, { simulate }] = await Promise.all([import('../config/load.ts'), import('./thermal-simulate.ts')]);
+      const [{ loadConfigFile }, { simulate, dbaText }] = await Promise.all([import('../config/load.ts'), import('./thermal-simulate.ts')]);
       const config = loadConfigFile(o.config);
       const patch: ZonePatch = {};
       if (o.setpoint !== undefined) patch.pid = { setpoint: o.setpoint };
@@ -218,7 +218,7 @@ export function register(program: Command): void {
         process.stdout.write(
           `${table(
             ['ZONE', 'PEAK', '>= CRITICAL', '> SETPOINT+3', 'MEAN dBA', 'PEAK dBA', 'REVERSALS/MIN'],
-            r.zones.map((z) => [z.zone, fmt(z.peakC, 1, ' C'), `${z.secondsAtOrAboveCritical} s`, `${z.secondsAboveSetpointPlus3} s`, fmt(z.meanDba, 1), fmt(z.peakDba, 1), fmt(z.reversalsPerMinute, 2)]),
+            r.zones.map((z) => [z.zone, fmt(z.peakC, 1, ' C'), `${z.secondsAtOrAboveCritical} s`, `${z.secondsAboveSetpointPlus3} s`, dbaText(z.meanDba), dbaText(z.peakDba), fmt(z.reversalsPerMinute, 2)]),
           )}\n`,
         );
       }

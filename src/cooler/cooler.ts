@@ -19,6 +19,11 @@ export interface FanReading {
   id: string;
   /** last duty commanded to the device, 0..1 */
   duty: number;
+  /**
+   * what the device drives the fan at now, 0..1, where it reports it: its own failsafe or
+   * power-on duty, a kick-start and its PWM steps included (undefined: the driver cannot tell)
+   */
+  applied?: number;
   /** measured speed; null when the fan has no tach or the device cannot tell */
   rpm: number | null;
 }

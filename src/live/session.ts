@@ -7,6 +7,7 @@
  * and one loaded only for it goes once it lets go. Nothing here stops the daemon: an audio source
  * that fails is retried, a frame that fails is dropped (counted), the last good frame stays up.
  */
+import { rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import { BadRequestError, ConflictError, UnprocessableError } from '../api/errors.ts';
@@ -26,6 +27,7 @@ import { BYTES_PER_SAMPLE, FfmpegOutput, MONITOR_RATE } from './record.ts';
 import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
 import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
 import { Framer, type Rect } from './compose.ts';
+import { isUrl } from './targets.ts';
 import { framingProblem, patchProblem, pushFormat, type Framing, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
 
 export interface SessionDeps {
@@ -45,8 +47,11 @@ export interface SessionDeps {
    * spec holds the real paths under the daemon's roots, which are none of a client's business).
    */
   publicView?: { audio: LiveAudio; text: (message: string) => string };
-  /** makes the folders of the file outputs (the daemon's, under its output root) once the start's checks have passed */
-  makeOutputFolders?: () => void;
+  /**
+   * makes the folders of the file outputs (the daemon's, under its output root) once the start's
+   * checks have passed; returns the folders it made, outermost first (a failed start removes them)
+   */
+  makeOutputFolders?: () => string[];
 }
 
 export type SessionState = 'starting' | 'running' | 'audio-lost' | 'ended' | 'failed' | 'stopped';
@@ -69,6 +74,41 @@ interface Item {
 const PATCH_PARAMS = ['alpha', 'blendDepth', 'amplitudeRange', 'pulse', 'motion', 'chroma'] as const;
 /** the encoder may hold this many pictures before new frames are dropped (cause "encode") */
 const ENCODE_BACKLOG = 2;
+
+/** A file's identity and content stamp, or null when there is none. */
+function fileIdentity(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * After a failed start: the files its outputs began (one that was there before and is untouched
+ * stays: its content is not this start's) and the folders the start made, innermost first, when
+ * they are empty again.
+ */
+function removePartialOutputs(before: ReadonlyMap<string, string | null>, folders: readonly string[], log: Logger): void {
+  for (const [path, was] of before) {
+    const now = fileIdentity(path);
+    if (now === null || now === was) continue;
+    try {
+      unlinkSync(path);
+      log.info({ path }, 'failed live start: removed the output file it began');
+    } catch (err) {
+      log.warn({ path, err: message(err) }, 'failed live start: cannot remove the output file it began');
+    }
+  }
+  for (const dir of [...folders].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // not empty: something else is in it, so it is not only this start's to remove
+    }
+  }
+}
 
 const msBetween = (from: bigint, to: bigint) => Number(to - from) / 1e6;
 const now = () => process.hrtime.bigint();
@@ -194,9 +234,18 @@ export class LiveSession {
     const framing = framingProblem(spec.framing);
     if (framing) throw new BadRequestError(framing);
     await loadSet(deps.networks, holderOf(id), set);
+    // what was at the file outputs' paths before this start's ffmpeg could write there
+    const files = (spec.outputs ?? []).map((o) => o.target).filter((t) => !isUrl(t));
+    const before = new Map(files.map((f) => [f, fileIdentity(f)]));
     // only now: a start refused above leaves no folder behind under the output root
-    deps.makeOutputFolders?.();
-    const s = new LiveSession(id, spec, deps, set);
+    const folders = deps.makeOutputFolders?.() ?? [];
+    let s: LiveSession;
+    try {
+      s = new LiveSession(id, spec, deps, set);
+    } catch (err) {
+      removePartialOutputs(before, folders, deps.log);
+      throw err;
+    }
     const first = new Promise<void>((resolve, reject) => (s.firstLatent = { resolve, reject }));
     s.loop = s.run();
     // pushed audio comes only once a client has the session's id: nothing to wait for
@@ -215,6 +264,8 @@ export class LiveSession {
     } catch (err) {
       first.catch(() => {});
       await s.stop();
+      // a failed start leaves nothing that claims to be a recording (its outputs have exited here)
+      removePartialOutputs(before, folders, deps.log);
       throw err;
     } finally {
       clearTimeout(timer);

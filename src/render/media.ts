@@ -146,12 +146,13 @@ export interface OutputFolder {
  * root meanwhile that leads out gets nothing made at its far end. Synchronous on purpose: with no
  * await between this, the caller's last checks and its taking the request, no other request can
  * come between them; and when one fails, the folders this call made (and only those: still empty,
- * nobody else could have used them yet) are removed again before the refusal.
+ * nobody else could have used them yet) are removed again before the refusal. Returns the
+ * folders it made, outermost first, for a caller whose start fails later to undo the same way.
  */
-export function makeOutputFolders(root: string, outputs: readonly OutputFolder[]): void {
+export function makeOutputFolders(root: string, outputs: readonly OutputFolder[]): string[] {
   const made: string[] = [];
   try {
-    if (outputs.length === 0) return;
+    if (outputs.length === 0) return made;
     let first: string | undefined;
     try {
       first = mkdirSync(root, { recursive: true });
@@ -190,6 +191,7 @@ export function makeOutputFolders(root: string, outputs: readonly OutputFolder[]
         parent = real;
       }
     }
+    return made;
   } catch (err) {
     for (const dir of made.reverse()) {
       try {

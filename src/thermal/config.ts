@@ -157,7 +157,7 @@ export const SensorsConfig = Type.Object(
       minimum: 200,
       maximum: STALE_AFTER_MAX_MS,
       default: 3000,
-      description: `a sample older than this is a fault (fans to full); at most ${STALE_AFTER_MAX_MS} ms: a GPU under load with its fans stopped warms a few C in that time`,
+      description: `a sample older than this is a fault (fans to full); at most ${STALE_AFTER_MAX_MS} ms: a GPU under load with its fans stopped warms a few C in that time. Judged the moment a sample passes it, not at the next control tick: a zone goes to full fans within staleAfterMs of its GPU's last sample (plus the timer's lateness and the cooler command's time), whatever thermal.periodMs`,
     }),
     silentAfterMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 120_000, description: 'nvidia-smi printing nothing this long is killed and restarted; default staleAfterMs' })),
     restartMinMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 250, description: 'first wait before restarting a dead nvidia-smi; doubles per failure' }),

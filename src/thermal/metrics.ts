@@ -93,8 +93,9 @@ export function registerThermalMetrics(registry: Registry, service: ThermalServi
   gauge('zone_critical_celsius', 'Zone critical temperature (fans to full at or above)', ['zone'], (g) => {
     for (const z of zones()) g.set({ zone: z.id }, z.config.criticalCelsius);
   });
-  gauge('zone_duty_ratio', 'Zone output duty (share of its fans\' full airflow), 0..1', ['zone'], (g) => {
-    for (const z of zones()) g.set({ zone: z.id }, z.runtime.failsafe ? 1 : (z.runtime.out?.duty ?? 1));
+  gauge('zone_duty_ratio', 'Zone output duty (share of its fans\' full airflow), 0..1; 1 while the cooler runs all its fans at full on its own (its failsafe)', ['zone'], (g) => {
+    const applied = service.appliedDuties();
+    for (const z of zones()) g.set({ zone: z.id }, service.zoneDuty(z.id, applied));
   });
   gauge('zone_demand_ratio', 'Controller demand before limits and slew', ['zone'], (g) => {
     for (const z of zones()) if (z.runtime.out) g.set({ zone: z.id }, z.runtime.out.demand);
@@ -110,7 +111,11 @@ export function registerThermalMetrics(registry: Registry, service: ThermalServi
     for (const z of zones()) for (const mode of ['pid', 'curve', 'fixed']) g.set({ zone: z.id, mode }, z.config.mode === mode ? 1 : 0);
   });
 
-  gauge('fan_duty_ratio', 'Duty commanded per fan, 0..1', ['fan', 'zone'], (g) => {
+  gauge('fan_duty_ratio', 'Duty each fan runs at, 0..1: as the cooler reports it (its own failsafe, a kick-start included) where it does, else as commanded', ['fan', 'zone'], (g) => {
+    const applied = service.appliedDuties();
+    for (const z of zones()) for (const [fan, d] of Object.entries(z.runtime.duties)) g.set({ fan, zone: z.id }, applied.get(fan) ?? d);
+  });
+  gauge('fan_commanded_duty_ratio', 'Duty the control loop commanded per fan, 0..1', ['fan', 'zone'], (g) => {
     for (const z of zones()) for (const [fan, d] of Object.entries(z.runtime.duties)) g.set({ fan, zone: z.id }, d);
   });
   gauge('fan_rpm', 'Fan speed from its tach', ['fan'], (g) => {

@@ -5,7 +5,10 @@ import { loadConfigFile } from '../../src/config/load.ts';
 import { register } from '../../src/cli/thermal.ts';
 import { register as registerTuning } from '../../src/cli/tuning.ts';
 import { simulate } from '../../src/cli/thermal-simulate.ts';
-import { symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { parse, stringify } from 'yaml';
+import { DEFAULT_CONFIG_PATH } from '../../src/config/paths.ts';
 import { join } from 'node:path';
 import { harness, untilAsync, type Harness } from '../thermal/service/harness.ts';
 
@@ -61,7 +64,7 @@ describe('gance thermal', () => {
     const pid = simulate({ config, profile: 'full', seconds: 600 }).zones[0]!;
     const full = simulate({ config, profile: 'full', seconds: 600, patch: { mode: 'fixed', fixedDuty: 1 } }).zones[0]!;
     expect(full.peakC).toBeLessThan(pid.peakC);
-    expect(full.meanDba).toBeGreaterThan(pid.meanDba + 3);
+    expect(full.meanDba).toBeGreaterThan(pid.meanDba! + 3);
   });
 
   it('simulate from the command line prints a timeline, a table and a JSON last line', async () => {
@@ -74,6 +77,25 @@ describe('gance thermal', () => {
     expect(last).toMatchObject({ profile: 'full', seconds: 120, zones: [{ zone: 'gpu0' }, { zone: 'gpu1' }] });
     const bad = await run(['thermal', 'simulate', '--profile', 'lunar']);
     expect(bad.error?.message).toContain('--profile must be standard, idle or full, got "lunar"');
+  });
+
+  it('simulate with the fans stopped prints "off" for their level, never -200 dBA, and null (not a made-up number) in the JSON', async () => {
+    // every zone fixed at 0%: the fans stand still the whole run, silence has no finite dB level
+    const doc = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as { thermal: { zones: Record<string, unknown>[] } };
+    for (const z of doc.thermal.zones) Object.assign(z, { mode: 'fixed', fixedDuty: 0 });
+    const path = join(mkdtempSync(join(tmpdir(), 'gance-sim-')), 'silent.yaml');
+    writeFileSync(path, stringify(doc));
+    const r = await run(['thermal', 'simulate', '--config', path, '--profile', 'idle', '--seconds', '120', '--every', '30']);
+    expect(r.error).toBeUndefined();
+    expect(r.out).not.toMatch(/-200/);
+    const lines = r.out.trim().split('\n');
+    // the timeline's dBA columns and the summary's MEAN/PEAK dBA
+    expect(lines.find((l) => l.startsWith('60 s'))!.split(/\s+/).filter((c) => c === 'off')).toHaveLength(2);
+    const summary = lines.filter((l) => /^gpu\d\s/.test(l));
+    expect(summary).toHaveLength(2);
+    for (const l of summary) expect(l).toMatch(/\boff\s+off\b/);
+    const last = JSON.parse(lines.at(-1)!) as { zones: { meanDba: number | null; peakDba: number | null }[] };
+    for (const z of last.zones) expect(z).toMatchObject({ meanDba: null, peakDba: null });
   });
 
   it('status, set and reset talk to a running daemon over HTTP', async () => {

@@ -5,7 +5,7 @@
  * leaves no ffmpeg behind.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, liveServer, pidsWith, tempDir, toneWav, type LiveServer } from './helpers.ts';
@@ -107,6 +107,18 @@ describe('live sessions in the daemon are confined to its media and output roots
     const next = await post({ audio: { kind: 'file', path: 'tone.wav' } });
     expect(next.status, JSON.stringify(next.body)).toBe(201);
     await api(srv.base, 'DELETE', `/v1/live/${next.body.id}`);
+  }, 60_000);
+
+  it('a start that fails after its outputs were opened (no audio within the bound) leaves no file and no folder it made', async () => {
+    const listing = () => (existsSync(output) ? readdirSync(output, { recursive: true }).map(String).sort() : null);
+    // a folder that was there before stays, with what was in it
+    mkdirSync(join(output, 'kept'), { recursive: true });
+    writeFileSync(join(output, 'kept', 'other.txt'), 'not the start\'s');
+    const before = listing();
+    const r = await post({ audio: { kind: 'file', path: 'fifo.wav' }, outputs: [{ target: 'failed/deep/x.mkv' }, { target: 'kept/y.mp4' }, { target: 'z.ts' }] });
+    expect(r.status).toBe(422);
+    expect(r.body.message).toMatch(/no audio within 3 s/);
+    expect(listing()).toEqual(before);
   }, 60_000);
 });
 

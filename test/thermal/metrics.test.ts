@@ -28,6 +28,7 @@ const EXPECTED: Record<string, string> = {
   gance_zone_pid_term: 'gauge',
   gance_zone_mode: 'gauge',
   gance_fan_duty_ratio: 'gauge',
+  gance_fan_commanded_duty_ratio: 'gauge',
   gance_fan_rpm: 'gauge',
   gance_fan_min_duty_ratio: 'gauge',
   gance_thermal_failsafe: 'gauge',

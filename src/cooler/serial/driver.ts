@@ -411,7 +411,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
         const d = s.fans[f.channel];
         // A fan whose tach the firmware never saw reads 0 rpm on the wire; 0 would say "stalled"
         // and hold a fan without a tach wire at full, so it is unknown until a tach shows up.
-        return { id: f.id, duty: d?.target ?? 1, rpm: d?.tachSeen ? d.rpm : null };
+        return { id: f.id, duty: d?.target ?? 1, ...(d ? { applied: d.applied } : {}), rpm: d?.tachSeen ? d.rpm : null };
       }),
       thermistors: this.config.thermistors.map((t) => ({ id: t.id, celsius: s.thermistors[t.channel]?.celsius ?? null })),
       failsafe: s.mode !== 'run',

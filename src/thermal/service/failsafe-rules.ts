@@ -43,6 +43,20 @@ export function coolerLinkLost(linkOk: boolean, lastError: string | null): Raise
   return failsafe('cooler-link-lost', 'cooler', `the cooler link is down or not answering${lastError ? ` (${lastError})` : ''}`);
 }
 
+/**
+ * The cooler runs its own failsafe (its watchdog tripped because no command reached it in time,
+ * it was told to, or it has just started): its fans run at its failsafe duty, not at the duties
+ * commanded. Informs: the fans are already at that duty, and the next command that reaches it
+ * ends it.
+ */
+export function coolerInFailsafe(state: { failsafe: boolean | null; failsafeAssumed?: boolean } | null): RaisedAlarm | null {
+  if (state?.failsafe !== true) return null;
+  const message = state.failsafeAssumed
+    ? 'the cooler must be in its own failsafe by now (no command can have reached it within its watchdog time): fans at its failsafe duty, not the duties commanded'
+    : 'the cooler reports its own failsafe (its watchdog tripped with the host quiet, or it was told to, or it has just started): fans at its failsafe duty, not the duties commanded';
+  return { kind: 'cooler-failsafe', subject: 'cooler', message, failsafe: false };
+}
+
 export interface GpuReading {
   /** the temperature the controller may use; null when the sample is missing, stale or empty */
   temperature: number | null;

@@ -132,6 +132,8 @@ export class ThermalService extends EventEmitter {
   /** tracks with known loudness -> per-zone noise budgets (thermal.music) */
   readonly music: MusicRouter;
   private timer: NodeJS.Timeout | undefined;
+  /** an extra tick at the moment a zone GPU's sample goes stale, when that comes before the next tick */
+  private staleTimer: NodeJS.Timeout | undefined;
   private nextAt = 0;
   private lastTickAt = -Infinity;
   private running = false;
@@ -236,6 +238,7 @@ export class ThermalService extends EventEmitter {
     this.running = false;
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.staleTimer);
     this.opts.events?.off('load-hint', this.onHint);
     this.opts.events?.off('music', this.onMusic);
     this.opts.events?.off('music-position', this.onMusicPosition);
@@ -303,6 +306,47 @@ export class ThermalService extends EventEmitter {
     // Far behind (a blocked event loop): start again from now rather than firing a burst.
     if (this.nextAt < performance.now()) this.nextAt = performance.now() + this.periodMs;
     this.timer = setTimeout(() => this.onTimer(), Math.max(0, this.nextAt - performance.now()));
+    this.armStaleWatch();
+  }
+
+  /**
+   * Staleness is judged when a sample goes stale, not only at the next tick: judged at ticks
+   * alone, a sensor that died just after one went unnoticed for staleAfterMs plus a whole period
+   * (up to 13 s at periodMs 10 s and the default 3 s). This arms a timer at the earliest moment a
+   * zone GPU's latest sample passes staleAfterMs, when that comes before the next tick; zones
+   * already at full fans need none.
+   */
+  private armStaleWatch(): void {
+    clearTimeout(this.staleTimer);
+    this.staleTimer = undefined;
+    if (!this.running) return;
+    const samples = this.opts.source.latest();
+    let deadline = Infinity;
+    for (const slot of this.zones.values()) {
+      if (slot.rt.failsafe) continue;
+      for (const g of slot.config.gpus) {
+        const smp = samples.get(g);
+        if (smp) deadline = Math.min(deadline, smp.receivedAt + this.staleAfterMs);
+      }
+    }
+    if (deadline >= this.nextAt) return;
+    // 1 ms past it: the rule calls a sample stale once it is strictly older than the limit
+    this.staleTimer = setTimeout(() => this.onStaleWatch(), Math.max(0, deadline - performance.now()) + 1);
+  }
+
+  /** A sample went stale between ticks: an extra tick now (not a period: no 'tick' event) puts its zone at full. */
+  private onStaleWatch(): void {
+    this.staleTimer = undefined;
+    if (!this.running) return;
+    const now = performance.now();
+    const samples = this.opts.source.latest();
+    // a newer sample may have come meanwhile: then only the watch moves on
+    const stale = [...this.zones.values()].some((slot) => !slot.rt.failsafe && slot.config.gpus.some((g) => {
+      const smp = samples.get(g);
+      return smp !== undefined && now - smp.receivedAt > this.staleAfterMs;
+    }));
+    if (stale) this.tick();
+    this.armStaleWatch();
   }
 
   /** One control step for every zone. Synchronous by design. */
@@ -315,6 +359,8 @@ export class ThermalService extends EventEmitter {
     const linkOk = this.io.linkOk();
     this.io.read();
     const cs: CoolerState | null = this.io.state && nowMs - this.io.stateAt < COOLER_STATE_FRESH_MS ? this.io.state : null;
+    // the device's own failsafe: read while the link works (fresh only), else what can be told without it
+    const deviceState = linkOk ? cs : this.io.state;
     const held = this.held;
     // a fan held by a measurement is not the controller's: its tach must not count as a stall
     const fanRpm = cs ? Object.fromEntries(cs.fans.filter((f) => held?.[f.id] === undefined).map((f) => [f.id, f.rpm])) : undefined;
@@ -330,6 +376,7 @@ export class ThermalService extends EventEmitter {
       raise(rules.daemonStop(z.id, this.stopped));
       raise(rules.sensorProcessDown(sourceState));
       raise(rules.coolerLinkLost(linkOk, this.io.lastError));
+      raise(rules.coolerInFailsafe(deviceState));
 
       const criticalCelsius = slot.controller.state().config.criticalCelsius;
       const temps: (number | null)[] = [];
@@ -585,6 +632,29 @@ export class ThermalService extends EventEmitter {
 
   coolerState(): CoolerState | null {
     return this.io.state;
+  }
+
+  /**
+   * What each fan runs at as the device last reported it (its own failsafe, a kick-start and its
+   * PWM steps included), from a fresh reading while the link works; empty when there is none or
+   * the driver cannot tell. The API and metrics show these over the duties commanded.
+   */
+  appliedDuties(): Map<string, number> {
+    const cs = this.io.state;
+    if (!cs || !this.io.linkOk() || performance.now() - this.io.stateAt >= COOLER_STATE_FRESH_MS) return new Map();
+    return new Map(cs.fans.filter((f) => typeof f.applied === 'number').map((f) => [f.id, f.applied!]));
+  }
+
+  /**
+   * A zone's duty (share of its fans' full airflow) as it is: full in failsafe, and full when the
+   * device runs all its fans at full on its own (its failsafe); else the controller's.
+   */
+  zoneDuty(id: string, applied = this.appliedDuties()): number {
+    const s = this.zones.get(id);
+    if (!s) return 1;
+    if (s.rt.failsafe) return 1;
+    if (s.config.fans.length > 0 && s.config.fans.every((f) => applied.get(f) === 1)) return 1;
+    return s.rt.out?.duty ?? 1;
   }
 
   historySince(seconds: number): HistoryEntry[] {

@@ -22,7 +22,8 @@ export const AlarmView = Type.Object({
 
 export const FanView = Type.Object({
   id: Type.String(),
-  duty: Type.Number({ description: 'duty commanded, 0..1' }),
+  duty: Type.Number({ description: 'duty the fan runs at, 0..1: as the cooler reports it (its own failsafe, a kick-start included) where it does, else as commanded' }),
+  commanded: Type.Number({ description: 'duty the control loop commanded, 0..1' }),
   rpm: Nullable(Type.Number({ description: 'tach; null without tach or reading' })),
   minDuty: Type.Number({ description: 'effective minimum (raised after stalls)' }),
   kicking: Type.Boolean(),
@@ -137,6 +138,7 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
   const samples = service.source.latest();
   const rpm = new Map(service.coolerState()?.fans.map((f) => [f.id, f.rpm]) ?? []);
   const out = z.runtime.out;
+  const applied = service.appliedDuties();
   const temperatures = z.config.gpus.map((g) => {
     const s = samples.get(g);
     return { gpu: g, celsius: s?.temperatureC ?? null, ageSeconds: s ? round((now - s.receivedAt) / 1000, 3) : null };
@@ -151,7 +153,7 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     temperature: finiteOrNull(out?.temperature),
     temperatures,
     sampleAgeSeconds: ages.some((a) => a === null) ? null : Math.max(...(ages as number[])),
-    duty: z.runtime.failsafe ? 1 : round(out?.duty ?? 1),
+    duty: round(service.zoneDuty(id, applied)),
     demand: out ? round(out.demand) : null,
     stopped: out?.stopped ?? false,
     terms: out ? { p: round(out.terms.p), i: round(out.terms.i), d: round(out.terms.d), ff: round(out.terms.ff) } : { p: 0, i: 0, d: 0, ff: 0 },
@@ -175,7 +177,8 @@ export function zoneView(service: ThermalService, id: string): ZoneView | undefi
     },
     fans: z.config.fans.map((f) => ({
       id: f,
-      duty: round(z.runtime.duties[f] ?? 1),
+      duty: round(applied.get(f) ?? z.runtime.duties[f] ?? 1),
+      commanded: round(z.runtime.duties[f] ?? 1),
       rpm: rpm.get(f) ?? null,
       minDuty: z.fanMinDuty[f] ?? 0,
       kicking: out?.fans[f]?.kicking ?? false,

@@ -24,6 +24,39 @@ describe('thermal failsafe: sensors', () => {
     expect(h.source.stats().restarts).toBe(0);
   });
 
+  it('a sensor that goes silent puts its zone at full when its sample goes stale, not at the next tick of a long period', async () => {
+    // A period far longer than the stale limit: judged at ticks only, the fault waited for the tick.
+    h = await harness({ cooler: { watchdogSeconds: 10 }, thermal: { periodMs: 4000 }, sensors: { staleAfterMs: 300, silentAfterMs: 60_000 } });
+    await h.underControl('gpu0', 30_000);
+    // The 'tick' event follows a periodic tick synchronously: an alarm raised in one sees it before
+    // the next turn of the event loop; an alarm raised by the stale watch does not.
+    let ticked = false;
+    h.service.on('tick', () => (ticked = true));
+    const raised = new Promise<{ byPeriodicTick: boolean }>((resolve) =>
+      h!.service.on('alarm', (e: { alarm: { kind: string; message: string }; raised: boolean }) => {
+        if (e.alarm.kind !== 'sensor-stale' || !e.raised) return;
+        ticked = false;
+        setImmediate(() => resolve({ byPeriodicTick: ticked }));
+      }),
+    );
+    h.source.command({ cmd: 'interval', ms: 60_000 });
+    const r = await raised;
+    expect(r.byPeriodicTick).toBe(false);
+    // the fans went to full then, with no periodic tick between: the plant says so before the next one
+    ticked = false;
+    expect(h.plantDuties().every((d) => d === 1) || (await new Promise<boolean>((resolve) => {
+      const check = setInterval(() => {
+        if (h!.plantDuties().every((d) => d === 1)) resolve(true);
+        else if (ticked) resolve(false);
+        else return;
+        clearInterval(check);
+      }, 5);
+    }))).toBe(true);
+    const z = await h.zone();
+    expect(z.failsafe).toBe(true);
+    expect(z.alarms.find((a) => a.kind === 'sensor-stale')).toMatchObject({ subject: 'gpu0', failsafe: true });
+  }, 60_000);
+
   it('a GPU missing from the samples -> its zone full, the other zone unaffected, then recovers', async () => {
     h = await harness({ gpus: 2 });
     await h.underControl('gpu0');

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../../src/api/app.ts';
 import { resolveConfig } from '../../../src/config/load.ts';
 import type { Config } from '../../../src/config/schema.ts';
+import type { Cooler } from '../../../src/cooler/cooler.ts';
 import { SimulatedCooler } from '../../../src/cooler/simulated.ts';
 import { createEventBus } from '../../../src/events.ts';
 import { createRegistry } from '../../../src/metrics.ts';
@@ -40,6 +41,10 @@ export interface HarnessOptions {
   zone?: Record<string, unknown>;
   thermal?: Record<string, unknown>;
   sensors?: Record<string, unknown>;
+  /** another cooler than the simulated one on the plant (the plant's fans then get no duties), opened */
+  coolerFactory?: (config: Config['cooler']) => Promise<Cooler>;
+  /** merged into the cooler section (e.g. a longer watchdogSeconds, which bounds thermal.periodMs) */
+  cooler?: Record<string, unknown>;
   stateDir?: string;
   controllerFactory?: ThermalServiceOptions['controllerFactory'];
   start?: boolean;
@@ -59,7 +64,7 @@ export async function harness(opts: HarnessOptions = {}) {
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'gance-thermal-'));
   const config: Config = resolveConfig({
     stateDir,
-    cooler: { driver: 'simulated', watchdogSeconds: 0.5, fans, thermistors: [{ id: 'sink0', channel: 0 }] },
+    cooler: { driver: 'simulated', watchdogSeconds: 0.5, fans, thermistors: [{ id: 'sink0', channel: 0 }], ...opts.cooler },
     thermal: {
       periodMs: 50,
       coolerTimeoutMs: 200,
@@ -82,9 +87,14 @@ export async function harness(opts: HarnessOptions = {}) {
   );
   const t = config.thermal;
   const rig = new SimRig({ plant: plantConfigFor(config.cooler.fans, t.zones, 30), profile: opts.profile ?? 'idle' });
-  const cooler = new SimulatedCooler(config.cooler);
-  cooler.attachPlant(rig);
-  await cooler.open();
+  let cooler: Cooler;
+  if (opts.coolerFactory) cooler = await opts.coolerFactory(config.cooler);
+  else {
+    const sim = new SimulatedCooler(config.cooler);
+    sim.attachPlant(rig);
+    await sim.open();
+    cooler = sim;
+  }
   const s = t.sensors;
   const source = new SimulatedSmiSource(rig, { intervalMs: s.intervalMs, silentAfterMs: s.silentAfterMs ?? s.staleAfterMs, restartMinMs: s.restartMinMs, restartMaxMs: s.restartMaxMs, log: log.child({ part: 'sensors' }) });
   const events = createEventBus();
@@ -110,7 +120,8 @@ export async function harness(opts: HarnessOptions = {}) {
     config,
     stateDir,
     rig,
-    cooler,
+    // the simulated one unless the test brought its own (and then knows what it is)
+    cooler: cooler as SimulatedCooler,
     source,
     service,
     events,
