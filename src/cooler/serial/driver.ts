@@ -81,6 +81,8 @@ export class SerialCooler extends EventEmitter implements Cooler {
   private lastUptimeMs: number | null = null;
   private lastBoots: number | null = null;
   private lastCountersAt = 0;
+  /** when our owner last commanded duties: the keep-alive speaks for it only that long */
+  private lastDutiesAt = -Infinity;
   private connects = 0;
   private readonly channelOf = new Map<string, number>();
   private readonly o: Required<Omit<SerialCoolerOptions, 'log' | 'registry'>>;
@@ -144,6 +146,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
       return { channel, duty };
     });
     if (entries.length === 0) return;
+    this.lastDutiesAt = performance.now();
     this.noteState(await this.request(Command.setDuty, encodeSetDuty(entries), decodeState));
   }
 
@@ -335,11 +338,17 @@ export class SerialCooler extends EventEmitter implements Cooler {
     this.keepAlive.unref();
   }
 
-  /** Polls when the line has been quiet for keepAliveMs, so the device watchdog is fed. */
+  /**
+   * Polls when the line has been quiet for keepAliveMs, so the device watchdog is fed between our
+   * owner's duty commands. Only while that owner is alive: once it has commanded nothing for a whole
+   * device watchdog period (a control loop that died or hung while the process lives on), the polls
+   * stop too, and the firmware's watchdog takes the fans to full as it would for a dead host.
+   */
   private async tickKeepAlive(): Promise<void> {
     const link = this.link;
     if (!link || !this.up) return;
     const now = performance.now();
+    if (now - this.lastDutiesAt >= this.deviceWatchdogMs) return;
     try {
       if (now - this.lastCountersAt >= this.o.countersEveryMs) {
         this.lastCountersAt = now;

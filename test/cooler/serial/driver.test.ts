@@ -53,15 +53,22 @@ describe('serial cooler driver on the simulated firmware', () => {
     board.sim.setRpm(0, null);
   });
 
-  it('keeps the firmware watchdog fed while the daemon is quiet but alive', async () => {
-    const before = board.sim.seconds;
+  it('keeps the firmware watchdog fed between duty commands, and lets it trip once the owner stops commanding', async () => {
     const trips = (await cooler.readCounters()).watchdogTrips;
-    // three watchdog periods of simulated time without a call from us
-    await eventually(() => board.sim.seconds - before > 3, 30_000, '3 s of simulated time');
+    // an owner commanding every 0.7 s of simulated time (the device's watchdog is 1 s): never a trip
+    for (let i = 0; i < 4; i++) {
+      await cooler.setDuties({ 'gpu0-a': 0.3 });
+      const at = board.sim.seconds;
+      await eventually(() => board.sim.seconds - at > 0.7, 30_000, '0.7 s of simulated time');
+    }
     expect((await cooler.readDevice()).mode).toBe('run');
     expect((await cooler.readCounters()).watchdogTrips).toBe(trips);
-    expect(board.sim.pwm(0).ocr).toBe(96);
-  });
+    // then silence from the owner (a control loop that died while the process lives): the driver's
+    // own polls must not keep the device thinking the host is there
+    await eventually(() => board.sim.duties()[0] === 1, 30_000, 'the firmware watchdog to take the fans to full');
+    expect((await cooler.readDevice()).mode).toBe('failsafeWatchdog');
+    expect((await cooler.readCounters()).watchdogTrips).toBe(trips + 1);
+  }, 120_000);
 
   it('failsafe() takes the fans to full at once; the next setDuties takes them back', async () => {
     await cooler.failsafe('test');
