@@ -43,17 +43,33 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
     // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done
     const final = await follow(o.url, job.id, o.onProgress);
     if (final.state !== 'done') throw new Error(`render ${job.id} ${final.state}${final.reason ? ` (${final.reason})` : ''}: ${final.error ?? ''}`);
-    if (o.out && final.outputUrl) await download(new URL(final.outputUrl, o.url).href, o.out, o.replace ?? false);
+    if (o.out && final.outputUrl) await download(new URL(final.outputUrl, o.url), o.url, o.out, o.replace ?? false);
     return final;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
   }
 }
 
+/**
+ * The API token, as call() sends it: a daemon with server.auth.read: token refuses the event stream
+ * and the download without it (401), after it accepted the upload that call() made with it.
+ */
+async function tokenHeaders(): Promise<Record<string, string>> {
+  // loaded here, not at the top: --help loads command definitions only (test/cli/startup.test.ts)
+  const { clientAuthHeaders } = await import('../api/client-token.ts');
+  return clientAuthHeaders();
+}
+
+/** The status and what the daemon said about it, as call() reports a refusal. */
+async function failure(res: Response): Promise<string> {
+  const body = (await res.json().catch(() => ({}))) as { message?: unknown };
+  return `${res.status} ${typeof body.message === 'string' ? body.message : res.statusText}`.trim();
+}
+
 /** Progress until the end event; the final state of the render. */
 export async function follow(url: string, id: string, onProgress?: (p: RenderProgress) => void, signal?: AbortSignal): Promise<RenderJobView> {
-  const res = await daemonFetch(new URL(`/v1/renders/${id}/events`, url), signal ? { signal } : {});
-  if (!res.ok || !res.body) throw new Error(`GET /v1/renders/${id}/events: ${res.status}`);
+  const res = await daemonFetch(new URL(`/v1/renders/${id}/events`, url), { headers: await tokenHeaders(), ...(signal ? { signal } : {}) });
+  if (!res.ok || !res.body) throw new Error(`GET /v1/renders/${id}/events: ${await failure(res)}`);
   for await (const e of sseEvents(res.body)) {
     const job = JSON.parse(e.data) as RenderJobView;
     if (e.event === 'end') return job;
@@ -62,9 +78,11 @@ export async function follow(url: string, id: string, onProgress?: (p: RenderPro
   throw new Error(`the daemon closed the event stream of render ${id} before it ended`);
 }
 
-async function download(href: string, out: string, replace: boolean): Promise<void> {
-  const res = await daemonFetch(href);
-  if (!res.ok || !res.body) throw new Error(`GET ${href}: ${res.status}`);
+async function download(url: URL, daemon: string, out: string, replace: boolean): Promise<void> {
+  const href = url.href;
+  // the token goes to the daemon only, whatever address its outputUrl names
+  const res = await daemonFetch(url, { headers: url.origin === new URL(daemon).origin ? await tokenHeaders() : {} });
+  if (!res.ok || !res.body) throw new Error(`GET ${href}: ${await failure(res)}`);
   const tmp = `${out}.download-${process.pid}`;
   try {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp));

@@ -193,6 +193,20 @@ describe('gance render --remote', () => {
     expect(existsSync(join(s.root, 'x.mp4'))).toBe(false);
   });
 
+  it('sends the API token with every call (upload, event stream, download) to a daemon whose reads need it', { timeout: 60_000 }, async () => {
+    const token = 'remote-test-token-0123456789abcdef012345';
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4 }), {}, { access: { token, read: 'token' } });
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const out = join(s.root, 'x.mp4');
+    const cli = spawnCli(['render', join(s.mediaRoot, 'a.wav'), '--out', out, '--network', 'demo-64', '--remote', url, '--no-progress'], { GANCE_TOKEN: token, GANCE_TOKEN_FILE: '' });
+    const { code } = await cli.exited;
+    expect(code, cli.stderr).toBe(0);
+    const job = s.queue.list({ limit: 1 })[0]!;
+    expect(job.state).toBe('done');
+    expect(readFileSync(out).equals(readFileSync(job.output!))).toBe(true);
+  });
+
   it('a file put at --out while the daemon rendered stays as it was; the download is kept beside it and named, exit 1', { timeout: 60_000 }, async () => {
     const gate = new Gate();
     const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
