@@ -5,7 +5,8 @@
  * terminal). Ctrl-C cancels cleanly; with --work-dir an interrupted render resumes when run again.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import { MAX_ENCODE_PARALLEL } from '../render/limits.ts';
@@ -63,6 +64,18 @@ function size(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 16 || n > 8192 || n % 2 !== 0) throw new InvalidArgumentError(`--size must be an even number of pixels in 16..8192, got "${v}"`);
   return n;
+}
+
+/** --remote URL: the daemon's address, refused here rather than as an "Invalid URL" the daemon was unreachable at */
+function daemonAddress(v: string): string {
+  let url: URL | null;
+  try {
+    url = new URL(v);
+  } catch {
+    url = null;
+  }
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidArgumentError(`--remote must be the daemon's http:// or https:// address, e.g. http://127.0.0.1:9840, got "${v}"`);
+  return v;
 }
 
 /** --still SEED, repeatable: a numpy RandomState seed, 0..2^32-1, in decimal. */
@@ -159,6 +172,16 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
   if (flags.workDir !== undefined || flags.segmentFrames !== undefined || flags.encodeParallel !== undefined) throw new InvalidArgumentError('--work-dir, --segment-frames and --encode-parallel: with --remote the daemon keeps its own (render.segmentFrames, render.encodeParallel)');
   if (flags.debug !== undefined) throw new InvalidArgumentError('--debug: with --remote, ask the daemon for one in the spec (output.debugPath, a name under its render.outputRoot) and download it from GET /v1/renders/{id}/debug');
   if (refs.length === 0) throw new InvalidArgumentError('--remote needs --network ID (the daemon\'s catalogue: GET /v1/networks)');
+  // said now: not as "Unable to open file as blob", nor once the daemon has rendered what cannot be downloaded
+  for (const a of audio) {
+    const code = await access(resolve(a), constants.R_OK).then(
+      () => null,
+      (e: NodeJS.ErrnoException) => e.code ?? 'error',
+    );
+    if (code !== null) throw new Error(`${a}: cannot read it (${code === 'ENOENT' ? 'no such file' : code})`);
+  }
+  const folder = dirname(resolve(flags.out));
+  if (!(await access(folder, constants.W_OK).then(() => true, () => false))) throw new Error(`--out ${flags.out}: cannot write: folder ${folder} does not exist or is not writable`);
   const full = specFromFlags(audio, refs, flags);
   // a projection file is named under the daemon's render.mediaRoot, as given
   const latents = { ...full.latents, ...(flags.projection !== undefined ? { projectionFile: flags.projection } : {}) };
@@ -355,6 +378,6 @@ export function register(program: Command): void {
     .option('--encode-parallel <n>', 'segments encoded at once, 4 x264 threads each; the same video with any number (default: render.encodeParallel, one per 4 CPU cores)', number('--encode-parallel', 1, MAX_ENCODE_PARALLEL, true))
     .option('--force', 'replace a file already at --out (or --debug); without it such a file is refused before anything starts')
     .option('--no-progress', 'print no progress')
-    .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot')
+    .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot', daemonAddress)
     .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));
 }

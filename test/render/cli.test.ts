@@ -176,6 +176,10 @@ describe('gance render', () => {
       ['a debug video in a folder that does not exist', (song, out) => [song, '--out', out, '--debug', join(dir, 'nowhere', 'd.mp4')], /^gance: render failed \(bad-input\): output\.debugPath .*nowhere.*does not exist/],
       ['a debug video that is the output', (song, out) => [song, '--out', out, '--debug', out], /^gance: render failed \(bad-input\): output\.debugPath .*is the render's own output/],
       ['--debug with --remote', (song, out) => [song, '--out', out, '--debug', join(dir, 'd.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /--debug: with --remote/],
+      // checked here, before the upload: not after the daemon has rendered it, nor as "Unable to open file as blob"
+      ['--remote with a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out, '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: .*no-such\.wav: cannot read it \(no such file\)$/m],
+      ['--remote with an --out folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*nowhere.*x\.mp4: cannot write: folder .*nowhere does not exist or is not writable$/m],
+      ['--remote that is not an address', (song, out) => [song, '--out', out, '--remote', '127.0.0.1:9840', '--network', 'demo-64'], /--remote must be the daemon's http:\/\/ or https:\/\/ address, e\.g\. http:\/\/127\.0\.0\.1:9840, got "127\.0\.0\.1:9840"/],
       ['--debug with --still', (_song, out) => ['--still', '1', '--out', out, '--debug', join(dir, 'd.mp4')], /--still: --debug is for video renders/],
     ];
     for (const [what, args, message] of cases) {
