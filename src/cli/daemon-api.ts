@@ -76,9 +76,10 @@ export class DaemonCallError extends Error {
 
 /**
  * A JSON call; the API token goes with it (GANCE_TOKEN or its file, as `gance thermal` sends it):
- * a daemon with a token refuses every change without it.
+ * a daemon with a token refuses every change without it. `flag`: the option that named the daemon,
+ * for the hint when it cannot be reached.
  */
-export async function call<T>(base: string, path: string, init: RequestInit = {}, timeoutMs = 10_000): Promise<T> {
+export async function call<T>(base: string, path: string, init: RequestInit = {}, timeoutMs = 10_000, flag = '--url'): Promise<T> {
   let res: Response;
   const headers = new Headers(init.headers);
   // loaded here, not at the top: --help loads command definitions only (test/cli/startup.test.ts)
@@ -88,7 +89,7 @@ export async function call<T>(base: string, path: string, init: RequestInit = {}
     res = await daemonFetch(new URL(path, base), { ...init, headers, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-    throw new Error(`cannot reach the daemon at ${base} (${cause}); is it running? (--url)`);
+    throw new Error(`cannot reach the daemon at ${base} (${cause}); is it running? (${flag})`);
   }
   const body = (await res.json().catch(() => ({}))) as T & { message?: string };
   if (!res.ok) throw new DaemonCallError(res.status, `${init.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}`);

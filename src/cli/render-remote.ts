@@ -35,9 +35,9 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
   form.append('spec', JSON.stringify(o.spec));
   for (const a of o.audio) form.append('audio', await openAsBlob(a), basename(a));
   // an upload of a long track takes as long as the link needs
-  const job = await call<RenderJobView>(o.url, '/v1/renders', { method: 'POST', body: form }, 3_600_000);
+  const job = await call<RenderJobView>(o.url, '/v1/renders', { method: 'POST', body: form }, 3_600_000, '--remote');
   o.onQueued?.(job);
-  const onAbort = () => void call(o.url, `/v1/renders/${job.id}`, { method: 'DELETE' }).catch(() => {});
+  const onAbort = () => void call(o.url, `/v1/renders/${job.id}`, { method: 'DELETE' }, undefined, '--remote').catch(() => {});
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done

@@ -180,6 +180,7 @@ describe('gance render', () => {
       ['--remote with a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out, '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: .*no-such\.wav: cannot read it \(no such file\)$/m],
       ['--remote with an --out folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*nowhere.*x\.mp4: cannot write: folder .*nowhere does not exist or is not writable$/m],
       ['--remote that is not an address', (song, out) => [song, '--out', out, '--remote', '127.0.0.1:9840', '--network', 'demo-64'], /--remote must be the daemon's http:\/\/ or https:\/\/ address, e\.g\. http:\/\/127\.0\.0\.1:9840, got "127\.0\.0\.1:9840"/],
+      ['--remote where no daemon listens', (song, out) => [song, '--out', out, '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: cannot reach the daemon at http:\/\/127\.0\.0\.1:9 \(.*\); is it running\? \(--remote\)$/m],
       ['--debug with --still', (_song, out) => ['--still', '1', '--out', out, '--debug', join(dir, 'd.mp4')], /--still: --debug is for video renders/],
     ];
     for (const [what, args, message] of cases) {
