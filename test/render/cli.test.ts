@@ -142,6 +142,8 @@ describe('gance render', () => {
     expect(await exited).toEqual({ code: 130, signal: null });
     expect(stderr).toMatch(/SIGINT: cancelling the render/);
     expect(stderr).toMatch(new RegExp(`gance: render failed \\(cancelled\\): .*\\(complete segments kept in ${work}: run the same command again to resume\\)\\n$`));
+    // said once, by the CLI: not again as a JSON log line
+    expect(stderr).not.toMatch(/^\{"level"/m);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.startsWith('.interrupted') || n.startsWith('interrupted.run'))).toEqual([]);
     const kept = readdirSync(work);
