@@ -65,6 +65,14 @@ async function onNewConnection(url: URL, init: RequestInit, body: string | undef
   });
 }
 
+/**
+ * What a 401 leaves out: the daemon names its own config (server.auth.tokenFile), not where this
+ * command looked for the token (src/api/client-token.ts).
+ */
+export function tokenHint(status: number): string {
+  return status === 401 ? ' (this command sends GANCE_TOKEN, else the file GANCE_TOKEN_FILE names, else /etc/gance/token)' : '';
+}
+
 export class DaemonCallError extends Error {
   constructor(
     readonly status: number,
@@ -92,7 +100,7 @@ export async function call<T>(base: string, path: string, init: RequestInit = {}
     throw new Error(`cannot reach the daemon at ${base} (${cause}); is it running? (${flag})`);
   }
   const body = (await res.json().catch(() => ({}))) as T & { message?: string };
-  if (!res.ok) throw new DaemonCallError(res.status, `${init.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}`);
+  if (!res.ok) throw new DaemonCallError(res.status, `${init.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}${tokenHint(res.status)}`);
   return body;
 }
 

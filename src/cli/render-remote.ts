@@ -14,7 +14,7 @@ import { keptName, place } from '../render/publish.ts';
 import type { RenderJobView } from '../render/view.ts';
 import type { RenderProgress, RenderStage } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
-import { call, daemonFetch, sseEvents } from './daemon-api.ts';
+import { call, daemonFetch, sseEvents, tokenHint } from './daemon-api.ts';
 
 export interface RemoteRenderOptions {
   url: string;
@@ -63,7 +63,7 @@ async function tokenHeaders(): Promise<Record<string, string>> {
 /** The status and what the daemon said about it, as call() reports a refusal. */
 async function failure(res: Response): Promise<string> {
   const body = (await res.json().catch(() => ({}))) as { message?: unknown };
-  return `${res.status} ${typeof body.message === 'string' ? body.message : res.statusText}`.trim();
+  return `${`${res.status} ${typeof body.message === 'string' ? body.message : res.statusText}`.trim()}${tokenHint(res.status)}`;
 }
 
 /** Progress until the end event; the final state of the render. */

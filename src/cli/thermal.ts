@@ -14,7 +14,7 @@ import type { ZonePatch } from '../thermal/control/index.ts';
 import type { ThermalView, ZoneView } from '../thermal/service/view.ts';
 import type { SimulateOptions } from './thermal-simulate.ts';
 import { registerMode } from './thermal-mode.ts';
-import { daemonFetch } from './daemon-api.ts';
+import { daemonFetch, tokenHint } from './daemon-api.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
@@ -45,7 +45,7 @@ export async function api<T>(url: string, path: string, init?: { method: string;
     throw new Error(`cannot reach the daemon at ${url} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); is it running? (--url)`);
   }
   const body = (await res.json().catch(() => ({}))) as T & { message?: string };
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}`);
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}${tokenHint(res.status)}`);
   return body;
 }
 

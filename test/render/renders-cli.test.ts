@@ -91,7 +91,8 @@ describe('gance renders', () => {
       expect(refused.err).toMatch(/GANCE_TOKEN_FILE: cannot read/);
       delete process.env.GANCE_TOKEN_FILE;
       process.env.GANCE_TOKEN = 'not-the-token-but-long-enough-0123456789';
-      expect((await gance('renders', 'pause', '--gpu', '0', '--url', url)).err).toMatch(/PATCH \/v1\/renders\/gpus\/0: 401 /);
+      // the daemon's words name its own config; the CLI says where it looked for a token
+      expect((await gance('renders', 'pause', '--gpu', '0', '--url', url)).err).toMatch(/PATCH \/v1\/renders\/gpus\/0: 401 .*\(this command sends GANCE_TOKEN, else the file GANCE_TOKEN_FILE names, else \/etc\/gance\/token\)\n$/);
       process.env.GANCE_TOKEN = token;
 
       const list = await gance('renders', 'gpus', '--url', url);
