@@ -39,6 +39,8 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
   o.onQueued?.(job);
   const onAbort = () => void call(o.url, `/v1/renders/${job.id}`, { method: 'DELETE' }, undefined, '--remote').catch(() => {});
   o.signal?.addEventListener('abort', onAbort, { once: true });
+  // Ctrl-C during the upload: the render has only just got an id to cancel by, and a listener added now would never hear it
+  if (o.signal?.aborted) onAbort();
   try {
     // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done
     const final = await follow(o.url, job.id, o.onProgress);

@@ -6,6 +6,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { daemonUrl } from '../../src/cli/daemon-api.ts';
+import { renderRemote } from '../../src/cli/render-remote.ts';
+import { specFromFlags } from '../../src/cli/render.ts';
 import { main } from '../../src/cli.ts';
 import { spawnCli, testConfigYaml, writeTempConfig } from '../helpers/daemon-process.ts';
 import type { RenderGpuView } from '../../src/render/gpus.ts';
@@ -192,6 +194,25 @@ describe('gance render --remote', () => {
     expect(cli.stderr).toMatch(new RegExp(`render ${id} cancelled \\(cancelled\\): cancelled by request`));
     expect(s.queue.get(id)!.state).toBe('cancelled');
     expect(existsSync(join(s.root, 'x.mp4'))).toBe(false);
+  });
+
+  it('Ctrl-C during the upload cancels the render once the daemon has queued it, not after it rendered and downloaded it', { timeout: 60_000 }, async () => {
+    // held at its first batch: it can only end by the cancel
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const out = join(s.root, 'x.mp4');
+    const abort = new AbortController();
+    const queued: string[] = [];
+    // the signal fires while the upload is on its way: before the daemon has given the render an id
+    const { audio: _audio, output: { path: _path, ...output }, ...rest } = specFromFlags([], ['demo-64'], { out, config: 'the daemon\'s' });
+    const done = renderRemote({ url, audio: [join(s.mediaRoot, 'a.wav')], spec: { ...rest, output }, out, signal: abort.signal, onQueued: (j) => queued.push(j.id) });
+    abort.abort();
+    await expect(done).rejects.toThrow(/cancelled/);
+    expect(queued).toHaveLength(1);
+    expect(s.queue.get(queued[0]!)!.state).toBe('cancelled');
+    expect(existsSync(out)).toBe(false);
   });
 
   it('sends the API token with every call (upload, event stream, download) to a daemon whose reads need it', { timeout: 60_000 }, async () => {
