@@ -189,7 +189,11 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
   const spec = { networks: full.networks, truncationPsi: full.truncationPsi, latents, output, priority: full.priority };
   const view = await progressView(flags.progress !== false);
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
+  const onSignal = (sig: NodeJS.Signals) => {
+    // a second one is node's default: quits at once
+    process.stderr.write(`\n${sig}: cancelling the render on the daemon (again to quit at once)\n`);
+    abort.abort();
+  };
   process.once('SIGINT', onSignal);
   try {
     const job = await renderRemote({

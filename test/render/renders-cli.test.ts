@@ -191,6 +191,8 @@ describe('gance render --remote', () => {
     cli.child.kill('SIGINT');
     const { code } = await cli.exited;
     expect(code).toBe(1);
+    // said at once, as a local render does: the daemon's answer may take a moment
+    expect(cli.stderr).toMatch(/\nSIGINT: cancelling the render on the daemon \(again to quit at once\)\n/);
     expect(cli.stderr).toMatch(new RegExp(`render ${id} cancelled \\(cancelled\\): cancelled by request`));
     expect(s.queue.get(id)!.state).toBe('cancelled');
     expect(existsSync(join(s.root, 'x.mp4'))).toBe(false);
