@@ -22,6 +22,17 @@ const DEFAULT_URL = 'http://127.0.0.1:9840';
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 /** a commander parser for a number option in min..max; anything else is refused naming the option */
+/**
+ * --out PREFIX: its folder must be there and writable, checked before a simulation or an
+ * experiment (minutes on a rig) rather than as an ENOENT once its files are written.
+ */
+export async function refuseUnwritableOut(prefix: string | undefined): Promise<void> {
+  if (prefix === undefined) return;
+  const [{ access, constants }, { dirname, resolve }] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+  const dir = dirname(resolve(prefix));
+  if (!(await access(dir, constants.W_OK).then(() => true, () => false))) throw new Error(`--out ${prefix}: folder ${dir} does not exist or is not writable`);
+}
+
 export function number(name: string, min: number, max: number) {
   return (v: string) => {
     const x = DECIMAL.test(v) ? Number(v) : Number.NaN;
@@ -172,6 +183,7 @@ export function register(program: Command): void {
     .action(async (o: { config: string; profile: string; setpoint?: number; mode?: string; seconds?: number; every: number; json?: boolean; out?: string }) => {
       if (!['standard', 'idle', 'full'].includes(o.profile)) throw new InvalidArgumentError(`--profile must be standard, idle or full, got "${o.profile}"`);
       if (o.mode !== undefined && !['pid', 'curve', 'fixed'].includes(o.mode)) throw new InvalidArgumentError(`--mode must be pid, curve or fixed, got "${o.mode}"`);
+      await refuseUnwritableOut(o.out);
       const [{ loadConfigFile }, { simulate }] = await Promise.all([import('../config/load.ts'), import('./thermal-simulate.ts')]);
       const config = loadConfigFile(o.config);
       const patch: ZonePatch = {};

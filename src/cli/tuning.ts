@@ -11,7 +11,7 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
-import { number } from './thermal.ts';
+import { number, refuseUnwritableOut } from './thermal.ts';
 
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -41,6 +41,7 @@ export function register(program: Command): void {
       .requiredOption('--to <duty>', 'duty stepped to, 0..1', number('--to', 0, 1))
       .option('--abort-above <celsius>', 'fans to full and stop above this (default setpoint + 5)', number('--abort-above', 0, 105)),
   ).action(async (o: Where & { zone: string; from: number; to: number; abortAbove?: number }) => {
+    await refuseUnwritableOut(o.out);
     const { stepCommand } = await import('./tuning-run.ts');
     await stepCommand(o);
   });
@@ -55,6 +56,7 @@ export function register(program: Command): void {
       .option('--max-excursion <celsius>', 'relay oscillation bound around the setpoint', number('--max-excursion', 1, 20), 4)
       .option('--abort-above <celsius>', 'safety limit (default setpoint + 5)', number('--abort-above', 0, 105)),
   ).action(async (o: Where & { zone: string; apply?: string; amplitude: number; maxExcursion: number; abortAbove?: number }) => {
+    await refuseUnwritableOut(o.out);
     const { autotuneCommand } = await import('./tuning-run.ts');
     await autotuneCommand(o);
   });
@@ -68,6 +70,7 @@ export function register(program: Command): void {
     .option('-c, --config <file>', 'offline: the config whose cooler is measured', DEFAULT_CONFIG_PATH)
     .option('--out <prefix>', 'write PREFIX.csv and PREFIX.svg (default gance-fans-<time>)')
     .action(async (o: { fan?: string[]; url?: string; config: string; out?: string }) => {
+      await refuseUnwritableOut(o.out);
       const { fansMeasureCommand } = await import('./tuning-run.ts');
       await fansMeasureCommand(o);
     });
@@ -79,6 +82,7 @@ export function register(program: Command): void {
     .option('--out <prefix>', 'also write PREFIX.svg')
     .option('--json', 'print the raw report')
     .action(async (o: { url?: string; config: string; out?: string; json?: boolean }) => {
+      await refuseUnwritableOut(o.out);
       const { fansShowCommand } = await import('./tuning-run.ts');
       await fansShowCommand(o);
     });

@@ -6,7 +6,8 @@ import { register } from '../../src/cli/thermal.ts';
 import { register as registerTuning } from '../../src/cli/tuning.ts';
 import { simulate } from '../../src/cli/thermal-simulate.ts';
 import { symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { harness, untilAsync, type Harness } from '../thermal/service/harness.ts';
 
 async function run(args: string[]): Promise<{ out: string; err: string; error?: Error; exitCode: number | undefined }> {
@@ -74,6 +75,17 @@ describe('gance thermal', () => {
     expect(last).toMatchObject({ profile: 'full', seconds: 120, zones: [{ zone: 'gpu0' }, { zone: 'gpu1' }] });
     const bad = await run(['thermal', 'simulate', '--profile', 'lunar']);
     expect(bad.error?.message).toContain('--profile must be standard, idle or full, got "lunar"');
+  });
+
+  it('an --out prefix in a folder that does not exist is refused before the run, naming it (not ENOENT after it)', async () => {
+    const prefix = join(tmpdir(), 'gance-no-such-folder', 'p');
+    const sim = await run(['thermal', 'simulate', '--profile', 'full', '--seconds', '60', '--json', '--out', prefix]);
+    expect(sim.error?.message).toBe(`--out ${prefix}: folder ${dirname(prefix)} does not exist or is not writable`);
+    expect(sim.out).toBe('');
+    // an experiment takes minutes on a real rig: refused before it starts
+    const step = await run(['thermal', 'step', '--zone', 'gpu0', '--from', '0.5', '--to', '0.75', '--out', prefix]);
+    expect(step.error?.message).toBe(`--out ${prefix}: folder ${dirname(prefix)} does not exist or is not writable`);
+    expect(step.out).toBe('');
   });
 
   it('status, set and reset talk to a running daemon over HTTP', async () => {
