@@ -2,12 +2,30 @@
  * Talking to a running daemon from the CLI: its address from the config (server.host/port) unless
  * --url says otherwise, JSON calls whose failures say what the daemon said, and an SSE reader.
  */
+import { InvalidArgumentError } from 'commander';
 import type { Config } from '../config/schema.ts';
 
 /** The daemon's address as the config has it; a wildcard listen address is reached on loopback. */
 export function daemonUrl(config: { server: Pick<Config['server'], 'host' | 'port'> }): string {
   const host = ['0.0.0.0', '::', '[::]'].includes(config.server.host) ? '127.0.0.1' : config.server.host;
   return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.server.port}`;
+}
+
+/**
+ * The parser of an option naming a daemon (--url, --remote, --daemon): an http(s) address, refused
+ * when parsed, naming the option, rather than later as a daemon unreachable at "Invalid URL".
+ */
+export function daemonAddress(flag: string): (v: string) => string {
+  return (v) => {
+    let url: URL | null;
+    try {
+      url = new URL(v);
+    } catch {
+      url = null;
+    }
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidArgumentError(`${flag} must be the daemon's http:// or https:// address, e.g. http://127.0.0.1:9840, got "${v}"`);
+    return v;
+  };
 }
 
 /** methods whose request may be sent twice with one effect (RFC 9110 9.2.2) */

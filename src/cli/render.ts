@@ -10,6 +10,7 @@ import { access, mkdtemp, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import { MAX_ENCODE_PARALLEL } from '../render/limits.ts';
+import { daemonAddress } from './daemon-api.ts';
 import type { RenderProgress } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
 
@@ -64,18 +65,6 @@ function size(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 16 || n > 8192 || n % 2 !== 0) throw new InvalidArgumentError(`--size must be an even number of pixels in 16..8192, got "${v}"`);
   return n;
-}
-
-/** --remote URL: the daemon's address, refused here rather than as an "Invalid URL" the daemon was unreachable at */
-function daemonAddress(v: string): string {
-  let url: URL | null;
-  try {
-    url = new URL(v);
-  } catch {
-    url = null;
-  }
-  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidArgumentError(`--remote must be the daemon's http:// or https:// address, e.g. http://127.0.0.1:9840, got "${v}"`);
-  return v;
 }
 
 /** --still SEED, repeatable: a numpy RandomState seed, 0..2^32-1, in decimal. */
@@ -382,6 +371,6 @@ export function register(program: Command): void {
     .option('--encode-parallel <n>', 'segments encoded at once, 4 x264 threads each; the same video with any number (default: render.encodeParallel, one per 4 CPU cores)', number('--encode-parallel', 1, MAX_ENCODE_PARALLEL, true))
     .option('--force', 'replace a file already at --out (or --debug); without it such a file is refused before anything starts')
     .option('--no-progress', 'print no progress')
-    .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot', daemonAddress)
+    .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot', daemonAddress('--remote'))
     .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));
 }

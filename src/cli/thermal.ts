@@ -14,7 +14,7 @@ import type { ZonePatch } from '../thermal/control/index.ts';
 import type { ThermalView, ZoneView } from '../thermal/service/view.ts';
 import type { SimulateOptions } from './thermal-simulate.ts';
 import { registerMode } from './thermal-mode.ts';
-import { daemonFetch, tokenHint } from './daemon-api.ts';
+import { daemonAddress, daemonFetch, tokenHint } from './daemon-api.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
@@ -121,7 +121,7 @@ export function register(program: Command): void {
   thermal
     .command('status')
     .description("print every zone, fan and GPU of a running daemon's thermal control")
-    .option('--url <url>', 'daemon API address', DEFAULT_URL)
+    .option('--url <url>', 'daemon API address', daemonAddress('--url'), DEFAULT_URL)
     .option('--json', 'print the raw API answer')
     .action(async (opts: { url: string; json?: boolean }) => {
       const s = await api<ThermalView>(opts.url, '/v1/thermal');
@@ -133,7 +133,7 @@ export function register(program: Command): void {
     .command('set')
     .description("change a zone's settings now (saved by the daemon in its state directory)")
     .argument('<zone>', 'zone id')
-    .option('--url <url>', 'daemon API address', DEFAULT_URL)
+    .option('--url <url>', 'daemon API address', daemonAddress('--url'), DEFAULT_URL)
     .option('--setpoint <celsius>', 'PID setpoint', number('--setpoint', -40, 150))
     .option('--mode <mode>', 'pid, curve or fixed')
     .option('--duty <ratio>', 'fixed-mode duty 0..1', number('--duty', 0, 1))
@@ -160,7 +160,7 @@ export function register(program: Command): void {
     .command('reset')
     .description("put a zone back to the config file's settings")
     .argument('<zone>', 'zone id')
-    .option('--url <url>', 'daemon API address', DEFAULT_URL)
+    .option('--url <url>', 'daemon API address', daemonAddress('--url'), DEFAULT_URL)
     .action(async (zone: string, o: { url: string }) => {
       const z = await api<ZoneView>(o.url, `/v1/thermal/zones/${encodeURIComponent(zone)}/tuning`, { method: 'DELETE' });
       process.stdout.write(`${z.id}: back to the config file (mode ${z.mode}, setpoint ${z.setpoint} C)\n`);

@@ -11,6 +11,7 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import { daemonAddress } from './daemon-api.ts';
 import { number, refuseUnwritableOut } from './thermal.ts';
 
 
@@ -27,7 +28,7 @@ export function register(program: Command): void {
   const thermal = program.commands.find((c) => c.name() === 'thermal') ?? program.command('thermal').description('thermal control');
   const where = (c: Command) =>
     c
-      .option('--url <url>', 'a running daemon (it holds the cooler); without it: the plant simulator, offline')
+      .option('--url <url>', 'a running daemon (it holds the cooler); without it: the plant simulator, offline', daemonAddress('--url'))
       .option('-c, --config <file>', 'offline: the config whose fans and zones are simulated', DEFAULT_CONFIG_PATH)
       .option('--watts <n>', 'offline: constant GPU power during the experiment', number('--watts', 0, 1000), 150)
       .option('--out <prefix>', 'write PREFIX.csv and PREFIX.svg (default gance-<what>-<zone>-<time>)');
@@ -66,7 +67,7 @@ export function register(program: Command): void {
     .command('measure')
     .description('ramp each fan: start duty, minimum running duty, max rpm, rpm-over-duty curve; pass/fail for every PWM, tach and thermistor; stored in the state directory')
     .option('--fan <id>', 'only this fan (repeatable)', collect)
-    .option('--url <url>', 'a running daemon (it holds the cooler); without it: the simulated cooler of the config, offline')
+    .option('--url <url>', 'a running daemon (it holds the cooler); without it: the simulated cooler of the config, offline', daemonAddress('--url'))
     .option('-c, --config <file>', 'offline: the config whose cooler is measured', DEFAULT_CONFIG_PATH)
     .option('--out <prefix>', 'write PREFIX.csv and PREFIX.svg (default gance-fans-<time>)')
     .action(async (o: { fan?: string[]; url?: string; config: string; out?: string }) => {
@@ -77,7 +78,7 @@ export function register(program: Command): void {
   fans
     .command('show')
     .description('print the stored fan characterisation with a chart of rpm over duty')
-    .option('--url <url>', "a running daemon's")
+    .option('--url <url>', "a running daemon's", daemonAddress('--url'))
     .option('-c, --config <file>', 'without --url: read the state directory of this config', DEFAULT_CONFIG_PATH)
     .option('--out <prefix>', 'also write PREFIX.svg')
     .option('--json', 'print the raw report')
