@@ -197,6 +197,11 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
       signal: abort.signal,
     });
     process.stdout.write(`wrote ${resolve(flags.out)} (${job.framesDone} frames, render ${job.id} on ${flags.remote}, attempts ${job.attempts})\n`);
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    // stopped by Ctrl-C: exit 130, as a local render (and any program stopped by it) does
+    process.stderr.write(`gance: ${(err as Error).message}\n`);
+    process.exitCode = 130;
   } finally {
     view.stop();
     process.off('SIGINT', onSignal);

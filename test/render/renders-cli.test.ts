@@ -190,7 +190,8 @@ describe('gance render --remote', () => {
     await gate.arrived;
     cli.child.kill('SIGINT');
     const { code } = await cli.exited;
-    expect(code).toBe(1);
+    // as a local render stopped by Ctrl-C (README: cancelled, exit code 130)
+    expect(code).toBe(130);
     // said at once, as a local render does: the daemon's answer may take a moment
     expect(cli.stderr).toMatch(/\nSIGINT: cancelling the render on the daemon \(again to quit at once\)\n/);
     expect(cli.stderr).toMatch(new RegExp(`render ${id} cancelled \\(cancelled\\): cancelled by request`));
