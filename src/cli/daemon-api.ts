@@ -2,12 +2,30 @@
  * Talking to a running daemon from the CLI: its address from the config (server.host/port) unless
  * --url says otherwise, JSON calls whose failures say what the daemon said, and an SSE reader.
  */
+import { InvalidArgumentError } from 'commander';
 import type { Config } from '../config/schema.ts';
 
 /** The daemon's address as the config has it; a wildcard listen address is reached on loopback. */
 export function daemonUrl(config: { server: Pick<Config['server'], 'host' | 'port'> }): string {
   const host = ['0.0.0.0', '::', '[::]'].includes(config.server.host) ? '127.0.0.1' : config.server.host;
   return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.server.port}`;
+}
+
+/**
+ * The parser of an option naming a daemon (--url, --remote, --daemon): an http(s) address, refused
+ * when parsed, naming the option, rather than later as a daemon unreachable at "Invalid URL".
+ */
+export function daemonAddress(flag: string): (v: string) => string {
+  return (v) => {
+    let url: URL | null;
+    try {
+      url = new URL(v);
+    } catch {
+      url = null;
+    }
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidArgumentError(`${flag} must be the daemon's http:// or https:// address, e.g. http://127.0.0.1:9840, got "${v}"`);
+    return v;
+  };
 }
 
 /** methods whose request may be sent twice with one effect (RFC 9110 9.2.2) */
@@ -65,6 +83,14 @@ async function onNewConnection(url: URL, init: RequestInit, body: string | undef
   });
 }
 
+/**
+ * What a 401 leaves out: the daemon names its own config (server.auth.tokenFile), not where this
+ * command looked for the token (src/api/client-token.ts).
+ */
+export function tokenHint(status: number): string {
+  return status === 401 ? ' (this command sends GANCE_TOKEN, else the file GANCE_TOKEN_FILE names, else /etc/gance/token)' : '';
+}
+
 export class DaemonCallError extends Error {
   constructor(
     readonly status: number,
@@ -76,9 +102,10 @@ export class DaemonCallError extends Error {
 
 /**
  * A JSON call; the API token goes with it (GANCE_TOKEN or its file, as `gance thermal` sends it):
- * a daemon with a token refuses every change without it.
+ * a daemon with a token refuses every change without it. `flag`: the option that named the daemon,
+ * for the hint when it cannot be reached.
  */
-export async function call<T>(base: string, path: string, init: RequestInit = {}, timeoutMs = 10_000): Promise<T> {
+export async function call<T>(base: string, path: string, init: RequestInit = {}, timeoutMs = 10_000, flag = '--url'): Promise<T> {
   let res: Response;
   const headers = new Headers(init.headers);
   // loaded here, not at the top: --help loads command definitions only (test/cli/startup.test.ts)
@@ -88,10 +115,10 @@ export async function call<T>(base: string, path: string, init: RequestInit = {}
     res = await daemonFetch(new URL(path, base), { ...init, headers, signal: init.signal ?? AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-    throw new Error(`cannot reach the daemon at ${base} (${cause}); is it running? (--url)`);
+    throw new Error(`cannot reach the daemon at ${base} (${cause}); is it running? (${flag})`);
   }
   const body = (await res.json().catch(() => ({}))) as T & { message?: string };
-  if (!res.ok) throw new DaemonCallError(res.status, `${init.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}`);
+  if (!res.ok) throw new DaemonCallError(res.status, `${init.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}${tokenHint(res.status)}`);
   return body;
 }
 

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
-import { daemonFetch } from './daemon-api.ts';
+import { daemonAddress, daemonFetch } from './daemon-api.ts';
 
 interface LiveFlags {
   audio: string;
@@ -199,7 +199,7 @@ export function register(program: Command): void {
     })
     .option('--projection <file.h5>', 'a GANce projection file: its w latents blended with the music, for networks with a w input')
     .option('--for <seconds>', 'stop after this long (default: until Ctrl-C)', integer('--for', 1, 31_536_000))
-    .option('--daemon <url>', 'run the session on this daemon (e.g. http://rig:9840) instead of in this process; the audio is the daemon machine\'s')
+    .option('--daemon <url>', 'run the session on this daemon (e.g. http://rig:9840) instead of in this process; the audio is the daemon machine\'s', daemonAddress('--daemon'))
     .option('-c, --config <file>', 'YAML config file (synthesis workers, latents)', DEFAULT_CONFIG_PATH)
     .action(async (flags: LiveFlags) => liveCommand(flags));
 }

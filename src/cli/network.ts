@@ -3,6 +3,8 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { BUNDLED_NETWORKS_PATH } from '../config/paths.ts';
 import type { BuildOptions, GeneratorShape } from '../synthesis/stylegan2/index.ts';
 
 // the graph builder loads only when a command runs (`--help` needs the definitions alone)
@@ -152,9 +154,16 @@ export function register(program: Command): void {
   network
     .command('list')
     .description('list the networks (NAME.onnx + NAME.json) in a folder')
-    .argument('[dir]', 'folder', 'config/networks')
+    .argument('[dir]', 'folder (default: the bundled networks)')
     .option('--json', 'print JSON')
-    .action(async (dir: string, opts: { json?: boolean }) => {
+    .action(async (named: string | undefined, opts: { json?: boolean }) => {
+      // not ./config/networks: from any other folder that listed nothing, exit 0
+      const dir = named ?? BUNDLED_NETWORKS_PATH;
+      const kind = await stat(dir).then(
+        (s) => (s.isDirectory() ? null : 'not a folder'),
+        (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such folder' : `cannot read it (${e.code ?? 'error'})`),
+      );
+      if (kind !== null) throw new Error(`network list: ${dir}: ${kind}`);
       const { listNetworks } = await stylegan2();
       const nets = listNetworks(dir);
       if (opts.json) {

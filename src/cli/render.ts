@@ -5,10 +5,12 @@
  * terminal). Ctrl-C cancels cleanly; with --work-dir an interrupted render resumes when run again.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import { MAX_ENCODE_PARALLEL } from '../render/limits.ts';
+import { daemonAddress } from './daemon-api.ts';
 import type { RenderProgress } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
 
@@ -159,6 +161,16 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
   if (flags.workDir !== undefined || flags.segmentFrames !== undefined || flags.encodeParallel !== undefined) throw new InvalidArgumentError('--work-dir, --segment-frames and --encode-parallel: with --remote the daemon keeps its own (render.segmentFrames, render.encodeParallel)');
   if (flags.debug !== undefined) throw new InvalidArgumentError('--debug: with --remote, ask the daemon for one in the spec (output.debugPath, a name under its render.outputRoot) and download it from GET /v1/renders/{id}/debug');
   if (refs.length === 0) throw new InvalidArgumentError('--remote needs --network ID (the daemon\'s catalogue: GET /v1/networks)');
+  // said now: not as "Unable to open file as blob", nor once the daemon has rendered what cannot be downloaded
+  for (const a of audio) {
+    const code = await access(resolve(a), constants.R_OK).then(
+      () => null,
+      (e: NodeJS.ErrnoException) => e.code ?? 'error',
+    );
+    if (code !== null) throw new Error(`${a}: cannot read it (${code === 'ENOENT' ? 'no such file' : code})`);
+  }
+  const folder = dirname(resolve(flags.out));
+  if (!(await access(folder, constants.W_OK).then(() => true, () => false))) throw new Error(`--out ${flags.out}: cannot write: folder ${folder} does not exist or is not writable`);
   const full = specFromFlags(audio, refs, flags);
   // a projection file is named under the daemon's render.mediaRoot, as given
   const latents = { ...full.latents, ...(flags.projection !== undefined ? { projectionFile: flags.projection } : {}) };
@@ -166,7 +178,11 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
   const spec = { networks: full.networks, truncationPsi: full.truncationPsi, latents, output, priority: full.priority };
   const view = await progressView(flags.progress !== false);
   const abort = new AbortController();
-  const onSignal = () => abort.abort();
+  const onSignal = (sig: NodeJS.Signals) => {
+    // a second one is node's default: quits at once
+    process.stderr.write(`\n${sig}: cancelling the render on the daemon (again to quit at once)\n`);
+    abort.abort();
+  };
   process.once('SIGINT', onSignal);
   try {
     const job = await renderRemote({
@@ -181,6 +197,11 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
       signal: abort.signal,
     });
     process.stdout.write(`wrote ${resolve(flags.out)} (${job.framesDone} frames, render ${job.id} on ${flags.remote}, attempts ${job.attempts})\n`);
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    // stopped by Ctrl-C: exit 130, as a local render (and any program stopped by it) does
+    process.stderr.write(`gance: ${(err as Error).message}\n`);
+    process.exitCode = 130;
   } finally {
     view.stop();
     process.off('SIGINT', onSignal);
@@ -364,6 +385,6 @@ export function register(program: Command): void {
     .option('--encode-parallel <n>', 'segments encoded at once, 4 x264 threads each; the same video with any number (default: render.encodeParallel, one per 4 CPU cores)', number('--encode-parallel', 1, MAX_ENCODE_PARALLEL, true))
     .option('--force', 'replace a file already at --out (or --debug); without it such a file is refused before anything starts')
     .option('--no-progress', 'print no progress')
-    .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot')
+    .option('--remote <url>', 'have the daemon at this address render it (audio uploaded, progress followed, the mp4 downloaded to --out); --network ids only, --projection a name under its render.mediaRoot', daemonAddress('--remote'))
     .action(async (audio: string[], flags: RenderFlags) => renderCommand(audio, flags));
 }

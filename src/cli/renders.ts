@@ -24,7 +24,7 @@ import type { RenderDevice } from '../render/throttle.ts';
 /** "GPU 0", "the CPU workers" (as the daemon's gpus.ts says it; not imported: the CLI loads no render code for --help) */
 const name = (d: RenderDevice): string => (d === 'cpu' ? 'the CPU workers' : `GPU ${d}`);
 import type { RenderJobView } from '../render/view.ts';
-import { call, daemonUrl } from './daemon-api.ts';
+import { call, daemonAddress, daemonUrl } from './daemon-api.ts';
 
 interface Where {
   url?: string;
@@ -143,7 +143,7 @@ function state(v: string): string {
 export function register(program: Command): void {
   const renders = program.command('renders').description("a running daemon's render jobs: list, show, cancel; pause or limit the renders of a GPU");
   const where = (c: Command) =>
-    c.option('--url <url>', "daemon API address (default: the config's server.host and server.port)").option('-c, --config <file>', 'YAML config naming the daemon\'s address', DEFAULT_CONFIG_PATH);
+    c.option('--url <url>', "daemon API address (default: the config's server.host and server.port)", daemonAddress('--url')).option('-c, --config <file>', 'YAML config naming the daemon\'s address', DEFAULT_CONFIG_PATH);
 
   where(renders.command('list').description('render jobs, newest first'))
     .option('--state <state>', `only these: ${JOB_STATES.join(', ')}`, state)

@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ModesView } from '../thermal/modes/api.ts';
+import { daemonAddress } from './daemon-api.ts';
 import { api, table } from './thermal.ts';
 
 export function modesText(v: ModesView): string {
@@ -26,7 +27,7 @@ export function registerMode(thermal: Command, defaultUrl: string): void {
     .description('list the thermal modes (thermal.modes) and the active one, or switch every zone to one (saved like a tuning)')
     .argument('[name]', 'the mode to switch to')
     .option('--off', 'no mode: the last mode\'s settings go, the tunings under it show again')
-    .option('--url <url>', 'daemon API address', defaultUrl)
+    .option('--url <url>', 'daemon API address', daemonAddress('--url'), defaultUrl)
     .option('--json', 'print the raw API answer')
     .action(async (name: string | undefined, o: { url: string; off?: boolean; json?: boolean }) => {
       if (name !== undefined && o.off) throw new InvalidArgumentError('give a mode name or --off, not both');

@@ -15,7 +15,7 @@ import type { ZonePatch } from '../thermal/control/index.ts';
 import type { ThermalView, ZoneView } from '../thermal/service/view.ts';
 import type { SimulateOptions } from './thermal-simulate.ts';
 import { registerMode } from './thermal-mode.ts';
-import { daemonFetch } from './daemon-api.ts';
+import { daemonAddress, daemonFetch, tokenHint } from './daemon-api.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:9840';
 
@@ -23,6 +23,17 @@ const DEFAULT_URL = 'http://127.0.0.1:9840';
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 /** a commander parser for a number option in min..max; anything else is refused naming the option */
+/**
+ * --out PREFIX: its folder must be there and writable, checked before a simulation or an
+ * experiment (minutes on a rig) rather than as an ENOENT once its files are written.
+ */
+export async function refuseUnwritableOut(prefix: string | undefined): Promise<void> {
+  if (prefix === undefined) return;
+  const [{ access, constants }, { dirname, resolve }] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+  const dir = dirname(resolve(prefix));
+  if (!(await access(dir, constants.W_OK).then(() => true, () => false))) throw new Error(`--out ${prefix}: folder ${dir} does not exist or is not writable`);
+}
+
 export function number(name: string, min: number, max: number) {
   return (v: string) => {
     const x = DECIMAL.test(v) ? Number(v) : Number.NaN;
@@ -57,7 +68,7 @@ export async function api<T>(url: string, path: string, init?: { method: string;
     throw new Error(`cannot reach the daemon at ${url} (${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}); is it running? (--url)`);
   }
   const body = (await res.json().catch(() => ({}))) as T & { message?: string };
-  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}`);
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${res.status} ${body.message ?? res.statusText}${tokenHint(res.status)}`);
   return body;
 }
 
@@ -122,7 +133,7 @@ export function register(program: Command): void {
   thermal
     .command('status')
     .description("print every zone, fan and GPU of a running daemon's thermal control")
-    .option('--url <url>', 'daemon API address', DEFAULT_URL)
+    .option('--url <url>', 'daemon API address', daemonAddress('--url'), DEFAULT_URL)
     .option('--json', 'print the raw API answer')
     .action(async (opts: { url: string; json?: boolean }) => {
       const s = await api<ThermalView>(opts.url, '/v1/thermal');
@@ -134,7 +145,7 @@ export function register(program: Command): void {
     .command('set')
     .description("change a zone's settings now (saved by the daemon in its state directory)")
     .argument('<zone>', 'zone id')
-    .option('--url <url>', 'daemon API address', DEFAULT_URL)
+    .option('--url <url>', 'daemon API address', daemonAddress('--url'), DEFAULT_URL)
     .option('--setpoint <celsius>', 'PID setpoint', number('--setpoint', -40, 150))
     .option('--mode <mode>', 'pid, curve or fixed')
     .option('--duty <ratio>', 'fixed-mode duty 0..1', number('--duty', 0, 1))
@@ -169,7 +180,7 @@ export function register(program: Command): void {
     .command('reset')
     .description("put a zone back to the config file's settings")
     .argument('<zone>', 'zone id')
-    .option('--url <url>', 'daemon API address', DEFAULT_URL)
+    .option('--url <url>', 'daemon API address', daemonAddress('--url'), DEFAULT_URL)
     .action(async (zone: string, o: { url: string }) => {
       const z = await api<ZoneView>(o.url, `/v1/thermal/zones/${encodeURIComponent(zone)}/tuning`, { method: 'DELETE' });
       process.stdout.write(`${z.id}: back to the config file (mode ${z.mode}, setpoint ${z.setpoint} C)\n`);
@@ -192,6 +203,7 @@ export function register(program: Command): void {
     .action(async (o: { config: string; profile: string; setpoint?: number; mode?: string; seconds?: number; every: number; json?: boolean; out?: string }) => {
       if (!['standard', 'idle', 'full'].includes(o.profile)) throw new InvalidArgumentError(`--profile must be standard, idle or full, got "${o.profile}"`);
       if (o.mode !== undefined && !['pid', 'curve', 'fixed'].includes(o.mode)) throw new InvalidArgumentError(`--mode must be pid, curve or fixed, got "${o.mode}"`);
+      await refuseUnwritableOut(o.out);
       const [{ loadConfigFile }, { simulate, dbaText }] = await Promise.all([import('../config/load.ts'), import('./thermal-simulate.ts')]);
       const config = loadConfigFile(o.config);
       const patch: ZonePatch = {};

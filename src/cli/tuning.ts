@@ -11,7 +11,8 @@
  */
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
-import { number } from './thermal.ts';
+import { daemonAddress } from './daemon-api.ts';
+import { number, refuseUnwritableOut } from './thermal.ts';
 
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -27,7 +28,7 @@ export function register(program: Command): void {
   const thermal = program.commands.find((c) => c.name() === 'thermal') ?? program.command('thermal').description('thermal control');
   const where = (c: Command) =>
     c
-      .option('--url <url>', 'a running daemon (it holds the cooler); without it: the plant simulator, offline')
+      .option('--url <url>', 'a running daemon (it holds the cooler); without it: the plant simulator, offline', daemonAddress('--url'))
       .option('-c, --config <file>', 'offline: the config whose fans and zones are simulated', DEFAULT_CONFIG_PATH)
       .option('--watts <n>', 'offline: constant GPU power during the experiment', number('--watts', 0, 1000), 150)
       .option('--out <prefix>', 'write PREFIX.csv and PREFIX.svg (default gance-<what>-<zone>-<time>)');
@@ -41,6 +42,7 @@ export function register(program: Command): void {
       .requiredOption('--to <duty>', 'duty stepped to, 0..1', number('--to', 0, 1))
       .option('--abort-above <celsius>', 'fans to full and stop above this (default setpoint + 5)', number('--abort-above', 0, 105)),
   ).action(async (o: Where & { zone: string; from: number; to: number; abortAbove?: number }) => {
+    await refuseUnwritableOut(o.out);
     const { stepCommand } = await import('./tuning-run.ts');
     await stepCommand(o);
   });
@@ -55,6 +57,7 @@ export function register(program: Command): void {
       .option('--max-excursion <celsius>', 'relay oscillation bound around the setpoint', number('--max-excursion', 1, 20), 4)
       .option('--abort-above <celsius>', 'safety limit (default setpoint + 5)', number('--abort-above', 0, 105)),
   ).action(async (o: Where & { zone: string; apply?: string; amplitude: number; maxExcursion: number; abortAbove?: number }) => {
+    await refuseUnwritableOut(o.out);
     const { autotuneCommand } = await import('./tuning-run.ts');
     await autotuneCommand(o);
   });
@@ -64,21 +67,23 @@ export function register(program: Command): void {
     .command('measure')
     .description('ramp each fan: start duty, minimum running duty, max rpm, rpm-over-duty curve; pass/fail for every PWM, tach and thermistor; stored in the state directory')
     .option('--fan <id>', 'only this fan (repeatable)', collect)
-    .option('--url <url>', 'a running daemon (it holds the cooler); without it: the simulated cooler of the config, offline')
+    .option('--url <url>', 'a running daemon (it holds the cooler); without it: the simulated cooler of the config, offline', daemonAddress('--url'))
     .option('-c, --config <file>', 'offline: the config whose cooler is measured', DEFAULT_CONFIG_PATH)
     .option('--out <prefix>', 'write PREFIX.csv and PREFIX.svg (default gance-fans-<time>)')
     .action(async (o: { fan?: string[]; url?: string; config: string; out?: string }) => {
+      await refuseUnwritableOut(o.out);
       const { fansMeasureCommand } = await import('./tuning-run.ts');
       await fansMeasureCommand(o);
     });
   fans
     .command('show')
     .description('print the stored fan characterisation with a chart of rpm over duty')
-    .option('--url <url>', "a running daemon's")
+    .option('--url <url>', "a running daemon's", daemonAddress('--url'))
     .option('-c, --config <file>', 'without --url: read the state directory of this config', DEFAULT_CONFIG_PATH)
     .option('--out <prefix>', 'also write PREFIX.svg')
     .option('--json', 'print the raw report')
     .action(async (o: { url?: string; config: string; out?: string; json?: boolean }) => {
+      await refuseUnwritableOut(o.out);
       const { fansShowCommand } = await import('./tuning-run.ts');
       await fansShowCommand(o);
     });

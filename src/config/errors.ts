@@ -97,7 +97,11 @@ function describe(v: unknown): string {
 export function formatSchemaErrors(errors: Iterable<ValueError>): string[] {
   const lines: string[] = [];
   const seen = new Set<string>();
-  for (const e of errors) {
+  const all = [...errors];
+  // TypeBox reports a missing key twice: required, then the type its (absent) value lacks; once is enough
+  const required = new Set(all.filter((e) => e.type === ValueErrorType.ObjectRequiredProperty).map((e) => e.path));
+  for (const e of all) {
+    if (e.value === undefined && e.type !== ValueErrorType.ObjectRequiredProperty && required.has(e.path)) continue;
     let path = pointerToPath(e.path);
     if (e.type === ValueErrorType.ObjectAdditionalProperties) {
       // TypeBox reports the offending key in the path already for additionalProperties: false.

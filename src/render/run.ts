@@ -299,7 +299,9 @@ async function renderInWorkDir(
     if (debugPlaced && debugOut !== null) await rm(debugOut, { force: true });
     if (runJsonPlaced) await rm(runJson, { force: true });
     const failure = asFailure(err, signal, 'internal');
-    log.warn({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
+    // debug: whoever ran it says it, once: the scheduler logs a failure (error) or a cancel or stop
+    // (info), the CLI prints one line; a warning here put a second, JSON copy under the CLI's
+    log.debug({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
     throw failure;
   }
   // the lock goes with the rest: the folder is removed when nothing else is in it

@@ -39,4 +39,19 @@ describe('gance CLI errors', () => {
     expect(unknown.exitCode).toBe(1);
     expect(unknown.err).toMatch(/unknown command/);
   });
+
+  it('an option naming the daemon that is not an http(s) address is refused when parsed, naming the option', async () => {
+    const cases: Array<[string[], string]> = [
+      [['renders', 'list', '--url', 'rig:9840'], '--url'],
+      [['thermal', 'status', '--url', 'rig:9840'], '--url'],
+      [['thermal', 'mode', '--url', 'rig:9840'], '--url'],
+      [['live', '--audio', 'x.wav', '--daemon', 'rig:9840'], '--daemon'],
+      [['render', 'x.wav', '--out', 'x.mp4', '--network', 'demo-64', '--remote', 'rig:9840'], '--remote'],
+    ];
+    for (const [args, flag] of cases) {
+      const r = await run(args);
+      expect(r.exitCode, args.join(' ')).toBe(1);
+      expect(r.err, args.join(' ')).toContain(`${flag} must be the daemon's http:// or https:// address, e.g. http://127.0.0.1:9840, got "rig:9840"`);
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_CONFIG_PATH } from '../../src/config/paths.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { harness, untilAsync, type Harness } from '../thermal/service/harness.ts';
 
 async function run(args: string[]): Promise<{ out: string; err: string; error?: Error; exitCode: number | undefined }> {
@@ -96,6 +96,17 @@ describe('gance thermal', () => {
     for (const l of summary) expect(l).toMatch(/\boff\s+off\b/);
     const last = JSON.parse(lines.at(-1)!) as { zones: { meanDba: number | null; peakDba: number | null }[] };
     for (const z of last.zones) expect(z).toMatchObject({ meanDba: null, peakDba: null });
+  });
+
+  it('an --out prefix in a folder that does not exist is refused before the run, naming it (not ENOENT after it)', async () => {
+    const prefix = join(tmpdir(), 'gance-no-such-folder', 'p');
+    const sim = await run(['thermal', 'simulate', '--profile', 'full', '--seconds', '60', '--json', '--out', prefix]);
+    expect(sim.error?.message).toBe(`--out ${prefix}: folder ${dirname(prefix)} does not exist or is not writable`);
+    expect(sim.out).toBe('');
+    // an experiment takes minutes on a real rig: refused before it starts
+    const step = await run(['thermal', 'step', '--zone', 'gpu0', '--from', '0.5', '--to', '0.75', '--out', prefix]);
+    expect(step.error?.message).toBe(`--out ${prefix}: folder ${dirname(prefix)} does not exist or is not writable`);
+    expect(step.out).toBe('');
   });
 
   it('status, set and reset talk to a running daemon over HTTP', async () => {

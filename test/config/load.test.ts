@@ -98,6 +98,15 @@ describe('config loading', () => {
     );
   });
 
+  it('says a missing section or field is required once, not again as "must be a mapping/list, got nothing"', () => {
+    expect(issuesOf('server: { port: 1 }\n')).toEqual(['cooler: is required', 'thermal: is required']);
+    expect(issuesOf('cooler: { driver: simulated, fans: [{ id: a, channel: 0 }] }\nthermal:\n  zones:\n    - { id: z0, pid: { kp: -1 } }\n')).toEqual([
+      'thermal.zones[0].gpus: is required',
+      'thermal.zones[0].fans: is required',
+      'thermal.zones[0].pid.kp: must be >= 0',
+    ]);
+  });
+
   it('checks references between sections', () => {
     const text = base.replace('fans: [b]', 'fans: [c]').replace('driver: simulated', 'driver: serial');
     expect(issuesOf(text)).toEqual(['cooler.path: is required when cooler.driver is "serial"', 'thermal.zones[1].fans[0]: unknown fan "c" (cooler.fans has: a, b)']);

@@ -142,6 +142,8 @@ describe('gance render', () => {
     expect(await exited).toEqual({ code: 130, signal: null });
     expect(stderr).toMatch(/SIGINT: cancelling the render/);
     expect(stderr).toMatch(new RegExp(`gance: render failed \\(cancelled\\): .*\\(complete segments kept in ${work}: run the same command again to resume\\)\\n$`));
+    // said once, by the CLI: not again as a JSON log line
+    expect(stderr).not.toMatch(/^\{"level"/m);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.startsWith('.interrupted') || n.startsWith('interrupted.run'))).toEqual([]);
     const kept = readdirSync(work);
@@ -180,6 +182,11 @@ describe('gance render', () => {
       ['an --out that is not .mp4', (song) => [song, '--out', join(dir, 'refused-x.exe')], /^gance: --out .*refused-x\.exe: the extension "\.exe" is not one the render writes; an mp4 render's file is \.mp4$/m],
       ['a --debug that is not .mp4', (song, out) => [song, '--out', out, '--debug', join(dir, 'refused-d.mkv')], /^gance: --debug .*refused-d\.mkv: the extension "\.mkv" is not one/],
       ['an --out that is not .mp4, with --remote', (song) => [song, '--out', join(dir, 'refused-r.exe'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*refused-r\.exe: the extension "\.exe"/],
+      // checked here, before the upload: not after the daemon has rendered it, nor as "Unable to open file as blob"
+      ['--remote with a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out, '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: .*no-such\.wav: cannot read it \(no such file\)$/m],
+      ['--remote with an --out folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: --out .*nowhere.*x\.mp4: cannot write: folder .*nowhere does not exist or is not writable$/m],
+      ['--remote that is not an address', (song, out) => [song, '--out', out, '--remote', '127.0.0.1:9840', '--network', 'demo-64'], /--remote must be the daemon's http:\/\/ or https:\/\/ address, e\.g\. http:\/\/127\.0\.0\.1:9840, got "127\.0\.0\.1:9840"/],
+      ['--remote where no daemon listens', (song, out) => [song, '--out', out, '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /^gance: cannot reach the daemon at http:\/\/127\.0\.0\.1:9 \(.*\); is it running\? \(--remote\)$/m],
       ['--debug with --still', (_song, out) => ['--still', '1', '--out', out, '--debug', join(dir, 'd.mp4')], /--still: --debug is for video renders/],
     ];
     for (const [what, args, message] of cases) {

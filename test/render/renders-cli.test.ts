@@ -6,6 +6,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { daemonUrl } from '../../src/cli/daemon-api.ts';
+import { renderRemote } from '../../src/cli/render-remote.ts';
+import { specFromFlags } from '../../src/cli/render.ts';
 import { main } from '../../src/cli.ts';
 import { spawnCli, testConfigYaml, writeTempConfig } from '../helpers/daemon-process.ts';
 import type { RenderGpuView } from '../../src/render/gpus.ts';
@@ -91,7 +93,8 @@ describe('gance renders', () => {
       expect(refused.err).toMatch(/GANCE_TOKEN_FILE: cannot read/);
       delete process.env.GANCE_TOKEN_FILE;
       process.env.GANCE_TOKEN = 'not-the-token-but-long-enough-0123456789';
-      expect((await gance('renders', 'pause', '--gpu', '0', '--url', url)).err).toMatch(/PATCH \/v1\/renders\/gpus\/0: 401 /);
+      // the daemon's words name its own config; the CLI says where it looked for a token
+      expect((await gance('renders', 'pause', '--gpu', '0', '--url', url)).err).toMatch(/PATCH \/v1\/renders\/gpus\/0: 401 .*\(this command sends GANCE_TOKEN, else the file GANCE_TOKEN_FILE names, else \/etc\/gance\/token\)\n$/);
       process.env.GANCE_TOKEN = token;
 
       const list = await gance('renders', 'gpus', '--url', url);
@@ -187,10 +190,46 @@ describe('gance render --remote', () => {
     await gate.arrived;
     cli.child.kill('SIGINT');
     const { code } = await cli.exited;
-    expect(code).toBe(1);
+    // as a local render stopped by Ctrl-C (README: cancelled, exit code 130)
+    expect(code).toBe(130);
+    // said at once, as a local render does: the daemon's answer may take a moment
+    expect(cli.stderr).toMatch(/\nSIGINT: cancelling the render on the daemon \(again to quit at once\)\n/);
     expect(cli.stderr).toMatch(new RegExp(`render ${id} cancelled \\(cancelled\\): cancelled by request`));
     expect(s.queue.get(id)!.state).toBe('cancelled');
     expect(existsSync(join(s.root, 'x.mp4'))).toBe(false);
+  });
+
+  it('Ctrl-C during the upload cancels the render once the daemon has queued it, not after it rendered and downloaded it', { timeout: 60_000 }, async () => {
+    // held at its first batch: it can only end by the cancel
+    const gate = new Gate();
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const out = join(s.root, 'x.mp4');
+    const abort = new AbortController();
+    const queued: string[] = [];
+    // the signal fires while the upload is on its way: before the daemon has given the render an id
+    const { audio: _audio, output: { path: _path, ...output }, ...rest } = specFromFlags([], ['demo-64'], { out, config: 'the daemon\'s' });
+    const done = renderRemote({ url, audio: [join(s.mediaRoot, 'a.wav')], spec: { ...rest, output }, out, signal: abort.signal, onQueued: (j) => queued.push(j.id) });
+    abort.abort();
+    await expect(done).rejects.toThrow(/cancelled/);
+    expect(queued).toHaveLength(1);
+    expect(s.queue.get(queued[0]!)!.state).toBe('cancelled');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('sends the API token with every call (upload, event stream, download) to a daemon whose reads need it', { timeout: 60_000 }, async () => {
+    const token = 'remote-test-token-0123456789abcdef012345';
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4 }), {}, { access: { token, read: 'token' } });
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const out = join(s.root, 'x.mp4');
+    const cli = spawnCli(['render', join(s.mediaRoot, 'a.wav'), '--out', out, '--network', 'demo-64', '--remote', url, '--no-progress'], { GANCE_TOKEN: token, GANCE_TOKEN_FILE: '' });
+    const { code } = await cli.exited;
+    expect(code, cli.stderr).toBe(0);
+    const job = s.queue.list({ limit: 1 })[0]!;
+    expect(job.state).toBe('done');
+    expect(readFileSync(out).equals(readFileSync(job.output!))).toBe(true);
   });
 
   it('a file put at --out while the daemon rendered stays as it was; the download is kept beside it and named, exit 1', { timeout: 60_000 }, async () => {
