@@ -17,25 +17,11 @@
  * and tried first; only when that fails does the coercing one run, and it may change strings
  * alone: any other value whose type it changed fails as `must be number, got null`.
  */
+import type { AjvLike, ValidateFunction } from './ajv-shape.ts';
 
-/** The part of ajv's API this plugin touches (ajv is fastify's, not a dependency of ours). */
-interface AjvError {
-  instancePath: string;
-  schemaPath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-interface ValidateFunction {
-  // ajv's second argument is its data context (parent data, root), passed through untouched
-  (data: unknown, ctx?: never): boolean;
-  errors?: AjvError[] | null;
-  schema?: unknown;
-}
-interface Ajv {
+interface Ajv extends AjvLike {
   /** read by compile(): coerceTypes decides the code it generates */
   opts: { coerceTypes?: unknown };
-  compile(schema: object, meta?: boolean): ValidateFunction;
   getSchema(keyRef: string): ValidateFunction | undefined;
 }
 

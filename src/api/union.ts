@@ -15,6 +15,7 @@
  */
 import { Type, type SchemaOptions, type TObject, type TSchema, type TUnion } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError, type ValueErrorIterator } from '@sinclair/typebox/errors';
+import type { AjvError, AjvLike, ValidateFunction } from './ajv-shape.ts';
 
 interface Discriminated {
   anyOf: TSchema[];
@@ -53,22 +54,8 @@ export function DiscriminatedUnion<T extends TObject[]>(tag: string, members: [.
   return Type.Union(members, { ...options, discriminator: { propertyName: tag } }) as TUnion<T>;
 }
 
-/** The part of ajv's API the plugin touches (ajv is fastify's, not a dependency of ours). */
-interface AjvError {
-  instancePath: string;
-  schemaPath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-interface ValidateFunction {
-  (data: unknown, ctx?: never): boolean;
-  errors?: AjvError[] | null;
-  schema?: unknown;
-}
-interface Ajv {
+interface Ajv extends AjvLike {
   opts: { discriminator?: boolean };
-  compile(schema: object, meta?: boolean): ValidateFunction;
 }
 
 const pointer = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
