@@ -129,6 +129,12 @@ const FAST_FALL_PER_C = 0.004;
 const FAST_FALL_MAX_DUTY = 0.8;
 /** s the power must have stayed under its estimate before it falls at the rise time constant (fallFor): longer than render bursts' off parts */
 const FAST_FALL_AFTER_SECONDS = 25;
+/**
+ * ...and, while the GPU's power repeats in a cycle the burst cap averages (its shortest interval between
+ * burst starts, BURST_MEAN_HOLD_SECONDS or less), this many of those intervals: an off part cannot last
+ * longer than its cycle, so a drop that does has ended the bursts (fallFor)
+ */
+const FAST_FALL_AFTER_CYCLES = 1.5;
 
 function finite(x: number | null | undefined): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -329,18 +335,25 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * heatsink at 0.95: the next load, unannounced 10 min later, overshot 2.3 C instead of 1.4). Nor in the
    * first FAST_FALL_AFTER_SECONDS of a drop: that may be the off part of render bursts the hold has not
    * recognised yet (after a steady load, 20 s bursts: the estimate fell fast through the first off parts,
-   * then the hold took its 90 s peak back up: a reversal).
+   * then the hold took its 90 s peak back up: a reversal). Nor, once the GPU's power is seen to repeat
+   * in a cycle the burst cap averages (minute-long bursts: the cap's mean measures their interval), before
+   * the drop has outlasted FAST_FALL_AFTER_CYCLES of it: a 60 s off part outlasts the 25 s, and the
+   * estimate fell through each one and rose with the next burst, two reversals a cycle (two GPUs in 40 C
+   * air, one bursting 150/40 W, one steady 100 W: 0.25 reversals/min; held, 0.15). A load that ends is
+   * still shed fast, a cycle and a half later.
    */
   /** per GPU: since when its power has stayed under its estimate (Infinity: it is not) */
   const fallingSince = zone.gpus.map(() => Infinity);
   const fallFor = (k: number, t: number | null | undefined, w: number, now: number): number | undefined => {
     if (!(w < ffs[k]!.estimateW)) fallingSince[k] = Infinity;
     else if (fallingSince[k] === Infinity) fallingSince[k] = now;
+    const cycle = means[k]!.burstPeriodSeconds;
+    const wait = cycle <= BURST_MEAN_HOLD_SECONDS ? Math.max(FAST_FALL_AFTER_SECONDS, FAST_FALL_AFTER_CYCLES * cycle) : FAST_FALL_AFTER_SECONDS;
     return zone.mode === 'pid' &&
       finite(t) &&
       t < zone.pid.setpoint - FAST_FALL_FROM_C &&
       regulatingDuty <= FAST_FALL_MAX_DUTY * zone.maxDuty &&
-      now - fallingSince[k]! >= FAST_FALL_AFTER_SECONDS
+      now - fallingSince[k]! >= wait
       ? zone.feedForward.riseSeconds
       : undefined;
   };

@@ -400,6 +400,28 @@ describe('zone controller: issue 14 defects', () => {
     expect(far / near).toBeLessThan(0.65);
   });
 
+  it('while the power repeats in minute-long bursts the estimate keeps the slow fall through their off parts far under the setpoint; once the bursts end it falls fast again', () => {
+    /** 60 s at 150 W (announced by a hint), 60 s at 40 W, `cycles` times from t = 120, then `tail` s at 40 W; the die held at `temp`; ff at the end */
+    const ffAt = (temp: number, cycles: number, tail: number) => {
+      const zone = createZoneController(zoneConfig({ pid: { setpoint: 76 }, stopBelowDuty: 0, feedForward: { identifySeconds: 0, learnSeconds: 0 } }), FANS);
+      const end = 120 + cycles * 120 - 60 + tail;
+      let out = zone.step({ now: 0, temps: [temp], powerW: [30] });
+      for (let t = 0.2; t <= end + 1e-9; t += 0.2) {
+        const inCycle = t >= 120 && t < 120 + cycles * 120 - 60 ? (t - 120) % 120 : null;
+        const watts = t < 120 ? 30 : inCycle !== null && inCycle < 60 ? 150 : 40;
+        out = zone.step({ now: t, temps: [temp], powerW: [watts], loadHintW: inCycle !== null && inCycle < 5 ? 150 : undefined });
+      }
+      return out.terms.ff;
+    };
+    // 55 s into the third off part (the cycle seen at the second burst): as near the setpoint, where it never falls fast
+    // (the fast fall after 25 s took it to ~0.7 of that)
+    const far = ffAt(65, 3, 55);
+    expect(far).toBeGreaterThan(0.1);
+    expect(far / ffAt(75, 3, 55)).toBeGreaterThan(0.95);
+    // a drop that outlasts the cycles has ended them: 4 min later the fast fall has shed most of what the slow one still holds
+    expect(ffAt(65, 3, 240) / ffAt(75, 3, 240)).toBeLessThan(0.5);
+  });
+
   it('on the plant: when 300 s of load end the fans are back at minDuty within a minute and a half (it took over two); a rig at its limit keeps them up', () => {
     /** s from the end of the load until the duty is back at minDuty, and the duty when it ended */
     const after = (gain: number, setpoint: number) => {
