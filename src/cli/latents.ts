@@ -6,11 +6,12 @@
  *                 [--mode noise-blend|projection-file-blend] [--projection FILE.h5] [--network-count N]
  *
  * Both files are written under temporary names beside the output and renamed once complete (the
- * .npy last), so a run that fails leaves neither.
+ * .npy last), so a run that fails or is cancelled (Ctrl-C) leaves neither. An existing output (or
+ * sidecar) is refused unless --force, as `gance render` refuses one.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { randomBytes } from 'node:crypto';
-import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import type { LatentsConfig } from '../latents/config.ts';
@@ -38,6 +39,10 @@ export interface ExportOptions {
   config: LatentsConfig;
   out: string;
   networkCount: number;
+  /** replace an existing .npy or sidecar; without it either is refused, before any work and at the rename */
+  force?: boolean;
+  /** Ctrl-C: the run stops between frames and removes what it wrote */
+  signal?: AbortSignal;
 }
 
 export interface ExportResult {
@@ -51,7 +56,29 @@ export function sidecarPathFor(npyPath: string): string {
   return npyPath.endsWith('.npy') ? `${npyPath.slice(0, -'.npy'.length)}.networks.json` : `${npyPath}.networks.json`;
 }
 
+/** A refusal that names the option, not a write error. */
+class OutputExists extends Error {}
+
+/** Stopped by the signal (Ctrl-C): nothing was written. */
+export class LatentsCancelled extends Error {}
+
+/**
+ * `tmp` to `final`; without `force` by link + unlink, which fails if `final` appeared meanwhile,
+ * where a rename would silently replace it.
+ */
+async function publish(tmp: string, final: string, force: boolean, flag: string): Promise<void> {
+  if (force) return rename(tmp, final);
+  try {
+    await link(tmp, final);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OutputExists(`${flag}: ${final} already exists (--force to overwrite it)`);
+    throw err;
+  }
+  await unlink(tmp);
+}
+
 function writeError(err: unknown, out: string): Error {
+  if (err instanceof OutputExists || err instanceof LatentsCancelled) return err;
   const code = (err as NodeJS.ErrnoException).code;
   if (code === undefined) return err as Error;
   const why = code === 'EACCES' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : code === 'EROFS' ? 'read-only file system' : (err as Error).message;
@@ -62,12 +89,15 @@ function writeError(err: unknown, out: string): Error {
  * prepareOffline + offlineLatents on `config`, streamed into `out` (float32 [frames, 512] z for
  * noise-blend, [frames, numWs, 512] w for projection-file-blend) and its sidecar.
  */
-export async function exportLatents({ files, config, out, networkCount }: ExportOptions): Promise<ExportResult> {
+export async function exportLatents({ files, config, out, networkCount, force = false, signal }: ExportOptions): Promise<ExportResult> {
   const npyPath = resolve(out);
   const sidecarPath = sidecarPathFor(npyPath);
   const dir = dirname(npyPath);
   if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new Error(`${out}: cannot write: folder ${dir} does not exist`);
   for (const p of [npyPath, sidecarPath]) if ((await stat(p).catch(() => null))?.isDirectory()) throw new Error(`${out}: cannot write: ${p} is a directory`);
+  if (!force) {
+    for (const p of [npyPath, sidecarPath]) if ((await stat(p).catch(() => null)) !== null) throw new OutputExists(`--out ${out}: ${p} already exists (--force to overwrite it)`);
+  }
   // the heavy modules (decoders, h5wasm) load only when the command runs
   const [{ prepareOffline, offlineLatents }, { createLiveParams }, { reactiveActive }, npy, { LATENT_WIDTH }] = await Promise.all([
     import('../latents/offline.ts'),
@@ -102,6 +132,7 @@ export async function exportLatents({ files, config, out, networkCount }: Export
       writer = await npy.NpyFloat32Writer.create(tmpNpy, shape);
       const networks: number[] = [];
       for await (const f of offlineLatents(plan, params)) {
+        if (signal?.aborted) throw new LatentsCancelled(`--out ${out}: cancelled, nothing written`);
         await writer.write(kind === 'z' ? f.z! : f.w!);
         networks.push(f.network);
       }
@@ -110,9 +141,9 @@ export async function exportLatents({ files, config, out, networkCount }: Export
       const entries = Object.entries({ ...meta, networks } satisfies LatentsSidecar);
       await writeFile(tmpSidecar, `{\n${entries.map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(',\n')}\n}\n`, { flag: 'wx' });
       // the sidecar first: a .npy under its own name means the run completed
-      await rename(tmpSidecar, sidecarPath);
+      await publish(tmpSidecar, sidecarPath, force, `--out ${out}`);
       sidecarRenamed = true;
-      await rename(tmpNpy, npyPath);
+      await publish(tmpNpy, npyPath, force, `--out ${out}`);
     } catch (err) {
       await writer?.abort();
       await Promise.all([rm(tmpNpy, { force: true }), rm(tmpSidecar, { force: true }), sidecarRenamed ? rm(sidecarPath, { force: true }) : undefined]);
@@ -132,6 +163,7 @@ interface LatentsFlags {
   mode?: Mode;
   projection?: string;
   networkCount: number;
+  force?: boolean;
 }
 
 const FLAGS: Partial<Record<keyof LatentsConfig, string>> = { fps: '--fps', mode: '--mode', projectionFile: '--projection' };
@@ -203,10 +235,32 @@ export function register(program: Command): void {
     .option('--mode <mode>', 'noise-blend | projection-file-blend (default: synthesis.latents.mode)', mode)
     .option('--projection <file.h5>', 'GANce projection file (implies --mode projection-file-blend)', nonEmpty('--projection'))
     .option('--network-count <n>', 'networks the per-frame index chooses among (0..n-1), by smoothed loudness', networkCount, 1)
+    .option('--force', 'replace an existing --out file (and its sidecar); without it either is refused before anything starts')
     .action(async (opts: LatentsFlags) => {
       const { loadConfigFile } = await import('../config/load.ts');
       const config = await latentsConfigFor(loadConfigFile(opts.config).synthesis.latents, opts, opts.config);
-      const r = await exportLatents({ files: opts.audio, config, out: opts.out, networkCount: opts.networkCount });
+      // Ctrl-C stops between frames so the temporary files are removed; a second one quits at once
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (abort.signal.aborted) process.exit(130);
+        process.stderr.write(`\n${sig}: cancelling (again to quit at once)\n`);
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let r: ExportResult;
+      try {
+        r = await exportLatents({ files: opts.audio, config, out: opts.out, networkCount: opts.networkCount, force: opts.force === true, signal: abort.signal });
+      } catch (err) {
+        if (!(err instanceof LatentsCancelled)) throw err;
+        // exit 130 as any program stopped by Ctrl-C, and as `gance render` does
+        process.stderr.write(`gance: ${err.message}\n`);
+        process.exitCode = 130;
+        return;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
       const s = r.sidecar;
       process.stdout.write(
         `wrote ${r.npyPath} (float32 [${s.shape.join(', ')}]: ${s.kind} by ${s.mode}, ${s.frames} frames at ${s.fps} fps) and ${r.sidecarPath} (network per frame, 0..${s.networkCount - 1})\n`,

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
-import { daemonAddress, daemonFetch } from './daemon-api.ts';
+import { call as daemonCall, daemonAddress } from './daemon-api.ts';
 
 interface LiveFlags {
   audio: string;
@@ -92,18 +92,12 @@ function untilStopped(flags: LiveFlags): Promise<void> {
 /** The same session on a running daemon: its API starts, shows and stops it (the audio is the daemon's). */
 async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
   const url = base.replace(/\/+$/, '');
-  // loaded here, not at the top: --help loads command definitions only (test/cli/startup.test.ts)
-  const { clientAuthHeaders } = await import('../api/client-token.ts');
+  // the request path every daemon command takes (daemon-api.ts call): the token (GANCE_TOKEN, its
+  // file, /etc/gance/token), the hint where it was looked for on a 401, --daemon named when unreachable
   const call = async <T = View>(method: string, path: string, body?: unknown): Promise<T> => {
-    // the token as every other daemon command sends it (GANCE_TOKEN, its file, /etc/gance/token):
-    // without it a daemon with a token refused the start 401, and nothing here could send one
-    const headers = { ...clientAuthHeaders(), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
-    const res = await daemonFetch(`${url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).catch((e: Error) => {
-      throw new Error(`daemon ${url}: ${e.message}`);
-    });
-    const json = (await res.json()) as T & { message?: string };
-    if (!res.ok) throw new Error(`daemon ${url}: ${res.status} ${json.message ?? ''}`.trim());
-    return json;
+    const init: RequestInit = { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) };
+    // a start or stop may wait on the daemon loading a network or closing outputs; a status poll should not hang
+    return daemonCall<T>(url, path, init, method === 'GET' ? 10_000 : 60_000, '--daemon');
   };
   // no --network: the daemon's active one
   const active = flags.network ? null : (await call<{ active: string | null }>('GET', '/v1/networks')).active;

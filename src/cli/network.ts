@@ -2,7 +2,7 @@
  * `gance network build|import|list`: make ONNX generator networks and their sidecars.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { BUNDLED_NETWORKS_PATH } from '../config/paths.ts';
 import type { BuildOptions, GeneratorShape } from '../synthesis/stylegan2/index.ts';
@@ -99,6 +99,17 @@ function buildOptions(f: BuildFlags): Partial<BuildOptions> {
   };
 }
 
+/**
+ * --out's folder is there: refused before the build (minutes for config-F), naming the option, as
+ * render and live refuse theirs; the writer would otherwise create every missing folder.
+ */
+async function checkOutFolder(out: string): Promise<void> {
+  const dir = dirname(resolve(out));
+  const there = await stat(dir).catch(() => null);
+  if (there === null) throw new Error(`--out ${out}: cannot write: folder ${dir} does not exist`);
+  if (!there.isDirectory()) throw new Error(`--out ${out}: cannot write: ${dir} is not a folder`);
+}
+
 function summary(w: { onnxPath: string; sidecarPath: string; sidecar: { resolution: number; numWs: number; dtype: string; builder: { parameters: number }; sourceHash: string } }): string {
   const s = w.sidecar;
   return `wrote ${w.onnxPath} and ${w.sidecarPath}: ${s.resolution} px, ${s.numWs} ws, ${s.dtype}, ${(s.builder.parameters / 1e6).toFixed(2)} M parameters, ${s.sourceHash.slice(0, 19)}…\n`;
@@ -119,6 +130,7 @@ export function register(program: Command): void {
       .option('--w-dim <n>', 'w (and style) dimension', positiveInt('--w-dim'))
       .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 1),
   ).action(async (opts: BuildFlags & { out: string; preset: 'demo' | 'config-f'; resolution?: number; channelBase?: number; channelMax?: number; wDim?: number; seed: number }) => {
+    await checkOutFolder(opts.out);
     const { buildRandomNetwork, configF, demoShape } = await stylegan2();
     const base: GeneratorShape = opts.preset === 'demo' ? demoShape() : configF(opts.resolution ?? 1024);
     const shape: GeneratorShape = {
@@ -142,6 +154,7 @@ export function register(program: Command): void {
       .addHelpText('after', DUMP_SNIPPET),
   ).action(async (weights: string, opts: BuildFlags & { out: string; lrMultiplier?: number; convClamp?: number | 'none' }) => {
     if (opts.lrMultiplier !== undefined && !(opts.lrMultiplier > 0)) throw new InvalidArgumentError('--lr-multiplier must be a positive number');
+    await checkOutFolder(opts.out);
     const { importNetwork } = await stylegan2();
     const written = importNetwork(weights, resolve(opts.out), {
       ...buildOptions(opts),

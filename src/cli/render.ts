@@ -328,7 +328,8 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   const renderer = createLocalRenderer({ config, log, extraDirs: [...new Set(files.map((f) => dirname(f)))], firstNetwork: first, deferStart: true });
   const view = await progressView(flags.progress !== false);
   try {
-    await preflight(spec, renderer.deps.networks.catalogue, renderer.deps.latents.config, renderer.deps.ffmpeg);
+    // the messages name the options the user typed, not the spec's fields
+    await preflight(spec, renderer.deps.networks.catalogue, renderer.deps.latents.config, renderer.deps.ffmpeg, { out: '--out', debug: '--debug' });
     renderer.start();
     const r = await runRender(spec, renderer.deps, {
       workDir,

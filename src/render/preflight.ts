@@ -29,19 +29,30 @@ async function checkFolder(path: string, what: string): Promise<void> {
   }
 }
 
+/**
+ * What the messages call the output and the debug video: the spec's fields for the daemon, the
+ * options (--out, --debug) for `gance render`, where "output" named nothing the user typed.
+ */
+export interface OutputNames {
+  out: string;
+  debug: string;
+}
+
+export const SPEC_NAMES: OutputNames = { out: 'output', debug: 'output.debugPath' };
+
 /** The output can be written: its folder is there and writable, and nothing is in the way. */
-export async function checkOutput(out: string, format: 'mp4' | 'png'): Promise<void> {
-  await checkFolder(out, 'output');
+export async function checkOutput(out: string, format: 'mp4' | 'png', what = SPEC_NAMES.out): Promise<void> {
+  await checkFolder(out, what);
   const there = await stat(out).catch(() => null);
   if (!there) return;
-  if (format === 'mp4' && there.isDirectory()) throw bad(`output ${out}: is a folder`);
-  if (format === 'png' && (!there.isDirectory() || (await readdir(out)).length > 0)) throw bad(`output ${out}: already exists (PNG output needs a new or empty folder)`);
+  if (format === 'mp4' && there.isDirectory()) throw bad(`${what} ${out}: is a folder`);
+  if (format === 'png' && (!there.isDirectory() || (await readdir(out)).length > 0)) throw bad(`${what} ${out}: already exists (PNG output needs a new or empty folder)`);
 }
 
 /** The debug video's file: its folder writable, not a folder itself. */
-export async function checkDebugOutput(path: string): Promise<void> {
-  await checkFolder(path, 'output.debugPath');
-  if ((await stat(path).catch(() => null))?.isDirectory()) throw bad(`output.debugPath ${path}: is a folder`);
+export async function checkDebugOutput(path: string, what = SPEC_NAMES.debug): Promise<void> {
+  await checkFolder(path, what);
+  if ((await stat(path).catch(() => null))?.isDirectory()) throw bad(`${what} ${path}: is a folder`);
 }
 
 /**
@@ -67,11 +78,11 @@ export interface Preflight {
 }
 
 /** Everything checkable without the workers or the analysis, in the order a user fixes them. */
-export async function preflight(rawSpec: unknown, catalogue: NetworkCatalogue, latents: LatentsConfig, ffmpeg = 'ffmpeg'): Promise<Preflight> {
+export async function preflight(rawSpec: unknown, catalogue: NetworkCatalogue, latents: LatentsConfig, ffmpeg = 'ffmpeg', names: OutputNames = SPEC_NAMES): Promise<Preflight> {
   const resolved = resolveRender(rawSpec, catalogue, latents);
   const out = resolve(resolved.spec.output.path);
-  await checkOutput(out, resolved.spec.output.format);
-  if (resolved.spec.output.debugPath !== null) await checkDebugOutput(resolve(resolved.spec.output.debugPath));
+  await checkOutput(out, resolved.spec.output.format, names.out);
+  if (resolved.spec.output.debugPath !== null) await checkDebugOutput(resolve(resolved.spec.output.debugPath), names.debug);
   const ffmpegLine = await ffmpegVersion(ffmpeg);
   await checkAudio(resolved.spec.audio, { fps: resolved.latents.fps, vectorLength: resolved.latents.vectorLength }, ffmpeg);
   return { resolved, ffmpegLine };

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseNpy } from 'npyjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { exportLatents, sidecarPathFor, type LatentsSidecar } from '../../src/cli/latents.ts';
+import { exportLatents, LatentsCancelled, sidecarPathFor, type LatentsSidecar } from '../../src/cli/latents.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import type { LatentsConfig } from '../../src/latents/config.ts';
 import { NpyFloat32Writer } from '../../src/latents/npy.ts';
@@ -185,6 +185,57 @@ describe('gance latents', () => {
     mkdirSync(join(sub, 'taken.networks.json'));
     await expect(exportLatents({ files: [song], config, out: join(sub, 'taken.npy'), networkCount: 1 })).rejects.toThrow(/taken\.networks\.json is a directory/);
     expect(readdirSync(sub)).toEqual(['taken.networks.json']);
+  });
+
+  it('refuses an existing .npy or sidecar unless --force, leaving both as they were', { timeout: 60_000 }, () => {
+    const sub = join(dir, 'existing');
+    mkdirSync(sub);
+    const out = join(sub, 'old.npy');
+    const sidecar = join(sub, 'old.networks.json');
+    writeFileSync(out, 'somebody else\'s latents');
+    const refused = gance('latents', '--audio', tail, '--out', out);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(`gance: --out ${out}: ${out} already exists (--force to overwrite it)\n`);
+    expect(readFileSync(out, 'utf8')).toBe('somebody else\'s latents');
+    expect(readdirSync(sub)).toEqual(['old.npy']);
+
+    // the sidecar alone is somebody's too
+    const other = join(sub, 'other.npy');
+    writeFileSync(join(sub, 'other.networks.json'), '{}');
+    const sidecarRefused = gance('latents', '--audio', tail, '--out', other);
+    expect(sidecarRefused.status).toBe(1);
+    expect(sidecarRefused.stderr).toContain(`${join(sub, 'other.networks.json')} already exists (--force to overwrite it)`);
+    expect(readFileSync(join(sub, 'other.networks.json'), 'utf8')).toBe('{}');
+
+    const forced = gance('latents', '--audio', tail, '--out', out, '--force');
+    expect(forced.stderr).toBe('');
+    expect(forced.status).toBe(0);
+    expect(readNpy(out).shape).toEqual([60, 512]);
+    expect((JSON.parse(readFileSync(sidecar, 'utf8')) as LatentsSidecar).frames).toBe(60);
+    expect(leftovers(sub, '.tmp')).toEqual([]);
+  });
+
+  it('a cancelled run (the signal Ctrl-C fires) stops between frames and leaves nothing, an existing output untouched', { timeout: 60_000 }, async () => {
+    const sub = join(dir, 'cancelled');
+    mkdirSync(sub);
+    const out = join(sub, 'keep.npy');
+    writeFileSync(out, 'before');
+    const config = loadConfigFile().synthesis.latents;
+    const abort = new AbortController();
+    const original = NpyFloat32Writer.prototype.write;
+    let calls = 0;
+    const spy = vi.spyOn(NpyFloat32Writer.prototype, 'write').mockImplementation(function (this: NpyFloat32Writer, v: Float32Array) {
+      if (++calls === 10) abort.abort();
+      return original.call(this, v);
+    });
+    try {
+      await expect(exportLatents({ files: [song], config, out, networkCount: 1, force: true, signal: abort.signal })).rejects.toThrow(LatentsCancelled);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(calls).toBe(10);
+    expect(readdirSync(sub)).toEqual(['keep.npy']);
+    expect(readFileSync(out, 'utf8')).toBe('before');
   });
 
   it('names the sidecar after the .npy', () => {

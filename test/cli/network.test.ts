@@ -1,6 +1,6 @@
 /** gance network list: the real command, run from a folder other than the repository's. */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/daemon-process.ts';
@@ -27,5 +27,26 @@ describe('gance network list', () => {
       expect(r.stdout, dir).toBe('');
       expect(r.stderr, dir).toBe(`gance: network list: ${dir}: ${why}\n`);
     }
+  });
+});
+
+describe('gance network build and import', () => {
+  it('an --out in a folder that does not exist is refused naming --out, before building, and no folder is made', () => {
+    const out = join(elsewhere, 'no-such-parent', 'deeper', 'x.onnx');
+    const build = gance('network', 'build', '--out', out, '--resolution', '8');
+    expect(build.status).toBe(1);
+    expect(build.stdout).toBe('');
+    expect(build.stderr).toBe(`gance: --out ${out}: cannot write: folder ${join(elsewhere, 'no-such-parent', 'deeper')} does not exist\n`);
+    expect(existsSync(join(elsewhere, 'no-such-parent'))).toBe(false);
+    // the weights are not read either: the folder is the first thing said
+    const imported = gance('network', 'import', join(elsewhere, 'no-weights.safetensors'), '--out', out);
+    expect(imported.status).toBe(1);
+    expect(imported.stderr).toBe(`gance: --out ${out}: cannot write: folder ${join(elsewhere, 'no-such-parent', 'deeper')} does not exist\n`);
+    expect(existsSync(join(elsewhere, 'no-such-parent'))).toBe(false);
+    // a file where the folder should be
+    writeFileSync(join(elsewhere, 'plain-file'), 'x');
+    const underFile = gance('network', 'build', '--out', join(elsewhere, 'plain-file', 'x.onnx'), '--resolution', '8');
+    expect(underFile.status).toBe(1);
+    expect(underFile.stderr).toBe(`gance: --out ${join(elsewhere, 'plain-file', 'x.onnx')}: cannot write: ${join(elsewhere, 'plain-file')} is not a folder\n`);
   });
 });

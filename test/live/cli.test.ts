@@ -100,4 +100,19 @@ describe('gance live', () => {
       await srv.close();
     }
   }, 60_000);
+
+  it('--daemon refused 401 says where the token was looked for, as the other daemon commands do; a daemon not there names --daemon', async () => {
+    const srv = await liveServer({ access: { token: 'live-cli-token-0123456789abcdef0123456789' } });
+    try {
+      const refused = run(['--daemon', srv.base, '--audio', 'song.wav', '--network', 'demo-64'], { GANCE_TOKEN: 'a-wrong-token-but-long-enough-0123456789', GANCE_TOKEN_FILE: '' });
+      expect(await refused.exited).toBe(1);
+      expect(refused.err()).toMatch(/^gance: POST \/v1\/live: 401 .*\(this command sends GANCE_TOKEN, else the file GANCE_TOKEN_FILE names, else \/etc\/gance\/token\)\n$/);
+      expect(refused.out()).toBe('');
+    } finally {
+      await srv.close();
+    }
+    const gone = run(['--daemon', 'http://127.0.0.1:9', '--audio', 'song.wav', '--network', 'demo-64']);
+    expect(await gone.exited).toBe(1);
+    expect(gone.err()).toMatch(/^gance: cannot reach the daemon at http:\/\/127\.0\.0\.1:9 \(.*\); is it running\? \(--daemon\)\n$/);
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 /** `gance render`, the real command: the done-when render, a SIGKILLed render resumed, a bad input. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -175,7 +175,10 @@ describe('gance render', () => {
       ['a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out], /^gance: render failed \(bad-input\): .*no-such\.wav/],
       ['an unknown network', (song, out) => [song, '--network', 'no-such-net', '--out', out], /^gance: render failed \(bad-input\): network "no-such-net": no such network/],
       ['an output folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4')], /nowhere.*(does not exist|not writable)/],
-      ['a debug video in a folder that does not exist', (song, out) => [song, '--out', out, '--debug', join(dir, 'nowhere', 'd.mp4')], /^gance: render failed \(bad-input\): output\.debugPath .*nowhere.*does not exist/],
+      // named by the option, not as the spec's "output"
+      ['an --out that is a folder', (song) => [song, '--out', join(dir, 'a-folder.mp4')], /^gance: render failed \(bad-input\): --out .*a-folder\.mp4: is a folder$/m],
+      ['a --debug that is a folder', (song, out) => [song, '--out', out, '--debug', join(dir, 'a-folder.mp4')], /^gance: render failed \(bad-input\): --debug .*a-folder\.mp4: is a folder$/m],
+      ['a debug video in a folder that does not exist', (song, out) => [song, '--out', out, '--debug', join(dir, 'nowhere', 'd.mp4')], /^gance: render failed \(bad-input\): --debug .*nowhere.*does not exist/],
       ['a debug video that is the output', (song, out) => [song, '--out', out, '--debug', out], /^gance: render failed \(bad-input\): output\.debugPath .*is the render's own output/],
       ['--debug with --remote', (song, out) => [song, '--out', out, '--debug', join(dir, 'd.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /--debug: with --remote/],
       ['--mode projection-file-blend without --projection', (song, out) => [song, '--mode', 'projection-file-blend', '--out', out], /^gance: --mode projection-file-blend needs --projection FILE\.h5 /],
@@ -191,6 +194,7 @@ describe('gance render', () => {
     ];
     for (const [what, args, message] of cases) {
       it(what, { timeout: 60_000 }, () => {
+        mkdirSync(join(dir, 'a-folder.mp4'), { recursive: true });
         const song = join(dir, 'refused.wav');
         writeWav(song, 22050, 1, tone(22050, 1, [330]));
         writeFileSync(join(dir, 'not-audio.wav'), 'this is not a wave file');

@@ -82,6 +82,12 @@ export async function writeDebugVideo(o: DebugVideoOptions): Promise<void> {
     if (o.signal?.aborted) throw new RenderFailure('cancelled', 'cancelled while writing the debug video');
     await enc.finish();
     finished = true;
+  } catch (err) {
+    // the abort kills ffmpeg, so a write waiting on it fails as "killed by SIGKILL": a cancel still
+    if (o.signal?.aborted && !(err instanceof RenderFailure && err.reason === 'cancelled')) {
+      throw new RenderFailure('cancelled', 'cancelled while writing the debug video', { cause: err });
+    }
+    throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     if (!finished) await enc.kill();

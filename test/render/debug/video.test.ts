@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LatentFrame } from '../../../src/latents/frame.ts';
 import type { LocalRenderer } from '../../../src/render/local.ts';
 import { resolveRender } from '../../../src/render/resolve.ts';
+import { writeDebugVideo } from '../../../src/render/debug/video.ts';
 import { renderResolved, runRender, type FrameSource } from '../../../src/render/run.ts';
 import type { RenderSpec } from '../../../src/render/spec.ts';
 import { RenderFailure, type RenderDeps, type RenderProgress } from '../../../src/render/types.ts';
@@ -166,6 +167,40 @@ describe('debug video', () => {
     const r = await runRender(spec(out, { debugPath: debug }), local.deps, { workDir, segmentFrames: 10 });
     expect(r.resumedFrames).toBe(48);
     expect(probeStream(debug, 'v').nb_read_frames).toBe('48');
+  });
+
+  it('a cancel while a frame waits on the debug encoder reads as a cancel, not as ffmpeg killed', { timeout: 60_000 }, async () => {
+    // the debug encoder takes a byte of the first frame (1.5 MB, more than a pipe holds), says so, and reads no more:
+    // that write is pending when the abort kills it
+    const marker = join(dir, 'stalled-started');
+    const fake = join(dir, 'ffmpeg-stalled');
+    writeFileSync(fake, `#!/bin/sh\ncase "$*" in *hstack*) head -c 1 >/dev/null; touch '${marker}'; exec sleep 60;; esac\nexec ffmpeg "$@"\n`);
+    chmodSync(fake, 0o755);
+    const frames = 24;
+    const abort = new AbortController();
+    const drawing = writeDebugVideo({
+      ffmpeg: fake,
+      frames,
+      fps: 24,
+      networks: ['index-a'],
+      rowWidth: 512,
+      async *latents(from: number): AsyncGenerator<LatentFrame> {
+        for (let i = from; i < frames; i++) yield { index: i, network: 0, z: new Float32Array(512).fill(i / frames) };
+      },
+      main: { format: 'mp4', path: join(dir, 'not-read.mp4') },
+      audio: [song],
+      target: join(dir, 'stalled.debug.mp4'),
+      signal: abort.signal,
+    });
+    const f = failure(drawing);
+    let settled = false;
+    void f.finally(() => (settled = true)).catch(() => {});
+    while (!settled && !existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+    abort.abort();
+    const e = await f;
+    expect(e.reason).toBe('cancelled');
+    expect(e.message).toBe('cancelled while writing the debug video');
+    expect(e.message).not.toMatch(/ffmpeg|SIGKILL/);
   });
 
   it('a cancel while the debug video is drawn leaves nothing behind', { timeout: 120_000 }, async () => {
