@@ -72,6 +72,8 @@ const STILL_WINDOW_SECONDS = 20;
 
 /** W over idleWatts from which a first arrival at the setpoint counts as a load's (arrivalDuty) */
 const ARRIVAL_MIN_LOAD_W = 20;
+/** C under the setpoint over which an arrival's rise is timed (creepDuty): one whole-degree sensor step */
+const CREEP_SPAN_C = 1;
 /**
  * Trickle (a light load at the setpoint, see `trickle`): the identified heatsink must hold every
  * GPU's load `hysteresis` under the setpoint with at most this share of the least airflow the fans
@@ -294,6 +296,36 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   };
   /** the integral before the die last came within REGULATING_BAND_C of the setpoint */
   let integralOnApproach = 0;
+  /** since when the die has been within CREEP_SPAN_C under its setpoint (Infinity: it is not) */
+  let lastSpanSince = Infinity;
+  /**
+   * The duty a die arriving at its setpoint lacks, from how fast it arrived: a rise of r C/s at the
+   * setpoint is C r watts the heatsink does not shed; the airflow that sheds them is dG = C r / (T - air)
+   * more conductance, dG / G'(x) more duty. The arrival's lift restores what the way in trimmed from
+   * the integral; a die that crept over its last CREEP_SPAN_C for minutes (a feed-forward a little over
+   * the rig's need, the integral trimming it while the die crept) lacks far less than that trim:
+   * restored whole, with the P term fading on top, it held the fans over the steady duty and the die
+   * backed off under the setpoint for minutes (warm start, no hint, 80 C: 0.45 -> 0.48 where 0.46
+   * holds; the base run too). So the lift, with the P it leaves to fade, is bounded by this. Fast
+   * arrivals are untouched: their rise asks more than any trim. Infinity: no bound (reached the
+   * setpoint within one step, or nothing identified).
+   */
+  const creepDuty = (t: number, now: number, air: number): number => {
+    const took = now - lastSpanSince;
+    if (!(took > 0) || !Number.isFinite(took) || zone.feedForward.identifySeconds <= 0) return Infinity;
+    const rate = CREEP_SPAN_C / took;
+    const x = Math.max(zone.minDuty, Math.min(1, duty));
+    const n = DEFAULT_RIG_PRIOR.airflowExponent;
+    let need = 0;
+    for (const id of ids) {
+      const rig = id.model();
+      const over = t - air - rig.ambientOffsetC;
+      const slope = n * (rig.fullWPerK - rig.stillWPerK) * x ** (n - 1);
+      if (!(over > 0) || !(slope > 0)) return Infinity;
+      need = Math.max(need, (rig.heatCapacityJPerK * rate) / over / slope);
+    }
+    return Number.isFinite(need) ? need : Infinity;
+  };
 
   /**
    * Anticipation. The power filter averages render bursts on the assumption that the heatsink has
@@ -735,7 +767,10 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown, settling });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
+          const creep = creepDuty(temperature, input.now, air);
           const steady = arrivalDuty(temperature, input.now, ffNow, steadyPower, air);
+          if (temperature >= zone.pid.setpoint - CREEP_SPAN_C && temperature < zone.pid.setpoint) lastSpanSince = Math.min(lastSpanSince, input.now);
+          else if (temperature < zone.pid.setpoint - CREEP_SPAN_C) lastSpanSince = Infinity;
           if (!(temperature >= zone.pid.setpoint - REGULATING_BAND_C)) integralOnApproach = pid.integral;
           // The feed-forward's part undoes only what the integral lost on the way in (since the die came
           // within REGULATING_BAND_C): back to what it held before, never over it, so a downward trim it held
@@ -747,7 +782,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           // cannot hold the load: the limit does that, a raised integral would only keep the fans up after
           // it. P is left out: it is the lag of the measurement filter (the reading is at the setpoint) and
           // fades within it.
-          const lift = steady !== 0 ? Math.max(Math.min(steady.ff - (demand - r.p), integralOnApproach - r.i), steady.model < zone.maxDuty ? steady.model - (demand - r.p) : 0) : 0;
+          const lift = steady !== 0 ? Math.min(Math.max(0, creep + r.p), Math.max(Math.min(steady.ff - (demand - r.p), integralOnApproach - r.i), steady.model < zone.maxDuty ? steady.model - (demand - r.p) : 0)) : 0;
           if (lift > 0) {
             pid.shiftIntegral(lift);
             terms = { ...terms, i: pid.integral };

@@ -646,6 +646,41 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(arrive(80, 200, false)).toBeLessThan(80 + 1.25);
   });
 
+  it('on the plant: a die that crept to its setpoint gets only the duty its creep shows missing, not the whole trim back (warm start, no hint)', () => {
+    // the scenario bench's warm start without a hint at 80 C: the die creeps over its last degree for ~3 min
+    // while the integral trims a feed-forward a little over the rig's need; the arrival restored all of it
+    // (0.45 -> 0.48 where 0.46 holds) and the die backed off to 79 C for another ~100 s with the fans up
+    const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
+    rig.gpus[0]!.initialC = 65;
+    const plant = createPlant(rig);
+    plant.setLoad(0, profile([{ seconds: 120, watts: 30 }, { seconds: 900, watts: 150 }]));
+    const base = Value.Default(ZoneConfig, { id: 'z', gpus: [0], fans: rig.fans.map((f) => f.id) }) as ZoneConfig;
+    const zone = createZoneController(base, fanConfigsFor(rig));
+    zone.update({ pid: { setpoint: 80 } });
+    let arrivedAt = NaN;
+    let integralBefore = NaN;
+    let integralAt = NaN;
+    let peak = -Infinity;
+    for (let t = 0; t < 1020; t += 0.2) {
+      const r = plant.gpu(0);
+      const reading = Math.round(r.temperatureC);
+      const out = zone.step({ now: t, temps: [reading], powerW: [Math.round(r.powerW * 100) / 100], ambientC: plant.ambientC, fanRpm: Object.fromEntries(plant.fans().map((f) => [f.id, f.rpm])) });
+      if (Number.isNaN(arrivedAt) && t > 120 && reading >= 80) arrivedAt = t;
+      if (Number.isNaN(arrivedAt)) integralBefore = out.terms.i;
+      else if (Number.isNaN(integralAt)) integralAt = out.terms.i;
+      for (const [id, d] of Object.entries(out.fanDuties)) plant.setDuty(id, d);
+      plant.step(0.2);
+      peak = Math.max(peak, plant.gpu(0).temperatureC);
+    }
+    // a creeping arrival: minutes after the load began
+    expect(arrivedAt).toBeGreaterThan(300);
+    // the trim was -0.02; the creep asks ~0.01 with the P left to fade (the whole trim back: 0.02, to 0)
+    expect(integralBefore).toBeLessThan(-0.015);
+    expect(integralAt - integralBefore).toBeGreaterThan(0);
+    expect(integralAt - integralBefore).toBeLessThan(0.014);
+    expect(peak).toBeLessThan(80 + 0.2);
+  });
+
   it('on the plant: a second load arrives as the first did, whatever the integral the cool-down after the first left (no power reading)', () => {
     // one controller through two loads, as the scenario bench's second pass: 150 W for 15 min after 2 min of idle, a hint at
     // its start, no power reading (the heat is observed), 5 min of idle after it; the plant starts cold again a minute later
