@@ -320,6 +320,14 @@ export class ThermalService extends EventEmitter {
     clearTimeout(this.staleTimer);
     this.staleTimer = undefined;
     if (!this.running) return;
+    const deadline = this.firstStaleAt();
+    if (deadline >= this.nextAt) return;
+    // 1 ms past it: the rule calls a sample stale once it is strictly older than the limit
+    this.staleTimer = setTimeout(() => this.onStaleWatch(), Math.max(0, deadline - performance.now()) + 1);
+  }
+
+  /** When the first latest sample of a GPU in a zone not at full fans passes staleAfterMs (Infinity: none). */
+  private firstStaleAt(): number {
     const samples = this.opts.source.latest();
     let deadline = Infinity;
     for (const slot of this.zones.values()) {
@@ -329,23 +337,15 @@ export class ThermalService extends EventEmitter {
         if (smp) deadline = Math.min(deadline, smp.receivedAt + this.staleAfterMs);
       }
     }
-    if (deadline >= this.nextAt) return;
-    // 1 ms past it: the rule calls a sample stale once it is strictly older than the limit
-    this.staleTimer = setTimeout(() => this.onStaleWatch(), Math.max(0, deadline - performance.now()) + 1);
+    return deadline;
   }
 
   /** A sample went stale between ticks: an extra tick now (not a period: no 'tick' event) puts its zone at full. */
   private onStaleWatch(): void {
     this.staleTimer = undefined;
     if (!this.running) return;
-    const now = performance.now();
-    const samples = this.opts.source.latest();
     // a newer sample may have come meanwhile: then only the watch moves on
-    const stale = [...this.zones.values()].some((slot) => !slot.rt.failsafe && slot.config.gpus.some((g) => {
-      const smp = samples.get(g);
-      return smp !== undefined && now - smp.receivedAt > this.staleAfterMs;
-    }));
-    if (stale) this.tick();
+    if (this.firstStaleAt() < performance.now()) this.tick();
     this.armStaleWatch();
   }
 
