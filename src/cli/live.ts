@@ -7,6 +7,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import type { ApiPlugin } from '../api/app.ts';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
 import { call as daemonCall, daemonAddress } from './daemon-api.ts';
 
@@ -156,7 +157,15 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
     const session = await service.start(startBody(flags, networks, true));
     process.stdout.write(`live session ${session.id}: ${flags.audio} -> ${networks.join(', ')} at ${session.fps} fps\n`);
     if (flags.mjpeg !== undefined) {
-      app = await buildApp({ registry, plugins: [liveApi(service)], notReady: () => [] });
+      const page = `/v1/live/${session.id}/page`;
+      // the projector's browser is pointed at host:port by hand: its root leads to the one session's page
+      const root: ApiPlugin = {
+        prefix: '',
+        plugin: async (a) => {
+          a.get('/', { schema: { hide: true } }, (_req, reply) => reply.redirect(page, 302));
+        },
+      };
+      app = await buildApp({ registry, plugins: [liveApi(service), root], notReady: () => [] });
       const base = await app.listen({ host: flags.host, port: flags.mjpeg });
       process.stdout.write(`mjpeg ${base}/v1/live/${session.id}/mjpeg\npage ${base}/v1/live/${session.id}/page\nmetrics ${base}/metrics\n`);
     }

@@ -30,6 +30,10 @@ describe('gance live', () => {
     const p = run(['--audio', wav, '--network', 'demo-64', '--fps', '30', '--mjpeg', '0', '--lookahead', '0']);
     try {
       const url = (await p.line(/^mjpeg (http:\S+)$/m))[1]!;
+      // the projector's browser pointed at the bare host:port lands on the session's page
+      const root = await fetch(new URL('/', url), { redirect: 'manual' });
+      expect(root.status).toBe(302);
+      expect(new URL(root.headers.get('location')!, url).pathname).toBe(new URL(url).pathname.replace(/mjpeg$/, 'page'));
       const { parts } = await readMjpeg(url, 3);
       expect(parts.every((x) => x.headers['x-network'] === 'demo-64')).toBe(true);
       const status = (await p.line(/^running demo-64: .*$/m))[0];
