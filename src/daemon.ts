@@ -7,6 +7,7 @@ import type { Cooler } from './cooler/cooler.ts';
 import { createCooler } from './cooler/create.ts';
 import { commandFailsafe, coolerUnit } from './cooler/unit.ts';
 import { buildApp, type ApiPlugin } from './api/app.ts';
+import { indexPage } from './api/index-page.ts';
 import { httpUnit } from './api/unit.ts';
 import { resolveToken } from './api/access.ts';
 import { ensureStateDir } from './lifecycle/state-dir.ts';
@@ -68,6 +69,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     units.push(...sub.units);
     plugins.push(...sub.plugins);
   }
+
+  plugins.push(indexPage());
 
   const late: { supervisor?: Supervisor } = {};
   const app = await buildApp({

@@ -30,6 +30,9 @@ function call(url: string, opts: { method?: string; host?: string; headers?: Rec
         port: u.port,
         path: u.pathname + u.search,
         method: opts.method ?? 'GET',
+        // a connection each: node 20's global agent keeps sockets alive, and one the daemon closed after
+        // keepAliveTimeoutMs while a slow CLI run went on was reused as the next call sent ("socket hang up")
+        agent: false,
         headers: { host: opts.host ?? u.host, ...(payload ? { 'content-type': 'application/json' } : {}), ...opts.headers },
       },
       (res) => {

@@ -29,9 +29,9 @@ function routesOf(tree: string): string[] {
   return out;
 }
 
-// hidden on purpose: the docs UI itself, the thermal page (HTML and its script), and the live
+// hidden on purpose: the root's page of links, the docs UI itself, the thermal page (HTML and its script), and the live
 // WebSocket (@fastify/websocket hides it: OpenAPI 3.0 cannot describe one; README documents it)
-const HIDDEN = [/^GET \/docs/, /^GET \/v1\/thermal\/ui/, /^GET \/v1\/live\/\{id\}\/ws$/];
+const HIDDEN = [/^GET \/$/, /^GET \/docs/, /^GET \/v1\/thermal\/ui/, /^GET \/v1\/live\/\{id\}\/ws$/];
 
 describe('OpenAPI document of the whole daemon', () => {
   it('lists every route the daemon answers (auth included), with its methods', { timeout: 60_000 }, async () => {
