@@ -425,7 +425,7 @@ export class ThermalService extends EventEmitter {
       raise(rules.daemonStop(z.id, this.stopped));
       raise(rules.sensorProcessDown(sourceState));
       raise(rules.coolerLinkLost(linkOk, this.io.lastError));
-      raise(rules.coolerInFailsafe(deviceState));
+      raise(rules.coolerInFailsafe(deviceState, this.io.readAfterDuties));
 
       const criticalCelsius = slot.controller.state().config.criticalCelsius;
       const temps: (number | null)[] = [];
