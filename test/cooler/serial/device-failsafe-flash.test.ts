@@ -39,7 +39,28 @@ describe("the cooler's power-on mode is no cooler-failsafe alarm", () => {
       coolerFactory: async (config) => {
         serial = createSerialCooler({ ...config, driver: 'serial', path: board!.path, baudRate: 115200 }, { log: quietLog, registry: new Registry(), backoffMaxMs: 300 });
         await serial.open();
-        return serial;
+        // The loop's first read is answered before its first duties land, as on an idle machine
+        // (the read goes out first): held here so that a loaded test machine cannot reorder them.
+        let firstRead: Promise<unknown> | undefined;
+        return new Proxy(serial, {
+          get(target, key) {
+            if (key === 'read') {
+              return () => {
+                const r = target.read();
+                firstRead ??= r;
+                return r;
+              };
+            }
+            if (key === 'setDuties') {
+              return async (d: Record<string, number>) => {
+                await firstRead?.catch(() => {});
+                return target.setDuties(d);
+              };
+            }
+            const v: unknown = Reflect.get(target, key, target);
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        });
       },
     });
     const raised: string[] = [];
