@@ -82,7 +82,7 @@ function writeError(err: unknown, out: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === undefined) return err as Error;
   const why = code === 'EACCES' ? 'permission denied' : code === 'ENOSPC' ? 'no space left on the device' : code === 'EROFS' ? 'read-only file system' : (err as Error).message;
-  return new Error(`${out}: cannot write: ${why}`, { cause: err });
+  return new Error(`--out ${out}: cannot write: ${why}`, { cause: err });
 }
 
 /**
@@ -93,8 +93,8 @@ export async function exportLatents({ files, config, out, networkCount, force = 
   const npyPath = resolve(out);
   const sidecarPath = sidecarPathFor(npyPath);
   const dir = dirname(npyPath);
-  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new Error(`${out}: cannot write: folder ${dir} does not exist`);
-  for (const p of [npyPath, sidecarPath]) if ((await stat(p).catch(() => null))?.isDirectory()) throw new Error(`${out}: cannot write: ${p} is a directory`);
+  if (!(await stat(dir).catch(() => null))?.isDirectory()) throw new Error(`--out ${out}: cannot write: folder ${dir} does not exist`);
+  for (const p of [npyPath, sidecarPath]) if ((await stat(p).catch(() => null))?.isDirectory()) throw new Error(`--out ${out}: cannot write: ${p} is a directory`);
   if (!force) {
     for (const p of [npyPath, sidecarPath]) if ((await stat(p).catch(() => null)) !== null) throw new OutputExists(`--out ${out}: ${p} already exists (--force to overwrite it)`);
   }

@@ -195,7 +195,7 @@ export function register(program: Command): void {
     .option('--fps <n>', 'target frames per second (1..120, default 30)', integer('--fps', 1, 120))
     .option('--mjpeg <port>', 'serve /v1/live/ID/mjpeg and /v1/live/ID/page on this port (0: any free port)', integer('--mjpeg', 0, 65535))
     .option('--host <address>', 'address for --mjpeg', '127.0.0.1')
-    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4; with --daemon a name under its render.outputRoot) or a stream URL (udp://, srt://, rtmp://): H.264 with the audio, AAC (repeatable)', collect)
+    .option('--out <file|url>', 'also send the frames to a file (.mkv, .ts, .mp4; with --daemon a name under its render.outputRoot) or a stream URL (udp://, srt://, tcp://, rtmp://, rtmps://): H.264 with the audio, AAC (repeatable)', collect)
     .option('--lookahead <frames>', 'analysis look-ahead: 3 (GANce smoothing) or 0 (lowest latency)', (v) => {
       if (v !== '0' && v !== '3') throw new InvalidArgumentError('--lookahead must be 0 or 3');
       return Number(v) as 0 | 3;

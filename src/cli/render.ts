@@ -269,6 +269,10 @@ async function refuseOverwrite(flags: RenderFlags): Promise<void> {
     const misnamed = path === undefined ? null : outputNameProblem(format, path);
     if (misnamed) throw new InvalidArgumentError(`${flag} ${path}: ${misnamed}`);
   }
+  // said by the options here; past this point resolveRender would call it output.debugPath
+  if (flags.out !== undefined && flags.debug !== undefined && resolve(flags.out) === resolve(flags.debug)) {
+    throw new InvalidArgumentError(`--debug ${flags.debug}: is the same file as --out; give the debug video a name of its own`);
+  }
   if (flags.force) return;
   for (const [flag, path] of [['--out', flags.out], ['--debug', flags.debug]] as const) {
     if (path === undefined) continue;
@@ -312,7 +316,7 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   const out = spec.output.path;
   const ownWorkDir = flags.workDir === undefined;
   const workDir = flags.workDir !== undefined ? resolve(flags.workDir) : await mkdtemp(join(dirname(out), `.${basename(out)}.work-`)).catch(() => null);
-  if (workDir === null) throw new Error(`${flags.out}: cannot write: folder ${dirname(out)} does not exist or is not writable`);
+  if (workDir === null) throw new Error(`--out ${flags.out}: cannot write: folder ${dirname(out)} does not exist or is not writable`);
 
   const abort = new AbortController();
   let signals = 0;

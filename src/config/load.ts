@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import { LineCounter, parseDocument, visit } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import { Config } from './schema.ts';
 import { ConfigError, formatSchemaErrors } from './errors.ts';
 import { crossCheck } from './cross-check.ts';
@@ -29,9 +29,17 @@ export function resolveConfig(raw: unknown, source = '(inline)'): Config {
   return withDefaults;
 }
 
+/** A merge key's source: a mapping, or an alias of one (yaml's toJS says only "Merge sources must be maps", with no place). */
+function mergeable(node: unknown, doc: Document): boolean {
+  const target = isAlias(node) ? node.resolve(doc) : node;
+  return isMap(target);
+}
+
 export function parseConfigText(text: string, source: string): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
+  // merge: YAML 1.1's `<<: *anchor` (and `<<: [*a, *b]`), which users expect to share settings
+  // between zones or fans; YAML 1.2 leaves it out, and without it `<<` was an unknown key.
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, merge: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
@@ -44,16 +52,25 @@ export function parseConfigText(text: string, source: string): Config {
   // An alias inside the node it names (`a: &a [*a]`) makes a cyclic object that overflowed the
   // stack while defaults were filled in ("Maximum call stack size exceeded", exit 1), and an alias
   // bomb threw from toJS: both are YAML no config can use, said as such with where they are.
-  const cycles: string[] = [];
+  const issues: string[] = [];
+  const at = (node: YamlNode | null | undefined) => {
+    const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
+    return pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)';
+  };
   visit(doc, {
     Alias(_key, node, path) {
       const target = node.resolve(doc);
       if (!target || !path.includes(target)) return;
-      const pos = node.range ? lines.linePos(node.range[0]) : undefined;
-      cycles.push(`${pos ? `line ${pos.line}, column ${pos.col}` : '(yaml)'}: invalid YAML: alias *${node.source} is inside the node it refers to (a cycle)`);
+      issues.push(`${at(node)}: invalid YAML: alias *${node.source} is inside the node it refers to (a cycle)`);
+    },
+    Pair(_key, pair) {
+      if (!isScalar(pair.key) || typeof pair.key.value !== 'symbol' || pair.key.value.description !== '<<') return;
+      const v = pair.value;
+      if (mergeable(v, doc) || (isSeq(v) && v.items.every((i) => mergeable(i, doc)))) return;
+      issues.push(`${at(pair.key)}: invalid YAML: a merge key (<<) takes a mapping, an alias of one, or a list of those`);
     },
   });
-  if (cycles.length > 0) throw new ConfigError(source, cycles);
+  if (issues.length > 0) throw new ConfigError(source, issues);
   let raw: unknown;
   try {
     raw = doc.toJS();

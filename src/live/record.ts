@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { MONITOR_CHANNELS } from '../audio/live.ts';
 import type { Client, LiveFrame } from './hub.ts';
-import { FILE_OUTPUT_FORMATS, fileOutputFormat, isUrl } from './targets.ts';
+import { FILE_OUTPUT_FORMATS, STREAM_SCHEMES, fileOutputFormat, isUrl } from './targets.ts';
 
 /** The monitor PCM the outputs take (stereo s16le). */
 export const MONITOR_RATE = 48000;
@@ -25,11 +25,10 @@ const MAX_BACKLOG = 64 << 20;
 function container(target: string): readonly string[] {
   if (/^(udp|srt|tcp):\/\//i.test(target)) return ['-f', 'mpegts'];
   if (/^rtmps?:\/\//i.test(target)) return ['-f', 'flv'];
+  // another scheme, or a file's extension, is refused before a session starts (targets.ts)
+  if (isUrl(target)) throw new Error(`output ${target}: no stream output for its scheme (${STREAM_SCHEMES.map((s) => `${s}://`).join(', ')})`);
   const file = fileOutputFormat(target);
   if (file !== null) return file;
-  // another URL (gance live in the operator's own process leaves them to ffmpeg) is as it was;
-  // a file's extension is refused before a session starts (targets.ts)
-  if (isUrl(target)) return ['-f', 'matroska'];
   throw new Error(`output ${target}: no container for its extension (${Object.keys(FILE_OUTPUT_FORMATS).join(', ')})`);
 }
 

@@ -18,7 +18,8 @@ export interface LiveRoots {
 }
 
 /** the stream URLs an output muxes for (record.ts) */
-const STREAM_SCHEMES = ['udp', 'srt', 'tcp', 'rtmp', 'rtmps'];
+export const STREAM_SCHEMES = ['udp', 'srt', 'tcp', 'rtmp', 'rtmps'];
+const schemeList = () => STREAM_SCHEMES.map((s) => `${s}://`).join(', ');
 
 export function isUrl(target: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
@@ -44,12 +45,22 @@ export function fileOutputFormat(target: string): readonly string[] | null {
 function checkExtension(target: string, field: string): void {
   if (fileOutputFormat(target) !== null) return;
   const ext = extname(target);
-  throw new RequestPathError(400, field, `"${target}": ${ext === '' ? 'has no extension' : `the extension "${ext}" is not one an output writes`}; a file output is ${Object.keys(FILE_OUTPUT_FORMATS).join(', ')} (or a stream URL: ${STREAM_SCHEMES.map((s) => `${s}://`).join(', ')})`);
+  throw new RequestPathError(400, field, `"${target}": ${ext === '' ? 'has no extension' : `the extension "${ext}" is not one an output writes`}; a file output is ${Object.keys(FILE_OUTPUT_FORMATS).join(', ')} (or a stream URL: ${schemeList()})`);
 }
 
-/** A file output anywhere (no roots): its absolute path, once its folder is there and writable. URLs are left to ffmpeg. */
+
+/**
+ * A file output anywhere (no roots): its absolute path, once its folder is there and writable. A
+ * URL must be one of the stream schemes an output muxes for (record.ts): any other went to ffmpeg
+ * as Matroska (foo:// failing only once the session ran, file:// writing a file unchecked).
+ */
 export async function checkOutputFolder(target: string, field: string): Promise<string> {
-  if (isUrl(target)) return target;
+  if (isUrl(target)) {
+    if (!STREAM_SCHEMES.includes(target.slice(0, target.indexOf(':')).toLowerCase())) {
+      throw new RequestPathError(400, field, `"${target}": a stream URL must be ${schemeList()} (a file output is a path: ${Object.keys(FILE_OUTPUT_FORMATS).join(', ')})`);
+    }
+    return target;
+  }
   checkExtension(target, field);
   const path = resolve(target);
   const dir = dirname(path);
@@ -75,7 +86,7 @@ export async function resolveTargets(spec: LiveStart, roots: LiveRoots | undefin
       if (!roots) target = await checkOutputFolder(o.target, field);
       else if (isUrl(o.target)) {
         const scheme = o.target.slice(0, o.target.indexOf(':')).toLowerCase();
-        if (!STREAM_SCHEMES.includes(scheme)) throw new RequestPathError(400, field, `"${o.target}": a stream URL must be ${STREAM_SCHEMES.map((s) => `${s}://`).join(', ')}; files are names under the output root`);
+        if (!STREAM_SCHEMES.includes(scheme)) throw new RequestPathError(400, field, `"${o.target}": a stream URL must be ${schemeList()}; files are names under the output root`);
         target = o.target;
       } else {
         checkExtension(o.target, field);

@@ -131,6 +131,18 @@ describe('gance latents', () => {
     expect(leftovers(dir, 'bad.')).toEqual([]);
   });
 
+  it('names --out when its folder does not exist or it is a folder', { timeout: 60_000 }, () => {
+    const nowhere = join(dir, 'nowhere', 'x.npy');
+    const r = gance('latents', '--audio', song, '--out', nowhere);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`gance: --out ${nowhere}: cannot write: folder ${join(dir, 'nowhere')} does not exist\n`);
+    const folder = join(dir, 'a-folder.npy');
+    mkdirSync(folder, { recursive: true });
+    const f = gance('latents', '--audio', song, '--out', folder);
+    expect(f.status).toBe(1);
+    expect(f.stderr).toBe(`gance: --out ${folder}: cannot write: ${folder} is a directory\n`);
+  });
+
   it('a damaged projection file (corrupt gzip chunk, truncated, NaN latents): one line naming the file, no HDF5 dump, non-zero exit, no output', { timeout: 60_000 }, async () => {
     const sub = join(dir, 'damaged');
     mkdirSync(sub);
@@ -175,7 +187,7 @@ describe('gance latents', () => {
       return original.call(this, v);
     });
     try {
-      await expect(exportLatents({ files: [song], config, out, networkCount: 2 })).rejects.toThrow(`${out}: cannot write: no space left on the device`);
+      await expect(exportLatents({ files: [song], config, out, networkCount: 2 })).rejects.toThrow(`--out ${out}: cannot write: no space left on the device`);
     } finally {
       spy.mockRestore();
     }

@@ -241,6 +241,19 @@ describe('config loading', () => {
     expect(issues[0]).toMatch(/^\(yaml\): invalid YAML: .*alias/i);
   });
 
+  it('supports YAML merge keys (<<: *anchor, <<: [*a, *b]), the keys beside them overriding', () => {
+    const zones = `cooler:\n  driver: simulated\n  fans: [{ id: a, channel: 0 }, { id: b, channel: 1 }]\nthermal:\n  zones:\n    - &zone { id: z0, gpus: [0], fans: [a], pid: &pid { setpoint: 70, kp: 0.05 } }\n    - <<: *zone\n      id: z1\n      gpus: [1]\n      fans: [b]\n      pid: { <<: [*pid], setpoint: 65 }\n`;
+    const c = parseConfigText(zones, 'merge.yaml');
+    expect(c.thermal.zones.map((z) => [z.id, z.gpus, z.fans, z.pid?.setpoint, z.pid?.kp])).toEqual([
+      ['z0', [0], ['a'], 70, 0.05],
+      ['z1', [1], ['b'], 65, 0.05],
+    ]);
+  });
+
+  it('refuses a merge key whose value is not a mapping, with its position', () => {
+    expect(issuesOf(`${base}server:\n  <<: 5\n`)).toEqual(['line 9, column 3: invalid YAML: a merge key (<<) takes a mapping, an alias of one, or a list of those']);
+  });
+
   it('refuses a missing file', () => {
     expect(() => loadConfigFile('/nonexistent/gance.yaml')).toThrow('/nonexistent/gance.yaml: cannot read config: file not found');
   });

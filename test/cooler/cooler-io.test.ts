@@ -11,7 +11,7 @@ import { Command, ErrorCode, REPLY_BIT, TYPE_ERROR } from '../../src/cooler/prot
 import { createSerialCooler, type SerialCooler } from '../../src/cooler/serial/index.ts';
 import { CoolerIo } from '../../src/thermal/service/cooler-io.ts';
 import { startSimulatedCooler, type SimulatedCooler } from '../helpers/avr/index.ts';
-import { quietLog, serialConfig } from './serial/setup.ts';
+import { eventually, quietLog, serialConfig } from './serial/setup.ts';
 
 let board: SimulatedCooler;
 let cooler: SerialCooler;
@@ -98,5 +98,39 @@ describe('CoolerIo link verdict', () => {
     await send();
     expect(io.lastError).toMatch(/rejected setDuty/);
     expect(warnings()).toBe(2);
+  });
+});
+
+describe("CoolerIo: whether a read comes after the device took our duties (the cooler's own failsafe is news only then)", () => {
+  it('not before duties are answered, nor after our own failsafe command until duties are answered again', async () => {
+    const io = new CoolerIo(cooler, 1000, quietLog);
+    const read = async () => {
+      const before = io.stateAt;
+      io.read();
+      await eventually(() => io.stateAt > before, 5000, 'a read');
+      return io.state!;
+    };
+    expect((await read()).failsafe).not.toBeNull();
+    expect(io.readAfterDuties).toBe(false);
+    io.write({ 'gpu0-a': 0.5 });
+    await io.whenSettled();
+    expect((await read()).failsafe).toBe(false);
+    expect(io.readAfterDuties).toBe(true);
+
+    // our own failsafe command: the firmware reports it, which is not news
+    expect(await io.failsafeNow('test')).toBe(true);
+    expect(io.readAfterDuties).toBe(false);
+    expect((await read()).failsafe).toBe(true);
+    expect(io.readAfterDuties).toBe(false);
+    io.write({ 'gpu0-a': 0.5 });
+    await io.whenSettled();
+    expect((await read()).failsafe).toBe(false);
+    expect(io.readAfterDuties).toBe(true);
+
+    // the link going down and up: a new link, nothing answered on it yet
+    cooler.emit('link', false);
+    expect(io.readAfterDuties).toBe(false);
+    await read();
+    expect(io.readAfterDuties).toBe(false);
   });
 });

@@ -59,6 +59,16 @@ describe('gance live', () => {
     expect(p.out()).not.toMatch(/live session/);
   }, 60_000);
 
+  it('--out with a URL scheme no output streams to (foo://, file://) ends at once with one line naming --out and the schemes, exit code 1', async () => {
+    const wav = toneWav(tempDir());
+    for (const url of ['foo://x', 'file:///tmp/x.mkv', 'http://127.0.0.1:1/x']) {
+      const p = run(['--audio', wav, '--network', 'demo-64', '--out', url, '--for', '30']);
+      expect(await p.exited, url).toBe(1);
+      expect(p.err(), url).toBe(`gance: --out: "${url}": a stream URL must be udp://, srt://, tcp://, rtmp://, rtmps:// (a file output is a path: .mkv, .ts, .mp4)\n`);
+      expect(p.out(), url).not.toMatch(/live session/);
+    }
+  }, 60_000);
+
   it('--daemon runs the session on a daemon through its API and deletes it on SIGINT', async () => {
     const srv = await liveServer();
     try {

@@ -1,7 +1,7 @@
 /** `gance render`, the real command: the done-when render, a SIGKILLed render resumed, a bad input. */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.ts';
@@ -174,12 +174,15 @@ describe('gance render', () => {
       ['silent audio', (_song, out) => [join(dir, 'silent.wav'), '--out', out], /^gance: render failed \(bad-input\): audio is silent: .*silent\.wav has only zero samples \(below -90\.3 dBFS, one 16-bit step\): nothing for the video to react to$/m],
       ['a missing audio file', (_song, out) => [join(dir, 'no-such.wav'), '--out', out], /^gance: render failed \(bad-input\): .*no-such\.wav/],
       ['an unknown network', (song, out) => [song, '--network', 'no-such-net', '--out', out], /^gance: render failed \(bad-input\): network "no-such-net": no such network/],
-      ['an output folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4')], /nowhere.*(does not exist|not writable)/],
+      ['an output folder that does not exist', (song) => [song, '--out', join(dir, 'nowhere', 'x.mp4')], /^gance: --out .*nowhere.*x\.mp4: cannot write: folder .*nowhere does not exist or is not writable$/m],
       // named by the option, not as the spec's "output"
       ['an --out that is a folder', (song) => [song, '--out', join(dir, 'a-folder.mp4')], /^gance: render failed \(bad-input\): --out .*a-folder\.mp4: is a folder$/m],
       ['a --debug that is a folder', (song, out) => [song, '--out', out, '--debug', join(dir, 'a-folder.mp4')], /^gance: render failed \(bad-input\): --debug .*a-folder\.mp4: is a folder$/m],
       ['a debug video in a folder that does not exist', (song, out) => [song, '--out', out, '--debug', join(dir, 'nowhere', 'd.mp4')], /^gance: render failed \(bad-input\): --debug .*nowhere.*does not exist/],
-      ['a debug video that is the output', (song, out) => [song, '--out', out, '--debug', out], /^gance: render failed \(bad-input\): output\.debugPath .*is the render's own output/],
+      // named by the options, not as the spec's output.debugPath; --force or not
+      ['a debug video that is the output', (song, out) => [song, '--out', out, '--debug', out], /^gance: --debug .*refused-[^ ]*\.mp4: is the same file as --out; give the debug video a name of its own$/m],
+      ['a debug video that is the output, with --force', (song, out) => [song, '--out', out, '--debug', out, '--force'], /^gance: --debug .*refused-[^ ]*\.mp4: is the same file as --out; give the debug video a name of its own$/m],
+      ['a debug video that is the output by another name', (song, out) => [song, '--out', out, '--debug', `${dir}/./x/../${basename(out)}`], /^gance: --debug .*refused-[^ ]*\.mp4: is the same file as --out; give the debug video a name of its own$/m],
       ['--debug with --remote', (song, out) => [song, '--out', out, '--debug', join(dir, 'd.mp4'), '--remote', 'http://127.0.0.1:9', '--network', 'demo-64'], /--debug: with --remote/],
       ['--mode projection-file-blend without --projection', (song, out) => [song, '--mode', 'projection-file-blend', '--out', out], /^gance: --mode projection-file-blend needs --projection FILE\.h5 /],
       ['an --out that is not .mp4', (song) => [song, '--out', join(dir, 'refused-x.exe')], /^gance: --out .*refused-x\.exe: the extension "\.exe" is not one the render writes; an mp4 render's file is \.mp4$/m],

@@ -40,12 +40,33 @@ export class CoolerIo {
   private lastFailureTimedOut = false;
   private failsafeSent = false;
   private inFlight: Promise<void> | null = null;
+  /**
+   * Bumped when the link goes up or down and when we command the device's failsafe: duties
+   * answered in an earlier epoch say nothing about what the device runs now.
+   */
+  private epoch = 0;
+  /** duties we sent were answered in this epoch */
+  private dutiesLanded = false;
+  /**
+   * The latest read was sent after duties we sent had been answered, in the same epoch: a
+   * failsafe it reports came after the device took our duties (its watchdog, a restart), not its
+   * power-on mode or our own failsafe command, which the loop's next duties end anyway.
+   */
+  readAfterDuties = false;
 
   constructor(
     readonly cooler: Cooler,
     private readonly timeoutMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    cooler.on('link', () => this.newEpoch());
+  }
+
+  private newEpoch(): void {
+    this.epoch += 1;
+    this.dutiesLanded = false;
+    this.readAfterDuties = false;
+  }
 
   /**
    * The latest state read from the device. While the link is not usable its failsafe flag is not
@@ -80,6 +101,7 @@ export class CoolerIo {
     if (this.abandoned >= MAX_ABANDONED && now - this.lastProbe < 5 * this.timeoutMs) return;
     this.lastProbe = now;
     this.writing = true;
+    const epoch = this.epoch;
     let settled = false;
     let driverDone = false; // the driver settled it (an answer, or its own timeout or error)
     const p = this.cooler.setDuties(duties);
@@ -103,6 +125,7 @@ export class CoolerIo {
         this.lastFailureTimedOut = false;
         this.abandoned = 0;
         this.failsafeSent = false;
+        if (epoch === this.epoch) this.dutiesLanded = true;
         // the failure is over: the next one is news even when it says the same (a flapping link
         // repeating one error was logged once, then never again across its recoveries)
         if (this.lastError !== null) this.log.info({ after: this.lastError }, 'cooler commands answered again');
@@ -132,11 +155,14 @@ export class CoolerIo {
   read(): void {
     if (this.reading || !this.cooler.linkUp) return;
     this.reading = true;
+    const epoch = this.epoch;
+    const afterDuties = this.dutiesLanded;
     withTimeout(this.cooler.read(), this.timeoutMs, 'cooler.read').then(
       (s) => {
         this.reading = false;
         this.lastRead = s;
         this.stateAt = performance.now();
+        this.readAfterDuties = afterDuties && epoch === this.epoch;
       },
       () => {
         this.reading = false;
@@ -148,12 +174,14 @@ export class CoolerIo {
   failsafe(reason: string): void {
     if (this.failsafeSent) return;
     this.failsafeSent = true;
+    this.newEpoch();
     void commandFailsafe(this.cooler, this.log, reason);
   }
 
   /** The same, awaited (daemon stop). */
   async failsafeNow(reason: string): Promise<boolean> {
     this.failsafeSent = true;
+    this.newEpoch();
     return commandFailsafe(this.cooler, this.log, reason);
   }
 }

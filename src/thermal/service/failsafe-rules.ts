@@ -45,15 +45,20 @@ export function coolerLinkLost(linkOk: boolean, lastError: string | null): Raise
 
 /**
  * The cooler runs its own failsafe (its watchdog tripped because no command reached it in time,
- * it was told to, or it has just started): its fans run at its failsafe duty, not at the duties
+ * it restarted, or something told it to): its fans run at its failsafe duty, not at the duties
  * commanded. Informs: the fans are already at that duty, and the next command that reaches it
- * ends it.
+ * ends it. A failsafe read is news only when the read was sent after the device had taken our
+ * duties since the link came up (`readAfterDuties`, CoolerIo): before that it is the firmware's
+ * power-on mode, or the one it kept while the link was away, or the one we commanded, each ended
+ * by the loop's next duties (it raised for a tick at every start and reconnection). One assumed
+ * while the link is down is raised regardless: nothing will end it until the link is back.
  */
-export function coolerInFailsafe(state: { failsafe: boolean | null; failsafeAssumed?: boolean } | null): RaisedAlarm | null {
+export function coolerInFailsafe(state: { failsafe: boolean | null; failsafeAssumed?: boolean } | null, readAfterDuties: boolean): RaisedAlarm | null {
   if (state?.failsafe !== true) return null;
+  if (!state.failsafeAssumed && !readAfterDuties) return null;
   const message = state.failsafeAssumed
     ? 'the cooler must be in its own failsafe by now (no command can have reached it within its watchdog time): fans at its failsafe duty, not the duties commanded'
-    : 'the cooler reports its own failsafe (its watchdog tripped with the host quiet, or it was told to, or it has just started): fans at its failsafe duty, not the duties commanded';
+    : 'the cooler reports its own failsafe since it took our duties (its watchdog tripped with the host quiet, or it restarted, or it was told to): fans at its failsafe duty, not the duties commanded';
   return { kind: 'cooler-failsafe', subject: 'cooler', message, failsafe: false };
 }
 

@@ -14,7 +14,9 @@
  *   controller-error  the zone controller threw, or gave fan duties that are not numbers in 0..1
  *   controller-non-finite  a controller term (PID, curve, feed-forward) came out NaN or infinite
  *   daemon-stop       the unit was stopped
- * Each is one function in failsafe-rules.ts; the tick composes them.
+ * Each is one function in failsafe-rules.ts; the tick composes them. The sensor ones do not wait
+ * for the next tick: a sample going stale, a sample that is empty, critical or shows a GPU gone,
+ * and the reading process going down each run an extra tick at once (zones at full need none).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -25,7 +27,7 @@ import type { DaemonEventBus } from '../../events.ts';
 import type { Unit } from '../../lifecycle/unit.ts';
 import type { ThermalConfig, ZoneConfig } from '../config.ts';
 import { createZoneController, type RigModel, type ZoneController, type ZoneLearned, type ZoneStepOutput } from '../control/index.ts';
-import type { GpuSensorSource } from '../sensors/types.ts';
+import type { GpuSample, GpuSensorSource } from '../sensors/types.ts';
 import { MusicRouter, type MusicAnnouncement } from '../music/router.ts';
 import { CoolerIo } from './cooler-io.ts';
 import * as rules from './failsafe-rules.ts';
@@ -134,6 +136,8 @@ export class ThermalService extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   /** an extra tick at the moment a zone GPU's sample goes stale, when that comes before the next tick */
   private staleTimer: NodeJS.Timeout | undefined;
+  /** an extra tick is queued for a sample or a source failure that puts a zone at full (judgeSoon) */
+  private judgePending = false;
   private nextAt = 0;
   private lastTickAt = -Infinity;
   private running = false;
@@ -157,6 +161,12 @@ export class ThermalService extends EventEmitter {
   };
   private readonly onMusicPosition = (p: { source: string; positionSeconds: number }) => this.music.position(p.source, p.positionSeconds, performance.now() / 1000);
   private readonly onLoadEnd = (e: { source: string }) => this.music.end(e.source);
+  private readonly onSample = (smp: GpuSample) => {
+    if (this.sampleForcesFailsafe(smp)) this.judgeSoon();
+  };
+  private readonly onSourceRunning = (up: boolean) => {
+    if (!up && [...this.zones.values()].some((z) => !z.rt.failsafe)) this.judgeSoon();
+  };
 
   constructor(private readonly opts: ThermalServiceOptions) {
     super();
@@ -226,6 +236,8 @@ export class ThermalService extends EventEmitter {
     this.opts.events?.on('music', this.onMusic);
     this.opts.events?.on('music-position', this.onMusicPosition);
     this.opts.events?.on('load-end', this.onLoadEnd);
+    this.opts.source.on('sample', this.onSample);
+    this.opts.source.on('running', this.onSourceRunning);
     await this.opts.source.start();
     this.running = true;
     this.opts.log.info({ periodMs: this.periodMs, zones: [...this.zones.keys()], source: this.opts.source.kind }, 'thermal control started; fans stay at full until the first sample');
@@ -243,6 +255,8 @@ export class ThermalService extends EventEmitter {
     this.opts.events?.off('music', this.onMusic);
     this.opts.events?.off('music-position', this.onMusicPosition);
     this.opts.events?.off('load-end', this.onLoadEnd);
+    this.opts.source.off('sample', this.onSample);
+    this.opts.source.off('running', this.onSourceRunning);
     // One last tick raises the daemon-stop alarm everywhere and commands full duty...
     this.tick();
     // ...and the device's own failsafe command makes sure of it (bounded; the reader stops meanwhile).
@@ -349,6 +363,41 @@ export class ThermalService extends EventEmitter {
     this.armStaleWatch();
   }
 
+  /**
+   * Whether this sample puts a zone that is not at full fans into failsafe: it reads no
+   * temperature, it is at or above the zone's critical limit, or (a cycle of output closed with
+   * it) a zone GPU has gone missing from the output. The same facts the tick's rules judge; the
+   * tick decides, this only says that waiting for it (up to periodMs) would be too long.
+   */
+  private sampleForcesFailsafe(smp: GpuSample): boolean {
+    let missing: ReadonlySet<number> | undefined;
+    for (const slot of this.zones.values()) {
+      if (slot.rt.failsafe) continue;
+      const gpus = slot.config.gpus;
+      if (gpus.includes(smp.index) && (smp.temperatureC === null || smp.temperatureC >= slot.controller.state().config.criticalCelsius)) return true;
+      missing ??= this.opts.source.missing();
+      if (gpus.some((g) => missing!.has(g))) return true;
+    }
+    return false;
+  }
+
+  /**
+   * A sample or a source failure that puts a zone at full is judged when it comes, not at the
+   * next tick (up to periodMs later, seconds at long periods): an extra tick (no 'tick' event),
+   * as for staleness. Queued as a microtask: out of the source's emit (a throwing tick must not
+   * unwind into its reader), before any timer or I/O, and once for a burst of lines.
+   */
+  private judgeSoon(): void {
+    if (this.judgePending || !this.running) return;
+    this.judgePending = true;
+    queueMicrotask(() => {
+      this.judgePending = false;
+      if (!this.running) return;
+      this.tick();
+      this.armStaleWatch();
+    });
+  }
+
   /** One control step for every zone. Synchronous by design. */
   tick(): void {
     const nowMs = performance.now();
@@ -376,7 +425,7 @@ export class ThermalService extends EventEmitter {
       raise(rules.daemonStop(z.id, this.stopped));
       raise(rules.sensorProcessDown(sourceState));
       raise(rules.coolerLinkLost(linkOk, this.io.lastError));
-      raise(rules.coolerInFailsafe(deviceState));
+      raise(rules.coolerInFailsafe(deviceState, this.io.readAfterDuties));
 
       const criticalCelsius = slot.controller.state().config.criticalCelsius;
       const temps: (number | null)[] = [];

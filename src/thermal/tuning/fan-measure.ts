@@ -20,12 +20,13 @@
  * (effectiveFans), except for fans the config pins (thermal.measuredFans.pin).
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { formatSchemaErrors } from '../../config/errors.ts';
 import type { FanConfig } from '../../cooler/config.ts';
+import { writeFileAtomic } from '../service/atomic-file.ts';
 import { TuningAbortedError } from './zone-io.ts';
 
 export interface FanRig {
@@ -179,17 +180,29 @@ const checkReport = TypeCompiler.Compile(FanReport);
 /** added to a measured minimum running duty and start duty before use (tolerance, warm bearings, supply sag) */
 export const MEASURED_MARGIN = { minDuty: 0.05, startDuty: 0.1 } as const;
 
+/** per report path, the save in progress: saves merge into the file, so they take turns */
+const saving = new Map<string, Promise<unknown>>();
+
+/**
+ * Merges `report` into the stored one (a measurement of some fans keeps the others' figures) and
+ * writes it whole (writeFileAtomic: a crash leaves the old file or the new one). Saves in this
+ * process take turns: two at once both read the old file, and the later write lost the other's fans.
+ */
 export async function saveFanReport(stateDir: string, report: FanReport): Promise<string> {
-  await mkdir(stateDir, { recursive: true });
-  // a measurement of some fans keeps the others' earlier figures
-  const before = await loadFanReport(stateDir).catch(() => null);
-  const merged: FanReport = before
-    ? { ...report, fans: [...before.fans.filter((f) => !report.fans.some((g) => g.id === f.id)), ...report.fans] }
-    : report;
-  const path = join(stateDir, FAN_FILE);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(merged, null, 2)}\n`);
-  await rename(`${path}.tmp`, path);
-  return path;
+  const path = resolve(stateDir, FAN_FILE);
+  const save = async () => {
+    const before = await loadFanReport(stateDir).catch(() => null);
+    const merged: FanReport = before ? { ...report, fans: [...before.fans.filter((f) => !report.fans.some((g) => g.id === f.id)), ...report.fans] } : report;
+    await writeFileAtomic(path, `${JSON.stringify(merged, null, 2)}\n`);
+    return path;
+  };
+  const next = (saving.get(path) ?? Promise.resolve()).then(save, save);
+  saving.set(path, next);
+  try {
+    return await next;
+  } finally {
+    if (saving.get(path) === next) saving.delete(path);
+  }
 }
 
 /** the report in `data`, or an error naming the file and the first field that does not pass (`fans[0].minDuty: must be >= 0`) */

@@ -3,7 +3,7 @@
  * an alarm in the API and metrics, restarts counted, automatic and logged recovery.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectFailsafe, expectRecovered, harness, untilAsync, type Harness } from './harness.ts';
+import { expectFailsafe, expectFailsafeBeforeNextTick, expectRecovered, harness, untilAsync, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -45,4 +45,12 @@ describe('thermal failsafe: the nvidia-smi process', () => {
     await untilAsync('failed sample', async () => (await h!.metric('gance_nvidia_smi_failed_samples_total')) === 1);
     expect((await h.zone()).failsafe).toBe(false);
   });
+
+  it('nvidia-smi dying puts the zones at full when it goes, not at the next tick of a long period', async () => {
+    // A period far longer than the exit takes to show (and a stale limit longer still, so that the
+    // stale watch does not do the work): judged at ticks only, it waited for the tick.
+    h = await harness({ cooler: { watchdogSeconds: 10 }, thermal: { periodMs: 4000 }, sensors: { staleAfterMs: 9000, silentAfterMs: 60_000, restartMinMs: 60_000, restartMaxMs: 60_000 } });
+    await h.underControl('gpu0', 30_000);
+    await expectFailsafeBeforeNextTick(h, () => h!.source.command({ cmd: 'exit', code: 1 }), 'nvidia-smi-down', 'simulated');
+  }, 60_000);
 });

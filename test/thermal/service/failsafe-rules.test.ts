@@ -7,6 +7,7 @@ import {
   badFanDuty,
   controllerAlarms,
   controllerThrew,
+  coolerInFailsafe,
   coolerLinkLost,
   critical,
   daemonStop,
@@ -53,6 +54,16 @@ describe('failsafe rules', () => {
     expect(coolerLinkLost(true, 'x')).toBeNull();
     expect(coolerLinkLost(false, null)).toMatchObject({ kind: 'cooler-link-lost', subject: 'cooler', message: 'the cooler link is down or not answering', failsafe: true });
     expect(coolerLinkLost(false, 'timeout')?.message).toBe('the cooler link is down or not answering (timeout)');
+  });
+
+  it("cooler's own failsafe: news only on a read sent after it took our duties, or assumed with the link down", () => {
+    expect(coolerInFailsafe(null, true)).toBeNull();
+    expect(coolerInFailsafe({ failsafe: false }, true)).toBeNull();
+    expect(coolerInFailsafe({ failsafe: null }, true)).toBeNull();
+    // its power-on mode, the one it kept while the link was away, or the one we commanded: the next duties end it
+    expect(coolerInFailsafe({ failsafe: true }, false)).toBeNull();
+    expect(coolerInFailsafe({ failsafe: true }, true)).toMatchObject({ kind: 'cooler-failsafe', subject: 'cooler', message: expect.stringContaining('reports its own failsafe since it took our duties'), failsafe: false });
+    expect(coolerInFailsafe({ failsafe: true, failsafeAssumed: true }, false)).toMatchObject({ kind: 'cooler-failsafe', message: expect.stringContaining('must be in its own failsafe by now'), failsafe: false });
   });
 
   it('GPU sample: a fresh one gives its temperature and power; missing, absent, stale or empty ones give an alarm and no temperature', () => {

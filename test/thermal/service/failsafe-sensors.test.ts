@@ -3,7 +3,7 @@
  * at 100% at the plant, an alarm in the API and in the metrics, and an automatic, logged recovery.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectFailsafe, expectRecovered, harness, type Harness } from './harness.ts';
+import { expectFailsafe, expectFailsafeBeforeNextTick, expectRecovered, harness, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -28,33 +28,7 @@ describe('thermal failsafe: sensors', () => {
     // A period far longer than the stale limit: judged at ticks only, the fault waited for the tick.
     h = await harness({ cooler: { watchdogSeconds: 10 }, thermal: { periodMs: 4000 }, sensors: { staleAfterMs: 300, silentAfterMs: 60_000 } });
     await h.underControl('gpu0', 30_000);
-    // The 'tick' event follows a periodic tick synchronously: an alarm raised in one sees it before
-    // the next turn of the event loop; an alarm raised by the stale watch does not.
-    let ticked = false;
-    h.service.on('tick', () => (ticked = true));
-    const raised = new Promise<{ byPeriodicTick: boolean }>((resolve) =>
-      h!.service.on('alarm', (e: { alarm: { kind: string; message: string }; raised: boolean }) => {
-        if (e.alarm.kind !== 'sensor-stale' || !e.raised) return;
-        ticked = false;
-        setImmediate(() => resolve({ byPeriodicTick: ticked }));
-      }),
-    );
-    h.source.command({ cmd: 'interval', ms: 60_000 });
-    const r = await raised;
-    expect(r.byPeriodicTick).toBe(false);
-    // the fans went to full then, with no periodic tick between: the plant says so before the next one
-    ticked = false;
-    expect(h.plantDuties().every((d) => d === 1) || (await new Promise<boolean>((resolve) => {
-      const check = setInterval(() => {
-        if (h!.plantDuties().every((d) => d === 1)) resolve(true);
-        else if (ticked) resolve(false);
-        else return;
-        clearInterval(check);
-      }, 5);
-    }))).toBe(true);
-    const z = await h.zone();
-    expect(z.failsafe).toBe(true);
-    expect(z.alarms.find((a) => a.kind === 'sensor-stale')).toMatchObject({ subject: 'gpu0', failsafe: true });
+    await expectFailsafeBeforeNextTick(h, () => h!.source.command({ cmd: 'interval', ms: 60_000 }), 'sensor-stale', 'gpu0');
   }, 60_000);
 
   it('a GPU missing from the samples -> its zone full, the other zone unaffected, then recovers', async () => {
@@ -93,4 +67,28 @@ describe('thermal failsafe: sensors', () => {
     h.rig.override(0, null);
     await expectRecovered(h, 'critical', 'gpu0');
   });
+
+  // A period far longer than the fault takes to show (and a stale limit longer still, so that the
+  // stale watch does not do the work): judged at ticks only, each waited for the next one.
+  const slow = { gpus: 2, cooler: { watchdogSeconds: 10 }, thermal: { periodMs: 4000 }, sensors: { staleAfterMs: 9000, silentAfterMs: 60_000 } };
+
+  it('a sample reading [N/A] puts its zone at full when it arrives, not at the next tick of a long period', async () => {
+    h = await harness(slow);
+    await h.underControl('gpu0', 30_000);
+    await expectFailsafeBeforeNextTick(h, () => h!.rig.override(0, { temperature: null }), 'sensor-missing', 'gpu0');
+    expect((await h.zone('gpu1')).failsafe).toBe(false);
+  }, 60_000);
+
+  it('a GPU gone from the output puts its zone at full when that shows, not at the next tick of a long period', async () => {
+    h = await harness(slow);
+    await h.underControl('gpu1', 30_000);
+    await expectFailsafeBeforeNextTick(h, () => h!.rig.override(1, { hidden: true }), 'sensor-missing', 'gpu1', 'gpu1');
+    expect((await h.zone('gpu1')).alarms[0]!.message).toContain('missing from the simulated output');
+  }, 60_000);
+
+  it('a sample at the critical limit puts its zone at full when it arrives, not at the next tick of a long period', async () => {
+    h = await harness({ ...slow, zone: { criticalCelsius: 85 } });
+    await h.underControl('gpu0', 30_000);
+    await expectFailsafeBeforeNextTick(h, () => h!.rig.override(0, { temperature: 90 }), 'critical', 'gpu0');
+  }, 60_000);
 });

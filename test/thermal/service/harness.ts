@@ -220,3 +220,49 @@ export async function expectRecovered(h: Harness, reason: string, subject: strin
   expect(h.logs.some((l) => l.level === 40 && l.msg.includes('FAILSAFE') && l.alarm === reason)).toBe(true);
 }
 
+
+/**
+ * Injects a fault and asserts its failsafe acted at once, not at the next periodic tick: the alarm
+ * (kind, subject, zone) is raised outside a periodic tick and the zone's fans are at full at the
+ * plant before the next one. Meant for a period far longer than the fault takes to show. The
+ * 'tick' event follows a periodic tick synchronously, so an alarm raised in one sees it before
+ * the next turn of the event loop; an alarm raised by an extra tick does not.
+ */
+export async function expectFailsafeBeforeNextTick(h: Harness, inject: () => void, kind: string, subject: string, zone = 'gpu0'): Promise<void> {
+  let ticked = false;
+  const onTick = () => (ticked = true);
+  h.service.on('tick', onTick);
+  try {
+    const raised = new Promise<{ byPeriodicTick: boolean }>((resolve) => {
+      const onAlarm = (e: { zone: string; alarm: { kind: string; subject: string }; raised: boolean }) => {
+        if (e.zone !== zone || e.alarm.kind !== kind || e.alarm.subject !== subject || !e.raised) return;
+        h.service.off('alarm', onAlarm);
+        ticked = false;
+        setImmediate(() => resolve({ byPeriodicTick: ticked }));
+      };
+      h.service.on('alarm', onAlarm);
+    });
+    inject();
+    const r = await raised;
+    expect(r.byPeriodicTick, `${kind} (${subject}) raised only by a periodic tick`).toBe(false);
+    // the fans went to full then, with no periodic tick between: the plant says so before the next one
+    ticked = false;
+    const full = () => h.plantDuties(zone).every((d) => d === 1);
+    const fullBeforeTick =
+      full() ||
+      (await new Promise<boolean>((resolve) => {
+        const check = setInterval(() => {
+          if (full()) resolve(true);
+          else if (ticked) resolve(false);
+          else return;
+          clearInterval(check);
+        }, 5);
+      }));
+    expect(fullBeforeTick, `zone ${zone}'s fans full before the next periodic tick`).toBe(true);
+    const z = await h.zone(zone);
+    expect(z.failsafe).toBe(true);
+    expect(z.alarms.find((a) => a.kind === kind)).toMatchObject({ subject, failsafe: true });
+  } finally {
+    h.service.off('tick', onTick);
+  }
+}

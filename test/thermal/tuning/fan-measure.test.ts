@@ -1,12 +1,12 @@
 /** Fan characterisation and end-of-line test on the simulated rig, in simulated time. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { ZoneConfig } from '../../../src/thermal/config.ts';
 import { FAN_40MM } from '../../../src/thermal/plant/index.ts';
-import { effectiveFans, loadFanReport, measureFans, saveFanReport } from '../../../src/thermal/tuning/fan-measure.ts';
+import { FAN_FILE, effectiveFans, loadFanReport, measureFans, saveFanReport, type FanReport } from '../../../src/thermal/tuning/fan-measure.ts';
 import { simulatedFanRig } from '../../../src/thermal/tuning/fan-rig.ts';
 import { TuningAbortedError } from '../../../src/thermal/tuning/zone-io.ts';
 
@@ -67,5 +67,24 @@ describe('gance fans measure on the simulator', () => {
     expect(err).toBeInstanceOf(TuningAbortedError);
     expect((err as Error).message).toMatch(/over its zone setpoint 75 C \+ 5 C/);
     for (const f of fans) expect(rig.plant.fan(f.id).duty).toBe(1);
+  });
+
+  it('concurrent saves each leave a whole, valid report with every fan saved, and no temp file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-fans-'));
+    const one = (id: string, minDuty: number): FanReport => ({
+      measuredAt: new Date(0).toISOString(),
+      pass: true,
+      // a long curve: a write that is not whole, or two interleaved, shows as broken JSON
+      fans: [{ id, pass: true, problems: [], maxRpm: 9000, minDuty, startDuty: 0.3, curve: Array.from({ length: 101 }, (_, k) => ({ duty: (100 - k) / 100, rpm: 90 * (100 - k) })) }],
+      thermistors: [],
+    });
+    for (let round = 0; round < 10; round++) {
+      const saved = await Promise.allSettled(fans.map((f, k) => saveFanReport(dir, one(f.id, 0.1 + round / 100 + k / 1000))));
+      expect(saved.map((r) => r.status), `round ${round}`).toEqual(fans.map(() => 'fulfilled'));
+      const loaded = await loadFanReport(dir);
+      // each save merges into the last: none loses another's fan
+      expect(loaded!.fans.map((f) => [f.id, f.minDuty]).sort()).toEqual(fans.map((f, k) => [f.id, 0.1 + round / 100 + k / 1000]).sort());
+      expect(readdirSync(dir)).toEqual([FAN_FILE]);
+    }
   });
 });
