@@ -114,7 +114,7 @@ export function lockStateDir(dir: string): StateDirLock {
       holder = undefined; // cut short by a crash while it was written: nobody holds it
     }
     if (holder !== undefined && typeof holder.pid === 'number' && holder.pid !== process.pid && holderAlive(holder)) {
-      throw new Error(`stateDir: ${dir} is in use by another gance daemon (pid ${holder.pid}); stop it first, or give this one a stateDir of its own`);
+      throw new Error(`stateDir: ${dir} is in use by another gance daemon (pid ${holder.pid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${path})`);
     }
     // stale, or this process's own: replace it, unless it changed since it was read (another start took it)
     if (readOr(path) !== found) continue;

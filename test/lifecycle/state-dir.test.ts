@@ -54,7 +54,7 @@ describe('daemon state directory', () => {
     running.push(b);
     const { code } = await b.exited;
     expect(code).not.toBe(0);
-    expect(b.stderr.trim()).toBe(`gance: stateDir: ${dir} is in use by another gance daemon (pid ${a.child.pid}); stop it first, or give this one a stateDir of its own`);
+    expect(b.stderr.trim()).toBe(`gance: stateDir: ${dir} is in use by another gance daemon (pid ${a.child.pid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${join(dir, LOCK_FILE)})`);
     expect(b.lines.map((l) => l.msg)).toEqual([expect.stringContaining('is in use by another gance daemon')]);
 
     expect((await fetch(`${address}/healthz`)).status).toBe(200);
@@ -86,7 +86,7 @@ describe('daemon state directory', () => {
     // the process that runs this test is alive, with this start time, in this boot
     const live = JSON.stringify({ pid: process.ppid, start: processStart(process.ppid), boot });
     writeFileSync(path, live);
-    expect(() => lockStateDir(dir)).toThrow(`stateDir: ${dir} is in use by another gance daemon (pid ${process.ppid}); stop it first, or give this one a stateDir of its own`);
+    expect(() => lockStateDir(dir)).toThrow(`stateDir: ${dir} is in use by another gance daemon (pid ${process.ppid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${path})`);
     expect(readFileSync(path, 'utf8')).toBe(live);
   });
 
