@@ -10,7 +10,7 @@ import { buildApp, type ApiPlugin } from './api/app.ts';
 import { indexPage } from './api/index-page.ts';
 import { httpUnit } from './api/unit.ts';
 import { resolveToken } from './api/access.ts';
-import { ensureStateDir } from './lifecycle/state-dir.ts';
+import { ensureStateDir, lockStateDir } from './lifecycle/state-dir.ts';
 import { Supervisor } from './lifecycle/supervisor.ts';
 import type { Unit } from './lifecycle/unit.ts';
 import { ServiceRegistry, type DaemonContext, type SubsystemFactory } from './subsystem.ts';
@@ -55,6 +55,8 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   const token = resolveToken(config.server.auth);
   // and a state directory that cannot hold the tunings and the render queue
   ensureStateDir(resolve(config.stateDir));
+  // and one daemon per state directory, before any subsystem reads or writes there
+  const lock = lockStateDir(resolve(config.stateDir));
   const registry = createRegistry();
   const cooler = opts.cooler ?? (await createCooler(config.cooler, { log: log.child({ unit: 'cooler' }), registry }));
   const events = createEventBus();
@@ -110,7 +112,13 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
     events,
     services,
     start: () => sup.start(),
-    stop: () => sup.stop(Math.max(500, Math.floor(config.lifecycle.stopTimeoutMs / Math.max(1, sup.units.length)))),
+    async stop() {
+      try {
+        await sup.stop(Math.max(500, Math.floor(config.lifecycle.stopTimeoutMs / Math.max(1, sup.units.length))));
+      } finally {
+        lock.release();
+      }
+    },
     async emergency(reason: string) {
       await commandFailsafe(cooler, log, reason);
       await sup.stop(500);

@@ -82,6 +82,16 @@ export class UnprocessableError extends ApiError {
   override readonly name = 'UnprocessableError';
 }
 
+/**
+ * 507: the daemon's own storage (stateDir) cannot take what the request would write, a full or
+ * read-only disk. Not the client's fault and not a bug: the operator can act on it, so it is said.
+ */
+export class InsufficientStorageError extends ApiError {
+  readonly statusCode = 507;
+  readonly error = 'Insufficient Storage';
+  override readonly name = 'InsufficientStorageError';
+}
+
 /** Any other 4xx a route must answer (403, 413, 416, ...): the code and message go out as given. */
 export class ClientError extends ApiError {
   readonly error: string;
@@ -136,7 +146,11 @@ export function schemaErrorFormatter(errors: ReadonlyArray<AjvLikeError>, dataVa
 /** The app's error handler: validation -> 400, ApiError -> its code, fastify's own 4xx -> as is, the rest -> 500. */
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
-  if (err instanceof ApiError) return reply.code(err.statusCode).headers(err.headers).send({ statusCode: err.statusCode, error: err.error, message: err.message });
+  if (err instanceof ApiError) {
+    // a 5xx is the daemon's own trouble (a full disk): the operator reads the log, not the client's reply
+    if (err.statusCode >= 500) req.log.warn({ err, url: req.url, method: req.method }, `${req.method} ${req.url}: ${err.statusCode} ${err.message}`);
+    return reply.code(err.statusCode).headers(err.headers).send({ statusCode: err.statusCode, error: err.error, message: err.message });
+  }
   // curl -d without -H sends a form: say what came and what the route takes, not just "Unsupported Media Type"
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     const content = (req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined)?.content;

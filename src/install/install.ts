@@ -27,10 +27,28 @@ m gance video
 m gance render
 `;
 
-export const TMPFILES = `# gance install: the state directory (tuning, render jobs, networks) and the API token's owner
-d ${STATE_DIR} 0750 gance gance -
-z /etc/gance/token 0640 root gance -
-`;
+/**
+ * The state directory, and the group of the files the daemon (user gance, not root) reads at start:
+ * `gance install` runs as root, so what it writes is root:root, and at 0640 the daemon could not
+ * read its own config. `z` sets the group when tmpfiles runs (the install, every boot), also on a
+ * file the operator put there later.
+ */
+export function tmpfilesConf(tokenFile: string | undefined): string {
+  const lines = [
+    '# gance install: the state directory (tuning, render jobs, networks), and the files the daemon',
+    '# reads as user gance: its config and API token (root-owned, group gance, 0640)',
+    `d ${STATE_DIR} 0750 gance gance -`,
+    `z ${CONFIG_PATH} 0640 root gance -`,
+  ];
+  if (tokenFile !== undefined && isAbsolute(tokenFile)) lines.push(`z ${tmpfilesPath(tokenFile)} 0640 root gance -`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** tmpfiles.d splits fields on whitespace and expands %-specifiers: quoted, % doubled, a path with either is taken as it is */
+function tmpfilesPath(p: string): string {
+  if (/^[A-Za-z0-9._/+@:-]+$/.test(p)) return p;
+  return `"${p.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%')}"`;
+}
 
 interface Item {
   /** absolute path on the target system (without the root prefix) */
@@ -79,7 +97,7 @@ export function plan(opts: Pick<InstallOptions, 'root' | 'config'>): { items: It
 
   const items: Item[] = [
     { path: '/etc/sysusers.d/gance.conf', kind: 'file', content: SYSUSERS, mode: 0o644, existing: 'replace', why: 'user gance, groups dialout video render' },
-    { path: '/etc/tmpfiles.d/gance.conf', kind: 'file', content: TMPFILES, mode: 0o644, existing: 'replace', why: 'state directory and token ownership' },
+    { path: '/etc/tmpfiles.d/gance.conf', kind: 'file', content: tmpfilesConf(config.server.auth.tokenFile), mode: 0o644, existing: 'replace', why: 'state directory; config and token readable by group gance' },
     { path: '/etc/systemd/system/gance.service', kind: 'file', content: readFileSync(join(REPO, 'systemd/gance.service'), 'utf8'), mode: 0o644, existing: 'replace', why: 'the service' },
     { path: '/etc/udev/rules.d/99-gance-cooler.rules', kind: 'file', content: pinnedUdevRule(readFileSync(join(REPO, 'systemd/99-gance-cooler.rules'), 'utf8'), serial), mode: 0o644, existing: 'replace', why: 'the cooler as /dev/gance-cooler' },
     { path: '/etc/gance', kind: 'dir', mode: 0o755, existing: 'keep', why: 'config directory' },

@@ -61,6 +61,7 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
     for (const t of timers) clearInterval(t);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onSignal);
     process.off('uncaughtException', onCrash);
     process.off('unhandledRejection', onRejection);
     notifier.close();
@@ -77,6 +78,9 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
       return;
     }
     exiting = true;
+    if (signal === 'SIGHUP') {
+      log.warn({ signal }, 'SIGHUP: the config is not reloaded in place; stopping (under systemd, Restart=always starts the daemon again on the config file as it is now)');
+    }
     log.info({ signal }, 'stopping');
     notifier.send('STOPPING=1');
     const bound = setTimeout(() => {
@@ -119,6 +123,9 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
 
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // node's default for SIGHUP (a closed terminal, `systemctl kill -s HUP`, an operator's reload
+  // habit) ends the process at once, without the fans' failsafe: it takes the stop path instead
+  process.on('SIGHUP', onSignal);
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onRejection);
 

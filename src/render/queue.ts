@@ -8,7 +8,7 @@
  * that paused it): it stays running and keeps its workDir, so the runner continues after its
  * last finished segment.
  */
-import { ConflictError, NotFoundError } from '../api/errors.ts';
+import { ConflictError, InsufficientStorageError, NotFoundError } from '../api/errors.ts';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -128,6 +128,18 @@ export class JobFinishedError extends ConflictError {
   }
 }
 
+/**
+ * A write the store refused because of the disk under it: a full stateDir answered POST
+ * /v1/renders with a bare 500 ("internal error") while the log said SQLITE_FULL.
+ */
+export function storageError(err: unknown, file: string, what: string): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return err;
+  const why =
+    code === 'SQLITE_FULL' ? 'the disk is full' : code.startsWith('SQLITE_READONLY') ? 'it is read-only' : code.startsWith('SQLITE_IOERR') ? `the disk refused the write (${code})` : undefined;
+  return why === undefined ? err : new InsufficientStorageError(`${what}: the render queue (${file}, in stateDir) cannot be written: ${why}`, { cause: err });
+}
+
 export function newJobId(): string {
   return randomBytes(6).toString('hex');
 }
@@ -177,12 +189,16 @@ export class JobQueue {
   create(input: NewJob): Job {
     const id = input.id ?? newJobId();
     const t = this.now();
-    this.db
-      .prepare(
-        `INSERT INTO jobs (id, state, spec, priority, stage, work_dir, upload_dir, created_at, updated_at)
-         VALUES (?, 'queued', ?, ?, 'queued', ?, ?, ?, ?)`,
-      )
-      .run(id, JSON.stringify(input.spec), input.spec.priority, join(this.workRoot, id), input.uploadDir ?? null, t, t);
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO jobs (id, state, spec, priority, stage, work_dir, upload_dir, created_at, updated_at)
+           VALUES (?, 'queued', ?, ?, 'queued', ?, ?, ?, ?)`,
+        )
+        .run(id, JSON.stringify(input.spec), input.spec.priority, join(this.workRoot, id), input.uploadDir ?? null, t, t);
+    } catch (err) {
+      throw storageError(err, this.file, 'not queued');
+    }
     return this.get(id)!;
   }
 
@@ -285,6 +301,14 @@ export class JobQueue {
 
   /** Queued or running -> cancelled; a finished job throws JobFinishedError, an unknown one JobNotFoundError. */
   cancel(id: string): { job: Job; wasRunning: boolean } {
+    try {
+      return this.cancelStored(id);
+    } catch (err) {
+      throw storageError(err, this.file, 'not cancelled');
+    }
+  }
+
+  private cancelStored(id: string): { job: Job; wasRunning: boolean } {
     return this.db.transaction(() => {
       const job = this.require(id);
       if (FINISHED_STATES.includes(job.state)) throw new JobFinishedError(job);

@@ -56,6 +56,29 @@ describe('gance install', () => {
     expect(readFileSync(join(root, 'etc/gance/token'), 'utf8').trim()).toBe(token);
   });
 
+  it('leaves the config and the token readable by the daemon user: group gance through tmpfiles.d, as systemd-tmpfiles applies it', () => {
+    const root = scratch();
+    const cfg = join(scratch(), 'rig.yaml');
+    // a token somewhere else than the example's /etc/gance/token gets its own line
+    writeFileSync(cfg, readFileSync(join(REPO, 'config/rig.example.yaml'), 'utf8').replace('tokenFile: /etc/gance/token', 'tokenFile: /etc/gance/api token%'));
+    install({ root, dryRun: false, config: cfg, ...quiet });
+    const conf = readFileSync(join(root, 'etc/tmpfiles.d/gance.conf'), 'utf8');
+    expect(conf).toMatch(/^z \/etc\/gance\/config\.yaml 0640 root gance -$/m);
+    expect(conf).toMatch(/^z "\/etc\/gance\/api token%%" 0640 root gance -$/m);
+    expect(conf).not.toMatch(/^z \/etc\/gance\/token /m);
+    if (process.getuid?.() !== 0) return; // chown on the scratch root needs root; the lines above are what the rig gets
+    const users = spawnSync('systemd-sysusers', [`--root=${root}`], { encoding: 'utf8' });
+    expect(users.status, users.stderr).toBe(0);
+    const tmpfiles = spawnSync('systemd-tmpfiles', [`--root=${root}`, '--create'], { encoding: 'utf8' });
+    expect(tmpfiles.status, tmpfiles.stderr).toBe(0);
+    const gid = Number(/^gance:x:(\d+):/m.exec(readFileSync(join(root, 'etc/group'), 'utf8'))![1]);
+    for (const p of ['etc/gance/config.yaml', 'etc/gance/api token%']) {
+      expect(statSync(join(root, p)).gid, p).toBe(gid);
+      expect(mode(join(root, p)), p).toBe('640');
+    }
+    expect(statSync(join(root, 'var/lib/gance')).gid).toBe(gid);
+  });
+
   it('never replaces an existing config or token; puts back a unit someone changed, and a mode', () => {
     const root = scratch();
     install({ root, dryRun: false, ...quiet });

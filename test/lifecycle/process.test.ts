@@ -44,6 +44,18 @@ describe('daemon process lifecycle', PROCESS_TEST, () => {
     expect(d.lines.findIndex(isFailsafe)).toBeLessThan(d.lines.findIndex((l) => l.msg === 'stopped'));
   });
 
+  it('on SIGHUP stops the same way, failsafe first, and says that the config is not reloaded', async () => {
+    const d = track(spawnCli(['daemon', '--config', writeTempConfig(testConfigYaml(NO_SYNTHESIS))]));
+    await d.address();
+    d.child.kill('SIGHUP');
+    const { code, signal } = await d.exited;
+    // node's default for SIGHUP was to end at once: signal SIGHUP, no failsafe, no log line
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(d.lines.find((l) => /^SIGHUP: the config is not reloaded in place; stopping/.test(l.msg))).toBeDefined();
+    expect(d.lines.find(isFailsafe)?.reason).toBe('daemon stop');
+    expect(d.lines.findIndex(isFailsafe)).toBeLessThan(d.lines.findIndex((l) => l.msg === 'stopped'));
+  });
+
   it('on an uncaught exception commands the failsafe and exits 1', async () => {
     // Synthesis off: exiting while onnxruntime is creating a session in a worker thread can end the
     // process by a signal after the failsafe (seen once in CI, under load), which is not what this tests.

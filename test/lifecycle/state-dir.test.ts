@@ -4,11 +4,13 @@
  * queue's mkdir or SQLite error ("EEXIST: file already exists, mkdir ..."; as a user without write
  * access "unable to open database file", no path at all).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnCli, testConfigYaml, writeTempConfig, type DaemonProcess } from '../helpers/daemon-process.ts';
+import { LOCK_FILE, lockStateDir, processStart } from '../../src/lifecycle/state-dir.ts';
 
 const running: DaemonProcess[] = [];
 afterEach(() => {
@@ -32,5 +34,69 @@ describe('daemon state directory', () => {
       // refused before the cooler opened or thermal started: the one log line is the refusal itself
       expect(d.lines.map((l) => l.msg), dir).toEqual([expect.stringContaining(`stateDir: cannot use ${dir}`)]);
     }
+  });
+
+  it('a second daemon on the same state directory is refused before it touches anything; the first keeps serving and keeps its saved tuning', { timeout: 120_000 }, async () => {
+    const yaml = testConfigYaml('synthesis: { enabled: false }\n');
+    const dir = /^stateDir: (.*)$/m.exec(yaml)![1]!;
+    const a = spawnCli(['daemon', '--config', writeTempConfig(yaml)]);
+    running.push(a);
+    const address = await a.address();
+    // the zone's tuning endpoint answers 409 until thermal control has loaded the saved tunings
+    let patched: Response;
+    while ((patched = await fetch(`${address}/v1/thermal/zones/z0`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"pid":{"setpoint":70}}' })).status === 409) await new Promise((r) => setTimeout(r, 100));
+    expect(patched.status).toBe(200);
+    expect(((await patched.json()) as { persisted: boolean }).persisted).toBe(true);
+    const saved = readFileSync(join(dir, 'thermal-tuning.json'), 'utf8');
+
+    // another port (0), the same state directory: it used to start and overwrite the first's files from its own memory
+    const b = spawnCli(['daemon', '--config', writeTempConfig(yaml)]);
+    running.push(b);
+    const { code } = await b.exited;
+    expect(code).not.toBe(0);
+    expect(b.stderr.trim()).toBe(`gance: stateDir: ${dir} is in use by another gance daemon (pid ${a.child.pid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${join(dir, LOCK_FILE)})`);
+    expect(b.lines.map((l) => l.msg)).toEqual([expect.stringContaining('is in use by another gance daemon')]);
+
+    expect((await fetch(`${address}/healthz`)).status).toBe(200);
+    expect(readFileSync(join(dir, 'thermal-tuning.json'), 'utf8')).toBe(saved);
+    a.child.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+    // a clean stop leaves no lock behind
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('a lock whose process is gone is taken over: a dead pid, a reused pid, another boot, a file cut short; a live holder is named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
+    const path = join(dir, LOCK_FILE);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    for (const stale of [
+      JSON.stringify({ pid: dead, start: '1', boot }),
+      JSON.stringify({ pid: 1, start: 'not-its-start', boot }),
+      JSON.stringify({ pid: process.ppid, start: processStart(process.ppid), boot: 'another-boot' }),
+      '{"pid": 4',
+    ]) {
+      writeFileSync(path, stale);
+      const lock = lockStateDir(dir);
+      expect(JSON.parse(readFileSync(path, 'utf8')), stale).toMatchObject({ pid: process.pid });
+      lock.release();
+      expect(existsSync(path), stale).toBe(false);
+    }
+
+    // the process that runs this test is alive, with this start time, in this boot
+    const live = JSON.stringify({ pid: process.ppid, start: processStart(process.ppid), boot });
+    writeFileSync(path, live);
+    expect(() => lockStateDir(dir)).toThrow(`stateDir: ${dir} is in use by another gance daemon (pid ${process.ppid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${path})`);
+    expect(readFileSync(path, 'utf8')).toBe(live);
+  });
+
+  it('the same process takes its own lock again (a daemon made anew), and an earlier release leaves the newer lock alone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
+    const first = lockStateDir(dir);
+    const second = lockStateDir(dir);
+    first.release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(true);
+    second.release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 });

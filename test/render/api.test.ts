@@ -371,9 +371,9 @@ describe('/v1/renders', () => {
     const post = doc.paths['/v1/renders/']!.post!;
     expect(Object.keys(post.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);
     expect(Object.keys(post.requestBody!.content['application/json']!.schema.properties!)).toEqual(expect.arrayContaining(['audio', 'networks', 'latents', 'output', 'priority']));
-    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '403', '409', '413', '415', '422']);
+    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '403', '409', '413', '415', '422', '507']);
     expect(Object.keys(doc.paths['/v1/renders/{id}']!.get!.responses).sort()).toEqual(['200', '404']);
-    expect(Object.keys(doc.paths['/v1/renders/{id}']!.delete!.responses).sort()).toEqual(['200', '404', '409']);
+    expect(Object.keys(doc.paths['/v1/renders/{id}']!.delete!.responses).sort()).toEqual(['200', '404', '409', '507']);
     expect(Object.keys(doc.paths['/v1/renders/{id}/output']!.get!.responses).sort()).toEqual(['200', '206', '404', '409', '416']);
     expect(Object.keys(doc.paths['/v1/renders/{id}/debug']!.get!.responses).sort()).toEqual(['200', '206', '404', '409', '416']);
   });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { REPO } from '../helpers/daemon-process.ts';
 import { ServerConfig } from '../../src/config/schema.ts';
+import { parseConfigText } from '../../src/config/load.ts';
 
 const unitPath = join(REPO, 'systemd/gance.service');
 const text = readFileSync(unitPath, 'utf8');
@@ -60,5 +61,28 @@ describe('systemd/gance.service', () => {
     expect(limit).toMatch(/^\d+$/);
     const { maxConnections } = Value.Default(ServerConfig, {}) as { maxConnections: number };
     expect(Number(limit)).toBeGreaterThanOrEqual(maxConnections * 16);
+  });
+
+  // ProtectSystem=strict leaves the unit's own StateDirectory (and any ReadWritePaths) the only
+  // writable places; a relative path resolves against WorkingDirectory (/opt/gance, read-only), so
+  // render.outputRoot: ./renders refused every API render on the rig ("cannot be made").
+  it.each(['config/rig.example.yaml', 'config/rig.firmata.example.yaml'])('%s writes only where the unit lets it write, and passes the config check', (file) => {
+    const config = parseConfigText(readFileSync(join(REPO, file), 'utf8'), file);
+    const cwd = directives('WorkingDirectory')[0]!;
+    const writable = [...directives('StateDirectory').flatMap((d = '') => d.split(/\s+/).map((n) => `/var/lib/${n}`)), ...directives('ReadWritePaths').flatMap((d = '') => d.split(/\s+/))];
+    expect(writable).toContain('/var/lib/gance');
+    const inside = (p: string) => writable.some((w) => {
+      const r = relative(w, resolve(cwd, p));
+      return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+    });
+    const written = {
+      stateDir: config.stateDir,
+      'render.outputRoot': config.render.outputRoot,
+      ...(config.render.workDir === null ? {} : { 'render.workDir': config.render.workDir }),
+    };
+    for (const [key, p] of Object.entries(written)) expect(inside(p), `${key}: ${p} (from ${cwd})`).toBe(true);
+    // read by the daemon only, but an operator (not root) puts the media and networks there
+    expect(inside(config.render.mediaRoot), `render.mediaRoot: ${config.render.mediaRoot}`).toBe(true);
+    for (const d of config.synthesis.networks.dirs) expect(inside(d), `synthesis.networks.dirs: ${d}`).toBe(true);
   });
 });
