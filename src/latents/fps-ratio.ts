@@ -8,3 +8,23 @@ export function divideNoRemainder(numerator: number, denominator: number, what: 
   }
   return Math.trunc(q);
 }
+
+/** What of a projection file paces a blend (ProjectionFileReader's, without loading h5wasm here). */
+export interface ProjectionPace {
+  path: string;
+  latentCount: number;
+  attributes: { projectionFps: number | null };
+}
+
+/**
+ * Output frames each projection latent is held for (output fps / projection_fps), refusing a file
+ * that cannot pace a blend, named: otherwise an empty file or a non-positive projection_fps came
+ * out as a frame count of 0 or less, reported against the audio file.
+ */
+export function framesPerProjectionLatent(fps: number, reader: ProjectionPace): number {
+  if (reader.latentCount === 0) throw new LatentError('LATENT_BAD_PARAMETER', 'projection file holds no final latents', reader.path);
+  const pfps = reader.attributes.projectionFps;
+  if (pfps === null) throw new LatentError('LATENT_FPS_RATIO', 'projection file has no projection_fps', reader.path);
+  if (!(pfps > 0)) throw new LatentError('LATENT_FPS_RATIO', `projection_fps is ${pfps}; expected a positive frame rate`, reader.path);
+  return divideNoRemainder(fps, pfps, 'output fps / projection fps', reader.path);
+}
