@@ -1,6 +1,6 @@
 /** gance network list: the real command, run from a folder other than the repository's. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/daemon-process.ts';
@@ -52,6 +52,27 @@ describe('gance network list', () => {
     expect(json.status).toBe(1);
     const listed = JSON.parse(json.stdout) as Array<{ id: string; error?: string }>;
     expect(listed.map((n) => [n.id, n.error === undefined])).toEqual([['cut', false], ['garbage', false], ['good', true], ['renamed-input', false]]);
+  });
+
+  it('a FIFO (or folder) named like a sidecar or an ONNX file is listed as not a file, without blocking on it', () => {
+    const dir = join(elsewhere, 'fifo-nets');
+    placeNetwork(dir, 'good');
+    const { onnxPath } = placeNetwork(dir, 'pipe-onnx');
+    rmSync(onnxPath);
+    const { sidecarPath } = placeNetwork(dir, 'pipe-json');
+    rmSync(sidecarPath);
+    for (const fifo of [onnxPath, sidecarPath]) expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    mkdirSync(join(dir, 'folder.json'));
+    // opening a FIFO no one writes blocks; the daemon scans with the same code on its event loop.
+    // The timeout only ends a run that blocked, so that it fails instead of hanging the suite.
+    const r = spawnSync(process.execPath, [CLI, 'network', 'list', dir], { cwd: elsewhere, encoding: 'utf8', timeout: 120_000 });
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^good\t64px\t/m);
+    expect(r.stdout).toContain(`pipe-onnx\tERROR\t${onnxPath}: not a regular file\n`);
+    expect(r.stdout).toContain(`pipe-json\tERROR\t${sidecarPath}: not a regular file\n`);
+    expect(r.stdout).toContain(`folder\tERROR\t${join(dir, 'folder.json')}: not a regular file\n`);
   });
 
   it('a folder of good networks exits 0', () => {

@@ -13,7 +13,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export const SIDECAR_FORMAT = 'gance-stylegan2-onnx';
 export const SIDECAR_VERSION = 1;
@@ -161,8 +161,11 @@ function consistencyProblems(s: NetworkSidecar): string[] {
 export function readSidecar(file: string): NetworkSidecar {
   let text: string;
   try {
+    // a FIFO would block the read, and with it the daemon's event loop (the catalogue reads sidecars on it)
+    if (!statSync(file).isFile()) throw new SidecarError(file, 'not a regular file');
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof SidecarError) throw err;
     throw new SidecarError(file, `cannot read: ${(err as Error).message}`);
   }
   let parsed: unknown;
