@@ -11,13 +11,12 @@ import { resampledLength } from '../audio/resampy.ts';
 import { frameRms } from '../audio/features/rms.ts';
 import { richFeaturesOffline, type RichFeatures } from '../audio/features/rich.ts';
 import { SpectrogramRows, spectrogramState, type SpectrogramState } from '../audio/features/spectrogram-rows.ts';
-import { MIN_SPECTROGRAM_FRAMES } from '../audio/features/spectrogram.ts';
 import { ProjectionFileReader } from './projection/reader.ts';
 import { LATENT_WIDTH } from './projection/format.ts';
 import { noiseBlend, projectionBlend } from './blend.ts';
 import type { LatentsConfig } from './config.ts';
 import { LatentError } from './errors.ts';
-import { divideNoRemainder, framesPerProjectionLatent } from './fps-ratio.ts';
+import { divideNoRemainder, projectionFrames } from './fps-ratio.ts';
 import type { LatentFrame } from './frame.ts';
 import { ganceNoise } from './noise.ts';
 import { analysisPool, type AnalysisPool } from './analysis-pool.ts';
@@ -97,17 +96,9 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
       } else if (reader.numWs !== cfg.numWs) {
         throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);
       }
-      const multiplier = framesPerProjectionLatent(cfg.fps, reader);
-      targetVectors = Math.trunc(multiplier * reader.latentCount);
-      // the file, not the track, sets the frame count here: too few is the file's to answer for
-      if (targetVectors < MIN_SPECTROGRAM_FRAMES) {
-        throw new LatentError(
-          'LATENT_BAD_PARAMETER',
-          `${reader.latentCount} projection latents at ${cfg.fps} fps give ${targetVectors} video frames; GANce's smoothing needs at least ${MIN_SPECTROGRAM_FRAMES}`,
-          reader.path,
-        );
-      }
-      projection = { reader, framesPerLatent: multiplier };
+      const paced = projectionFrames(cfg.fps, reader);
+      targetVectors = paced.frames;
+      projection = { reader, framesPerLatent: paced.framesPerLatent };
     }
     return await analyse(opts, projection, targetVectors, lap, timings);
   } catch (err) {
