@@ -166,7 +166,7 @@ export function register(program: Command): void {
 
   network
     .command('list')
-    .description('list the networks (NAME.onnx + NAME.json) in a folder')
+    .description('list the networks (NAME.onnx + NAME.json) in a folder, checked as the daemon checks them (exit 1 if any cannot be used)')
     .argument('[dir]', 'folder (default: the bundled networks)')
     .option('--json', 'print JSON')
     .action(async (named: string | undefined, opts: { json?: boolean }) => {
@@ -177,8 +177,12 @@ export function register(program: Command): void {
         (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? 'no such folder' : `cannot read it (${e.code ?? 'error'})`),
       );
       if (kind !== null) throw new Error(`network list: ${dir}: ${kind}`);
-      const { listNetworks } = await stylegan2();
-      const nets = listNetworks(dir);
+      // the daemon's own checks (the sidecar, then the ONNX file's inputs and outputs against it),
+      // so a network listed here as usable is one the daemon will offer
+      const [{ NetworkCatalogue }, { default: pino }] = await Promise.all([import('../synthesis/networks/catalogue.ts'), import('pino')]);
+      const nets = new NetworkCatalogue({ dirs: [dir], log: pino({ level: 'silent' }) }).scan();
+      // a broken network exits 1, so the listing can gate a deployment
+      if (nets.some((n) => n.error)) process.exitCode = 1;
       if (opts.json) {
         process.stdout.write(JSON.stringify(nets.map((n) => ({ id: n.id, onnx: n.onnxPath, error: n.error, ...(n.sidecar ? { resolution: n.sidecar.resolution, numWs: n.sidecar.numWs, dtype: n.sidecar.dtype, inputs: n.sidecar.inputs.map((i) => i.name), sourceHash: n.sidecar.sourceHash } : {}) })), null, 2) + '\n');
         return;

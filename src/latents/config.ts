@@ -134,7 +134,10 @@ export function checkLatentsConfig(config: LatentsConfig, field: (name: keyof La
 /** Why a file cannot be opened for reading, or null when it can. */
 function unreadable(path: string): string | null {
   try {
-    if (statSync(path).isDirectory()) return 'is a directory';
+    const st = statSync(path);
+    if (st.isDirectory()) return 'is a directory';
+    // a FIFO passes access() and then blocks the HDF5 open, for good, on the event loop
+    if (!st.isFile()) return 'not a regular file';
     accessSync(path, constants.R_OK);
     return null;
   } catch (err) {

@@ -16,7 +16,7 @@ import { LATENT_WIDTH } from './projection/format.ts';
 import { noiseBlend, projectionBlend } from './blend.ts';
 import type { LatentsConfig } from './config.ts';
 import { LatentError } from './errors.ts';
-import { divideNoRemainder } from './fps-ratio.ts';
+import { divideNoRemainder, projectionFrames } from './fps-ratio.ts';
 import type { LatentFrame } from './frame.ts';
 import { ganceNoise } from './noise.ts';
 import { analysisPool, type AnalysisPool } from './analysis-pool.ts';
@@ -96,11 +96,9 @@ export async function prepareOffline(opts: OfflineOptions): Promise<OfflinePlan>
       } else if (reader.numWs !== cfg.numWs) {
         throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);
       }
-      const pfps = reader.attributes.projectionFps;
-      if (pfps === null) throw new LatentError('LATENT_FPS_RATIO', 'projection file has no projection_fps', reader.path);
-      const multiplier = divideNoRemainder(cfg.fps, pfps, `output fps / projection fps`, reader.path);
-      targetVectors = Math.trunc(multiplier * reader.latentCount);
-      projection = { reader, framesPerLatent: multiplier };
+      const paced = projectionFrames(cfg.fps, reader);
+      targetVectors = paced.frames;
+      projection = { reader, framesPerLatent: paced.framesPerLatent };
     }
     return await analyse(opts, projection, targetVectors, lap, timings);
   } catch (err) {

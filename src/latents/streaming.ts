@@ -13,7 +13,7 @@ import { LATENT_WIDTH } from './projection/format.ts';
 import { noiseBlend, projectionBlend } from './blend.ts';
 import type { LatentsConfig } from './config.ts';
 import { LatentError } from './errors.ts';
-import { divideNoRemainder } from './fps-ratio.ts';
+import { framesPerProjectionLatent } from './fps-ratio.ts';
 import type { LatentFrame } from './frame.ts';
 import { ganceNoise } from './noise.ts';
 import { StreamingNetworkSwitch } from './network-switch.ts';
@@ -51,11 +51,9 @@ export async function* streamingLatents(blocks: AsyncIterable<AudioBlock>, opts:
   } else {
     const reader = opts.projection;
     if (!reader) throw new LatentError('LATENT_BAD_PARAMETER', 'projection-file-blend needs an open projection file');
+    // an empty file has no rows to count: said as empty, not as "0 rows"
+    framesPerLatent = framesPerProjectionLatent(cfg.fps, reader);
     if (reader.numWs !== cfg.numWs) throw new LatentError('LATENT_SHAPE_MISMATCH', `projection latents have ${reader.numWs} rows, the network takes ${cfg.numWs}`, reader.path);
-    if (reader.latentCount === 0) throw new LatentError('LATENT_BAD_PARAMETER', 'projection file holds no latents', reader.path);
-    const pfps = reader.attributes.projectionFps;
-    if (pfps === null) throw new LatentError('LATENT_FPS_RATIO', 'projection file has no projection_fps', reader.path);
-    framesPerLatent = divideNoRemainder(cfg.fps, pfps, 'output fps / projection fps', reader.path);
   }
   const pendingRich: { features: RichFeatures; receivedAt: bigint }[] = [];
   let w0Cache: { index: number; w0: Float32Array } | null = null;

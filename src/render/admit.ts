@@ -12,6 +12,7 @@ import { AudioError } from '../audio/errors.ts';
 import { spectrogramFrames } from '../audio/features/spectrogram.ts';
 import { analysisGrid, checkSilence } from '../audio/silence.ts';
 import type { LatentsConfig } from '../latents/config.ts';
+import type { ProjectionFileReader } from '../latents/projection/reader.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
 import { findNetwork, geometry, mergeLatents, projectionMissing, renderNetwork, type RenderNetwork } from './resolve.ts';
 import type { RenderSpec } from './spec.ts';
@@ -74,6 +75,37 @@ function tooShort(spec: RenderSpec, names: { audio: readonly string[] }, latents
   throw new RequestError(422, `${field}: ${what} ${spec.audio.length === 1 ? 'is' : 'are'} ${seconds.toFixed(3)} s: too short for the analysis, which needs at least ${MIN_FRAMES} video frames (about ${need} s at ${latents.fps} fps)`);
 }
 
+/**
+ * The projection file opens as a complete GANce projection for these networks (w rows, network
+ * MD5 when configured) and paces a blend at the render's fps: an empty, damaged or misfit file
+ * was answered 202 and failed in the job's analysis.
+ */
+async function checkProjection(latents: LatentsConfig, spec: RenderSpec, names: { projectionFile?: string | undefined }): Promise<void> {
+  if (latents.mode !== 'projection-file-blend' || latents.projectionFile === null) return;
+  const path = latents.projectionFile;
+  const own = spec.latents.projectionFile !== undefined;
+  const field = own ? 'body/latents/projectionFile' : 'latents.projectionFile (the daemon\'s synthesis.latents.projectionFile)';
+  const name = own ? (names.projectionFile ?? path) : path;
+  // h5wasm loads only for a projection render
+  const [{ ProjectionFileReader: Reader }, { ProjectionError }, { LatentError }, { projectionFrames }] = await Promise.all([
+    import('../latents/projection/reader.ts'),
+    import('../latents/projection/errors.ts'),
+    import('../latents/errors.ts'),
+    import('../latents/fps-ratio.ts'),
+  ]);
+  let reader: ProjectionFileReader | undefined;
+  try {
+    reader = await Reader.open(path, { numWs: latents.numWs, ...(latents.projectionNetworkMd5 ? { networkMd5: latents.projectionNetworkMd5 } : {}) });
+    projectionFrames(latents.fps, reader);
+  } catch (err) {
+    if (!(err instanceof ProjectionError || err instanceof LatentError)) throw err;
+    const why = err.message.startsWith(`${path}: `) ? err.message.slice(path.length + 2) : err.message;
+    throw new RequestError(422, `${field}: "${name}": ${why.split(path).join(name)}`);
+  } finally {
+    reader?.close();
+  }
+}
+
 export function renderAdmission(opts: AdmitOptions): AdmitRender {
   return async (spec, names) => {
     const networks: RenderNetwork[] = [];
@@ -84,6 +116,7 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
     }
     refusal('body/latents', () => void (latents = mergeLatents(opts.latents, spec, networks)), { path: spec.latents.projectionFile, name: names.projectionFile });
     refusal('body/output/size', () => void geometry(spec.output, networks));
+    await checkProjection(latents, spec, names);
     let first: { name: string; rate: number } | null = null;
     let seconds: number | null = 0;
     for (const [k, file] of spec.audio.entries()) {

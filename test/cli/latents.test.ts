@@ -143,6 +143,17 @@ describe('gance latents', () => {
     expect(f.stderr).toBe(`gance: --out ${folder}: cannot write: ${folder} is a directory\n`);
   });
 
+  it('a FIFO given as the projection file is refused at once naming it, not opened (an open would block for good)', { timeout: 180_000 }, () => {
+    const fifo = join(dir, 'pipe.h5');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // SIGKILL: the blocked open ignored SIGTERM; the bound only ends a run that blocked, so it fails, not hangs
+    const r = spawnSync(process.execPath, [CLI, 'latents', '--audio', song, '--out', join(dir, 'piped.npy'), '--projection', fifo], { cwd: REPO, encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--projection (synthesis.latents.projectionFile): cannot read "${fifo}": not a regular file`);
+    expect(leftovers(dir, 'piped.')).toEqual([]);
+  });
+
   it('a damaged projection file (corrupt gzip chunk, truncated, NaN latents): one line naming the file, no HDF5 dump, non-zero exit, no output', { timeout: 60_000 }, async () => {
     const sub = join(dir, 'damaged');
     mkdirSync(sub);

@@ -1,10 +1,11 @@
 /** gance network list: the real command, run from a folder other than the repository's. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/daemon-process.ts';
 import { tempDir } from '../audio/wav.ts';
+import { placeNetwork } from '../synthesis/networks/fixtures.ts';
 
 const elsewhere = tempDir('gance-network-cli-');
 const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: elsewhere, encoding: 'utf8' });
@@ -27,6 +28,61 @@ describe('gance network list', () => {
       expect(r.stdout, dir).toBe('');
       expect(r.stderr, dir).toBe(`gance: network list: ${dir}: ${why}\n`);
     }
+  });
+
+  it('checks each ONNX file as the daemon does: a garbage, truncated or mismatched one is listed as an error and exits 1', () => {
+    const dir = join(elsewhere, 'broken-nets');
+    placeNetwork(dir, 'good');
+    placeNetwork(dir, 'garbage', { onnx: 'this is not protobuf at all, just text' });
+    const demo = readFileSync(placeNetwork(dir, 'cut').onnxPath);
+    writeFileSync(join(dir, 'cut.onnx'), demo.subarray(0, 5000));
+    placeNetwork(dir, 'renamed-input', {
+      edit: (s) => {
+        s.inputs[0]!.name = 'latent';
+      },
+    });
+    const r = gance('network', 'list', dir);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^good\t64px\t/m);
+    expect(r.stdout).toMatch(new RegExp(`^garbage\tERROR\t${join(dir, 'garbage.onnx')}: not an ONNX model`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^cut\tERROR\t${join(dir, 'cut.onnx')}: not an ONNX model`, 'm'));
+    expect(r.stdout).toMatch(/^renamed-input\tERROR\t.*input 'latent' .* is missing from the ONNX model/m);
+    const json = gance('network', 'list', '--json', dir);
+    expect(json.status).toBe(1);
+    const listed = JSON.parse(json.stdout) as Array<{ id: string; error?: string }>;
+    expect(listed.map((n) => [n.id, n.error === undefined])).toEqual([['cut', false], ['garbage', false], ['good', true], ['renamed-input', false]]);
+  });
+
+  it('a FIFO (or folder) named like a sidecar or an ONNX file is listed as not a file, without blocking on it', () => {
+    const dir = join(elsewhere, 'fifo-nets');
+    placeNetwork(dir, 'good');
+    const { onnxPath } = placeNetwork(dir, 'pipe-onnx');
+    rmSync(onnxPath);
+    const { sidecarPath } = placeNetwork(dir, 'pipe-json');
+    rmSync(sidecarPath);
+    for (const fifo of [onnxPath, sidecarPath]) expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    mkdirSync(join(dir, 'folder.json'));
+    // opening a FIFO no one writes blocks; the daemon scans with the same code on its event loop.
+    // The timeout only ends a run that blocked, so that it fails instead of hanging the suite.
+    const r = spawnSync(process.execPath, [CLI, 'network', 'list', dir], { cwd: elsewhere, encoding: 'utf8', timeout: 120_000 });
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^good\t64px\t/m);
+    expect(r.stdout).toContain(`pipe-onnx\tERROR\t${onnxPath}: not a regular file\n`);
+    expect(r.stdout).toContain(`pipe-json\tERROR\t${sidecarPath}: not a regular file\n`);
+    expect(r.stdout).toContain(`folder\tERROR\t${join(dir, 'folder.json')}: not a regular file\n`);
+  });
+
+  it('a folder of good networks exits 0', () => {
+    const dir = join(elsewhere, 'good-nets');
+    placeNetwork(dir, 'a');
+    placeNetwork(dir, 'b');
+    const r = gance('network', 'list', dir);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0])).toEqual(['a', 'b']);
   });
 });
 

@@ -134,8 +134,26 @@ describe('offline latents', () => {
     await expect(prepareOffline({ files: [song], config: { ...defaults(), mode: 'projection-file-blend' } })).rejects.toThrow(/needs synthesis\.latents\.projectionFile/);
   });
 
+  it('refuses a projection file that cannot drive a blend naming it, not the audio: no latents, projection_fps <= 0, too few latents', async () => {
+    const latents = (n: number) => Array.from({ length: n }, (_, i) => new Float32Array(18 * 512).fill(i / 10));
+    const cases: Array<[string, number, number, RegExp]> = [
+      ['empty.h5', 30, 0, /empty\.h5: projection file holds no final latents$/],
+      ['negative.h5', -30, 4, /negative\.h5: projection_fps is -30; expected a positive frame rate$/],
+      ['zero.h5', 0, 4, /zero\.h5: projection_fps is 0; expected a positive frame rate$/],
+      ['few.h5', 60, 3, /few\.h5: 3 projection latents at 60 fps give 3 video frames; GANce's smoothing needs at least 7$/],
+    ];
+    for (const [name, projectionFps, count, message] of cases) {
+      const proj = await writeSmallProjection(join(dir, name), { projectionFps, originalFrameCount: 2 * count, latents: latents(count) });
+      const cfg = { ...defaults(), mode: 'projection-file-blend' as const, projectionFile: proj };
+      const err = await prepareOffline({ files: [song], config: cfg }).then(() => null, (e: unknown) => e as LatentError);
+      expect(err, name).toBeInstanceOf(LatentError);
+      expect(err!.file, name).toBe(proj);
+      expect(err!.message, name).toMatch(message);
+    }
+  });
+
   it('closes a projection file it opened when the preparation fails', async () => {
-    const make = (path: string, projectionFps: number) => writeSmallProjection(path, { projectionFps, originalFrameCount: 4, latents: [0, 1].map((i) => new Float32Array(18 * 512).fill(i)) });
+    const make = (path: string, projectionFps: number) => writeSmallProjection(path, { projectionFps, originalFrameCount: 8, latents: [0, 1, 2, 3].map((i) => new Float32Array(18 * 512).fill(i)) });
     const close = vi.spyOn(ProjectionFileReader.prototype, 'close');
     try {
       // refused on the fps ratio, right after opening

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,8 @@ import { createLiveParams, updateLiveParams } from '../../src/latents/params.ts'
 import { noiseLoop, streamingLatents } from '../../src/latents/streaming.ts';
 import { ProjectionFileReader } from '../../src/latents/projection/reader.ts';
 import { LegacyRandomState } from '../../src/latents/rng.ts';
-import { addInto, clicks, tone } from '../audio/wav.ts';
+import { addInto, clicks, tempDir, tone } from '../audio/wav.ts';
+import { writeSmallProjection } from './projection/small-file.ts';
 import { H5PY_PROJECTION } from '../audio/features/gance-reference.ts';
 
 const cfg = (over: Partial<LatentsConfig> = {}) => ({ ...(Value.Default(LatentsConfig, {}) as LatentsConfig), ...over });
@@ -81,6 +83,23 @@ describe('streaming latents', () => {
     const odd = cfg({ mode: 'projection-file-blend', fps: 50 });
     await expect(streamingLatents(blocksOf(music()), { config: odd, params: createLiveParams(odd, 1), projection: reader }).next()).rejects.toMatchObject({ code: 'LATENT_FPS_RATIO' });
     reader.close();
+  });
+
+  it('refuses an empty projection file as empty (not as one of 0 rows) and a non-positive projection_fps, naming the file', async () => {
+    const dir = tempDir('gance-stream-proj-');
+    const pc = cfg({ mode: 'projection-file-blend' });
+    for (const [name, projectionFps, count, message] of [
+      ['empty.h5', 30, 0, 'projection file holds no final latents'],
+      ['backwards.h5', -30, 2, 'projection_fps is -30; expected a positive frame rate'],
+    ] as const) {
+      const path = await writeSmallProjection(join(dir, name), { projectionFps, latents: Array.from({ length: count }, () => new Float32Array(18 * 512)) });
+      const reader = await ProjectionFileReader.open(path, { numWs: 18 });
+      try {
+        await expect(streamingLatents(blocksOf(music()), { config: pc, params: createLiveParams(pc, 1), projection: reader }).next()).rejects.toThrow(`${path}: ${message}`);
+      } finally {
+        reader.close();
+      }
+    }
   });
 });
 

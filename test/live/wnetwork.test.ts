@@ -3,6 +3,7 @@
  * (projection-file-blend), fed as w rows; refused, naming what is missing, without the file or with
  * a z network.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProjectionFileWriter } from '../../src/latents/projection/writer.ts';
@@ -74,5 +75,21 @@ describe('live sessions on w networks', () => {
     expect(missing.status).toBe(422);
     expect(missing.body.message).toMatch(/projectionFile.*nope\.h5/);
     expect(srv.service.list()).toHaveLength(0);
+  }, 60_000);
+
+  it('refuses an empty (said as empty, not as "0 rows"), non-HDF5 or misfit projection file with 422 naming it, and starts no session', async () => {
+    const garbage = join(dir, 'garbage.h5');
+    writeFileSync(garbage, 'not hdf5 at all');
+    const cases: Array<[string, RegExp]> = [
+      [await writeProjection(join(dir, 'empty.h5'), W_NET_ROWS, 0), /empty\.h5: projection file holds no final latents/],
+      [garbage, /garbage\.h5: not an HDF5 file/],
+      [await writeProjection(join(dir, 'misfit.h5'), W_NET_ROWS + 2, 4), /misfit\.h5: latents have 6 w rows but the network takes 4/],
+    ];
+    for (const [file, message] of cases) {
+      const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['w-index'], projectionFile: file });
+      expect({ file, status: r.status }).toEqual({ file, status: 422 });
+      expect(r.body.message).toMatch(message);
+      expect(srv.service.list()).toHaveLength(0);
+    }
   }, 60_000);
 });

@@ -3,7 +3,7 @@
  * real network catalogue and real ffprobe, instead of a 202 and a job that fails a moment later.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +13,9 @@ import { checkAudio } from '../../src/render/preflight.ts';
 import { RenderFailure } from '../../src/render/types.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from '../../src/synthesis/networks/catalogue.ts';
-import { tone, writeWav } from '../audio/wav.ts';
+import { tempDir, tone, writeWav } from '../audio/wav.ts';
+import { ProjectionFileWriter } from '../../src/latents/projection/writer.ts';
+import { W_NET_ROWS, writeWIndexNetwork } from './helpers.ts';
 import { multipartBody, rendersApp } from './api-setup.ts';
 import { fakeRunner } from './fake-runner.ts';
 import { until } from './job-helpers.ts';
@@ -173,5 +175,50 @@ describe('render admission', () => {
     expect(res.json().message).not.toContain(s.uploadRoot);
     expect(readdirSync(s.uploadRoot)).toEqual([]);
     expect(s.queue.list({ limit: 50 })).toEqual([]);
+  });
+});
+
+describe('render admission of a projection file', () => {
+  async function projection(path: string, rows: number, count: number): Promise<void> {
+    const w = await ProjectionFileWriter.create(
+      path,
+      {
+        originalTargetPath: 'face.mp4', originalWidthHeight: [4, 4], projectionWidthHeight: [4, 4], targetMd5Hash: '0'.repeat(32),
+        originalNetworkPath: 'net.pkl', networkMd5Hash: '1'.repeat(32), stepsInProjection: 10, noisesShapes: null,
+        latentsHistoriesEnabled: false, noisesHistoriesEnabled: false, imagesHistoriesEnabled: false,
+        originalFps: 30, projectionFps: 2, originalFrameCount: 2 * count, projectionFrameCount: count,
+      },
+      rows,
+    );
+    const image = { height: 2, width: 2, channels: 3, data: new Uint8Array(12) };
+    for (let i = 0; i < count; i++) w.addFrame({ targetImage: image, finalLatents: new Float32Array(rows * 512).fill(i / 10), finalImage: image });
+    w.complete();
+  }
+
+  it('refuses an empty, damaged, misfit or too short projection file with 422 naming it by the client\'s name; a good one is queued', async () => {
+    const nets = tempDir('gance-admit-nets-');
+    writeWIndexNetwork(nets, 'w-index');
+    const catalogue = new NetworkCatalogue({ dirs: [nets], log: pino({ level: 'silent' }) });
+    const admit = renderAdmission({ catalogue, latents: loadConfigFile().synthesis.latents });
+    const s = await rendersApp(fakeRunner({ frames: 4, batch: 4 }), {}, { admit, networks: () => [{ id: 'w-index', state: 'available' }] });
+    apps.push(s);
+    writeWav(join(s.mediaRoot, 'tone.wav'), 22050, 1, tone(22050, 2, [440]));
+    mkdirSync(join(s.mediaRoot, 'p'));
+    await projection(join(s.mediaRoot, 'p', 'empty.h5'), W_NET_ROWS, 0);
+    await projection(join(s.mediaRoot, 'p', 'misfit.h5'), W_NET_ROWS + 2, 4);
+    // 2 latents at 2 projected frames a second, rendered at 2 fps: 2 video frames
+    await projection(join(s.mediaRoot, 'p', 'short.h5'), W_NET_ROWS, 2);
+    await projection(join(s.mediaRoot, 'p', 'good.h5'), W_NET_ROWS, 4);
+    writeFileSync(join(s.mediaRoot, 'p', 'garbage.h5'), 'not hdf5 at all');
+    const body = (projectionFile: string, fps = 24) => ({ audio: ['tone.wav'], networks: ['w-index'], latents: { fps, projectionFile, blendDepth: 2 } });
+    await expectRefused(s, [
+      [body('p/empty.h5'), /^body\/latents\/projectionFile: "p\/empty\.h5": projection file holds no final latents$/],
+      [body('p/garbage.h5'), /^body\/latents\/projectionFile: "p\/garbage\.h5": not an HDF5 file/],
+      [body('p/misfit.h5'), /^body\/latents\/projectionFile: "p\/misfit\.h5": latents have 6 w rows but the network takes 4/],
+      [body('p/short.h5', 2), /^body\/latents\/projectionFile: "p\/short\.h5": 2 projection latents at 2 fps give 2 video frames; GANce's smoothing needs at least 7$/],
+    ]);
+    const ok = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body('p/good.h5') });
+    expect(ok.statusCode).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
   });
 });

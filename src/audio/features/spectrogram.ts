@@ -284,6 +284,9 @@ export interface GanceSpectrogram {
   vectorLength: number;
 }
 
+/** Fewest video frames a track can give: GANce's cross-frame smoothing window (SPECTROGRAM_SMOOTHING.across). */
+export const MIN_SPECTROGRAM_FRAMES = 7;
+
 /** Refuses parameters GANce's pipeline cannot take; returns the frame count. */
 export function checkSpectrogramInput(sampleCount: number, opts: SpectrogramOptions): number {
   const vl = opts.vectorLength;
@@ -291,7 +294,7 @@ export function checkSpectrogramInput(sampleCount: number, opts: SpectrogramOpti
   const [lo, hi] = opts.amplitudeRange;
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new FeatureError('FEATURE_BAD_PARAMETER', `amplitude range must be two finite numbers, got [${lo}, ${hi}]`, opts.file);
   const frames = spectrogramFrames(sampleCount, vl);
-  if (frames < 7) throw new FeatureError('FEATURE_TOO_SHORT', `the track gives ${frames} video frames; GANce's smoothing needs at least 7`, opts.file);
+  if (frames < MIN_SPECTROGRAM_FRAMES) throw new FeatureError('FEATURE_TOO_SHORT', `the track gives ${frames} video frames; GANce's smoothing needs at least ${MIN_SPECTROGRAM_FRAMES}`, opts.file);
   return frames;
 }
 

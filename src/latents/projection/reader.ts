@@ -2,7 +2,7 @@
  * Reads GANce projection files lazily: opening reads the attributes and the list of per-frame dataset
  * names; each latent or image is read from the file when asked for.
  */
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Dataset, File as H5File, Group } from 'h5wasm/node';
 import { ProjectionError } from './errors.ts';
@@ -133,6 +133,8 @@ export class ProjectionFileReader {
   static async open(path: string, opts: OpenOptions = {}): Promise<ProjectionFileReader> {
     const abs = resolve(path);
     if (!existsSync(abs)) throw new ProjectionError('PROJECTION_UNREADABLE', 'file does not exist', path);
+    // h5wasm reads synchronously: a FIFO would block the process (the daemon's event loop) for good
+    if (!statSync(abs).isFile()) throw new ProjectionError('PROJECTION_UNREADABLE', 'not a regular file', path);
     const lib = await h5();
     h5Module = (await h5Library()).Module;
     let file: H5File;

@@ -3,7 +3,7 @@
  * length prefixes let the reader hop over the nodes and weights (which come before the graph's
  * inputs and outputs in the file), so checking a 120 MB network reads a few kilobytes.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { onnxSchema } from '../onnx/graph.ts';
 
 export interface OnnxValue {
@@ -130,8 +130,11 @@ function toValue(info: DecodedValueInfo): OnnxValue {
 export function readOnnxIo(file: string): OnnxIo {
   let fd: number;
   try {
+    // opening a FIFO blocks until someone writes to it: the daemon's event loop would stop here
+    if (!statSync(file).isFile()) throw new OnnxFileError(file, 'not a regular file');
     fd = openSync(file, 'r');
   } catch (err) {
+    if (err instanceof OnnxFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new OnnxFileError(file, code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`);
   }

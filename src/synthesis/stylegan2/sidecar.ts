@@ -13,7 +13,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 export const SIDECAR_FORMAT = 'gance-stylegan2-onnx';
 export const SIDECAR_VERSION = 1;
@@ -114,6 +114,8 @@ export class SidecarError extends Error {
 export function parseSidecar(value: unknown, file = 'sidecar'): NetworkSidecar {
   if (Value.Check(NetworkSidecar, value)) {
     if (value.wAvg.length !== value.wDim) throw new SidecarError(file, `wAvg has ${value.wAvg.length} values, wDim is ${value.wDim}`);
+    const problems = consistencyProblems(value);
+    if (problems.length > 0) throw new SidecarError(file, problems.join('; '));
     return value;
   }
   const issues = [...Value.Errors(NetworkSidecar, value)].slice(0, 8).map((e) => {
@@ -123,11 +125,47 @@ export function parseSidecar(value: unknown, file = 'sidecar'): NetworkSidecar {
   throw new SidecarError(file, `not a gance network sidecar: ${issues.join('; ')}`);
 }
 
+/**
+ * What the fields say about each other. The ONNX file is checked against `inputs`/`outputs` only,
+ * so `output` and `resolution` (what renders size their pictures by) must agree with those shapes,
+ * or a render would be accepted and fail at its first frame. `onnx` is a name in the sidecar's own
+ * folder: a path would let a sidecar load a model from outside the configured network folders.
+ */
+function consistencyProblems(s: NetworkSidecar): string[] {
+  const problems: string[] = [];
+  if (/[/\\]/.test(s.onnx) || s.onnx === '.' || s.onnx === '..') problems.push(`onnx: must be a file name in the sidecar's folder, got "${s.onnx}"`);
+  const dims = (shape: TensorContract['shape']) => `[${shape.join(', ')}]`;
+  s.inputs.forEach((t, i) => {
+    if (t.role !== 'latent') return;
+    const [a, b] = t.shape.slice(1);
+    const z = t.shape.length === 2 && a === s.zDim;
+    const w = t.shape.length === 3 && a === s.numWs && b === s.wDim;
+    if (!z && !w) problems.push(`inputs[${i}].shape: ${dims(t.shape)} is neither z [batch, zDim ${s.zDim}] nor w [batch, numWs ${s.numWs}, wDim ${s.wDim}]`);
+  });
+  s.outputs.forEach((o, i) => {
+    if (o.role === 'frames') {
+      const want = [s.output.height, s.output.width, s.imgChannels];
+      if (o.shape.length !== 4 || want.some((d, k) => o.shape[k + 1] !== d)) {
+        problems.push(`outputs[${i}].shape: ${dims(o.shape)} does not match output ${s.output.width}x${s.output.height} with imgChannels ${s.imgChannels} (expected [batch, ${want.join(', ')}])`);
+      }
+    } else if (o.role === 'image') {
+      const want = [s.imgChannels, s.resolution, s.resolution];
+      if (o.shape.length !== 4 || want.some((d, k) => o.shape[k + 1] !== d)) {
+        problems.push(`outputs[${i}].shape: ${dims(o.shape)} does not match resolution ${s.resolution} with imgChannels ${s.imgChannels} (expected [batch, ${want.join(', ')}])`);
+      }
+    }
+  });
+  return problems;
+}
+
 export function readSidecar(file: string): NetworkSidecar {
   let text: string;
   try {
+    // a FIFO would block the read, and with it the daemon's event loop (the catalogue reads sidecars on it)
+    if (!statSync(file).isFile()) throw new SidecarError(file, 'not a regular file');
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof SidecarError) throw err;
     throw new SidecarError(file, `cannot read: ${(err as Error).message}`);
   }
   let parsed: unknown;

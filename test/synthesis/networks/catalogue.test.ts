@@ -1,5 +1,5 @@
 import { rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue, poolNetwork } from '../../../src/synthesis/networks/catalogue.ts';
 import { tinyNetBytes } from '../pool/tiny-net.ts';
@@ -33,7 +33,7 @@ describe('network catalogue', () => {
     placeNetwork(dir, 'garbage', { onnx: 'not a model at all' });
     placeNetwork(dir, 'badjson', { edit: () => '{ "format": "gance-stylegan2-onnx", ' });
     placeNetwork(dir, 'badfield', { edit: (s) => ({ ...s, resolution: 'big' }) });
-    placeNetwork(dir, 'wrongdim', { edit: (s) => ({ ...s, outputs: s.outputs.map((o) => (o.name === 'frames' ? { ...o, shape: ['N', 128, 128, 3] } : o)) }) });
+    placeNetwork(dir, 'wrongdim', { edit: (s) => ({ ...s, output: { ...s.output, width: 128, height: 128 }, outputs: s.outputs.map((o) => (o.name === 'frames' ? { ...o, shape: ['N', 128, 128, 3] } : o)) }) });
     placeNetwork(dir, 'nobatch', { edit: (s) => ({ ...s, inputs: s.inputs.map((i) => (i.name === 'z' ? { ...i, shape: [1, 512] } : i)) }) });
     const { onnxPath } = placeNetwork(dir, 'noonnx');
     rmSync(onnxPath);
@@ -60,6 +60,38 @@ describe('network catalogue', () => {
     expect(warned().sort()).toEqual(['badfield', 'badjson', 'garbage', 'mismatch', 'noonnx', 'nobatch', 'wrongdim'].sort());
     cat.scan();
     expect(warned()).toHaveLength(7);
+  });
+
+  it('refuses a sidecar whose onnx leads out of its folder (../, an absolute path), naming the field', () => {
+    const outside = tempDir();
+    const { onnxPath: elsewhere } = placeNetwork(outside, 'elsewhere');
+    const dir = tempDir();
+    placeNetwork(dir, 'climb', { edit: (s) => ({ ...s, onnx: `../${basename(outside)}/elsewhere.onnx` }) });
+    placeNetwork(dir, 'absolute', { edit: (s) => ({ ...s, onnx: elsewhere }) });
+    placeNetwork(dir, 'dots', { edit: (s) => ({ ...s, onnx: '..' }) });
+    placeNetwork(dir, 'good');
+    const cat = new NetworkCatalogue({ dirs: [dir], log: captureLog().log });
+    const byId = new Map(cat.scan().map((e) => [e.id, e]));
+    expect(byId.get('good')!.error).toBeUndefined();
+    expect(byId.get('climb')!.error).toBe(`${join(dir, 'climb.json')}: onnx: must be a file name in the sidecar's folder, got "../${basename(outside)}/elsewhere.onnx"`);
+    expect(byId.get('absolute')!.error).toBe(`${join(dir, 'absolute.json')}: onnx: must be a file name in the sidecar's folder, got "${elsewhere}"`);
+    expect(byId.get('dots')!.error).toMatch(/dots\.json: onnx: must be a file name in the sidecar's folder, got "\.\."/);
+    // nothing outside the folder is offered for loading
+    expect(cat.list().filter((e) => !e.error).map((e) => e.onnxPath)).toEqual([join(dir, 'good.onnx')]);
+  });
+
+  it('refuses a sidecar whose zDim, output size or resolution contradicts its tensor shapes (a render would fail at its first frame)', () => {
+    const dir = tempDir();
+    placeNetwork(dir, 'wider', { edit: (s) => ({ ...s, output: { ...s.output, width: 128, height: 128 } }) });
+    placeNetwork(dir, 'sharper', { edit: (s) => ({ ...s, resolution: 128 }) });
+    placeNetwork(dir, 'grey', { edit: (s) => ({ ...s, imgChannels: 1 }) });
+    placeNetwork(dir, 'hugez', { edit: (s) => ({ ...s, zDim: 1e12 }) });
+    const cat = new NetworkCatalogue({ dirs: [dir], log: captureLog().log });
+    const err = (id: string) => cat.scan().find((e) => e.id === id)!.error ?? '';
+    expect(err('wider')).toBe(`${join(dir, 'wider.json')}: outputs[0].shape: [N, 64, 64, 3] does not match output 128x128 with imgChannels 3 (expected [batch, 128, 128, 3])`);
+    expect(err('sharper')).toBe(`${join(dir, 'sharper.json')}: outputs[1].shape: [N, 3, 64, 64] does not match resolution 128 with imgChannels 3 (expected [batch, 3, 128, 128])`);
+    expect(err('hugez')).toBe(`${join(dir, 'hugez.json')}: inputs[0].shape: [N, 512] is neither z [batch, zDim 1000000000000] nor w [batch, numWs 10, wDim 128]`);
+    expect(err('grey')).toMatch(/grey\.json: outputs\[0\]\.shape: \[N, 64, 64, 3\] does not match output 64x64 with imgChannels 1 .*; outputs\[1\]\.shape: \[N, 3, 64, 64\] does not match resolution 64 with imgChannels 1/);
   });
 
   it('keeps the first of two networks with one id and says where the other is shadowed', () => {
