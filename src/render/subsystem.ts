@@ -41,6 +41,10 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
   const latents = ctx.services.get('latents');
   const stateDir = resolve(ctx.config.stateDir);
   const queue = new JobQueue({ stateDir, ...(cfg.workDir === null ? {} : { workRoot: resolve(cfg.workDir) }) });
+  if (queue.setAside) {
+    const { path, reason } = queue.setAside;
+    log.error({ file: path, reason }, `render queue ${queue.file} could not be read (${reason}): set aside as ${path}; the jobs it held are not in the queue, which starts empty`);
+  }
   const throttle = new GpuThrottle();
   throttle.onHold((h) => log.info(h, `renders on ${h.gpus.map(name).join(', ')} held: ${h.reason}`));
   const synthesis = ctx.config.synthesis;
