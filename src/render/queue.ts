@@ -272,6 +272,12 @@ export class JobQueue {
     return new Set(rows.flatMap((r) => (r.debug ? [r.path, r.debug] : [r.path])));
   }
 
+  /** Upload folders of queued and running jobs (the others' were removed when they ended, or should have been). */
+  activeUploads(): Set<string> {
+    const rows = this.db.prepare("SELECT upload_dir AS dir FROM jobs WHERE state IN ('queued', 'running') AND upload_dir IS NOT NULL").all() as Array<{ dir: string }>;
+    return new Set(rows.map((r) => r.dir));
+  }
+
   counts(): Record<JobState, number> {
     const out = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>) out[r.state] = r.n;
