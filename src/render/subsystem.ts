@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Unit } from '../lifecycle/unit.ts';
 import type { DaemonContext, Subsystem } from '../subsystem.ts';
-import { renderAdmission } from './admit.ts';
+import { limitAdmission, renderAdmission } from './admit.ts';
 import { rendersApi } from './api.ts';
 import { encodeParallel } from './encode-args.ts';
 import { createRenderMetrics } from './metrics.ts';
@@ -123,7 +123,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     networks: () => networks.list().networks,
     gpus: devices,
     gpuSettings,
-    admit: renderAdmission({ catalogue: networks.catalogue, latents: latents.config }),
+    admit: limitAdmission(renderAdmission({ catalogue: networks.catalogue, latents: latents.config })),
     onClose: () => queue.close(),
   });
   return { units: [unit], plugins: [plugin], service };
