@@ -11,6 +11,7 @@ import { probeAudio } from '../audio/decode.ts';
 import { AudioError } from '../audio/errors.ts';
 import { spectrogramFrames } from '../audio/features/spectrogram.ts';
 import { analysisGrid, checkSilence } from '../audio/silence.ts';
+import { ClientError } from '../api/errors.ts';
 import type { LatentsConfig } from '../latents/config.ts';
 import type { ProjectionFileReader } from '../latents/projection/reader.ts';
 import type { NetworkCatalogue } from '../synthesis/networks/catalogue.ts';
@@ -152,4 +153,55 @@ export function renderAdmission(opts: AdmitOptions): AdmitRender {
     const field = spec.audio.length === 1 ? 'body/audio/0' : 'body/audio';
     throw new RequestError(422, `${field}: audio is silent: ${spec.audio.map((f, k) => `"${names.audio[k] ?? f}"`).join(' + ')} ${check.why}`);
   };
+}
+
+/** 429: more renders are being checked at the door than the daemon takes at once. */
+export class AdmissionBusyError extends ClientError {
+  override readonly name = 'AdmissionBusyError';
+  override readonly headers = { 'retry-after': '5' };
+  constructor(message: string) {
+    super(429, message);
+  }
+}
+
+/**
+ * Renders checked at once, and waiting for a check, by default (see limitAdmission). The line is
+ * short: a request waiting sends nothing, and past server.idleTimeoutMs (60 s) the server drops it
+ * without an answer; four checks' time each is far less than that.
+ */
+export const ADMIT_AT_ONCE = 4;
+export const ADMIT_WAITING = 16;
+
+/**
+ * `admit` run for at most `atOnce` requests at a time, `waiting` more queued for a turn, and any
+ * beyond that refused at once with 429 (Retry-After). Each check runs ffprobe and ffmpeg (up to
+ * ADMIT_SCAN_SECONDS of decoding, twice): unbounded, a burst of submissions ran one pair per request
+ * (40 at once: 41 processes and 170 descriptors, with `server.maxConnections` at half of the
+ * descriptor limit), enough to take the descriptors and the CPU that nvidia-smi, the cooler link
+ * and the live sessions need.
+ */
+export function limitAdmission(admit: AdmitRender, opts: { atOnce?: number; waiting?: number } = {}): AdmitRender & { running(): number; waiting(): number } {
+  const atOnce = opts.atOnce ?? ADMIT_AT_ONCE;
+  const maxWaiting = opts.waiting ?? ADMIT_WAITING;
+  let running = 0;
+  const queue: Array<() => void> = [];
+  const limited = async (spec: RenderSpec, names: Parameters<AdmitRender>[1]): Promise<void> => {
+    if (running >= atOnce) {
+      if (queue.length >= maxWaiting) {
+        throw new AdmissionBusyError(`body: ${running + queue.length} renders are being checked before they are queued (at most ${atOnce} at once and ${maxWaiting} waiting); send it again in a moment`);
+      }
+      // the slot is handed over by the check that ends (running stays counted)
+      await new Promise<void>((resolve) => queue.push(resolve));
+    } else {
+      running++;
+    }
+    try {
+      await admit(spec, names);
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+  return Object.assign(limited, { running: () => running, waiting: () => queue.length });
 }

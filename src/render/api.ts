@@ -164,7 +164,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           description:
             'Queue a render (202). JSON: a RenderSpec whose audio and projection files are names under the daemon\'s render.mediaRoot and whose output.path is a name under render.outputRoot. ' +
             `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it). Any other content type: 415. ` +
-            'Every audio file is probed (and the track they make checked for sound: silent audio, no sample of the mix at -90.3 dBFS, is 422) and the networks, latents settings and output size checked before the render is queued: what can only fail is 422 naming the field.',
+            'Every audio file is probed (and the track they make checked for sound: silent audio, no sample of the mix at -90.3 dBFS, is 422) and the networks, latents settings and output size checked before the render is queued: what can only fail is 422 naming the field. ' +
+            'A few renders are checked at once and a few more wait for their turn; past that the request is 429 with Retry-After.',
           tags,
           body: {
             content: {
@@ -172,7 +173,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
               'multipart/form-data': { schema: UploadBody },
             },
           },
-          response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 415: ErrorReply, 422: ErrorReply, 507: ErrorReply },
+          response: { 202: RenderJobView, 400: ErrorReply, 403: ErrorReply, 409: ErrorReply, 413: ErrorReply, 415: ErrorReply, 422: ErrorReply, 429: ErrorReply, 507: ErrorReply },
         },
         validatorCompiler: specCompiler as never,
       },

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, rename, unlink } from 'node:fs/promises';
+import { copyFile, link, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
 /** Codes that mean "something is at the target" from link(2), rename(2) of a folder and copyfile with COPYFILE_EXCL. */
@@ -56,6 +56,64 @@ export function keptName(final: string): string {
   const ext = extname(final);
   const stem = basename(final, ext);
   return join(dirname(final), `${stem}.kept-${randomBytes(4).toString('hex')}${ext}`);
+}
+
+/** temporary names this process is writing now (see removeStaleTemps) */
+const inUse = new Set<string>();
+
+/**
+ * A temporary name beside `final` for this process to write before place(): `.NAME.tmp-PID-XXXXXXXX`.
+ * It counts as in use until releaseTemp (removeStaleTemps leaves it alone).
+ */
+export function tempName(final: string): string {
+  const name = join(dirname(final), `.${basename(final)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  inUse.add(name);
+  return name;
+}
+
+export function releaseTemp(name: string): void {
+  inUse.delete(name);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return code(err) === 'EPERM';
+  }
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Removes temporary names of `final` (tempName's, and the run config's `.NAME.tmp-PID`) that no
+ * running render will place any more: their process is gone (a daemon killed while it muxed
+ * leaves one the size of the output in the output folder, and its orphaned ffmpeg may even finish
+ * it), or it is this process's pid from an earlier life (a container's daemon is often pid 1
+ * every time) and not in use here. A live process's stay: a `gance render` of the same name.
+ * Returns what was removed.
+ */
+export async function removeStaleTemps(final: string): Promise<string[]> {
+  const dir = dirname(final);
+  const pattern = new RegExp(`^\\.${escape(basename(final))}\\.tmp-(\\d+)(?:-[0-9a-f]+)?$`);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = pattern.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const path = join(dir, n);
+    if (pid === process.pid ? inUse.has(path) : alive(pid)) continue;
+    await rm(path, { recursive: true, force: true });
+    removed.push(path);
+  }
+  return removed;
 }
 
 /** Thrown by the run config's placement: the caller keeps the output elsewhere and says why. */

@@ -11,7 +11,7 @@
 import { ConflictError, InsufficientStorageError, NotFoundError } from '../api/errors.ts';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RenderSpec } from './spec.ts';
 import type { RenderFailureReason, RenderProgress, RenderStage } from './types.ts';
@@ -144,9 +144,57 @@ export function newJobId(): string {
   return randomBytes(6).toString('hex');
 }
 
+/** The store's file does not read as a job store (the message says why). */
+class CorruptStoreError extends Error {}
+
+const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
+
+/** Opens, checks and migrates the store in `file`; a file that does not read throws CorruptStoreError. */
+function openStore(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    // FULL: a job marked done must survive the power loss that follows
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    // a damaged page deep in the file opens fine and fails the first query that reaches it (a 500
+    // on GET /v1/renders, a scheduler that cannot start): found here instead, in a file of a few MB
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new CorruptStoreError(`${file}: damaged (${String(check)})`);
+    migrate(db, file);
+    return db;
+  } catch (err) {
+    db?.close();
+    if (err instanceof CorruptStoreError) throw err;
+    const code = (err as { code?: string }).code ?? '';
+    if (CORRUPT_CODES.has(code)) throw new CorruptStoreError(`${file}: ${(err as Error).message}`, { cause: err });
+    // the file is named: better-sqlite3's own words ("unable to open database file") do not
+    if (err instanceof Error && !err.message.startsWith(file)) err.message = `${file}: ${err.message}`;
+    throw err;
+  }
+}
+
+function migrate(db: Database.Database, file: string): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  const from = row?.version ?? 0;
+  if (from > MIGRATIONS.length) {
+    throw new Error(`${file}: schema version ${from} is newer than this gance knows (${MIGRATIONS.length}); refusing to touch it`);
+  }
+  const apply = db.transaction(() => {
+    for (let v = from; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    db.prepare('DELETE FROM schema_version').run();
+    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
+  });
+  apply();
+}
+
 export class JobQueue {
   readonly file: string;
   readonly workRoot: string;
+  /** the store found damaged at open and moved here (the queue started empty), with why; the daemon logs it */
+  readonly setAside: { path: string; reason: string } | null = null;
   private readonly db: Database.Database;
   private readonly now: () => number;
 
@@ -155,27 +203,24 @@ export class JobQueue {
     this.file = join(opts.stateDir, 'renders.sqlite');
     this.workRoot = opts.workRoot ?? join(opts.stateDir, 'renders');
     this.now = opts.now ?? Date.now;
-    this.db = new Database(this.file);
-    this.db.pragma('journal_mode = WAL');
-    // FULL: a job marked done must survive the power loss that follows
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
-  }
-
-  private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    const row = this.db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-    const from = row?.version ?? 0;
-    if (from > MIGRATIONS.length) {
-      throw new Error(`${this.file}: schema version ${from} is newer than this gance knows (${MIGRATIONS.length}); refusing to touch it`);
+    try {
+      this.db = openStore(this.file);
+    } catch (err) {
+      if (!(err instanceof CorruptStoreError)) throw err;
+      // A store that does not read (a crash or a full disk mid-write, a bad sector, a truncated
+      // copy) would stop every start, and with it the fan control: under systemd's Restart=always a
+      // crash loop. It is set aside, kept for whoever wants to look, and the queue starts empty.
+      const aside = `${this.file}.bad-${new Date(this.now()).toISOString().replace(/[:.]/g, '-')}`;
+      for (const ext of ['', '-wal', '-shm']) {
+        try {
+          renameSync(this.file + ext, aside + ext);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
+      }
+      this.setAside = { path: aside, reason: err.message };
+      this.db = openStore(this.file);
     }
-    const apply = this.db.transaction(() => {
-      for (let v = from; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
-      this.db.prepare('DELETE FROM schema_version').run();
-      this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
-    });
-    apply();
   }
 
   schemaVersion(): number {
@@ -241,6 +286,12 @@ export class JobQueue {
       .prepare("SELECT json_extract(spec, '$.output.path') AS path, json_extract(spec, '$.output.debugPath') AS debug FROM jobs WHERE state IN ('queued', 'running')")
       .all() as Array<{ path: string; debug: string | null }>;
     return new Set(rows.flatMap((r) => (r.debug ? [r.path, r.debug] : [r.path])));
+  }
+
+  /** Upload folders of queued and running jobs (the others' were removed when they ended, or should have been). */
+  activeUploads(): Set<string> {
+    const rows = this.db.prepare("SELECT upload_dir AS dir FROM jobs WHERE state IN ('queued', 'running') AND upload_dir IS NOT NULL").all() as Array<{ dir: string }>;
+    return new Set(rows.map((r) => r.dir));
   }
 
   counts(): Record<JobState, number> {

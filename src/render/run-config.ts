@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { segmentArgs, ENCODER_THREADS } from './encode-args.ts';
-import { place, TakenError } from './publish.ts';
+import { place, releaseTemp, TakenError, tempName } from './publish.ts';
 import type { RenderNetwork, ResolvedRender } from './resolve.ts';
 import type { SegmentPlan } from './segments.ts';
 
@@ -108,7 +108,7 @@ export async function writeRunConfig(
     ffmpeg: o.ffmpegLine,
     fingerprint: o.fingerprint,
   };
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const tmp = tempName(path);
   try {
     await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`);
     // a file put there while the render ran is someone's: not replaced (publish.ts)
@@ -116,5 +116,7 @@ export async function writeRunConfig(
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    releaseTemp(tmp);
   }
 }

@@ -23,7 +23,6 @@
  * spec with the same workDir resumes after them; a spec that no longer matches them (another
  * fingerprint) discards them. A completed render clears the workDir of its segments.
  */
-import { randomBytes } from 'node:crypto';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AudioError } from '../audio/errors.ts';
@@ -49,7 +48,7 @@ import { rgbBytes } from './pixels.ts';
 import { ProgressMeter } from './progress.ts';
 import { frameRequests } from './requests.ts';
 import { preflight } from './preflight.ts';
-import { keptName, place, TakenError } from './publish.ts';
+import { keptName, place, releaseTemp, removeStaleTemps, TakenError, tempName } from './publish.ts';
 import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
@@ -212,16 +211,19 @@ async function renderInWorkDir(
     { dir: workDir, bytes: (plan.frames - done) * perFrame, what: 'segments' },
     ...(r.encode.format === 'mp4' ? [{ dir: dirname(out), bytes: plan.frames * perFrame + audioBound, what: 'output' }] : []),
   ];
+  // a daemon killed while it muxed left its temporary output here (as big as the output): this is
+  // the render that would have placed it, and nothing else will remove it
+  const stale = (await Promise.all([out, runConfigPath(out), ...(r.spec.output.debugPath === null ? [] : [resolve(r.spec.output.debugPath)])].map((p) => removeStaleTemps(p)))).flat();
+  if (stale.length > 0) log.info({ removed: stale }, `removed ${stale.length} temporary file(s) an interrupted run of this render left beside its output`);
   await checkSpace(needs(bound, from));
 
   meter.stage('rendering', plan.frames, from);
   let written = 0;
   let writtenFrames = 0;
   let doneFrames = from;
-  const tmpName = (path: string) => join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const tmpOut = tmpName(out);
+  const tmpOut = tempName(out);
   const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
-  const tmpDebug = debugOut === null ? null : tmpName(debugOut);
+  const tmpDebug = debugOut === null ? null : tempName(debugOut);
   const runJson = runConfigPath(out);
   const replace = opts.replace ?? false;
   const folder = r.spec.output.format === 'png';
@@ -303,6 +305,9 @@ async function renderInWorkDir(
     // (info), the CLI prints one line; a warning here put a second, JSON copy under the CLI's
     log.debug({ reason: failure.reason, err: failure.message, workDir }, `render failed (${failure.reason}): ${failure.message}`);
     throw failure;
+  } finally {
+    releaseTemp(tmpOut);
+    if (tmpDebug !== null) releaseTemp(tmpDebug);
   }
   // the lock goes with the rest: the folder is removed when nothing else is in it
   await clearWorkDir(workDir);

@@ -13,6 +13,8 @@ import type { Logger } from 'pino';
 import type { DaemonEventBus } from '../events.ts';
 import type { RenderMetrics } from './metrics.ts';
 import type { Job, JobQueue, NewJob } from './queue.ts';
+import { removeStaleTemps } from './publish.ts';
+import { runConfigPath } from './run-config.ts';
 import type { GpuThrottle, RenderDevice } from './throttle.ts';
 import { RenderFailure, type RenderDeps, type RenderProgress, type RenderResult, type RunRender } from './types.ts';
 
@@ -258,10 +260,16 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     }
   }
 
-  /** Segments and uploads are of no more use once the job has ended, however it ended. */
+  /**
+   * Segments and uploads are of no more use once the job has ended, however it ended; nor is a
+   * temporary output a killed daemon left beside its output (a job cancelled before it resumed).
+   */
   private async cleanUp(job: Job): Promise<void> {
     await rm(job.workDir, { recursive: true, force: true });
     await this.removeUploads(job);
+    const out = job.spec.output.path;
+    const debug = job.spec.output.debugPath ?? null; // a job stored before debug videos has none
+    for (const p of [out, runConfigPath(out), ...(debug === null ? [] : [debug])]) await removeStaleTemps(p);
   }
 
   private async removeUploads(job: Job): Promise<void> {

@@ -4,6 +4,7 @@
  * under its own name is complete. A state file holds the fingerprint of what the segments were
  * made from; a run with another fingerprint starts afresh rather than join unrelated frames.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { RenderFailure } from './types.ts';
 import { join } from 'node:path';
@@ -112,10 +113,32 @@ function alive(pid: number): boolean {
   }
 }
 
+let bootId: string | null | undefined;
+
+/**
+ * Which process `pid` is, beyond its number: the boot and its start time (Linux /proc; null
+ * elsewhere). After a power loss the pid in a lock names whatever process has it in the new boot,
+ * often a live one (the daemon starts at about the same point of every boot), and the resumed
+ * render failed as "in use by another render"; within a boot a pid is reused after a kill too.
+ */
+function processIdentity(pid: number): string | null {
+  try {
+    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name (which may hold spaces and parentheses): state is field 3, starttime 22
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return start === undefined ? null : `${bootId} ${start}`;
+  } catch {
+    bootId ??= null;
+    return null;
+  }
+}
+
 /**
  * One render at a time in a work folder: a second would delete the first's segment in progress
- * and interleave its own. The lock names the process; one left by a process that is gone (killed)
- * is taken over. Returns the release.
+ * and interleave its own. The lock names the process (its pid, then its identity where known);
+ * one left by a process that is gone (killed, or the machine restarted) is taken over. Returns
+ * the release.
  */
 export async function lockWorkDir(dir: string): Promise<() => Promise<void>> {
   await mkdir(dir, { recursive: true });
@@ -123,12 +146,16 @@ export async function lockWorkDir(dir: string): Promise<() => Promise<void>> {
   if (held.has(dir)) throw new RenderFailure('bad-input', `work folder ${dir}: another render of this process is using it`);
   for (let attempt = 0; ; attempt++) {
     try {
-      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      const me = processIdentity(process.pid);
+      await writeFile(lock, `${process.pid}\n${me === null ? '' : `${me}\n`}`, { flag: 'wx' });
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
-      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new RenderFailure('bad-input', `work folder ${dir}: in use by another render (process ${pid})`);
+      const [first, who] = (await readFile(lock, 'utf8').catch(() => '')).split('\n').map((l) => l.trim());
+      const pid = Number(first);
+      // a lock without an identity (an older gance, no /proc) goes by the pid alone
+      const same = (): boolean => !who || processIdentity(pid) === who;
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) && same()) throw new RenderFailure('bad-input', `work folder ${dir}: in use by another render (process ${pid})`);
       await rm(lock, { force: true });
     }
   }

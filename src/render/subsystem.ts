@@ -4,10 +4,12 @@
  * /v1/renders, gance_render_* metrics, and the `renders` service (queue, scheduler, per-GPU
  * throttle) for the other subsystems.
  */
+import { readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { Unit } from '../lifecycle/unit.ts';
 import type { DaemonContext, Subsystem } from '../subsystem.ts';
-import { renderAdmission } from './admit.ts';
+import { limitAdmission, renderAdmission } from './admit.ts';
 import { rendersApi } from './api.ts';
 import { encodeParallel } from './encode-args.ts';
 import { createRenderMetrics } from './metrics.ts';
@@ -34,6 +36,34 @@ async function loadPipeline(): Promise<RunRender> {
   return (await import('./run.ts')).runRender;
 }
 
+/**
+ * Upload folders no queued or running job holds: a daemon killed while a file was arriving, or
+ * while it was checked before the job was queued, or between a job's end and the removal of its
+ * audio, left them (each up to render.uploadMaxBytes per file) and nothing else removes them.
+ * Run before the API serves, so no upload is in flight.
+ */
+export function removeOrphanUploads(uploadRoot: string, queue: JobQueue, log: Logger): void {
+  let names: string[];
+  try {
+    names = readdirSync(uploadRoot);
+  } catch {
+    return;
+  }
+  const keep = queue.activeUploads();
+  const removed: string[] = [];
+  for (const n of names) {
+    const path = join(uploadRoot, n);
+    if (keep.has(path)) continue;
+    try {
+      rmSync(path, { recursive: true, force: true });
+      removed.push(n);
+    } catch (err) {
+      log.warn({ err, path }, `cannot remove the orphaned upload ${path}`);
+    }
+  }
+  if (removed.length > 0) log.info({ uploadRoot, removed }, `removed ${removed.length} upload(s) of renders that were never queued or have ended (an interrupted upload or a crash)`);
+}
+
 export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}): Subsystem & { service: RenderService } {
   const cfg = ctx.config.render;
   const log = ctx.log.child({ unit: 'render' });
@@ -41,6 +71,11 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
   const latents = ctx.services.get('latents');
   const stateDir = resolve(ctx.config.stateDir);
   const queue = new JobQueue({ stateDir, ...(cfg.workDir === null ? {} : { workRoot: resolve(cfg.workDir) }) });
+  if (queue.setAside) {
+    const { path, reason } = queue.setAside;
+    log.error({ file: path, reason }, `render queue ${queue.file} could not be read (${reason}): set aside as ${path}; the jobs it held are not in the queue, which starts empty`);
+  }
+  removeOrphanUploads(join(stateDir, 'uploads'), queue, log);
   const throttle = new GpuThrottle();
   throttle.onHold((h) => log.info(h, `renders on ${h.gpus.map(name).join(', ')} held: ${h.reason}`));
   const synthesis = ctx.config.synthesis;
@@ -88,7 +123,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     networks: () => networks.list().networks,
     gpus: devices,
     gpuSettings,
-    admit: renderAdmission({ catalogue: networks.catalogue, latents: latents.config }),
+    admit: limitAdmission(renderAdmission({ catalogue: networks.catalogue, latents: latents.config })),
     onClose: () => queue.close(),
   });
   return { units: [unit], plugins: [plugin], service };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.ts';
-import { renderAdmission } from '../../src/render/admit.ts';
+import { limitAdmission, renderAdmission } from '../../src/render/admit.ts';
 import { checkAudio } from '../../src/render/preflight.ts';
 import { RenderFailure } from '../../src/render/types.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
@@ -58,6 +58,53 @@ function anullsrc(path: string, rate: number, seconds: number): void {
   const r = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `anullsrc=r=${rate}:cl=stereo`, '-t', String(seconds), path]);
   if (r.status !== 0) throw new Error(`ffmpeg anullsrc: ${r.stderr.toString()}`);
 }
+
+describe('render admission under a burst', () => {
+  it('checks at most `atOnce` renders at a time with `waiting` more in line; one past that is 429 with Retry-After at once, and the others are queued', async () => {
+    let arrived!: () => void;
+    let inside = 0;
+    let most = 0;
+    const two = new Promise<void>((resolve) => (arrived = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const admit = limitAdmission(
+      async () => {
+        most = Math.max(most, ++inside);
+        if (inside === 2) arrived();
+        await gate;
+        inside--;
+      },
+      { atOnce: 2, waiting: 1 },
+    );
+    const s = await rendersApp(fakeRunner({ frames: 4, batch: 4 }), {}, { admit });
+    apps.push(s);
+    writeWav(join(s.mediaRoot, 'tone.wav'), 22050, 1, tone(22050, 0.5, [440]));
+    const posts = Array.from({ length: 4 }, () => s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['tone.wav'], networks: ['demo-64'] } }));
+    await two;
+    // two checking, one waiting: the fourth, whichever it is, is answered while the others are held
+    const refused = await Promise.race(posts);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(refused.json().message).toBe('body: 3 renders are being checked before they are queued (at most 2 at once and 1 waiting); send it again in a moment');
+    expect({ running: admit.running(), waiting: admit.waiting() }).toEqual({ running: 2, waiting: 1 });
+    release();
+    const codes = (await Promise.all(posts)).map((r) => r.statusCode).sort();
+    expect(codes).toEqual([202, 202, 202, 429]);
+    expect(most).toBe(2);
+    expect({ running: admit.running(), waiting: admit.waiting() }).toEqual({ running: 0, waiting: 0 });
+    expect(s.queue.list({ limit: 10 })).toHaveLength(3);
+  });
+
+  it('a check that fails hands its turn on', async () => {
+    const admit = limitAdmission(async (spec) => {
+      if (spec.output.path.endsWith('bad.mp4')) throw new Error('probe failed');
+    }, { atOnce: 1, waiting: 0 });
+    const spec = (path: string) => ({ output: { path } }) as Parameters<typeof admit>[0];
+    await expect(admit(spec('/o/bad.mp4'), { audio: [] })).rejects.toThrow('probe failed');
+    await expect(admit(spec('/o/good.mp4'), { audio: [] })).resolves.toBeUndefined();
+    expect(admit.running()).toBe(0);
+  });
+});
 
 describe('render admission', () => {
   it('refuses an output size over 4x the network, an empty file, a non-audio file and files of two sample rates with 422 naming the field; queues nothing; renders on', async () => {

@@ -1,14 +1,15 @@
 /** The render subsystem inside a real daemon (in-process, fake runner): service, API, metrics, stop pauses and a new daemon resumes. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createDaemon } from '../../src/daemon.ts';
+import { JobQueue } from '../../src/render/queue.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { tone, writeWav } from '../audio/wav.ts';
 import { fakeRunner, Gate } from './fake-runner.ts';
-import { fakeRunnerDaemonConfig, tempDir, until } from './job-helpers.ts';
+import { fakeRunnerDaemonConfig, spec, tempDir, until } from './job-helpers.ts';
 
 describe('render subsystem in the daemon', () => {
   it('serves /v1/renders and gance_render_* metrics; a stop pauses the render and the next daemon finishes it', { timeout: 60_000 }, async () => {
@@ -57,6 +58,32 @@ describe('render subsystem in the daemon', () => {
       expect(second.runs).toEqual([{ workDir: done.workDir, startFrame: 4, outcome: 'done' }]);
     } finally {
       await d2.stop();
+    }
+  });
+
+  it('removes at start the uploads a killed daemon left (an upload cut off, a job never queued or ended); a queued job\'s stay', { timeout: 60_000 }, async () => {
+    const root = tempDir();
+    const stateDir = join(root, 'state');
+    mkdirSync(join(root, 'media'));
+    const uploads = join(stateDir, 'uploads');
+    // the last daemon queued one upload job, failed another, and was killed mid-way through a third upload
+    const q = new JobQueue({ stateDir });
+    const queued = q.create({ spec: spec({ path: join(root, 'out', 'q.mp4') }), id: 'aaaaaaaaaaaa', uploadDir: join(uploads, 'aaaaaaaaaaaa') });
+    q.create({ spec: spec({ path: join(root, 'out', 'f.mp4') }), id: 'bbbbbbbbbbbb', uploadDir: join(uploads, 'bbbbbbbbbbbb') });
+    q.claimNext();
+    q.claimNext();
+    q.fail('bbbbbbbbbbbb', 'internal', 'killed before its audio was removed');
+    q.close();
+    for (const id of ['aaaaaaaaaaaa', 'bbbbbbbbbbbb', 'cccccccccccc']) {
+      mkdirSync(join(uploads, id), { recursive: true });
+      writeFileSync(join(uploads, id, '00-song.wav'), 'audio');
+    }
+    const d = await createDaemon({ config: fakeRunnerDaemonConfig(stateDir, root), log: pino({ level: 'silent' }), render: { loadRunner: async () => fakeRunner({ frames: 4 }) } });
+    try {
+      expect(readdirSync(uploads)).toEqual([queued.id]);
+      expect(readdirSync(join(uploads, queued.id))).toEqual(['00-song.wav']);
+    } finally {
+      await d.stop();
     }
   });
 });

@@ -1,5 +1,6 @@
 /** The job store on real SQLite files: ordering, state changes, cancel, and what survives a reopen. */
 import Database from 'better-sqlite3';
+import { closeSync, existsSync, openSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobFinishedError, JobNotFoundError, JobQueue, SCHEMA_VERSION } from '../../src/render/queue.ts';
@@ -127,5 +128,52 @@ describe('render job queue', () => {
     db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
     db.close();
     expect(() => new JobQueue({ stateDir: dir })).toThrow(/newer than this gance knows/);
+  });
+
+  describe('a store damaged between runs is set aside and the queue starts empty (a refusal stopped the daemon, fans included, at every restart)', () => {
+    /** a store of many jobs over several pages, closed (its WAL checkpointed into the file) */
+    function filledStore(): { dir: string; file: string; size: number } {
+      const dir = tempDir();
+      const q = new JobQueue({ stateDir: dir });
+      for (let k = 0; k < 200; k++) q.create({ spec: spec({ path: `/out/song-${k}.mp4` }) });
+      q.close();
+      const file = join(dir, 'renders.sqlite');
+      return { dir, file, size: statSync(file).size };
+    }
+    const damages: Array<[string, (file: string, size: number) => void, RegExp]> = [
+      ['truncated', (file, size) => truncateSync(file, Math.floor(size / 3)), /malformed|damaged/],
+      ['its header overwritten', (file) => writeFileSync(file, Buffer.from('garbage!'.repeat(4)), { flag: 'r+' }), /not a database/],
+      [
+        'a page deep inside overwritten (opens, fails the first query that reaches it)',
+        (file) => {
+          const fd = openSync(file, 'r+');
+          writeSync(fd, Buffer.alloc(3000, 0xff), 0, 3000, 4096 * 6 + 100);
+          closeSync(fd);
+        },
+        /damaged/,
+      ],
+    ];
+    for (const [what, damage, reason] of damages) {
+      it(what, () => {
+        const { dir, file, size } = filledStore();
+        damage(file, size);
+        const q = queue(dir, () => Date.parse('2026-12-03T12:00:00.000Z'));
+        expect(q.setAside?.path).toBe(`${file}.bad-2026-12-03T12-00-00-000Z`);
+        expect(q.setAside?.reason).toMatch(reason);
+        expect(q.setAside?.reason).toContain(file);
+        expect(existsSync(q.setAside!.path)).toBe(true);
+        // the new store works
+        expect(q.counts()).toEqual({ queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 });
+        const job = q.create({ spec: spec({ path: '/out/after.mp4' }) });
+        expect(q.claimNext()?.id).toBe(job.id);
+      });
+    }
+
+    it('a sound store is not set aside', () => {
+      const { dir } = filledStore();
+      const q = queue(dir);
+      expect(q.setAside).toBeNull();
+      expect(q.counts().queued).toBe(200);
+    });
   });
 });

@@ -3,7 +3,7 @@
  * (framemd5), and bad input of every kind fails with the input named and nothing partial left.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRenderer } from '../../src/render/local.ts';
@@ -212,6 +212,23 @@ describe('runRender', () => {
     const r = await runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 });
     expect(r.frames).toBe(48);
     expect(existsSync(workDir)).toBe(false);
+  });
+
+  it('a temporary output left by a killed run (its process gone, or this pid from an earlier life) is removed when the render runs again; a live process\'s stays', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'swept.mp4');
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    // as a daemon killed -9 in the mux leaves them: the output's (as big as the video) and the run config's
+    const left = [`.swept.mp4.tmp-${dead}-0a1b2c3d`, `.swept.run.json.tmp-${dead}`, `.swept.mp4.tmp-${process.pid}-99887766`];
+    for (const n of left) writeFileSync(join(dir, n), 'partial');
+    // a `gance render` of the same name in a process that is alive is still writing its own
+    const live = `.swept.mp4.tmp-${process.ppid}-11223344`;
+    writeFileSync(join(dir, live), 'partial');
+    const r = await runRender(spec(out), local.deps, { workDir: join(dir, 'w-swept'), segmentFrames: 24 });
+    expect(r.frames).toBe(48);
+    const now = readdirSync(dir).filter((n) => n.startsWith('.swept.'));
+    expect(now).toEqual([live]);
+    // the later tests count what is left here
+    rmSync(join(dir, live));
   });
 
   it("hands the track's loudness to the thermal side after the analysis: one level per second, the loudest at 95 dBA", { timeout: 120_000 }, async () => {

@@ -1,5 +1,6 @@
 /** The scheduler with a fake runner on a real store: order, progress, cancel, failure, stop and resume, hints, metrics. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -97,6 +98,32 @@ describe('render scheduler', () => {
     expect(existsSync(join(out, 'a.mp4'))).toBe(false);
     expect(existsSync(a.workDir)).toBe(false);
     expect(await registry.metrics()).toMatch(/^gance_render_failures_total\{reason="cancelled"\} 1$/m);
+  });
+
+  it('cancelling an interrupted job before it resumes removes the temporary output its killed run left beside the output', async () => {
+    const stateDir = tempDir();
+    const out = tempDir('gance-out-');
+    // two renders the last daemon was running when it was killed (in the mux: its temporary output is there)
+    const before = new JobQueue({ stateDir });
+    const a = before.create({ spec: spec({ path: join(out, 'a.mp4') }) });
+    const b = before.create({ spec: spec({ path: join(out, 'b.mp4') }) });
+    before.claimNext();
+    before.claimNext();
+    before.close();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const stale = join(out, `.b.mp4.tmp-${dead}-0a1b2c3d`);
+    writeFileSync(stale, 'half a video');
+    const gate = new Gate();
+    const { scheduler: s } = setup(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }), { stateDir });
+    s.start();
+    await gate.arrived;
+    expect(s.view(a.id)?.attempts).toBe(2);
+    // b waits for a (concurrency 1): cancelled before its runner starts, so the scheduler cleans up alone
+    expect(s.cancel(b.id)).toMatchObject({ state: 'cancelled' });
+    gate.release();
+    await until(s, a.id, (j) => j.state === 'done');
+    while (existsSync(stale)) await new Promise((r) => setImmediate(r));
+    expect(readdirSync(out).sort()).toEqual(['a.mp4']);
   });
 
   it('records a runner failure with its reason; the next job is not affected', async () => {
