@@ -15,6 +15,7 @@ import type { RenderMetrics } from './metrics.ts';
 import type { Job, JobQueue, NewJob } from './queue.ts';
 import type { GpuThrottle, RenderDevice } from './throttle.ts';
 import { RenderFailure, type RenderDeps, type RenderProgress, type RenderResult, type RunRender } from './types.ts';
+import { asWorkFolderFailure } from './disk.ts';
 
 export interface SchedulerOptions {
   queue: JobQueue;
@@ -202,7 +203,10 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     };
 
     try {
-      await mkdir(job.workDir, { recursive: true });
+      // a read-only or full stateDir: a storage failure naming the folder, not an internal error
+      await mkdir(job.workDir, { recursive: true }).catch((err: unknown) => {
+        throw asWorkFolderFailure(err, job.workDir);
+      });
       // a runner that failed to load is tried again by the next render
       const runRender = await (this.runner ??= this.opts.loadRunner().catch((err: unknown) => {
         this.runner = undefined;
