@@ -49,6 +49,16 @@ export function crossCheck(config: Config): string[] {
   if (config.cooler.driver !== 'simulated' && !config.cooler.path) {
     issues.push(`cooler.path: is required when cooler.driver is "${config.cooler.driver}"`);
   }
+  // The simulated GPUs are heated and cooled by the simulated fans: with a real cooler they would
+  // read temperatures no fan could change. The daemon refused this only when it started, after
+  // `gance config check` had passed it; "simulated" is the default, so a rig config that leaves
+  // sensors out lands here.
+  if (config.thermal.sensors.source === 'simulated' && config.cooler.driver !== 'simulated') {
+    issues.push(
+      `thermal.sensors.source: "simulated" (the default) needs cooler.driver "simulated", got cooler.driver "${config.cooler.driver}": ` +
+        'set thermal.sensors.source: nvidia-smi to read the real GPUs, or cooler.driver: simulated to run without hardware',
+    );
+  }
 
   // The device goes to its own failsafe after watchdogSeconds without a command, and the loop sends
   // one per tick: a period near it (10 s against 3 s) left the fans at the device's full between

@@ -16,6 +16,17 @@ export interface RunOptions {
 const READY_POLL_MS = 100;
 /** longest an exit waits for the log to drain */
 const FLUSH_BOUND_MS = 1000;
+/** what a stop gets past lifecycle.stopTimeoutMs before the daemon gives up on it */
+const STOP_GRACE_MS = 500;
+
+/**
+ * Longest from SIGTERM to the process's exit: the stop's own bound, its grace, then the log's
+ * drain. systemd's TimeoutStopSec must be above this for the largest stopTimeoutMs the schema
+ * takes, or it SIGKILLs a stop still under way (test/systemd/unit.test.ts holds them together).
+ */
+export function stopExitBoundMs(stopTimeoutMs: number): number {
+  return stopTimeoutMs + STOP_GRACE_MS + FLUSH_BOUND_MS;
+}
 
 /**
  * Runs the daemon as the process: signals, crash handlers, systemd notify. Every way out commands
@@ -87,7 +98,7 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
       log.error({ boundMs: opts.config.lifecycle.stopTimeoutMs }, 'stop took too long: exiting');
       cleanup();
       exit(1);
-    }, opts.config.lifecycle.stopTimeoutMs + 500);
+    }, opts.config.lifecycle.stopTimeoutMs + STOP_GRACE_MS);
     daemon.stop().then(
       () => {
         clearTimeout(bound);

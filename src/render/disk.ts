@@ -3,6 +3,8 @@
  * it runs. A render that will not fit fails at once as 'no-space' instead of filling the disk.
  */
 import { stat, statfs } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { EncodeSettings } from './encode-args.ts';
 import { RenderFailure } from './types.ts';
 
@@ -58,4 +60,32 @@ export function asNoSpace(err: unknown, what: string): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return new RenderFailure('no-space', `${what}: no space left on the device`, { cause: err });
   return err;
+}
+
+/** What the disk said, in words, for the errors a folder that cannot be made or written gives. */
+const FOLDER_CAUSES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'the file system is read-only',
+  EACCES: "permission denied (the daemon's user may not write there)",
+  EPERM: "permission denied (the daemon's user may not write there)",
+  ENOENT: 'a folder above it is missing',
+  ENOTDIR: 'a file is in the way where a folder should be',
+  EEXIST: 'a file is in the way where a folder should be',
+};
+
+/**
+ * The render's work folder (render.workDir, else stateDir/renders) that cannot be made or written,
+ * as a storage failure naming it, the folder the disk refused and why. It was `internal` with
+ * node's words alone, which the API shortens to "EACCES: permission denied, mkdir 'renders'".
+ */
+export function asWorkFolderFailure(err: unknown, workDir: string): unknown {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const cause = e?.code === undefined ? undefined : FOLDER_CAUSES[e.code];
+  if (cause === undefined) return err;
+  // node names the folder it was asked for, not the one refused: that is the nearest one there
+  let there = resolve(typeof e!.path === 'string' ? e!.path : workDir);
+  while (!existsSync(there) && dirname(there) !== there) there = dirname(there);
+  const at = e!.code !== 'ENOENT' && there !== resolve(workDir) ? ` at ${there}` : '';
+  return new RenderFailure('no-space', `cannot make or write ${workDir} (work folders go in render.workDir, or stateDir/renders when it is unset): ${cause}${at}`, { cause: err });
 }

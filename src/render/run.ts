@@ -37,7 +37,7 @@ import { reactiveActive } from '../latents/reactive.ts';
 import { loudnessSchedule } from '../thermal/music/loudness.ts';
 import type { SynthesisPool } from '../synthesis/pool/pool.ts';
 import { assemble } from './assemble.ts';
-import { asNoSpace, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
+import { asNoSpace, asWorkFolderFailure, checkSpace, frameBytesBound, type SpaceNeed } from './disk.ts';
 import { debugArgs, writeDebugVideo } from './debug/video.ts';
 import { encodeParallel } from './encode-args.ts';
 import { DEFAULT_ENCODE_QUEUE_FRAMES, FRAMES_AHEAD_PER_SEGMENT } from './limits.ts';
@@ -170,7 +170,7 @@ export async function renderResolved(
     try {
       unlock = await lockWorkDir(workDir);
     } catch (err) {
-      throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
+      throw asFailure(asWorkFolderFailure(err, workDir), signal, 'internal');
     }
     try {
       return await renderInWorkDir(r, source, deps, opts, { meter, ffmpegLine, fingerprint, plan, pool, out, workDir, log, t0 });
@@ -197,7 +197,7 @@ async function renderInWorkDir(
   try {
     opened = await openWorkDir(workDir, plan, fingerprint);
   } catch (err) {
-    throw asFailure(asNoSpace(err, `work folder ${workDir}`), signal, 'internal');
+    throw asFailure(asWorkFolderFailure(err, workDir), signal, 'internal');
   }
   const from = Math.min(opened.complete * plan.segmentFrames, plan.frames);
   const parallel = encodeParallel(opts.encodeParallel);

@@ -17,6 +17,7 @@ import { removeStaleTemps } from './publish.ts';
 import { runConfigPath } from './run-config.ts';
 import type { GpuThrottle, RenderDevice } from './throttle.ts';
 import { RenderFailure, type RenderDeps, type RenderProgress, type RenderResult, type RunRender } from './types.ts';
+import { asWorkFolderFailure } from './disk.ts';
 
 export interface SchedulerOptions {
   queue: JobQueue;
@@ -204,7 +205,10 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     };
 
     try {
-      await mkdir(job.workDir, { recursive: true });
+      // a read-only or full stateDir: a storage failure naming the folder, not an internal error
+      await mkdir(job.workDir, { recursive: true }).catch((err: unknown) => {
+        throw asWorkFolderFailure(err, job.workDir);
+      });
       // a runner that failed to load is tried again by the next render
       const runRender = await (this.runner ??= this.opts.loadRunner().catch((err: unknown) => {
         this.runner = undefined;

@@ -33,6 +33,8 @@ export const thermalSubsystem: SubsystemFactory = (ctx) => {
   const discovered = new Map<number, { name: string; driverVersion?: string }>();
   let rig: SimRig | undefined;
   if (s.source === 'simulated') {
+    // The config check refuses "simulated" with any other cooler.driver (src/config/cross-check.ts);
+    // this stays for a cooler handed in that was not built from the config, and to reach attachPlant.
     if (!(ctx.cooler instanceof SimulatedCooler)) {
       throw new Error('thermal.sensors.source: "simulated" needs cooler.driver "simulated" (the simulated GPUs are cooled by the simulated fans); use "nvidia-smi" with a real cooler');
     }

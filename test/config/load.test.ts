@@ -108,8 +108,21 @@ describe('config loading', () => {
   });
 
   it('checks references between sections', () => {
-    const text = base.replace('fans: [b]', 'fans: [c]').replace('driver: simulated', 'driver: serial');
+    const text = base.replace('fans: [b]', 'fans: [c]').replace('driver: simulated', 'driver: serial').replace('thermal:\n', 'thermal:\n  sensors: { source: nvidia-smi }\n');
     expect(issuesOf(text)).toEqual(['cooler.path: is required when cooler.driver is "serial"', 'thermal.zones[1].fans[0]: unknown fan "c" (cooler.fans has: a, b)']);
+  });
+
+  it('refuses the simulated sensors (the default) with a real cooler, naming both fields and what to set: the check passed it and the daemon then refused to start', () => {
+    const real = (driver: string, sensors = '') => base.replace('driver: simulated\n', `driver: ${driver}\n  path: /dev/gance-cooler\n`).replace('thermal:\n', `thermal:\n${sensors}`);
+    for (const driver of ['serial', 'firmata']) {
+      const want = `thermal.sensors.source: "simulated" (the default) needs cooler.driver "simulated", got cooler.driver "${driver}": set thermal.sensors.source: nvidia-smi to read the real GPUs, or cooler.driver: simulated to run without hardware`;
+      expect(issuesOf(real(driver)), driver).toEqual([want]);
+      expect(issuesOf(real(driver, '  sensors: { source: simulated }\n')), `${driver}, said outright`).toEqual([want]);
+      expect(parseConfigText(real(driver, '  sensors: { source: nvidia-smi }\n'), 'rig.yaml').thermal.sensors.source).toBe('nvidia-smi');
+    }
+    // the simulated rig, and real GPUs with simulated fans (a dry run on the rig), are both fine
+    expect(parseConfigText(base, 'sim.yaml').thermal.sensors.source).toBe('simulated');
+    expect(parseConfigText(base.replace('thermal:\n', 'thermal:\n  sensors: { source: nvidia-smi }\n'), 'dry.yaml').cooler.driver).toBe('simulated');
   });
 
   it('refuses a zone id that every JavaScript object already has as a key (constructor, __proto__, toString): the API and /metrics answered 500', () => {
@@ -156,7 +169,9 @@ describe('config loading', () => {
 
   it('wants the control loop to speak to the cooler well within its watchdog: periodMs 10000 with watchdogSeconds 3 left the device in its own failsafe between ticks while the API showed duty 0', () => {
     const at = (period: number, watchdog: number, driver = 'simulated') =>
-      base.replace('thermal:\n', `thermal:\n  periodMs: ${period}\n`).replace('driver: simulated\n', `driver: ${driver}\n  path: /dev/null\n  watchdogSeconds: ${watchdog}\n`);
+      base
+        .replace('thermal:\n', `thermal:\n  periodMs: ${period}\n  sensors: { source: ${driver === 'simulated' ? 'simulated' : 'nvidia-smi'} }\n`)
+        .replace('driver: simulated\n', `driver: ${driver}\n  path: /dev/null\n  watchdogSeconds: ${watchdog}\n`);
     expect(issuesOf(at(10_000, 3))).toEqual(['thermal.periodMs: must be at most half of cooler.watchdogSeconds (1500 ms): the cooler goes to its own failsafe after 3 s without a command, got 10000']);
     expect(issuesOf(at(1600, 3, 'serial'))).toEqual(['thermal.periodMs: must be at most half of cooler.watchdogSeconds (1500 ms): the cooler goes to its own failsafe after 3 s without a command, got 1600']);
     expect(parseConfigText(at(1500, 3), 'edge.yaml').thermal.periodMs).toBe(1500);
@@ -282,6 +297,13 @@ describe('gance config check', () => {
     expect(r.stderr).toContain('cooler.fans[0].minDuty: must be <= 1');
     expect(r.stderr).toContain('thermal.zones[0].pid.kp: must be >= 0');
     expect(r.stderr).toContain('extra: unknown key');
+    expect(r.stdout).toBe('');
+  });
+
+  it('refuses what the daemon refuses at start: a serial cooler with the default (simulated) sensors', () => {
+    const r = run('config', 'check', writeTempConfig(base.replace('driver: simulated\n', 'driver: serial\n  path: /dev/gance-cooler\n')));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('thermal.sensors.source: "simulated" (the default) needs cooler.driver "simulated", got cooler.driver "serial"');
     expect(r.stdout).toBe('');
   });
 

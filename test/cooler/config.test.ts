@@ -6,7 +6,8 @@ import { resolveConfig } from '../../src/config/load.ts';
 import { DEFAULT_BAUD_RATE, coolerBaudRate } from '../../src/cooler/config.ts';
 import { createCooler } from '../../src/cooler/create.ts';
 
-const thermal = { zones: [{ id: 'z', gpus: [0], fans: ['a'], mode: 'fixed' }] };
+// a real cooler reads real GPUs: the simulated sensors (the default) are refused with one
+const thermal = { sensors: { source: 'nvidia-smi' }, zones: [{ id: 'z', gpus: [0], fans: ['a'], mode: 'fixed' }] };
 const cooler = (over: Record<string, unknown>) => resolveConfig({ cooler: { fans: [{ id: 'a', channel: 9 }], ...over }, thermal }).cooler;
 
 describe('cooler.baudRate default', () => {

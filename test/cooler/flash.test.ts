@@ -72,7 +72,7 @@ describe('avrdude command', () => {
     expect(await runCli(['firmware', 'flash', '--dry-run'])).toContain('-P /dev/gance-cooler -b 115200');
     const cfg = writeTmp(
       'rig.yaml',
-      'cooler:\n  driver: firmata\n  path: /dev/serial/by-id/usb-1a86_USB_Serial-if00-port0\n  fans: [{ id: a, channel: 9 }]\nthermal:\n  zones: [{ id: z, gpus: [0], fans: [a], mode: fixed }]\n',
+      'cooler:\n  driver: firmata\n  path: /dev/serial/by-id/usb-1a86_USB_Serial-if00-port0\n  fans: [{ id: a, channel: 9 }]\nthermal:\n  sensors: { source: nvidia-smi }\n  zones: [{ id: z, gpus: [0], fans: [a], mode: fixed }]\n',
     );
     expect(await runCli(['firmware', 'flash', '--dry-run', '-c', cfg])).toContain('-P /dev/serial/by-id/usb-1a86_USB_Serial-if00-port0 ');
   });

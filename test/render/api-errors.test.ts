@@ -3,7 +3,7 @@
  * what went wrong in the client's terms, without the daemon's own paths (state folder, uploads,
  * work folders, roots, the ffmpeg it runs).
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRenderer } from '../../src/render/local.ts';
@@ -74,5 +74,51 @@ describe('/v1/renders, a render that fails mid-run', () => {
     expect(f.stored).toContain(join(f.root, 'state'));
     expect(f.error).toMatch(/^my_take\.wav: sample 20000 \(at 0\.907 s\) is NaN; audio must be finite numbers$/);
     expect(f.error).not.toContain(f.root);
+  });
+
+  /** A render of a real track from the media root whose work folder `spoil` makes impossible once the app has started. */
+  async function workFolderFailure(spoil: (state: string) => boolean) {
+    const s = await rendersApp((spec, deps, opts) => runRender(spec, { ...local.deps, log: deps.log }, { ...opts, segmentFrames: 10 }));
+    const state = join(s.root, 'state');
+    try {
+      writeWav(join(s.mediaRoot, 'song.wav'), 22050, 1, tone(22050, 1, [330, 440]));
+      if (!spoil(state)) return null;
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['song.wav'], networks: ['demo-64'], latents: { fps: 12 }, output: { path: 'song.mp4', preset: 'ultrafast' } } });
+      expect(res.statusCode, res.body).toBe(202);
+      const id = res.json<RenderJobView>().id;
+      const job = await until(s.scheduler, id, (j) => j.state === 'failed');
+      const view = (await s.app.inject(`/v1/renders/${id}`)).json<RenderJobView>();
+      return { stored: job.error!, error: view.error!, reason: view.reason, state, workDir: job.workDir };
+    } finally {
+      chmodSync(state, 0o755);
+      if (existsSync(join(state, 'renders'))) chmodSync(join(state, 'renders'), 0o755);
+      await s.close();
+    }
+  }
+
+  it('a work folder that cannot be made (a file where stateDir/renders goes): a storage failure naming the folder and why, not internal "mkdir \'renders\'"', { timeout: 60_000 }, async () => {
+    const f = (await workFolderFailure((state) => (writeFileSync(join(state, 'renders'), ''), true)))!;
+    expect(f.reason).toBe('no-space');
+    expect(f.stored).toBe(`cannot make or write ${f.workDir} (work folders go in render.workDir, or stateDir/renders when it is unset): a file is in the way where a folder should be at ${join(f.state, 'renders')}`);
+    expect(f.error).toBe('cannot make or write the work folder (work folders go in render.workDir, or stateDir/renders when it is unset): a file is in the way where a folder should be at renders');
+  });
+
+  it('a read-only state folder (chmod 0555 while the daemon runs): a storage failure saying so', { timeout: 60_000 }, async () => {
+    const f = await workFolderFailure((state) => {
+      mkdirSync(join(state, 'renders'), { recursive: true });
+      chmodSync(join(state, 'renders'), 0o555);
+      chmodSync(state, 0o555);
+      // root (process.getuid() 0) writes through mode bits: nothing to see there (the test above bites as root too)
+      try {
+        writeFileSync(join(state, 'renders', 'probe'), '');
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    if (f === null) return;
+    expect(f.reason).toBe('no-space');
+    expect(f.stored).toBe(`cannot make or write ${f.workDir} (work folders go in render.workDir, or stateDir/renders when it is unset): permission denied (the daemon's user may not write there) at ${join(f.state, 'renders')}`);
+    expect(f.error).toMatch(/^cannot make or write the work folder \(.*\): permission denied \(the daemon's user may not write there\) at renders$/);
   });
 });

@@ -76,6 +76,21 @@ describe('99-gance-cooler.rules', () => {
   });
 });
 
+describe('the example configs', () => {
+  // rig.example.yaml named a CH340's /dev/serial/by-id/ path, which a FT232R or Uno board (or a
+  // CH340 whose by-id name differs) never has; the rule's name is the same for every board it covers
+  it.each(['config/rig.example.yaml', 'config/rig.firmata.example.yaml'])('%s opens the cooler at the name the udev rule gives it', async (file) => {
+    const { parseConfigText } = await import('../../src/config/load.ts');
+    const config = parseConfigText(readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8'), file);
+    expect(config.cooler.driver).not.toBe('simulated');
+    const names = new Set(
+      [['1a86', '7523'], ['1a86', '5523'], ['0403', '6001'], ['2341', '0043'], ['2a03', '0043']].flatMap(([vid, pid]) => evaluate(rules, tty(vid!, pid!)).symlinks.map((l) => `/dev/${l}`)),
+    );
+    expect(names.size, [...names].join(', ')).toBe(1);
+    expect(config.cooler.path).toBe([...names][0]);
+  });
+});
+
 describe('the rule gance install writes', () => {
   it('pinned to cooler.usbSerialNumber: that board only, every vendor line, still valid', async () => {
     const { pinnedUdevRule } = await import('../../src/install/udev.ts');

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { REPO } from '../helpers/daemon-process.ts';
-import { ServerConfig } from '../../src/config/schema.ts';
+import { LifecycleConfig, ServerConfig } from '../../src/config/schema.ts';
+import { stopExitBoundMs } from '../../src/lifecycle/run.ts';
 import { parseConfigText } from '../../src/config/load.ts';
 
 const unitPath = join(REPO, 'systemd/gance.service');
@@ -61,6 +62,23 @@ describe('systemd/gance.service', () => {
     expect(limit).toMatch(/^\d+$/);
     const { maxConnections } = Value.Default(ServerConfig, {}) as { maxConnections: number };
     expect(Number(limit)).toBeGreaterThanOrEqual(maxConnections * 16);
+  });
+
+  it('gives a stop longer than the daemon may take with the largest lifecycle.stopTimeoutMs the schema takes: at 10 s systemd SIGKILLed a 60 s stop, fans-to-full included', () => {
+    const spans = directives('TimeoutStopSec');
+    expect(spans).toHaveLength(1);
+    // systemd time spans: plain seconds, or "1min 15s", "75s", "500ms"
+    const unitMs: Record<string, number> = { '': 1000, ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000 };
+    const parts = [...spans[0]!.matchAll(/(\d+)\s*([a-z]*)/g)];
+    expect(parts.length, spans[0]).toBeGreaterThan(0);
+    const timeoutMs = parts.reduce((sum, [, n, u = '']) => {
+      expect(unitMs, `TimeoutStopSec unit "${u}"`).toHaveProperty(u);
+      return sum + Number(n) * unitMs[u]!;
+    }, 0);
+    const maxStop = (LifecycleConfig.properties.stopTimeoutMs as { maximum?: number }).maximum;
+    expect(maxStop, 'lifecycle.stopTimeoutMs has a maximum').toBeTypeOf('number');
+    // margin: a loaded box runs the stop's timers late
+    expect(timeoutMs).toBeGreaterThanOrEqual(stopExitBoundMs(maxStop!) + 5000);
   });
 
   // ProtectSystem=strict leaves the unit's own StateDirectory (and any ReadWritePaths) the only

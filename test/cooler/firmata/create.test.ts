@@ -9,7 +9,7 @@ describe('createCooler: firmata', () => {
   it('builds the Firmata driver from a validated config without touching the port', async () => {
     const config = resolveConfig({
       cooler: { driver: 'firmata', path: '/dev/gance-cooler', baudRate: 57600, fans: [{ id: 'a', channel: 9 }] },
-      thermal: { zones: [{ id: 'z', gpus: [0], fans: ['a'], mode: 'fixed' }] },
+      thermal: { sensors: { source: 'nvidia-smi' }, zones: [{ id: 'z', gpus: [0], fans: ['a'], mode: 'fixed' }] },
     });
     const registry = new Registry();
     const cooler = await createCooler(config.cooler, { log: pino({ level: 'silent' }), registry });
