@@ -287,8 +287,18 @@ export class SerialCooler extends EventEmitter implements Cooler {
         lastErr = e as Error;
         if (!link.isOpen) throw e;
       }
+      // Every HELLO we send is a string of commands to a Firmata board (the bytes of one wrote a
+      // PWM pin of a StandardFirmata peer): once it has said what it is, stop talking to it.
+      if (!hello && link.firmataSeen) {
+        throw new CoolerMismatchError(
+          `cooler.path ${this.config.path}: a Firmata board answers there, not the gance cooler firmware; set cooler.driver: firmata (and its pins), or flash firmware/dist/cooler.hex (gance firmware flash)`,
+        );
+      }
     }
-    if (!hello) throw new Error(`no HELLO answer within ${this.o.handshakeMs} ms: ${lastErr?.message ?? 'closed'}`);
+    if (!hello) {
+      const heard = link.junkBytes > 0 ? `; it sent ${link.junkBytes} bytes that were no gance frames: not the gance cooler firmware, or cooler.baudRate (${this.config.baudRate ?? DEFAULT_BAUD_RATE.serial}) is not its rate` : '';
+      throw new Error(`no HELLO answer within ${this.o.handshakeMs} ms: ${lastErr?.message ?? 'closed'}${heard}`);
+    }
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       throw new CoolerMismatchError(
         `cooler.path ${this.config.path}: firmware "${hello.name}" ${hello.firmwareVersion} speaks protocol ${hello.protocolVersion}, this daemon speaks ${PROTOCOL_VERSION}; flash firmware/dist/cooler.hex (gance firmware flash)`,
