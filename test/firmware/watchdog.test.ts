@@ -58,6 +58,26 @@ describe('firmware host watchdog', () => {
     expect(state(client).mode).toBe('failsafeWatchdog');
   });
 
+  // HELLO is all a host sends while it cannot finish a handshake (replies lost on the way back,
+  // a config the device does not fit): its reconnect loop says HELLO every 300 ms for 4 s, with
+  // backoffs up to 5 s between. Fed by those, the watchdog held the last duties for as long as the
+  // host kept failing (for good with watchdogSeconds above 5) while the host had no control.
+  it('is not fed by HELLO: a host that cannot get past its handshake leaves the fans to the watchdog', () => {
+    const sim = new CoolerSim();
+    const client = bootSim(sim);
+    setAll(client, 0.4);
+    const silentFrom = sim.cycles;
+    for (let i = 0; i < 12 && sim.pwm(0).duty !== 1; i++) {
+      client.send(Command.hello, Buffer.from([1])); // answered or not, as a reconnecting host does
+      sim.runMs(300);
+    }
+    sim.runMs(1);
+    expect(sim.duties()).toEqual([1, 1, 1, 1]);
+    const tripMs = ((sim.cycles - silentFrom) / F_CPU) * 1000;
+    expect(tripMs).toBeLessThan(3400);
+    expect(state(client).mode).toBe('failsafeWatchdog');
+  });
+
   it('applies a lower failsafe duty from the settings, never below what the host asked for', () => {
     const sim = new CoolerSim();
     const client = bootSim(sim);
