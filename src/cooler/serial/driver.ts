@@ -76,6 +76,11 @@ export class SerialCooler extends EventEmitter implements Cooler {
   private loop: Promise<void> | null = null;
   private keepAlive: NodeJS.Timeout | undefined;
   private failures = 0;
+  /**
+   * The last request got its reply. An error reply proves the link (failures stays 0) but not the
+   * mode: a refused or damaged command does not feed the device's watchdog.
+   */
+  private answered = false;
   /** the last write of links that have closed (performance.now ms): the device watchdog runs from it */
   private closedLinksWroteAt = 0;
   private lastUptimeMs: number | null = null;
@@ -173,6 +178,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
     if (!link || !this.up) return { sent: false, why: `could not be sent: the link to ${this.config.path} is down` };
     try {
       this.noteState(await link.request(Command.failsafe, Buffer.alloc(0), { timeoutMs: 200, retries: 1, decode: decodeState }));
+      this.answered = true;
       this.log.debug({ event: 'failsafe', reason }, 'cooler firmware confirmed failsafe');
       return { sent: true };
     } catch (err) {
@@ -187,7 +193,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
   deviceFailsafe(now = performance.now()): DeviceFailsafe {
     const st = this.lastState;
     // the last request was answered: the device's own word
-    if (st && this.up && this.failures === 0) return { failsafe: st.mode !== 'run', assumed: false };
+    if (st && this.up && this.failures === 0 && this.answered) return { failsafe: st.mode !== 'run', assumed: false };
     // Otherwise any command we wrote since may have reached it and fed its watchdog (every valid
     // command does, HELLOs of a reconnect included): it is certain only once that much silence
     // has passed since the last one, plus the frame's time on the wire.
@@ -238,6 +244,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
         await this.handshake(link);
         if (this.closed) break;
         this.failures = 0;
+        this.answered = true;
         this.connects++;
         if (wasUp) this.metrics.reconnects.inc();
         wasUp = true;
@@ -377,8 +384,10 @@ export class SerialCooler extends EventEmitter implements Cooler {
     try {
       const reply = await link.request(type, payload, { decode });
       this.failures = 0;
+      this.answered = true;
       return reply;
     } catch (err) {
+      this.answered = false;
       if (err instanceof DeviceErrorReply) {
         // The firmware understood our frame well enough to refuse it (bad argument, unknown command,
         // or a CRC error on every attempt): the link works, so this is the caller's error, not the

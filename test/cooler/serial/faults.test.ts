@@ -275,6 +275,9 @@ describe('serial driver: error replies from the device', () => {
         expect((err as Error).message).toBe('cooler firmware rejected setDuty: badArgument');
       }
     });
+    // A refused command does not feed the device's watchdog: the mode it last reported may be over
+    // (it said "run" here, and kept saying it while every command was refused and the device tripped).
+    expect(cooler.deviceFailsafe()).toEqual({ failsafe: null, assumed: false });
     board.bridge.toDevice = null;
     expect(d).toMatchObject({ requests: 5, timeouts: 0, retries: 0, deviceErrors: 5, reconnects: 0 });
     expect(cooler.linkUp).toBe(true);
@@ -283,6 +286,7 @@ describe('serial driver: error replies from the device', () => {
     expect((await cooler.readCounters()).badArguments - deviceBadArgs).toBe(5);
     await cooler.setDuties({ 'gpu0-a': 0.45 });
     expect(board.sim.pwm(0).duty).toBeCloseTo(0.45, 2);
+    expect(cooler.deviceFailsafe()).toEqual({ failsafe: false, assumed: false });
     expect(linkEvents).toEqual([]);
   });
 
