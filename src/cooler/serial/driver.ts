@@ -84,6 +84,8 @@ export class SerialCooler extends EventEmitter implements Cooler {
   /** the last write of links that have closed (performance.now ms): the device watchdog runs from it */
   private closedLinksWroteAt = 0;
   private lastUptimeMs: number | null = null;
+  /** when lastUptimeMs was read (performance.now ms) */
+  private lastStateAt = 0;
   private lastBoots: number | null = null;
   private lastCountersAt = 0;
   /** when our owner last commanded duties: the keep-alive speaks for it only that long */
@@ -404,14 +406,26 @@ export class SerialCooler extends EventEmitter implements Cooler {
   }
 
   private noteState(state: DeviceState, checkRestart = true): void {
-    if (checkRestart && this.lastUptimeMs !== null && state.uptimeMs < this.lastUptimeMs) {
+    const now = performance.now();
+    if (checkRestart && this.lastUptimeMs !== null && state.uptimeMs < this.lastUptimeMs && !this.uptimeWrapped(state.uptimeMs, now - this.lastStateAt)) {
       // rebooted under us (hardware watchdog, brown-out): it is at full fans until the next setDuties
       this.metrics.deviceResets.inc({ cause: 'while-connected' });
       this.log.error({ event: 'device-reset', uptimeMs: state.uptimeMs }, 'cooler firmware restarted while connected');
       this.absorbCounters(null, true);
     }
     this.lastUptimeMs = state.uptimeMs;
+    this.lastStateAt = now;
     this.lastState = state;
+  }
+
+  /**
+   * The device's u32 ms uptime wraps after 49.7 days: a smaller value that is the last one moved on
+   * by about the time that passed here is that wrap, not a restart (which was counted, logged as an
+   * error and taken as a counter reset every 49.7 days). Slack: reply latency and clock drift.
+   */
+  private uptimeWrapped(uptimeMs: number, elapsedMs: number): boolean {
+    const forward = (uptimeMs - this.lastUptimeMs!) >>> 0;
+    return forward <= elapsedMs * 1.01 + 1000;
   }
 
   private restartPending = false;

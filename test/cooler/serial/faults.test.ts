@@ -306,3 +306,35 @@ describe('serial driver: error replies from the device', () => {
     expect((await cooler.readDevice()).fans).toHaveLength(4);
   }, 30_000);
 });
+
+describe("serial driver: the device's uptime", () => {
+  const resetsWhileConnected = async (): Promise<number> => (await countersNow(registry))('gance_cooler_device_resets_total', { cause: 'while-connected' });
+
+  it('going past 2^32 ms (49.7 days) is no restart; a real one while connected still is', async () => {
+    const before = await resetsWhileConnected();
+    // The wire moves the device's clock to 400 ms before its u32 wraps.
+    const offset = 2 ** 32 - (await cooler.readDevice()).uptimeMs - 400;
+    board.bridge.toHost = (f, bytes) => {
+      if (f.type !== (Command.getState | REPLY_BIT)) return bytes;
+      const p = Buffer.from(f.payload);
+      p.writeUInt32BE((p.readUInt32BE(1) + offset) >>> 0, 1);
+      return encodeFrame(f.seq, f.type, p);
+    };
+    const first = (await cooler.readDevice()).uptimeMs;
+    expect(first).toBeGreaterThan(2 ** 32 - 2000);
+    let wrapped = false;
+    for (let i = 0; i < 500 && !wrapped; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      wrapped = (await cooler.readDevice()).uptimeMs < first;
+    }
+    expect(wrapped).toBe(true);
+    board.bridge.toHost = null;
+    await cooler.readDevice(); // back to the real clock: a jump forward
+    expect(await resetsWhileConnected()).toBe(before);
+
+    board.sim.hang(); // the AVR watchdog resets it; the port stays open
+    await eventually(() => board.sim.resets.length === 2, 10_000, 'watchdog reset');
+    expect((await cooler.readDevice()).mode).toBe('boot');
+    expect(await resetsWhileConnected()).toBe(before + 1);
+  }, 30_000);
+});
