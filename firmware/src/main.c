@@ -64,7 +64,10 @@ int main(void) {
     }
     sei();
     uint32_t now = clock_ms();
-    for (int16_t b; (b = uart_read()) >= 0;) frame_feed((uint8_t)b, now);
+    /* Back to the tick below once a millisecond has passed: a frame can block for tens of ms
+     * (SET_SETTINGS writes EEPROM), and under a flood of them the receive ring never empties, so
+     * draining it first would starve wdt_reset() and reset the chip over and over. */
+    for (int16_t b; clock_ms() == now && (b = uart_read()) >= 0;) frame_feed((uint8_t)b, now);
     if (now != last) {
       last = now;
       /* fed once per ms: a stopped clock or a stuck loop resets the chip */

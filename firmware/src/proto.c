@@ -177,5 +177,7 @@ void proto_handle(uint8_t seq, uint8_t type, const uint8_t *payload, uint8_t len
     frame_send_error(seq, ERR_BAD_ARGUMENT, type);
     return;
   }
-  if (type != CMD_SET_DUTY) fans_host_alive(now); /* SET_DUTY armed it already */
+  /* SET_DUTY armed it already. HELLO is "who are you", not a host in control: a host stuck in its
+   * handshake sends nothing else, and must not hold the last duties by it. */
+  if (type != CMD_SET_DUTY && type != CMD_HELLO) fans_host_alive(now);
 }

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { CoolerSim, F_CPU } from '../../test/helpers/avr/sim.ts';
 import { bootSim, type SimClient } from '../../test/helpers/avr/sim-client.ts';
-import { Command, decodeCounters, decodeHello, decodeState, encodeSetDuty, encodeSetSettings } from '../../src/cooler/protocol/messages.ts';
+import { encodeFrame } from '../../src/cooler/protocol/frame.ts';
+import { Command, decodeCounters, decodeHello, decodeSettings, decodeState, encodeSetDuty, encodeSetSettings } from '../../src/cooler/protocol/messages.ts';
 
 const state = (c: SimClient) => decodeState(c.request(Command.getState));
 const setAll = (c: SimClient, duty: number) => c.request(Command.setDuty, encodeSetDuty([0, 1, 2, 3].map((channel) => ({ channel, duty }))));
@@ -57,6 +58,26 @@ describe('firmware host watchdog', () => {
     expect(state(client).mode).toBe('failsafeWatchdog');
   });
 
+  // HELLO is all a host sends while it cannot finish a handshake (replies lost on the way back,
+  // a config the device does not fit): its reconnect loop says HELLO every 300 ms for 4 s, with
+  // backoffs up to 5 s between. Fed by those, the watchdog held the last duties for as long as the
+  // host kept failing (for good with watchdogSeconds above 5) while the host had no control.
+  it('is not fed by HELLO: a host that cannot get past its handshake leaves the fans to the watchdog', () => {
+    const sim = new CoolerSim();
+    const client = bootSim(sim);
+    setAll(client, 0.4);
+    const silentFrom = sim.cycles;
+    for (let i = 0; i < 12 && sim.pwm(0).duty !== 1; i++) {
+      client.send(Command.hello, Buffer.from([1])); // answered or not, as a reconnecting host does
+      sim.runMs(300);
+    }
+    sim.runMs(1);
+    expect(sim.duties()).toEqual([1, 1, 1, 1]);
+    const tripMs = ((sim.cycles - silentFrom) / F_CPU) * 1000;
+    expect(tripMs).toBeLessThan(3400);
+    expect(state(client).mode).toBe('failsafeWatchdog');
+  });
+
   it('applies a lower failsafe duty from the settings, never below what the host asked for', () => {
     const sim = new CoolerSim();
     const client = bootSim(sim);
@@ -100,5 +121,41 @@ describe('AVR hardware watchdog', () => {
     const hello = decodeHello(client.request(Command.hello, Buffer.from([1])));
     expect(hello.resetCause).toEqual(['watchdog']);
     expect(state(client).mode).toBe('boot');
+  });
+});
+
+describe('firmware under a command flood', () => {
+  // Each SET_SETTINGS that changes a value blocks the main loop ~10 ms on EEPROM writes; sent back
+  // to back they keep the receive ring from ever emptying. The loop used to drain the ring before
+  // its millisecond tick, so wdt_reset() starved and the chip reset (and again, flood after flood).
+  it('keeps running, keeps the duties, and still trips its host watchdog once the flood stops', () => {
+    const sim = new CoolerSim();
+    const client = bootSim(sim);
+    setAll(client, 0.4);
+    sim.runMs(2);
+    const frames = Array.from({ length: 250 }, (_, i) =>
+      encodeFrame(1 + (i % 250), Command.setSettings, encodeSetSettings({ watchdogMs: i % 2 ? 3000 : 3100, failsafeDuty: 1, kickDuty: 1, kickMs: 1000, threePinMask: 0 })),
+    );
+    client.sendRaw(Buffer.concat(frames));
+    const seen = new Set<string>();
+    // the line takes ~250 ms to deliver it; sampled every simulated ms until it is all in
+    const sample = (): boolean => (seen.add(sim.duties().map((d) => d.toFixed(2)).join(',')), sim.rxPending === 0);
+    sim.runUntil(sample, 2000);
+    expect(sim.resets).toEqual(['power-on']);
+    expect(sim.rxPending).toBe(0);
+    sim.runMs(200); // the ring's last bytes, then the 50 ms timeout drops what is left of a frame
+    expect([...seen]).toEqual(['0.40,0.40,0.40,0.40']);
+    const c = decodeCounters(client.request(Command.getCounters));
+    expect(c.framesOk).toBeGreaterThan(10); // some of the flood was acted on, the rest counted and dropped
+    expect(c.rxErrors + c.crcErrors).toBeGreaterThan(0);
+    const { watchdogMs } = decodeSettings(client.request(Command.getSettings));
+    // the host goes quiet: the firmware's own watchdog still takes the fans to full
+    const quietFrom = sim.cycles;
+    sim.runUntil(() => sim.pwm(0).duty === 1, watchdogMs + 100);
+    expect(((sim.cycles - quietFrom) / F_CPU) * 1000).toBeGreaterThan(watchdogMs - 10);
+    sim.runMs(1); // timers 0 and 2 take a new compare value at their next TOP
+    expect(sim.duties()).toEqual([1, 1, 1, 1]);
+    expect(decodeState(client.request(Command.getState)).mode).toBe('failsafeWatchdog');
+    expect(sim.resets).toEqual(['power-on']);
   });
 });

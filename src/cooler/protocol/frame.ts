@@ -52,8 +52,8 @@ export type ParserEvent = keyof Omit<ParserStats, 'frames' | 'junkBytes'>;
 export interface ParserHooks {
   /** a frame was dropped; seq when the frame got far enough to have one (untrusted) */
   onBad?: (event: ParserEvent, seq: number | null) => void;
-  /** bytes were skipped while hunting for a sync byte */
-  onJunk?: (bytes: number) => void;
+  /** bytes were skipped while hunting for a sync byte; `data` is only valid during the call */
+  onJunk?: (bytes: number, data: Uint8Array) => void;
 }
 
 /** Byte-stream -> frames. Never throws on input; a frame only comes out with a correct CRC. */
@@ -115,7 +115,7 @@ export class FrameParser {
         let k = 1;
         while (k < this.n && b[k] !== SYNC) k++;
         this.stats.junkBytes += k;
-        this.onJunk?.(k);
+        this.onJunk?.(k, b.subarray(0, k));
         this.drop(k);
         continue;
       }

@@ -76,9 +76,16 @@ export class SerialCooler extends EventEmitter implements Cooler {
   private loop: Promise<void> | null = null;
   private keepAlive: NodeJS.Timeout | undefined;
   private failures = 0;
+  /**
+   * The last request got its reply. An error reply proves the link (failures stays 0) but not the
+   * mode: a refused or damaged command does not feed the device's watchdog.
+   */
+  private answered = false;
   /** the last write of links that have closed (performance.now ms): the device watchdog runs from it */
   private closedLinksWroteAt = 0;
   private lastUptimeMs: number | null = null;
+  /** when lastUptimeMs was read (performance.now ms) */
+  private lastStateAt = 0;
   private lastBoots: number | null = null;
   private lastCountersAt = 0;
   /** when our owner last commanded duties: the keep-alive speaks for it only that long */
@@ -173,6 +180,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
     if (!link || !this.up) return { sent: false, why: `could not be sent: the link to ${this.config.path} is down` };
     try {
       this.noteState(await link.request(Command.failsafe, Buffer.alloc(0), { timeoutMs: 200, retries: 1, decode: decodeState }));
+      this.answered = true;
       this.log.debug({ event: 'failsafe', reason }, 'cooler firmware confirmed failsafe');
       return { sent: true };
     } catch (err) {
@@ -187,7 +195,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
   deviceFailsafe(now = performance.now()): DeviceFailsafe {
     const st = this.lastState;
     // the last request was answered: the device's own word
-    if (st && this.up && this.failures === 0) return { failsafe: st.mode !== 'run', assumed: false };
+    if (st && this.up && this.failures === 0 && this.answered) return { failsafe: st.mode !== 'run', assumed: false };
     // Otherwise any command we wrote since may have reached it and fed its watchdog (every valid
     // command does, HELLOs of a reconnect included): it is certain only once that much silence
     // has passed since the last one, plus the frame's time on the wire.
@@ -238,6 +246,7 @@ export class SerialCooler extends EventEmitter implements Cooler {
         await this.handshake(link);
         if (this.closed) break;
         this.failures = 0;
+        this.answered = true;
         this.connects++;
         if (wasUp) this.metrics.reconnects.inc();
         wasUp = true;
@@ -287,8 +296,18 @@ export class SerialCooler extends EventEmitter implements Cooler {
         lastErr = e as Error;
         if (!link.isOpen) throw e;
       }
+      // Every HELLO we send is a string of commands to a Firmata board (the bytes of one wrote a
+      // PWM pin of a StandardFirmata peer): once it has said what it is, stop talking to it.
+      if (!hello && link.firmataSeen) {
+        throw new CoolerMismatchError(
+          `cooler.path ${this.config.path}: a Firmata board answers there, not the gance cooler firmware; set cooler.driver: firmata (and its pins), or flash firmware/dist/cooler.hex (gance firmware flash)`,
+        );
+      }
     }
-    if (!hello) throw new Error(`no HELLO answer within ${this.o.handshakeMs} ms: ${lastErr?.message ?? 'closed'}`);
+    if (!hello) {
+      const heard = link.junkBytes > 0 ? `; it sent ${link.junkBytes} bytes that were no gance frames: not the gance cooler firmware, or cooler.baudRate (${this.config.baudRate ?? DEFAULT_BAUD_RATE.serial}) is not its rate` : '';
+      throw new Error(`no HELLO answer within ${this.o.handshakeMs} ms: ${lastErr?.message ?? 'closed'}${heard}`);
+    }
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       throw new CoolerMismatchError(
         `cooler.path ${this.config.path}: firmware "${hello.name}" ${hello.firmwareVersion} speaks protocol ${hello.protocolVersion}, this daemon speaks ${PROTOCOL_VERSION}; flash firmware/dist/cooler.hex (gance firmware flash)`,
@@ -367,8 +386,10 @@ export class SerialCooler extends EventEmitter implements Cooler {
     try {
       const reply = await link.request(type, payload, { decode });
       this.failures = 0;
+      this.answered = true;
       return reply;
     } catch (err) {
+      this.answered = false;
       if (err instanceof DeviceErrorReply) {
         // The firmware understood our frame well enough to refuse it (bad argument, unknown command,
         // or a CRC error on every attempt): the link works, so this is the caller's error, not the
@@ -385,14 +406,26 @@ export class SerialCooler extends EventEmitter implements Cooler {
   }
 
   private noteState(state: DeviceState, checkRestart = true): void {
-    if (checkRestart && this.lastUptimeMs !== null && state.uptimeMs < this.lastUptimeMs) {
+    const now = performance.now();
+    if (checkRestart && this.lastUptimeMs !== null && state.uptimeMs < this.lastUptimeMs && !this.uptimeWrapped(state.uptimeMs, now - this.lastStateAt)) {
       // rebooted under us (hardware watchdog, brown-out): it is at full fans until the next setDuties
       this.metrics.deviceResets.inc({ cause: 'while-connected' });
       this.log.error({ event: 'device-reset', uptimeMs: state.uptimeMs }, 'cooler firmware restarted while connected');
       this.absorbCounters(null, true);
     }
     this.lastUptimeMs = state.uptimeMs;
+    this.lastStateAt = now;
     this.lastState = state;
+  }
+
+  /**
+   * The device's u32 ms uptime wraps after 49.7 days: a smaller value that is the last one moved on
+   * by about the time that passed here is that wrap, not a restart (which was counted, logged as an
+   * error and taken as a counter reset every 49.7 days). Slack: reply latency and clock drift.
+   */
+  private uptimeWrapped(uptimeMs: number, elapsedMs: number): boolean {
+    const forward = (uptimeMs - this.lastUptimeMs!) >>> 0;
+    return forward <= elapsedMs * 1.01 + 1000;
   }
 
   private restartPending = false;

@@ -47,6 +47,13 @@ export interface LinkOptions {
 /** What the link needs of a port: serialport's SerialPort, or its SerialPortMock in tests. */
 export type LinkPort = SerialPort | SerialPortMock;
 
+/**
+ * The start of StandardFirmata's firmware report (sysex 0xF0, REPORT_FIRMWARE 0x79, major, minor),
+ * which a Firmata board sends at every reset: our parser sees it as junk (Firmata never sends 0xA5).
+ * Four bytes, two of them fixed, so line noise does not pass for it.
+ */
+const FIRMATA_GREETING = [0xf0, 0x79, -1, -1] as const;
+
 const REPLY_TYPES = new Set<number>(Object.values(Command).map((c) => c | REPLY_BIT));
 const isReplyType = (type: number): boolean => REPLY_TYPES.has(type);
 
@@ -62,6 +69,11 @@ export class SerialLink extends EventEmitter {
   private closed = false;
   /** time of the last frame written, ms (performance.now) */
   lastWriteAt = 0;
+  /** bytes received that were no part of a frame, since open */
+  junkBytes = 0;
+  /** a Firmata board's greeting came in: this is no gance cooler firmware */
+  firmataSeen = false;
+  private greetingAt = 0;
 
   private constructor(
     private readonly port: LinkPort,
@@ -98,16 +110,32 @@ export class SerialLink extends EventEmitter {
       });
     });
     const m = opts.metrics;
+    let link: SerialLink | null = null;
     const parser = new FrameParserStream({
       timeoutMs: 100,
       onBad: (event) => {
         if (event === 'crcErrors') m.crcErrors.inc({ side: 'host' });
         else m.badFrames.inc({ side: 'host', reason: event === 'lengthErrors' ? 'length' : 'truncated' });
       },
-      onJunk: (n) => m.junkBytes.inc({ side: 'host' }, n),
+      onJunk: (n, data) => {
+        m.junkBytes.inc({ side: 'host' }, n);
+        link?.sniff(data);
+      },
     });
     port.pipe(parser);
-    return new SerialLink(port, parser, opts);
+    link = new SerialLink(port, parser, opts);
+    return link;
+  }
+
+  private sniff(junk: Uint8Array): void {
+    this.junkBytes += junk.length;
+    for (const b of junk) {
+      if (this.firmataSeen) return;
+      const want = FIRMATA_GREETING[this.greetingAt]!;
+      const hit = want >= 0 ? b === want : b < 0x80;
+      this.greetingAt = hit ? this.greetingAt + 1 : b === FIRMATA_GREETING[0] ? 1 : 0;
+      if (this.greetingAt === FIRMATA_GREETING.length) this.firmataSeen = true;
+    }
   }
 
   get isOpen(): boolean {

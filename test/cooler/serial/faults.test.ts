@@ -275,6 +275,9 @@ describe('serial driver: error replies from the device', () => {
         expect((err as Error).message).toBe('cooler firmware rejected setDuty: badArgument');
       }
     });
+    // A refused command does not feed the device's watchdog: the mode it last reported may be over
+    // (it said "run" here, and kept saying it while every command was refused and the device tripped).
+    expect(cooler.deviceFailsafe()).toEqual({ failsafe: null, assumed: false });
     board.bridge.toDevice = null;
     expect(d).toMatchObject({ requests: 5, timeouts: 0, retries: 0, deviceErrors: 5, reconnects: 0 });
     expect(cooler.linkUp).toBe(true);
@@ -283,6 +286,7 @@ describe('serial driver: error replies from the device', () => {
     expect((await cooler.readCounters()).badArguments - deviceBadArgs).toBe(5);
     await cooler.setDuties({ 'gpu0-a': 0.45 });
     expect(board.sim.pwm(0).duty).toBeCloseTo(0.45, 2);
+    expect(cooler.deviceFailsafe()).toEqual({ failsafe: false, assumed: false });
     expect(linkEvents).toEqual([]);
   });
 
@@ -300,5 +304,37 @@ describe('serial driver: error replies from the device', () => {
     expect(d).toMatchObject({ timeouts: 9, reconnects: 1 });
     expect(linkEvents).toEqual([false, true]);
     expect((await cooler.readDevice()).fans).toHaveLength(4);
+  }, 30_000);
+});
+
+describe("serial driver: the device's uptime", () => {
+  const resetsWhileConnected = async (): Promise<number> => (await countersNow(registry))('gance_cooler_device_resets_total', { cause: 'while-connected' });
+
+  it('going past 2^32 ms (49.7 days) is no restart; a real one while connected still is', async () => {
+    const before = await resetsWhileConnected();
+    // The wire moves the device's clock to 400 ms before its u32 wraps.
+    const offset = 2 ** 32 - (await cooler.readDevice()).uptimeMs - 400;
+    board.bridge.toHost = (f, bytes) => {
+      if (f.type !== (Command.getState | REPLY_BIT)) return bytes;
+      const p = Buffer.from(f.payload);
+      p.writeUInt32BE((p.readUInt32BE(1) + offset) >>> 0, 1);
+      return encodeFrame(f.seq, f.type, p);
+    };
+    const first = (await cooler.readDevice()).uptimeMs;
+    expect(first).toBeGreaterThan(2 ** 32 - 2000);
+    let wrapped = false;
+    for (let i = 0; i < 500 && !wrapped; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      wrapped = (await cooler.readDevice()).uptimeMs < first;
+    }
+    expect(wrapped).toBe(true);
+    board.bridge.toHost = null;
+    await cooler.readDevice(); // back to the real clock: a jump forward
+    expect(await resetsWhileConnected()).toBe(before);
+
+    board.sim.hang(); // the AVR watchdog resets it; the port stays open
+    await eventually(() => board.sim.resets.length === 2, 10_000, 'watchdog reset');
+    expect((await cooler.readDevice()).mode).toBe('boot');
+    expect(await resetsWhileConnected()).toBe(before + 1);
   }, 30_000);
 });

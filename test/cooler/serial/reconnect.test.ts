@@ -48,6 +48,32 @@ describe('serial cooler reconnect', () => {
     expect(board.sim.pwm(0).duty).toBeCloseTo(0.45, 2);
   }, 60_000);
 
+  // The device hears the host but the host never hears it (every reply lost): the host drops the
+  // link and keeps trying to reconnect, saying HELLO every 300 ms. Those HELLOs used to feed the
+  // device's watchdog, which then held the last duty for as long as the host kept failing.
+  it('replies lost on the way back: the device goes to full on its own while the host keeps saying HELLO', async () => {
+    board = await startSimulatedCooler({ fans: 4 });
+    const registry = new Registry();
+    cooler = createSerialCooler(serialConfig(board.path, { watchdogSeconds: 1 }), { log: quietLog, registry, backoffMaxMs: 500 });
+    await cooler.open();
+    await cooler.setDuties({ 'gpu0-a': 0.4 });
+    expect(board.sim.pwm(0).duty).toBeCloseTo(0.4, 2);
+    board.bridge.toHost = () => null;
+    // the control loop goes on commanding; unanswered, three of them drop the link
+    for (let i = 0; i < 10 && cooler.linkUp; i++) await cooler.setDuties({ 'gpu0-a': 0.4 }).catch(() => {});
+    expect(cooler.linkUp).toBe(false);
+    const hellos = () => metric(registry, 'gance_cooler_requests_total', '{command="hello"}');
+    const h0 = await hellos();
+    const t0 = board.sim.seconds;
+    // 1.5 s of the device's own time (its watchdog is 1 s) with the host still trying all along
+    await eventually(async () => board!.sim.seconds >= t0 + 1.5 && (await hellos()) >= h0 + 3, 30_000, 'device time and HELLOs');
+    expect(cooler.linkUp).toBe(false);
+    expect(board.sim.duties()).toEqual([1, 1, 1, 1]);
+    board.bridge.toHost = null;
+    await eventually(() => cooler!.linkUp, 10_000, 'link back up');
+    expect((await cooler.readDevice()).mode).toBe('failsafeWatchdog');
+  }, 60_000);
+
   it('notices that the device restarted while it was away (power cycle on replug)', async () => {
     board = await startSimulatedCooler({ fans: 4 });
     const registry = new Registry();
