@@ -3,7 +3,7 @@
 #define GANCE_CONFIG_H
 
 #define FW_VERSION_MAJOR 1
-#define FW_VERSION_MINOR 0
+#define FW_VERSION_MINOR 1
 #define FW_VERSION_PATCH 0
 #define PROTOCOL_VERSION 1
 #define FW_NAME "gance-cooler"

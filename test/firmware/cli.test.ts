@@ -31,7 +31,7 @@ describe('gance firmware info', () => {
     board.sim.setRpm(1, 4200);
     await board.runner.simDelay(1600); // a clean 500 ms tach window after the change
     const info = JSON.parse(await run('firmware', 'info', '--path', board.path, '--json'));
-    expect(info.hello).toMatchObject({ name: 'gance-cooler', firmwareVersion: '1.0.0', protocolVersion: 1, fanCount: 4, thermistorCount: 2, pwmHz: 25000 });
+    expect(info.hello).toMatchObject({ name: 'gance-cooler', firmwareVersion: '1.1.0', protocolVersion: 1, fanCount: 4, thermistorCount: 2, pwmHz: 25000 });
     expect(info.hello.capabilities).toContain('hardwareWatchdog');
     expect(info.settings).toMatchObject({ watchdogMs: 3000, failsafeDuty: 1, fromEeprom: false });
     expect(info.state.fans).toHaveLength(4);
@@ -46,7 +46,7 @@ describe('gance firmware info', () => {
 
   it('prints a readable summary', async () => {
     const text = await run('firmware', 'info', '--path', board.path);
-    expect(text).toContain('firmware      gance-cooler 1.0.0, protocol 1');
+    expect(text).toContain('firmware      gance-cooler 1.1.0, protocol 1');
     expect(text).toMatch(/watchdog\s+3000 ms -> failsafe duty 100% \(defaults\)/);
     expect(text).toMatch(/1 {2}target +100% {2}applied +100% +\d+ rpm/);
     expect(text).toContain('no reading (open/short)');

@@ -4,6 +4,16 @@
  */
 
 export const PROTOCOL_VERSION = 1;
+/** firmware/dist/cooler.hex's version (firmware/src/config.h; a test keeps the two equal) */
+export const FIRMWARE_VERSION = '1.1.0';
+
+/** Whether firmware version `a` ("major.minor.patch") is older than `b`. */
+export function firmwareOlder(a: string, b: string): boolean {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) < (pb[i] ?? 0);
+  return false;
+}
 
 export const Command = {
   hello: 0x01,

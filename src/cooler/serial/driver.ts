@@ -11,6 +11,8 @@ import type { Cooler, CoolerInfo, CoolerState, DeviceFailsafe, FailsafeResult } 
 import {
   Command,
   PROTOCOL_VERSION,
+  FIRMWARE_VERSION,
+  firmwareOlder,
   decodeCounters,
   decodeHello,
   decodeSettings,
@@ -324,6 +326,14 @@ export class SerialCooler extends EventEmitter implements Cooler {
       }
     });
     this.hello = hello;
+    // same protocol, older behaviour: 1.1.0 stopped a command flood resetting the chip and HELLO
+    // feeding the host watchdog (the fans held their duty while the host heard nothing)
+    if (firmwareOlder(hello.firmwareVersion, FIRMWARE_VERSION)) {
+      this.log.warn(
+        { event: 'firmware-old', firmware: hello.firmwareVersion, bundled: FIRMWARE_VERSION },
+        `cooler.path ${this.config.path}: firmware ${hello.firmwareVersion} is older than this daemon's ${FIRMWARE_VERSION} (what changed: firmware/PROTOCOL.md, Versioning); flash firmware/dist/cooler.hex (gance firmware flash)`,
+      );
+    }
     (this.info as { version: string }).version = `${hello.name} ${hello.firmwareVersion} (protocol ${hello.protocolVersion})`;
 
     // The watchdog and failsafe duty live in the device's EEPROM; make them what the config says.

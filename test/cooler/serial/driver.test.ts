@@ -27,7 +27,7 @@ afterAll(async () => {
 describe('serial cooler driver on the simulated firmware', () => {
   it('handshakes, checks the version and writes the configured watchdog to the device', () => {
     expect(cooler.linkUp).toBe(true);
-    expect(cooler.info).toMatchObject({ kind: 'serial', version: 'gance-cooler 1.0.0 (protocol 1)', fans: ['gpu0-a', 'gpu0-b'], thermistors: ['gpu0-sink'] });
+    expect(cooler.info).toMatchObject({ kind: 'serial', version: 'gance-cooler 1.1.0 (protocol 1)', fans: ['gpu0-a', 'gpu0-b'], thermistors: ['gpu0-sink'] });
     expect(cooler.hello).toMatchObject({ protocolVersion: 1, fanCount: 4, thermistorCount: 2, pwmHz: 25000, resetCause: ['powerOn'] });
     expect(cooler.settings).toMatchObject({ watchdogMs: 1000, failsafeDuty: 1, fromEeprom: true });
   });
