@@ -294,6 +294,11 @@ export class JobQueue {
     return new Set(rows.map((r) => r.dir));
   }
 
+  /** Jobs waiting to run (the index jobs_pick answers it without reading the specs). */
+  queuedCount(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'").get() as { n: number }).n;
+  }
+
   counts(): Record<JobState, number> {
     const out = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>) out[r.state] = r.n;
