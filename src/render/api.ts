@@ -118,11 +118,11 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
   };
 
   /** The folders of an accepted render's outputs, made only now: a refused request leaves none behind. */
-  function makeFolders(spec: RenderSpec, request: Pick<UploadRequest, 'output'>): void {
+  function makeFolders(spec: RenderSpec, request: Pick<UploadRequest, 'output'>): string[] {
     const outputs: OutputFolder[] = [{ path: spec.output.path, field: 'body/output/path', name: request.output.path ?? basename(spec.output.path) }];
     const debug = spec.output.debugPath;
     if (debug !== null) outputs.push({ path: debug, field: 'body/output/debugPath', name: request.output.debugPath ?? basename(debug) });
-    makeOutputFolders(config.outputRoot, outputs);
+    return makeOutputFolders(config.outputRoot, outputs);
   }
 
   /** Multipart: files stream to the job's upload folder (limit: uploadMaxBytes each); the spec is a field. */
@@ -220,6 +220,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       let spec;
       let uploadDir: string | null = null;
       let request: UploadRequest;
+      let madeDirs: string[];
       if (req.isMultipart()) {
         const up = await receiveUpload(req, id);
         uploadDir = up.dir;
@@ -228,7 +229,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
           spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
           await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')), projectionFile: up.spec.latents?.projectionFile });
           claimOutputs(spec, request, submitCtx);
-          makeFolders(spec, request);
+          madeDirs = makeFolders(spec, request);
         } catch (err) {
           await rm(up.dir, { recursive: true, force: true });
           throw err;
@@ -242,11 +243,11 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
         spec = await prepareSpec(request, submitCtx, { id });
         await opts.admit?.(spec, { audio: request.audio ?? [], projectionFile: request.latents?.projectionFile });
         claimOutputs(spec, request, submitCtx);
-        makeFolders(spec, request);
+        madeDirs = makeFolders(spec, request);
       }
       // no await since claimOutputs: no other submission can come between the check and the insert
       release();
-      const job = scheduler.submit({ id, spec, uploadDir });
+      const job = scheduler.submit({ id, spec, uploadDir, madeDirs });
       return reply.code(202).header('location', `${RENDERS_PREFIX}/${job.id}`).send(view(job));
     }
 
@@ -268,7 +269,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id',
       {
         schema: {
-          description: 'Cancel a queued or running render (its runner stops, its partial work is removed); 409 once it has finished',
+          description: 'Cancel a queued or running render (its runner stops, its partial work is removed, and so are the folders under the output root made for it, if empty); 409 once it has finished',
           tags,
           params: IdParams,
           response: { 200: RenderJobView, 404: ErrorReply, 409: ErrorReply, 507: ErrorReply },

@@ -449,3 +449,63 @@ describe('/v1/renders queue bound (render.maxQueued)', () => {
     expect(RenderConfig.properties.maxQueued).toMatchObject({ default: 32, minimum: 1 });
   });
 });
+
+describe('/v1/renders output folders of a render that does not finish', () => {
+  it('removes the empty folders its acceptance made when it is cancelled (queued or running) or fails; never one there before, holding files, or another render needs', async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    writeFileSync(join(s.mediaRoot, 'fail-bad-input.wav'), 'RIFF-f');
+    const post = async (payload: Record<string, unknown>) => {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload });
+      expect(res.statusCode, res.body).toBe(202);
+      return res.json<RenderJobView>();
+    };
+    const cancel = async (id: string) => expect((await s.app.inject({ method: 'DELETE', url: `/v1/renders/${id}` })).statusCode).toBe(200);
+    const out = (p: string) => join(s.outputRoot, p);
+
+    // running (concurrency 1), held at its first batch
+    const running = await post(body({ output: { path: 'run/deep/x.mp4' } }));
+    await gate.arrived;
+    mkdirSync(out('before'));
+    const queued = await post(body({ output: { path: 'flood/x.mp4', debugPath: 'dbg/d.mp4' } }));
+    const inBefore = await post(body({ output: { path: 'before/new/x.mp4' } }));
+    const shared = await post(body({ output: { path: 'shared/a.mp4' } }));
+    await post(body({ output: { path: 'shared/b.mp4' } }));
+    const holding = await post(body({ output: { path: 'holding/x.mp4' } }));
+    writeFileSync(out('holding/someone-elses.txt'), 'x');
+    for (const p of ['flood', 'dbg', 'before/new', 'shared', 'holding']) expect(existsSync(out(p)), p).toBe(true);
+
+    await cancel(queued.id);
+    expect(existsSync(out('flood'))).toBe(false);
+    expect(existsSync(out('dbg'))).toBe(false);
+    await cancel(inBefore.id);
+    // the folder it made goes; the one that was there stays
+    expect(existsSync(out('before/new'))).toBe(false);
+    expect(existsSync(out('before'))).toBe(true);
+    // another queued render writes in it
+    await cancel(shared.id);
+    expect(existsSync(out('shared'))).toBe(true);
+    // it holds someone else's file
+    await cancel(holding.id);
+    expect(readdirSync(out('holding'))).toEqual(['someone-elses.txt']);
+
+    // a running one: once its runner has let go
+    await cancel(running.id);
+    await until(s.scheduler, running.id, (j) => j.state === 'cancelled');
+    // the next queued one then runs through
+    gate.release();
+    await s.scheduler.idle();
+    expect(existsSync(out('run'))).toBe(false);
+    expect(existsSync(out('shared/b.mp4'))).toBe(true);
+
+    // a failed one
+    const failing = await post(body({ audio: ['fail-bad-input.wav'], output: { path: 'failed/deep/x.mp4' } }));
+    expect((await until(s.scheduler, failing.id, (j) => j.state === 'failed')).reason).toBe('bad-input');
+    await s.scheduler.idle();
+    expect(existsSync(out('failed'))).toBe(false);
+    // a done one keeps its folder
+    const done = await post(body({ output: { path: 'kept/x.mp4' } }));
+    await until(s.scheduler, done.id, (j) => j.state === 'done');
+    expect(existsSync(out('kept/x.mp4'))).toBe(true);
+  });
+});
