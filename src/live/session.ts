@@ -560,7 +560,8 @@ export class LiveSession {
     this.observeStage('queue', msBetween(item.latentAt, submittedAt));
     // no abort signal: an aborted frame would go on running in its worker, and a pool closed just
     // after (the daemon's stop) would terminate that worker mid-inference; stop() waits for it instead
-    const running = pool.submit({ feeds, network: net.id }).then(
+    // live: ahead of a render's queued frames on the same workers
+    const running = pool.submit({ feeds, network: net.id, live: true }).then(
       (frame) => {
         const doneAt = now();
         this.pacer.finished();

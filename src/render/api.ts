@@ -16,7 +16,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorReply, type ApiPlugin } from '../api/app.ts';
-import { ApiError } from '../api/errors.ts';
+import { ApiError, ClientError } from '../api/errors.ts';
 import { planRange, rangeForSend } from '../api/range.ts';
 import type { AdmitRender } from './admit.ts';
 import { makeOutputFolders, type OutputFolder } from './media.ts';
@@ -53,6 +53,16 @@ export interface RendersApiOptions {
 }
 
 const tags = ['renders'];
+
+/** 429: render.maxQueued renders already wait; one more is refused before its upload is stored. */
+export class QueueFullError extends ClientError {
+  override readonly name = 'QueueFullError';
+  // a queued render waits for whole renders ahead of it: minutes, not seconds
+  override readonly headers = { 'retry-after': '60' };
+  constructor(message: string) {
+    super(429, message);
+  }
+}
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'render id' }) });
 const ListQuery = Type.Object({
   state: Type.Optional(JobStateSchema),
@@ -95,6 +105,12 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
   };
   const roots = { mediaRoot: config.mediaRoot, outputRoot: config.outputRoot };
   const view = (job: Job) => jobView(job, RENDERS_PREFIX, roots);
+  /**
+   * Submissions past the queue-length check and not yet queued (receiving an upload, being
+   * checked): counted with the queued ones, or a burst would all pass the check together and each
+   * store its upload.
+   */
+  let arriving = 0;
   const find = (id: string) => {
     const job = scheduler.view(id);
     if (!job) throw new RequestError(404, `no render "${id}"`);
@@ -102,11 +118,11 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
   };
 
   /** The folders of an accepted render's outputs, made only now: a refused request leaves none behind. */
-  function makeFolders(spec: RenderSpec, request: Pick<UploadRequest, 'output'>): void {
+  function makeFolders(spec: RenderSpec, request: Pick<UploadRequest, 'output'>): string[] {
     const outputs: OutputFolder[] = [{ path: spec.output.path, field: 'body/output/path', name: request.output.path ?? basename(spec.output.path) }];
     const debug = spec.output.debugPath;
     if (debug !== null) outputs.push({ path: debug, field: 'body/output/debugPath', name: request.output.debugPath ?? basename(debug) });
-    makeOutputFolders(config.outputRoot, outputs);
+    return makeOutputFolders(config.outputRoot, outputs);
   }
 
   /** Multipart: files stream to the job's upload folder (limit: uploadMaxBytes each); the spec is a field. */
@@ -165,7 +181,8 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
             'Queue a render (202). JSON: a RenderSpec whose audio and projection files are names under the daemon\'s render.mediaRoot and whose output.path is a name under render.outputRoot. ' +
             `Multipart: a "spec" field (the same JSON without audio) and "audio" file parts (each at most render.uploadMaxBytes: 413 over it). Any other content type: 415. ` +
             'Every audio file is probed (and the track they make checked for sound: silent audio, no sample of the mix at -90.3 dBFS, is 422) and the networks, latents settings and output size checked before the render is queued: what can only fail is 422 naming the field. ' +
-            'A few renders are checked at once and a few more wait for their turn; past that the request is 429 with Retry-After.',
+            'A few renders are checked at once and a few more wait for their turn; past that the request is 429 with Retry-After. ' +
+            'At most render.maxQueued renders wait in the queue (counting those being received and checked): past that the request is 429 with Retry-After, refused before an upload is stored.',
           tags,
           body: {
             content: {
@@ -178,39 +195,61 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
         validatorCompiler: specCompiler as never,
       },
       async (req, reply) => {
-        const id = newJobId();
-        let spec;
-        let uploadDir: string | null = null;
-        let request: UploadRequest;
-        if (req.isMultipart()) {
-          const up = await receiveUpload(req, id);
-          uploadDir = up.dir;
-          request = up.spec;
-          try {
-            spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
-            await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')), projectionFile: up.spec.latents?.projectionFile });
-            claimOutputs(spec, request, submitCtx);
-            makeFolders(spec, request);
-          } catch (err) {
-            await rm(up.dir, { recursive: true, force: true });
-            throw err;
-          }
-        } else {
-          // fastify parses text/plain too, and no schema is declared for it: a string would reach prepareSpec
-          if (req.body === null || typeof req.body !== 'object') {
-            throw new RequestError(415, `content-type "${req.headers['content-type'] ?? ''}": a render is sent as application/json or multipart/form-data`);
-          }
-          request = req.body as RenderRequest;
-          spec = await prepareSpec(request, submitCtx, { id });
-          await opts.admit?.(spec, { audio: request.audio ?? [], projectionFile: request.latents?.projectionFile });
-          claimOutputs(spec, request, submitCtx);
-          makeFolders(spec, request);
+        const waiting = scheduler.queue.queuedCount() + arriving;
+        if (waiting >= config.maxQueued) {
+          throw new QueueFullError(`body: ${waiting} renders are waiting to run (render.maxQueued ${config.maxQueued}); send it again once one has started or is cancelled`);
         }
-        // no await since claimOutputs: no other submission can come between the check and the insert
-        const job = scheduler.submit({ id, spec, uploadDir });
-        return reply.code(202).header('location', `${RENDERS_PREFIX}/${job.id}`).send(view(job));
+        arriving++;
+        let held = true;
+        // handed back as the job is inserted, in the same tick: it counts as queued from then on
+        const release = () => {
+          if (held) arriving--;
+          held = false;
+        };
+        try {
+          return await submitRender(req, reply, release);
+        } finally {
+          release();
+        }
       },
     );
+
+    /** The submission itself, once it has a place in the queue's bound. */
+    async function submitRender(req: FastifyRequest, reply: FastifyReply, release: () => void) {
+      const id = newJobId();
+      let spec;
+      let uploadDir: string | null = null;
+      let request: UploadRequest;
+      let madeDirs: string[];
+      if (req.isMultipart()) {
+        const up = await receiveUpload(req, id);
+        uploadDir = up.dir;
+        request = up.spec;
+        try {
+          spec = await prepareSpec(up.spec, submitCtx, { id, uploaded: up.files });
+          await opts.admit?.(spec, { audio: up.files.map((f) => basename(f).replace(/^\d+-/, '')), projectionFile: up.spec.latents?.projectionFile });
+          claimOutputs(spec, request, submitCtx);
+          madeDirs = makeFolders(spec, request);
+        } catch (err) {
+          await rm(up.dir, { recursive: true, force: true });
+          throw err;
+        }
+      } else {
+        // fastify parses text/plain too, and no schema is declared for it: a string would reach prepareSpec
+        if (req.body === null || typeof req.body !== 'object') {
+          throw new RequestError(415, `content-type "${req.headers['content-type'] ?? ''}": a render is sent as application/json or multipart/form-data`);
+        }
+        request = req.body as RenderRequest;
+        spec = await prepareSpec(request, submitCtx, { id });
+        await opts.admit?.(spec, { audio: request.audio ?? [], projectionFile: request.latents?.projectionFile });
+        claimOutputs(spec, request, submitCtx);
+        madeDirs = makeFolders(spec, request);
+      }
+      // no await since claimOutputs: no other submission can come between the check and the insert
+      release();
+      const job = scheduler.submit({ id, spec, uploadDir, madeDirs });
+      return reply.code(202).header('location', `${RENDERS_PREFIX}/${job.id}`).send(view(job));
+    }
 
     app.get(
       '/',
@@ -230,7 +269,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
       '/:id',
       {
         schema: {
-          description: 'Cancel a queued or running render (its runner stops, its partial work is removed); 409 once it has finished',
+          description: 'Cancel a queued or running render (its runner stops, its partial work is removed, and so are the folders under the output root made for it, if empty); 409 once it has finished',
           tags,
           params: IdParams,
           response: { 200: RenderJobView, 404: ErrorReply, 409: ErrorReply, 507: ErrorReply },

@@ -22,6 +22,13 @@ export const RenderConfig = Type.Object(
       description: 'largest audio file a multipart upload may send (413 over it)',
     }),
     maxUploadFiles: Type.Integer({ minimum: 1, maximum: 64, default: 16, description: 'most audio files one upload may send' }),
+    maxQueued: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 32,
+      description:
+        'renders waiting in the queue (not yet running), counting those being received and checked; past it POST /v1/renders is 429 before an upload is stored. Each may keep an upload in stateDir until it ends (up to maxUploadFiles x uploadMaxBytes), so this bounds the disk the queue can take from stateDir',
+    }),
     concurrency: Type.Integer({
       minimum: 1,
       maximum: 16,

@@ -41,6 +41,8 @@ export interface Job {
   workDir: string;
   /** uploaded audio kept for this job (removed once it is finished) */
   uploadDir: string | null;
+  /** folders under the output root made when it was accepted, outermost first (removed if it does not finish, while empty) */
+  madeDirs: string[];
   /** times the runner was started for it (more than 1: resumed) */
   attempts: number;
   createdAt: number;
@@ -65,6 +67,7 @@ interface Row {
   output: string | null;
   work_dir: string;
   upload_dir: string | null;
+  made_dirs: string;
   attempts: number;
   created_at: number;
   started_at: number | null;
@@ -97,6 +100,8 @@ const MIGRATIONS: string[] = [
      updated_at INTEGER NOT NULL
    );
    CREATE INDEX jobs_pick ON jobs (state, priority DESC, seq);`,
+  // a JSON array of paths; jobs stored before made none the daemon knows of
+  `ALTER TABLE jobs ADD COLUMN made_dirs TEXT NOT NULL DEFAULT '[]';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -114,6 +119,8 @@ export interface NewJob {
   /** set when the API chose the id first (uploads are stored under it) */
   id?: string;
   uploadDir?: string | null;
+  /** the output folders its acceptance made (makeOutputFolders), outermost first */
+  madeDirs?: readonly string[];
 }
 
 export class JobNotFoundError extends NotFoundError {
@@ -237,10 +244,10 @@ export class JobQueue {
     try {
       this.db
         .prepare(
-          `INSERT INTO jobs (id, state, spec, priority, stage, work_dir, upload_dir, created_at, updated_at)
-           VALUES (?, 'queued', ?, ?, 'queued', ?, ?, ?, ?)`,
+          `INSERT INTO jobs (id, state, spec, priority, stage, work_dir, upload_dir, made_dirs, created_at, updated_at)
+           VALUES (?, 'queued', ?, ?, 'queued', ?, ?, ?, ?, ?)`,
         )
-        .run(id, JSON.stringify(input.spec), input.spec.priority, join(this.workRoot, id), input.uploadDir ?? null, t, t);
+        .run(id, JSON.stringify(input.spec), input.spec.priority, join(this.workRoot, id), input.uploadDir ?? null, JSON.stringify(input.madeDirs ?? []), t, t);
     } catch (err) {
       throw storageError(err, this.file, 'not queued');
     }
@@ -292,6 +299,11 @@ export class JobQueue {
   activeUploads(): Set<string> {
     const rows = this.db.prepare("SELECT upload_dir AS dir FROM jobs WHERE state IN ('queued', 'running') AND upload_dir IS NOT NULL").all() as Array<{ dir: string }>;
     return new Set(rows.map((r) => r.dir));
+  }
+
+  /** Jobs waiting to run (the index jobs_pick answers it without reading the specs). */
+  queuedCount(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'").get() as { n: number }).n;
   }
 
   counts(): Record<JobState, number> {
@@ -388,6 +400,7 @@ function toJob(r: Row): Job {
     output: r.output,
     workDir: r.work_dir,
     uploadDir: r.upload_dir,
+    madeDirs: JSON.parse(r.made_dirs) as string[],
     attempts: r.attempts,
     createdAt: r.created_at,
     startedAt: r.started_at,

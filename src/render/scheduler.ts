@@ -8,7 +8,9 @@
  * resumes it. A cancel marks the job cancelled at once and aborts its runner.
  */
 import { EventEmitter } from 'node:events';
+import { rmdirSync } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
+import { sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { DaemonEventBus } from '../events.ts';
 import type { RenderMetrics } from './metrics.ts';
@@ -116,7 +118,11 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     }
     this.resumable = this.resumable.filter((j) => j.id !== id);
     // a running job's runner may still read its uploads: those go once it has let go
-    if (!a) void this.cleanUp(job).catch((err: unknown) => this.opts.log.warn({ err, job: id }, 'cannot remove a cancelled render\'s files'));
+    if (!a) {
+      // before the answer, so the client finds them gone; cleanUp tries again after removing any temporaries a killed daemon left
+      this.removeMadeFolders(job);
+      void this.cleanUp(job).catch((err: unknown) => this.opts.log.warn({ err, job: id }, 'cannot remove a cancelled render\'s files'));
+    }
     this.opts.log.info({ job: id }, `render ${id} cancelled`);
     this.emit('job', job);
     return job;
@@ -274,6 +280,27 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
     const out = job.spec.output.path;
     const debug = job.spec.output.debugPath ?? null; // a job stored before debug videos has none
     for (const p of [out, runConfigPath(out), ...(debug === null ? [] : [debug])]) await removeStaleTemps(p);
+    if (this.queue.get(job.id)?.state !== 'done') this.removeMadeFolders(job);
+  }
+
+  /**
+   * The output folders made when the render was accepted, innermost first, where still empty: a
+   * cancelled or failed render left e.g. outputRoot/flood/ behind. Never one that was there before
+   * (not in the list), holds anything (rmdir refuses), or leads to a file a queued or running render
+   * will write (the runner makes no folders: it counts on these). Synchronous: a request's
+   * makeOutputFolders, also synchronous, cannot find a folder and then lose it half way.
+   */
+  private removeMadeFolders(job: Job): void {
+    if (job.madeDirs.length === 0) return;
+    const active = [...this.queue.activeOutputs()];
+    for (const dir of [...job.madeDirs].reverse()) {
+      if (active.some((p) => p.startsWith(dir + sep))) continue;
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not empty (or gone): then it is not only this render's to remove
+      }
+    }
   }
 
   private async removeUploads(job: Job): Promise<void> {

@@ -358,7 +358,7 @@ describe('/v1/renders', () => {
 
   it('documents every route with its schemas in the OpenAPI document', async () => {
     const s = await setup(fakeRunner());
-    const doc = (await s.app.inject('/docs/json')).json<{ paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }; responses: Record<string, unknown> }>> }>();
+    const doc = (await s.app.inject('/docs/json')).json<{ paths: Record<string, Record<string, { description?: string; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> }; responses: Record<string, unknown> }>> }>();
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/renders')).sort()).toEqual([
       '/v1/renders/',
       '/v1/renders/gpus',
@@ -371,10 +371,141 @@ describe('/v1/renders', () => {
     const post = doc.paths['/v1/renders/']!.post!;
     expect(Object.keys(post.requestBody!.content).sort()).toEqual(['application/json', 'multipart/form-data']);
     expect(Object.keys(post.requestBody!.content['application/json']!.schema.properties!)).toEqual(expect.arrayContaining(['audio', 'networks', 'latents', 'output', 'priority']));
-    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '403', '409', '413', '415', '422', '507']);
+    expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '403', '409', '413', '415', '422', '429', '507']);
+    expect(post.description).toContain('render.maxQueued');
     expect(Object.keys(doc.paths['/v1/renders/{id}']!.get!.responses).sort()).toEqual(['200', '404']);
     expect(Object.keys(doc.paths['/v1/renders/{id}']!.delete!.responses).sort()).toEqual(['200', '404', '409', '507']);
     expect(Object.keys(doc.paths['/v1/renders/{id}/output']!.get!.responses).sort()).toEqual(['200', '206', '404', '409', '416']);
     expect(Object.keys(doc.paths['/v1/renders/{id}/debug']!.get!.responses).sort()).toEqual(['200', '206', '404', '409', '416']);
+  });
+});
+
+describe('/v1/renders queue bound (render.maxQueued)', () => {
+  it('refuses a render past maxQueued waiting with 429 naming the bound, before its upload is stored; one leaving the queue makes room', async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait }), { maxQueued: 2, uploadMaxBytes: 4096 });
+    const post = (payload: Record<string, unknown>) => s.app.inject({ method: 'POST', url: '/v1/renders', payload });
+    const upload = (name: string) =>
+      s.app.inject({
+        method: 'POST',
+        url: '/v1/renders',
+        ...multipartBody([
+          { name: 'spec', value: JSON.stringify({ networks: ['demo-64'], output: { path: `${name}.mp4` } }) },
+          { name: 'audio', value: Buffer.alloc(1000, 1), filename: `${name}.wav` },
+        ]),
+      });
+    // the running one (concurrency 1) is not waiting: it does not count
+    const running = await post(body());
+    expect(running.json<RenderJobView>().state).toBe('running');
+    await gate.arrived;
+    expect((await post(body())).statusCode).toBe(202);
+    const second = await upload('second');
+    expect(second.statusCode).toBe(202);
+    expect(s.queue.queuedCount()).toBe(2);
+    const uploadsBefore = readdirSync(s.uploadRoot).sort();
+
+    for (const refused of [await post(body()), await upload('third')]) {
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['retry-after']).toBe('60');
+      expect(refused.json().message).toBe('body: 2 renders are waiting to run (render.maxQueued 2); send it again once one has started or is cancelled');
+    }
+    // nothing of the refused upload was kept, and nothing was queued
+    expect(readdirSync(s.uploadRoot).sort()).toEqual(uploadsBefore);
+    expect(s.queue.counts()).toMatchObject({ queued: 2, running: 1 });
+
+    expect((await s.app.inject({ method: 'DELETE', url: `/v1/renders/${second.json<RenderJobView>().id}` })).statusCode).toBe(200);
+    const third = await upload('third');
+    expect(third.statusCode).toBe(202);
+    expect((await post(body())).statusCode).toBe(429);
+    gate.release();
+    await until(s.scheduler, third.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
+  it('counts renders still being received and checked: a burst cannot all pass the bound together', async () => {
+    const checking = new Gate();
+    let inAdmission = 0;
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), { maxQueued: 2 }, {
+      // the first two wait in admission; a third let through would be checked and queued at once
+      admit: async () => {
+        if (++inAdmission <= 2) await checking.wait();
+      },
+    });
+    const post = () => s.app.inject({ method: 'POST', url: '/v1/renders', payload: body() });
+    const first = [post(), post()];
+    await checking.arrived;
+    // both are past the bound's check (in admission), none queued yet
+    while (inAdmission < 2) await new Promise((r) => setImmediate(r));
+    expect(s.queue.queuedCount()).toBe(0);
+    const late = await post();
+    expect(late.statusCode).toBe(429);
+    expect(late.json().message).toMatch(/^body: 2 renders are waiting to run \(render\.maxQueued 2\)/);
+    checking.release();
+    expect((await Promise.all(first)).map((r) => r.statusCode)).toEqual([202, 202]);
+    expect(inAdmission).toBe(2);
+  });
+
+  it('documents the bound in the config schema', async () => {
+    const { RenderConfig } = await import('../../src/render/config.ts');
+    expect(RenderConfig.properties.maxQueued).toMatchObject({ default: 32, minimum: 1 });
+  });
+});
+
+describe('/v1/renders output folders of a render that does not finish', () => {
+  it('removes the empty folders its acceptance made when it is cancelled (queued or running) or fails; never one there before, holding files, or another render needs', async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait }));
+    writeFileSync(join(s.mediaRoot, 'fail-bad-input.wav'), 'RIFF-f');
+    const post = async (payload: Record<string, unknown>) => {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload });
+      expect(res.statusCode, res.body).toBe(202);
+      return res.json<RenderJobView>();
+    };
+    const cancel = async (id: string) => expect((await s.app.inject({ method: 'DELETE', url: `/v1/renders/${id}` })).statusCode).toBe(200);
+    const out = (p: string) => join(s.outputRoot, p);
+
+    // running (concurrency 1), held at its first batch
+    const running = await post(body({ output: { path: 'run/deep/x.mp4' } }));
+    await gate.arrived;
+    mkdirSync(out('before'));
+    const queued = await post(body({ output: { path: 'flood/x.mp4', debugPath: 'dbg/d.mp4' } }));
+    const inBefore = await post(body({ output: { path: 'before/new/x.mp4' } }));
+    const shared = await post(body({ output: { path: 'shared/a.mp4' } }));
+    await post(body({ output: { path: 'shared/b.mp4' } }));
+    const holding = await post(body({ output: { path: 'holding/x.mp4' } }));
+    writeFileSync(out('holding/someone-elses.txt'), 'x');
+    for (const p of ['flood', 'dbg', 'before/new', 'shared', 'holding']) expect(existsSync(out(p)), p).toBe(true);
+
+    await cancel(queued.id);
+    expect(existsSync(out('flood'))).toBe(false);
+    expect(existsSync(out('dbg'))).toBe(false);
+    await cancel(inBefore.id);
+    // the folder it made goes; the one that was there stays
+    expect(existsSync(out('before/new'))).toBe(false);
+    expect(existsSync(out('before'))).toBe(true);
+    // another queued render writes in it
+    await cancel(shared.id);
+    expect(existsSync(out('shared'))).toBe(true);
+    // it holds someone else's file
+    await cancel(holding.id);
+    expect(readdirSync(out('holding'))).toEqual(['someone-elses.txt']);
+
+    // a running one: once its runner has let go
+    await cancel(running.id);
+    await until(s.scheduler, running.id, (j) => j.state === 'cancelled');
+    // the next queued one then runs through
+    gate.release();
+    await s.scheduler.idle();
+    expect(existsSync(out('run'))).toBe(false);
+    expect(existsSync(out('shared/b.mp4'))).toBe(true);
+
+    // a failed one
+    const failing = await post(body({ audio: ['fail-bad-input.wav'], output: { path: 'failed/deep/x.mp4' } }));
+    expect((await until(s.scheduler, failing.id, (j) => j.state === 'failed')).reason).toBe('bad-input');
+    await s.scheduler.idle();
+    expect(existsSync(out('failed'))).toBe(false);
+    // a done one keeps its folder
+    const done = await post(body({ output: { path: 'kept/x.mp4' } }));
+    await until(s.scheduler, done.id, (j) => j.state === 'done');
+    expect(existsSync(out('kept/x.mp4'))).toBe(true);
   });
 });

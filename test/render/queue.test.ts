@@ -119,6 +119,22 @@ describe('render job queue', () => {
     expect(q.list({ state: 'done' })).toEqual([]);
   });
 
+  it('migrates a version 1 store: its jobs made no output folders the daemon knows of; new ones keep theirs', () => {
+    const dir = tempDir();
+    const q1 = queue(dir);
+    const old = q1.create({ spec: spec() });
+    q1.close();
+    // the store as version 1 left it
+    const db = new Database(join(dir, 'renders.sqlite'));
+    db.exec('ALTER TABLE jobs DROP COLUMN made_dirs');
+    db.prepare('UPDATE schema_version SET version = 1').run();
+    db.close();
+    const q2 = queue(dir);
+    expect(q2.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(q2.get(old.id)!.madeDirs).toEqual([]);
+    expect(q2.create({ spec: spec(), madeDirs: ['/out/a', '/out/a/b'] }).madeDirs).toEqual(['/out/a', '/out/a/b']);
+  });
+
   it('uses WAL and refuses a database written by a newer schema', () => {
     const dir = tempDir();
     const q = queue(dir);

@@ -165,3 +165,55 @@ async function until(cond: () => boolean, timeoutMs = 15_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * A live session's frames and a render's on the same workers: the order frames are dispatched in,
+ * counted (the one worker returns them in that order, pipelineDepth 1, batches of 1).
+ */
+describe('synthesis pool: live frames ahead of render frames', () => {
+  const [net] = tinyNetworks([33]);
+  let pool: SynthesisPool;
+  beforeAll(async () => {
+    pool = new SynthesisPool({
+      workers: [{ id: 't0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 1 }],
+      log: captureLog().log,
+      maxBatch: 1,
+      pipelineDepth: 1,
+    });
+    await pool.load(net!);
+    pool.activate(net!.id);
+  });
+  afterAll(() => pool.close());
+
+  it('a live frame waits for the frame in the worker only, not for the render frames queued before it; the render resumes after, in its order', async () => {
+    const order: string[] = [];
+    const submit = (label: string, i: number, live: boolean) =>
+      pool.submit({ feeds: { w: tinyW(i) }, live }).then((f) => {
+        order.push(label);
+        return f;
+      });
+    const render = Array.from({ length: 12 }, (_, i) => submit(`r${i}`, i, false));
+    const live = [submit('L0', 50, true), submit('L1', 51, true)];
+    const later = submit('r12', 12, false);
+    const liveAfter = submit('L2', 52, true);
+    await Promise.all([...render, ...live, later, liveAfter]);
+    // r0 was in the worker when the live frames came (pipelineDepth 1)
+    expect(order).toEqual(['r0', 'L0', 'L1', 'L2', ...Array.from({ length: 12 }, (_, i) => `r${i + 1}`)]);
+  });
+
+  it('a live frame is not batched with render frames; render frames still batch together', async () => {
+    const batched = new SynthesisPool({ workers: [{ id: 't1', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 1 }], log: captureLog().log, maxBatch: 4, pipelineDepth: 1 });
+    try {
+      await batched.load(net!);
+      batched.activate(net!.id);
+      const first = batched.submit({ feeds: { w: tinyW(0) } });
+      const render = Array.from({ length: 6 }, (_, i) => batched.submit({ feeds: { w: tinyW(i + 1) } }));
+      const live = batched.submit({ feeds: { w: tinyW(60) }, live: true });
+      const frames = await Promise.all([first, ...render, live]);
+      expect(frames.at(-1)!.batchSize).toBe(1);
+      expect(Math.max(...frames.slice(1, -1).map((f) => f.batchSize))).toBeGreaterThan(1);
+    } finally {
+      await batched.close();
+    }
+  });
+});
