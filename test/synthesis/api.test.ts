@@ -233,6 +233,18 @@ describe('synthesis subsystem edge cases', () => {
     }
   });
 
+  it('a stop while the default network loads logs no load failure (the pool closing ends the load; nothing failed)', async () => {
+    const { log, lines } = captureLog();
+    const ctx = context({ workers: [{ id: 'cpu0', providers: ['cpu'] }] }, log);
+    const syn = createSynthesis(ctx);
+    const sup = new Supervisor(syn.units, log);
+    await sup.start();
+    // at once: the worker is still starting and the load waits for it
+    await sup.stop();
+    await new Promise((r) => setImmediate(r));
+    expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+  });
+
   it('answers 409 to loads when synthesis is disabled, and still lists the networks', async () => {
     const ctx = context({ enabled: false });
     const syn = createSynthesis(ctx);

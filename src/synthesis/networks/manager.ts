@@ -5,7 +5,7 @@
  * (acquire/release, counted per holder): one loaded for a holder goes again when the last holder lets go.
  */
 import type { Logger } from 'pino';
-import type { LoadedOn, SynthesisPool } from '../pool/pool.ts';
+import { PoolClosedError, type LoadedOn, type SynthesisPool } from '../pool/pool.ts';
 import { poolNetwork, type CatalogueEntry, type NetworkCatalogue } from './catalogue.ts';
 
 export type NetworkState = 'available' | 'loading' | 'loaded' | 'failed' | 'invalid';
@@ -184,6 +184,8 @@ export class NetworkManager {
       },
       (err: Error) => {
         this.loading.delete(id);
+        // closed while loading: nothing failed (a render refused at its preflight closes the pool at once)
+        if (err instanceof PoolClosedError) return;
         this.failed.set(id, err.message);
         this.opts.log.error({ network: id, err: err.message }, `network "${id}" failed to load: ${err.message}`);
       },

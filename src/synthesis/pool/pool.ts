@@ -12,6 +12,14 @@ import type { SynthesisMetrics } from '../metrics.ts';
 import { startProcess, startThread, type WorkerLink } from './link.ts';
 import type { AdapterInfo, AdapterSpec, EngineName, FromWorker, ProviderAttempt, ProviderSpec, TensorData, TensorMsg, TensorType, ValueMeta } from './protocol.ts';
 
+/** The pool was closed (stop, a local render ending) while this waited: the end of the work, not its failure. */
+export class PoolClosedError extends Error {
+  constructor() {
+    super('synthesis pool closed');
+    this.name = 'PoolClosedError';
+  }
+}
+
 export interface WorkerSpec {
   /** stable name: metric label, logs, API */
   id: string;
@@ -283,7 +291,7 @@ export class SynthesisPool {
       const failures = spawned.flatMap((r, i) => (r.status === 'rejected' ? [{ slot: this.slots[i]!, err: r.reason as Error }] : []));
       if (failures.length > 0 || this.closed) {
         await Promise.all(spawned.map((r) => (r.status === 'fulfilled' ? this.dispose(r.value) : undefined)));
-        if (this.closed) throw new Error('synthesis pool closed');
+        if (this.closed) throw new PoolClosedError();
         const list = failures.map((f) => ({
           worker: f.slot.spec.id,
           message: f.err.message,
@@ -348,7 +356,7 @@ export class SynthesisPool {
   /** Queues one frame; resolves with its outputs (see `stream` for results in submit order). */
   submit(request: FrameRequest, opts: { signal?: AbortSignal } = {}): Promise<Frame> {
     const { signal } = opts;
-    if (this.closed) return Promise.reject(new Error('synthesis pool closed'));
+    if (this.closed) return Promise.reject(new PoolClosedError());
     if (signal?.aborted) return Promise.reject(abortError(signal));
     const network = request.network ?? this.activeId;
     let net: PoolNetwork | undefined;
@@ -457,10 +465,10 @@ export class SynthesisPool {
     if (this.closed) return;
     this.closed = true;
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
-    for (const frame of this.queue.splice(0)) frame.reject(new Error('synthesis pool closed'));
+    for (const frame of this.queue.splice(0)) frame.reject(new PoolClosedError());
     const handles = [...this.handles];
     for (const h of handles) {
-      for (const batch of h.inflight.values()) for (const f of batch.frames) f.reject(new Error('synthesis pool closed'));
+      for (const batch of h.inflight.values()) for (const f of batch.frames) f.reject(new PoolClosedError());
     }
     // a worker thread ends itself once its native call under way returns (see link.ts); results
     // that still arrive are for settled frames and dropped
@@ -470,7 +478,7 @@ export class SynthesisPool {
   // --- internals ---
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('synthesis pool closed');
+    if (this.closed) throw new PoolClosedError();
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
