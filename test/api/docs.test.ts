@@ -3,12 +3,10 @@
  * the OpenAPI document with its methods, except the few hidden on purpose (listed with why).
  */
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon } from '../../src/daemon.ts';
-import { tempDir } from '../audio/wav.ts';
+import { quietDaemonConfig } from './daemon-config.ts';
 
 // a plugin's '/' route answers at /v1/renders and /v1/renders/ alike; the document has one of them
 const bare = (path: string) => (path.length > 1 ? path.replace(/\/$/, '') : path);
@@ -35,13 +33,7 @@ const HIDDEN = [/^GET \/$/, /^GET \/docs/, /^GET \/v1\/thermal\/ui/, /^GET \/v1\
 
 describe('OpenAPI document of the whole daemon', () => {
   it('lists every route the daemon answers (auth included), with its methods', { timeout: 60_000 }, async () => {
-    const root = tempDir('gance-docs-');
-    const c = loadConfigFile();
-    c.server.port = 0;
-    c.stateDir = join(root, 'state');
-    c.synthesis.enabled = false;
-    c.render.mediaRoot = join(root, 'media');
-    c.render.outputRoot = join(root, 'out');
+    const { root, config: c } = quietDaemonConfig('gance-docs-');
     const d = await createDaemon({ config: c, log: pino({ level: 'silent' }) });
     try {
       const routes = routesOf(d.app.printRoutes({ commonPrefix: false }));

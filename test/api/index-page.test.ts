@@ -1,25 +1,13 @@
 /** GET / on the whole daemon: a browser pointed at the address lands on links that all answer. */
-import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../src/config/load.ts';
 import { createDaemon } from '../../src/daemon.ts';
+import { quietDaemonConfig } from './daemon-config.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { indexPage } from '../../src/api/index-page.ts';
 import { Registry } from 'prom-client';
-import { tempDir } from '../audio/wav.ts';
 
-async function daemon(edit: (c: ReturnType<typeof loadConfigFile>) => void = () => {}) {
-  const root = tempDir('gance-index-');
-  const c = loadConfigFile();
-  c.server.port = 0;
-  c.stateDir = join(root, 'state');
-  c.synthesis.enabled = false;
-  c.render.mediaRoot = join(root, 'media');
-  c.render.outputRoot = join(root, 'out');
-  edit(c);
-  return createDaemon({ config: c, log: pino({ level: 'silent' }) });
-}
+const daemon = () => createDaemon({ config: quietDaemonConfig('gance-index-').config, log: pino({ level: 'silent' }) });
 
 const linksOf = (html: string) => [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
 

@@ -6,28 +6,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProjectionFileWriter } from '../../src/latents/projection/writer.ts';
+import { writeProjectionFile } from '../helpers/projection.ts';
 import { LegacyRandomState } from '../../src/latents/rng.ts';
 import { INDEX_NET_SIZE, W_NET_ROWS, writeWIndexNetwork } from '../render/helpers.ts';
 import { api, decodeJpeg, liveServer, readMjpeg, tempDir, toneWav, type LiveServer } from './helpers.ts';
 
 /** A complete projection file of `count` random w latents (rows x 512 each). */
-async function writeProjection(path: string, rows: number, count: number): Promise<string> {
-  const w = await ProjectionFileWriter.create(
-    path,
-    {
-      originalTargetPath: 'face.mp4', originalWidthHeight: [4, 4], projectionWidthHeight: [4, 4], targetMd5Hash: '0'.repeat(32),
-      originalNetworkPath: 'net.pkl', networkMd5Hash: '1'.repeat(32), stepsInProjection: 10, noisesShapes: null,
-      latentsHistoriesEnabled: false, noisesHistoriesEnabled: false, imagesHistoriesEnabled: false,
-      originalFps: 30, projectionFps: 2, originalFrameCount: 2 * count, projectionFrameCount: count,
-    },
-    rows,
-  );
-  const image = { height: 2, width: 2, channels: 3, data: new Uint8Array(12) };
+function writeProjection(path: string, rows: number, count: number): Promise<string> {
   const rng = new LegacyRandomState(3);
-  for (let i = 0; i < count; i++) w.addFrame({ targetImage: image, finalLatents: Float32Array.from(rng.randn(rows * 512)), finalImage: image });
-  w.complete();
-  return path;
+  return writeProjectionFile(path, rows, count, () => Float32Array.from(rng.randn(rows * 512)));
 }
 
 describe('live sessions on w networks', () => {

@@ -13,8 +13,8 @@ import { checkAudio } from '../../src/render/preflight.ts';
 import { RenderFailure } from '../../src/render/types.ts';
 import type { RenderJobView } from '../../src/render/view.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from '../../src/synthesis/networks/catalogue.ts';
+import { writeProjectionFile } from '../helpers/projection.ts';
 import { tempDir, tone, writeWav } from '../audio/wav.ts';
-import { ProjectionFileWriter } from '../../src/latents/projection/writer.ts';
 import { W_NET_ROWS, writeWIndexNetwork } from './helpers.ts';
 import { multipartBody, rendersApp } from './api-setup.ts';
 import { fakeRunner } from './fake-runner.ts';
@@ -226,21 +226,7 @@ describe('render admission', () => {
 });
 
 describe('render admission of a projection file', () => {
-  async function projection(path: string, rows: number, count: number): Promise<void> {
-    const w = await ProjectionFileWriter.create(
-      path,
-      {
-        originalTargetPath: 'face.mp4', originalWidthHeight: [4, 4], projectionWidthHeight: [4, 4], targetMd5Hash: '0'.repeat(32),
-        originalNetworkPath: 'net.pkl', networkMd5Hash: '1'.repeat(32), stepsInProjection: 10, noisesShapes: null,
-        latentsHistoriesEnabled: false, noisesHistoriesEnabled: false, imagesHistoriesEnabled: false,
-        originalFps: 30, projectionFps: 2, originalFrameCount: 2 * count, projectionFrameCount: count,
-      },
-      rows,
-    );
-    const image = { height: 2, width: 2, channels: 3, data: new Uint8Array(12) };
-    for (let i = 0; i < count; i++) w.addFrame({ targetImage: image, finalLatents: new Float32Array(rows * 512).fill(i / 10), finalImage: image });
-    w.complete();
-  }
+  const projection = (path: string, rows: number, count: number) => writeProjectionFile(path, rows, count, (i) => new Float32Array(rows * 512).fill(i / 10));
 
   it('refuses an empty, damaged, misfit or too short projection file with 422 naming it by the client\'s name; a good one is queued', async () => {
     const nets = tempDir('gance-admit-nets-');
