@@ -5,7 +5,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { resolveConfig } from '../../src/config/load.ts';
+import { loadConfigFile, resolveConfig } from '../../src/config/load.ts';
+import { createLocalRenderer } from '../../src/render/local.ts';
 import { workerSpecs } from '../../src/synthesis/config.ts';
 import { NetworkLoadError, SynthesisPool } from '../../src/synthesis/pool/pool.ts';
 import { bindWorkerEnv, driPrimeOf, parseGpuBuses, queryGpuBuses } from '../../src/synthesis/webgpu/gpu-binding.ts';
@@ -112,6 +113,22 @@ describe('a worker\'s gpu binds its WebGPU process', () => {
       expect(pool.workerPid('w5')).toBeUndefined();
     } finally {
       await pool.close();
+    }
+  });
+
+  it('binds gance render/live workers the same way, through the config\'s nvidiaSmiPath', async () => {
+    twoGpus();
+    const config = loadConfigFile();
+    config.thermal.sensors.nvidiaSmiPath = FAKE_SMI;
+    config.synthesis.workers = [resolveConfig({ ...base, synthesis: { workers: [{ id: 'w4', gpu: 4, engine: 'webgpu' }] } }).synthesis.workers[0]!];
+    const local = createLocalRenderer({ config, log: captureLog().log });
+    try {
+      await local.deps.networks.settled('demo-64');
+      expect(local.deps.networks.list().networks.find((n) => n.id === 'demo-64')?.error).toMatch(
+        /worker w4: synthesis\.workers\[0\]\.gpu: 4 names no GPU here \(nvidia-smi lists 0 \(00000000:1E:00\.0\), 1 \(00000000:1F:00\.0\)\)/,
+      );
+    } finally {
+      await local.close();
     }
   });
 });
