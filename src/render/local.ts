@@ -52,7 +52,7 @@ export function createLocalRenderer(o: LocalOptions): LocalRenderer {
   const manager = new NetworkManager({
     catalogue,
     createPool: () =>
-      new SynthesisPool({ ...poolOptions(cfg), log: o.log, metrics, testHooks: o.testHooks ?? false }),
+      new SynthesisPool({ ...poolOptions(cfg, { nvidiaSmiPath: o.config.thermal.sensors.nvidiaSmiPath }), log: o.log, metrics, testHooks: o.testHooks ?? false }),
     output: cfg.output,
     defaultNetwork: o.firstNetwork ?? cfg.networks.default,
     log: o.log,

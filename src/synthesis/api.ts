@@ -32,6 +32,17 @@ const LoadedOn = Type.Object({
       { description: 'webgpu engine: the adapter the worker opened, as WebGPU reports it' },
     ),
   ),
+  binding: Type.Optional(
+    Type.Object(
+      {
+        source: Type.Union([Type.Literal('gpu'), Type.Literal('env')], { description: "gpu: derived from the worker's `gpu` (its PCI bus from nvidia-smi); env: set in the worker's env" }),
+        gpu: Type.Optional(Type.Integer({ description: "nvidia-smi's index" })),
+        busId: Type.Optional(Type.String({ description: 'PCI bus id as nvidia-smi prints it' })),
+        env: Type.Record(Type.String(), Type.String(), { description: "the device-select variables of the worker's process" }),
+      },
+      { description: "how a WebGPU worker's process is bound to its GPU (Mesa's device-select layer)" },
+    ),
+  ),
   pid: Type.Integer(),
   isolation: Type.Union([Type.Literal('thread'), Type.Literal('process')]),
 });

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { checkLatentsConfig, LatentsConfig } from '../latents/config.ts';
 import type { ProviderSpec } from './pool/protocol.ts';
 import type { PoolOptions, WorkerSpec } from './pool/pool.ts';
+import { envBindsDevice } from './webgpu/gpu-binding.ts';
 
 const ProviderName = Type.Union([Type.Literal('cuda'), Type.Literal('webgpu'), Type.Literal('cpu')]);
 
@@ -35,7 +36,13 @@ export const SynthesisWorkerConfig = Type.Object(
       default: ['cpu'],
       description: 'tried in order for each network; the first that loads is used, the others are logged as unavailable',
     }),
-    gpu: Type.Optional(Type.Integer({ minimum: 0, description: 'GPU this worker drives: the cuda device id unless a provider sets its own' })),
+    gpu: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          "GPU this worker drives (nvidia-smi's index): the cuda device id unless a provider sets its own; with webgpu, the worker process is bound to this GPU's PCI bus through Mesa's device-select layer (DRI_PRIME, from nvidia-smi) unless its env sets DRI_PRIME or MESA_VK_DEVICE_SELECT",
+      }),
+    ),
     engine: Type.Union([Type.Literal('onnx'), Type.Literal('webgpu')], {
       default: 'onnx',
       description: 'onnx: onnxruntime with `providers` (the reference, and the CPU path); webgpu: the WGSL kernels through Dawn, one device per worker process (providers are then unused)',
@@ -64,7 +71,7 @@ export const SynthesisWorkerConfig = Type.Object(
     env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}$' }), Type.String({ maxLength: 4096 }), {
       maxProperties: 64,
       default: {},
-      description: 'extra environment of a process worker, e.g. what makes the Vulkan loader pick its GPU',
+      description: 'extra environment of a process worker, e.g. what makes the Vulkan loader pick its GPU; its variables win over the binding derived from `gpu`',
     }),
   },
   { additionalProperties: false },
@@ -114,10 +121,15 @@ export const SynthesisConfig = Type.Object(
 );
 export type SynthesisConfig = Static<typeof SynthesisConfig>;
 
+export interface SpecOptions {
+  /** how nvidia-smi is run to find a `gpu`'s PCI bus (thermal.sensors.nvidiaSmiPath; default nvidia-smi) */
+  nvidiaSmiPath?: string;
+}
+
 /** The pool's options that come from the config section: the daemon and `gance render` build their pools alike. */
-export function poolOptions(config: SynthesisConfig): Pick<PoolOptions, 'workers' | 'maxBatch' | 'pipelineDepth' | 'warmupRuns' | 'maxAttempts' | 'loadTimeoutMs'> {
+export function poolOptions(config: SynthesisConfig, opts: SpecOptions = {}): Pick<PoolOptions, 'workers' | 'maxBatch' | 'pipelineDepth' | 'warmupRuns' | 'maxAttempts' | 'loadTimeoutMs'> {
   return {
-    workers: workerSpecs(config),
+    workers: workerSpecs(config, opts),
     maxBatch: config.maxBatch,
     pipelineDepth: config.pipelineDepth,
     warmupRuns: config.warmupRuns,
@@ -126,17 +138,24 @@ export function poolOptions(config: SynthesisConfig): Pick<PoolOptions, 'workers
   };
 }
 
-/** Config workers as the pool takes them: provider objects with device ids, isolation decided. */
-export function workerSpecs(config: SynthesisConfig): WorkerSpec[] {
-  return config.workers.map((w) => {
+/**
+ * Config workers as the pool takes them: provider objects with device ids, isolation decided, and
+ * for a worker that will use WebGPU with a `gpu` and no device-select variable in its env, what
+ * the pool derives its GPU binding from (webgpu takes no device id; see webgpu/gpu-binding.ts).
+ */
+export function workerSpecs(config: SynthesisConfig, opts: SpecOptions = {}): WorkerSpec[] {
+  return config.workers.map((w, i) => {
     const providers: ProviderSpec[] = w.providers.map((p) => {
       const spec: ProviderSpec = typeof p === 'string' ? { name: p } : { name: p.name, ...(p.deviceId !== undefined ? { deviceId: p.deviceId } : {}), ...(p.options ? { options: p.options } : {}) };
       if (spec.name === 'cuda' && spec.deviceId === undefined && w.gpu !== undefined) spec.deviceId = w.gpu;
       return spec;
     });
     const engine = w.engine ?? 'onnx';
-    const isolation = w.isolation === 'auto' ? (engine === 'webgpu' || providers.some((p) => p.name === 'webgpu') ? 'process' : 'thread') : w.isolation;
-    return { id: w.id, providers, isolation, intraOpThreads: w.intraOpThreads, env: w.env, engine, ...(w.adapter ? { adapter: w.adapter } : {}) };
+    const webgpu = engine === 'webgpu' || providers.some((p) => p.name === 'webgpu');
+    const isolation = w.isolation === 'auto' ? (webgpu ? 'process' : 'thread') : w.isolation;
+    const gpuBinding =
+      webgpu && w.gpu !== undefined && !envBindsDevice(w.env) ? { gpu: w.gpu, field: `synthesis.workers[${i}].gpu`, nvidiaSmi: opts.nvidiaSmiPath ?? 'nvidia-smi' } : undefined;
+    return { id: w.id, providers, isolation, intraOpThreads: w.intraOpThreads, env: w.env, engine, ...(w.adapter ? { adapter: w.adapter } : {}), ...(gpuBinding ? { gpuBinding } : {}) };
   });
 }
 

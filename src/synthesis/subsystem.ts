@@ -51,7 +51,7 @@ export function createSynthesis(ctx: DaemonContext, overrides: SynthesisOverride
   const createPool = cfg.enabled
     ? () =>
         new SynthesisPool({
-          ...poolOptions(cfg),
+          ...poolOptions(cfg, { nvidiaSmiPath: ctx.config.thermal.sensors.nvidiaSmiPath }),
           log,
           metrics,
           testHooks: overrides.testHooks ?? false,

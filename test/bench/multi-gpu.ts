@@ -14,7 +14,7 @@
  *                node --import tsx test/bench/multi-gpu.ts --webgpu   (webgpu workers on lavapipe,
  *                each bound by Mesa's device-select layer to the software adapter)
  *   GPUs:        node --import tsx test/bench/multi-gpu.ts --gpu [--resolution 1024] [--seconds 20]
- *                (webgpu workers, worker i bound to GPU i by DRI_PRIME=its PCI bus id from nvidia-smi,
+ *                (webgpu workers with `gpu: i`, which the pool binds to GPU i by DRI_PRIME=its PCI bus id from nvidia-smi,
  *                a config-F fp16 network with seeded random weights)
  *
  * The last line of output is one JSON object.
@@ -39,6 +39,7 @@ import type { RenderStage } from '../../src/render/types.ts';
 import type { FrameRequest } from '../../src/synthesis/pool/pool.ts';
 import { configF, randomSourceHash, randomStateDict, writeNetwork } from '../../src/synthesis/stylegan2/index.ts';
 import type { SynthesisWorkerConfig } from '../../src/synthesis/config.ts';
+import { queryGpuBuses } from '../../src/synthesis/webgpu/gpu-binding.ts';
 import { addInto, clicks, tone, writeWav } from '../audio/wav.ts';
 
 function arg(name: string): string | undefined {
@@ -56,31 +57,19 @@ const SAMPLE = 4096;
 const dir = mkdtempSync(join(tmpdir(), 'gance-bench-multi-'));
 const round = (v: number, d = 1) => +v.toFixed(d);
 
-/** PCI bus ids of the GPUs as the device-select layer takes them (nvidia-smi: 00000000:41:00.0 -> pci-0000_41_00_0). */
-function gpuBuses(): string[] {
-  const out = execFileSync('nvidia-smi', ['--query-gpu=pci.bus_id', '--format=csv,noheader'], { encoding: 'utf8' });
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const m = /([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-9a-f])\s*$/i.exec(l.trim());
-      if (!m) throw new Error(`nvidia-smi bus id "${l}" is not DDDD:BB:SS.F`);
-      return `pci-${m[1]}_${m[2]}_${m[3]}_${m[4]}`.toLowerCase();
-    });
-}
-
-function workers(n: number): SynthesisWorkerConfig[] {
+async function workers(n: number, nvidiaSmiPath: string): Promise<SynthesisWorkerConfig[]> {
   if (gpu) {
-    const buses = gpuBuses();
+    // only `gpu: i`: the pool binds each worker to GPU i's PCI bus as the daemon does (webgpu/gpu-binding.ts)
+    const buses = await queryGpuBuses(nvidiaSmiPath);
     if (buses.length < n) throw new Error(`--gpu with ${n} workers needs ${n} GPUs; nvidia-smi lists ${buses.length}`);
-    return buses.slice(0, n).map((bus, i) => ({
-      id: `gpu${i}`,
-      gpu: i,
+    return buses.slice(0, n).map((b) => ({
+      id: `gpu${b.index}`,
+      gpu: b.index,
       engine: 'webgpu',
       providers: ['cpu'],
       isolation: 'process',
       intraOpThreads: 0,
-      env: { DRI_PRIME: bus, MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: '1' },
+      env: {},
     }));
   }
   if (webgpu) {
@@ -133,7 +122,7 @@ interface Run {
 
 async function measure(n: number): Promise<Run> {
   const config: Config = structuredClone(loadConfigFile());
-  config.synthesis.workers = workers(n);
+  config.synthesis.workers = await workers(n, config.thermal.sensors.nvidiaSmiPath);
   config.synthesis.output = 'frames';
   const local = createLocalRenderer({ config, log: pino({ level: 'warn' }), extraDirs, firstNetwork: netId });
   try {
@@ -145,7 +134,17 @@ async function measure(n: number): Promise<Run> {
     const specs = new Map(config.synthesis.workers.map((w) => [w.id, w]));
     const binding = pool.loadedNetworks().get(netId)!.map((w) => {
       const s = specs.get(w.worker)!;
-      return { worker: w.worker, engine: w.engine, provider: w.provider, pid: w.pid, isolation: w.isolation, env: s.env, ...(s.adapter ? { adapterSpec: s.adapter } : {}), ...(w.adapter ? { opened: w.adapter.description } : {}) };
+      return {
+        worker: w.worker,
+        engine: w.engine,
+        provider: w.provider,
+        pid: w.pid,
+        isolation: w.isolation,
+        env: s.env,
+        ...(w.binding ? { binding: w.binding } : {}),
+        ...(s.adapter ? { adapterSpec: s.adapter } : {}),
+        ...(w.adapter ? { opened: w.adapter.description } : {}),
+      };
     });
     console.log(`${n} worker(s) loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     for (const b of binding) console.log(`  binding ${JSON.stringify(b)}`);

@@ -27,8 +27,25 @@ describe('synthesis config', () => {
       },
     }).synthesis;
     expect(workerSpecs(c)).toEqual([
-      { id: 'gpu0', providers: [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }], isolation: 'process', intraOpThreads: 0, env: { VK_DEVICE_SELECT: '0' }, engine: 'onnx' },
-      { id: 'gpu1', providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }], isolation: 'process', intraOpThreads: 0, env: {}, engine: 'onnx' },
+      // webgpu takes no device id: the pool binds the process to the GPU's bus (test/synthesis/gpu-binding.test.ts)
+      {
+        id: 'gpu0',
+        providers: [{ name: 'cuda', deviceId: 0 }, { name: 'webgpu' }, { name: 'cpu' }],
+        isolation: 'process',
+        intraOpThreads: 0,
+        env: { VK_DEVICE_SELECT: '0' },
+        engine: 'onnx',
+        gpuBinding: { gpu: 0, field: 'synthesis.workers[0].gpu', nvidiaSmi: 'nvidia-smi' },
+      },
+      {
+        id: 'gpu1',
+        providers: [{ name: 'cuda', deviceId: 3 }, { name: 'webgpu', options: { preferredLayout: 'NHWC' } }],
+        isolation: 'process',
+        intraOpThreads: 0,
+        env: {},
+        engine: 'onnx',
+        gpuBinding: { gpu: 1, field: 'synthesis.workers[1].gpu', nvidiaSmi: 'nvidia-smi' },
+      },
       { id: 'cuda2', providers: [{ name: 'cuda', deviceId: 2 }], isolation: 'thread', intraOpThreads: 0, env: {}, engine: 'onnx' },
     ]);
     expect(checkSynthesisConfig(c)).toEqual([]);

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { SynthesisMetrics } from '../metrics.ts';
 import { startProcess, startThread, type WorkerLink } from './link.ts';
 import type { AdapterInfo, AdapterSpec, EngineName, FromWorker, ProviderAttempt, ProviderSpec, TensorData, TensorMsg, TensorType, ValueMeta } from './protocol.ts';
+import { bindWorkerEnv, queryGpuBuses, type GpuBindingSpec, type GpuBus, type WorkerBinding } from '../webgpu/gpu-binding.ts';
 
 /** The pool was closed (stop, a local render ending) while this waited: the end of the work, not its failure. */
 export class PoolClosedError extends Error {
@@ -34,6 +35,8 @@ export interface WorkerSpec {
   engine?: EngineName;
   /** webgpu engine: the adapter to open */
   adapter?: AdapterSpec;
+  /** a WebGPU worker bound to a GPU by its nvidia-smi index: its env gets the GPU's bus (see webgpu/gpu-binding.ts) */
+  gpuBinding?: GpuBindingSpec;
 }
 
 export interface NetworkInput {
@@ -119,6 +122,8 @@ export interface LoadedOn {
   engine: EngineName;
   /** webgpu engine: the adapter the worker opened */
   adapter?: AdapterInfo;
+  /** how the worker process was bound to its GPU (derived from `gpu`, or its own env) */
+  binding?: WorkerBinding;
   pid: number;
   isolation: 'thread' | 'process';
 }
@@ -166,6 +171,7 @@ interface WorkerHandle {
   slot: Slot;
   gen: number;
   link: WorkerLink;
+  binding?: WorkerBinding;
   state: HandleState;
   inflight: Map<number, Batch>;
   loaded: Map<string, LoadedNetwork>;
@@ -216,6 +222,8 @@ export class SynthesisPool {
   private closed = false;
   /** loads and unloads one at a time, so each sees the last one's network set */
   private mutex: Promise<unknown> = Promise.resolve();
+  /** nvidia-smi's GPU buses per command, once per pool (bus ids do not change; a failed query is asked again) */
+  private readonly buses = new Map<string, Promise<GpuBus[]>>();
 
   constructor(options: PoolOptions) {
     if (options.workers.length === 0) throw new Error('synthesis pool: no workers configured');
@@ -266,7 +274,15 @@ export class SynthesisPool {
         const h = slot.current;
         const loaded = h?.state === 'ready' ? h.loaded.get(id) : undefined;
         if (h && loaded)
-          where.push({ worker: slot.spec.id, provider: loaded.provider, engine: loaded.engine, ...(loaded.adapter ? { adapter: loaded.adapter } : {}), pid: h.link.pid, isolation: h.link.kind });
+          where.push({
+            worker: slot.spec.id,
+            provider: loaded.provider,
+            engine: loaded.engine,
+            ...(loaded.adapter ? { adapter: loaded.adapter } : {}),
+            ...(h.binding ? { binding: h.binding } : {}),
+            pid: h.link.pid,
+            isolation: h.link.kind,
+          });
       }
       out.set(id, where);
     }
@@ -497,6 +513,9 @@ export class SynthesisPool {
   private async spawn(slot: Slot, networks: PoolNetwork[]): Promise<WorkerHandle> {
     const spec = slot.spec;
     const log = this.opts.log;
+    // a binding that cannot be derived fails this worker's load, naming the config field
+    const bound = spec.isolation === 'process' ? await bindWorkerEnv(spec.env, spec.gpuBinding, (smi) => this.gpuBuses(smi)) : { env: spec.env ?? {} };
+    this.assertOpen();
     const handle: WorkerHandle = {
       slot,
       gen: ++this.gen,
@@ -513,8 +532,9 @@ export class SynthesisPool {
     };
     const engine = spec.engine ?? 'onnx';
     if (engine === 'webgpu' && spec.isolation !== 'process') throw new Error(`synthesis pool: worker "${spec.id}" runs the webgpu engine, which needs a process of its own`);
-    const linkOpts = { testHooks: this.opts.testHooks, env: { ...(spec.env ?? {}), ...(engine === 'webgpu' ? { GANCE_SYNTH_ENGINE: 'webgpu' } : {}) } };
+    const linkOpts = { testHooks: this.opts.testHooks, env: { ...bound.env, ...(engine === 'webgpu' ? { GANCE_SYNTH_ENGINE: 'webgpu' } : {}) } };
     handle.link = spec.isolation === 'process' ? startProcess(handlers, linkOpts) : startThread(handlers, linkOpts);
+    if (bound.binding) handle.binding = bound.binding;
     this.handles.add(handle);
     const loads = networks.map(
       (net) =>
@@ -551,8 +571,18 @@ export class SynthesisPool {
     } finally {
       clearTimeout(timer);
     }
-    log.debug({ worker: spec.id, gen: handle.gen, pid: handle.link.pid, isolation: handle.link.kind, networks: networks.map((n) => n.id) }, 'synthesis worker ready');
+    log.debug({ worker: spec.id, gen: handle.gen, pid: handle.link.pid, isolation: handle.link.kind, binding: handle.binding, networks: networks.map((n) => n.id) }, 'synthesis worker ready');
     return handle;
+  }
+
+  private gpuBuses(nvidiaSmi: string): Promise<GpuBus[]> {
+    let query = this.buses.get(nvidiaSmi);
+    if (!query) {
+      query = queryGpuBuses(nvidiaSmi);
+      this.buses.set(nvidiaSmi, query);
+      query.catch(() => this.buses.delete(nvidiaSmi));
+    }
+    return query;
   }
 
   private batchLimit(net: PoolNetwork): number {
@@ -578,9 +608,11 @@ export class SynthesisPool {
           const why = msg.attempts.map((a) => `${a.provider} unavailable (${a.error})`).join('; ');
           log.warn({ worker, network: msg.key, provider: msg.provider, attempts: msg.attempts }, `synthesis worker ${worker}: ${why}; fell back to ${msg.provider} for network "${msg.key}"`);
         }
+        // the binding only matters to webgpu: a worker fallen back to cpu is not on that GPU
+        const bound = h.binding?.source === 'gpu' && msg.provider === 'webgpu' ? ` (GPU ${h.binding.gpu}: DRI_PRIME=${h.binding.env.DRI_PRIME})` : '';
         log.info(
-          { worker, network: msg.key, provider: msg.provider, loadMs: Math.round(msg.loadMs), warmupMs: Math.round(msg.warmupMs) },
-          `synthesis worker ${worker}: network "${msg.key}" loaded on ${msg.provider} and warmed`,
+          { worker, network: msg.key, provider: msg.provider, loadMs: Math.round(msg.loadMs), warmupMs: Math.round(msg.warmupMs), ...(h.binding ? { binding: h.binding } : {}) },
+          `synthesis worker ${worker}: network "${msg.key}" loaded on ${msg.provider}${bound} and warmed`,
         );
         const waiter = h.waiters.get(msg.key);
         h.waiters.delete(msg.key);

@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import type { FromWorker, LoadRequest, ProviderAttempt, ProviderSpec, TensorMsg, TensorType, ToWorker, ValueMeta } from './protocol.ts';
 import { CrashHooks, type CrashHow } from './crash-hooks.ts';
+import { deviceSelectProblem } from '../webgpu/device-select.ts';
 
 type Send = (msg: FromWorker) => void;
 
@@ -35,6 +36,19 @@ function explainProviderError(spec: ProviderSpec, message: string): string {
   return message;
 }
 
+/**
+ * onnxruntime's WebGPU provider opens whatever the device-select layer gives it, and the layer falls
+ * back to its default GPU, silently, when the GPU this process's env names (DRI_PRIME, derived from
+ * the worker's `gpu`, or MESA_VK_DEVICE_SELECT) is not among those it offers: four workers would
+ * share one GPU with nothing said. Checked once per process (the layer's list does not change, and
+ * listing takes a child process).
+ */
+let bindingProblem: { problem: string | undefined } | undefined;
+function webgpuBindingProblem(): string | undefined {
+  bindingProblem ??= { problem: deviceSelectProblem(process.env) };
+  return bindingProblem.problem;
+}
+
 /** Tries each provider in order; the first that creates a session wins. */
 export async function createSession(
   path: string,
@@ -44,6 +58,11 @@ export async function createSession(
 ): Promise<{ session: ort.InferenceSession; provider: string; attempts: ProviderAttempt[] }> {
   const attempts: ProviderAttempt[] = [];
   for (const spec of providers) {
+    const bound = spec.name === 'webgpu' ? webgpuBindingProblem() : undefined;
+    if (bound) {
+      attempts.push({ provider: spec.name, error: `no WebGPU adapter as bound: ${bound}` });
+      continue;
+    }
     try {
       const session = await ort.InferenceSession.create(path, {
         executionProviders: [providerOption(spec, cpuNodes)],

@@ -110,6 +110,8 @@ describe('two webgpu workers, each bound to its adapter', () => {
       ['gpu1', 'webgpu', 'process'],
     ]);
     for (const w of where) expect(w.adapter).toMatchObject({ vendor: 'mesa', architecture: 'software', description: expect.stringMatching(/^llvmpipe/) });
+    // the binding set in gpu1's env is shown as its own; gpu0 is bound by adapter name alone
+    expect(where.map((w) => w.binding)).toEqual([undefined, { source: 'env', env: { MESA_VK_DEVICE_SELECT: '10005:0', MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: '1' } }]);
     expect(where[0]!.pid).not.toBe(where[1]!.pid);
   });
 
