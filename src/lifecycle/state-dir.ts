@@ -30,7 +30,7 @@ export function ensureStateDir(dir: string): void {
 
 export const LOCK_FILE = 'daemon.lock';
 
-interface Holder {
+export interface Holder {
   pid: number;
   /** the process's start time in clock ticks since boot (/proc/PID/stat, field 22): a reused pid has another */
   start?: string;
@@ -67,9 +67,10 @@ export function processStart(pid: number): string | undefined {
   return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
 }
 
-const bootId = () => readOr('/proc/sys/kernel/random/boot_id')?.trim();
+export const bootId = () => readOr('/proc/sys/kernel/random/boot_id')?.trim();
 
-function holderAlive(h: Holder): boolean {
+/** whether the process that wrote a lock is still there (false: a crash, SIGKILL or reboot left the lock) */
+export function holderAlive(h: Holder): boolean {
   const boot = bootId();
   if (h.boot !== undefined && boot !== undefined && h.boot !== boot) return false;
   try {

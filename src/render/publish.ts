@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, link, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
 /** Codes that mean "something is at the target" from link(2), rename(2) of a folder and copyfile with COPYFILE_EXCL. */
@@ -122,4 +122,51 @@ export class TakenError extends Error {
     super(`${path}: already exists`);
     this.name = 'TakenError';
   }
+}
+
+/** placedRecord's file in the render's work folder */
+export const PLACING_FILE = 'placing.json';
+
+interface Identity {
+  dev: number;
+  ino: number;
+  // with the inode: a freed one given to a new file at the same name is not taken for it
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * What a render placed or is placing, kept in its work folder: each final name with the identity
+ * (device, inode, size, mtime) of the file linked or renamed there, both of which keep it. A render killed
+ * between a placement's steps (or after the last, before its work folder was cleared) left files
+ * at its names that were checked free when it began: run again, it tells its own (`own`) from
+ * one someone put there, and finishes the placement instead of failing as if it were someone's.
+ * A copy (a file system without links) has another inode and is not recognised.
+ */
+export async function placedRecord(workDir: string, fingerprint: string): Promise<{ own: Set<string>; note(final: string, tmp: string): Promise<void> }> {
+  const path = join(workDir, PLACING_FILE);
+  let placed: Record<string, Identity> = {};
+  try {
+    const saved = JSON.parse(await readFile(path, 'utf8')) as { fingerprint?: unknown; placed?: Record<string, Identity> };
+    // another render's (the same work folder given to another spec): not this one's files
+    if (saved.fingerprint === fingerprint && typeof saved.placed === 'object' && saved.placed !== null) placed = saved.placed;
+  } catch {
+    placed = {};
+  }
+  const own = new Set<string>();
+  for (const [final, id] of Object.entries(placed)) {
+    const s = await lstat(final).catch(() => null);
+    if (s !== null && s.dev === id.dev && s.ino === id.ino && s.size === id.size && s.mtimeMs === id.mtimeMs) own.add(final);
+  }
+  return {
+    own,
+    /** before `tmp` is placed at `final`: from here a kill leaves it recognisable */
+    async note(final, tmp) {
+      const s = await lstat(tmp);
+      placed = { ...placed, [final]: { dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs } };
+      const next = join(workDir, `.${PLACING_FILE}.tmp`);
+      await writeFile(next, `${JSON.stringify({ fingerprint, placed }, null, 2)}\n`);
+      await rename(next, path);
+    },
+  };
 }

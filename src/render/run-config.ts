@@ -83,7 +83,7 @@ export async function renderFingerprint(r: ResolvedRender, plan: SegmentPlan, ff
 
 export async function writeRunConfig(
   path: string,
-  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string; debug?: { path: string; args: string[] } | null; replace?: boolean },
+  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string; debug?: { path: string; args: string[] } | null; replace?: boolean; beforePlace?: (tmp: string) => Promise<void> },
 ): Promise<void> {
   const { r, plan } = o;
   const config = {
@@ -111,6 +111,7 @@ export async function writeRunConfig(
   const tmp = tempName(path);
   try {
     await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`);
+    await o.beforePlace?.(tmp);
     // a file put there while the render ran is someone's: not replaced (publish.ts)
     if (!(await place(tmp, path, { replace: o.replace ?? false, folder: false }))) throw new TakenError(path);
   } catch (err) {

@@ -17,6 +17,8 @@
  * Nothing is replaced at the end (publish.ts): a file put at the output, debug or run config name
  * while the render ran stays, and the render fails naming it, its finished output kept beside it
  * under a name the error gives (RenderRunOptions.replace, gance render --force, replaces instead).
+ * Its own files there from a run killed while it placed them are known as its own (publish.ts
+ * placedRecord) and the placement finished.
  *
  * Failure policy: a render that fails or is cancelled removes its partial output (the temporary
  * output and the segment being encoded). Complete segments stay in workDir, so running the same
@@ -48,7 +50,7 @@ import { rgbBytes } from './pixels.ts';
 import { ProgressMeter } from './progress.ts';
 import { frameRequests } from './requests.ts';
 import { preflight } from './preflight.ts';
-import { keptName, place, releaseTemp, removeStaleTemps, TakenError, tempName } from './publish.ts';
+import { keptName, place, placedRecord, releaseTemp, removeStaleTemps, TakenError, tempName } from './publish.ts';
 import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
@@ -215,6 +217,24 @@ async function renderInWorkDir(
   // the render that would have placed it, and nothing else will remove it
   const stale = (await Promise.all([out, runConfigPath(out), ...(r.spec.output.debugPath === null ? [] : [resolve(r.spec.output.debugPath)])].map((p) => removeStaleTemps(p)))).flat();
   if (stale.length > 0) log.info({ removed: stale }, `removed ${stale.length} temporary file(s) an interrupted run of this render left beside its output`);
+  const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
+  const runJson = runConfigPath(out);
+  const finished = async (resumedFrames: number): Promise<RenderResult> => {
+    // the lock goes with the rest: the folder is removed when nothing else is in it
+    await clearWorkDir(workDir);
+    await rmdir(workDir).catch(() => {});
+    meter.stage('done');
+    const seconds = (performance.now() - t0) / 1000;
+    log.info({ output: out, frames: plan.frames, seconds, resumedFrames }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
+    return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
+  };
+  // An earlier run of this render killed while it placed its files left some at their names: they
+  // are its own, not something put there. All of them: it had finished but for the clean-up.
+  const placing = await placedRecord(workDir, fingerprint);
+  if ([runJson, ...(debugOut === null ? [] : [debugOut]), out].every((p) => placing.own.has(p))) {
+    log.info({ output: out, workDir }, `an interrupted run of this render had placed ${out} already: finishing`);
+    return finished(plan.frames);
+  }
   await checkSpace(needs(bound, from));
 
   meter.stage('rendering', plan.frames, from);
@@ -222,10 +242,10 @@ async function renderInWorkDir(
   let writtenFrames = 0;
   let doneFrames = from;
   const tmpOut = tempName(out);
-  const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
   const tmpDebug = debugOut === null ? null : tempName(debugOut);
-  const runJson = runConfigPath(out);
   const replace = opts.replace ?? false;
+  // its own file at a name (see placing above) is replaced, never taken for someone's
+  const replaces = (p: string) => replace || placing.own.has(p);
   const folder = r.spec.output.format === 'png';
   let runJsonPlaced = false;
   let debugPlaced = false;
@@ -275,15 +295,17 @@ async function renderInWorkDir(
       });
       debug = { path: debugOut, args: debugArgs({ fps: r.encode.fps, main: { format: r.encode.format, path: out }, audio: r.spec.audio, target: debugOut }) };
     }
-    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug, replace });
+    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug, replace: replaces(runJson), beforePlace: (tmp) => placing.note(runJson, tmp) });
     runJsonPlaced = true;
     cancelled(signal, 'before the output was renamed into place');
     // the debug video first: the output in place means the render is whole
     if (debugOut !== null && tmpDebug !== null) {
-      if (!(await place(tmpDebug, debugOut, { replace, folder: false }))) throw new TakenError(debugOut);
+      await placing.note(debugOut, tmpDebug);
+      if (!(await place(tmpDebug, debugOut, { replace: replaces(debugOut), folder: false }))) throw new TakenError(debugOut);
       debugPlaced = true;
     }
-    if (!(await place(tmpOut, out, { replace, folder }))) throw new TakenError(out);
+    await placing.note(out, tmpOut);
+    if (!(await place(tmpOut, out, { replace: replaces(out), folder }))) throw new TakenError(out);
   } catch (caught) {
     let err = caught;
     if (caught instanceof TakenError) {
@@ -309,13 +331,7 @@ async function renderInWorkDir(
     releaseTemp(tmpOut);
     if (tmpDebug !== null) releaseTemp(tmpDebug);
   }
-  // the lock goes with the rest: the folder is removed when nothing else is in it
-  await clearWorkDir(workDir);
-  await rmdir(workDir).catch(() => {});
-  meter.stage('done');
-  const seconds = (performance.now() - t0) / 1000;
-  log.info({ output: out, frames: plan.frames, seconds, resumedFrames: from }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
-  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
+  return finished(from);
 }
 
 /** The finished output under a free name beside `out` (keptName; a few tries should one be taken too), or null. */

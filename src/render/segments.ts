@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { PLACING_FILE } from './publish.ts';
 import { RenderFailure } from './types.ts';
 import { join } from 'node:path';
 import type { RenderOutput } from './spec.ts';
@@ -97,8 +98,10 @@ export async function clearWorkDir(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === LOCK_FILE || name === 'segments.ffconcat') await rm(join(dir, name), { recursive: true, force: true });
+    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === LOCK_FILE || name === 'segments.ffconcat' || name === `.${PLACING_FILE}.tmp`) await rm(join(dir, name), { recursive: true, force: true });
   }
+  // last: a kill before here leaves the render's own placed files recognisable (publish.ts placedRecord)
+  await rm(join(dir, PLACING_FILE), { force: true });
 }
 
 /** work folders this process renders in (a pid in the lock file cannot tell two renders of one daemon apart) */

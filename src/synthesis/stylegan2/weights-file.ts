@@ -2,10 +2,11 @@
  * Reads generator weights from safetensors or NumPy .npz files into a state dict (float32).
  * safetensors: 8-byte little-endian header length, JSON header, raw little-endian data; no
  * maintained Node reader for local files exists on npm, and the format is this small.
- * .npz: a zip of .npy files (fflate unzips, npyjs parses).
+ * .npz: a zip of .npy files (fflate unzips, npyjs parses), inflated under a limit (a zip bomb
+ * would otherwise exhaust memory).
  */
 import { readFileSync } from 'node:fs';
-import { unzipSync } from 'fflate';
+import { Unzip, UnzipInflate, unzipSync } from 'fflate';
 import { parse as parseNpy } from 'npyjs';
 import { WeightsError, type StateDict } from './state-dict.ts';
 
@@ -93,16 +94,81 @@ export function parseSafetensors(bytes: Uint8Array, file: string): { dict: State
   return { dict, metadata };
 }
 
-export function parseNpz(bytes: Uint8Array, file: string): StateDict {
-  let entries: Record<string, Uint8Array>;
+/**
+ * The most any .npz may inflate to, all its arrays together. stylegan2's largest generator
+ * (config-f, 1024 px, ~30 M parameters) is ~120 MiB as float32, ~240 MiB as float64: this leaves
+ * room for far wider networks and still bounds what a bomb can take.
+ */
+export const NPZ_INFLATE_MAX_BYTES = 4 * 1024 ** 3;
+/**
+ * Trained (or random) weights are noise-like floats that deflate barely (np.savez stores them
+ * 1:1), so an archive inflating to many times its size is no network...
+ */
+export const NPZ_INFLATE_MAX_RATIO = 32;
+/** ...except a small one, whose zero biases may weigh as much as its weights. */
+export const NPZ_INFLATE_FLOOR_BYTES = 64 * 1024 ** 2;
+
+/** What a .npz of `compressedBytes` may inflate to: NPZ_INFLATE_MAX_RATIO x its size, within [floor, max]. */
+export function npzInflateLimit(compressedBytes: number): number {
+  return Math.min(NPZ_INFLATE_MAX_BYTES, Math.max(NPZ_INFLATE_FLOOR_BYTES, NPZ_INFLATE_MAX_RATIO * compressedBytes));
+}
+
+// input fed to the inflater per step: deflate tops out near 1032:1, so one step yields at most
+// ~64 MiB before the count below sees it
+const NPZ_STEP_BYTES = 64 * 1024;
+
+/** The .npy entries of a zip, inflated; their sum (declared, then actual) never past `limit`. */
+function inflateNpz(bytes: Uint8Array, file: string, limit: number): Map<string, Uint8Array> {
+  const tooBig = (entry: string, what: string) =>
+    new WeightsError(
+      `'${entry}' ${what}: the .npz may inflate to at most its size x ${NPZ_INFLATE_MAX_RATIO}, at least ${NPZ_INFLATE_FLOOR_BYTES}, at most ${NPZ_INFLATE_MAX_BYTES} bytes (limit ${limit} bytes for this file); no network is that large (a zip bomb?)`,
+      file,
+    );
+  const notZip = (err: unknown) => (err instanceof WeightsError ? err : new WeightsError(`not a .npz (zip) file: ${(err as Error).message}`, file));
+  // the central directory's sizes first: an honest bomb is refused before a byte is inflated
+  let declared = 0;
   try {
-    entries = unzipSync(bytes);
+    unzipSync(bytes, {
+      filter: (f) => {
+        if (f.name.endsWith('.npy')) {
+          declared += f.originalSize;
+          if (declared > limit) throw tooBig(f.name, `declares ${f.originalSize} bytes${declared > f.originalSize ? ` (${declared} with the arrays before it)` : ''}`);
+        }
+        return false;
+      },
+    });
   } catch (err) {
-    throw new WeightsError(`not a .npz (zip) file: ${(err as Error).message}`, file);
+    throw notZip(err);
   }
+  // then the bytes actually inflated, since declared sizes can lie
+  const entries = new Map<string, Uint8Array>();
+  let inflated = 0;
+  const unzip = new Unzip((entry) => {
+    if (!entry.name.endsWith('.npy')) return;
+    const chunks: Uint8Array[] = [];
+    entry.ondata = (err, chunk, final) => {
+      // a throw here leaves through push() below (fflate's inflater hands it back as `err` first)
+      if (err) throw err;
+      inflated += chunk.length;
+      if (inflated > limit) throw tooBig(entry.name, `inflates to more than its declared ${entry.originalSize ?? '(unstated)'} bytes (${inflated} bytes inflated so far)`);
+      chunks.push(chunk);
+      if (final) entries.set(entry.name, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    entry.start();
+  });
+  unzip.register(UnzipInflate);
+  try {
+    for (let at = 0; at < bytes.length; at += NPZ_STEP_BYTES) unzip.push(bytes.subarray(at, at + NPZ_STEP_BYTES), at + NPZ_STEP_BYTES >= bytes.length);
+  } catch (err) {
+    throw notZip(err);
+  }
+  return entries;
+}
+
+export function parseNpz(bytes: Uint8Array, file: string, maxInflatedBytes = npzInflateLimit(bytes.length)): StateDict {
+  const entries = inflateNpz(bytes, file, maxInflatedBytes);
   const dict: StateDict = new Map();
-  for (const [entry, content] of Object.entries(entries)) {
-    if (!entry.endsWith('.npy')) continue;
+  for (const [entry, content] of entries) {
     const name = entry.slice(0, -4);
     let arr;
     try {
@@ -120,8 +186,13 @@ export function parseNpz(bytes: Uint8Array, file: string): StateDict {
   return dict;
 }
 
+export interface ReadWeightsOptions {
+  /** What a .npz may inflate to, all arrays together (default: npzInflateLimit of its size). */
+  maxInflatedBytes?: number;
+}
+
 /** Reads a weights file; the format comes from its content (zip magic) or extension. */
-export function readWeightsFile(file: string): WeightsFile {
+export function readWeightsFile(file: string, options: ReadWeightsOptions = {}): WeightsFile {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -129,7 +200,7 @@ export function readWeightsFile(file: string): WeightsFile {
     throw new WeightsError(`cannot read weights file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
   }
   const isZip = bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
-  if (isZip || /\.npz$/i.test(file)) return { dict: parseNpz(bytes, file), metadata: {}, kind: 'npz', bytes };
+  if (isZip || /\.npz$/i.test(file)) return { dict: parseNpz(bytes, file, options.maxInflatedBytes), metadata: {}, kind: 'npz', bytes };
   if (/\.pkl$/i.test(file)) {
     throw new WeightsError('a .pkl cannot be read outside Python; dump its state dict to safetensors first (see `gance network import --help`)', file);
   }

@@ -8,7 +8,7 @@ import type { ZoneStepOutput } from '../control/index.ts';
 import type { GpuSample } from '../sensors/types.ts';
 import { CRITICAL_CLEAR_K } from '../rules.ts';
 
-export const FAILSAFE_REASONS = ['sensor-stale', 'sensor-missing', 'critical', 'nvidia-smi-down', 'cooler-link-lost', 'controller-error', 'controller-non-finite', 'daemon-stop'] as const;
+export const FAILSAFE_REASONS = ['sensor-stale', 'sensor-missing', 'critical', 'nvidia-smi-down', 'cooler-link-lost', 'controller-error', 'controller-non-finite', 'not-started', 'daemon-stop'] as const;
 export type FailsafeReason = (typeof FAILSAFE_REASONS)[number];
 
 /** controller alarms that hold the zone at full (the others, e.g. fan-stalled, only inform) */
@@ -25,6 +25,15 @@ export interface RaisedAlarm {
 }
 
 const failsafe = (kind: FailsafeReason, subject: string, message: string): RaisedAlarm => ({ kind, subject, message, failsafe: true });
+
+/**
+ * The loop has not started yet (the cooler unit it waits on is still opening its port): nothing
+ * controls the fans, so no zone may read as under control. Held from the service's making until
+ * its first tick.
+ */
+export function notStarted(zoneId: string): RaisedAlarm {
+  return failsafe('not-started', zoneId, 'thermal control has not started yet (it starts once the cooler is open): nothing controls the fans');
+}
 
 /** The daemon is stopping: every zone to full before the process goes. */
 export function daemonStop(zoneId: string, stopping: boolean): RaisedAlarm | null {

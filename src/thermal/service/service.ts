@@ -13,6 +13,7 @@
  *   cooler-link-lost  the cooler's link is down or its commands go unanswered
  *   controller-error  the zone controller threw, or gave fan duties that are not numbers in 0..1
  *   controller-non-finite  a controller term (PID, curve, feed-forward) came out NaN or infinite
+ *   not-started       the loop has not started yet (the cooler port is still being opened)
  *   daemon-stop       the unit was stopped
  * Each is one function in failsafe-rules.ts; the tick composes them. The sensor ones do not wait
  * for the next tick: a sample going stale, a sample that is empty, critical or shows a GPU gone,
@@ -181,7 +182,8 @@ export class ThermalService extends EventEmitter {
       this.zones.set(z.id, {
         config: z,
         controller: make(z, opts.fans),
-        rt: { id: z.id, out: null, alarms: [], failsafe: true, duties: Object.fromEntries(z.fans.map((f) => [f, 1])), temps: z.gpus.map(() => null) },
+        // until the first tick: failsafe with its reason, or the metrics read 0 for every reason
+        rt: { id: z.id, out: null, alarms: [{ ...rules.notStarted(z.id), since: Date.now() }], failsafe: true, duties: Object.fromEntries(z.fans.map((f) => [f, 1])), temps: z.gpus.map(() => null) },
         critical: new Set(),
         controllerFailing: false,
       });
@@ -591,7 +593,8 @@ export class ThermalService extends EventEmitter {
     for (const [key, a] of before) {
       if (seen.has(key)) continue;
       const s = ((now - a.since) / 1000).toFixed(1);
-      this.opts.log.info({ zone: slot.config.id, alarm: a.kind, subject: a.subject, seconds: Number(s) }, `zone "${slot.config.id}": recovered from ${a.kind} (${a.subject}) after ${s} s${a.failsafe ? '; back under control' : ''}`);
+      // every start ends it at the first tick, where the start-up alarms are logged: no news
+      if (a.kind !== 'not-started') this.opts.log.info({ zone: slot.config.id, alarm: a.kind, subject: a.subject, seconds: Number(s) }, `zone "${slot.config.id}": recovered from ${a.kind} (${a.subject}) after ${s} s${a.failsafe ? '; back under control' : ''}`);
       this.emit('alarm', { zone: slot.config.id, alarm: a, raised: false });
     }
     slot.rt.alarms = next;

@@ -13,7 +13,7 @@ import { YieldView } from '../yield/view.ts';
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const AlarmView = Type.Object({
-  kind: Type.String({ description: 'sensor-stale, sensor-missing, critical, nvidia-smi-down, cooler-link-lost, controller-error, controller-non-finite, daemon-stop, fan-stalled, tuning-not-saved, ...' }),
+  kind: Type.String({ description: 'sensor-stale, sensor-missing, critical, nvidia-smi-down, cooler-link-lost, controller-error, controller-non-finite, not-started, daemon-stop, fan-stalled, tuning-not-saved, ...' }),
   subject: Type.String({ description: 'what it is about: gpuN, a fan id, the cooler, nvidia-smi, the zone' }),
   message: Type.String(),
   failsafe: Type.Boolean({ description: 'this alarm holds the zone fans at full' }),

@@ -27,6 +27,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { formatSchemaErrors } from '../../config/errors.ts';
 import type { FanConfig } from '../../cooler/config.ts';
 import { writeFileAtomic } from '../service/atomic-file.ts';
+import { withFileLock } from '../../lifecycle/file-lock.ts';
 import { TuningAbortedError } from './zone-io.ts';
 
 export interface FanRig {
@@ -185,17 +186,19 @@ const saving = new Map<string, Promise<unknown>>();
 
 /**
  * Merges `report` into the stored one (a measurement of some fans keeps the others' figures) and
- * writes it whole (writeFileAtomic: a crash leaves the old file or the new one). Saves in this
- * process take turns: two at once both read the old file, and the later write lost the other's fans.
+ * writes it whole (writeFileAtomic: a crash leaves the old file or the new one). Saves take turns,
+ * in this process and across processes (the daemon's measurement and the CLI's, under the lock
+ * file FAN_FILE.lock): two at once both read the old file, and the later write lost the other's fans.
  */
 export async function saveFanReport(stateDir: string, report: FanReport): Promise<string> {
   const path = resolve(stateDir, FAN_FILE);
-  const save = async () => {
-    const before = await loadFanReport(stateDir).catch(() => null);
-    const merged: FanReport = before ? { ...report, fans: [...before.fans.filter((f) => !report.fans.some((g) => g.id === f.id)), ...report.fans] } : report;
-    await writeFileAtomic(path, `${JSON.stringify(merged, null, 2)}\n`);
-    return path;
-  };
+  const save = () =>
+    withFileLock(`${path}.lock`, async () => {
+      const before = await loadFanReport(stateDir).catch(() => null);
+      const merged: FanReport = before ? { ...report, fans: [...before.fans.filter((f) => !report.fans.some((g) => g.id === f.id)), ...report.fans] } : report;
+      await writeFileAtomic(path, `${JSON.stringify(merged, null, 2)}\n`);
+      return path;
+    });
   const next = (saving.get(path) ?? Promise.resolve()).then(save, save);
   saving.set(path, next);
   try {

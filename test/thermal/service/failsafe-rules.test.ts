@@ -11,6 +11,7 @@ import {
   coolerLinkLost,
   critical,
   daemonStop,
+  notStarted,
   gpuSample,
   sensorProcessDown,
   tuningNotSaved,
@@ -123,7 +124,7 @@ describe('failsafe rules', () => {
   });
 
   it('every failsafe kind a rule raises is a listed reason (the metrics export one series per reason)', () => {
-    const kinds = [daemonStop('z', true), sensorProcessDown({ kind: 'k', running: false, lastError: null }), coolerLinkLost(false, null), gpuSample(0, undefined, at).alarm, gpuSample(0, sample({ receivedAt: 0 }), at).alarm, critical(0, 99, 90, new Set()), controllerThrew('z', new Error('x')), badFanDuty('z', out({ fanDuties: { a: 2 } }))].map((a) => a!.kind);
+    const kinds = [notStarted('z'), daemonStop('z', true), sensorProcessDown({ kind: 'k', running: false, lastError: null }), coolerLinkLost(false, null), gpuSample(0, undefined, at).alarm, gpuSample(0, sample({ receivedAt: 0 }), at).alarm, critical(0, 99, 90, new Set()), controllerThrew('z', new Error('x')), badFanDuty('z', out({ fanDuties: { a: 2 } }))].map((a) => a!.kind);
     kinds.push(...controllerAlarms('z', out({ failsafe: true, alarms: ['controller-non-finite:p'] }), false).map((a) => a.kind));
     for (const k of kinds) expect(FAILSAFE_REASONS as readonly string[]).toContain(k);
   });
