@@ -5,13 +5,31 @@
  * device, and requests the firmware itself refuses.
  */
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FrameParser, encodeFrame, type Frame } from '../../../src/cooler/protocol/frame.ts';
 import { Command, REPLY_BIT, TYPE_ERROR, decodeState } from '../../../src/cooler/protocol/messages.ts';
 import { DeviceErrorReply, RequestTimeoutError, createSerialCooler, type SerialCooler } from '../../../src/cooler/serial/index.ts';
-import { startSimulatedCooler, type SimulatedCooler } from '../../helpers/avr/index.ts';
+import { F_CPU, startSimulatedCooler, type SimulatedCooler } from '../../helpers/avr/index.ts';
 import { framesHiddenIn, noise as lineNoise, rng } from '../../helpers/avr/noise.ts';
 import { countersNow, eventually, quietLog, serialConfig } from './setup.ts';
+
+/**
+ * The host's waits (request timeouts, the parser's partial-frame timeout) run on the simulated
+ * board's clock. A real board answers within a few ms of the host's time; the simulated one runs
+ * slower than real time on a loaded machine (a tenth of it under CPU burners), and on the wall
+ * clock its replies came after the request timeout and were then counted as late (stale) or, cut
+ * by the parser's timeout mid-frame, as truncated and junk: counts a real wire does not produce.
+ * The waits' stall tolerance is covered on its own (test/cooler/timeout.test.ts).
+ */
+const clock = vi.hoisted(() => ({ board: null as { runner: { simTimeout(ms: number, onExpire: () => void): { cancel(): void } } } | null }));
+vi.mock('../../../src/cooler/timeout.ts', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../../src/cooler/timeout.ts')>();
+  return {
+    ...real,
+    stallTolerantTimeout: (ms: number, onExpire: () => void, opts?: { unref?: boolean }) =>
+      clock.board ? clock.board.runner.simTimeout(ms, onExpire) : real.stallTolerantTimeout(ms, onExpire, opts),
+  };
+});
 
 const REQUEST_TIMEOUT_MS = 300;
 const BAD_REASONS = ['stale', 'unknown_type', 'truncated', 'length', 'malformed'] as const;
@@ -23,6 +41,7 @@ const linkEvents: boolean[] = [];
 
 beforeAll(async () => {
   board = await startSimulatedCooler({ fans: 4 });
+  clock.board = board;
   cooler = createSerialCooler(serialConfig(board.path, { watchdogSeconds: 10 }), {
     log: quietLog,
     registry,
@@ -49,6 +68,7 @@ afterEach(() => {
 
 afterAll(async () => {
   await cooler?.close();
+  clock.board = null;
   await board?.stop();
 });
 
@@ -139,10 +159,11 @@ async function deltasOf(command: string, run: () => Promise<unknown>) {
 describe('serial driver: timeouts and retries', () => {
   it('a dropped reply: the request times out, is counted, retried, and succeeds', async () => {
     faultReplies(Command.getState, () => null);
-    const t0 = performance.now();
+    const simMs = (): number => (board.sim.cycles * 1000) / F_CPU; // the clock the host waits on
+    const t0 = simMs();
     let state: Awaited<ReturnType<SerialCooler['readDevice']>> | undefined;
     const d = await deltasOf('getState', async () => (state = await cooler.readDevice()));
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 5);
+    expect(simMs() - t0).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS);
     expect(state!.fans).toHaveLength(4);
     expect(d).toMatchObject({ requests: 2, timeouts: 1, retries: 1, crc: 0, bad: {}, deviceErrors: 0, reconnects: 0 });
     expect(cooler.linkUp).toBe(true);
@@ -174,8 +195,9 @@ describe('serial driver: corrupted replies from the device are counted and dropp
     faultReplies(Command.getState, c.fault);
     const d = await deltasOf('getState', () => cooler.readDevice());
     const { unknown_type, malformed } = c.bad ?? {};
-    // a good reply later than the request timeout (the simulated board on a loaded machine) costs
-    // one more timeout and retry, and is then counted as stale: allowed, but only counted so
+    // a good reply later than the request timeout (held in the pty: the host waits on the board's
+    // clock, the pty's transit does not) costs one more timeout and retry, and is then counted as
+    // stale: allowed, but only counted so
     const late = d.bad.stale ?? 0;
     expect(d).toEqual({
       requests: 1 + c.retries + late,
@@ -246,7 +268,7 @@ describe('serial driver: corrupted replies from the device are counted and dropp
         // right behind the noise, a partial frame may still be open in the parser: the reply completes
         // (and fails) it, and the parser's rescan, or a retry, still gets the answer through
         expect((await cooler.readDevice()).fans).toHaveLength(4);
-        await new Promise((res) => setTimeout(res, 250)); // partial frames left over time out (100 ms)
+        await board.runner.simDelay(250); // partial frames left over time out (100 ms, on the board's clock)
       });
       expect(d.junk + d.crc + (d.bad.length ?? 0) + (d.bad.truncated ?? 0), `round ${round}`).toBeGreaterThan(0);
       expect(d.reconnects).toBe(0);

@@ -32,6 +32,8 @@ export class RealtimeRunner {
   private slipped = 0;
   private idle: Promise<void> = Promise.resolve();
   private release: () => void = () => {};
+  /** simTimeout()s not yet due, by the cycle they are due at */
+  private simTimers: { due: number; fire: () => void; cancelled: boolean }[] = [];
 
   constructor(
     readonly sim: CoolerSim,
@@ -75,9 +77,37 @@ export class RealtimeRunner {
     while (this.sim.cycles < end) await new Promise((r) => setTimeout(r, 2));
   }
 
+  /**
+   * Calls `onExpire` once `ms` of simulated time has passed: a host-side wait measured on the
+   * board's clock, so that a board the loaded machine runs slower than real time is not timed out
+   * for answering in its own few milliseconds. Checked before each slice, so the event loop reads
+   * what the board sent between them; never fires while the runner is stopped. The shape of the
+   * product's stallTolerantTimeout (src/cooler/timeout.ts), which a test can route here.
+   */
+  simTimeout(ms: number, onExpire: () => void): { cancel(): void } {
+    const t = { due: this.sim.cycles + (ms * F_CPU) / 1000, fire: onExpire, cancelled: false };
+    this.simTimers.push(t);
+    return {
+      cancel: () => {
+        t.cancelled = true;
+        this.simTimers = this.simTimers.filter((x) => x !== t);
+      },
+    };
+  }
+
+  private fireSimTimers(): void {
+    const now = this.sim.cycles;
+    const due = this.simTimers.filter((t) => t.due <= now).sort((a, b) => a.due - b.due);
+    if (due.length === 0) return;
+    this.simTimers = this.simTimers.filter((t) => t.due > now);
+    for (const t of due) if (!t.cancelled) t.fire(); // one may cancel another due with it
+  }
+
   private loop = (): void => {
     this.timer = undefined;
     if (!this.running) return;
+    // due waits first: what the last slice sent has had an event-loop turn to be read
+    this.fireSimTimers();
     const speed = this.opts.speed ?? 1;
     const sliceCycles = ((this.opts.sliceMs ?? 5) * F_CPU) / 1000;
     const maxLagCycles = ((this.opts.maxLagMs ?? 100) * F_CPU) / 1000;
