@@ -52,6 +52,7 @@ import { keptName, place, releaseTemp, removeStaleTemps, TakenError, tempName } 
 import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
+import { describeWorker, loadedWorkers, SynthesisTally, type SynthesisRecord } from './synthesis-record.ts';
 import { clearWorkDir, lockWorkDir, openWorkDir, readCheckpoint, type SegmentPlan } from './segments.ts';
 import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOptions, type RunRender } from './types.ts';
 
@@ -165,6 +166,9 @@ export async function renderResolved(
   const { pool, release } = await loadNetworks(deps.networks, r.networks, signal, `render ${basename(out)}`);
   try {
     cancelled(signal, 'after loading the networks');
+    const workers = loadedWorkers(pool, r.networks);
+    log.info({ workers }, `synthesis: ${workers.map(describeWorker).join('; ')}`);
+    opts.onSynthesis?.(workers);
     const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
     let unlock: () => Promise<void>;
     try {
@@ -200,6 +204,7 @@ async function renderInWorkDir(
     throw asFailure(asWorkFolderFailure(err, workDir), signal, 'internal');
   }
   const from = Math.min(opened.complete * plan.segmentFrames, plan.frames);
+  const tally = await SynthesisTally.open(workDir, { fingerprint, segmentFrames: plan.segmentFrames, complete: opened.complete, networks: r.networks });
   const parallel = encodeParallel(opts.encodeParallel);
   if (!Number.isInteger(parallel) || parallel < 1) throw new RenderFailure('internal', `encodeParallel must be a positive integer, got ${parallel}`);
   if (opened.discarded > 0) log.warn({ workDir, discarded: opened.discarded }, `work folder ${workDir} held segments of another render; they were discarded`);
@@ -228,10 +233,11 @@ async function renderInWorkDir(
   const replace = opts.replace ?? false;
   const folder = r.spec.output.format === 'png';
   let runJsonPlaced = false;
+  let synthesis: SynthesisRecord | undefined;
   let debugPlaced = false;
   try {
     if (from < plan.frames) {
-      await writeSegments(pipeline(r, source, pool, plan, opened.complete, parallel, opts), {
+      await writeSegments(pipeline(r, source, pool, plan, opened.complete, parallel, opts, tally), {
         ffmpeg,
         workDir,
         encode: r.encode,
@@ -240,6 +246,8 @@ async function renderInWorkDir(
         concurrency: parallel,
         queueFrames: opts.encodeQueueFrames ?? DEFAULT_ENCODE_QUEUE_FRAMES,
         onFrame: () => meter.frame(),
+        // its workers are in the folder's record before the segment counts as complete
+        beforeRename: (k) => tally.segmentDone(k),
         onFlush: () => meter.stage('encoding'),
         onSegment: async (k, path) => {
           const [a, b] = [k * plan.segmentFrames, Math.min(plan.frames, (k + 1) * plan.segmentFrames)];
@@ -275,7 +283,8 @@ async function renderInWorkDir(
       });
       debug = { path: debugOut, args: debugArgs({ fps: r.encode.fps, main: { format: r.encode.format, path: out }, audio: r.spec.audio, target: debugOut }) };
     }
-    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug, replace });
+    synthesis = tally.record(from, opened.complete);
+    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug, replace, synthesis });
     runJsonPlaced = true;
     cancelled(signal, 'before the output was renamed into place');
     // the debug video first: the output in place means the render is whole
@@ -315,7 +324,7 @@ async function renderInWorkDir(
   meter.stage('done');
   const seconds = (performance.now() - t0) / 1000;
   log.info({ output: out, frames: plan.frames, seconds, resumedFrames: from }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
-  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
+  return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames: from, synthesis, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
 }
 
 /** The finished output under a free name beside `out` (keptName; a few tries should one be taken too), or null. */
@@ -339,7 +348,16 @@ async function sizeOf(path: string): Promise<number> {
  * latents -> requests -> pool (in submit order) -> rgb bytes, for the segments from `firstSegment`
  * on, `parallel` of them at a time, their frames interleaved (each segment's in order).
  */
-async function* pipeline(r: ResolvedRender, source: FrameSource, pool: SynthesisPool, plan: SegmentPlan, firstSegment: number, parallel: number, opts: RenderRunOptions): AsyncGenerator<RgbFrame> {
+async function* pipeline(
+  r: ResolvedRender,
+  source: FrameSource,
+  pool: SynthesisPool,
+  plan: SegmentPlan,
+  firstSegment: number,
+  parallel: number,
+  opts: RenderRunOptions,
+  tally: SynthesisTally,
+): AsyncGenerator<RgbFrame> {
   const signal = opts.signal;
   const byId = new Map(r.networks.map((n) => [n.id, n]));
   const segmentRequests = (start: number) => frameRequests(guard(source.latents(start), signal), { networks: r.networks, psi: r.psi, from: start, throttle: opts.throttle, signal });
@@ -355,6 +373,7 @@ async function* pipeline(r: ResolvedRender, source: FrameSource, pool: Synthesis
   try {
     for await (const frame of pool.stream(requests(), { ...(signal ? { signal } : {}), window: opts.framesAhead ?? FRAMES_AHEAD_PER_SEGMENT * parallel })) {
       index = inFlight.shift()!;
+      tally.count(frame, index);
       yield { index, rgb: rgbBytes(frame, byId.get(frame.network)!, index) };
     }
   } catch (err) {

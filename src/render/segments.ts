@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { RenderFailure } from './types.ts';
 import { join } from 'node:path';
 import type { RenderOutput } from './spec.ts';
+import { SYNTHESIS_FILE } from './synthesis-record.ts';
 
 export const STATE_FILE = 'render-state.json';
 export const LOCK_FILE = 'render.lock';
@@ -97,7 +98,7 @@ export async function clearWorkDir(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === LOCK_FILE || name === 'segments.ffconcat') await rm(join(dir, name), { recursive: true, force: true });
+    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === SYNTHESIS_FILE || name === LOCK_FILE || name === 'segments.ffconcat') await rm(join(dir, name), { recursive: true, force: true });
   }
 }
 
