@@ -163,6 +163,8 @@ interface Stored {
 export class SynthesisTally {
   private readonly bySegment = new Map<number, Map<string, SynthesisWorker>>();
   private readonly nets: Map<string, RenderNetwork>;
+  /** per load (a frame's origin, shared by its frames) and network: its record and key, made once rather than per frame */
+  private readonly known = new WeakMap<LoadedOn, Map<string, { info: SynthesisWorkerInfo; id: string }>>();
   private stored: Stored;
   private writes: Promise<void> = Promise.resolve();
 
@@ -198,8 +200,14 @@ export class SynthesisTally {
     const k = Math.floor(index / this.segmentFrames);
     let seg = this.bySegment.get(k);
     if (!seg) this.bySegment.set(k, (seg = new Map()));
-    const info = workerInfo(frame.origin, this.nets.get(frame.network));
-    const id = key(info);
+    let byNet = this.known.get(frame.origin);
+    if (!byNet) this.known.set(frame.origin, (byNet = new Map()));
+    let made = byNet.get(frame.network);
+    if (!made) {
+      const info = workerInfo(frame.origin, this.nets.get(frame.network));
+      byNet.set(frame.network, (made = { info, id: key(info) }));
+    }
+    const { info, id } = made;
     const have = seg.get(id);
     if (have) have.frames++;
     else seg.set(id, { ...info, frames: 1 });
