@@ -291,13 +291,14 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   if (audio.length === 0) throw new InvalidArgumentError("missing required argument 'audio' (or --still SEED for stills)");
   await refuseOverwrite(flags);
   if (flags.remote !== undefined) return remoteCommand(audio, flags);
-  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, { encodeParallel }, pinoModule] = await Promise.all([
+  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, { encodeParallel }, { describeFallback, describeWorker }, pinoModule] = await Promise.all([
     import('../config/load.ts'),
     import('../render/run.ts'),
     import('../render/local.ts'),
     import('../render/types.ts'),
     import('../render/preflight.ts'),
     import('../render/encode-args.ts'),
+    import('../render/synthesis-record.ts'),
     import('pino'),
   ]);
   const config = loadConfigFile(flags.config);
@@ -343,6 +344,15 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
       encodeParallel: encodeParallel(flags.encodeParallel ?? config.render.encodeParallel),
       // --force replaces a file at --out or --debug, one made while the render ran included
       replace: flags.force === true,
+      // said once, plainly (the pool's info lines are below the level here): a video from the CPU
+      // fallback must not pass for one from the GPU
+      onSynthesis: (workers) => {
+        process.stderr.write(`synthesis: ${workers.map(describeWorker).join('; ')}\n`);
+        for (const w of workers) {
+          const fell = describeFallback(w);
+          if (fell !== null) process.stderr.write(`warning: ${fell}\n`);
+        }
+      },
     });
     view.stop();
     const resumed = r.resumedFrames > 0 ? `, ${r.resumedFrames} of them from ${workDir}` : '';

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RenderSpec } from './spec.ts';
+import type { JobSynthesis } from './synthesis-record.ts';
 import type { RenderFailureReason, RenderProgress, RenderStage } from './types.ts';
 
 import { FINISHED_STATES, JOB_STATES, type JobState } from './states.ts';
@@ -45,6 +46,8 @@ export interface Job {
   madeDirs: string[];
   /** times the runner was started for it (more than 1: resumed) */
   attempts: number;
+  /** what renders it (running) or rendered it (done); null before its networks loaded */
+  synthesis: JobSynthesis | null;
   createdAt: number;
   startedAt: number | null;
   finishedAt: number | null;
@@ -68,6 +71,7 @@ interface Row {
   work_dir: string;
   upload_dir: string | null;
   made_dirs: string;
+  synthesis: string | null;
   attempts: number;
   created_at: number;
   started_at: number | null;
@@ -102,6 +106,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX jobs_pick ON jobs (state, priority DESC, seq);`,
   // a JSON array of paths; jobs stored before made none the daemon knows of
   `ALTER TABLE jobs ADD COLUMN made_dirs TEXT NOT NULL DEFAULT '[]';`,
+  // JSON (synthesis-record.ts JobSynthesis); jobs stored before have none
+  `ALTER TABLE jobs ADD COLUMN synthesis TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -342,14 +348,20 @@ export class JobQueue {
    * The runner finished it: the output is complete and in place. Only a running job can become
    * done (a job cancelled meanwhile stays cancelled).
    */
-  complete(id: string, result: { output: string; frames: number }): boolean {
+  complete(id: string, result: { output: string; frames: number; synthesis?: JobSynthesis }): boolean {
     const t = this.now();
     const r = this.db
       .prepare(
         `UPDATE jobs SET state = 'done', stage = 'done', output = ?, frames_done = ?, frames_total = ?, eta_seconds = 0,
-         reason = NULL, error = NULL, finished_at = ?, updated_at = ? WHERE id = ? AND state = 'running'`,
+         reason = NULL, error = NULL, synthesis = COALESCE(?, synthesis), finished_at = ?, updated_at = ? WHERE id = ? AND state = 'running'`,
       )
-      .run(result.output, result.frames, result.frames, t, t, id);
+      .run(result.output, result.frames, result.frames, result.synthesis === undefined ? null : JSON.stringify(result.synthesis), t, t, id);
+    return r.changes === 1;
+  }
+
+  /** What renders a running job, once its networks are loaded (false: it is not running). */
+  setSynthesis(id: string, synthesis: JobSynthesis): boolean {
+    const r = this.db.prepare("UPDATE jobs SET synthesis = ?, updated_at = ? WHERE id = ? AND state = 'running'").run(JSON.stringify(synthesis), this.now(), id);
     return r.changes === 1;
   }
 
@@ -401,6 +413,7 @@ function toJob(r: Row): Job {
     workDir: r.work_dir,
     uploadDir: r.upload_dir,
     madeDirs: JSON.parse(r.made_dirs) as string[],
+    synthesis: r.synthesis === null ? null : (JSON.parse(r.synthesis) as JobSynthesis),
     attempts: r.attempts,
     createdAt: r.created_at,
     startedAt: r.started_at,

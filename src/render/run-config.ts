@@ -13,6 +13,7 @@ import { segmentArgs, ENCODER_THREADS } from './encode-args.ts';
 import { place, releaseTemp, TakenError, tempName } from './publish.ts';
 import type { RenderNetwork, ResolvedRender } from './resolve.ts';
 import type { SegmentPlan } from './segments.ts';
+import type { SynthesisRecord } from './synthesis-record.ts';
 
 export const { version: GANCE_VERSION } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -57,6 +58,14 @@ async function networkRecords(r: ResolvedRender) {
  * What the segments' pixels depend on: the spec but its output path and priority, the latents
  * settings that change numbers, the networks' bytes, the audio files (path, size, mtime), the
  * encoder arguments and ffmpeg's version.
+ *
+ * Not what synthesized them (engine, provider, adapter, precision), though an f16 worker's pixels
+ * differ from an f32 one's by a little: a pool of unlike workers (a GPU and a CPU fallback, say)
+ * mixes them within one render anyway, frame by frame as the workers free up, so no fingerprint
+ * of the pool could make a render's frames all of one kind; and a resume on another machine
+ * would throw away hours of complete segments for differences at the level of rounding. Instead
+ * the run config says what made which frames, the resumed segments' included, and `mixed` when
+ * they are not all of one kind (synthesis-record.ts).
  */
 export async function renderFingerprint(r: ResolvedRender, plan: SegmentPlan, ffmpegLine: string): Promise<string> {
   const { live: _live, streaming: _streaming, analysisThreads: _threads, ...latents } = r.latents;
@@ -83,7 +92,17 @@ export async function renderFingerprint(r: ResolvedRender, plan: SegmentPlan, ff
 
 export async function writeRunConfig(
   path: string,
-  o: { r: ResolvedRender; plan: SegmentPlan; ffmpegLine: string; muxArgs: string[]; fingerprint: string; debug?: { path: string; args: string[] } | null; replace?: boolean; beforePlace?: (tmp: string) => Promise<void> },
+  o: {
+    r: ResolvedRender;
+    plan: SegmentPlan;
+    ffmpegLine: string;
+    muxArgs: string[];
+    fingerprint: string;
+    debug?: { path: string; args: string[] } | null;
+    replace?: boolean;
+    synthesis?: SynthesisRecord | null;
+    beforePlace?: (tmp: string) => Promise<void>;
+  },
 ): Promise<void> {
   const { r, plan } = o;
   const config = {
@@ -106,6 +125,8 @@ export async function writeRunConfig(
     // args: as they read on the output and the debug video in place (they ran on their temporary names)
     debug: o.debug ?? null,
     ffmpeg: o.ffmpegLine,
+    // what made the frames (synthesis-record.ts); outside the fingerprint (see renderFingerprint)
+    synthesis: o.synthesis ?? null,
     fingerprint: o.fingerprint,
   };
   const tmp = tempName(path);

@@ -25,7 +25,7 @@
  * spec with the same workDir resumes after them; a spec that no longer matches them (another
  * fingerprint) discards them. A completed render clears the workDir of its segments.
  */
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { readFile, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AudioError } from '../audio/errors.ts';
 import { FeatureError } from '../audio/features/errors.ts';
@@ -54,6 +54,7 @@ import { keptName, place, placedRecord, releaseTemp, removeStaleTemps, TakenErro
 import type { ResolvedRender } from './resolve.ts';
 import { renderFingerprint, runConfigPath, writeRunConfig } from './run-config.ts';
 import { writeSegments, type RgbFrame } from './segment-writer.ts';
+import { describeWorker, loadedWorkers, SynthesisTally, type SynthesisRecord } from './synthesis-record.ts';
 import { clearWorkDir, lockWorkDir, openWorkDir, readCheckpoint, type SegmentPlan } from './segments.ts';
 import { RenderFailure, type RenderDeps, type RenderResult, type RenderRunOptions, type RunRender } from './types.ts';
 
@@ -167,6 +168,9 @@ export async function renderResolved(
   const { pool, release } = await loadNetworks(deps.networks, r.networks, signal, `render ${basename(out)}`);
   try {
     cancelled(signal, 'after loading the networks');
+    const workers = loadedWorkers(pool, r.networks);
+    log.info({ workers }, `synthesis: ${workers.map(describeWorker).join('; ')}`);
+    opts.onSynthesis?.(workers);
     const fingerprint = await renderFingerprint(r, plan, ffmpegLine);
     let unlock: () => Promise<void>;
     try {
@@ -202,6 +206,7 @@ async function renderInWorkDir(
     throw asFailure(asWorkFolderFailure(err, workDir), signal, 'internal');
   }
   const from = Math.min(opened.complete * plan.segmentFrames, plan.frames);
+  const tally = await SynthesisTally.open(workDir, { fingerprint, segmentFrames: plan.segmentFrames, complete: opened.complete, networks: r.networks });
   const parallel = encodeParallel(opts.encodeParallel);
   if (!Number.isInteger(parallel) || parallel < 1) throw new RenderFailure('internal', `encodeParallel must be a positive integer, got ${parallel}`);
   if (opened.discarded > 0) log.warn({ workDir, discarded: opened.discarded }, `work folder ${workDir} held segments of another render; they were discarded`);
@@ -219,21 +224,26 @@ async function renderInWorkDir(
   if (stale.length > 0) log.info({ removed: stale }, `removed ${stale.length} temporary file(s) an interrupted run of this render left beside its output`);
   const debugOut = r.spec.output.debugPath === null ? null : resolve(r.spec.output.debugPath);
   const runJson = runConfigPath(out);
-  const finished = async (resumedFrames: number): Promise<RenderResult> => {
+  const finished = async (resumedFrames: number, synthesis?: SynthesisRecord): Promise<RenderResult> => {
     // the lock goes with the rest: the folder is removed when nothing else is in it
     await clearWorkDir(workDir);
     await rmdir(workDir).catch(() => {});
     meter.stage('done');
     const seconds = (performance.now() - t0) / 1000;
     log.info({ output: out, frames: plan.frames, seconds, resumedFrames }, `rendered ${out}: ${plan.frames} frames in ${seconds.toFixed(1)} s`);
-    return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
+    return { output: out, runConfig: runJson, frames: plan.frames, fps: r.encode.fps, seconds, resumedFrames, synthesis, ...(debugOut !== null ? { debugOutput: debugOut } : {}) };
   };
   // An earlier run of this render killed while it placed its files left some at their names: they
   // are its own, not something put there. All of them: it had finished but for the clean-up.
   const placing = await placedRecord(workDir, fingerprint);
   if ([runJson, ...(debugOut === null ? [] : [debugOut]), out].every((p) => placing.own.has(p))) {
     log.info({ output: out, workDir }, `an interrupted run of this render had placed ${out} already: finishing`);
-    return finished(plan.frames);
+    // what made its frames is in the run config it placed
+    const placedSynthesis = await readFile(runJson, 'utf8').then(
+      (text) => (JSON.parse(text) as { synthesis?: SynthesisRecord | null }).synthesis ?? undefined,
+      () => undefined,
+    );
+    return finished(plan.frames, placedSynthesis);
   }
   await checkSpace(needs(bound, from));
 
@@ -248,10 +258,11 @@ async function renderInWorkDir(
   const replaces = (p: string) => replace || placing.own.has(p);
   const folder = r.spec.output.format === 'png';
   let runJsonPlaced = false;
+  let synthesis: SynthesisRecord | undefined;
   let debugPlaced = false;
   try {
     if (from < plan.frames) {
-      await writeSegments(pipeline(r, source, pool, plan, opened.complete, parallel, opts), {
+      await writeSegments(pipeline(r, source, pool, plan, opened.complete, parallel, opts, tally), {
         ffmpeg,
         workDir,
         encode: r.encode,
@@ -260,6 +271,8 @@ async function renderInWorkDir(
         concurrency: parallel,
         queueFrames: opts.encodeQueueFrames ?? DEFAULT_ENCODE_QUEUE_FRAMES,
         onFrame: () => meter.frame(),
+        // its workers are in the folder's record before the segment counts as complete
+        beforeRename: (k) => tally.segmentDone(k),
         onFlush: () => meter.stage('encoding'),
         onSegment: async (k, path) => {
           const [a, b] = [k * plan.segmentFrames, Math.min(plan.frames, (k + 1) * plan.segmentFrames)];
@@ -295,7 +308,8 @@ async function renderInWorkDir(
       });
       debug = { path: debugOut, args: debugArgs({ fps: r.encode.fps, main: { format: r.encode.format, path: out }, audio: r.spec.audio, target: debugOut }) };
     }
-    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug, replace: replaces(runJson), beforePlace: (tmp) => placing.note(runJson, tmp) });
+    synthesis = tally.record(from, opened.complete);
+    await writeRunConfig(runJson, { r, plan, ffmpegLine, muxArgs, fingerprint, debug, replace: replaces(runJson), beforePlace: (tmp) => placing.note(runJson, tmp), synthesis });
     runJsonPlaced = true;
     cancelled(signal, 'before the output was renamed into place');
     // the debug video first: the output in place means the render is whole
@@ -331,7 +345,7 @@ async function renderInWorkDir(
     releaseTemp(tmpOut);
     if (tmpDebug !== null) releaseTemp(tmpDebug);
   }
-  return finished(from);
+  return finished(from, synthesis);
 }
 
 /** The finished output under a free name beside `out` (keptName; a few tries should one be taken too), or null. */
@@ -355,7 +369,16 @@ async function sizeOf(path: string): Promise<number> {
  * latents -> requests -> pool (in submit order) -> rgb bytes, for the segments from `firstSegment`
  * on, `parallel` of them at a time, their frames interleaved (each segment's in order).
  */
-async function* pipeline(r: ResolvedRender, source: FrameSource, pool: SynthesisPool, plan: SegmentPlan, firstSegment: number, parallel: number, opts: RenderRunOptions): AsyncGenerator<RgbFrame> {
+async function* pipeline(
+  r: ResolvedRender,
+  source: FrameSource,
+  pool: SynthesisPool,
+  plan: SegmentPlan,
+  firstSegment: number,
+  parallel: number,
+  opts: RenderRunOptions,
+  tally: SynthesisTally,
+): AsyncGenerator<RgbFrame> {
   const signal = opts.signal;
   const byId = new Map(r.networks.map((n) => [n.id, n]));
   const segmentRequests = (start: number) => frameRequests(guard(source.latents(start), signal), { networks: r.networks, psi: r.psi, from: start, throttle: opts.throttle, signal });
@@ -371,6 +394,7 @@ async function* pipeline(r: ResolvedRender, source: FrameSource, pool: Synthesis
   try {
     for await (const frame of pool.stream(requests(), { ...(signal ? { signal } : {}), window: opts.framesAhead ?? FRAMES_AHEAD_PER_SEGMENT * parallel })) {
       index = inFlight.shift()!;
+      tally.count(frame, index);
       yield { index, rgb: rgbBytes(frame, byId.get(frame.network)!, index) };
     }
   } catch (err) {

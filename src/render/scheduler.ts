@@ -226,6 +226,9 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
         onProgress,
         throttle: this.throttle.hook(this.opts.devices ?? hint?.gpus ?? [], () => a.progress.framesDone, a.abort.signal),
         onLoudness,
+        onSynthesis: (workers) => {
+          if (this.queue.setSynthesis(job.id, { workers: workers.map((w) => ({ ...w, frames: null })), resumed: null, mixed: null })) this.emit('job', this.view(job.id)!);
+        },
         ...(this.opts.segmentFrames === undefined ? {} : { segmentFrames: this.opts.segmentFrames }),
         ...(this.opts.encodeParallel === undefined ? {} : { encodeParallel: this.opts.encodeParallel }),
         ...(this.opts.framesAhead === undefined ? {} : { framesAhead: this.opts.framesAhead }),
@@ -234,7 +237,7 @@ export class RenderScheduler extends EventEmitter<{ job: [job: Job]; closing: []
       await checkOutput(job, result);
       if (ENCODE_STAGES.has(a.progress.stage)) this.opts.metrics?.encodeSeconds.inc((this.now() - stageSince) / 1000);
       // false: cancelled while the runner was finishing; either way its segments are of no more use
-      if (this.queue.complete(job.id, { output: result.output, frames: result.frames })) {
+      if (this.queue.complete(job.id, { output: result.output, frames: result.frames, ...(result.synthesis ? { synthesis: result.synthesis } : {}) })) {
         log.info({ output: result.output, frames: result.frames, resumedFrames: result.resumedFrames, seconds: result.seconds }, `render ${job.id} done: ${result.output}`);
       }
       await this.cleanUp(job);

@@ -43,6 +43,12 @@ export interface WriterOptions {
   queueFrames?: number;
   /** after each frame went into ffmpeg */
   onFrame?: (index: number) => void;
+  /**
+   * before each segment is renamed into place, once its encoder has finished: what goes with it in
+   * the work folder is written first, so a segment in place has it even if the process is killed
+   * between the two
+   */
+  beforeRename?: (k: number) => Promise<void>;
   /** after each segment was renamed into place (in the order they finish); may throw (a disk check) to stop the render */
   onSegment?: (k: number, path: string) => Promise<void>;
   /** once the last frame has gone into its encoder: what is left is encoding */
@@ -106,6 +112,7 @@ export async function writeSegments(frames: AsyncIterable<RgbFrame>, o: WriterOp
     await seg.writing;
     if (failure || stopping) return;
     await seg.enc.finish();
+    await o.beforeRename?.(seg.k);
     const final = join(o.workDir, segmentName(seg.k, o.plan.format));
     await rename(seg.tmp, final);
     seg.renamed = true;

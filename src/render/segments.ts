@@ -10,6 +10,7 @@ import { PLACING_FILE } from './publish.ts';
 import { RenderFailure } from './types.ts';
 import { join } from 'node:path';
 import type { RenderOutput } from './spec.ts';
+import { SYNTHESIS_FILE } from './synthesis-record.ts';
 
 export const STATE_FILE = 'render-state.json';
 export const LOCK_FILE = 'render.lock';
@@ -98,7 +99,7 @@ export async function clearWorkDir(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === LOCK_FILE || name === 'segments.ffconcat' || name === `.${PLACING_FILE}.tmp`) await rm(join(dir, name), { recursive: true, force: true });
+    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === SYNTHESIS_FILE || name === LOCK_FILE || name === 'segments.ffconcat' || name === `.${PLACING_FILE}.tmp`) await rm(join(dir, name), { recursive: true, force: true });
   }
   // last: a kill before here leaves the render's own placed files recognisable (publish.ts placedRecord)
   await rm(join(dir, PLACING_FILE), { force: true });

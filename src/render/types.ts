@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LatentsService } from '../latents/service.ts';
 import type { NetworkManager } from '../synthesis/networks/manager.ts';
 import type { RenderSpec } from './spec.ts';
+import type { SynthesisRecord, SynthesisWorkerInfo } from './synthesis-record.ts';
 
 /** debug: drawing the debug video after the output is muxed (frames count again from 0) */
 export type RenderStage = 'queued' | 'analysing' | 'rendering' | 'encoding' | 'muxing' | 'debug' | 'done';
@@ -58,6 +59,11 @@ export interface RenderRunOptions {
    * left alone and the render fails naming it, its finished output kept under another name.
    */
   replace?: boolean;
+  /**
+   * the workers that render it and on what (provider after any fallback, adapter, precision,
+   * binding), once its networks are loaded and before the first frame
+   */
+  onSynthesis?: (workers: SynthesisWorkerInfo[]) => void;
 }
 
 export interface RenderResult {
@@ -71,6 +77,8 @@ export interface RenderResult {
   seconds: number;
   /** frames taken from complete segments of an earlier run in the same workDir (0: rendered afresh) */
   resumedFrames: number;
+  /** what synthesized the frames (the run config's `synthesis`) */
+  synthesis?: SynthesisRecord;
 }
 
 /** Why a render failed, as a stable code for metrics (`reason` label) and API clients. */

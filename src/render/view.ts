@@ -4,6 +4,7 @@ import { publicError, publicPath, publicSpec, type PublicRoots } from './public-
 import type { Job } from './queue.ts';
 import { JOB_STATES } from './states.ts';
 import { RenderSpec } from './spec.ts';
+import type { JobSynthesis } from './synthesis-record.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Time = Nullable(Type.String({ format: 'date-time' }));
@@ -12,6 +13,25 @@ export const JobStateSchema = Type.Union(
   JOB_STATES.map((s) => Type.Literal(s)),
   { description: 'queued -> running -> done | failed | cancelled' },
 );
+
+const SynthesisWorker = Type.Object({
+  id: Type.String(),
+  engine: Type.Union([Type.Literal('onnx'), Type.Literal('webgpu')]),
+  provider: Type.String({ description: 'what the frames ran on, after any fallback' }),
+  adapter: Nullable(Type.Object({ vendor: Type.String(), architecture: Type.String(), device: Type.String(), description: Type.String() }, { description: 'webgpu engine: the adapter it opened' })),
+  precision: Nullable(Type.Union([Type.Literal('f16'), Type.Literal('f32')], { description: "webgpu engine: its kernels'; onnx: the graph's" })),
+  precisionNote: Nullable(Type.String()),
+  fallback: Type.Array(Type.Object({ provider: Type.String(), error: Type.String() }), { description: 'providers tried first and why each could not be used' }),
+  binding: Nullable(
+    Type.Object({
+      source: Type.Union([Type.Literal('gpu'), Type.Literal('env')]),
+      gpu: Type.Optional(Type.Integer()),
+      busId: Type.Optional(Type.String()),
+      env: Type.Record(Type.String(), Type.String()),
+    }, { description: "how the worker's process was bound to its GPU" }),
+  ),
+  frames: Nullable(Type.Integer({ minimum: 0, description: 'frames it made in the last run (null while it runs)' })),
+});
 
 export const RenderJobView = Type.Object({
   id: Type.String(),
@@ -36,6 +56,21 @@ export const RenderJobView = Type.Object({
   outputUrl: Nullable(Type.String({ description: 'where to download it (mp4 renders that are done, or failed with their finished video kept under another name)' })),
   debugUrl: Nullable(Type.String({ description: 'where to download the debug video (renders with output.debugPath that are done)' })),
   attempts: Type.Integer({ description: 'runs of the render (more than 1: resumed after a restart)' }),
+  synthesis: Nullable(
+    Type.Object(
+      {
+        workers: Type.Array(SynthesisWorker),
+        resumed: Nullable(
+          Type.Object({
+            frames: Type.Integer({ minimum: 0 }),
+            workers: Nullable(Type.Array(SynthesisWorker, { description: 'null: the work folder had no record of what made them' })),
+          }, { description: 'what made the segments this run resumed after (done renders)' }),
+        ),
+        mixed: Nullable(Type.Boolean({ description: "the output's frames came from more than one kind of synthesis (engine, provider, adapter, precision); null while it runs" })),
+      },
+      { description: "what renders it (while it runs) or rendered it (done: the run config's `synthesis`); null before its networks are loaded" },
+    ),
+  ),
   createdAt: Type.String({ format: 'date-time' }),
   startedAt: Time,
   finishedAt: Time,
@@ -66,6 +101,7 @@ export function jobView(job: Job, prefix = '/v1/renders', roots?: PublicRoots): 
     outputUrl: (job.state === 'done' || (job.state === 'failed' && job.output !== null)) && job.spec.output.format === 'mp4' ? `${prefix}/${job.id}/output` : null,
     debugUrl: job.state === 'done' && (job.spec.output.debugPath ?? null) !== null ? `${prefix}/${job.id}/debug` : null,
     attempts: job.attempts,
+    synthesis: job.synthesis satisfies JobSynthesis | null,
     createdAt: iso(job.createdAt)!,
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),

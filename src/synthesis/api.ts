@@ -43,6 +43,11 @@ const LoadedOn = Type.Object({
       { description: "how a WebGPU worker's process is bound to its GPU (Mesa's device-select layer)" },
     ),
   ),
+  fallback: Type.Optional(
+    Type.Array(Type.Object({ provider: Type.String(), error: Type.String() }), {
+      description: 'the providers tried before `provider` and why each could not be used (absent: the first one worked)',
+    }),
+  ),
   pid: Type.Integer(),
   isolation: Type.Union([Type.Literal('thread'), Type.Literal('process')]),
 });

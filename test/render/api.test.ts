@@ -54,6 +54,31 @@ describe('/v1/renders', () => {
     expect((await s.app.inject('/v1/renders?state=sleeping')).statusCode).toBe(400);
   });
 
+  it('shows what renders a job while it runs (frames not yet counted) and, once done, what rendered it, as its run config says', async () => {
+    const gate = new Gate();
+    const gpu0 = {
+      id: 'gpu0',
+      engine: 'webgpu' as const,
+      provider: 'webgpu',
+      adapter: { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200' },
+      precision: 'f32' as const,
+      precisionNote: null,
+      fallback: [],
+      binding: { source: 'gpu' as const, gpu: 0, busId: '00000000:00:06.0', env: { DRI_PRIME: 'pci-0000_00_06_0', MESA_VK_DEVICE_SELECT_FORCE_DEFAULT_DEVICE: '1' } },
+    };
+    const record = { workers: [{ ...gpu0, frames: 8 }], resumed: null, mixed: false };
+    const s = await setup(fakeRunner({ frames: 8, batch: 4, beforeBatch: gate.wait, synthesis: { workers: [gpu0], record } }));
+    const job = (await s.app.inject({ method: 'POST', url: '/v1/renders', payload: body() })).json<RenderJobView>();
+    expect(job.synthesis).toBeNull();
+    await gate.arrived;
+    const running = (await s.app.inject(`/v1/renders/${job.id}`)).json<RenderJobView>();
+    expect(running.synthesis).toEqual({ workers: [{ ...gpu0, frames: null }], resumed: null, mixed: null });
+    gate.release();
+    await until(s.scheduler, job.id, (j) => j.state === 'done');
+    expect((await s.app.inject(`/v1/renders/${job.id}`)).json<RenderJobView>().synthesis).toEqual(record);
+    expect((await s.app.inject('/v1/renders')).json<{ renders: RenderJobView[] }>().renders[0]!.synthesis).toEqual(record);
+  });
+
   it('refuses bad input with a 4xx naming the field, and renders on afterwards', async () => {
     const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
     const outside = tempDir('gance-outside-');

@@ -54,7 +54,8 @@ describe('gance render', () => {
     writeWav(song, rate, 2, interleave(left, right));
     const out = join(dir, 'tone.mp4');
     const r = gance('render', song, '--network', 'demo-64', '--fps', '24', '--out', out);
-    expect(r.stderr).toBe('');
+    // which worker renders, on what: said once at the start, whatever the log level
+    expect(r.stderr).toBe('synthesis: cpu0 onnx/cpu\n');
     expect(r.status).toBe(0);
     // stdout is a pipe here: plain progress lines, then what was written
     expect(r.stdout).toMatch(/^analysing\nrendering 0\/240 frames\n/);
@@ -81,7 +82,52 @@ describe('gance render', () => {
     expect(run.ffmpeg).toMatch(/^ffmpeg version /);
     expect(run.encode.segmentArgs).toEqual(expect.arrayContaining(['libx264', '-crf', '18', '-bf', '2', '-use_editlist', '0', '-threads', '4']));
     expect(run.encode.muxArgs).toEqual(expect.arrayContaining(['+faststart', '-c:v', 'copy']));
+    // what made the frames: the embedded config's one CPU worker, every frame
+    expect(run.synthesis).toEqual({
+      workers: [{ id: 'cpu0', engine: 'onnx', provider: 'cpu', adapter: null, precision: 'f32', precisionNote: null, fallback: [], binding: null, frames: 240 }],
+      resumed: null,
+      mixed: false,
+    });
     expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('a worker asked for [webgpu, cpu] whose WebGPU cannot open renders on the CPU and says so: a warning naming the reason, the fallback in the run config', { timeout: 120_000 }, () => {
+    const cfg = join(dir, 'fallback.yaml');
+    // a device-select variable that names no GPU: the worker refuses WebGPU (as on a rig whose GPU is gone) and falls back
+    writeFileSync(
+      cfg,
+      `cooler:\n  driver: simulated\n  fans: [{ id: a, channel: 0 }]\nthermal:\n  zones:\n    - { id: z0, gpus: [0], fans: [a], pid: { setpoint: 70 } }\nsynthesis:\n  workers: [{ id: p0, providers: [webgpu, cpu], intraOpThreads: 1, env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } }]\n  latents: { analysisThreads: 1 }\n`,
+    );
+    const song = join(dir, 'fallback.wav');
+    writeWav(song, 22050, 1, addInto(tone(22050, 2, [330], 0.2), clicks(22050, 2, 0.5)));
+    const out = join(dir, 'fallback.mp4');
+    const r = gance('render', song, '--fps', '12', '--preset', 'ultrafast', '--no-progress', '--out', out, '--config', cfg);
+    expect(r.status, r.stderr).toBe(0);
+    // the daemon's own warning (JSON, for its log) is there too; the plain lines are for the user
+    const plain = r.stderr.split('\n').filter((l) => !l.startsWith('{'));
+    expect(plain).toEqual([
+      'synthesis: p0 onnx/cpu',
+      expect.stringMatching(/^warning: synthesis worker p0: webgpu unavailable \(no WebGPU adapter as bound: MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here .*\); fell back to cpu$/),
+      '',
+    ]);
+    const run = JSON.parse(readFileSync(join(dir, 'fallback.run.json'), 'utf8')) as { synthesis: unknown };
+    expect(run.synthesis).toEqual({
+      workers: [
+        {
+          id: 'p0',
+          engine: 'onnx',
+          provider: 'cpu',
+          adapter: null,
+          precision: 'f32',
+          precisionNote: null,
+          fallback: [{ provider: 'webgpu', error: expect.stringMatching(/MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here/) }],
+          binding: { source: 'env', env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } },
+          frames: 24,
+        },
+      ],
+      resumed: null,
+      mixed: false,
+    });
   });
 
   it('a render killed with SIGKILL (3 segments encoding at once) resumes from its work folder: the frames of an uninterrupted render encoded one segment at a time', { timeout: 240_000 }, async () => {
@@ -101,7 +147,7 @@ describe('gance render', () => {
     expect(existsSync(out)).toBe(false);
 
     const again = gance(...args);
-    expect(again.stderr).toBe('');
+    expect(again.stderr).toBe('synthesis: cpu0 onnx/cpu\n');
     expect(again.status).toBe(0);
     const resumed = /192 frames at 24 fps, (\d+) of them from /.exec(again.stdout);
     expect(resumed).not.toBeNull();
@@ -110,6 +156,13 @@ describe('gance render', () => {
     expect(from % 16).toBe(0);
     expect(probeStream(out, 'v').nb_read_frames).toBe('192');
     expect(existsSync(work)).toBe(false);
+    // the killed run's segments kept what made them in the work folder: the run config says it too
+    const cpu0 = { id: 'cpu0', engine: 'onnx', provider: 'cpu', adapter: null, precision: 'f32', precisionNote: null, fallback: [], binding: null };
+    expect((JSON.parse(readFileSync(join(dir, 'killed.run.json'), 'utf8')) as { synthesis: unknown }).synthesis).toEqual({
+      workers: [{ ...cpu0, frames: 192 - from }],
+      resumed: { frames: from, workers: [{ ...cpu0, frames: from }] },
+      mixed: false,
+    });
 
     // the same render uninterrupted, in this process, on the same config
     const local = createLocalRenderer({ config: loadConfigFile(config), log: pino({ level: 'silent' }) });
@@ -157,7 +210,7 @@ describe('gance render', () => {
     const out = join(dir, 'with-debug.mp4');
     const debug = join(dir, 'with-debug.debug.mp4');
     const r = gance('render', song, '--fps', '12', '--preset', 'ultrafast', '--out', out, '--debug', debug, '--config', config);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe('synthesis: cpu0 onnx/cpu\n');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\ndebug 0\/24 frames\n/);
     expect(r.stdout).toMatch(new RegExp(`wrote ${out} \\(24 frames at 12 fps in [0-9.]+ s\\), the debug video ${debug} and `));
@@ -248,7 +301,7 @@ describe('gance render', () => {
     expect(readFileSync(orphanJson, 'utf8')).toBe('somebody\'s notes');
 
     const forced = gance('render', song, '--out', out, '--fps', '12', '--force', '--no-progress', '--config', config);
-    expect(forced.stderr).toBe('');
+    expect(forced.stderr).toBe('synthesis: cpu0 onnx/cpu\n');
     expect(forced.status).toBe(0);
     expect(probeStream(out, 'v').nb_read_frames).toBe('12');
   });

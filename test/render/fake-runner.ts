@@ -7,6 +7,7 @@
  */
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { SynthesisRecord, SynthesisWorkerInfo } from '../../src/render/synthesis-record.ts';
 import { RenderFailure, type RenderFailureReason, type RunRender } from '../../src/render/types.ts';
 
 export interface FakeRunnerOptions {
@@ -18,6 +19,8 @@ export interface FakeRunnerOptions {
   lieAboutOutput?: boolean;
   /** handed to onLoudness after the analysing stage, as the real runner does */
   loudness?: { levelsDba: number[]; fps: number };
+  /** the workers handed to onSynthesis before the first batch, as the real runner does, and the record the result carries */
+  synthesis?: { workers: SynthesisWorkerInfo[]; record: SynthesisRecord };
 }
 
 export interface FakeRun {
@@ -50,6 +53,7 @@ export function fakeRunner(opts: FakeRunnerOptions = {}): RunRender & { runs: Fa
     };
     o.onProgress?.({ stage: 'analysing', framesDone: done, framesTotal: null, fps: null, etaSeconds: null });
     if (opts.loudness) o.onLoudness?.(opts.loudness);
+    if (opts.synthesis) o.onSynthesis?.(opts.synthesis.workers);
     while (done < total) {
       check();
       // a real runner stops within a batch of an abort, so a held one does too
@@ -77,7 +81,7 @@ export function fakeRunner(opts: FakeRunnerOptions = {}): RunRender & { runs: Fa
     }
     record.outcome = 'done';
     const debug = spec.output.debugPath === null ? {} : { debugOutput: spec.output.debugPath };
-    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, ...debug, frames: total, fps: 30, seconds: 0.01, resumedFrames: record.startFrame };
+    return { output: spec.output.path, runConfig: `${spec.output.path}.json`, ...debug, frames: total, fps: 30, seconds: 0.01, resumedFrames: record.startFrame, ...(opts.synthesis ? { synthesis: opts.synthesis.record } : {}) };
   };
   return Object.assign(run, { runs });
 }

@@ -127,11 +127,14 @@ describe('render job queue', () => {
     // the store as version 1 left it
     const db = new Database(join(dir, 'renders.sqlite'));
     db.exec('ALTER TABLE jobs DROP COLUMN made_dirs');
+    db.exec('ALTER TABLE jobs DROP COLUMN synthesis');
     db.prepare('UPDATE schema_version SET version = 1').run();
     db.close();
     const q2 = queue(dir);
     expect(q2.schemaVersion()).toBe(SCHEMA_VERSION);
     expect(q2.get(old.id)!.madeDirs).toEqual([]);
+    // nor a record of what rendered them
+    expect(q2.get(old.id)!.synthesis).toBeNull();
     expect(q2.create({ spec: spec(), madeDirs: ['/out/a', '/out/a/b'] }).madeDirs).toEqual(['/out/a', '/out/a/b']);
   });
 

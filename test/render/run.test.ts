@@ -10,6 +10,7 @@ import type { LocalRenderer } from '../../src/render/local.ts';
 import type { RenderSpec } from '../../src/render/spec.ts';
 import { runRender } from '../../src/render/run.ts';
 import { RenderFailure, type RenderDeps, type RenderProgress } from '../../src/render/types.ts';
+import { SYNTHESIS_FILE, type SynthesisWorkerInfo } from '../../src/render/synthesis-record.ts';
 import { addInto, clicks, noise, tempDir, tone, writeWav } from '../audio/wav.ts';
 import { frameMd5s, localRenderer, probeStream } from './helpers.ts';
 
@@ -45,9 +46,15 @@ describe('runRender', () => {
 
   it('cancelled after two segments, then run again with the same workDir: the frames of an uninterrupted render', { timeout: 120_000 }, async () => {
     const ref = join(dir, 'ref.mp4');
-    const whole = await runRender(spec(ref), local.deps, { workDir: join(dir, 'w-ref'), segmentFrames: 10, encodeParallel: 1 });
+    const said: SynthesisWorkerInfo[][] = [];
+    const whole = await runRender(spec(ref), local.deps, { workDir: join(dir, 'w-ref'), segmentFrames: 10, encodeParallel: 1, onSynthesis: (w) => said.push(w) });
     expect(whole).toMatchObject({ frames: 48, fps: 24, resumedFrames: 0 });
     expect(probeStream(ref, 'v').nb_read_frames).toBe('48');
+    // what made the frames, said before the first and written beside the output: the one CPU worker, all 48
+    const w0 = { id: 'w0', engine: 'onnx', provider: 'cpu', adapter: null, precision: 'f32', precisionNote: null, fallback: [], binding: null };
+    expect(said).toEqual([[w0]]);
+    expect(whole.synthesis).toEqual({ workers: [{ ...w0, frames: 48 }], resumed: null, mixed: false });
+    expect((JSON.parse(readFileSync(whole.runConfig, 'utf8')) as { synthesis: unknown }).synthesis).toEqual(whole.synthesis);
 
     const out = join(dir, 'resumed.mp4');
     const workDir = join(dir, 'w-resume');
@@ -68,10 +75,19 @@ describe('runRender', () => {
     // frames 0..19 in two complete segments; the one being encoded is gone
     expect(segments(workDir)).toEqual(['segment-000000.mp4', 'segment-000001.mp4']);
     expect(readdirSync(workDir).filter((n) => n.startsWith('.'))).toEqual([]);
+    // each complete segment's workers are kept beside it for the run that finishes the render
+    const record = JSON.parse(readFileSync(join(workDir, SYNTHESIS_FILE), 'utf8')) as { segments: Record<string, Array<Record<string, unknown>>> };
+    expect(record.segments).toMatchObject({ 0: [{ ...w0, frames: 10 }], 1: [{ ...w0, frames: 10 }] });
+    // as if segment 1 had been made on another machine, by a GPU worker in f16
+    const gpu = { ...w0, id: 'gpu0', engine: 'webgpu', provider: 'webgpu', adapter: { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200' }, precision: 'f16', frames: 10 };
+    record.segments['1'] = [gpu];
+    writeFileSync(join(workDir, SYNTHESIS_FILE), JSON.stringify(record));
 
     const progress: RenderProgress[] = [];
     const resumed = await runRender(spec(out), local.deps, { workDir, segmentFrames: 10, onProgress: (p) => progress.push(p) });
     expect(resumed).toMatchObject({ frames: 48, resumedFrames: 20 });
+    // this run made 28 frames; the 20 it resumed after were made by what the work folder says, of two kinds
+    expect(resumed.synthesis).toEqual({ workers: [{ ...w0, frames: 28 }], resumed: { frames: 20, workers: [{ ...w0, frames: 10 }, gpu] }, mixed: true });
     // the checkpoint's frames count from the first event on, while the audio is analysed again
     expect(progress[0]).toMatchObject({ stage: 'analysing', framesDone: 20, framesTotal: 48 });
     expect(progress.filter((p) => p.stage === 'analysing' || p.stage === 'rendering').every((p) => p.framesDone >= 20)).toBe(true);

@@ -91,6 +91,12 @@ export interface Frame {
   worker: string;
   /** frames that shared this frame's inference call */
   batchSize: number;
+  /**
+   * What made it: the worker as it had the network loaded then (provider after any fallback,
+   * adapter, binding). One object per load, shared by its frames: a worker restarted mid-render
+   * (and perhaps fallen back to another provider) gives its later frames another one.
+   */
+  origin: LoadedOn;
   outputs: Record<string, FrameTensor>;
 }
 
@@ -124,6 +130,8 @@ export interface LoadedOn {
   adapter?: AdapterInfo;
   /** how the worker process was bound to its GPU (derived from `gpu`, or its own env) */
   binding?: WorkerBinding;
+  /** the providers tried before `provider` and why each could not be used (absent: the first one worked) */
+  fallback?: ProviderAttempt[];
   pid: number;
   isolation: 'thread' | 'process';
 }
@@ -163,6 +171,8 @@ interface LoadedNetwork {
   adapter?: AdapterInfo;
   inputs: ValueMeta[];
   outputs: ValueMeta[];
+  /** where it is loaded, as loadedNetworks() reports it and its frames carry it */
+  on: LoadedOn;
 }
 
 type HandleState = 'loading' | 'ready' | 'retiring' | 'dead';
@@ -273,16 +283,7 @@ export class SynthesisPool {
       for (const slot of this.slots) {
         const h = slot.current;
         const loaded = h?.state === 'ready' ? h.loaded.get(id) : undefined;
-        if (h && loaded)
-          where.push({
-            worker: slot.spec.id,
-            provider: loaded.provider,
-            engine: loaded.engine,
-            ...(loaded.adapter ? { adapter: loaded.adapter } : {}),
-            ...(h.binding ? { binding: h.binding } : {}),
-            pid: h.link.pid,
-            isolation: h.link.kind,
-          });
+        if (h && loaded) where.push(loaded.on);
       }
       out.set(id, where);
     }
@@ -601,7 +602,18 @@ export class SynthesisPool {
       case 'hello':
         return;
       case 'loaded': {
-        const entry: LoadedNetwork = { provider: msg.provider, engine: msg.engine ?? 'onnx', inputs: msg.inputs, outputs: msg.outputs };
+        const engine = msg.engine ?? 'onnx';
+        const on: LoadedOn = {
+          worker,
+          provider: msg.provider,
+          engine,
+          ...(msg.adapter ? { adapter: msg.adapter } : {}),
+          ...(h.binding ? { binding: h.binding } : {}),
+          ...(msg.attempts.length > 0 ? { fallback: msg.attempts } : {}),
+          pid: h.link.pid,
+          isolation: h.link.kind,
+        };
+        const entry: LoadedNetwork = { provider: msg.provider, engine, inputs: msg.inputs, outputs: msg.outputs, on };
         if (msg.adapter) entry.adapter = msg.adapter;
         h.loaded.set(msg.key, entry);
         if (msg.attempts.length > 0) {
@@ -646,6 +658,8 @@ export class SynthesisPool {
     const n = batch.frames.length;
     const worker = h.slot.spec.id;
     const now = performance.now();
+    // loaded before any batch of it was sent, and kept while one is in flight (unload waits for them)
+    const origin = h.loaded.get(batch.network)?.on ?? { worker, provider: 'unknown', engine: h.slot.spec.engine ?? 'onnx', pid: h.link.pid, isolation: h.link.kind };
     h.slot.failures = 0;
     batch.frames.forEach((frame, i) => {
       const out: Record<string, FrameTensor> = {};
@@ -655,7 +669,7 @@ export class SynthesisPool {
         out[t.name] = { type: t.type, dims: t.dims.slice(1), data: t.data.subarray(i * per, (i + 1) * per) as TensorData };
       }
       if (!frame.settled) this.opts.metrics?.latency.observe((now - frame.submittedAt) / 1000);
-      frame.resolve({ seq: frame.seq, network: batch.network, worker, batchSize: n, outputs: out });
+      frame.resolve({ seq: frame.seq, network: batch.network, worker, batchSize: n, origin, outputs: out });
     });
     this.opts.metrics?.frames.inc({ worker }, n);
     this.afterBatch(h);

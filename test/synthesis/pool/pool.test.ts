@@ -54,6 +54,9 @@ describe('synthesis pool: thread + process workers', () => {
       ['p0', 'cpu', 'process'],
     ]);
     expect(where[1]!.pid).not.toBe(process.pid);
+    // what it tried first and why, for the API and a render's run config
+    expect(where[0]!.fallback).toBeUndefined();
+    expect(where[1]!.fallback).toEqual([{ provider: 'webgpu', error: expect.stringMatching(/\S/) }]);
     expect(pool.isReady()).toBe(true);
   });
 
@@ -63,6 +66,9 @@ describe('synthesis pool: thread + process workers', () => {
     expect(got.map((f) => f.seq)).toEqual(got.map((_, i) => got[0]!.seq + i));
     for (let i = 0; i < got.length; i++) await expectReference(got[i]!, i);
     expect(new Set(got.map((f) => f.worker))).toEqual(new Set(['t0', 'p0']));
+    // each frame says what made it: its worker as loaded, the fallback included
+    const where = pool.loadedNetworks().get(netA!.id)!;
+    for (const f of got) expect(f.origin).toBe(where.find((w) => w.worker === f.worker));
     expect(Math.max(...got.map((f) => f.batchSize))).toBeGreaterThan(1);
     expect(Math.max(...got.map((f) => f.batchSize))).toBeLessThanOrEqual(4);
     const total = (await sample(registry, 'gance_synthesis_frames_total', { worker: 't0' })) + (await sample(registry, 'gance_synthesis_frames_total', { worker: 'p0' }));
