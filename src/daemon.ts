@@ -56,7 +56,7 @@ export async function createDaemon(opts: DaemonOptions): Promise<Daemon> {
   // and a state directory that cannot hold the tunings and the render queue
   ensureStateDir(resolve(config.stateDir));
   // and one daemon per state directory, before any subsystem reads or writes there
-  const lock = lockStateDir(resolve(config.stateDir));
+  const lock = await lockStateDir(resolve(config.stateDir));
   const registry = createRegistry();
   const cooler = opts.cooler ?? (await createCooler(config.cooler, { log: log.child({ unit: 'cooler' }), registry }));
   const events = createEventBus();

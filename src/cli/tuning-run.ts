@@ -267,7 +267,9 @@ export async function fansMeasureCommand(o: { fan?: string[]; url?: string; conf
     } finally {
       await rig.close();
     }
-    saved = await saveFanReport(resolve(config.stateDir), report);
+    const r = await saveFanReport(resolve(config.stateDir), report);
+    saved = r.path;
+    if (r.setAside) process.stderr.write(`warning: ${r.setAside.problem}; moved aside to ${r.setAside.to} (the other fans' figures are there); saved this measurement alone\n`);
   }
   say(fanReportText(report));
   say(`\nsaved: ${saved ?? 'not saved (the daemon has no state directory)'}; the daemon uses the measured figures from its next start`);

@@ -52,6 +52,8 @@ export class SimulatedCooler extends EventEmitter implements Cooler {
   readonly failsafeLog: string[] = [];
   /** setDuties calls that reached the device (tests) */
   writes = 0;
+  /** times its watchdog took the fans to failsafe duty (tests: a host stalled past watchdogSeconds trips it, as it would the firmware) */
+  watchdogTrips = 0;
 
   constructor(
     config: Options,
@@ -184,6 +186,7 @@ export class SimulatedCooler extends EventEmitter implements Cooler {
     if (Date.now() - this.lastHostMessage < this.watchdogMs) return;
     this.advance();
     for (const id of this.duties.keys()) this.setDuty(id, Math.max(this.failsafeDuty, this.duties.get(id) ?? 0));
+    if (!this.inFailsafe) this.watchdogTrips += 1;
     this.inFailsafe = true;
   }
 

@@ -4,9 +4,10 @@
  * queue's mkdir or SQLite error ("EEXIST: file already exists, mkdir ..."; as a user without write
  * access "unable to open database file", no path at all).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnCli, testConfigYaml, writeTempConfig, type DaemonProcess } from '../helpers/daemon-process.ts';
@@ -65,7 +66,7 @@ describe('daemon state directory', () => {
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
 
-  it('a lock whose process is gone is taken over: a dead pid, a reused pid, another boot, a file cut short; a live holder is named', () => {
+  it('a lock whose process is gone is taken over: a dead pid, a reused pid, another boot, a file cut short; a live holder is named', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
     const path = join(dir, LOCK_FILE);
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
@@ -77,7 +78,7 @@ describe('daemon state directory', () => {
       '{"pid": 4',
     ]) {
       writeFileSync(path, stale);
-      const lock = lockStateDir(dir);
+      const lock = await lockStateDir(dir);
       expect(JSON.parse(readFileSync(path, 'utf8')), stale).toMatchObject({ pid: process.pid });
       lock.release();
       expect(existsSync(path), stale).toBe(false);
@@ -86,17 +87,47 @@ describe('daemon state directory', () => {
     // the process that runs this test is alive, with this start time, in this boot
     const live = JSON.stringify({ pid: process.ppid, start: processStart(process.ppid), boot });
     writeFileSync(path, live);
-    expect(() => lockStateDir(dir)).toThrow(`stateDir: ${dir} is in use by another gance daemon (pid ${process.ppid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${path})`);
+    await expect(lockStateDir(dir)).rejects.toThrow(`stateDir: ${dir} is in use by another gance daemon (pid ${process.ppid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${path})`);
     expect(readFileSync(path, 'utf8')).toBe(live);
   });
 
-  it('the same process takes its own lock again (a daemon made anew), and an earlier release leaves the newer lock alone', () => {
+  it('the same process takes its own lock again (a daemon made anew), and an earlier release leaves the newer lock alone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
-    const first = lockStateDir(dir);
-    const second = lockStateDir(dir);
+    const first = await lockStateDir(dir);
+    const second = await lockStateDir(dir);
     first.release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(true);
     second.release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('many daemons starting at the same instant: exactly one takes the lock each round, the others are refused naming it', { timeout: 120_000 }, async () => {
+    // The lock was created first and written after: caught empty, it read as a crash's leftover
+    // and was taken by another starter as well. Real processes, as two daemons would be.
+    const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
+    const contenders = Array.from({ length: 8 }, () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'lock-contender.ts'), dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+      const next = async () => ((await lines.next()).value as string | undefined) ?? 'exited';
+      return { child, next, say: (l: string) => child.stdin.write(`${l}\n`) };
+    });
+    try {
+      expect(await Promise.all(contenders.map((c) => c.next()))).toEqual(contenders.map(() => 'ready'));
+      for (let round = 0; round < 15; round++) {
+        // all at one moment a little ahead: each contender spins until then
+        const at = Date.now() + 100;
+        for (const c of contenders) c.say(`go ${at}`);
+        const answers = await Promise.all(contenders.map((c) => c.next()));
+        const winners = contenders.filter((_, i) => answers[i] === 'won');
+        expect(winners.length, `round ${round}: ${answers.join(' | ')}`).toBe(1);
+        const lost = answers.filter((a) => a !== 'won');
+        expect(lost, `round ${round}`).toEqual(lost.map(() => `lost stateDir: ${dir} is in use by another gance daemon (pid ${winners[0]!.child.pid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${join(dir, LOCK_FILE)})`));
+        winners[0]!.say('release');
+        expect(await winners[0]!.next()).toBe('released');
+        expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+      }
+    } finally {
+      for (const c of contenders) c.child.kill();
+    }
   });
 });

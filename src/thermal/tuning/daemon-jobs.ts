@@ -109,7 +109,11 @@ export class FanMeasureJob {
       this.s.report = report;
       this.s.state = report.pass ? 'passed' : 'failed';
       const dir = this.service.stateDir;
-      if (dir) this.s.savedTo = await saveFanReport(dir, report);
+      if (dir) {
+        const saved = await saveFanReport(dir, report);
+        this.s.savedTo = saved.path;
+        if (saved.setAside) this.log.error({ path: saved.path, problem: saved.setAside.problem, movedTo: saved.setAside.to }, `${saved.setAside.problem}; moved aside to ${saved.setAside.to} (the other fans' figures are there); saved this measurement alone`);
+      }
       this.service.holdFans(null);
       this.log.info({ pass: report.pass, savedTo: this.s.savedTo, fans: report.fans.map((f) => ({ id: f.id, pass: f.pass, minDuty: f.minDuty, startDuty: f.startDuty, maxRpm: f.maxRpm })) }, 'fan measurement done; the measured figures apply from the next start');
     } catch (err) {

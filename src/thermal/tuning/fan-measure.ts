@@ -20,7 +20,7 @@
  * (effectiveFans), except for fans the config pins (thermal.measuredFans.pin).
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -184,20 +184,45 @@ export const MEASURED_MARGIN = { minDuty: 0.05, startDuty: 0.1 } as const;
 /** per report path, the save in progress: saves merge into the file, so they take turns */
 const saving = new Map<string, Promise<unknown>>();
 
+export interface SavedFanReport {
+  path: string;
+  /** the stored report did not read (not JSON, or not a fan characterisation): kept there, whole, and this one saved alone */
+  setAside: { to: string; problem: string } | null;
+}
+
 /**
  * Merges `report` into the stored one (a measurement of some fans keeps the others' figures) and
  * writes it whole (writeFileAtomic: a crash leaves the old file or the new one). Saves take turns,
  * in this process and across processes (the daemon's measurement and the CLI's, under the lock
  * file FAN_FILE.lock): two at once both read the old file, and the later write lost the other's fans.
+ *
+ * A stored report that does not read (hand-edited, cut short, more fans than the schema takes)
+ * was taken for none and overwritten: every other fan's figures gone without a word. It is moved
+ * aside to FAN_FILE.bad-TIME, as an unreadable saved tuning or render queue is, and said in
+ * `setAside` for the caller to report. One that cannot be read at all (permissions) refuses the save.
  */
-export async function saveFanReport(stateDir: string, report: FanReport): Promise<string> {
+export async function saveFanReport(stateDir: string, report: FanReport): Promise<SavedFanReport> {
   const path = resolve(stateDir, FAN_FILE);
   const save = () =>
     withFileLock(`${path}.lock`, async () => {
-      const before = await loadFanReport(stateDir).catch(() => null);
+      let before: FanReport | null = null;
+      let setAside: SavedFanReport['setAside'] = null;
+      try {
+        before = await loadFanReport(stateDir);
+      } catch (err) {
+        if (!(err instanceof UnreadableReportError)) throw new Error(`${path}: cannot read the stored fan characterisation (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); nothing saved`);
+        const to = `${path}.bad-${Date.now()}`;
+        await rename(path, to);
+        setAside = { to, problem: err.message };
+      }
       const merged: FanReport = before ? { ...report, fans: [...before.fans.filter((f) => !report.fans.some((g) => g.id === f.id)), ...report.fans] } : report;
+      // never write what the next load would refuse (and the next save set aside)
+      if (!checkReport.Check(merged)) {
+        const first = formatSchemaErrors(checkReport.Errors(merged))[0];
+        throw new Error(`${path}: nothing saved: this measurement merged with the stored figures does not pass (${first ?? 'invalid'}); move ${path} aside to start anew`);
+      }
       await writeFileAtomic(path, `${JSON.stringify(merged, null, 2)}\n`);
-      return path;
+      return { path, setAside };
     });
   const next = (saving.get(path) ?? Promise.resolve()).then(save, save);
   saving.set(path, next);
@@ -208,11 +233,24 @@ export async function saveFanReport(stateDir: string, report: FanReport): Promis
   }
 }
 
+/** a stored report whose content does not pass (not JSON, or the schema): set aside by a save */
+class UnreadableReportError extends Error {}
+
 /** the report in `data`, or an error naming the file and the first field that does not pass (`fans[0].minDuty: must be >= 0`) */
 function checkedReport(path: string, data: unknown): FanReport {
   if (checkReport.Check(data)) return data;
   const first = formatSchemaErrors(checkReport.Errors(data))[0];
-  throw new Error(`${path}: not a fan characterisation (${first ?? 'invalid'})`);
+  throw new UnreadableReportError(`${path}: not a fan characterisation (${first ?? 'invalid'})`);
+}
+
+function parsedReport(path: string, text: string): FanReport {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new UnreadableReportError(`${path}: not JSON (${(err as Error).message})`);
+  }
+  return checkedReport(path, data);
 }
 
 /** the stored report, null when there is none; throws on a file that does not pass the schema */
@@ -224,7 +262,7 @@ export async function loadFanReport(stateDir: string): Promise<FanReport | null>
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  return checkedReport(join(stateDir, FAN_FILE), JSON.parse(text) as unknown);
+  return parsedReport(join(stateDir, FAN_FILE), text);
 }
 
 /** loadFanReport, synchronously (daemon start builds its subsystems synchronously) */
@@ -236,7 +274,7 @@ export function loadFanReportSync(stateDir: string): FanReport | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  return checkedReport(join(stateDir, FAN_FILE), JSON.parse(text) as unknown);
+  return parsedReport(join(stateDir, FAN_FILE), text);
 }
 
 /**

@@ -1,5 +1,5 @@
 /** gance thermal step|autotune and gance fans measure|show, offline on the simulator (simulated time). */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -62,6 +62,32 @@ describe('tuning commands offline', () => {
     const shown = await run(['fans', 'show', '--config', config]);
     expect(shown.out).toMatch(/gpu1-b\s+pass/);
     expect(parseXml(readFileSync(join(dir, 'fans.svg'), 'utf8')).filter((e) => e.name === 'path').map((e) => e.attrs['data-series'])).toEqual(['gpu1-b']);
+  });
+
+  it('fans measure over a stored report that does not read moves it aside and says so on stderr', async () => {
+    const state = join(dir, 'state-bad');
+    mkdirSync(state);
+    const edited = '{"measuredAt": "2026-01-01T00:00:00Z", "fans": [ // gpu0-a retested by hand\n';
+    writeFileSync(join(state, 'fan-characterisation.json'), edited);
+    const cfg = join(dir, 'config-bad.yaml');
+    writeFileSync(cfg, readFileSync(config, 'utf8').replace(`stateDir: ${join(dir, 'state')}`, `stateDir: ${state}`));
+    let err = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err += String(chunk);
+      return true;
+    });
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run(['fans', 'measure', '--config', cfg, '--fan', 'gpu1-b', '--out', join(dir, 'fans-bad')]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(r.error).toBeUndefined();
+    const aside = readdirSync(state).find((f) => f.startsWith('fan-characterisation.json.bad-'))!;
+    expect(readFileSync(join(state, aside), 'utf8')).toBe(edited);
+    expect(err).toContain(`warning: ${join(state, 'fan-characterisation.json')}: not JSON (`);
+    expect(err).toContain(`; moved aside to ${join(state, aside)} (the other fans' figures are there); saved this measurement alone`);
+    expect(r.out).toContain(`saved: ${join(state, 'fan-characterisation.json')};`);
   });
 });
 

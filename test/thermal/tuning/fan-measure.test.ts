@@ -1,5 +1,5 @@
 /** Fan characterisation and end-of-line test on the simulated rig, in simulated time. */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
@@ -86,5 +86,48 @@ describe('gance fans measure on the simulator', () => {
       expect(loaded!.fans.map((f) => [f.id, f.minDuty]).sort()).toEqual(fans.map((f, k) => [f.id, 0.1 + round / 100 + k / 1000]).sort());
       expect(readdirSync(dir)).toEqual([FAN_FILE]);
     }
+  });
+
+  it('a stored report that does not read is moved aside whole, not overwritten: the other fans\' figures stay on disk', async () => {
+    const fan = (id: string): FanReport['fans'][number] => ({ id, pass: true, problems: [], maxRpm: 9000, minDuty: 0.1, startDuty: 0.3, curve: [{ duty: 1, rpm: 9000 }] });
+    const report = (ids: string[]): FanReport => ({ measuredAt: new Date(0).toISOString(), pass: true, fans: ids.map(fan), thermistors: [] });
+    const many = JSON.stringify(report(Array.from({ length: 65 }, (_, k) => `f${k}`)));
+    const edited = JSON.stringify({ ...report(['a', 'b']), fans: [{ ...fan('a'), minDuty: -0.1 }, fan('b')] });
+    for (const [stored, problem] of [
+      [many, 'not a fan characterisation (fans: must have at most 64 item(s))'],
+      [edited, 'not a fan characterisation (fans[0].minDuty: must be null, or must be >= 0)'],
+      ['{"fans": [', 'not JSON ('],
+    ] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'gance-fans-'));
+      const path = join(dir, FAN_FILE);
+      writeFileSync(path, stored);
+      const saved = await saveFanReport(dir, report(['gpu0-a']));
+      expect(saved.path).toBe(path);
+      expect(saved.setAside?.problem, problem).toContain(`${path}: ${problem}`);
+      expect(saved.setAside?.to).toMatch(new RegExp(`^${path.replace(/[.]/g, '\\.')}\\.bad-\\d+$`));
+      // kept byte for byte where it says; the new file holds this measurement alone
+      expect(readFileSync(saved.setAside!.to, 'utf8')).toBe(stored);
+      expect((await loadFanReport(dir))!.fans.map((f) => f.id)).toEqual(['gpu0-a']);
+      expect(readdirSync(dir).sort()).toEqual([FAN_FILE, saved.setAside!.to.slice(dir.length + 1)].sort());
+    }
+  });
+
+  it('refuses the save, naming the file, when the stored report cannot be read at all or the merge would not pass', async () => {
+    const fan = (id: string): FanReport['fans'][number] => ({ id, pass: true, problems: [], maxRpm: 9000, minDuty: 0.1, startDuty: 0.3, curve: [{ duty: 1, rpm: 9000 }] });
+    const report = (ids: string[]): FanReport => ({ measuredAt: new Date(0).toISOString(), pass: true, fans: ids.map(fan), thermistors: [] });
+    const dir = mkdtempSync(join(tmpdir(), 'gance-fans-'));
+    const path = join(dir, FAN_FILE);
+    // 60 stored, 5 new: 65 would be written, and the next load refuse them all
+    const stored = `${JSON.stringify(report(Array.from({ length: 60 }, (_, k) => `f${k}`)), null, 2)}\n`;
+    writeFileSync(path, stored);
+    await expect(saveFanReport(dir, report(['n0', 'n1', 'n2', 'n3', 'n4']))).rejects.toThrow(`${path}: nothing saved: this measurement merged with the stored figures does not pass (fans: must have at most 64 item(s)); move ${path} aside to start anew`);
+    expect(readFileSync(path, 'utf8')).toBe(stored);
+    if (process.getuid?.() !== 0) {
+      chmodSync(path, 0o000);
+      await expect(saveFanReport(dir, report(['n0']))).rejects.toThrow(`${path}: cannot read the stored fan characterisation (EACCES); nothing saved`);
+      chmodSync(path, 0o644);
+      expect(readFileSync(path, 'utf8')).toBe(stored);
+    }
+    expect(readdirSync(dir)).toEqual([FAN_FILE]);
   });
 });
