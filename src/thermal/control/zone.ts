@@ -123,6 +123,8 @@ const FF_WAIT_BAND_C = 20;
  * 5 min off), and the hold would sag through their off part.
  */
 const BURST_MEAN_HOLD_SECONDS = 2 * FF_HOLD_SECONDS;
+/** s of readings one entry of the burst cap's power log holds at most (burstPeakW) */
+const POWER_LOG_STEP_SECONDS = 1;
 
 /** C under the setpoint from which the duty falls faster (and the power estimate at its rise time constant, fallFor), and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
@@ -187,6 +189,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * held (burstPeakW). The power the die's peak answers to over one whole burst cycle.
    */
   const powerLog: Array<Array<{ dt: number; w: number }>> = zone.gpus.map(() => []);
+  /** per GPU: the seconds powerLog spans (kept with it: summing the log each step cost O(log) per step) */
+  const powerLogSpan = zone.gpus.map(() => 0);
   /** the burst cap applied (burstCap), low-passed over CORRECTION_SECONDS like the model's correction; null: no cap */
   let capNow: number | null = null;
   const estimateW = () => Math.max(0, ...ffs.map((f) => f.estimateW));
@@ -732,9 +736,17 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         if (finite(p)) {
           means[k]!.step(firstStep ? 0 : dt, p);
           const log = powerLog[k]!;
-          if (!firstStep && dt > 0 && Number.isFinite(dt)) log.push({ dt, w: p });
-          let span = log.reduce((a, e) => a + e.dt, 0);
-          while (log.length && span - log[0]!.dt >= BURST_MEAN_HOLD_SECONDS) span -= log.shift()!.dt;
+          if (!firstStep && dt > 0 && Number.isFinite(dt)) {
+            // readings closer than POWER_LOG_STEP_SECONDS share an entry (their time-weighted mean): the die's
+            // filter (a time constant of minutes) cannot tell them apart, and a fast control loop kept thousands
+            const tail = log[log.length - 1];
+            if (tail && tail.dt < POWER_LOG_STEP_SECONDS) {
+              tail.w = (tail.w * tail.dt + p * dt) / (tail.dt + dt);
+              tail.dt += dt;
+            } else log.push({ dt, w: p });
+            powerLogSpan[k]! += dt;
+          }
+          while (log.length && powerLogSpan[k]! - log[0]!.dt >= BURST_MEAN_HOLD_SECONDS) powerLogSpan[k]! -= log.shift()!.dt;
         }
         meanRead[k] = finite(p);
         if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air)) {
