@@ -91,6 +91,8 @@ export interface RigIdentifier {
    * Infinity if it settles below it): the first-order step response of the identified rig.
    */
   secondsTo(temperatureC: number, powerW: number, duty: number, ambientC: number, targetC: number): number;
+  /** s, the die's time constant C / G at `duty`: how fast its temperature follows its power */
+  timeConstantS(duty: number): number;
   /** heat being dissipated, W, for a temperature moving at `slopeCPerS` at `duty` (the observer) */
   heatW(temperatureC: number, slopeCPerS: number, duty: number, ambientC: number): number;
   /** heat the heatsink sheds to the air at a temperature and duty, W (what the observer averages with the slope) */
@@ -265,6 +267,11 @@ export function createRigIdentifier(o: IdentifierOptions = {}): RigIdentifier {
 
     priorDutyFor(powerW, temperatureC, ambientC) {
       return dutyFrom(params([1, 1, 1, 0]), powerW, temperatureC, ambientC);
+    },
+
+    timeConstantS(duty) {
+      const g = conductancePerC(duty);
+      return g > 0 && Number.isFinite(g) ? 1 / g : Infinity;
     },
 
     secondsTo(temperatureC, powerW, duty, ambientC, targetC) {

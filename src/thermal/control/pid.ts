@@ -89,6 +89,14 @@ export interface PidStepInput {
    * settling, not a dip after a load drop)
    */
   settling?: boolean;
+  /**
+   * true: the caller knows the load repeats in a cycle (bursts) and P and I regulate the cycle's peak (the
+   * peak hold): the temperature's fall through each off part is the cycle's ripple, not the error closing,
+   * and the die under its peak between bursts is not the die settling after an overshoot. The integral then
+   * integrates the peak's error as it is (no closingSeconds, no integralBandCelsius): with them it moved only
+   * in the last seconds of each burst, and a die peaking 2 C over its setpoint every cycle stayed there.
+   */
+  periodic?: boolean;
 }
 
 export interface PidStepResult {
@@ -198,7 +206,7 @@ export function createPid(initial: PidGains): Pid {
       return pv;
     },
 
-    step({ dt, measurement, setpoint, ff, constrain, backCalculate, freezeAtOrBelow, holdDown, settling }) {
+    step({ dt, measurement, setpoint, ff, constrain, backCalculate, freezeAtOrBelow, holdDown, settling, periodic }) {
       if (lastMeasurement !== null && dt > 0) {
         const raw = (measurement - lastMeasurement) / dt;
         slope += lowPass(dt, gains.derivativeFilterSeconds) * (raw - slope);
@@ -222,11 +230,11 @@ export function createPid(initial: PidGains): Pid {
       const error = pv - setpoint;
       const band = gains.integralBandCelsius ?? 0;
       // integrate upward no more than the fast temperature (plus the band) is above the setpoint
-      const errorI = band > 0 && error > 0 ? Math.min(error, Math.max(0, fast + band - setpoint)) : error;
+      const errorI = band > 0 && error > 0 && !periodic ? Math.min(error, Math.max(0, fast + band - setpoint)) : error;
 
       const p = gains.kp * error;
       const d = gains.kd * slope;
-      const closing = (gains.closingSeconds ?? 0) > 0 && error * slope < 0 && Math.abs(slope) * gains.closingSeconds! >= Math.abs(error);
+      const closing = !periodic && (gains.closingSeconds ?? 0) > 0 && error * slope < 0 && Math.abs(slope) * gains.closingSeconds! >= Math.abs(error);
       const tentative = closing || (holdDown && errorI < 0) ? integral : clampI(integral + gains.ki * errorI * (dt > 0 ? dt : 0));
       const demandTry = p + tentative + d + ff;
       const outTry = constrain(demandTry);

@@ -123,6 +123,8 @@ const FF_WAIT_BAND_C = 20;
  * 5 min off), and the hold would sag through their off part.
  */
 const BURST_MEAN_HOLD_SECONDS = 2 * FF_HOLD_SECONDS;
+/** s of readings one entry of the burst cap's power log holds at most (burstPeakW) */
+const POWER_LOG_STEP_SECONDS = 1;
 
 /** C under the setpoint from which the duty falls faster (and the power estimate at its rise time constant, fallFor), and how much faster per C further (duty/s) */
 const FAST_FALL_FROM_C = 3;
@@ -182,6 +184,15 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   const meanParams = () => ({ ...zone.feedForward, fallSeconds: zone.feedForward.riseSeconds, holdSeconds: BURST_MEAN_HOLD_SECONDS, burstNeedsOffPart: true });
   const means = zone.gpus.map(() => createFeedForward(meanParams()));
   const meanRead = zone.gpus.map(() => false);
+  /**
+   * per GPU: the measured power of the last BURST_MEAN_HOLD_SECONDS, each reading with the seconds it was
+   * held (burstPeakW). The power the die's peak answers to over one whole burst cycle.
+   */
+  const powerLog: Array<Array<{ dt: number; w: number }>> = zone.gpus.map(() => []);
+  /** per GPU: the seconds powerLog spans (kept with it: summing the log each step cost O(log) per step) */
+  const powerLogSpan = zone.gpus.map(() => 0);
+  /** the burst cap applied (burstCap), low-passed over CORRECTION_SECONDS like the model's correction; null: no cap */
+  let capNow: number | null = null;
   const estimateW = () => Math.max(0, ...ffs.map((f) => f.estimateW));
   /**
    * Per GPU, the identified rig (feedForward.identifySeconds): what its heatsink and fans really
@@ -234,6 +245,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   const windowFrom = zone.gpus.map(() => -Infinity);
   /** the feed-forward waits for the identifier (FF_WAIT_WINDOWS); true only from a load's start until it stops waiting */
   let ffWaiting = false;
+  /** the integral when the load the zone carries now started (burst cap engagement, see updateBurstCap) */
+  let integralAtLoad = 0;
   /** ...and it did hold the term back in this wait */
   let ffHeldBack = false;
   const updateWaiting = (now: number, hint: number | undefined, powerW: ReadonlyArray<number | null | undefined> | undefined, temps: ReadonlyArray<number | null | undefined>, air: number) => {
@@ -245,6 +258,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     }
     if (loadSince === null && shows) {
       loadSince = now;
+      integralAtLoad = pid.integral;
       loadWindows.fill(0);
       ffWaiting = zone.gpus.every((_, k) => finite(temps[k]) && temps[k]! < zone.pid.setpoint - FF_WAIT_BAND_C);
       ffHeldBack = false;
@@ -282,13 +296,15 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * for the power estimate at the setpoint where that asks more (dutyPerWatt is fitted at one load,
    * the model holds at any; only for a steady load read on every GPU). A whole-degree reading turns
    * to the setpoint half a degree under it: the die settles at it, not over it.
-   * Returns the two steady duties at such an arrival, else 0.
+   * Returns the two steady duties at such an arrival, else 0. `peak`: `t` is the held peak while the burst
+   * cap is on (its arrival needs no rising reading: the held peak only rises to the setpoint from under it).
    */
-  const arrivalDuty = (t: number, now: number, ffNow: number, steadyLoad: boolean, air: number): { ff: number; model: number } | 0 => {
+  const arrivalDuty = (t: number, now: number, ffNow: number, steadyLoad: boolean, air: number, peak: boolean): { ff: number; model: number } | 0 => {
     if (!Number.isFinite(t) || t < zone.pid.setpoint) return 0;
     const first = now - reachedSince >= REGULATING_SECONDS;
     reachedSince = now;
-    if (!first || !zone.feedForward.enabled || !(ffNow > 0) || !(pid.derivative > RISING_MIN_CPS) || ffs.some((f) => f.bursting)) return 0;
+    if (!first || !zone.feedForward.enabled || !(ffNow > 0)) return 0;
+    if (!peak && (!(pid.derivative > RISING_MIN_CPS) || ffs.some((f) => f.bursting))) return 0;
     if (!(estimateW() > zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W)) return 0;
     let model = 0;
     if (steadyLoad && zone.feedForward.identifySeconds > 0) ids.forEach((id, k) => (model = Math.max(model, id.dutyFor(ffs[k]!.estimateW, zone.pid.setpoint, air))));
@@ -296,6 +312,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   };
   /** the integral before the die last came within REGULATING_BAND_C of the setpoint */
   let integralOnApproach = 0;
+  /** while the burst cap is on: since when the held peak has been within REGULATING_BAND_C of the setpoint (the way in to the bursts' periodic peak) */
+  let peakBandSince = -Infinity;
   /** since when the die has been within CREEP_SPAN_C under its setpoint (Infinity: it is not) */
   let lastSpanSince = Infinity;
   /**
@@ -561,12 +579,57 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     pid.shiftIntegral(-(next - before) * base);
   };
 
-  /** the bursts' mean power (BURST_MEAN_HOLD_SECONDS), on every GPU read: the most the term may be (Infinity: no cap) */
-  const burstCap = (air: number) => {
-    if (!(zone.feedForward.identifySeconds > 0) || !means.some((m) => m.burstPeriodSeconds <= BURST_MEAN_HOLD_SECONDS) || !meanRead.every(Boolean)) return Infinity;
-    const cap = Math.max(...ids.map((id, k) => id.dutyFor(means[k]!.estimateW, zone.pid.setpoint, air)));
+  /**
+   * The power a GPU's die peak answers to once the bursts repeat: the die is a first-order filter of its
+   * power (time constant C / G, the identified rig at the duty held), so over a cycle repeating every
+   * `cycle` s its temperature over the air is the periodic response of that filter over G. The last
+   * cycle of readings run through the filter from 0 ends at y; the periodic response starts the cycle at
+   * y / (1 - e^(-cycle/tau)) and its highest point in the cycle is the power of the die's peak: the
+   * bursts' mean plus the ripple the heat capacity lets through (60 s bursts of 150/40 W, tau ~130 s:
+   * ~107 W, where a 30 s power filter's peaks read ~116 W). Not the filter run on from the load's start:
+   * that is the transient of a die still warming, far under what the bursts settle at.
+   */
+  const burstPeakW = (k: number, cycle: number) => {
+    const log = powerLog[k]!;
+    const tau = ids[k]!.timeConstantS(heldDuty ?? 0);
+    if (!(tau > 0) || !Number.isFinite(tau) || !log.length) return NaN;
+    let from = log.length;
+    let span = 0;
+    while (from > 0 && span < cycle) span += log[--from]!.dt;
+    let y = 0;
+    let decay = 1;
+    const path: Array<{ y: number; decay: number }> = [];
+    for (let i = from; i < log.length; i++) {
+      const a = Math.exp(-log[i]!.dt / tau);
+      y = y * a + log[i]!.w * (1 - a);
+      decay *= a;
+      path.push({ y, decay });
+    }
+    const start = y / (1 - decay);
+    return Number.isFinite(start) ? Math.max(start, ...path.map((q) => q.y + start * q.decay)) : NaN;
+  };
+  /** the duty that holds the die's peak at the setpoint for the power its peak answers to (burstPeakW), on every GPU read: the most the term may be (Infinity: no cap) */
+  const rawBurstCap = (air: number) => {
+    const cycle = Math.min(...means.map((m) => m.burstPeriodSeconds));
+    if (!zone.feedForward.enabled || !(zone.feedForward.identifySeconds > 0) || !(cycle <= BURST_MEAN_HOLD_SECONDS) || !meanRead.every(Boolean)) return Infinity;
+    const cap = Math.max(...ids.map((id, k) => id.dutyFor(burstPeakW(k, cycle), zone.pid.setpoint, air)));
     return Number.isFinite(cap) ? cap : Infinity;
   };
+  /**
+   * The cap as applied: low-passed over CORRECTION_SECONDS, from its first value once the bursts are
+   * recognised. Each identification window moves the rig's estimates a little; followed at once, the fans
+   * reversed with them (two GPUs in 40 C air, one bursting 150/40 W: 0.35 reversals/min). A rise of more
+   * than the backlash deadband is no such wobble but a load: it is taken at once. The cap outlives a load's
+   * end (the bursts' interval is remembered for 5 hold windows) and sits near 0 through the idle after it;
+   * crawling up from there at CORRECTION_SECONDS, it held the next load's term at 0.3 where 0.43 was needed
+   * and the third burst peaked 1.2 C over the setpoint.
+   */
+  const updateBurstCap = (dt: number, air: number) => {
+    const raw = rawBurstCap(air);
+    if (!Number.isFinite(raw)) capNow = null;
+    else capNow = capNow === null || raw - capNow > zone.reverseDeadband ? raw : capNow + (dt > 0 ? 1 - Math.exp(-dt / CORRECTION_SECONDS) : 0) * (raw - capNow);
+  };
+  const burstCap = () => capNow ?? Infinity;
   /** while the term waits for the identifier (FF_WAIT_WINDOWS): at most what keeps the demand at minDuty with the other terms of the last step */
   const waitRoom = () => (ffWaiting && last !== null && !last.failsafe ? Math.max(0, zone.minDuty - (last.demand - last.terms.ff)) : Infinity);
 
@@ -577,9 +640,8 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    */
   const ffTerm = (t: number) => {
     if (!zone.feedForward.enabled || !Number.isFinite(t)) return 0;
-    const air = ambientC ?? zone.feedForward.ambientCelsius;
     const raw = Math.max(0, ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) + modelCorrection(t));
-    return Math.min(raw, burstCap(air), waitRoom());
+    return Math.min(raw, burstCap(), waitRoom());
   };
 
   return {
@@ -671,7 +733,21 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
         // the cooling of that interval, averaged with the slope over the same window
         const slope = slopes[k]!.push(input.now, m, ids[k]!.coolingW(m, heldDuty ?? 0, air));
         if (finite(p)) windowPeakW[k] = Math.max(windowPeakW[k]!, p);
-        if (finite(p)) means[k]!.step(firstStep ? 0 : dt, p);
+        if (finite(p)) {
+          means[k]!.step(firstStep ? 0 : dt, p);
+          const log = powerLog[k]!;
+          if (!firstStep && dt > 0 && Number.isFinite(dt)) {
+            // readings closer than POWER_LOG_STEP_SECONDS share an entry (their time-weighted mean): the die's
+            // filter (a time constant of minutes) cannot tell them apart, and a fast control loop kept thousands
+            const tail = log[log.length - 1];
+            if (tail && tail.dt < POWER_LOG_STEP_SECONDS) {
+              tail.w = (tail.w * tail.dt + p * dt) / (tail.dt + dt);
+              tail.dt += dt;
+            } else log.push({ dt, w: p });
+            powerLogSpan[k]! += dt;
+          }
+          while (log.length && powerLogSpan[k]! - log[0]!.dt >= BURST_MEAN_HOLD_SECONDS) powerLogSpan[k]! -= log.shift()!.dt;
+        }
         meanRead[k] = finite(p);
         if (identify && !firstStep && heldDuty !== null && ids[k]!.step(dt, t, finite(p) ? p : null, heldDuty, air)) {
           if (stoppedFor >= STILL_WINDOW_SECONDS) stillWindows[k]!++;
@@ -730,7 +806,20 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           updateEngaged(temperature, ffDuty);
           const ffBase = zone.feedForward.enabled ? ffDuty * ffScale() * headroomWeight(temperature) : 0;
           let ffNow = Math.max(0, ffBase * learned.dutyPerWattFactor + modelCorrection(temperature));
-          ffNow = Math.min(ffNow, burstCap(air));
+          const capped = capNow !== null;
+          updateBurstCap(first ? 0 : dt, air);
+          ffNow = Math.min(ffNow, burstCap());
+          // Bursts just recognised with the die under its setpoint: what the integral lost since the load
+          // started is the way in, the uncapped term holding the first bursts' peaks over the die's need
+          // while the die was still warming (it fell through their off parts). The cap now sizes the term
+          // for the die's peak at the setpoint, and the arrival lift at the held peak restores only what was
+          // lost after it came within REGULATING_BAND_C: kept, the trim let the die peak 2-3 C over the setpoint
+          // for the rest of the load.
+          if (!capped && capNow !== null && temperature < zone.pid.setpoint && pid.integral < integralAtLoad) pid.shiftIntegral(integralAtLoad - pid.integral);
+          // A load that starts far under the setpoint with the cap still on from the last one: the trim the
+          // last load's end left under zero is not this load's (the arrival lift at the held peak comes after
+          // the die has already peaked over the setpoint on the way in: 0.9 C at 80 C, 40 C air).
+          if (capped && loadSince === input.now && (pid.measurement ?? temperature) < zone.pid.setpoint - REGULATING_BAND_C && pid.integral < 0) pid.shiftIntegral(-pid.integral);
           const room = waitRoom();
           // (held back by more than the backlash deadband: less is a wobble the fans would not have followed,
           // and the few windows' correction no surer than the low-passed one)
@@ -745,7 +834,19 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           // a steady load read on every GPU: each within 10% of its filtered estimate (bursts never settle;
           // the estimate of a bursty load holds its peaks). The arrival's model duty and learning both need it.
           const steadyPower = zone.gpus.every((_, k) => finite(input.powerW?.[k]) && Math.abs(input.powerW![k]! - ffs[k]!.estimateW) <= 0.1 * Math.max(ffs[k]!.estimateW, 1));
-          const holdDown = input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting);
+          // (While the burst cap is on, the die's peak far under the setpoint is a die still warming to the
+          // bursts' periodic peak the cap is sized for: its falls through off parts are not a surplus to trim.
+          // Nor on the way in from there, until the held peak arrives (at most REGULATING_SECONDS, then it trims
+          // as usual: a cap that overrates the rig must not freeze the integral with the die under the setpoint):
+          // the held peak lags the die's by the hold and its filter, and a trim taken on the way in let the
+          // die peak 1.5 C over the setpoint before the arrival could restore it.)
+          const pvNow = pid.measurement ?? temperature;
+          if (capNow === null || pvNow < zone.pid.setpoint - REGULATING_BAND_C) peakBandSince = input.now;
+          const warmingToBursts =
+            capNow !== null &&
+            (pvNow < zone.pid.setpoint - REGULATING_BAND_C ||
+              (pvNow < zone.pid.setpoint && input.now - peakBandSince < REGULATING_SECONDS && input.now - reachedSince >= REGULATING_SECONDS));
+          const holdDown = warmingToBursts || (input.now - regulatingSince >= REGULATING_SECONDS && pid.derivative > RISING_MIN_CPS && !ffs.some((f) => f.bursting));
           // The slow fall filter (measurementFallSeconds) is there for a load drop: the die dips while the
           // heatsink settles at the lower load, and the duty must not follow the dip. Near the setpoint
           // under a load that has not changed (steady power on every GPU, not bursting) nothing dips: a
@@ -764,14 +865,23 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
             temperature >= zone.pid.setpoint - REGULATING_BAND_C &&
             (pid.measurement ?? temperature) - temperature <= SETTLE_FALL_C;
           integralBefore = pid.integral;
-          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown, settling });
+          const r = pid.step({ dt: first ? 0 : dt, measurement: temperature, setpoint: zone.pid.setpoint, ff: ffNow, constrain: (v) => pidConstrain(v, dt), backCalculate: !stopped, freezeAtOrBelow: zone.minDuty, holdDown, settling, periodic: capNow !== null });
           terms = { p: r.p, i: r.i, d: r.d, ff: r.ff };
           demand = r.demand;
-          const creep = creepDuty(temperature, input.now, air);
-          const steady = arrivalDuty(temperature, input.now, ffNow, steadyPower, air);
+          // While the burst cap is on, the arrival is the held peak's (what P and I regulate), not a reading's:
+          // the readings cross the setpoint with each burst long before the bursts' periodic peak is there, and
+          // with the lift off while bursting the trim the way in took stayed (60 s bursts at 72 C: the duty held
+          // 0.03 under the cap by the backlash, the die peaking 1.5 C over the setpoint). The lift is the usual
+          // one (back to what the integral held before the held peak came within REGULATING_BAND_C, at most to
+          // the feed-forward, i.e. the cap); no creep bound (the reading's creep over its last degree is each
+          // burst's rise, not the arrival's) and no model duty (the cap is the model's duty for the peak).
+          const peakHeld = capNow !== null;
+          const tArrive = peakHeld ? (pid.measurement ?? temperature) : temperature;
+          const creep = peakHeld ? Infinity : creepDuty(temperature, input.now, air);
+          const steady = arrivalDuty(tArrive, input.now, ffNow, steadyPower && !peakHeld, air, peakHeld);
           if (temperature >= zone.pid.setpoint - CREEP_SPAN_C && temperature < zone.pid.setpoint) lastSpanSince = Math.min(lastSpanSince, input.now);
           else if (temperature < zone.pid.setpoint - CREEP_SPAN_C) lastSpanSince = Infinity;
-          if (!(temperature >= zone.pid.setpoint - REGULATING_BAND_C)) integralOnApproach = pid.integral;
+          if (!(tArrive >= zone.pid.setpoint - REGULATING_BAND_C)) integralOnApproach = pid.integral;
           // The feed-forward's part undoes only what the integral lost on the way in (since the die came
           // within REGULATING_BAND_C): back to what it held before, never over it, so a downward trim it held
           // (bursts, a learned rig the feed-forward overrates) stays. Whatever the sign of what it held: the
