@@ -30,7 +30,6 @@ export function ensureStateDir(dir: string): void {
 
 export const LOCK_FILE = 'daemon.lock';
 
-export { bootId, holderAlive, processStart, type Holder } from './file-lock.ts';
 
 export interface StateDirLock {
   readonly path: string;

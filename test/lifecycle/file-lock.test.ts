@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withFileLock } from '../../src/lifecycle/file-lock.ts';
-import { processStart } from '../../src/lifecycle/state-dir.ts';
+import { processStart } from '../../src/lifecycle/file-lock.ts';
 
 describe('withFileLock', () => {
   it('takes over a lock whose process is gone, or that is not a lock at all, and leaves nothing behind', async () => {

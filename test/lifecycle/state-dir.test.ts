@@ -11,7 +11,8 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnCli, testConfigYaml, writeTempConfig, type DaemonProcess } from '../helpers/daemon-process.ts';
-import { LOCK_FILE, lockStateDir, processStart } from '../../src/lifecycle/state-dir.ts';
+import { processStart } from '../../src/lifecycle/file-lock.ts';
+import { LOCK_FILE, lockStateDir } from '../../src/lifecycle/state-dir.ts';
 
 const running: DaemonProcess[] = [];
 afterEach(() => {
