@@ -18,6 +18,8 @@
  * Each is one function in failsafe-rules.ts; the tick composes them. The sensor ones do not wait
  * for the next tick: a sample going stale, a sample that is empty, critical or shows a GPU gone,
  * and the reading process going down each run an extra tick at once (zones at full need none).
+ * So do the first usable sample of a GPU and the reading process coming back: the fans held at
+ * full for want of a reading come down then, not up to a whole period later.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -163,10 +165,11 @@ export class ThermalService extends EventEmitter {
   private readonly onMusicPosition = (p: { source: string; positionSeconds: number }) => this.music.position(p.source, p.positionSeconds, performance.now() / 1000);
   private readonly onLoadEnd = (e: { source: string }) => this.music.end(e.source);
   private readonly onSample = (smp: GpuSample) => {
-    if (this.sampleForcesFailsafe(smp)) this.judgeSoon();
+    if (this.sampleForcesFailsafe(smp) || this.firstReading(smp)) this.judgeSoon();
   };
   private readonly onSourceRunning = (up: boolean) => {
-    if (!up && [...this.zones.values()].some((z) => !z.rt.failsafe)) this.judgeSoon();
+    // down: zones not yet at full go there; up again: zones held at full for it may come down
+    if ([...this.zones.values()].some((z) => z.rt.failsafe === up)) this.judgeSoon();
   };
 
   constructor(private readonly opts: ThermalServiceOptions) {
@@ -381,6 +384,11 @@ export class ThermalService extends EventEmitter {
       if (gpus.some((g) => missing!.has(g))) return true;
     }
     return false;
+  }
+
+  /** The first usable temperature of a zone GPU since start: its zone has waited at full fans for it. */
+  private firstReading(smp: GpuSample): boolean {
+    return this.running && smp.temperatureC !== null && !this.validSeen.has(smp.index) && [...this.zones.values()].some((z) => z.config.gpus.includes(smp.index));
   }
 
   /**

@@ -3,7 +3,7 @@
  * at 100% at the plant, an alarm in the API and in the metrics, and an automatic, logged recovery.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectFailsafe, expectFailsafeBeforeNextTick, expectRecovered, harness, type Harness } from './harness.ts';
+import { expectFailsafe, expectFailsafeBeforeNextTick, expectRecovered, expectReleasedBeforeNextTick, harness, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -90,5 +90,19 @@ describe('thermal failsafe: sensors', () => {
     h = await harness({ ...slow, zone: { criticalCelsius: 85 } });
     await h.underControl('gpu0', 30_000);
     await expectFailsafeBeforeNextTick(h, () => h!.rig.override(0, { temperature: 90 }), 'critical', 'gpu0');
+  }, 60_000);
+
+  it('at start, the first sample brings a zone held at full for it under control at once, not at the next tick of a long period', async () => {
+    h = await harness({ ...slow, start: false });
+    await expectReleasedBeforeNextTick(h, () => h!.service.start(), 'sensor-missing', 'gpu0');
+  }, 60_000);
+
+  it('a restarted sensor process brings its zones under control with its first sample, not at the next tick of a long period', async () => {
+    h = await harness(slow);
+    await h.underControl('gpu0', 30_000);
+    // listening before the exit: the reader is back 0.1 s after it
+    const released = expectReleasedBeforeNextTick(h, () => undefined, 'nvidia-smi-down', 'simulated');
+    await expectFailsafeBeforeNextTick(h, () => h!.source.command({ cmd: 'exit', code: 1 }), 'nvidia-smi-down', 'simulated');
+    await released;
   }, 60_000);
 });

@@ -222,47 +222,75 @@ export async function expectRecovered(h: Harness, reason: string, subject: strin
 
 
 /**
- * Injects a fault and asserts its failsafe acted at once, not at the next periodic tick: the alarm
- * (kind, subject, zone) is raised outside a periodic tick and the zone's fans are at full at the
- * plant before the next one. Meant for a period far longer than the fault takes to show. The
- * 'tick' event follows a periodic tick synchronously, so an alarm raised in one sees it before
- * the next turn of the event loop; an alarm raised by an extra tick does not.
+ * Whether the alarm event matching (zone, kind, subject, raised) came from a periodic tick. The
+ * 'tick' event follows a periodic tick synchronously, so an alarm raised or cleared in one sees it
+ * before the next turn of the event loop; one from an extra tick does not.
  */
-export async function expectFailsafeBeforeNextTick(h: Harness, inject: () => void, kind: string, subject: string, zone = 'gpu0'): Promise<void> {
+function alarmByPeriodicTick(h: Harness, m: { zone: string; kind: string; subject: string; raised: boolean }): Promise<boolean> {
+  let ticked = false;
+  const onTick = () => (ticked = true);
+  h.service.on('tick', onTick);
+  return new Promise<boolean>((resolve) => {
+    const onAlarm = (e: { zone: string; alarm: { kind: string; subject: string }; raised: boolean }) => {
+      if (e.zone !== m.zone || e.alarm.kind !== m.kind || e.alarm.subject !== m.subject || e.raised !== m.raised) return;
+      h.service.off('alarm', onAlarm);
+      ticked = false;
+      setImmediate(() => {
+        h.service.off('tick', onTick);
+        resolve(ticked);
+      });
+    };
+    h.service.on('alarm', onAlarm);
+  });
+}
+
+/** Whether the zone's fans at the plant come to satisfy `ok` before the next periodic tick. */
+async function plantBeforeNextTick(h: Harness, zone: string, ok: (duties: number[]) => boolean): Promise<boolean> {
+  if (ok(h.plantDuties(zone))) return true;
   let ticked = false;
   const onTick = () => (ticked = true);
   h.service.on('tick', onTick);
   try {
-    const raised = new Promise<{ byPeriodicTick: boolean }>((resolve) => {
-      const onAlarm = (e: { zone: string; alarm: { kind: string; subject: string }; raised: boolean }) => {
-        if (e.zone !== zone || e.alarm.kind !== kind || e.alarm.subject !== subject || !e.raised) return;
-        h.service.off('alarm', onAlarm);
-        ticked = false;
-        setImmediate(() => resolve({ byPeriodicTick: ticked }));
-      };
-      h.service.on('alarm', onAlarm);
+    return await new Promise<boolean>((resolve) => {
+      const check = setInterval(() => {
+        if (ok(h.plantDuties(zone))) resolve(true);
+        else if (ticked) resolve(false);
+        else return;
+        clearInterval(check);
+      }, 5);
     });
-    inject();
-    const r = await raised;
-    expect(r.byPeriodicTick, `${kind} (${subject}) raised only by a periodic tick`).toBe(false);
-    // the fans went to full then, with no periodic tick between: the plant says so before the next one
-    ticked = false;
-    const full = () => h.plantDuties(zone).every((d) => d === 1);
-    const fullBeforeTick =
-      full() ||
-      (await new Promise<boolean>((resolve) => {
-        const check = setInterval(() => {
-          if (full()) resolve(true);
-          else if (ticked) resolve(false);
-          else return;
-          clearInterval(check);
-        }, 5);
-      }));
-    expect(fullBeforeTick, `zone ${zone}'s fans full before the next periodic tick`).toBe(true);
-    const z = await h.zone(zone);
-    expect(z.failsafe).toBe(true);
-    expect(z.alarms.find((a) => a.kind === kind)).toMatchObject({ subject, failsafe: true });
   } finally {
     h.service.off('tick', onTick);
   }
+}
+
+/**
+ * Injects a fault and asserts its failsafe acted at once, not at the next periodic tick: the alarm
+ * (kind, subject, zone) is raised outside a periodic tick and the zone's fans are at full at the
+ * plant before the next one. Meant for a period far longer than the fault takes to show.
+ */
+export async function expectFailsafeBeforeNextTick(h: Harness, inject: () => void, kind: string, subject: string, zone = 'gpu0'): Promise<void> {
+  const raised = alarmByPeriodicTick(h, { zone, kind, subject, raised: true });
+  inject();
+  expect(await raised, `${kind} (${subject}) raised only by a periodic tick`).toBe(false);
+  // the fans went to full then, with no periodic tick between: the plant says so before the next one
+  expect(await plantBeforeNextTick(h, zone, (d) => d.every((x) => x === 1)), `zone ${zone}'s fans full before the next periodic tick`).toBe(true);
+  const z = await h.zone(zone);
+  expect(z.failsafe).toBe(true);
+  expect(z.alarms.find((a) => a.kind === kind)).toMatchObject({ subject, failsafe: true });
+}
+
+/**
+ * Runs `act` (a start, a restart of the reader) and asserts the zone, held at full for want of a
+ * reading, came under control when the reading came, not at the next periodic tick: the alarm
+ * (kind, subject) cleared outside a periodic tick and the fans below full before the next one.
+ */
+export async function expectReleasedBeforeNextTick(h: Harness, act: () => Promise<void> | void, kind: string, subject: string, zone = 'gpu0'): Promise<void> {
+  const cleared = alarmByPeriodicTick(h, { zone, kind, subject, raised: false });
+  await act();
+  expect(await cleared, `${kind} (${subject}) cleared only by a periodic tick`).toBe(false);
+  expect(await plantBeforeNextTick(h, zone, (d) => d.every((x) => x < 1)), `zone ${zone}'s fans below full before the next periodic tick`).toBe(true);
+  const z = await h.zone(zone);
+  expect(z.failsafe).toBe(false);
+  expect(z.alarms).toEqual([]);
 }
