@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { ServerConfig } from '../config/schema.ts';
 import { installAccess, type AccessOptions } from './access.ts';
 import { discriminatedUnions } from './union.ts';
+import { serializableResponses } from './response-schema.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -70,6 +71,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   // every route's errors map to status codes here, and only here (see errors.ts)
   app.setErrorHandler(errorHandler);
+  // before the first route: a reply's serializer must not compile ajv validators on the loop the
+  // control loop runs on (response-schema.ts); the OpenAPI document reads the same schemas
+  app.addHook('onRoute', (route) => {
+    const response = route.schema?.response;
+    const serializable = serializableResponses(response);
+    if (serializable !== response) route.schema = { ...route.schema, response: serializable };
+  });
   // first of all hooks: a huge URL is refused before anything parses or logs it
   app.addHook('onRequest', async (req) => {
     if (req.url.length > limits.maxUrlLength) throw new UriTooLongError(`the URL is ${req.url.length} characters; at most ${limits.maxUrlLength} (server.maxUrlLength)`);
