@@ -97,8 +97,12 @@ export function registerThermalMetrics(registry: Registry, service: ThermalServi
     const applied = service.appliedDuties();
     for (const z of zones()) g.set({ zone: z.id }, service.zoneDuty(z.id, applied));
   });
-  gauge('zone_demand_ratio', 'Controller demand before limits and slew', ['zone'], (g) => {
-    for (const z of zones()) if (z.runtime.out) g.set({ zone: z.id }, z.runtime.out.demand);
+  // The PID's demand is the signed sum p+i+d+ff: a zone under its setpoint has it near -1 while the
+  // fans sit at their floor, and nothing bounds it above. As a duty that means none (or full): the
+  // series says so, 0..1 like the other *_ratio gauges; the signed sum stays in gance_zone_pid_term
+  // (sum by zone) and in GET /v1/thermal zones[].demand.
+  gauge('zone_demand_ratio', 'Duty the controller asks for before the zone limits (minDuty, maxDuty), fan stop and slew, 0..1 (its PID sum p+i+d+ff clamped; the terms are gance_zone_pid_term)', ['zone'], (g) => {
+    for (const z of zones()) if (z.runtime.out) g.set({ zone: z.id }, Math.min(1, Math.max(0, z.runtime.out.demand)));
   });
   gauge('zone_pid_term', 'PID terms in duty units (p, i, d, feed-forward ff)', ['zone', 'term'], (g) => {
     for (const z of zones()) {

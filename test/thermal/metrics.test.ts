@@ -95,6 +95,22 @@ describe('thermal metrics', () => {
     promtool(text);
   });
 
+  it('zone demand is the duty the controller asks for, 0..1, where its signed PID sum goes below 0', async () => {
+    // a cool idle GPU far under its setpoint: p (and the integral) pull the sum well below 0
+    h = await harness({ zone: { mode: 'pid', pid: { setpoint: 85 } } });
+    const cold = await untilAsync('a negative PID sum', async () => {
+      const z = await h!.zone();
+      return z.demand !== null && z.demand < -0.05 && !z.failsafe ? z : undefined;
+    });
+    expect(cold.terms.p).toBeLessThan(0);
+    expect(await h.metric('gance_zone_demand_ratio', { zone: 'gpu0' })).toBe(0);
+    // a demand inside 0..1 is the series as it is
+    expect((await h.app.inject({ method: 'PATCH', url: '/v1/thermal/zones/gpu0', payload: { mode: 'fixed', fixedDuty: 0.35 } })).statusCode).toBe(200);
+    await untilAsync('the fixed duty as demand', async () => (await h!.zone()).demand === 0.35);
+    expect(await h.metric('gance_zone_demand_ratio', { zone: 'gpu0' })).toBe(0.35);
+    promtool(await h.metrics());
+  });
+
   it('promtool would catch a bad exposition (the lint is real)', () => {
     expect(() => promtool('# TYPE gance_bad_total gauge\ngance_bad_total 1\n')).toThrow();
   });

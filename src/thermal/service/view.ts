@@ -48,7 +48,7 @@ export const ZoneView = Type.Object({
   temperatures: Type.Array(Type.Object({ gpu: Type.Integer(), celsius: Nullable(Type.Number()), ageSeconds: Nullable(Type.Number()) })),
   sampleAgeSeconds: Nullable(Type.Number({ description: 'age of the oldest zone GPU sample' })),
   duty: Type.Number({ description: 'zone output duty, 0..1 (1 in failsafe)' }),
-  demand: Nullable(Type.Number({ description: 'controller demand before limits and slew' })),
+  demand: Nullable(Type.Number({ description: 'controller demand before limits and slew: in pid mode the signed sum p+i+d+ff, below 0 under the setpoint, above 1 far over it (the gance_zone_demand_ratio metric clamps it to 0..1)' })),
   stopped: Type.Boolean({ description: 'fans stopped on purpose (demand below stopBelowDuty)' }),
   terms: Type.Object({ p: Type.Number(), i: Type.Number(), d: Type.Number(), ff: Type.Number() }, { description: 'PID terms in duty units' }),
   ambient: Nullable(
