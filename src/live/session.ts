@@ -449,7 +449,22 @@ export class LiveSession {
     }
   }
 
+  /**
+   * While the session runs (audio lost and retried included) it holds the pool, so a render on the
+   * same workers keeps one batch in each at a time and a frame of this session waits for at most that
+   * one (see SynthesisPool.holdLive); from the start, so the render's second batches have drained
+   * by the first frame.
+   */
   private async run(): Promise<void> {
+    const release = this.deps.networks.pool?.holdLive();
+    try {
+      await this.runAudio();
+    } finally {
+      release?.();
+    }
+  }
+
+  private async runAudio(): Promise<void> {
     let started = false;
     while (!this.stop$.signal.aborted) {
       const restart = this.restart$.signal;

@@ -110,7 +110,7 @@ export const SynthesisConfig = Type.Object(
     }),
     workers: Type.Array(SynthesisWorkerConfig, { minItems: 1, maxItems: 64, default: [{ id: 'cpu0', providers: ['cpu'] }] }),
     maxBatch: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'most frames per inference call (WebGPU is fastest per image at 1)' }),
-    pipelineDepth: Type.Integer({ minimum: 1, maximum: 8, default: 2, description: 'inference calls handed to a worker ahead of its answers' }),
+    pipelineDepth: Type.Integer({ minimum: 1, maximum: 8, default: 2, description: 'inference calls handed to a worker ahead of its answers (a render gets one while a live session is on, so a live frame waits for at most one render batch)' }),
     warmupRuns: Type.Integer({ minimum: 0, maximum: 20, default: 1, description: 'warm-up runs per batch size when a network loads' }),
     maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'tries per frame when workers crash under it' }),
     loadTimeoutSeconds: Type.Number({ minimum: 1, maximum: 3600, default: 300, description: 'a network load (and warm-up) taking longer fails' }),

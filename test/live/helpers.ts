@@ -14,6 +14,7 @@ import { liveApi } from '../../src/live/api.ts';
 import { createLiveService, type LiveService } from '../../src/live/service.ts';
 import { networksApi } from '../../src/synthesis/api.ts';
 import { buildRandomNetwork, demoShape } from '../../src/synthesis/stylegan2/index.ts';
+import type { LocalRenderer } from '../../src/render/local.ts';
 import { localRenderer, writeIndexNetwork } from '../render/helpers.ts';
 
 export function tempDir(): string {
@@ -40,6 +41,8 @@ export interface LiveServer {
   service: LiveService;
   registry: Registry;
   events: DaemonEventBus;
+  /** the in-process render deps the sessions share their network manager and workers with (a render run beside a session) */
+  render: LocalRenderer['deps'];
   close(): Promise<void>;
 }
 
@@ -82,6 +85,7 @@ export async function liveServer(
     service,
     registry,
     events,
+    render: local.deps,
     async close() {
       await service.stopAll();
       await app.close();

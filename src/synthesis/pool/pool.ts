@@ -69,7 +69,8 @@ export interface FrameRequest {
    * A live session's frame: it goes ahead of every queued frame that is not (a render's), which
    * wait until no live frame is queued. Without it a live session got its frames after a whole
    * render window each (3.4 of 30 fps while a render ran on the same workers). Frames already in
-   * a worker are not preempted.
+   * a worker are not preempted: a live session holds the pool (`holdLive`) so that a worker has at
+   * most one render batch to finish before a live frame.
    */
   live?: boolean;
 }
@@ -162,6 +163,8 @@ interface PendingFrame {
 interface Batch {
   id: number;
   network: string;
+  /** a live session's frames (a batch never mixes live and render frames) */
+  live: boolean;
   frames: PendingFrame[];
 }
 
@@ -230,6 +233,8 @@ export class SynthesisPool {
   private gen = 0;
   private rr = 0;
   private closed = false;
+  /** live sessions on (holdLive): while any is, a worker gets one render batch at a time */
+  private liveHolds = 0;
   /** loads and unloads one at a time, so each sees the last one's network set */
   private mutex: Promise<unknown> = Promise.resolve();
   /** nvidia-smi's GPU buses per command, once per pool (bus ids do not change; a failed query is asked again) */
@@ -368,6 +373,25 @@ export class SynthesisPool {
         if (h.loaded.delete(id)) h.link.send({ t: 'unload', key: id });
       }
     });
+  }
+
+  /**
+   * A live session is on until the returned release is called (again: nothing). Meanwhile each
+   * worker is handed at most one render batch at a time, so a live frame waits for at most the one
+   * a worker is running, not `pipelineDepth` of them: a batch sent to a worker cannot be taken back,
+   * and with two there a live frame waited for both (a stutter on stage while a render ran). The
+   * price is the render's pipelining (a worker idles while a result travels) while a session is on;
+   * with none, render batches fill every worker's pipeline again.
+   */
+  holdLive(): () => void {
+    this.liveHolds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.liveHolds--;
+      if (this.liveHolds === 0) this.pump();
+    };
   }
 
   /** Queues one frame; resolves with its outputs (see `stream` for results in submit order). */
@@ -771,7 +795,10 @@ export class SynthesisPool {
     await h.link.terminate();
   }
 
-  /** Hands queued frames to workers with room, one batch per worker per round. */
+  /**
+   * Hands queued frames to workers with room, one batch per worker per round. Room: fewer than
+   * `pipelineDepth` batches, and while a live session is on, no render batch for a render frame.
+   */
   private pump(): void {
     if (this.closed) return;
     const n = this.slots.length;
@@ -781,6 +808,8 @@ export class SynthesisPool {
       for (let k = 0; k < n && this.queue.length > 0; k++) {
         const h = this.slots[(this.rr + k) % n]!.current;
         if (!h || h.state !== 'ready' || h.inflight.size >= this.opts.pipelineDepth) continue;
+        // live frames go first in the queue, so a render frame at its head means none is waiting
+        if (this.liveHolds > 0 && !this.queue[0]!.live && hasRenderBatch(h)) continue;
         const batch = this.takeBatch(h);
         if (!batch) continue;
         this.dispatch(h, batch);
@@ -798,7 +827,7 @@ export class SynthesisPool {
     // every input is batched along its first dimension, so any frames of one network batch together;
     // a live frame's batch takes no render frames, which would only make it take longer
     while (count < limit && count < this.queue.length && this.queue[count]!.network === head.network && this.queue[count]!.live === head.live) count++;
-    return { id: ++this.batchSeq, network: head.network, frames: this.queue.splice(0, count) };
+    return { id: ++this.batchSeq, network: head.network, live: head.live, frames: this.queue.splice(0, count) };
   }
 
   private dispatch(h: WorkerHandle, batch: Batch): void {
@@ -816,6 +845,11 @@ export class SynthesisPool {
     this.opts.metrics?.batchSize.observe(batch.frames.length);
     h.link.send({ t: 'run', id: batch.id, key: batch.network, feeds, fetch: net.fetch });
   }
+}
+
+function hasRenderBatch(h: WorkerHandle): boolean {
+  for (const b of h.inflight.values()) if (!b.live) return true;
+  return false;
 }
 
 /** The queue's order: live frames first, each kind in submit order. */

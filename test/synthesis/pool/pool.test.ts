@@ -223,3 +223,59 @@ describe('synthesis pool: live frames ahead of render frames', () => {
     }
   });
 });
+
+/**
+ * A live session on (holdLive): a worker gets one render batch at a time, so a live frame waits for
+ * one, not pipelineDepth (2 here); off again, render batches fill the pipeline. Counted in the order
+ * the one worker answers (batches of 1), not timed.
+ */
+describe('synthesis pool: render batches while a live session is on', () => {
+  const [net] = tinyNetworks([44]);
+  let pool: SynthesisPool;
+  beforeAll(async () => {
+    pool = new SynthesisPool({ workers: [{ id: 't0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 1 }], log: captureLog().log, maxBatch: 1, pipelineDepth: 2 });
+    await pool.load(net!);
+    pool.activate(net!.id);
+  });
+  afterAll(() => pool.close());
+
+  /** 6 render frames, then `between()`, then one live frame: the labels in the order they are answered. */
+  async function order(between: () => void = () => {}): Promise<string[]> {
+    const got: string[] = [];
+    const submit = (label: string, i: number, live: boolean) => pool.submit({ feeds: { w: tinyW(i) }, live }).then(() => void got.push(label));
+    const render = Array.from({ length: 6 }, (_, i) => submit(`r${i}`, i, false));
+    between();
+    await Promise.all([...render, submit('L', 50, true)]);
+    return got;
+  }
+  const renderAfter = (from: number) => Array.from({ length: 6 - from }, (_, i) => `r${from + i}`);
+
+  it('with no live session the worker holds 2 render frames, and a live frame waits for both', async () => {
+    expect(await order()).toEqual(['r0', 'r1', 'L', ...renderAfter(2)]);
+  });
+
+  it('while a live session holds the pool, a live frame waits for the one render frame in the worker', async () => {
+    const release = pool.holdLive();
+    try {
+      expect(await order()).toEqual(['r0', 'L', ...renderAfter(1)]);
+    } finally {
+      release();
+    }
+  });
+
+  it('released, the render refills the pipeline at once, with render frames already queued', async () => {
+    const release = pool.holdLive();
+    // r0 in the worker, r1..r5 queued; the release hands r1 over before the live frame comes
+    expect(await order(release)).toEqual(['r0', 'r1', 'L', ...renderAfter(2)]);
+  });
+
+  it('two sessions: the render stays held until both let go; a release called twice counts once', async () => {
+    const a = pool.holdLive();
+    const b = pool.holdLive();
+    a();
+    a();
+    expect(await order()).toEqual(['r0', 'L', ...renderAfter(1)]);
+    b();
+    expect(await order()).toEqual(['r0', 'r1', 'L', ...renderAfter(2)]);
+  });
+});
