@@ -25,8 +25,8 @@ import pino from 'pino';
 import type { FrameRequest, PoolNetwork, SynthesisPool as Pool } from '../../src/synthesis/pool/pool.ts';
 import { SynthesisPool } from '../../src/synthesis/pool/pool.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue, poolNetwork } from '../../src/synthesis/networks/catalogue.ts';
-import { SeededRandom } from '../../src/synthesis/stylegan2/index.ts';
 import { FRAMES_AHEAD_PER_SEGMENT } from '../../src/render/limits.ts';
+import { feedSet } from './pool-feeds.ts';
 
 const log = pino({ level: process.env.GANCE_BENCH_LOG ?? 'warn' });
 
@@ -49,17 +49,6 @@ interface Variant {
   hold: boolean;
 }
 
-function feedSet(net: PoolNetwork, count: number, seed: number): FrameRequest[] {
-  const rng = new SeededRandom(seed);
-  return Array.from({ length: count }, () => {
-    const feeds: FrameRequest['feeds'] = {};
-    for (const input of net.inputs) {
-      const n = input.dims.reduce((a, b) => a * b, 1);
-      feeds[input.name] = input.name === 'psi' ? new Float32Array(n).fill(1) : rng.normals(n);
-    }
-    return { feeds };
-  });
-}
 
 async function startPool(v: Variant, net: PoolNetwork): Promise<Pool> {
   const pool = new v.Pool({ workers: [{ id: 't0', providers: [{ name: 'cpu' }], isolation: 'thread', intraOpThreads: 1 }], log, maxBatch: MAX_BATCH, pipelineDepth: 2, warmupRuns: 2 });

@@ -23,10 +23,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import * as ort from 'onnxruntime-node';
-import { SynthesisPool, type Frame, type FrameRequest, type PoolNetwork, type WorkerSpec } from '../../src/synthesis/pool/pool.ts';
+import { SynthesisPool, type Frame, type PoolNetwork, type WorkerSpec } from '../../src/synthesis/pool/pool.ts';
 import { BUNDLED_NETWORKS_DIR, NetworkCatalogue, poolNetwork } from '../../src/synthesis/networks/catalogue.ts';
 import { buildRandomNetwork, configF, SeededRandom } from '../../src/synthesis/stylegan2/index.ts';
 import { VARIANTS } from './synthesis-gpu.ts';
+import { feedSet } from './pool-feeds.ts';
 
 const log = pino({ level: process.env.GANCE_BENCH_LOG ?? 'warn' });
 
@@ -35,18 +36,6 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** A few distinct frames' feeds, reused round-robin (the pool copies each into its batch buffer). */
-function feedSet(net: PoolNetwork, count: number): FrameRequest[] {
-  const rng = new SeededRandom(7);
-  return Array.from({ length: count }, () => {
-    const feeds: FrameRequest['feeds'] = {};
-    for (const input of net.inputs) {
-      const n = input.dims.reduce((a, b) => a * b, 1);
-      feeds[input.name] = input.name === 'psi' ? new Float32Array(n).fill(1) : rng.normals(n);
-    }
-    return { feeds };
-  });
-}
 
 interface PoolFigure {
   imagesPerSecond: number;
