@@ -29,6 +29,8 @@ export interface RemoteRenderOptions {
   replace?: boolean;
   onProgress?: (p: RenderProgress) => void;
   onQueued?: (job: RenderJobView) => void;
+  /** once, when the daemon says what synthesizes the render (its networks loaded), or at its end */
+  onSynthesis?: (s: NonNullable<RenderJobView['synthesis']>) => void;
   signal?: AbortSignal;
 }
 
@@ -45,7 +47,17 @@ export async function renderRemote(o: RemoteRenderOptions): Promise<RenderJobVie
   if (o.signal?.aborted) onAbort();
   try {
     // not aborted with the signal: the cancel comes back as the stream's end, so the user sees it done
-    const final = await follow(o.url, job.id, o.onProgress);
+    let told = false;
+    const tell = (j: RenderJobView) => {
+      if (told || j.synthesis === null) return;
+      told = true;
+      o.onSynthesis?.(j.synthesis);
+    };
+    const final = await follow(o.url, job.id, (p, j) => {
+      o.onProgress?.(p);
+      tell(j);
+    });
+    tell(final);
     if (final.state !== 'done') {
       const failure = `render ${job.id} ${final.state}${final.reason ? ` (${final.reason})` : ''}: ${final.error ?? ''}`;
       // failed only because its name on the daemon was taken at the end: the daemon kept the finished
@@ -83,13 +95,13 @@ async function failure(res: Response): Promise<string> {
 }
 
 /** Progress until the end event; the final state of the render. */
-export async function follow(url: string, id: string, onProgress?: (p: RenderProgress) => void, signal?: AbortSignal): Promise<RenderJobView> {
+export async function follow(url: string, id: string, onProgress?: (p: RenderProgress, job: RenderJobView) => void, signal?: AbortSignal): Promise<RenderJobView> {
   const res = await daemonFetch(new URL(`/v1/renders/${id}/events`, url), { headers: await tokenHeaders(), ...(signal ? { signal } : {}) });
   if (!res.ok || !res.body) throw new Error(`GET /v1/renders/${id}/events: ${await failure(res)}`);
   for await (const e of sseEvents(res.body)) {
     const job = JSON.parse(e.data) as RenderJobView;
     if (e.event === 'end') return job;
-    onProgress?.({ stage: job.stage as RenderStage, framesDone: job.framesDone, framesTotal: job.framesTotal, fps: job.fps, etaSeconds: job.etaSeconds });
+    onProgress?.({ stage: job.stage as RenderStage, framesDone: job.framesDone, framesTotal: job.framesTotal, fps: job.fps, etaSeconds: job.etaSeconds }, job);
   }
   throw new Error(`the daemon closed the event stream of render ${id} before it ended`);
 }

@@ -13,6 +13,7 @@ import { MAX_ENCODE_PARALLEL } from '../render/limits.ts';
 import { daemonAddress } from './daemon-api.ts';
 import type { RenderProgress } from '../render/types.ts';
 import type { RenderSpec } from '../render/spec.ts';
+import type { SynthesisWorkerInfo } from '../render/synthesis-record.ts';
 
 interface RenderFlags {
   network?: string[];
@@ -153,7 +154,7 @@ async function progressView(enabled: boolean): Promise<{ update(p: RenderProgres
 
 /** --remote: the daemon at URL renders it (uploaded audio, its workers), this process follows and downloads. */
 async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void> {
-  const { renderRemote } = await import('./render-remote.ts');
+  const [{ renderRemote }, describe] = await Promise.all([import('./render-remote.ts'), import('../render/synthesis-record.ts')]);
   const refs = flags.network ?? [];
   const file = refs.find((r) => r.endsWith('.onnx'));
   if (file) throw new InvalidArgumentError(`--network ${file}: with --remote, networks are ids the daemon knows (GET /v1/networks)`);
@@ -193,6 +194,7 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
       // --force replaces a file at --out, one made while the render ran included
       replace: flags.force === true,
       onQueued: (j) => process.stderr.write(`render ${j.id} queued on ${flags.remote}\n`),
+      onSynthesis: (s) => saySynthesis(s.workers, describe),
       onProgress: (p) => view.update(p),
       signal: abort.signal,
     });
@@ -205,6 +207,19 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
   } finally {
     view.stop();
     process.off('SIGINT', onSignal);
+  }
+}
+
+/**
+ * What synthesizes the render, said once and plainly on stderr (the pool's info lines are below the
+ * log level here): a video from the CPU fallback must not pass for one from the GPU, whether it
+ * renders here or on a daemon (--remote).
+ */
+function saySynthesis(workers: ReadonlyArray<SynthesisWorkerInfo>, { describeWorker, describeFallback }: typeof import('../render/synthesis-record.ts')): void {
+  process.stderr.write(`synthesis: ${workers.map(describeWorker).join('; ')}\n`);
+  for (const w of workers) {
+    const fell = describeFallback(w);
+    if (fell !== null) process.stderr.write(`warning: ${fell}\n`);
   }
 }
 
@@ -291,7 +306,7 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
   if (audio.length === 0) throw new InvalidArgumentError("missing required argument 'audio' (or --still SEED for stills)");
   await refuseOverwrite(flags);
   if (flags.remote !== undefined) return remoteCommand(audio, flags);
-  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, { encodeParallel }, { describeFallback, describeWorker }, pinoModule] = await Promise.all([
+  const [{ loadConfigFile }, { runRender }, { createLocalRenderer }, { RenderFailure }, { preflight }, { encodeParallel }, describe, pinoModule] = await Promise.all([
     import('../config/load.ts'),
     import('../render/run.ts'),
     import('../render/local.ts'),
@@ -344,15 +359,7 @@ async function renderCommand(audio: string[], flags: RenderFlags): Promise<void>
       encodeParallel: encodeParallel(flags.encodeParallel ?? config.render.encodeParallel),
       // --force replaces a file at --out or --debug, one made while the render ran included
       replace: flags.force === true,
-      // said once, plainly (the pool's info lines are below the level here): a video from the CPU
-      // fallback must not pass for one from the GPU
-      onSynthesis: (workers) => {
-        process.stderr.write(`synthesis: ${workers.map(describeWorker).join('; ')}\n`);
-        for (const w of workers) {
-          const fell = describeFallback(w);
-          if (fell !== null) process.stderr.write(`warning: ${fell}\n`);
-        }
-      },
+      onSynthesis: (workers) => saySynthesis(workers, describe),
     });
     view.stop();
     const resumed = r.resumedFrames > 0 ? `, ${r.resumedFrames} of them from ${workDir}` : '';

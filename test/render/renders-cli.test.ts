@@ -254,4 +254,27 @@ describe('gance render --remote', () => {
     expect(readFileSync(join(s.root, kept[0]!)).equals(readFileSync(job.output!))).toBe(true);
     expect(readdirSync(s.root).filter((n) => n.includes('.download-'))).toEqual([]);
   });
+
+  it('says what synthesizes the render on the daemon, once, and a fallback as a warning, as a local render does', { timeout: 60_000 }, async () => {
+    const p0 = {
+      id: 'p0',
+      engine: 'onnx' as const,
+      provider: 'cpu',
+      adapter: null,
+      precision: null,
+      precisionNote: null,
+      fallback: [{ provider: 'webgpu', error: 'no adapter' }],
+      binding: null,
+    };
+    const s = await rendersApp(fakeRunner({ frames: 8, batch: 4, synthesis: { workers: [p0], record: { workers: [{ ...p0, frames: 8 }], resumed: null, mixed: false } } }));
+    apps.push(s);
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const cli = spawnCli(['render', join(s.mediaRoot, 'a.wav'), '--out', join(s.root, 'x.mp4'), '--network', 'demo-64', '--remote', url, '--no-progress']);
+    const { code } = await cli.exited;
+    expect(code, cli.stderr).toBe(0);
+    expect(cli.stderr.split('\n').filter((l) => l.startsWith('synthesis: ') || l.startsWith('warning: '))).toEqual([
+      'synthesis: p0 onnx/cpu',
+      'warning: synthesis worker p0: webgpu unavailable (no adapter); fell back to cpu',
+    ]);
+  });
 });
