@@ -16,6 +16,12 @@ export interface RunOptions {
 const READY_POLL_MS = 100;
 /** longest an exit waits for the log to drain */
 const FLUSH_BOUND_MS = 1000;
+/**
+ * The same signal again this soon after the first is the same request delivered twice, not an
+ * operator who wants out now: Ctrl-C under npx or npm reaches node from the terminal and again
+ * forwarded by npm, milliseconds apart, and took the daemon straight to the exit-at-once path.
+ */
+const DUPLICATE_SIGNAL_MS = 1000;
 /** what a stop gets past lifecycle.stopTimeoutMs before the daemon gives up on it */
 const STOP_GRACE_MS = 500;
 
@@ -67,6 +73,7 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
   }
 
   let exiting = false;
+  let first: { signal: NodeJS.Signals; at: number } | null = null;
   const timers: NodeJS.Timeout[] = [];
   const cleanup = () => {
     for (const t of timers) clearInterval(t);
@@ -79,6 +86,10 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
   };
 
   const onSignal = (signal: NodeJS.Signals) => {
+    if (first && first.signal === signal && performance.now() - first.at < DUPLICATE_SIGNAL_MS) {
+      log.info({ signal }, `${signal} again within ${DUPLICATE_SIGNAL_MS} ms (npm or npx passes the terminal's on): still stopping; another one quits at once`);
+      return;
+    }
     if (exiting) {
       // Second signal: the operator wants out now. One bounded failsafe attempt, then exit.
       log.warn({ signal }, 'second signal: exiting at once');
@@ -89,6 +100,7 @@ export async function runDaemon(opts: RunOptions): Promise<Daemon> {
       return;
     }
     exiting = true;
+    first = { signal, at: performance.now() };
     if (signal === 'SIGHUP') {
       log.warn({ signal }, 'SIGHUP: the config is not reloaded in place; stopping (under systemd, Restart=always starts the daemon again on the config file as it is now)');
     }

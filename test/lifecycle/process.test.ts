@@ -94,6 +94,25 @@ describe('daemon process lifecycle', PROCESS_TEST, () => {
     expect(d.lines.find(isFailsafe)?.reason).toBe('second SIGINT');
   });
 
+  it('the same signal twice at once (Ctrl-C under npx: the terminal\'s and npm\'s) is one stop; a later one quits at once', async () => {
+    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml('lifecycle: { stopTimeoutMs: 60000 }\n'))], { GANCE_TEST_UNIT: 'hang-stop' }));
+    await d.waitFor((l) => l.msg === 'probe: started');
+    d.child.kill('SIGINT');
+    // (two kills back to back reach node as one: the second goes once the first is handled, as npm's forward does)
+    await d.waitFor((l) => l.msg === 'stopping');
+    d.child.kill('SIGINT');
+    await d.waitFor((l) => /^SIGINT again within \d+ ms/.test(l.msg));
+    await d.waitFor((l) => l.msg === 'probe: stop hangs');
+    expect(d.lines.some((l) => l.msg === 'second signal: exiting at once')).toBe(false);
+    expect(d.child.exitCode).toBeNull();
+    // the operator's second Ctrl-C, a moment later
+    await new Promise((r) => setTimeout(r, 1100));
+    d.child.kill('SIGINT');
+    const { code } = await d.exited;
+    expect(code).toBe(130);
+    expect(d.lines.filter((l) => l.msg === 'second signal: exiting at once')).toHaveLength(1);
+  });
+
   it('refuses to start on an occupied port with a one-line reason', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
