@@ -46,7 +46,10 @@ describe('simulated GPU load from synthesis', () => {
     const { render, joules, power } = setup();
     // batches land unevenly on the polls: the power over a second, not one reading
     const mean = (w: number[]) => w.slice(-20).reduce((a, b) => a + b, 0) / 20;
+    // from the first frames on, full power (the full-power rate is still rising to the render's)
     expect(mean(await render(5, 100))).toBeGreaterThan(145);
+    // the full-power rate settles to the render's sustained rate
+    expect(mean(await render(20, 100))).toBeGreaterThan(145);
     // GPU 1 has no synthesis worker: it keeps the profile (idle)
     expect(power(1)).toBe(IDLE_W);
     const j0 = joules();
