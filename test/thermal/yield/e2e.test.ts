@@ -23,9 +23,9 @@ const FPS = 24;
 const SECONDS = 30;
 const FRAMES = FPS * SECONDS;
 /**
- * With yielding, renders of the track follow each other until this much wall time has passed, so
- * the GPU is loaded about as long on a fast machine as on a slow one (one render lasts ~15 s at
- * 50 fps); without, until the zone has passed critical.
+ * With yielding, renders of the track follow each other (the next one queued behind the running
+ * one) until this much wall time has passed, so the GPU is loaded about as long on a fast machine
+ * as on a slow one (one render lasts ~15 s at 50 fps); without, until the zone has passed critical.
  */
 const LOAD_SECONDS = 60;
 const CRITICAL = 90;
