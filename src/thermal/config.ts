@@ -170,7 +170,7 @@ export const SensorsConfig = Type.Object(
       {
         profile: Type.Union([Type.Literal('standard'), Type.Literal('idle'), Type.Literal('full'), Type.Literal('synthesis')], {
           default: 'standard',
-          description: 'simulated GPU load, looped: the benchmark profile (idle, sustained, bursts, idle), idle or full; synthesis: each GPU draws as the synthesis worker with its `gpu` index works (30 W idle to 150 W at its highest frame rate)',
+          description: 'simulated GPU load, looped: the benchmark profile (idle, sustained, bursts, idle), idle or full; synthesis: each GPU draws as the synthesis worker with its `gpu` index works (30 W idle to 150 W at its highest frame rate; each frame is a fixed amount of work, drawn as the frames are made)',
         }),
         ambientC: Celsius({ default: 30, description: 'simulated air temperature' }),
         gpu: Type.Object(

@@ -12,6 +12,13 @@ import type { FakeGpu } from './fake-nvidia-smi.ts';
 /** synthesis: each GPU draws as its synthesis worker works (see synthesis-load.ts) */
 export type SimProfile = 'standard' | 'idle' | 'full' | 'synthesis';
 
+/**
+ * A GPU's share of full power (0..1) over the next `seconds` of plant time, or null: it keeps the
+ * profile. A source that counts work (frames) takes the work done in them; 0 s asks for the share
+ * now without taking any.
+ */
+export type SimActivity = (gpu: number, seconds: number) => number | null;
+
 export interface SimRigOptions {
   plant: PlantConfig;
   profile?: SimProfile | LoadProfile;
@@ -70,7 +77,7 @@ export class SimRig {
   private readonly caps = new Map<number, number>();
   /** GPUs whose load the activity or a cap set last step */
   private readonly held = new Set<number>();
-  private activity: ((gpu: number) => number | null) | null = null;
+  private activity: SimActivity | null = null;
   /** power limits of the simulated GPUs (the cap yielding may set), W */
   readonly limits = { defaultW: FULL_W, minW: 60, maxW: 175 };
   private readonly gpuIndices: number[];
@@ -92,14 +99,16 @@ export class SimRig {
     const dt = ((now - this.last) / 1000) * this.timeScale;
     this.last = now;
     if (dt <= 0) return;
-    // Step in pieces so a profile's loop point and hint expiry land where they belong.
+    // Step in pieces so a profile's loop point and hint expiry land where they belong; each piece
+    // draws the load worked out for it (the synthesis work done over those seconds).
     let left = Math.min(dt, 3600);
     while (left > 0) {
       const h = Math.min(left, 1);
+      this.applyLoad(h);
       this.plant.step(h);
       left -= h;
-      this.applyLoad();
     }
+    this.applyLoad(0);
   }
 
   /** A render says this much power per GPU is coming for this long (simulated GPUs then draw it). */
@@ -107,7 +116,7 @@ export class SimRig {
     this.advance();
     const known = new Set(this.plant.gpus().map((x) => x.index));
     for (const g of gpus) if (known.has(g)) this.hints.set(g, { watts, until: this.plant.time + seconds });
-    this.applyLoad();
+    this.applyLoad(0);
   }
 
   /** a power limit below the default caps the GPU's power; null lifts it */
@@ -115,7 +124,7 @@ export class SimRig {
     this.advance();
     if (watts === null) this.caps.delete(gpu);
     else this.caps.set(gpu, watts);
-    this.applyLoad();
+    this.applyLoad(0);
   }
 
   powerCap(gpu: number): number | null {
@@ -123,10 +132,10 @@ export class SimRig {
   }
 
   /** GPUs whose `activity` (0..1) is a number draw idle + (full - idle) x activity instead of the profile */
-  setActivity(activity: ((gpu: number) => number | null) | null): void {
+  setActivity(activity: SimActivity | null): void {
     this.advance();
     this.activity = activity;
-    this.applyLoad();
+    this.applyLoad(0);
   }
 
   override(gpu: number, o: SensorOverride | null): void {
@@ -166,7 +175,8 @@ export class SimRig {
     }
   }
 
-  private applyLoad(): void {
+  /** the loads from now on; `seconds`: the plant is about to be stepped that long with them (0: a change between steps) */
+  private applyLoad(seconds: number): void {
     const t = this.plant.time;
     if (t - this.loadSince >= this.profile.durationSeconds) {
       this.loadSince = t;
@@ -181,9 +191,9 @@ export class SimRig {
       } else this.restoreProfile(g);
     }
     if (!this.activity && this.caps.size === 0 && this.held.size === 0) return;
-    // worked out here, held for the step (at most 1 s): the synthesis load and power caps
+    // worked out here, held for the piece (at most 1 s): the synthesis load and power caps
     for (const g of this.gpuIndices) {
-      const a = this.activity?.(g) ?? null;
+      const a = this.activity?.(g, seconds) ?? null;
       const cap = this.caps.get(g);
       if (a === null && cap === undefined) {
         if (this.held.delete(g) && !this.hints.has(g)) this.restoreProfile(g);

@@ -21,6 +21,13 @@ export const YieldConfig = Type.Object(
     }),
     stepSeconds: Type.Number({ minimum: 0, maximum: 600, default: 10, description: 'at least this long at a step before going further (a step takes that long to show in the temperature)' }),
     pauseAboveCriticalMinusC: Type.Number({ minimum: 0, maximum: 20, default: 1, description: 'within this many degrees of criticalCelsius the last step is taken at once, whatever the dwell' }),
+    pauseLeadSeconds: Type.Number({
+      minimum: 0,
+      maximum: 60,
+      default: 2,
+      description:
+        'while yielding, the last step is also taken at once (whatever the dwell) when the zone, rising at its filtered rate, would be within pauseAboveCriticalMinusC of criticalCelsius this many seconds on: what a pause takes to show (a sensor reading, a control tick, the batch in flight), so a fast-rising zone is paused before critical rather than at it',
+    }),
     releaseBelowCriticalC: Type.Number({ minimum: 1, maximum: 60, default: 12, description: 'a step is given back once the zone has stayed this many degrees (or more) under criticalCelsius for releaseSeconds: below the start threshold, so the zone cannot pump' }),
     releaseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 20, description: 'how long the zone must stay cool before each step back' }),
     live: Type.Boolean({ default: true, description: 'live sessions lower their fps by the same share (they never pause)' }),

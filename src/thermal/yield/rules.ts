@@ -5,7 +5,10 @@
  * Steps: 0 is full speed; step k (1..steps.length) runs synthesis at steps[k-1] of the speed it
  * had before yielding. A step is taken when the fans are already at full, the zone is within
  * startBelowCriticalC of critical and still rising, and the previous step has had stepSeconds to
- * show; within pauseAboveCriticalMinusC of critical the last step is taken at once. A step is
+ * show; within pauseAboveCriticalMinusC of critical the last step is taken at once, and so it is
+ * while yielding when the zone's rise rate would take it there within pauseLeadSeconds (a step
+ * shows only after a reading, a tick and the batch in flight: a zone rising degrees a second is
+ * past critical by then). A step is
  * given back once the zone has stayed releaseBelowCriticalC under critical for the release hold.
  * The gap between the start and release thresholds is the hysteresis; a step that has to be
  * taken again soon after it was given back doubles the hold (up to 16x), so a load that sits
@@ -15,7 +18,7 @@ import type { YieldConfig } from './config.ts';
 
 export type YieldRules = Pick<
   YieldConfig,
-  'fullDuty' | 'startBelowCriticalC' | 'riseCPerMinute' | 'riseFilterSeconds' | 'steps' | 'stepSeconds' | 'pauseAboveCriticalMinusC' | 'releaseBelowCriticalC' | 'releaseSeconds'
+  'fullDuty' | 'startBelowCriticalC' | 'riseCPerMinute' | 'riseFilterSeconds' | 'steps' | 'stepSeconds' | 'pauseAboveCriticalMinusC' | 'pauseLeadSeconds' | 'releaseBelowCriticalC' | 'releaseSeconds'
 >;
 
 export interface YieldState {
@@ -97,6 +100,12 @@ export function stepYield(rules: YieldRules, prev: YieldState, input: YieldInput
 
   if (s.step < last && t >= criticalC - rules.pauseAboveCriticalMinusC) {
     return up(last, `${t.toFixed(1)} C is within ${rules.pauseAboveCriticalMinusC} C of critical ${criticalC} C: last step at once`);
+  }
+  // Only once yielding: before the first step the fans may still be coming up to full, which the
+  // rate does not show yet (and the plain threshold above still holds)
+  const ahead = t + Math.max(0, rise.cPerS) * rules.pauseLeadSeconds;
+  if (s.step > 0 && s.step < last && ahead >= criticalC - rules.pauseAboveCriticalMinusC) {
+    return up(last, `${t.toFixed(1)} C rising ${(rise.cPerS * 60).toFixed(1)} C/min would be within ${rules.pauseAboveCriticalMinusC} C of critical ${criticalC} C in ${rules.pauseLeadSeconds} s: last step at once`);
   }
   if (s.step < last && hot && rising && fansFull && now - s.changedAt >= (s.step === 0 ? 0 : rules.stepSeconds)) {
     return up(s.step + 1, `fans at full (duty ${input.duty.toFixed(2)}) and ${t.toFixed(1)} C rising ${(rise.cPerS * 60).toFixed(1)} C/min within ${rules.startBelowCriticalC} C of critical ${criticalC} C`);

@@ -23,9 +23,9 @@ const FPS = 24;
 const SECONDS = 30;
 const FRAMES = FPS * SECONDS;
 /**
- * With yielding, renders of the track follow each other until this much wall time has passed, so
- * the GPU is loaded about as long on a fast machine as on a slow one (one render lasts ~15 s at
- * 50 fps); without, until the zone has passed critical.
+ * With yielding, renders of the track follow each other (the next one queued behind the running
+ * one) until this much wall time has passed, so the GPU is loaded about as long on a fast machine
+ * as on a slow one (one render lasts ~15 s at 50 fps); without, until the zone has passed critical.
  */
 const LOAD_SECONDS = 60;
 const CRITICAL = 90;
@@ -118,17 +118,24 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       if (z.alarms.some((a) => a.kind === 'thermal-yield' && !a.failsafe)) yieldAlarmSeen = true;
       if (steps.at(-1) !== step) steps.push(step);
       const job = (await d.app.inject(`/v1/renders/${ids.at(-1)}`)).json<RenderJobView>();
-      if (renderDone === null && job.state !== 'running' && job.state !== 'queued') {
-        // without yielding: on until the zone has passed critical (or 150 s), to show it would
-        const more = yieldOn ? performance.now() - t0 < LOAD_SECONDS * 1000 : peakC < CRITICAL + 1 && performance.now() - t0 < 150_000;
-        if (job.state === 'done' && more) ids.push(await submit());
-        else {
+      // without yielding: on until the zone has passed critical (or 150 s), to show it would
+      const more = yieldOn ? performance.now() - t0 < LOAD_SECONDS * 1000 : peakC < CRITICAL + 1 && performance.now() - t0 < 150_000;
+      if (renderDone === null) {
+        // the next render waits in the queue behind the running one, so the worker goes on to it
+        // at once: the GPU is busy without gaps, on a fast machine as on a slow one
+        if (job.state === 'running' && more) ids.push(await submit());
+        else if (job.state !== 'running' && job.state !== 'queued') {
           renderDone = performance.now();
           state = job.state;
         }
       }
       if (renderDone !== null && stepsAfterRender.at(-1) !== step) stepsAfterRender.push(step);
-      if (!yieldOn && renderDone !== null) break;
+      // without yielding the point is made once the zone has passed critical: the renders left are
+      // stopped with the daemon
+      if (!yieldOn && (renderDone !== null || !more)) {
+        renderDone ??= performance.now();
+        break;
+      }
       // after the render, until the zone has given every step back (each step waits releaseSeconds,
       // doubled per quick re-take during the render: up to 16 x 6 s)
       if (renderDone !== null && (step === 0 || performance.now() - renderDone > 240_000)) break;

@@ -56,6 +56,28 @@ describe('yield rules', () => {
     expect(d.state.step).toBe(rules.steps.length);
   });
 
+  it('while yielding, a zone rising fast enough to be at the pause threshold within pauseLeadSeconds is paused at once; a slow one waits its dwell', () => {
+    // step 1 taken at 85 C, then 3 C/s (a fast heatsink): at 85.6 C it would be at 91.6 C in 2 s
+    const fast = (cPerS: number) => {
+      let s: YieldState = { ...initialYield(), step: 1, changedAt: 10, rise: { t: 10, temperature: 85, cPerS } };
+      const changes: string[] = [];
+      for (let k = 1; k <= 4; k++) {
+        const d = stepYield(rules, s, at(10 + k * 0.2, 85 + cPerS * k * 0.2));
+        s = d.state;
+        if (d.change) changes.push(`${d.change}@${k}:${s.step}:${d.reason}`);
+      }
+      return changes;
+    };
+    const quick = fast(3);
+    expect(quick).toHaveLength(1);
+    expect(quick[0]).toMatch(/^up@1:3:85\.6 C rising .* would be within 1 C of critical 90 C in 2 s: last step at once$/);
+    // 1 C/min (a slow heatsink) is nowhere near: the step keeps its dwell
+    expect(fast(1 / 60)).toEqual([]);
+    // before the first step the rate alone does not pause (the fans may still be coming up)
+    const d = stepYield(rules, { ...initialYield(), rise: { t: 0, temperature: 85, cPerS: 3 } }, at(0.2, 85.6, 0.8));
+    expect(d.change).toBeNull();
+  });
+
   it('in failsafe the fans count as full; a missing reading holds the step', () => {
     let s = ramp(initialYield(), 80, 85, 0, 10, 0.3).s;
     const d = stepYield(rules, s, at(11, 85.6, 0.3, true));
