@@ -21,6 +21,18 @@ const inOrder = (d: DaemonProcess) => {
 // and the log; the test timeout only catches a hang.
 const PROCESS_TEST = { timeout: 120_000 };
 
+/**
+ * A daemon whose probe unit hangs on stop, once the probe runs: a unit not started yet is not
+ * stopped (the daemon's other units start before it, seconds on a loaded machine). The stop bound
+ * is shared among the units (60 s / about ten): signals sent while the probe's stop hangs come
+ * long before its share runs out.
+ */
+async function hangingStop(env: Record<string, string> = {}) {
+  const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml('lifecycle: { stopTimeoutMs: 60000 }\n'))], { GANCE_TEST_UNIT: 'hang-stop', ...env }));
+  await d.waitFor((l) => l.msg === 'probe: started');
+  return d;
+}
+
 describe('daemon process lifecycle', PROCESS_TEST, () => {
   it('serves healthz, readyz, metrics and docs, and on SIGTERM exits 0 within its own stop bound after commanding the failsafe', async () => {
     const d = track(spawnCli(['daemon', '--config', writeTempConfig(testConfigYaml())]));
@@ -76,12 +88,7 @@ describe('daemon process lifecycle', PROCESS_TEST, () => {
   });
 
   it('a second signal exits at once even when a unit hangs on stop, still sending the failsafe', async () => {
-    // the stop bound is shared among the units (60 s / about ten): the second signal goes while the
-    // probe's stop hangs, long before its share runs out
-    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml('lifecycle: { stopTimeoutMs: 60000 }\n'))], { GANCE_TEST_UNIT: 'hang-stop' }));
-    // a unit not started yet is not stopped: signal once the probe runs (the daemon's other units
-    // start before it, seconds on a loaded machine)
-    await d.waitFor((l) => l.msg === 'probe: started');
+    const d = await hangingStop();
     d.child.kill('SIGTERM');
     await d.waitFor((l) => l.msg === 'probe: stop hangs');
     d.child.kill('SIGINT');
@@ -95,8 +102,8 @@ describe('daemon process lifecycle', PROCESS_TEST, () => {
   });
 
   it('the same signal twice at once (Ctrl-C under npx: the terminal\'s and npm\'s) is one stop; a later one quits at once', async () => {
-    const d = track(spawnScript(FIXTURE, [writeTempConfig(testConfigYaml('lifecycle: { stopTimeoutMs: 60000 }\n'))], { GANCE_TEST_UNIT: 'hang-stop' }));
-    await d.waitFor((l) => l.msg === 'probe: started');
+    // a window wide enough for the log line and the kill to go round on a loaded machine
+    const d = await hangingStop({ GANCE_TEST_DUPLICATE_SIGNAL_MS: '3000' });
     d.child.kill('SIGINT');
     // (two kills back to back reach node as one: the second goes once the first is handled, as npm's forward does)
     await d.waitFor((l) => l.msg === 'stopping');
@@ -106,7 +113,7 @@ describe('daemon process lifecycle', PROCESS_TEST, () => {
     expect(d.lines.some((l) => l.msg === 'second signal: exiting at once')).toBe(false);
     expect(d.child.exitCode).toBeNull();
     // the operator's second Ctrl-C, a moment later
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 3100));
     d.child.kill('SIGINT');
     const { code } = await d.exited;
     expect(code).toBe(130);
