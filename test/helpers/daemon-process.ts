@@ -79,10 +79,11 @@ export function testConfigYaml(extra = ''): string {
   return `server: { host: 127.0.0.1, port: 0 }\nstateDir: ${dir}\ncooler:\n  driver: simulated\n  fans: [{ id: f0, channel: 0 }, { id: f1, channel: 1 }]\nthermal:\n  sensors: { source: simulated }\n  zones: [{ id: z0, gpus: [0], fans: [f0, f1], mode: pid, pid: { setpoint: 75 } }]\n${extra}`;
 }
 
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  return new DaemonProcess(spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, ...env } }));
+/** detached: the daemon leads its own process group, as a shell's foreground job does, so a test can signal the whole group */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, opts: { detached?: boolean } = {}): DaemonProcess {
+  return new DaemonProcess(spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, ...env }, detached: opts.detached ?? false }));
 }
 
-export function spawnScript(script: string, args: string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  return new DaemonProcess(spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO, env: { ...process.env, ...env } }));
+export function spawnScript(script: string, args: string[], env: NodeJS.ProcessEnv = {}, opts: { detached?: boolean } = {}): DaemonProcess {
+  return new DaemonProcess(spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO, env: { ...process.env, ...env }, detached: opts.detached ?? false }));
 }

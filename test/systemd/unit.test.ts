@@ -57,6 +57,10 @@ describe('systemd/gance.service', () => {
     expect(text).toMatch(/MemoryDenyWriteExecute: V8/);
   });
 
+  it('KillMode=mixed: a stop signals node alone (it stops nvidia-smi itself), and what outlives node is SIGKILLed with the cgroup', () => {
+    expect(directives('KillMode')).toEqual(['mixed']);
+  });
+
   it('raises the descriptor limit well above the API connection limit (nvidia-smi, serial and workers need theirs)', () => {
     const [limit] = directives('LimitNOFILE');
     expect(limit).toMatch(/^\d+$/);

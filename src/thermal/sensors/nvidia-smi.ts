@@ -128,7 +128,14 @@ export class NvidiaSmiSource extends EventEmitter implements GpuSensorSource {
     this.lastIndex = -1;
     let child: ChildProcess;
     try {
-      child = (this.opts.spawn ?? spawn)(this.opts.command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: this.opts.env ?? process.env });
+      // detached: its own session and process group. Ctrl-C at a terminal (or a kill of the group)
+      // reaches the daemon alone, which stops this process itself once the units above it have
+      // stopped; sharing the group, it died first and the reader logged a restart mid-stop. Nothing
+      // signals it when the daemon dies outright, so the pipes end it: a daemon gone closes them, the
+      // fake exits on its stdin's end and nvidia-smi dies of SIGPIPE at its next -lms print (node's
+      // spawn resets SIGPIPE to its default in the child). Under systemd, KillMode=mixed kills the
+      // whole cgroup, this included, once the main process has gone.
+      child = (this.opts.spawn ?? spawn)(this.opts.command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: this.opts.env ?? process.env, detached: true });
     } catch (err) {
       // spawn throws synchronously for bad arguments (and an injected one may for anything): a dead process
       this.onExit(null, null, (err as Error).message);
@@ -249,7 +256,8 @@ export class NvidiaSmiSource extends EventEmitter implements GpuSensorSource {
   private setRunning(up: boolean): void {
     if (this.running === up) return;
     this.running = up;
-    if (up) this.opts.log.info({ reasonsField: this.reasonsField }, 'nvidia-smi streaming');
+    // childPid, not pid: the daemon's log already carries its own pid on every line
+    if (up) this.opts.log.info({ childPid: this.child?.pid, reasonsField: this.reasonsField }, 'nvidia-smi streaming');
     this.emit('running', up);
   }
 }
