@@ -15,6 +15,7 @@ import { ServerConfig } from '../config/schema.ts';
 import { installAccess, type AccessOptions } from './access.ts';
 import { discriminatedUnions } from './union.ts';
 import { serializableResponses } from './response-schema.ts';
+import { buildSerializer } from './serializer.ts';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -68,6 +69,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     schemaErrorFormatter: (errors, dataVar) => schemaErrorFormatter(errors, dataVar),
     // discriminatedUnions: a union with a tag (audio.kind) is checked by its tag and names it when wrong (union.ts)
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, discriminator: true }, plugins: [discriminatedUnions, finiteNumbers] },
+    // unions of primitive types (integer | "cpu") written without ajv, as the onRoute hook below
+    // does for the rest in forms the OpenAPI document can carry (response-schema.ts)
+    schemaController: { compilersFactory: { buildSerializer: buildSerializer() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // every route's errors map to status codes here, and only here (see errors.ts)
   app.setErrorHandler(errorHandler);

@@ -13,9 +13,14 @@
  * are. What the serializer gets instead is the same set of values in a form it writes by `type`:
  *   anyOf [T, null]            -> T with `nullable: true` (OpenAPI 3.0's own keyword; fast-json-stringify's too)
  *   anyOf [const a, const b]   -> { type, enum: [a, b] }   (plus null in enum when nullable)
- * Anything else (unions of objects, of different types: a GPU's `integer | "cpu"`) is left alone:
- * fast-json-stringify still needs ajv there, for a small schema (/v1/networks, /v1/renders/gpus).
- * The OpenAPI document is made from the same route schemas and says the same with these keywords.
+ * These two are route schemas (app.ts's onRoute hook): the OpenAPI document is made from the same
+ * schemas and says the same with these keywords.
+ *
+ * Unions of different primitive types (a tensor dim's `integer | string`, a GPU's `integer | "cpu"`)
+ * have no such OpenAPI 3.0 form: a `type` list is JSON Schema's, not 3.0's. The serializer alone
+ * gets them as one (serializerSchema, through ./serializer.ts); fast-json-stringify writes a type
+ * list by `typeof` checks, each type as its member would be written.
+ * Anything else (unions of objects, members with a `format`) is left alone, for ajv.
  */
 
 type Schema = Record<string, unknown>;
@@ -23,6 +28,13 @@ type Schema = Record<string, unknown>;
 /** keywords that describe a value without constraining it; they may sit on either side of a merge */
 const ANNOTATIONS = new Set(['title', 'description', 'default', 'examples', 'example', 'deprecated', 'readOnly', 'writeOnly', '$comment']);
 const PRIMITIVES = new Set(['string', 'number', 'integer', 'boolean']);
+/**
+ * keywords fast-json-stringify does not read when it writes a primitive (a valid value comes out
+ * the same with or without them): a member made of these and `type` is written by its type alone.
+ * `const` too, though fast-json-stringify writes a const schema's const whatever the value: a value
+ * that matched the member is that const. Not `format` (a date-time string is written by it).
+ */
+const PRIMITIVE_CHECKS = ['const', 'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'pattern'];
 /** keywords whose value is one schema / a list of schemas / a map of name -> schema */
 const ONE = ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems'];
 const LIST = ['anyOf', 'oneOf', 'allOf', 'prefixItems'];
@@ -34,8 +46,12 @@ const only = (s: Schema, allowed: string[]) => constraints(s).every((k) => allow
 
 const isNull = (s: Schema) => s.type === 'null' && only(s, ['type']);
 const isLiteral = (s: Schema) => s.const !== undefined && typeof s.type === 'string' && PRIMITIVES.has(s.type) && only(s, ['type', 'const']);
-/** one `type` the serializer writes directly; no union of its own left in it */
-const isTyped = (s: Schema) => typeof s.type === 'string' && s.type !== 'null' && s.anyOf === undefined && s.oneOf === undefined && s.$ref === undefined;
+/** a `type` list of a union below already rewritten counts as its types */
+const typesOf = (s: Schema): unknown[] => (Array.isArray(s.type) ? s.type : [s.type]);
+/** a member the serializer writes by its `type` alone (PRIMITIVE_CHECKS) */
+const isPlainPrimitive = (s: Schema) => typesOf(s).length > 0 && typesOf(s).every((t) => typeof t === 'string' && PRIMITIVES.has(t)) && only(s, ['type', ...PRIMITIVE_CHECKS]);
+/** a `type` (or, for the serializer, a type list) written directly; no union of its own left in it */
+const isTyped = (s: Schema) => (typeof s.type === 'string' ? s.type !== 'null' : Array.isArray(s.type) && !s.type.includes('null')) && s.anyOf === undefined && s.oneOf === undefined && s.$ref === undefined;
 
 /**
  * `schema` with its unions of the kinds above rewritten, at any depth. A new object wherever
@@ -43,13 +59,22 @@ const isTyped = (s: Schema) => typeof s.type === 'string' && s.type !== 'null' &
  * validation) is never modified.
  */
 export function serializableSchema<T>(schema: T): T {
-  return rewrite(schema) as T;
+  return rewrite(schema, false) as T;
 }
 
-function rewrite(node: unknown): unknown {
+/**
+ * serializableSchema's rewrite, and unions of primitive types as a `type` list besides: for the
+ * serializer only, as OpenAPI 3.0 has no type lists.
+ */
+export function serializerSchema<T>(schema: T): T {
+  return rewrite(schema, true) as T;
+}
+
+function rewrite(node: unknown, typeLists: boolean): unknown {
+  const sub = (v: unknown) => rewrite(v, typeLists);
   if (Array.isArray(node)) {
     // tuple `items` of older drafts
-    const out = node.map(rewrite);
+    const out = node.map(sub);
     return out.some((v, i) => v !== node[i]) ? out : node;
   }
   if (!isSchema(node)) return node;
@@ -59,24 +84,24 @@ function rewrite(node: unknown): unknown {
     if (out === node) out = { ...node };
     out[k] = v;
   };
-  for (const k of ONE) if (isSchema(node[k]) || Array.isArray(node[k])) set(k, rewrite(node[k]));
-  for (const k of LIST) if (Array.isArray(node[k])) set(k, rewrite(node[k]));
+  for (const k of ONE) if (isSchema(node[k]) || Array.isArray(node[k])) set(k, sub(node[k]));
+  for (const k of LIST) if (Array.isArray(node[k])) set(k, sub(node[k]));
   for (const k of MAP) {
     const m = node[k];
     if (!isSchema(m)) continue;
     let changed = false;
     const next: Schema = {};
-    for (const [name, sub] of Object.entries(m)) {
-      next[name] = rewrite(sub);
-      changed ||= next[name] !== sub;
+    for (const [name, v] of Object.entries(m)) {
+      next[name] = sub(v);
+      changed ||= next[name] !== v;
     }
     if (changed) set(k, next);
   }
-  return collapse(out);
+  return collapse(out, typeLists);
 }
 
 /** one union node, its members already rewritten */
-function collapse(s: Schema): Schema {
+function collapse(s: Schema, typeLists: boolean): Schema {
   const key = Array.isArray(s.anyOf) ? 'anyOf' : Array.isArray(s.oneOf) ? 'oneOf' : undefined;
   // a discriminated union (./union.ts) keeps its form: its members are objects anyway
   if (key === undefined || s.discriminator !== undefined) return s;
@@ -88,11 +113,12 @@ function collapse(s: Schema): Schema {
   if ((rest.length > 1 || (nullable && rest.length === 1)) && rest.every(isLiteral) && new Set(rest.map((m) => m.type)).size === 1) {
     rest = [{ type: rest[0]!.type, enum: rest.map((m) => m.const) }];
   }
+  // string keys only: TypeBox's symbols (its Kind: Union) would misname what this has become
+  const outer = Object.fromEntries(Object.entries(s).filter(([k]) => k !== key));
+  if (typeLists && rest.length > 1) return typeList(outer, rest, nullable) ?? s;
   if (rest.length !== 1) return s;
   const member = rest[0]!;
   if (!isTyped(member)) return s;
-  // string keys only: TypeBox's symbols (its Kind: Union) would misname what this has become
-  const outer = Object.fromEntries(Object.entries(s).filter(([k]) => k !== key));
   // the union's own annotations (a field's description) win over its member's; any other keyword on both would need both to hold
   if (constraints(outer).some((k) => k in member)) return s;
   const merged: Schema = { ...Object.fromEntries(Object.entries(member)), ...outer };
@@ -101,6 +127,18 @@ function collapse(s: Schema): Schema {
     if (Array.isArray(merged.enum) && !merged.enum.includes(null)) merged.enum = [...(merged.enum as unknown[]), null];
   }
   return merged;
+}
+
+/**
+ * Members of primitive types as one `type` list, the union's annotations kept; undefined when a
+ * member is more than its type to the serializer, or the union has keywords of its own.
+ */
+function typeList(outer: Schema, members: Schema[], nullable: boolean): Schema | undefined {
+  if (constraints(outer).length > 0 || !members.every(isPlainPrimitive)) return undefined;
+  const types = [...new Set(members.flatMap(typesOf))];
+  // nullable: null is written before any type check; as 'null' in the list it would rely on
+  // fast-json-stringify ordering it ahead of 'integer' and 'string', whose checks take null too
+  return { ...outer, type: types.length === 1 ? types[0] : types, ...(nullable ? { nullable: true } : {}) };
 }
 
 /**

@@ -6,12 +6,18 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
-import { serializableSchema } from '../../src/api/response-schema.ts';
+import { serializableSchema, serializerSchema } from '../../src/api/response-schema.ts';
 import { DiscriminatedUnion } from '../../src/api/union.ts';
-import { serializer, validatesAtRunTime } from './serializer.ts';
+import { gpuRoutes } from '../../src/render/gpus.ts';
+import { GpuThrottle } from '../../src/render/throttle.ts';
+import { networksApi } from '../../src/synthesis/api.ts';
+import { BUNDLED_NETWORKS_DIR, NetworkCatalogue } from '../../src/synthesis/networks/catalogue.ts';
+import { NetworkManager } from '../../src/synthesis/networks/manager.ts';
+import { serializer, validatesAtRunTime, validatorCalls } from './serializer.ts';
 
 const Nullable = <T extends TSchema>(t: T, description?: string) => Type.Union([t, Type.Null()], description === undefined ? {} : { description });
 
@@ -82,6 +88,57 @@ describe('serializableSchema', () => {
   });
 });
 
+// unions of different primitive types: OpenAPI 3.0 cannot say them by type, the serializer can (a type list)
+const Mixed = Type.Object({
+  dim: Type.Union([Type.Integer(), Type.String()]),
+  gpu: Type.Union([Type.Integer({ minimum: 0, maximum: 1023 }), Type.Literal('cpu')], { description: 'GPU index or "cpu"' }),
+  level: Nullable(Type.Union([Type.Number(), Type.Boolean(), Type.Literal('auto')])),
+  nested: Type.Union([Type.Union([Type.Integer(), Type.Literal('x')]), Type.Boolean()]),
+  shape: Type.Array(Type.Union([Type.Integer(), Type.String()])),
+});
+const mixedValues = [
+  { dim: 512, gpu: 0, level: 1.5, nested: 7, shape: ['N', 512] },
+  { dim: 'batch', gpu: 'cpu', level: null, nested: 'x', shape: [64, 'N'] },
+  { dim: 0, gpu: 1023, level: true, nested: false, shape: [] },
+  { dim: '512', gpu: 'cpu', level: 'auto', nested: true, shape: ['3'] },
+];
+
+describe('serializerSchema (the serializer alone)', () => {
+  it('writes unions of primitive types by a type list, without ajv, each value as the anyOf wrote it', () => {
+    expect(validatesAtRunTime(Mixed), 'the probe sees what TypeBox writes').toBe(true);
+    expect(validatesAtRunTime(serializableSchema(Mixed)), 'the OpenAPI-safe form leaves them to ajv').toBe(true);
+    const s = serializerSchema(Mixed);
+    expect(validatesAtRunTime(s)).toBe(false);
+    for (const value of mixedValues) {
+      const json = serializer(s)(value);
+      expect(json).toBe(serializer(Mixed)(value));
+      expect(JSON.parse(json)).toEqual(value);
+    }
+    // 512 stays a number, "512" a string
+    expect(serializer(s)(mixedValues[3])).toContain('"dim":"512"');
+    expect(serializer(s)(mixedValues[0])).toContain('"dim":512,');
+    const p = s.properties as unknown as Record<string, Record<string, unknown>>;
+    expect(p.gpu).toEqual({ type: ['integer', 'string'], description: 'GPU index or "cpu"' });
+    expect(p.level).toEqual({ type: ['number', 'boolean', 'string'], nullable: true });
+    expect(p.nested).toEqual({ type: ['integer', 'string', 'boolean'] });
+  });
+
+  it('does what serializableSchema does besides, and leaves TypeBox\'s definition as it was', () => {
+    const before = JSON.stringify(Mixed);
+    serializerSchema(Mixed);
+    expect(JSON.stringify(Mixed)).toBe(before);
+    expect(serializerSchema(View)).toEqual(serializableSchema(View));
+  });
+
+  it('leaves what a type list would write otherwise: a format, objects or arrays, keywords on the union itself', () => {
+    const dated = Type.Union([Type.String({ format: 'date-time' }), Type.Integer()]);
+    const withArray = Type.Union([Type.Integer(), Type.Array(Type.Integer())]);
+    const objects = Type.Union([Type.Object({ a: Type.Number() }), Type.String()]);
+    const constrained = Type.Union([Type.Integer(), Type.String()], { minimum: 0 });
+    for (const s of [dated, withArray, objects, constrained]) expect(serializerSchema(s)).toEqual(s);
+  });
+});
+
 describe('buildApp', () => {
   let close: (() => Promise<void>) | undefined;
   afterEach(async () => {
@@ -106,5 +163,52 @@ describe('buildApp', () => {
     const doc = (await app.inject('/docs/json')).json();
     const documented = doc.paths['/t/view/{which}'].get.responses['200'].content['application/json'].schema.properties;
     expect(documented.celsius).toEqual({ type: 'number', description: 'C', nullable: true });
+  });
+});
+
+describe('the daemon\'s routes with unions of primitive types', () => {
+  let close: (() => Promise<void>) | undefined;
+  afterEach(async () => {
+    await close?.();
+    close = undefined;
+  });
+
+  const idle = (gpu: number | 'cpu') => ({ gpu, paused: false, maxFps: null, maxFpsFrom: null, reason: null, operator: { paused: false, maxFps: null }, yield: null });
+
+  it('/v1/networks (a dim: integer | string) and /v1/renders/gpus (integer | "cpu") answer without ajv, writing each branch as before', async () => {
+    const log = pino({ level: 'silent' });
+    const catalogue = new NetworkCatalogue({ dirs: [], bundledDir: BUNDLED_NETWORKS_DIR, log });
+    const manager = new NetworkManager({ catalogue, createPool: null, output: 'frames', defaultNetwork: 'demo-64', log });
+    const app = await buildApp({
+      registry: new Registry(),
+      notReady: () => [],
+      plugins: [networksApi(manager), { prefix: '/v1/renders', plugin: gpuRoutes(new GpuThrottle(), [0, 'cpu']) }],
+    });
+    close = () => app.close();
+    const bodies: Record<string, string> = {};
+    const calls = await validatorCalls(async () => {
+      for (const url of ['/v1/networks', '/v1/renders/gpus', '/v1/renders/gpus/0', '/v1/renders/gpus/cpu']) {
+        const r = await app.inject(url);
+        expect(r.statusCode, `${url}: ${r.body}`).toBe(200);
+        bodies[url] = r.body;
+      }
+    });
+    expect(calls, 'runtime ajv calls of the serializers').toBe(0);
+
+    // the bundled demo's tensors: "N" (the batch) a string, the other dims numbers
+    expect(bodies['/v1/networks']).toContain('"inputs":[{"name":"z","role":"latent","dtype":"float32","shape":["N",512]},{"name":"psi","role":"psi","dtype":"float32","shape":["N"]}]');
+    expect(bodies['/v1/networks']).toContain('"shape":["N",64,64,3]');
+    expect(JSON.parse(bodies['/v1/networks']!)).toEqual(manager.list());
+    expect(bodies['/v1/renders/gpus']).toBe(JSON.stringify({ gpus: [idle(0), idle('cpu')] }));
+    expect(bodies['/v1/renders/gpus/0']).toBe(JSON.stringify(idle(0)));
+    expect(bodies['/v1/renders/gpus/cpu']).toBe(JSON.stringify(idle('cpu')));
+    expect(bodies['/v1/renders/gpus/cpu']).toMatch(/^\{"gpu":"cpu",/);
+
+    // the OpenAPI document still says them as TypeBox does (3.0 has no type lists)
+    const doc = (await app.inject('/docs/json')).json();
+    const gpu = doc.paths['/v1/renders/gpus/{gpu}'].get.responses['200'].content['application/json'].schema.properties.gpu;
+    expect(gpu.anyOf).toEqual([{ type: 'integer', minimum: 0, maximum: 1023 }, { type: 'string', enum: ['cpu'] }]);
+    const network = doc.paths['/v1/networks/'].get.responses['200'].content['application/json'].schema.properties.networks.items;
+    expect(network.properties.inputs.items.properties.shape.items).toEqual({ anyOf: [{ type: 'integer' }, { type: 'string' }] });
   });
 });
