@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { chmod, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -50,6 +50,15 @@ export function holderAlive(h: Holder): boolean {
   return h.start === undefined || start === undefined || start === h.start;
 }
 
+/**
+ * Test seam: awaited before each change this module makes to a lock on disk, so that a test can
+ * hold one contender between two of its steps and force an interleaving (file-lock.test.ts).
+ */
+export const lockTestHooks: { beforeChange?: (op: 'link' | 'unlink', path: string) => Promise<void> } = {};
+const beforeChange = async (op: 'link' | 'unlink', path: string) => {
+  await lockTestHooks.beforeChange?.(op, path);
+};
+
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
 const readOr = (p: string) =>
   readFile(p, 'utf8').catch((err: unknown) => {
@@ -77,6 +86,16 @@ export async function writeClaim(path: string): Promise<LockClaim> {
   return { path, text, id, tmp };
 }
 
+export interface Held {
+  /** the live process holding the lock, or taking it over from a dead one this very moment */
+  holder: Holder;
+  /** the lock file's content as read */
+  found: string;
+}
+
+/** how long one attempt waits on another process's takeover of a stale lock before naming that process */
+const TAKEOVER_SETTLE_MS = 2000;
+
 /**
  * One attempt at the lock: null once it is this claim's, else the live holder and the lock as read.
  * The lock is made whole in one step (the claim's file linked into place): one created first and
@@ -84,9 +103,15 @@ export async function writeClaim(path: string): Promise<LockClaim> {
  * taken by both. A lock whose process is gone, or that is no lock at all, is taken over; with
  * `retakeOwn`, so is one of this very process (a daemon made anew in one process).
  */
-export async function attemptLock(claim: LockClaim, options: { retakeOwn?: boolean } = {}): Promise<{ holder: Holder; found: string } | null> {
-  const { path } = claim;
+export async function attemptLock(claim: LockClaim, options: { retakeOwn?: boolean } = {}): Promise<Held | null> {
+  return attemptAt(claim.path, claim, options.retakeOwn === true);
+}
+
+/** `path`: the claim's lock, or the guard on taking over a stale one (the same claim file linked there) */
+async function attemptAt(path: string, claim: LockClaim, retakeOwn: boolean): Promise<Held | null> {
+  let settleBy: number | undefined;
   for (;;) {
+    await beforeChange('link', path);
     try {
       await link(claim.tmp, path);
       return null;
@@ -101,9 +126,50 @@ export async function attemptLock(claim: LockClaim, options: { retakeOwn?: boole
     } catch {
       holder = undefined;
     }
-    if (holder !== undefined && typeof holder.pid === 'number' && !(options.retakeOwn && holder.pid === process.pid) && holderAlive(holder)) return { holder, found };
-    await takeOver(path, found, claim.id);
+    if (holder !== undefined && typeof holder.pid === 'number' && !(retakeOwn && holder.pid === process.pid) && holderAlive(holder)) return { holder, found };
+    const busy = await removeStale(path, found, claim);
+    if (busy === undefined) continue;
+    // a takeover is a few file operations: wait for it rather than name a process that may lose
+    // the lock it freed, but not on one that hangs halfway
+    settleBy ??= Date.now() + TAKEOVER_SETTLE_MS;
+    if (Date.now() > settleBy) return { holder: busy.holder, found };
+    await sleep(1 + Math.random() * 4);
   }
+}
+
+/**
+ * Removes the stale lock `found` from `path`, unless another process is removing it this moment
+ * (that one is returned) or has done so.
+ *
+ * POSIX has no "unlink this name if it still holds that file". Read, judge stale and unlink let a
+ * slower contender remove the lock a faster one had just made over the same stale one; moving it
+ * aside, checking and linking it back left a moment with no lock at all (a third came in and the
+ * link back failed: two holders) or put back a lock its holder had released meanwhile (held by
+ * nobody, waited on by all). So a stale lock is unlinked by one process only: the one whose claim
+ * is linked to a guard named after that lock's content, checking under it that the content is
+ * still in place. Only a lock's holder or the holder of its guard unlinks it, and a live lock never
+ * reads as a stale one (each holds a fresh id), so nothing comes between that check and the
+ * unlink. A guard whose process died holding it is stale like any lock, taken over through a guard
+ * of its own.
+ *
+ * Hand-written rather than proper-lockfile: that one judges a lock by an mtime a timer keeps
+ * fresh, not by the holder's pid, start and boot that daemon.lock names, and its stale takeover
+ * has the same race (moxystudio/node-proper-lockfile#121).
+ */
+async function removeStale(path: string, found: string, claim: LockClaim): Promise<Held | undefined> {
+  const guard = `${path}.${createHash('sha256').update(found).digest('hex').slice(0, 16)}.takeover`;
+  const busy = await attemptAt(guard, claim, false);
+  if (busy !== null) return busy;
+  try {
+    if ((await readOr(path)) === found) {
+      await beforeChange('unlink', path);
+      await rm(path, { force: true });
+    }
+  } finally {
+    await beforeChange('unlink', guard);
+    await rm(guard, { force: true });
+  }
+  return undefined;
 }
 
 /** Removes the lock when it is still this claim's (nobody takes a live holder's lock). Synchronous: also run at process exit. */
@@ -147,20 +213,4 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, option
   } finally {
     if ((await readOr(path).catch(() => undefined)) === claim.text) await rm(path, { force: true });
   }
-}
-
-/**
- * Removes the stale lock `found`. Moved aside first and checked: another process may have taken
- * it over and made its own lock between the read and here; that one goes back into place.
- */
-async function takeOver(path: string, found: string, id: string): Promise<void> {
-  const aside = `${path}.${id}.stale`;
-  try {
-    await rename(path, aside);
-  } catch (err) {
-    if (code(err) === 'ENOENT') return;
-    throw err;
-  }
-  if ((await readOr(aside)) !== found) await link(aside, path).catch(() => undefined);
-  await rm(aside, { force: true });
 }
