@@ -111,6 +111,23 @@ const FF_WAIT_LEAD_SECONDS = 30;
 const FF_WAIT_BAND_C = 20;
 
 /**
+ * The approach of a hinted load (a hint came, every die at least FF_WAIT_BAND_C under the setpoint): the
+ * term is the duty that holds the die *at* the setpoint, and applied from the load's first second it cools
+ * the way up, where the heatsink has room to soak the load up (two GPUs in 40 C air, one bursting: the first
+ * burst drove the term to 0.96 while both dies sat 20-30 C under the setpoint; the curves wait). Until a die
+ * comes within REGULATING_BAND_C the term is scaled by the identified rig's duty for a steady temperature of
+ * setpoint + APPROACH_SHARE x the room left (setpoint - REGULATING_BAND_C - die) over its duty for the
+ * setpoint, for the higher of the power estimate and the reading: a duty under which the die comes up to the
+ * band in about half its time constant. A ratio, not the model's duty itself: it reaches 1 at the band
+ * whatever the term's own scale (configured dutyPerWatt, learned factor), so the hand-over has no jump (capped
+ * at the model's duty instead, the term jumped where the two disagreed, the integral trimmed the creep that
+ * followed and the arrival lift restored it: three reversals). The scaled term only rises: a falling one
+ * (the estimate through a burst's off part, the ratio as the rig's estimates settle) turned the fans down and
+ * up again on the way.
+ */
+const APPROACH_SHARE = 1.5;
+
+/**
  * While the load bursts, the term is at most the identified rig's duty at the setpoint for the
  * bursts' mean power: the measured power through the rise filter both ways (riseSeconds), its highest
  * of BURST_MEAN_HOLD_SECONDS. The power estimate rises at riseSeconds and falls at fallSeconds, so
@@ -249,18 +266,26 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   let integralAtLoad = 0;
   /** ...and it did hold the term back in this wait */
   let ffHeldBack = false;
+  /** a hinted load's approach (APPROACH_SHARE) is on; its highest ratio and scaled term so far (both only rise) */
+  let approaching = false;
+  let approachRatio = 0;
+  let approachTerm = 0;
   const updateWaiting = (now: number, hint: number | undefined, powerW: ReadonlyArray<number | null | undefined> | undefined, temps: ReadonlyArray<number | null | undefined>, air: number) => {
     const idle = zone.feedForward.idleWatts;
     const shows = (hint !== undefined && hint > idle) || zone.gpus.some((_, k) => finite(powerW?.[k]) && powerW![k]! > idle + ARRIVAL_MIN_LOAD_W);
     if (loadSince !== null && !shows && estimateW() <= idle + ARRIVAL_MIN_LOAD_W) {
       loadSince = null;
       ffWaiting = false;
+      approaching = false;
     }
     if (loadSince === null && shows) {
       loadSince = now;
       integralAtLoad = pid.integral;
       loadWindows.fill(0);
       ffWaiting = zone.gpus.every((_, k) => finite(temps[k]) && temps[k]! < zone.pid.setpoint - FF_WAIT_BAND_C);
+      approaching = ffWaiting && hint !== undefined && hint > idle;
+      approachRatio = 0;
+      approachTerm = 0;
       ffHeldBack = false;
     }
     if (!ffWaiting) return;
@@ -630,6 +655,21 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
     else capNow = capNow === null || raw - capNow > zone.reverseDeadband ? raw : capNow + (dt > 0 ? 1 - Math.exp(-dt / CORRECTION_SECONDS) : 0) * (raw - capNow);
   };
   const burstCap = () => capNow ?? Infinity;
+  /** the approach's ratio (APPROACH_SHARE) for this step's readings, 0..1; 1 where none applies */
+  const rawApproachRatio = (temps: ReadonlyArray<number | null | undefined>, powerW: ReadonlyArray<number | null | undefined> | undefined, air: number) => {
+    if (zone.mode !== 'pid' || !zone.feedForward.enabled || !(zone.feedForward.identifySeconds > 0)) return 1;
+    let ratio = 0;
+    for (let k = 0; k < zone.gpus.length; k++) {
+      const t = temps[k];
+      if (!finite(t)) return 1;
+      const p = powerW?.[k];
+      const w = Math.max(ffs[k]!.estimateW, finite(p) ? p : 0);
+      const atSetpoint = ids[k]!.dutyFor(w, zone.pid.setpoint, air);
+      const onTheWay = ids[k]!.dutyFor(w, zone.pid.setpoint + APPROACH_SHARE * (zone.pid.setpoint - REGULATING_BAND_C - t), air);
+      ratio = Math.max(ratio, atSetpoint > 0 ? Math.max(0, Math.min(1, onTheWay / atSetpoint)) : 1);
+    }
+    return Number.isFinite(ratio) ? ratio : 1;
+  };
   /** while the term waits for the identifier (FF_WAIT_WINDOWS): at most what keeps the demand at minDuty with the other terms of the last step */
   const waitRoom = () => (ffWaiting && last !== null && !last.failsafe ? Math.max(0, zone.minDuty - (last.demand - last.terms.ff)) : Infinity);
 
@@ -641,7 +681,9 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
   const ffTerm = (t: number) => {
     if (!zone.feedForward.enabled || !Number.isFinite(t)) return 0;
     const raw = Math.max(0, ffs[0]!.dutyAt(estimateW()) * learned.dutyPerWattFactor * ffScale() * headroomWeight(t) + modelCorrection(t));
-    return Math.min(raw, burstCap(), waitRoom());
+    const capped = Math.min(raw, burstCap());
+    // the approach's bound as a step would set it with this term (it scales with the term)
+    return Math.min(capped, approaching ? Math.max(approachTerm, approachRatio * capped) : Infinity, waitRoom());
   };
 
   return {
@@ -820,6 +862,13 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           // last load's end left under zero is not this load's (the arrival lift at the held peak comes after
           // the die has already peaked over the setpoint on the way in: 0.9 C at 80 C, 40 C air).
           if (capped && loadSince === input.now && (pid.measurement ?? temperature) < zone.pid.setpoint - REGULATING_BAND_C && pid.integral < 0) pid.shiftIntegral(-pid.integral);
+          // the approach of a hinted load (APPROACH_SHARE): scaled until a die comes within REGULATING_BAND_C
+          if (approaching && tempsNow.some((t) => finite(t) && t >= zone.pid.setpoint - REGULATING_BAND_C)) approaching = false;
+          if (approaching) {
+            approachRatio = Math.max(approachRatio, rawApproachRatio(tempsNow, input.powerW, air));
+            approachTerm = Math.max(approachTerm, approachRatio * ffNow);
+            ffNow = Math.min(ffNow, approachTerm);
+          }
           const room = waitRoom();
           // (held back by more than the backlash deadband: less is a wobble the fans would not have followed,
           // and the few windows' correction no surer than the low-passed one)

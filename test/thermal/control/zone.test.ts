@@ -803,11 +803,14 @@ describe('zone controller: identifying the rig (issue 14)', () => {
       let peak = -Infinity;
       let sum = 0;
       let n = 0;
+      /** the duty in the load's first two minutes, and the least room under the setpoint a reading showed then */
+      const early = { max: 0, sum: 0, n: 0, room: Infinity };
       for (let t = 0; t < 1320; t += 0.2) {
         const ks = rig.gpus.map((g) => g.index);
+        const temps = ks.map((k) => Math.round(plant.gpu(k).temperatureC));
         const out = zone.step({
           now: t + offset,
-          temps: ks.map((k) => Math.round(plant.gpu(k).temperatureC)),
+          temps,
           powerW: ks.map((k) => Math.round(plant.gpu(k).powerW * 100) / 100),
           loadHintW: t >= 120 && t < 150 ? 150 : undefined,
           ambientC: plant.ambientC,
@@ -820,8 +823,14 @@ describe('zone controller: identifying the rig (issue 14)', () => {
           sum += out.duty;
           n++;
         }
+        if (t >= 120 && t < 240) {
+          early.max = Math.max(early.max, out.duty);
+          early.sum += out.duty;
+          early.n++;
+          early.room = Math.min(early.room, ...temps.map((c) => o.setpoint - c));
+        }
       }
-      return { peak, steadyDuty: sum / n };
+      return { peak, steadyDuty: sum / n, early: { max: early.max, mean: early.sum / early.n, room: early.room } };
     });
   }
 
@@ -829,11 +838,23 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     const [first, second] = burstPasses({ gpus: 2, ambientC: 40, setpoint: 76 });
     // the bursts' mean through a 30 s filter read ~116 W where the die's peak answers to ~107 W: 0.47 held it 0.5 C under
     expect(first!.steadyDuty).toBeLessThan(0.46);
-    expect(first!.peak).toBeLessThan(76 + 0.5);
+    // The first load is hinted from 36 C under the setpoint: its approach runs the fans at 0.2-0.37 where the whole
+    // term ran them at 0.67-0.95 for a minute, so the rig is identified with less of its fans' strength and the
+    // held peak arrives ~0.7 C higher (plant seeds 1-8: 76.47-77.08, before the approach 76.26-76.75), within the
+    // 1.5 C the issue allows, for 1.3 dB less noise on the scenario bench's noisy variant of this rig.
+    expect(first!.peak).toBeLessThan(76 + 1.2);
     // the second load starts under the cap the first left: with the cap crawling up from idle and the integral the
     // first load's end left, its third burst peaked 1.2 C over the setpoint before the held peak got there
     expect(second!.peak).toBeLessThan(76 + 0.6);
     expect(second!.steadyDuty).toBeLessThan(0.46);
+  });
+
+  it('on the plant: a hinted load far under the setpoint approaches it quietly: the term scaled by the room left, not the duty that holds the setpoint from the first second', () => {
+    const [first] = burstPasses({ gpus: 2, ambientC: 40, setpoint: 76 });
+    // both dies 10 C or more under the setpoint all the while; the whole term ran the fans at 0.67-0.95 (mean 0.45)
+    expect(first!.early.room).toBeGreaterThan(10);
+    expect(first!.early.max).toBeLessThan(0.5);
+    expect(first!.early.mean).toBeLessThan(0.35);
   });
 
   it('on the plant: 60 s bursts: the held peak\'s arrival at the setpoint restores the trim the way in took (the die peaked 0.8-1.2 C over it)', () => {
