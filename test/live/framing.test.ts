@@ -4,6 +4,7 @@
  * runs over the colour, and a new placement reached smoothly over the transition, frame by frame.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, decodeJpeg, liveServer, meanDiff, readMjpeg, tempDir, toneWav, type LiveServer, type MjpegPart } from './helpers.ts';
 
@@ -37,6 +38,22 @@ async function partsUntil(url: string, until: (p: MjpegPart, all: MjpegPart[]) =
   }).catch(() => {});
   await tested;
   return all.slice(0, accepted);
+}
+
+/** This process's ffmpeg children reading ffmpeg's test pattern (the cameras), from /proc. */
+function cameraChildren(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === process.pid && state !== 'Z' && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('testsrc=')) pids.push(Number(name));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
 }
 
 const placementOf = (p: MjpegPart) => (p.headers['x-placement'] ?? '').split(',').map(Number);
@@ -77,6 +94,18 @@ describe('live framing', () => {
     } finally {
       await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
     }
+  }, 60_000);
+
+  it('a stopped session\'s camera is gone once the stop has answered: its ffmpeg does not read on (the device held)', async () => {
+    const framing = { width: W, height: H, frame: { width: 64, height: 64, x: 48, y: 13 }, color: GREY, camera: { kind: 'testsrc' } };
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], fps: 20, framing });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const s = srv.service.get(r.body.id);
+    await partsUntil(`${srv.base}/v1/live/${r.body.id}/mjpeg`, (_p, all) => all.length >= 3);
+    expect(cameraChildren()).toHaveLength(1);
+    expect((await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`)).status).toBe(200);
+    expect(s.view().state).toBe('stopped');
+    expect(cameraChildren()).toEqual([]);
   }, 60_000);
 
   it('a missing camera device is a clear error while the session runs on over the colour', async () => {
