@@ -220,7 +220,6 @@ export class LiveSession {
     this.framer?.close();
     this.framer = f ? this.makeFramer(f) : null;
     this.encoders.close();
-    this.framer?.close();
     this.warmEncoders(this.set);
   }
 

@@ -108,6 +108,27 @@ describe('live framing', () => {
     expect(cameraChildren()).toEqual([]);
   }, 60_000);
 
+  it('a new canvas size keeps the camera behind it: a new reader at the new size', async () => {
+    const framing = { width: W, height: H, frame: { width: 64, height: 64, x: 48, y: 13 }, color: GREY, camera: { kind: 'testsrc' } };
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], fps: 20, framing });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    try {
+      await partsUntil(`${srv.base}/v1/live/${r.body.id}/mjpeg`, (_p, all) => all.length >= 3);
+      const before = cameraChildren();
+      expect(before).toHaveLength(1);
+      const patched = await api(srv.base, 'PATCH', `/v1/live/${r.body.id}`, { framing: { ...framing, width: 128, height: 72, frame: { width: 64, height: 64, x: 32, y: 4 } } });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      const t0 = Date.now();
+      while (!(cameraChildren().length === 1 && cameraChildren()[0] !== before[0]) && Date.now() - t0 < 5000) await new Promise((res) => setTimeout(res, 50));
+      const now = cameraChildren();
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(before[0]);
+      expect(readFileSync(`/proc/${now[0]}/cmdline`, 'utf8')).toContain('crop=128:72');
+    } finally {
+      await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
+    }
+  }, 60_000);
+
   it('a missing camera device is a clear error while the session runs on over the colour', async () => {
     const framing = { width: W, height: H, frame: { width: 64, height: 64, x: 48, y: 13 }, color: GREY, camera: { kind: 'v4l2', device: '/dev/video97' } };
     const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], fps: 20, framing });
