@@ -83,6 +83,9 @@ async function startDaemon(): Promise<Started> {
   mkdirSync(media);
   mkdirSync(out);
   toneWav(media, 4);
+  // the render's: long enough (120 frames) not to end before the signal on a slow machine
+  mkdirSync(join(media, 'long'));
+  toneWav(join(media, 'long'), 10);
   const yaml = testConfigYaml(
     `synthesis:\n  workers: [{ id: cpu0, providers: [cpu], isolation: process, intraOpThreads: 1 }]\n  latents: { analysisThreads: 1 }\n` +
       `render: { mediaRoot: ${media}, outputRoot: ${out}, segmentFrames: 8, progressIntervalMs: 0 }\n`,
@@ -114,7 +117,7 @@ function childTrouble(d: DaemonProcess): string[] {
 }
 
 async function startRender(s: Started): Promise<string> {
-  const r = await api(s.base, 'POST', '/v1/renders', { audio: ['tone.wav'], networks: ['demo-64'], latents: { fps: 12 }, output: { path: 'r.mp4', preset: 'ultrafast' } });
+  const r = await api(s.base, 'POST', '/v1/renders', { audio: ['long/tone.wav'], networks: ['demo-64'], latents: { fps: 12 }, output: { path: 'r.mp4', preset: 'ultrafast' } });
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   const id = r.body.id as string;
   // past its first segment, with frames in synthesis and the segment encoder's ffmpeg running
@@ -147,8 +150,10 @@ describe('the daemon\'s working children (synthesis worker processes, ffmpeg)', 
     strays.push(...kids);
     expect(kids.filter(isWorker)).toHaveLength(1);
     expect(kids.filter(isFfmpeg).length).toBeGreaterThan(0);
+    const t0 = Date.now();
     process.kill(-s.d.child.pid!, 'SIGINT');
     const { code, signal } = await s.d.exited;
+    console.log(JSON.stringify({ during: 'render', stoppedAfterMs: Date.now() - t0 }));
     expect({ code, signal, trouble: childTrouble(s.d) }).toEqual({ code: 0, signal: null, trouble: [] });
     expect(s.d.lines.at(-1)?.msg).toBe('stopped');
     for (const k of kids) expect(alive(k.pid), k.cmd).toBe(false);
@@ -165,11 +170,15 @@ describe('the daemon\'s working children (synthesis worker processes, ffmpeg)', 
     expect(kids.filter(isWorker)).toHaveLength(1);
     // the session's audio source, camera, JPEG encoder and recording
     expect(kids.filter(isFfmpeg).length).toBeGreaterThanOrEqual(4);
+    const t0 = Date.now();
     process.kill(-s.d.child.pid!, 'SIGINT');
     const { code, signal } = await s.d.exited;
+    console.log(JSON.stringify({ during: 'live recording', stoppedAfterMs: Date.now() - t0 }));
     expect({ code, signal, trouble: childTrouble(s.d) }).toEqual({ code: 0, signal: null, trouble: [] });
     for (const k of kids) expect(alive(k.pid), k.cmd).toBe(false);
-    expect(probeSeconds(join(s.out, 'rec.mkv'))).toBeGreaterThan(1);
+    const seconds = probeSeconds(join(s.out, 'rec.mkv'));
+    console.log(JSON.stringify({ recordingSeconds: seconds }));
+    expect(seconds).toBeGreaterThan(1);
   });
 
   it('killed outright (SIGKILL) during a render and a live recording, the daemon takes every child along within seconds: each goes when its pipes close', async () => {
