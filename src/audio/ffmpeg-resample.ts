@@ -19,7 +19,8 @@ export function ffmpegResampler(ffmpegPath = 'ffmpeg') {
       const child = spawn(
         ffmpegPath,
         ['-nostdin', '-v', 'error', '-f', 'f32le', '-ar', String(srOrig), '-ac', '1', '-i', 'pipe:0', '-ar', String(Math.round(srNew)), '-f', 'f32le', '-c:a', 'pcm_f32le', 'pipe:1'],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
+        // its own process group, as runTool's (ffmpeg.ts): a Ctrl-C reaches the daemon alone
+        { stdio: ['pipe', 'pipe', 'pipe'], detached: true },
       );
       const chunks: Buffer[] = [];
       let err = '';

@@ -18,7 +18,11 @@ const STDERR_TAIL = 4000;
  */
 export function runTool(tool: string, args: string[], file: string, onStdout?: (chunk: Buffer) => void): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // its own process group: a Ctrl-C reaches the daemon alone, whose stop pauses the render this
+    // decode is for (killed with the daemon's group, it could fail the render's audio before the
+    // stop paused it). A daemon gone outright: its next write to stdout finds the reader gone
+    // (EPIPE) and it exits
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const chunks: Buffer[] = [];
     let stderr = '';
     let failed: unknown = null;

@@ -130,7 +130,10 @@ function spawnFfmpeg(path: string, inputArgs: string[], channels: number, rate: 
   // the monitor is a second output of the same decode: the two cannot drift apart
   if (monitor) args.push('-vn', '-ac', String(MONITOR_CHANNELS), '-ar', String(monitor.sampleRate), '-f', 's16le', '-c:a', 'pcm_s16le', '-flush_packets', '1', 'pipe:3');
   if (stdin) args.splice(0, 1);
-  const child = spawn(path, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', monitor ? 'pipe' : 'ignore'] }) as unknown as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  // its own process group: a Ctrl-C reaches the daemon alone, which ends the source in its stop
+  // (sharing the group, it quit first and the session saw its audio fail). A daemon gone outright:
+  // the next block written (-flush_packets 1) finds the reader gone (EPIPE) and ffmpeg exits
+  const child = spawn(path, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe', monitor ? 'pipe' : 'ignore'], detached: true }) as unknown as ChildProcessByStdio<Writable | null, Readable, Readable>;
   if (monitor) {
     const out = child.stdio[3] as Readable;
     out.on('data', (c: Buffer) => monitor.onPcm(c));

@@ -35,6 +35,8 @@ export interface CameraEvents {
 
 export class CameraFeed {
   private child: ChildProcessByStdio<null, Readable, Readable> | null = null;
+  /** settles once the current child has exited (or never started) */
+  private childGone: Promise<void> = Promise.resolve();
   private newest: Buffer | null = null;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
@@ -60,20 +62,31 @@ export class CameraFeed {
     return this.newest;
   }
 
-  close(): void {
+  /** Resolves once its ffmpeg has exited: a stop that has awaited it leaves no reader behind (and the device free). */
+  close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     // a capture device that hangs leaves ffmpeg deaf to SIGTERM
     if (this.child) terminate(this.child);
     this.child = null;
     this.newest = null;
+    return this.childGone;
   }
 
   private start(): void {
     const { args, name } = cameraInput(this.camera);
     const vf = `scale=${this.width}:${this.height}:force_original_aspect_ratio=increase,crop=${this.width}:${this.height},fps=${this.fps}`;
-    const child = spawn(this.ffmpeg, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args, '-an', '-vf', vf, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.ffmpeg, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args, '-an', '-vf', vf, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // its own process group: a Ctrl-C reaches the daemon alone, which closes the feed in its stop.
+      // A daemon gone outright: ffmpeg's next picture finds stdout's reader gone (EPIPE) and it exits
+      detached: true,
+    });
     this.child = child;
+    this.childGone = new Promise((resolve) => {
+      child.once('error', () => resolve());
+      child.once('close', () => resolve());
+    });
     let stderr = '';
     let pending: Buffer[] = [];
     let have = 0;

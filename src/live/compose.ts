@@ -211,9 +211,11 @@ export class Framer {
     return { rgb: canvas, placement: r };
   }
 
-  close(): void {
-    this.camera?.close();
+  /** Resolves once the camera's ffmpeg has exited. */
+  close(): Promise<void> {
+    const gone = this.camera?.close() ?? Promise.resolve();
     this.camera = null;
+    return gone;
   }
 
   private startCamera(): void {

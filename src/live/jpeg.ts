@@ -39,6 +39,8 @@ export class JpegEncoder {
   private readonly waiters: Waiter[] = [];
   private stderr = '';
   private dead: Error | null = null;
+  /** settles once ffmpeg has exited (or never started) */
+  private readonly gone: Promise<void>;
 
   constructor(
     readonly width: number,
@@ -50,7 +52,9 @@ export class JpegEncoder {
     // one thread: frame threading holds each picture until the next one arrives (a frame of latency);
     // full-range yuv as JPEG expects; -flush_packets: each picture leaves as soon as it is made
     args.push('-c:v', 'mjpeg', '-threads', '1', '-pix_fmt', 'yuvj420p', '-q:v', String(quality), '-f', 'image2pipe', '-flush_packets', '1', 'pipe:1');
-    this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // its own process group, so a Ctrl-C reaches the daemon alone, which closes the encoder in its
+    // stop; a daemon gone outright ends it through its pipes (stdin's end, or a write to stdout)
+    this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const split = new JpegSplitter();
     this.child.stdout.on('data', (c: Buffer) => {
       for (const jpeg of split.push(c)) this.waiters.shift()?.resolve(Buffer.from(jpeg));
@@ -58,6 +62,10 @@ export class JpegEncoder {
     this.child.stderr.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString('utf8')).slice(-2000)));
     this.child.stdin.on('error', () => {}); // reported through 'close'
     this.child.on('error', (e) => this.fail(new Error(`JPEG encoder: cannot start ffmpeg (${ffmpeg}): ${e.message}`)));
+    this.gone = new Promise((resolve) => {
+      this.child.once('error', () => resolve());
+      this.child.once('close', () => resolve());
+    });
     this.child.on('close', (code, signal) => this.fail(new Error(`JPEG encoder: ffmpeg ${signal ? `killed by ${signal}` : `exited with ${code}`}: ${this.stderr.trim().split('\n').at(-1) || 'no message'}`)));
   }
 
@@ -83,12 +91,14 @@ export class JpegEncoder {
   /** closed by its owner (stop, new framing), not failed */
   closedOnPurpose = false;
 
-  close(): void {
+  /** Resolves once ffmpeg has exited: a stop that has awaited it leaves no encoder behind. */
+  close(): Promise<void> {
     this.closedOnPurpose = true;
     this.fail(new Error('JPEG encoder closed'));
     this.child.stdin.end();
     // an ffmpeg blocked writing to a stdout nobody reads any more ignores SIGTERM and would keep the process up
     terminate(this.child);
+    return this.gone;
   }
 
   private fail(err: Error): void {
@@ -117,8 +127,10 @@ export class JpegEncoders {
     return e;
   }
 
-  close(): void {
-    for (const e of this.bySize.values()) e.close();
+  /** Resolves once every encoder's ffmpeg has exited. */
+  close(): Promise<void> {
+    const gone = [...this.bySize.values()].map((e) => e.close());
     this.bySize.clear();
+    return Promise.all(gone).then(() => undefined);
   }
 }

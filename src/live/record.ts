@@ -71,7 +71,10 @@ export class FfmpegOutput implements Client {
     args.push('-vf', `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1`, '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p');
     args.push('-c:a', 'aac', '-b:a', '192k');
     args.push(...container(target), target);
-    this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
+    // its own process group: a Ctrl-C reaches the daemon alone, whose stop closes the inputs after
+    // the video is held to the audio's length (sharing the group, ffmpeg quit on the signal, exit
+    // 255, before the stop). A daemon gone outright closes both inputs: ffmpeg finishes the file
+    this.child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'], detached: true });
     this.video = this.child.stdin!;
     this.audioIn = this.child.stdio[3] as Writable;
     (this.child.stderr as Readable).on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString('utf8')).slice(-2000)));

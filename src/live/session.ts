@@ -220,7 +220,6 @@ export class LiveSession {
     this.framer?.close();
     this.framer = f ? this.makeFramer(f) : null;
     this.encoders.close();
-    this.framer?.close();
     this.warmEncoders(this.set);
   }
 
@@ -341,7 +340,8 @@ export class LiveSession {
     this.restart$.abort();
     this.push?.end();
     this.hub.closeAll();
-    this.encoders.close();
+    // the camera too: left open, its ffmpeg went on reading (the device held) until the daemon was gone
+    const closing = Promise.all([this.encoders.close(), this.framer?.close()]);
     this.deps.metrics.fps.remove({ session: this.id });
     // the loop ends at once; the abort kills the audio source's ffmpeg (SIGKILL if SIGTERM is not
     // enough), so a source that sends nothing is gone too (bounded, should a source not end)
@@ -353,10 +353,16 @@ export class LiveSession {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled([...this.inSynthesis]), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
     clearTimeout(timer);
+    // the encoders' and the camera's ffmpegs are gone (SIGKILL follows SIGTERM; bounded, should one hang in the kernel)
+    let closeTimer: NodeJS.Timeout | undefined;
+    await Promise.race([closing, new Promise((r) => (closeTimer = setTimeout(r, 5_000)))]);
+    clearTimeout(closeTimer);
     // the outputs finish their files
     const ends = await Promise.all(this.recorders.map((r) => r.exited));
-    const failed = ends.map((e, i) => (e.error ? `output ${this.recorders[i]!.target}: ${e.error}` : null)).find((e) => e !== null);
-    if (failed) this.error = failed;
+    const failed = ends.map((e, i) => (e.error ? `output ${this.recorders[i]!.target}: ${e.error}` : null)).filter((e) => e !== null);
+    // said: at a daemon's stop nobody reads the view, and a recording cut short would pass unnoticed
+    for (const f of failed) this.log.warn(`live session stopped: ${f}`);
+    if (failed.length > 0) this.error = failed[0]!;
     // no frame needs the networks now: a network loaded only for this session goes
     this.pending = null;
     this.letGo();

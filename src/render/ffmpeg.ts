@@ -66,7 +66,8 @@ export async function runFfmpeg(bin: string, args: string[], what: string, signa
 
 /** `ffmpeg -version`'s first line; a missing binary is an 'encoder' failure before any work starts. */
 export async function ffmpegVersion(bin: string): Promise<string> {
-  const child = spawn(bin, ['-version'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // its own process group, as the encoders': a Ctrl-C at a render's start must not fail it as 'encoder'
+  const child = spawn(bin, ['-version'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
   const r = await new Promise<{ code: number | null; err?: NodeJS.ErrnoException }>((resolve) => {

@@ -4,6 +4,7 @@
  * runs over the colour, and a new placement reached smoothly over the transition, frame by frame.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, decodeJpeg, liveServer, meanDiff, readMjpeg, tempDir, toneWav, type LiveServer, type MjpegPart } from './helpers.ts';
 
@@ -37,6 +38,22 @@ async function partsUntil(url: string, until: (p: MjpegPart, all: MjpegPart[]) =
   }).catch(() => {});
   await tested;
   return all.slice(0, accepted);
+}
+
+/** This process's ffmpeg children reading ffmpeg's test pattern (the cameras), from /proc. */
+function cameraChildren(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === process.pid && state !== 'Z' && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('testsrc=')) pids.push(Number(name));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
 }
 
 const placementOf = (p: MjpegPart) => (p.headers['x-placement'] ?? '').split(',').map(Number);
@@ -74,6 +91,39 @@ describe('live framing', () => {
       // inside the picture's place: the network's picture, not the camera
       expect(meanDiff(region(rgb, 52, 17, 56, 56), region(ref, 52, 17, 56, 56))).toBeGreaterThan(30);
       expect(srv.service.get(r.body.id).view().error).toBeNull();
+    } finally {
+      await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
+    }
+  }, 60_000);
+
+  it('a stopped session\'s camera is gone once the stop has answered: its ffmpeg does not read on (the device held)', async () => {
+    const framing = { width: W, height: H, frame: { width: 64, height: 64, x: 48, y: 13 }, color: GREY, camera: { kind: 'testsrc' } };
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], fps: 20, framing });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const s = srv.service.get(r.body.id);
+    await partsUntil(`${srv.base}/v1/live/${r.body.id}/mjpeg`, (_p, all) => all.length >= 3);
+    expect(cameraChildren()).toHaveLength(1);
+    expect((await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`)).status).toBe(200);
+    expect(s.view().state).toBe('stopped');
+    expect(cameraChildren()).toEqual([]);
+  }, 60_000);
+
+  it('a new canvas size keeps the camera behind it: a new reader at the new size', async () => {
+    const framing = { width: W, height: H, frame: { width: 64, height: 64, x: 48, y: 13 }, color: GREY, camera: { kind: 'testsrc' } };
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'file', path: wav }, networks: ['demo-64'], fps: 20, framing });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    try {
+      await partsUntil(`${srv.base}/v1/live/${r.body.id}/mjpeg`, (_p, all) => all.length >= 3);
+      const before = cameraChildren();
+      expect(before).toHaveLength(1);
+      const patched = await api(srv.base, 'PATCH', `/v1/live/${r.body.id}`, { framing: { ...framing, width: 128, height: 72, frame: { width: 64, height: 64, x: 32, y: 4 } } });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      const t0 = Date.now();
+      while (!(cameraChildren().length === 1 && cameraChildren()[0] !== before[0]) && Date.now() - t0 < 5000) await new Promise((res) => setTimeout(res, 50));
+      const now = cameraChildren();
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(before[0]);
+      expect(readFileSync(`/proc/${now[0]}/cmdline`, 'utf8')).toContain('crop=128:72');
     } finally {
       await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`);
     }

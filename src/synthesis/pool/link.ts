@@ -94,7 +94,11 @@ export function startThread(handlers: LinkHandlers, opts: LinkOptions = {}): Wor
 
 export function startProcess(handlers: LinkHandlers, opts: LinkOptions = {}): WorkerLink {
   const entry = opts.entry ?? WORKER_ENTRY;
+  // its own process group: a Ctrl-C at the terminal reaches the daemon alone, whose stop ends the
+  // worker once no frame needs it (sharing the group, it died at once and the pool restarted it
+  // mid-stop). A daemon gone outright closes fd 3, and the worker exits on its end (worker-main.ts)
   const child: ChildProcess = spawn(process.execPath, [...processExecArgv(entry), fileURLToPath(entry)], {
+    detached: true,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env, GANCE_SYNTH_WORKER: 'process', GANCE_SYNTH_TEST_HOOKS: opts.testHooks ? '1' : '0' },
   });
