@@ -9,7 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 export const YieldConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'slow synthesis on a zone whose fans are at full and whose GPUs still near criticalCelsius' }),
-    fullDuty: Type.Number({ minimum: 0.5, maximum: 1, default: 0.95, description: 'zone duty at or above which its fans count as at full' }),
+    fullDuty: Type.Number({ minimum: 0.5, maximum: 1, default: 0.95, description: "share of the most the zone's fans will give (its maxDuty, or the duty its noise budget holds it at) at or above which they count as at full" }),
     startBelowCriticalC: Type.Number({ minimum: 0.5, maximum: 40, default: 6, description: 'yielding starts (or goes a step further) once the zone is within this many degrees of criticalCelsius, its fans at full and still rising' }),
     riseCPerMinute: Type.Number({ minimum: 0, maximum: 60, default: 1, description: 'the zone counts as rising while its temperature climbs faster than this (filtered over riseFilterSeconds)' }),
     riseFilterSeconds: Type.Number({ minimum: 0.5, maximum: 300, default: 10, description: 'time constant of the low-pass on the rise rate (whole-degree sensors)' }),

@@ -43,6 +43,12 @@ export interface YieldInput {
   temperature: number | null;
   /** zone duty commanded, 0..1 */
   duty: number;
+  /**
+   * the most the zone's fans will give now, 0..1 (see dutyCeiling): its maxDuty, or the duty a
+   * noise budget holds it at. fullDuty is a share of it: a zone whose maxDuty is 0.8 (a quiet
+   * mode) never reaches 0.95, and would otherwise never yield and run into critical instead.
+   */
+  ceiling: number;
   /** the zone is in failsafe (its fans at full) */
   failsafe: boolean;
   criticalC: number;
@@ -63,6 +69,14 @@ export function initialYield(): YieldState {
 }
 
 /** speed share of a step: 1 at step 0 */
+/**
+ * The ceiling for YieldInput: the zone's maxDuty, or, while its noise budget holds the duty at or
+ * under its cap (stopped fans included), the duty itself: the controller will not give more.
+ */
+export function dutyCeiling(maxDuty: number, duty: number, budget: { cap: number; bound: boolean } | null | undefined): number {
+  return budget?.bound && duty <= budget.cap + 1e-9 ? duty : maxDuty;
+}
+
 export function speedOf(rules: Pick<YieldRules, 'steps'>, step: number): number {
   return step <= 0 ? 1 : rules.steps[Math.min(step, rules.steps.length) - 1]!;
 }
@@ -89,7 +103,9 @@ export function stepYield(rules: YieldRules, prev: YieldState, input: YieldInput
   }
   const rise = updateRise(rules, prev.rise, now, t);
   const s: YieldState = { ...prev, rise };
-  const fansFull = input.failsafe || input.duty >= rules.fullDuty;
+  // a ceiling that is no number is read as the old fixed full duty, not as fans at full
+  const ceiling = Number.isFinite(input.ceiling) ? Math.max(0, Math.min(1, input.ceiling)) : 1;
+  const fansFull = input.failsafe || input.duty >= rules.fullDuty * ceiling - 1e-9;
   const rising = rise.cPerS * 60 > rules.riseCPerMinute;
   const hot = t >= criticalC - rules.startBelowCriticalC;
   const up = (to: number, reason: string): YieldDecision => {
@@ -108,7 +124,7 @@ export function stepYield(rules: YieldRules, prev: YieldState, input: YieldInput
     return up(last, `${t.toFixed(1)} C rising ${(rise.cPerS * 60).toFixed(1)} C/min would be within ${rules.pauseAboveCriticalMinusC} C of critical ${criticalC} C in ${rules.pauseLeadSeconds} s: last step at once`);
   }
   if (s.step < last && hot && rising && fansFull && now - s.changedAt >= (s.step === 0 ? 0 : rules.stepSeconds)) {
-    return up(s.step + 1, `fans at full (duty ${input.duty.toFixed(2)}) and ${t.toFixed(1)} C rising ${(rise.cPerS * 60).toFixed(1)} C/min within ${rules.startBelowCriticalC} C of critical ${criticalC} C`);
+    return up(s.step + 1, `fans at full (duty ${input.duty.toFixed(2)} of ${ceiling.toFixed(2)}) and ${t.toFixed(1)} C rising ${(rise.cPerS * 60).toFixed(1)} C/min within ${rules.startBelowCriticalC} C of critical ${criticalC} C`);
   }
   if (s.step === 0) {
     // long cool spells at full speed forget old bounces

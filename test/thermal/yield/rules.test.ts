@@ -1,17 +1,17 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { YieldConfig, yieldIssues } from '../../../src/thermal/yield/config.ts';
-import { initialYield, releaseHold, speedOf, stepYield, type YieldInput, type YieldState } from '../../../src/thermal/yield/rules.ts';
+import { dutyCeiling, initialYield, releaseHold, speedOf, stepYield, type YieldInput, type YieldState } from '../../../src/thermal/yield/rules.ts';
 
 const rules = Value.Default(YieldConfig, {}) as YieldConfig;
 const CRIT = 90;
-const at = (now: number, temperature: number | null, duty = 1, failsafe = false): YieldInput => ({ now, temperature, duty, failsafe, criticalC: CRIT });
+const at = (now: number, temperature: number | null, duty = 1, failsafe = false, ceiling = 1): YieldInput => ({ now, temperature, duty, ceiling, failsafe, criticalC: CRIT });
 
 /** feeds a temperature ramp once per second, returns the state after it */
-function ramp(s: YieldState, from: number, to: number, t0: number, seconds: number, duty = 1): { s: YieldState; changes: string[]; t: number } {
+function ramp(s: YieldState, from: number, to: number, t0: number, seconds: number, duty = 1, ceiling = 1): { s: YieldState; changes: string[]; t: number } {
   const changes: string[] = [];
   for (let k = 0; k <= seconds; k++) {
-    const d = stepYield(rules, s, at(t0 + k, from + ((to - from) * k) / seconds, duty));
+    const d = stepYield(rules, s, at(t0 + k, from + ((to - from) * k) / seconds, duty, false, ceiling));
     s = d.state;
     if (d.change) changes.push(`${d.change}@${t0 + k}:${s.step}`);
   }
@@ -33,6 +33,24 @@ describe('yield rules', () => {
     const r = ramp(initialYield(), 70, 88, 0, 60, 0.8);
     expect(r.s.step).toBe(0);
     expect(r.changes).toEqual([]);
+  });
+
+  it('fans held under 0.95 by the zone (maxDuty 0.8, a quiet mode) count as at full at that ceiling: it yields rather than running into critical', () => {
+    const r = ramp(initialYield(), 80, 88, 0, 40, 0.8, 0.8);
+    expect(r.changes[0]).toBe('up@20:1');
+    expect(r.s.step).toBeGreaterThan(0);
+    // still coming up to that ceiling: headroom, no step
+    expect(ramp(initialYield(), 80, 88, 0, 40, 0.7, 0.8).changes).toEqual([]);
+  });
+
+  it('the ceiling is maxDuty, or the duty a binding noise budget holds the fans at (stopped included); a budget floor lifting them is no ceiling', () => {
+    expect(dutyCeiling(0.8, 0.5, null)).toBe(0.8);
+    expect(dutyCeiling(1, 0.5, { cap: 0.9, bound: false })).toBe(1);
+    expect(dutyCeiling(1, 0.4, { cap: 0.4, bound: true })).toBe(0.4);
+    expect(dutyCeiling(1, 0, { cap: 0.1, bound: true })).toBe(0);
+    expect(dutyCeiling(1, 0.6, { cap: 0.3, bound: true })).toBe(1);
+    // a budget-capped zone yields at its capped duty
+    expect(ramp(initialYield(), 80, 88, 0, 40, 0.4, dutyCeiling(1, 0.4, { cap: 0.4, bound: true })).s.step).toBeGreaterThan(0);
   });
 
   it('does not yield at full fans when the zone has levelled off under the start threshold', () => {
