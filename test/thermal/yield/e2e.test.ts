@@ -19,15 +19,28 @@ import type { ThermalView } from '../../../src/thermal/service/view.ts';
 import { addInto, clicks, tone, writeWav } from '../../audio/wav.ts';
 import { tempDir } from '../../render/job-helpers.ts';
 
-const FPS = 24;
+/**
+ * 60 frames a second of track: each render is long (1800 frames, ~11 s at 170 fps, ~18 s at 100),
+ * so the simulated GPU idles between renders (the next one's set-up: 2.5 s on a quiet machine,
+ * ~8 s on a loaded one) a small share of the time; at 24 (720 frames) it idled near half of it
+ * on a loaded machine, and the run without yielding stayed under critical for 150 s.
+ */
+const FPS = 60;
 const SECONDS = 30;
 const FRAMES = FPS * SECONDS;
 /**
  * With yielding, renders of the track follow each other (the next one queued behind the running
  * one) until this much wall time has passed, so the GPU is loaded about as long on a fast machine
- * as on a slow one (one render lasts ~15 s at 50 fps); without, until the zone has passed critical.
+ * as on a slow one; without, until the zone has passed critical.
  */
 const LOAD_SECONDS = 60;
+/**
+ * ...and until it has been given this many times the frames that took the zone past critical
+ * without yielding: a loaded machine renders slower (the simulated GPU heats per frame made) and
+ * idles longer between renders, so wall time alone could give the run with yielding less work
+ * than the one it is compared with, and an easy pass.
+ */
+const WORK_OVER_CRITICAL = 1.5;
 const CRITICAL = 90;
 
 function config(root: string, yieldOn: boolean) {
@@ -74,13 +87,15 @@ interface Run {
   slowdownSeconds: number;
   /** the zone showed a thermal-yield alarm (not a failsafe) in /v1/thermal */
   yieldAlarmSeen: boolean;
+  /** frames made when the zone first read critical; null: it never did */
+  framesAtCritical: number | null;
 }
 
 /**
  * Renders the track (again and again for LOAD_SECONDS), sampling /v1/thermal every 250 ms, until
  * the last render is done and (with yielding) the zone has given every step back.
  */
-async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
+async function runOnce(root: string, yieldOn: boolean, framesToLoad = 0): Promise<Run> {
   const d: Daemon = await createDaemon({ config: config(root, yieldOn), log: pino({ level: 'silent' }) });
   await d.start();
   try {
@@ -90,7 +105,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
     for (let k = 0; k < 40 && (zone(await get()).temperature ?? 0) < 1; k++) await new Promise((r) => setTimeout(r, 250));
     const submit = async () => {
       const res = await d.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['track.wav'], networks: ['demo-64'], latents: { fps: FPS }, output: { preset: 'ultrafast' } } });
-      expect(res.statusCode).toBe(202);
+      expect(res.statusCode, res.body).toBe(202);
       return res.json<RenderJobView>().id;
     };
     const ids = [await submit()];
@@ -104,12 +119,21 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
     let criticalSeconds = 0;
     let slowdownSeconds = 0;
     let last = performance.now();
+    let framesAtCritical: number | null = null;
+    const framesMade = async () => {
+      let n = 0;
+      for (const id of ids) n += (await d.app.inject(`/v1/renders/${id}`)).json<RenderJobView>().framesDone;
+      return n;
+    };
     for (;;) {
       await new Promise((r) => setTimeout(r, 250));
       const v = await get();
       const dt = (performance.now() - last) / 1000;
       last = performance.now();
-      if (v.zones[0]!.temperatures.some((t) => (t.celsius ?? 0) >= CRITICAL)) criticalSeconds += dt;
+      if (v.zones[0]!.temperatures.some((t) => (t.celsius ?? 0) >= CRITICAL)) {
+        criticalSeconds += dt;
+        framesAtCritical ??= await framesMade();
+      }
       if (v.gpus[0]?.throttleReasons.includes('sw_thermal_slowdown')) slowdownSeconds += dt;
       const z = zone(v);
       if (process.env.YIELD_TRACE) console.log(((performance.now() - t0) / 1000).toFixed(1), z.temperature, z.duty, v.gpus[0]?.power, v.yield?.zones[0]?.step, (await d.app.inject(`/v1/renders/${ids.at(-1)}`)).json<RenderJobView>().framesDone, z.alarms.map((a) => a.kind).join());
@@ -118,8 +142,8 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       if (z.alarms.some((a) => a.kind === 'thermal-yield' && !a.failsafe)) yieldAlarmSeen = true;
       if (steps.at(-1) !== step) steps.push(step);
       const job = (await d.app.inject(`/v1/renders/${ids.at(-1)}`)).json<RenderJobView>();
-      // without yielding: on until the zone has passed critical (or 150 s), to show it would
-      const more = yieldOn ? performance.now() - t0 < LOAD_SECONDS * 1000 : peakC < CRITICAL + 1 && performance.now() - t0 < 150_000;
+      // without yielding: on until the zone has passed critical (or 240 s), to show it would
+      const more = yieldOn ? performance.now() - t0 < LOAD_SECONDS * 1000 || ids.length * FRAMES < framesToLoad : peakC < CRITICAL + 1 && performance.now() - t0 < 240_000;
       if (renderDone === null) {
         // the next render waits in the queue behind the running one, so the worker goes on to it
         // at once: the GPU is busy without gaps, on a fast machine as on a slow one
@@ -162,6 +186,7 @@ async function runOnce(root: string, yieldOn: boolean): Promise<Run> {
       criticalSeconds: Math.round(criticalSeconds * 10) / 10,
       slowdownSeconds: Math.round(slowdownSeconds * 10) / 10,
       yieldAlarmSeen,
+      framesAtCritical,
     };
   } finally {
     await d.stop();
@@ -175,12 +200,39 @@ describe('a render yields before the GPU throttles (simulator, real render on th
     writeWav(join(root, 'media', 'track.wav'), 22050, 1, addInto(clicks(22050, SECONDS, 0.25), tone(22050, SECONDS, [220, 330], 0.2)));
 
     const free = await runOnce(root, false);
+
+    // the premise: without yielding this load passes critical, after so many frames
+    expect(free.framesAtCritical, `without yielding the zone peaked at ${free.peakC} C`).not.toBeNull();
+    const held = await runOnce(root, true, WORK_OVER_CRITICAL * free.framesAtCritical!);
+    const figures = {
+      peakWithoutYieldC: Math.round(free.peakC * 10) / 10,
+      peakWithYieldC: Math.round(held.peakC * 10) / 10,
+      criticalC: CRITICAL,
+      secondsAtCriticalWithout: free.criticalSeconds,
+      secondsThrottledWithout: free.slowdownSeconds,
+      secondsThrottledWith: held.slowdownSeconds,
+      renderSecondsWithout: Math.round(free.renderSeconds * 10) / 10,
+      rendersWithout: free.renders,
+      rendersWith: held.renders,
+      fpsWithout: Math.round(free.fps * 10) / 10,
+      secondsYielding: held.yieldingSeconds,
+      secondsPaused: held.pausedSeconds,
+      renderSeconds: Math.round(held.renderSeconds * 10) / 10,
+      fpsWithYield: Math.round(held.fps * 10) / 10,
+      fpsBeforeYield: held.view.yield?.zones[0]?.baselineFps ?? null,
+      events: held.view.yield?.events.map((e) => `${e.step}: ${e.reason}`),
+      steps: held.steps,
+      framesAtCriticalWithout: free.framesAtCritical,
+      framesWith: held.framesDone,
+    };
+    console.log(`thermal yield e2e: ${JSON.stringify(figures)}`);
     expect(free.peakC).toBeGreaterThanOrEqual(CRITICAL + 1);
     expect(free.criticalSeconds).toBeGreaterThan(0);
     expect(free.view.yield).toBeNull();
 
-    const held = await runOnce(root, true);
     expect(held).toMatchObject({ state: 'done', framesDone: FRAMES * held.renders });
+    // with yielding the zone had more work than took it past critical without
+    expect(held.framesDone).toBeGreaterThanOrEqual(WORK_OVER_CRITICAL * free.framesAtCritical!);
     expect(held.peakC).toBeLessThan(CRITICAL);
     expect(held.slowdownSeconds).toBe(0);
     expect(held.yieldAlarmSeen).toBe(true);
@@ -203,24 +255,5 @@ describe('a render yields before the GPU throttles (simulator, real render on th
     writeFileSync(lint, held.metrics);
     execFileSync('sh', ['-c', `promtool check metrics < ${lint}`]);
 
-    const figures = {
-      peakWithoutYieldC: Math.round(free.peakC * 10) / 10,
-      peakWithYieldC: Math.round(held.peakC * 10) / 10,
-      criticalC: CRITICAL,
-      secondsAtCriticalWithout: free.criticalSeconds,
-      secondsThrottledWithout: free.slowdownSeconds,
-      secondsThrottledWith: held.slowdownSeconds,
-      renderSecondsWithout: Math.round(free.renderSeconds * 10) / 10,
-      rendersWithout: free.renders,
-      rendersWith: held.renders,
-      fpsWithout: Math.round(free.fps * 10) / 10,
-      secondsYielding: held.yieldingSeconds,
-      secondsPaused: held.pausedSeconds,
-      renderSeconds: Math.round(held.renderSeconds * 10) / 10,
-      fpsWithYield: Math.round(held.fps * 10) / 10,
-      fpsBeforeYield: y.zones[0]!.baselineFps,
-      steps: held.steps,
-    };
-    console.log(`thermal yield e2e: ${JSON.stringify(figures)}`);
   });
 });
