@@ -42,6 +42,7 @@ import { modesOf, type ModeConfig } from '../modes/config.ts';
 import type { SettingOrigin } from '../modes/layers.ts';
 import type { ZoneTuning } from './tuning.ts';
 import type { ThermalYield } from '../yield/controller.ts';
+import { dutyCeiling } from '../yield/rules.ts';
 
 export { FAILSAFE_REASONS, type FailsafeReason } from './failsafe-rules.ts';
 
@@ -482,6 +483,7 @@ export class ThermalService extends EventEmitter {
         // the hottest GPU as read (the controller sees none in failsafe, yielding still must)
         temperature: s.rt.temps.some((t) => t !== null) ? Math.max(...s.rt.temps.filter((t): t is number => t !== null)) : null,
         duty: s.rt.failsafe ? 1 : (s.rt.out?.duty ?? 1),
+        ceiling: s.rt.failsafe || !s.rt.out ? 1 : dutyCeiling(s.controller.state().config.maxDuty, s.rt.out.duty, s.rt.out.budget),
         failsafe: s.rt.failsafe,
         criticalC: s.controller.state().config.criticalCelsius,
       })),

@@ -9,9 +9,9 @@ import { Type, type Static } from '@sinclair/typebox';
 export const YieldConfig = Type.Object(
   {
     enabled: Type.Boolean({ default: true, description: 'slow synthesis on a zone whose fans are at full and whose GPUs still near criticalCelsius' }),
-    fullDuty: Type.Number({ minimum: 0.5, maximum: 1, default: 0.95, description: 'zone duty at or above which its fans count as at full' }),
+    fullDuty: Type.Number({ minimum: 0.5, maximum: 1, default: 0.95, description: "share of the most the zone's fans will give (its maxDuty, or the duty its noise budget holds it at) at or above which they count as at full" }),
     startBelowCriticalC: Type.Number({ minimum: 0.5, maximum: 40, default: 6, description: 'yielding starts (or goes a step further) once the zone is within this many degrees of criticalCelsius, its fans at full and still rising' }),
-    riseCPerMinute: Type.Number({ minimum: 0, maximum: 60, default: 1, description: 'the zone counts as rising while its temperature climbs faster than this (filtered over riseFilterSeconds)' }),
+    riseCPerMinute: Type.Number({ minimum: 0, maximum: 60, default: 1, description: 'the zone counts as rising while its temperature climbs faster than this: filtered over riseFilterSeconds for the first step, since the step last changed for a further one and the pause lead' }),
     riseFilterSeconds: Type.Number({ minimum: 0.5, maximum: 300, default: 10, description: 'time constant of the low-pass on the rise rate (whole-degree sensors)' }),
     steps: Type.Array(Type.Number({ minimum: 0, maximum: 0.99 }), {
       minItems: 1,
@@ -26,7 +26,7 @@ export const YieldConfig = Type.Object(
       maximum: 60,
       default: 2,
       description:
-        'while yielding, the last step is also taken at once (whatever the dwell) when the zone, rising at its filtered rate, would be within pauseAboveCriticalMinusC of criticalCelsius this many seconds on: what a pause takes to show (a sensor reading, a control tick, the batch in flight), so a fast-rising zone is paused before critical rather than at it',
+        'while yielding, the last step is also taken at once (whatever the dwell) when the zone, rising at its rate since the step last changed, would be within pauseAboveCriticalMinusC of criticalCelsius this many seconds on: what a pause takes to show (a sensor reading, a control tick, the batch in flight), so a fast-rising zone is paused before critical rather than at it',
     }),
     releaseBelowCriticalC: Type.Number({ minimum: 1, maximum: 60, default: 12, description: 'a step is given back once the zone has stayed this many degrees (or more) under criticalCelsius for releaseSeconds: below the start threshold, so the zone cannot pump' }),
     releaseSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 20, description: 'how long the zone must stay cool before each step back' }),

@@ -39,6 +39,8 @@ export interface YieldZoneReading {
   gpus: number[];
   temperature: number | null;
   duty: number;
+  /** the most the zone's fans will give now (rules.ts dutyCeiling) */
+  ceiling: number;
   failsafe: boolean;
   criticalC: number;
 }
@@ -170,7 +172,7 @@ export class ThermalYield {
       }
       z.lastAt = now;
       if (z.s.step === 0) this.observeBaseline(z);
-      const d = stepYield(this.cfg, z.s, { now, temperature: r.temperature, duty: r.duty, failsafe: r.failsafe, criticalC: r.criticalC });
+      const d = stepYield(this.cfg, z.s, { now, temperature: r.temperature, duty: r.duty, ceiling: r.ceiling, failsafe: r.failsafe, criticalC: r.criticalC });
       z.s = d.state;
       if (!d.change) {
         if (z.s.step > 0) z.reason = d.reason;

@@ -11,7 +11,7 @@ import { ThermalYield, type YieldZoneReading } from '../../../src/thermal/yield/
 import { YieldConfig } from '../../../src/thermal/yield/config.ts';
 
 const cfg = { ...(Value.Default(YieldConfig, {}) as YieldConfig), stepSeconds: 5, releaseSeconds: 5 };
-const reading = (temperature: number, duty = 1): YieldZoneReading => ({ id: 'z', gpus: [0, 1], temperature, duty, failsafe: false, criticalC: 90 });
+const reading = (temperature: number, duty = 1): YieldZoneReading => ({ id: 'z', gpus: [0, 1], temperature, duty, ceiling: 1, failsafe: false, criticalC: 90 });
 
 describe('yield controller', () => {
   it('slows renders to a share of their speed, pauses them last, caps live fps, and lifts it all on recovery and at stop', async () => {

@@ -37,7 +37,7 @@ const cfg = (o: Partial<YieldConfig['powerLimit']> = {}) => {
   return c;
 };
 
-const reading = (temperature: number, duty = 1): YieldZoneReading => ({ id: 'z', gpus: [1], temperature, duty, failsafe: false, criticalC: 90 });
+const reading = (temperature: number, duty = 1): YieldZoneReading => ({ id: 'z', gpus: [1], temperature, duty, ceiling: 1, failsafe: false, criticalC: 90 });
 
 describe('nvidia-smi power limit', () => {
   it('reads the limits and sets one through nvidia-smi found on PATH', async () => {

@@ -1,17 +1,17 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { YieldConfig, yieldIssues } from '../../../src/thermal/yield/config.ts';
-import { initialYield, releaseHold, speedOf, stepYield, type YieldInput, type YieldState } from '../../../src/thermal/yield/rules.ts';
+import { dutyCeiling, initialYield, releaseHold, speedOf, stepYield, type YieldInput, type YieldState } from '../../../src/thermal/yield/rules.ts';
 
 const rules = Value.Default(YieldConfig, {}) as YieldConfig;
 const CRIT = 90;
-const at = (now: number, temperature: number | null, duty = 1, failsafe = false): YieldInput => ({ now, temperature, duty, failsafe, criticalC: CRIT });
+const at = (now: number, temperature: number | null, duty = 1, failsafe = false, ceiling = 1): YieldInput => ({ now, temperature, duty, ceiling, failsafe, criticalC: CRIT });
 
 /** feeds a temperature ramp once per second, returns the state after it */
-function ramp(s: YieldState, from: number, to: number, t0: number, seconds: number, duty = 1): { s: YieldState; changes: string[]; t: number } {
+function ramp(s: YieldState, from: number, to: number, t0: number, seconds: number, duty = 1, ceiling = 1): { s: YieldState; changes: string[]; t: number } {
   const changes: string[] = [];
   for (let k = 0; k <= seconds; k++) {
-    const d = stepYield(rules, s, at(t0 + k, from + ((to - from) * k) / seconds, duty));
+    const d = stepYield(rules, s, at(t0 + k, from + ((to - from) * k) / seconds, duty, false, ceiling));
     s = d.state;
     if (d.change) changes.push(`${d.change}@${t0 + k}:${s.step}`);
   }
@@ -33,6 +33,24 @@ describe('yield rules', () => {
     const r = ramp(initialYield(), 70, 88, 0, 60, 0.8);
     expect(r.s.step).toBe(0);
     expect(r.changes).toEqual([]);
+  });
+
+  it('fans held under 0.95 by the zone (maxDuty 0.8, a quiet mode) count as at full at that ceiling: it yields rather than running into critical', () => {
+    const r = ramp(initialYield(), 80, 88, 0, 40, 0.8, 0.8);
+    expect(r.changes[0]).toBe('up@20:1');
+    expect(r.s.step).toBeGreaterThan(0);
+    // still coming up to that ceiling: headroom, no step
+    expect(ramp(initialYield(), 80, 88, 0, 40, 0.7, 0.8).changes).toEqual([]);
+  });
+
+  it('the ceiling is maxDuty, or the duty a binding noise budget holds the fans at (stopped included); a budget floor lifting them is no ceiling', () => {
+    expect(dutyCeiling(0.8, 0.5, null)).toBe(0.8);
+    expect(dutyCeiling(1, 0.5, { cap: 0.9, bound: false })).toBe(1);
+    expect(dutyCeiling(1, 0.4, { cap: 0.4, bound: true })).toBe(0.4);
+    expect(dutyCeiling(1, 0, { cap: 0.1, bound: true })).toBe(0);
+    expect(dutyCeiling(1, 0.6, { cap: 0.3, bound: true })).toBe(1);
+    // a budget-capped zone yields at its capped duty
+    expect(ramp(initialYield(), 80, 88, 0, 40, 0.4, dutyCeiling(1, 0.4, { cap: 0.4, bound: true })).s.step).toBeGreaterThan(0);
   });
 
   it('does not yield at full fans when the zone has levelled off under the start threshold', () => {
@@ -57,9 +75,10 @@ describe('yield rules', () => {
   });
 
   it('while yielding, a zone rising fast enough to be at the pause threshold within pauseLeadSeconds is paused at once; a slow one waits its dwell', () => {
-    // step 1 taken at 85 C, then 3 C/s (a fast heatsink): at 85.6 C it would be at 91.6 C in 2 s
+    // step 1 taken at 85 C, then 3 C/s (a fast heatsink): at 86.8 C, 1.8 C over the (at least 1 s)
+    // since the step, it would be at 90.4 C in 2 s
     const fast = (cPerS: number) => {
-      let s: YieldState = { ...initialYield(), step: 1, changedAt: 10, rise: { t: 10, temperature: 85, cPerS } };
+      let s: YieldState = { ...initialYield(), step: 1, changedAt: 10, stepC: 85, rise: { t: 10, temperature: 85, cPerS: 0 } };
       const changes: string[] = [];
       for (let k = 1; k <= 4; k++) {
         const d = stepYield(rules, s, at(10 + k * 0.2, 85 + cPerS * k * 0.2));
@@ -70,12 +89,36 @@ describe('yield rules', () => {
     };
     const quick = fast(3);
     expect(quick).toHaveLength(1);
-    expect(quick[0]).toMatch(/^up@1:3:85\.6 C rising .* would be within 1 C of critical 90 C in 2 s: last step at once$/);
+    expect(quick[0]).toMatch(/^up@3:3:86\.8 C rising 108\.0 C\/min would be within 1 C of critical 90 C in 2 s: last step at once$/);
     // 1 C/min (a slow heatsink) is nowhere near: the step keeps its dwell
     expect(fast(1 / 60)).toEqual([]);
     // before the first step the rate alone does not pause (the fans may still be coming up)
     const d = stepYield(rules, { ...initialYield(), rise: { t: 0, temperature: 85, cPerS: 3 } }, at(0.2, 85.6, 0.8));
     expect(d.change).toBeNull();
+  });
+
+  it('a step that levelled the zone off is not followed by the next step or the pause, though the rise before it would still show in a filter running on', () => {
+    // 1.8 C/s from 66 C (a fast heatsink): step 1 at 84 C, after which the zone holds there
+    let s = initialYield();
+    const changes: string[] = [];
+    const feed = (from: number, cPerS: number, t0: number, seconds: number) => {
+      for (let k = 0; k * 0.25 <= seconds; k++) {
+        const d = stepYield(rules, s, at(t0 + k * 0.25, Math.min(from + cPerS * k * 0.25, 84)));
+        s = d.state;
+        if (d.change) changes.push(`${d.change}@${t0 + k * 0.25}:${s.step}`);
+      }
+    };
+    feed(66, 1.8, 0, 10);
+    expect(changes).toEqual(['up@10:1']);
+    feed(84, 0, 10.25, 60);
+    expect(changes).toEqual(['up@10:1']);
+    // one that rises again after it takes the next step at once (the dwell is long past)
+    for (let k = 1; k <= 8; k++) {
+      const d = stepYield(rules, s, at(70.25 + k * 0.25, 84 + k * 0.125));
+      s = d.state;
+      if (d.change) changes.push(`${d.change}@${70.25 + k * 0.25}:${s.step}`);
+    }
+    expect(changes).toEqual(['up@10:1', 'up@70.75:2']);
   });
 
   it('in failsafe the fans count as full; a missing reading holds the step', () => {
