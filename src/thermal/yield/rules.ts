@@ -71,7 +71,6 @@ export function initialYield(): YieldState {
   return { step: 0, changedAt: -Infinity, coolSince: null, releasedAt: null, bounces: 0, rise: null, stepC: null };
 }
 
-/** speed share of a step: 1 at step 0 */
 /**
  * The ceiling for YieldInput: the zone's maxDuty, or, while its noise budget holds the duty at or
  * under its cap (stopped fans included), the duty itself: the controller will not give more.
@@ -80,6 +79,7 @@ export function dutyCeiling(maxDuty: number, duty: number, budget: { cap: number
   return budget?.bound && duty <= budget.cap + 1e-9 ? duty : maxDuty;
 }
 
+/** speed share of a step: 1 at step 0 */
 export function speedOf(rules: Pick<YieldRules, 'steps'>, step: number): number {
   return step <= 0 ? 1 : rules.steps[Math.min(step, rules.steps.length) - 1]!;
 }
