@@ -5,8 +5,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * The project's one way of taking a lock file: daemon.lock (one daemon per state directory) and
- * withFileLock (saves of one state file taking turns) both take theirs here.
+ * The project's one way of taking a lock file: daemon.lock (one daemon per state directory),
+ * withFileLock (saves of one state file taking turns) and render.lock (one render per work folder)
+ * all take theirs here.
  */
 
 export interface Holder {
@@ -66,6 +67,29 @@ const readOr = (p: string) =>
     throw new Error(`cannot read ${p}: ${code(err) ?? (err as Error).message}`);
   });
 
+/**
+ * How one kind of lock file spells its holder. Locks of one kind are all read and written in that
+ * kind's format (their takeover guards too); render.lock keeps the lines older gances read.
+ */
+export interface LockFormat {
+  write(holder: Holder & { id: string }): string;
+  /** the holder a lock names; undefined for one that names none (not a lock of this kind), taken over */
+  read(text: string): Holder | undefined;
+}
+
+/** daemon.lock's and withFileLock's: the holder as one JSON line */
+export const jsonLockFormat: LockFormat = {
+  write: (holder) => `${JSON.stringify(holder)}\n`,
+  read(text) {
+    try {
+      const holder = JSON.parse(text) as Holder | null;
+      return typeof holder === 'object' && holder !== null ? holder : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
 /** This process's claim on one lock file, written whole beside it before any attempt. */
 export interface LockClaim {
   readonly path: string;
@@ -73,17 +97,18 @@ export interface LockClaim {
   readonly text: string;
   readonly id: string;
   readonly tmp: string;
+  readonly format: LockFormat;
 }
 
-export async function writeClaim(path: string): Promise<LockClaim> {
+export async function writeClaim(path: string, format: LockFormat = jsonLockFormat): Promise<LockClaim> {
   const id = randomUUID();
-  const text = `${JSON.stringify({ pid: process.pid, start: processStart(process.pid), boot: bootId(), id } satisfies Holder)}\n`;
+  const text = format.write({ pid: process.pid, start: processStart(process.pid), boot: bootId(), id });
   const tmp = `${path}.${id}.tmp`;
   await writeFile(tmp, text);
   // readable by any user who can reach the folder (an operator's check, a root-run daemon's lock
   // read by the service): it holds only a pid. Set on the file linked into place, whatever the umask.
   await chmod(tmp, 0o644);
-  return { path, text, id, tmp };
+  return { path, text, id, tmp, format };
 }
 
 export interface Held {
@@ -120,13 +145,10 @@ async function attemptAt(path: string, claim: LockClaim, retakeOwn: boolean): Pr
     }
     const found = await readOr(path);
     if (found === undefined) continue; // released in between
-    let holder: Holder | undefined;
-    try {
-      holder = JSON.parse(found) as Holder;
-    } catch {
-      holder = undefined;
-    }
-    if (holder !== undefined && typeof holder.pid === 'number' && !(retakeOwn && holder.pid === process.pid) && holderAlive(holder)) return { holder, found };
+    const holder = claim.format.read(found);
+    // pid 0 or -1 is no process: kill(pid, 0) would succeed on a whole group and never let the lock go
+    const named = holder !== undefined && Number.isInteger(holder.pid) && holder.pid > 0;
+    if (named && !(retakeOwn && holder.pid === process.pid) && holderAlive(holder)) return { holder, found };
     const busy = await removeStale(path, found, claim);
     if (busy === undefined) continue;
     // a takeover is a few file operations: wait for it rather than name a process that may lose

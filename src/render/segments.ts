@@ -4,11 +4,11 @@
  * under its own name is complete. A state file holds the fingerprint of what the segments were
  * made from; a run with another fingerprint starts afresh rather than join unrelated frames.
  */
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { PLACING_FILE } from './publish.ts';
 import { RenderFailure } from './types.ts';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { attemptLock, releaseSync, writeClaim, type Held, type LockFormat } from '../lifecycle/file-lock.ts';
 import type { RenderOutput } from './spec.ts';
 import { SYNTHESIS_FILE } from './synthesis-record.ts';
 
@@ -108,64 +108,55 @@ export async function clearWorkDir(dir: string): Promise<void> {
 /** work folders this process renders in (a pid in the lock file cannot tell two renders of one daemon apart) */
 const held = new Set<string>();
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-let bootId: string | null | undefined;
-
 /**
- * Which process `pid` is, beyond its number: the boot and its start time (Linux /proc; null
- * elsewhere). After a power loss the pid in a lock names whatever process has it in the new boot,
- * often a live one (the daemon starts at about the same point of every boot), and the resumed
- * render failed as "in use by another render"; within a boot a pid is reused after a kill too.
+ * render.lock's lines, as older gances write and read them: the pid, then "BOOT_ID START" where
+ * /proc tells them (empty elsewhere), then the lock's own id, which older gances ignore. The id
+ * makes each lock's content its own: a stale lock is removed under a guard named after it
+ * (file-lock.ts), and without /proc two lives of one pid would write the same content.
  */
-function processIdentity(pid: number): string | null {
-  try {
-    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the fields after the command name (which may hold spaces and parentheses): state is field 3, starttime 22
-    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return start === undefined ? null : `${bootId} ${start}`;
-  } catch {
-    bootId ??= null;
-    return null;
-  }
-}
+export const renderLockFormat: LockFormat = {
+  write: (h) => `${h.pid}\n${h.boot !== undefined && h.start !== undefined ? `${h.boot} ${h.start}` : ''}\n${h.id}\n`,
+  read(text) {
+    const [first = '', who = '', id = ''] = text.split('\n').map((l) => l.trim());
+    const pid = Number(first);
+    if (first === '' || !Number.isInteger(pid)) return undefined;
+    // a lock without an identity (an older gance, no /proc) goes by the pid alone
+    if (who === '') return { pid, ...(id === '' ? {} : { id }) };
+    const [boot, start, ...rest] = who.split(' ');
+    // an identity that is not one matches no process: the lock is stale, as older gances judged it
+    if (boot === undefined || start === undefined || rest.length > 0) return undefined;
+    return { pid, boot, start, ...(id === '' ? {} : { id }) };
+  },
+};
 
 /**
  * One render at a time in a work folder: a second would delete the first's segment in progress
- * and interleave its own. The lock names the process (its pid, then its identity where known);
- * one left by a process that is gone (killed, or the machine restarted) is taken over. Returns
- * the release.
+ * and interleave its own. The lock names the process (its pid, then its boot and start time where
+ * known; renderLockFormat), made whole in one step and taken over, when its process is gone
+ * (killed, or the machine restarted), by one contender only: file-lock.ts. Returns the release.
  */
 export async function lockWorkDir(dir: string): Promise<() => Promise<void>> {
-  await mkdir(dir, { recursive: true });
-  const lock = join(dir, LOCK_FILE);
-  if (held.has(dir)) throw new RenderFailure('bad-input', `work folder ${dir}: another render of this process is using it`);
-  for (let attempt = 0; ; attempt++) {
+  const key = resolve(dir);
+  if (held.has(key)) throw new RenderFailure('bad-input', `work folder ${dir}: another render of this process is using it`);
+  // before the first await: two renders of this process starting at once both passed the check
+  // otherwise, and each takes a lock naming this process for its own leftover (retakeOwn)
+  held.add(key);
+  try {
+    await mkdir(dir, { recursive: true });
+    const claim = await writeClaim(join(dir, LOCK_FILE), renderLockFormat);
+    let busy: Held | null;
     try {
-      const me = processIdentity(process.pid);
-      await writeFile(lock, `${process.pid}\n${me === null ? '' : `${me}\n`}`, { flag: 'wx' });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
-      const [first, who] = (await readFile(lock, 'utf8').catch(() => '')).split('\n').map((l) => l.trim());
-      const pid = Number(first);
-      // a lock without an identity (an older gance, no /proc) goes by the pid alone
-      const same = (): boolean => !who || processIdentity(pid) === who;
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) && same()) throw new RenderFailure('bad-input', `work folder ${dir}: in use by another render (process ${pid})`);
-      await rm(lock, { force: true });
+      busy = await attemptLock(claim, { retakeOwn: true });
+    } finally {
+      await rm(claim.tmp, { force: true });
     }
+    if (busy !== null) throw new RenderFailure('bad-input', `work folder ${dir}: in use by another render (process ${busy.holder.pid})`);
+    return async () => {
+      held.delete(key);
+      releaseSync(claim);
+    };
+  } catch (err) {
+    held.delete(key);
+    throw err;
   }
-  held.add(dir);
-  return async () => {
-    held.delete(dir);
-    await rm(lock, { force: true });
-  };
 }

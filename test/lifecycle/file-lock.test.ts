@@ -98,9 +98,10 @@ describe('withFileLock', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
     const path = join(dir, 'x.lock');
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
-    for (const left of [JSON.stringify({ pid: dead, start: 'gone' }), '{"pid":']) {
+    // pid 0 or -1: kill(pid, 0) succeeds on a whole process group, and such a lock was waited on for good
+    for (const left of [JSON.stringify({ pid: dead, start: 'gone' }), '{"pid":', 'null', '{"pid":0}', '{"pid":-1}']) {
       writeFileSync(path, left);
-      expect(await withFileLock(path, async () => readdirSync(dir))).toEqual(['x.lock']);
+      expect(await withFileLock(path, async () => readdirSync(dir), { waitMs: 200 })).toEqual(['x.lock']);
       expect(readdirSync(dir)).toEqual([]);
     }
   });

@@ -16,7 +16,8 @@ describe('work folder lock', () => {
   it('records this process with its identity and removes the lock on release', async () => {
     const dir = tempDir();
     const release = await lockWorkDir(dir);
-    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n${identity(process.pid)}\n`);
+    // the lines older gances read, then the lock's own id
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toMatch(new RegExp(`^${process.pid}\\n${identity(process.pid)}\\n[0-9a-f-]{36}\\n$`));
     await release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
@@ -34,7 +35,24 @@ describe('work folder lock', () => {
     // the killed daemon's pid, now some live process's: its boot or its start time differ
     writeFileSync(join(dir, LOCK_FILE), `${process.ppid}\n00000000-0000-0000-0000-000000000000 12345\n`);
     const release = await lockWorkDir(dir);
-    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n${identity(process.pid)}\n`);
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8').split('\n').slice(0, 2)).toEqual([`${process.pid}`, identity(process.pid)]);
     await release();
+  });
+
+  it('two renders of this process starting at once on one folder, however spelled: the second is refused', async () => {
+    const dir = tempDir();
+    const [a, b] = await Promise.allSettled([lockWorkDir(dir), lockWorkDir(`${dir}/.`)]);
+    expect(a.status).toBe('fulfilled');
+    expect(b.status === 'rejected' && (b.reason as Error).message).toBe(`work folder ${dir}/.: another render of this process is using it`);
+    await (a as PromiseFulfilledResult<() => Promise<void>>).value();
+  });
+
+  it('the release leaves alone a lock that is no longer this render\'s', async () => {
+    const dir = tempDir();
+    const release = await lockWorkDir(dir);
+    const other = `${process.ppid}\n${identity(process.ppid)}\n`;
+    writeFileSync(join(dir, LOCK_FILE), other);
+    await release();
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe(other);
   });
 });
