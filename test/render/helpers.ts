@@ -21,11 +21,9 @@ export function testConfig(workers = 1, output: Config['synthesis']['output'] = 
   return c;
 }
 
-export function localRenderer(o: { workers?: number; workerSpecs?: Config['synthesis']['workers']; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string; output?: 'frames' | 'image' } = {}): LocalRenderer {
-  const config = testConfig(o.workers, o.output);
-  if (o.workerSpecs) config.synthesis.workers = o.workerSpecs;
+export function localRenderer(o: { workers?: number; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string; output?: 'frames' | 'image' } = {}): LocalRenderer {
   return createLocalRenderer({
-    config,
+    config: testConfig(o.workers, o.output),
     log: pino({ level: 'silent' }),
     testHooks: true,
     ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}),
