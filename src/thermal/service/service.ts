@@ -167,7 +167,10 @@ export class ThermalService extends EventEmitter {
   private readonly onLoadEnd = (e: { source: string }) => this.music.end(e.source);
   private readonly onSample = (smp: GpuSample) => {
     if (this.sampleForcesFailsafe(smp) || this.firstReading(smp)) this.judgeSoon();
+    this.noteUnzoned(smp);
   };
+  /** GPUs the sensors report that no zone controls, warned of once each */
+  private readonly unzonedWarned = new Set<number>();
   private readonly onSourceRunning = (up: boolean) => {
     // down: zones not yet at full go there; up again: zones held at full for it may come down
     if ([...this.zones.values()].some((z) => z.rt.failsafe === up)) this.judgeSoon();
@@ -385,6 +388,27 @@ export class ThermalService extends EventEmitter {
       if (gpus.some((g) => missing!.has(g))) return true;
     }
     return false;
+  }
+
+  /**
+   * A GPU the sensors report but no zone lists: its temperature drives no fans (a zone's gpus
+   * mistyped, e.g. [0] twice on a K80, leaves its other die uncontrolled under the shroud). Said
+   * once per GPU, with its name, so the log shows it at start rather than after an overheat.
+   */
+  private noteUnzoned(smp: GpuSample): void {
+    if (this.unzonedWarned.has(smp.index) || this.zonesOf(smp.index).length) return;
+    this.unzonedWarned.add(smp.index);
+    const info = this.gpuInfo().get(smp.index);
+    const zones = [...this.zones.values()].map((z) => `${z.config.id}: [${z.config.gpus.join(', ')}]`).join('; ');
+    this.opts.log.warn(
+      { gpu: smp.index, uuid: smp.uuid, name: info?.name, celsius: smp.temperatureC },
+      `GPU ${smp.index}${info?.name ? ` (${info.name})` : ''} is in no zone: its temperature (${smp.temperatureC ?? 'n/a'} C) drives no fans. Add it to a zone's gpus in thermal.zones (now ${zones}) if it sits under the cooler`,
+    );
+  }
+
+  /** ids of the zones that list this GPU */
+  zonesOf(gpu: number): string[] {
+    return [...this.zones.values()].filter((z) => z.config.gpus.includes(gpu)).map((z) => z.config.id);
   }
 
   /** The first usable temperature of a zone GPU since start: its zone has waited at full fans for it. */

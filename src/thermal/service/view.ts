@@ -105,6 +105,7 @@ export const GpuView = Type.Object({
   ageSeconds: Type.Number(),
   missing: Type.Boolean(),
   source: Type.String(),
+  zones: Type.Array(Type.String(), { description: 'ids of the zones this GPU drives; empty: in no zone, its temperature drives no fans' }),
 });
 
 export const ThermalView = Type.Object({
@@ -216,6 +217,7 @@ export function thermalView(service: ThermalService): ThermalView {
         ageSeconds: round((now - s.receivedAt) / 1000, 3),
         missing: missing.has(s.index),
         source: s.source,
+        zones: service.zonesOf(s.index),
       })),
     thermistors: cs?.thermistors ?? [],
     sensors: { source: service.source.kind, running: st.running, restarts: st.restarts, failedSamples: st.failedSamples, reasonsField: st.reasonsField, lastError: st.lastError, staleAfterMs: service.config.sensors.staleAfterMs },

@@ -48,6 +48,8 @@ export interface HarnessOptions {
   stateDir?: string;
   controllerFactory?: ThermalServiceOptions['controllerFactory'];
   start?: boolean;
+  /** GPUs on the simulated rig that no zone lists (still air: under no fan) */
+  unzonedGpus?: number[];
 }
 
 export type Harness = Awaited<ReturnType<typeof harness>>;
@@ -86,7 +88,7 @@ export async function harness(opts: HarnessOptions = {}) {
     }),
   );
   const t = config.thermal;
-  const rig = new SimRig({ plant: plantConfigFor(config.cooler.fans, t.zones, 30), profile: opts.profile ?? 'idle' });
+  const rig = new SimRig({ plant: plantConfigFor(config.cooler.fans, [...t.zones, ...(opts.unzonedGpus ?? []).map((g) => ({ gpus: [g], fans: [] }))], 30), profile: opts.profile ?? 'idle' });
   let cooler: Cooler;
   if (opts.coolerFactory) cooler = await opts.coolerFactory(config.cooler);
   else {

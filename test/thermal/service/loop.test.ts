@@ -108,6 +108,25 @@ describe('thermal control loop', () => {
     expect((await h.app.inject('/readyz')).statusCode).toBe(200);
   });
 
+  it('says once, by name, that a GPU the sensors report is in no zone, and shows which zones each GPU drives', async () => {
+    h = await harness({ unzonedGpus: [1] });
+    await untilAsync('both GPUs sampled', async () => (await h!.state()).gpus.length === 2);
+    const gpus = (await h.state()).gpus;
+    expect(gpus.map((g) => [g.index, g.zones])).toEqual([
+      [0, ['gpu0']],
+      [1, []],
+    ]);
+    const warned = h.logs.filter((l) => /GPU 1\b.* is in no zone: its temperature \(\d+ C\) drives no fans/.test(l.msg));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 40, gpu: 1 });
+    expect(warned[0]!.msg).toContain('gpu0: [0]');
+    // the zone GPU is never called unzoned; the unzoned one is said once however many samples come
+    await untilAsync('more samples', async () => h!.logs.filter((l) => l.msg === 'first GPU sample').length === 1 && (await h!.state()).gpus.every((g) => g.ageSeconds < 0.5));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.logs.filter((l) => /is in no zone/.test(l.msg))).toHaveLength(1);
+    expect(h.logs.some((l) => /GPU 0\b.* is in no zone/.test(l.msg))).toBe(false);
+  });
+
   it('passes load hints from the event bus to the controllers (feed-forward leads the load)', async () => {
     // (the die within 20 C of the setpoint: far under it, a hinted load's term comes in as the die nears, see the zone tests)
     h = await harness({ zone: { mode: 'pid', pid: { setpoint: 50 }, feedForward: { enabled: true, headroomCelsius: 0 } } });
