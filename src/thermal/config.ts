@@ -52,7 +52,7 @@ export const PidConfig = Type.Object(
       minimum: 0,
       maximum: 20,
       default: 1,
-      description: 'the integral rises only while the die itself (the reading low-passed by measurementFilterSeconds) is within this band of the setpoint or above it: the slow fall filter cannot wind it up after an overshoot; 0: off',
+      description: 'the integral rises only on what the die itself (the reading low-passed by measurementFilterSeconds) shows over the setpoint, times (1 + this / sensorResolutionCelsius): nothing while it reads at or under the setpoint, so the slow fall filter cannot wind it up after an overshoot or after one whole-degree step over the setpoint; 0: off',
     }),
   },
   { additionalProperties: false, default: {} },

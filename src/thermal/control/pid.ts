@@ -48,10 +48,17 @@ export interface PidGains {
   /**
    * The integral rises only on the part of the error the die still has: while the slow fall filter
    * holds the measured temperature above a fast one (measurementFilterSeconds both ways), the error
-   * it integrates upward is capped at (fast + this band - setpoint), never below 0. After an
-   * overshoot the die falls back below the setpoint minutes before the fall filter does; without
-   * this the integral kept rising all that while. The integral is not pulled down by the cap (the
-   * trim it holds is still needed by the next load). 0/undefined: off.
+   * it integrates upward is capped at (1 + band / sensorResolutionCelsius) times what the fast one
+   * shows over the setpoint: nothing while the die reads at or under it; a whole step over it, the
+   * step plus the band (as the cap of fast + band - setpoint this was before). After an overshoot
+   * the die falls back below the setpoint minutes before the fall filter does; without this the
+   * integral kept rising all that while. The cap scales to 0 rather than stopping at the band: with
+   * whole-degree readings a die at the top of the setpoint's degree reads a step hot for seconds now
+   * and then, the fall filter kept that for ten minutes, and under the band's cap the integral took
+   * ~0.03 duty out of each such step (the die was driven a degree down, to creep back up: its peak at
+   * setpoint + 0.5, its mean near the setpoint, louder at that peak than a curve sitting at it). The
+   * integral is not pulled down by the cap (the trim it holds is still needed by the next load).
+   * 0/undefined: off.
    */
   integralBandCelsius?: number;
 }
@@ -229,8 +236,8 @@ export function createPid(initial: PidGains): Pid {
       else fast += lowPass(dt, gains.measurementFilterSeconds ?? 0) * (raw - fast);
       const error = pv - setpoint;
       const band = gains.integralBandCelsius ?? 0;
-      // integrate upward no more than the fast temperature (plus the band) is above the setpoint
-      const errorI = band > 0 && error > 0 && !periodic ? Math.min(error, Math.max(0, fast + band - setpoint)) : error;
+      // integrate upward no more than the fast temperature (with the band) is above the setpoint
+      const errorI = band > 0 && error > 0 && !periodic ? Math.min(error, Math.max(0, fast - setpoint) * (1 + band / (gains.sensorResolutionCelsius ?? 1))) : error;
 
       const p = gains.kp * error;
       const d = gains.kd * slope;

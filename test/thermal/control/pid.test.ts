@@ -163,6 +163,21 @@ describe('pid: the integral and the slow fall filter (issue 14)', () => {
     expect(run(false).p).toBeGreaterThan(-0.018 * 0.15);
   });
 
+  it('one whole-degree step over the setpoint winds the integral up by a few seconds of error, not by the fall filter\'s ten minutes', () => {
+    // a die at the top of the setpoint's degree crosses setpoint + 0.5 and reads a degree hot for 5 s
+    const pid = createPid(gains({ kp: 0.018, ki: 0.001, kd: 0, measurementFilterSeconds: 15, measurementFallSeconds: 600, peakHoldSeconds: 45, sensorResolutionCelsius: 1, closingSeconds: 0, integralBandCelsius: 1 }));
+    const step = (first: boolean, m: number) => pid.step({ dt: first ? 0 : 0.2, measurement: m, setpoint: 80, ff: 0.45, constrain: clamp01 });
+    step(true, 80);
+    for (let k = 0; k < 1500; k++) step(false, 80);
+    const before = pid.integral;
+    for (let k = 0; k < 25; k++) step(false, 81);
+    for (let k = 0; k < 3000; k++) step(false, 80);
+    // the fall filter still holds P's temperature over the setpoint after 10 minutes
+    expect(pid.measurement!).toBeGreaterThan(80.1);
+    // what the die showed over the setpoint: at most ~0.5 C for the 5 s and the peak hold's 45 s (+ the fast filter's lag)
+    expect(pid.integral - before).toBeLessThan(0.001 * 0.5 * (5 + 45 + 30));
+  });
+
   it('still integrates up while the die itself is above the setpoint', () => {
     const pid = createPid(gains({ kp: 0.018, ki: 0.004, kd: 0, measurementFilterSeconds: 15, measurementFallSeconds: 600, closingSeconds: 0, integralBandCelsius: 1 }));
     let r = pid.step({ dt: 0, measurement: 80, setpoint: 78, ff: 0, constrain: clamp01 });
