@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { ApiPlugin } from '../api/app.ts';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
+import { describeWorker } from '../render/synthesis-record.ts';
 import { call as daemonCall, daemonAddress } from './daemon-api.ts';
 
 interface LiveFlags {
@@ -60,6 +61,24 @@ export function statusLine(v: View): string {
 }
 
 /**
+ * What synthesizes the session, on stderr as `gance render` says it (`synthesis:`, `warning:`
+ * lines): at the start, and again whenever it changes (a worker that died, came back, fell back
+ * to the CPU), so a performer sees that frames now come from the CPU.
+ */
+export function synthesisTeller(write: (line: string) => void): (v: View) => void {
+  let last = '';
+  return (v) => {
+    const s = v.synthesis;
+    if (s === null) return;
+    const lines = [`synthesis: ${s.workers.length === 0 ? 'no worker serves the showing networks' : s.workers.map(describeWorker).join('; ')}`, ...s.warnings.map((w) => `warning: ${w}`)];
+    const text = lines.join('\n');
+    if (text === last) return;
+    last = text;
+    write(`${text}\n`);
+  };
+}
+
+/**
  * The session's body. In this process paths are taken from here; for a daemon they go as given:
  * names under its render.mediaRoot (audio, projection) and render.outputRoot (--out files).
  */
@@ -107,9 +126,15 @@ async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
   const started = await call('POST', '/v1/live', startBody(flags, networks, false));
   process.stdout.write(`live session ${started.id} on ${url}: ${flags.audio} -> ${started.networks.join(', ')} at ${started.fps} fps\nmjpeg ${url}/v1/live/${started.id}/mjpeg\npage ${url}/v1/live/${started.id}/page\n`);
   const tty = process.stdout.isTTY === true;
+  // on a terminal the lines go above the status line being rewritten in place
+  const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t));
+  tell(started);
   const timer = setInterval(() => {
     call('GET', `/v1/live/${started.id}`).then(
-      (v) => process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`),
+      (v) => {
+        tell(v);
+        process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`);
+      },
       (e: Error) => process.stderr.write(`${e.message}\n`),
     );
   }, 1000);
@@ -169,7 +194,14 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
       const base = await app.listen({ host: flags.host, port: flags.mjpeg });
       process.stdout.write(`mjpeg ${base}/v1/live/${session.id}/mjpeg\npage ${base}/v1/live/${session.id}/page\nmetrics ${base}/metrics\n`);
     }
-    timer = setInterval(() => process.stdout.write(tty ? `\r\x1b[K${statusLine(session.view())}` : `${statusLine(session.view())}\n`), 1000);
+    // on a terminal the lines go above the status line being rewritten in place
+    const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t));
+    tell(session.view());
+    timer = setInterval(() => {
+      const v = session.view();
+      tell(v);
+      process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`);
+    }, 1000);
     const stop = new Promise<void>((r) => done.signal.addEventListener('abort', () => r(), { once: true }));
     const limit = flags.for !== undefined ? new Promise<void>((r) => setTimeout(r, flags.for! * 1000).unref()) : new Promise<void>(() => {});
     await Promise.race([stop, limit]);

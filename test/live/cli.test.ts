@@ -43,6 +43,8 @@ describe('gance live', () => {
     }
     expect(await p.exited).toBe(0);
     expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
+    // what makes the frames, said once as `gance render` says it (nothing changed while it ran)
+    expect(p.err()).toBe('synthesis: cpu0 onnx/cpu\n');
   }, 60_000);
 
   it('a capture device that is not there ends with one line and exit code 1', async () => {
@@ -84,6 +86,27 @@ describe('gance live', () => {
       expect(await p.exited).toBe(0);
       expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
       expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+
+  it('--daemon says what synthesizes the session on the daemon: a worker fallen back to the CPU is a warning on stderr', async () => {
+    const srv = await liveServer({ workerSpecs: [{ id: 'p0', providers: ['webgpu', 'cpu'], engine: 'onnx', isolation: 'auto', intraOpThreads: 1, env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } }] });
+    try {
+      const wav = toneWav(tempDir());
+      const p = run(['--daemon', srv.base, '--audio', wav, '--network', 'demo-64', '--fps', '25']);
+      try {
+        await p.line(/^running demo-64: .* fps, \d+ shown/m);
+      } finally {
+        p.child.kill('SIGINT');
+      }
+      expect(await p.exited).toBe(0);
+      expect(p.err().split('\n')).toEqual([
+        'synthesis: p0 onnx/cpu',
+        expect.stringMatching(/^warning: synthesis worker p0: webgpu unavailable \(no WebGPU adapter as bound: MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here .*\); fell back to cpu$/),
+        '',
+      ]);
     } finally {
       await srv.close();
     }
