@@ -12,20 +12,12 @@ import type { RenderNetwork } from '../../src/render/resolve.ts';
 import { describeWorker } from '../../src/render/synthesis-record.ts';
 import type { Frame, LoadedOn, SynthesisPool } from '../../src/synthesis/pool/pool.ts';
 import { api, liveServer, tempDir, toneWav, type LiveServer } from './helpers.ts';
+import { fellBackLine, fellBackWorker } from '../helpers/synthesis-fallback.ts';
 
 const cpu = { engine: 'onnx' as const, isolation: 'auto' as const, intraOpThreads: 1 };
 const w0 = { id: 'w0', engine: 'onnx', provider: 'cpu', adapter: null, precision: 'f32', precisionNote: null, fallback: [], binding: null };
-const p0 = {
-  id: 'p0',
-  engine: 'onnx',
-  provider: 'cpu',
-  adapter: null,
-  precision: 'f32',
-  precisionNote: null,
-  fallback: [{ provider: 'webgpu', error: expect.stringMatching(/MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here/) }],
-  binding: { source: 'env', env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } },
-};
-const P0_FELL_BACK = /^synthesis worker p0: webgpu unavailable \(no WebGPU adapter as bound: MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here .*\); fell back to cpu$/;
+const p0 = fellBackWorker('p0');
+const P0_FELL_BACK = fellBackLine('p0');
 
 describe('live session synthesis', () => {
   let s: LiveServer;

@@ -18,6 +18,7 @@ import { RenderFailure } from '../../src/render/types.ts';
 import { CLI, REPO } from '../helpers/daemon-process.ts';
 import { tempDir } from '../audio/wav.ts';
 import { probeStream, writeWIndexNetwork } from './helpers.ts';
+import { fellBackLine, fellBackWorker } from '../helpers/synthesis-fallback.ts';
 
 const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
 
@@ -114,23 +115,13 @@ describe('gance render --still', () => {
     // the pool's own warning (JSON, for a log) is there too; the plain lines are for the user
     expect(r.stderr.split('\n').filter((l) => !l.startsWith('{'))).toEqual([
       'synthesis: p0 onnx/cpu',
-      expect.stringMatching(/^warning: synthesis worker p0: webgpu unavailable \(no WebGPU adapter as bound: MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here .*\); fell back to cpu$/),
+      expect.stringMatching(fellBackLine('p0', 'warning: ')),
       '',
     ]);
     const run = JSON.parse(readFileSync(join(out, 'stills.run.json'), 'utf8')) as { synthesis: unknown };
     expect(run.synthesis).toEqual({
       workers: [
-        {
-          id: 'p0',
-          engine: 'onnx',
-          provider: 'cpu',
-          adapter: null,
-          precision: 'f32',
-          precisionNote: null,
-          fallback: [{ provider: 'webgpu', error: expect.stringMatching(/MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here/) }],
-          binding: { source: 'env', env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } },
-          frames: 1,
-        },
+        { ...fellBackWorker('p0'), frames: 1 },
       ],
       resumed: null,
       mixed: false,
