@@ -9,7 +9,6 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { ApiPlugin } from '../api/app.ts';
 import { DEFAULT_CONFIG_PATH } from '../config/paths.ts';
-import { describeWorker } from '../render/synthesis-record.ts';
 import { call as daemonCall, daemonAddress } from './daemon-api.ts';
 
 interface LiveFlags {
@@ -46,6 +45,8 @@ export function audioFromFlag(v: string): { kind: 'file'; path: string } | { kin
 }
 
 type View = ReturnType<import('../live/session.ts').LiveSession['view']>;
+// loaded when a session starts, not for --help (test/cli/startup.test.ts)
+type SynthesisRecordModule = typeof import('../render/synthesis-record.ts');
 
 export function statusLine(v: View): string {
   const drops = Object.entries(v.frames.dropped).filter(([, n]) => n > 0);
@@ -65,7 +66,7 @@ export function statusLine(v: View): string {
  * lines): at the start, and again whenever it changes (a worker that died, came back, fell back
  * to the CPU), so a performer sees that frames now come from the CPU.
  */
-export function synthesisTeller(write: (line: string) => void): (v: View) => void {
+export function synthesisTeller(write: (line: string) => void, describeWorker: SynthesisRecordModule['describeWorker']): (v: View) => void {
   let last = '';
   return (v) => {
     const s = v.synthesis;
@@ -126,8 +127,9 @@ async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
   const started = await call('POST', '/v1/live', startBody(flags, networks, false));
   process.stdout.write(`live session ${started.id} on ${url}: ${flags.audio} -> ${started.networks.join(', ')} at ${started.fps} fps\nmjpeg ${url}/v1/live/${started.id}/mjpeg\npage ${url}/v1/live/${started.id}/page\n`);
   const tty = process.stdout.isTTY === true;
+  const { describeWorker } = await import('../render/synthesis-record.ts');
   // on a terminal the lines go above the status line being rewritten in place
-  const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t));
+  const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t), describeWorker);
   tell(started);
   const timer = setInterval(() => {
     call('GET', `/v1/live/${started.id}`).then(
@@ -152,7 +154,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
   // before any network loads: a recording that cannot be written is said at once, not warned about each second
   const { checkOutputFolder } = await import('../live/targets.ts');
   for (const o of flags.out ?? []) await checkOutputFolder(o, '--out');
-  const [{ loadConfigFile }, { createLocalRenderer }, { createLiveService }, { liveApi }, { buildApp }, pinoModule, { Registry }] = await Promise.all([
+  const [{ loadConfigFile }, { createLocalRenderer }, { createLiveService }, { liveApi }, { buildApp }, pinoModule, { Registry }, { describeWorker }] = await Promise.all([
     import('../config/load.ts'),
     import('../render/local.ts'),
     import('../live/service.ts'),
@@ -160,6 +162,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
     import('../api/app.ts'),
     import('pino'),
     import('prom-client'),
+    import('../render/synthesis-record.ts'),
   ]);
   const config = loadConfigFile(flags.config);
   const refs = flags.network ?? [config.synthesis.networks.default];
@@ -195,7 +198,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
       process.stdout.write(`mjpeg ${base}/v1/live/${session.id}/mjpeg\npage ${base}/v1/live/${session.id}/page\nmetrics ${base}/metrics\n`);
     }
     // on a terminal the lines go above the status line being rewritten in place
-    const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t));
+    const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t), describeWorker);
     tell(session.view());
     timer = setInterval(() => {
       const v = session.view();
