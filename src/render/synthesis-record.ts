@@ -12,11 +12,12 @@
  * segment's workers are kept in the work folder (SYNTHESIS_FILE) so the run that finishes the
  * render can say what made those too (`resumed`), and whether the output mixes kinds (`mixed`).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame, LoadedOn, SynthesisPool } from '../synthesis/pool/pool.ts';
 import type { ProviderAttempt } from '../synthesis/pool/protocol.ts';
 import type { WorkerBinding } from '../synthesis/webgpu/gpu-binding.ts';
+import { asNoSpace } from './disk.ts';
 import type { RenderNetwork } from './resolve.ts';
 
 export const SYNTHESIS_FILE = 'render-synthesis.json';
@@ -255,9 +256,17 @@ export class SynthesisTally {
     this.stored.segments[String(k)] = [...(this.bySegment.get(k)?.values() ?? [])];
     const text = `${JSON.stringify(this.stored)}\n`;
     const write = async () => {
+      const file = join(this.workDir, SYNTHESIS_FILE);
       const tmp = join(this.workDir, `.${SYNTHESIS_FILE}.tmp`);
-      await writeFile(tmp, text);
-      await rename(tmp, join(this.workDir, SYNTHESIS_FILE));
+      try {
+        await writeFile(tmp, text);
+        await rename(tmp, file);
+      } catch (err) {
+        // a full disk leaves the file begun, and nothing else removes it (the work folder's
+        // clean-ups know the segments' temporary names only): a failed render leaves no temp behind
+        await rm(tmp, { force: true });
+        throw asNoSpace(err, `writing the record of what synthesized segment ${k} (${file})`);
+      }
     };
     this.writes = this.writes.then(write, write);
     return this.writes;

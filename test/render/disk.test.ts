@@ -22,7 +22,7 @@ interface Outcome {
   files: string[];
 }
 
-function renderOnTmpfs(mode: 'precheck' | 'fill' | 'fill-debug', audio: string, parallel = 1): Outcome {
+function renderOnTmpfs(mode: 'precheck' | 'fill' | 'fill-debug' | 'record', audio: string, parallel = 1): Outcome {
   const mnt = tempDir('gance-render-tmpfs-');
   const script = join(REPO, 'test/render/fixtures/disk-full.ts');
   const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" --import tsx "$3" "$4" "$1" "$5" "$6"`, 'sh', mnt, process.execPath, script, mode, audio, String(parallel)], {
@@ -82,5 +82,13 @@ describe.skipIf(unavailable !== null)('render on a full disk', () => {
     expect(o.message).toMatch(/^encoding frames \d+\.\.\d+ \(segment segment-00000[0-2]\.mp4\): no space left on the device \(ffmpeg: .*No space left on device/);
     const names = o.files.map((f) => f.split(' ')[0]);
     expect(names.filter((n) => n!.includes('.tmp') || n!.includes('out.mp4') || n!.includes('segment-'))).toEqual([]);
+  });
+
+  it("a segment's synthesis record that cannot be written: no-space naming it, its temp file removed", { timeout: 120_000 }, () => {
+    const o = renderOnTmpfs('record', '-');
+    const names = o.files.map((f) => f.split(' ')[0]!);
+    expect(names.filter((n) => n.startsWith('work/'))).toEqual(['work/']);
+    expect(o.reason, JSON.stringify(o)).toBe('no-space');
+    expect(o.message).toMatch(/^writing the record of what synthesized segment 0 \(.*\/work\/render-synthesis\.json\): no space left on the device$/);
   });
 });
