@@ -45,6 +45,8 @@ export function audioFromFlag(v: string): { kind: 'file'; path: string } | { kin
 }
 
 type View = ReturnType<import('../live/session.ts').LiveSession['view']>;
+// loaded when a session starts, not for --help (test/cli/startup.test.ts)
+type SynthesisRecordModule = typeof import('../render/synthesis-record.ts');
 
 export function statusLine(v: View): string {
   const drops = Object.entries(v.frames.dropped).filter(([, n]) => n > 0);
@@ -57,6 +59,24 @@ export function statusLine(v: View): string {
     `latency p50/p99 ms: publish ${ms('publish')}, mjpeg ${ms('mjpeg')}, paint ${ms('paint')}; ${clients} client${clients === 1 ? '' : 's'}` +
     (v.error ? `; ${v.error}` : '')
   );
+}
+
+/**
+ * What synthesizes the session, on stderr as `gance render` says it (`synthesis:`, `warning:`
+ * lines): at the start, and again whenever it changes (a worker that died, came back, fell back
+ * to the CPU), so a performer sees that frames now come from the CPU.
+ */
+export function synthesisTeller(write: (line: string) => void, describeWorker: SynthesisRecordModule['describeWorker']): (v: View) => void {
+  let last = '';
+  return (v) => {
+    const s = v.synthesis;
+    if (s === null) return;
+    const lines = [`synthesis: ${s.workers.length === 0 ? 'no worker serves the showing networks' : s.workers.map(describeWorker).join('; ')}`, ...s.warnings.map((w) => `warning: ${w}`)];
+    const text = lines.join('\n');
+    if (text === last) return;
+    last = text;
+    write(`${text}\n`);
+  };
 }
 
 /**
@@ -107,9 +127,16 @@ async function againstDaemon(flags: LiveFlags, base: string): Promise<void> {
   const started = await call('POST', '/v1/live', startBody(flags, networks, false));
   process.stdout.write(`live session ${started.id} on ${url}: ${flags.audio} -> ${started.networks.join(', ')} at ${started.fps} fps\nmjpeg ${url}/v1/live/${started.id}/mjpeg\npage ${url}/v1/live/${started.id}/page\n`);
   const tty = process.stdout.isTTY === true;
+  const { describeWorker } = await import('../render/synthesis-record.ts');
+  // on a terminal the lines go above the status line being rewritten in place
+  const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t), describeWorker);
+  tell(started);
   const timer = setInterval(() => {
     call('GET', `/v1/live/${started.id}`).then(
-      (v) => process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`),
+      (v) => {
+        tell(v);
+        process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`);
+      },
       (e: Error) => process.stderr.write(`${e.message}\n`),
     );
   }, 1000);
@@ -127,7 +154,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
   // before any network loads: a recording that cannot be written is said at once, not warned about each second
   const { checkOutputFolder } = await import('../live/targets.ts');
   for (const o of flags.out ?? []) await checkOutputFolder(o, '--out');
-  const [{ loadConfigFile }, { createLocalRenderer }, { createLiveService }, { liveApi }, { buildApp }, pinoModule, { Registry }] = await Promise.all([
+  const [{ loadConfigFile }, { createLocalRenderer }, { createLiveService }, { liveApi }, { buildApp }, pinoModule, { Registry }, { describeWorker }] = await Promise.all([
     import('../config/load.ts'),
     import('../render/local.ts'),
     import('../live/service.ts'),
@@ -135,6 +162,7 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
     import('../api/app.ts'),
     import('pino'),
     import('prom-client'),
+    import('../render/synthesis-record.ts'),
   ]);
   const config = loadConfigFile(flags.config);
   const refs = flags.network ?? [config.synthesis.networks.default];
@@ -169,7 +197,14 @@ async function liveCommand(flags: LiveFlags): Promise<void> {
       const base = await app.listen({ host: flags.host, port: flags.mjpeg });
       process.stdout.write(`mjpeg ${base}/v1/live/${session.id}/mjpeg\npage ${base}/v1/live/${session.id}/page\nmetrics ${base}/metrics\n`);
     }
-    timer = setInterval(() => process.stdout.write(tty ? `\r\x1b[K${statusLine(session.view())}` : `${statusLine(session.view())}\n`), 1000);
+    // on a terminal the lines go above the status line being rewritten in place
+    const tell = synthesisTeller((t) => process.stderr.write(tty ? `\r\x1b[K${t}` : t), describeWorker);
+    tell(session.view());
+    timer = setInterval(() => {
+      const v = session.view();
+      tell(v);
+      process.stdout.write(tty ? `\r\x1b[K${statusLine(v)}` : `${statusLine(v)}\n`);
+    }, 1000);
     const stop = new Promise<void>((r) => done.signal.addEventListener('abort', () => r(), { once: true }));
     const limit = flags.for !== undefined ? new Promise<void>((r) => setTimeout(r, flags.for! * 1000).unref()) : new Promise<void>(() => {});
     await Promise.race([stop, limit]);

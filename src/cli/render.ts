@@ -215,12 +215,9 @@ async function remoteCommand(audio: string[], flags: RenderFlags): Promise<void>
  * log level here): a video from the CPU fallback must not pass for one from the GPU, whether it
  * renders here or on a daemon (--remote).
  */
-function saySynthesis(workers: ReadonlyArray<SynthesisWorkerInfo>, { describeWorker, describeFallback }: typeof import('../render/synthesis-record.ts')): void {
+function saySynthesis(workers: ReadonlyArray<SynthesisWorkerInfo>, { describeWorker, fallbackWarnings }: typeof import('../render/synthesis-record.ts')): void {
   process.stderr.write(`synthesis: ${workers.map(describeWorker).join('; ')}\n`);
-  for (const w of workers) {
-    const fell = describeFallback(w);
-    if (fell !== null) process.stderr.write(`warning: ${fell}\n`);
-  }
+  for (const w of fallbackWarnings(workers)) process.stderr.write(`warning: ${w}\n`);
 }
 
 /** The flags of a video render that a stills run has no use for (--size, --psi, --network, --config it takes). */
@@ -237,12 +234,13 @@ async function stillsCommand(audio: string[], flags: RenderFlags): Promise<void>
   if (other) throw new InvalidArgumentError(`--still: ${other[1]} is for video renders; stills take --network, --psi, --size, --config`);
   const refs = flags.network ?? [];
   if (refs.length > 1) throw new InvalidArgumentError(`--still: one --network at a time, got ${refs.map((r) => `"${r}"`).join(', ')}`);
-  const [{ loadConfigFile }, { planStills, writeStills }, { createLocalRenderer }, { RenderFailure }, pinoModule] = await Promise.all([
+  const [{ loadConfigFile }, { planStills, writeStills }, { createLocalRenderer }, { RenderFailure }, pinoModule, describe] = await Promise.all([
     import('../config/load.ts'),
     import('../render/stills.ts'),
     import('../render/local.ts'),
     import('../render/types.ts'),
     import('pino'),
+    import('../render/synthesis-record.ts'),
   ]);
   const config = loadConfigFile(flags.config);
   const ref = refs[0] ?? config.synthesis.networks.default;
@@ -258,7 +256,7 @@ async function stillsCommand(audio: string[], flags: RenderFlags): Promise<void>
   try {
     const plan = planStills({ seeds, network: file ?? ref, out: flags.out, psi: flags.psi ?? null, size: flags.size ?? null }, renderer.deps);
     renderer.start();
-    const r = await writeStills(plan, renderer.deps, abort.signal);
+    const r = await writeStills(plan, renderer.deps, { signal: abort.signal, onSynthesis: (workers) => saySynthesis(workers, describe) });
     const g = r.geometry;
     process.stdout.write(`wrote ${r.files.length} still${r.files.length === 1 ? '' : 's'} (${g.outWidth}x${g.outHeight}, network ${r.network}, psi ${r.psi}) to ${resolve(flags.out)} in ${r.seconds.toFixed(1)} s, and ${r.runConfig}\n`);
   } catch (err) {

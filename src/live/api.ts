@@ -15,6 +15,7 @@ import { controlPage, projectorPage } from './page.ts';
 import type { LiveService } from './service.ts';
 import type { LiveSession } from './session.ts';
 import { LivePatch, LiveStart, WsClientMessage } from './spec.ts';
+import { LiveSynthesisView } from './synthesis.ts';
 import { handleMessage, stateTicker } from './ws.ts';
 
 const BOUNDARY = 'gancelive';
@@ -43,6 +44,7 @@ const LiveView = Type.Object({
     },
     { description: 'clients connected, by kind' },
   ),
+  synthesis: LiveSynthesisView,
   startedAt: Type.String(),
 });
 

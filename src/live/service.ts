@@ -18,6 +18,7 @@ import { LiveSession } from './session.ts';
 import { LiveStart, rangeProblem, type LivePatch } from './spec.ts';
 import { firstProblem } from '../api/union.ts';
 import { publicText } from '../render/public-error.ts';
+import { describeWorker, fallbackWarnings } from '../render/synthesis-record.ts';
 import { fileOutputs, resolveTargets, type LiveRoots } from './targets.ts';
 import { makeOutputFolders } from '../render/media.ts';
 
@@ -109,7 +110,10 @@ export function createLiveService(deps: LiveServiceDeps) {
         if (a.kind === 'file' && deps.events && deps.loadHint && deps.loadHint.gpus.length > 0) {
           void announceFileTrack({ events: deps.events, gpus: deps.loadHint.gpus, source: `live:${id}`, path: a.path, loop: a.loop ?? true, startedAtMs: performance.now(), ...(deps.ffmpeg ? { ffmpeg: deps.ffmpeg } : {}), log });
         }
-        log.info({ live: id, networks: s.networkIds, fps: s.fps, audio: spec.audio }, `live session ${id} started`);
+        // as a render says it (render/run.ts): frames from a CPU fallback must not pass for the GPU's
+        const workers = s.synthesisAtStart();
+        log.info({ live: id, networks: s.networkIds, fps: s.fps, audio: spec.audio, synthesis: workers }, `live session ${id} started; synthesis: ${workers.map(describeWorker).join('; ')}`);
+        for (const w of fallbackWarnings(workers)) log.warn({ live: id }, w);
         return s;
       } catch (err) {
         if (sessions.size === 0) hint(false);

@@ -19,6 +19,7 @@ import type { LatentsService } from '../latents/service.ts';
 import { LATENT_WIDTH } from '../latents/projection/format.ts';
 import { rgbBytes } from '../render/pixels.ts';
 import { findNetwork, renderNetwork, type RenderNetwork } from '../render/resolve.ts';
+import type { SynthesisWorkerInfo } from '../render/synthesis-record.ts';
 import { RenderFailure } from '../render/types.ts';
 import { InvalidNetworkError, SynthesisUnavailableError, UnknownNetworkError, type NetworkManager } from '../synthesis/networks/manager.ts';
 import { FrameHub, type LiveFrame } from './hub.ts';
@@ -27,6 +28,7 @@ import { BYTES_PER_SAMPLE, FfmpegOutput, MONITOR_RATE } from './record.ts';
 import { LATENCY_ENDS, LATENCY_STAGES, type LatencyEnd, type LatencyStage, type LiveMetrics } from './metrics.ts';
 import { DROP_CAUSES, Pacer, RateMeter, RecentWindow, type DropCause } from './pacing.ts';
 import { Framer, type Rect } from './compose.ts';
+import { LiveSynthesis } from './synthesis.ts';
 import { isUrl } from './targets.ts';
 import { framingProblem, patchProblem, pushFormat, type Framing, type LiveAudio, type LivePatch, type LiveStart } from './spec.ts';
 
@@ -151,6 +153,7 @@ export class LiveSession {
   /** the latest audio stream's end (its ffmpeg gone) */
   private audioClosed: Promise<void> = Promise.resolve();
   private readonly inSynthesis = new Set<Promise<void>>();
+  private readonly synthesis: LiveSynthesis;
   private readonly recorders: FfmpegOutput[] = [];
   private latencyCache: { at: number; value: ReturnType<LiveSession['latencyNow']> } | null = null;
   private firstLatent!: { resolve: () => void; reject: (e: unknown) => void };
@@ -165,6 +168,7 @@ export class LiveSession {
   ) {
     this.log = deps.log.child({ live: id });
     this.set = set;
+    this.synthesis = new LiveSynthesis(set.networks, this.log);
     this.held = new Set(set.networks.map((n) => n.id));
     this.params = createLiveParams(deps.latents.config, set.networks.length);
     updateLiveParams(this.params, pick(spec));
@@ -399,8 +403,14 @@ export class LiveSession {
       latencyMs: this.latencyCache.value,
       framing: this.framer?.framing ?? null,
       clients: this.clientCounts(),
+      synthesis: this.synthesis.view(this.deps.networks.pool, this.set.networks),
       startedAt: this.startedAt.toISOString(),
     };
+  }
+
+  /** The workers serving the session as it starts, for its start line (later changes are logged as frames show them). */
+  synthesisAtStart(): SynthesisWorkerInfo[] {
+    return this.synthesis.starting(this.deps.networks.pool, this.set.networks);
   }
 
   /**
@@ -588,6 +598,7 @@ export class LiveSession {
         this.pacer.finished();
         // stopped meanwhile: encoders.get would start an encoder nobody closes (its ffmpeg would keep the process up)
         if (this.stop$.signal.aborted) return;
+        this.synthesis.frame(frame);
         this.observeStage('synthesis', msBetween(submittedAt, doneAt));
         let rgb: Uint8Array;
         try {
@@ -646,6 +657,7 @@ export class LiveSession {
     const token = {};
     const ids = next.networks.map((n) => n.id);
     acquireAll(this.deps.networks, holderOf(this.id), ids, this.held);
+    this.synthesis.addNetworks(next.networks);
     this.pending = { ids, token };
     // a set still loading that this one replaces is let go
     this.letGo();

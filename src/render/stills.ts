@@ -24,6 +24,7 @@ import { rgbBytes } from './pixels.ts';
 import { place } from './publish.ts';
 import { findNetwork, geometry, renderNetwork, type RenderNetwork } from './resolve.ts';
 import { GANCE_VERSION, networkRecord } from './run-config.ts';
+import { describeWorker, loadedWorkers, mixed, SynthesisCounter, type SynthesisRecord, type SynthesisWorker, type SynthesisWorkerInfo } from './synthesis-record.ts';
 import { RenderFailure, type RenderDeps } from './types.ts';
 
 export const MAX_SEED = 0xffffffff;
@@ -40,6 +41,8 @@ export interface StillsOptions {
   /** longer side of the written picture, bicubic, at most 4x the network's (null: the network's) */
   size: number | null;
   signal?: AbortSignal;
+  /** the workers that will make the stills, once the network is loaded (before any still) */
+  onSynthesis?: (workers: SynthesisWorkerInfo[]) => void;
 }
 
 export interface StillsResult {
@@ -49,6 +52,8 @@ export interface StillsResult {
   psi: number;
   geometry: Geometry;
   seconds: number;
+  /** what made the stills, as stills.run.json records it */
+  synthesis: SynthesisRecord;
 }
 
 const bad = (message: string) => new RenderFailure('bad-input', message);
@@ -117,10 +122,11 @@ export function planStills(o: Omit<StillsOptions, 'signal'>, deps: Pick<RenderDe
 
 /** Checks, then writes (the workers start with the first load; see planStills to check first). */
 export async function renderStills(o: StillsOptions, deps: RenderDeps): Promise<StillsResult> {
-  return writeStills(planStills(o, deps), deps, o.signal);
+  return writeStills(planStills(o, deps), deps, o);
 }
 
-export async function writeStills(plan: StillsPlan, deps: RenderDeps, signal?: AbortSignal): Promise<StillsResult> {
+export async function writeStills(plan: StillsPlan, deps: RenderDeps, o: Pick<StillsOptions, 'signal' | 'onSynthesis'> = {}): Promise<StillsResult> {
+  const { signal } = o;
   const t0 = performance.now();
   const ffmpeg = deps.ffmpeg ?? 'ffmpeg';
   const { network: net } = plan;
@@ -128,6 +134,10 @@ export async function writeStills(plan: StillsPlan, deps: RenderDeps, signal?: A
 
   const { pool, release } = await loadNetworks(deps.networks, [net], signal, 'stills');
   try {
+    // said as a render says it (run.ts): stills from a CPU fallback must not pass for the GPU's
+    const workers = loadedWorkers(pool, [net]);
+    deps.log.info({ workers }, `synthesis: ${workers.map(describeWorker).join('; ')}`);
+    o.onSynthesis?.(workers);
     return await writeLoaded(plan, pool, { ffmpeg, ffmpegLine, t0, signal });
   } finally {
     await release();
@@ -137,6 +147,8 @@ export async function writeStills(plan: StillsPlan, deps: RenderDeps, signal?: A
 async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: string; ffmpegLine: string; t0: number; signal: AbortSignal | undefined }): Promise<StillsResult> {
   const { ffmpeg, ffmpegLine, t0, signal } = o;
   const { seeds, network: net, geometry: g, psi, out } = plan;
+  const counter = new SynthesisCounter([net]);
+  const madeBy = new Map<string, SynthesisWorker>();
   let made: string | undefined;
   try {
     made = await mkdir(out, { recursive: true });
@@ -158,6 +170,7 @@ async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: s
         if (signal?.aborted) throw new RenderFailure('cancelled', `cancelled at seed ${seed}`, { cause: err });
         throw new RenderFailure('synthesis', `seed ${seed}: ${(err as Error).message}`, { cause: err });
       }
+      counter.count(frame, madeBy);
       const rgb = rgbBytes(frame, net, seed);
       const name = stillName(seed);
       const tmp = join(out, `.${name}.tmp-${tag}`);
@@ -173,6 +186,8 @@ async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: s
     }
     const runJson = join(out, STILLS_RUN_JSON);
     const tmpJson = join(out, `.${STILLS_RUN_JSON}.tmp-${tag}`);
+    const workers = [...madeBy.values()];
+    const synthesis: SynthesisRecord = { workers, resumed: null, mixed: mixed(workers) };
     const record = {
       gance: { version: GANCE_VERSION },
       createdAt: new Date().toISOString(),
@@ -186,6 +201,8 @@ async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: s
       scale: g.outWidth === g.width && g.outHeight === g.height ? null : 'bicubic',
       ffmpeg: ffmpegLine,
       ffmpegArgs: stillArgs(g, 'STILL'),
+      // as a render's run config records it (synthesis-record.ts); stills resume nothing
+      synthesis,
     };
     await writeFile(tmpJson, `${JSON.stringify(record, null, 2)}\n`);
     pending.push({ tmp: tmpJson, final: runJson });
@@ -197,7 +214,7 @@ async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: s
       }
       placedFinals.push(p.final);
     }
-    return { files: pending.slice(0, -1).map((p) => p.final), runConfig: runJson, network: net.id, psi, geometry: g, seconds: (performance.now() - t0) / 1000 };
+    return { files: pending.slice(0, -1).map((p) => p.final), runConfig: runJson, network: net.id, psi, geometry: g, seconds: (performance.now() - t0) / 1000, synthesis };
   } catch (err) {
     await Promise.all(pending.map((p) => rm(p.tmp, { force: true })));
     // all or none: what this run had linked into place before the taken name goes again

@@ -12,11 +12,12 @@
  * segment's workers are kept in the work folder (SYNTHESIS_FILE) so the run that finishes the
  * render can say what made those too (`resumed`), and whether the output mixes kinds (`mixed`).
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame, LoadedOn, SynthesisPool } from '../synthesis/pool/pool.ts';
 import type { ProviderAttempt } from '../synthesis/pool/protocol.ts';
 import type { WorkerBinding } from '../synthesis/webgpu/gpu-binding.ts';
+import { asNoSpace } from './disk.ts';
 import type { RenderNetwork } from './resolve.ts';
 
 export const SYNTHESIS_FILE = 'render-synthesis.json';
@@ -83,7 +84,8 @@ export function workerInfo(on: LoadedOn, net: RenderNetwork | undefined): Synthe
   };
 }
 
-const key = (w: SynthesisWorkerInfo): string => {
+/** The identity of a worker's entry: its id and everything about its synthesis. */
+export const workerKey = (w: SynthesisWorkerInfo): string => {
   const { id, engine, provider, adapter, precision, precisionNote, fallback, binding } = w;
   return JSON.stringify([id, engine, provider, adapter, precision, precisionNote, fallback, binding]);
 };
@@ -91,12 +93,17 @@ const key = (w: SynthesisWorkerInfo): string => {
 /** What decides the pixels: two workers of one kind make the same frames. */
 const kind = (w: SynthesisWorkerInfo): string => JSON.stringify([w.engine, w.provider, w.adapter?.description ?? null, w.adapter?.vendor ?? null, w.precision]);
 
+/** The frames came from more than one kind of synthesis. */
+export function mixed(workers: ReadonlyArray<SynthesisWorker>): boolean {
+  return new Set(workers.filter((w) => w.frames > 0).map(kind)).size > 1;
+}
+
 /** Entries of one worker and kind added up, in the order first seen. */
 export function merge(lists: SynthesisWorker[][]): SynthesisWorker[] {
   const out = new Map<string, SynthesisWorker>();
   for (const list of lists) {
     for (const w of list) {
-      const k = key(w);
+      const k = workerKey(w);
       const have = out.get(k);
       if (have) have.frames += w.frames;
       else out.set(k, { ...w });
@@ -114,7 +121,7 @@ export function loadedWorkers(pool: SynthesisPool, networks: RenderNetwork[]): S
       const on = where.get(net.id)?.find((o) => o.worker === id);
       if (!on) continue;
       const info = workerInfo(on, net);
-      seen.set(key(info), info);
+      seen.set(workerKey(info), info);
     }
   }
   return [...seen.values()];
@@ -136,6 +143,49 @@ export function describeWorker(w: SynthesisWorkerInfo): string {
 export function describeFallback(w: SynthesisWorkerInfo): string | null {
   if (w.fallback.length === 0) return null;
   return `synthesis worker ${w.id}: ${w.fallback.map((a) => `${a.provider} unavailable (${a.error})`).join('; ')}; fell back to ${w.provider}`;
+}
+
+/** The warnings of a list of workers: one per worker that fell back. */
+export function fallbackWarnings(workers: ReadonlyArray<SynthesisWorkerInfo>): string[] {
+  return workers.map(describeFallback).filter((w): w is string => w !== null);
+}
+
+/**
+ * Frames counted by what made them (worker and kind), for a render's segments, a stills run and a
+ * live session alike. The record of a load is made once and shared by its frames, as their origin is.
+ */
+export class SynthesisCounter {
+  private readonly nets: Map<string, RenderNetwork>;
+  private readonly known = new WeakMap<LoadedOn, Map<string, { info: SynthesisWorkerInfo; id: string }>>();
+
+  constructor(networks: Iterable<RenderNetwork>) {
+    this.nets = new Map([...networks].map((n) => [n.id, n]));
+  }
+
+  /** A network the counted frames may come from (a live session's next set). */
+  addNetwork(net: RenderNetwork): void {
+    this.nets.set(net.id, net);
+  }
+
+  /** Counts the frame into `into` (by key); its entry when it is the first of its worker and kind there, else null. */
+  count(frame: Frame, into: Map<string, SynthesisWorker>): SynthesisWorker | null {
+    let byNet = this.known.get(frame.origin);
+    if (!byNet) this.known.set(frame.origin, (byNet = new Map()));
+    let made = byNet.get(frame.network);
+    if (!made) {
+      const info = workerInfo(frame.origin, this.nets.get(frame.network));
+      byNet.set(frame.network, (made = { info, id: workerKey(info) }));
+    }
+    const { info, id } = made;
+    const have = into.get(id);
+    if (have) {
+      have.frames++;
+      return null;
+    }
+    const entry = { ...info, frames: 1 };
+    into.set(id, entry);
+    return entry;
+  }
 }
 
 /**
@@ -162,9 +212,7 @@ interface Stored {
  */
 export class SynthesisTally {
   private readonly bySegment = new Map<number, Map<string, SynthesisWorker>>();
-  private readonly nets: Map<string, RenderNetwork>;
-  /** per load (a frame's origin, shared by its frames) and network: its record and key, made once rather than per frame */
-  private readonly known = new WeakMap<LoadedOn, Map<string, { info: SynthesisWorkerInfo; id: string }>>();
+  private readonly counter: SynthesisCounter;
   private stored: Stored;
   private writes: Promise<void> = Promise.resolve();
 
@@ -174,7 +222,7 @@ export class SynthesisTally {
     networks: RenderNetwork[],
     stored: Stored,
   ) {
-    this.nets = new Map(networks.map((n) => [n.id, n]));
+    this.counter = new SynthesisCounter(networks);
     this.stored = stored;
   }
 
@@ -200,17 +248,7 @@ export class SynthesisTally {
     const k = Math.floor(index / this.segmentFrames);
     let seg = this.bySegment.get(k);
     if (!seg) this.bySegment.set(k, (seg = new Map()));
-    let byNet = this.known.get(frame.origin);
-    if (!byNet) this.known.set(frame.origin, (byNet = new Map()));
-    let made = byNet.get(frame.network);
-    if (!made) {
-      const info = workerInfo(frame.origin, this.nets.get(frame.network));
-      byNet.set(frame.network, (made = { info, id: key(info) }));
-    }
-    const { info, id } = made;
-    const have = seg.get(id);
-    if (have) have.frames++;
-    else seg.set(id, { ...info, frames: 1 });
+    this.counter.count(frame, seg);
   }
 
   /** Segment k is complete: its counts go to the work folder (written one at a time, whole). */
@@ -218,9 +256,17 @@ export class SynthesisTally {
     this.stored.segments[String(k)] = [...(this.bySegment.get(k)?.values() ?? [])];
     const text = `${JSON.stringify(this.stored)}\n`;
     const write = async () => {
+      const file = join(this.workDir, SYNTHESIS_FILE);
       const tmp = join(this.workDir, `.${SYNTHESIS_FILE}.tmp`);
-      await writeFile(tmp, text);
-      await rename(tmp, join(this.workDir, SYNTHESIS_FILE));
+      try {
+        await writeFile(tmp, text);
+        await rename(tmp, file);
+      } catch (err) {
+        // a full disk leaves the file begun, and nothing else removes it (the work folder's
+        // clean-ups know the segments' temporary names only): a failed render leaves no temp behind
+        await rm(tmp, { force: true });
+        throw asNoSpace(err, `writing the record of what synthesized segment ${k} (${file})`);
+      }
     };
     this.writes = this.writes.then(write, write);
     return this.writes;
@@ -240,7 +286,6 @@ export class SynthesisTally {
       }
       resumed = { frames: resumedFrames, workers: known ? merge(lists) : null };
     }
-    const kinds = new Set([...workers, ...(resumed?.workers ?? [])].filter((w) => w.frames > 0).map(kind));
-    return { workers, resumed, mixed: kinds.size > 1 };
+    return { workers, resumed, mixed: mixed([...workers, ...(resumed?.workers ?? [])]) };
   }
 }

@@ -5,6 +5,7 @@ import type { Job } from './queue.ts';
 import { JOB_STATES } from './states.ts';
 import { RenderSpec } from './spec.ts';
 import type { JobSynthesis } from './synthesis-record.ts';
+import { synthesisWorkerProperties } from './synthesis-schema.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const Time = Nullable(Type.String({ format: 'date-time' }));
@@ -15,21 +16,7 @@ export const JobStateSchema = Type.Union(
 );
 
 const SynthesisWorker = Type.Object({
-  id: Type.String(),
-  engine: Type.Union([Type.Literal('onnx'), Type.Literal('webgpu')]),
-  provider: Type.String({ description: 'what the frames ran on, after any fallback' }),
-  adapter: Nullable(Type.Object({ vendor: Type.String(), architecture: Type.String(), device: Type.String(), description: Type.String() }, { description: 'webgpu engine: the adapter it opened' })),
-  precision: Nullable(Type.Union([Type.Literal('f16'), Type.Literal('f32')], { description: "webgpu engine: its kernels'; onnx: the graph's" })),
-  precisionNote: Nullable(Type.String()),
-  fallback: Type.Array(Type.Object({ provider: Type.String(), error: Type.String() }), { description: 'providers tried first and why each could not be used' }),
-  binding: Nullable(
-    Type.Object({
-      source: Type.Union([Type.Literal('gpu'), Type.Literal('env')]),
-      gpu: Type.Optional(Type.Integer()),
-      busId: Type.Optional(Type.String()),
-      env: Type.Record(Type.String(), Type.String()),
-    }, { description: "how the worker's process was bound to its GPU" }),
-  ),
+  ...synthesisWorkerProperties,
   frames: Nullable(Type.Integer({ minimum: 0, description: 'frames it made in the last run (null while it runs)' })),
 });
 

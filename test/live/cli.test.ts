@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { api, liveServer, readMjpeg, tempDir, toneWav } from './helpers.ts';
+import { fellBackLine } from '../helpers/synthesis-fallback.ts';
 
 function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['bin/gance.js', 'live', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -43,6 +44,8 @@ describe('gance live', () => {
     }
     expect(await p.exited).toBe(0);
     expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
+    // what makes the frames, said once as `gance render` says it (nothing changed while it ran)
+    expect(p.err()).toBe('synthesis: cpu0 onnx/cpu\n');
   }, 60_000);
 
   it('a capture device that is not there ends with one line and exit code 1', async () => {
@@ -84,6 +87,27 @@ describe('gance live', () => {
       expect(await p.exited).toBe(0);
       expect(p.out()).toMatch(/^stopped: stopped demo-64: /m);
       expect((await api(srv.base, 'GET', '/v1/live')).body).toEqual([]);
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
+
+  it('--daemon says what synthesizes the session on the daemon: a worker fallen back to the CPU is a warning on stderr', async () => {
+    const srv = await liveServer({ workerSpecs: [{ id: 'p0', providers: ['webgpu', 'cpu'], engine: 'onnx', isolation: 'auto', intraOpThreads: 1, env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } }] });
+    try {
+      const wav = toneWav(tempDir());
+      const p = run(['--daemon', srv.base, '--audio', wav, '--network', 'demo-64', '--fps', '25']);
+      try {
+        await p.line(/^running demo-64: .* fps, \d+ shown/m);
+      } finally {
+        p.child.kill('SIGINT');
+      }
+      expect(await p.exited).toBe(0);
+      expect(p.err().split('\n')).toEqual([
+        'synthesis: p0 onnx/cpu',
+        expect.stringMatching(fellBackLine('p0', 'warning: ')),
+        '',
+      ]);
     } finally {
       await srv.close();
     }

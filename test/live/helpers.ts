@@ -5,10 +5,11 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { WebSocket } from 'ws';
 import { buildApp } from '../../src/api/app.ts';
+import type { Config } from '../../src/config/schema.ts';
 import { createEventBus, type DaemonEventBus } from '../../src/events.ts';
 import { liveApi } from '../../src/live/api.ts';
 import { createLiveService, type LiveService } from '../../src/live/service.ts';
@@ -50,6 +51,10 @@ export async function liveServer(
   o: {
     extraDirs?: string[];
     workers?: number;
+    /** the synthesis workers as configured (default: `workers` CPU ones) */
+    workerSpecs?: Config['synthesis']['workers'];
+    /** the live service's log (default: silent) */
+    log?: Logger;
     loadHint?: boolean;
     cameraRetryMs?: number;
     access?: Parameters<typeof buildApp>[0]['access'];
@@ -61,13 +66,13 @@ export async function liveServer(
     networksApi?: boolean;
   } = {},
 ): Promise<LiveServer> {
-  const local = localRenderer({ workers: o.workers ?? 1, ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
+  const local = localRenderer({ workers: o.workers ?? 1, ...(o.workerSpecs ? { workerSpecs: o.workerSpecs } : {}), ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
   const registry = new Registry();
   const events = createEventBus();
   const service = createLiveService({
     networks: local.deps.networks,
     latents: local.deps.latents,
-    log: pino({ level: 'silent' }),
+    log: o.log ?? pino({ level: 'silent' }),
     registry,
     events,
     audioRetryMs: 50,

@@ -11,6 +11,7 @@ import { runRender } from '../../src/render/run.ts';
 import { CLI, REPO } from '../helpers/daemon-process.ts';
 import { addInto, clicks, interleave, tempDir, tone, writeWav } from '../audio/wav.ts';
 import { decodeAudio, frameMd5s, probeStream } from './helpers.ts';
+import { fellBackLine, fellBackWorker } from '../helpers/synthesis-fallback.ts';
 
 const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
 
@@ -107,23 +108,13 @@ describe('gance render', () => {
     const plain = r.stderr.split('\n').filter((l) => !l.startsWith('{'));
     expect(plain).toEqual([
       'synthesis: p0 onnx/cpu',
-      expect.stringMatching(/^warning: synthesis worker p0: webgpu unavailable \(no WebGPU adapter as bound: MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here .*\); fell back to cpu$/),
+      expect.stringMatching(fellBackLine('p0', 'warning: ')),
       '',
     ]);
     const run = JSON.parse(readFileSync(join(dir, 'fallback.run.json'), 'utf8')) as { synthesis: unknown };
     expect(run.synthesis).toEqual({
       workers: [
-        {
-          id: 'p0',
-          engine: 'onnx',
-          provider: 'cpu',
-          adapter: null,
-          precision: 'f32',
-          precisionNote: null,
-          fallback: [{ provider: 'webgpu', error: expect.stringMatching(/MESA_VK_DEVICE_SELECT="ffff:ffff" names no GPU here/) }],
-          binding: { source: 'env', env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } },
-          frames: 24,
-        },
+        { ...fellBackWorker('p0'), frames: 24 },
       ],
       resumed: null,
       mixed: false,

@@ -21,9 +21,11 @@ export function testConfig(workers = 1, output: Config['synthesis']['output'] = 
   return c;
 }
 
-export function localRenderer(o: { workers?: number; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string; output?: 'frames' | 'image' } = {}): LocalRenderer {
+export function localRenderer(o: { workers?: number; workerSpecs?: Config['synthesis']['workers']; extraDirs?: string[]; firstNetwork?: string; ffmpeg?: string; output?: 'frames' | 'image' } = {}): LocalRenderer {
+  const config = testConfig(o.workers, o.output);
+  if (o.workerSpecs) config.synthesis.workers = o.workerSpecs;
   return createLocalRenderer({
-    config: testConfig(o.workers, o.output),
+    config,
     log: pino({ level: 'silent' }),
     testHooks: true,
     ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}),

@@ -18,6 +18,7 @@ import { RenderFailure } from '../../src/render/types.ts';
 import { CLI, REPO } from '../helpers/daemon-process.ts';
 import { tempDir } from '../audio/wav.ts';
 import { probeStream, writeWIndexNetwork } from './helpers.ts';
+import { fellBackLine, fellBackWorker } from '../helpers/synthesis-fallback.ts';
 
 const gance = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, encoding: 'utf8' });
 
@@ -60,7 +61,8 @@ describe('gance render --still', () => {
   it('writes one 64x64 PNG per seed, different seeds differ, the same seed gives the same pixels again', { timeout: 120_000 }, () => {
     const out = join(dir, 'stills');
     const r = gance('render', '--still', '1', '--still', '42', '--network', 'demo-64', '--out', out, '--config', config);
-    expect(r.stderr).toBe('');
+    // what makes the stills, said as a render says it
+    expect(r.stderr).toBe('synthesis: cpu0 onnx/cpu\n');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`wrote 2 stills (64x64, network demo-64, psi 1) to ${out} in ${/in ([0-9.]+) s/.exec(r.stdout)?.[1]} s, and ${join(out, 'stills.run.json')}\n`);
     expect(readdirSync(out).sort()).toEqual(['seed0001.png', 'seed0042.png', 'stills.run.json']);
@@ -76,22 +78,54 @@ describe('gance render --still', () => {
     expect(run.network).toMatchObject({ id: 'demo-64', kind: 'z' });
     expect(run.network.sidecarSha256).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(run.network.onnxSha256).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // and recorded as a render's run config records it: one frame per still
+    expect(run.synthesis).toEqual({
+      workers: [{ id: 'cpu0', engine: 'onnx', provider: 'cpu', adapter: null, precision: 'f32', precisionNote: null, fallback: [], binding: null, frames: 2 }],
+      resumed: null,
+      mixed: false,
+    });
 
     // the same seed again, alone, in another folder: the same pixels
     const again = join(dir, 'again');
     const r2 = gance('render', '--still', '42', '--network', 'demo-64', '--out', again, '--config', config);
-    expect(r2.stderr).toBe('');
+    expect(r2.stderr).toBe('synthesis: cpu0 onnx/cpu\n');
     expect(r2.status).toBe(0);
     expect(pixels(join(again, 'seed0042.png')).equals(fortyTwo)).toBe(true);
 
     // --size: bicubic to 128 (the bicubic of the same picture), --psi recorded
     const big = join(dir, 'big');
     const r3 = gance('render', '--still', '42', '--size', '128', '--psi', '0.5', '--network', 'demo-64', '--out', big, '--config', config);
-    expect(r3.stderr).toBe('');
+    expect(r3.stderr).toBe('synthesis: cpu0 onnx/cpu\n');
     expect(r3.status).toBe(0);
     expect(probeStream(join(big, 'seed0042.png'), 'v')).toMatchObject({ width: '128', height: '128' });
     expect(JSON.parse(readFileSync(join(big, 'stills.run.json'), 'utf8'))).toMatchObject({ seeds: [42], truncationPsi: 0.5, size: 128, outWidth: 128, outHeight: 128, scale: 'bicubic' });
     for (const d of [out, again, big]) expect(readdirSync(d).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('a worker asked for [webgpu, cpu] whose WebGPU cannot open makes the stills on the CPU and says so: a warning naming the reason, the fallback in stills.run.json', { timeout: 120_000 }, () => {
+    const cfg = join(dir, 'fallback.yaml');
+    // a device-select variable that names no GPU: the worker refuses WebGPU (as on a rig whose GPU is gone) and falls back
+    writeFileSync(
+      cfg,
+      `cooler:\n  driver: simulated\n  fans: [{ id: a, channel: 0 }]\nthermal:\n  zones:\n    - { id: z0, gpus: [0], fans: [a], pid: { setpoint: 70 } }\nsynthesis:\n  workers: [{ id: p0, providers: [webgpu, cpu], intraOpThreads: 1, env: { MESA_VK_DEVICE_SELECT: 'ffff:ffff' } }]\n`,
+    );
+    const out = join(dir, 'fallback');
+    const r = gance('render', '--still', '7', '--network', 'demo-64', '--out', out, '--config', cfg);
+    expect(r.status, r.stderr).toBe(0);
+    // the pool's own warning (JSON, for a log) is there too; the plain lines are for the user
+    expect(r.stderr.split('\n').filter((l) => !l.startsWith('{'))).toEqual([
+      'synthesis: p0 onnx/cpu',
+      expect.stringMatching(fellBackLine('p0', 'warning: ')),
+      '',
+    ]);
+    const run = JSON.parse(readFileSync(join(out, 'stills.run.json'), 'utf8')) as { synthesis: unknown };
+    expect(run.synthesis).toEqual({
+      workers: [
+        { ...fellBackWorker('p0'), frames: 1 },
+      ],
+      resumed: null,
+      mixed: false,
+    });
   });
 
   // numpy comes with .ci/setup (python3-numpy): the check runs everywhere the suite does
