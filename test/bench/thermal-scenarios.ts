@@ -11,7 +11,8 @@
  * other scenario changes one factor (plant gain and time constant x0.5..x2, airflow to 60%, ambient
  * 15..45 C, loads 40..300 W steady, long / 60 s / 20 s bursts, a two-GPU zone, a warm start, no
  * hint or an early one, no power readings, sensor noise, unrounded readings, a stalled fan), and a
- * few corners change several.
+ * few corners change several (among them 20 s and 60 s bursts with no hint: their averaged
+ * feed-forward stays under minDuty, and nothing but the die's rise starts the fans).
  *
  * Ours reads what the daemon would: per-GPU temperature and power, the hint, the intake air
  * temperature (a shroud thermistor with `role: ambient`), tach. The baselines read the zone
@@ -107,6 +108,9 @@ const SC: Scenario[] = [
   { name: 'C:warm-200W-no-hint', factor: 'corner', warmC: 65, hint: 'none', loads: [steady(200)] },
   { name: 'C:cool-60s-no-power', factor: 'corner', ambientC: 15, power: false, loads: [bursts(60, 150, 60, 40, 900)] },
   { name: 'C:stall-ambient-40', factor: 'corner', stall: true, ambientC: 40 },
+  // bursts whose averaged feed-forward stays under minDuty, with no hint to start the fans
+  { name: 'C:bursts-20s-no-hint', factor: 'corner', hint: 'none', loads: [bursts(20, 150, 20, 40, 900)] },
+  { name: 'C:bursts-60s-no-hint', factor: 'corner', hint: 'none', loads: [bursts(60, 150, 60, 40, 900)] },
 ];
 
 const OURS_SETPOINTS = [72, 76, 80];

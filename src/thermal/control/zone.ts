@@ -65,6 +65,17 @@ const CORRECTION_SECONDS = 60;
  */
 const PASSIVE_STOP_MARGIN_C = 6;
 const PASSIVE_RESTART_MARGIN_C = 3;
+/**
+ * s: stopped fans under a bursty load start once the rig's model says a die reaches the setpoint this
+ * soon with them stopped, whatever the demand. Not only at the setpoint: the feed-forward of bursts
+ * averages them and can stay under minDuty, so they stayed stopped until then, the still-air heatsink
+ * carried the die on, and the fans at their floor met it there: 60 s bursts with no hint peaked 4.6 C
+ * over an 80 C setpoint. The power is the higher of the reading and the estimate (a burst's peak
+ * counts at once); the model is the identified rig's, or the prior's before it has learned. Only
+ * while bursting: a steady load's term reaches minDuty by itself, and an earlier start there (a warm
+ * start with no hint) left the die to creep over the setpoint with no arrival lift.
+ */
+const START_LEAD_SECONDS = 30;
 /** identification windows with power read and the fans stopped throughout, per GPU, before the still-air conductance counts as measured */
 const PASSIVE_MIN_STILL_WINDOWS = 3;
 /** s, the identifier's window: fans stopped this long before a window ends count it as still air */
@@ -324,8 +335,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * Returns the two steady duties at such an arrival, else 0. `peak`: `t` is the held peak while the burst
    * cap is on (its arrival needs no rising reading: the held peak only rises to the setpoint from under it).
    */
-  const arrivalDuty = (t: number, now: number, ffNow: number, steadyLoad: boolean, air: number, peak: boolean): { ff: number; model: number } | 0 => {
+  const arrivalDuty = (t: number, now: number, ffNow: number, steadyLoad: boolean, air: number, peak: boolean, heatOff: boolean): { ff: number; model: number } | 0 => {
     if (!Number.isFinite(t) || t < zone.pid.setpoint) return 0;
+    // a held peak arriving while no GPU draws a load (a burst's off part, or the load's end): the next
+    // burst's arrival lifts, not this one (at the last burst the fans sped up as the render ended)
+    if (peak && heatOff) return 0;
     const first = now - reachedSince >= REGULATING_SECONDS;
     reachedSince = now;
     if (!first || !zone.feedForward.enabled || !(ffNow > 0)) return 0;
@@ -482,7 +496,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * idleWatts starts stopped fans at once (pre-cooling ahead of the load; the allocator kicks them)
    * and keeps running ones from stopping.
    */
-  const nextStopped = (demand: number, powerEstimateW: number, temperature: number, hintW: number | undefined, holdsAt: (marginC: number) => boolean) => {
+  const nextStopped = (demand: number, powerEstimateW: number, temperature: number, hintW: number | undefined, holdsAt: (marginC: number) => boolean, nearing: () => boolean) => {
     passiveStop &&= stopped;
     if (zone.stopBelowDuty <= 0) return (passiveStop = false);
     if (hintW !== undefined && hintW > zone.feedForward.idleWatts) return (passiveStop = false);
@@ -498,7 +512,7 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
       if (holdsAt(PASSIVE_RESTART_MARGIN_C) && temperature < zone.pid.setpoint - PASSIVE_RESTART_MARGIN_C) return true;
       return (passiveStop = false);
     }
-    if (stopped) return demand < zone.minDuty && !(pid && temperature >= zone.pid.setpoint);
+    if (stopped) return demand < zone.minDuty && !(pid && (temperature >= zone.pid.setpoint || nearing()));
     if (pid && temperature > zone.pid.setpoint - zone.hysteresis) return false;
     if (!(demand < zone.stopBelowDuty) || duty > zone.minDuty + 1e-9) return false;
     // a trickle stops like an idle zone: the load is one the least airflow holds (checked each step)
@@ -927,7 +941,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const peakHeld = capNow !== null;
           const tArrive = peakHeld ? (pid.measurement ?? temperature) : temperature;
           const creep = peakHeld ? Infinity : creepDuty(temperature, input.now, air);
-          const steady = arrivalDuty(tArrive, input.now, ffNow, steadyPower && !peakHeld, air, peakHeld);
+          const heatOff = zone.gpus.every((_, k) => {
+            const p = input.powerW?.[k];
+            return finite(p) && p <= zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W;
+          });
+          const steady = arrivalDuty(tArrive, input.now, ffNow, steadyPower && !peakHeld, air, peakHeld, heatOff);
           if (temperature >= zone.pid.setpoint - CREEP_SPAN_C && temperature < zone.pid.setpoint) lastSpanSince = Math.min(lastSpanSince, input.now);
           else if (temperature < zone.pid.setpoint - CREEP_SPAN_C) lastSpanSince = Infinity;
           if (!(tArrive >= zone.pid.setpoint - REGULATING_BAND_C)) integralOnApproach = pid.integral;
@@ -986,7 +1004,16 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const holdsAt = (marginC: number) =>
             identify &&
             zone.gpus.every((_, k) => finite(input.powerW?.[k]) && stillWindows[k]! >= PASSIVE_MIN_STILL_WINDOWS && ids[k]!.dutyFor(ffs[k]!.estimateW, zone.pid.setpoint - marginC, air) <= 0);
-          const plain = nextStopped(demand, estimateW(), temperature, hint, holdsAt);
+          /** a zone GPU under a load would reach the setpoint within START_LEAD_SECONDS with the fans stopped */
+          const nearing = () =>
+            (capNow !== null || ffs.some((f) => f.bursting) || means.some((m) => m.bursting)) &&
+            estimateW() > zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W &&
+            zone.gpus.some((_, k) => {
+              const t = input.temps[k];
+              const p = input.powerW?.[k];
+              return finite(t) && ids[k]!.secondsTo(t, Math.max(finite(p) ? p : 0, ffs[k]!.estimateW), 0, air, zone.pid.setpoint) < START_LEAD_SECONDS;
+            });
+          const plain = nextStopped(demand, estimateW(), temperature, hint, holdsAt, nearing);
           stopped = budget ? budgetStopped(budget, plain) : plain;
           /**
            * The least airflow holds the load: every GPU's estimate settles `hysteresis` under the

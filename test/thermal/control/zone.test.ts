@@ -713,7 +713,7 @@ describe('zone controller: identifying the rig (issue 14)', () => {
   });
 
   /** the scenario bench's rig scaled (plant gain: conductances / gain; time constant: heat capacity x tau), a load after 120 s of idle with a hint at its start */
-  function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number; patchAt?: { t: number; patch: ZonePatch } }) {
+  function onRig(o: { gain: number; tau: number; setpoint: number; loads: Array<{ seconds: number; watts: number }>; hintW?: number; patchAt?: { t: number; patch: ZonePatch }; seconds?: number }) {
     const rig = k80Rig({ gpus: 1, fansPerGpu: 3, seed: 7, powerNoiseW: 0.5 });
     const g = rig.gpus[0]!;
     g.conductanceStillWPerK /= o.gain;
@@ -728,7 +728,7 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     const duties: Array<{ t: number; duty: number }> = [];
     /** the outputs of the steps just before and just after patchAt */
     const around: ZoneStepOutput[] = [];
-    for (let t = 0; t < 1020; t += 0.2) {
+    for (let t = 0; t < (o.seconds ?? 1020); t += 0.2) {
       const r = plant.gpu(0);
       const hint = o.hintW !== undefined && t >= 120 && t < 150 ? o.hintW : undefined;
       if (o.patchAt && Math.abs(t - o.patchAt.t) < 0.1) zone.update(o.patchAt.patch);
@@ -767,6 +767,19 @@ describe('zone controller: identifying the rig (issue 14)', () => {
     expect(r.peak).toBeLessThan(72 + 1.5);
     expect(r.peak).toBeGreaterThan(72 - 1.5);
     expect(countReversals(r.duties, { deadband: 0.02, from: 120 }) / 15).toBeLessThan(0.2);
+  });
+
+  it('on the plant: 60 s bursts with no hint start the stopped fans before the die reaches the setpoint (their averaged term stays under minDuty)', () => {
+    const r = onRig({ gain: 1, tau: 1, setpoint: 80, loads: bursts(60, 150, 60, 40, 900) });
+    // the fans started only once the die read the setpoint: the still-air heatsink carried it on to 84.6 C
+    expect(r.peak).toBeLessThan(80 + 1.5);
+  });
+
+  it('on the plant: as a burst load ends the fans do not speed up (a held peak arriving at the setpoint with no GPU drawing a load lifts nothing)', () => {
+    const r = onRig({ gain: 1, tau: 1, setpoint: 72, loads: [...bursts(60, 150, 60, 40, 900), { seconds: 300, watts: 30 }], seconds: 1320 });
+    const atEnd = r.duties.filter((d) => d.t < 1020).at(-1)!.duty;
+    const after = Math.max(...r.duties.filter((d) => d.t >= 1020).map((d) => d.duty));
+    expect(after).toBeLessThanOrEqual(atEnd + 0.005);
   });
 
   it('a feed-forward change while the burst cap or the identifier wait holds the term back is bumpless (the integral absorbs what the applied term moves)', () => {
