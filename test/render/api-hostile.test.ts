@@ -185,3 +185,18 @@ describe('/v1/renders, output names the file system cannot take as they are', ()
     expect(existsSync(join(s.outputRoot, 'set', 'one'))).toBe(true);
   });
 });
+
+describe('/v1/renders, latents settings the float32 latents cannot hold', () => {
+  it('a noise range beyond +-1000 (1e308 made every latent NaN: a black video, accepted) is 400 naming the end, as fftAmplitudeRange is', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    for (const [range, at] of [[[-1e308, 1e308], 0], [[-4, 1e30], 1], [[-1001, 0], 0]] as const) {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], latents: { noise: { range } } } });
+      expect({ range, code: res.statusCode }).toEqual({ range, code: 400 });
+      expect(res.json().message).toMatch(new RegExp(`^body/latents/noise/range/${at} Expected number to be (greater|less) or equal to -?1000$`));
+    }
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+    const ok = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], latents: { noise: { range: [-1000, 1000] } } } });
+    expect(ok.statusCode, ok.body).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+});
