@@ -3,7 +3,7 @@
  * roots, networks checked against the catalogue, defaults filled in. Every refusal names the field.
  */
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, join, normalize } from 'node:path';
 import { ClientError } from '../api/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -26,7 +26,7 @@ export const RenderRequest = Type.Object(
     output: Type.Object(
       {
         ...RenderOutput.properties,
-        path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png); one that already exists, or that a queued or running render will write, is 409: a render never overwrites a file' })),
+        path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png); one that already exists, or that a queued or running render will write (or a name under one), is 409: a render never overwrites a file' })),
         debugPath: Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], {
           default: null,
           description: 'name under render.outputRoot for a debug video (GANce --debug-path): the frames beside charts of features, latents and network index; GET /v1/renders/{id}/debug once done',
@@ -99,7 +99,7 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
   const debugMisnamed = req.output.debugPath == null ? null : outputNameProblem('mp4', req.output.debugPath);
   if (debugMisnamed) throw new RequestPathError(400, 'body/output/debugPath', `"${req.output.debugPath}": ${debugMisnamed}`);
   const output = await resolveOutputPath(ctx.config.outputRoot, name, 'body/output/path');
-  if (ctx.activeOutputs().has(output)) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
+  refuseClaimed(output, name, ctx.activeOutputs(), 'body/output/path', 'is the output of a render that is queued or running');
   // the run config beside it is written at the end and never replaces a file either (publish.ts)
   if (await stat(runConfigPath(output)).then(() => true, () => false)) {
     throw new RequestPathError(409, 'body/output/path', `"${name}": its run config ${basename(runConfigPath(output))} already exists beside it under the output root`);
@@ -111,7 +111,7 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
     debugPath = await resolveOutputPath(ctx.config.outputRoot, req.output.debugPath, field);
     if (debugPath === output) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own output; give the debug video a name of its own`);
     if (debugPath === runConfigPath(output)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own run config; give the debug video a name of its own`);
-    if (ctx.activeOutputs().has(debugPath)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is an output of a render that is queued or running`);
+    refuseClaimed(debugPath, req.output.debugPath, ctx.activeOutputs(), field, 'is an output of a render that is queued or running');
   }
 
   const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output, debugPath } }) as RenderSpec;
@@ -130,7 +130,21 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
 export function claimOutputs(spec: RenderSpec, req: Pick<UploadRequest, 'output'>, ctx: SubmitContext): void {
   // a render also writes NAME.run.json beside its output (a debug video's name claims one too: harmless)
   const active = new Set([...ctx.activeOutputs()].flatMap((p) => [p, runConfigPath(p)]));
-  if (active.has(spec.output.path) || active.has(runConfigPath(spec.output.path))) throw new RequestPathError(409, 'body/output/path', `"${req.output.path ?? spec.output.path}" is the output of a render that is queued or running`);
+  const name = req.output.path ?? basename(spec.output.path);
+  refuseClaimed(spec.output.path, name, active, 'body/output/path', 'is the output of a render that is queued or running');
+  if (active.has(runConfigPath(spec.output.path))) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
   const debug = spec.output.debugPath;
-  if (debug !== null && active.has(debug)) throw new RequestPathError(409, 'body/output/debugPath', `"${req.output.debugPath ?? debug}" is an output of a render that is queued or running`);
+  if (debug !== null) refuseClaimed(debug, req.output.debugPath ?? basename(debug), active, 'body/output/debugPath', 'is an output of a render that is queued or running');
+}
+
+/**
+ * 409 when `path` is one of the `claimed` outputs, or lies under one: `song.mp4/x.mp4` while a
+ * queued render will write song.mp4 made song.mp4 a folder at once, and that render failed.
+ */
+function refuseClaimed(path: string, name: string, claimed: ReadonlySet<string>, field: string, why: string): void {
+  if (claimed.has(path)) throw new RequestPathError(409, field, `"${name}" ${why}`);
+  for (let up = '..', at = dirname(path); at !== dirname(at); up = join(up, '..'), at = dirname(at)) {
+    // the client's own name for it: as many folders up from what they sent
+    if (claimed.has(at)) throw new RequestPathError(409, field, `"${name}" lies under ${normalize(join(name, up))}, an output of a render that is queued or running`);
+  }
 }

@@ -154,6 +154,31 @@ describe('/v1/renders, output names the file system cannot take as they are', ()
     expect(s.queue.list({ limit: 50 })).toEqual([]);
   });
 
+  it("a name under a queued render's output (song.mp4/x.mp4, its run config, a PNG folder; the debug video too) is 409, and that render still finishes", async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait }));
+    const first = await post(s, { path: 'song.mp4' });
+    expect(first.statusCode).toBe(202);
+    const frames = await post(s, { format: 'png', path: 'frames' });
+    expect(frames.statusCode).toBe(202);
+    for (const [output, field, name, taken] of [
+      [{ path: 'song.mp4/x.mp4' }, 'body/output/path', 'song.mp4/x.mp4', 'song.mp4'],
+      [{ path: 'song.run.json/deeper/x.mp4' }, 'body/output/path', 'song.run.json/deeper/x.mp4', 'song.run.json'],
+      [{ path: './frames//x.mp4' }, 'body/output/path', './frames//x.mp4', 'frames'],
+      [{ path: 'ok.mp4', debugPath: 'song.mp4/d.mp4' }, 'body/output/debugPath', 'song.mp4/d.mp4', 'song.mp4'],
+    ] as const) {
+      const res = await post(s, output);
+      expect({ output, code: res.statusCode }).toEqual({ output, code: 409 });
+      expect(res.json().message).toBe(`${field}: "${name}" lies under ${taken}, an output of a render that is queued or running`);
+    }
+    // it made song.mp4 a folder at once, and the render writing song.mp4 failed ("is a folder")
+    expect(existsSync(join(s.outputRoot, 'song.mp4'))).toBe(false);
+    expect(s.queue.list({ limit: 50 })).toHaveLength(2);
+    gate.release();
+    expect((await until(s.scheduler, first.json<RenderJobView>().id, (j) => j.state === 'done' || j.state === 'failed')).state).toBe('done');
+    await until(s.scheduler, frames.json<RenderJobView>().id, (j) => j.state === 'done' || j.state === 'failed');
+  });
+
   it('a symlink under the output root that leads out is 403 and nothing is made at its far end', async () => {
     const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
     const elsewhere = tempDir('gance-elsewhere-');
