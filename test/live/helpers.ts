@@ -64,6 +64,8 @@ export async function liveServer(
     maxSessions?: number;
     /** /v1/networks beside /v1/live, on the same network manager (as the daemon has it) */
     networksApi?: boolean;
+    /** the files queued and running renders will write (the daemon's render service) */
+    renderOutputs?: () => ReadonlySet<string>;
   } = {},
 ): Promise<LiveServer> {
   const local = localRenderer({ workers: o.workers ?? 1, ...(o.workerSpecs ? { workerSpecs: o.workerSpecs } : {}), ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
@@ -80,6 +82,7 @@ export async function liveServer(
     ...(o.roots ? { roots: o.roots } : {}),
     ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
     ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
+    ...(o.renderOutputs ? { renderOutputs: o.renderOutputs } : {}),
     ...(o.loadHint ? { loadHint: { gpus: [0], watts: 200, seconds: 5 } } : {}),
   });
   const app = await buildApp({ registry, plugins: [liveApi(service), ...(o.networksApi ? [networksApi(local.deps.networks)] : [])], notReady: () => [], ...(o.access ? { access: o.access } : {}) });

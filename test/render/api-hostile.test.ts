@@ -179,6 +179,26 @@ describe('/v1/renders, output names the file system cannot take as they are', ()
     await until(s.scheduler, frames.json<RenderJobView>().id, (j) => j.state === 'done' || j.state === 'failed');
   });
 
+  it('a name a running live session records to (its file not there yet), or one under it, is 409', async () => {
+    let live = new Set<string>();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), {}, { liveOutputs: () => live });
+    live = new Set([join(s.outputRoot, 'show', 'rec.mp4')]);
+    for (const [output, field, message] of [
+      [{ path: 'show/rec.mp4' }, 'body/output/path', '"show/rec.mp4" is recorded by a live session that is running'],
+      [{ path: 'show/rec.mp4/x.mp4' }, 'body/output/path', '"show/rec.mp4/x.mp4" lies under show/rec.mp4, recorded by a live session that is running'],
+      [{ path: 'ok.mp4', debugPath: 'show/rec.mp4' }, 'body/output/debugPath', '"show/rec.mp4" is recorded by a live session that is running'],
+    ] as const) {
+      const res = await post(s, output);
+      expect({ output, code: res.statusCode }).toEqual({ output, code: 409 });
+      expect(res.json().message).toBe(`${field}: ${message}`);
+    }
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+    expect(existsSync(join(s.outputRoot, 'show'))).toBe(false);
+    const ok = await post(s, { path: 'show/other.mp4' });
+    expect(ok.statusCode, ok.body).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
   it('a symlink under the output root that leads out is 403 and nothing is made at its far end', async () => {
     const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
     const elsewhere = tempDir('gance-elsewhere-');
