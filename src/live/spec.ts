@@ -57,7 +57,8 @@ export const Camera = DiscriminatedUnion(
     Type.Object(
       {
         kind: Type.Literal('v4l2'),
-        device: Type.String({ pattern: '^/dev/[A-Za-z0-9_./-]+$', maxLength: 255, description: 'a V4L2 capture device, e.g. /dev/video0' }),
+        // no ".." segment: /dev/../etc/passwd matched the characters and ffmpeg opened it as a camera
+        device: Type.String({ pattern: '^/dev/(?!(.*/)?\\.\\.(/|$))[A-Za-z0-9_./-]+$', maxLength: 255, description: 'a V4L2 capture device under /dev, e.g. /dev/video0' }),
         inputFormat: Type.Optional(Type.String({ pattern: '^[a-z0-9_]{1,32}$', description: 'the device format ffmpeg asks for (-input_format), e.g. mjpeg or yuyv422' })),
         size: Type.Optional(CameraSize),
         fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),

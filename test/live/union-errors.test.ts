@@ -67,6 +67,20 @@ describe('live tagged unions name their tag', () => {
     expect(bad).toBe(1);
   });
 
+  it('a v4l2 device climbing out of /dev (/dev/../etc/passwd was opened as a camera) is 400 naming the field, POST, PATCH and the patch check', async () => {
+    for (const device of ['/dev/../etc/passwd', '/dev/v4l/../../tmp/x', '/dev/..', '/dev/video0/..']) {
+      const camera = { kind: 'v4l2', device };
+      const start = await post({ audio: { kind: 'push' }, networks: ['demo-64'], framing: framing(camera) });
+      expect({ device, ...start }).toEqual({ device, status: 400, message: expect.stringMatching(/^body\/framing\/camera\/device must match pattern /) });
+      const patch = await app.inject({ method: 'PATCH', url: '/v1/live/abc', payload: { framing: framing(camera) } });
+      expect({ device, status: patch.statusCode }).toEqual({ device, status: 400 });
+      expect(patch.json().message).toMatch(/^body\/framing\/camera\/device must match pattern /);
+      expect(patchProblem({ framing: framing(camera) })).toMatch(/^\/framing\/camera\/device /);
+    }
+    // names with dots that do not climb are devices as before
+    for (const device of ['/dev/video0', '/dev/v4l/by-id/usb-Cam_1.0-video-index0', '/dev/./video0']) expect(patchProblem({ framing: framing({ kind: 'v4l2', device }) })).toBeNull();
+  });
+
   it('the OpenAPI document marks the unions with their discriminator', async () => {
     const doc = (await app.inject('/docs/json')).json();
     const start = doc.paths['/v1/live/'].post.requestBody.content['application/json'].schema;
