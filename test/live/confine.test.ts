@@ -149,7 +149,7 @@ describe('live recordings never share a file', () => {
       ['show//rec.mkv/x.ts', '"show//rec.mkv/x.ts" lies under show/rec.mkv, recorded by a live session that is running'],
       ['render.mp4', '"render.mp4" is an output of a render that is queued or running'],
       ['render.run.json/x.mkv', '"render.run.json/x.mkv" lies under render.run.json, an output of a render that is queued or running'],
-    ]) {
+    ] as const) {
       const r = await post([{ target: 'other.ts' }, { target }]);
       expect({ target, status: r.status }).toEqual({ target, status: 409 });
       expect(r.body.message).toBe(`body/outputs/1/target: ${message}`);

@@ -66,6 +66,8 @@ export async function liveServer(
     networksApi?: boolean;
     /** the files queued and running renders will write (the daemon's render service) */
     renderOutputs?: () => ReadonlySet<string>;
+    /** the latents service the sessions get, from the real one (a test's failing source) */
+    wrapLatents?: (latents: LocalRenderer['deps']['latents']) => LocalRenderer['deps']['latents'];
   } = {},
 ): Promise<LiveServer> {
   const local = localRenderer({ workers: o.workers ?? 1, ...(o.workerSpecs ? { workerSpecs: o.workerSpecs } : {}), ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
@@ -73,7 +75,7 @@ export async function liveServer(
   const events = createEventBus();
   const service = createLiveService({
     networks: local.deps.networks,
-    latents: local.deps.latents,
+    latents: o.wrapLatents ? o.wrapLatents(local.deps.latents) : local.deps.latents,
     log: o.log ?? pino({ level: 'silent' }),
     registry,
     events,
