@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { BUNDLED_NETWORKS_PATH } from '../config/paths.ts';
 import type { BuildOptions, GeneratorShape } from '../synthesis/stylegan2/index.ts';
-import { MAX_FRAME_SIDE, MAX_SEED } from '../synthesis/stylegan2/sidecar.ts';
+import { MAX_FRAME_SIDE, MAX_PSI, MAX_SEED } from '../synthesis/stylegan2/sidecar.ts';
 
 // the graph builder loads only when a command runs (`--help` needs the definitions alone)
 const stylegan2 = () => import('../synthesis/stylegan2/index.ts');
@@ -51,6 +51,12 @@ function parseResize(v: string): { width: number; height: number } {
   return { width, height };
 }
 
+function parsePsi(v: string): number {
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!(n >= -MAX_PSI && n <= MAX_PSI)) throw new InvalidArgumentError(`--psi must be a number in -${MAX_PSI}..${MAX_PSI}, got "${v}"`);
+  return n;
+}
+
 /** parseInt read 1e3 and 1.9 as 1 (seed 1's network) and let -1 wrap round */
 function parseSeed(v: string): number {
   const n = /^\d+$/.test(v) ? Number(v) : NaN;
@@ -90,13 +96,12 @@ function addBuildFlags(cmd: Command): Command {
     .option('--modulation <how>', 'activation (any batch) | weight (fixed --batch)', choice('--modulation', ['activation', 'weight'] as const), 'activation')
     .option('--upsample <how>', 'transpose | subpixel | fused', choice('--upsample', ['transpose', 'subpixel', 'fused'] as const), 'transpose')
     .option('--batch <n>', 'fixed batch size (default: any)', positiveInt('--batch'))
-    .option('--psi <psi>', 'truncation psi recorded as the network\'s default', (v) => Number(v), 1);
+    .option('--psi <psi>', `truncation psi recorded as the network's default, -${MAX_PSI}..${MAX_PSI}`, parsePsi, 1);
 }
 
 function buildOptions(f: BuildFlags): Partial<BuildOptions> {
   const outputs = f.outputs.split(',').map((s) => s.trim());
   for (const o of outputs) if (o !== 'frames' && o !== 'image') throw new InvalidArgumentError(`--outputs: unknown output '${o}' (frames, image)`);
-  if (!Number.isFinite(f.psi)) throw new InvalidArgumentError('--psi must be a number');
   return {
     dtype: f.dtype,
     input: f.input,

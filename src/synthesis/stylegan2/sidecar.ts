@@ -20,6 +20,8 @@ import { readFileSync, statSync } from 'node:fs';
  * and a graph resizing to 99999x99999 (30 GB a frame) was listed as usable.
  */
 export const MAX_FRAME_SIDE = 8192;
+/** A truncation psi's bound, a render's too: a network built with psi 1e300 rendered every frame black. */
+export const MAX_PSI = 10;
 /** A random network's seed: the generator takes it as an unsigned 32-bit integer. */
 export const MAX_SEED = 4294967295;
 
@@ -65,7 +67,7 @@ export const NetworkSidecar = Type.Object(
     /** The mapping network's running mean of w: truncation's centre, and what w-input callers truncate towards. */
     wAvg: Type.Array(Type.Number(), { minItems: 1 }),
     /** Truncation psi the network was meant to be used with (callers feed it through the psi input). */
-    truncationPsi: Type.Number(),
+    truncationPsi: Type.Number({ minimum: -MAX_PSI, maximum: MAX_PSI }),
     noise: Type.Union([Type.Literal('const'), Type.Literal('input'), Type.Literal('none')]),
     /** Fixed batch size of the graph, or null when any batch works. */
     batch: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
