@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { BUNDLED_NETWORKS_PATH } from '../config/paths.ts';
 import type { BuildOptions, GeneratorShape } from '../synthesis/stylegan2/index.ts';
+import { MAX_FRAME_SIDE, MAX_PSI, MAX_SEED } from '../synthesis/stylegan2/sidecar.ts';
 
 // the graph builder loads only when a command runs (`--help` needs the definitions alone)
 const stylegan2 = () => import('../synthesis/stylegan2/index.ts');
@@ -42,9 +43,25 @@ function choice<T extends string>(name: string, values: readonly T[]) {
 }
 
 function parseResize(v: string): { width: number; height: number } {
-  const m = /^(\d+)x(\d+)$/.exec(v);
-  if (!m) throw new InvalidArgumentError('--resize must be WIDTHxHEIGHT, e.g. 1920x1080');
-  return { width: Number(m[1]), height: Number(m[2]) };
+  const m = /^(\d{1,5})x(\d{1,5})$/.exec(v);
+  const [width, height] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!(width >= 1 && width <= MAX_FRAME_SIDE && height >= 1 && height <= MAX_FRAME_SIDE)) {
+    throw new InvalidArgumentError(`--resize must be WIDTHxHEIGHT, each side 1..${MAX_FRAME_SIDE} pixels, e.g. 1920x1080, got "${v}"`);
+  }
+  return { width, height };
+}
+
+function parsePsi(v: string): number {
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!(n >= -MAX_PSI && n <= MAX_PSI)) throw new InvalidArgumentError(`--psi must be a number in -${MAX_PSI}..${MAX_PSI}, got "${v}"`);
+  return n;
+}
+
+/** parseInt read 1e3 and 1.9 as 1 (seed 1's network) and let -1 wrap round */
+function parseSeed(v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n <= MAX_SEED)) throw new InvalidArgumentError(`--seed must be an integer in 0..${MAX_SEED}, got "${v}"`);
+  return n;
 }
 
 // commander turns a parser's null into '', so "none" stays a string until the action maps it
@@ -79,13 +96,12 @@ function addBuildFlags(cmd: Command): Command {
     .option('--modulation <how>', 'activation (any batch) | weight (fixed --batch)', choice('--modulation', ['activation', 'weight'] as const), 'activation')
     .option('--upsample <how>', 'transpose | subpixel | fused', choice('--upsample', ['transpose', 'subpixel', 'fused'] as const), 'transpose')
     .option('--batch <n>', 'fixed batch size (default: any)', positiveInt('--batch'))
-    .option('--psi <psi>', 'truncation psi recorded as the network\'s default', (v) => Number(v), 1);
+    .option('--psi <psi>', `truncation psi recorded as the network's default, -${MAX_PSI}..${MAX_PSI}`, parsePsi, 1);
 }
 
 function buildOptions(f: BuildFlags): Partial<BuildOptions> {
   const outputs = f.outputs.split(',').map((s) => s.trim());
   for (const o of outputs) if (o !== 'frames' && o !== 'image') throw new InvalidArgumentError(`--outputs: unknown output '${o}' (frames, image)`);
-  if (!Number.isFinite(f.psi)) throw new InvalidArgumentError('--psi must be a number');
   return {
     dtype: f.dtype,
     input: f.input,
@@ -128,7 +144,7 @@ export function register(program: Command): void {
       .option('--channel-base <n>', 'feature maps: min(base / res, max)', positiveInt('--channel-base'))
       .option('--channel-max <n>', 'feature maps cap', positiveInt('--channel-max'))
       .option('--w-dim <n>', 'w (and style) dimension', positiveInt('--w-dim'))
-      .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 1),
+      .option('--seed <n>', `random seed, 0..${MAX_SEED}`, parseSeed, 1),
   ).action(async (opts: BuildFlags & { out: string; preset: 'demo' | 'config-f'; resolution?: number; channelBase?: number; channelMax?: number; wDim?: number; seed: number }) => {
     await checkOutFolder(opts.out);
     const { buildRandomNetwork, configF, demoShape } = await stylegan2();

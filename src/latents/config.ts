@@ -6,9 +6,16 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 
+/**
+ * Where a [min, max] pair's ends may lie, as the render and live APIs' fftAmplitudeRange: a noise
+ * range of [-1e308, 1e308] overflowed the float32 scaling into NaN latents, a black video.
+ */
+export const RANGE_LIMIT = 1000;
+const RangeEnd = () => Type.Number({ minimum: -RANGE_LIMIT, maximum: RANGE_LIMIT });
+
 /** A [min, max] pair; its order is checked by checkLatentsConfig (rangeOrderProblem), which the schema cannot do. */
 const Range = (def: [number, number], description: string) =>
-  Type.Tuple([Type.Number(), Type.Number()], { default: def, description: `${description}; [min, max], min <= max` });
+  Type.Tuple([RangeEnd(), RangeEnd()], { default: def, description: `${description}; [min, max], min <= max` });
 
 export const NoiseConfig = Type.Object(
   {

@@ -20,7 +20,7 @@ import { firstProblem } from '../api/union.ts';
 import { publicText } from '../render/public-error.ts';
 import { describeWorker, fallbackWarnings } from '../render/synthesis-record.ts';
 import { fileOutputs, resolveTargets, type LiveRoots } from './targets.ts';
-import { makeOutputFolders } from '../render/media.ts';
+import { LIVE_CLAIM, makeOutputFolders, refuseClaimed, RENDER_CLAIM } from '../render/media.ts';
 
 export interface LiveServiceDeps {
   networks: NetworkManager;
@@ -37,6 +37,11 @@ export interface LiveServiceDeps {
    * under them. Left out by `gance live` in-process (the operator's own files).
    */
   roots?: LiveRoots;
+  /**
+   * Files queued and running renders will write (their outputs, debug videos and run configs): a
+   * recording is not started over one of them. None: no renders (`gance live`).
+   */
+  renderOutputs?: () => ReadonlySet<string>;
   /** how long a start waits for the source's first audio before failing */
   startTimeoutMs?: number;
   audioRetryMs?: number;
@@ -45,8 +50,12 @@ export interface LiveServiceDeps {
 
 export type LiveView = ReturnType<LiveSession['view']>;
 
+
 export function createLiveService(deps: LiveServiceDeps) {
   const sessions = new Map<string, LiveSession>();
+  // file outputs of the sessions running or starting, by path: ffmpeg opens them with -y, so two
+  // outputs naming one file (in one start or two) wrote over each other's recording
+  const recording = new Map<string, string>();
   const metrics: LiveMetrics = createLiveMetrics(deps.registry);
   const log = deps.log.child({ subsystem: 'live' });
   const maxSessions = deps.maxSessions ?? 4;
@@ -65,6 +74,10 @@ export function createLiveService(deps: LiveServiceDeps) {
     if (!deps.events || !h || h.gpus.length === 0 || h.watts <= 0) return;
     if (on) deps.events.emit('load-hint', { gpus: h.gpus, watts: h.watts, seconds: h.seconds, source: 'live' });
     else deps.events.emit('load-end', { gpus: h.gpus, source: 'live' });
+  }
+
+  function release(id: string): void {
+    for (const [path, owner] of recording) if (owner === id) recording.delete(path);
   }
 
   function get(id: string): LiveSession {
@@ -86,8 +99,16 @@ export function createLiveService(deps: LiveServiceDeps) {
       if (reversed) throw new BadRequestError(`live session: ${reversed}`);
       const spec = await resolveTargets(checked as LiveStart, deps.roots);
       if (sessions.size + starting >= maxSessions) throw new ConflictError(`${maxSessions} live sessions are running; stop one first`);
-      starting++;
       const id = randomUUID().slice(0, 8);
+      // no await from here to the claim: two starts cannot both pass the check
+      const files = fileOutputs(checked as LiveStart, spec);
+      files.forEach((f, k) => {
+        refuseClaimed(f.path, f.name, new Set(files.slice(0, k).map((e) => e.path)), f.field, { is: 'also an earlier output of this start (one file, one output)', under: 'an earlier output of this start' });
+        refuseClaimed(f.path, f.name, new Set(recording.keys()), f.field, LIVE_CLAIM);
+        if (deps.renderOutputs) refuseClaimed(f.path, f.name, deps.renderOutputs(), f.field, { ...RENDER_CLAIM, is: RENDER_CLAIM.under });
+      });
+      for (const f of files) recording.set(f.path, id);
+      starting++;
       try {
         if (sessions.size === 0) hint(true);
         const s = await LiveSession.start(id, spec, {
@@ -116,6 +137,7 @@ export function createLiveService(deps: LiveServiceDeps) {
         for (const w of fallbackWarnings(workers)) log.warn({ live: id }, w);
         return s;
       } catch (err) {
+        release(id);
         if (sessions.size === 0) hint(false);
         // a refused start (the source's error, a network's) goes to the client: in its terms
         if (deps.roots && err instanceof Error && typeof (err as { statusCode?: unknown }).statusCode === 'number') {
@@ -125,6 +147,11 @@ export function createLiveService(deps: LiveServiceDeps) {
       } finally {
         starting--;
       }
+    },
+
+    /** the files the running and starting sessions record to (a render is not queued over one) */
+    outputs(): Set<string> {
+      return new Set(recording.keys());
     },
 
     list(): LiveView[] {
@@ -146,7 +173,12 @@ export function createLiveService(deps: LiveServiceDeps) {
       const s = get(id);
       sessions.delete(id);
       wantedFps.delete(id);
-      await s.stop();
+      try {
+        await s.stop();
+      } finally {
+        // its recordings are finished (or given up): the files are there, and a new output of that name is 409 as any file is
+        release(id);
+      }
       metrics.sessions.set(sessions.size);
       // its track (music-aware cooling) ends with it
       if (deps.events && deps.loadHint && deps.loadHint.gpus.length > 0 && s.spec.audio.kind === 'file') deps.events.emit('load-end', { gpus: deps.loadHint.gpus, source: `live:${id}` });

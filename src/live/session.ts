@@ -317,7 +317,9 @@ export class LiveSession {
     // a stalled analysis must not grow memory without bound: past a second of audio, chunks are let go
     const f = pushFormat(this.spec.audio);
     const perSecond = (f.format === 's16le' ? 2 : 4) * f.sampleRate * f.channels;
-    if (p && p.writableLength < perSecond) p.write(chunk);
+    // between sources (a failed analysis, an fps restart, an ended session) the stream is ended:
+    // a write there emitted an error nobody listens for, and that took the daemon down
+    if (p && !p.writableEnded && !p.destroyed && p.writableLength < perSecond) p.write(chunk);
   }
 
   /** Starts the latency windows afresh (a benchmark leaves out its warm-up). */
@@ -461,6 +463,8 @@ export class LiveSession {
         return { kind: 'alsa', device: audio.device, ...(audio.sampleRate ? { sampleRate: audio.sampleRate } : {}), ...(audio.channels ? { channels: audio.channels } : {}) };
       case 'push':
         this.push = new PassThrough();
+        // the analysis reports what went wrong with the audio; an error event left unheard would end the daemon
+        this.push.on('error', (err) => this.log.warn({ err: message(err) }, `pushed audio: ${message(err)}`));
         return { kind: 'stream', stream: this.push, ...pushFormat(audio), name: `live ${this.id} websocket` };
     }
   }

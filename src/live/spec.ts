@@ -10,6 +10,9 @@ import { rangeOrderProblem } from '../latents/config.ts';
 
 const NetworkId = Type.String({ minLength: 1, maxLength: 255 });
 
+/** An ALSA capture device the API may open: no PCM that reaches files (file, tee, shm, plug's SLAVE), no quotes or slashes. */
+export const ALSA_DEVICE = '^([A-Za-z0-9_]+|(hw|plughw|sysdefault|default|dsnoop|front):[A-Za-z0-9_=,.-]+)$';
+
 export const LiveAudio = DiscriminatedUnion(
   'kind',
   [
@@ -24,7 +27,15 @@ export const LiveAudio = DiscriminatedUnion(
     Type.Object(
       {
         kind: Type.Literal('alsa'),
-        device: Type.String({ minLength: 1, maxLength: 255, description: 'ALSA capture device, e.g. hw:1,0 or default' }),
+        // ALSA reads a device string as a PCM with arguments: file:FILE=PATH, tee, shm and plug:SLAVE
+        // write or open files (file:FILE= truncated any file the daemon could write). A name alone
+        // (default, one of asound.conf) or card and device arguments to the PCMs that take only those.
+        device: Type.String({
+          minLength: 1,
+          maxLength: 255,
+          pattern: ALSA_DEVICE,
+          description: 'ALSA capture device: a PCM name (default, one defined in asound.conf) or hw, plughw, sysdefault, default, dsnoop, front with card/device arguments, e.g. hw:1,0 or plughw:CARD=USB,DEV=0',
+        }),
         sampleRate: Type.Optional(Type.Integer({ minimum: 8000, maximum: 384000 })),
         channels: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
       },
@@ -57,7 +68,8 @@ export const Camera = DiscriminatedUnion(
     Type.Object(
       {
         kind: Type.Literal('v4l2'),
-        device: Type.String({ pattern: '^/dev/[A-Za-z0-9_./-]+$', maxLength: 255, description: 'a V4L2 capture device, e.g. /dev/video0' }),
+        // no ".." segment: /dev/../etc/passwd matched the characters and ffmpeg opened it as a camera
+        device: Type.String({ pattern: '^/dev/(?!(.*/)?\\.\\.(/|$))[A-Za-z0-9_./-]+$', maxLength: 255, description: 'a V4L2 capture device under /dev, e.g. /dev/video0' }),
         inputFormat: Type.Optional(Type.String({ pattern: '^[a-z0-9_]{1,32}$', description: 'the device format ffmpeg asks for (-input_format), e.g. mjpeg or yuyv422' })),
         size: Type.Optional(CameraSize),
         fps: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),

@@ -16,6 +16,8 @@ export const liveSubsystem: SubsystemFactory = (ctx) => {
     events: ctx.events,
     // an API client names files as a render's: under the media root, outputs under the output root
     roots: { media: ctx.config.render.mediaRoot, output: ctx.config.render.outputRoot },
+    // a recording is not started over a file a queued or running render will write
+    renderOutputs: () => ctx.services.find('renders')?.outputs() ?? new Set<string>(),
     // the same GPUs and watts synthesis hints with: a session loads its workers
     loadHint: { gpus: [...new Set(cfg.workers.flatMap((w) => (w.gpu === undefined ? [] : [w.gpu])))], watts: cfg.loadHint.watts, seconds: cfg.loadHint.seconds },
   });

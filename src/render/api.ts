@@ -48,6 +48,8 @@ export interface RendersApiOptions {
   gpus?: readonly RenderDevice[];
   /** where PATCH /gpus saves the operator's settings (the daemon's: stateDir/render-gpus.json); none: not saved */
   gpuSettings?: OperatorSettingsStore;
+  /** files the running live sessions record to (the daemon's live service): a render is not queued over one */
+  liveOutputs?: () => ReadonlySet<string>;
   /** called when the HTTP app closes (the daemon closes the store then: requests may come until the listener stops) */
   onClose?: () => void;
 }
@@ -102,6 +104,7 @@ export function rendersPlugin(opts: RendersApiOptions): FastifyPluginAsync {
     config,
     networks: opts.networks,
     activeOutputs: () => scheduler.queue.activeOutputs(),
+    ...(opts.liveOutputs ? { liveOutputs: opts.liveOutputs } : {}),
   };
   const roots = { mediaRoot: config.mediaRoot, outputRoot: config.outputRoot };
   const view = (job: Job) => jobView(job, RENDERS_PREFIX, roots);

@@ -7,7 +7,7 @@
 import { ClientError } from '../api/errors.ts';
 import { mkdirSync, realpathSync, rmdirSync, statSync } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 
 export class RequestPathError extends ClientError {
   override readonly name = 'RequestPathError';
@@ -131,6 +131,23 @@ async function checkedFolder(path: string, rootReal: string, name: string, field
   if (!inside(rootReal, real)) throw new RequestPathError(403, field, `"${name}" leads outside the output root (symlink)`);
   if (!(await stat(real)).isDirectory()) throw new RequestPathError(409, field, `"${name}": ${relative(rootReal, path)} is a file under the output root, not a folder`);
   return real;
+}
+
+/** whose a claimed output is, for refuseClaimed: a render's, a live recording's */
+export const RENDER_CLAIM = { is: 'the output of a render that is queued or running', under: 'an output of a render that is queued or running' };
+export const LIVE_CLAIM = { is: 'recorded by a live session that is running', under: 'recorded by a live session that is running' };
+
+/**
+ * 409 when `path` (resolveOutputPath's) is one of the `claimed` outputs, or lies under one:
+ * `song.mp4/x.mp4` while a queued render will write song.mp4 made song.mp4 a folder at once, and
+ * that render failed. `owner` says whose it is: `"NAME" is ${owner.is}`, `lies under X, ${owner.under}`.
+ */
+export function refuseClaimed(path: string, name: string, claimed: ReadonlySet<string>, field: string, owner: { is: string; under: string }): void {
+  if (claimed.has(path)) throw new RequestPathError(409, field, `"${name}" is ${owner.is}`);
+  for (let up = '..', at = dirname(path); at !== dirname(at); up = join(up, '..'), at = dirname(at)) {
+    // the client's own name for it: as many folders up from what they sent
+    if (claimed.has(at)) throw new RequestPathError(409, field, `"${name}" lies under ${normalize(join(name, up))}, ${owner.under}`);
+  }
 }
 
 /** An accepted output: its path (resolveOutputPath's), the field that named it and the client's name for it. */

@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LatentsConfig, NoiseConfig, rangeOrderProblem, ReactiveConfig } from '../latents/config.ts';
+import { MAX_PSI } from '../synthesis/stylegan2/sidecar.ts';
 
 const PATH_MAX = 4096;
 
@@ -79,7 +80,7 @@ export const RenderSpec = Type.Object(
       maxItems: 16,
       description: 'network ids (or, from the CLI, ONNX files); with several, loudness picks the network of each frame as GANce does',
     }),
-    truncationPsi: Type.Union([Type.Number({ minimum: -10, maximum: 10 }), Type.Null()], {
+    truncationPsi: Type.Union([Type.Number({ minimum: -MAX_PSI, maximum: MAX_PSI }), Type.Null()], {
       default: null,
       description: 'truncation psi for z networks (GANce used 1.2); null: the network sidecar\'s',
     }),

@@ -8,7 +8,7 @@ import { ClientError } from '../api/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RenderConfig } from './config.ts';
-import { RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
+import { LIVE_CLAIM, refuseClaimed, RENDER_CLAIM, RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
 import { runConfigPath } from './run-config.ts';
 import { valueErrorMessage } from './schema-message.ts';
 import { latentsRangeProblems, outputNameProblem, RenderOutput, RenderSpec } from './spec.ts';
@@ -26,7 +26,7 @@ export const RenderRequest = Type.Object(
     output: Type.Object(
       {
         ...RenderOutput.properties,
-        path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png); one that already exists, or that a queued or running render will write, is 409: a render never overwrites a file' })),
+        path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'name under render.outputRoot (default: ID.mp4, or folder ID for png); one that already exists, or that a queued or running render will write (or a name under one), is 409: a render never overwrites a file' })),
         debugPath: Type.Union([Type.String({ minLength: 1, maxLength: 1024 }), Type.Null()], {
           default: null,
           description: 'name under render.outputRoot for a debug video (GANce --debug-path): the frames beside charts of features, latents and network index; GET /v1/renders/{id}/debug once done',
@@ -54,7 +54,11 @@ export interface SubmitContext {
   networks: () => Array<{ id: string; state: string; error?: string }>;
   /** outputs (and debug videos) of queued and running jobs (two renders never write one file) */
   activeOutputs: () => Set<string>;
+  /** files the running live sessions record to: a render is not queued over one */
+  liveOutputs?: () => ReadonlySet<string>;
 }
+
+const RENDER_CLAIM_ANY = { ...RENDER_CLAIM, is: RENDER_CLAIM.under };
 
 /** Parses and checks the `spec` field of an upload (it is a string there, not validated by the route). */
 export function parseUploadSpec(text: string | undefined): UploadRequest {
@@ -99,7 +103,7 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
   const debugMisnamed = req.output.debugPath == null ? null : outputNameProblem('mp4', req.output.debugPath);
   if (debugMisnamed) throw new RequestPathError(400, 'body/output/debugPath', `"${req.output.debugPath}": ${debugMisnamed}`);
   const output = await resolveOutputPath(ctx.config.outputRoot, name, 'body/output/path');
-  if (ctx.activeOutputs().has(output)) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
+  refuseClaimed(output, name, ctx.activeOutputs(), 'body/output/path', RENDER_CLAIM);
   // the run config beside it is written at the end and never replaces a file either (publish.ts)
   if (await stat(runConfigPath(output)).then(() => true, () => false)) {
     throw new RequestPathError(409, 'body/output/path', `"${name}": its run config ${basename(runConfigPath(output))} already exists beside it under the output root`);
@@ -111,7 +115,7 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
     debugPath = await resolveOutputPath(ctx.config.outputRoot, req.output.debugPath, field);
     if (debugPath === output) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own output; give the debug video a name of its own`);
     if (debugPath === runConfigPath(output)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is the render's own run config; give the debug video a name of its own`);
-    if (ctx.activeOutputs().has(debugPath)) throw new RequestPathError(409, field, `"${req.output.debugPath}" is an output of a render that is queued or running`);
+    refuseClaimed(debugPath, req.output.debugPath, ctx.activeOutputs(), field, RENDER_CLAIM_ANY);
   }
 
   const spec = Value.Default(RenderSpec, { ...req, audio, latents, output: { ...req.output, path: output, debugPath } }) as RenderSpec;
@@ -130,7 +134,13 @@ export async function prepareSpec(req: UploadRequest, ctx: SubmitContext, opts: 
 export function claimOutputs(spec: RenderSpec, req: Pick<UploadRequest, 'output'>, ctx: SubmitContext): void {
   // a render also writes NAME.run.json beside its output (a debug video's name claims one too: harmless)
   const active = new Set([...ctx.activeOutputs()].flatMap((p) => [p, runConfigPath(p)]));
-  if (active.has(spec.output.path) || active.has(runConfigPath(spec.output.path))) throw new RequestPathError(409, 'body/output/path', `"${req.output.path ?? spec.output.path}" is the output of a render that is queued or running`);
+  const name = req.output.path ?? basename(spec.output.path);
+  refuseClaimed(spec.output.path, name, active, 'body/output/path', RENDER_CLAIM);
+  if (active.has(runConfigPath(spec.output.path))) throw new RequestPathError(409, 'body/output/path', `"${name}" is the output of a render that is queued or running`);
   const debug = spec.output.debugPath;
-  if (debug !== null && active.has(debug)) throw new RequestPathError(409, 'body/output/debugPath', `"${req.output.debugPath ?? debug}" is an output of a render that is queued or running`);
+  if (debug !== null) refuseClaimed(debug, req.output.debugPath ?? basename(debug), active, 'body/output/debugPath', RENDER_CLAIM_ANY);
+  // a recording's file is there once its first frames are: before that only the session knows it
+  const live = ctx.liveOutputs?.() ?? new Set<string>();
+  refuseClaimed(spec.output.path, name, live, 'body/output/path', LIVE_CLAIM);
+  if (debug !== null) refuseClaimed(debug, req.output.debugPath ?? basename(debug), live, 'body/output/debugPath', LIVE_CLAIM);
 }

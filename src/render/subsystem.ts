@@ -15,6 +15,7 @@ import { encodeParallel } from './encode-args.ts';
 import { createRenderMetrics } from './metrics.ts';
 import { JobQueue } from './queue.ts';
 import { RenderScheduler } from './scheduler.ts';
+import { runConfigPath } from './run-config.ts';
 import { name, operatorSettingsFile, restoreOperatorSettings } from './gpus.ts';
 import { CPU, GpuThrottle, type RenderDevice } from './throttle.ts';
 import type { RunRender } from './types.ts';
@@ -24,6 +25,8 @@ export interface RenderService {
   scheduler: RenderScheduler;
   /** pause(gpu), resume(gpu), setRate(gpu, fps): holds or slows the renders on a GPU */
   throttle: GpuThrottle;
+  /** the files queued and running renders will write: outputs, debug videos, run configs */
+  outputs: () => Set<string>;
 }
 
 export interface RenderOverrides {
@@ -114,7 +117,7 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     // the store stays open for the API until the HTTP server closes after this (onClose below)
     stop: () => sched.stop(),
   };
-  const service: RenderService = { queue, scheduler: sched, throttle };
+  const service: RenderService = { queue, scheduler: sched, throttle, outputs: () => new Set([...queue.activeOutputs()].flatMap((p) => [p, runConfigPath(p)])) };
   ctx.services.provide('renders', service);
   const plugin = rendersApi({
     scheduler: sched,
@@ -123,6 +126,8 @@ export function createRender(ctx: DaemonContext, overrides: RenderOverrides = {}
     networks: () => networks.list().networks,
     gpus: devices,
     gpuSettings,
+    // live is built after render: asked for at each submission
+    liveOutputs: () => ctx.services.find('live')?.outputs() ?? new Set<string>(),
     admit: limitAdmission(renderAdmission({ catalogue: networks.catalogue, latents: latents.config })),
     onClose: () => queue.close(),
   });

@@ -87,6 +87,30 @@ describe('gance network list', () => {
 });
 
 describe('gance network build and import', () => {
+  it('a seed that is not an integer in 0..4294967295, a resize side outside 1..8192 or a psi outside -10..10 is refused naming the option; nothing is written', () => {
+    // --seed 1e3 and 1.9 built seed 1's network, -1 and 1e20 wrapped round; --resize 99999x99999 made a
+    // network of 30 GB frames that `network list` called usable, 0x0 a sidecar error
+    for (const [flag, value, message] of [
+      ['--seed', '1e3', 'an integer in 0..4294967295'],
+      ['--seed', '-1', 'an integer in 0..4294967295'],
+      ['--resize', '99999x99999', 'WIDTHxHEIGHT, each side 1..8192 pixels, e.g. 1920x1080'],
+      ['--resize', '0x0', 'WIDTHxHEIGHT, each side 1..8192 pixels, e.g. 1920x1080'],
+      // the network's default psi: 1e300 rendered every frame black, "" was psi 0
+      ['--psi', '1e300', 'a number in -10..10'],
+      ['--psi', '', 'a number in -10..10'],
+    ] as const) {
+      const out = join(elsewhere, `refused-${flag.slice(2)}.onnx`);
+      const r = gance('network', 'build', '--out', out, '--resolution', '8', flag, value);
+      expect({ flag, value, status: r.status }).toEqual({ flag, value, status: 1 });
+      expect(r.stderr).toContain(`${flag} must be ${message}, got "${value}"`);
+      expect(existsSync(out)).toBe(false);
+    }
+    const ok = gance('network', 'build', '--out', join(elsewhere, 'seeded.onnx'), '--resolution', '8', '--seed', '4294967295', '--resize', '8192x16', '--psi', '-10');
+    expect(ok.stderr).toBe('');
+    expect(JSON.parse(readFileSync(join(elsewhere, 'seeded.json'), 'utf8'))).toMatchObject({ source: { seed: 4294967295 }, output: { width: 8192, height: 16 }, truncationPsi: -10 });
+  }, 60_000);
+
+
   it('an --out in a folder that does not exist is refused naming --out, before building, and no folder is made', () => {
     const out = join(elsewhere, 'no-such-parent', 'deeper', 'x.onnx');
     const build = gance('network', 'build', '--out', out, '--resolution', '8');

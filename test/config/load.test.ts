@@ -224,6 +224,8 @@ describe('config loading', () => {
       'synthesis.latents.noise.range: must be [min, max] with min <= max, got [4, -4] (the other way round inverts the mapping)',
     ]);
     expect(parseConfigText(`${base}synthesis:\n  latents: { fftAmplitudeRange: [-5, 5], noise: { range: [0, 0] } }\n`, 'ok.yaml').synthesis.latents.fftAmplitudeRange).toEqual([-5, 5]);
+    // ends float32 scaling overflows (NaN latents, black frames) are refused as the API refuses them
+    expect(latents('{ noise: { range: [-1e308, 1e308] } }')).toEqual(['synthesis.latents.noise.range[0]: must be >= -1000', 'synthesis.latents.noise.range[1]: must be <= 1000']);
   });
 
   it('cross-checks the latents: a projection blend needs a readable projection file, w rows and a blend depth within them', () => {

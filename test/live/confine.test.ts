@@ -122,6 +122,48 @@ describe('live sessions in the daemon are confined to its media and output roots
   }, 60_000);
 });
 
+describe('live recordings never share a file', () => {
+  let srv: LiveServer;
+  const media = tempDir();
+  const output = join(tempDir(), 'out');
+  const post = (outputs: Array<{ target: string }>) => api(srv.base, 'POST', '/v1/live', { networks: ['demo-64'], audio: { kind: 'push' }, outputs });
+
+  beforeAll(async () => {
+    // a render queued to write render.mp4 (its run config render.run.json beside it)
+    srv = await liveServer({ roots: { media, output }, maxSessions: 3, renderOutputs: () => new Set([join(output, 'render.mp4'), join(output, 'render.run.json')]) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  it('one file named twice in a start, one a running session records, or one a render will write is 409 naming the output; a stopped session lets go of it', async () => {
+    // ffmpeg opens each output with -y: every one of these was accepted and wrote over the other
+    const twice = await post([{ target: 'rec.mkv' }, { target: './rec.mkv' }]);
+    expect(twice.status).toBe(409);
+    expect(twice.body.message).toBe('body/outputs/1/target: "./rec.mkv" is also an earlier output of this start (one file, one output)');
+    const first = await post([{ target: 'udp://127.0.0.1:9' }, { target: 'show/rec.mkv' }]);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    for (const [target, message] of [
+      ['show/rec.mkv', '"show/rec.mkv" is recorded by a live session that is running'],
+      ['show//rec.mkv/x.ts', '"show//rec.mkv/x.ts" lies under show/rec.mkv, recorded by a live session that is running'],
+      ['render.mp4', '"render.mp4" is an output of a render that is queued or running'],
+      ['render.run.json/x.mkv', '"render.run.json/x.mkv" lies under render.run.json, an output of a render that is queued or running'],
+    ] as const) {
+      const r = await post([{ target: 'other.ts' }, { target }]);
+      expect({ target, status: r.status }).toEqual({ target, status: 409 });
+      expect(r.body.message).toBe(`body/outputs/1/target: ${message}`);
+    }
+    expect(srv.service.outputs()).toEqual(new Set([join(output, 'show', 'rec.mkv')]));
+    expect((await api(srv.base, 'GET', '/v1/live')).body.map((s: { id: string }) => s.id)).toEqual([first.body.id]);
+    // stopped, it lets go of the name: a new start is refused only as any file there is
+    expect((await api(srv.base, 'DELETE', `/v1/live/${first.body.id}`)).status).toBe(200);
+    expect(srv.service.outputs()).toEqual(new Set());
+    const again = await post([{ target: 'show/rec.mkv' }]);
+    expect(again.body.message ?? '').not.toMatch(/recorded by a live session/);
+  }, 60_000);
+});
+
 describe('live outputs in the CLI\'s service (no roots)', () => {
   let srv: LiveServer;
 

@@ -64,6 +64,10 @@ export async function liveServer(
     maxSessions?: number;
     /** /v1/networks beside /v1/live, on the same network manager (as the daemon has it) */
     networksApi?: boolean;
+    /** the files queued and running renders will write (the daemon's render service) */
+    renderOutputs?: () => ReadonlySet<string>;
+    /** the latents service the sessions get, from the real one (a test's failing source) */
+    wrapLatents?: (latents: LocalRenderer['deps']['latents']) => LocalRenderer['deps']['latents'];
   } = {},
 ): Promise<LiveServer> {
   const local = localRenderer({ workers: o.workers ?? 1, ...(o.workerSpecs ? { workerSpecs: o.workerSpecs } : {}), ...(o.extraDirs ? { extraDirs: o.extraDirs } : {}) });
@@ -71,7 +75,7 @@ export async function liveServer(
   const events = createEventBus();
   const service = createLiveService({
     networks: local.deps.networks,
-    latents: local.deps.latents,
+    latents: o.wrapLatents ? o.wrapLatents(local.deps.latents) : local.deps.latents,
     log: o.log ?? pino({ level: 'silent' }),
     registry,
     events,
@@ -80,6 +84,7 @@ export async function liveServer(
     ...(o.roots ? { roots: o.roots } : {}),
     ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
     ...(o.maxSessions !== undefined ? { maxSessions: o.maxSessions } : {}),
+    ...(o.renderOutputs ? { renderOutputs: o.renderOutputs } : {}),
     ...(o.loadHint ? { loadHint: { gpus: [0], watts: 200, seconds: 5 } } : {}),
   });
   const app = await buildApp({ registry, plugins: [liveApi(service), ...(o.networksApi ? [networksApi(local.deps.networks)] : [])], notReady: () => [], ...(o.access ? { access: o.access } : {}) });

@@ -57,3 +57,50 @@ describe('a live session on pushed PCM', () => {
     expect((await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`)).status).toBe(200);
   }, 30_000);
 });
+
+describe('pushed PCM after its source ended', () => {
+  let srv: LiveServer;
+
+  beforeAll(async () => {
+    // a source that fails before it reads anything (as one refusing NaN samples can): the stream
+    // the WebSocket writes to is ended with nobody reading it, so it stays ended, not destroyed
+    srv = await liveServer({
+      wrapLatents: (l) => ({
+        ...l,
+        // eslint-disable-next-line require-yield
+        live: async function* () {
+          throw new Error('the analysis gave up');
+        },
+      }),
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  it('is let go, not written to the ended stream (write after end threw out of the daemon)', async () => {
+    const r = await api(srv.base, 'POST', '/v1/live', { audio: { kind: 'push', format: 'f32le', sampleRate: 48000, channels: 2 }, networks: ['demo-64'], fps: 10 });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    let view = r.body;
+    for (let k = 0; k < 200 && view.state !== 'failed'; k++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      view = (await api(srv.base, 'GET', `/v1/live/${r.body.id}`)).body;
+    }
+    expect({ state: view.state, error: view.error }).toEqual({ state: 'failed', error: 'audio: the analysis gave up' });
+    const errors: unknown[] = [];
+    const onError = (err: unknown) => errors.push(err);
+    process.on('uncaughtException', onError);
+    const { ws } = await openWs(srv.base, r.body.id);
+    try {
+      for (let k = 0; k < 3; k++) ws.send(Buffer.from(new Float32Array(1024).buffer));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(errors).toEqual([]);
+      expect((await api(srv.base, 'GET', `/v1/live/${r.body.id}`)).body.state).toBe('failed');
+    } finally {
+      process.off('uncaughtException', onError);
+      ws.close();
+    }
+    expect((await api(srv.base, 'DELETE', `/v1/live/${r.body.id}`)).status).toBe(200);
+  }, 30_000);
+});

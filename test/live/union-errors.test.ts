@@ -13,7 +13,8 @@ import { buildApp } from '../../src/api/app.ts';
 import { liveApi } from '../../src/live/api.ts';
 import { createLiveService, type LiveServiceDeps } from '../../src/live/service.ts';
 import type { LiveSession } from '../../src/live/session.ts';
-import { patchProblem } from '../../src/live/spec.ts';
+import { LiveAudio, patchProblem } from '../../src/live/spec.ts';
+import { Value } from '@sinclair/typebox/value';
 import { handleMessage } from '../../src/live/ws.ts';
 
 const framing = (camera: unknown) => ({ width: 64, height: 64, frame: { width: 32, height: 32, x: 0, y: 0 }, camera });
@@ -65,6 +66,32 @@ describe('live tagged unions name their tag', () => {
     const answer = handleMessage({} as LiveSession, Buffer.from(JSON.stringify({ type: 'patch', patch: { framing: framing({}) } })), false, { subscribe: () => {}, bad: () => bad++ });
     expect(answer).toEqual({ type: 'error', message: 'patch: /patch/framing/camera/kind is required: one of "v4l2", "testsrc"' });
     expect(bad).toBe(1);
+  });
+
+  it('a v4l2 device climbing out of /dev (/dev/../etc/passwd was opened as a camera) is 400 naming the field, POST, PATCH and the patch check', async () => {
+    for (const device of ['/dev/../etc/passwd', '/dev/v4l/../../tmp/x', '/dev/..', '/dev/video0/..']) {
+      const camera = { kind: 'v4l2', device };
+      const start = await post({ audio: { kind: 'push' }, networks: ['demo-64'], framing: framing(camera) });
+      expect({ device, ...start }).toEqual({ device, status: 400, message: expect.stringMatching(/^body\/framing\/camera\/device must match pattern /) });
+      const patch = await app.inject({ method: 'PATCH', url: '/v1/live/abc', payload: { framing: framing(camera) } });
+      expect({ device, status: patch.statusCode }).toEqual({ device, status: 400 });
+      expect(patch.json().message).toMatch(/^body\/framing\/camera\/device must match pattern /);
+      expect(patchProblem({ framing: framing(camera) })).toMatch(/^\/framing\/camera\/device /);
+    }
+    // names with dots that do not climb are devices as before
+    for (const device of ['/dev/video0', '/dev/v4l/by-id/usb-Cam_1.0-video-index0', '/dev/./video0']) expect(patchProblem({ framing: framing({ kind: 'v4l2', device }) })).toBeNull();
+  });
+
+  it('an ALSA device string naming a PCM plugin that writes or reaches files (file:FILE=..., tee, shm, plug:SLAVE) is 400 before ffmpeg opens it', async () => {
+    // each was opened by ffmpeg's ALSA input: file:FILE=/var/lib/gance/state/renders.sqlite truncated and overwrote that file
+    for (const device of ['file:FILE=/tmp/x,FORMAT=raw', 'file:FILE=x', 'tee:null,/tmp/x,raw', 'shm:/tmp/sock,pcm', 'plug:"file:FILE=x"', "plug:'file:FILE=x'", 'plug:SLAVE=file', 'hw:1,0 ', '{ type file }', 'hw:/tmp/x']) {
+      const start = await post({ audio: { kind: 'alsa', device }, networks: ['demo-64'] });
+      expect({ device, status: start.status }).toEqual({ device, status: 400 });
+      expect(start.message).toMatch(/^body\/audio\/device must match pattern /);
+    }
+    // capture devices as people name them stay devices
+    const alsa = (device: string) => Value.Check(LiveAudio, { kind: 'alsa', device });
+    for (const device of ['hw:1,0', 'hw:1', 'plughw:CARD=USB_Audio,DEV=0', 'default', 'default:CARD=PCH', 'sysdefault:CARD=PCH', 'dsnoop:1,0', 'front:CARD=Device,DEV=0', 'my_mic']) expect({ device, ok: alsa(device) }).toEqual({ device, ok: true });
   });
 
   it('the OpenAPI document marks the unions with their discriminator', async () => {

@@ -154,6 +154,51 @@ describe('/v1/renders, output names the file system cannot take as they are', ()
     expect(s.queue.list({ limit: 50 })).toEqual([]);
   });
 
+  it("a name under a queued render's output (song.mp4/x.mp4, its run config, a PNG folder; the debug video too) is 409, and that render still finishes", async () => {
+    const gate = new Gate();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4, beforeBatch: gate.wait }));
+    const first = await post(s, { path: 'song.mp4' });
+    expect(first.statusCode).toBe(202);
+    const frames = await post(s, { format: 'png', path: 'frames' });
+    expect(frames.statusCode).toBe(202);
+    for (const [output, field, name, taken] of [
+      [{ path: 'song.mp4/x.mp4' }, 'body/output/path', 'song.mp4/x.mp4', 'song.mp4'],
+      [{ path: 'song.run.json/deeper/x.mp4' }, 'body/output/path', 'song.run.json/deeper/x.mp4', 'song.run.json'],
+      [{ path: './frames//x.mp4' }, 'body/output/path', './frames//x.mp4', 'frames'],
+      [{ path: 'ok.mp4', debugPath: 'song.mp4/d.mp4' }, 'body/output/debugPath', 'song.mp4/d.mp4', 'song.mp4'],
+    ] as const) {
+      const res = await post(s, output);
+      expect({ output, code: res.statusCode }).toEqual({ output, code: 409 });
+      expect(res.json().message).toBe(`${field}: "${name}" lies under ${taken}, an output of a render that is queued or running`);
+    }
+    // it made song.mp4 a folder at once, and the render writing song.mp4 failed ("is a folder")
+    expect(existsSync(join(s.outputRoot, 'song.mp4'))).toBe(false);
+    expect(s.queue.list({ limit: 50 })).toHaveLength(2);
+    gate.release();
+    expect((await until(s.scheduler, first.json<RenderJobView>().id, (j) => j.state === 'done' || j.state === 'failed')).state).toBe('done');
+    await until(s.scheduler, frames.json<RenderJobView>().id, (j) => j.state === 'done' || j.state === 'failed');
+  });
+
+  it('a name a running live session records to (its file not there yet), or one under it, is 409', async () => {
+    let live = new Set<string>();
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }), {}, { liveOutputs: () => live });
+    live = new Set([join(s.outputRoot, 'show', 'rec.mp4')]);
+    for (const [output, field, message] of [
+      [{ path: 'show/rec.mp4' }, 'body/output/path', '"show/rec.mp4" is recorded by a live session that is running'],
+      [{ path: 'show/rec.mp4/x.mp4' }, 'body/output/path', '"show/rec.mp4/x.mp4" lies under show/rec.mp4, recorded by a live session that is running'],
+      [{ path: 'ok.mp4', debugPath: 'show/rec.mp4' }, 'body/output/debugPath', '"show/rec.mp4" is recorded by a live session that is running'],
+    ] as const) {
+      const res = await post(s, output);
+      expect({ output, code: res.statusCode }).toEqual({ output, code: 409 });
+      expect(res.json().message).toBe(`${field}: ${message}`);
+    }
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+    expect(existsSync(join(s.outputRoot, 'show'))).toBe(false);
+    const ok = await post(s, { path: 'show/other.mp4' });
+    expect(ok.statusCode, ok.body).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
+  });
+
   it('a symlink under the output root that leads out is 403 and nothing is made at its far end', async () => {
     const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
     const elsewhere = tempDir('gance-elsewhere-');
@@ -183,5 +228,20 @@ describe('/v1/renders, output names the file system cannot take as they are', ()
     expect(ok.statusCode, ok.body).toBe(202);
     await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
     expect(existsSync(join(s.outputRoot, 'set', 'one'))).toBe(true);
+  });
+});
+
+describe('/v1/renders, latents settings the float32 latents cannot hold', () => {
+  it('a noise range beyond +-1000 (1e308 made every latent NaN: a black video, accepted) is 400 naming the end, as fftAmplitudeRange is', async () => {
+    const s = await setup(fakeRunner({ frames: 4, batch: 4 }));
+    for (const [range, at] of [[[-1e308, 1e308], 0], [[-4, 1e30], 1], [[-1001, 0], 0]] as const) {
+      const res = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], latents: { noise: { range } } } });
+      expect({ range, code: res.statusCode }).toEqual({ range, code: 400 });
+      expect(res.json().message).toMatch(new RegExp(`^body/latents/noise/range/${at} Expected number to be (greater|less) or equal to -?1000$`));
+    }
+    expect(s.queue.list({ limit: 50 })).toEqual([]);
+    const ok = await s.app.inject({ method: 'POST', url: '/v1/renders', payload: { audio: ['a.wav'], networks: ['demo-64'], latents: { noise: { range: [-1000, 1000] } } } });
+    expect(ok.statusCode, ok.body).toBe(202);
+    await until(s.scheduler, ok.json<RenderJobView>().id, (j) => j.state === 'done');
   });
 });

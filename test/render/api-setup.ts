@@ -20,7 +20,7 @@ import { tempDir } from './job-helpers.ts';
  * `api.gpus`: what renders run on, GPUs and "cpu" (the scheduler's devices, so the throttle holds them; the GPUs are its load hint);
  * `api.access`: the app's access settings (a token, ...)
  */
-export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit' | 'gpus' | 'gpuSettings'> & Partial<Pick<RendersApiOptions, 'networks'>> & { access?: Partial<AccessOptions> } = {}) {
+export async function rendersApp(run: RunRender, over: Partial<RenderConfig> = {}, api: Pick<RendersApiOptions, 'admit' | 'gpus' | 'gpuSettings' | 'liveOutputs'> & Partial<Pick<RendersApiOptions, 'networks'>> & { access?: Partial<AccessOptions> } = {}) {
   const root = tempDir('gance-api-');
   const mediaRoot = join(root, 'media');
   const outputRoot = join(root, 'out');

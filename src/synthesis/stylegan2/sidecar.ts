@@ -15,6 +15,16 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { readFileSync, statSync } from 'node:fs';
 
+/**
+ * The largest side of a network's frames: a render's output size and a live canvas stay within it,
+ * and a graph resizing to 99999x99999 (30 GB a frame) was listed as usable.
+ */
+export const MAX_FRAME_SIDE = 8192;
+/** A truncation psi's bound, a render's too: a network built with psi 1e300 rendered every frame black. */
+export const MAX_PSI = 10;
+/** A random network's seed: the generator takes it as an unsigned 32-bit integer. */
+export const MAX_SEED = 4294967295;
+
 export const SIDECAR_FORMAT = 'gance-stylegan2-onnx';
 export const SIDECAR_VERSION = 1;
 
@@ -57,13 +67,17 @@ export const NetworkSidecar = Type.Object(
     /** The mapping network's running mean of w: truncation's centre, and what w-input callers truncate towards. */
     wAvg: Type.Array(Type.Number(), { minItems: 1 }),
     /** Truncation psi the network was meant to be used with (callers feed it through the psi input). */
-    truncationPsi: Type.Number(),
+    truncationPsi: Type.Number({ minimum: -MAX_PSI, maximum: MAX_PSI }),
     noise: Type.Union([Type.Literal('const'), Type.Literal('input'), Type.Literal('none')]),
     /** Fixed batch size of the graph, or null when any batch works. */
     batch: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
     /** Size of the `frames` output (differs from resolution when the graph resizes). */
     output: Type.Object(
-      { width: Type.Integer({ minimum: 1 }), height: Type.Integer({ minimum: 1 }), resize: Type.Union([Type.Literal('none'), Type.Literal('linear'), Type.Literal('cubic'), Type.Literal('nearest')]) },
+      {
+        width: Type.Integer({ minimum: 1, maximum: MAX_FRAME_SIDE }),
+        height: Type.Integer({ minimum: 1, maximum: MAX_FRAME_SIDE }),
+        resize: Type.Union([Type.Literal('none'), Type.Literal('linear'), Type.Literal('cubic'), Type.Literal('nearest')]),
+      },
       { additionalProperties: false },
     ),
     inputs: Type.Array(TensorContract, { minItems: 1 }),
@@ -74,7 +88,7 @@ export const NetworkSidecar = Type.Object(
       {
         kind: Type.Union([Type.Literal('random'), Type.Literal('safetensors'), Type.Literal('npz')]),
         file: Type.Optional(Type.String()),
-        seed: Type.Optional(Type.Integer()),
+        seed: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_SEED })),
       },
       { additionalProperties: false },
     ),
