@@ -241,6 +241,9 @@ describe('runRender', () => {
     // one whose process is gone does not
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     writeFileSync(join(workDir, 'render.lock'), `${dead.stdout}\n`);
+    // nor do the claim and takeover guard that process left beside it: they went, and the folder with them
+    writeFileSync(join(workDir, 'render.lock.0a1b2c3d-1111-4111-8111-0a1b2c3d4e5f.tmp'), `${dead.stdout}\n`);
+    writeFileSync(join(workDir, 'render.lock.0a1b2c3d4e5f6789.takeover'), `${dead.stdout}\n`);
     const r = await runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 });
     expect(r.frames).toBe(48);
     expect(existsSync(workDir)).toBe(false);
