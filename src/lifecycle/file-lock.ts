@@ -1,6 +1,6 @@
-import { readFileSync, rmSync } from 'node:fs';
-import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmod, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -61,10 +61,38 @@ const beforeChange = async (op: 'link' | 'unlink', path: string) => {
 };
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+const CAUSES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a file is in the way where a folder should be',
+  EMLINK: 'too many links to the claim file',
+};
+
+/** Why the file system refused, in words with its code ("no space left on the device (ENOSPC)"): the code alone was all it said. */
+export function fsCause(err: unknown): string {
+  const c = code(err);
+  if (c === undefined) return (err as Error).message;
+  const words = CAUSES[c];
+  return words === undefined ? (err as Error).message : `${words} (${c})`;
+}
+
+/** `what` failed, its cause in words; the code kept on the error for callers that judge by it (render/disk.ts) */
+function fsError(what: string, err: unknown): Error {
+  const e: NodeJS.ErrnoException = new Error(`${what}: ${fsCause(err)}`, { cause: err });
+  const c = code(err);
+  if (c !== undefined) e.code = c;
+  return e;
+}
+
 const readOr = (p: string) =>
   readFile(p, 'utf8').catch((err: unknown) => {
     if (code(err) === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${p}: ${code(err) ?? (err as Error).message}`);
+    throw fsError(`cannot read ${p}`, err);
   });
 
 /**
@@ -129,7 +157,9 @@ const TAKEOVER_SETTLE_MS = 2000;
  * `retakeOwn`, so is one of this very process (a daemon made anew in one process).
  */
 export async function attemptLock(claim: LockClaim, options: { retakeOwn?: boolean } = {}): Promise<Held | null> {
-  return attemptAt(claim.path, claim, options.retakeOwn === true);
+  const held = await attemptAt(claim.path, claim, options.retakeOwn === true);
+  if (held === null) await removeLeftovers(claim);
+  return held;
 }
 
 /** `path`: the claim's lock, or the guard on taking over a stale one (the same claim file linked there) */
@@ -141,7 +171,7 @@ async function attemptAt(path: string, claim: LockClaim, retakeOwn: boolean): Pr
       await link(claim.tmp, path);
       return null;
     } catch (err) {
-      if (code(err) !== 'EEXIST') throw new Error(`cannot lock ${path}: ${code(err) ?? (err as Error).message}`);
+      if (code(err) !== 'EEXIST') throw fsError(`cannot lock ${path}`, err);
     }
     const found = await readOr(path);
     if (found === undefined) continue; // released in between
@@ -194,9 +224,90 @@ async function removeStale(path: string, found: string, claim: LockClaim): Promi
   return undefined;
 }
 
-/** Removes the lock when it is still this claim's (nobody takes a live holder's lock). Synchronous: also run at process exit. */
-export function releaseSync(claim: Pick<LockClaim, 'path' | 'text'>): void {
-  if (readSyncOr(claim.path) === claim.text) rmSync(claim.path, { force: true });
+/**
+ * How long a leftover that names no holder (a claim cut short by a crash as it was written) may be
+ * there before it counts as stale: withFileLock's wait on one holder before it calls it stuck. A
+ * claim is written whole in one write; only a process that hangs takes this long over it.
+ */
+const STUCK_MS = 30_000;
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Tells the lock's own names beside lock file `path`: a claim (writeClaim), a takeover guard (removeStale, of a guard too) */
+function leftoverKinds(path: string): (name: string) => 'claim' | 'guard' | undefined {
+  const b = escape(basename(path));
+  const claim = new RegExp(`^${b}\\.${UUID}\\.tmp$`);
+  const guard = new RegExp(`^${b}(?:\\.[0-9a-f]{16}\\.takeover)+$`);
+  return (name) => (claim.test(name) ? 'claim' : guard.test(name) ? 'guard' : undefined);
+}
+
+/**
+ * Whether a claim or guard (content `text`, changed last at `mtimeMs`) is a dead process's: the
+ * process it names is gone, or it names none and is older than STUCK_MS. A live process's is its
+ * own to remove, and it does.
+ */
+function leftoverStale(format: LockFormat, text: string, mtimeMs: number): boolean {
+  const holder = format.read(text);
+  if (holder !== undefined && Number.isInteger(holder.pid) && holder.pid > 0) return !holderAlive(holder);
+  return Date.now() - mtimeMs > STUCK_MS;
+}
+
+/**
+ * Claims and takeover guards beside the lock that a crashed process left (each is removed by its
+ * writer otherwise): nothing reads them, but they stayed for good, and a work folder holding one
+ * could not be removed after its render (render/segments.ts). Run holding the lock. A claim's name
+ * is its own (a fresh id): nobody links another file there, so a dead one is simply removed; a
+ * guard's is shared by every contender for one stale lock, so a dead one is taken over as a stale
+ * lock is (removeStale), never unlinked under a contender that took it meanwhile. Best effort:
+ * what cannot be read or removed now is left for the next.
+ */
+async function removeLeftovers(claim: LockClaim): Promise<void> {
+  const dir = dirname(claim.path);
+  const kindOf = leftoverKinds(claim.path);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const kind = kindOf(name);
+    const path = join(dir, name);
+    if (kind === undefined || path === claim.tmp) continue;
+    try {
+      const [found, s] = await Promise.all([readOr(path), stat(path)]);
+      if (found === undefined || !leftoverStale(claim.format, found, s.mtimeMs)) continue;
+      if (kind === 'claim') await rm(path, { force: true });
+      else await removeStale(path, found, claim);
+    } catch {
+      // gone meanwhile, or not ours to read: the next acquire looks again
+    }
+  }
+}
+
+/** The claims of removeLeftovers, synchronously (at process exit too); guards wait for an acquire, which has a claim to take them over with. */
+function removeLeftoverClaimsSync(claim: Pick<LockClaim, 'path' | 'format'>): void {
+  const dir = dirname(claim.path);
+  const kindOf = leftoverKinds(claim.path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (kindOf(name) !== 'claim') continue;
+    const path = join(dir, name);
+    try {
+      const found = readSyncOr(path);
+      if (found !== undefined && leftoverStale(claim.format, found, statSync(path).mtimeMs)) rmSync(path, { force: true });
+    } catch {
+      // gone meanwhile: nothing to do
+    }
+  }
+}
+
+/** Removes the lock when it is still this claim's (nobody takes a live holder's lock), and claims crashed processes left beside it. Synchronous: also run at process exit. */
+export function releaseSync(claim: Pick<LockClaim, 'path' | 'text' | 'format'>): void {
+  if (readSyncOr(claim.path) !== claim.text) return;
+  removeLeftoverClaimsSync(claim);
+  rmSync(claim.path, { force: true });
 }
 
 export interface FileLockOptions {
@@ -210,7 +321,7 @@ export interface FileLockOptions {
  * boot id), and one whose process is gone (crash, SIGKILL, reboot) is taken over.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
-  const waitMs = options.waitMs ?? 30_000;
+  const waitMs = options.waitMs ?? STUCK_MS;
   // the state dir may not be there yet (a first save makes it, as writeFileAtomic does)
   await mkdir(dirname(path), { recursive: true });
   const claim = await writeClaim(path);
@@ -233,6 +344,9 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, option
   try {
     return await fn();
   } finally {
-    if ((await readOr(path).catch(() => undefined)) === claim.text) await rm(path, { force: true });
+    if ((await readOr(path).catch(() => undefined)) === claim.text) {
+      removeLeftoverClaimsSync(claim);
+      await rm(path, { force: true });
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { accessSync, constants, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { attemptLock, releaseSync, writeClaim, type Holder } from './file-lock.ts';
+import { attemptLock, fsCause, releaseSync, writeClaim, type Holder } from './file-lock.ts';
 
 /**
  * The daemon's state directory made and checked before anything starts: the tunings, what the
@@ -54,7 +54,7 @@ export async function lockStateDir(dir: string): Promise<StateDirLock> {
   const path = join(dir, LOCK_FILE);
   let live: Holder | undefined;
   const claim = await writeClaim(path).catch((err: unknown) => {
-    throw new Error(`stateDir: cannot lock ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(`stateDir: cannot lock ${path}: ${fsCause(err)}`, { cause: err });
   });
   try {
     live = (await attemptLock(claim, { retakeOwn: true }))?.holder;

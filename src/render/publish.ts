@@ -164,6 +164,7 @@ export async function placedRecord(workDir: string, fingerprint: string): Promis
     async note(final, tmp) {
       const s = await lstat(tmp);
       placed = { ...placed, [final]: { dev: s.dev, ino: s.ino, size: s.size, mtimeMs: s.mtimeMs } };
+      // a name clearWorkDir knows (segments.ts OWN_TEMPS): a kill before the rename leaves it
       const next = join(workDir, `.${PLACING_FILE}.tmp`);
       await writeFile(next, `${JSON.stringify({ fingerprint, placed }, null, 2)}\n`);
       await rename(next, path);

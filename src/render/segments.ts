@@ -16,6 +16,12 @@ export const STATE_FILE = 'render-state.json';
 export const LOCK_FILE = 'render.lock';
 const SEGMENT = /^segment-(\d{6})\.(mp4|png)$/;
 const TEMP = /^\.segment-\d{6}\.(mp4|png)\.tmp/;
+/**
+ * The temp names the render's own files are written under before a rename (here, synthesis-record.ts,
+ * publish.ts): a run killed between the two leaves one, which nothing else removes, and the folder
+ * could not be removed after the render that completes it.
+ */
+const OWN_TEMPS = new Set([STATE_FILE, SYNTHESIS_FILE, PLACING_FILE].map((f) => `.${f}.tmp`));
 
 export interface SegmentPlan {
   frames: number;
@@ -58,6 +64,7 @@ export async function openWorkDir(dir: string, plan: SegmentPlan, fingerprint: s
     }
   }
   if (!same) {
+    // a name clearWorkDir knows (OWN_TEMPS): a kill before the rename leaves it
     const tmp = join(dir, `.${STATE_FILE}.tmp`);
     await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
     await rename(tmp, join(dir, STATE_FILE));
@@ -99,7 +106,7 @@ export async function clearWorkDir(dir: string): Promise<void> {
     return;
   }
   for (const name of names) {
-    if (SEGMENT.test(name) || TEMP.test(name) || name === STATE_FILE || name === SYNTHESIS_FILE || name === LOCK_FILE || name === 'segments.ffconcat' || name === `.${PLACING_FILE}.tmp`) await rm(join(dir, name), { recursive: true, force: true });
+    if (SEGMENT.test(name) || TEMP.test(name) || OWN_TEMPS.has(name) || name === STATE_FILE || name === SYNTHESIS_FILE || name === LOCK_FILE || name === 'segments.ffconcat') await rm(join(dir, name), { recursive: true, force: true });
   }
   // last: a kill before here leaves the render's own placed files recognisable (publish.ts placedRecord)
   await rm(join(dir, PLACING_FILE), { force: true });

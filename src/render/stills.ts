@@ -16,6 +16,7 @@ import { existsSync, statSync, type Stats } from 'node:fs';
 import { mkdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { LegacyRandomState } from '../latents/rng.ts';
+import { asNoSpace } from './disk.ts';
 import { stillArgs, type Geometry } from './encode-args.ts';
 import { FfmpegInput, ffmpegVersion } from './ffmpeg.ts';
 import { loadNetworks } from './networks.ts';
@@ -204,8 +205,13 @@ async function writeLoaded(plan: StillsPlan, pool: SynthesisPool, o: { ffmpeg: s
       // as a render's run config records it (synthesis-record.ts); stills resume nothing
       synthesis,
     };
-    await writeFile(tmpJson, `${JSON.stringify(record, null, 2)}\n`);
+    // listed before it is written: a write that fails halfway (a full disk) leaves a file to remove
     pending.push({ tmp: tmpJson, final: runJson });
+    try {
+      await writeFile(tmpJson, `${JSON.stringify(record, null, 2)}\n`);
+    } catch (err) {
+      throw asNoSpace(err, `writing ${runJson}`);
+    }
     if (signal?.aborted) throw new RenderFailure('cancelled', 'cancelled before the stills were renamed into place');
     for (const p of pending) {
       if (!(await place(p.tmp, p.final, { replace: false, folder: false }))) {

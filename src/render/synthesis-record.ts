@@ -257,6 +257,7 @@ export class SynthesisTally {
     const text = `${JSON.stringify(this.stored)}\n`;
     const write = async () => {
       const file = join(this.workDir, SYNTHESIS_FILE);
+      // a name clearWorkDir knows (segments.ts OWN_TEMPS): a kill before the rename leaves it
       const tmp = join(this.workDir, `.${SYNTHESIS_FILE}.tmp`);
       try {
         await writeFile(tmp, text);

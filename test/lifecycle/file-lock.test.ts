@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lockTestHooks, processStart, withFileLock } from '../../src/lifecycle/file-lock.ts';
+import { bootId, lockTestHooks, processStart, withFileLock } from '../../src/lifecycle/file-lock.ts';
 
 /** The turns in a log of "enter NAME" / "exit NAME" lines that began while another was still in its own. */
 function overlaps(log: string): string[] {
@@ -26,6 +26,10 @@ const opened = () => {
   const p = new Promise<void>((resolve) => (open = resolve));
   return { p, open };
 };
+
+const probe = spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs /mnt && umount /mnt'], { encoding: 'utf8' });
+const unavailable = probe.error ? `unshare cannot run (${probe.error.message})` : probe.status !== 0 ? `a private mount namespace is not permitted here (${probe.stderr.trim()})` : null;
+if (unavailable) console.warn(`full-disk lock test skipped: ${unavailable}`);
 
 afterEach(() => {
   lockTestHooks.beforeChange = undefined;
@@ -173,6 +177,40 @@ describe('withFileLock', () => {
     writeFileSync(join(dir, left[0]!), JSON.stringify({ pid: spawnSync(process.execPath, ['-e', '']).pid, start: 'gone' }));
     expect(await withFileLock(path, async () => readdirSync(dir), { waitMs: 1000 })).toEqual(['x.lock']);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("claims and takeover guards a crashed process left beside the lock are removed by the next to take it, a live process's kept", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
+    const path = join(dir, 'x.lock');
+    const dead = JSON.stringify({ pid: spawnSync(process.execPath, ['-e', '']).pid, start: 'gone', id: 'd' });
+    const live = JSON.stringify({ pid: process.ppid, start: processStart(process.ppid), boot: bootId(), id: 'l' });
+    const claim = (n: number) => `x.lock.${String(n).repeat(8)}-1111-4111-8111-${String(n).repeat(12)}.tmp`;
+    const guard = (n: number) => `x.lock.${String(n).repeat(16)}.takeover`;
+    // a claim a process died writing names nobody: stale once older than a hung write could be
+    const left = { [claim(1)]: dead, [guard(2)]: dead, [`${guard(3)}.${'4'.repeat(16)}.takeover`]: dead, [claim(5)]: '' };
+    const kept = { [claim(6)]: live, [guard(7)]: live, [claim(8)]: '', 'x.lock.notes.tmp': dead, 'y.lock.11111111-1111-4111-8111-111111111111.tmp': dead };
+    for (const [name, text] of Object.entries({ ...left, ...kept })) writeFileSync(join(dir, name), text);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, claim(5)), old, old);
+    expect(await withFileLock(path, async () => readdirSync(dir).sort(), { waitMs: 1000 })).toEqual(['x.lock', ...Object.keys(kept)].sort());
+    expect(readdirSync(dir).sort()).toEqual(Object.keys(kept).sort());
+  });
+
+  it('a claim a process that crashed while the lock was held left is removed at the release', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
+    const path = join(dir, 'x.lock');
+    const dead = JSON.stringify({ pid: spawnSync(process.execPath, ['-e', '']).pid, start: 'gone', id: 'd' });
+    await withFileLock(path, async () => writeFileSync(join(dir, 'x.lock.99999999-1111-4111-8111-999999999999.tmp'), dead));
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it.skipIf(unavailable !== null)('a lock that cannot be linked into place for want of room: the cause in words and its code (ENOSPC), nothing left', { timeout: 60_000 }, () => {
+    const mnt = mkdtempSync(join(tmpdir(), 'gance-lock-tmpfs-'));
+    // the mount's root and the claim: the link finds no room for another
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs -o size=1m,nr_inodes=2 tmpfs "$1" && exec "$2" --import tsx "$3" "$1"', 'sh', mnt, process.execPath, join(import.meta.dirname, 'file-lock-full.ts')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { message?: string; code?: string; files: string[] };
+    expect(o).toEqual({ message: `cannot lock ${join(mnt, 'x.lock')}: no space left on the device (ENOSPC)`, code: 'ENOSPC', files: [] });
   });
 
   it('many processes taking one lock in turn, racing over the stale locks they leave: never two inside at once', { timeout: 30_000 }, async () => {

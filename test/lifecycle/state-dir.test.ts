@@ -5,7 +5,7 @@
  * access "unable to open database file", no path at all).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
@@ -90,6 +90,16 @@ describe('daemon state directory', () => {
     writeFileSync(path, live);
     await expect(lockStateDir(dir)).rejects.toThrow(`stateDir: ${dir} is in use by another gance daemon (pid ${process.ppid}); stop it first, or give this one a stateDir of its own (no such daemon running: remove ${path})`);
     expect(readFileSync(path, 'utf8')).toBe(live);
+  });
+
+  it('a claim a daemon that crashed while this one held the lock left beside it is removed at the release; a live one stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gance-lock-'));
+    const lock = await lockStateDir(dir);
+    const claim = (n: number) => `${LOCK_FILE}.${String(n).repeat(8)}-1111-4111-8111-${String(n).repeat(12)}.tmp`;
+    writeFileSync(join(dir, claim(1)), JSON.stringify({ pid: spawnSync(process.execPath, ['-e', '']).pid, start: 'gone' }));
+    writeFileSync(join(dir, claim(2)), JSON.stringify({ pid: process.ppid, start: processStart(process.ppid) }));
+    lock.release();
+    expect(readdirSync(dir)).toEqual([claim(2)]);
   });
 
   it('the same process takes its own lock again (a daemon made anew), and an earlier release leaves the newer lock alone', async () => {

@@ -22,7 +22,7 @@ interface Outcome {
   files: string[];
 }
 
-function renderOnTmpfs(mode: 'precheck' | 'fill' | 'fill-debug' | 'record', audio: string, parallel = 1): Outcome {
+function renderOnTmpfs(mode: 'precheck' | 'fill' | 'fill-debug' | 'record' | 'stills', audio: string, parallel = 1): Outcome {
   const mnt = tempDir('gance-render-tmpfs-');
   const script = join(REPO, 'test/render/fixtures/disk-full.ts');
   const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=3m tmpfs "$1" && exec "$2" --import tsx "$3" "$4" "$1" "$5" "$6"`, 'sh', mnt, process.execPath, script, mode, audio, String(parallel)], {
@@ -101,5 +101,13 @@ describe.skipIf(unavailable !== null)('render on a full disk', () => {
     expect(names.filter((n) => n.startsWith('work/'))).toEqual(['work/']);
     expect(o.reason, JSON.stringify(o)).toBe('no-space');
     expect(o.message).toMatch(/^writing the record of what synthesized segment 0 \(.*\/work\/render-synthesis\.json\): no space left on the device$/);
+  });
+
+  it("stills whose stills.run.json cannot be written: no-space naming it, nothing of the run left (its temp file neither)", { timeout: 120_000 }, () => {
+    const o = renderOnTmpfs('stills', '-');
+    expect(o.reason, JSON.stringify(o)).toBe('no-space');
+    expect(o.message).toMatch(/^writing .*\/stills\/stills\.run\.json: no space left on the device$/);
+    // the folder the run made goes too: nothing was kept in it
+    expect(o.files.map((f) => f.split(' ')[0]!)).toEqual(['filler']);
   });
 });

@@ -112,6 +112,22 @@ describe('runRender', () => {
     expect(frameMd5s(r.output)).toEqual(frameMd5s(join(dir, 'ref.mp4')));
   });
 
+  it('temp files a killed run left in the work folder (its state and synthesis record written, not yet renamed) are removed with it once a later run completes', { timeout: 120_000 }, async () => {
+    const out = join(dir, 'killed.mp4');
+    const workDir = join(dir, 'w-killed');
+    const abort = new AbortController();
+    // every segment complete: the run that finishes writes neither file again, which would have renamed its temp away
+    const cancelled = await failure(runRender(spec(out), local.deps, { workDir, segmentFrames: 10, signal: abort.signal, onProgress: (p) => p.stage === 'muxing' && abort.abort() }));
+    expect(cancelled.reason).toBe('cancelled');
+    expect(segments(workDir)).toHaveLength(5);
+    // as a run killed between writing and renaming them leaves them
+    const left = [`.render-state.json.tmp`, `.${SYNTHESIS_FILE}.tmp`];
+    for (const n of left) writeFileSync(join(workDir, n), '{"partial');
+    const r = await runRender(spec(out), local.deps, { workDir, segmentFrames: 10 });
+    expect(r).toMatchObject({ frames: 48, resumedFrames: 48 });
+    expect(existsSync(workDir) ? readdirSync(workDir) : 'removed').toBe('removed');
+  });
+
   it('a file put at the output, debug or run config name while the render runs stays: the render fails naming it and keeps its video under a name it reports; replace (--force) replaces it', { timeout: 120_000 }, async () => {
     // one work folder: the first run renders, the others resume from its segments (the output's name is not in their fingerprint)
     const workDir = join(dir, 'w-taken');
@@ -225,6 +241,9 @@ describe('runRender', () => {
     // one whose process is gone does not
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     writeFileSync(join(workDir, 'render.lock'), `${dead.stdout}\n`);
+    // nor do the claim and takeover guard that process left beside it: they went, and the folder with them
+    writeFileSync(join(workDir, 'render.lock.0a1b2c3d-1111-4111-8111-0a1b2c3d4e5f.tmp'), `${dead.stdout}\n`);
+    writeFileSync(join(workDir, 'render.lock.0a1b2c3d4e5f6789.takeover'), `${dead.stdout}\n`);
     const r = await runRender(spec(join(dir, 'lock-c.mp4')), local.deps, { workDir, segmentFrames: 10 });
     expect(r.frames).toBe(48);
     expect(existsSync(workDir)).toBe(false);
