@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { BUNDLED_NETWORKS_PATH } from '../config/paths.ts';
 import type { BuildOptions, GeneratorShape } from '../synthesis/stylegan2/index.ts';
-import { MAX_FRAME_SIDE, MAX_PSI, MAX_SEED } from '../synthesis/stylegan2/sidecar.ts';
+import { MAX_FRAME_SIDE, MAX_PSI, MAX_SEED } from '../synthesis/stylegan2/limits.ts';
 
 // the graph builder loads only when a command runs (`--help` needs the definitions alone)
 const stylegan2 = () => import('../synthesis/stylegan2/index.ts');

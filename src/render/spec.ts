@@ -6,7 +6,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LatentsConfig, NoiseConfig, rangeOrderProblem, ReactiveConfig } from '../latents/config.ts';
-import { MAX_PSI } from '../synthesis/stylegan2/sidecar.ts';
+import { MAX_PSI } from '../synthesis/stylegan2/limits.ts';
 
 const PATH_MAX = 4096;
 

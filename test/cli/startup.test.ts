@@ -31,6 +31,7 @@ describe('gance start-up', () => {
       /^src\/config\/paths\.ts$/,
       /^src\/cooler\/(flash|protocol\/messages)\.ts$/,
       /^src\/render\/(states|limits)\.ts$/,
+      /^src\/synthesis\/stylegan2\/limits\.ts$/,
     ];
     expect(src.filter((f) => !definitions.some((d) => d.test(f)))).toEqual([]);
     const packages = [...new Set(loaded.filter((u) => u.includes('/node_modules/')).map((u) => u.replace(/^.*\/node_modules\/((?:@[^/]+\/)?[^/]+).*$/, '$1')))];

@@ -15,15 +15,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { readFileSync, statSync } from 'node:fs';
 
-/**
- * The largest side of a network's frames: a render's output size and a live canvas stay within it,
- * and a graph resizing to 99999x99999 (30 GB a frame) was listed as usable.
- */
-export const MAX_FRAME_SIDE = 8192;
-/** A truncation psi's bound, a render's too: a network built with psi 1e300 rendered every frame black. */
-export const MAX_PSI = 10;
-/** A random network's seed: the generator takes it as an unsigned 32-bit integer. */
-export const MAX_SEED = 4294967295;
+import { MAX_FRAME_SIDE, MAX_PSI, MAX_SEED } from './limits.ts';
 
 export const SIDECAR_FORMAT = 'gance-stylegan2-onnx';
 export const SIDECAR_VERSION = 1;
