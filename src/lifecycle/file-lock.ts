@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { chmod, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fsCause } from './fs-cause.ts';
 
 /**
  * The project's one way of taking a lock file: daemon.lock (one daemon per state directory),
@@ -61,25 +62,6 @@ const beforeChange = async (op: 'link' | 'unlink', path: string) => {
 };
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
-
-const CAUSES: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is used up',
-  EROFS: 'the file system is read-only',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOENT: 'no such file or folder',
-  ENOTDIR: 'a file is in the way where a folder should be',
-  EMLINK: 'too many links to the claim file',
-};
-
-/** Why the file system refused, in words with its code ("no space left on the device (ENOSPC)"): the code alone was all it said. */
-export function fsCause(err: unknown): string {
-  const c = code(err);
-  if (c === undefined) return (err as Error).message;
-  const words = CAUSES[c];
-  return words === undefined ? (err as Error).message : `${words} (${c})`;
-}
 
 /** `what` failed, its cause in words; the code kept on the error for callers that judge by it (render/disk.ts) */
 function fsError(what: string, err: unknown): Error {
@@ -263,40 +245,43 @@ function leftoverStale(format: LockFormat, text: string, mtimeMs: number): boole
  * what cannot be read or removed now is left for the next.
  */
 async function removeLeftovers(claim: LockClaim): Promise<void> {
-  const dir = dirname(claim.path);
-  const kindOf = leftoverKinds(claim.path);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) {
-    const kind = kindOf(name);
-    const path = join(dir, name);
-    if (kind === undefined || path === claim.tmp) continue;
+  const { claims, guards } = leftovers(claim);
+  removeDeadClaims(claims, claim.format);
+  for (const path of guards) {
     try {
       const [found, s] = await Promise.all([readOr(path), stat(path)]);
-      if (found === undefined || !leftoverStale(claim.format, found, s.mtimeMs)) continue;
-      if (kind === 'claim') await rm(path, { force: true });
-      else await removeStale(path, found, claim);
+      if (found !== undefined && leftoverStale(claim.format, found, s.mtimeMs)) await removeStale(path, found, claim);
     } catch {
       // gone meanwhile, or not ours to read: the next acquire looks again
     }
   }
 }
 
-/** The claims of removeLeftovers, synchronously (at process exit too); guards wait for an acquire, which has a claim to take them over with. */
-function removeLeftoverClaimsSync(claim: Pick<LockClaim, 'path' | 'format'>): void {
+/** The lock's own names beside it, by kind (this claim's own file left out); none when the folder does not list */
+function leftovers(claim: Pick<LockClaim, 'path'> & { tmp?: string }): { claims: string[]; guards: string[] } {
   const dir = dirname(claim.path);
   const kindOf = leftoverKinds(claim.path);
+  const out = { claims: [] as string[], guards: [] as string[] };
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return;
+    return out;
   }
   for (const name of names) {
-    if (kindOf(name) !== 'claim') continue;
+    const kind = kindOf(name);
     const path = join(dir, name);
+    if (kind !== undefined && path !== claim.tmp) out[kind === 'claim' ? 'claims' : 'guards'].push(path);
+  }
+  return out;
+}
+
+/** Removes the claims whose process is gone. Synchronous: also run at process exit. Guards wait for an acquire, which has a claim to take them over with. */
+function removeDeadClaims(paths: string[], format: LockFormat): void {
+  for (const path of paths) {
     try {
       const found = readSyncOr(path);
-      if (found !== undefined && leftoverStale(claim.format, found, statSync(path).mtimeMs)) rmSync(path, { force: true });
+      if (found !== undefined && leftoverStale(format, found, statSync(path).mtimeMs)) rmSync(path, { force: true });
     } catch {
       // gone meanwhile: nothing to do
     }
@@ -306,7 +291,7 @@ function removeLeftoverClaimsSync(claim: Pick<LockClaim, 'path' | 'format'>): vo
 /** Removes the lock when it is still this claim's (nobody takes a live holder's lock), and claims crashed processes left beside it. Synchronous: also run at process exit. */
 export function releaseSync(claim: Pick<LockClaim, 'path' | 'text' | 'format'>): void {
   if (readSyncOr(claim.path) !== claim.text) return;
-  removeLeftoverClaimsSync(claim);
+  removeDeadClaims(leftovers(claim).claims, claim.format);
   rmSync(claim.path, { force: true });
 }
 
@@ -345,7 +330,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>, option
     return await fn();
   } finally {
     if ((await readOr(path).catch(() => undefined)) === claim.text) {
-      removeLeftoverClaimsSync(claim);
+      removeDeadClaims(leftovers(claim).claims, claim.format);
       await rm(path, { force: true });
     }
   }

@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { attemptLock, fsCause, releaseSync, writeClaim, type Holder } from './file-lock.ts';
+import { attemptLock, releaseSync, writeClaim, type Holder } from './file-lock.ts';
+import { fsCause } from './fs-cause.ts';
 
 /**
  * The daemon's state directory made and checked before anything starts: the tunings, what the

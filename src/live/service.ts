@@ -20,7 +20,7 @@ import { firstProblem } from '../api/union.ts';
 import { publicText } from '../render/public-error.ts';
 import { describeWorker, fallbackWarnings } from '../render/synthesis-record.ts';
 import { fileOutputs, resolveTargets, type LiveRoots } from './targets.ts';
-import { LIVE_CLAIM, makeOutputFolders, refuseClaimed, RENDER_CLAIM } from '../render/media.ts';
+import { LIVE_CLAIM, makeOutputFolders, refuseClaimed, RENDER_CLAIM_ANY } from '../render/media.ts';
 
 export interface LiveServiceDeps {
   networks: NetworkManager;
@@ -105,7 +105,7 @@ export function createLiveService(deps: LiveServiceDeps) {
       files.forEach((f, k) => {
         refuseClaimed(f.path, f.name, new Set(files.slice(0, k).map((e) => e.path)), f.field, { is: 'also an earlier output of this start (one file, one output)', under: 'an earlier output of this start' });
         refuseClaimed(f.path, f.name, new Set(recording.keys()), f.field, LIVE_CLAIM);
-        if (deps.renderOutputs) refuseClaimed(f.path, f.name, deps.renderOutputs(), f.field, { ...RENDER_CLAIM, is: RENDER_CLAIM.under });
+        if (deps.renderOutputs) refuseClaimed(f.path, f.name, deps.renderOutputs(), f.field, RENDER_CLAIM_ANY);
       });
       for (const f of files) recording.set(f.path, id);
       starting++;

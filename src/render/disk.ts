@@ -6,6 +6,7 @@ import { stat, statfs } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { EncodeSettings } from './encode-args.ts';
+import { FS_CAUSES } from '../lifecycle/fs-cause.ts';
 import { RenderFailure } from './types.ts';
 
 /**
@@ -64,13 +65,10 @@ export function asNoSpace(err: unknown, what: string): unknown {
 
 /** What the disk said, in words, for the errors a folder that cannot be made or written gives. */
 const FOLDER_CAUSES: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is used up',
-  EROFS: 'the file system is read-only',
+  ...FS_CAUSES,
   EACCES: "permission denied (the daemon's user may not write there)",
   EPERM: "permission denied (the daemon's user may not write there)",
   ENOENT: 'a folder above it is missing',
-  ENOTDIR: 'a file is in the way where a folder should be',
   EEXIST: 'a file is in the way where a folder should be',
 };
 

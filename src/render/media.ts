@@ -135,6 +135,8 @@ async function checkedFolder(path: string, rootReal: string, name: string, field
 
 /** whose a claimed output is, for refuseClaimed: a render's, a live recording's */
 export const RENDER_CLAIM = { is: 'the output of a render that is queued or running', under: 'an output of a render that is queued or running' };
+/** one of several files a render writes (a debug video, a run config): "an output" either way */
+export const RENDER_CLAIM_ANY = { ...RENDER_CLAIM, is: RENDER_CLAIM.under };
 export const LIVE_CLAIM = { is: 'recorded by a live session that is running', under: 'recorded by a live session that is running' };
 
 /**

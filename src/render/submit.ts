@@ -8,7 +8,7 @@ import { ClientError } from '../api/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { RenderConfig } from './config.ts';
-import { LIVE_CLAIM, refuseClaimed, RENDER_CLAIM, RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
+import { LIVE_CLAIM, refuseClaimed, RENDER_CLAIM, RENDER_CLAIM_ANY, RequestPathError, resolveMediaFile, resolveOutputPath } from './media.ts';
 import { runConfigPath } from './run-config.ts';
 import { valueErrorMessage } from './schema-message.ts';
 import { latentsRangeProblems, outputNameProblem, RenderOutput, RenderSpec } from './spec.ts';
@@ -57,8 +57,6 @@ export interface SubmitContext {
   /** files the running live sessions record to: a render is not queued over one */
   liveOutputs?: () => ReadonlySet<string>;
 }
-
-const RENDER_CLAIM_ANY = { ...RENDER_CLAIM, is: RENDER_CLAIM.under };
 
 /** Parses and checks the `spec` field of an upload (it is a string there, not validated by the route). */
 export function parseUploadSpec(text: string | undefined): UploadRequest {

@@ -335,11 +335,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
    * Returns the two steady duties at such an arrival, else 0. `peak`: `t` is the held peak while the burst
    * cap is on (its arrival needs no rising reading: the held peak only rises to the setpoint from under it).
    */
-  const arrivalDuty = (t: number, now: number, ffNow: number, steadyLoad: boolean, air: number, peak: boolean, heatOff: boolean): { ff: number; model: number } | 0 => {
+  const arrivalDuty = (t: number, now: number, ffNow: number, steadyLoad: boolean, air: number, peak: boolean, heatOff: () => boolean): { ff: number; model: number } | 0 => {
     if (!Number.isFinite(t) || t < zone.pid.setpoint) return 0;
     // a held peak arriving while no GPU draws a load (a burst's off part, or the load's end): the next
     // burst's arrival lifts, not this one (at the last burst the fans sped up as the render ended)
-    if (peak && heatOff) return 0;
+    if (peak && heatOff()) return 0;
     const first = now - reachedSince >= REGULATING_SECONDS;
     reachedSince = now;
     if (!first || !zone.feedForward.enabled || !(ffNow > 0)) return 0;
@@ -941,10 +941,11 @@ export function createZoneController(initial: ZoneConfig, fanConfigs: ReadonlyAr
           const peakHeld = capNow !== null;
           const tArrive = peakHeld ? (pid.measurement ?? temperature) : temperature;
           const creep = peakHeld ? Infinity : creepDuty(temperature, input.now, air);
-          const heatOff = zone.gpus.every((_, k) => {
-            const p = input.powerW?.[k];
-            return finite(p) && p <= zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W;
-          });
+          const heatOff = () =>
+            zone.gpus.every((_, k) => {
+              const p = input.powerW?.[k];
+              return finite(p) && p <= zone.feedForward.idleWatts + ARRIVAL_MIN_LOAD_W;
+            });
           const steady = arrivalDuty(tArrive, input.now, ffNow, steadyPower && !peakHeld, air, peakHeld, heatOff);
           if (temperature >= zone.pid.setpoint - CREEP_SPAN_C && temperature < zone.pid.setpoint) lastSpanSince = Math.min(lastSpanSince, input.now);
           else if (temperature < zone.pid.setpoint - CREEP_SPAN_C) lastSpanSince = Infinity;
