@@ -121,8 +121,9 @@ describe('thermal control loop', () => {
     expect(warned[0]).toMatchObject({ level: 40, gpu: 1 });
     expect(warned[0]!.msg).toContain('gpu0: [0]');
     // the zone GPU is never called unzoned; the unzoned one is said once however many samples come
-    await untilAsync('more samples', async () => h!.logs.filter((l) => l.msg === 'first GPU sample').length === 1 && (await h!.state()).gpus.every((g) => g.ageSeconds < 0.5));
-    await new Promise((r) => setTimeout(r, 300));
+    let more = 0;
+    h.source.on('sample', (smp: { index: number }) => void (smp.index === 1 && more++));
+    await untilAsync('5 more samples of GPU 1', async () => more >= 5);
     expect(h.logs.filter((l) => /is in no zone/.test(l.msg))).toHaveLength(1);
     expect(h.logs.some((l) => /GPU 0\b.* is in no zone/.test(l.msg))).toBe(false);
   });
